@@ -1,0 +1,120 @@
+import type { Span } from "../src/core/diagnostic.js";
+
+/** The syntax tree of one .rnnp file: what was written, with a span on every node. No meaning yet. */
+
+export interface Name {
+  text: string;
+  span: Span;
+}
+
+export type Value = NumberValue | StringValue | BoolValue | ListValue | ObjectValue | RefValue | CallValue;
+
+export interface NumberValue {
+  type: "number";
+  value: number;
+  /** As written (`1e-3` stays `1e-3` through fmt). */
+  raw: string;
+  span: Span;
+}
+
+export interface StringValue {
+  type: "string";
+  value: string;
+  raw: string;
+  span: Span;
+}
+
+export interface BoolValue {
+  type: "bool";
+  value: boolean;
+  span: Span;
+}
+
+export interface ListValue {
+  type: "list";
+  items: Value[];
+  span: Span;
+}
+
+export interface ObjectEntry {
+  key: Name;
+  value: Value;
+  span: Span;
+}
+
+export interface ObjectValue {
+  type: "object";
+  entries: ObjectEntry[];
+  span: Span;
+}
+
+/** `raw`, `parts.train`, `params.lr`: a dotted path, resolved by the checker. */
+export interface RefValue {
+  type: "ref";
+  path: Name[];
+  span: Span;
+}
+
+/** `adam(lr: 0.001)`: a named constructor with arguments. */
+export interface CallValue {
+  type: "call";
+  name: Name;
+  args: Argument[];
+  span: Span;
+}
+
+export interface Argument {
+  name?: Name;
+  value: Value;
+  span: Span;
+}
+
+/** `load.csv(path: "x")`, `model { lstm(units: 8) }`, `bidirectional { lstm(units: 8) }`. */
+export interface Invocation {
+  name: Name;
+  /** Absent when written without parentheses. */
+  args?: Argument[];
+  /** The parenthesised argument list, parentheses included. */
+  argsSpan?: Span;
+  block?: Invocation[];
+  span: Span;
+}
+
+export interface StageDecl {
+  type: "stage";
+  name: Name;
+  body: Invocation;
+  span: Span;
+}
+
+export interface ParamDecl {
+  name: Name;
+  value: Value;
+  span: Span;
+}
+
+export interface ParamsBlock {
+  type: "params";
+  params: ParamDecl[];
+  span: Span;
+}
+
+export interface Setting {
+  type: "setting";
+  name: Name;
+  value: Value;
+  span: Span;
+}
+
+export type Item = StageDecl | ParamsBlock | Setting;
+
+export interface PipelineAst {
+  name: Name;
+  items: Item[];
+  span: Span;
+}
+
+export interface Comment {
+  text: string;
+  span: Span;
+}

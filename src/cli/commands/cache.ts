@@ -1,0 +1,114 @@
+import bytes from "bytes";
+import ms from "ms";
+import pc from "picocolors";
+import { short, type StageKey } from "../../core/digest.js";
+import { gc, verify } from "../../cache/maintenance.js";
+import type { StageRecord } from "../../cache/record.js";
+import type { CacheStore } from "../../cache/store.js";
+import { Planner } from "../../plan/planner.js";
+import { cacheDir, EXIT, Exit, formatBytes, openCache, openPipeline, printJson, table, type CommonOptions } from "../context.js";
+
+const recordSize = (r: StageRecord<unknown>) => Object.values(r.outputs).reduce((a, o) => a + o.size, 0);
+
+function age(iso: string): string {
+  const d = Date.now() - Date.parse(iso);
+  return d < 60_000 ? "just now" : `${ms(d)} ago`;
+}
+
+export function cacheLs(opts: CommonOptions & { json?: boolean }): number {
+  const store = openCache(opts);
+  const records = [...store.allRecords()].sort((a, b) => b.provenance.createdAt.localeCompare(a.provenance.createdAt));
+  if (opts.json) {
+    printJson({
+      records: records.map((r) => ({ key: r.key, kind: r.kind, pipeline: r.provenance.pipeline, stage: r.provenance.stage, size: recordSize(r), createdAt: r.provenance.createdAt, durationMs: r.provenance.durationMs })),
+    });
+    return EXIT.ok;
+  }
+  if (!records.length) {
+    process.stdout.write(`the cache at ${store.dir} is empty\n`);
+    return EXIT.ok;
+  }
+  const rows = [["key", "kind", "made by", "size", "age"].map((h) => pc.bold(h))];
+  for (const r of records) rows.push([short(r.key), r.kind, `${r.provenance.pipeline}/${r.provenance.stage}`, formatBytes(recordSize(r)), age(r.provenance.createdAt)]);
+  process.stdout.write(table(rows) + "\n");
+  const total = [...store.allBlobDigests()].reduce((a, b) => a + b.size, 0);
+  process.stdout.write(pc.dim(`${records.length} records, ${formatBytes(total)} of artifacts in ${store.dir}\n`));
+  return EXIT.ok;
+}
+
+export function findRecord(store: CacheStore, prefix: string): StageRecord<unknown> {
+  if (!/^[0-9a-f]{4,64}$/.test(prefix)) throw new Exit(EXIT.invalid, `${prefix}: a key is 4 to 64 hex digits`);
+  const matches = [...store.allRecords()].filter((r) => r.key.startsWith(prefix));
+  if (matches.length === 0) throw new Exit(EXIT.failed, `no record with key ${prefix}`);
+  if (matches.length > 1) throw new Exit(EXIT.invalid, `${prefix} is ambiguous: ${matches.map((r) => short(r.key)).join(", ")}`);
+  return matches[0]!;
+}
+
+export function cacheShow(key: string, opts: CommonOptions & { json?: boolean }): number {
+  const r = findRecord(openCache(opts), key);
+  if (opts.json) {
+    printJson(r);
+    return EXIT.ok;
+  }
+  const p = r.provenance;
+  const out = [
+    `${pc.bold("key")}       ${r.key}`,
+    `${pc.bold("kind")}      ${r.kind}`,
+    `${pc.bold("made by")}   stage \`${p.stage}\` of pipeline \`${p.pipeline}\` (${p.file}), rnnp ${p.rnnpVersion}`,
+    `${pc.bold("when")}      ${p.createdAt}, took ${p.durationMs} ms`,
+    pc.bold("outputs"),
+    ...Object.entries(r.outputs).map(([name, o]) => `  ${name}  ${short(o.digest)}  ${formatBytes(o.size)}  ${o.summary}`),
+    pc.bold("inputs from"),
+    ...(Object.keys(r.inputsFrom).length ? Object.entries(r.inputsFrom).map(([slot, o]) => `  ${slot} <- ${o.stage} (${short(o.key)})`) : ["  (none)"]),
+    pc.bold("manifest (what the key is the hash of)"),
+    ...JSON.stringify(r.manifest, null, 2).split("\n").map((l) => `  ${l}`),
+  ];
+  process.stdout.write(out.join("\n") + "\n");
+  return EXIT.ok;
+}
+
+export function cachePath(opts: CommonOptions): number {
+  process.stdout.write(cacheDir(opts) + "\n");
+  return EXIT.ok;
+}
+
+export function cacheVerify(opts: CommonOptions & { json?: boolean }): number {
+  const report = verify(openCache(opts));
+  if (opts.json) printJson(report);
+  else {
+    for (const d of report.corrupt) process.stdout.write(`${pc.red("corrupt")} blob ${d}: removed\n`);
+    for (const r of report.droppedRecords) process.stdout.write(`${pc.yellow("dropped")} record ${short(r.key)} (${r.stage}): it names ${r.missing.length} bad blob(s); the stage will recompute\n`);
+    process.stdout.write(`${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)}) checked: ${report.corrupt.length ? pc.red(`${report.corrupt.length} corrupt`) : pc.green("all intact")}\n`);
+  }
+  return report.corrupt.length || report.droppedRecords.length ? EXIT.failed : EXIT.ok;
+}
+
+export function cacheGc(files: string[], opts: CommonOptions & { maxAge?: string; maxSize?: string; dryRun?: boolean; json?: boolean }): number {
+  if (!files.length && opts.maxAge === undefined && opts.maxSize === undefined) {
+    throw new Exit(EXIT.invalid, "cache gc needs pipeline files to keep (their current stages), --max-age, or --max-size");
+  }
+  const maxAgeMs = opts.maxAge !== undefined ? ms(opts.maxAge as ms.StringValue) : undefined;
+  if (opts.maxAge !== undefined && (maxAgeMs === undefined || !Number.isFinite(maxAgeMs))) throw new Exit(EXIT.invalid, `--max-age ${opts.maxAge}: expected a duration such as 7d or 12h`);
+  const maxSizeBytes = opts.maxSize !== undefined ? bytes.parse(opts.maxSize) : undefined;
+  if (opts.maxSize !== undefined && (maxSizeBytes === null || maxSizeBytes === undefined || Number.isNaN(maxSizeBytes))) throw new Exit(EXIT.invalid, `--max-size ${opts.maxSize}: expected a size such as 500MB or 2GB`);
+  const store = openCache(opts);
+  const keep = new Set<StageKey>();
+  for (const file of files) {
+    const planner = new Planner(openPipeline(file, opts.param ?? []), store);
+    for (const s of planner.order) {
+      const res = planner.resolve(s.name);
+      if (res.state === "keyed" && res.record) keep.add(res.key);
+    }
+  }
+  const report = gc(store, { ...(files.length ? { keep } : {}), ...(maxAgeMs !== undefined ? { maxAgeMs } : {}), ...(maxSizeBytes != null ? { maxSizeBytes } : {}), dryRun: opts.dryRun === true });
+  const freed = report.freedBlobs.reduce((a, b) => a + b.size, 0);
+  if (opts.json) {
+    printJson({ dryRun: opts.dryRun === true, removedRecords: report.removedRecords.map((r) => ({ key: r.key, stage: `${r.provenance.pipeline}/${r.provenance.stage}` })), freedBlobs: report.freedBlobs.length, freedBytes: freed, keptRecords: report.keptRecords, sizeBefore: report.sizeBefore, sizeAfter: report.sizeAfter });
+    return EXIT.ok;
+  }
+  const verb = opts.dryRun ? "would remove" : "removed";
+  for (const r of report.removedRecords) process.stdout.write(`${pc.dim(verb)} ${short(r.key)} ${r.provenance.pipeline}/${r.provenance.stage} (${r.kind}, ${age(r.provenance.createdAt)})\n`);
+  process.stdout.write(`${verb} ${report.removedRecords.length} records and ${report.freedBlobs.length} blobs, freeing ${formatBytes(freed)}; kept ${report.keptRecords} records (${formatBytes(report.sizeAfter)})\n`);
+  if (!opts.dryRun && freed > 0) process.stdout.write(pc.dim("LMDB reuses the freed pages for new entries; the file itself does not shrink\n"));
+  return EXIT.ok;
+}

@@ -1,0 +1,36 @@
+import { openPlan, EXIT, Exit, table, type CommonOptions } from "../context.js";
+import { stageStatuses } from "./status.js";
+
+/** The pipeline's DAG with each stage's status, as text, Graphviz dot or Mermaid. */
+export function dagCommand(file: string | undefined, opts: CommonOptions & { format?: string }): number {
+  const planner = openPlan(file, opts);
+  const rows = stageStatuses(planner);
+  const status = new Map(rows.map((r) => [r.name, r.status]));
+  const edges = planner.order.flatMap((s) => Object.entries(s.inputs).map(([slot, ref]) => ({ from: ref.stage, to: s.name, label: ref.output !== undefined ? `${ref.output} -> ${slot}` : slot })));
+  const format = opts.format ?? "text";
+  const id = (n: string) => JSON.stringify(n);
+  let out: string;
+  if (format === "text") {
+    out = table(planner.order.map((s) => [s.name, s.kind.name, status.get(s.name)!, planner.upstream(s.name).length ? `<- ${planner.upstream(s.name).join(", ")}` : ""]));
+  } else if (format === "dot") {
+    out = [
+      `digraph ${id(planner.ir.name)} {`,
+      "  rankdir=LR;",
+      "  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];",
+      ...planner.order.map((s) => `  ${id(s.name)} [label=${id(`${s.name}\n${s.kind.name}`)}, fillcolor=${status.get(s.name) === "fresh" ? '"#d4f4dd"' : '"#fde2b8"'}];`),
+      ...edges.map((e) => `  ${id(e.from)} -> ${id(e.to)} [label=${id(e.label)}];`),
+      "}",
+    ].join("\n");
+  } else if (format === "mermaid") {
+    const mid = (n: string) => `s_${n}`;
+    out = [
+      "flowchart LR",
+      ...planner.order.map((s) => `  ${mid(s.name)}["${s.name}<br/><small>${s.kind.name}</small>"]:::${status.get(s.name)}`),
+      ...edges.map((e) => `  ${mid(e.from)} -->|${e.label}| ${mid(e.to)}`),
+      "  classDef fresh fill:#d4f4dd,stroke:#2f855a",
+      "  classDef stale fill:#fde2b8,stroke:#c05621",
+    ].join("\n");
+  } else throw new Exit(EXIT.invalid, `--format ${format}: expected text, dot or mermaid`);
+  process.stdout.write(out + "\n");
+  return EXIT.ok;
+}

@@ -1,0 +1,100 @@
+import pc from "picocolors";
+import { short } from "../../core/digest.js";
+import type { Planner } from "../../plan/planner.js";
+import { explain, summarize } from "../../plan/why.js";
+import { LocalExecutor } from "../../run/executor.js";
+import { Runner, type StageResult } from "../../run/runner.js";
+import { didYouMean } from "../../lang/suggest.js";
+import { EXIT, Exit, formatDuration, openPlan, printDiagnostics, printJson, type CommonOptions } from "../context.js";
+import { Progress } from "../progress.js";
+
+export interface RunCommandOptions extends CommonOptions {
+  stage?: string[];
+  force?: boolean | string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+const MARK: Record<StageResult["status"], string> = { cached: pc.green("✔"), ran: pc.cyan("●"), failed: pc.red("✖"), skipped: pc.dim("○") };
+
+export async function runCommand(file: string | undefined, opts: RunCommandOptions): Promise<number> {
+  const planner = openPlan(file, opts);
+  const targets = opts.stage?.length ? checkNames(planner, opts.stage.flatMap(splitList), "--stage") : undefined;
+  const force = opts.force === true ? true : typeof opts.force === "string" ? new Set(checkNames(planner, splitList(opts.force), "--force")) : undefined;
+  if (opts.dryRun) return dryRun(planner, targets, force, opts.json === true);
+
+  const progress = new Progress(!opts.json);
+  const started = performance.now();
+  const width = Math.max(...planner.order.map((s) => s.name.length));
+  const kindWidth = Math.max(...planner.order.map((s) => s.kind.name.length));
+  const results = await new Runner(planner, new LocalExecutor()).run({
+    ...(targets ? { targets } : {}),
+    ...(force ? { force } : {}),
+    onEvent: (e) => {
+      if (e.type === "progress") progress.update(e.stage, e.done, e.total, e.unit);
+      else if (e.type === "log") {
+        progress.stop();
+        process.stderr.write(`  ${pc.dim(`${e.stage.name}:`)} ${e.message}\n`);
+      } else if (e.type === "end") {
+        progress.stop();
+        const r = e.result;
+        if (!opts.json) {
+          const extra = r.status === "skipped" ? pc.dim(`(${r.skippedBecause!.join(", ")} failed)`) : r.status === "ran" || r.status === "failed" ? pc.dim(formatDuration(r.durationMs)) : "";
+          process.stdout.write(`${MARK[r.status]} ${r.name.padEnd(width)}  ${pc.dim(r.kind.padEnd(kindWidth))}  ${r.status.padEnd(7)}  ${extra}`.trimEnd() + "\n");
+        }
+        if (r.diagnostics) printDiagnostics(r.diagnostics);
+        if (r.nondeterministic) process.stderr.write(pc.yellow(`warning: \`${r.name}\` was forced and produced different bytes for ${r.nondeterministic.join(", ")} than its cached run: it is not deterministic\n`));
+      }
+    },
+  });
+  const count = (s: StageResult["status"]) => results.filter((r) => r.status === s).length;
+  const elapsed = performance.now() - started;
+  if (opts.json) {
+    printJson({
+      pipeline: planner.ir.name,
+      file: planner.ir.file,
+      stages: results.map((r) => ({
+        name: r.name,
+        kind: r.kind,
+        key: r.key ?? null,
+        status: r.status,
+        durationMs: Math.round(r.durationMs),
+        ...(r.diagnostics ? { error: r.diagnostics.map((d) => d.message).join("; ") } : {}),
+      })),
+      durationMs: Math.round(elapsed),
+    });
+  } else {
+    const parts = (["ran", "cached", "failed", "skipped"] as const).filter((s) => count(s)).map((s) => `${count(s)} ${s}`);
+    process.stdout.write(pc.dim(`${results.length} stage${results.length === 1 ? "" : "s"}: ${parts.join(", ")} in ${formatDuration(elapsed)}\n`));
+  }
+  return count("failed") + count("skipped") > 0 ? EXIT.failed : EXIT.ok;
+}
+
+function dryRun(planner: Planner, targets: string[] | undefined, force: true | Set<string> | undefined, json: boolean): number {
+  const stages = targets ? planner.closure(targets) : planner.order;
+  const rows = stages.map((s) => {
+    const res = planner.resolve(s.name);
+    const forced = force === true || (force instanceof Set && force.has(s.name));
+    const fresh = res.state === "keyed" && !!res.record && !forced;
+    const reason = fresh ? undefined : forced && res.state === "keyed" && res.record ? "forced" : summarize(explain(planner, s.name));
+    return { name: s.name, kind: s.kind.name, key: res.state === "keyed" ? res.key : null, status: fresh ? "fresh" : "stale", reason };
+  });
+  if (json) printJson({ pipeline: planner.ir.name, file: planner.ir.file, dryRun: true, stages: rows.map((r) => ({ ...r, durationMs: 0 })) });
+  else for (const r of rows) process.stdout.write(`${r.status === "fresh" ? pc.green("✔") : pc.yellow("→")} ${r.name}  ${pc.dim(r.kind)}  ${r.status === "fresh" ? `cached ${short(r.key!)}` : `would run: ${r.reason}`}\n`);
+  return EXIT.ok;
+}
+
+export function splitList(s: string): string[] {
+  return s.split(",").map((x) => x.trim()).filter(Boolean);
+}
+
+export function checkNames(planner: Planner, names: string[], flag: string): string[] {
+  const known = planner.order.map((s) => s.name);
+  for (const n of names) {
+    if (!known.includes(n)) {
+      const hint = didYouMean(n, known);
+      throw new Exit(EXIT.invalid, `${flag} ${n}: no such stage in ${planner.ir.file}${hint ? ` (${hint})` : ""}`);
+    }
+  }
+  return names;
+}

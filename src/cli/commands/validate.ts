@@ -1,0 +1,38 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import pc from "picocolors";
+import { format } from "../../lang/format.js";
+import { EXIT, Exit, openPipeline, printDiagnostics, type CommonOptions } from "../context.js";
+
+/** Every check, no execution: exit 0 when valid, 2 otherwise. */
+export function validateCommand(file: string, opts: CommonOptions & { quiet?: boolean }): number {
+  const ir = openPipeline(file, opts.param ?? []);
+  if (!opts.quiet) process.stdout.write(`${pc.green("✔")} ${file}: pipeline \`${ir.name}\` is valid (${ir.stages.length} stages)\n`);
+  return EXIT.ok;
+}
+
+/** Prints the canonical formatting, or rewrites files with --write, or lists unformatted files with --check. */
+export function fmtCommand(files: string[], opts: { write?: boolean; check?: boolean }): number {
+  let unformatted = 0;
+  for (const file of files) {
+    let source: string;
+    try {
+      source = readFileSync(file, "utf8");
+    } catch {
+      throw new Exit(EXIT.invalid, `no such file: ${file}`);
+    }
+    const r = format(source, file);
+    if (r.text === undefined) {
+      printDiagnostics(r.diagnostics, new Map([[file, source]]));
+      throw new Exit(EXIT.invalid);
+    }
+    if (opts.check) {
+      if (r.text !== source) {
+        unformatted++;
+        process.stdout.write(`${file}\n`);
+      }
+    } else if (opts.write) {
+      if (r.text !== source) writeFileSync(file, r.text);
+    } else process.stdout.write(r.text);
+  }
+  return opts.check && unformatted ? EXIT.failed : EXIT.ok;
+}

@@ -1,0 +1,114 @@
+import { Command, CommanderError, Option } from "commander";
+import pc from "picocolors";
+import { RNNP_VERSION } from "../core/version.js";
+import { collect, EXIT, Exit } from "./exit.js";
+
+/**
+ * The rnnp command line. Command modules are imported when their command runs, so `rnnp --help`
+ * loads neither the parser nor LMDB, and nothing here ever loads TensorFlow.js by itself.
+ */
+const program = new Command("rnnp")
+  .description("Declarative, cached, reproducible pipelines for recurrent neural networks.")
+  .version(RNNP_VERSION)
+  .showSuggestionAfterError(true)
+  .exitOverride()
+  .configureOutput({ outputError: (s, write) => write(pc.red(s)) });
+
+const action =
+  <A extends unknown[]>(load: () => Promise<(...args: A) => number | Promise<number>>) =>
+  async (...args: A) => {
+    process.exitCode = await (await load())(...args);
+  };
+
+const withCache = (c: Command) => c.option("--cache <dir>", "cache directory (default: $RNNP_CACHE or ./cache)");
+const withParams = (c: Command) => c.option("-P, --param <name=value>", "override a pipeline param (repeatable)", collect);
+
+withParams(withCache(program.command("run").argument("[file]", "pipeline file (default: the only .rnnp file here)")))
+  .description("run the stale stages of a pipeline")
+  .option("-s, --stage <name>", "run only this stage and what it needs (repeatable, or comma-separated)", collect)
+  .addOption(new Option("-f, --force [stages]", "execute these stages (comma-separated; all when none named) even if cached"))
+  .option("-n, --dry-run", "show what would run, and why, without running")
+  .option("--json", "print a JSON report on stdout")
+  .action(action(async () => (await import("./commands/run.js")).runCommand));
+
+withParams(withCache(program.command("status").argument("[file]", "pipeline file")))
+  .description("show which stages are fresh and why the others are stale, without running anything")
+  .option("--json", "print JSON")
+  .action(action(async () => (await import("./commands/status.js")).statusCommand));
+
+withParams(withCache(program.command("why").argument("<stage>", "stage name").argument("[file]", "pipeline file")))
+  .description("explain what changed since a stage last ran")
+  .option("--json", "print JSON")
+  .action(action(async () => (await import("./commands/status.js")).whyCommand));
+
+withParams(withCache(program.command("dag").argument("[file]", "pipeline file")))
+  .description("print the stage graph with each stage's status")
+  .addOption(new Option("--format <format>", "output format").choices(["text", "dot", "mermaid"]).default("text"))
+  .action(action(async () => (await import("./commands/dag.js")).dagCommand));
+
+withParams(program.command("validate").argument("<file>", "pipeline file"))
+  .description("check a pipeline (syntax, kinds, parameters, references, cycles) without running it; exit 2 on errors")
+  .option("-q, --quiet", "print nothing when valid")
+  .action(action(async () => (await import("./commands/validate.js")).validateCommand));
+
+program
+  .command("fmt")
+  .argument("<files...>", "pipeline files")
+  .description("print pipelines in canonical format (comments kept)")
+  .option("-w, --write", "rewrite the files in place")
+  .option("--check", "list files that are not formatted; exit 1 if any")
+  .action(action(async () => (await import("./commands/validate.js")).fmtCommand));
+
+withParams(withCache(program.command("show").argument("<stage>", "stage name").argument("[file]", "pipeline file")))
+  .description("show a built stage's outputs")
+  .option("--rows <n>", "table rows to print", "10")
+  .action(action(async () => (await import("./commands/show.js")).showCommand));
+
+const cache = program.command("cache").description("inspect and maintain the stage cache");
+withCache(cache.command("ls"))
+  .description("list cached stage records")
+  .option("--json", "print JSON")
+  .action(action(async () => (await import("./commands/cache.js")).cacheLs));
+withCache(cache.command("show").argument("<key>", "a record key or a unique prefix of one"))
+  .description("show one record: outputs, provenance and the manifest its key hashes")
+  .option("--json", "print JSON")
+  .action(action(async () => (await import("./commands/cache.js")).cacheShow));
+withCache(cache.command("path"))
+  .description("print the cache directory")
+  .action(action(async () => (await import("./commands/cache.js")).cachePath));
+withCache(cache.command("verify"))
+  .description("check every blob against its digest; drop corrupt ones and the records naming them (exit 1 if any)")
+  .option("--json", "print JSON")
+  .action(action(async () => (await import("./commands/cache.js")).cacheVerify));
+withParams(withCache(cache.command("gc").argument("[files...]", "pipelines whose current stages to keep")))
+  .description("remove records the given pipelines do not use (or, with caps, those beyond them) and unreferenced blobs")
+  .option("--max-age <duration>", "with caps: remove unkept records older than this (e.g. 30d)")
+  .option("--max-size <size>", "with caps: remove unkept records, oldest first, until the cache is at most this (e.g. 2GB)")
+  .option("-n, --dry-run", "report without removing")
+  .option("--json", "print JSON")
+  .action(action(async () => (await import("./commands/cache.js")).cacheGc));
+
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(process.exitCode ?? 0); // `rnnp ... | head` is fine
+  throw e;
+});
+process.on("SIGINT", () => {
+  // Every commit is one synchronous LMDB transaction, so stopping here never leaves a half entry.
+  process.stderr.write("\ninterrupted: stages that finished are cached; nothing else was written\n");
+  process.exit(130);
+});
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help" ? EXIT.ok : EXIT.invalid;
+  } else if (e instanceof Exit) {
+    if (e.message) process.stderr.write(`${pc.red("error")}: ${e.message}\n`);
+    process.exitCode = e.code;
+  } else {
+    process.stderr.write(`${pc.red("internal error")}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = EXIT.failed;
+  }
+}
+

@@ -1,0 +1,144 @@
+import { canonicalJson } from "./canonical.js";
+
+/**
+ * The canonical byte form of every artifact: same value -> same bytes -> same digest.
+ *
+ *   "RNNPART1"  u32le headerLength  header (canonical JSON, zero-padded to 8)  sections (each padded to 8)
+ *
+ * The header is the artifact's value tree with every typed array replaced by a section reference,
+ * so numeric payloads stay binary (fast to hash and to restore as views) and small metadata stays
+ * readable. Floating-point NaNs are written as the one quiet NaN, as their payload bits are noise.
+ */
+export type Numeric =
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array;
+
+export type Value = null | boolean | number | string | Numeric | Value[] | { [key: string]: Value };
+
+const MAGIC = Buffer.from("RNNPART1", "latin1");
+const SECTION = "$section";
+
+const DTYPES = {
+  f32: Float32Array,
+  f64: Float64Array,
+  i32: Int32Array,
+  u32: Uint32Array,
+  i16: Int16Array,
+  u16: Uint16Array,
+  i8: Int8Array,
+  u8: Uint8Array,
+} as const;
+type DType = keyof typeof DTYPES;
+
+function dtypeOf(a: Numeric): DType {
+  for (const [name, ctor] of Object.entries(DTYPES)) if (a instanceof ctor) return name as DType;
+  throw new TypeError("unsupported typed array");
+}
+
+const pad8 = (n: number) => (8 - (n % 8)) % 8;
+
+export function encode(value: Value): Buffer {
+  const sections: Uint8Array[] = [];
+  const tree = lift(value, sections);
+  const header = Buffer.from(canonicalJson(tree), "utf8");
+  const headerEnd = 12 + header.length + pad8(12 + header.length);
+  let total = headerEnd;
+  for (const s of sections) total += s.byteLength + pad8(s.byteLength);
+  const out = Buffer.alloc(total);
+  MAGIC.copy(out, 0);
+  out.writeUInt32LE(header.length, 8);
+  header.copy(out, 12);
+  let at = headerEnd;
+  for (const s of sections) {
+    out.set(s, at);
+    at += s.byteLength + pad8(s.byteLength);
+  }
+  return out;
+}
+
+function lift(v: Value, sections: Uint8Array[]): unknown {
+  if (ArrayBuffer.isView(v)) {
+    const dtype = dtypeOf(v);
+    const canon = dtype === "f32" || dtype === "f64" ? canonicalNaNs(v as Float32Array | Float64Array) : v;
+    sections.push(new Uint8Array(canon.buffer, canon.byteOffset, canon.byteLength));
+    return { [SECTION]: sections.length - 1, dtype, length: v.length };
+  }
+  if (Array.isArray(v)) return v.map((x) => lift(x, sections));
+  if (v !== null && typeof v === "object") {
+    if (SECTION in v) throw new TypeError(`artifact objects may not use the reserved key ${SECTION}`);
+    // fromEntries defines properties, so even a "__proto__" key stays data.
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, lift(x, sections)]));
+  }
+  return v;
+}
+
+function canonicalNaNs<T extends Float32Array | Float64Array>(a: T): T {
+  let copy: T | undefined;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== a[i]) {
+      copy ??= a.slice() as T;
+      copy[i] = NaN;
+    }
+  }
+  return copy ?? a;
+}
+
+export class CodecError extends Error {}
+
+export function decode(bytes: Uint8Array): Value {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < 12 || !buf.subarray(0, 8).equals(MAGIC)) throw new CodecError("not an rnnp artifact (bad magic)");
+  const headerLength = buf.readUInt32LE(8);
+  if (12 + headerLength > buf.length) throw new CodecError("truncated artifact header");
+  const tree = JSON.parse(buf.toString("utf8", 12, 12 + headerLength)) as unknown;
+
+  // Sections follow the header in index order; their starts follow from the lengths the header gives.
+  const refs: Record<string, unknown>[] = [];
+  const gather = (t: unknown): void => {
+    if (Array.isArray(t)) t.forEach(gather);
+    else if (t !== null && typeof t === "object") {
+      const ref = t as Record<string, unknown>;
+      if (SECTION in ref) refs[ref[SECTION] as number] = ref;
+      else Object.values(ref).forEach(gather);
+    }
+  };
+  gather(tree);
+  const starts: number[] = [];
+  let at = 12 + headerLength + pad8(12 + headerLength);
+  for (const ref of refs) {
+    const ctor = DTYPES[ref.dtype as DType];
+    if (!ctor) throw new CodecError(`unknown dtype ${String(ref.dtype)}`);
+    const n = (ref.length as number) * ctor.BYTES_PER_ELEMENT;
+    starts.push(at);
+    at += n + pad8(n);
+  }
+  if (at !== buf.length) throw new CodecError(`artifact length ${buf.length} does not match its header (${at})`);
+
+  const resolve = (t: unknown): Value => {
+    if (Array.isArray(t)) return t.map(resolve);
+    if (t !== null && typeof t === "object") {
+      const ref = t as Record<string, unknown>;
+      if (SECTION in ref) return view(buf, ref, starts[ref[SECTION] as number]!);
+      return Object.fromEntries(Object.entries(ref).map(([k, x]) => [k, resolve(x)]));
+    }
+    return t as Value;
+  };
+  return resolve(tree);
+}
+
+function view(buf: Buffer, ref: Record<string, unknown>, start: number): Numeric {
+  const ctor = DTYPES[ref.dtype as DType];
+  const length = ref.length as number;
+  const offset = buf.byteOffset + start;
+  // A view when aligned (no copy: restores run at memory speed), a copy otherwise.
+  if (offset % ctor.BYTES_PER_ELEMENT === 0) return new ctor(buf.buffer as ArrayBuffer, offset, length) as Numeric;
+  const copy = new Uint8Array(length * ctor.BYTES_PER_ELEMENT);
+  copy.set(buf.subarray(start, start + copy.byteLength));
+  return new ctor(copy.buffer, 0, length) as Numeric;
+}

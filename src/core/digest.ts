@@ -1,0 +1,26 @@
+import { createHash } from "node:crypto";
+
+/** A SHA-256 content digest, lowercase hex. Branded so a key is never confused with a blob digest. */
+export type Digest = string & { readonly __brand: "Digest" };
+
+/** A stage key: the SHA-256 of a stage's canonical fingerprint (see plan/fingerprint.ts). */
+export type StageKey = string & { readonly __brand: "StageKey" };
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+export function sha256(data: Uint8Array | string): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+export function digestOf(bytes: Uint8Array): Digest {
+  return sha256(bytes) as Digest;
+}
+
+export function isDigest(text: string): text is Digest {
+  return HEX64.test(text);
+}
+
+/** The short form users see and may type (like git's abbreviated hashes). */
+export function short(d: Digest | StageKey): string {
+  return d.slice(0, 12);
+}

@@ -1,0 +1,301 @@
+import { dirname, resolve } from "node:path";
+import { Graph, alg } from "@dagrejs/graphlib";
+import type * as A from "../../grammar/ast.js";
+import type { Json } from "../core/canonical.js";
+import type { Diagnostic, Span } from "../core/diagnostic.js";
+import type { AnyKind } from "../stages/kind.js";
+import { kinds } from "../stages/registry.js";
+import type { InputRef, PipelineIR, StageIR } from "./ir.js";
+import { didYouMean } from "./suggest.js";
+import { bindNamed, checkValue, hintOf, type PipelineParam, type ValueScope } from "./values.js";
+
+/** Pipeline-wide settings (`seed 42`): their names and types. */
+const SETTINGS = {
+  seed: { t: "number", int: true, min: 0, max: 2 ** 32 - 1 },
+} as const;
+
+export interface Override {
+  name: string;
+  value: A.Value;
+  /** As typed after `=`, for messages. */
+  text: string;
+}
+
+interface StageDraft {
+  decl: A.StageDecl;
+  kind: AnyKind;
+  params?: Record<string, Json>;
+  paramOrigins: Record<string, string[]>;
+  paramSpans: Record<string, Span>;
+  inputs: Record<string, InputRef>;
+}
+
+/** Semantic checks over a parsed pipeline: names, kinds, parameters, references, outputs, cycles. */
+export function check(ast: A.PipelineAst, file: string, overrides: readonly Override[] = []): { ir?: PipelineIR; diagnostics: Diagnostic[] } {
+  const diagnostics: Diagnostic[] = [];
+  const err = (code: string, message: string, span: Span | undefined, extra: Partial<Diagnostic> = {}) =>
+    diagnostics.push({ code, severity: "error", message, file, ...(span ? { span } : {}), ...extra });
+
+  // Settings and params.
+  let seed = 0;
+  const seenSettings = new Map<string, Span>();
+  const params = new Map<string, PipelineParam & { span: Span; nameSpan: Span }>();
+  const stageDecls = new Map<string, A.StageDecl>();
+  for (const item of ast.items) {
+    if (item.type === "setting") {
+      const name = item.name.text;
+      if (!(name in SETTINGS)) {
+        err("unknown-setting", `unknown setting \`${name}\``, item.name.span, { expected: `a setting (${Object.keys(SETTINGS).join(", ")}), \`params { ... }\` or \`stage NAME = ...\``, ...hintOf(didYouMean(name, [...Object.keys(SETTINGS), "stage", "params"])) });
+        continue;
+      }
+      if (seenSettings.has(name)) err("duplicate-setting", `\`${name}\` is set twice`, item.name.span, { hint: `the first is at line ${seenSettings.get(name)!.start.line}` });
+      seenSettings.set(name, item.name.span);
+      const scope: ValueScope = { file, params: new Map(), stageNames: new Set(), used: new Set(), diagnostics };
+      const v = checkValue(item.value, SETTINGS[name as keyof typeof SETTINGS], scope, `\`${name}\``);
+      if (typeof v === "number") seed = v;
+    } else if (item.type === "params") {
+      for (const pd of item.params) {
+        const prior = params.get(pd.name.text);
+        if (prior) err("duplicate-param", `param \`${pd.name.text}\` is declared twice`, pd.name.span, { hint: `the first is at line ${prior.nameSpan.start.line}` });
+        else params.set(pd.name.text, { value: pd.value, span: pd.span, nameSpan: pd.name.span });
+        literalOnly(pd.value, (span) => err("param-ref", "param values must be literals", span, { hint: "stage and param references belong in stage arguments" }));
+      }
+    } else {
+      const prior = stageDecls.get(item.name.text);
+      if (prior) err("duplicate-stage", `stage \`${item.name.text}\` is declared twice`, item.name.span, { hint: `the first is at line ${prior.name.span.start.line}; stage names must be unique` });
+      else stageDecls.set(item.name.text, item);
+    }
+  }
+  for (const o of overrides) {
+    const p = params.get(o.name);
+    if (!p) {
+      diagnostics.push({ code: "unknown-override", severity: "error", message: `-P ${o.name}: the pipeline has no param \`${o.name}\``, expected: params.size ? `one of ${[...params.keys()].join(", ")}` : "a param declared in `params { ... }`", ...hintOf(didYouMean(o.name, params.keys())) });
+    } else params.set(o.name, { ...p, value: o.value, override: o.text });
+  }
+
+  // Stages: kinds, arguments, parameters.
+  const stageNames = new Set(stageDecls.keys());
+  const usedParams = new Set<string>();
+  const drafts = new Map<string, StageDraft>();
+  for (const decl of stageDecls.values()) {
+    const d = draftStage(decl, { file, params, stageNames, used: usedParams, diagnostics });
+    if (d) drafts.set(decl.name.text, d);
+  }
+
+  // References and outputs, in dependency order (outputs may mirror an input's).
+  const outputs = new Map<string, string[]>();
+  const outputsOf = (name: string, trail: string[] = []): string[] | undefined => {
+    if (outputs.has(name)) return outputs.get(name);
+    const d = drafts.get(name);
+    if (!d || trail.includes(name)) return undefined;
+    const spec = d.kind.outputs;
+    let out: string[] | undefined;
+    if (Array.isArray(spec)) out = [...spec];
+    else {
+      const ref = d.inputs[(spec as { mirror: string }).mirror];
+      if (ref) out = ref.output !== undefined ? [ref.output] : outputsOf(ref.stage, [...trail, name]);
+    }
+    if (out) outputs.set(name, out);
+    return out;
+  };
+  for (const d of drafts.values()) {
+    for (const [slot, ref] of Object.entries(d.inputs)) {
+      const spec = d.kind.inputs[slot]!;
+      const target = drafts.get(ref.stage);
+      if (!stageNames.has(ref.stage)) continue; // reported in draftStage
+      if (!target) continue; // its own errors are reported
+      if (target.kind.outputType !== spec.type) {
+        err("input-type", `input \`${slot}\` of ${d.kind.name} takes a ${spec.type}, but \`${ref.stage}\` (${target.kind.name}) gives a ${target.kind.outputType}`, ref.span);
+        continue;
+      }
+      const outs = outputsOf(ref.stage);
+      if (!outs) continue;
+      if (ref.output !== undefined && !outs.includes(ref.output)) {
+        err("unknown-output", `stage \`${ref.stage}\` has no output \`${ref.output}\``, ref.span, { expected: `one of ${outs.map((o) => `${ref.stage}.${o}`).join(", ")}`, ...hintOf(didYouMean(ref.output, outs)) });
+      } else if (ref.output === undefined && outs.length > 1 && !spec.bundle) {
+        err("ambiguous-output", `stage \`${ref.stage}\` has several outputs (${outs.join(", ")}); input \`${slot}\` of ${d.kind.name} takes one`, ref.span, { hint: `pick one, e.g. \`${ref.stage}.${outs[0]}\`` });
+      }
+    }
+  }
+
+  // Cycles, each named along its path.
+  const g = new Graph();
+  for (const name of drafts.keys()) g.setNode(name);
+  for (const [name, d] of drafts) for (const ref of Object.values(d.inputs)) if (drafts.has(ref.stage)) g.setEdge(ref.stage, name);
+  for (const scc of alg.findCycles(g)) {
+    const path = cyclePath(g, scc);
+    const first = drafts.get(path[0]!)!;
+    err("cycle", `stages form a cycle: ${[...path, path[0]].join(" -> ")}`, first.decl.name.span, { hint: "a stage cannot depend on its own output, directly or through others" });
+  }
+
+  // Cross-parameter rules of each kind.
+  for (const d of drafts.values()) {
+    if (!d.params || !d.kind.check) continue;
+    for (const problem of d.kind.check(d.params as never)) {
+      const span = (problem.param && d.paramSpans[problem.param]) || d.decl.body.name.span;
+      err("param-rule", problem.message, span, hintOf(problem.hint));
+    }
+  }
+
+  for (const [name, p] of params) {
+    if (!usedParams.has(name) && p.override === undefined) {
+      diagnostics.push({ code: "unused-param", severity: "warning", message: `param \`${name}\` is never used`, file, span: p.nameSpan });
+    }
+  }
+
+  if (diagnostics.some((d) => d.severity === "error")) return { diagnostics };
+  const pipelineParams: Record<string, Json> = {};
+  for (const [name, p] of params) {
+    const scope: ValueScope = { file, params: new Map(), stageNames: new Set(), used: new Set(), diagnostics: [] };
+    pipelineParams[name] = literal(p.value, scope);
+  }
+  const stages: StageIR[] = [...drafts.values()].map((d) => ({
+    name: d.decl.name.text,
+    nameSpan: d.decl.name.span,
+    span: d.decl.span,
+    kind: d.kind,
+    params: d.params!,
+    paramOrigins: d.paramOrigins,
+    paramSpans: d.paramSpans,
+    inputs: d.inputs,
+    outputs: outputsOf(d.decl.name.text)!,
+  }));
+  return { ir: { file, dir: dirname(resolve(file)), name: ast.name.text, seed, params: pipelineParams, stages }, diagnostics };
+}
+
+function draftStage(decl: A.StageDecl, scope: ValueScope): StageDraft | undefined {
+  const err = (code: string, message: string, span: Span, extra: Partial<Diagnostic> = {}) =>
+    scope.diagnostics.push({ code, severity: "error", message, file: scope.file, span, ...extra });
+  const body = decl.body;
+  const kind = kinds.get(body.name.text);
+  if (!kind) {
+    err("unknown-kind", `unknown stage kind \`${body.name.text}\``, body.name.span, { expected: `a stage kind: ${[...kinds.keys()].join(", ")}`, ...hintOf(didYouMean(body.name.text, kinds.keys())) });
+    return undefined;
+  }
+  if (body.block) err("unexpected-block", `${kind.name} takes no block`, body.block[0]?.span ?? body.span, { hint: `write ${kind.name}(...) with arguments only` });
+
+  const slots = Object.keys(kind.inputs);
+  const inputs: Record<string, InputRef> = {};
+  const given = new Set<string>(); // slots written, valid or not: a bad one is not also "missing"
+  const paramArgs: A.Argument[] = [];
+  let nextSlot = 0;
+  for (const arg of body.args ?? []) {
+    let slot: string | undefined;
+    if (arg.name) {
+      if (arg.name.text in kind.inputs) slot = arg.name.text;
+      else if (arg.name.text in kind.params) {
+        paramArgs.push(arg);
+        continue;
+      } else {
+        err("unknown-param", `${kind.name} has no parameter or input \`${arg.name.text}\``, arg.name.span, {
+          expected: [slots.length ? `an input (${slots.join(", ")})` : "", `a parameter (${Object.keys(kind.params).join(", ")})`].filter(Boolean).join(" or "),
+          ...hintOf(didYouMean(arg.name.text, [...slots, ...Object.keys(kind.params)])),
+        });
+        continue;
+      }
+    } else {
+      while (nextSlot < slots.length && given.has(slots[nextSlot]!)) nextSlot++;
+      slot = slots[nextSlot++];
+      if (!slot) {
+        err("extra-input", slots.length === 0 ? `${kind.name} takes no inputs` : `${kind.name} takes ${slots.length} input${slots.length === 1 ? "" : "s"} (${slots.join(", ")}), and this would be one more`, arg.span, { hint: "parameters are passed by name: `name: value`" });
+        continue;
+      }
+    }
+    if (given.has(slot)) {
+      err("duplicate-arg", `input \`${slot}\` is given twice`, arg.span);
+      continue;
+    }
+    given.add(slot);
+    const ref = inputRef(arg.value, slot, kind, scope);
+    if (ref) inputs[slot] = ref;
+  }
+  for (const slot of slots) {
+    const spec = kind.inputs[slot]!;
+    if (!given.has(slot) && !spec.optional) {
+      err("missing-input", `${kind.name} needs input \`${slot}\``, body.name.span, { expected: `${slot}: a reference to a stage giving a ${spec.type}`, hint: spec.doc });
+    }
+  }
+
+  const paramSpans: Record<string, Span> = {};
+  const paramOrigins: Record<string, string[]> = {};
+  for (const a of paramArgs) {
+    paramSpans[a.name!.text] = a.value.span;
+    const refs = new Set<string>();
+    collectParamRefs(a.value, refs);
+    if (refs.size) paramOrigins[a.name!.text] = [...refs].sort();
+  }
+  const params = bindNamed(paramArgs, kind.params, scope, kind.name, body.name.span);
+  return { decl, kind, ...(params ? { params } : {}), paramOrigins, paramSpans, inputs };
+}
+
+function inputRef(v: A.Value, slot: string, kind: AnyKind, scope: ValueScope): InputRef | undefined {
+  const spec = kind.inputs[slot]!;
+  const fail = (message: string, extra: Partial<Diagnostic> = {}) => {
+    scope.diagnostics.push({ code: "input-ref", severity: "error", message, file: scope.file, span: v.span, expected: `a reference to a stage giving a ${spec.type}`, ...extra });
+    return undefined;
+  };
+  if (v.type !== "ref") return fail(`input \`${slot}\` of ${kind.name} takes a stage reference, not a value`, { hint: Object.keys(kind.params).length ? `parameters are passed by name: ${Object.keys(kind.params)[0]}: ...` : undefined });
+  const [head, ...rest] = v.path;
+  if (head!.text === "params") return fail(`input \`${slot}\` takes a stage, not a param`);
+  if (!scope.stageNames.has(head!.text)) {
+    scope.diagnostics.push({ code: "undefined-ref", severity: "error", message: `no stage named \`${head!.text}\``, file: scope.file, span: head!.span, expected: `a stage: ${[...scope.stageNames].join(", ")}`, ...hintOf(didYouMean(head!.text, scope.stageNames)) });
+    return undefined;
+  }
+  if (rest.length > 1) return fail("a stage reference is `stage` or `stage.output`");
+  return { stage: head!.text, ...(rest[0] ? { output: rest[0].text } : {}), span: v.span };
+}
+
+function collectParamRefs(v: A.Value, into: Set<string>): void {
+  if (v.type === "ref" && v.path[0]!.text === "params" && v.path[1]) into.add(v.path[1].text);
+  else if (v.type === "list") v.items.forEach((x) => collectParamRefs(x, into));
+  else if (v.type === "object") v.entries.forEach((e) => collectParamRefs(e.value, into));
+  else if (v.type === "call") v.args.forEach((a) => collectParamRefs(a.value, into));
+}
+
+function literalOnly(v: A.Value, report: (span: Span) => void): void {
+  if (v.type === "ref") report(v.span);
+  else if (v.type === "list") v.items.forEach((x) => literalOnly(x, report));
+  else if (v.type === "object") v.entries.forEach((e) => literalOnly(e.value, report));
+  else if (v.type === "call") v.args.forEach((a) => literalOnly(a.value, report));
+}
+
+/** A literal param value as JSON (params carry no declared type; their uses check them). */
+function literal(v: A.Value, scope: ValueScope): Json {
+  switch (v.type) {
+    case "number":
+    case "string":
+    case "bool":
+      return v.value;
+    case "list":
+      return v.items.map((x) => literal(x, scope));
+    case "object":
+      return Object.fromEntries(v.entries.map((e) => [e.key.text, literal(e.value, scope)]));
+    case "call":
+      return { call: v.name.text, args: Object.fromEntries(v.args.map((a, i) => [a.name?.text ?? String(i), literal(a.value, scope)])) };
+    case "ref":
+      return v.path.map((p) => p.text).join(".");
+  }
+}
+
+/** The shortest cycle through the first (by name) stage of a strongly connected component. */
+function cyclePath(g: Graph, scc: string[]): string[] {
+  const members = new Set(scc);
+  const start = [...scc].sort()[0]!;
+  const parent = new Map<string, string>();
+  const queue = [start];
+  while (queue.length) {
+    const at = queue.shift()!;
+    for (const next of (g.successors(at) ?? []).filter((n: string) => members.has(n)).sort()) {
+      if (next === start) {
+        const path = [at];
+        while (path[0] !== start) path.unshift(parent.get(path[0]!)!);
+        return path;
+      }
+      if (!parent.has(next)) {
+        parent.set(next, at);
+        queue.push(next);
+      }
+    }
+  }
+  return [start];
+}

@@ -1,0 +1,39 @@
+import type { Json } from "../core/canonical.js";
+import type { Span } from "../core/diagnostic.js";
+import type { AnyKind } from "../stages/kind.js";
+
+/** A checked pipeline: every name resolved, every parameter typed and defaulted. What `plan` consumes. */
+
+export interface InputRef {
+  stage: string;
+  /** The output picked with `stage.output`; absent for a bare reference (the sole output, or the whole bundle). */
+  output?: string;
+  span: Span;
+}
+
+export interface StageIR {
+  name: string;
+  nameSpan: Span;
+  span: Span;
+  kind: AnyKind;
+  /** Resolved parameters with defaults filled; optional parameters not given are absent. */
+  params: Record<string, Json>;
+  /** Where each parameter's value is written, for errors found later (a missing data file). */
+  paramSpans: Record<string, Span>;
+  /** For `why`: which pipeline params (`params.lr`) each stage parameter was taken from. */
+  paramOrigins: Record<string, string[]>;
+  inputs: Record<string, InputRef>;
+  outputs: string[];
+}
+
+export interface PipelineIR {
+  /** The path as given on the command line, for messages. */
+  file: string;
+  /** Absolute directory of the pipeline file: data paths resolve against it. */
+  dir: string;
+  name: string;
+  seed: number;
+  params: Record<string, Json>;
+  /** In source order; `plan` orders them. */
+  stages: StageIR[];
+}

@@ -1,0 +1,63 @@
+import { openSync, readSync, closeSync, statSync, type BigIntStats } from "node:fs";
+import { createHash } from "node:crypto";
+import { relative } from "node:path";
+import { canonicalJson } from "../core/canonical.js";
+import { sha256, type Digest } from "../core/digest.js";
+import type { CacheStore } from "../cache/store.js";
+import { listFiles } from "../stages/paths.js";
+
+/**
+ * Content digests of the data files stages read. Content is the truth; the stat cache only avoids
+ * re-reading a file whose size, mtime, inode and device are unchanged since it was hashed. As in
+ * git's "racy" check, an entry is trusted only if the file was last modified well before it was
+ * hashed: a write within the same clock tick as the hashing could otherwise go unseen.
+ */
+const RACY_NS = 2_000_000_000n;
+
+export class FileHasher {
+  private readonly memo = new Map<string, Digest>();
+  constructor(private readonly store: CacheStore) {}
+
+  /** Digest of a file, or of a folder tree (its relative paths and their file digests). */
+  digest(abs: string): Digest {
+    const known = this.memo.get(abs);
+    if (known) return known;
+    const st = statSync(abs, { bigint: true });
+    const d = st.isDirectory()
+      ? (sha256(canonicalJson(listFiles(abs).map((f) => [relative(abs, f), this.fileDigest(f, statSync(f, { bigint: true }))]))) as Digest)
+      : this.fileDigest(abs, st);
+    this.memo.set(abs, d);
+    return d;
+  }
+
+  private fileDigest(abs: string, st: BigIntStats): Digest {
+    const cached = this.store.getStat(abs);
+    if (
+      cached &&
+      cached.size === Number(st.size) &&
+      cached.mtimeNs === String(st.mtimeNs) &&
+      cached.ino === String(st.ino) &&
+      cached.dev === String(st.dev) &&
+      st.mtimeNs + RACY_NS < BigInt(cached.hashedAtNs)
+    ) {
+      return cached.digest;
+    }
+    const hashedAtNs = BigInt(Date.now()) * 1_000_000n; // taken before reading: a write during hashing is racy too
+    const digest = hashFile(abs);
+    this.store.putStat(abs, { size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino), dev: String(st.dev), digest, hashedAtNs: String(hashedAtNs) });
+    return digest;
+  }
+}
+
+/** Streams the file through SHA-256 in 1 MiB reads, so large files need no large buffers. */
+export function hashFile(abs: string): Digest {
+  const h = createHash("sha256");
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fd = openSync(abs, "r");
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest("hex") as Digest;
+}

@@ -1,0 +1,46 @@
+import { canonicalJson, type Json } from "../core/canonical.js";
+import { sha256, type Digest, type StageKey } from "../core/digest.js";
+
+/**
+ * The stage-key promise, as one typed record. A stage's key is the SHA-256 of the canonical JSON of
+ * its Fingerprint, which holds every input that can change the stage's output bytes and nothing
+ * else: no stage name, no position in the file, no unrelated stage, no time. Renaming a stage or
+ * adding another leaves every key as it was; changing one parameter changes the keys of that stage
+ * and of what depends on its output, and no others.
+ */
+export interface Fingerprint {
+  /** Layout of this record. Bumping it invalidates every key (as a new cache would). */
+  format: 1;
+  /** Stage kind, e.g. "clean". */
+  kind: string;
+  /** The kind's implementation version: bumped by rnnp when the kind's bytes change. */
+  version: number;
+  /** The stage's own parameters, resolved: defaults filled, `params.x` substituted. Never pipeline params it does not use. */
+  params: Record<string, Json>;
+  /**
+   * Input slot -> digest of the artifact it receives, or for a whole split, output name -> digest.
+   * Digests of contents, not keys of producers: an upstream stage that reruns and produces the same
+   * bytes leaves this stage cached.
+   */
+  inputs: Record<string, Digest | Record<string, Digest>>;
+  /** Path as written in the pipeline -> digest of the file's (or folder tree's) content. */
+  files: Record<string, Digest>;
+  /** For random kinds: the derived seed (see seed.ts). Absent for deterministic kinds, so the pipeline seed does not touch them. */
+  seed?: number;
+  /** For kinds whose bytes depend on the numeric backend: its name and version. */
+  runtime?: { backend: string; version: string };
+}
+
+export function keyOf(fp: Fingerprint): StageKey {
+  return sha256(canonicalJson(fp)) as StageKey;
+}
+
+/**
+ * A random stage's seed: a hash of the pipeline seed and the rest of the stage's fingerprint, so
+ * it is stable under edits anywhere else in the file, differs between stages, and is never 0
+ * (TF.js reads 0 as "no seed"). Range 1 .. 2^31-1, which every consumer accepts.
+ */
+export function deriveSeed(pipelineSeed: number, fp: Omit<Fingerprint, "seed">): number {
+  const h = sha256(`rnnp-seed\0${pipelineSeed}\0${canonicalJson(fp)}`);
+  return (parseInt(h.slice(0, 8), 16) % 0x7ffffffe) + 1;
+}

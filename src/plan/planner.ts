@@ -1,0 +1,167 @@
+import { Graph } from "@dagrejs/graphlib";
+import type { Digest, StageKey } from "../core/digest.js";
+import type { Diagnostic } from "../core/diagnostic.js";
+import type { CacheStore } from "../cache/store.js";
+import type { StageRecord } from "../cache/record.js";
+import type { PipelineIR, StageIR } from "../lang/ir.js";
+import { resolveDataPath } from "../stages/paths.js";
+import { deriveSeed, keyOf, type Fingerprint } from "./fingerprint.js";
+import { FileHasher } from "./files.js";
+
+/** The numeric runtime that backend-dependent stages are keyed on. */
+export interface Runtime {
+  backend: string;
+  version: string;
+}
+
+/** What the planner knows about a stage right now. */
+export type Resolution =
+  /** Inputs known, key computed; `record` present means a cache hit. */
+  | { state: "keyed"; fingerprint: Fingerprint; key: StageKey; record?: StageRecord<Fingerprint> }
+  /** Some upstream stage has not produced its outputs yet, so the key cannot be known. */
+  | { state: "waiting"; on: string[] }
+  /** The key cannot be computed at all (e.g. a data file is missing). */
+  | { state: "invalid"; diagnostics: Diagnostic[] };
+
+/**
+ * The DAG of a checked pipeline and the keys of its stages. Keys are computed from upstream output
+ * digests, so a stage below a stale one is "waiting" until that one has run (or been found cached):
+ * the runner reports outputs with `produced` as it goes.
+ */
+export class Planner {
+  readonly graph = new Graph();
+  /** Topological, with source order breaking ties, so output is stable and reads like the file. */
+  readonly order: readonly StageIR[];
+  private readonly byName = new Map<string, StageIR>();
+  private readonly outputs = new Map<string, Record<string, Digest>>();
+  private readonly resolved = new Map<string, Resolution>();
+  private readonly hasher: FileHasher;
+
+  constructor(
+    readonly ir: PipelineIR,
+    readonly store: CacheStore,
+    private readonly runtime?: Runtime,
+  ) {
+    this.hasher = new FileHasher(store);
+    ir.stages.forEach((s) => {
+      this.byName.set(s.name, s);
+      this.graph.setNode(s.name, s);
+    });
+    for (const s of ir.stages) for (const ref of Object.values(s.inputs)) this.graph.setEdge(ref.stage, s.name);
+    this.order = topological(ir.stages, this.graph);
+  }
+
+  stage(name: string): StageIR {
+    const s = this.byName.get(name);
+    if (!s) throw new Error(`no stage ${name}`);
+    return s;
+  }
+
+  upstream(name: string): string[] {
+    return [...new Set(Object.values(this.stage(name).inputs).map((r) => r.stage))];
+  }
+
+  /** Every stage `name` depends on, directly or not, plus itself, in topological order. */
+  closure(names: readonly string[]): StageIR[] {
+    const want = new Set<string>();
+    const visit = (n: string) => {
+      if (want.has(n)) return;
+      want.add(n);
+      this.upstream(n).forEach(visit);
+    };
+    names.forEach(visit);
+    return this.order.filter((s) => want.has(s.name));
+  }
+
+  /** Records what a stage produced (ran, or found cached), which lets its dependents be keyed. */
+  produced(name: string, outputs: Record<string, Digest>): void {
+    this.outputs.set(name, outputs);
+    for (const next of this.graph.successors(name) ?? []) this.resolved.delete(next);
+  }
+
+  outputsOf(name: string): Record<string, Digest> | undefined {
+    return this.outputs.get(name);
+  }
+
+  resolve(name: string): Resolution {
+    let r = this.resolved.get(name);
+    if (!r) {
+      r = this.compute(this.stage(name));
+      this.resolved.set(name, r);
+      if (r.state === "keyed" && r.record) this.produced(name, digestsOf(r.record));
+    }
+    return r;
+  }
+
+  /** Forgets a cache hit whose blobs turned out to be missing or corrupt, so the stage reruns. */
+  forget(name: string): void {
+    this.resolved.delete(name);
+    this.outputs.delete(name);
+  }
+
+  private compute(s: StageIR): Resolution {
+    const inputs: Fingerprint["inputs"] = {};
+    const waiting: string[] = [];
+    for (const [slot, ref] of Object.entries(s.inputs)) {
+      const outs = this.outputs.get(ref.stage);
+      if (!outs) {
+        waiting.push(ref.stage);
+        continue;
+      }
+      if (s.kind.inputs[slot]!.bundle) inputs[slot] = ref.output !== undefined ? { [ref.output]: outs[ref.output]! } : outs;
+      else inputs[slot] = ref.output !== undefined ? outs[ref.output]! : Object.values(outs)[0]!;
+    }
+    if (waiting.length) return { state: "waiting", on: [...new Set(waiting)] };
+
+    const files: Record<string, Digest> = {};
+    for (const path of s.kind.files?.(s.params as never) ?? []) {
+      try {
+        files[path] = this.hasher.digest(resolveDataPath(path, this.ir.dir));
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        const what = code === "ENOENT" ? `file not found: ${path}` : `cannot read ${path}: ${(e as Error).message}`;
+        const span = s.paramSpans.path ?? s.nameSpan;
+        return { state: "invalid", diagnostics: [{ code: "missing-file", severity: "error", message: `stage \`${s.name}\`: ${what}`, file: this.ir.file, span, hint: "paths are relative to the pipeline file; `npm:<package>/<file>` reads from an installed package" }] };
+      }
+    }
+
+    if (s.kind.backendDependent && !this.runtime) {
+      return { state: "invalid", diagnostics: [{ code: "no-runtime", severity: "error", message: `stage \`${s.name}\` (${s.kind.name}) needs a numeric backend`, file: this.ir.file, span: s.nameSpan }] };
+    }
+    const base: Omit<Fingerprint, "seed"> = {
+      format: 1,
+      kind: s.kind.name,
+      version: s.kind.version,
+      params: s.params,
+      inputs,
+      files,
+      ...(s.kind.backendDependent ? { runtime: this.runtime! } : {}),
+    };
+    const fingerprint: Fingerprint = s.kind.random ? { ...base, seed: deriveSeed(this.ir.seed, base) } : base;
+    const key = keyOf(fingerprint);
+    const record = this.store.getRecord<Fingerprint>(key);
+    return { state: "keyed", fingerprint, key, ...(record ? { record } : {}) };
+  }
+}
+
+export function digestsOf(record: StageRecord<unknown>): Record<string, Digest> {
+  return Object.fromEntries(Object.entries(record.outputs).map(([k, o]) => [k, o.digest]));
+}
+
+function topological(stages: readonly StageIR[], g: Graph): StageIR[] {
+  const index = new Map(stages.map((s, i) => [s.name, i]));
+  const indegree = new Map(stages.map((s) => [s.name, (g.predecessors(s.name) ?? []).length]));
+  const ready = stages.filter((s) => indegree.get(s.name) === 0);
+  const out: StageIR[] = [];
+  while (ready.length) {
+    ready.sort((a, b) => index.get(a.name)! - index.get(b.name)!);
+    const s = ready.shift()!;
+    out.push(s);
+    for (const next of g.successors(s.name) ?? []) {
+      indegree.set(next, indegree.get(next)! - 1);
+      if (indegree.get(next) === 0) ready.push(g.node(next) as StageIR);
+    }
+  }
+  return out;
+}
+

@@ -1,0 +1,192 @@
+import { performance } from "node:perf_hooks";
+import { DiagnosticError, type Diagnostic } from "../core/diagnostic.js";
+import type { Digest, StageKey } from "../core/digest.js";
+import { RNNP_VERSION } from "../core/version.js";
+import type { StageRecord } from "../cache/record.js";
+import type { StageIR } from "../lang/ir.js";
+import type { Fingerprint } from "../plan/fingerprint.js";
+import { digestsOf, type Planner } from "../plan/planner.js";
+import type { Artifact } from "../stages/artifacts/index.js";
+import { BadBlobError, encodeArtifact, readArtifact } from "./artifacts.js";
+import type { Executor } from "./executor.js";
+
+export type StageStatus = "cached" | "ran" | "failed" | "skipped";
+
+export interface StageResult {
+  name: string;
+  kind: string;
+  key?: StageKey;
+  status: StageStatus;
+  durationMs: number;
+  /** For failed stages: what went wrong, as diagnostics (positions in the pipeline or a data file). */
+  diagnostics?: Diagnostic[];
+  /** For skipped stages: the failed stage(s) upstream. */
+  skippedBecause?: string[];
+  /** Set when a forced rerun produced bytes other than the cached ones. */
+  nondeterministic?: string[];
+}
+
+export type RunEvent =
+  | { type: "start"; stage: StageIR; key: StageKey }
+  | { type: "progress"; stage: StageIR; done: number; total: number; unit?: string }
+  | { type: "log"; stage: StageIR; message: string }
+  | { type: "end"; result: StageResult };
+
+export interface RunOptions {
+  /** Run these stages and what they need; all stages when absent. */
+  targets?: readonly string[];
+  /** Stages to execute even when cached (true: all of them). */
+  force?: boolean | ReadonlySet<string>;
+  onEvent?: (e: RunEvent) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Executes the stale stages of a plan in topological order. Cached stages are not executed, and their
+ * artifacts are read only when a stale stage needs them. A failure stops the failed stage's dependents
+ * and lets independent stages finish; every stage that succeeded is committed as it finishes.
+ */
+export class Runner {
+  constructor(
+    private readonly planner: Planner,
+    private readonly executor: Executor,
+  ) {}
+
+  async run(options: RunOptions = {}): Promise<StageResult[]> {
+    const stages = options.targets ? this.planner.closure(options.targets) : [...this.planner.order];
+    const listener = options.onEvent ?? (() => {});
+    // The latest result per stage: a cached stage whose blob proves corrupt is rebuilt and reported again.
+    const latest = new Map<string, StageResult>();
+    const emit = (e: RunEvent) => {
+      if (e.type === "end") latest.set(e.result.name, e.result);
+      listener(e);
+    };
+    const failed = new Set<string>();
+    for (const stage of stages) {
+      if (options.signal?.aborted) break;
+      const blockedBy = this.planner.upstream(stage.name).filter((u) => failed.has(u));
+      let result: StageResult;
+      if (blockedBy.length) {
+        result = { name: stage.name, kind: stage.kind.name, status: "skipped", durationMs: 0, skippedBecause: blockedBy };
+      } else {
+        const forced = options.force === true || (options.force instanceof Set && options.force.has(stage.name));
+        result = await this.stage(stage, forced, emit, options.signal);
+      }
+      if (result.status === "failed" || result.status === "skipped") failed.add(stage.name);
+      emit({ type: "end", result });
+    }
+    return stages.filter((s) => latest.has(s.name)).map((s) => latest.get(s.name)!);
+  }
+
+  private async stage(stage: StageIR, forced: boolean, emit: (e: RunEvent) => void, signal?: AbortSignal): Promise<StageResult> {
+    const started = performance.now();
+    const base = { name: stage.name, kind: stage.kind.name };
+    const res = this.planner.resolve(stage.name);
+    if (res.state === "invalid") return { ...base, status: "failed", durationMs: 0, diagnostics: res.diagnostics };
+    if (res.state === "waiting") throw new Error(`internal: ${stage.name} planned before ${res.on.join(", ")}`);
+    if (res.record && !forced) return { ...base, key: res.key, status: "cached", durationMs: performance.now() - started };
+
+    emit({ type: "start", stage, key: res.key });
+    try {
+      const inputs = await this.inputsFor(stage, emit, signal);
+      // An input that had to be rebuilt may have changed this stage's key.
+      const now = this.planner.resolve(stage.name);
+      if (now.state !== "keyed") throw new Error(`internal: ${stage.name} lost its key`);
+      if (now.record && !forced) return { ...base, key: now.key, status: "cached", durationMs: performance.now() - started };
+      const outputs = await this.executor.execute(
+        { pipeline: this.planner.ir, stage, inputs, ...(now.fingerprint.seed !== undefined ? { seed: now.fingerprint.seed } : {}) },
+        {
+          progress: (done, total, unit) => emit({ type: "progress", stage, done, total, ...(unit ? { unit } : {}) }),
+          log: (message) => emit({ type: "log", stage, message }),
+          signal: signal ?? new AbortController().signal,
+        },
+      );
+      const durationMs = performance.now() - started;
+      const record = this.commit(stage, now.key, now.fingerprint, outputs, durationMs);
+      const changed = now.record ? Object.keys(record.outputs).filter((o) => now.record!.outputs[o]?.digest !== record.outputs[o]!.digest) : [];
+      return { ...base, key: now.key, status: "ran", durationMs, ...(changed.length ? { nondeterministic: changed } : {}) };
+    } catch (e) {
+      return { ...base, key: res.key, status: "failed", durationMs: performance.now() - started, diagnostics: toDiagnostics(e, stage, this.planner.ir.file) };
+    }
+  }
+
+  /**
+   * Loads the artifacts a stage consumes, verified. A missing or corrupt blob is never served: the
+   * record that named it is dropped and its producer runs again (once), then the read is retried.
+   */
+  private async inputsFor(stage: StageIR, emit: (e: RunEvent) => void, signal?: AbortSignal): Promise<Record<string, Artifact | ReadonlyMap<string, Artifact>>> {
+    const rebuilt = new Set<string>();
+    for (;;) {
+      try {
+        const inputs: Record<string, Artifact | ReadonlyMap<string, Artifact>> = {};
+        for (const [slot, ref] of Object.entries(stage.inputs)) {
+          const outs = this.planner.outputsOf(ref.stage)!;
+          const pick = ref.output !== undefined ? { [ref.output]: outs[ref.output]! } : outs;
+          const load = (d: Digest) => {
+            try {
+              return readArtifact(this.planner.store, d);
+            } catch (e) {
+              if (e instanceof BadBlobError) throw Object.assign(e, { producer: ref.stage });
+              throw e;
+            }
+          };
+          inputs[slot] = stage.kind.inputs[slot]!.bundle
+            ? new Map(Object.entries(pick).map(([name, d]) => [name, load(d)]))
+            : load(Object.values(pick)[0]!);
+        }
+        return inputs;
+      } catch (e) {
+        const producer = (e as { producer?: string }).producer;
+        if (!(e instanceof BadBlobError) || !producer || rebuilt.has(producer)) throw e;
+        rebuilt.add(producer);
+        const res = this.planner.resolve(producer);
+        emit({ type: "log", stage, message: `${e.message}; recomputing \`${producer}\`` });
+        if (res.state === "keyed") this.planner.store.remove([res.key], [e.digest]);
+        this.planner.forget(producer);
+        const again = await this.stage(this.planner.stage(producer), true, emit, signal);
+        emit({ type: "end", result: again });
+        if (again.status !== "ran") throw new Error(`could not recompute \`${producer}\``);
+      }
+    }
+  }
+
+  private commit(stage: StageIR, key: StageKey, fingerprint: Fingerprint, outputs: Record<string, Artifact>, durationMs: number): StageRecord<Fingerprint> {
+    const expected = stage.outputs;
+    const got = Object.keys(outputs);
+    if (got.length !== expected.length || !expected.every((o) => got.includes(o))) {
+      throw new Error(`internal: ${stage.kind.name} returned outputs (${got.join(", ")}) but declares (${expected.join(", ")})`);
+    }
+    const blobs = new Map<Digest, Uint8Array>();
+    const refs: StageRecord["outputs"] = {};
+    for (const name of expected) {
+      const artifact = outputs[name]!;
+      if (artifact.type !== stage.kind.outputType) throw new Error(`internal: ${stage.kind.name} returned a ${artifact.type} for ${name}, declared ${stage.kind.outputType}`);
+      const enc = encodeArtifact(artifact);
+      blobs.set(enc.ref.digest, enc.bytes);
+      refs[name] = enc.ref;
+    }
+    const inputsFrom: StageRecord["inputsFrom"] = {};
+    for (const [slot, ref] of Object.entries(stage.inputs)) {
+      const up = this.planner.resolve(ref.stage);
+      if (up.state === "keyed") inputsFrom[slot] = { stage: ref.stage, key: up.key };
+    }
+    const ir = this.planner.ir;
+    const record: StageRecord<Fingerprint> = {
+      key,
+      kind: stage.kind.name,
+      outputs: refs,
+      manifest: fingerprint,
+      inputsFrom,
+      provenance: { pipeline: ir.name, file: ir.file, stage: stage.name, createdAt: new Date().toISOString(), durationMs: Math.round(durationMs), rnnpVersion: RNNP_VERSION },
+    };
+    this.planner.store.commit(record as StageRecord<unknown>, blobs, { pipeline: ir.name, stage: stage.name });
+    this.planner.produced(stage.name, digestsOf(record));
+    return record;
+  }
+}
+
+function toDiagnostics(e: unknown, stage: StageIR, file: string): Diagnostic[] {
+  if (e instanceof DiagnosticError) return e.diagnostics;
+  const message = e instanceof Error ? e.message : String(e);
+  return [{ code: "stage-failed", severity: "error", message: `stage \`${stage.name}\` (${stage.kind.name}): ${message}`, file, span: stage.nameSpan }];
+}

@@ -1,0 +1,69 @@
+import type { Value } from "../../core/codec.js";
+
+/**
+ * A table of examples: ordered, typed columns of equal length. `roles` names the column that holds the
+ * text and the one that holds the label, so later stages need not be told again.
+ */
+export type Column =
+  | { name: string; dtype: "string"; values: string[] }
+  | { name: string; dtype: "number"; values: Float64Array };
+
+/** How a numeric column was scaled, so predictions can be mapped back: x = scaled * scale + center. */
+export interface Scaling {
+  method: "zscore" | "minmax";
+  center: number;
+  scale: number;
+}
+
+export interface Table {
+  type: "table";
+  columns: Column[];
+  roles: { text?: string; label?: string };
+  scaling?: Record<string, Scaling>;
+}
+
+export function rowCount(t: Table): number {
+  return t.columns[0]?.values.length ?? 0;
+}
+
+export function column(t: Table, name: string): Column {
+  const c = t.columns.find((c) => c.name === name);
+  if (!c) throw new Error(`table has no column "${name}" (it has ${t.columns.map((c) => c.name).join(", ")})`);
+  return c;
+}
+
+/** The rows at `indices`, in that order: the one primitive behind filtering, sampling and splitting. */
+export function takeRows(t: Table, indices: ArrayLike<number>): Table {
+  const n = indices.length;
+  const columns = t.columns.map((c): Column => {
+    if (c.dtype === "number") {
+      const v = new Float64Array(n);
+      for (let i = 0; i < n; i++) v[i] = c.values[indices[i]!]!;
+      return { name: c.name, dtype: "number", values: v };
+    }
+    const v = new Array<string>(n);
+    for (let i = 0; i < n; i++) v[i] = c.values[indices[i]!]!;
+    return { name: c.name, dtype: "string", values: v };
+  });
+  return { ...t, columns };
+}
+
+export function tableToValue(t: Table): Value {
+  const roles: Record<string, Value> = {};
+  if (t.roles.text !== undefined) roles.text = t.roles.text;
+  if (t.roles.label !== undefined) roles.label = t.roles.label;
+  const v: Record<string, Value> = { type: "table", roles, columns: t.columns.map((c) => ({ name: c.name, dtype: c.dtype, values: c.values })) };
+  if (t.scaling) v.scaling = t.scaling as unknown as Value;
+  return v;
+}
+
+export function tableFromValue(v: Value): Table {
+  const o = v as unknown as Table;
+  if (o?.type !== "table" || !Array.isArray(o.columns)) throw new Error("artifact is not a table");
+  return { type: "table", roles: o.roles ?? {}, columns: o.columns, ...(o.scaling ? { scaling: o.scaling } : {}) };
+}
+
+export function describeTable(t: Table): string {
+  const cols = t.columns.map((c) => `${c.name}:${c.dtype}${t.roles.text === c.name ? " (text)" : t.roles.label === c.name ? " (label)" : ""}`);
+  return `table, ${rowCount(t)} rows x ${t.columns.length} columns: ${cols.join(", ")}`;
+}

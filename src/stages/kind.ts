@@ -1,0 +1,75 @@
+import type { ArtifactTypeName, ArtifactTypes, Artifact } from "./artifacts/index.js";
+import type { ParamsSpec, ParamValues } from "./schema.js";
+
+/**
+ * A stage kind declares everything about itself in one place: name, implementation version,
+ * parameters, inputs, outputs, what it reads from disk, whether it is random and whether its bytes
+ * depend on the numeric backend, and how it runs. The checker, the planner (keys) and the runner all
+ * read this declaration; nothing about a kind is written anywhere else except its line in registry.ts.
+ */
+export interface InputSpec<T extends ArtifactTypeName = ArtifactTypeName> {
+  type: T;
+  doc: string;
+  optional?: boolean;
+  /** Accepts a whole multi-output stage (`parts`) as well as one artifact (`parts.train`). */
+  bundle?: boolean;
+}
+
+export type InputsSpec = Record<string, InputSpec>;
+
+/** A bundle: output name -> artifact, in the producing stage's output order. */
+export type Bundle<T> = ReadonlyMap<string, T>;
+
+export type InputValues<I extends InputsSpec> = {
+  [K in keyof I]: I[K] extends InputSpec<infer T>
+    ? (I[K]["bundle"] extends true ? Bundle<ArtifactTypes[T]> : ArtifactTypes[T]) | (I[K]["optional"] extends true ? undefined : never)
+    : never;
+};
+
+export interface ParamProblem {
+  /** The parameter to point at; the stage itself when absent. */
+  param?: string;
+  message: string;
+  hint?: string;
+}
+
+export interface StageContext {
+  /** The stage's seed, derived from the pipeline seed and the stage's key material; never 0. */
+  readonly seed: number;
+  /** An independent seeded stream per purpose ("split", "shuffle:3"), so adding a draw in one place moves no other. */
+  rng(purpose: string): () => number;
+  /** A path as written in the pipeline, made absolute (relative to the pipeline file; `npm:pkg/file` from node_modules). */
+  resolvePath(path: string): string;
+  /** Progress of a long stage; the CLI decides whether and how to draw it. */
+  progress(done: number, total: number, unit?: string): void;
+  log(message: string): void;
+  readonly signal: AbortSignal;
+}
+
+export interface KindDef<P extends ParamsSpec, I extends InputsSpec, O extends ArtifactTypeName> {
+  name: string;
+  /** Bump when the bytes this kind produces for the same inputs change: it is part of every key. */
+  version: number;
+  doc: string;
+  params: P;
+  /** In positional order: `clean(raw)` binds `raw` to the first input. */
+  inputs: I;
+  /** Fixed output names, or the member names of a bundle input (a `clean` of `parts` gives train/val/test). */
+  outputs: readonly string[] | { mirror: keyof I & string };
+  outputType: O;
+  /** Draws random numbers: gets a seed, and the pipeline seed enters its key. */
+  random: boolean;
+  /** Output bytes depend on the numeric backend: the backend's name and version enter its key. */
+  backendDependent: boolean;
+  /** Cross-parameter rules (fractions summing to 1...), checked before anything runs. */
+  check?(params: ParamValues<P>): ParamProblem[];
+  /** Paths (as written) this stage reads; their content digests enter its key. */
+  files?(params: ParamValues<P>): string[];
+  run(ctx: StageContext, inputs: InputValues<I>, params: ParamValues<P>): Promise<Record<string, ArtifactTypes[O]>> | Record<string, ArtifactTypes[O]>;
+}
+
+export type AnyKind = KindDef<ParamsSpec, InputsSpec, ArtifactTypeName> & { run(ctx: StageContext, inputs: Record<string, unknown>, params: Record<string, unknown>): Promise<Record<string, Artifact>> | Record<string, Artifact> };
+
+export function defineKind<P extends ParamsSpec, I extends InputsSpec, O extends ArtifactTypeName>(def: KindDef<P, I, O>): AnyKind {
+  return def as unknown as AnyKind;
+}

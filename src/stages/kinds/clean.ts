@@ -1,0 +1,155 @@
+import { defineKind } from "../kind.js";
+import { p } from "../schema.js";
+import { column, rowCount, takeRows, type Column, type Scaling, type Table } from "../artifacts/table.js";
+
+const FORMS = ["none", "NFC", "NFD", "NFKC", "NFKD"] as const;
+
+export const clean = defineKind({
+  name: "clean",
+  version: 1,
+  doc: "Cleans text columns, filters rows and scales numeric columns. Given a split (`clean(parts, ...)`), it cleans every part and fits scaling statistics on the part named by `fit` only, so nothing leaks from the test set.",
+  params: {
+    columns: p.list(p.string("column"), "Text columns to clean (default: the text column, else every string column).").optional(),
+    trim: p.bool("Strip leading and trailing white space.").default(true),
+    lowercase: p.bool("Lower-case the text.").default(false),
+    normalize: p.oneOf("Unicode normalisation form.", FORMS).default("none"),
+    collapseSpaces: p.bool("Collapse runs of white space into one space.").default(false),
+    dropEmpty: p.bool("Drop rows whose text is empty after cleaning.").default(true),
+    minLength: p.int("Drop rows whose text has fewer characters.", { min: 0 }).optional(),
+    maxLength: p.int("Drop rows whose text has more characters.", { min: 1 }).optional(),
+    keepLabels: p.list(p.string("label"), "Keep only rows with these labels.").optional(),
+    dropLabels: p.list(p.string("label"), "Drop rows with these labels.").optional(),
+    dropMissing: p.bool("Drop rows with a missing value (empty string or NaN) in any column.").default(false),
+    dedupe: p.bool("Drop rows whose cleaned text repeats an earlier row's.").default(false),
+    scale: p.oneOf("Scale numeric columns: z-score or min-max.", ["none", "zscore", "minmax"]).default("none"),
+    scaleColumns: p.list(p.string("column"), "Numeric columns to scale (default: all numeric columns).").optional(),
+    fit: p.string("The part of a split whose statistics are used for scaling, e.g. \"train\".").optional(),
+  },
+  inputs: { data: { type: "table", doc: "A table, or a split (all its parts).", bundle: true } },
+  outputs: { mirror: "data" },
+  outputType: "table",
+  random: false,
+  backendDependent: false,
+  check(params) {
+    const problems = [];
+    if (params.minLength !== undefined && params.maxLength !== undefined && params.minLength > params.maxLength) {
+      problems.push({ param: "minLength", message: `minLength (${params.minLength}) is greater than maxLength (${params.maxLength})` });
+    }
+    if (params.fit !== undefined && params.scale === "none") problems.push({ param: "fit", message: "`fit` names the part to fit scaling on, but `scale` is \"none\"", hint: 'add scale: "zscore" or scale: "minmax"' });
+    return problems;
+  },
+  run(ctx, inputs, params) {
+    const parts = inputs.data;
+    const cleaned = new Map<string, Table>();
+    for (const [name, table] of parts) cleaned.set(name, cleanTable(table, params));
+    if (params.scale === "none") return Object.fromEntries(cleaned);
+
+    const fitName = params.fit ?? (parts.size === 1 ? [...parts.keys()][0]! : undefined);
+    if (fitName === undefined) {
+      throw new Error(`scaling a split needs \`fit\` to name the part whose statistics to use (one of ${[...parts.keys()].join(", ")}), so that no statistics leak from the others`);
+    }
+    const fitTable = cleaned.get(fitName);
+    if (!fitTable) throw new Error(`fit: "${fitName}" is not a part of the input (parts: ${[...parts.keys()].join(", ")})`);
+    if (parts.size === 1 && params.fit === undefined) ctx.log("scaling statistics are fitted on the data itself; to avoid leakage, clean after splitting with fit: \"train\"");
+    const scaling = fitScaling(fitTable, params.scale, params.scaleColumns);
+    const out: Record<string, Table> = {};
+    for (const [name, t] of cleaned) out[name] = applyScaling(t, scaling);
+    return out;
+  },
+});
+
+type CleanParams = {
+  columns?: string[];
+  trim: boolean;
+  lowercase: boolean;
+  normalize: (typeof FORMS)[number];
+  collapseSpaces: boolean;
+  dropEmpty: boolean;
+  minLength?: number;
+  maxLength?: number;
+  keepLabels?: string[];
+  dropLabels?: string[];
+  dropMissing: boolean;
+  dedupe: boolean;
+};
+
+function textColumns(t: Table, explicit?: string[]): string[] {
+  if (explicit) {
+    for (const c of explicit) if (column(t, c).dtype !== "string") throw new Error(`column "${c}" is numeric; only string columns are cleaned as text`);
+    return explicit;
+  }
+  if (t.roles.text) return [t.roles.text];
+  return t.columns.filter((c) => c.dtype === "string" && c.name !== t.roles.label).map((c) => c.name);
+}
+
+export function cleanTable(t: Table, o: CleanParams): Table {
+  const names = textColumns(t, o.columns);
+  const columns = t.columns.map((c): Column => {
+    if (c.dtype !== "string" || !names.includes(c.name)) return c;
+    return { ...c, values: c.values.map((v) => cleanText(v, o)) };
+  });
+  const table: Table = { ...t, columns };
+  const texts = names.map((n) => column(table, n).values as string[]);
+  const label = t.roles.label ? column(table, t.roles.label) : undefined;
+  const labelText = (i: number) => (label ? String(label.values[i]) : "");
+  if ((o.keepLabels || o.dropLabels) && !label) throw new Error("keepLabels/dropLabels need a label column (name it with `label:` when loading)");
+  const keep = o.keepLabels && new Set(o.keepLabels);
+  const drop = o.dropLabels && new Set(o.dropLabels);
+  const seen = new Set<string>();
+  const rows: number[] = [];
+  for (let i = 0; i < rowCount(table); i++) {
+    const lengths = texts.map((col) => [...col[i]!].length);
+    if (o.dropEmpty && lengths.some((l) => l === 0)) continue;
+    if (o.minLength !== undefined && lengths.some((l) => l < o.minLength!)) continue;
+    if (o.maxLength !== undefined && lengths.some((l) => l > o.maxLength!)) continue;
+    if (keep && !keep.has(labelText(i))) continue;
+    if (drop && drop.has(labelText(i))) continue;
+    if (o.dropMissing && table.columns.some((c) => (c.dtype === "number" ? Number.isNaN(c.values[i]!) : c.values[i] === ""))) continue;
+    if (o.dedupe) {
+      const key = JSON.stringify(texts.map((col) => col[i]));
+      if (seen.has(key)) continue;
+      seen.add(key);
+    }
+    rows.push(i);
+  }
+  return rows.length === rowCount(table) ? table : takeRows(table, rows);
+}
+
+function cleanText(v: string, o: CleanParams): string {
+  let s = o.normalize === "none" ? v : v.normalize(o.normalize);
+  if (o.lowercase) s = s.toLowerCase();
+  if (o.collapseSpaces) s = s.replace(/\s+/g, " ");
+  if (o.trim) s = s.trim();
+  return s;
+}
+
+function fitScaling(t: Table, method: "zscore" | "minmax", explicit?: string[]): Record<string, Scaling> {
+  const names = explicit ?? t.columns.filter((c) => c.dtype === "number" && c.name !== t.roles.label).map((c) => c.name);
+  const out: Record<string, Scaling> = {};
+  for (const name of names) {
+    const c = column(t, name);
+    if (c.dtype !== "number") throw new Error(`column "${name}" is not numeric and cannot be scaled`);
+    const xs = Array.from(c.values).filter((x) => !Number.isNaN(x));
+    if (xs.length === 0) throw new Error(`column "${name}" has no values to fit scaling on`);
+    if (method === "zscore") {
+      // Two-pass mean and variance, summed in row order: the same bytes on every machine.
+      const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+      const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) * (b - mean), 0) / xs.length);
+      out[name] = { method, center: mean, scale: sd > 0 ? sd : 1 };
+    } else {
+      const lo = xs.reduce((a, b) => (b < a ? b : a));
+      const hi = xs.reduce((a, b) => (b > a ? b : a));
+      out[name] = { method, center: lo, scale: hi > lo ? hi - lo : 1 };
+    }
+  }
+  return out;
+}
+
+function applyScaling(t: Table, scaling: Record<string, Scaling>): Table {
+  const columns = t.columns.map((c): Column => {
+    const s = scaling[c.name];
+    if (!s || c.dtype !== "number") return c;
+    return { ...c, values: c.values.map((x) => (x - s.center) / s.scale) };
+  });
+  return { ...t, columns, scaling: { ...t.scaling, ...scaling } };
+}

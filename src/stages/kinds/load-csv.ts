@@ -1,0 +1,43 @@
+import { parse } from "csv-parse/sync";
+import { defineKind } from "../kind.js";
+import { p } from "../schema.js";
+import { buildTable, dataError, readText } from "./read.js";
+
+export const loadCsv = defineKind({
+  name: "load.csv",
+  version: 1,
+  doc: "Reads a CSV file with a header row into a table; numeric columns are inferred.",
+  params: {
+    path: p.string("File to read, relative to the pipeline (or npm:<package>/<file>)."),
+    columns: p.list(p.string("column"), "Columns to keep, in order (default: all).").optional(),
+    text: p.string("Column holding the text of each example.").optional(),
+    label: p.string("Column holding the label of each example.").optional(),
+    types: p.map(p.oneOf("type", ["string", "number"]), "Force column types, e.g. { zip: \"string\" }.").optional(),
+    delimiter: p.string("Field delimiter.").default(","),
+    encoding: p.oneOf("File encoding.", ["utf8", "latin1"]).default("utf8"),
+  },
+  inputs: {},
+  outputs: ["out"],
+  outputType: "table",
+  random: false,
+  backendDependent: false,
+  check: (params) => (params.delimiter.length !== 1 ? [{ param: "delimiter", message: "the delimiter must be one character" }] : []),
+  files: (params) => [params.path],
+  run(ctx, _inputs, params) {
+    const file = ctx.resolvePath(params.path);
+    const text = readText(file, params.encoding);
+    let records: string[][];
+    try {
+      records = parse(text, { bom: true, delimiter: params.delimiter, skip_empty_lines: true, relax_column_count: false }) as string[][];
+    } catch (e) {
+      const err = e as Error & { lines?: number };
+      throw dataError(file, err.message.replace(/ on line \d+$/, "").replace(/ at line \d+.*$/, ""), err.lines ? { text, line: err.lines } : undefined,
+        /Record Length/.test(err.message) ? "every row needs as many fields as the header; quote fields that contain the delimiter" : undefined);
+    }
+    const [header, ...rows] = records;
+    if (!header) throw dataError(file, "the file is empty", undefined, "a CSV needs a header row naming its columns");
+    const dup = header.find((h, i) => header.indexOf(h) !== i);
+    if (dup !== undefined) throw dataError(file, `column "${dup}" appears twice in the header`, { text, line: 1 });
+    return { out: buildTable(header, rows, { file, ...params }) };
+  },
+});

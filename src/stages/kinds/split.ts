@@ -1,0 +1,74 @@
+import { defineKind } from "../kind.js";
+import { p } from "../schema.js";
+import { column, rowCount, takeRows, type Table } from "../artifacts/table.js";
+import { allocate, shuffled } from "./shuffle.js";
+
+const PARTS = ["train", "val", "test"] as const;
+
+export const split = defineKind({
+  name: "split",
+  version: 1,
+  doc: "Splits a table into train/val/test by fraction: seeded random (optionally stratified by label) or in order (for time series).",
+  params: {
+    train: p.number("Fraction of rows for training.", { min: 0, max: 1 }).default(0.8),
+    val: p.number("Fraction of rows for validation.", { min: 0, max: 1 }).default(0.1),
+    test: p.number("Fraction of rows for testing.", { min: 0, max: 1 }).default(0.1),
+    stratify: p.bool("Keep each label's share equal across parts.").default(false),
+    by: p.string("Column to stratify by (default: the label column).").optional(),
+    order: p.oneOf("random: seeded shuffle; sequential: first rows train, then val, then test.", ["random", "sequential"]).default("random"),
+  },
+  inputs: { data: { type: "table", doc: "The table to split." } },
+  outputs: PARTS,
+  outputType: "table",
+  random: true,
+  backendDependent: false,
+  check(params) {
+    const sum = params.train + params.val + params.test;
+    const problems = [];
+    if (Math.abs(sum - 1) > 1e-9) problems.push({ message: `train + val + test must be 1, but they add up to ${+sum.toFixed(12)}`, hint: "fractions are shares of the rows, e.g. train: 0.8, val: 0.1, test: 0.1" });
+    if (params.stratify && params.order === "sequential") problems.push({ param: "stratify", message: "a sequential split cannot be stratified", hint: 'use order: "random" to stratify' });
+    return problems;
+  },
+  run(ctx, inputs, params) {
+    const t = inputs.data;
+    const n = rowCount(t);
+    const fractions = [params.train, params.val, params.test];
+    const assigned: number[][] = [[], [], []];
+    if (params.order === "sequential") {
+      const counts = allocate(n, fractions);
+      let at = 0;
+      counts.forEach((c, part) => {
+        for (let i = 0; i < c; i++) assigned[part]!.push(at++);
+      });
+    } else {
+      const random = ctx.rng("split");
+      for (const group of strata(t, params.stratify ? (params.by ?? t.roles.label) : undefined)) {
+        const order = shuffled(group.length, random);
+        const counts = allocate(group.length, fractions);
+        let at = 0;
+        counts.forEach((c, part) => {
+          for (let i = 0; i < c; i++) assigned[part]!.push(group[order[at++]!]!);
+        });
+      }
+    }
+    // Rows keep their original order within each part.
+    const out: Record<string, Table> = {};
+    PARTS.forEach((name, i) => (out[name] = takeRows(t, assigned[i]!.sort((a, b) => a - b))));
+    return out;
+  },
+});
+
+/** Row indices grouped by the stratum column's value (groups in sorted value order), or one group. */
+function strata(t: Table, by: string | undefined): number[][] {
+  const n = rowCount(t);
+  if (by === undefined) return [Array.from({ length: n }, (_, i) => i)];
+  const c = column(t, by);
+  const groups = new Map<string, number[]>();
+  for (let i = 0; i < n; i++) {
+    const k = String(c.values[i]);
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = []));
+    g.push(i);
+  }
+  return [...groups.keys()].sort().map((k) => groups.get(k)!);
+}

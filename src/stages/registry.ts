@@ -1,0 +1,12 @@
+import type { AnyKind } from "./kind.js";
+import { clean } from "./kinds/clean.js";
+import { loadCsv } from "./kinds/load-csv.js";
+import { loadJsonl } from "./kinds/load-jsonl.js";
+import { loadText } from "./kinds/load-text.js";
+import { head, sample } from "./kinds/sample.js";
+import { split } from "./kinds/split.js";
+
+/** Every stage kind rnnp ships. A new kind is its own file plus one entry here. */
+const ALL: readonly AnyKind[] = [loadCsv, loadJsonl, loadText, clean, split, head, sample];
+
+export const kinds: ReadonlyMap<string, AnyKind> = new Map(ALL.map((k) => [k.name, k]));

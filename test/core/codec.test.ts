@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { canonicalJson } from "../../src/core/canonical.js";
+import { decode, encode, type Value } from "../../src/core/codec.js";
+import { digestOf } from "../../src/core/digest.js";
+
+describe("canonical JSON", () => {
+  it("sorts keys at every depth and drops undefined fields", () => {
+    assert.equal(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } }), '{"a":{"d":[1,{"y":2,"z":1}]},"b":1}');
+  });
+  it("refuses values JSON cannot say exactly", () => {
+    assert.throws(() => canonicalJson({ x: NaN }), /\$\.x is NaN/);
+    assert.throws(() => canonicalJson({ x: Infinity }), /Infinity/);
+    assert.throws(() => canonicalJson(new Date(0)), /Date/);
+    assert.throws(() => canonicalJson({ f: () => 1 }), /function/);
+  });
+  it("writes -0 as 0 and numbers in shortest form", () => {
+    assert.equal(canonicalJson([-0, 1e-7, 0.1 + 0.2]), "[0,1e-7,0.30000000000000004]");
+  });
+  it("equal values give equal text whatever their key order", () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (o) => {
+        const reversed = Object.fromEntries(Object.entries(o).reverse());
+        assert.equal(canonicalJson(reversed), canonicalJson(o));
+      }),
+    );
+  });
+});
+
+describe("artifact codec", () => {
+  it("round-trips JSON values and typed arrays of every dtype", () => {
+    const v: Value = {
+      name: "t",
+      list: [1, "x", null, true],
+      f32: new Float32Array([1.5, -2, 3e-8]),
+      f64: new Float64Array([Math.PI, -0.5]),
+      i32: new Int32Array([1, -2, 2 ** 31 - 1]),
+      u8: new Uint8Array([0, 255]),
+      nested: { i16: new Int16Array([-3]), u16: new Uint16Array([65535]), i8: new Int8Array([-128]), u32: new Uint32Array([2 ** 32 - 1]) },
+    };
+    const back = decode(encode(v)) as Record<string, unknown>;
+    assert.deepEqual(back, v);
+    assert.ok(back.f32 instanceof Float32Array);
+  });
+
+  it("same value, same bytes: key order does not matter", () => {
+    const a = encode({ x: new Float64Array([1, 2]), y: "s" });
+    const b = encode({ y: "s", x: new Float64Array([1, 2]) });
+    assert.deepEqual(a, b);
+  });
+
+  it("writes every NaN as one NaN, so payload bits cannot change a digest", () => {
+    const odd = new Float32Array(new Uint32Array([0x7fc00001, 0xffc00000]).buffer);
+    const plain = new Float32Array([NaN, NaN]);
+    assert.equal(digestOf(encode({ a: odd })), digestOf(encode({ a: plain })));
+  });
+
+  it("sections are 8-byte aligned, so decoding needs no copy", () => {
+    const bytes = encode({ s: "odd length header!", a: new Float64Array([1, 2, 3]) });
+    const aligned = new Uint8Array(new ArrayBuffer(bytes.length));
+    aligned.set(bytes);
+    const v = decode(aligned) as { a: Float64Array };
+    assert.equal(v.a.buffer, aligned.buffer);
+  });
+
+  it("decodes from unaligned memory by copying", () => {
+    const bytes = encode({ a: new Float64Array([1, 2, 3]) });
+    const unaligned = new Uint8Array(bytes.length + 1).subarray(1);
+    unaligned.set(bytes);
+    assert.deepEqual((decode(unaligned) as { a: Float64Array }).a, new Float64Array([1, 2, 3]));
+  });
+
+  it("rejects foreign or truncated bytes", () => {
+    assert.throws(() => decode(Buffer.from("hello world, not an artifact")), /bad magic/);
+    const bytes = encode({ a: new Float64Array([1, 2, 3]) });
+    assert.throws(() => decode(bytes.subarray(0, bytes.length - 8)), /does not match its header/);
+  });
+
+  it("refuses the reserved key", () => {
+    assert.throws(() => encode({ $section: 1 }), /reserved/);
+  });
+
+  it("keeps a __proto__ key as data", () => {
+    const v = JSON.parse('{"__proto__": {"x": 1}, "a": 2}') as Value;
+    assert.deepEqual(decode(encode(v)), v);
+  });
+
+  it("round-trips arbitrary JSON", () => {
+    fc.assert(fc.property(fc.jsonValue(), (j) => assert.deepEqual(decode(encode(j as Value)), JSON.parse(canonicalJson(j)))));
+  });
+});

@@ -1,0 +1,73 @@
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after } from "node:test";
+import { CacheStore } from "../src/cache/store.js";
+import { checkSource } from "../src/lang/load.js";
+import type { PipelineIR } from "../src/lang/ir.js";
+import { Planner } from "../src/plan/planner.js";
+import { LocalExecutor } from "../src/run/executor.js";
+import { Runner, type StageResult } from "../src/run/runner.js";
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const BIN = join(ROOT, "bin", "rnnp.js");
+
+/** A fresh directory, removed when the test file ends. */
+export function tempDir(prefix = "rnnp-test-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export function writeFiles(dir: string, files: Record<string, string>): void {
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the installed CLI (compiled) in `cwd`, as a user would. */
+export function cli(args: string[], cwd: string, env: Record<string, string> = {}): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: "utf8", env: { ...process.env, NO_COLOR: "1", ...env } });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function cliAsync(args: string[], cwd: string): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: "1" } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  const p = new Promise<CliResult>((res) => child.on("close", (code, signal) => res({ code: code ?? (signal ? -1 : 0), stdout, stderr })));
+  return Object.assign(p, { child });
+}
+
+/** Parses and checks pipeline text; throws with the diagnostics if it is invalid. */
+export function ir(source: string, file: string, overrides: string[] = []): PipelineIR {
+  const r = checkSource(source, file, overrides);
+  if (!r.ir) throw new Error(r.diagnostics.map((d) => `${d.code}: ${d.message}`).join("\n"));
+  return r.ir;
+}
+
+/** Runs a pipeline in-process against a cache directory; returns per-stage results and the planner. */
+export async function runIn(source: string, file: string, cacheDir: string, overrides: string[] = []): Promise<{ results: StageResult[]; planner: Planner; store: CacheStore }> {
+  const store = CacheStore.open(cacheDir);
+  const planner = new Planner(ir(source, file, overrides), store);
+  const results = await new Runner(planner, new LocalExecutor()).run();
+  return { results, planner, store };
+}
+
+export function statuses(results: StageResult[]): Record<string, string> {
+  return Object.fromEntries(results.map((r) => [r.name, r.status]));
+}
+
+/** A small CSV of names and labels for stage tests. */
+export const NAMES_CSV = ["name,label,score", "Alice,f,1.5", "bob,m,2", "Carol,f,3.25", "dave,m,", " Eve ,f,4", "Alice,f,1.5", "frank,m,5", "Gina,f,6", "hal,m,7", "Ivy,f,8"].join("\n") + "\n";

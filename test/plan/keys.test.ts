@@ -1,0 +1,227 @@
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { format } from "../../src/lang/format.js";
+import { deriveSeed, keyOf, type Fingerprint } from "../../src/plan/fingerprint.js";
+import { runIn, tempDir } from "../helpers.js";
+
+/**
+ * The stage-key promise as properties over random pipelines: formatting, comments, stage order,
+ * stage names and unrelated stages never change a key; a parameter changes its stage's key and can
+ * change only the keys of stages downstream of it.
+ */
+
+interface Ref {
+  stage: number;
+  output?: string;
+}
+interface StageModel {
+  kind: "clean" | "head" | "sample" | "split";
+  input: Ref;
+  params: Record<string, string>;
+}
+interface Model {
+  stages: StageModel[]; // stage i+1 (stage 0 is the loader)
+}
+
+const dir = tempDir();
+const DATA = ["name,label,score", ...Array.from({ length: 60 }, (_, i) => `${i % 7 === 0 ? " " : ""}Name${i % 23}${i % 5 === 0 ? "X" : "x"},${"abc"[i % 3]},${(i * 7) % 11}`)].join("\n") + "\n";
+writeFileSync(join(dir, "d.csv"), DATA);
+
+function outputsOf(m: Model, i: number): string[] {
+  if (i === 0) return ["out"];
+  const s = m.stages[i - 1]!;
+  if (s.kind === "split") return ["train", "val", "test"];
+  return s.input.output !== undefined ? [s.input.output] : outputsOf(m, s.input.stage);
+}
+
+const paramsFor: Record<StageModel["kind"], fc.Arbitrary<Record<string, string>>> = {
+  clean: fc.record({ lowercase: fc.boolean().map(String), dedupe: fc.boolean().map(String), minLength: fc.integer({ min: 0, max: 3 }).map(String) }),
+  head: fc.record({ n: fc.integer({ min: 1, max: 50 }).map(String) }),
+  sample: fc.record({ n: fc.integer({ min: 1, max: 50 }).map(String) }),
+  split: fc.constantFrom({ train: "0.8", val: "0.1", test: "0.1" }, { train: "0.6", val: "0.2", test: "0.2" }, { train: "0.5", val: "0.25", test: "0.25", stratify: "true" }),
+};
+
+const modelArb: fc.Arbitrary<Model> = fc.integer({ min: 1, max: 6 }).chain((n) =>
+  fc.tuple(...Array.from({ length: n }, () => fc.tuple(fc.constantFrom<StageModel["kind"]>("clean", "head", "sample", "split"), fc.nat(), fc.nat()))).chain((raw) => {
+    const m: Model = { stages: [] };
+    const arbs: fc.Arbitrary<Record<string, string>>[] = [];
+    raw.forEach(([kind, a, b], idx) => {
+      const stage = a % (idx + 1);
+      const outs = outputsOf(m, stage);
+      // split needs one table; the others accept a whole split too.
+      const output = outs.length === 1 ? undefined : kind === "split" || b % 2 === 0 ? outs[b % outs.length] : undefined;
+      m.stages.push({ kind, input: { stage, ...(output !== undefined ? { output } : {}) }, params: {} });
+      arbs.push(paramsFor[kind]);
+    });
+    return fc.tuple(...arbs).map((ps) => ({ stages: m.stages.map((s, i) => ({ ...s, params: ps[i]! })) }));
+  }),
+);
+
+interface Render {
+  names: string[];
+  order?: number[];
+  comments?: boolean;
+  extra?: string;
+}
+
+function render(m: Model, r: Render): string {
+  const line = (i: number): string => {
+    if (i === 0) return `stage ${r.names[0]} = load.csv(path: "d.csv", text: "name", label: "label")`;
+    const s = m.stages[i - 1]!;
+    const ref = `${r.names[s.input.stage]}${s.input.output !== undefined ? `.${s.input.output}` : ""}`;
+    const args = [ref, ...Object.entries(s.params).map(([k, v]) => `${k}: ${v}`)];
+    return `stage ${r.names[i]} = ${s.kind}(${args.join(r.comments ? " ,\n      " : ", ")})`;
+  };
+  const order = r.order ?? Array.from({ length: m.stages.length + 1 }, (_, i) => i);
+  const body = order.map((i) => (r.comments ? `  # stage number ${i}\n  ${line(i)} // trailing ${i}\n\n` : `  ${line(i)}\n`)).join("");
+  return `pipeline props {\n  seed 7\n${body}${r.extra ? `  ${r.extra}\n` : ""}}\n`;
+}
+
+const defaultNames = (m: Model) => Array.from({ length: m.stages.length + 1 }, (_, i) => `s${i}`);
+
+async function keys(source: string, names: string[]): Promise<string[]> {
+  const file = join(dir, "p.rnnp");
+  writeFileSync(file, source);
+  const { results, store } = await runIn(source, file, join(dir, "cache"));
+  await store.close();
+  const byName = new Map(results.map((r) => [r.name, r]));
+  return names.map((n) => {
+    const r = byName.get(n)!;
+    assert.ok(r.status === "ran" || r.status === "cached", `${n}: ${r.status} ${JSON.stringify(r.diagnostics)}`);
+    return r.key!;
+  });
+}
+
+function downstream(m: Model, i: number): Set<number> {
+  const out = new Set<number>([i]);
+  m.stages.forEach((s, j) => {
+    if (out.has(s.input.stage)) out.add(j + 1);
+  });
+  return out;
+}
+
+const RUNS = { numRuns: 25 };
+
+describe("stage keys (properties over random pipelines)", () => {
+  it("formatting, comments and blank lines change no key", async () => {
+    await fc.assert(
+      fc.asyncProperty(modelArb, async (m) => {
+        const names = defaultNames(m);
+        const plain = render(m, { names });
+        const noisy = render(m, { names, comments: true });
+        const formatted = format(noisy, "p.rnnp").text!;
+        const k = await keys(plain, names);
+        assert.deepEqual(await keys(noisy, names), k);
+        assert.deepEqual(await keys(formatted, names), k);
+      }),
+      RUNS,
+    );
+  });
+
+  it("reordering stage declarations changes no key", async () => {
+    await fc.assert(
+      fc.asyncProperty(modelArb.chain((m) => fc.tuple(fc.constant(m), fc.shuffledSubarray(Array.from({ length: m.stages.length + 1 }, (_, i) => i), { minLength: m.stages.length + 1 }))), async ([m, order]) => {
+        const names = defaultNames(m);
+        assert.deepEqual(await keys(render(m, { names, order }), names), await keys(render(m, { names }), names));
+      }),
+      RUNS,
+    );
+  });
+
+  it("renaming a stage changes no key", async () => {
+    await fc.assert(
+      fc.asyncProperty(modelArb.chain((m) => fc.tuple(fc.constant(m), fc.nat(m.stages.length))), async ([m, victim]) => {
+        const names = defaultNames(m);
+        const renamed = names.map((n, i) => (i === victim ? `renamed_${n}` : n));
+        assert.deepEqual(await keys(render(m, { names: renamed }), renamed), await keys(render(m, { names }), names));
+      }),
+      RUNS,
+    );
+  });
+
+  it("adding an unrelated stage changes no key", async () => {
+    await fc.assert(
+      fc.asyncProperty(modelArb.chain((m) => fc.tuple(fc.constant(m), fc.nat(m.stages.length), fc.integer({ min: 1, max: 9 }))), async ([m, at, n]) => {
+        const names = defaultNames(m);
+        const outs = outputsOf(m, at);
+        const ref = `${names[at]}${outs.length > 1 ? `.${outs[0]}` : ""}`;
+        const extra = `stage unrelated = head(${ref}, n: ${n})`;
+        assert.deepEqual(await keys(render(m, { names, extra }), names), await keys(render(m, { names }), names));
+      }),
+      RUNS,
+    );
+  });
+
+  it("changing one parameter changes that stage's key, and no key outside its downstream", async () => {
+    const changed = modelArb.chain((m) =>
+      fc.tuple(fc.constant(m), fc.integer({ min: 1, max: m.stages.length })).chain(([m2, i]) =>
+        paramsFor[m2.stages[i - 1]!.kind]
+          .filter((p) => JSON.stringify(p) !== JSON.stringify(m2.stages[i - 1]!.params))
+          .map((p) => [m2, i, p] as const),
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(changed, async ([m, i, params]) => {
+        const names = defaultNames(m);
+        const before = await keys(render(m, { names }), names);
+        const edited: Model = { stages: m.stages.map((s, j) => (j === i - 1 ? { ...s, params } : s)) };
+        const after = await keys(render(edited, { names }), names);
+        assert.notEqual(after[i], before[i], "the edited stage's key must change");
+        const down = downstream(m, i);
+        names.forEach((n, j) => {
+          if (!down.has(j)) assert.equal(after[j], before[j], `${n} is not downstream of s${i} and must keep its key`);
+        });
+      }),
+      RUNS,
+    );
+  });
+
+  it("a changed output changes every dependent's key (no early cut-off when bytes differ)", async () => {
+    const m: Model = {
+      stages: [
+        { kind: "head", input: { stage: 0 }, params: { n: "40" } },
+        { kind: "split", input: { stage: 1 }, params: { train: "0.8", val: "0.1", test: "0.1" } },
+        { kind: "clean", input: { stage: 2 }, params: { lowercase: "true", dedupe: "false", minLength: "0" } },
+      ],
+    };
+    const names = defaultNames(m);
+    const before = await keys(render(m, { names }), names);
+    const after = await keys(render({ stages: [{ ...m.stages[0]!, params: { n: "30" } }, m.stages[1]!, m.stages[2]!] }, { names }), names);
+    assert.equal(after[0], before[0]);
+    for (const j of [1, 2, 3]) assert.notEqual(after[j], before[j], names[j]);
+  });
+
+  it("an edit that leaves an output's bytes alone leaves its dependents cached", async () => {
+    // head(n: 100) and head(n: 200) of a 60-row table give the same table.
+    const m = (n: string): Model => ({ stages: [{ kind: "head", input: { stage: 0 }, params: { n } }, { kind: "sample", input: { stage: 1 }, params: { n: "5" } }] });
+    const names = ["s0", "s1", "s2"];
+    const a = await keys(render(m("100"), { names }), names);
+    const b = await keys(render(m("200"), { names }), names);
+    assert.notEqual(a[1], b[1]);
+    assert.equal(a[2], b[2]);
+  });
+});
+
+describe("fingerprint", () => {
+  const fp: Omit<Fingerprint, "seed"> = { format: 1, kind: "split", version: 1, params: { train: 0.8 }, inputs: { data: "a".repeat(64) as never }, files: {} };
+
+  it("key is independent of object key order", () => {
+    const reordered = JSON.parse(JSON.stringify({ files: {}, inputs: fp.inputs, params: fp.params, version: 1, kind: "split", format: 1 })) as Fingerprint;
+    assert.equal(keyOf(reordered), keyOf(fp as Fingerprint));
+  });
+
+  it("derived seeds are never 0, differ by pipeline seed and by stage, and are stable", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.string(), (seed, kind) => {
+        const s = deriveSeed(seed, { ...fp, kind });
+        assert.ok(s >= 1 && s <= 0x7fffffff);
+        assert.equal(deriveSeed(seed, { ...fp, kind }), s);
+      }),
+    );
+    assert.notEqual(deriveSeed(1, fp), deriveSeed(2, fp));
+    assert.notEqual(deriveSeed(1, fp), deriveSeed(1, { ...fp, params: { train: 0.7 } }));
+  });
+});

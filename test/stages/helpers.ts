@@ -1,0 +1,41 @@
+import seedrandom from "seedrandom";
+import type { Table } from "../../src/stages/artifacts/table.js";
+import type { AnyKind, StageContext } from "../../src/stages/kind.js";
+import { kinds } from "../../src/stages/registry.js";
+import { resolveDataPath } from "../../src/stages/paths.js";
+
+export function ctx(dir: string, seed = 12345): StageContext & { logs: string[] } {
+  const logs: string[] = [];
+  return {
+    seed,
+    rng: (purpose) => seedrandom(`${seed}:${purpose}`),
+    resolvePath: (p) => resolveDataPath(p, dir),
+    progress: () => {},
+    log: (m) => logs.push(m),
+    signal: new AbortController().signal,
+    logs,
+  };
+}
+
+/** Runs a kind directly, with its declared defaults filled in like the checker does. */
+export async function runKind(name: string, dir: string, inputs: Record<string, unknown>, params: Record<string, unknown>, seed?: number): Promise<Record<string, Table>> {
+  const kind = kinds.get(name) as AnyKind;
+  const full: Record<string, unknown> = {};
+  for (const [k, p] of Object.entries(kind.params)) if (p.fallback !== undefined) full[k] = p.fallback;
+  Object.assign(full, params);
+  return (await kind.run(ctx(dir, seed), inputs, full)) as Record<string, Table>;
+}
+
+export function col(t: Table, name: string): unknown[] {
+  return Array.from(t.columns.find((c) => c.name === name)!.values);
+}
+
+export function table(columns: Record<string, string[] | number[]>, roles: Table["roles"] = {}): Table {
+  return {
+    type: "table",
+    roles,
+    columns: Object.entries(columns).map(([name, v]) =>
+      typeof v[0] === "number" ? { name, dtype: "number", values: Float64Array.from(v as number[]) } : { name, dtype: "string", values: v as string[] },
+    ),
+  };
+}
