@@ -3,25 +3,22 @@ import type { StageIR } from "../lang/ir.js";
 
 /**
  * A progress bar for long stages, drawn on stderr only when it is a terminal (never into logs or
- * pipes). cli-progress is loaded on the first progress report, so short runs never pay for it.
+ * pipes). Stages may report progress from synchronous loops, so drawing must be synchronous too:
+ * cli-progress is loaded before the run starts, and only for a terminal.
  */
 export class Progress {
   private bar?: SingleBar;
-  private loading?: Promise<void>;
-  private ctor?: typeof SingleBar;
 
-  constructor(private readonly enabled = process.stderr.isTTY === true) {}
+  private constructor(private readonly Bar?: typeof SingleBar) {}
+
+  static async create(enabled: boolean): Promise<Progress> {
+    return new Progress(enabled ? (await import("cli-progress")).default.SingleBar : undefined);
+  }
 
   update(stage: StageIR, done: number, total: number, unit = "items"): void {
-    if (!this.enabled) return;
-    if (!this.ctor) {
-      this.loading ??= import("cli-progress").then((m) => {
-        this.ctor = m.default.SingleBar;
-      });
-      return;
-    }
+    if (!this.Bar) return;
     if (!this.bar) {
-      this.bar = new this.ctor({ format: `  ${stage.name} [{bar}] {value}/{total} ${unit} {percentage}% eta {eta_formatted}`, hideCursor: true, clearOnComplete: true, stream: process.stderr });
+      this.bar = new this.Bar({ format: `  ${stage.name} [{bar}] {value}/{total} ${unit} {percentage}% eta {eta_formatted}`, hideCursor: true, clearOnComplete: true, stream: process.stderr, fps: 10 });
       this.bar.start(total, done);
     } else {
       this.bar.setTotal(total);

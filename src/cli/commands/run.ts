@@ -23,7 +23,7 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
   const force = opts.force === true ? true : typeof opts.force === "string" ? new Set(checkNames(planner, splitList(opts.force), "--force")) : undefined;
   if (opts.dryRun) return dryRun(planner, targets, force, opts.json === true);
 
-  const progress = new Progress(!opts.json);
+  const progress = await Progress.create(!opts.json && process.stderr.isTTY === true);
   const started = performance.now();
   const width = Math.max(...planner.order.map((s) => s.name.length));
   const kindWidth = Math.max(...planner.order.map((s) => s.kind.name.length));

@@ -1,26 +1,14 @@
 import { parse } from "csv-parse/sync";
 import { defineKind } from "../kind.js";
 import { p } from "../schema.js";
-import { buildTable, dataError, readText } from "./read.js";
+import { buildTable, dataError, LOADER, readText, tableParams } from "./read.js";
 
 export const loadCsv = defineKind({
   name: "load.csv",
   version: 1,
   doc: "Reads a CSV file with a header row into a table; numeric columns are inferred.",
-  params: {
-    path: p.string("File to read, relative to the pipeline (or npm:<package>/<file>)."),
-    columns: p.list(p.string("column"), "Columns to keep, in order (default: all).").optional(),
-    text: p.string("Column holding the text of each example.").optional(),
-    label: p.string("Column holding the label of each example.").optional(),
-    types: p.map(p.oneOf("type", ["string", "number"]), "Force column types, e.g. { zip: \"string\" }.").optional(),
-    delimiter: p.string("Field delimiter.").default(","),
-    encoding: p.oneOf("File encoding.", ["utf8", "latin1"]).default("utf8"),
-  },
-  inputs: {},
-  outputs: ["out"],
-  outputType: "table",
-  random: false,
-  backendDependent: false,
+  params: { ...tableParams, delimiter: p.string("Field delimiter.").default(",") },
+  ...LOADER,
   check: (params) => (params.delimiter.length !== 1 ? [{ param: "delimiter", message: "the delimiter must be one character" }] : []),
   files: (params) => [params.path],
   run(ctx, _inputs, params) {

@@ -1,25 +1,13 @@
 import { parse as tolerantParse, printParseErrorCode, type ParseError } from "jsonc-parser";
 import { defineKind } from "../kind.js";
-import { p } from "../schema.js";
-import { buildTable, dataError, readText } from "./read.js";
+import { buildTable, dataError, LOADER, readText, tableParams } from "./read.js";
 
 export const loadJsonl = defineKind({
   name: "load.jsonl",
   version: 1,
   doc: "Reads JSON Lines (one object per line) into a table; columns are the union of keys in first-seen order.",
-  params: {
-    path: p.string("File to read, relative to the pipeline (or npm:<package>/<file>)."),
-    columns: p.list(p.string("column"), "Columns to keep, in order (default: all).").optional(),
-    text: p.string("Field holding the text of each example.").optional(),
-    label: p.string("Field holding the label of each example.").optional(),
-    types: p.map(p.oneOf("type", ["string", "number"]), "Force column types.").optional(),
-    encoding: p.oneOf("File encoding.", ["utf8", "latin1"]).default("utf8"),
-  },
-  inputs: {},
-  outputs: ["out"],
-  outputType: "table",
-  random: false,
-  backendDependent: false,
+  params: tableParams,
+  ...LOADER,
   files: (params) => [params.path],
   run(ctx, _inputs, params) {
     const file = ctx.resolvePath(params.path);

@@ -4,22 +4,18 @@ import { defineKind } from "../kind.js";
 import { p } from "../schema.js";
 import type { Table } from "../artifacts/table.js";
 import { listFiles } from "../paths.js";
-import { dataError, decode, readText } from "./read.js";
+import { dataError, decode, fileParams, LOADER, readText } from "./read.js";
 
 export const loadText = defineKind({
   name: "load.text",
   version: 1,
   doc: "Reads text examples: one per line from a file, or one per file from a folder tree whose first-level folders are the labels.",
   params: {
-    path: p.string("A text file (one example per line) or a folder (label/.../file)."),
-    encoding: p.oneOf("File encoding.", ["utf8", "latin1"]).default("utf8"),
+    ...fileParams,
+    path: p.string("A text file (one example per line) or a folder (label/.../file), relative to the pipeline."),
     skipEmpty: p.bool("Skip empty lines (file mode).").default(true),
   },
-  inputs: {},
-  outputs: ["out"],
-  outputType: "table",
-  random: false,
-  backendDependent: false,
+  ...LOADER,
   files: (params) => [params.path],
   run(ctx, _inputs, params): { out: Table } {
     const path = ctx.resolvePath(params.path);

@@ -3,6 +3,24 @@ import { relative } from "node:path";
 import { closest } from "fastest-levenshtein";
 import { DiagnosticError, error, lineSpan, positionAt, type Diagnostic } from "../../core/diagnostic.js";
 import type { Column, Table } from "../artifacts/table.js";
+import { p } from "../schema.js";
+
+/** What every loader declares alike: no inputs, one table out, deterministic, backend-free. */
+export const LOADER = { inputs: {}, outputs: ["out"], outputType: "table", random: false, backendDependent: false } as const;
+
+export const fileParams = {
+  path: p.string("File to read, relative to the pipeline (or npm:<package>/<file>)."),
+  encoding: p.oneOf("File encoding.", ["utf8", "latin1"]).default("utf8"),
+};
+
+/** Parameters of loaders of tabular files (CSV, JSON Lines). */
+export const tableParams = {
+  ...fileParams,
+  columns: p.list(p.string("column"), "Columns to keep, in order (default: all).").optional(),
+  text: p.string("Column holding the text of each example.").optional(),
+  label: p.string("Column holding the label of each example.").optional(),
+  types: p.map(p.oneOf("type", ["string", "number"]), "Force column types, e.g. { zip: \"string\" }.").optional(),
+};
 
 /** Reading user data files: strict decoding, and every complaint a Diagnostic pointing into the file. */
 
