@@ -7,6 +7,7 @@ import { CacheStore } from "../cache/store.js";
 import { loadPipeline } from "../lang/load.js";
 import type { PipelineIR } from "../lang/ir.js";
 import { Planner } from "../plan/planner.js";
+import { BACKENDS, describeRuntime, RuntimeUnavailable, type Runtime } from "../stages/numerics/runtime.js";
 import { EXIT, Exit } from "./exit.js";
 
 export { EXIT, Exit };
@@ -14,6 +15,7 @@ export { EXIT, Exit };
 export interface CommonOptions {
   cache?: string;
   param?: string[];
+  backend?: string;
 }
 
 export const color = pc.isColorSupported;
@@ -49,7 +51,22 @@ export function openCache(opts: CommonOptions): CacheStore {
 
 export function openPlan(file: string | undefined, opts: CommonOptions): Planner {
   const ir = openPipeline(pipelineFile(file), opts.param ?? []);
-  return new Planner(ir, openCache(opts));
+  return new Planner(ir, openCache(opts), runtimeFor(ir, opts));
+}
+
+/**
+ * The numeric runtime: --backend, else the pipeline's `backend` setting, else wasm. Described without
+ * loading TensorFlow.js; when it cannot run here, stages that need it fail and say why.
+ */
+export function runtimeFor(ir: PipelineIR, opts: CommonOptions): Runtime | RuntimeUnavailable {
+  const name = opts.backend ?? ir.backend ?? "wasm";
+  if (!(BACKENDS as readonly string[]).includes(name)) throw new Exit(EXIT.invalid, `--backend ${name}: expected one of ${BACKENDS.join(", ")}`);
+  try {
+    return describeRuntime(name);
+  } catch (e) {
+    if (e instanceof RuntimeUnavailable) return e;
+    throw e;
+  }
 }
 
 export function formatDuration(ms: number): string {

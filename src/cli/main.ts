@@ -21,7 +21,8 @@ const action =
   };
 
 const withCache = (c: Command) => c.option("--cache <dir>", "cache directory (default: $RNNP_CACHE or ./cache)");
-const withParams = (c: Command) => c.option("-P, --param <name=value>", "override a pipeline param (repeatable)", collect);
+const withParams = (c: Command) =>
+  c.option("-P, --param <name=value>", "override a pipeline param (repeatable)", collect).addOption(new Option("--backend <name>", "numeric backend (default: the pipeline's `backend`, else wasm)").choices(["wasm", "cpu", "tensorflow"]));
 
 withParams(withCache(program.command("run").argument("[file]", "pipeline file (default: the only .rnnp file here)")))
   .description("run the stale stages of a pipeline")
@@ -63,6 +64,15 @@ withParams(withCache(program.command("show").argument("<stage>", "stage name").a
   .description("show a built stage's outputs")
   .option("--rows <n>", "table rows to print", "10")
   .action(action(async () => (await import("./commands/show.js")).showCommand));
+
+withParams(withCache(program.command("predict").argument("[file]", "pipeline file")))
+  .description("run a built model on new input: text (--input, or --file with one text per line), or a CSV of rows for window models")
+  .requiredOption("--stage <name>", "the train stage whose model to use")
+  .option("-i, --input <text>", "text to classify (repeatable)", collect)
+  .option("--file <path>", "a file of inputs")
+  .option("--top <n>", "classes to show per input", "3")
+  .option("--json", "print JSON")
+  .action(action(async () => (await import("./commands/predict.js")).predictCommand));
 
 const cache = program.command("cache").description("inspect and maintain the stage cache");
 withCache(cache.command("ls"))

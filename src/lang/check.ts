@@ -4,14 +4,18 @@ import type * as A from "../../grammar/ast.js";
 import type { Json } from "../core/canonical.js";
 import type { Diagnostic, Span } from "../core/diagnostic.js";
 import type { AnyKind } from "../stages/kind.js";
+import type { ArtifactInfo } from "../stages/artifacts/index.js";
+import { BACKENDS } from "../stages/numerics/runtime.js";
 import { kinds } from "../stages/registry.js";
 import type { InputRef, PipelineIR, StageIR } from "./ir.js";
 import { didYouMean } from "./suggest.js";
+import type { ParamsSpec } from "../stages/schema.js";
 import { bindNamed, checkValue, hintOf, type PipelineParam, type ValueScope } from "./values.js";
 
 /** Pipeline-wide settings (`seed 42`): their names and types. */
 const SETTINGS = {
   seed: { t: "number", int: true, min: 0, max: 2 ** 32 - 1 },
+  backend: { t: "string", oneOf: BACKENDS },
 } as const;
 
 export interface Override {
@@ -38,6 +42,7 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
 
   // Settings and params.
   let seed = 0;
+  let backend: string | undefined;
   const seenSettings = new Map<string, Span>();
   const params = new Map<string, PipelineParam & { span: Span; nameSpan: Span }>();
   const stageDecls = new Map<string, A.StageDecl>();
@@ -52,7 +57,8 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
       seenSettings.set(name, item.name.span);
       const scope: ValueScope = { file, params: new Map(), stageNames: new Set(), used: new Set(), diagnostics };
       const v = checkValue(item.value, SETTINGS[name as keyof typeof SETTINGS], scope, `\`${name}\``);
-      if (typeof v === "number") seed = v;
+      if (name === "seed" && typeof v === "number") seed = v;
+      if (name === "backend" && typeof v === "string") backend = v;
     } else if (item.type === "params") {
       for (const pd of item.params) {
         const prior = params.get(pd.name.text);
@@ -128,10 +134,22 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
     err("cycle", `stages form a cycle: ${[...path, path[0]].join(" -> ")}`, first.decl.name.span, { hint: "a stage cannot depend on its own output, directly or through others" });
   }
 
-  // Cross-parameter rules of each kind.
+  // What each stage's outputs will be (token or feature sequences...), in dependency order, and the
+  // rules of each kind that need it (layer shapes) or several parameters at once.
+  const infos = new Map<string, ArtifactInfo | undefined>();
+  const infoOf = (name: string, trail: string[] = []): ArtifactInfo | undefined => {
+    if (infos.has(name)) return infos.get(name);
+    const d = drafts.get(name);
+    if (!d?.params || trail.includes(name)) return undefined;
+    const info = d.kind.describe?.(d.params, inputInfos(d, [...trail, name]));
+    infos.set(name, info);
+    return info;
+  };
+  const inputInfos = (d: StageDraft, trail: string[] = []) => Object.fromEntries(Object.entries(d.inputs).map(([slot, ref]) => [slot, infoOf(ref.stage, trail)]));
+  const cyclic = new Set(diagnostics.filter((x) => x.code === "cycle").length ? [...drafts.keys()] : []);
   for (const d of drafts.values()) {
-    if (!d.params || !d.kind.check) continue;
-    for (const problem of d.kind.check(d.params as never)) {
+    if (!d.params || !d.kind.check || cyclic.has(d.decl.name.text)) continue;
+    for (const problem of d.kind.check(d.params, inputInfos(d))) {
       const span = (problem.param && d.paramSpans[problem.param]) || d.decl.body.name.span;
       err("param-rule", problem.message, span, hintOf(problem.hint));
     }
@@ -160,7 +178,7 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
     inputs: d.inputs,
     outputs: outputsOf(d.decl.name.text)!,
   }));
-  return { ir: { file, dir: dirname(resolve(file)), name: ast.name.text, seed, params: pipelineParams, stages }, diagnostics };
+  return { ir: { file, dir: dirname(resolve(file)), name: ast.name.text, seed, ...(backend ? { backend } : {}), params: pipelineParams, stages }, diagnostics };
 }
 
 function draftStage(decl: A.StageDecl, scope: ValueScope): StageDraft | undefined {
@@ -172,7 +190,8 @@ function draftStage(decl: A.StageDecl, scope: ValueScope): StageDraft | undefine
     err("unknown-kind", `unknown stage kind \`${body.name.text}\``, body.name.span, { expected: `a stage kind: ${[...kinds.keys()].join(", ")}`, ...hintOf(didYouMean(body.name.text, kinds.keys())) });
     return undefined;
   }
-  if (body.block) err("unexpected-block", `${kind.name} takes no block`, body.block[0]?.span ?? body.span, { hint: `write ${kind.name}(...) with arguments only` });
+  if (body.block && !kind.block) err("unexpected-block", `${kind.name} takes no block`, body.block[0]?.span ?? body.span, { hint: `write ${kind.name}(...) with arguments only` });
+  if (kind.block && !body.block) err("missing-block", `${kind.name} needs a block: ${kind.block.doc}`, body.name.span, { hint: `write ${kind.name}(...) { ${Object.keys(kind.block.items)[0]}(...) ... }` });
 
   const slots = Object.keys(kind.inputs);
   const inputs: Record<string, InputRef> = {};
@@ -224,8 +243,39 @@ function draftStage(decl: A.StageDecl, scope: ValueScope): StageDraft | undefine
     collectParamRefs(a.value, refs);
     if (refs.size) paramOrigins[a.name!.text] = [...refs].sort();
   }
-  const params = bindNamed(paramArgs, kind.params, scope, kind.name, body.name.span);
+  let params = bindNamed(paramArgs, kind.params, scope, kind.name, body.name.span);
+  if (kind.block && body.block) {
+    const items = blockItems(body.block, kind.block.items, scope, kind.block.param, paramSpans, paramOrigins);
+    params = params && items ? { ...params, [kind.block.param]: items } : undefined;
+  }
   return { decl, kind, ...(params ? { params } : {}), paramOrigins, paramSpans, inputs };
+}
+
+/** A block's invocations, each checked against its item spec, as a list of `{call, args}`. */
+function blockItems(block: A.Invocation[], items: Record<string, ParamsSpec>, scope: ValueScope, param: string, spans: Record<string, Span>, origins: Record<string, string[]>): Json[] | undefined {
+  const out: Json[] = [];
+  let ok = true;
+  block.forEach((inv, i) => {
+    spans[`${param}.${i}`] = inv.span;
+    const refs = new Set<string>();
+    for (const a of inv.args ?? []) collectParamRefs(a.value, refs);
+    if (refs.size) origins[`${param}.${i}`] = [...refs].sort();
+    const spec = items[inv.name.text];
+    if (!spec) {
+      scope.diagnostics.push({ code: "unknown-item", severity: "error", message: `unknown ${param.replace(/s$/, "")} \`${inv.name.text}\``, file: scope.file, span: inv.name.span, expected: `one of ${Object.keys(items).join(", ")}`, ...hintOf(didYouMean(inv.name.text, Object.keys(items))) });
+      ok = false;
+      return;
+    }
+    if (inv.block) {
+      scope.diagnostics.push({ code: "unexpected-block", severity: "error", message: `${inv.name.text} takes no block`, file: scope.file, span: inv.block[0]?.span ?? inv.span, hint: "wrap a layer by passing it as an argument, e.g. bidirectional(lstm(units: 8))" });
+      ok = false;
+      return;
+    }
+    const args = bindNamed(inv.args ?? [], spec, scope, inv.name.text, inv.name.span);
+    if (args) out.push({ call: inv.name.text, args });
+    else ok = false;
+  });
+  return ok ? out : undefined;
 }
 
 function inputRef(v: A.Value, slot: string, kind: AnyKind, scope: ValueScope): InputRef | undefined {

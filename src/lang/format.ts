@@ -75,7 +75,9 @@ class Formatter {
         this.emit(depth, `${head}(`, inv.name.span.end);
         for (const a of inv.args) {
           this.leading(a.span.start.offset, depth + 1);
-          this.emit(depth + 1, `${this.argument(a)},`, a.span.end);
+          const lines = this.broken(a.name ? `${a.name.text}: ` : "", a.value, depth + 1);
+          this.lines.push(...lines.slice(0, -1).map((l) => INDENT.repeat(depth + 1) + l));
+          this.emit(depth + 1, `${lines.at(-1)},`, a.span.end);
         }
         this.leading(argsEnd.offset - 1, depth + 1);
         this.emit(depth, `)${blockOpen}`, lineEnd);
@@ -89,6 +91,21 @@ class Formatter {
       this.leading(outer.end.offset - 1, depth + 1);
       this.emit(depth, "}", outer.end);
     }
+  }
+
+  /**
+   * A value as lines (indented relative to `depth`): one line when it fits, else a list or object
+   * with one item per line and a trailing comma, recursively.
+   */
+  private broken(prefix: string, v: A.Value, depth: number): string[] {
+    const inline = prefix + this.value(v);
+    if (INDENT.length * depth + inline.length + 1 <= WIDTH || (v.type !== "list" && v.type !== "object")) return [inline];
+    const [open, close] = v.type === "list" ? ["[", "]"] : ["{", "}"];
+    const items =
+      v.type === "list"
+        ? v.items.map((x) => this.broken("", x, depth + 1))
+        : v.entries.map((e) => this.broken(`${IDENT.test(e.key.text) ? e.key.text : JSON.stringify(e.key.text)}: `, e.value, depth + 1));
+    return [`${prefix}${open}`, ...items.flatMap((lines) => [...lines.slice(0, -1), `${lines.at(-1)},`].map((l) => INDENT + l)), close];
   }
 
   private argument(a: A.Argument): string {

@@ -33,6 +33,8 @@ export interface PipelineIR {
   dir: string;
   name: string;
   seed: number;
+  /** The `backend` setting, if the pipeline has one (the command line may override it). */
+  backend?: string;
   params: Record<string, Json>;
   /** In source order; `plan` orders them. */
   stages: StageIR[];

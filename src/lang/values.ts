@@ -102,20 +102,22 @@ export function bindNamed(args: readonly A.Argument[], spec: ParamsSpec, scope: 
   let ok = true;
   const seen = new Set<string>();
   for (const a of args) {
-    if (!a.name) {
+    // A bare value binds to the parameter declared positional (`bidirectional(lstm(...))`), once.
+    const name = a.name?.text ?? Object.keys(spec).find((k) => spec[k]!.isPositional && !seen.has(k));
+    if (name === undefined) {
       scope.diagnostics.push({ code: "positional-arg", severity: "error", message: `${owner} takes named arguments only`, file: scope.file, span: a.span, expected: `name: value, one of ${Object.keys(spec).join(", ")}` });
       ok = false;
       continue;
     }
-    const name = a.name.text;
     const param = spec[name];
+    const nameSpan = a.name?.span ?? a.span;
     if (!param) {
-      scope.diagnostics.push({ code: "unknown-param", severity: "error", message: `${owner} has no parameter \`${name}\``, file: scope.file, span: a.name.span, expected: `one of ${Object.keys(spec).join(", ")}`, ...hintOf(didYouMean(name, Object.keys(spec))) });
+      scope.diagnostics.push({ code: "unknown-param", severity: "error", message: `${owner} has no parameter \`${name}\``, file: scope.file, span: nameSpan, expected: `one of ${Object.keys(spec).join(", ")}`, ...hintOf(didYouMean(name, Object.keys(spec))) });
       ok = false;
       continue;
     }
     if (seen.has(name)) {
-      scope.diagnostics.push({ code: "duplicate-arg", severity: "error", message: `\`${name}\` is given twice`, file: scope.file, span: a.name.span });
+      scope.diagnostics.push({ code: "duplicate-arg", severity: "error", message: `\`${name}\` is given twice`, file: scope.file, span: nameSpan });
       ok = false;
       continue;
     }

@@ -5,14 +5,9 @@ import type { CacheStore } from "../cache/store.js";
 import type { StageRecord } from "../cache/record.js";
 import type { PipelineIR, StageIR } from "../lang/ir.js";
 import { resolveDataPath } from "../stages/paths.js";
+import { RuntimeUnavailable, type Runtime } from "../stages/numerics/runtime.js";
 import { deriveSeed, keyOf, type Fingerprint } from "./fingerprint.js";
 import { FileHasher } from "./files.js";
-
-/** The numeric runtime that backend-dependent stages are keyed on. */
-export interface Runtime {
-  backend: string;
-  version: string;
-}
 
 /** What the planner knows about a stage right now. */
 export type Resolution =
@@ -40,7 +35,8 @@ export class Planner {
   constructor(
     readonly ir: PipelineIR,
     readonly store: CacheStore,
-    private readonly runtime?: Runtime,
+    /** The numeric runtime backend-dependent stages are keyed on, or why there is none here. */
+    readonly runtime?: Runtime | RuntimeUnavailable,
   ) {
     this.hasher = new FileHasher(store);
     ir.stages.forEach((s) => {
@@ -125,8 +121,12 @@ export class Planner {
       }
     }
 
-    if (s.kind.backendDependent && !this.runtime) {
-      return { state: "invalid", diagnostics: [{ code: "no-runtime", severity: "error", message: `stage \`${s.name}\` (${s.kind.name}) needs a numeric backend`, file: this.ir.file, span: s.nameSpan }] };
+    if (s.kind.backendDependent && (!this.runtime || this.runtime instanceof RuntimeUnavailable)) {
+      const why = this.runtime instanceof RuntimeUnavailable ? this.runtime : undefined;
+      return {
+        state: "invalid",
+        diagnostics: [{ code: "no-runtime", severity: "error", message: `stage \`${s.name}\` (${s.kind.name}) needs a numeric backend${why ? `: ${why.message}` : ""}`, file: this.ir.file, span: s.nameSpan, ...(why ? { hint: why.hint } : {}) }],
+      };
     }
     const base: Omit<Fingerprint, "seed"> = {
       format: 1,
@@ -135,7 +135,7 @@ export class Planner {
       params: s.params,
       inputs,
       files,
-      ...(s.kind.backendDependent ? { runtime: this.runtime! } : {}),
+      ...(s.kind.backendDependent ? { runtime: this.runtime as Runtime } : {}),
     };
     const fingerprint: Fingerprint = s.kind.random ? { ...base, seed: deriveSeed(this.ir.seed, base) } : base;
     const key = keyOf(fingerprint);

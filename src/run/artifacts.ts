@@ -2,7 +2,7 @@ import { decode, encode } from "../core/codec.js";
 import { digestOf, type Digest } from "../core/digest.js";
 import type { CacheStore } from "../cache/store.js";
 import type { OutputRef } from "../cache/record.js";
-import { artifactTypeOf, artifactTypes, type Artifact } from "../stages/artifacts/index.js";
+import { artifactFromValue, artifactToValue, describeArtifact, type Artifact } from "../stages/artifacts/index.js";
 
 /** A blob that is missing or does not hash to its digest: never served, its producer reruns. */
 export class BadBlobError extends Error {
@@ -19,8 +19,7 @@ export function readArtifact(store: CacheStore, digest: Digest): Artifact {
   const bytes = store.getBlob(digest);
   if (!bytes) throw new BadBlobError(digest, "missing");
   if (digestOf(bytes) !== digest) throw new BadBlobError(digest, "corrupt");
-  const value = decode(bytes);
-  return artifactTypes[artifactTypeOf(value)].fromValue(value) as Artifact;
+  return artifactFromValue(decode(bytes));
 }
 
 export interface EncodedArtifact {
@@ -29,7 +28,6 @@ export interface EncodedArtifact {
 }
 
 export function encodeArtifact(a: Artifact): EncodedArtifact {
-  const codec = artifactTypes[a.type];
-  const bytes = encode(codec.toValue(a));
-  return { bytes, ref: { digest: digestOf(bytes), size: bytes.byteLength, type: a.type, summary: codec.describe(a) } };
+  const bytes = encode(artifactToValue(a));
+  return { bytes, ref: { digest: digestOf(bytes), size: bytes.byteLength, type: a.type, summary: describeArtifact(a) } };
 }

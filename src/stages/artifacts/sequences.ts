@@ -1,0 +1,69 @@
+import type { Scaling } from "./table.js";
+
+/**
+ * A set of sequences ready for a recurrent model: `x` holds N sequences of length T (token ids, or
+ * F features per step), padded on one side; `lengths` gives each one's true length; `target` what
+ * to predict. A split gives one SequenceSet per part.
+ */
+export type Target =
+  | { kind: "class"; y: Int32Array; classes: string[] }
+  /** `size` values per example: `horizon` future steps of each target column, step-major. */
+  | { kind: "value"; y: Float32Array; names: string[]; horizon: number; size: number; scaling?: Record<string, Scaling> }
+  | { kind: "none" };
+
+/** How text became token ids, carried along so new text can be encoded the same way (`rnnp predict`). */
+export interface TextEncoding {
+  level: "char" | "word";
+  lowercase: boolean;
+  punctuation: "split" | "strip";
+  tokens: string[];
+  reserved: { pad: number; unk: number; bos?: number; eos?: number };
+  maxLen: number;
+  pad: "pre" | "post";
+  truncate: "pre" | "post";
+  bos: boolean;
+  eos: boolean;
+  oneHot: boolean;
+}
+
+/** How numeric rows became feature windows, for the same purpose. */
+export interface WindowEncoding {
+  columns: string[];
+  length: number;
+  scaling?: Record<string, Scaling>;
+}
+
+export interface SequenceSet {
+  type: "sequences";
+  input: "tokens" | "features";
+  x: Int32Array | Float32Array;
+  /** [N, T] for tokens, [N, T, F] for features. */
+  shape: number[];
+  lengths: Int32Array;
+  padding: "pre" | "post";
+  target: Target;
+  text?: TextEncoding;
+  window?: WindowEncoding;
+  /** From `bucket`: batches of example indices of similar length; each batch is cut to its longest. */
+  batches?: Int32Array[];
+}
+
+/** What is known of a stage's sequences before it runs: enough to check a model's layers against. */
+export interface SequenceInfo {
+  kind: "sequences";
+  input: "tokens" | "features";
+  target: Target["kind"];
+  length?: number;
+  features?: number;
+}
+
+export function count(s: SequenceSet): number {
+  return s.shape[0] ?? 0;
+}
+
+export function describeSequences(s: SequenceSet): string {
+  const t = s.target;
+  const target = t.kind === "class" ? `${t.classes.length} classes` : t.kind === "value" ? `${t.size} values (${t.names.join(", ")} x ${t.horizon})` : "no target";
+  const batches = s.batches ? `, ${s.batches.length} length buckets` : "";
+  return `sequences of ${s.input}, shape [${s.shape.join(", ")}], ${s.padding}-padded, ${target}${batches}`;
+}

@@ -1,0 +1,126 @@
+import { defineKind } from "../kind.js";
+import { p } from "../schema.js";
+import { asStrings, column, rowCount, type Table } from "../artifacts/table.js";
+import type { SequenceSet, Target, TextEncoding } from "../artifacts/sequences.js";
+import type { Vocabulary } from "../artifacts/vocabulary.js";
+import { tokenize } from "../text/tokenize.js";
+import { fitPart } from "./parts.js";
+
+export const encode = defineKind({
+  name: "encode",
+  version: 1,
+  doc: "Turns text into padded sequences of token ids with a vocabulary, and labels into class indices. Lengths and classes are fitted on one part (`fit`, default train).",
+  params: {
+    column: p.string("Text column (default: the table's text column).").optional(),
+    label: p.string("Label column (default: the table's label column; none means no target).").optional(),
+    maxLen: p.int("Sequence length; longer texts are truncated, shorter padded.", { min: 1 }).optional(),
+    percentile: p.number("Without maxLen: the length that covers this percent of the fit part's texts (100 = the longest).", { greaterThan: 0, max: 100 }).default(100),
+    pad: p.oneOf("Where padding goes.", ["pre", "post"]).default("pre"),
+    truncate: p.oneOf("Which end of a long text is cut.", ["pre", "post"]).default("post"),
+    bos: p.bool("Start each sequence with <bos> (default: when the vocabulary has it).").optional(),
+    eos: p.bool("End each sequence with <eos> (default: when the vocabulary has it).").optional(),
+    oneHot: p.bool("Give one-hot vectors (features) instead of ids (tokens), for models without an embedding.").default(false),
+    fit: p.string("The part whose lengths and labels are fitted on.").optional(),
+  },
+  inputs: {
+    data: { type: "table", doc: "A table or a split.", bundle: true },
+    vocab: { type: "vocabulary", doc: "The vocabulary, fitted on the training part." },
+  },
+  outputs: { mirror: "data" },
+  outputType: "sequences",
+  random: false,
+  backendDependent: false,
+  describe: (params) => ({ kind: "sequences", input: params.oneHot ? "features" : "tokens", target: "class", ...(params.maxLen ? { length: params.maxLen } : {}) }),
+  run(_ctx, inputs, params) {
+    const vocab = inputs.vocab;
+    const bos = params.bos ?? vocab.reserved.bos !== undefined;
+    const eos = params.eos ?? vocab.reserved.eos !== undefined;
+    if (bos && vocab.reserved.bos === undefined) throw new Error("bos: true, but the vocabulary has no <bos>: build it with bos: true");
+    if (eos && vocab.reserved.eos === undefined) throw new Error("eos: true, but the vocabulary has no <eos>: build it with eos: true");
+    const toIds = idsOf({ ...vocab, bos, eos });
+    const textOf = (t: Table) => {
+      const name = params.column ?? t.roles.text;
+      if (!name) throw new Error("the table has no text column: name one with `column:`");
+      return column(t, name).values as string[];
+    };
+    const [fitName, fitTable] = fitPart(inputs.data, params.fit, "encode");
+    const fitIds = textOf(fitTable).map(toIds);
+    const maxLen = params.maxLen ?? percentileLength(fitIds.map((s) => s.length), params.percentile);
+    const labelName = params.label ?? fitTable.roles.label;
+    const classes = labelName ? [...new Set(asStrings(column(fitTable, labelName)))].sort() : undefined;
+    const encoding: TextEncoding = {
+      level: vocab.level,
+      lowercase: vocab.lowercase,
+      punctuation: vocab.punctuation,
+      tokens: vocab.tokens,
+      reserved: vocab.reserved,
+      maxLen,
+      pad: params.pad,
+      truncate: params.truncate,
+      bos,
+      eos,
+      oneHot: params.oneHot,
+    };
+    const out: Record<string, SequenceSet> = {};
+    for (const [name, t] of inputs.data) {
+      const seqs = name === fitName ? fitIds : textOf(t).map(toIds);
+      out[name] = {
+        ...encodeIds(seqs, encoding, vocab),
+        target: labelName && classes ? classTarget(t, labelName, classes, name, fitName) : { kind: "none" },
+        text: encoding,
+      };
+    }
+    return out;
+  },
+});
+
+/** Text -> token ids with a vocabulary (and <bos>/<eos> when asked). */
+export function idsOf(v: Pick<TextEncoding, "tokens" | "reserved" | "level" | "lowercase" | "punctuation" | "bos" | "eos">): (text: string) => number[] {
+  const ids = new Map(v.tokens.map((t, i) => [t, i]));
+  return (text) => [...(v.bos ? [v.reserved.bos!] : []), ...tokenize(text, v).map((t) => ids.get(t) ?? v.reserved.unk), ...(v.eos ? [v.reserved.eos!] : [])];
+}
+
+/** New text encoded exactly as a model's training data was (for `rnnp predict`). */
+export function encodeTexts(texts: string[], e: TextEncoding): SequenceSet {
+  return { ...encodeIds(texts.map(idsOf(e)), e, e), target: { kind: "none" }, text: e };
+}
+
+/** The nearest-rank percentile of the lengths (at least 1). */
+export function percentileLength(lengths: number[], percentile: number): number {
+  if (lengths.length === 0) return 1;
+  const sorted = [...lengths].sort((a, b) => a - b);
+  return Math.max(1, sorted[Math.max(0, Math.ceil((percentile / 100) * sorted.length) - 1)]!);
+}
+
+/** Pads or truncates id sequences to `maxLen`: ids [N, T], or one-hot features [N, T, V]. */
+export function encodeIds(seqs: number[][], e: TextEncoding, vocab: Pick<Vocabulary, "tokens">): Pick<SequenceSet, "type" | "input" | "x" | "shape" | "lengths" | "padding"> {
+  const n = seqs.length;
+  const T = e.maxLen;
+  const V = vocab.tokens.length;
+  const lengths = new Int32Array(n);
+  const x = e.oneHot ? new Float32Array(n * T * V) : new Int32Array(n * T);
+  seqs.forEach((s, i) => {
+    const kept = s.length <= T ? s : e.truncate === "pre" ? s.slice(s.length - T) : s.slice(0, T);
+    lengths[i] = kept.length;
+    const offset = e.pad === "pre" ? T - kept.length : 0;
+    kept.forEach((id, j) => {
+      if (e.oneHot) x[(i * T + offset + j) * V + id] = 1;
+      else x[i * T + offset + j] = id;
+    });
+  });
+  return { type: "sequences", input: e.oneHot ? "features" : "tokens", x, shape: e.oneHot ? [n, T, V] : [n, T], lengths, padding: e.pad };
+}
+
+function classTarget(t: Table, labelName: string, classes: string[], part: string, fitName: string): Target {
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const labels = asStrings(column(t, labelName));
+  const y = new Int32Array(rowCount(t));
+  const unknown = new Set<string>();
+  for (let i = 0; i < y.length; i++) {
+    const k = index.get(labels[i]!);
+    if (k === undefined) unknown.add(labels[i]!);
+    else y[i] = k;
+  }
+  if (unknown.size) throw new Error(`labels ${[...unknown].slice(0, 5).map((u) => JSON.stringify(u)).join(", ")} of part "${part}" do not occur in "${fitName}", which defines the classes (${classes.join(", ")})`);
+  return { kind: "class", y, classes };
+}

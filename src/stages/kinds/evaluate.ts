@@ -1,0 +1,43 @@
+import { defineKind } from "../kind.js";
+import { p } from "../schema.js";
+import type { Report } from "../artifacts/report.js";
+import { predictAll } from "../numerics/predict.js";
+import { restoreModel } from "../numerics/weights.js";
+import { classReport, valueReport } from "./metrics.js";
+
+export const evaluate = defineKind({
+  name: "evaluate",
+  version: 1,
+  doc: "Measures a trained model on sequences: accuracy, per-class precision/recall/F1, macro and micro averages, confusion matrix and top-k for classes; MAE, RMSE and MAPE (in original units) for values. `rnnp show` prints the report.",
+  params: {
+    topK: p.int("k of the top-k accuracy (reported when there are more than k classes).", { min: 1 }).default(3),
+    batchSize: p.int("Examples per forward pass.", { min: 1 }).default(128),
+  },
+  inputs: {
+    model: { type: "trained", doc: "The trained model." },
+    data: { type: "sequences", doc: "Sequences to evaluate on, e.g. seqs.test." },
+  },
+  outputs: ["out"],
+  outputType: "report",
+  random: false,
+  backendDependent: true,
+  async run(ctx, inputs, params): Promise<{ out: Report }> {
+    const { model: trained, data } = inputs;
+    const t = data.target;
+    if (t.kind === "none") throw new Error("these sequences have no target to evaluate against");
+    const tf = await ctx.tf();
+    const model = await restoreModel(tf, trained.topology, trained.weightSpecs, trained.weights);
+    try {
+      const { values, units } = predictAll(tf, model, data, params.batchSize);
+      if (t.kind === "class") {
+        const classes = (trained.data as { target?: { classes?: string[] } }).target?.classes;
+        if (classes && classes.join("\0") !== t.classes.join("\0")) throw new Error(`the model was trained on classes (${classes.join(", ")}) but these sequences have (${t.classes.join(", ")})`);
+        return { out: classReport(values, units, t.y, t.classes, params.topK) };
+      }
+      if (units !== t.size) throw new Error(`the model gives ${units} values per example, the data has ${t.size}`);
+      return { out: valueReport(values, t.y, t.names, t.horizon, t.scaling) };
+    } finally {
+      model.dispose();
+    }
+  },
+});

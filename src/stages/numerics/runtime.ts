@@ -1,0 +1,87 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+
+/**
+ * Which numeric backend computes, described without loading TensorFlow.js: planning and `status`
+ * must stay fast, yet every backend-dependent key needs the backend's exact identity.
+ *
+ * - `wasm`: @tensorflow/tfjs-backend-wasm, shipped in its npm package. With SIMD and without, it gives
+ *   different bytes, so the descriptor says which (SIMD is used when the engine validates SIMD code).
+ * - `cpu`: TF.js's pure-JavaScript backend: slower, everywhere.
+ * - `tensorflow`: native TensorFlow through the optional peer @tensorflow/tfjs-node.
+ */
+export const BACKENDS = ["wasm", "cpu", "tensorflow"] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export interface Runtime {
+  backend: string;
+  version: string;
+}
+
+const require = createRequire(import.meta.url);
+
+function packageVersion(name: string): string | undefined {
+  try {
+    const main = require.resolve(name);
+    for (let dir = dirname(main); dirname(dir) !== dir; dir = dirname(dir)) {
+      try {
+        const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+        if (pkg.name === name) return pkg.version;
+      } catch {
+        // keep looking upwards
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
+/** The smallest module using a SIMD instruction (i8x16.splat); validating it tells whether SIMD is there. */
+const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+
+export function wasmSimdAvailable(): boolean {
+  try {
+    const wasm = (globalThis as { WebAssembly?: { validate(b: Uint8Array): boolean } }).WebAssembly;
+    return wasm?.validate(SIMD_PROBE) ?? false;
+  } catch {
+    return false;
+  }
+}
+
+export class RuntimeUnavailable extends Error {
+  constructor(
+    message: string,
+    readonly hint: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The runtime a backend name stands for on this machine; throws RuntimeUnavailable with a hint when it cannot run here. */
+export function describeRuntime(name: string): Runtime {
+  const core = packageVersion("@tensorflow/tfjs-core");
+  if (!core) throw new RuntimeUnavailable("TensorFlow.js (@tensorflow/tfjs-core) is not installed", "reinstall rnnp's dependencies: npm install");
+  switch (name as BackendName) {
+    case "wasm": {
+      const wasm = packageVersion("@tensorflow/tfjs-backend-wasm");
+      if (!wasm) throw new RuntimeUnavailable("@tensorflow/tfjs-backend-wasm is not installed", "reinstall rnnp's dependencies: npm install");
+      return { backend: wasmSimdAvailable() ? "wasm-simd" : "wasm", version: `tfjs ${core}, backend-wasm ${wasm}` };
+    }
+    case "cpu":
+      return { backend: "cpu", version: `tfjs ${core}` };
+    case "tensorflow": {
+      const node = packageVersion("@tensorflow/tfjs-node");
+      if (!node) {
+        throw new RuntimeUnavailable(
+          "the `tensorflow` backend needs the optional package @tensorflow/tfjs-node, which is not installed",
+          "install it where the network allows its native download (npm install @tensorflow/tfjs-node@4.22.0), or use backend \"wasm\"",
+        );
+      }
+      return { backend: "tensorflow", version: `tfjs ${core}, tfjs-node ${node}` };
+    }
+    default:
+      throw new RuntimeUnavailable(`unknown backend "${name}"`, `one of ${BACKENDS.join(", ")}`);
+  }
+}

@@ -1,0 +1,63 @@
+import { createRequire } from "node:module";
+import { dirname } from "node:path";
+import type { Runtime } from "./runtime.js";
+import { registerWasmKernels } from "./wasm-kernels.js";
+
+export type TF = typeof import("@tensorflow/tfjs");
+
+let loading: { backend: string; tf: Promise<TF> } | undefined;
+
+/**
+ * Loads TensorFlow.js with the backend a runtime names, once per process. Only stages that compute
+ * call this, so a fully cached run never loads TensorFlow.js. One backend per process: a second,
+ * different request is a bug in the caller, not something to switch silently.
+ */
+export function loadTf(runtime: Runtime): Promise<TF> {
+  if (loading) {
+    if (loading.backend !== runtime.backend) throw new Error(`TensorFlow.js is already running on ${loading.backend}; cannot switch to ${runtime.backend} in one process`);
+    return loading.tf;
+  }
+  loading = { backend: runtime.backend, tf: quietly(() => init(runtime)) };
+  return loading.tf;
+}
+
+async function init(runtime: Runtime): Promise<TF> {
+  if (runtime.backend === "tensorflow") {
+    const tf = (await import("@tensorflow/tfjs-node" as string)) as TF;
+    await tf.setBackend("tensorflow");
+    return tf;
+  }
+  const tf = await import("@tensorflow/tfjs");
+  if (runtime.backend === "cpu") {
+    await tf.setBackend("cpu");
+  } else {
+    const wasm = await import("@tensorflow/tfjs-backend-wasm");
+    const dist = dirname(createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm"));
+    wasm.setWasmPaths(`${dist}/`);
+    // The key says whether SIMD is used; make TF.js agree with it rather than detect on its own.
+    tf.env().set("WASM_HAS_SIMD_SUPPORT", runtime.backend === "wasm-simd");
+    tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+    registerWasmKernels(tf);
+    if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend failed to initialise");
+  }
+  await tf.ready();
+  tf.scalar(0).dispose(); // the cpu backend's greeting comes with its first tensor: have it here, silenced
+  return tf;
+}
+
+/** TF.js greets Node users on stderr, recommending tfjs-node; rnnp chose its backend knowingly. */
+async function quietly<T>(fn: () => Promise<T>): Promise<T> {
+  const warn = console.warn;
+  const log = console.log;
+  const banner = (orig: (...a: unknown[]) => void) => (...args: unknown[]) => {
+    if (!String(args[0] ?? "").includes("tfjs-node") && !/^=+$/.test(String(args[0] ?? "").trim())) orig(...args);
+  };
+  console.warn = banner(warn);
+  console.log = banner(log);
+  try {
+    return await fn();
+  } finally {
+    console.warn = warn;
+    console.log = log;
+  }
+}
