@@ -244,8 +244,8 @@ function draftStage(decl: A.StageDecl, scope: ValueScope): StageDraft | undefine
     if (refs.size) paramOrigins[a.name!.text] = [...refs].sort();
   }
   let params = bindNamed(paramArgs, kind.params, scope, kind.name, body.name.span);
-  if (kind.block && body.block) {
-    const items = blockItems(body.block, kind.block.items, scope, kind.block.param, paramSpans, paramOrigins);
+  if (kind.block) {
+    const items = body.block && blockItems(body.block, kind.block.items, scope, kind.block.param, paramSpans, paramOrigins);
     params = params && items ? { ...params, [kind.block.param]: items } : undefined;
   }
   return { decl, kind, ...(params ? { params } : {}), paramOrigins, paramSpans, inputs };

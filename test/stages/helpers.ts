@@ -1,12 +1,19 @@
 import seedrandom from "seedrandom";
+import { describeRuntime } from "../../src/stages/numerics/runtime.js";
+import { loadTf } from "../../src/stages/numerics/tf.js";
 import type { Table } from "../../src/stages/artifacts/table.js";
 import type { AnyKind, StageContext } from "../../src/stages/kind.js";
 import { kinds } from "../../src/stages/registry.js";
 import { resolveDataPath } from "../../src/stages/paths.js";
 
+/** A stage context as the executor gives one; TF.js on $RNNP_TEST_BACKEND (default cpu) when asked for. */
 export function ctx(dir: string, seed = 12345): StageContext & { logs: string[] } {
   const logs: string[] = [];
+  const runtime = describeRuntime(process.env.RNNP_TEST_BACKEND ?? "cpu");
   return {
+    runtime,
+    tf: () => loadTf(runtime),
+    problem: (param, message, hint) => ({ code: "stage-failed", severity: "error", message: `${param ?? ""}: ${message}`, ...(hint ? { hint } : {}) }),
     seed,
     rng: (purpose) => seedrandom(`${seed}:${purpose}`),
     resolvePath: (p) => resolveDataPath(p, dir),

@@ -110,7 +110,7 @@ export function dataDescription(s: SequenceSet): Json {
   return JSON.parse(JSON.stringify({ input: s.input, padding: s.padding, target, ...(s.text ? { text: s.text } : {}), ...(s.window ? { window: s.window } : {}) })) as Json;
 }
 
-function classWeighting(setting: unknown, data: SequenceSet): { classWeights?: Float32Array } {
+export function classWeighting(setting: unknown, data: SequenceSet): { classWeights?: Float32Array } {
   if (setting === "none") return {};
   const t = data.target;
   if (t.kind !== "class") throw new Error("classWeights apply to class targets only");

@@ -65,14 +65,16 @@ export function checkLayers(layers: LayerCall[], data: SequenceInfo | undefined)
   const problems: ParamProblem[] = [];
   if (layers.length === 0) return [{ param: "layers", message: "a model needs at least one layer" }];
   let shape: Shape | undefined = data ? (data.input === "tokens" ? { rank: 2, ids: true } : { rank: 3, ids: false, ...(data.features ? { last: data.features } : {}) }) : undefined;
+  let lost = false; // after a layer that cannot take its input, later shapes would be guesses
   layers.forEach((l, i) => {
+    if (lost) return;
     const at = `layers.${i}`;
     const fail = (message: string, hint?: string) => problems.push({ param: at, message, ...(hint ? { hint } : {}) });
     if (!shape) shape = l.call === "embedding" ? { rank: 2, ids: true } : { rank: 3, ids: false };
     const input: Shape = shape;
     if (input.ids && l.call !== "embedding") {
       fail(`${l.call} cannot take token ids`, "start the model with embedding(dim: ...), or encode with oneHot: true");
-      shape = undefined;
+      lost = true;
       return;
     }
     switch (l.call) {
@@ -104,7 +106,7 @@ export function checkLayers(layers: LayerCall[], data: SequenceInfo | undefined)
         break; // dropout, layerNormalization keep the shape
     }
   });
-  const out = shape as Shape | undefined;
+  const out = lost ? undefined : (shape as Shape | undefined);
   const last = layers[layers.length - 1]!;
   if (out && data?.target === "class") {
     if (out.rank !== 2) {

@@ -205,7 +205,7 @@ function monitored(r: EpochRecord, monitor: string): number {
 }
 
 /** The classic recurrent failures, per layer: gradients that vanish, or explode. */
-function gradientWarnings(r: EpochRecord, first: EpochRecord): { key: string; text: string }[] {
+export function gradientWarnings(r: EpochRecord, first: EpochRecord): { key: string; text: string }[] {
   const out: { key: string; text: string }[] = [];
   for (const [layer, norm] of Object.entries(r.layerGradNorms)) {
     if (!RECURRENT_LAYER.test(layer)) continue;
