@@ -59,7 +59,14 @@ function sequencesPreview(s: SequenceSet, n: number): string {
       input = `[${Array.from(s.x.subarray(i * T * F, i * T * F + Math.min(3, T) * F), num).join(", ")}${T > 3 ? ", ..." : ""}]`;
     }
     const t = s.target;
-    const target = t.kind === "class" ? t.classes[t.y[i]!]! : t.kind === "value" ? Array.from(t.y.subarray(i * t.size, (i + 1) * t.size), num).join(", ") : "";
+    const target =
+      t.kind === "class"
+        ? t.classes[t.y[i]!]!
+        : t.kind === "value"
+          ? Array.from(t.y.subarray(i * t.size, (i + 1) * t.size), num).join(", ")
+          : t.kind === "sequence"
+            ? Array.from(t.y.subarray(i * T, (i + 1) * T)).filter((id) => id !== 0).map((id) => t.tokens[id]).join(t.level === "char" ? "" : " ")
+            : "";
     body.push([String(i), String(s.lengths[i]), target, clip(JSON.stringify(input))]);
   }
   return indent(table(body)) + (N > n ? pc.dim(`\n  ... ${N - n} more sequences`) : "");

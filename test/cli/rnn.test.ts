@@ -162,3 +162,62 @@ describe("an RNN pipeline end to end", () => {
     assert.equal(cli(["cache", "show", fitKey], dir).code, 1, "no record for the failed stage");
   });
 });
+
+describe("token-per-step targets", () => {
+  it("trains a tagger (lower -> upper case) and reports token accuracy and edit-distance error rate", () => {
+    const dir = tempDir();
+    const words = ["cab", "bad", "dab", "abc", "cad", "bead", "dace", "face", "fade", "deaf", "bee", "add", "feed", "dead", "cafe", "ace"];
+    const rows = Array.from({ length: 120 }, (_, i) => words[i % words.length]!).map((w) => `${w},${w.toUpperCase()}`);
+    writeFiles(dir, {
+      "w.csv": `word,upper\n${rows.join("\n")}\n`,
+      "tag.rnnp": `pipeline tag {
+  seed 3
+  backend "cpu"
+  stage raw = load.csv(path: "w.csv", text: "word")
+  stage parts = split(raw, train: 0.8, val: 0.1, test: 0.1)
+  stage inVocab = vocabulary(parts.train, level: "char")
+  stage outVocab = vocabulary(parts.train, level: "char", column: "upper", lowercase: false)
+  stage seqs = encode(parts, inVocab, targetVocab: outVocab, target: "upper", maxLen: 5, pad: "post")
+  stage net = model(seqs.train) {
+    embedding(dim: 8, mask: true)
+    lstm(units: 16, returnSequences: true)
+    timeDistributed(dense(units: 8, activation: "softmax"))
+  }
+  stage fit = train(net, seqs.train, epochs: 30, batchSize: 16, optimizer: adam(lr: 0.05))
+  stage report = evaluate(fit, seqs.test)
+}
+`,
+    });
+    const r = cli(["run", "tag.rnnp", "--json"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const show = cli(["show", "report", "tag.rnnp"], dir).stdout;
+    const metric = (name: string) => Number(new RegExp(`${name} +([\\d.e-]+)`).exec(show)![1]);
+    assert.ok(metric("tokenAccuracy") > 0.9, show);
+    assert.ok(metric("editErrorRate") < 0.15, show);
+    assert.match(show, /sequenceAccuracy/);
+    const predicted = JSON.parse(cli(["predict", "tag.rnnp", "--stage", "fit", "-i", "bead", "--json"], dir).stdout) as { results: { predictions: { output: string }[] }[] };
+    assert.equal(predicted.results[0]!.predictions[0]!.output, "BEAD");
+  });
+
+  it("a tagger must end with token probabilities at every step (checked before running)", () => {
+    const dir = tempDir();
+    writeFiles(dir, {
+      "w.csv": "word,upper\nab,AB\n",
+      "bad.rnnp": `pipeline bad {
+  stage raw = load.csv(path: "w.csv", text: "word")
+  stage v = vocabulary(raw, level: "char")
+  stage u = vocabulary(raw, level: "char", column: "upper")
+  stage seqs = encode(raw, v, targetVocab: u, target: "upper", maxLen: 4)
+  stage net = model(seqs) {
+    embedding(dim: 4)
+    lstm(units: 4)
+    dense(units: 4, activation: "softmax")
+  }
+}
+`,
+    });
+    const r = cli(["validate", "bad.rnnp"], dir);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /a token-per-step model must give a vector at every step, but this model ends with a vector \[batch, 4\]\n +--> bad\.rnnp:9:5/);
+  });
+});

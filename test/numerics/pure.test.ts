@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import seedrandom from "seedrandom";
 import type { EpochRecord } from "../../src/stages/artifacts/model.js";
 import { classWeighting } from "../../src/stages/kinds/train.js";
-import { classReport, editDistance, valueReport } from "../../src/stages/kinds/metrics.js";
+import { classReport, editDistance, sequenceReport, valueReport } from "../../src/stages/kinds/metrics.js";
 import { trainBatches } from "../../src/stages/numerics/batches.js";
 import { learningRate } from "../../src/stages/numerics/optimizers.js";
 import { gradientWarnings } from "../../src/stages/numerics/train.js";
@@ -90,6 +90,16 @@ describe("evaluation metrics", () => {
     assert.equal(r.metrics.rmse, Math.sqrt(0.5));
     assert.equal(r.metrics.mape, 5);
     assert.deepEqual(r.perTarget!.map((t) => t.name), ["v"]);
+  });
+
+  it("token sequences: token accuracy over non-padding steps, edit error rate, exact matches", () => {
+    // 2 examples x 3 steps x 3 ids; id 0 is padding. Truth: [1,2,0] and [2,2,1].
+    const y = Int32Array.from([1, 2, 0, 2, 2, 1]);
+    const onehot = (ids: number[]) => Float32Array.from(ids.flatMap((id) => [0, 1, 2].map((k) => (k === id ? 0.9 : 0.05))));
+    const r = sequenceReport(onehot([1, 2, 2, 2, 0, 1]), y, 3, 3);
+    assert.equal(r.metrics.tokenAccuracy, 4 / 5);
+    assert.equal(r.metrics.editErrorRate, 1 / 5, "the second example lost one token");
+    assert.equal(r.metrics.sequenceAccuracy, 1 / 2);
   });
 
   it("edit distance between token sequences", () => {

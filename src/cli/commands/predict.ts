@@ -15,7 +15,7 @@ import { checkNames } from "./run.js";
 
 interface TrainedData {
   input: "tokens" | "features";
-  target: Pick<Target, "kind"> & { classes?: string[]; names?: string[]; horizon?: number; size?: number; scaling?: Record<string, Scaling> };
+  target: Pick<Target, "kind"> & { classes?: string[]; names?: string[]; horizon?: number; size?: number; scaling?: Record<string, Scaling>; tokens?: string[]; level?: "char" | "word" };
   text?: TextEncoding;
   window?: WindowEncoding;
 }
@@ -51,6 +51,19 @@ export async function predictCommand(file: string | undefined, opts: PredictOpti
   const top = Number(opts.top ?? 3);
   const rows = labels.map((label, i) => {
     const out = values.subarray(i * units, (i + 1) * units);
+    if (data.target.kind === "sequence") {
+      // A token per input step: decode where the input is not padding.
+      const steps = set.shape[1]!;
+      const vocab = units / steps;
+      const tokens: string[] = [];
+      for (let t = 0; t < steps; t++) {
+        if (set.x[i * steps + t] === 0) continue;
+        let best = 0;
+        for (let k = 1; k < vocab; k++) if (out[t * vocab + k]! > out[t * vocab + best]!) best = k;
+        if (best !== 0) tokens.push(data.target.tokens![best]!);
+      }
+      return { input: label, predictions: [{ output: tokens.join(data.target.level === "char" ? "" : " ") }] };
+    }
     if (data.target.kind === "class") {
       const classes = data.target.classes!;
       const probs = units === 1 ? [1 - out[0]!, out[0]!] : Array.from(out);
@@ -71,7 +84,7 @@ export async function predictCommand(file: string | undefined, opts: PredictOpti
       process.stdout.write(
         table(
           r.predictions.map((p) =>
-            "label" in p ? [`  ${p.label}`, `${(100 * p.p).toFixed(1)}%`] : [`  ${p.target}${data.target.horizon! > 1 ? ` (+${p.step})` : ""}`, String(+p.value.toPrecision(6))],
+            "output" in p ? [`  ${p.output}`] : "label" in p ? [`  ${p.label}`, `${(100 * p.p).toFixed(1)}%`] : [`  ${p.target}${data.target.horizon! > 1 ? ` (+${p.step})` : ""}`, String(+p.value.toPrecision(6))],
           ),
         ) + "\n",
       );

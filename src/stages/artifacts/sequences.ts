@@ -7,6 +7,8 @@ import type { Scaling } from "./table.js";
  */
 export type Target =
   | { kind: "class"; y: Int32Array; classes: string[] }
+  /** One token id per step, aligned with the input steps (tagging, transliteration); id 0 is padding. */
+  | { kind: "sequence"; y: Int32Array; tokens: string[]; level: "char" | "word" }
   /** `size` values per example: `horizon` future steps of each target column, step-major. */
   | { kind: "value"; y: Float32Array; names: string[]; horizon: number; size: number; scaling?: Record<string, Scaling> }
   | { kind: "none" };
@@ -63,7 +65,8 @@ export function count(s: SequenceSet): number {
 
 export function describeSequences(s: SequenceSet): string {
   const t = s.target;
-  const target = t.kind === "class" ? `${t.classes.length} classes` : t.kind === "value" ? `${t.size} values (${t.names.join(", ")} x ${t.horizon})` : "no target";
+  const target =
+    t.kind === "class" ? `${t.classes.length} classes` : t.kind === "value" ? `${t.size} values (${t.names.join(", ")} x ${t.horizon})` : t.kind === "sequence" ? `token sequences over ${t.tokens.length} ids` : "no target";
   const batches = s.batches ? `, ${s.batches.length} length buckets` : "";
   return `sequences of ${s.input}, shape [${s.shape.join(", ")}], ${s.padding}-padded, ${target}${batches}`;
 }

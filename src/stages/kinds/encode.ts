@@ -20,17 +20,20 @@ export const encode = defineKind({
     bos: p.bool("Start each sequence with <bos> (default: when the vocabulary has it).").optional(),
     eos: p.bool("End each sequence with <eos> (default: when the vocabulary has it).").optional(),
     oneHot: p.bool("Give one-hot vectors (features) instead of ids (tokens), for models without an embedding.").default(false),
+    target: p.string("A text column to predict token by token, aligned with the input steps (needs targetVocab).").optional(),
     fit: p.string("The part whose lengths and labels are fitted on.").optional(),
   },
   inputs: {
     data: { type: "table", doc: "A table or a split.", bundle: true },
     vocab: { type: "vocabulary", doc: "The vocabulary, fitted on the training part." },
+    targetVocab: { type: "vocabulary", doc: "With `target`: the vocabulary of the target column.", optional: true },
   },
   outputs: { mirror: "data" },
   outputType: "sequences",
   random: false,
   backendDependent: false,
-  describe: (params) => ({ kind: "sequences", input: params.oneHot ? "features" : "tokens", target: "class", ...(params.maxLen ? { length: params.maxLen } : {}) }),
+  describe: (params) => ({ kind: "sequences", input: params.oneHot ? "features" : "tokens", target: params.target ? "sequence" : "class", ...(params.maxLen ? { length: params.maxLen } : {}) }),
+  check: (params) => (params.target && params.label ? [{ param: "target", message: "give a label (one class per text) or a target (one token per step), not both" }] : []),
   run(_ctx, inputs, params) {
     const vocab = inputs.vocab;
     const bos = params.bos ?? vocab.reserved.bos !== undefined;
@@ -46,7 +49,8 @@ export const encode = defineKind({
     const [fitName, fitTable] = fitPart(inputs.data, params.fit, "encode");
     const fitIds = textOf(fitTable).map(toIds);
     const maxLen = params.maxLen ?? percentileLength(fitIds.map((s) => s.length), params.percentile);
-    const labelName = params.label ?? fitTable.roles.label;
+    if (params.target && !inputs.targetVocab) throw new Error("`target` needs a `targetVocab:` vocabulary fitted on the target column");
+    const labelName = params.target ? undefined : (params.label ?? fitTable.roles.label);
     const classes = labelName ? [...new Set(asStrings(column(fitTable, labelName)))].sort() : undefined;
     const encoding: TextEncoding = {
       level: vocab.level,
@@ -66,7 +70,7 @@ export const encode = defineKind({
       const seqs = name === fitName ? fitIds : textOf(t).map(toIds);
       out[name] = {
         ...encodeIds(seqs, encoding, vocab),
-        target: labelName && classes ? classTarget(t, labelName, classes, name, fitName) : { kind: "none" },
+        target: params.target ? sequenceTarget(t, params.target, inputs.targetVocab!, encoding) : labelName && classes ? classTarget(t, labelName, classes, name, fitName) : { kind: "none" },
         text: encoding,
       };
     }
@@ -109,6 +113,14 @@ export function encodeIds(seqs: number[][], e: TextEncoding, vocab: Pick<Vocabul
     });
   });
   return { type: "sequences", input: e.oneHot ? "features" : "tokens", x, shape: e.oneHot ? [n, T, V] : [n, T], lengths, padding: e.pad };
+}
+
+/** The target column as token ids, padded and truncated like the input so that step t predicts token t. */
+function sequenceTarget(t: Table, name: string, vocab: Vocabulary, e: TextEncoding): Target {
+  const c = column(t, name);
+  if (c.dtype !== "string") throw new Error(`target column "${name}" is numeric, not text`);
+  const encoded = encodeIds(c.values.map(idsOf({ ...vocab, bos: false, eos: e.eos && vocab.reserved.eos !== undefined })), { ...e, oneHot: false }, vocab);
+  return { kind: "sequence", y: encoded.x as Int32Array, tokens: vocab.tokens, level: vocab.level };
 }
 
 function classTarget(t: Table, labelName: string, classes: string[], part: string, fitName: string): Target {

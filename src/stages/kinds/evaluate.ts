@@ -3,12 +3,12 @@ import { p } from "../schema.js";
 import type { Report } from "../artifacts/report.js";
 import { predictAll } from "../numerics/predict.js";
 import { restoreModel } from "../numerics/weights.js";
-import { classReport, valueReport } from "./metrics.js";
+import { classReport, sequenceReport, valueReport } from "./metrics.js";
 
 export const evaluate = defineKind({
   name: "evaluate",
   version: 1,
-  doc: "Measures a trained model on sequences: accuracy, per-class precision/recall/F1, macro and micro averages, confusion matrix and top-k for classes; MAE, RMSE and MAPE (in original units) for values. `rnnp show` prints the report.",
+  doc: "Measures a trained model on sequences: accuracy, per-class precision/recall/F1, macro and micro averages, confusion matrix and top-k for classes; MAE, RMSE and MAPE (in original units) for values; token accuracy and edit-distance error rate for token sequences. `rnnp show` prints the report.",
   params: {
     topK: p.int("k of the top-k accuracy (reported when there are more than k classes).", { min: 1 }).default(3),
     batchSize: p.int("Examples per forward pass.", { min: 1 }).default(128),
@@ -34,6 +34,7 @@ export const evaluate = defineKind({
         if (classes && classes.join("\0") !== t.classes.join("\0")) throw new Error(`the model was trained on classes (${classes.join(", ")}) but these sequences have (${t.classes.join(", ")})`);
         return { out: classReport(values, units, t.y, t.classes, params.topK) };
       }
+      if (t.kind === "sequence") return { out: sequenceReport(values, t.y, data.shape[1]!, units / data.shape[1]!) };
       if (units !== t.size) throw new Error(`the model gives ${units} values per example, the data has ${t.size}`);
       return { out: valueReport(values, t.y, t.names, t.horizon, t.scaling) };
     } finally {

@@ -75,6 +75,36 @@ export function valueReport(pred: Float32Array, y: Float32Array, names: string[]
   return { type: "report", task: "value", n, metrics, perTarget: perTarget.map((t) => ({ ...t, mape: Number.isNaN(t.mape) ? -1 : t.mape })) };
 }
 
+/**
+ * Sequence outputs: token accuracy over the target's non-padding steps, and the edit-distance error
+ * rate (the sum over examples of the Levenshtein distance between the predicted and the true token
+ * sequences, over the true tokens; the PER/WER of speech and G2P work), with exact-match accuracy.
+ */
+export function sequenceReport(probs: Float32Array, y: Int32Array, steps: number, vocab: number): Report {
+  const n = y.length / steps;
+  let correct = 0;
+  let tokens = 0;
+  let edits = 0;
+  let exact = 0;
+  for (let i = 0; i < n; i++) {
+    const truth: number[] = [];
+    const guess: number[] = [];
+    for (let t = 0; t < steps; t++) {
+      const want = y[i * steps + t]!;
+      if (want === 0) continue;
+      const got = argmax(probs, (i * steps + t) * vocab, vocab);
+      truth.push(want);
+      if (got !== 0) guess.push(got);
+      if (got === want) correct++;
+    }
+    tokens += truth.length;
+    const d = editDistance(guess, truth);
+    edits += d;
+    if (d === 0) exact++;
+  }
+  return { type: "report", task: "sequence", n, metrics: { tokenAccuracy: correct / Math.max(1, tokens), editErrorRate: edits / Math.max(1, tokens), sequenceAccuracy: exact / Math.max(1, n) } };
+}
+
 /** Levenshtein distance between two token sequences. */
 export function editDistance<T>(a: readonly T[], b: readonly T[]): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);

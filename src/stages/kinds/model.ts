@@ -35,6 +35,9 @@ export const model = defineKind({
         throw new DiagnosticError([ctx.problem(`layers.${layers.length - 1}`, `the model gives ${lastUnits} outputs, but the data has ${t.classes.length} classes (${t.classes.slice(0, 6).join(", ")})`, `units: ${t.classes.length}`)]);
       }
     }
+    if (lastUnits !== undefined && t.kind === "sequence" && lastUnits !== t.tokens.length) {
+      throw new DiagnosticError([ctx.problem(`layers.${layers.length - 1}`, `the model gives ${lastUnits} outputs per step, but the target vocabulary has ${t.tokens.length} tokens`, `units: ${t.tokens.length}`)]);
+    }
     if (lastUnits !== undefined && t.kind === "value" && lastUnits !== t.size) {
       throw new DiagnosticError([ctx.problem(`layers.${layers.length - 1}`, `the model gives ${lastUnits} outputs, but each example has ${t.size} target values (${t.names.join(", ")} x horizon ${t.horizon})`, `units: ${t.size}`)]);
     }

@@ -106,7 +106,14 @@ function compatible(dtype: "int32" | "float32", s: SequenceSet, slot: string): v
 /** What a user of the trained model needs to know about its inputs and outputs. */
 export function dataDescription(s: SequenceSet): Json {
   const t = s.target;
-  const target = t.kind === "class" ? { kind: t.kind, classes: t.classes } : t.kind === "value" ? { kind: t.kind, names: t.names, horizon: t.horizon, size: t.size, ...(t.scaling ? { scaling: t.scaling } : {}) } : { kind: t.kind };
+  const target =
+    t.kind === "class"
+      ? { kind: t.kind, classes: t.classes }
+      : t.kind === "value"
+        ? { kind: t.kind, names: t.names, horizon: t.horizon, size: t.size, ...(t.scaling ? { scaling: t.scaling } : {}) }
+        : t.kind === "sequence"
+          ? { kind: t.kind, tokens: t.tokens, level: t.level }
+          : { kind: t.kind };
   return JSON.parse(JSON.stringify({ input: s.input, padding: s.padding, target, ...(s.text ? { text: s.text } : {}), ...(s.window ? { window: s.window } : {}) })) as Json;
 }
 

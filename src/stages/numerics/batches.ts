@@ -58,6 +58,10 @@ export function batchTensors(tf: TF, data: SequenceSet, indices: Int32Array): Ba
   if (t.kind === "class") {
     labels = Int32Array.from(indices, (i) => t.y[i]!);
     y = tf.tensor1d(labels, "int32");
+  } else if (t.kind === "sequence") {
+    labels = new Int32Array(b * L);
+    indices.forEach((ex, r) => labels.set(t.y.subarray(ex * T + from, ex * T + from + L), r * L));
+    y = tf.tensor2d(labels, [b, L], "int32");
   } else if (t.kind === "value") {
     labels = new Float32Array(b * t.size);
     indices.forEach((ex, r) => labels.set(t.y.subarray(ex * t.size, (ex + 1) * t.size), r * t.size));

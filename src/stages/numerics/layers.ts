@@ -115,6 +115,14 @@ export function checkLayers(layers: LayerCall[], data: SequenceInfo | undefined)
       problems.push({ param: `layers.${layers.length - 1}`, message: "a classifier must end with class probabilities", hint: 'end with dense(units: <classes>, activation: "softmax")' });
     }
   }
+  if (out && data?.target === "sequence") {
+    const inner = last.call === "timeDistributed" ? (last.args.layer as LayerCall) : last;
+    if (out.rank !== 3) {
+      problems.push({ param: `layers.${layers.length - 1}`, message: `a token-per-step model must give a vector at every step, but this model ends with ${describeShape(out)}`, hint: "set returnSequences: true on the last recurrent layer" });
+    } else if (inner.call !== "dense" || arg<string>(inner, "activation") !== "softmax") {
+      problems.push({ param: `layers.${layers.length - 1}`, message: "a token-per-step model must end with token probabilities", hint: 'end with timeDistributed(dense(units: <target tokens>, activation: "softmax"))' });
+    }
+  }
   if (out && data?.target === "value" && out.rank !== 2) {
     problems.push({ param: `layers.${layers.length - 1}`, message: `a forecaster must give one vector per example, but this model ends with ${describeShape(out)}`, hint: "set returnSequences: false on the last recurrent layer" });
   }

@@ -15,6 +15,7 @@ const EPSILON = 1e-7;
 export function resolveLoss(name: (typeof LOSSES)[number], target: Target["kind"], outputUnits: number): LossName {
   if (name !== "auto") return name;
   if (target === "class") return outputUnits === 1 ? "binaryCrossentropy" : "sparseCategoricalCrossentropy";
+  if (target === "sequence") return "sparseCategoricalCrossentropy";
   return "mse";
 }
 
@@ -31,6 +32,11 @@ export function lossValue(tf: TF, name: LossName, batch: Batch, pred: Tensor, cl
       if (name === "binaryCrossentropy" || units === 1) {
         const y = tf.reshape(tf.cast(batch.y, "float32"), p.shape);
         perExample = tf.neg(tf.mean(tf.add(tf.mul(y, tf.log(p)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, p)))), -1));
+      } else if (pred.rank === 3) {
+        // One token per step: cross-entropy at every step whose target is not padding (id 0).
+        const perStep = tf.neg(tf.sum(tf.mul(tf.oneHot(batch.y as import("@tensorflow/tfjs").Tensor2D, units), tf.log(p)), -1));
+        const mask = tf.cast(tf.notEqual(batch.y, 0), "float32");
+        perExample = tf.div(tf.sum(tf.mul(perStep, mask), -1), tf.maximum(tf.sum(mask, -1), 1));
       } else {
         perExample = tf.neg(tf.sum(tf.mul(tf.oneHot(batch.y as import("@tensorflow/tfjs").Tensor1D, units), tf.log(p)), -1));
       }
@@ -42,6 +48,19 @@ export function lossValue(tf: TF, name: LossName, batch: Batch, pred: Tensor, cl
 
 /** Metrics of a pass over the data, computed in JavaScript from the predictions: accuracy, or MAE. */
 export function metricsOf(target: Target, predictions: { pred: Float32Array; batch: Batch }[]): Record<string, number> {
+  if (target.kind === "sequence") {
+    let correct = 0;
+    let n = 0;
+    for (const { pred, batch } of predictions) {
+      const units = pred.length / batch.labels.length;
+      batch.labels.forEach((truth, i) => {
+        if (truth === 0) return;
+        n++;
+        if (argmax(pred, i * units, units) === truth) correct++;
+      });
+    }
+    return { tokenAccuracy: correct / Math.max(1, n) };
+  }
   if (target.kind === "class") {
     let correct = 0;
     let n = 0;

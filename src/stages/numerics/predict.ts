@@ -5,7 +5,7 @@ import type { TF } from "./tf.js";
 type LayersModel = import("@tensorflow/tfjs").LayersModel;
 type Tensor = import("@tensorflow/tfjs").Tensor;
 
-/** The model's outputs for every example, in example order: [N x units]. */
+/** The model's outputs for every example, in example order: [N x units], units per example (steps x classes for sequences). */
 export function predictAll(tf: TF, model: LayersModel, data: SequenceSet, batchSize = 64): { values: Float32Array; units: number } {
   const n = data.shape[0]!;
   const withTarget: SequenceSet = data.target.kind === "none" ? { ...data, target: { kind: "class", y: new Int32Array(n), classes: [] } } : data;
