@@ -1,5 +1,15 @@
 /** Exit codes: the contract scripts and CI rely on. */
-export const EXIT = { ok: 0, failed: 1, invalid: 2 } as const;
+export const EXIT = {
+  ok: 0,
+  /** A stage failed (or a maintenance command found damage). */
+  failed: 1,
+  /** The pipeline or the command line is invalid. */
+  invalid: 2,
+  /** `run --frozen`: a stage's key or bytes differ from the lockfile. */
+  frozen: 3,
+  /** `check`: a stage is not deterministic (as `nix build --check` exits 104). */
+  nondeterministic: 104,
+} as const;
 
 /** A failure that ends the command with a given exit code, after its message is printed. */
 export class Exit extends Error {

@@ -29,6 +29,8 @@ withParams(withCache(program.command("run").argument("[file]", "pipeline file (d
   .option("-s, --stage <name>", "run only this stage and what it needs (repeatable, or comma-separated)", collect)
   .addOption(new Option("-f, --force [stages]", "execute these stages (comma-separated; all when none named) even if cached"))
   .option("-n, --dry-run", "show what would run, and why, without running")
+  .option("--frozen", "CI mode: fail (exit 3) if a stage's key or output bytes differ from the lockfile")
+  .option("--no-lock", "do not write <pipeline>.lock")
   .option("--json", "print a JSON report on stdout")
   .action(action(async () => (await import("./commands/run.js")).runCommand));
 

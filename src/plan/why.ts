@@ -22,6 +22,15 @@ export interface Reason {
 
 const MAX_DEPTH = 8;
 
+/** What a stage was: the fingerprint its key hashed and where its inputs came from (a cache record, or a lock entry). */
+export interface Past {
+  manifest: Fingerprint;
+  inputsFrom: Record<string, { stage: string; key: StageKey }>;
+}
+
+/** Finds the past of a key; the cache by default, a lockfile's entries in frozen runs. */
+export type PastLookup = (key: StageKey) => Past | undefined;
+
 export function explain(planner: Planner, name: string, depth = 0): Explanation {
   const res = planner.resolve(name);
   if (res.state === "invalid") return { state: "invalid", reasons: res.diagnostics.map((d) => ({ text: d.message })) };
@@ -34,7 +43,14 @@ export function explain(planner: Planner, name: string, depth = 0): Explanation 
   if (res.record) return { state: "up-to-date", reasons: [{ text: `cached since ${res.record.provenance.createdAt} (key ${short(res.key)})` }] };
   const old = nearest(planner, name, res.fingerprint);
   if (!old) return { state: "new", reasons: [{ text: "never run: no cached record of this stage" }] };
-  return { state: "changed", reasons: differences(planner, name, res.fingerprint, old, depth) };
+  return { state: "changed", reasons: differences(planner, name, res.fingerprint, old, depth, (k) => planner.store.getRecord<Fingerprint>(k)) };
+}
+
+/** The differences between a stage's current fingerprint and a given past one (a lock entry's). */
+export function explainAgainst(planner: Planner, name: string, past: Past, lookup: PastLookup): Reason[] {
+  const res = planner.resolve(name);
+  if (res.state !== "keyed") return explain(planner, name).reasons;
+  return differences(planner, name, res.fingerprint, past, 0, lookup);
 }
 
 /** The cached record of this stage (by pipeline and stage name) that differs from `fp` in the fewest fields. */
@@ -56,7 +72,7 @@ function fieldDiffs(a: Fingerprint, b: Fingerprint): number {
   return count(a.params, b.params) + count(a.inputs, b.inputs) + count(a.files, b.files) + (a.version !== b.version ? 1 : 0) + (canonicalJson(a.runtime ?? null) !== canonicalJson(b.runtime ?? null) ? 1 : 0);
 }
 
-function differences(planner: Planner, name: string, cur: Fingerprint, old: StageRecord<Fingerprint>, depth: number): Reason[] {
+function differences(planner: Planner, name: string, cur: Fingerprint, old: Past, depth: number, lookup: PastLookup): Reason[] {
   const stage = planner.stage(name);
   const prev = old.manifest;
   const out: Reason[] = [];
@@ -78,7 +94,7 @@ function differences(planner: Planner, name: string, cur: Fingerprint, old: Stag
     const reason: Reason = { text: from ? `input \`${slot}\` (from \`${from}\`) changed` : `input \`${slot}\` changed` };
     const before = old.inputsFrom[slot];
     if (from && before && depth < MAX_DEPTH) {
-      const because = upstreamChange(planner, from, before.key, depth + 1);
+      const because = upstreamChange(planner, from, before.key, depth + 1, lookup);
       if (because.length) reason.because = because;
     }
     out.push(reason);
@@ -92,13 +108,13 @@ function differences(planner: Planner, name: string, cur: Fingerprint, old: Stag
 }
 
 /** Why an upstream stage's output differs from what it gave when `oldKey` was its key. */
-function upstreamChange(planner: Planner, name: string, oldKey: StageKey, depth: number): Reason[] {
+function upstreamChange(planner: Planner, name: string, oldKey: StageKey, depth: number, lookup: PastLookup): Reason[] {
   const now = planner.resolve(name);
-  const old = planner.store.getRecord<Fingerprint>(oldKey);
+  const old = lookup(oldKey);
   if (now.state !== "keyed") return explain(planner, name, depth).reasons.map((r) => ({ ...r, text: `\`${name}\`: ${r.text}` }));
   if (!old) return [];
   if (now.key === oldKey) return [{ text: `\`${name}\` gave different bytes from the same inputs (not deterministic?)` }];
-  return differences(planner, name, now.fingerprint, old, depth).map((r) => ({ ...r, text: `\`${name}\`: ${r.text}` }));
+  return differences(planner, name, now.fingerprint, old, depth, lookup).map((r) => ({ ...r, text: `\`${name}\`: ${r.text}` }));
 }
 
 function unionKeys(a: object, b: object): string[] {

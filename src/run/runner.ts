@@ -1,11 +1,13 @@
 import { performance } from "node:perf_hooks";
 import { DiagnosticError, type Diagnostic } from "../core/diagnostic.js";
-import type { Digest, StageKey } from "../core/digest.js";
+import { short, type Digest, type StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
 import type { StageRecord } from "../cache/record.js";
 import type { StageIR } from "../lang/ir.js";
 import type { Fingerprint } from "../plan/fingerprint.js";
+import { lockLookup, type Lockfile } from "../plan/lockfile.js";
 import { digestsOf, type Planner } from "../plan/planner.js";
+import { explainAgainst, type Reason } from "../plan/why.js";
 import type { Artifact } from "../stages/artifacts/index.js";
 import { BadBlobError, encodeArtifact, readArtifact } from "./artifacts.js";
 import { RuntimeUnavailable } from "../stages/numerics/runtime.js";
@@ -25,6 +27,8 @@ export interface StageResult {
   skippedBecause?: string[];
   /** Set when a forced rerun produced bytes other than the cached ones. */
   nondeterministic?: string[];
+  /** In a frozen run: why this stage does not match the lockfile. */
+  frozen?: Reason[];
 }
 
 export type RunEvent =
@@ -40,6 +44,8 @@ export interface RunOptions {
   force?: boolean | ReadonlySet<string>;
   onEvent?: (e: RunEvent) => void;
   signal?: AbortSignal;
+  /** CI mode: every stage must have the key the lock records, and produce the bytes it records. */
+  frozen?: Lockfile;
 }
 
 /**
@@ -71,7 +77,7 @@ export class Runner {
         result = { name: stage.name, kind: stage.kind.name, status: "skipped", durationMs: 0, skippedBecause: blockedBy };
       } else {
         const forced = options.force === true || (options.force instanceof Set && options.force.has(stage.name));
-        result = await this.materialize(stage, await this.stage(stage, forced, emit, options.signal), emit, options.signal);
+        result = await this.materialize(stage, await this.stage(stage, forced, emit, options.signal, options.frozen), emit, options.signal);
       }
       if (result.status === "failed" || result.status === "skipped") failed.add(stage.name);
       emit({ type: "end", result });
@@ -79,12 +85,23 @@ export class Runner {
     return stages.filter((s) => latest.has(s.name)).map((s) => latest.get(s.name)!);
   }
 
-  private async stage(stage: StageIR, forced: boolean, emit: (e: RunEvent) => void, signal?: AbortSignal): Promise<StageResult> {
+  private async stage(stage: StageIR, forced: boolean, emit: (e: RunEvent) => void, signal?: AbortSignal, frozen?: Lockfile): Promise<StageResult> {
     const started = performance.now();
     const base = { name: stage.name, kind: stage.kind.name };
     const res = this.planner.resolve(stage.name);
     if (res.state === "invalid") return { ...base, status: "failed", durationMs: 0, diagnostics: res.diagnostics };
     if (res.state === "waiting") throw new Error(`internal: ${stage.name} planned before ${res.on.join(", ")}`);
+    const locked = frozen?.stages[stage.name];
+    if (frozen) {
+      const violation = !locked
+        ? [{ text: `\`${stage.name}\` is not in the lockfile; run without --frozen to record it` }]
+        : locked.key !== res.key
+          ? [{ text: `\`${stage.name}\` has key ${short(res.key)}, the lockfile has ${short(locked.key)}`, because: explainAgainst(this.planner, stage.name, locked, lockLookup(frozen)) }]
+          : res.record && !forced
+            ? outputsDiffer(stage.name, digestsOf(res.record), locked.outputs, "the cached")
+            : undefined;
+      if (violation?.length) return { ...base, key: res.key, status: "failed", durationMs: 0, frozen: violation };
+    }
     if (res.record && !forced) return { ...base, key: res.key, status: "cached", durationMs: performance.now() - started };
 
     emit({ type: "start", stage, key: res.key });
@@ -98,6 +115,8 @@ export class Runner {
       const durationMs = performance.now() - started;
       const record = this.commit(stage, now.key, now.fingerprint, outputs, durationMs);
       const changed = now.record ? Object.keys(record.outputs).filter((o) => now.record!.outputs[o]?.digest !== record.outputs[o]!.digest) : [];
+      const differs = locked ? outputsDiffer(stage.name, digestsOf(record), locked.outputs, "the freshly built") : undefined;
+      if (differs?.length) return { ...base, key: now.key, status: "failed", durationMs, frozen: differs };
       return { ...base, key: now.key, status: "ran", durationMs, ...(changed.length ? { nondeterministic: changed } : {}) };
     } catch (e) {
       return { ...base, key: res.key, status: "failed", durationMs: performance.now() - started, diagnostics: toDiagnostics(e, stage, this.planner.ir.file) };
@@ -209,6 +228,13 @@ export class Runner {
     this.planner.produced(stage.name, digestsOf(record));
     return record;
   }
+}
+
+/** Artifacts whose digests differ from the lock's: same key, other bytes (a nondeterministic stage, or another machine's numerics). */
+function outputsDiffer(name: string, got: Record<string, Digest>, locked: Record<string, Digest>, which: string): Reason[] {
+  return Object.keys({ ...got, ...locked })
+    .filter((o) => got[o] !== locked[o])
+    .map((o) => ({ text: `${which} artifact \`${name}.${o}\` is ${got[o] ? short(got[o]) : "missing"}, the lockfile has ${locked[o] ? short(locked[o]) : "none"}: same inputs, other bytes` }));
 }
 
 function toDiagnostics(e: unknown, stage: StageIR, file: string): Diagnostic[] {

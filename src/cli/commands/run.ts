@@ -1,7 +1,8 @@
 import pc from "picocolors";
 import { short } from "../../core/digest.js";
 import type { Planner } from "../../plan/planner.js";
-import { explain, summarize } from "../../plan/why.js";
+import { lockPathOf, LockfileError, readLockfile, updatedLock, writeLockfile, type Lockfile } from "../../plan/lockfile.js";
+import { explain, summarize, type Reason } from "../../plan/why.js";
 import { LocalExecutor } from "../../run/executor.js";
 import { Runner, type StageResult } from "../../run/runner.js";
 import { didYouMean } from "../../lang/suggest.js";
@@ -13,6 +14,8 @@ export interface RunCommandOptions extends CommonOptions {
   force?: boolean | string;
   dryRun?: boolean;
   json?: boolean;
+  frozen?: boolean;
+  lock?: boolean;
 }
 
 const MARK: Record<StageResult["status"], string> = { cached: pc.green("✔"), ran: pc.cyan("●"), failed: pc.red("✖"), skipped: pc.dim("○") };
@@ -22,6 +25,9 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
   const targets = opts.stage?.length ? checkNames(planner, opts.stage.flatMap(splitList), "--stage") : undefined;
   const force = opts.force === true ? true : typeof opts.force === "string" ? new Set(checkNames(planner, splitList(opts.force), "--force")) : undefined;
   if (opts.dryRun) return dryRun(planner, targets, force, opts.json === true);
+  const lockPath = lockPathOf(planner.ir.file);
+  const previousLock = readLock(lockPath);
+  if (opts.frozen && !previousLock) throw new Exit(EXIT.invalid, `--frozen needs ${lockPath}: run once without --frozen and commit the lockfile`);
 
   const progress = await Progress.create(!opts.json && process.stderr.isTTY === true);
   const started = performance.now();
@@ -30,6 +36,7 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
   const results = await new Runner(planner, new LocalExecutor()).run({
     ...(targets ? { targets } : {}),
     ...(force ? { force } : {}),
+    ...(opts.frozen ? { frozen: previousLock! } : {}),
     onEvent: (e) => {
       if (e.type === "progress") progress.update(e.stage, e.done, e.total, e.unit);
       else if (e.type === "log") {
@@ -43,12 +50,19 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
           process.stdout.write(`${MARK[r.status]} ${r.name.padEnd(width)}  ${pc.dim(r.kind.padEnd(kindWidth))}  ${r.status.padEnd(7)}  ${extra}`.trimEnd() + "\n");
         }
         if (r.diagnostics) printDiagnostics(r.diagnostics);
+        if (r.frozen) process.stderr.write(`${pc.red("error[frozen]")}: ${renderReasons(r.frozen)}`);
         if (r.nondeterministic) process.stderr.write(pc.yellow(`warning: \`${r.name}\` was forced and produced different bytes for ${r.nondeterministic.join(", ")} than its cached run: it is not deterministic\n`));
       }
     },
   });
   const count = (s: StageResult["status"]) => results.filter((r) => r.status === s).length;
   const elapsed = performance.now() - started;
+  // The lock records the pipeline as written: not variants made with -P, and not from a frozen run.
+  const lockWritten = !opts.frozen && opts.lock !== false && !(opts.param?.length);
+  if (lockWritten) {
+    const outcome = new Map(results.map((r) => [r.name, r.status === "ran" || r.status === "cached" ? ("ok" as const) : ("failed" as const)]));
+    writeLockfile(lockPath, updatedLock(planner, outcome, previousLock));
+  }
   if (opts.json) {
     printJson({
       pipeline: planner.ir.name,
@@ -60,6 +74,7 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
         status: r.status,
         durationMs: Math.round(r.durationMs),
         ...(r.diagnostics ? { error: r.diagnostics.map((d) => d.message).join("; ") } : {}),
+        ...(r.frozen ? { error: flatten(r.frozen).join("; "), frozen: true } : {}),
       })),
       durationMs: Math.round(elapsed),
     });
@@ -67,7 +82,27 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
     const parts = (["ran", "cached", "failed", "skipped"] as const).filter((s) => count(s)).map((s) => `${count(s)} ${s}`);
     process.stdout.write(pc.dim(`${results.length} stage${results.length === 1 ? "" : "s"}: ${parts.join(", ")} in ${formatDuration(elapsed)}\n`));
   }
+  if (results.some((r) => r.frozen)) return EXIT.frozen;
   return count("failed") + count("skipped") > 0 ? EXIT.failed : EXIT.ok;
+}
+
+function readLock(path: string): Lockfile | undefined {
+  try {
+    return readLockfile(path);
+  } catch (e) {
+    if (e instanceof LockfileError) throw new Exit(EXIT.invalid, e.message);
+    throw e;
+  }
+}
+
+function flatten(rs: Reason[], depth = 0): string[] {
+  return rs.flatMap((r) => [`${"  ".repeat(depth)}${r.text}`, ...flatten(r.because ?? [], depth + 1)]);
+}
+
+/** A frozen violation, its causes indented below it. */
+export function renderReasons(rs: Reason[]): string {
+  const [first, ...rest] = flatten(rs);
+  return `${first}\n${rest.map((l) => `  ${l}\n`).join("")}`;
 }
 
 function dryRun(planner: Planner, targets: string[] | undefined, force: true | Set<string> | undefined, json: boolean): number {

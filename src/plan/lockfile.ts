@@ -1,0 +1,117 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import type { Json } from "../core/canonical.js";
+import type { Digest, StageKey } from "../core/digest.js";
+import { RNNP_VERSION } from "../core/version.js";
+import type { StageRecord } from "../cache/record.js";
+import type { Runtime } from "../stages/numerics/runtime.js";
+import type { Fingerprint } from "./fingerprint.js";
+import type { Planner } from "./planner.js";
+import type { Past } from "./why.js";
+
+/**
+ * `<pipeline>.lock`: what a pipeline built, committed by users like package-lock.json. One entry per
+ * stage, in execution order: its key, its output digests, where its inputs came from, and the full
+ * fingerprint the key hashes, so a diff of the lock reads as a diff of causes ("param lr 0.001 ->
+ * 0.003") and `rnnp run --frozen` can say why a stage no longer matches without any cache.
+ */
+export const LOCKFILE_VERSION = 1;
+
+export interface LockedStage {
+  kind: string;
+  key: StageKey;
+  outputs: Record<string, Digest>;
+  inputsFrom: Record<string, { stage: string; key: StageKey }>;
+  manifest: Fingerprint;
+}
+
+export interface Lockfile {
+  lockfileVersion: number;
+  pipeline: string;
+  /** The rnnp that wrote it. */
+  rnnp: string;
+  /** The numeric runtime backend-dependent stages were built with, when there are any. */
+  runtime?: Runtime;
+  stages: Record<string, LockedStage>;
+}
+
+export function lockPathOf(pipelineFile: string): string {
+  return pipelineFile.replace(/\.rnnp$/, "") + ".lock";
+}
+
+export class LockfileError extends Error {}
+
+export function readLockfile(path: string): Lockfile | undefined {
+  if (!existsSync(path)) return undefined;
+  let lock: Lockfile;
+  try {
+    lock = JSON.parse(readFileSync(path, "utf8")) as Lockfile;
+  } catch (e) {
+    throw new LockfileError(`${path} is not valid JSON (${(e as Error).message}); restore it from version control or delete it`);
+  }
+  if (lock.lockfileVersion !== LOCKFILE_VERSION || typeof lock.stages !== "object") {
+    throw new LockfileError(`${path} has lockfileVersion ${String(lock.lockfileVersion)}; this rnnp reads version ${LOCKFILE_VERSION}`);
+  }
+  return lock;
+}
+
+export function lockEntry(record: StageRecord<Fingerprint>): LockedStage {
+  return {
+    kind: record.kind,
+    key: record.key,
+    outputs: Object.fromEntries(Object.entries(record.outputs).map(([k, o]) => [k, o.digest])),
+    inputsFrom: record.inputsFrom,
+    manifest: sortKeys(record.manifest as unknown as Json) as unknown as Fingerprint,
+  };
+}
+
+/**
+ * Writes the lock atomically (write, then rename), with keys in a fixed order: an unchanged build
+ * rewrites the same bytes, and a changed one shows only what changed.
+ */
+export function writeLockfile(path: string, lock: Lockfile): void {
+  const text = `${JSON.stringify(lock, null, 2)}\n`;
+  if (existsSync(path) && readFileSync(path, "utf8") === text) return;
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
+
+/** Looks pasts up in a lock (by key), for explanations in frozen runs. */
+export function lockLookup(lock: Lockfile): (key: StageKey) => Past | undefined {
+  const byKey = new Map(Object.values(lock.stages).map((s) => [s.key, s]));
+  return (key) => byKey.get(key);
+}
+
+function sortKeys(v: Json): Json {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v !== null && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k]!)]));
+  return v;
+}
+
+
+/**
+ * The lock after a run: stages that ran or were cached get their entry from the cache record; stages
+ * this run did not touch keep their previous entry; failed stages and stages no longer in the
+ * pipeline have none.
+ */
+export function updatedLock(planner: Planner, outcome: ReadonlyMap<string, "ok" | "failed">, previous?: Lockfile): Lockfile {
+  const stages: Record<string, LockedStage> = {};
+  for (const s of planner.order) {
+    const o = outcome.get(s.name);
+    if (o === "ok") {
+      const res = planner.resolve(s.name);
+      const record = res.state === "keyed" ? (res.record ?? planner.store.getRecord<Fingerprint>(res.key)) : undefined;
+      if (record) stages[s.name] = lockEntry(record);
+    } else if (o === undefined && previous?.stages[s.name]) {
+      stages[s.name] = previous.stages[s.name]!;
+    }
+  }
+  const usesRuntime = planner.order.some((s) => s.kind.backendDependent);
+  const rt = planner.runtime;
+  return {
+    lockfileVersion: LOCKFILE_VERSION,
+    pipeline: planner.ir.name,
+    rnnp: RNNP_VERSION,
+    ...(usesRuntime && rt && !(rt instanceof Error) ? { runtime: rt } : {}),
+    stages,
+  };
+}
