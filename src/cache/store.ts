@@ -20,6 +20,14 @@ export interface StatEntry {
   hashedAtNs: string;
 }
 
+/** Who is computing a stage right now, so that another process waits instead of computing it too. */
+export interface Lease {
+  pid: number;
+  host: string;
+  token: string;
+  expiresAt: number;
+}
+
 interface HistoryEntry {
   key: StageKey;
   at: string;
@@ -35,6 +43,7 @@ export class CacheStore {
     private readonly records: Database<StageRecord<unknown>, string>,
     private readonly history: Database<HistoryEntry[], string[]>,
     private readonly stats: Database<StatEntry, string>,
+    private readonly leases: Database<Lease, string>,
   ) {}
 
   static open(dir: string): CacheStore {
@@ -47,6 +56,7 @@ export class CacheStore {
       root.openDB<StageRecord<unknown>, string>({ name: "records", encoding: "msgpack" }),
       root.openDB<HistoryEntry[], string[]>({ name: "history", encoding: "msgpack" }),
       root.openDB<StatEntry, string>({ name: "stat", encoding: "msgpack" }),
+      root.openDB<Lease, string>({ name: "leases", encoding: "msgpack" }),
     );
   }
 
@@ -129,6 +139,33 @@ export class CacheStore {
     });
   }
 
+  /**
+   * Takes the lease on a key unless a live holder has it. A holder is dead when its lease expired, or
+   * when it ran on this host and its process is gone (a SIGKILL leaves no chance to release).
+   * Returns the current holder when the lease is taken.
+   */
+  tryLease(key: StageKey, lease: Lease): Lease | undefined {
+    return this.root.transactionSync(() => {
+      const held = this.leases.get(key);
+      if (held && held.token !== lease.token && held.expiresAt > Date.now() && !(held.host === lease.host && !processAlive(held.pid))) return held;
+      this.leases.putSync(key, lease);
+      return undefined;
+    });
+  }
+
+  /** Extends or drops a lease this holder owns (a lease taken over by another process is left alone). */
+  renewLease(key: StageKey, lease: Lease): void {
+    this.root.transactionSync(() => {
+      if (this.leases.get(key)?.token === lease.token) this.leases.putSync(key, lease);
+    });
+  }
+
+  releaseLease(key: StageKey, token: string): void {
+    this.root.transactionSync(() => {
+      if (this.leases.get(key)?.token === token) this.leases.removeSync(key);
+    });
+  }
+
   getStat(path: string): StatEntry | undefined {
     return this.stats.get(path);
   }
@@ -139,5 +176,14 @@ export class CacheStore {
 
   close(): Promise<void> {
     return this.root.close();
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -5,13 +5,14 @@ import { RNNP_VERSION } from "../core/version.js";
 import type { StageRecord } from "../cache/record.js";
 import type { StageIR } from "../lang/ir.js";
 import type { Fingerprint } from "../plan/fingerprint.js";
-import { lockLookup, type Lockfile } from "../plan/lockfile.js";
-import { digestsOf, type Planner } from "../plan/planner.js";
+import { lockLookup, type LockedStage, type Lockfile } from "../plan/lockfile.js";
+import { digestsOf, type Planner, type Resolution } from "../plan/planner.js";
 import { explainAgainst, type Reason } from "../plan/why.js";
 import type { Artifact } from "../stages/artifacts/index.js";
 import { BadBlobError, encodeArtifact, readArtifact } from "./artifacts.js";
 import { RuntimeUnavailable } from "../stages/numerics/runtime.js";
 import type { Executor, StageTask, TaskHooks } from "./executor.js";
+import { withLease } from "./lease.js";
 
 export type StageStatus = "cached" | "ran" | "failed" | "skipped";
 
@@ -104,6 +105,24 @@ export class Runner {
     }
     if (res.record && !forced) return { ...base, key: res.key, status: "cached", durationMs: performance.now() - started };
 
+    const leased = await withLease(
+      this.planner.store,
+      res.key,
+      {
+        isDone: () => !forced && this.planner.store.getRecord(res.key) !== undefined,
+        onWait: (holder) => emit({ type: "log", stage, message: `waiting: pid ${holder.pid} on ${holder.host} is computing this stage` }),
+      },
+      () => this.execute(stage, forced, res, locked, started, emit, signal),
+    );
+    if (!leased.done) return leased.value;
+    // Another process computed it while this one waited.
+    this.planner.forget(stage.name);
+    const now = this.planner.resolve(stage.name);
+    return { ...base, key: res.key, status: now.state === "keyed" && now.record ? "cached" : "failed", durationMs: performance.now() - started };
+  }
+
+  private async execute(stage: StageIR, forced: boolean, res: Extract<Resolution, { state: "keyed" }>, locked: LockedStage | undefined, started: number, emit: (e: RunEvent) => void, signal?: AbortSignal): Promise<StageResult> {
+    const base = { name: stage.name, kind: stage.kind.name };
     emit({ type: "start", stage, key: res.key });
     try {
       const inputs = await this.inputsFor(stage, emit, signal);

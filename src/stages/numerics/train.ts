@@ -126,6 +126,8 @@ export async function train(tf: TF, model: LayersModel, data: SequenceSet, valid
         lossSum += loss * indices.length;
         seen += indices.length;
         tf.dispose([value, pred!, batch.x, batch.y, ...Object.values(grads), ...Object.values(clipped)]);
+        // Let timers run between batches: lease renewals, Ctrl-C, the progress bar.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         hooks.progress(b + 1, batches.length, `batches, epoch ${epoch}/${cfg.epochs}, loss ${(lossSum / seen).toFixed(4)}, ${(seen / ((performance.now() - started) / 1000)).toFixed(0)} samples/s`);
       }
 
