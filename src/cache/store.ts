@@ -93,6 +93,36 @@ export class CacheStore {
     });
   }
 
+  /**
+   * Stores many records and blobs at once (an import, a remote fetch), all or nothing. Blobs come from
+   * `blob(digest)`, asked only for those not stored yet; history is not touched (these records were
+   * made elsewhere). Returns how many records and blobs were new.
+   */
+  importAll(records: readonly StageRecord<unknown>[], digests: Iterable<Digest>, blob: (d: Digest) => Uint8Array): { records: number; blobs: number; bytes: number } {
+    return this.root.transactionSync(() => {
+      let blobs = 0;
+      let bytes = 0;
+      for (const d of digests) {
+        if (this.blobs.doesExist(d)) continue;
+        const b = blob(d);
+        this.blobs.putSync(d, Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+        blobs++;
+        bytes += b.byteLength;
+      }
+      let added = 0;
+      for (const r of records) {
+        for (const o of Object.values(r.outputs)) if (!this.blobs.doesExist(o.digest)) throw new Error(`record ${r.key} names blob ${o.digest}, which is neither given nor stored`);
+        if (!this.records.doesExist(r.key)) added++;
+        this.records.putSync(r.key, r);
+      }
+      return { records: added, blobs, bytes };
+    });
+  }
+
+  hasRecord(key: StageKey): boolean {
+    return this.records.doesExist(key);
+  }
+
   /** Keys this stage had before, newest first. */
   historyOf(pipeline: string, stage: string): StageKey[] {
     return (this.history.get([pipeline, stage]) ?? []).map((h) => h.key);

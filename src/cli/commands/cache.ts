@@ -5,6 +5,9 @@ import { short, type StageKey } from "../../core/digest.js";
 import { gc, verify } from "../../cache/maintenance.js";
 import type { StageRecord } from "../../cache/record.js";
 import type { CacheStore } from "../../cache/store.js";
+import { BundleError, exportBundle, importBundle } from "../../cache/bundle.js";
+import { cacheKeyFromEnv, SignatureError } from "../../cache/signing.js";
+import { readLockfile } from "../../plan/lockfile.js";
 import { Planner } from "../../plan/planner.js";
 import { cacheDir, EXIT, Exit, formatBytes, openCache, openPipeline, printJson, runtimeFor, table, type CommonOptions } from "../context.js";
 
@@ -83,6 +86,58 @@ export function cacheVerify(opts: CommonOptions & { json?: boolean }): number {
   return report.corrupt.length || report.droppedRecords.length ? EXIT.failed : EXIT.ok;
 }
 
+/** The records the given pipelines currently use (every stage whose key is known and cached). */
+function recordsUsedBy(store: CacheStore, files: string[], opts: CommonOptions): Set<StageKey> {
+  const keep = new Set<StageKey>();
+  for (const file of files) {
+    if (file.endsWith(".lock")) {
+      const lock = readLockfile(file);
+      if (!lock) throw new Exit(EXIT.invalid, `no such lockfile: ${file}`);
+      for (const s of Object.values(lock.stages)) keep.add(s.key);
+      continue;
+    }
+    const ir = openPipeline(file, opts.param ?? []);
+    const planner = new Planner(ir, store, runtimeFor(ir, opts));
+    for (const s of planner.order) {
+      const res = planner.resolve(s.name);
+      if (res.state === "keyed" && res.record) keep.add(res.key);
+    }
+  }
+  return keep;
+}
+
+export async function cacheExport(files: string[], opts: CommonOptions & { output: string; gzip?: boolean; json?: boolean }): Promise<number> {
+  const store = openCache(opts);
+  const keep = files.length ? recordsUsedBy(store, files, opts) : undefined;
+  const records = [...store.allRecords()].filter((r) => !keep || keep.has(r.key));
+  const started = performance.now();
+  const report = await exportBundle(store, records, opts.output, { ...(opts.gzip ? { gzip: true } : {}), ...(cacheKeyFromEnv() ? { key: cacheKeyFromEnv()! } : {}) });
+  const secs = (performance.now() - started) / 1000;
+  if (opts.json) printJson({ ...report, file: opts.output, seconds: secs });
+  else process.stdout.write(`wrote ${opts.output}: ${report.records} records, ${report.blobs} blobs (${formatBytes(report.bytes)})${cacheKeyFromEnv() ? ", signed" : ""} in ${secs.toFixed(2)} s\n`);
+  return EXIT.ok;
+}
+
+export async function cacheImport(file: string, opts: CommonOptions & { maxEntrySize?: string; json?: boolean }): Promise<number> {
+  const maxEntryBytes = opts.maxEntrySize !== undefined ? bytes.parse(opts.maxEntrySize) : undefined;
+  if (opts.maxEntrySize !== undefined && (maxEntryBytes === null || maxEntryBytes === undefined || Number.isNaN(maxEntryBytes))) throw new Exit(EXIT.invalid, `--max-entry-size ${opts.maxEntrySize}: expected a size such as 2GB`);
+  const store = openCache(opts);
+  const started = performance.now();
+  let report;
+  try {
+    report = await importBundle(store, file, { ...(cacheKeyFromEnv() ? { key: cacheKeyFromEnv()! } : {}), ...(maxEntryBytes != null ? { maxEntryBytes } : {}) });
+  } catch (e) {
+    if (e instanceof BundleError || e instanceof SignatureError || (e as NodeJS.ErrnoException).code === "ENOENT") throw new Exit(EXIT.failed, (e as Error).message);
+    throw e;
+  }
+  const secs = (performance.now() - started) / 1000;
+  if (opts.json) printJson({ ...report, seconds: secs });
+  else {
+    process.stdout.write(`imported ${file}: added ${report.records.added} records and ${report.blobs.added} blobs (${formatBytes(report.blobs.bytes)}); already had ${report.records.had} records and ${report.blobs.had} blobs\n`);
+  }
+  return EXIT.ok;
+}
+
 export function cacheGc(files: string[], opts: CommonOptions & { maxAge?: string; maxSize?: string; dryRun?: boolean; json?: boolean }): number {
   if (!files.length && opts.maxAge === undefined && opts.maxSize === undefined) {
     throw new Exit(EXIT.invalid, "cache gc needs pipeline files to keep (their current stages), --max-age, or --max-size");
@@ -92,15 +147,7 @@ export function cacheGc(files: string[], opts: CommonOptions & { maxAge?: string
   const maxSizeBytes = opts.maxSize !== undefined ? bytes.parse(opts.maxSize) : undefined;
   if (opts.maxSize !== undefined && (maxSizeBytes === null || maxSizeBytes === undefined || Number.isNaN(maxSizeBytes))) throw new Exit(EXIT.invalid, `--max-size ${opts.maxSize}: expected a size such as 500MB or 2GB`);
   const store = openCache(opts);
-  const keep = new Set<StageKey>();
-  for (const file of files) {
-    const ir = openPipeline(file, opts.param ?? []);
-    const planner = new Planner(ir, store, runtimeFor(ir, opts));
-    for (const s of planner.order) {
-      const res = planner.resolve(s.name);
-      if (res.state === "keyed" && res.record) keep.add(res.key);
-    }
-  }
+  const keep = recordsUsedBy(store, files, opts);
   const report = gc(store, { ...(files.length ? { keep } : {}), ...(maxAgeMs !== undefined ? { maxAgeMs } : {}), ...(maxSizeBytes != null ? { maxSizeBytes } : {}), dryRun: opts.dryRun === true });
   const freed = report.freedBlobs.reduce((a, b) => a + b.size, 0);
   if (opts.json) {
