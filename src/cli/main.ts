@@ -21,10 +21,14 @@ const action =
   };
 
 const withCache = (c: Command) => c.option("--cache <dir>", "cache directory (default: $RNNP_CACHE or ./cache)");
+const withRemote = (c: Command) =>
+  c
+    .option("--remote <url>", "remote cache: fetch local misses over HTTP (default: $RNNP_REMOTE, or rnnp.config.json)")
+    .option("--remote-write", "also upload what runs here to the remote cache (or RNNP_REMOTE_MODE=readwrite)");
 const withParams = (c: Command) =>
   c.option("-P, --param <name=value>", "override a pipeline param (repeatable)", collect).addOption(new Option("--backend <name>", "numeric backend (default: the pipeline's `backend`, else wasm)").choices(["wasm", "cpu", "tensorflow"]));
 
-withParams(withCache(program.command("run").argument("[file]", "pipeline file (default: the only .rnnp file here)")))
+withRemote(withParams(withCache(program.command("run").argument("[file]", "pipeline file (default: the only .rnnp file here)"))))
   .description("run the stale stages of a pipeline")
   .option("-s, --stage <name>", "run only this stage and what it needs (repeatable, or comma-separated)", collect)
   .addOption(new Option("-f, --force [stages]", "execute these stages (comma-separated; all when none named) even if cached"))
@@ -34,7 +38,7 @@ withParams(withCache(program.command("run").argument("[file]", "pipeline file (d
   .option("--json", "print a JSON report on stdout")
   .action(action(async () => (await import("./commands/run.js")).runCommand));
 
-withParams(withCache(program.command("status").argument("[file]", "pipeline file")))
+withRemote(withParams(withCache(program.command("status").argument("[file]", "pipeline file"))))
   .description("show which stages are fresh and why the others are stale, without running anything")
   .option("--json", "print JSON")
   .action(action(async () => (await import("./commands/status.js")).statusCommand));

@@ -3,6 +3,7 @@ import { DiagnosticError, type Diagnostic } from "../core/diagnostic.js";
 import { short, type Digest, type StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
 import type { StageRecord } from "../cache/record.js";
+import { PoisonedBlob, type RemoteCache } from "../cache/remote.js";
 import type { StageIR } from "../lang/ir.js";
 import type { Fingerprint } from "../plan/fingerprint.js";
 import { lockLookup, type LockedStage, type Lockfile } from "../plan/lockfile.js";
@@ -30,6 +31,8 @@ export interface StageResult {
   nondeterministic?: string[];
   /** In a frozen run: why this stage does not match the lockfile. */
   frozen?: Reason[];
+  /** Where a cached stage came from: this machine's cache, or the remote one. */
+  source?: "local" | "remote";
 }
 
 export type RunEvent =
@@ -47,6 +50,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** CI mode: every stage must have the key the lock records, and produce the bytes it records. */
   frozen?: Lockfile;
+  /** A shared cache to fetch misses from, and (read-write) to upload what runs here. */
+  remote?: RemoteCache;
 }
 
 /**
@@ -55,6 +60,9 @@ export interface RunOptions {
  * and lets independent stages finish; every stage that succeeded is committed as it finishes.
  */
 export class Runner {
+  /** Uploads to the remote cache, started as stages finish and awaited before the run returns. */
+  private readonly uploads: Promise<void>[] = [];
+
   constructor(
     private readonly planner: Planner,
     private readonly executor: Executor,
@@ -78,20 +86,27 @@ export class Runner {
         result = { name: stage.name, kind: stage.kind.name, status: "skipped", durationMs: 0, skippedBecause: blockedBy };
       } else {
         const forced = options.force === true || (options.force instanceof Set && options.force.has(stage.name));
-        result = await this.materialize(stage, await this.stage(stage, forced, emit, options.signal, options.frozen), emit, options.signal);
+        result = await this.materialize(stage, await this.stage(stage, forced, emit, options), emit, options.signal);
       }
       if (result.status === "failed" || result.status === "skipped") failed.add(stage.name);
       emit({ type: "end", result });
     }
+    await Promise.all(this.uploads);
     return stages.filter((s) => latest.has(s.name)).map((s) => latest.get(s.name)!);
   }
 
-  private async stage(stage: StageIR, forced: boolean, emit: (e: RunEvent) => void, signal?: AbortSignal, frozen?: Lockfile): Promise<StageResult> {
+  private async stage(stage: StageIR, forced: boolean, emit: (e: RunEvent) => void, options: RunOptions): Promise<StageResult> {
+    const { signal, frozen, remote } = options;
     const started = performance.now();
     const base = { name: stage.name, kind: stage.kind.name };
-    const res = this.planner.resolve(stage.name);
+    let res = this.planner.resolve(stage.name);
     if (res.state === "invalid") return { ...base, status: "failed", durationMs: 0, diagnostics: res.diagnostics };
     if (res.state === "waiting") throw new Error(`internal: ${stage.name} planned before ${res.on.join(", ")}`);
+    let source: "local" | "remote" = "local";
+    if (!res.record && !forced && remote && (await this.fetchRemote(remote, stage, res.key, emit))) {
+      res = this.planner.resolve(stage.name) as typeof res;
+      source = "remote";
+    }
     const locked = frozen?.stages[stage.name];
     if (frozen) {
       const violation = !locked
@@ -103,16 +118,17 @@ export class Runner {
             : undefined;
       if (violation?.length) return { ...base, key: res.key, status: "failed", durationMs: 0, frozen: violation };
     }
-    if (res.record && !forced) return { ...base, key: res.key, status: "cached", durationMs: performance.now() - started };
+    if (res.record && !forced) return { ...base, key: res.key, status: "cached", durationMs: performance.now() - started, source };
 
+    const keyed = res;
     const leased = await withLease(
       this.planner.store,
-      res.key,
+      keyed.key,
       {
-        isDone: () => !forced && this.planner.store.getRecord(res.key) !== undefined,
+        isDone: () => !forced && this.planner.store.getRecord(keyed.key) !== undefined,
         onWait: (holder) => emit({ type: "log", stage, message: `waiting: pid ${holder.pid} on ${holder.host} is computing this stage` }),
       },
-      () => this.execute(stage, forced, res, locked, started, emit, signal),
+      () => this.execute(stage, forced, keyed, locked, started, emit, signal, remote),
     );
     if (!leased.done) return leased.value;
     // Another process computed it while this one waited.
@@ -121,7 +137,7 @@ export class Runner {
     return { ...base, key: res.key, status: now.state === "keyed" && now.record ? "cached" : "failed", durationMs: performance.now() - started };
   }
 
-  private async execute(stage: StageIR, forced: boolean, res: Extract<Resolution, { state: "keyed" }>, locked: LockedStage | undefined, started: number, emit: (e: RunEvent) => void, signal?: AbortSignal): Promise<StageResult> {
+  private async execute(stage: StageIR, forced: boolean, res: Extract<Resolution, { state: "keyed" }>, locked: LockedStage | undefined, started: number, emit: (e: RunEvent) => void, signal?: AbortSignal, remote?: RemoteCache): Promise<StageResult> {
     const base = { name: stage.name, kind: stage.kind.name };
     emit({ type: "start", stage, key: res.key });
     try {
@@ -132,7 +148,8 @@ export class Runner {
       if (now.record && !forced) return { ...base, key: now.key, status: "cached", durationMs: performance.now() - started };
       const outputs = await this.executor.execute(this.task(stage, inputs, now.fingerprint.seed), this.hooks(stage, emit, signal));
       const durationMs = performance.now() - started;
-      const record = this.commit(stage, now.key, now.fingerprint, outputs, durationMs);
+      const { record, blobs } = this.commit(stage, now.key, now.fingerprint, outputs, durationMs);
+      if (remote?.writable) this.uploads.push(remote.push(record as StageRecord<unknown>, blobs));
       const changed = now.record ? Object.keys(record.outputs).filter((o) => now.record!.outputs[o]?.digest !== record.outputs[o]!.digest) : [];
       const differs = locked ? outputsDiffer(stage.name, digestsOf(record), locked.outputs, "the freshly built") : undefined;
       if (differs?.length) return { ...base, key: now.key, status: "failed", durationMs, frozen: differs };
@@ -207,14 +224,33 @@ export class Runner {
         emit({ type: "log", stage, message: `${e.message}; recomputing \`${producer}\`` });
         if (res.state === "keyed") this.planner.store.remove([res.key], [e.digest]);
         this.planner.forget(producer);
-        const again = await this.stage(this.planner.stage(producer), true, emit, signal);
+        const again = await this.stage(this.planner.stage(producer), true, emit, signal ? { signal } : {});
         emit({ type: "end", result: again });
         if (again.status !== "ran") throw new Error(`could not recompute \`${producer}\``);
       }
     }
   }
 
-  private commit(stage: StageIR, key: StageKey, fingerprint: Fingerprint, outputs: Record<string, Artifact>, durationMs: number): StageRecord<Fingerprint> {
+  /**
+   * A local miss that the remote cache may hold: fetch the record and its blobs, verified, and commit
+   * them locally in one transaction. A poisoned blob is reported and the stage computed here instead.
+   */
+  private async fetchRemote(remote: RemoteCache, stage: StageIR, key: StageKey, emit: (e: RunEvent) => void): Promise<boolean> {
+    const store = this.planner.store;
+    try {
+      const got = await remote.fetchStage(key, (d) => store.hasBlob(d));
+      if (!got) return false;
+      store.importAll([got.record], got.blobs.keys(), (d) => got.blobs.get(d)!);
+      this.planner.forget(stage.name);
+      return true;
+    } catch (e) {
+      if (!(e instanceof PoisonedBlob)) throw e;
+      emit({ type: "log", stage, message: `${e.message}; computing it here` });
+      return false;
+    }
+  }
+
+  private commit(stage: StageIR, key: StageKey, fingerprint: Fingerprint, outputs: Record<string, Artifact>, durationMs: number): { record: StageRecord<Fingerprint>; blobs: Map<Digest, Uint8Array> } {
     const expected = stage.outputs;
     const got = Object.keys(outputs);
     if (got.length !== expected.length || !expected.every((o) => got.includes(o))) {
@@ -245,7 +281,7 @@ export class Runner {
     };
     this.planner.store.commit(record as StageRecord<unknown>, blobs, { pipeline: ir.name, stage: stage.name });
     this.planner.produced(stage.name, digestsOf(record));
-    return record;
+    return { record, blobs };
   }
 }
 

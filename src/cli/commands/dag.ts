@@ -2,9 +2,9 @@ import { openPlan, EXIT, Exit, table, type CommonOptions } from "../context.js";
 import { stageStatuses } from "./status.js";
 
 /** The pipeline's DAG with each stage's status, as text, Graphviz dot or Mermaid. */
-export function dagCommand(file: string | undefined, opts: CommonOptions & { format?: string }): number {
+export async function dagCommand(file: string | undefined, opts: CommonOptions & { format?: string }): Promise<number> {
   const planner = openPlan(file, opts);
-  const rows = stageStatuses(planner);
+  const rows = await stageStatuses(planner);
   const status = new Map(rows.map((r) => [r.name, r.status]));
   const edges = planner.order.flatMap((s) => Object.entries(s.inputs).map(([slot, ref]) => ({ from: ref.stage, to: s.name, label: ref.output !== undefined ? `${ref.output} -> ${slot}` : slot })));
   const format = opts.format ?? "text";

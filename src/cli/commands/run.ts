@@ -7,9 +7,10 @@ import { LocalExecutor } from "../../run/executor.js";
 import { Runner, type StageResult } from "../../run/runner.js";
 import { didYouMean } from "../../lang/suggest.js";
 import { EXIT, Exit, formatDuration, openPlan, printDiagnostics, printJson, type CommonOptions } from "../context.js";
+import { remoteFor, type RemoteFlags } from "../config.js";
 import { Progress } from "../progress.js";
 
-export interface RunCommandOptions extends CommonOptions {
+export interface RunCommandOptions extends CommonOptions, RemoteFlags {
   stage?: string[];
   force?: boolean | string;
   dryRun?: boolean;
@@ -30,6 +31,10 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
   if (opts.frozen && !previousLock) throw new Exit(EXIT.invalid, `--frozen needs ${lockPath}: run once without --frozen and commit the lockfile`);
 
   const progress = await Progress.create(!opts.json && process.stderr.isTTY === true);
+  const remote = remoteFor(opts, (m) => {
+    progress.stop();
+    process.stderr.write(pc.yellow(`warning: ${m}\n`));
+  });
   const started = performance.now();
   const width = Math.max(...planner.order.map((s) => s.name.length));
   const kindWidth = Math.max(...planner.order.map((s) => s.kind.name.length));
@@ -37,6 +42,7 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
     ...(targets ? { targets } : {}),
     ...(force ? { force } : {}),
     ...(opts.frozen ? { frozen: previousLock! } : {}),
+    ...(remote ? { remote } : {}),
     onEvent: (e) => {
       if (e.type === "progress") progress.update(e.stage, e.done, e.total, e.unit);
       else if (e.type === "log") {
@@ -46,7 +52,8 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
         progress.stop();
         const r = e.result;
         if (!opts.json) {
-          const extra = r.status === "skipped" ? pc.dim(`(${r.skippedBecause!.join(", ")} failed)`) : r.status === "ran" || r.status === "failed" ? pc.dim(formatDuration(r.durationMs)) : "";
+          const extra =
+            r.status === "skipped" ? pc.dim(`(${r.skippedBecause!.join(", ")} failed)`) : r.status === "ran" || r.status === "failed" ? pc.dim(formatDuration(r.durationMs)) : r.source === "remote" ? pc.dim("(remote)") : "";
           process.stdout.write(`${MARK[r.status]} ${r.name.padEnd(width)}  ${pc.dim(r.kind.padEnd(kindWidth))}  ${r.status.padEnd(7)}  ${extra}`.trimEnd() + "\n");
         }
         if (r.diagnostics) printDiagnostics(r.diagnostics);
@@ -73,10 +80,12 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
         key: r.key ?? null,
         status: r.status,
         durationMs: Math.round(r.durationMs),
+        ...(r.source === "remote" ? { source: "remote" } : {}),
         ...(r.diagnostics ? { error: r.diagnostics.map((d) => d.message).join("; ") } : {}),
         ...(r.frozen ? { error: flatten(r.frozen).join("; "), frozen: true } : {}),
       })),
       durationMs: Math.round(elapsed),
+      ...(remote ? { remote: { url: remote.url, ...remote.stats } } : {}),
     });
   } else {
     const parts = (["ran", "cached", "failed", "skipped"] as const).filter((s) => count(s)).map((s) => `${count(s)} ${s}`);

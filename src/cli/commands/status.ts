@@ -1,7 +1,9 @@
 import pc from "picocolors";
 import { short } from "../../core/digest.js";
-import type { Planner } from "../../plan/planner.js";
+import { digestsOf, type Planner } from "../../plan/planner.js";
 import { explain, summarize, type Reason } from "../../plan/why.js";
+import type { RemoteCache } from "../../cache/remote.js";
+import { remoteFor, type RemoteFlags } from "../config.js";
 import { didYouMean } from "../../lang/suggest.js";
 import { EXIT, Exit, formatDuration, openPlan, printJson, table, type CommonOptions } from "../context.js";
 
@@ -10,23 +12,39 @@ export interface StageStatusRow {
   kind: string;
   key: string | null;
   status: "fresh" | "stale";
+  /** For fresh stages: in this machine's cache, or only in the remote one (a run would download it). */
+  where?: "local" | "remote";
   durationMs: number | null;
   reason?: string;
 }
 
-/** Fresh/stale for every stage, with the reason for stale ones; nothing is executed. */
-export function stageStatuses(planner: Planner): StageStatusRow[] {
-  return planner.order.map((s) => {
+/**
+ * Fresh/stale for every stage, with the reason for stale ones; nothing is executed. With a remote
+ * cache, a local miss that the remote holds is fresh there (only its record is fetched, to key the
+ * stages after it).
+ */
+export async function stageStatuses(planner: Planner, remote?: RemoteCache): Promise<StageStatusRow[]> {
+  const rows: StageStatusRow[] = [];
+  for (const s of planner.order) {
     const res = planner.resolve(s.name);
     const key = res.state === "keyed" ? res.key : null;
-    if (res.state === "keyed" && res.record) return { name: s.name, kind: s.kind.name, key, status: "fresh", durationMs: res.record.provenance.durationMs };
-    return { name: s.name, kind: s.kind.name, key, status: "stale", durationMs: null, reason: summarize(explain(planner, s.name)) };
-  });
+    const base = { name: s.name, kind: s.kind.name, key };
+    if (res.state === "keyed" && res.record) {
+      rows.push({ ...base, status: "fresh", where: "local", durationMs: res.record.provenance.durationMs });
+      continue;
+    }
+    const remoteRecord = res.state === "keyed" && remote ? await remote.getRecord(res.key) : undefined;
+    if (remoteRecord) {
+      planner.produced(s.name, digestsOf(remoteRecord));
+      rows.push({ ...base, status: "fresh", where: "remote", durationMs: remoteRecord.provenance.durationMs });
+    } else rows.push({ ...base, status: "stale", durationMs: null, reason: summarize(explain(planner, s.name)) });
+  }
+  return rows;
 }
 
-export function statusCommand(file: string | undefined, opts: CommonOptions & { json?: boolean }): number {
+export async function statusCommand(file: string | undefined, opts: CommonOptions & RemoteFlags & { json?: boolean }): Promise<number> {
   const planner = openPlan(file, opts);
-  const rows = stageStatuses(planner);
+  const rows = await stageStatuses(planner, remoteFor(opts, (m) => process.stderr.write(pc.yellow(`warning: ${m}\n`))));
   if (opts.json) {
     printJson({ pipeline: planner.ir.name, file: planner.ir.file, stages: rows });
     return EXIT.ok;
@@ -34,7 +52,7 @@ export function statusCommand(file: string | undefined, opts: CommonOptions & { 
   process.stdout.write(
     table(
       rows.map((r) => [
-        r.status === "fresh" ? pc.green("fresh") : pc.yellow("stale"),
+        r.status === "fresh" ? pc.green(r.where === "remote" ? "fresh (remote)" : "fresh") : pc.yellow("stale"),
         r.name,
         pc.dim(r.kind),
         r.status === "fresh" ? pc.dim(`${short(r.key as never)}  ${formatDuration(r.durationMs ?? 0)}`) : r.reason ?? "",

@@ -1,0 +1,193 @@
+import { createHash } from "node:crypto";
+import type { Digest, StageKey } from "../core/digest.js";
+import { validateRecord, type StageRecord } from "./record.js";
+import { sign, verified, type SignedRecord } from "./signing.js";
+
+/**
+ * A remote cache over plain HTTP(S): `GET/HEAD/PUT <url>/records/<key>.json` and `<url>/blobs/<digest>`,
+ * so nginx with WebDAV PUT, or any object store, can serve it. Downloads are streamed through SHA-256
+ * and a blob that does not match its digest is rejected (the stage is recomputed instead). Requests
+ * time out and are retried; a server that cannot be reached turns the remote off for the rest of the
+ * run with one warning, and the run goes on with the local cache alone.
+ */
+export interface RemoteOptions {
+  url: string;
+  /** read: fetch only (laptops); readwrite: also upload what this machine builds (CI). */
+  mode: "read" | "readwrite";
+  /** RNNP_CACHE_KEY: sign uploaded records, and accept only records signed with it. */
+  key?: string;
+  timeoutMs?: number;
+  retries?: number;
+  /** Transfers in flight at once. */
+  concurrency?: number;
+  warn?: (message: string) => void;
+}
+
+export class PoisonedBlob extends Error {}
+
+export interface RemoteStats {
+  downloadedBytes: number;
+  uploadedBytes: number;
+  hits: number;
+}
+
+export class RemoteCache {
+  private down = false;
+  /** Blobs the server was found to hold wrongly: uploads replace them even though they "exist". */
+  private readonly poisoned = new Set<Digest>();
+  private warned = new Set<string>();
+  private active = 0;
+  private readonly queue: (() => void)[] = [];
+  readonly stats: RemoteStats = { downloadedBytes: 0, uploadedBytes: 0, hits: 0 };
+  private readonly base: string;
+
+  constructor(private readonly o: RemoteOptions) {
+    this.base = o.url.replace(/\/+$/, "");
+  }
+
+  get writable(): boolean {
+    return this.o.mode === "readwrite";
+  }
+
+  get url(): string {
+    return this.base;
+  }
+
+  /** The record stored under a key, checked (shape, signature), or undefined on a miss or when the server is down. */
+  async getRecord(key: StageKey): Promise<StageRecord<unknown> | undefined> {
+    const res = await this.request("GET", `records/${key}.json`);
+    if (!res || res.status === 404) return drained(res);
+    if (!res.ok) return this.fail(`GET record ${key.slice(0, 12)}: HTTP ${res.status}`);
+    try {
+      return validateRecord(verified((await res.json()) as SignedRecord, this.o.key, this.base), key, this.base);
+    } catch (e) {
+      this.warn(`ignoring remote record ${key.slice(0, 12)}: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** A blob's bytes, streamed through SHA-256; throws PoisonedBlob when they do not match the digest. */
+  async getBlob(digest: Digest): Promise<Buffer | undefined> {
+    const res = await this.request("GET", `blobs/${digest}`);
+    if (!res || res.status === 404 || !res.body) return drained(res);
+    if (!res.ok) return this.fail(`GET blob ${digest.slice(0, 12)}: HTTP ${res.status}`);
+    const hash = createHash("sha256");
+    const chunks: Buffer[] = [];
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      hash.update(chunk);
+      chunks.push(Buffer.from(chunk));
+    }
+    if (hash.digest("hex") !== digest) {
+      this.poisoned.add(digest);
+      throw new PoisonedBlob(`remote blob ${digest.slice(0, 12)} does not match its digest (corrupt or tampered on the server)`);
+    }
+    const bytes = Buffer.concat(chunks);
+    this.stats.downloadedBytes += bytes.length;
+    return bytes;
+  }
+
+  /** A record and all its blobs, or undefined if any is missing. Throws PoisonedBlob for a bad blob. */
+  async fetchStage(key: StageKey, have: (d: Digest) => boolean): Promise<{ record: StageRecord<unknown>; blobs: Map<Digest, Buffer> } | undefined> {
+    const record = await this.getRecord(key);
+    if (!record) return undefined;
+    const wanted = [...new Set(Object.values(record.outputs).map((o) => o.digest))].filter((d) => !have(d));
+    const got = await Promise.all(wanted.map((d) => this.getBlob(d).then((b) => [d, b] as const)));
+    if (got.some(([, b]) => !b)) return undefined;
+    this.stats.hits++;
+    return { record, blobs: new Map(got as [Digest, Buffer][]) };
+  }
+
+  async hasRecord(key: StageKey): Promise<boolean> {
+    const res = await this.request("HEAD", `records/${key}.json`);
+    return res?.ok ?? false;
+  }
+
+  /** Uploads blobs (those the server lacks) and then the record, so no reader sees a record before its blobs. */
+  async push(record: StageRecord<unknown>, blobs: ReadonlyMap<Digest, Uint8Array>): Promise<void> {
+    if (!this.writable || this.down) return;
+    await Promise.all(
+      [...blobs].map(async ([d, bytes]) => {
+        if (!this.poisoned.has(d)) {
+          const head = await this.request("HEAD", `blobs/${d}`);
+          if (head?.ok) return;
+        }
+        const res = await this.request("PUT", `blobs/${d}`, bytes);
+        await drained(res);
+        if (res && !res.ok) this.fail(`PUT blob ${d.slice(0, 12)}: HTTP ${res.status}`);
+        else if (res) this.stats.uploadedBytes += bytes.byteLength;
+      }),
+    );
+    if (this.down) return;
+    const res = await this.request("PUT", `records/${record.key}.json`, Buffer.from(JSON.stringify(sign(record, this.o.key))));
+    await drained(res);
+    if (res && !res.ok) this.fail(`PUT record ${record.key.slice(0, 12)}: HTTP ${res.status}`);
+  }
+
+  private fail(message: string): undefined {
+    this.warn(`remote cache ${this.base}: ${message}`);
+    return undefined;
+  }
+
+  private warn(message: string): void {
+    if (this.warned.has(message)) return;
+    this.warned.add(message);
+    this.o.warn?.(message);
+  }
+
+  /** One HTTP request with a time-out and retries; undefined once the server is known to be down. */
+  private async request(method: string, path: string, body?: Uint8Array): Promise<Response | undefined> {
+    if (this.down) return undefined;
+    await this.slot();
+    try {
+      const retries = this.o.retries ?? 2;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const res = await fetch(`${this.base}/${path}`, {
+            method,
+            ...(body ? { body: Buffer.from(body.buffer, body.byteOffset, body.byteLength), headers: { "content-type": "application/octet-stream" } } : {}),
+            signal: AbortSignal.timeout(this.o.timeoutMs ?? 30_000),
+          });
+          if (res.status >= 500 && attempt < retries) {
+            await res.arrayBuffer().catch(() => undefined);
+            await new Promise((r) => setTimeout(r, 100 * 4 ** attempt));
+            continue;
+          }
+          return res;
+        } catch (e) {
+          if (attempt < retries) {
+            await new Promise((r) => setTimeout(r, 100 * 4 ** attempt));
+            continue;
+          }
+          // Concurrent requests fail together: say it once.
+          if (!this.down) {
+            this.down = true;
+            const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+            this.o.warn?.(`remote cache ${this.base} is unreachable (${cause?.code ?? cause?.message ?? (e as Error).message}); going on with the local cache only`);
+          }
+          return undefined;
+        }
+      }
+    } finally {
+      this.release();
+    }
+  }
+
+  private slot(): Promise<void> {
+    if (this.active < (this.o.concurrency ?? 8)) {
+      this.active++;
+      return Promise.resolve();
+    }
+    return new Promise((r) => this.queue.push(() => (this.active++, r())));
+  }
+
+  private release(): void {
+    this.active--;
+    this.queue.shift()?.();
+  }
+}
+
+/** Reads and drops a response body, so its connection can be reused. */
+async function drained(res: Response | undefined): Promise<undefined> {
+  await res?.arrayBuffer().catch(() => undefined);
+  return undefined;
+}

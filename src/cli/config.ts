@@ -1,0 +1,44 @@
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { RemoteCache } from "../cache/remote.js";
+import { cacheKeyFromEnv } from "../cache/signing.js";
+import { EXIT, Exit } from "./exit.js";
+
+/**
+ * Settings that belong to a machine or a CI job rather than to a pipeline, from (first wins) the
+ * command line, the environment, and `rnnp.config.json` in the working directory or above it:
+ *   { "remote": { "url": "https://cache.example/rnnp", "mode": "read" | "readwrite" } }
+ */
+export interface RemoteFlags {
+  remote?: string;
+  remoteWrite?: boolean;
+}
+
+interface ConfigFile {
+  remote?: { url?: string; mode?: string };
+}
+
+function configFile(): { path: string; config: ConfigFile } | undefined {
+  for (let dir = resolve("."); ; dir = dirname(dir)) {
+    const path = join(dir, "rnnp.config.json");
+    if (existsSync(path)) {
+      try {
+        return { path, config: JSON.parse(readFileSync(path, "utf8")) as ConfigFile };
+      } catch (e) {
+        throw new Exit(EXIT.invalid, `${path}: ${(e as Error).message}`);
+      }
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+export function remoteFor(flags: RemoteFlags, warn: (message: string) => void): RemoteCache | undefined {
+  const file = flags.remote === undefined && process.env.RNNP_REMOTE === undefined ? configFile() : undefined;
+  const url = flags.remote ?? process.env.RNNP_REMOTE ?? file?.config.remote?.url;
+  if (!url) return undefined;
+  if (!/^https?:\/\//.test(url)) throw new Exit(EXIT.invalid, `remote cache ${url}: expected an http:// or https:// URL`);
+  const mode = flags.remoteWrite ? "readwrite" : (process.env.RNNP_REMOTE_MODE ?? file?.config.remote?.mode ?? "read");
+  if (mode !== "read" && mode !== "readwrite") throw new Exit(EXIT.invalid, `remote cache mode "${mode}": expected "read" or "readwrite"`);
+  const key = cacheKeyFromEnv();
+  return new RemoteCache({ url, mode, ...(key ? { key } : {}), warn });
+}
