@@ -20,6 +20,15 @@ export interface StatEntry {
   hashedAtNs: string;
 }
 
+/** The last `rnnp check` of a record: whether rebuilding it in fresh processes gave the same bytes. */
+export interface CheckResult {
+  checkedAt: string;
+  runs: number;
+  identical: boolean;
+  /** Outputs whose bytes differed. */
+  differing: string[];
+}
+
 /** Who is computing a stage right now, so that another process waits instead of computing it too. */
 export interface Lease {
   pid: number;
@@ -44,6 +53,7 @@ export class CacheStore {
     private readonly history: Database<HistoryEntry[], string[]>,
     private readonly stats: Database<StatEntry, string>,
     private readonly leases: Database<Lease, string>,
+    private readonly checks: Database<CheckResult, string>,
   ) {}
 
   static open(dir: string): CacheStore {
@@ -57,6 +67,7 @@ export class CacheStore {
       root.openDB<HistoryEntry[], string[]>({ name: "history", encoding: "msgpack" }),
       root.openDB<StatEntry, string>({ name: "stat", encoding: "msgpack" }),
       root.openDB<Lease, string>({ name: "leases", encoding: "msgpack" }),
+      root.openDB<CheckResult, string>({ name: "checks", encoding: "msgpack" }),
     );
   }
 
@@ -194,6 +205,14 @@ export class CacheStore {
     this.root.transactionSync(() => {
       if (this.leases.get(key)?.token === token) this.leases.removeSync(key);
     });
+  }
+
+  recordCheck(key: StageKey, result: CheckResult): void {
+    this.checks.putSync(key, result);
+  }
+
+  getCheck(key: StageKey): CheckResult | undefined {
+    return this.checks.get(key);
   }
 
   getStat(path: string): StatEntry | undefined {

@@ -80,6 +80,19 @@ withParams(withCache(program.command("predict").argument("[file]", "pipeline fil
   .option("--json", "print JSON")
   .action(action(async () => (await import("./commands/predict.js")).predictCommand));
 
+withParams(withCache(program.command("check").argument("[file]", "pipeline file")))
+  .description("determinism check: rebuild stages in fresh processes and compare their bytes with the cache and the lockfile (exit 104 if any differ)")
+  .option("-s, --stage <name>", "check only these stages (repeatable, or comma-separated; default: all)", collect)
+  .option("--runs <n>", "fresh processes per stage", "1")
+  .option("--threads <counts>", "thread counts to try, e.g. 1,2 (backends with thread pools)")
+  .option("--json", "print JSON")
+  .action(action(async () => (await import("./commands/check.js")).checkCommand));
+
+withParams(withCache(program.command("rebuild-stage", { hidden: true }).argument("<file>")))
+  .requiredOption("--stage <name>")
+  .requiredOption("--out <dir>")
+  .action(action(async () => (await import("./commands/check.js")).rebuildStageCommand));
+
 const cache = program.command("cache").description("inspect and maintain the stage cache");
 withCache(cache.command("ls"))
   .description("list cached stage records")

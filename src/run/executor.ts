@@ -40,9 +40,10 @@ export class LocalExecutor implements Executor {
     // TF.js draws shuffles and dropout masks from Math.random: while a stage runs, Math.random is a
     // generator seeded from the stage, so even code that reaches for it is reproducible.
     const original = Math.random;
-    seedrandom(`${task.seed ?? 0}:Math.random`, { global: true });
+    const seedMathRandom = () => seedrandom(`${task.seed ?? 0}:Math.random`, { global: true });
+    seedMathRandom();
     try {
-      return await task.stage.kind.run(context(task, hooks), task.inputs, task.stage.params);
+      return await task.stage.kind.run(context(task, hooks, seedMathRandom), task.inputs, task.stage.params);
     } finally {
       Math.random = original;
     }
@@ -53,7 +54,7 @@ export class LocalExecutor implements Executor {
   }
 }
 
-function context(task: StageTask, hooks: TaskHooks): StageContext {
+function context(task: StageTask, hooks: TaskHooks, seedMathRandom: () => void = () => {}): StageContext {
   const { seed, stage, pipeline } = task;
   return {
     get seed(): number {
@@ -69,9 +70,13 @@ function context(task: StageTask, hooks: TaskHooks): StageContext {
     log: hooks.log,
     signal: hooks.signal,
     runtime: task.runtime,
-    tf: () => {
-      if (!task.runtime) return Promise.reject(new Error(task.runtimeError ?? "no numeric backend is available"));
-      return loadTf(task.runtime);
+    tf: async () => {
+      if (!task.runtime) throw new Error(task.runtimeError ?? "no numeric backend is available");
+      const tf = await loadTf(task.runtime);
+      // Loading TF.js draws from Math.random the first time only: restart the stage's stream after it,
+      // so dropout masks do not depend on whether an earlier stage in this process loaded TF.js.
+      seedMathRandom();
+      return tf;
     },
     problem: (param, message, hint): Diagnostic => ({
       code: "stage-failed",

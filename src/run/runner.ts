@@ -10,7 +10,7 @@ import { lockLookup, type LockedStage, type Lockfile } from "../plan/lockfile.js
 import { digestsOf, type Planner, type Resolution } from "../plan/planner.js";
 import { explainAgainst, type Reason } from "../plan/why.js";
 import type { Artifact } from "../stages/artifacts/index.js";
-import { BadBlobError, encodeArtifact, readArtifact } from "./artifacts.js";
+import { BadBlobError, encodeArtifact, readArtifact, type EncodedArtifact } from "./artifacts.js";
 import { RuntimeUnavailable } from "../stages/numerics/runtime.js";
 import type { Executor, StageTask, TaskHooks } from "./executor.js";
 import { withLease } from "./lease.js";
@@ -229,6 +229,20 @@ export class Runner {
         if (again.status !== "ran") throw new Error(`could not recompute \`${producer}\``);
       }
     }
+  }
+
+  /**
+   * Executes one stage again, its inputs read (verified) from the cache and its own record ignored,
+   * and commits nothing: what `rnnp check` compares with the cached bytes.
+   */
+  async rebuild(name: string, onEvent: (e: RunEvent) => void = () => {}): Promise<Record<string, EncodedArtifact>> {
+    const stage = this.planner.stage(name);
+    for (const up of this.planner.closure([name])) if (up.name !== name) this.planner.resolve(up.name);
+    const res = this.planner.resolve(name);
+    if (res.state !== "keyed") throw new Error(`\`${name}\` cannot be rebuilt: ${res.state === "waiting" ? `${res.on.join(", ")} not built` : res.diagnostics.map((d) => d.message).join("; ")}`);
+    const inputs = await this.inputsFor(stage, onEvent);
+    const outputs = await this.executor.execute(this.task(stage, inputs, res.fingerprint.seed), this.hooks(stage, onEvent));
+    return Object.fromEntries(stage.outputs.map((o) => [o, encodeArtifact(outputs[o]!)]));
   }
 
   /**

@@ -23,7 +23,10 @@ export function cacheLs(opts: CommonOptions & { json?: boolean }): number {
   const records = [...store.allRecords()].sort((a, b) => b.provenance.createdAt.localeCompare(a.provenance.createdAt));
   if (opts.json) {
     printJson({
-      records: records.map((r) => ({ key: r.key, kind: r.kind, pipeline: r.provenance.pipeline, stage: r.provenance.stage, size: recordSize(r), createdAt: r.provenance.createdAt, durationMs: r.provenance.durationMs })),
+      records: records.map((r) => {
+        const check = store.getCheck(r.key);
+        return { key: r.key, kind: r.kind, pipeline: r.provenance.pipeline, stage: r.provenance.stage, size: recordSize(r), createdAt: r.provenance.createdAt, durationMs: r.provenance.durationMs, checked: check ?? null };
+      }),
     });
     return EXIT.ok;
   }
@@ -31,8 +34,12 @@ export function cacheLs(opts: CommonOptions & { json?: boolean }): number {
     process.stdout.write(`the cache at ${store.dir} is empty\n`);
     return EXIT.ok;
   }
-  const rows = [["key", "kind", "made by", "size", "age"].map((h) => pc.bold(h))];
-  for (const r of records) rows.push([short(r.key), r.kind, `${r.provenance.pipeline}/${r.provenance.stage}`, formatBytes(recordSize(r)), age(r.provenance.createdAt)]);
+  const rows = [["key", "kind", "made by", "size", "age", "checked"].map((h) => pc.bold(h))];
+  for (const r of records) {
+    const check = store.getCheck(r.key);
+    const checked = !check ? pc.dim("-") : check.identical ? pc.green(`identical (${check.runs})`) : pc.red(`differs: ${check.differing.join(", ")}`);
+    rows.push([short(r.key), r.kind, `${r.provenance.pipeline}/${r.provenance.stage}`, formatBytes(recordSize(r)), age(r.provenance.createdAt), checked]);
+  }
   process.stdout.write(table(rows) + "\n");
   const total = [...store.allBlobDigests()].reduce((a, b) => a + b.size, 0);
   process.stdout.write(pc.dim(`${records.length} records, ${formatBytes(total)} of artifacts in ${store.dir}\n`));

@@ -1,0 +1,138 @@
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pc from "picocolors";
+import { decode } from "../../core/codec.js";
+import { short, type Digest } from "../../core/digest.js";
+import { lockPathOf, readLockfile } from "../../plan/lockfile.js";
+import { firstDifference, type Difference } from "../../run/compare.js";
+import { LocalExecutor } from "../../run/executor.js";
+import { Runner } from "../../run/runner.js";
+import { EXIT, Exit, openPlan, printJson, type CommonOptions } from "../context.js";
+import { checkNames, splitList } from "./run.js";
+
+/**
+ * `rnnp check`: the determinism check, as `nix build --rebuild`. Each chosen stage is executed again
+ * in fresh processes (its inputs from the cache, its own cached result ignored), and the bytes are
+ * compared with the cached ones and the lockfile's. Differences are located down to the field and
+ * element. The result is remembered in the cache (`rnnp cache ls` shows it). Exit 104 when a stage
+ * is not deterministic.
+ */
+export interface CheckOptions extends CommonOptions {
+  stage?: string[];
+  runs?: string;
+  threads?: string;
+  json?: boolean;
+}
+
+interface OutputCheck {
+  output: string;
+  /** What the rebuilt bytes were compared with: the cached record, and the lockfile when it has this key. */
+  against: "cache" | "lockfile";
+  expected: Digest;
+  got: Digest;
+  run: number;
+  threads?: number;
+  difference?: Difference;
+}
+
+export async function checkCommand(file: string | undefined, opts: CheckOptions): Promise<number> {
+  const planner = openPlan(file, opts);
+  const names = opts.stage?.length ? checkNames(planner, opts.stage.flatMap(splitList), "--stage") : planner.order.map((s) => s.name);
+  const runs = Number(opts.runs ?? 1);
+  if (!Number.isInteger(runs) || runs < 1) throw new Exit(EXIT.invalid, `--runs ${opts.runs}: expected a positive integer`);
+  const threads = opts.threads ? opts.threads.split(",").map(Number) : [undefined];
+  if (threads.some((t) => t !== undefined && (!Number.isInteger(t) || t < 1))) throw new Exit(EXIT.invalid, `--threads ${opts.threads}: expected counts such as 1,2`);
+  const rt = planner.runtime;
+  const threaded = rt && !(rt instanceof Error) && rt.backend === "tensorflow";
+  if (opts.threads && !threaded && !opts.json) {
+    process.stderr.write(pc.dim(`note: the ${rt && !(rt instanceof Error) ? rt.backend : "configured"} backend runs single-threaded in Node.js; --threads varies TensorFlow's thread pools only on the tensorflow backend\n`));
+  }
+  const lock = readLockfile(lockPathOf(planner.ir.file));
+  for (const s of planner.closure(names)) planner.resolve(s.name);
+
+  const work = mkdtempSync(join(tmpdir(), "rnnp-check-"));
+  const report: { stage: string; key: string; identical: boolean; checks: OutputCheck[] }[] = [];
+  try {
+    for (const name of planner.order.map((s) => s.name).filter((n) => names.includes(n))) {
+      const res = planner.resolve(name);
+      if (res.state !== "keyed" || !res.record) throw new Exit(EXIT.failed, `\`${name}\` is not built: run \`rnnp run ${planner.ir.file}\` before checking it`);
+      const expected = Object.fromEntries(Object.entries(res.record.outputs).map(([o, r]) => [o, r.digest]));
+      const locked = lock?.stages[name]?.key === res.key ? lock.stages[name]!.outputs : undefined;
+      const checks: OutputCheck[] = [];
+      for (let run = 1; run <= runs; run++) {
+        for (const t of threaded ? threads : [undefined]) {
+          const out = join(work, `${name}-${run}-${t ?? 0}`);
+          mkdirSync(out);
+          const got = await rebuildInFreshProcess(planner.ir.file, name, out, opts, t);
+          for (const [o, digest] of Object.entries(got)) {
+            const references = [["cache", expected[o]], ...(locked && locked[o] !== expected[o] ? [["lockfile", locked[o]]] : [])] as ["cache" | "lockfile", Digest][];
+            for (const [against, want] of references) {
+              const c: OutputCheck = { output: o, against, expected: want, got: digest, run, ...(t ? { threads: t } : {}) };
+              if (digest !== want) {
+                const reference = planner.store.getBlob(want);
+                const rebuilt = readFileSync(join(out, `${o}.bin`));
+                c.difference = reference ? (firstDifference(decode(reference), decode(rebuilt)) ?? { path: "$", detail: "same value, other bytes" }) : { path: "$", detail: `the ${against}'s blob ${short(want)} is not in this cache` };
+              }
+              checks.push(c);
+            }
+          }
+        }
+      }
+      const identical = checks.every((c) => !c.difference);
+      planner.store.recordCheck(res.key, { checkedAt: new Date().toISOString(), runs: runs * (threaded ? threads.length : 1), identical, differing: [...new Set(checks.filter((c) => c.difference).map((c) => c.output))] });
+      report.push({ stage: name, key: res.key, identical, checks });
+      if (!opts.json) printStage(name.padEnd(Math.max(...names.map((n) => n.length))), identical, checks, locked !== undefined);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const bad = report.filter((r) => !r.identical);
+  if (opts.json) printJson({ pipeline: planner.ir.name, deterministic: bad.length === 0, stages: report });
+  else process.stdout.write(bad.length ? pc.red(`${bad.length} of ${report.length} stages are not deterministic\n`) : pc.green(`all ${report.length} stages rebuilt bit-identical\n`));
+  return bad.length ? EXIT.nondeterministic : EXIT.ok;
+}
+
+function printStage(name: string, identical: boolean, checks: OutputCheck[], againstLock: boolean): void {
+  const runs = new Set(checks.map((c) => `${c.run}:${c.threads ?? 0}`)).size;
+  if (identical) {
+    process.stdout.write(`${pc.green("✔")} ${name}  bit-identical (${runs} fresh process${runs === 1 ? "" : "es"}, against the cache${againstLock ? " and the lockfile" : ""})\n`);
+    return;
+  }
+  process.stdout.write(`${pc.red("✖")} ${name}  not deterministic\n`);
+  for (const c of checks.filter((x) => x.difference)) {
+    const d = c.difference!;
+    const stats = d.differing !== undefined ? `; ${d.differing} elements differ, max |difference| ${d.maxAbsDiff}` : "";
+    process.stdout.write(`    ${name.trimEnd()}.${c.output} (run ${c.run}${c.threads ? `, ${c.threads} threads` : ""}): ${short(c.got)} instead of the ${c.against}'s ${short(c.expected)}; first difference at ${d.path}: ${d.detail}${stats}\n`);
+  }
+}
+
+/** Runs the hidden `rebuild-stage` command in a new Node.js process; returns output name -> digest. */
+function rebuildInFreshProcess(file: string, stage: string, out: string, opts: CommonOptions, threads?: number): Promise<Record<string, Digest>> {
+  const bin = fileURLToPath(new URL("../main.js", import.meta.url));
+  const args = [bin, "rebuild-stage", file, "--stage", stage, "--out", out, ...(opts.cache ? ["--cache", opts.cache] : []), ...(opts.backend ? ["--backend", opts.backend] : []), ...(opts.param ?? []).flatMap((p) => ["-P", p])];
+  const env = { ...process.env, ...(threads ? { TF_NUM_INTRAOP_THREADS: String(threads), TF_NUM_INTEROP_THREADS: String(threads) } : {}) };
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => (code === 0 ? res(JSON.parse(stdout) as Record<string, Digest>) : rej(new Exit(EXIT.failed, `rebuilding \`${stage}\` failed:\n${stderr}`))));
+  });
+}
+
+/** The hidden worker: rebuild one stage, write its outputs' bytes to --out, print their digests. */
+export async function rebuildStageCommand(file: string, opts: CommonOptions & { stage: string; out: string }): Promise<number> {
+  const planner = openPlan(file, opts);
+  const outputs = await new Runner(planner, new LocalExecutor()).rebuild(opts.stage);
+  const digests: Record<string, Digest> = {};
+  for (const [name, enc] of Object.entries(outputs)) {
+    writeFileSync(join(opts.out, `${name}.bin`), enc.bytes);
+    digests[name] = enc.ref.digest;
+  }
+  printJson(digests);
+  return EXIT.ok;
+}

@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { open } from "lmdb";
+import { kinds } from "../../src/stages/registry.js";
+import { cli, tempDir, writeFiles } from "../helpers.js";
+
+/** A pipeline that uses every stage kind rnnp ships, on small data. */
+const ALL_KINDS = `pipeline allkinds {
+  seed 4
+  backend "cpu"
+
+  stage csv = load.csv(path: "names.csv", text: "name", label: "label")
+  stage jsonl = load.jsonl(path: "series.jsonl")
+  stage lines = load.text(path: "lines.txt")
+  stage some = sample(csv, n: 48)
+  stage cleaned = clean(some, lowercase: true)
+  stage parts = split(cleaned, train: 0.5, val: 0.25, test: 0.25, stratify: true)
+  stage first = head(lines, n: 2)
+  stage vocab = vocabulary(parts.train, level: "char")
+  stage seqs = encode(parts, vocab, maxLen: 8)
+  stage buckets = bucket(seqs, batchSize: 8)
+  stage windows = window(jsonl, length: 4, features: ["v"])
+  stage net = model(buckets.train) {
+    embedding(dim: 4, mask: true)
+    gru(units: 4, recurrentDropout: 0.2)
+    dropout(rate: 0.3)
+    dense(units: 2, activation: "softmax")
+  }
+  stage fit = train(net, buckets.train, validation: buckets.val, epochs: 2, batchSize: 8)
+  stage report = evaluate(fit, buckets.test)
+  stage exported = export(fit, dir: "out")
+}
+`;
+
+function project(): string {
+  const dir = tempDir();
+  const names = ["anna", "bob", "carla", "dave", "emma", "frank", "gina", "hugo", "iris", "jack", "kate", "liam"];
+  const rows = Array.from({ length: 72 }, (_, i) => `${names[i % 12]}${i},${i % 2 ? "m" : "f"}`);
+  writeFiles(dir, {
+    "names.csv": `name,label\n${rows.join("\n")}\n`,
+    "series.jsonl": Array.from({ length: 30 }, (_, i) => JSON.stringify({ t: i, v: Math.round(Math.sin(i) * 1000) / 1000 })).join("\n") + "\n",
+    "lines.txt": "first line\nsecond line\nthird line\n",
+    "all.rnnp": ALL_KINDS,
+  });
+  return dir;
+}
+
+describe("rnnp check", () => {
+  const dir = project();
+  const built = cli(["run", "all.rnnp", "--json"], dir);
+
+  it("the test pipeline uses every stage kind rnnp ships", () => {
+    assert.equal(built.code, 0, built.stderr);
+    const used = new Set((JSON.parse(built.stdout) as { stages: { kind: string }[] }).stages.map((s) => s.kind));
+    assert.deepEqual([...kinds.keys()].filter((k) => !used.has(k)), []);
+  });
+
+  it("every stage kind rebuilds bit-identical in fresh processes, and the cache remembers it", () => {
+    const r = cli(["check", "all.rnnp", "--json"], dir);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout) as { deterministic: boolean; stages: { stage: string; identical: boolean }[] };
+    assert.equal(report.deterministic, true);
+    assert.equal(report.stages.length, 15);
+    const ls = (JSON.parse(cli(["cache", "ls", "--json"], dir).stdout) as { records: { stage: string; checked: { identical: boolean; runs: number } | null }[] }).records;
+    assert.ok(ls.every((x) => x.checked?.identical === true && x.checked.runs === 1));
+    assert.match(cli(["cache", "ls"], dir).stdout, /identical \(1\)/);
+  });
+
+  it("--runs and --stage; --threads is explained on single-threaded backends", () => {
+    const r = cli(["check", "all.rnnp", "--stage", "fit", "--runs", "2", "--threads", "1,2"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /✔ fit {2}bit-identical \(2 fresh processes, against the cache and the lockfile\)/);
+    assert.match(r.stderr, /runs single-threaded in Node\.js/);
+  });
+
+  it("bytes that differ are located, and the exit code is 104", async () => {
+    // Make the cache claim `report` produced other bytes: point its record at another (valid) report.
+    const key = (JSON.parse(built.stdout) as { stages: { name: string; key: string }[] }).stages.find((s) => s.name === "report")!.key;
+    const env = open({ path: join(dir, "cache"), maxDbs: 12 });
+    const records = env.openDB({ name: "records", encoding: "msgpack" });
+    const blobs = env.openDB({ name: "blobs", encoding: "binary" });
+    const record = records.get(key) as { outputs: { out: { digest: string } } };
+    // A genuine report with one metric changed, stored under its own digest.
+    const { decode, encode } = await import("../../src/core/codec.js");
+    const { digestOf } = await import("../../src/core/digest.js");
+    const value = decode(blobs.get(record.outputs.out.digest) as Buffer) as { metrics: Record<string, number> };
+    value.metrics.accuracy = value.metrics.accuracy! + 0.25;
+    const bytes = encode(value as never);
+    const digest = digestOf(bytes);
+    await blobs.put(digest, bytes);
+    record.outputs.out.digest = digest;
+    await records.put(key, record);
+    await env.close();
+    const r = cli(["check", "all.rnnp", "--stage", "report"], dir);
+    assert.equal(r.code, 104, r.stdout + r.stderr);
+    assert.match(r.stdout, /✖ report {2}not deterministic\n {4}report\.out \(run 1\): [0-9a-f]{12} instead of the cache's [0-9a-f]{12}; first difference at \$\.metrics\.accuracy: /);
+    assert.match(cli(["cache", "ls"], dir).stdout, /differs: out/);
+  });
+});
