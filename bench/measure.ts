@@ -1,14 +1,18 @@
 import { spawnSync } from "node:child_process";
 import { performance } from "node:perf_hooks";
 
-/** Wall time of a whole process, in ms: median and minimum over `runs` runs after one warm-up. */
-export function timeProcess(argv: string[], cwd: string, runs = 15): { median: number; min: number } {
+/**
+ * Wall time of a whole process, in ms: median and minimum over `runs` runs after one warm-up. `argv`
+ * may depend on the run's number (e.g. a fresh cache directory each time).
+ */
+export function timeProcess(argv: string[] | ((run: number) => string[]), cwd: string, runs = 15): { median: number; min: number } {
   const times: number[] = [];
   for (let i = 0; i <= runs; i++) {
+    const a = typeof argv === "function" ? argv(i) : argv;
     const t = performance.now();
-    const r = spawnSync(argv[0]!, argv.slice(1), { cwd, stdio: ["ignore", "ignore", "pipe"] });
+    const r = spawnSync(a[0]!, a.slice(1), { cwd, stdio: ["ignore", "ignore", "pipe"] });
     const ms = performance.now() - t;
-    if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}: ${r.stderr}`);
+    if (r.status !== 0) throw new Error(`${a.join(" ")} exited ${r.status}: ${r.stderr}`);
     if (i > 0) times.push(ms);
   }
   times.sort((a, b) => a - b);

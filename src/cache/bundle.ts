@@ -27,6 +27,7 @@ const BLOB = /^blobs\/([0-9a-f]{64})$/;
 const RECORD = /^records\/([0-9a-f]{64})\.json$/;
 const MAX_RECORD_BYTES = 16 << 20;
 export const DEFAULT_MAX_ENTRY_BYTES = 8 * 1024 ** 3;
+const MEMORY_BUDGET = 1024 ** 3;
 
 export interface ExportReport {
   records: number;
@@ -75,6 +76,8 @@ export async function importBundle(store: CacheStore, file: string, opts: { key?
   const staging = mkdtempSync(join(tmpdir(), "rnnp-import-"));
   const blobs = new Set<Digest>();
   const records: StageRecord<unknown>[] = [];
+  const inMemory = new Map<Digest, Buffer>();
+  let held = 0;
   let manifest: { format?: string; version?: number } | undefined;
   try {
     const head = Buffer.alloc(2);
@@ -83,7 +86,8 @@ export async function importBundle(store: CacheStore, file: string, opts: { key?
     closeSync(fd);
     const gz = head[0] === 0x1f && head[1] === 0x8b;
     const extract = tar.extract();
-    const reading = gz ? pipeline(createReadStream(file), createGunzip(), extract as unknown as Writable) : pipeline(createReadStream(file), extract as unknown as Writable);
+    const source = createReadStream(file, { highWaterMark: 1 << 20 });
+    const reading = gz ? pipeline(source, createGunzip(), extract as unknown as Writable) : pipeline(source, extract as unknown as Writable);
     // Leaving the loop early (a refused entry) closes the stream: that rejection is expected, not an error.
     reading.catch(() => {});
     for await (const e of extract) {
@@ -114,7 +118,12 @@ export async function importBundle(store: CacheStore, file: string, opts: { key?
           chunks.push(chunk);
         }
         if (hash.digest("hex") !== digest) fail("does not hash to its name: the blob is corrupt");
-        writeFileSync(path, Buffer.concat(chunks));
+        // Held in memory up to a budget, staged on disk beyond it: big bundles need not fit in RAM.
+        const bytes = Buffer.concat(chunks);
+        if (held + bytes.length <= MEMORY_BUDGET) {
+          inMemory.set(digest, bytes);
+          held += bytes.length;
+        } else writeFileSync(path, bytes);
         blobs.add(digest);
       } else if (rec) {
         const body = (await collect(e, MAX_RECORD_BYTES, fail)).toString("utf8");
@@ -138,7 +147,7 @@ export async function importBundle(store: CacheStore, file: string, opts: { key?
     }
     const hadRecords = records.filter((r) => store.hasRecord(r.key as StageKey)).length;
     const hadBlobs = [...blobs].filter((d) => store.hasBlob(d)).length;
-    const added = store.importAll(records, blobs, (d) => readFileSync(join(staging, d)));
+    const added = store.importAll(records, blobs, (d) => inMemory.get(d) ?? readFileSync(join(staging, d)));
     return { records: { added: added.records, had: hadRecords }, blobs: { added: added.blobs, had: hadBlobs, bytes: added.bytes } };
   } finally {
     rmSync(staging, { recursive: true, force: true });

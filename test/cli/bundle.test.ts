@@ -28,7 +28,7 @@ async function craft(file: string, entries: { name: string; body?: string | Buff
   for (const e of entries) {
     await new Promise<void>((res, rej) => {
       const body = e.body === undefined ? undefined : Buffer.from(e.body);
-      pack.entry({ name: e.name, type: e.type ?? "file", ...(e.linkname ? { linkname: e.linkname } : {}), ...(body ? { size: body.length } : {}) }, body, (err) => (err ? rej(err) : res()));
+      pack.entry({ name: e.name, type: e.type ?? "file", ...(e.linkname ? { linkname: e.linkname } : {}), ...(body ? { size: body.length } : {}) }, body ?? Buffer.alloc(0), (err) => (err ? rej(err) : res()));
     });
   }
   pack.finalize();

@@ -204,7 +204,7 @@ describe("rnnp show and cache", () => {
     const records = (JSON.parse(ls.stdout) as { records: { key: string; stage: string; kind: string; size: number }[] }).records;
     assert.equal(records.length, 5);
     assert.deepEqual(records.map((r) => r.stage).sort(), ["low", "other", "parts", "preview", "raw"]);
-    assert.match(cli(["cache", "ls"], dir).stdout, /key +kind +made by +size +age\n/);
+    assert.match(cli(["cache", "ls"], dir).stdout, /key +kind +made by +size +age +checked\n/);
     const parts = records.find((r) => r.stage === "parts")!;
     const show = cli(["cache", "show", parts.key.slice(0, 10)], dir);
     assert.equal(show.code, 0);

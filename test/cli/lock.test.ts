@@ -107,3 +107,16 @@ describe("rnnp run --frozen", () => {
     assert.match(r.stderr, /`extra` is not in the lockfile/);
   });
 });
+
+describe("rnnp cache gc with lockfiles", () => {
+  it("keeps what the given lockfiles reference and removes the rest", () => {
+    const dir = project();
+    cli(["run", "p.rnnp"], dir);
+    cli(["run", "p.rnnp", "-P", "n=1", "-P", "lower=false"], dir);
+    const report = JSON.parse(cli(["cache", "gc", "p.lock", "--json"], dir).stdout) as { removedRecords: { stage: string }[]; keptRecords: number };
+    assert.deepEqual(report.removedRecords.map((r) => r.stage).sort(), ["locked/low", "locked/parts", "locked/preview"]);
+    assert.equal(report.keptRecords, 4);
+    assert.ok((JSON.parse(cli(["run", "p.rnnp", "--json", "--frozen"], dir).stdout) as { stages: { status: string }[] }).stages.every((s) => s.status === "cached"));
+    assert.equal(cli(["cache", "gc", "missing.lock"], dir).code, 2);
+  });
+});

@@ -41,7 +41,7 @@ const paramsFor: Record<StageModel["kind"], fc.Arbitrary<Record<string, string>>
   clean: fc.record({ lowercase: fc.boolean().map(String), dedupe: fc.boolean().map(String), minLength: fc.integer({ min: 0, max: 3 }).map(String) }),
   head: fc.record({ n: fc.integer({ min: 1, max: 50 }).map(String) }),
   sample: fc.record({ n: fc.integer({ min: 1, max: 50 }).map(String) }),
-  split: fc.constantFrom({ train: "0.8", val: "0.1", test: "0.1" }, { train: "0.6", val: "0.2", test: "0.2" }, { train: "0.5", val: "0.25", test: "0.25", stratify: "true" }),
+  split: fc.constantFrom<Record<string, string>>({ train: "0.8", val: "0.1", test: "0.1" }, { train: "0.6", val: "0.2", test: "0.2" }, { train: "0.5", val: "0.25", test: "0.25", stratify: "true" }),
 };
 
 const modelArb: fc.Arbitrary<Model> = fc.integer({ min: 1, max: 6 }).chain((n) =>

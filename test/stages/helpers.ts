@@ -34,7 +34,7 @@ export async function runKind(name: string, dir: string, inputs: Record<string, 
 }
 
 export function col(t: Table, name: string): unknown[] {
-  return Array.from(t.columns.find((c) => c.name === name)!.values);
+  return Array.from(t.columns.find((c) => c.name === name)!.values as ArrayLike<unknown>);
 }
 
 export function table(columns: Record<string, string[] | number[]>, roles: Table["roles"] = {}): Table {
