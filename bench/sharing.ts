@@ -58,13 +58,18 @@ export async function sharingBench(): Promise<Row[]> {
       t = performance.now();
       await remote.push(record, new Map([[digest, bytes]]));
       const up = MB / ((performance.now() - t) / 1000);
-      t = performance.now();
-      const plain = await (await fetch(`${server.url}/blobs/${digest}`)).arrayBuffer();
-      const raw = plain.byteLength / 1024 / 1024 / ((performance.now() - t) / 1000);
-      t = performance.now();
-      const got = await remote.fetchStage(key, () => false);
-      const down = MB / ((performance.now() - t) / 1000);
-      if (!got) throw new Error("remote fetch failed");
+      // Best of three each, alternating, after a warm-up GET: the server's page cache is warm for both.
+      await (await fetch(`${server.url}/blobs/${digest}`)).arrayBuffer();
+      let raw = 0;
+      let down = 0;
+      for (let i = 0; i < 3; i++) {
+        t = performance.now();
+        await (await fetch(`${server.url}/blobs/${digest}`)).arrayBuffer();
+        raw = Math.max(raw, MB / ((performance.now() - t) / 1000));
+        t = performance.now();
+        if (!(await remote.fetchStage(key, () => false))) throw new Error("remote fetch failed");
+        down = Math.max(down, MB / ((performance.now() - t) / 1000));
+      }
       rows.push(
         { suite: "remote", measure: `remote hit: fetch + verify a ${MB} MB artifact (nginx, loopback)`, value: mbs(down), baseline: `plain GET: ${mbs(raw)}`, ratio: `${(down / raw).toFixed(2)}x` },
         { suite: "remote", measure: "upload it (PUT)", value: mbs(up), baseline: `plain GET: ${mbs(raw)}`, ratio: `${(up / raw).toFixed(2)}x` },
