@@ -34,6 +34,7 @@ withRemote(withParams(withCache(program.command("run").argument("[file]", "pipel
   .addOption(new Option("-f, --force [stages]", "execute these stages (comma-separated; all when none named) even if cached"))
   .option("-n, --dry-run", "show what would run, and why, without running")
   .option("--frozen", "CI mode: fail (exit 3) if a stage's key or output bytes differ from the lockfile")
+  .option("-j, --jobs <n>", "run up to n stages at once, each in its own worker process", "1")
   .option("--no-lock", "do not write <pipeline>.lock")
   .option("--json", "print a JSON report on stdout")
   .action(action(async () => (await import("./commands/run.js")).runCommand));
@@ -79,6 +80,14 @@ withParams(withCache(program.command("predict").argument("[file]", "pipeline fil
   .option("--top <n>", "classes to show per input", "3")
   .option("--json", "print JSON")
   .action(action(async () => (await import("./commands/predict.js")).predictCommand));
+
+withParams(withCache(program.command("compare").argument("[file]", "pipeline file")))
+  .description("compare the variants of a sweep by their evaluation metrics, from the cache (like dvc exp show)")
+  .option("--sort <metric>", "sort by a metric or swept param (descending)")
+  .option("--asc", "sort ascending")
+  .option("--json", "print JSON")
+  .option("--csv", "print CSV")
+  .action(action(async () => (await import("./commands/compare.js")).compareCommand));
 
 withParams(withCache(program.command("check").argument("[file]", "pipeline file")))
   .description("determinism check: rebuild stages in fresh processes and compare their bytes with the cache and the lockfile (exit 104 if any differ)")

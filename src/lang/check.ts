@@ -10,12 +10,15 @@ import { kinds } from "../stages/registry.js";
 import type { InputRef, PipelineIR, StageIR } from "./ir.js";
 import { didYouMean } from "./suggest.js";
 import type { ParamsSpec } from "../stages/schema.js";
+import { combinations, literal as sweepLiteral, readSweep, variantName, type Sweep } from "./sweep.js";
 import { bindNamed, checkValue, hintOf, type PipelineParam, type ValueScope } from "./values.js";
 
 /** Pipeline-wide settings (`seed 42`): their names and types. */
 const SETTINGS = {
   seed: { t: "number", int: true, min: 0, max: 2 ** 32 - 1 },
   backend: { t: "string", oneOf: BACKENDS },
+  /** Read by sweep.ts: an object of param -> list of values. */
+  sweep: { t: "map", of: { t: "list", of: { t: "number" } } },
 } as const;
 
 export interface Override {
@@ -43,6 +46,7 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
   // Settings and params.
   let seed = 0;
   let backend: string | undefined;
+  let sweepValue: A.Value | undefined;
   const seenSettings = new Map<string, Span>();
   const params = new Map<string, PipelineParam & { span: Span; nameSpan: Span }>();
   const stageDecls = new Map<string, A.StageDecl>();
@@ -55,6 +59,10 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
       }
       if (seenSettings.has(name)) err("duplicate-setting", `\`${name}\` is set twice`, item.name.span, { hint: `the first is at line ${seenSettings.get(name)!.start.line}` });
       seenSettings.set(name, item.name.span);
+      if (name === "sweep") {
+        sweepValue = item.value; // read once the params are known
+        continue;
+      }
       const scope: ValueScope = { file, params: new Map(), stageNames: new Set(), used: new Set(), diagnostics };
       const v = checkValue(item.value, SETTINGS[name as keyof typeof SETTINGS], scope, `\`${name}\``);
       if (name === "seed" && typeof v === "number") seed = v;
@@ -72,7 +80,9 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
       else stageDecls.set(item.name.text, item);
     }
   }
+  const sweep = sweepValue ? readSweep(sweepValue, new Set(params.keys()), file, diagnostics) : new Map<string, A.Value[]>();
   for (const o of overrides) {
+    sweep.delete(o.name); // -P pins a swept param to one value
     const p = params.get(o.name);
     if (!p) {
       diagnostics.push({ code: "unknown-override", severity: "error", message: `-P ${o.name}: the pipeline has no param \`${o.name}\``, expected: params.size ? `one of ${[...params.keys()].join(", ")}` : "a param declared in `params { ... }`", ...hintOf(didYouMean(o.name, params.keys())) });
@@ -156,7 +166,7 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
   }
 
   for (const [name, p] of params) {
-    if (!usedParams.has(name) && p.override === undefined) {
+    if (!usedParams.has(name) && p.override === undefined && !sweep.has(name)) {
       diagnostics.push({ code: "unused-param", severity: "warning", message: `param \`${name}\` is never used`, file, span: p.nameSpan });
     }
   }
@@ -167,18 +177,88 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
     const scope: ValueScope = { file, params: new Map(), stageNames: new Set(), used: new Set(), diagnostics: [] };
     pipelineParams[name] = literal(p.value, scope);
   }
-  const stages: StageIR[] = [...drafts.values()].map((d) => ({
-    name: d.decl.name.text,
+  const toIR = (d: StageDraft, name = d.decl.name.text, inputs = d.inputs, variant?: StageIR["variant"]): StageIR => ({
+    name,
     nameSpan: d.decl.name.span,
     span: d.decl.span,
     kind: d.kind,
     params: d.params!,
     paramOrigins: d.paramOrigins,
     paramSpans: d.paramSpans,
-    inputs: d.inputs,
+    inputs,
     outputs: outputsOf(d.decl.name.text)!,
-  }));
-  return { ir: { file, dir: dirname(resolve(file)), name: ast.name.text, seed, ...(backend ? { backend } : {}), params: pipelineParams, stages }, diagnostics };
+    ...(variant ? { variant } : {}),
+  });
+  const stages = sweep.size === 0 ? [...drafts.values()].map((d) => toIR(d)) : expandSweep(drafts, sweep, params, { file, stageNames, diagnostics }, toIR, inputInfos);
+  if (diagnostics.some((d) => d.severity === "error")) return { diagnostics };
+  const sweptValues = Object.fromEntries([...sweep].map(([k, vs]) => [k, vs.map(sweepLiteral)]));
+  return {
+    ir: { file, dir: dirname(resolve(file)), name: ast.name.text, seed, ...(backend ? { backend } : {}), params: pipelineParams, ...(sweep.size ? { sweep: sweptValues } : {}), stages },
+    diagnostics,
+  };
+}
+
+/**
+ * Fans out the stages that depend on swept params, directly or through their inputs: one variant per
+ * combination of the values of the params it depends on, wired to the matching upstream variants.
+ */
+function expandSweep(
+  drafts: Map<string, StageDraft>,
+  sweep: Sweep,
+  params: ReadonlyMap<string, PipelineParam>,
+  ctx: { file: string; stageNames: ReadonlySet<string>; diagnostics: Diagnostic[] },
+  toIR: (d: StageDraft, name?: string, inputs?: Record<string, InputRef>, variant?: StageIR["variant"]) => StageIR,
+  inputInfos: (d: StageDraft) => Record<string, ArtifactInfo | undefined>,
+): StageIR[] {
+  const swept = [...sweep.keys()];
+  const deps = new Map<string, string[]>();
+  const depsOf = (name: string): string[] => {
+    const known = deps.get(name);
+    if (known) return known;
+    const d = drafts.get(name)!;
+    const mine = new Set(Object.values(d.paramOrigins).flat().filter((p) => sweep.has(p)));
+    for (const ref of Object.values(d.inputs)) for (const p of depsOf(ref.stage)) mine.add(p);
+    const ordered = swept.filter((p) => mine.has(p));
+    deps.set(name, ordered);
+    return ordered;
+  };
+  const seen = new Set<string>();
+  const report = (ds: Diagnostic[], variant: string) => {
+    for (const x of ds) {
+      const id = `${x.code}\0${x.message}\0${x.span?.start.offset}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      ctx.diagnostics.push({ ...x, message: `${x.message} (in sweep variant ${variant})` });
+    }
+  };
+  const out: StageIR[] = [];
+  for (const [name, d] of drafts) {
+    const mine = depsOf(name);
+    if (mine.length === 0) {
+      out.push(toIR(d));
+      continue;
+    }
+    for (const combo of combinations(sweep, mine)) {
+      const vname = variantName(name, combo);
+      const variantParams = new Map(params);
+      for (const [k, v] of combo) variantParams.set(k, { ...params.get(k)!, value: v });
+      const local: Diagnostic[] = [];
+      const v = draftStage(d.decl, { file: ctx.file, params: variantParams, stageNames: ctx.stageNames, used: new Set(), diagnostics: local });
+      if (v?.params && v.kind.check) {
+        for (const problem of v.kind.check(v.params, inputInfos(v))) local.push({ code: "param-rule", severity: "error", message: problem.message, file: ctx.file, span: (problem.param && v.paramSpans[problem.param]) || d.decl.body.name.span, ...hintOf(problem.hint) });
+      }
+      report(local, vname);
+      if (!v?.params) continue;
+      const inputs = Object.fromEntries(
+        Object.entries(v.inputs).map(([slot, ref]) => {
+          const up = depsOf(ref.stage);
+          return [slot, up.length ? { ...ref, stage: variantName(ref.stage, new Map(up.map((p) => [p, combo.get(p)!]))) } : ref];
+        }),
+      );
+      out.push(toIR(v, vname, inputs, { of: name, values: Object.fromEntries([...combo].map(([k, x]) => [k, sweepLiteral(x)])) }));
+    }
+  }
+  return out;
 }
 
 function draftStage(decl: A.StageDecl, scope: ValueScope): StageDraft | undefined {

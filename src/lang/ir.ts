@@ -24,6 +24,8 @@ export interface StageIR {
   paramOrigins: Record<string, string[]>;
   inputs: Record<string, InputRef>;
   outputs: string[];
+  /** For a variant of a sweep: the stage it is a variant of, and its swept values. */
+  variant?: { of: string; values: Record<string, Json> };
 }
 
 export interface PipelineIR {
@@ -36,6 +38,8 @@ export interface PipelineIR {
   /** The `backend` setting, if the pipeline has one (the command line may override it). */
   backend?: string;
   params: Record<string, Json>;
-  /** In source order; `plan` orders them. */
+  /** The sweep matrix, when the pipeline has one: param -> values. */
+  sweep?: Record<string, Json[]>;
+  /** In source order (variants of a sweep in dependency order); `plan` orders them. */
   stages: StageIR[];
 }

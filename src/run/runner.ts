@@ -33,6 +33,8 @@ export interface StageResult {
   frozen?: Reason[];
   /** Where a cached stage came from: this machine's cache, or the remote one. */
   source?: "local" | "remote";
+  /** What a worker process printed about a failure (already rendered). */
+  workerOutput?: string;
 }
 
 export type RunEvent =
@@ -52,6 +54,8 @@ export interface RunOptions {
   frozen?: Lockfile;
   /** A shared cache to fetch misses from, and (read-write) to upload what runs here. */
   remote?: RemoteCache;
+  /** Worker processes for stages that must execute: up to `jobs` at once, each with its own TF.js. */
+  workers?: { jobs: number; run(stage: string, forced: boolean): Promise<StageResult> };
 }
 
 /**
@@ -77,22 +81,68 @@ export class Runner {
       if (e.type === "end") latest.set(e.result.name, e.result);
       listener(e);
     };
-    const failed = new Set<string>();
-    for (const stage of stages) {
-      if (options.signal?.aborted) break;
-      const blockedBy = this.planner.upstream(stage.name).filter((u) => failed.has(u));
-      let result: StageResult;
-      if (blockedBy.length) {
-        result = { name: stage.name, kind: stage.kind.name, status: "skipped", durationMs: 0, skippedBecause: blockedBy };
-      } else {
-        const forced = options.force === true || (options.force instanceof Set && options.force.has(stage.name));
-        result = await this.materialize(stage, await this.stage(stage, forced, emit, options), emit, options.signal);
-      }
-      if (result.status === "failed" || result.status === "skipped") failed.add(stage.name);
+    const inRun = new Set(stages.map((s) => s.name));
+    const done = new Map<string, StageResult>();
+    const running = new Map<string, Promise<void>>();
+    const jobs = options.workers?.jobs ?? 1;
+    const finish = (result: StageResult) => {
+      done.set(result.name, result);
       emit({ type: "end", result });
+    };
+    const queue = [...stages];
+    // Stages start in topological order as soon as their inputs are done: one at a time in this
+    // process, or, with workers, stages that must execute go to worker processes, up to `jobs` at once.
+    while (queue.length || running.size) {
+      if (options.signal?.aborted) break;
+      for (let i = 0; i < queue.length; ) {
+        const stage = queue[i]!;
+        const ups = this.planner.upstream(stage.name).filter((u) => inRun.has(u));
+        if (ups.some((u) => !done.has(u))) {
+          i++;
+          continue;
+        }
+        const forced = options.force === true || (options.force instanceof Set && options.force.has(stage.name));
+        const blockedBy = ups.filter((u) => done.get(u)!.status === "failed" || done.get(u)!.status === "skipped");
+        if (blockedBy.length) {
+          queue.splice(i, 1);
+          finish({ name: stage.name, kind: stage.kind.name, status: "skipped", durationMs: 0, skippedBecause: blockedBy });
+          continue;
+        }
+        const res = this.planner.resolve(stage.name);
+        const executes = jobs > 1 && res.state === "keyed" && (!res.record || forced);
+        if (executes && running.size >= jobs) {
+          i++;
+          continue;
+        }
+        queue.splice(i, 1);
+        if (executes) {
+          emit({ type: "start", stage, key: res.key });
+          running.set(
+            stage.name,
+            this.delegate(stage, forced, options)
+              .then(async (r) => finish(await this.materialize(stage, r, emit, options.signal)))
+              .finally(() => running.delete(stage.name)),
+          );
+        } else {
+          finish(await this.materialize(stage, await this.stage(stage, forced, emit, options), emit, options.signal));
+        }
+      }
+      if (running.size) await Promise.race(running.values());
     }
     await Promise.all(this.uploads);
     return stages.filter((s) => latest.has(s.name)).map((s) => latest.get(s.name)!);
+  }
+
+  /** Executes a stage in a worker process, which commits to the same cache; then picks up its record. */
+  private async delegate(stage: StageIR, forced: boolean, options: RunOptions): Promise<StageResult> {
+    const started = performance.now();
+    const result = await options.workers!.run(stage.name, forced);
+    this.planner.forget(stage.name);
+    const res = this.planner.resolve(stage.name);
+    if (result.status === "ran" && !(res.state === "keyed" && res.record)) {
+      return { ...result, status: "failed", diagnostics: [{ code: "worker", severity: "error", message: `the worker for \`${stage.name}\` reported success but committed no record` }] };
+    }
+    return { ...result, durationMs: result.durationMs || performance.now() - started };
   }
 
   private async stage(stage: StageIR, forced: boolean, emit: (e: RunEvent) => void, options: RunOptions): Promise<StageResult> {

@@ -35,7 +35,9 @@ export interface PredictOptions extends CommonOptions {
  */
 export async function predictCommand(file: string | undefined, opts: PredictOptions): Promise<number> {
   const planner = openPlan(file, opts);
-  checkNames(planner, [opts.stage], "--stage");
+  const [one, ...more] = checkNames(planner, [opts.stage], "--stage");
+  if (more.length) throw new Exit(EXIT.invalid, `\`${opts.stage}\` is swept: name one of its variants (${[one, ...more].join(", ")})`);
+  opts = { ...opts, stage: one! };
   if (planner.stage(opts.stage).kind.outputType !== "trained") throw new Exit(EXIT.invalid, `--stage ${opts.stage}: a ${planner.stage(opts.stage).kind.name} stage, not a train stage`);
   for (const s of planner.closure([opts.stage])) planner.resolve(s.name);
   const res = planner.resolve(opts.stage);

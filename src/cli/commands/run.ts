@@ -1,5 +1,7 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import pc from "picocolors";
-import { short } from "../../core/digest.js";
+import { short, type StageKey } from "../../core/digest.js";
 import type { Planner } from "../../plan/planner.js";
 import { lockPathOf, LockfileError, readLockfile, updatedLock, writeLockfile, type Lockfile } from "../../plan/lockfile.js";
 import { explain, summarize, type Reason } from "../../plan/why.js";
@@ -17,6 +19,7 @@ export interface RunCommandOptions extends CommonOptions, RemoteFlags {
   json?: boolean;
   frozen?: boolean;
   lock?: boolean;
+  jobs?: string;
 }
 
 const MARK: Record<StageResult["status"], string> = { cached: pc.green("✔"), ran: pc.cyan("●"), failed: pc.red("✖"), skipped: pc.dim("○") };
@@ -30,7 +33,9 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
   const previousLock = readLock(lockPath);
   if (opts.frozen && !previousLock) throw new Exit(EXIT.invalid, `--frozen needs ${lockPath}: run once without --frozen and commit the lockfile`);
 
-  const progress = await Progress.create(!opts.json && process.stderr.isTTY === true);
+  const jobs = Number(opts.jobs ?? 1);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Exit(EXIT.invalid, `--jobs ${opts.jobs}: expected a positive integer`);
+  const progress = await Progress.create(!opts.json && jobs === 1 && process.stderr.isTTY === true);
   const remote = remoteFor(opts, (m) => {
     progress.stop();
     process.stderr.write(pc.yellow(`warning: ${m}\n`));
@@ -43,6 +48,7 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
     ...(force ? { force } : {}),
     ...(opts.frozen ? { frozen: previousLock! } : {}),
     ...(remote ? { remote } : {}),
+    ...(jobs > 1 ? { workers: { jobs, run: (stage: string, forced: boolean) => runInWorker(planner.ir.file, stage, forced, opts) } } : {}),
     onEvent: (e) => {
       if (e.type === "progress") progress.update(e.stage, e.done, e.total, e.unit);
       else if (e.type === "log") {
@@ -57,6 +63,7 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
           process.stdout.write(`${MARK[r.status]} ${r.name.padEnd(width)}  ${pc.dim(r.kind.padEnd(kindWidth))}  ${r.status.padEnd(7)}  ${extra}`.trimEnd() + "\n");
         }
         if (r.diagnostics) printDiagnostics(r.diagnostics);
+        if (r.workerOutput) process.stderr.write(r.workerOutput);
         if (r.frozen) process.stderr.write(`${pc.red("error[frozen]")}: ${renderReasons(r.frozen)}`);
         if (r.nondeterministic) process.stderr.write(pc.yellow(`warning: \`${r.name}\` was forced and produced different bytes for ${r.nondeterministic.join(", ")} than its cached run: it is not deterministic\n`));
       }
@@ -95,6 +102,30 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
   return count("failed") + count("skipped") > 0 ? EXIT.failed : EXIT.ok;
 }
 
+/**
+ * One stage in a worker process: `rnnp run FILE --stage S` with the same settings. Its inputs are
+ * cached by the time it starts, so it executes just that stage, committing to the same cache.
+ */
+function runInWorker(file: string, stage: string, forced: boolean, opts: RunCommandOptions): Promise<StageResult> {
+  const main = fileURLToPath(new URL("../main.js", import.meta.url));
+  const args = [main, "run", file, "--stage", stage, "--json", "--no-lock", ...(forced ? [`--force=${stage}`] : []), ...(opts.frozen ? ["--frozen"] : []), ...(opts.cache ? ["--cache", opts.cache] : []), ...(opts.backend ? ["--backend", opts.backend] : []), ...(opts.remote ? ["--remote", opts.remote] : []), ...(opts.remoteWrite ? ["--remote-write"] : []), ...(opts.param ?? []).flatMap((p) => ["-P", p])];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: pc.isColorSupported ? "" : "1" } });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("close", () => {
+      try {
+        const mine = (JSON.parse(out) as { stages: (StageResult & { key: StageKey | null })[] }).stages.find((s) => s.name === stage)!;
+        resolve({ name: stage, kind: mine.kind, ...(mine.key ? { key: mine.key } : {}), status: mine.status, durationMs: mine.durationMs, ...(mine.status === "failed" ? { workerOutput: err } : {}) });
+      } catch {
+        resolve({ name: stage, kind: "?", status: "failed", durationMs: 0, workerOutput: err || out });
+      }
+    });
+  });
+}
+
 function readLock(path: string): Lockfile | undefined {
   try {
     return readLockfile(path);
@@ -128,17 +159,19 @@ function dryRun(planner: Planner, targets: string[] | undefined, force: true | S
   return EXIT.ok;
 }
 
+/** `a,b,fit[units=64,lr=0.003]`: split on commas, but not those inside a variant's brackets. */
 export function splitList(s: string): string[] {
-  return s.split(",").map((x) => x.trim()).filter(Boolean);
+  return (s.match(/(?:[^,[]|\[[^\]]*\])+/g) ?? []).map((x) => x.trim()).filter(Boolean);
 }
 
+/** Stage names as given on the command line: a swept stage's base name (`fit`) stands for all its variants. */
 export function checkNames(planner: Planner, names: string[], flag: string): string[] {
   const known = planner.order.map((s) => s.name);
-  for (const n of names) {
-    if (!known.includes(n)) {
-      const hint = didYouMean(n, known);
-      throw new Exit(EXIT.invalid, `${flag} ${n}: no such stage in ${planner.ir.file}${hint ? ` (${hint})` : ""}`);
-    }
-  }
-  return names;
+  return names.flatMap((n) => {
+    if (known.includes(n)) return [n];
+    const variants = planner.order.filter((s) => s.variant?.of === n).map((s) => s.name);
+    if (variants.length) return variants;
+    const hint = didYouMean(n, [...known, ...new Set(planner.order.flatMap((s) => (s.variant ? [s.variant.of] : [])))]);
+    throw new Exit(EXIT.invalid, `${flag} ${n}: no such stage in ${planner.ir.file}${hint ? ` (${hint})` : ""}`);
+  });
 }

@@ -8,7 +8,9 @@ import { checkNames } from "./run.js";
 /** A built stage's outputs: their summaries and a preview of each (rows, tokens, history, metrics...). */
 export function showCommand(stage: string, file: string | undefined, opts: CommonOptions & { rows?: string }): number {
   const planner = openPlan(file, opts);
-  checkNames(planner, [stage], "show");
+  const [one, ...more] = checkNames(planner, [stage], "show");
+  if (more.length) throw new Exit(EXIT.invalid, `\`${stage}\` is swept: name one of its variants (${[one, ...more].join(", ")})`);
+  stage = one!;
   for (const s of planner.closure([stage])) planner.resolve(s.name);
   const res = planner.resolve(stage);
   if (res.state !== "keyed" || !res.record) throw new Exit(EXIT.failed, `\`${stage}\` is not built; run \`rnnp run ${planner.ir.file} --stage ${stage}\` first`);

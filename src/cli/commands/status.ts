@@ -4,7 +4,7 @@ import { digestsOf, type Planner } from "../../plan/planner.js";
 import { explain, summarize, type Reason } from "../../plan/why.js";
 import type { RemoteCache } from "../../cache/remote.js";
 import { remoteFor, type RemoteFlags } from "../config.js";
-import { didYouMean } from "../../lang/suggest.js";
+import { checkNames } from "./run.js";
 import { EXIT, Exit, formatDuration, openPlan, printJson, table, type CommonOptions } from "../context.js";
 
 export interface StageStatusRow {
@@ -66,11 +66,9 @@ export async function statusCommand(file: string | undefined, opts: CommonOption
 
 export function whyCommand(stage: string, file: string | undefined, opts: CommonOptions & { json?: boolean }): number {
   const planner = openPlan(file, opts);
-  const known = planner.order.map((s) => s.name);
-  if (!known.includes(stage)) {
-    const hint = didYouMean(stage, known);
-    throw new Exit(EXIT.invalid, `no stage \`${stage}\` in ${planner.ir.file}${hint ? ` (${hint})` : ""}`);
-  }
+  const [one, ...more] = checkNames(planner, [stage], "why");
+  if (more.length) throw new Exit(EXIT.invalid, `\`${stage}\` is swept: name one of its variants (${[one, ...more].join(", ")})`);
+  stage = one!;
   // Key every upstream stage first, so explanations can compare inputs.
   for (const s of planner.closure([stage])) planner.resolve(s.name);
   const e = explain(planner, stage);
