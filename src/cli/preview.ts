@@ -103,6 +103,13 @@ function reportPreview(r: Report): string {
       indent(table([["", ...labels].map((h) => pc.bold(h)), ...r.confusion.matrix.map((row, i) => [pc.bold(labels[i]!), ...row.map(String)])])),
     );
   }
+  if (r.metrics.skill !== undefined) {
+    parts.push(
+      r.metrics.skill > 0
+        ? pc.green(`  beats the naive last-value forecast: MAE ${num(r.metrics.mae!)} vs ${num(r.metrics.naiveMae!)} (skill ${num(r.metrics.skill)})`)
+        : pc.yellow(`  LOSES to the naive last-value forecast: MAE ${num(r.metrics.mae!)} vs ${num(r.metrics.naiveMae!)} (skill ${num(r.metrics.skill)})`),
+    );
+  }
   if (r.perTarget) parts.push(indent(table([["target", "mae", "rmse", "mape %"].map((h) => pc.bold(h)), ...r.perTarget.map((t) => [t.name, num(t.mae), num(t.rmse), t.mape < 0 ? "-" : num(t.mape)])])));
   return parts.join("\n\n");
 }

@@ -105,10 +105,21 @@ describe("window", () => {
     assert.equal(strided.train!.shape[0], 2);
   });
 
-  it("normalises with the train part's statistics, and keeps them to undo it", async () => {
+  it("normalises with the train part's window statistics, and keeps them to undo it", async () => {
+    // Train windows of length 1 read rows 0..4 (row 5 is only a target): b's inputs span 0..40.
     const out = (await runKind("window", ".", { data: bundle(data) }, { length: 1, normalize: "minmax" })) as unknown as Record<string, SequenceSet>;
     assert.deepEqual(Array.from(out.test!.x.subarray(0, 2)), [0, 0]);
-    assert.deepEqual(out.test!.window!.scaling!.b, { method: "minmax", center: 0, scale: 50 });
+    assert.deepEqual(out.test!.window!.scaling!.b, { method: "minmax", center: 0, scale: 40 });
+  });
+
+  it("relative windows: ratios to each window's last value, with the reference kept", async () => {
+    const t = table({ p: [10, 20, 40, 20] });
+    const out = (await runKind("window", ".", { data: bundle({ out: t }) }, { length: 2, relative: true, normalize: "none" })) as unknown as Record<string, SequenceSet>;
+    const s = out.out!;
+    assert.deepEqual(Array.from(s.x), [-0.5, 0, -0.5, 0]);
+    if (s.target.kind !== "value") assert.fail("value target");
+    assert.deepEqual(Array.from(s.target.y), [1, -0.5]);
+    assert.deepEqual(Array.from(s.target.relativeTo!), [20, 40]);
   });
 
   it("never crosses series boundaries", async () => {

@@ -44,7 +44,7 @@ export async function predictCommand(file: string | undefined, opts: PredictOpti
   if (res.state !== "keyed" || !res.record) throw new Exit(EXIT.failed, `\`${opts.stage}\` is not built; run \`rnnp run ${planner.ir.file} --stage ${opts.stage}\` first`);
   const trained = readArtifact(planner.store, res.record.outputs.out!.digest) as TrainedModel;
   const data = trained.data as unknown as TrainedData;
-  const { set, labels } = inputsFor(data, opts);
+  const { set, labels, relativeTo } = inputsFor(data, opts);
   if (!planner.runtime || planner.runtime instanceof RuntimeUnavailable) throw new Exit(EXIT.failed, planner.runtime?.message ?? "no numeric backend");
   const tf = await loadTf(planner.runtime);
   const model = await restoreModel(tf, trained.topology, trained.weightSpecs, trained.weights);
@@ -74,8 +74,10 @@ export async function predictCommand(file: string | undefined, opts: PredictOpti
     }
     const names = data.target.names!;
     const predicted = Array.from(out, (v, j) => {
-      const s = data.target.scaling?.[names[j % names.length]!];
-      return { target: names[j % names.length]!, step: Math.floor(j / names.length) + 1, value: s ? v * s.scale + s.center : v };
+      const name = names[j % names.length]!;
+      const s = data.target.scaling?.[name];
+      const u = s ? v * s.scale + s.center : v;
+      return { target: name, step: Math.floor(j / names.length) + 1, value: relativeTo ? (u + 1) * relativeTo.get(name)! : u };
     });
     return { input: label, predictions: predicted };
   });
@@ -95,7 +97,7 @@ export async function predictCommand(file: string | undefined, opts: PredictOpti
   return EXIT.ok;
 }
 
-function inputsFor(data: TrainedData, opts: PredictOptions): { set: SequenceSet; labels: string[] } {
+function inputsFor(data: TrainedData, opts: PredictOptions): { set: SequenceSet; labels: string[]; relativeTo?: Map<string, number> } {
   if (data.text) {
     const texts = [...(opts.input ?? []), ...(opts.file ? readFileSync(opts.file, "utf8").split(/\r?\n/).filter((l) => l.trim() !== "") : [])];
     if (texts.length === 0) throw new Exit(EXIT.invalid, "give text to classify with --input \"...\" (repeatable) or --file FILE (one text per line)");
@@ -107,16 +109,22 @@ function inputsFor(data: TrainedData, opts: PredictOptions): { set: SequenceSet;
     const records = parseCsv(readFileSync(opts.file, "utf8"), { columns: true, skip_empty_lines: true, bom: true }) as Record<string, string>[];
     if (records.length < w.length) throw new Exit(EXIT.invalid, `${opts.file} has ${records.length} rows; the model needs the last ${w.length}`);
     const rows = records.slice(-w.length);
+    for (const c of w.columns) if (!(c in rows[0]!)) throw new Exit(EXIT.invalid, `${opts.file} has no column "${c}"`);
+    // Relative windows are ratios to the window's last value, as in training.
+    const relativeTo = w.relative ? new Map(w.columns.map((c) => [c, Number(rows.at(-1)![c])])) : undefined;
     const x = new Float32Array(w.length * w.columns.length);
     rows.forEach((r, t) =>
       w.columns.forEach((c, f) => {
-        if (!(c in r)) throw new Exit(EXIT.invalid, `${opts.file} has no column "${c}"`);
         const s = w.scaling?.[c];
-        const v = Number(r[c]);
+        const v = relativeTo ? Number(r[c]) / relativeTo.get(c)! - 1 : Number(r[c]);
         x[t * w.columns.length + f] = s ? (v - s.center) / s.scale : v;
       }),
     );
-    return { set: { type: "sequences", input: "features", x, shape: [1, w.length, w.columns.length], lengths: Int32Array.of(w.length), padding: "post", target: { kind: "none" } }, labels: [`last ${w.length} rows of ${opts.file}`] };
+    return {
+      set: { type: "sequences", input: "features", x, shape: [1, w.length, w.columns.length], lengths: Int32Array.of(w.length), padding: "post", target: { kind: "none" } },
+      labels: [`last ${w.length} rows of ${opts.file}`],
+      ...(relativeTo ? { relativeTo } : {}),
+    };
   }
   throw new Exit(EXIT.invalid, "this model's training data carries no encoding to apply to new input");
 }

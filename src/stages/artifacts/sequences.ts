@@ -10,7 +10,16 @@ export type Target =
   /** One token id per step, aligned with the input steps (tagging, transliteration); id 0 is padding. */
   | { kind: "sequence"; y: Int32Array; tokens: string[]; level: "char" | "word" }
   /** `size` values per example: `horizon` future steps of each target column, step-major. */
-  | { kind: "value"; y: Float32Array; names: string[]; horizon: number; size: number; scaling?: Record<string, Scaling> }
+  | {
+      kind: "value";
+      y: Float32Array;
+      names: string[];
+      horizon: number;
+      size: number;
+      scaling?: Record<string, Scaling>;
+      /** Relative windows: per example, each target's last observed value; a value v means (v + 1) times it. */
+      relativeTo?: Float32Array;
+    }
   | { kind: "none" };
 
 /** How text became token ids, carried along so new text can be encoded the same way (`rnnp predict`). */
@@ -32,6 +41,7 @@ export interface TextEncoding {
 export interface WindowEncoding {
   columns: string[];
   length: number;
+  relative?: boolean;
   scaling?: Record<string, Scaling>;
 }
 

@@ -1,6 +1,7 @@
 import { defineKind } from "../kind.js";
 import { p } from "../schema.js";
 import type { Report } from "../artifacts/report.js";
+import type { SequenceSet } from "../artifacts/sequences.js";
 import { predictAll } from "../numerics/predict.js";
 import { restoreModel } from "../numerics/weights.js";
 import { classReport, sequenceReport, valueReport } from "./metrics.js";
@@ -36,9 +37,29 @@ export const evaluate = defineKind({
       }
       if (t.kind === "sequence") return { out: sequenceReport(values, t.y, data.shape[1]!, units / data.shape[1]!) };
       if (units !== t.size) throw new Error(`the model gives ${units} values per example, the data has ${t.size}`);
-      return { out: valueReport(values, t.y, t.names, t.horizon, t.scaling) };
+      return { out: valueReport(values, t.y, t.names, t.horizon, t.scaling, naiveForecast(data), t.relativeTo) };
     } finally {
       model.dispose();
     }
   },
 });
+
+/**
+ * The last observed value of each target as the forecast for every future step, when the targets are
+ * among the window's inputs: the baseline a forecaster has to beat.
+ */
+export function naiveForecast(s: SequenceSet): Float32Array | undefined {
+  const t = s.target;
+  if (t.kind !== "value" || !s.window || s.input !== "features") return undefined;
+  const columns = s.window.columns;
+  const index = t.names.map((n) => columns.indexOf(n));
+  if (index.some((i) => i < 0)) return undefined;
+  const [n, T, F] = s.shape as [number, number, number];
+  const out = new Float32Array(n * t.size);
+  for (let i = 0; i < n; i++) {
+    for (let h = 0; h < t.horizon; h++) {
+      for (let k = 0; k < t.names.length; k++) out[i * t.size + h * t.names.length + k] = s.x[(i * T + T - 1) * F + index[k]!]!;
+    }
+  }
+  return out;
+}

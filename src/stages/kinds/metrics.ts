@@ -43,15 +43,18 @@ export function classReport(probs: Float32Array, units: number, y: Int32Array, c
  * Regression metrics in the targets' original units (scaling undone): per target column and overall.
  * MAPE skips true values of 0, where it is undefined.
  */
-export function valueReport(pred: Float32Array, y: Float32Array, names: string[], horizon: number, scaling?: Record<string, Scaling>): Report {
+export function valueReport(pred: Float32Array, y: Float32Array, names: string[], horizon: number, scaling?: Record<string, Scaling>, naive?: Float32Array, relativeTo?: Float32Array): Report {
   const size = names.length * horizon;
   const n = y.length / size;
+  let example = 0;
   const unscale = (v: number, k: number) => {
     const s = scaling?.[names[k]!];
-    return s ? v * s.scale + s.center : v;
+    const u = s ? v * s.scale + s.center : v;
+    return relativeTo ? (u + 1) * relativeTo[example * names.length + k]! : u;
   };
   const acc = names.map(() => ({ abs: 0, sq: 0, pct: 0, pctN: 0, m: 0 }));
   for (let i = 0; i < n; i++) {
+    example = i;
     for (let h = 0; h < horizon; h++) {
       for (let k = 0; k < names.length; k++) {
         const j = i * size + h * names.length + k;
@@ -72,6 +75,13 @@ export function valueReport(pred: Float32Array, y: Float32Array, names: string[]
   const all = acc.reduce((t, a) => ({ abs: t.abs + a.abs, sq: t.sq + a.sq, pct: t.pct + a.pct, pctN: t.pctN + a.pctN, m: t.m + a.m }), { abs: 0, sq: 0, pct: 0, pctN: 0, m: 0 });
   const metrics: Record<string, number> = { mae: all.abs / Math.max(1, all.m), rmse: Math.sqrt(all.sq / Math.max(1, all.m)) };
   if (all.pctN) metrics.mape = (100 * all.pct) / all.pctN;
+  if (naive) {
+    // The naive forecast (the last observed value, for every future step), on the same examples.
+    const base = valueReport(naive, y, names, horizon, scaling, undefined, relativeTo).metrics;
+    metrics.naiveMae = base.mae!;
+    metrics.naiveRmse = base.rmse!;
+    metrics.skill = 1 - metrics.mae! / base.mae!;
+  }
   return { type: "report", task: "value", n, metrics, perTarget: perTarget.map((t) => ({ ...t, mape: Number.isNaN(t.mape) ? -1 : t.mape })) };
 }
 

@@ -16,6 +16,8 @@ export const split = defineKind({
     stratify: p.bool("Keep each label's share equal across parts.").default(false),
     by: p.string("Column to stratify by (default: the label column).").optional(),
     order: p.oneOf("random: seeded shuffle; sequential: first rows train, then val, then test.", ["random", "sequential"]).default("random"),
+    groupBy: p.string("Sequential: split each series (rows with the same value here) on its own, e.g. a ticker symbol.").optional(),
+    context: p.int("Sequential: also give val and test the rows just before them (history for windows; their targets stay in their own period).", { min: 0 }).default(0),
   },
   inputs: { data: { type: "table", doc: "The table to split." } },
   outputs: PARTS,
@@ -27,6 +29,7 @@ export const split = defineKind({
     const problems = [];
     if (Math.abs(sum - 1) > 1e-9) problems.push({ message: `train + val + test must be 1, but they add up to ${+sum.toFixed(12)}`, hint: "fractions are shares of the rows, e.g. train: 0.8, val: 0.1, test: 0.1" });
     if (params.stratify && params.order === "sequential") problems.push({ param: "stratify", message: "a sequential split cannot be stratified", hint: 'use order: "random" to stratify' });
+    if (params.order === "random" && (params.groupBy !== undefined || params.context > 0)) problems.push({ param: params.groupBy !== undefined ? "groupBy" : "context", message: "groupBy and context are for sequential splits", hint: 'order: "sequential", or stratify: true to keep groups balanced in a random split' });
     return problems;
   },
   run(ctx, inputs, params) {
@@ -35,11 +38,16 @@ export const split = defineKind({
     const fractions = [params.train, params.val, params.test];
     const assigned: number[][] = [[], [], []];
     if (params.order === "sequential") {
-      const counts = allocate(n, fractions);
-      let at = 0;
-      counts.forEach((c, part) => {
-        for (let i = 0; i < c; i++) assigned[part]!.push(at++);
-      });
+      // Each series in table order; within it, the first rows train, then val, then test, each later
+      // part preceded by `context` rows of history.
+      for (const rows of strata(t, params.groupBy, false)) {
+        const counts = allocate(rows.length, fractions);
+        let at = 0;
+        counts.forEach((c, part) => {
+          for (let i = Math.max(0, part > 0 && c > 0 ? at - params.context : at); i < at + c; i++) assigned[part]!.push(rows[i]!);
+          at += c;
+        });
+      }
     } else {
       const random = ctx.rng("split");
       for (const group of strata(t, params.stratify ? (params.by ?? t.roles.label) : undefined)) {
@@ -58,8 +66,8 @@ export const split = defineKind({
   },
 });
 
-/** Row indices grouped by the stratum column's value (groups in sorted value order), or one group. */
-function strata(t: Table, by: string | undefined): number[][] {
+/** Row indices grouped by a column's value (groups in sorted value order, or first-seen order), or one group. */
+function strata(t: Table, by: string | undefined, sorted = true): number[][] {
   const n = rowCount(t);
   if (by === undefined) return [Array.from({ length: n }, (_, i) => i)];
   const c = column(t, by);
@@ -70,5 +78,6 @@ function strata(t: Table, by: string | undefined): number[][] {
     if (!g) groups.set(k, (g = []));
     g.push(i);
   }
-  return [...groups.keys()].sort().map((k) => groups.get(k)!);
+  const keys = [...groups.keys()];
+  return (sorted ? keys.sort() : keys).map((k) => groups.get(k)!);
 }
