@@ -34,7 +34,9 @@ const clip = (s: string) => (s.length > 48 ? `${s.slice(0, 45)}...` : s);
 function tablePreview(t: Table, n: number): string {
   const shown = Math.min(n, rowCount(t));
   const body = [t.columns.map((c) => pc.bold(c.name))];
-  for (let i = 0; i < shown; i++) body.push(t.columns.map((c) => clip(c.dtype === "number" ? num(c.values[i]!) : JSON.stringify(c.values[i]))));
+  const cell = (c: Table["columns"][number], i: number) =>
+    c.dtype === "number" ? num(c.values[i]!) : c.dtype === "audio" ? `[${(c.values[i]!.length / c.sampleRate).toFixed(2)} s of audio]` : JSON.stringify(c.values[i]);
+  for (let i = 0; i < shown; i++) body.push(t.columns.map((c) => clip(cell(c, i))));
   const more = rowCount(t) > shown ? pc.dim(`\n  ... ${rowCount(t) - shown} more rows`) : "";
   return indent(table(body)) + more;
 }
@@ -102,6 +104,9 @@ function reportPreview(r: Report): string {
       pc.dim("  confusion (rows: true class, columns: predicted)"),
       indent(table([["", ...labels].map((h) => pc.bold(h)), ...r.confusion.matrix.map((row, i) => [pc.bold(labels[i]!), ...row.map(String)])])),
     );
+  }
+  if (r.perGroup) {
+    parts.push(indent(table([[r.perGroup.column, "n", "accuracy"].map((h) => pc.bold(h)), ...r.perGroup.rows.map((g) => [g.group, String(g.n), num(g.accuracy)])])));
   }
   if (r.metrics.skill !== undefined) {
     parts.push(

@@ -9,7 +9,7 @@ import { BACKENDS } from "../stages/numerics/runtime.js";
 import { kinds } from "../stages/registry.js";
 import type { InputRef, PipelineIR, StageIR } from "./ir.js";
 import { didYouMean } from "./suggest.js";
-import type { ParamsSpec } from "../stages/schema.js";
+import type { BlockSpec } from "../stages/kind.js";
 import { combinations, literal as sweepLiteral, readSweep, variantName, type Sweep } from "./sweep.js";
 import { bindNamed, checkValue, hintOf, type PipelineParam, type ValueScope } from "./values.js";
 
@@ -325,14 +325,15 @@ function draftStage(decl: A.StageDecl, scope: ValueScope): StageDraft | undefine
   }
   let params = bindNamed(paramArgs, kind.params, scope, kind.name, body.name.span);
   if (kind.block) {
-    const items = body.block && blockItems(body.block, kind.block.items, scope, kind.block.param, paramSpans, paramOrigins);
+    const items = body.block && blockItems(body.block, kind.block, scope, kind.block.param, paramSpans, paramOrigins);
     params = params && items ? { ...params, [kind.block.param]: items } : undefined;
   }
   return { decl, kind, ...(params ? { params } : {}), paramOrigins, paramSpans, inputs };
 }
 
 /** A block's invocations, each checked against its item spec, as a list of `{call, args}`. */
-function blockItems(block: A.Invocation[], items: Record<string, ParamsSpec>, scope: ValueScope, param: string, spans: Record<string, Span>, origins: Record<string, string[]>): Json[] | undefined {
+function blockItems(block: A.Invocation[], spec: BlockSpec, scope: ValueScope, param: string, spans: Record<string, Span>, origins: Record<string, string[]>): Json[] | undefined {
+  const items = spec.items;
   const out: Json[] = [];
   let ok = true;
   block.forEach((inv, i) => {
@@ -340,19 +341,26 @@ function blockItems(block: A.Invocation[], items: Record<string, ParamsSpec>, sc
     const refs = new Set<string>();
     for (const a of inv.args ?? []) collectParamRefs(a.value, refs);
     if (refs.size) origins[`${param}.${i}`] = [...refs].sort();
-    const spec = items[inv.name.text];
-    if (!spec) {
-      scope.diagnostics.push({ code: "unknown-item", severity: "error", message: `unknown ${param.replace(/s$/, "")} \`${inv.name.text}\``, file: scope.file, span: inv.name.span, expected: `one of ${Object.keys(items).join(", ")}`, ...hintOf(didYouMean(inv.name.text, Object.keys(items))) });
+    const itemSpec = items[inv.name.text];
+    if (!itemSpec) {
+      scope.diagnostics.push({ code: "unknown-item", severity: "error", message: `unknown ${param.split(".").at(-1)!.replace(/s$/, "")} \`${inv.name.text}\``, file: scope.file, span: inv.name.span, expected: `one of ${Object.keys(items).join(", ")}`, ...hintOf(didYouMean(inv.name.text, Object.keys(items))) });
       ok = false;
       return;
     }
-    if (inv.block) {
+    const inner = spec.nested?.[inv.name.text];
+    if (inv.block && !inner) {
       scope.diagnostics.push({ code: "unexpected-block", severity: "error", message: `${inv.name.text} takes no block`, file: scope.file, span: inv.block[0]?.span ?? inv.span, hint: "wrap a layer by passing it as an argument, e.g. bidirectional(lstm(units: 8))" });
       ok = false;
       return;
     }
-    const args = bindNamed(inv.args ?? [], spec, scope, inv.name.text, inv.name.span);
-    if (args) out.push({ call: inv.name.text, args });
+    if (inner && !inv.block) {
+      scope.diagnostics.push({ code: "missing-block", severity: "error", message: `${inv.name.text} needs a block: ${inner.doc}`, file: scope.file, span: inv.name.span, hint: `write ${inv.name.text} { ${Object.keys(inner.items)[0]}(...) ... }` });
+      ok = false;
+      return;
+    }
+    const args = bindNamed(inv.args ?? [], itemSpec, scope, inv.name.text, inv.name.span);
+    const nested = inner && blockItems(inv.block!, inner, scope, `${param}.${i}.${inner.param}`, spans, origins);
+    if (args && (!inner || nested)) out.push({ call: inv.name.text, args, ...(nested ? { block: nested } : {}) });
     else ok = false;
   });
   return ok ? out : undefined;

@@ -29,6 +29,8 @@ export interface Fingerprint {
   seed?: number;
   /** For kinds whose bytes depend on the numeric backend: its name and version. */
   runtime?: { backend: string; version: string };
+  /** For kinds that run external programs (espeak-ng): program -> version. */
+  tools?: Record<string, string>;
 }
 
 export function keyOf(fp: Fingerprint): StageKey {

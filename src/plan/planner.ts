@@ -128,6 +128,12 @@ export class Planner {
         diagnostics: [{ code: "no-runtime", severity: "error", message: `stage \`${s.name}\` (${s.kind.name}) needs a numeric backend${why ? `: ${why.message}` : ""}`, file: this.ir.file, span: s.nameSpan, ...(why ? { hint: why.hint } : {}) }],
       };
     }
+    let tools: Record<string, string> | undefined;
+    try {
+      tools = s.kind.tools?.();
+    } catch (e) {
+      return { state: "invalid", diagnostics: [{ code: "missing-tool", severity: "error", message: `stage \`${s.name}\` (${s.kind.name}): ${(e as Error).message}`, file: this.ir.file, span: s.nameSpan, ...((e as { hint?: string }).hint ? { hint: (e as { hint: string }).hint } : {}) }] };
+    }
     const base: Omit<Fingerprint, "seed"> = {
       format: 1,
       kind: s.kind.name,
@@ -136,6 +142,7 @@ export class Planner {
       inputs,
       files,
       ...(s.kind.backendDependent ? { runtime: this.runtime as Runtime } : {}),
+      ...(tools ? { tools } : {}),
     };
     const fingerprint: Fingerprint = s.kind.random ? { ...base, seed: deriveSeed(this.ir.seed, base) } : base;
     const key = keyOf(fingerprint);

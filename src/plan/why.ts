@@ -99,6 +99,9 @@ function differences(planner: Planner, name: string, cur: Fingerprint, old: Past
     }
     out.push(reason);
   }
+  if (canonicalJson(cur.tools ?? null) !== canonicalJson(prev.tools ?? null)) {
+    out.push({ text: `external programs ${canonicalJson(prev.tools ?? {})} -> ${canonicalJson(cur.tools ?? {})}` });
+  }
   if (canonicalJson(cur.runtime ?? null) !== canonicalJson(prev.runtime ?? null)) {
     out.push({ text: `numeric runtime ${prev.runtime ? `${prev.runtime.backend} ${prev.runtime.version}` : "none"} -> ${cur.runtime ? `${cur.runtime.backend} ${cur.runtime.version}` : "none"}` });
   }

@@ -62,6 +62,8 @@ export interface BlockSpec {
   doc: string;
   /** Item name -> its parameters. */
   items: Record<string, ParamsSpec>;
+  /** Items that hold a block of their own (`encoder { ... }`): item name -> that block's spec. Resolved as `{call, args, block: [...]}`. */
+  nested?: Record<string, BlockSpec>;
 }
 
 export interface KindDef<P extends ParamsSpec, I extends InputsSpec, O extends ArtifactTypeName> {
@@ -88,6 +90,11 @@ export interface KindDef<P extends ParamsSpec, I extends InputsSpec, O extends A
   describe?(params: ParamValues<P>, inputs: Record<string, ArtifactInfo | undefined>): ArtifactInfo | undefined;
   /** Cross-parameter rules (fractions summing to 1, layer shapes...), checked before anything runs. */
   check?(params: ParamValues<P>, inputs: Record<string, ArtifactInfo | undefined>): ParamProblem[];
+  /**
+   * External programs whose output this kind's bytes depend on (e.g. espeak-ng): name -> version,
+   * read at plan time; they enter the key. Throws, with a hint, when a program is missing.
+   */
+  tools?(): Record<string, string>;
   /** Paths (as written) this stage reads; their content digests enter its key. */
   files?(params: ParamValues<P>): string[];
   run(ctx: StageContext, inputs: InputValues<I>, params: ParamValues<P>): Promise<Record<string, ArtifactTypes[O]>> | Record<string, ArtifactTypes[O]>;

@@ -13,8 +13,10 @@ import { model } from "./kinds/model.js";
 import { train } from "./kinds/train.js";
 import { vocabulary } from "./kinds/vocabulary.js";
 import { window } from "./kinds/window.js";
+import { features, loadAudio, synthSpeech } from "./kinds/speech.js";
+import { seq2seq } from "./kinds/seq2seq.js";
 
 /** Every stage kind rnnp ships. A new kind is its own file plus one entry here. */
-const ALL: readonly AnyKind[] = [loadCsv, loadJsonl, loadText, clean, split, head, sample, vocabulary, encode, window, bucket, model, train, evaluate, exportModel];
+const ALL: readonly AnyKind[] = [loadCsv, loadJsonl, loadText, loadAudio, synthSpeech, clean, split, head, sample, vocabulary, encode, window, features, bucket, model, seq2seq, train, evaluate, exportModel];
 
 export const kinds: ReadonlyMap<string, AnyKind> = new Map(ALL.map((k) => [k.name, k]));

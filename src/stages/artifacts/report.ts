@@ -15,6 +15,8 @@ export interface Report {
   metrics: Record<string, number>;
   perClass?: ClassMetrics[];
   confusion?: { labels: string[]; matrix: number[][] };
+  /** Per group (e.g. per held-out voice), when the sequences carry groups. */
+  perGroup?: { column: string; rows: { group: string; n: number; accuracy: number }[] };
   /** Per target column, for regressions. */
   perTarget?: { name: string; mae: number; rmse: number; mape: number }[];
 }

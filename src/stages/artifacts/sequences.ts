@@ -9,6 +9,11 @@ export type Target =
   | { kind: "class"; y: Int32Array; classes: string[] }
   /** One token id per step, aligned with the input steps (tagging, transliteration); id 0 is padding. */
   | { kind: "sequence"; y: Int32Array; tokens: string[]; level: "char" | "word" }
+  /**
+   * A token sequence of its own length (translation, G2P): [N, length] ids ending in <eos>, 0-padded.
+   * An encoder-decoder reads the input and is fed <bos> + the target shifted right (teacher forcing).
+   */
+  | { kind: "tokens"; y: Int32Array; length: number; tokens: string[]; level: "char" | "word"; bos: number; eos: number }
   /** `size` values per example: `horizon` future steps of each target column, step-major. */
   | {
       kind: "value";
@@ -58,6 +63,8 @@ export interface SequenceSet {
   window?: WindowEncoding;
   /** From `bucket`: batches of example indices of similar length; each batch is cut to its longest. */
   batches?: Int32Array[];
+  /** A column carried along to report metrics by (e.g. the speaker's voice). */
+  groups?: { name: string; values: string[] };
 }
 
 /** What is known of a stage's sequences before it runs: enough to check a model's layers against. */
@@ -76,7 +83,15 @@ export function count(s: SequenceSet): number {
 export function describeSequences(s: SequenceSet): string {
   const t = s.target;
   const target =
-    t.kind === "class" ? `${t.classes.length} classes` : t.kind === "value" ? `${t.size} values (${t.names.join(", ")} x ${t.horizon})` : t.kind === "sequence" ? `token sequences over ${t.tokens.length} ids` : "no target";
+    t.kind === "class"
+      ? `${t.classes.length} classes`
+      : t.kind === "value"
+        ? `${t.size} values (${t.names.join(", ")} x ${t.horizon})`
+        : t.kind === "sequence"
+          ? `token sequences over ${t.tokens.length} ids`
+          : t.kind === "tokens"
+            ? `target sequences of ${t.length} over ${t.tokens.length} ids`
+            : "no target";
   const batches = s.batches ? `, ${s.batches.length} length buckets` : "";
   return `sequences of ${s.input}, shape [${s.shape.join(", ")}], ${s.padding}-padded, ${target}${batches}`;
 }

@@ -4,7 +4,9 @@
  */
 export type Column =
   | { name: string; dtype: "string"; values: string[] }
-  | { name: string; dtype: "number"; values: Float64Array };
+  | { name: string; dtype: "number"; values: Float64Array }
+  /** One mono clip per row, samples in [-1, 1]. */
+  | { name: string; dtype: "audio"; values: Float32Array[]; sampleRate: number };
 
 /** How a numeric column was scaled, so predictions can be mapped back: x = scaled * scale + center. */
 export interface Scaling {
@@ -32,6 +34,7 @@ export function column(t: Table, name: string): Column {
 
 /** A column's values as strings (labels may be stored as numbers). */
 export function asStrings(c: Column): string[] {
+  if (c.dtype === "audio") throw new Error(`column "${c.name}" holds audio, not labels`);
   return c.dtype === "string" ? c.values : Array.from(c.values, String);
 }
 
@@ -44,6 +47,7 @@ export function takeRows(t: Table, indices: ArrayLike<number>): Table {
       for (let i = 0; i < n; i++) v[i] = c.values[indices[i]!]!;
       return { name: c.name, dtype: "number", values: v };
     }
+    if (c.dtype === "audio") return { ...c, values: Array.from(indices, (i) => c.values[i]!) };
     const v = new Array<string>(n);
     for (let i = 0; i < n; i++) v[i] = c.values[indices[i]!]!;
     return { name: c.name, dtype: "string", values: v };
@@ -52,6 +56,6 @@ export function takeRows(t: Table, indices: ArrayLike<number>): Table {
 }
 
 export function describeTable(t: Table): string {
-  const cols = t.columns.map((c) => `${c.name}:${c.dtype}${t.roles.text === c.name ? " (text)" : t.roles.label === c.name ? " (label)" : ""}`);
+  const cols = t.columns.map((c) => `${c.name}:${c.dtype}${c.dtype === "audio" ? `@${c.sampleRate}Hz` : ""}${t.roles.text === c.name ? " (text)" : t.roles.label === c.name ? " (label)" : ""}`);
   return `table, ${rowCount(t)} rows x ${t.columns.length} columns: ${cols.join(", ")}`;
 }

@@ -13,6 +13,9 @@ export const clean = defineKind({
   params: {
     columns: p.list(p.string("column"), "Text columns to clean (default: the text column, else every string column).").optional(),
     trim: p.bool("Strip leading and trailing white space.").default(true),
+    stripEmailHeaders: p.bool("Texts are e-mails: drop the header block (up to the first empty line).").default(false),
+    stripHtml: p.bool("Drop HTML tags and decode the common entities.").default(false),
+    maxChars: p.int("Cut texts after this many characters (long texts cost time and rarely help).", { min: 1 }).optional(),
     lowercase: p.bool("Lower-case the text.").default(false),
     normalize: p.oneOf("Unicode normalisation form.", FORMS).default("none"),
     collapseSpaces: p.bool("Collapse runs of white space into one space.").default(false),
@@ -20,6 +23,7 @@ export const clean = defineKind({
     minLength: p.int("Drop rows whose text has fewer characters.", { min: 0 }).optional(),
     maxLength: p.int("Drop rows whose text has more characters.", { min: 1 }).optional(),
     keepLabels: p.list(p.string("label"), "Keep only rows with these labels.").optional(),
+    match: p.string("Keep only rows whose (cleaned) text matches this regular expression, e.g. \"^[a-z]+$\".").optional(),
     dropLabels: p.list(p.string("label"), "Drop rows with these labels.").optional(),
     dropMissing: p.bool("Drop rows with a missing value (empty string or NaN) in any column.").default(false),
     dedupe: p.bool("Drop rows whose cleaned text repeats an earlier row's.").default(false),
@@ -58,6 +62,9 @@ export const clean = defineKind({
 type CleanParams = {
   columns?: string[];
   trim: boolean;
+  stripEmailHeaders: boolean;
+  stripHtml: boolean;
+  maxChars?: number;
   lowercase: boolean;
   normalize: (typeof FORMS)[number];
   collapseSpaces: boolean;
@@ -66,13 +73,14 @@ type CleanParams = {
   maxLength?: number;
   keepLabels?: string[];
   dropLabels?: string[];
+  match?: string;
   dropMissing: boolean;
   dedupe: boolean;
 };
 
 function textColumns(t: Table, explicit?: string[]): string[] {
   if (explicit) {
-    for (const c of explicit) if (column(t, c).dtype !== "string") throw new Error(`column "${c}" is numeric; only string columns are cleaned as text`);
+    for (const c of explicit) if (column(t, c).dtype !== "string") throw new Error(`column "${c}" is not text; only string columns are cleaned as text`);
     return explicit;
   }
   if (t.roles.text) return [t.roles.text];
@@ -93,6 +101,7 @@ export function cleanTable(t: Table, o: CleanParams): Table {
   const keep = o.keepLabels && new Set(o.keepLabels);
   const drop = o.dropLabels && new Set(o.dropLabels);
   const seen = new Set<string>();
+  const pattern = o.match !== undefined ? new RegExp(o.match, "u") : undefined;
   const rows: number[] = [];
   for (let i = 0; i < rowCount(table); i++) {
     const lengths = texts.map((col) => [...col[i]!].length);
@@ -100,6 +109,7 @@ export function cleanTable(t: Table, o: CleanParams): Table {
     if (o.minLength !== undefined && lengths.some((l) => l < o.minLength!)) continue;
     if (o.maxLength !== undefined && lengths.some((l) => l > o.maxLength!)) continue;
     if (keep && !keep.has(labelText(i))) continue;
+    if (pattern && !texts.every((col) => pattern.test(col[i]!))) continue;
     if (drop && drop.has(labelText(i))) continue;
     if (o.dropMissing && table.columns.some((c) => (c.dtype === "number" ? Number.isNaN(c.values[i]!) : c.values[i] === ""))) continue;
     if (o.dedupe) {
@@ -112,8 +122,22 @@ export function cleanTable(t: Table, o: CleanParams): Table {
   return rows.length === rowCount(table) ? table : takeRows(table, rows);
 }
 
+const ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'", nbsp: " " };
+
 function cleanText(v: string, o: CleanParams): string {
-  let s = o.normalize === "none" ? v : v.normalize(o.normalize);
+  let s = v;
+  if (o.stripEmailHeaders) {
+    const end = s.search(/\r?\n\r?\n/);
+    s = end < 0 ? "" : s.slice(end).replace(/^\s+/, "");
+  }
+  if (o.stripHtml) {
+    s = s
+      .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, " ")
+      .replace(/<[^>]+>/g, " ")
+      .replace(/&(#\d+|[a-z]+);/gi, (m, e: string) => (e.startsWith("#") ? String.fromCodePoint(Number(e.slice(1)) || 32) : (ENTITIES[e.toLowerCase()] ?? m)));
+  }
+  if (o.maxChars !== undefined) s = Array.from(s).slice(0, o.maxChars).join("");
+  s = o.normalize === "none" ? s : s.normalize(o.normalize);
   if (o.lowercase) s = s.toLowerCase();
   if (o.collapseSpaces) s = s.replace(/\s+/g, " ");
   if (o.trim) s = s.trim();

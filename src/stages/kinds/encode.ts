@@ -20,7 +20,9 @@ export const encode = defineKind({
     bos: p.bool("Start each sequence with <bos> (default: when the vocabulary has it).").optional(),
     eos: p.bool("End each sequence with <eos> (default: when the vocabulary has it).").optional(),
     oneHot: p.bool("Give one-hot vectors (features) instead of ids (tokens), for models without an embedding.").default(false),
-    target: p.string("A text column to predict token by token, aligned with the input steps (needs targetVocab).").optional(),
+    target: p.string("A text column to predict token by token (needs targetVocab).").optional(),
+    aligned: p.bool("With target: one target token per input step (tagging); false: a sequence of its own length, for an encoder-decoder (seq2seq).").default(true),
+    targetLen: p.int("With target and aligned: false: target length, <eos> included (default: the fit part's longest).", { min: 1 }).optional(),
     fit: p.string("The part whose lengths and labels are fitted on.").optional(),
   },
   inputs: {
@@ -32,7 +34,7 @@ export const encode = defineKind({
   outputType: "sequences",
   random: false,
   backendDependent: false,
-  describe: (params) => ({ kind: "sequences", input: params.oneHot ? "features" : "tokens", target: params.target ? "sequence" : "class", ...(params.maxLen ? { length: params.maxLen } : {}) }),
+  describe: (params) => ({ kind: "sequences", input: params.oneHot ? "features" : "tokens", target: params.target ? (params.aligned ? "sequence" : "tokens") : "class", ...(params.maxLen ? { length: params.maxLen } : {}) }),
   check: (params) => (params.target && params.label ? [{ param: "target", message: "give a label (one class per text) or a target (one token per step), not both" }] : []),
   run(_ctx, inputs, params) {
     const vocab = inputs.vocab;
@@ -65,12 +67,19 @@ export const encode = defineKind({
       eos,
       oneHot: params.oneHot,
     };
+    const targetLen = params.target && !params.aligned ? (params.targetLen ?? Math.max(1, ...targetIds(fitTable, params.target, inputs.targetVocab!).map((s) => s.length))) : 0;
     const out: Record<string, SequenceSet> = {};
     for (const [name, t] of inputs.data) {
       const seqs = name === fitName ? fitIds : textOf(t).map(toIds);
       out[name] = {
         ...encodeIds(seqs, encoding, vocab),
-        target: params.target ? sequenceTarget(t, params.target, inputs.targetVocab!, encoding) : labelName && classes ? classTarget(t, labelName, classes, name, fitName) : { kind: "none" },
+        target: params.target
+          ? params.aligned
+            ? sequenceTarget(t, params.target, inputs.targetVocab!, encoding)
+            : tokensTarget(t, params.target, inputs.targetVocab!, targetLen)
+          : labelName && classes
+            ? classTarget(t, labelName, classes, name, fitName)
+            : { kind: "none" },
         text: encoding,
       };
     }
@@ -121,6 +130,25 @@ function sequenceTarget(t: Table, name: string, vocab: Vocabulary, e: TextEncodi
   if (c.dtype !== "string") throw new Error(`target column "${name}" is numeric, not text`);
   const encoded = encodeIds(c.values.map(idsOf({ ...vocab, bos: false, eos: e.eos && vocab.reserved.eos !== undefined })), { ...e, oneHot: false }, vocab);
   return { kind: "sequence", y: encoded.x as Int32Array, tokens: vocab.tokens, level: vocab.level };
+}
+
+/** Target text as ids of the target vocabulary, each ending in <eos>. */
+function targetIds(t: Table, name: string, vocab: Vocabulary): number[][] {
+  const c = column(t, name);
+  if (c.dtype !== "string") throw new Error(`target column "${name}" is not text`);
+  if (vocab.reserved.bos === undefined || vocab.reserved.eos === undefined) throw new Error("a seq2seq target vocabulary needs <bos> and <eos>: build it with bos: true, eos: true");
+  return c.values.map(idsOf({ ...vocab, bos: false, eos: true }));
+}
+
+/** A target sequence of its own length, post-padded (and cut, keeping <eos> last) to `length`. */
+function tokensTarget(t: Table, name: string, vocab: Vocabulary, length: number): Target {
+  const seqs = targetIds(t, name, vocab);
+  const y = new Int32Array(seqs.length * length);
+  seqs.forEach((s, i) => {
+    const kept = s.length <= length ? s : [...s.slice(0, length - 1), vocab.reserved.eos!];
+    y.set(kept, i * length);
+  });
+  return { kind: "tokens", y, length, tokens: vocab.tokens, level: vocab.level, bos: vocab.reserved.bos!, eos: vocab.reserved.eos! };
 }
 
 function classTarget(t: Table, labelName: string, classes: string[], part: string, fitName: string): Target {

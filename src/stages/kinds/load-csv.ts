@@ -1,4 +1,3 @@
-import { parse } from "csv-parse/sync";
 import { defineKind } from "../kind.js";
 import { p } from "../schema.js";
 import { buildTable, dataError, LOADER, readText, tableParams } from "./read.js";
@@ -11,7 +10,8 @@ export const loadCsv = defineKind({
   ...LOADER,
   check: (params) => (params.delimiter.length !== 1 ? [{ param: "delimiter", message: "the delimiter must be one character" }] : []),
   files: (params) => [params.path],
-  run(ctx, _inputs, params) {
+  async run(ctx, _inputs, params) {
+    const { parse } = await import("csv-parse/sync"); // loaded by the stages that read CSV, not at start-up
     const file = ctx.resolvePath(params.path);
     const text = readText(file, params.encoding);
     let records: string[][];

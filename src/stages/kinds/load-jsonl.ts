@@ -1,4 +1,4 @@
-import { parse as tolerantParse, printParseErrorCode, type ParseError } from "jsonc-parser";
+import type { ParseError } from "jsonc-parser";
 import { defineKind } from "../kind.js";
 import { buildTable, dataError, LOADER, readText, tableParams } from "./read.js";
 
@@ -9,7 +9,7 @@ export const loadJsonl = defineKind({
   params: tableParams,
   ...LOADER,
   files: (params) => [params.path],
-  run(ctx, _inputs, params) {
+  async run(ctx, _inputs, params) {
     const file = ctx.resolvePath(params.path);
     const text = readText(file, params.encoding);
     const objects: Record<string, unknown>[] = [];
@@ -21,7 +21,7 @@ export const loadJsonl = defineKind({
         try {
           v = JSON.parse(body);
         } catch {
-          throw invalidJson(file, text, body, offset, i + 1);
+          throw invalidJson(await import("jsonc-parser"), file, text, body, offset, i + 1);
         }
         if (v === null || typeof v !== "object" || Array.isArray(v)) {
           throw dataError(file, `line ${i + 1} is not a JSON object`, { text, line: i + 1 }, 'each line must be an object such as {"text": "...", "label": "..."}');
@@ -40,10 +40,10 @@ export const loadJsonl = defineKind({
 });
 
 /** JSON.parse says little about where; a tolerant parser finds the first bad token's offset. */
-function invalidJson(file: string, text: string, line: string, lineOffset: number, lineNo: number) {
+function invalidJson(jsonc: typeof import("jsonc-parser"), file: string, text: string, line: string, lineOffset: number, lineNo: number) {
   const errors: ParseError[] = [];
-  tolerantParse(line, errors, { disallowComments: true, allowTrailingComma: false });
+  jsonc.parse(line, errors, { disallowComments: true, allowTrailingComma: false });
   const first = errors[0];
-  const what = first ? printParseErrorCode(first.error).replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase() : "syntax error";
+  const what = first ? jsonc.printParseErrorCode(first.error).replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase() : "syntax error";
   return dataError(file, `line ${lineNo} is not valid JSON: ${what}`, first ? { text, offset: lineOffset + first.offset } : { text, line: lineNo });
 }

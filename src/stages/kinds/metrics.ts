@@ -115,6 +115,25 @@ export function sequenceReport(probs: Float32Array, y: Int32Array, steps: number
   return { type: "report", task: "sequence", n, metrics: { tokenAccuracy: correct / Math.max(1, tokens), editErrorRate: edits / Math.max(1, tokens), sequenceAccuracy: exact / Math.max(1, n) } };
 }
 
+/**
+ * Decoded sequences against the truth (ids, without <eos>): the token error rate (edit distance over
+ * true tokens: PER for phonemes), the sequence error rate (WER for G2P: any error in the word), and
+ * exact-match accuracy.
+ */
+export function decodingReport(decoded: number[][], truth: number[][]): Report {
+  let edits = 0;
+  let tokens = 0;
+  let wrong = 0;
+  decoded.forEach((d, i) => {
+    const e = editDistance(d, truth[i]!);
+    edits += e;
+    tokens += truth[i]!.length;
+    if (e > 0) wrong++;
+  });
+  const n = decoded.length;
+  return { type: "report", task: "sequence", n, metrics: { tokenErrorRate: edits / Math.max(1, tokens), sequenceErrorRate: wrong / Math.max(1, n), sequenceAccuracy: 1 - wrong / Math.max(1, n) } };
+}
+
 /** Levenshtein distance between two token sequences. */
 export function editDistance<T>(a: readonly T[], b: readonly T[]): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);

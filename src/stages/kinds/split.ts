@@ -16,7 +16,7 @@ export const split = defineKind({
     stratify: p.bool("Keep each label's share equal across parts.").default(false),
     by: p.string("Column to stratify by (default: the label column).").optional(),
     order: p.oneOf("random: seeded shuffle; sequential: first rows train, then val, then test.", ["random", "sequential"]).default("random"),
-    groupBy: p.string("Sequential: split each series (rows with the same value here) on its own, e.g. a ticker symbol.").optional(),
+    groupBy: p.string("Sequential: split each series (rows with this column's value) on its own. Random: keep each group whole in one part (e.g. hold out whole speakers).").optional(),
     context: p.int("Sequential: also give val and test the rows just before them (history for windows; their targets stay in their own period).", { min: 0 }).default(0),
   },
   inputs: { data: { type: "table", doc: "The table to split." } },
@@ -29,7 +29,8 @@ export const split = defineKind({
     const problems = [];
     if (Math.abs(sum - 1) > 1e-9) problems.push({ message: `train + val + test must be 1, but they add up to ${+sum.toFixed(12)}`, hint: "fractions are shares of the rows, e.g. train: 0.8, val: 0.1, test: 0.1" });
     if (params.stratify && params.order === "sequential") problems.push({ param: "stratify", message: "a sequential split cannot be stratified", hint: 'use order: "random" to stratify' });
-    if (params.order === "random" && (params.groupBy !== undefined || params.context > 0)) problems.push({ param: params.groupBy !== undefined ? "groupBy" : "context", message: "groupBy and context are for sequential splits", hint: 'order: "sequential", or stratify: true to keep groups balanced in a random split' });
+    if (params.order === "random" && params.context > 0) problems.push({ param: "context", message: "context is for sequential splits", hint: 'order: "sequential"' });
+    if (params.order === "random" && params.groupBy !== undefined && params.stratify) problems.push({ param: "groupBy", message: "a random split keeps groups whole or stratifies, not both" });
     return problems;
   },
   run(ctx, inputs, params) {
@@ -48,6 +49,15 @@ export const split = defineKind({
           at += c;
         });
       }
+    } else if (params.groupBy !== undefined) {
+      // Whole groups to parts: the groups (in name order) in a seeded order, cut by the fractions.
+      const groups = strata(t, params.groupBy);
+      const order = shuffled(groups.length, ctx.rng("split"));
+      const counts = allocate(groups.length, fractions);
+      let at = 0;
+      counts.forEach((c, part) => {
+        for (let i = 0; i < c; i++) assigned[part]!.push(...groups[order[at++]!]!);
+      });
     } else {
       const random = ctx.rng("split");
       for (const group of strata(t, params.stratify ? (params.by ?? t.roles.label) : undefined)) {

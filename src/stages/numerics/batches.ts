@@ -6,7 +6,8 @@ type Tensor = import("@tensorflow/tfjs").Tensor;
 
 /** One batch: tensors for the model, and the labels kept in JavaScript for metrics. */
 export interface Batch {
-  x: Tensor;
+  /** The model's input; for an encoder-decoder, [input ids, <bos> + target shifted right]. */
+  x: Tensor | Tensor[];
   y: Tensor;
   labels: Int32Array | Float32Array;
   size: number;
@@ -58,6 +59,17 @@ export function batchTensors(tf: TF, data: SequenceSet, indices: Int32Array): Ba
   if (t.kind === "class") {
     labels = Int32Array.from(indices, (i) => t.y[i]!);
     y = tf.tensor1d(labels, "int32");
+  } else if (t.kind === "tokens") {
+    labels = new Int32Array(b * t.length);
+    const decIn = new Int32Array(b * t.length);
+    indices.forEach((ex, r) => {
+      labels.set(t.y.subarray(ex * t.length, (ex + 1) * t.length), r * t.length);
+      decIn[r * t.length] = t.bos;
+      decIn.set(t.y.subarray(ex * t.length, (ex + 1) * t.length - 1), r * t.length + 1);
+    });
+    y = tf.tensor2d(labels, [b, t.length], "int32");
+    const enc = tf.tensor2d(x as Int32Array, [b, L], "int32");
+    return { x: [enc, tf.tensor2d(decIn, [b, t.length], "int32")], y, labels, size: b };
   } else if (t.kind === "sequence") {
     labels = new Int32Array(b * L);
     indices.forEach((ex, r) => labels.set(t.y.subarray(ex * T + from, ex * T + from + L), r * L));

@@ -31,7 +31,8 @@ export function initialWeights(specs: readonly WeightSpec[], seed: number): Floa
         return Float32Array.from({ length: size }, () => (random() * 2 - 1) * 0.05);
       case "bias": {
         const b = new Float32Array(size);
-        if (/(^|\/)(forward_|backward_)?lstm_\d+$/.test(w.name.split("/").slice(0, -1).join("/"))) b.fill(1, size / 4, size / 2);
+        // An LSTM's bias (its layer is named lstm_N, enc_lstm_N or dec_lstm, maybe inside a bidirectional).
+        if (/(^|\/)(forward_|backward_)?(enc_|dec_)?lstm(_\d+)?$/.test(w.name.split("/").slice(0, -1).join("/"))) b.fill(1, size / 4, size / 2);
         return b;
       }
       case "gamma":

@@ -15,7 +15,7 @@ const EPSILON = 1e-7;
 export function resolveLoss(name: (typeof LOSSES)[number], target: Target["kind"], outputUnits: number): LossName {
   if (name !== "auto") return name;
   if (target === "class") return outputUnits === 1 ? "binaryCrossentropy" : "sparseCategoricalCrossentropy";
-  if (target === "sequence") return "sparseCategoricalCrossentropy";
+  if (target === "sequence" || target === "tokens") return "sparseCategoricalCrossentropy";
   return "mse";
 }
 
@@ -48,7 +48,7 @@ export function lossValue(tf: TF, name: LossName, batch: Batch, pred: Tensor, cl
 
 /** Metrics of a pass over the data, computed in JavaScript from the predictions: accuracy, or MAE. */
 export function metricsOf(target: Target, predictions: { pred: Float32Array; batch: Batch }[]): Record<string, number> {
-  if (target.kind === "sequence") {
+  if (target.kind === "sequence" || target.kind === "tokens") {
     let correct = 0;
     let n = 0;
     for (const { pred, batch } of predictions) {

@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { cli, cliAsync, ROOT, tempDir } from "../helpers.js";
+
+/**
+ * Smoke runs of every example pipeline, small enough for CI (params overridden with -P): the metric is
+ * computed, a rerun is fully cached, and two fresh processes with empty caches make identical bytes.
+ * Full-size runs and their results are in the README.
+ */
+const SMOKE: Record<string, { params: string[]; show: string; metric: RegExp }> = {
+  "weather.rnnp": { params: [], show: "preview", metric: /table, 5 rows/ },
+  "names.rnnp": { params: ["epochs=1"], show: "report", metric: /accuracy +0\.\d+/ },
+  "stocks.rnnp": { params: ["epochs=3"], show: "report", metric: /naiveMae +[\d.]+/ },
+  "spam.rnnp": { params: ["limit=300", "epochs=1", "maxLen=40"], show: "report", metric: /accuracy +0\.\d+/ },
+  "digits.rnnp": { params: ["speeds=[150]", "pitches=[50]", "epochs=2"], show: "report", metric: /voice +n +accuracy/ },
+  "g2p.rnnp": { params: ["limit=400", "epochs=1", "beam=2"], show: "report", metric: /tokenErrorRate +[\d.]+/ },
+};
+
+interface Stage {
+  name: string;
+  key: string;
+  status: string;
+}
+const stages = (stdout: string) => (JSON.parse(stdout) as { stages: Stage[] }).stages;
+
+describe("example pipelines (smoke runs)", () => {
+  for (const [file, smoke] of Object.entries(SMOKE)) {
+    it(file, async () => {
+      const path = join(ROOT, "pipelines", file);
+      const args = (cache: string) => ["run", path, "--json", "--no-lock", "--cache", cache, ...smoke.params.flatMap((p) => ["-P", p])];
+      const dir = tempDir();
+      const [a, b] = await Promise.all([cliAsync(args(join(dir, "a")), dir), cliAsync(args(join(dir, "b")), dir)]);
+      assert.equal(a.code, 0, a.stderr);
+      assert.equal(b.code, 0, b.stderr);
+      assert.ok(stages(a.stdout).every((s) => s.status === "ran" || s.status === "cached"));
+      const outputs = (cache: string, run: string) =>
+        stages(run).map((s) => (JSON.parse(cli(["cache", "show", s.key, "--json", "--cache", cache], dir).stdout) as { outputs: Record<string, { digest: string }> }).outputs);
+      assert.deepEqual(outputs(join(dir, "b"), b.stdout), outputs(join(dir, "a"), a.stdout), "two fresh processes, the same bytes");
+      const again = cli(args(join(dir, "a")), dir);
+      assert.ok(stages(again.stdout).every((s) => s.status === "cached"), "the rerun is fully cached");
+      const shown = cli(["show", smoke.show, path, "--cache", join(dir, "a"), ...smoke.params.flatMap((p) => ["-P", p])], dir);
+      assert.match(shown.stdout, smoke.metric);
+    });
+  }
+});
