@@ -173,10 +173,7 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
 
   if (diagnostics.some((d) => d.severity === "error")) return { diagnostics };
   const pipelineParams: Record<string, Json> = {};
-  for (const [name, p] of params) {
-    const scope: ValueScope = { file, params: new Map(), stageNames: new Set(), used: new Set(), diagnostics: [] };
-    pipelineParams[name] = literal(p.value, scope);
-  }
+  for (const [name, p] of params) pipelineParams[name] = sweepLiteral(p.value);
   const toIR = (d: StageDraft, name = d.decl.name.text, inputs = d.inputs, variant?: StageIR["variant"]): StageIR => ({
     name,
     nameSpan: d.decl.name.span,
@@ -397,23 +394,6 @@ function literalOnly(v: A.Value, report: (span: Span) => void): void {
   else if (v.type === "call") v.args.forEach((a) => literalOnly(a.value, report));
 }
 
-/** A literal param value as JSON (params carry no declared type; their uses check them). */
-function literal(v: A.Value, scope: ValueScope): Json {
-  switch (v.type) {
-    case "number":
-    case "string":
-    case "bool":
-      return v.value;
-    case "list":
-      return v.items.map((x) => literal(x, scope));
-    case "object":
-      return Object.fromEntries(v.entries.map((e) => [e.key.text, literal(e.value, scope)]));
-    case "call":
-      return { call: v.name.text, args: Object.fromEntries(v.args.map((a, i) => [a.name?.text ?? String(i), literal(a.value, scope)])) };
-    case "ref":
-      return v.path.map((p) => p.text).join(".");
-  }
-}
 
 /** The shortest cycle through the first (by name) stage of a strongly connected component. */
 function cyclePath(g: Graph, scc: string[]): string[] {

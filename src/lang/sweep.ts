@@ -50,6 +50,7 @@ export function variantName(base: string, values: ReadonlyMap<string, A.Value>):
   return `${base}[${[...values].map(([k, v]) => `${k}=${canonicalJson(literal(v))}`).join(",")}]`;
 }
 
+/** A literal value as JSON (calls as {call, args}; references, which literals exclude, as their text). */
 export function literal(v: A.Value): Json {
   switch (v.type) {
     case "number":
@@ -60,7 +61,9 @@ export function literal(v: A.Value): Json {
       return v.items.map(literal);
     case "object":
       return Object.fromEntries(v.entries.map((e) => [e.key.text, literal(e.value)]));
-    default:
-      return null;
+    case "call":
+      return { call: v.name.text, args: Object.fromEntries(v.args.map((a, i) => [a.name?.text ?? String(i), literal(a.value)])) };
+    case "ref":
+      return v.path.map((p) => p.text).join(".");
   }
 }

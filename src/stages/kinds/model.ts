@@ -43,23 +43,29 @@ export const model = defineKind({
     }
     const tf = await ctx.tf();
     const m = buildModel(tf, layers, tokens !== undefined ? { tokens } : { features: features! });
-    const specs = weightSpecsOf(m);
     try {
-      const outShape = m.outputs[0]!.shape;
       return {
-        out: {
-          type: "model",
-          topology: JSON.parse(JSON.stringify(m.toJSON(undefined, false))) as Json,
-          weightSpecs: specs,
-          weights: initialWeights(specs, ctx.seed),
+        out: modelArtifact(m, ctx.seed, {
           input: { dtype: tokens !== undefined ? "int32" : "float32", shape: m.inputs[0]!.shape },
-          output: { shape: outShape, activation: String(last.args.activation ?? (last.args.layer as LayerCall | undefined)?.args.activation ?? "linear") },
-          params: m.countParams(),
+          output: { shape: m.outputs[0]!.shape, activation: String(last.args.activation ?? (last.args.layer as LayerCall | undefined)?.args.activation ?? "linear") },
           summary: layers.map(layerSummary),
-        },
+        }),
       };
     } finally {
       m.dispose();
     }
   },
 });
+
+/** The model artifact of a freshly built TF.js model: its topology, and rnnp's seeded initial weights. */
+export function modelArtifact(m: import("@tensorflow/tfjs").LayersModel, seed: number, about: Pick<ModelSpec, "input" | "output" | "summary">): ModelSpec {
+  const specs = weightSpecsOf(m);
+  return {
+    type: "model",
+    topology: JSON.parse(JSON.stringify(m.toJSON(undefined, false))) as Json,
+    weightSpecs: specs,
+    weights: initialWeights(specs, seed),
+    params: m.countParams(),
+    ...about,
+  };
+}

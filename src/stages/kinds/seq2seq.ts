@@ -1,10 +1,8 @@
-import type { Json } from "../../core/canonical.js";
 import { defineKind } from "../kind.js";
 import type { ModelSpec } from "../artifacts/model.js";
-import { initialWeights } from "../numerics/init.js";
-import type { LayerCall } from "../numerics/layers.js";
+import { layerSummary, type LayerCall } from "../numerics/layers.js";
 import { buildSeq2seq, checkSeq2seq, partsOf, SEQ2SEQ_BLOCK } from "../numerics/seq2seq.js";
-import { weightSpecsOf } from "../numerics/weights.js";
+import { modelArtifact } from "./model.js";
 
 export const seq2seq = defineKind({
   name: "seq2seq",
@@ -26,19 +24,13 @@ export const seq2seq = defineKind({
     const tf = await ctx.tf();
     const m = buildSeq2seq(tf, parts, { input: data.text.tokens.length, target: t.tokens.length });
     try {
-      const specs = weightSpecsOf(m);
-      const line = (ls: LayerCall[]) => ls.map((l) => (l.call === "bidirectional" ? `bidirectional(${(l.args.layer as LayerCall).call}(${(l.args.layer as LayerCall).args.units as number}))` : `${l.call}(${(l.args.units ?? l.args.dim) as number})`)).join(" -> ");
+      const line = (ls: LayerCall[]) => ls.map(layerSummary).join(" -> ");
       return {
-        out: {
-          type: "model",
-          topology: JSON.parse(JSON.stringify(m.toJSON(undefined, false))) as Json,
-          weightSpecs: specs,
-          weights: initialWeights(specs, ctx.seed),
+        out: modelArtifact(m, ctx.seed, {
           input: { dtype: "int32", shape: [null, null] },
           output: { shape: [null, null, t.tokens.length], activation: "softmax" },
-          params: m.countParams(),
           summary: [`encoder: ${line(parts.encoder)}`, `decoder: ${line(parts.decoder)} -> dense(${t.tokens.length}, softmax)`],
-        },
+        }),
       };
     } finally {
       m.dispose();
