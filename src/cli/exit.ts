@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from "commander";
+
 /** Exit codes: the contract scripts and CI rely on. */
 export const EXIT = {
   ok: 0,
@@ -19,6 +21,13 @@ export class Exit extends Error {
   ) {
     super(message);
   }
+}
+
+/** Commander's parser for count options (`--jobs 2`): a positive integer, or a usage error (exit 2). */
+export function count(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
+  return n;
 }
 
 /** Commander's accumulator for repeatable options. */

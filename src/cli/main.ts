@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import pc from "picocolors";
 import { RNNP_VERSION } from "../core/version.js";
-import { collect, EXIT, Exit } from "./exit.js";
+import { collect, count, EXIT, Exit } from "./exit.js";
 
 /**
  * The rnnp command line. Command modules are imported when their command runs, so `rnnp --help`
@@ -34,7 +34,7 @@ withRemote(withParams(withCache(program.command("run").argument("[file]", "pipel
   .addOption(new Option("-f, --force [stages]", "execute these stages (comma-separated; all when none named) even if cached"))
   .option("-n, --dry-run", "show what would run, and why, without running")
   .option("--frozen", "CI mode: fail (exit 3) if a stage's key or output bytes differ from the lockfile")
-  .option("-j, --jobs <n>", "run up to n stages at once, each in its own worker process", "1")
+  .option("-j, --jobs <n>", "run up to n stages at once, each in its own worker process", count, 1)
   .option("--no-lock", "do not write <pipeline>.lock")
   .option("--json", "print a JSON report on stdout")
   .action(action(async () => (await import("./commands/run.js")).runCommand));
@@ -69,7 +69,8 @@ program
 
 withParams(withCache(program.command("show").argument("<stage>", "stage name").argument("[file]", "pipeline file")))
   .description("show a built stage's outputs")
-  .option("--rows <n>", "table rows to print", "10")
+  .option("--rows <n>", "table rows to print", count, 10)
+  .option("--json", "print JSON: output references, and reports whole")
   .action(action(async () => (await import("./commands/show.js")).showCommand));
 
 withParams(withCache(program.command("predict").argument("[file]", "pipeline file")))
@@ -77,7 +78,8 @@ withParams(withCache(program.command("predict").argument("[file]", "pipeline fil
   .requiredOption("--stage <name>", "the train stage whose model to use")
   .option("-i, --input <text>", "text to classify (repeatable)", collect)
   .option("--file <path>", "a file of inputs")
-  .option("--top <n>", "classes to show per input", "3")
+  .option("--top <n>", "classes to show per input", count, 3)
+  .option("--beam <n>", "encoder-decoders: beam width (default 1: greedy)", count)
   .option("--json", "print JSON")
   .action(action(async () => (await import("./commands/predict.js")).predictCommand));
 
@@ -92,7 +94,7 @@ withParams(withCache(program.command("compare").argument("[file]", "pipeline fil
 withParams(withCache(program.command("check").argument("[file]", "pipeline file")))
   .description("determinism check: rebuild stages in fresh processes and compare their bytes with the cache and the lockfile (exit 104 if any differ)")
   .option("-s, --stage <name>", "check only these stages (repeatable, or comma-separated; default: all)", collect)
-  .option("--runs <n>", "fresh processes per stage", "1")
+  .option("--runs <n>", "fresh processes per stage", count, 1)
   .option("--threads <counts>", "thread counts to try, e.g. 1,2 (backends with thread pools)")
   .option("--json", "print JSON")
   .action(action(async () => (await import("./commands/check.js")).checkCommand));

@@ -25,7 +25,7 @@ export interface Fingerprint {
   inputs: Record<string, Digest | Record<string, Digest>>;
   /** Path as written in the pipeline -> digest of the file's (or folder tree's) content. */
   files: Record<string, Digest>;
-  /** For random kinds: the derived seed (see seed.ts). Absent for deterministic kinds, so the pipeline seed does not touch them. */
+  /** For random kinds: the derived seed (see deriveSeed). Absent for deterministic kinds, so the pipeline seed does not touch them. */
   seed?: number;
   /** For kinds whose bytes depend on the numeric backend: its name and version. */
   runtime?: { backend: string; version: string };
@@ -37,12 +37,17 @@ export function keyOf(fp: Fingerprint): StageKey {
   return sha256(canonicalJson(fp)) as StageKey;
 }
 
+/** What a stage computes, as opposed to how (version, runtime, tools): all its seed derives from. */
+export type SeedBasis = Pick<Fingerprint, "kind" | "params" | "inputs" | "files">;
+
 /**
- * A random stage's seed: a hash of the pipeline seed and the rest of the stage's fingerprint, so
- * it is stable under edits anywhere else in the file, differs between stages, and is never 0
- * (TF.js reads 0 as "no seed"). Range 1 .. 2^31-1, which every consumer accepts.
+ * A random stage's seed: a hash of the pipeline seed and what the stage computes, so it is stable
+ * under edits anywhere else in the file, differs between stages, and is never 0 (TF.js reads 0 as
+ * "no seed"). Not of how it computes: the same training on cpu and on wasm, or before and after a
+ * kind's version bump, draws the same shuffles, dropout masks and initial weights, so their results
+ * differ by the numerics alone. Range 1 .. 2^31-1, which every consumer accepts.
  */
-export function deriveSeed(pipelineSeed: number, fp: Omit<Fingerprint, "seed">): number {
-  const h = sha256(`rnnp-seed\0${pipelineSeed}\0${canonicalJson(fp)}`);
+export function deriveSeed(pipelineSeed: number, { kind, params, inputs, files }: SeedBasis): number {
+  const h = sha256(`rnnp-seed\0${pipelineSeed}\0${canonicalJson({ kind, params, inputs, files })}`);
   return (parseInt(h.slice(0, 8), 16) % 0x7ffffffe) + 1;
 }

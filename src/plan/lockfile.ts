@@ -99,7 +99,8 @@ export function updatedLock(planner: Planner, outcome: ReadonlyMap<string, "ok" 
     const o = outcome.get(s.name);
     if (o === "ok") {
       const res = planner.resolve(s.name);
-      const record = res.state === "keyed" ? (res.record ?? planner.store.getRecord<Fingerprint>(res.key)) : undefined;
+      // The store's record, not the one planned: a forced rerun may have replaced it.
+      const record = res.state === "keyed" ? planner.store.getRecord<Fingerprint>(res.key) : undefined;
       if (record) stages[s.name] = lockEntry(record);
     } else if (o === undefined && previous?.stages[s.name]) {
       stages[s.name] = previous.stages[s.name]!;

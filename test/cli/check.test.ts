@@ -4,6 +4,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { open } from "lmdb";
+import { editDistance } from "../../src/stages/kinds/metrics.js";
 import { kinds } from "../../src/stages/registry.js";
 import { cli, ROOT, tempDir, writeFiles } from "../helpers.js";
 
@@ -53,13 +54,16 @@ const ALL_KINDS = `pipeline allkinds {
     }
   }
   stage s2sfit = train(s2s, pairs, epochs: 1, batchSize: 8)
-  stage s2sreport = evaluate(s2sfit, pairs, beam: 2)
+  stage s2sreport = evaluate(s2sfit, pairs, beam: 3)
+  stage s2sgreedy = evaluate(s2sfit, pairs)
 }
 `;
 
+const NAMES = ["anna", "bob", "carla", "dave", "emma", "frank", "gina", "hugo", "iris", "jack", "kate", "liam"];
+
 function project(): string {
   const dir = tempDir();
-  const names = ["anna", "bob", "carla", "dave", "emma", "frank", "gina", "hugo", "iris", "jack", "kate", "liam"];
+  const names = NAMES;
   const rows = Array.from({ length: 72 }, (_, i) => `${names[i % 12]}${i},${i % 2 ? "m" : "f"}`);
   writeFiles(dir, {
     "names.csv": `name,label\n${rows.join("\n")}\n`,
@@ -85,6 +89,27 @@ describe("rnnp check", () => {
     assert.equal(built.code, 0, built.stderr);
     const used = new Set((JSON.parse(built.stdout) as { stages: { kind: string }[] }).stages.map((s) => s.kind));
     assert.deepEqual([...kinds.keys()].filter((k) => !used.has(k)), []);
+    // TF.js's own chatter (tfjs-node advice, unsaveable keyword arguments) is not news to the user.
+    assert.doesNotMatch(built.stderr, /tfjs-node|non-serializable|={10}/);
+  });
+
+  it("predict decodes with an encoder-decoder as evaluate does (same beam, same error rate)", () => {
+    const rate = (beam: number) => {
+      const r = cli(["predict", "all.rnnp", "--stage", "s2sfit", ...NAMES.flatMap((w) => ["-i", w]), "--beam", String(beam), "--json"], dir);
+      assert.equal(r.code, 0, r.stderr);
+      const results = (JSON.parse(r.stdout) as { results: { input: string; output: string }[] }).results;
+      assert.deepEqual(results.map((x) => x.input), NAMES);
+      // One epoch teaches little, but decoding never emits padding or <bos>.
+      assert.ok(results.every((x) => !/[<>]/.test(x.output)), JSON.stringify(results));
+      return results.reduce((a, { input, output }) => a + editDistance([...output], [...input].reverse()), 0) / NAMES.join("").length;
+    };
+    const reported = (stage: string) => (JSON.parse(cli(["show", stage, "all.rnnp", "--json"], dir).stdout) as { outputs: { out: { report: { metrics: { tokenErrorRate: number } } } } }).outputs.out.report.metrics.tokenErrorRate;
+    // s2sgreedy and s2sreport decoded the same words with beams 1 and 3 against their reversals.
+    assert.notEqual(reported("s2sgreedy"), reported("s2sreport"), "the two beams should decode differently here");
+    assert.equal(rate(1), reported("s2sgreedy"));
+    assert.equal(rate(3), reported("s2sreport"));
+    assert.match(cli(["predict", "all.rnnp", "--stage", "s2sfit", "-i", "anna"], dir).stdout, /^anna {2}[a-z]*\n$/);
+    assert.equal(cli(["predict", "all.rnnp", "--stage", "fit", "-i", "anna", "--beam", "2"], dir).code, 2, "--beam is for encoder-decoders");
   });
 
   it("every stage kind rebuilds bit-identical in fresh processes, and the cache remembers it", () => {

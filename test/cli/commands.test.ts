@@ -104,6 +104,11 @@ describe("rnnp run", () => {
     assert.equal(cli(["run", "p.rnnp", "--bogus"], dir).code, 2);
     assert.equal(cli(["run", "missing.rnnp"], dir).code, 2);
     assert.equal(cli(["run", "p.rnnp", "-P", "nope=1"], dir).code, 2);
+    for (const [cmd, opt] of [["run", "--jobs"], ["check", "--runs"], ["predict", "--beam"]]) {
+      const bad = cli([cmd!, "p.rnnp", opt!, "0"], dir);
+      assert.equal(bad.code, 2, `${cmd} ${opt} 0`);
+      assert.match(bad.stderr, new RegExp(`${opt} <n>' argument '0' is invalid\\. expected a positive integer`));
+    }
   });
 
   it("finds the only .rnnp file in the working directory", () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { open } from "lmdb";
 import { cli, NAMES_CSV, tempDir, writeFiles } from "../helpers.js";
 
 const PIPELINE = `pipeline locked {
@@ -47,6 +48,23 @@ describe("lockfile", () => {
     writeFiles(dir, { "q.rnnp": PIPELINE });
     cli(["run", "q.rnnp", "--no-lock"], dir);
     assert.equal(existsSync(join(dir, "q.lock")), false);
+  });
+
+  it("a forced rerun that makes other bytes than the cache had is what the lock records", async () => {
+    const dir = project();
+    cli(["run", "p.rnnp"], dir);
+    const genuine = lockOf(dir).stages.preview!;
+    // The cache claims `preview.train` is another (valid) table, as an older rnnp might have made it.
+    const env = open({ path: join(dir, "cache"), maxDbs: 12 });
+    const records = env.openDB({ name: "records", encoding: "msgpack" });
+    const record = records.get(genuine.key) as { outputs: { train: { digest: string } } };
+    record.outputs.train.digest = lockOf(dir).stages.parts!.outputs.val!;
+    await records.put(genuine.key, record);
+    await env.close();
+    cli(["run", "p.rnnp"], dir);
+    assert.notEqual(lockOf(dir).stages.preview!.outputs.train, genuine.outputs.train, "the lock follows the cache");
+    cli(["run", "p.rnnp", "--force=preview"], dir);
+    assert.deepEqual(lockOf(dir).stages.preview, genuine);
   });
 
   it("a failed stage loses its entry; an untouched one keeps it", () => {

@@ -11,7 +11,7 @@ import { cli, cliAsync, ROOT, tempDir } from "../helpers.js";
 const SMOKE: Record<string, { params: string[]; show: string; metric: RegExp }> = {
   "weather.rnnp": { params: [], show: "preview", metric: /table, 5 rows/ },
   "names.rnnp": { params: ["epochs=1"], show: "report", metric: /accuracy +0\.\d+/ },
-  "stocks.rnnp": { params: ["epochs=3"], show: "report", metric: /naiveMae +[\d.]+/ },
+  "stocks.rnnp": { params: ["epochs=3"], show: "report[units=32,lr=0.003]", metric: /naiveMae +[\d.]+/ },
   "spam.rnnp": { params: ["limit=300", "epochs=1", "maxLen=40"], show: "report", metric: /accuracy +0\.\d+/ },
   "digits.rnnp": { params: ["speeds=[150]", "pitches=[50]", "epochs=2"], show: "report", metric: /voice +n +accuracy/ },
   "g2p.rnnp": { params: ["limit=400", "epochs=1", "beam=2"], show: "report", metric: /tokenErrorRate +[\d.]+/ },

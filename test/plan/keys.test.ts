@@ -224,4 +224,10 @@ describe("fingerprint", () => {
     assert.notEqual(deriveSeed(1, fp), deriveSeed(2, fp));
     assert.notEqual(deriveSeed(1, fp), deriveSeed(1, { ...fp, params: { train: 0.7 } }));
   });
+
+  it("seeds follow what a stage computes, not how: backend, kind version and tools leave them be", () => {
+    const how = { ...fp, version: 2, runtime: { backend: "wasm-simd", version: "4.22.0" }, tools: { "espeak-ng": "1.51" } };
+    assert.equal(deriveSeed(7, how), deriveSeed(7, fp));
+    assert.notEqual(keyOf({ ...how, seed: 1 }), keyOf({ ...fp, seed: 1 }));
+  });
 });

@@ -22,7 +22,7 @@ import { checkNames, splitList } from "./run.js";
  */
 export interface CheckOptions extends CommonOptions {
   stage?: string[];
-  runs?: string;
+  runs?: number;
   threads?: string;
   json?: boolean;
 }
@@ -41,8 +41,7 @@ interface OutputCheck {
 export async function checkCommand(file: string | undefined, opts: CheckOptions): Promise<number> {
   const planner = openPlan(file, opts);
   const names = opts.stage?.length ? checkNames(planner, opts.stage.flatMap(splitList), "--stage") : planner.order.map((s) => s.name);
-  const runs = Number(opts.runs ?? 1);
-  if (!Number.isInteger(runs) || runs < 1) throw new Exit(EXIT.invalid, `--runs ${opts.runs}: expected a positive integer`);
+  const runs = opts.runs ?? 1;
   const threads = opts.threads ? opts.threads.split(",").map(Number) : [undefined];
   if (threads.some((t) => t !== undefined && (!Number.isInteger(t) || t < 1))) throw new Exit(EXIT.invalid, `--threads ${opts.threads}: expected counts such as 1,2`);
   const rt = planner.runtime;

@@ -6,6 +6,7 @@ import type { SequenceSet, Target, TextEncoding, WindowEncoding } from "../../st
 import type { Scaling } from "../../stages/artifacts/table.js";
 import { encodeTexts } from "../../stages/kinds/encode.js";
 import { predictAll } from "../../stages/numerics/predict.js";
+import { decode, inferenceModels } from "../../stages/numerics/seq2seq.js";
 import { RuntimeUnavailable } from "../../stages/numerics/runtime.js";
 import { loadTf } from "../../stages/numerics/tf.js";
 import { restoreModel } from "../../stages/numerics/weights.js";
@@ -15,16 +16,17 @@ import { checkNames } from "./run.js";
 
 interface TrainedData {
   input: "tokens" | "features";
-  target: Pick<Target, "kind"> & { classes?: string[]; names?: string[]; horizon?: number; size?: number; scaling?: Record<string, Scaling>; tokens?: string[]; level?: "char" | "word" };
+  target: Pick<Target, "kind"> & { classes?: string[]; names?: string[]; horizon?: number; size?: number; scaling?: Record<string, Scaling>; tokens?: string[]; level?: "char" | "word"; length?: number; bos?: number; eos?: number };
   text?: TextEncoding;
   window?: WindowEncoding;
 }
 
 export interface PredictOptions extends CommonOptions {
   stage: string;
+  beam?: number;
   input?: string[];
   file?: string;
-  top?: string;
+  top?: number;
   json?: boolean;
 }
 
@@ -44,13 +46,24 @@ export async function predictCommand(file: string | undefined, opts: PredictOpti
   if (res.state !== "keyed" || !res.record) throw new Exit(EXIT.failed, `\`${opts.stage}\` is not built; run \`rnnp run ${planner.ir.file} --stage ${opts.stage}\` first`);
   const trained = readArtifact(planner.store, res.record.outputs.out!.digest) as TrainedModel;
   const data = trained.data as unknown as TrainedData;
+  if (opts.beam !== undefined && data.target.kind !== "tokens") throw new Exit(EXIT.invalid, `--beam: \`${opts.stage}\` is not an encoder-decoder; beams are for decoding token sequences`);
   const { set, labels, relativeTo } = inputsFor(data, opts);
   if (!planner.runtime || planner.runtime instanceof RuntimeUnavailable) throw new Exit(EXIT.failed, planner.runtime?.message ?? "no numeric backend");
   const tf = await loadTf(planner.runtime);
   const model = await restoreModel(tf, trained.topology, trained.weightSpecs, trained.weights);
+  if (data.target.kind === "tokens") {
+    // An encoder-decoder: decode each input (greedy, or beam search with --beam).
+    const t = data.target as Required<Pick<TrainedData["target"], "tokens" | "length" | "bos" | "eos" | "level">>;
+    const decoded = decode(tf, inferenceModels(tf, model), set.x as Int32Array, set.shape as [number, number], { bos: t.bos, eos: t.eos, maxLen: t.length, beam: opts.beam ?? 1 });
+    model.dispose();
+    const results = labels.map((input, i) => ({ input, output: decoded[i]!.map((id) => t.tokens[id]).join(t.level === "char" ? "" : " ") }));
+    if (opts.json) printJson({ stage: opts.stage, key: res.key, results });
+    else for (const r of results) process.stdout.write(`${pc.bold(r.input)}  ${r.output}\n`);
+    return EXIT.ok;
+  }
   const { values, units } = predictAll(tf, model, set);
   model.dispose();
-  const top = Number(opts.top ?? 3);
+  const top = opts.top ?? 3;
   const rows = labels.map((label, i) => {
     const out = values.subarray(i * units, (i + 1) * units);
     if (data.target.kind === "sequence") {

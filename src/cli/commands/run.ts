@@ -19,7 +19,7 @@ export interface RunCommandOptions extends CommonOptions, RemoteFlags {
   json?: boolean;
   frozen?: boolean;
   lock?: boolean;
-  jobs?: string;
+  jobs?: number;
 }
 
 const MARK: Record<StageResult["status"], string> = { cached: pc.green("✔"), ran: pc.cyan("●"), failed: pc.red("✖"), skipped: pc.dim("○") };
@@ -33,8 +33,7 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
   const previousLock = readLock(lockPath);
   if (opts.frozen && !previousLock) throw new Exit(EXIT.invalid, `--frozen needs ${lockPath}: run once without --frozen and commit the lockfile`);
 
-  const jobs = Number(opts.jobs ?? 1);
-  if (!Number.isInteger(jobs) || jobs < 1) throw new Exit(EXIT.invalid, `--jobs ${opts.jobs}: expected a positive integer`);
+  const jobs = opts.jobs ?? 1;
   const progress = await Progress.create(!opts.json && jobs === 1 && process.stderr.isTTY === true);
   const remote = remoteFor(opts, (m) => {
     progress.stop();

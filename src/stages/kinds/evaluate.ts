@@ -11,7 +11,8 @@ import { count } from "../artifacts/sequences.js";
 
 export const evaluate = defineKind({
   name: "evaluate",
-  version: 1,
+  // 2: decoding ends a hypothesis only at an <eos> among the beam best, never emits padding or <bos>.
+  version: 2,
   doc: "Measures a trained model on sequences: accuracy, per-class precision/recall/F1, macro and micro averages, confusion matrix and top-k for classes; MAE, RMSE and MAPE (in original units) for values; token accuracy and edit-distance error rate for token sequences. `rnnp show` prints the report.",
   params: {
     topK: p.int("k of the top-k accuracy (reported when there are more than k classes).", { min: 1 }).default(3),

@@ -4,6 +4,7 @@ import { defineKind } from "../kind.js";
 import type { ModelSpec } from "../artifacts/model.js";
 import { initialWeights } from "../numerics/init.js";
 import { buildModel, checkLayers, LAYERS, layerSummary, type LayerCall } from "../numerics/layers.js";
+import { muted, unsaveableKwargs } from "../numerics/tf.js";
 import { weightSpecsOf } from "../numerics/weights.js";
 
 /** The block's layers arrive as the `layers` parameter (see KindDef.block). */
@@ -62,7 +63,7 @@ export function modelArtifact(m: import("@tensorflow/tfjs").LayersModel, seed: n
   const specs = weightSpecsOf(m);
   return {
     type: "model",
-    topology: JSON.parse(JSON.stringify(m.toJSON(undefined, false))) as Json,
+    topology: JSON.parse(JSON.stringify(muted(unsaveableKwargs, () => m.toJSON(undefined, false)))) as Json,
     weightSpecs: specs,
     weights: initialWeights(specs, seed),
     params: m.countParams(),

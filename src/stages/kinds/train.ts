@@ -13,7 +13,8 @@ const MONITORS = ["val_loss", "loss", "val_accuracy", "accuracy", "val_mae", "ma
 
 export const train = defineKind({
   name: "train",
-  version: 1,
+  // 2: the artifact's `data` describes target sequences of their own length (seq2seq) completely.
+  version: 2,
   doc: "Trains a model on sequences: seeded shuffles and dropout, optimizers with schedules and warm-up, clipping by global norm or value, class weights, early stopping with restore-best, and a NaN guard. The artifact holds topology, weights, history and config.",
   params: {
     epochs: p.int("Passes over the training data.", { min: 1 }),
@@ -113,7 +114,9 @@ export function dataDescription(s: SequenceSet): Json {
         ? { kind: t.kind, names: t.names, horizon: t.horizon, size: t.size, ...(t.scaling ? { scaling: t.scaling } : {}) }
         : t.kind === "sequence"
           ? { kind: t.kind, tokens: t.tokens, level: t.level }
-          : { kind: t.kind };
+          : t.kind === "tokens"
+            ? { kind: t.kind, tokens: t.tokens, level: t.level, length: t.length, bos: t.bos, eos: t.eos }
+            : { kind: t.kind };
   return JSON.parse(JSON.stringify({ input: s.input, padding: s.padding, target, ...(s.text ? { text: s.text } : {}), ...(s.window ? { window: s.window } : {}) })) as Json;
 }
 

@@ -167,10 +167,16 @@ export function inferenceModels(tf: TF, model: LayersModel): { encoder: LayersMo
   return { encoder, step, cell: cellType, size };
 }
 
+/** Finished hypotheses compete by log-probability over length^0.6 (GNMT's length penalty, simplified). */
+const LENGTH_PENALTY = 0.6;
+const normalised = (logp: number, length: number) => logp / Math.max(1, length) ** LENGTH_PENALTY;
+
 /**
  * Decodes a batch of inputs, greedily (beam 1) or with beam search: per example, the `beam` best
- * partial sequences by total log-probability; finished ones (<eos>) compete by log-probability over
- * length^0.6. Returns token ids without <eos>.
+ * partial sequences by total log-probability. A hypothesis ends when <eos> ranks among the `beam`
+ * best continuations; an example is decided when it has `beam` finished hypotheses and its best
+ * live one no longer beats the worst of them (judged at the current length). Returns token ids
+ * without <eos>; beam 1 is exactly greedy decoding.
  */
 export function decode(tf: TF, m: ReturnType<typeof inferenceModels>, x: Int32Array, shape: [number, number], o: { bos: number; eos: number; maxLen: number; beam: number }): number[][] {
   const [n] = shape;
@@ -187,6 +193,8 @@ export function decode(tf: TF, m: ReturnType<typeof inferenceModels>, x: Int32Ar
   const seqs: number[][] = Array.from({ length: n * k }, () => []);
   const scores = Float64Array.from({ length: n * k }, (_, r) => (r % k === 0 ? 0 : -Infinity));
   const finished: { seq: number[]; score: number }[][] = Array.from({ length: n }, () => []);
+  const decided = new Uint8Array(n);
+  const dead = (ex: number) => ({ from: ex * k, token: 0, score: -Infinity });
   let tokens = new Int32Array(n * k).fill(o.bos);
   for (let t = 0; t < o.maxLen; t++) {
     const [probs, ...next] = tf.tidy(() => m.step.apply([tf.tensor2d(tokens, [n * k, 1], "int32"), ...states], { training: false }) as Tensor[]);
@@ -196,24 +204,32 @@ export function decode(tf: TF, m: ReturnType<typeof inferenceModels>, x: Int32Ar
     const pick: { from: number; token: number; score: number }[] = [];
     for (let ex = 0; ex < n; ex++) {
       const cands: { from: number; token: number; score: number }[] = [];
-      for (let b = 0; b < k; b++) {
+      for (let b = 0; b < k && !decided[ex]; b++) {
         const r = ex * k + b;
         if (scores[r] === -Infinity) continue;
-        // The k best continuations of this beam are enough to find the k best overall.
-        const row = Array.from(p.subarray(r * V, (r + 1) * V), (v, token) => ({ token, lp: Math.log(Math.max(v, 1e-30)) }));
+        // Its k+1 best continuations are enough to find the k best overall, one of them <eos> or not.
+        // Padding and <bos> are never outputs (a half-trained model may still give them probability).
+        const row = Array.from(p.subarray(r * V, (r + 1) * V), (v, token) => ({ token, lp: Math.log(Math.max(v, 1e-30)) })).filter((c) => c.token !== 0 && c.token !== o.bos);
         row.sort((a, b2) => b2.lp - a.lp || a.token - b2.token);
-        for (const c of row.slice(0, k + 1)) if (c.token !== 0) cands.push({ from: r, token: c.token, score: scores[r]! + c.lp });
+        for (const c of row.slice(0, k + 1)) cands.push({ from: r, token: c.token, score: scores[r]! + c.lp });
       }
       cands.sort((a, b2) => b2.score - a.score || a.from - b2.from || a.token - b2.token);
-      const alive: { from: number; token: number; score: number }[] = [];
-      for (const c of cands) {
-        if (c.token === o.eos) {
-          if (finished[ex]!.length < k) finished[ex]!.push({ seq: seqs[c.from]!, score: c.score / Math.max(1, seqs[c.from]!.length + 1) ** 0.6 });
-        } else if (alive.length < k) alive.push(c);
-        if (alive.length === k && finished[ex]!.length >= k) break;
+      const alive: typeof cands = [];
+      const done = finished[ex]!;
+      for (const [rank, c] of cands.entries()) {
+        if (c.token !== o.eos) alive.push(c);
+        // An <eos> merely possible (ranked below the k best) would fill the finished list with short
+        // hypotheses and end the search before the likely, longer ones finish.
+        else if (rank < k) {
+          done.push({ seq: seqs[c.from]!, score: normalised(c.score, t + 1) });
+          done.sort((a, b2) => b2.score - a.score);
+          done.length = Math.min(done.length, k);
+        }
+        if (alive.length === k) break;
       }
-      // Examples already decided keep dead beams (score -Infinity) to stay aligned.
-      for (let b = 0; b < k; b++) pick.push(finished[ex]!.length >= k ? { from: ex * k, token: 0, score: -Infinity } : (alive[b] ?? { from: ex * k, token: 0, score: -Infinity }));
+      if (!alive.length || (done.length >= k && normalised(alive[0]!.score, t + 1) <= done.at(-1)!.score)) decided[ex] = 1;
+      // Decided examples keep dead beams (score -Infinity) so that rows stay aligned.
+      for (let b = 0; b < k; b++) pick.push(decided[ex] ? dead(ex) : (alive[b] ?? dead(ex)));
     }
     if (pick.every((c) => c.score === -Infinity)) {
       tf.dispose(next);
@@ -233,7 +249,7 @@ export function decode(tf: TF, m: ReturnType<typeof inferenceModels>, x: Int32Ar
   tf.dispose(states);
   return Array.from({ length: n }, (_, ex) => {
     const done = finished[ex]!;
-    if (done.length) return done.reduce((a, b) => (b.score > a.score ? b : a)).seq;
+    if (done.length) return done[0]!.seq;
     let best = ex * k;
     for (let b = 1; b < k; b++) if (scores[ex * k + b]! > scores[best]!) best = ex * k + b;
     return seqs[best]!;

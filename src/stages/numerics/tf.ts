@@ -46,18 +46,31 @@ async function init(runtime: Runtime): Promise<TF> {
 }
 
 /** TF.js greets Node users on stderr, recommending tfjs-node; rnnp chose its backend knowingly. */
-async function quietly<T>(fn: () => Promise<T>): Promise<T> {
-  const warn = console.warn;
-  const log = console.log;
-  const banner = (orig: (...a: unknown[]) => void) => (...args: unknown[]) => {
-    if (!String(args[0] ?? "").includes("tfjs-node") && !/^=+$/.test(String(args[0] ?? "").trim())) orig(...args);
-  };
-  console.warn = banner(warn);
-  console.log = banner(log);
+function quietly<T>(fn: () => Promise<T>): Promise<T> {
+  return muted((line) => line.includes("tfjs-node") || /^=+$/.test(line.trim()), fn, ["warn", "log"]);
+}
+
+/**
+ * A recurrent layer given its initial state as extra inputs (seq2seq decoders) makes TF.js warn,
+ * whenever the model is serialised, that it cannot save those as keyword arguments. It need not:
+ * the wiring is in the topology's inbound nodes, which is how such models load again.
+ */
+export const unsaveableKwargs = (line: string): boolean => line.includes("non-serializable keyword arguments");
+
+/** Runs fn with the console lines that `drop` matches silenced (until its promise settles). */
+export function muted<T>(drop: (line: string) => boolean, fn: () => T, methods: ("warn" | "log")[] = ["warn"]): T {
+  const saved = methods.map((m) => [m, console[m]] as const);
+  for (const [m, orig] of saved) console[m] = (...args: unknown[]) => void (drop(String(args[0] ?? "")) || orig(...args));
+  const undo = () => saved.forEach(([m, orig]) => (console[m] = orig));
+  let settlesLater = false;
   try {
-    return await fn();
+    const out = fn();
+    if (out instanceof Promise) {
+      settlesLater = true;
+      return out.finally(undo) as T;
+    }
+    return out;
   } finally {
-    console.warn = warn;
-    console.log = log;
+    if (!settlesLater) undo();
   }
 }
