@@ -21,10 +21,26 @@ export function fiftyStages(): string {
   return `pipeline fifty {\n  seed 1\n${lines.join("\n")}\n}\n`;
 }
 
+/** A sweep of 10 x 10 x 10 values over a chain of three stages: 10 + 100 + 1,000 variants. */
+export function thousandVariants(): string {
+  const csv = join(ROOT, "node_modules/vega-datasets/data/seattle-weather.csv");
+  const values = (from: number) => `[${Array.from({ length: 10 }, (_, i) => from + i).join(", ")}]`;
+  return `pipeline sweep {
+  params { a = 100, b = 50, c = 20 }
+  sweep {a: ${values(100)}, b: ${values(50)}, c: ${values(20)}}
+  stage raw = load.csv(path: ${JSON.stringify(csv)}, label: "weather")
+  stage first = head(raw, n: params.a)
+  stage second = head(first, n: params.b)
+  stage third = head(second, n: params.c)
+}
+`;
+}
+
 export function engineBench(): Row[] {
   const dir = mkdtempSync(join(tmpdir(), "rnnp-bench-"));
   try {
     writeFileSync(join(dir, "fifty.rnnp"), fiftyStages());
+    writeFileSync(join(dir, "sweep.rnnp"), thousandVariants());
     const node = process.execPath;
     const env = ["--cache", join(dir, "cache")];
     timeProcess([node, BIN, "run", join(dir, "fifty.rnnp"), ...env], ROOT, 0); // fill the cache
@@ -32,11 +48,14 @@ export function engineBench(): Row[] {
     const run = timeProcess([node, BIN, "run", join(dir, "fifty.rnnp"), ...env], ROOT);
     const status = timeProcess([node, BIN, "status", join(dir, "fifty.rnnp"), ...env], ROOT);
     const help = timeProcess([node, BIN, "--help"], ROOT);
+    timeProcess([node, BIN, "run", join(dir, "sweep.rnnp"), "--stage", "raw", ...env], ROOT, 0);
+    const sweep = timeProcess([node, BIN, "status", join(dir, "sweep.rnnp"), ...env], ROOT, 5);
     const ms = (x: { median: number; min: number }) => `${x.median.toFixed(0)} ms (min ${x.min.toFixed(0)})`;
     const rows: Row[] = [
       { suite: "engine", measure: "`rnnp run`, 50 stages all cached (whole process)", value: ms(run), baseline: `node -e '': ${ms(bare)}`, ratio: `${(run.median / bare.median).toFixed(1)}x` },
       { suite: "engine", measure: "`rnnp status`, 50 stages (whole process)", value: ms(status), baseline: `node -e '': ${ms(bare)}`, ratio: `${(status.median / bare.median).toFixed(1)}x` },
       { suite: "engine", measure: "`rnnp --help` (whole process)", value: ms(help), baseline: `node -e '': ${ms(bare)}`, ratio: `${(help.median / bare.median).toFixed(1)}x` },
+      { suite: "engine", measure: "`rnnp status`, a 1,000-variant sweep (1,111 stages, whole process)", value: ms(sweep), baseline: `node -e '': ${ms(bare)}`, ratio: `${(sweep.median / bare.median).toFixed(1)}x` },
     ];
 
     // Cache: store and restore a 100 MB artifact, and hashing, against a plain memory copy.

@@ -7,7 +7,7 @@ import { CacheStore } from "../cache/store.js";
 import { loadPipeline } from "../lang/load.js";
 import type { PipelineIR } from "../lang/ir.js";
 import { Planner } from "../plan/planner.js";
-import { BACKENDS, describeRuntime, RuntimeUnavailable, type Runtime } from "../stages/numerics/runtime.js";
+import { BACKENDS, describeRuntime, RuntimeUnavailable, type KernelsName, type Runtime } from "../stages/numerics/runtime.js";
 import { EXIT, Exit } from "./exit.js";
 
 export { EXIT, Exit };
@@ -16,6 +16,12 @@ export interface CommonOptions {
   cache?: string;
   param?: string[];
   backend?: string;
+  kernels?: string;
+}
+
+/** The options that choose what a pipeline computes, for a child rnnp process (workers, rebuilds). */
+export function computeArgs(opts: CommonOptions): string[] {
+  return [...(opts.backend ? ["--backend", opts.backend] : []), ...(opts.kernels ? ["--kernels", opts.kernels] : []), ...(opts.param ?? []).flatMap((p) => ["-P", p])];
 }
 
 export const color = pc.isColorSupported;
@@ -55,14 +61,15 @@ export function openPlan(file: string | undefined, opts: CommonOptions): Planner
 }
 
 /**
- * The numeric runtime: --backend, else the pipeline's `backend` setting, else wasm. Described without
- * loading TensorFlow.js; when it cannot run here, stages that need it fail and say why.
+ * The numeric runtime: --backend, else the pipeline's `backend` setting, else wasm; recurrent layers
+ * on --kernels, else the `kernels` setting, else fused. Described without loading TensorFlow.js; when
+ * it cannot run here, stages that need it fail and say why.
  */
 export function runtimeFor(ir: PipelineIR, opts: CommonOptions): Runtime | RuntimeUnavailable {
   const name = opts.backend ?? ir.backend ?? "wasm";
   if (!(BACKENDS as readonly string[]).includes(name)) throw new Exit(EXIT.invalid, `--backend ${name}: expected one of ${BACKENDS.join(", ")}`);
   try {
-    return describeRuntime(name);
+    return describeRuntime(name, (opts.kernels ?? ir.kernels ?? "fused") as KernelsName);
   } catch (e) {
     if (e instanceof RuntimeUnavailable) return e;
     throw e;

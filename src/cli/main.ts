@@ -26,7 +26,10 @@ const withRemote = (c: Command) =>
     .option("--remote <url>", "remote cache: fetch local misses over HTTP (default: $RNNP_REMOTE, or rnnp.config.json)")
     .option("--remote-write", "also upload what runs here to the remote cache (or RNNP_REMOTE_MODE=readwrite)");
 const withParams = (c: Command) =>
-  c.option("-P, --param <name=value>", "override a pipeline param (repeatable)", collect).addOption(new Option("--backend <name>", "numeric backend (default: the pipeline's `backend`, else wasm)").choices(["wasm", "cpu", "tensorflow"]));
+  c
+    .option("-P, --param <name=value>", "override a pipeline param (repeatable)", collect)
+    .addOption(new Option("--backend <name>", "numeric backend (default: the pipeline's `backend`, else wasm)").choices(["wasm", "cpu", "tensorflow"]))
+    .addOption(new Option("--kernels <which>", "recurrent layers on rnnp's fused kernels or TF.js's cells (default: the pipeline's `kernels`, else fused)").choices(["fused", "tfjs"]));
 
 withRemote(withParams(withCache(program.command("run").argument("[file]", "pipeline file (default: the only .rnnp file here)"))))
   .description("run the stale stages of a pipeline")

@@ -5,7 +5,7 @@ import type { Json } from "../core/canonical.js";
 import type { Diagnostic, Span } from "../core/diagnostic.js";
 import type { AnyKind } from "../stages/kind.js";
 import type { ArtifactInfo } from "../stages/artifacts/index.js";
-import { BACKENDS } from "../stages/numerics/runtime.js";
+import { BACKENDS, KERNELS } from "../stages/numerics/runtime.js";
 import { kinds } from "../stages/registry.js";
 import type { InputRef, PipelineIR, StageIR } from "./ir.js";
 import { didYouMean } from "./suggest.js";
@@ -17,6 +17,7 @@ import { bindNamed, checkValue, hintOf, type PipelineParam, type ValueScope } fr
 const SETTINGS = {
   seed: { t: "number", int: true, min: 0, max: 2 ** 32 - 1 },
   backend: { t: "string", oneOf: BACKENDS },
+  kernels: { t: "string", oneOf: KERNELS },
   /** Read by sweep.ts: an object of param -> list of values. */
   sweep: { t: "map", of: { t: "list", of: { t: "number" } } },
 } as const;
@@ -46,6 +47,7 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
   // Settings and params.
   let seed = 0;
   let backend: string | undefined;
+  let kernels: string | undefined;
   let sweepValue: A.Value | undefined;
   const seenSettings = new Map<string, Span>();
   const params = new Map<string, PipelineParam & { span: Span; nameSpan: Span }>();
@@ -67,6 +69,7 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
       const v = checkValue(item.value, SETTINGS[name as keyof typeof SETTINGS], scope, `\`${name}\``);
       if (name === "seed" && typeof v === "number") seed = v;
       if (name === "backend" && typeof v === "string") backend = v;
+      if (name === "kernels" && typeof v === "string") kernels = v;
     } else if (item.type === "params") {
       for (const pd of item.params) {
         const prior = params.get(pd.name.text);
@@ -190,7 +193,7 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
   if (diagnostics.some((d) => d.severity === "error")) return { diagnostics };
   const sweptValues = Object.fromEntries([...sweep].map(([k, vs]) => [k, vs.map(sweepLiteral)]));
   return {
-    ir: { file, dir: dirname(resolve(file)), name: ast.name.text, seed, ...(backend ? { backend } : {}), params: pipelineParams, ...(sweep.size ? { sweep: sweptValues } : {}), stages },
+    ir: { file, dir: dirname(resolve(file)), name: ast.name.text, seed, ...(backend ? { backend } : {}), ...(kernels ? { kernels } : {}), params: pipelineParams, ...(sweep.size ? { sweep: sweptValues } : {}), stages },
     diagnostics,
   };
 }

@@ -37,6 +37,8 @@ export interface PipelineIR {
   seed: number;
   /** The `backend` setting, if the pipeline has one (the command line may override it). */
   backend?: string;
+  /** The `kernels` setting ("fused" or "tfjs"), if the pipeline has one. */
+  kernels?: string;
   params: Record<string, Json>;
   /** The sweep matrix, when the pipeline has one: param -> values. */
   sweep?: Record<string, Json[]>;

@@ -27,8 +27,8 @@ export interface Fingerprint {
   files: Record<string, Digest>;
   /** For random kinds: the derived seed (see deriveSeed). Absent for deterministic kinds, so the pipeline seed does not touch them. */
   seed?: number;
-  /** For kinds whose bytes depend on the numeric backend: its name and version. */
-  runtime?: { backend: string; version: string };
+  /** For kinds whose bytes depend on the numeric backend: its name and version, and whether recurrent layers run on rnnp's fused kernels (which). */
+  runtime?: { backend: string; version: string; kernels?: string };
   /** For kinds that run external programs (espeak-ng): program -> version. */
   tools?: Record<string, string>;
 }

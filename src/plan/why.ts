@@ -3,6 +3,7 @@ import { short, type StageKey } from "../core/digest.js";
 import type { StageRecord } from "../cache/record.js";
 import type { Fingerprint } from "./fingerprint.js";
 import type { Planner } from "./planner.js";
+import { runtimeText } from "../stages/numerics/runtime.js";
 
 /**
  * `rnnp why`: what differs between a stage's current fingerprint and the nearest record the cache
@@ -103,7 +104,7 @@ function differences(planner: Planner, name: string, cur: Fingerprint, old: Past
     out.push({ text: `external programs ${canonicalJson(prev.tools ?? {})} -> ${canonicalJson(cur.tools ?? {})}` });
   }
   if (canonicalJson(cur.runtime ?? null) !== canonicalJson(prev.runtime ?? null)) {
-    out.push({ text: `numeric runtime ${prev.runtime ? `${prev.runtime.backend} ${prev.runtime.version}` : "none"} -> ${cur.runtime ? `${cur.runtime.backend} ${cur.runtime.version}` : "none"}` });
+    out.push({ text: `numeric runtime ${prev.runtime ? runtimeText(prev.runtime) : "none"} -> ${cur.runtime ? runtimeText(cur.runtime) : "none"}` });
   }
   // The seed follows from the other fields; on its own it changed because the pipeline seed did.
   if (out.length === 0 && cur.seed !== prev.seed) out.push({ text: "the pipeline seed changed" });

@@ -123,11 +123,14 @@ describe("rnnp check", () => {
     assert.match(cli(["cache", "ls"], dir).stdout, /identical \(1\)/);
   });
 
-  it("--runs and --stage; --threads is explained on single-threaded backends", () => {
-    const r = cli(["check", "all.rnnp", "--stage", "fit", "--runs", "2", "--threads", "1,2"], dir);
+  it("--runs and --stage; --threads varies the fused kernels' threads, and is explained where nothing has threads", () => {
+    // s2sfit trains on the fused kernels (fit's recurrent dropout keeps TF.js's cell in training).
+    const r = cli(["check", "all.rnnp", "--stage", "fit,s2sfit", "--runs", "2", "--threads", "1,2,3"], dir);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /✔ fit {2}bit-identical \(2 fresh processes, against the cache and the lockfile\)/);
-    assert.match(r.stderr, /runs single-threaded in Node\.js/);
+    assert.match(r.stdout, /✔ fit {5}bit-identical \(6 fresh processes, against the cache and the lockfile\)/);
+    assert.match(r.stdout, /✔ s2sfit {2}bit-identical \(6 fresh processes, against the cache and the lockfile\)/);
+    const cells = cli(["check", "all.rnnp", "--stage", "net", "--threads", "1,2", "--kernels", "tfjs"], dir);
+    assert.match(cells.stderr, /runs single-threaded in Node\.js and the fused kernels are off/);
   });
 
   it("bytes that differ are located, and the exit code is 104", async () => {

@@ -1,4 +1,5 @@
-// Shared by train-cpu.test.ts and train-wasm.test.ts: one process per backend, as TF.js allows.
+// Shared by train-cpu.test.ts, train-wasm.test.ts and train-fused.test.ts: one process per backend, as
+// TF.js allows; the fused suite runs the same checks with recurrent layers on rnnp's fused kernels.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import seedrandom from "seedrandom";
@@ -7,6 +8,7 @@ import { trainBatches } from "../../src/stages/numerics/batches.js";
 import { initialWeights } from "../../src/stages/numerics/init.js";
 import { buildModel, type LayerCall } from "../../src/stages/numerics/layers.js";
 import { describeRuntime } from "../../src/stages/numerics/runtime.js";
+import { fuse } from "../../src/stages/numerics/fused/fuse.js";
 import { loadTf, type TF } from "../../src/stages/numerics/tf.js";
 import { evaluateLoss, NonFiniteLoss, train, type TrainConfig } from "../../src/stages/numerics/train.js";
 import { readWeights, weightSpecsOf, writeWeights } from "../../src/stages/numerics/weights.js";
@@ -62,29 +64,44 @@ const MODELS: Record<string, { layers: LayerCall[]; data: () => SequenceSet }> =
 const CONFIG: TrainConfig = { loss: "sparseCategoricalCrossentropy", optimizer: { call: "adam", args: { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } }, schedule: { call: "constant", args: {} }, warmup: 0, epochs: 2, batchSize: 16, shuffle: true };
 const hooks = (seed = 3) => ({ rng: (p: string) => seedrandom(`${seed}:${p}`), progress: () => {}, log: () => {}, signal: new AbortController().signal });
 
+let fusedKernels = false;
+
 async function fresh(tf: TF, layers: LayerCall[], data: SequenceSet) {
   const model = buildModel(tf, layers, data.input === "tokens" ? { tokens: 8 } : { features: data.shape[2]! });
   const specs = weightSpecsOf(model);
   writeWeights(tf, model, specs, initialWeights(specs, 99));
+  if (fusedKernels) fuse(tf, model);
   return model;
 }
 
 /** Trains under a seeded Math.random, as the executor runs every stage. */
-async function fit(tf: TF, layers: LayerCall[], data: SequenceSet, cfg: Partial<TrainConfig> = {}, validation?: SequenceSet) {
+async function fit(tf: TF, layers: LayerCall[], data: SequenceSet, cfg: Partial<TrainConfig> = {}, validation?: SequenceSet, log: (m: string) => void = () => {}) {
   const model = await fresh(tf, layers, data);
   const original = Math.random;
   seedrandom("stage", { global: true });
   try {
-    const result = await train(tf, model, data, validation, { ...CONFIG, ...(data.target.kind === "value" ? { loss: "mse" } : {}), ...cfg }, hooks());
+    const result = await train(tf, model, data, validation, { ...CONFIG, ...(data.target.kind === "value" ? { loss: "mse" } : {}), ...cfg }, { ...hooks(), log });
     return { model, result, weights: readWeights(model) };
   } finally {
     Math.random = original;
   }
 }
 
-export function trainingSuite(backend: "cpu" | "wasm"): void {
-  describe(`training on ${backend}`, () => {
-    const tfReady = loadTf(describeRuntime(backend));
+export function trainingSuite(backend: "cpu" | "wasm", kernels: "tfjs" | "fused" = "tfjs"): void {
+  fusedKernels = kernels === "fused";
+  describe(`training on ${backend}${fusedKernels ? ", recurrent layers on the fused kernels" : ""}`, () => {
+    const tfReady = loadTf(describeRuntime(backend, kernels));
+
+    it("leaves no tensors behind: the count is the same after every epoch", async () => {
+      const tf = await tfReady;
+      const counts: number[] = [];
+      const { model } = await fit(tf, MODELS["gru (stacked, recurrent dropout) + simpleRNN (backwards)"]!.layers, tokenData(), { epochs: 4 }, tokenData(2), (m) => {
+        if (m.startsWith("epoch")) counts.push(tf.memory().numTensors);
+      });
+      assert.equal(counts.length, 4);
+      assert.deepEqual(counts, counts.map(() => counts[0]), `tensors after each epoch: ${counts.join(", ")}`);
+      model.dispose();
+    });
 
     for (const [name, { layers, data }] of Object.entries(MODELS)) {
       it(`trains: ${name}`, async () => {

@@ -10,7 +10,7 @@ import { lockPathOf, readLockfile } from "../../plan/lockfile.js";
 import { firstDifference, type Difference } from "../../run/compare.js";
 import { LocalExecutor } from "../../run/executor.js";
 import { Runner } from "../../run/runner.js";
-import { EXIT, Exit, openPlan, printJson, type CommonOptions } from "../context.js";
+import { computeArgs, EXIT, Exit, openPlan, printJson, type CommonOptions } from "../context.js";
 import { checkNames, splitList } from "./run.js";
 
 /**
@@ -45,9 +45,10 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
   const threads = opts.threads ? opts.threads.split(",").map(Number) : [undefined];
   if (threads.some((t) => t !== undefined && (!Number.isInteger(t) || t < 1))) throw new Exit(EXIT.invalid, `--threads ${opts.threads}: expected counts such as 1,2`);
   const rt = planner.runtime;
-  const threaded = rt && !(rt instanceof Error) && rt.backend === "tensorflow";
+  // Thread pools: rnnp's fused kernels (RNNP_THREADS) and native TensorFlow's; TF.js's wasm and cpu backends have none in Node.js.
+  const threaded = rt && !(rt instanceof Error) && (rt.kernels !== undefined || rt.backend === "tensorflow");
   if (opts.threads && !threaded && !opts.json) {
-    process.stderr.write(pc.dim(`note: the ${rt && !(rt instanceof Error) ? rt.backend : "configured"} backend runs single-threaded in Node.js; --threads varies TensorFlow's thread pools only on the tensorflow backend\n`));
+    process.stderr.write(pc.dim(`note: the ${rt && !(rt instanceof Error) ? rt.backend : "configured"} backend runs single-threaded in Node.js and the fused kernels are off; --threads has nothing to vary\n`));
   }
   const lock = readLockfile(lockPathOf(planner.ir.file));
   for (const s of planner.closure(names)) planner.resolve(s.name);
@@ -111,8 +112,8 @@ function printStage(name: string, identical: boolean, checks: OutputCheck[], aga
 /** Runs the hidden `rebuild-stage` command in a new Node.js process; returns output name -> digest. */
 function rebuildInFreshProcess(file: string, stage: string, out: string, opts: CommonOptions, threads?: number): Promise<Record<string, Digest>> {
   const bin = fileURLToPath(new URL("../main.js", import.meta.url));
-  const args = [bin, "rebuild-stage", file, "--stage", stage, "--out", out, ...(opts.cache ? ["--cache", opts.cache] : []), ...(opts.backend ? ["--backend", opts.backend] : []), ...(opts.param ?? []).flatMap((p) => ["-P", p])];
-  const env = { ...process.env, ...(threads ? { TF_NUM_INTRAOP_THREADS: String(threads), TF_NUM_INTEROP_THREADS: String(threads) } : {}) };
+  const args = [bin, "rebuild-stage", file, "--stage", stage, "--out", out, ...(opts.cache ? ["--cache", opts.cache] : []), ...computeArgs(opts)];
+  const env = { ...process.env, ...(threads ? { RNNP_THREADS: String(threads), TF_NUM_INTRAOP_THREADS: String(threads), TF_NUM_INTEROP_THREADS: String(threads) } : {}) };
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";

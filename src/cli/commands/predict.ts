@@ -50,7 +50,7 @@ export async function predictCommand(file: string | undefined, opts: PredictOpti
   const { set, labels, relativeTo } = inputsFor(data, opts);
   if (!planner.runtime || planner.runtime instanceof RuntimeUnavailable) throw new Exit(EXIT.failed, planner.runtime?.message ?? "no numeric backend");
   const tf = await loadTf(planner.runtime);
-  const model = await restoreModel(tf, trained.topology, trained.weightSpecs, trained.weights);
+  const model = await restoreModel(tf, trained.topology, trained.weightSpecs, trained.weights, planner.runtime);
   if (data.target.kind === "tokens") {
     // An encoder-decoder: decode each input (greedy, or beam search with --beam).
     const t = data.target as Required<Pick<TrainedData["target"], "tokens" | "length" | "bos" | "eos" | "level">>;

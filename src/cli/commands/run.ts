@@ -8,7 +8,7 @@ import { explain, summarize, type Reason } from "../../plan/why.js";
 import { LocalExecutor } from "../../run/executor.js";
 import { Runner, type StageResult } from "../../run/runner.js";
 import { didYouMean } from "../../lang/suggest.js";
-import { EXIT, Exit, formatDuration, openPlan, printDiagnostics, printJson, type CommonOptions } from "../context.js";
+import { computeArgs, EXIT, Exit, formatDuration, openPlan, printDiagnostics, printJson, type CommonOptions } from "../context.js";
 import { remoteFor, type RemoteFlags } from "../config.js";
 import { Progress } from "../progress.js";
 
@@ -107,7 +107,7 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
  */
 function runInWorker(file: string, stage: string, forced: boolean, opts: RunCommandOptions): Promise<StageResult> {
   const main = fileURLToPath(new URL("../main.js", import.meta.url));
-  const args = [main, "run", file, "--stage", stage, "--json", "--no-lock", ...(forced ? [`--force=${stage}`] : []), ...(opts.frozen ? ["--frozen"] : []), ...(opts.cache ? ["--cache", opts.cache] : []), ...(opts.backend ? ["--backend", opts.backend] : []), ...(opts.remote ? ["--remote", opts.remote] : []), ...(opts.remoteWrite ? ["--remote-write"] : []), ...(opts.param ?? []).flatMap((p) => ["-P", p])];
+  const args = [main, "run", file, "--stage", stage, "--json", "--no-lock", ...(forced ? [`--force=${stage}`] : []), ...(opts.frozen ? ["--frozen"] : []), ...(opts.cache ? ["--cache", opts.cache] : []), ...(opts.remote ? ["--remote", opts.remote] : []), ...(opts.remoteWrite ? ["--remote-write"] : []), ...computeArgs(opts)];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: pc.isColorSupported ? "" : "1" } });
     let out = "";

@@ -32,7 +32,7 @@ export const evaluate = defineKind({
     const t = data.target;
     if (t.kind === "none") throw new Error("these sequences have no target to evaluate against");
     const tf = await ctx.tf();
-    const model = await restoreModel(tf, trained.topology, trained.weightSpecs, trained.weights);
+    const model = await restoreModel(tf, trained.topology, trained.weightSpecs, trained.weights, ctx.runtime!);
     try {
       if (t.kind === "tokens") {
         const m = inferenceModels(tf, model);

@@ -53,7 +53,7 @@ export const train = defineKind({
       throw new DiagnosticError([ctx.problem("monitor", `monitor: "${params.monitor}" needs validation data`, "pass validation: <sequences>, or monitor: \"loss\"")]);
     }
     const tf = await ctx.tf();
-    const model = await restoreModel(tf, spec.topology, spec.weightSpecs, spec.weights);
+    const model = await restoreModel(tf, spec.topology, spec.weightSpecs, spec.weights, ctx.runtime!, ctx.log);
     try {
       const units = spec.output.shape.at(-1) ?? 1;
       const loss = resolveLoss(params.loss, data.target.kind, units);

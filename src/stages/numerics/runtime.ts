@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { kernelsDigest } from "./fused/kernels.js";
 
 /**
  * Which numeric backend computes, described without loading TensorFlow.js: planning and `status`
@@ -14,9 +15,23 @@ import { dirname, join } from "node:path";
 export const BACKENDS = ["wasm", "cpu", "tensorflow"] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
+/**
+ * Who computes recurrent layers: rnnp's fused kernels (WebAssembly, the same on every backend), or
+ * TF.js's own cells step by step. The two give different bytes.
+ */
+export const KERNELS = ["fused", "tfjs"] as const;
+export type KernelsName = (typeof KERNELS)[number];
+
 export interface Runtime {
   backend: string;
   version: string;
+  /** With fused kernels: "rnnp-fused <digest of the compiled kernels>". Absent with TF.js's cells. */
+  kernels?: string;
+}
+
+/** "wasm-simd (tfjs 4.22.0, ...), rnnp-fused 1a2b..." for messages. */
+export function runtimeText(rt: Runtime): string {
+  return `${rt.backend} ${rt.version}${rt.kernels ? `, ${rt.kernels}` : ""}`;
 }
 
 const require = createRequire(import.meta.url);
@@ -60,7 +75,15 @@ export class RuntimeUnavailable extends Error {
 }
 
 /** The runtime a backend name stands for on this machine; throws RuntimeUnavailable with a hint when it cannot run here. */
-export function describeRuntime(name: string): Runtime {
+export function describeRuntime(name: string, kernels: KernelsName = "fused"): Runtime {
+  const rt = describeBackend(name);
+  if (kernels === "tfjs") return rt;
+  const digest = kernelsDigest();
+  if (!digest) throw new RuntimeUnavailable("rnnp's fused recurrent kernels are not built", 'build them (npm run build), or use TF.js\'s cells: --kernels tfjs, or the setting kernels "tfjs"');
+  return { ...rt, kernels: `rnnp-fused ${digest}` };
+}
+
+function describeBackend(name: string): Runtime {
   const core = packageVersion("@tensorflow/tfjs-core");
   if (!core) throw new RuntimeUnavailable("TensorFlow.js (@tensorflow/tfjs-core) is not installed", "reinstall rnnp's dependencies: npm install");
   switch (name as BackendName) {

@@ -1,5 +1,7 @@
 import type { Json } from "../../core/canonical.js";
 import type { WeightSpec } from "../artifacts/model.js";
+import { describeFusion, fuse } from "./fused/fuse.js";
+import type { Runtime } from "./runtime.js";
 import type { TF } from "./tf.js";
 
 type LayersModel = import("@tensorflow/tfjs").LayersModel;
@@ -27,10 +29,17 @@ export function writeWeights(tf: TF, model: LayersModel, specs: readonly WeightS
   tensors.forEach((t) => t.dispose());
 }
 
-/** A model rebuilt from a stored topology and weights. */
-export async function restoreModel(tf: TF, topology: Json, specs: readonly WeightSpec[], weights: readonly Float32Array[]): Promise<LayersModel> {
+/**
+ * A model rebuilt from a stored topology and weights, ready to compute on a runtime: with fused
+ * kernels, its recurrent layers run on them, and `log` hears which did and which could not.
+ */
+export async function restoreModel(tf: TF, topology: Json, specs: readonly WeightSpec[], weights: readonly Float32Array[], runtime: Runtime, log?: (message: string) => void): Promise<LayersModel> {
   const model = (await tf.models.modelFromJSON({ modelTopology: topology } as never)) as LayersModel;
   writeWeights(tf, model, specs, weights);
+  if (runtime.kernels) {
+    const said = describeFusion(fuse(tf, model));
+    if (said) log?.(said);
+  }
   return model;
 }
 

@@ -1,0 +1,115 @@
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Pool } from "./pool.js";
+
+/**
+ * rnnp's fused recurrent kernels: `kernels/rnn.ts`, compiled by `npm run build` to WebAssembly with
+ * SIMD and shared memory (`dist/kernels/rnn.wasm`). Loaded once per process, with a pool of threads
+ * that share the memory. Each call lays out its buffers afresh in that memory (calls are synchronous
+ * and never overlap).
+ */
+type Ptr = number;
+type I = number;
+// Node's WebAssembly global, typed here (TypeScript declares it only with the DOM library).
+interface WasmMemory {
+  readonly buffer: ArrayBufferLike;
+  grow(pages: number): number;
+}
+const { WebAssembly: wasm } = globalThis as unknown as {
+  WebAssembly: {
+    Module: new (bytes: Uint8Array) => object;
+    Instance: new (module: object, imports: object) => { exports: unknown };
+    Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
+  };
+};
+
+export interface KernelExports {
+  heapBase(): Ptr;
+  gemm(M: I, N: I, K: I, a: Ptr, ars: I, acs: I, b: Ptr, ldb: I, c: Ptr, ldc: I, acc: boolean): void;
+}
+
+/** The kernels the pool may run, by name (a call names one and gives its arguments). */
+export const KERNEL_NAMES = ["lstmForward", "lstmBackward", "gruForward", "gruBackward", "simpleForward", "simpleBackward"] as const;
+export type KernelName = (typeof KERNEL_NAMES)[number];
+
+/** Float32 buffers of one call, by name: their offsets in the module's memory. */
+export type Layout<K extends string> = Record<K, Ptr>;
+
+/** Matches the module's declared maximum (kernels script): 4 GiB of address space, reserved, not used. */
+const MAX_PAGES = 65536;
+
+export class Kernels {
+  private constructor(
+    readonly exports: KernelExports,
+    private readonly memory: WasmMemory,
+    readonly pool: Pool,
+  ) {}
+
+  static load(threads = defaultThreads(), path = kernelsPath()): Kernels {
+    if (!existsSync(path)) throw new Error(`rnnp's fused kernels are not built (${path}): run npm run build`);
+    const module = new wasm.Module(readFileSync(path));
+    const memory = new wasm.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
+    const exports = new wasm.Instance(module, { env: { memory } }).exports as KernelExports & Record<KernelName, (...a: number[]) => void>;
+    return new Kernels(exports, memory, new Pool(module, memory, KERNEL_NAMES, exports as unknown as Record<string, (...a: number[]) => void>, threads));
+  }
+
+  /** Places buffers of the given float counts one after another (16-byte aligned), growing memory as needed. */
+  layout<K extends string>(sizes: Record<K, number>, from?: Ptr): Layout<K> & { end: Ptr } {
+    let at = from ?? Math.ceil(this.exports.heapBase() / 16) * 16;
+    const out: Record<string, Ptr> = {};
+    for (const [name, floats] of Object.entries(sizes) as [K, number][]) {
+      out[name] = at;
+      at += Math.ceil((floats * 4) / 16) * 16;
+    }
+    if (at > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((at - this.memory.buffer.byteLength) / 65536));
+    return { ...(out as Layout<K>), end: at };
+  }
+
+  /** A view of n floats at ptr (valid until the memory grows). */
+  view(ptr: Ptr, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, n);
+  }
+
+  write(ptr: Ptr, values: ArrayLike<number>): void {
+    this.view(ptr, values.length).set(values);
+  }
+
+  /** A copy of n floats at ptr, owned by the caller. */
+  read(ptr: Ptr, n: number): Float32Array {
+    return this.view(ptr, n).slice();
+  }
+}
+
+/** RNNP_THREADS, else two (more rarely pays: the per-step products are small); never more than the machine's cores. */
+function defaultThreads(): number {
+  const asked = Number(process.env.RNNP_THREADS ?? 2);
+  return Math.max(1, Math.min(Number.isInteger(asked) ? asked : 2, availableParallelism()));
+}
+
+let loaded: Kernels | undefined;
+
+/** The process's kernels, loaded on first use. */
+export function kernels(): Kernels {
+  return (loaded ??= Kernels.load());
+}
+
+/** rnnp's package root: the nearest folder above this module with rnnp's package.json. */
+function packageRoot(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
+    const pkg = join(dir, "package.json");
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "rnnp") return dir;
+  }
+  throw new Error("cannot find rnnp's package.json above its modules");
+}
+
+export function kernelsPath(): string {
+  return join(packageRoot(), "dist", "kernels", "rnn.wasm");
+}
+
+/** The kernels' identity for stage keys: a digest of the compiled module, or undefined when not built. */
+export function kernelsDigest(path = kernelsPath()): string | undefined {
+  return existsSync(path) ? createHash("sha256").update(readFileSync(path)).digest("hex").slice(0, 16) : undefined;
+}

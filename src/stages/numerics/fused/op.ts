@@ -1,0 +1,88 @@
+import type { Tensor } from "@tensorflow/tfjs";
+import type { TF } from "../tf.js";
+import { backward, CELLS, forward, type CellKind, type Dims, type SequenceInputs } from "./cells.js";
+import type { Kernels } from "./kernels.js";
+
+export interface RecurrentArgs {
+  /** [B, T, F] (dropout already applied). */
+  x: Tensor;
+  kernel: Tensor;
+  recurrentKernel: Tensor;
+  bias: Tensor;
+  /** One [B, H] tensor per state; zeros when the layer was given none. */
+  init: Tensor[];
+  /** [B, T]; steps where it is 0 carry the state. */
+  mask?: Float32Array;
+  reverse: boolean;
+  sequences: boolean;
+}
+
+/**
+ * One recurrent layer over whole sequences, as a single TF.js op: forward in one kernel call and,
+ * when gradients are wanted, backward in one more (`tf.customGrad`), so the tape holds one node per
+ * layer instead of a dozen per step. The op's value packs the output and the final states along the
+ * time axis ([B, outputs + states, H]) because a custom gradient has one output; `recurrent` unpacks.
+ */
+export function recurrent(tf: TF, k: Kernels, kind: CellKind, a: RecurrentArgs, withGradient: boolean): { output: Tensor; states: Tensor[] } {
+  const [B, T, F] = a.x.shape as [number, number, number];
+  const H = a.recurrentKernel.shape[0]!;
+  const d: Dims = { B, T, F, H };
+  const nStates = CELLS[kind].states.length;
+  const outSteps = a.sequences ? T : 1;
+  const inputsOf = (x: Tensor, w: Tensor, u: Tensor, b: Tensor, init: Tensor[]): SequenceInputs => ({
+    x: x.dataSync() as Float32Array,
+    w: w.dataSync() as Float32Array,
+    u: u.dataSync() as Float32Array,
+    b: b.dataSync() as Float32Array,
+    init: init.map((s) => s.dataSync() as Float32Array),
+    ...(a.mask ? { mask: a.mask } : {}),
+    reverse: a.reverse,
+    sequences: a.sequences,
+  });
+  const pack = (output: Float32Array, states: Float32Array[]) => {
+    const packed = new Float32Array(B * (outSteps + nStates) * H);
+    for (let b = 0; b < B; b++) {
+      packed.set(output.subarray(b * outSteps * H, (b + 1) * outSteps * H), b * (outSteps + nStates) * H);
+      states.forEach((s, i) => packed.set(s.subarray(b * H, (b + 1) * H), (b * (outSteps + nStates) + outSteps + i) * H));
+    }
+    return tf.tensor3d(packed, [B, outSteps + nStates, H]);
+  };
+  let packed: Tensor;
+  if (!withGradient) {
+    const r = forward(k, kind, d, inputsOf(a.x, a.kernel, a.recurrentKernel, a.bias, a.init), false);
+    packed = pack(r.output, r.states);
+  } else {
+    const op = tf.customGrad((...args: unknown[]) => {
+      const [x, w, u, b, ...init] = args.slice(0, 4 + nStates) as Tensor[];
+      // Copies: the backward pass runs later, after the backend may have reused these arrays.
+      const inputs = inputsOf(x!, w!, u!, b!, init);
+      const kept = { ...inputs, x: inputs.x.slice(), w: inputs.w.slice(), u: inputs.u.slice(), b: inputs.b.slice() };
+      const r = forward(k, kind, d, kept, true);
+      return {
+        value: pack(r.output, r.states),
+        gradFunc: (dy: Tensor) => {
+          const g = dy.dataSync() as Float32Array;
+          const doutput = new Float32Array(B * outSteps * H);
+          const dstates = Array.from({ length: nStates }, () => new Float32Array(B * H));
+          for (let bi = 0; bi < B; bi++) {
+            const row = bi * (outSteps + nStates) * H;
+            doutput.set(g.subarray(row, row + outSteps * H), bi * outSteps * H);
+            dstates.forEach((s, i) => s.set(g.subarray(row + (outSteps + i) * H, row + (outSteps + i + 1) * H), bi * H));
+          }
+          const grads = backward(k, kind, d, kept, r.saved!, doutput, dstates);
+          return [
+            tf.tensor3d(grads.dx, [B, T, F]),
+            tf.tensor2d(grads.dw, w!.shape as [number, number]),
+            tf.tensor2d(grads.du, u!.shape as [number, number]),
+            tf.tensor1d(grads.db),
+            ...grads.dinit.map((s) => tf.tensor2d(s, [B, H])),
+          ];
+        },
+      };
+    });
+    packed = (op as (...t: Tensor[]) => Tensor)(a.x, a.kernel, a.recurrentKernel, a.bias, ...a.init);
+  }
+  const output = a.sequences ? tf.slice(packed, [0, 0, 0], [B, T, H]) : tf.reshape(tf.slice(packed, [0, 0, 0], [B, 1, H]), [B, H]);
+  const states = Array.from({ length: nStates }, (_, i) => tf.reshape(tf.slice(packed, [0, outSteps + i, 0], [B, 1, H]), [B, H]));
+  return { output, states };
+}

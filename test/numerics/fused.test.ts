@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { LayersModel, Tensor, Variable } from "@tensorflow/tfjs";
+import seedrandom from "seedrandom";
+import { backward, CELLS, forward } from "../../src/stages/numerics/fused/cells.js";
+import { describeFusion, fuse } from "../../src/stages/numerics/fused/fuse.js";
+import { Kernels } from "../../src/stages/numerics/fused/kernels.js";
+import { describeRuntime } from "../../src/stages/numerics/runtime.js";
+import { loadTf, type TF } from "../../src/stages/numerics/tf.js";
+
+type Cell = "lstm" | "gru" | "simpleRNN";
+interface Case {
+  cell: Cell;
+  units: number;
+  sequences?: boolean;
+  backwards?: boolean;
+  masked?: boolean;
+  bidirectional?: boolean;
+  stacked?: boolean;
+  withState?: boolean;
+  /** Batch size (default B): above 16 rows, the kernels run in several chunks. */
+  batch?: number;
+  /** Input dropout: both paths draw their mask from Math.random, seeded alike here. */
+  dropout?: number;
+}
+
+const [B, T, F, VOCAB] = [5, 7, 6, 9];
+
+/** A small model around the layer(s) under test, with random weights from a seeded stream. */
+function build(tf: TF, c: Case): LayersModel {
+  const L = tf.layers;
+  const layer = (returnSequences: boolean, name: string) => {
+    const args = { units: c.units, returnSequences, goBackwards: c.backwards ?? false, name, ...(c.withState ? { returnState: true } : {}), ...(c.dropout ? { dropout: c.dropout } : {}) };
+    return c.cell === "lstm" ? L.lstm({ ...args, recurrentActivation: "sigmoid" }) : c.cell === "gru" ? L.gru({ ...args, recurrentActivation: "sigmoid" }) : L.simpleRNN(args);
+  };
+  // Masked cases read token ids (0 = padding) through an embedding, whose gradient is the input's.
+  const input = c.masked ? tf.input({ shape: [T], dtype: "int32" }) : tf.input({ shape: [T, F] });
+  let h = c.masked ? (L.embedding({ inputDim: VOCAB, outputDim: F, maskZero: true }).apply(input) as import("@tensorflow/tfjs").SymbolicTensor) : input;
+  if (c.stacked) h = layer(true, "first").apply(h) as import("@tensorflow/tfjs").SymbolicTensor;
+  const last = c.bidirectional ? L.bidirectional({ layer: layer(c.sequences ?? false, "inner") as never, mergeMode: "concat" }) : layer(c.sequences ?? false, "last");
+  const out = last.apply(h) as import("@tensorflow/tfjs").SymbolicTensor | import("@tensorflow/tfjs").SymbolicTensor[];
+  // With returnState, every output (the sequence or last output, and the states) feeds the loss.
+  const outputs = Array.isArray(out) ? out : [out];
+  const model = tf.model({ inputs: input, outputs });
+  const random = seedrandom(JSON.stringify(c));
+  model.setWeights(model.getWeights().map((w) => tf.tensor(Float32Array.from({ length: w.size }, () => (random() * 2 - 1) * 0.6), w.shape)));
+  return model;
+}
+
+/** Outputs, and gradients of a random projection of them with respect to the inputs (if real) and every weight. */
+function outputsAndGradients(tf: TF, model: LayersModel, x: Tensor, c: Case): { outputs: Float32Array[]; grads: Float32Array[] } {
+  const random = seedrandom(`proj:${JSON.stringify(c)}`);
+  let outputs: Float32Array[] = [];
+  const original = Math.random;
+  seedrandom("dropout", { global: true });
+  const wrt = [...(x.dtype === "float32" ? [x as Variable] : []), ...model.trainableWeights.map((w) => w.read() as Variable)];
+  const { grads } = tf.variableGrads(() => {
+    const out = model.apply(x, { training: true }) as Tensor | Tensor[];
+    const list = Array.isArray(out) ? out : [out];
+    outputs = list.map((o) => o.dataSync() as Float32Array);
+    return tf.addN(list.map((o) => tf.sum(tf.mul(o, tf.tensor(Float32Array.from({ length: o.size }, () => random() * 2 - 1), o.shape))))) as import("@tensorflow/tfjs").Scalar;
+  }, wrt);
+  Math.random = original;
+  return { outputs, grads: wrt.map((v) => grads[v.name]!.dataSync() as Float32Array) };
+}
+
+/** Equal within 1e-5 relative to the array's scale (elementwise ratios mean nothing for sums that cancel). */
+function assertClose(actual: Float32Array, expected: Float32Array, what: string): void {
+  assert.equal(actual.length, expected.length, what);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < actual.length; i++) {
+    diff = Math.max(diff, Math.abs(actual[i]! - expected[i]!));
+    scale = Math.max(scale, Math.abs(expected[i]!));
+  }
+  assert.ok(scale > 0, `${what} is all zeros: the test would prove nothing`);
+  assert.ok(diff <= 1e-5 * scale, `${what}: max difference ${diff.toExponential(2)}, ${(diff / scale).toExponential(2)} of the largest value`);
+}
+
+const CASES: Case[] = [];
+for (const cell of ["lstm", "gru", "simpleRNN"] as const) {
+  CASES.push(
+    { cell, units: 8 },
+    { cell, units: 6, sequences: true },
+    { cell, units: 5, sequences: true, backwards: true, masked: true },
+    { cell, units: 8, masked: true, bidirectional: true, sequences: true },
+    { cell, units: 4, stacked: true, backwards: true },
+    { cell, units: 7, withState: true, masked: true },
+    { cell, units: 6, sequences: true, masked: true, batch: 37 },
+    { cell, units: 6, sequences: true, dropout: 0.4 },
+  );
+}
+
+describe("fused recurrent kernels agree with TF.js's cells", async () => {
+  const tf = await loadTf(describeRuntime("cpu"));
+  const inputs = (batch: number) => {
+    const data = seedrandom(`x${batch}`);
+    const values = Float32Array.from({ length: batch * T * F }, () => data() * 2 - 1);
+    const ids = Int32Array.from({ length: batch * T }, () => 1 + Math.floor(data() * (VOCAB - 1)));
+    // Padding at the end of two sequences and at the start of one: masks read in both directions.
+    for (const [b, from, to] of [[1, 5, T], [3, 2, T], [4, 0, 2], [batch - 1, 3, T]] as const) ids.fill(0, b * T + from, b * T + to);
+    return { values, ids };
+  };
+
+  for (const c of CASES) {
+    it(JSON.stringify(c), () => {
+      const model = build(tf, c);
+      const n = c.batch ?? B;
+      const { values, ids } = inputs(n);
+      const x = c.masked ? tf.tensor2d(ids, [n, T], "int32") : tf.variable(tf.tensor3d(values, [n, T, F]));
+      const expected = outputsAndGradients(tf, model, x, c);
+      const fusion = fuse(tf, model);
+      assert.equal(fusion.unfused.length, 0, describeFusion(fusion));
+      const actual = outputsAndGradients(tf, model, x, c);
+      const names = [...(c.masked ? [] : ["input"]), ...model.trainableWeights.map((w) => w.originalName)];
+      expected.outputs.forEach((o, i) => assertClose(actual.outputs[i]!, o, `output ${i}`));
+      expected.grads.forEach((g, i) => assertClose(actual.grads[i]!, g, `d ${names[i]}`));
+    });
+  }
+});
+
+describe("fused recurrent kernels give the same bytes on any number of threads", () => {
+  const random = seedrandom("threads");
+  const d = { B: 37, T: 9, F: 5, H: 12 };
+  const arr = (n: number) => Float32Array.from({ length: n }, () => random() * 2 - 1);
+  const mask = Float32Array.from({ length: d.B * d.T }, (_, i) => (i % 7 === 3 ? 0 : 1));
+  const pools = [1, 2, 3].map((threads) => Kernels.load(threads));
+
+  for (const kind of ["lstm", "gru", "simpleRNN"] as const) {
+    it(kind, () => {
+      const G = CELLS[kind].gates * d.H;
+      const inputs = { x: arr(d.B * d.T * d.F), w: arr(d.F * G), u: arr(d.H * G), b: arr(G), init: CELLS[kind].states.map(() => arr(d.B * d.H)), mask, reverse: true, sequences: true };
+      const dout = arr(d.B * d.T * d.H);
+      const dstates = CELLS[kind].states.map(() => arr(d.B * d.H));
+      const results = pools.map((k) => {
+        const f = forward(k, kind, d, inputs, true);
+        return { f: { output: f.output, states: f.states }, g: backward(k, kind, d, inputs, f.saved!, dout, dstates) };
+      });
+      assert.equal(pools[1]!.pool.threads, 2);
+      for (const r of results.slice(1)) assert.deepEqual(r, results[0]);
+    });
+  }
+});

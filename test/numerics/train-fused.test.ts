@@ -1,0 +1,3 @@
+import { trainingSuite } from "./training.js";
+
+trainingSuite("wasm", "fused");
