@@ -16,7 +16,9 @@ const ONE = f32x4.splat(1);
 
 // @ts-ignore: decorator
 @inline function expv(v: v128): v128 {
-  const x0 = f32x4.min(f32x4.max(v, f32x4.splat(-87.0)), f32x4.splat(88.0));
+  // pmin/pmax (one instruction each) rather than min/max (NaN and -0 rules, several): v first, so a
+  // NaN passes through them.
+  const x0 = f32x4.pmin(f32x4.pmax(v, f32x4.splat(-87.0)), f32x4.splat(88.0));
   const fx = f32x4.floor(f32x4.add(f32x4.mul(x0, f32x4.splat(1.44269504088896341)), f32x4.splat(0.5)));
   let x = f32x4.sub(x0, f32x4.mul(fx, f32x4.splat(0.693359375)));
   x = f32x4.sub(x, f32x4.mul(fx, f32x4.splat(-2.12194440e-4)));
@@ -28,7 +30,9 @@ const ONE = f32x4.splat(1);
   y = f32x4.add(f32x4.mul(y, x), f32x4.splat(1.6666665459e-1));
   y = f32x4.add(f32x4.mul(y, x), f32x4.splat(5.0000001201e-1));
   y = f32x4.add(f32x4.add(f32x4.mul(y, z), x), ONE);
-  const pow2n = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(fx), i32x4.splat(127)), 23);
+  // 2^fx built in the exponent bits: adding 1.5 * 2^23 leaves the integer fx + 127 in the low
+  // mantissa bits (as an exact conversion would, and cheaper than trunc_sat's saturation fix-ups).
+  const pow2n = i32x4.shl(f32x4.add(fx, f32x4.splat(12583039.0)), 23);
   return f32x4.mul(y, pow2n);
 }
 
@@ -115,16 +119,16 @@ function rows4(i: i32, N: i32, K: i32, a: usize, ars: i32, acs: i32, b: usize, l
     let pb = at(b, j);
     for (let k = 0; k < K; k++) {
       const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-      let x = f32x4.splat(load<f32>(p0));
+      let x = v128.load32_splat(p0);
       c00 = f32x4.add(c00, f32x4.mul(x, b0));
       c01 = f32x4.add(c01, f32x4.mul(x, b1));
-      x = f32x4.splat(load<f32>(p0 + ra));
+      x = v128.load32_splat(p0 + ra);
       c10 = f32x4.add(c10, f32x4.mul(x, b0));
       c11 = f32x4.add(c11, f32x4.mul(x, b1));
-      x = f32x4.splat(load<f32>(p0 + 2 * ra));
+      x = v128.load32_splat(p0 + 2 * ra);
       c20 = f32x4.add(c20, f32x4.mul(x, b0));
       c21 = f32x4.add(c21, f32x4.mul(x, b1));
-      x = f32x4.splat(load<f32>(p0 + 3 * ra));
+      x = v128.load32_splat(p0 + 3 * ra);
       c30 = f32x4.add(c30, f32x4.mul(x, b0));
       c31 = f32x4.add(c31, f32x4.mul(x, b1));
       p0 += sa;
@@ -156,10 +160,10 @@ function rows4(i: i32, N: i32, K: i32, a: usize, ars: i32, acs: i32, b: usize, l
     let pb = at(b, j);
     for (let k = 0; k < K; k++) {
       const b0 = v128.load(pb);
-      c0 = f32x4.add(c0, f32x4.mul(f32x4.splat(load<f32>(p0)), b0));
-      c1 = f32x4.add(c1, f32x4.mul(f32x4.splat(load<f32>(p0 + ra)), b0));
-      c2 = f32x4.add(c2, f32x4.mul(f32x4.splat(load<f32>(p0 + 2 * ra)), b0));
-      c3 = f32x4.add(c3, f32x4.mul(f32x4.splat(load<f32>(p0 + 3 * ra)), b0));
+      c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(p0), b0));
+      c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(p0 + ra), b0));
+      c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(p0 + 2 * ra), b0));
+      c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(p0 + 3 * ra), b0));
       p0 += sa;
       pb += sb;
     }
@@ -188,7 +192,7 @@ function rows1(i: i32, N: i32, K: i32, a: usize, ars: i32, acs: i32, b: usize, l
     let p0 = pa;
     let pb = at(b, j);
     for (let k = 0; k < K; k++) {
-      c0 = f32x4.add(c0, f32x4.mul(f32x4.splat(load<f32>(p0)), v128.load(pb)));
+      c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(p0), v128.load(pb)));
       p0 += sa;
       pb += sb;
     }
@@ -204,9 +208,23 @@ function dot1(i: i32, j: i32, K: i32, a: usize, ars: i32, acs: i32, b: usize, ld
   st(c, i * ldc + j, acc ? ld(c, i * ldc + j) + s : s);
 }
 
-/** dst[cols, rows] = src[rows, cols]ᵀ, src with leading dimension lds. */
+/** dst[cols, rows] = src[rows, cols]ᵀ, src with leading dimension lds: 4x4 blocks in registers, then the edges. */
 export function transpose(rows: i32, cols: i32, src: usize, lds: i32, dst: usize): void {
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) st(dst, c * rows + r, ld(src, r * lds + c));
+  const R = rows & ~3, C = cols & ~3;
+  for (let r = 0; r < R; r += 4) {
+    for (let c = 0; c < C; c += 4) {
+      const a0 = v128.load(at(src, r * lds + c)), a1 = v128.load(at(src, (r + 1) * lds + c));
+      const a2 = v128.load(at(src, (r + 2) * lds + c)), a3 = v128.load(at(src, (r + 3) * lds + c));
+      const t0 = f32x4.shuffle(a0, a1, 0, 4, 1, 5), t1 = f32x4.shuffle(a0, a1, 2, 6, 3, 7);
+      const t2 = f32x4.shuffle(a2, a3, 0, 4, 1, 5), t3 = f32x4.shuffle(a2, a3, 2, 6, 3, 7);
+      v128.store(at(dst, c * rows + r), f32x4.shuffle(t0, t2, 0, 1, 4, 5));
+      v128.store(at(dst, (c + 1) * rows + r), f32x4.shuffle(t0, t2, 2, 3, 6, 7));
+      v128.store(at(dst, (c + 2) * rows + r), f32x4.shuffle(t1, t3, 0, 1, 4, 5));
+      v128.store(at(dst, (c + 3) * rows + r), f32x4.shuffle(t1, t3, 2, 3, 6, 7));
+    }
+    for (let c = C; c < cols; c++) for (let i = r; i < r + 4; i++) st(dst, c * rows + i, ld(src, i * lds + c));
+  }
+  for (let r = R; r < rows; r++) for (let c = 0; c < cols; c++) st(dst, c * rows + r, ld(src, r * lds + c));
 }
 
 /** out[N] = sum of the rows of m[R, N] (in row order). */

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { LayersModel, Tensor, Variable } from "@tensorflow/tfjs";
 import seedrandom from "seedrandom";
 import { backward, CELLS, forward } from "../../src/stages/numerics/fused/cells.js";
@@ -134,10 +136,57 @@ describe("fused recurrent kernels give the same bytes on any number of threads",
       const dstates = CELLS[kind].states.map(() => arr(d.B * d.H));
       const results = pools.map((k) => {
         const f = forward(k, kind, d, inputs, true);
-        return { f: { output: f.output, states: f.states }, g: backward(k, kind, d, inputs, f.saved!, dout, dstates) };
+        return { f: { output: f.output, states: f.states }, g: backward(k, f.saved!, dout, dstates) };
       });
       assert.equal(pools[1]!.pool.threads, 2);
       for (const r of results.slice(1)) assert.deepEqual(r, results[0]);
     });
   }
+});
+
+describe("tapes: what backward needs stays in the kernels' memory until released", () => {
+  const random = seedrandom("tapes");
+  const arr = (n: number) => Float32Array.from({ length: n }, () => random() * 2 - 1);
+  const k = Kernels.load(2);
+  const layer = (d: { B: number; T: number; F: number; H: number }) => {
+    const G = 4 * d.H;
+    return { d, inputs: { x: arr(d.B * d.T * d.F), w: arr(d.F * G), u: arr(d.H * G), b: arr(G), init: [arr(d.B * d.H), arr(d.B * d.H)], reverse: false, sequences: true }, dout: arr(d.B * d.T * d.H), dstates: [arr(d.B * d.H), arr(d.B * d.H)] };
+  };
+  const a = layer({ B: 20, T: 6, F: 3, H: 8 });
+  const b = layer({ B: 7, T: 9, F: 8, H: 5 });
+  const run = (l: ReturnType<typeof layer>, tape: import("../../src/stages/numerics/fused/cells.js").Tape) => backward(k, tape, l.dout, l.dstates);
+
+  it("gives the same gradients whatever runs between a forward pass and its backward pass, and frees everything", () => {
+    const alone = [a, b].map((l) => run(l, forward(k, "lstm", l.d, l.inputs, true).saved!));
+    assert.equal(k.inUse(), 0);
+    // Both forward passes first, then the backward passes in the same order (not the reverse):
+    // regions are not a stack. Scratch of the later calls must not touch the earlier tapes.
+    const ta = forward(k, "lstm", a.d, a.inputs, true).saved!;
+    const tb = forward(k, "lstm", b.d, b.inputs, true).saved!;
+    assert.ok(k.inUse() > 0);
+    const ga = run(a, ta);
+    // A new tape fits in the gap a left below b.
+    const tc = forward(k, "lstm", b.d, b.inputs, true).saved!;
+    assert.ok(tc.chunks[0]!.p.w! < tb.chunks[0]!.p.w!);
+    assert.deepEqual([ga, run(b, tb)], alone);
+    assert.deepEqual(run(b, tc), alone[1]);
+    assert.equal(k.inUse(), 0);
+  });
+
+  it("keeps no tape for inference", () => {
+    forward(k, "lstm", a.d, a.inputs, false);
+    assert.equal(k.inUse(), 0);
+  });
+
+  it("frees a tape that is dropped without a backward pass once it is collected", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    (() => forward(k, "lstm", a.d, a.inputs, true))();
+    assert.ok(k.inUse() > 0);
+    for (let i = 0; i < 20 && k.inUse() > 0; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal(k.inUse(), 0);
+  });
 });

@@ -38,7 +38,7 @@ export interface ForwardResult {
   /** Final states, [B, H] each. */
   states: Float32Array[];
   /** What backward needs (only when asked for). */
-  saved?: Saved;
+  saved?: Tape;
 }
 
 export interface Gradients {
@@ -117,51 +117,74 @@ export const CHUNK_ROWS = 16;
 interface Chunk {
   from: number;
   d: Dims;
+  /** The chunk's buffers (and the shared ones). */
   p: Layout<string>;
 }
 
-/** The batch cut into chunks, each with its own buffers after the shared weights. */
-function chunked(k: Kernels, d: Dims, shared: Layout<string> & { end: number }, sizes: (d: Dims) => Record<string, number>): Chunk[] {
-  const out: Chunk[] = [];
-  let end = shared.end;
-  for (let from = 0; from < d.B; from += CHUNK_ROWS) {
-    const cd = { ...d, B: Math.min(CHUNK_ROWS, d.B - from) };
-    const p = k.layout<string>(sizes(cd), end);
-    end = p.end;
-    out.push({ from, d: cd, p: { ...shared, ...p } });
-  }
-  return out;
+/**
+ * Buffers shared by all chunks and buffers of each chunk, placed together by `place` (an allocation
+ * or scratch): names are `name` for shared ones and `name@i` for chunk i's.
+ */
+function placed(d: Dims, shared: Record<string, number>, perChunk: (cd: Dims) => Record<string, number>, place: (sizes: Record<string, number>) => Layout<string>): Chunk[] {
+  const chunks: { from: number; d: Dims }[] = [];
+  for (let from = 0; from < d.B; from += CHUNK_ROWS) chunks.push({ from, d: { ...d, B: Math.min(CHUNK_ROWS, d.B - from) } });
+  const sizes: Record<string, number> = { ...shared };
+  chunks.forEach((c, i) => Object.entries(perChunk(c.d)).forEach(([name, n]) => (sizes[`${name}@${i}`] = n)));
+  const at = place(sizes);
+  return chunks.map((c, i) => ({
+    ...c,
+    p: Object.fromEntries([...Object.keys(shared).map((name) => [name, at[name]!] as const), ...Object.keys(perChunk(c.d)).map((name) => [name, at[`${name}@${i}`]!] as const)]),
+  }));
 }
 
-/** Writes a chunk's rows of x, the mask and row-major [B, n] arrays. */
+/** Joins the buffers of the same chunks placed twice (a tape's and a call's scratch). */
+const joined = (a: Chunk[], b: Chunk[]): Chunk[] => a.map((c, i) => ({ ...c, p: { ...c.p, ...b[i]!.p } }));
+
+/** A chunk's rows of a row-major [B, perRow] array. */
 function rowsOf(a: Float32Array, c: Chunk, perRow: number): Float32Array {
   return a.subarray(c.from * perRow, (c.from + c.d.B) * perRow);
 }
 
-/** What backward needs from forward, per chunk. */
-export type Saved = Record<string, Float32Array>[];
+/**
+ * What a layer's backward pass needs from its forward pass: its inputs, weights and per-step states
+ * and gates, left in the kernels' memory (not copied out and back) until the backward pass releases them.
+ */
+export interface Tape {
+  kind: CellKind;
+  d: Dims;
+  reverse: boolean;
+  sequences: boolean;
+  chunks: Chunk[];
+  release(): void;
+}
 
-/** Runs a layer over whole sequences; with `save`, keeps what `backward` will need. */
+/** Runs a layer over whole sequences; with `save`, keeps on a tape what `backward` will need. */
 export function forward(k: Kernels, kind: CellKind, d: Dims, inputs: SequenceInputs, save: boolean): ForwardResult {
   const cell = CELLS[kind];
   const { B, T, F, H } = d;
   const G = cell.gates * H;
-  const shared = k.layout({ w: F * G, u: H * G, b: G });
-  const chunks = chunked(k, d, shared, (cd) => ({
-    x: cd.B * T * F,
-    mask: inputs.mask ? cd.B * T : 0,
-    ...Object.fromEntries(cell.states.map((s) => [s, steps(cd)])),
-    ...cell.saved(cd),
-    ...cell.forwardScratch(cd),
-    out: inputs.sequences ? cd.B * T * H : 0,
-  }));
-  k.write(shared.w, inputs.w);
-  k.write(shared.u, inputs.u);
-  k.write(shared.b, inputs.b);
+  const masked = inputs.mask !== undefined;
+  // The tape owns its region: dropped unreleased (never differentiated), it is freed when collected.
+  const tape: Tape = { kind, d, reverse: inputs.reverse, sequences: inputs.sequences, chunks: [], release: () => {} };
+  tape.chunks = placed(
+    d,
+    { w: F * G, u: H * G, b: G },
+    (cd) => ({ x: cd.B * T * F, mask: masked ? cd.B * T : 0, ...Object.fromEntries(cell.states.map((s) => [s, steps(cd)])), ...cell.saved(cd) }),
+    (sizes) => {
+      const region = k.allocate(sizes, tape);
+      tape.release = region.release;
+      return region;
+    },
+  );
+  if (!masked) for (const c of tape.chunks) c.p.mask = 0;
+  const chunks = joined(tape.chunks, placed(d, {}, (cd) => ({ ...cell.forwardScratch(cd), out: inputs.sequences ? cd.B * T * H : 0 }), (sizes) => k.scratch(sizes)));
+  const p0 = chunks[0]!.p;
+  k.write(p0.w!, inputs.w);
+  k.write(p0.u!, inputs.u);
+  k.write(p0.b!, inputs.b);
   for (const c of chunks) {
     k.write(c.p.x!, rowsOf(inputs.x, c, T * F));
     if (inputs.mask) k.write(c.p.mask!, rowsOf(inputs.mask, c, T));
-    else c.p.mask = 0;
     cell.states.forEach((s, i) => k.write(c.p[s]!, rowsOf(inputs.init[i]!, c, H)));
   }
   k.pool.run(chunks.map((c) => cell.forward(c.d, c.p, inputs.reverse, inputs.sequences)));
@@ -175,52 +198,39 @@ export function forward(k: Kernels, kind: CellKind, d: Dims, inputs: SequenceInp
     output = new Float32Array(B * T * H);
     for (const c of chunks) output.set(k.view(c.p.out!, c.d.B * T * H), c.from * T * H);
   } else output = final(cell.states[0]!);
-  return {
-    output,
-    states: cell.states.map(final),
-    ...(save ? { saved: chunks.map((c) => Object.fromEntries([...cell.states.map((s) => [s, steps(c.d)] as const), ...Object.entries(cell.saved(c.d))].map(([s, n]) => [s, k.read(c.p[s]!, n)]))) } : {}),
-  };
+  const states = cell.states.map(final);
+  if (!save) {
+    tape.release();
+    return { output, states };
+  }
+  return { output, states, saved: tape };
 }
 
 /**
- * Backpropagation through time. `doutput` is the gradient of the output ([B, T, H] or [B, H]);
- * `dstates` those of the final states (zeros when unused). Weight gradients are summed over chunks
- * in chunk order.
+ * Backpropagation through time, from a forward pass's tape (released here). `doutput` is the
+ * gradient of the output ([B, T, H] or [B, H]); `dstates` those of the final states (zeros when
+ * unused). Weight gradients are summed over chunks in chunk order.
  */
-export function backward(k: Kernels, kind: CellKind, d: Dims, inputs: SequenceInputs, saved: Saved, doutput: Float32Array, dstates: Float32Array[]): Gradients {
-  const cell = CELLS[kind];
+export function backward(k: Kernels, tape: Tape, doutput: Float32Array, dstates: Float32Array[]): Gradients {
+  const cell = CELLS[tape.kind];
+  const { d } = tape;
   const { B, T, F, H } = d;
   const G = cell.gates * H;
-  const shared = k.layout({ w: F * G, u: H * G });
-  const chunks = chunked(k, d, shared, (cd) => ({
-    x: cd.B * T * F,
-    mask: inputs.mask ? cd.B * T : 0,
-    ...Object.fromEntries([...cell.states.map((s) => [s, steps(cd)] as const), ...Object.entries(cell.saved(cd))]),
-    dout: inputs.sequences ? cd.B * T * H : 0,
-    ...Object.fromEntries(cell.dstates.map((s) => [s, cd.B * H])),
-    dx: cd.B * T * F,
-    dw: F * G,
-    du: H * G,
-    db: G,
-    ...cell.backwardScratch(cd),
-  }));
-  k.write(shared.w, inputs.w);
-  k.write(shared.u, inputs.u);
-  chunks.forEach((c, i) => {
-    k.write(c.p.x!, rowsOf(inputs.x, c, T * F));
-    if (inputs.mask) k.write(c.p.mask!, rowsOf(inputs.mask, c, T));
-    else c.p.mask = 0;
-    for (const [s, a] of Object.entries(saved[i]!)) k.write(c.p[s]!, a);
+  const chunks = joined(
+    tape.chunks,
+    placed(d, {}, (cd) => ({ dout: tape.sequences ? cd.B * T * H : 0, ...Object.fromEntries(cell.dstates.map((s) => [s, cd.B * H])), dx: cd.B * T * F, dw: F * G, du: H * G, db: G, ...cell.backwardScratch(cd) }), (sizes) => k.scratch(sizes)),
+  );
+  for (const c of chunks) {
     cell.dstates.forEach((s, j) => k.write(c.p[s]!, rowsOf(dstates[j]!, c, H)));
-    if (inputs.sequences) k.write(c.p.dout!, rowsOf(doutput, c, T * H));
+    if (tape.sequences) k.write(c.p.dout!, rowsOf(doutput, c, T * H));
     else {
       // The last output is the final h: its gradient adds to h's.
       const dh = k.view(c.p.dh!, c.d.B * H);
       const dout = rowsOf(doutput, c, H);
       for (let j = 0; j < dh.length; j++) dh[j] = dh[j]! + dout[j]!;
     }
-  });
-  k.pool.run(chunks.map((c) => cell.backward(c.d, c.p, inputs.reverse, inputs.sequences)));
+  }
+  k.pool.run(chunks.map((c) => cell.backward(c.d, c.p, tape.reverse, tape.sequences)));
   const rows = (name: string, perRow: number) => {
     const out = new Float32Array(B * perRow);
     for (const c of chunks) out.set(k.view(c.p[name]!, c.d.B * perRow), c.from * perRow);
@@ -234,5 +244,7 @@ export function backward(k: Kernels, kind: CellKind, d: Dims, inputs: SequenceIn
     }
     return out;
   };
-  return { dx: rows("dx", T * F), dw: summed("dw", F * G), du: summed("du", H * G), db: summed("db", G), dinit: cell.dstates.map((s) => rows(s, H)) };
+  const grads = { dx: rows("dx", T * F), dw: summed("dw", F * G), du: summed("du", H * G), db: summed("db", G), dinit: cell.dstates.map((s) => rows(s, H)) };
+  tape.release();
+  return grads;
 }

@@ -8,8 +8,10 @@ import { Pool } from "./pool.js";
 /**
  * rnnp's fused recurrent kernels: `kernels/rnn.ts`, compiled by `npm run build` to WebAssembly with
  * SIMD and shared memory (`dist/kernels/rnn.wasm`). Loaded once per process, with a pool of threads
- * that share the memory. Each call lays out its buffers afresh in that memory (calls are synchronous
- * and never overlap).
+ * that share the memory. The memory holds two kinds of buffers: regions that outlive a call (what a
+ * layer's backward pass needs from its forward pass, kept in place instead of copied out and back),
+ * allocated and released explicitly; and a call's scratch, laid out afresh above the highest live
+ * region (calls are synchronous and never overlap). Where a buffer sits never changes a result.
  */
 type Ptr = number;
 type I = number;
@@ -38,6 +40,12 @@ export type KernelName = (typeof KERNEL_NAMES)[number];
 /** Float32 buffers of one call, by name: their offsets in the module's memory. */
 export type Layout<K extends string> = Record<K, Ptr>;
 
+/** Buffers that outlive a call, until released. */
+export type Region<K extends string> = Layout<K> & { end: Ptr; release(): void };
+
+/** Bytes of n floats, rounded up to 16 (SIMD loads). */
+const aligned = (floats: number): number => Math.ceil((floats * 4) / 16) * 16;
+
 /** Matches the module's declared maximum (kernels script): 4 GiB of address space, reserved, not used. */
 const MAX_PAGES = 65536;
 
@@ -56,13 +64,64 @@ export class Kernels {
     return new Kernels(exports, memory, new Pool(module, memory, KERNEL_NAMES, exports as unknown as Record<string, (...a: number[]) => void>, threads));
   }
 
-  /** Places buffers of the given float counts one after another (16-byte aligned), growing memory as needed. */
-  layout<K extends string>(sizes: Record<K, number>, from?: Ptr): Layout<K> & { end: Ptr } {
-    let at = from ?? Math.ceil(this.exports.heapBase() / 16) * 16;
+  /** Live regions, by offset: their ends. */
+  private readonly regions = new Map<Ptr, Ptr>();
+  /** Frees regions whose owner was dropped without releasing them (e.g. a tape never differentiated). */
+  private readonly orphans = new FinalizationRegistry<Ptr>((ptr) => this.regions.delete(ptr));
+
+  private get base(): Ptr {
+    return Math.ceil(this.exports.heapBase() / 16) * 16;
+  }
+
+  /** Where scratch starts: above every live region. */
+  private top(): Ptr {
+    let top = this.base;
+    for (const end of this.regions.values()) top = Math.max(top, end);
+    return top;
+  }
+
+  /**
+   * Buffers that stay until `release` (or until `owner` is garbage collected): placed in the first gap
+   * between live regions that fits them, else above them.
+   */
+  allocate<K extends string>(sizes: Record<K, number>, owner: object): Region<K> {
+    const bytes = Object.values<number>(sizes).reduce((n, floats) => n + aligned(floats), 0);
+    let at = this.base;
+    for (const [start, end] of [...this.regions].sort((a, b) => a[0] - b[0])) {
+      if (start - at >= bytes) break;
+      at = Math.max(at, end);
+    }
+    const layout = this.layout(sizes, at);
+    this.regions.set(at, layout.end);
+    const token = {};
+    this.orphans.register(owner, at, token);
+    return {
+      ...layout,
+      release: () => {
+        this.orphans.unregister(token);
+        this.regions.delete(at);
+      },
+    };
+  }
+
+  /** Bytes held by live regions. */
+  inUse(): number {
+    let bytes = 0;
+    for (const [start, end] of this.regions) bytes += end - start;
+    return bytes;
+  }
+
+  /** Scratch buffers for one call, above every live region (valid until the next call lays out its own). */
+  scratch<K extends string>(sizes: Record<K, number>): Layout<K> & { end: Ptr } {
+    return this.layout(sizes, this.top());
+  }
+
+  /** Places buffers of the given float counts one after another from `at` (16-byte aligned), growing memory as needed. */
+  layout<K extends string>(sizes: Record<K, number>, at: Ptr): Layout<K> & { end: Ptr } {
     const out: Record<string, Ptr> = {};
     for (const [name, floats] of Object.entries(sizes) as [K, number][]) {
       out[name] = at;
-      at += Math.ceil((floats * 4) / 16) * 16;
+      at += aligned(floats);
     }
     if (at > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((at - this.memory.buffer.byteLength) / 65536));
     return { ...(out as Layout<K>), end: at };

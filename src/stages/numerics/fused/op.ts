@@ -54,10 +54,8 @@ export function recurrent(tf: TF, k: Kernels, kind: CellKind, a: RecurrentArgs, 
   } else {
     const op = tf.customGrad((...args: unknown[]) => {
       const [x, w, u, b, ...init] = args.slice(0, 4 + nStates) as Tensor[];
-      // Copies: the backward pass runs later, after the backend may have reused these arrays.
-      const inputs = inputsOf(x!, w!, u!, b!, init);
-      const kept = { ...inputs, x: inputs.x.slice(), w: inputs.w.slice(), u: inputs.u.slice(), b: inputs.b.slice() };
-      const r = forward(k, kind, d, kept, true);
+      // Forward keeps its inputs and activations in the kernels' memory for the backward pass.
+      const r = forward(k, kind, d, inputsOf(x!, w!, u!, b!, init), true);
       return {
         value: pack(r.output, r.states),
         gradFunc: (dy: Tensor) => {
@@ -69,7 +67,7 @@ export function recurrent(tf: TF, k: Kernels, kind: CellKind, a: RecurrentArgs, 
             doutput.set(g.subarray(row, row + outSteps * H), bi * outSteps * H);
             dstates.forEach((s, i) => s.set(g.subarray(row + (outSteps + i) * H, row + (outSteps + i + 1) * H), bi * H));
           }
-          const grads = backward(k, kind, d, kept, r.saved!, doutput, dstates);
+          const grads = backward(k, r.saved!, doutput, dstates);
           return [
             tf.tensor3d(grads.dx, [B, T, F]),
             tf.tensor2d(grads.dw, w!.shape as [number, number]),
