@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { workerThreads } from "../../src/cli/commands/run.js";
 import { checkSource } from "../../src/lang/load.js";
 import { cli, cliAsync, ROOT, tempDir, writeFiles } from "../helpers.js";
 
@@ -84,6 +85,12 @@ describe("sweeps", () => {
     assert.deepEqual(rows(b.stdout).map((s) => s.key), rows(a.stdout).map((s) => s.key));
     assert.deepEqual(digests(two, b.stdout), digests(one, a.stdout));
     assert.deepEqual(cli(["run", "s.rnnp", "--jobs", "2", "--json"], two).stdout.includes('"ran"'), false, "a rerun is fully cached");
+  });
+
+  it("--jobs shares the cores out among the workers' kernel threads, unless RNNP_THREADS is set", () => {
+    assert.deepEqual([1, 2, 3].map((jobs) => workerThreads(jobs, 2, undefined)), ["2", "1", "1"]);
+    assert.equal(workerThreads(2, 8, undefined), "4");
+    assert.equal(workerThreads(2, 2, "2"), "2");
   });
 
   it("diagnostics: unknown params, values that are not lists", () => {

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import pc from "picocolors";
 import { short, type StageKey } from "../../core/digest.js";
@@ -109,7 +110,8 @@ function runInWorker(file: string, stage: string, forced: boolean, opts: RunComm
   const main = fileURLToPath(new URL("../main.js", import.meta.url));
   const args = [main, "run", file, "--stage", stage, "--json", "--no-lock", ...(forced ? [`--force=${stage}`] : []), ...(opts.frozen ? ["--frozen"] : []), ...(opts.cache ? ["--cache", opts.cache] : []), ...(opts.remote ? ["--remote", opts.remote] : []), ...(opts.remoteWrite ? ["--remote-write"] : []), ...computeArgs(opts)];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: pc.isColorSupported ? "" : "1" } });
+    const env = { ...process.env, NO_COLOR: pc.isColorSupported ? "" : "1", RNNP_THREADS: workerThreads(opts.jobs ?? 1) };
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env });
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => (out += d));
@@ -173,4 +175,12 @@ export function checkNames(planner: Planner, names: string[], flag: string): str
     const hint = didYouMean(n, [...known, ...new Set(planner.order.flatMap((s) => (s.variant ? [s.variant.of] : [])))]);
     throw new Exit(EXIT.invalid, `${flag} ${n}: no such stage in ${planner.ir.file}${hint ? ` (${hint})` : ""}`);
   });
+}
+
+/**
+ * Threads of the fused kernels in each of `jobs` workers: the cores shared out (at least one), unless
+ * RNNP_THREADS says otherwise. The bytes do not depend on it; oversubscribed cores only cost time.
+ */
+export function workerThreads(jobs: number, cores = availableParallelism(), asked = process.env.RNNP_THREADS): string {
+  return asked ?? String(Math.max(1, Math.floor(cores / jobs)));
 }
