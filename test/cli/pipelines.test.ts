@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { cli, cliAsync, ROOT, tempDir } from "../helpers.js";
+import { cli, cliAsync, ROOT, tempDir, writeFiles } from "../helpers.js";
 
 /**
  * Smoke runs of every example pipeline, small enough for CI (params overridden with -P): the metric is
@@ -43,4 +43,16 @@ describe("example pipelines (smoke runs)", () => {
       assert.match(shown.stdout, smoke.metric);
     });
   }
+});
+
+describe("synth.speech", () => {
+  it("fails with espeak-ng's own words when a voice does not exist, and caches nothing", () => {
+    const dir = tempDir();
+    writeFiles(dir, { "bad.rnnp": 'pipeline bad {\n  stage speech = synth.speech(voices: ["en-us", "xx-nope"], words: ["one", "two"])\n}\n' });
+    const r = cli(["run", "bad.rnnp", "--cache", "cache"], dir);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /stage `speech` \(synth\.speech\): espeak-ng -v xx-nope failed: .*voice does not exist/);
+    assert.match(r.stderr, /bad\.rnnp:2:9/);
+    assert.doesNotMatch(cli(["cache", "ls", "--cache", "cache"], dir).stdout, /synth\.speech/);
+  });
 });

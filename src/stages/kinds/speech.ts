@@ -1,6 +1,8 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { relative, sep } from "node:path";
+import { mapLimit } from "../../core/parallel.js";
 import { defineKind } from "../kind.js";
 import { p } from "../schema.js";
 import { asStrings, column, rowCount, type Column, type Table } from "../artifacts/table.js";
@@ -34,6 +36,19 @@ function espeak(): string {
   return espeakVersion;
 }
 
+/** espeak-ng's WAV output for these arguments. */
+function speak(args: string[], voice: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("espeak-ng", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (d: Buffer) => out.push(d));
+    child.stderr.on("data", (d: Buffer) => err.push(d));
+    child.on("error", (e) => reject(new Error(`espeak-ng -v ${voice} failed: ${e.message}`)));
+    child.on("close", (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`espeak-ng -v ${voice} failed: ${Buffer.concat(err).toString().trim() || `exit code ${code}`}`))));
+  });
+}
+
 export const synthSpeech = defineKind({
   name: "synth.speech",
   version: 1,
@@ -48,40 +63,25 @@ export const synthSpeech = defineKind({
   tools: () => ({ "espeak-ng": espeak() }),
   async run(ctx, _inputs, params): Promise<{ out: Table }> {
     const { decodeWav } = await import("../audio/wav.js");
-    const clips: Float32Array[] = [];
-    const labels: string[] = [];
-    const voices: string[] = [];
-    const speeds: number[] = [];
-    const pitches: number[] = [];
-    let sampleRate = 0;
-    const total = params.words.length * params.voices.length * params.speeds.length * params.pitches.length;
-    for (const voice of params.voices) {
-      for (const speed of params.speeds) {
-        for (const pitch of params.pitches) {
-          for (const word of params.words) {
-            const r = spawnSync("espeak-ng", ["-v", voice, "-s", String(speed), "-p", String(pitch), "--stdout", word], { maxBuffer: 64 << 20 });
-            if (r.error || r.status !== 0) throw new Error(`espeak-ng -v ${voice} failed: ${r.stderr?.toString().trim() || r.error?.message}`);
-            const wav = decodeWav(r.stdout, `espeak-ng's output for "${word}" (${voice})`);
-            sampleRate = wav.sampleRate;
-            clips.push(wav.samples);
-            labels.push(word);
-            voices.push(voice);
-            speeds.push(speed);
-            pitches.push(pitch);
-            ctx.progress(clips.length, total, "clips");
-          }
-        }
-      }
-    }
+    const clips: { word: string; voice: string; speed: number; pitch: number }[] = [];
+    for (const voice of params.voices) for (const speed of params.speeds) for (const pitch of params.pitches) for (const word of params.words) clips.push({ word, voice, speed, pitch });
+    // One espeak-ng process per clip, as many at once as there are cores (most of each is start-up).
+    let done = 0;
+    const wavs = await mapLimit(clips, availableParallelism(), async ({ word, voice, speed, pitch }) => {
+      const wav = decodeWav(await speak(["-v", voice, "-s", String(speed), "-p", String(pitch), "--stdout", word], voice), `espeak-ng's output for "${word}" (${voice})`);
+      ctx.progress(++done, clips.length, "clips");
+      return wav;
+    });
+    const sampleRate = wavs[0]!.sampleRate;
     return {
       out: {
         type: "table",
         columns: [
-          { name: "audio", dtype: "audio", values: clips, sampleRate },
-          { name: "label", dtype: "string", values: labels },
-          { name: "voice", dtype: "string", values: voices },
-          { name: "speed", dtype: "number", values: Float64Array.from(speeds) },
-          { name: "pitch", dtype: "number", values: Float64Array.from(pitches) },
+          { name: "audio", dtype: "audio", values: wavs.map((w) => w.samples), sampleRate },
+          { name: "label", dtype: "string", values: clips.map((c) => c.word) },
+          { name: "voice", dtype: "string", values: clips.map((c) => c.voice) },
+          { name: "speed", dtype: "number", values: Float64Array.from(clips, (c) => c.speed) },
+          { name: "pitch", dtype: "number", values: Float64Array.from(clips, (c) => c.pitch) },
         ],
         roles: { label: "label" },
       },
