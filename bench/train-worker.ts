@@ -12,7 +12,7 @@ import { loadTf } from "../src/stages/numerics/tf.js";
 import { train } from "../src/stages/numerics/train.js";
 import { weightSpecsOf, writeWeights } from "../src/stages/numerics/weights.js";
 
-const [backend = "wasm", samplesArg = "512", epochsArg = "2", cell = "lstm", kernels = "tfjs"] = process.argv.slice(2);
+const [backend = "wasm", samplesArg = "512", epochsArg = "2", cell = "lstm", kernels = "tfjs", recurrentDropout = "0"] = process.argv.slice(2);
 const N = Number(samplesArg);
 const T = 50;
 const F = 16;
@@ -22,7 +22,7 @@ const y = Int32Array.from({ length: N }, () => Math.floor(random() * 10));
 const data: SequenceSet = { type: "sequences", input: "features", x, shape: [N, T, F], lengths: new Int32Array(N).fill(T), padding: "post", target: { kind: "class", y, classes: Array.from({ length: 10 }, (_, i) => String(i)) } };
 
 const tf = await loadTf(describeRuntime(backend, "tfjs"));
-const rnn: LayerCall = { call: cell, args: { units: 128, activation: "tanh", recurrentActivation: "sigmoid", dropout: 0, recurrentDropout: 0, returnSequences: false, goBackwards: false } };
+const rnn: LayerCall = { call: cell, args: { units: 128, activation: "tanh", recurrentActivation: "sigmoid", dropout: 0, recurrentDropout: Number(recurrentDropout), returnSequences: false, goBackwards: false } };
 const model = buildModel(tf, [rnn, { call: "dense", args: { units: 10, activation: "softmax" } }], { features: F });
 const specs = weightSpecsOf(model);
 writeWeights(tf, model, specs, initialWeights(specs, 1));

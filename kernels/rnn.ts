@@ -247,6 +247,32 @@ function columnSums(R: i32, N: i32, m: usize, out: usize): void {
   return mask == 0 || ld(mask, b * T + t) != 0;
 }
 
+// Recurrent dropout, as TF.js's cells apply it: one mask per sequence, rdrop [B, H] (0: none),
+// multiplies the previous state where the step reads it; the state itself (carried, output) stays
+// whole. hm [T, B, H] keeps the masked states for the backward pass.
+
+/** The previous state as step s reads it: hs[s], or hs[s] * rdrop written to hm[s]. */
+function stepInput(B: i32, H: i32, s: i32, hs: usize, rdrop: usize, hm: usize): usize {
+  const h = at(hs, s * B * H);
+  if (rdrop == 0) return h;
+  const m = at(hm, s * B * H);
+  scaled(B * H, h, rdrop, m);
+  return m;
+}
+
+/** out[n] = a[n] * b[n]. */
+function scaled(n: i32, a: usize, b: usize, out: usize): void {
+  let j = 0;
+  for (; j + 4 <= n; j += 4) v128.store(at(out, j), f32x4.mul(v128.load(at(a, j)), v128.load(at(b, j))));
+  for (; j < n; j++) st(out, j, ld(a, j) * ld(b, j));
+}
+
+/** A gradient with respect to the masked previous state, made one with respect to the state. */
+// @ts-ignore: decorator
+@inline function unmask(B: i32, H: i32, rdrop: usize, d: usize): void {
+  if (rdrop != 0) scaled(B * H, d, rdrop, d);
+}
+
 /** The per-step gate gradients dz[T, B, G] scattered to the input's order: dxw[B*T, G]. */
 function scatterSteps(B: i32, T: i32, G: i32, rev: bool, dz: usize, dxw: usize): void {
   for (let s = 0; s < T; s++) {
@@ -299,7 +325,7 @@ function carryBack(B: i32, T: i32, H: i32, t: i32, mask: usize, from: usize, dh:
 
 export function lstmForward(
   B: i32, T: i32, F: i32, H: i32,
-  x: usize, w: usize, u: usize, bias: usize, mask: usize, rev: bool,
+  x: usize, w: usize, u: usize, bias: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,
   xw: usize, z: usize,
   gates: usize, hs: usize, cs: usize, tc: usize, out: usize, seq: bool,
 ): void {
@@ -309,7 +335,7 @@ export function lstmForward(
     const t = stepOf(s, T, rev);
     const hPrev = at(hs, s * B * H), cPrev = at(cs, s * B * H);
     const hNext = at(hs, (s + 1) * B * H), cNext = at(cs, (s + 1) * B * H);
-    gemm(B, G, H, hPrev, H, 1, u, G, z, G, false);
+    gemm(B, G, H, stepInput(B, H, s, hs, rdrop, hm), H, 1, u, G, z, G, false);
     for (let b = 0; b < B; b++) {
       const hp = at(hPrev, b * H), cp = at(cPrev, b * H), hn = at(hNext, b * H), cn = at(cNext, b * H);
       if (!live(mask, b, t, T)) {
@@ -361,7 +387,7 @@ export function lstmForward(
  */
 export function lstmBackward(
   B: i32, T: i32, F: i32, H: i32,
-  x: usize, w: usize, u: usize, mask: usize, rev: bool,
+  x: usize, w: usize, u: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,
   gates: usize, hs: usize, cs: usize, tc: usize, dout: usize, seq: bool,
   dh: usize, dc: usize, dx: usize, dw: usize, du: usize, db: usize,
   dz: usize, ut: usize, wt: usize, dxw: usize, tmp: usize,
@@ -399,9 +425,10 @@ export function lstmBackward(
       }
     }
     gemm(B, H, G, dzs, G, 1, ut, H, tmp, H, false);
+    unmask(B, H, rdrop, tmp);
     carryBack(B, T, H, t, mask, tmp, dh);
   }
-  gemm(H, G, T * B, hs, 1, H, dz, G, du, G, false);
+  gemm(H, G, T * B, rdrop ? hm : hs, 1, H, dz, G, du, G, false);
   inputGradients(B, T, F, G, rev, x, w, dz, dxw, wt, dx, dw, db);
 }
 
@@ -409,7 +436,7 @@ export function lstmBackward(
 
 export function gruForward(
   B: i32, T: i32, F: i32, H: i32,
-  x: usize, w: usize, u: usize, bias: usize, mask: usize, rev: bool,
+  x: usize, w: usize, u: usize, bias: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,
   xw: usize, z: usize, tmp: usize,
   gates: usize, hs: usize, rh: usize, out: usize, seq: bool,
 ): void {
@@ -417,7 +444,8 @@ export function gruForward(
   gemm(B * T, G, F, x, F, 1, w, G, xw, G, false);
   for (let s = 0; s < T; s++) {
     const t = stepOf(s, T, rev);
-    const hPrev = at(hs, s * B * H), hNext = at(hs, (s + 1) * B * H), rhs = at(rh, s * B * H);
+    // TF.js's GRU reads the masked state everywhere in the step (also in z h + (1 - z) hh).
+    const hState = at(hs, s * B * H), hPrev = stepInput(B, H, s, hs, rdrop, hm), hNext = at(hs, (s + 1) * B * H), rhs = at(rh, s * B * H);
     gemm(B, 2 * H, H, hPrev, H, 1, u, G, z, 2 * H, false);
     // r * h first, for every row (masked rows too: their product is simply unused).
     for (let b = 0; b < B; b++) {
@@ -442,7 +470,7 @@ export function gruForward(
     for (let b = 0; b < B; b++) {
       const hp = at(hPrev, b * H), hn = at(hNext, b * H);
       if (!live(mask, b, t, T)) {
-        memory.copy(hn, hp, <usize>H << 2);
+        memory.copy(hn, at(hState, b * H), <usize>H << 2);
         continue;
       }
       const xr = at(xw, (b * T + t) * G), g = at(gates, (s * B + b) * G), tr = at(tmp, b * H);
@@ -466,12 +494,13 @@ export function gruForward(
 
 export function gruBackward(
   B: i32, T: i32, F: i32, H: i32,
-  x: usize, w: usize, u: usize, mask: usize, rev: bool,
+  x: usize, w: usize, u: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,
   gates: usize, hs: usize, rh: usize, dout: usize, seq: bool,
   dh: usize, dx: usize, dw: usize, du: usize, db: usize,
   dz: usize, uzrt: usize, uht: usize, wt: usize, dxw: usize, tmp: usize, acc: usize,
 ): void {
   const G = 3 * H;
+  const prev = rdrop ? hm : hs;
   transpose(H, 2 * H, u, G, uzrt);
   transpose(H, H, at(u, 2 * H), G, uht);
   for (let s = T - 1; s >= 0; s--) {
@@ -495,7 +524,7 @@ export function gruBackward(
     gemm(B, H, H, at(dzs, 2 * H), G, 1, uht, H, tmp, H, false);
     for (let b = 0; b < B; b++) {
       if (!live(mask, b, t, T)) continue;
-      const dzr = at(dzs, b * G), g = at(gates, (s * B + b) * G), dhr = at(dh, b * H), hp = at(hs, (s * B + b) * H), dr = at(tmp, b * H), ar = at(acc, b * H);
+      const dzr = at(dzs, b * G), g = at(gates, (s * B + b) * G), dhr = at(dh, b * H), hp = at(prev, (s * B + b) * H), dr = at(tmp, b * H), ar = at(acc, b * H);
       let j = 0;
       for (; j + 4 <= H; j += 4) {
         const zz = v128.load(at(g, j)), r = v128.load(at(g, H + j)), hh = v128.load(at(g, 2 * H + j));
@@ -512,9 +541,10 @@ export function gruBackward(
       }
     }
     gemm(B, H, 2 * H, dzs, G, 1, uzrt, H, acc, H, true);
+    unmask(B, H, rdrop, acc);
     carryBack(B, T, H, t, mask, acc, dh);
   }
-  gemm(H, 2 * H, T * B, hs, 1, H, dz, G, du, G, false);
+  gemm(H, 2 * H, T * B, prev, 1, H, dz, G, du, G, false);
   gemm(H, H, T * B, rh, 1, H, at(dz, 2 * H), G, at(du, 2 * H), G, false);
   inputGradients(B, T, F, G, rev, x, w, dz, dxw, wt, dx, dw, db);
 }
@@ -523,7 +553,7 @@ export function gruBackward(
 
 export function simpleForward(
   B: i32, T: i32, F: i32, H: i32,
-  x: usize, w: usize, u: usize, bias: usize, mask: usize, rev: bool,
+  x: usize, w: usize, u: usize, bias: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,
   xw: usize, z: usize,
   hs: usize, out: usize, seq: bool,
 ): void {
@@ -531,7 +561,7 @@ export function simpleForward(
   for (let s = 0; s < T; s++) {
     const t = stepOf(s, T, rev);
     const hPrev = at(hs, s * B * H), hNext = at(hs, (s + 1) * B * H);
-    gemm(B, H, H, hPrev, H, 1, u, H, z, H, false);
+    gemm(B, H, H, stepInput(B, H, s, hs, rdrop, hm), H, 1, u, H, z, H, false);
     for (let b = 0; b < B; b++) {
       const hp = at(hPrev, b * H), hn = at(hNext, b * H);
       if (!live(mask, b, t, T)) {
@@ -549,7 +579,7 @@ export function simpleForward(
 
 export function simpleBackward(
   B: i32, T: i32, F: i32, H: i32,
-  x: usize, w: usize, u: usize, mask: usize, rev: bool,
+  x: usize, w: usize, u: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,
   hs: usize, dout: usize, seq: bool,
   dh: usize, dx: usize, dw: usize, du: usize, db: usize,
   dz: usize, ut: usize, wt: usize, dxw: usize, tmp: usize,
@@ -573,8 +603,9 @@ export function simpleBackward(
       }
     }
     gemm(B, H, H, dzs, H, 1, ut, H, tmp, H, false);
+    unmask(B, H, rdrop, tmp);
     carryBack(B, T, H, t, mask, tmp, dh);
   }
-  gemm(H, H, T * B, hs, 1, H, dz, H, du, H, false);
+  gemm(H, H, T * B, rdrop ? hm : hs, 1, H, dz, H, du, H, false);
   inputGradients(B, T, F, H, rev, x, w, dz, dxw, wt, dx, dw, db);
 }

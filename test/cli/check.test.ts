@@ -124,7 +124,7 @@ describe("rnnp check", () => {
   });
 
   it("--runs and --stage; --threads varies the fused kernels' threads, and is explained where nothing has threads", () => {
-    // s2sfit trains on the fused kernels (fit's recurrent dropout keeps TF.js's cell in training).
+    // Both train on the fused kernels (fit's GRU with recurrent dropout).
     const r = cli(["check", "all.rnnp", "--stage", "fit,s2sfit", "--runs", "2", "--threads", "1,2,3"], dir);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /✔ fit {5}bit-identical \(6 fresh processes, against the cache and the lockfile\)/);

@@ -24,6 +24,8 @@ interface Case {
   batch?: number;
   /** Input dropout: both paths draw their mask from Math.random, seeded alike here. */
   dropout?: number;
+  /** Recurrent dropout, drawn the same way. */
+  recurrentDropout?: number;
 }
 
 const [B, T, F, VOCAB] = [5, 7, 6, 9];
@@ -32,7 +34,7 @@ const [B, T, F, VOCAB] = [5, 7, 6, 9];
 function build(tf: TF, c: Case): LayersModel {
   const L = tf.layers;
   const layer = (returnSequences: boolean, name: string) => {
-    const args = { units: c.units, returnSequences, goBackwards: c.backwards ?? false, name, ...(c.withState ? { returnState: true } : {}), ...(c.dropout ? { dropout: c.dropout } : {}) };
+    const args = { units: c.units, returnSequences, goBackwards: c.backwards ?? false, name, ...(c.withState ? { returnState: true } : {}), ...(c.dropout ? { dropout: c.dropout } : {}), ...(c.recurrentDropout ? { recurrentDropout: c.recurrentDropout } : {}) };
     return c.cell === "lstm" ? L.lstm({ ...args, recurrentActivation: "sigmoid" }) : c.cell === "gru" ? L.gru({ ...args, recurrentActivation: "sigmoid" }) : L.simpleRNN(args);
   };
   // Masked cases read token ids (0 = padding) through an embedding, whose gradient is the input's.
@@ -90,6 +92,9 @@ for (const cell of ["lstm", "gru", "simpleRNN"] as const) {
     { cell, units: 7, withState: true, masked: true },
     { cell, units: 6, sequences: true, masked: true, batch: 37 },
     { cell, units: 6, sequences: true, dropout: 0.4 },
+    // Both dropouts, stacked (the second layer's masks follow the first's draws), masked, both ways.
+    { cell, units: 6, sequences: true, masked: true, bidirectional: true, stacked: true, dropout: 0.3, recurrentDropout: 0.4, batch: 21 },
+    { cell, units: 5, withState: true, backwards: true, recurrentDropout: 0.5 },
   );
 }
 

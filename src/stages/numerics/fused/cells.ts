@@ -28,6 +28,8 @@ export interface SequenceInputs {
   init: Float32Array[];
   /** [B, T]; 0 = skip the step. */
   mask?: Float32Array;
+  /** [B, H]: recurrent dropout's mask (0 or 1 / (1 - rate)), applied to the previous state where a step reads it. */
+  recurrentDropout?: Float32Array;
   reverse: boolean;
   /** Give the output of every step ([B, T, H]), not only the last ([B, H]). */
   sequences: boolean;
@@ -74,10 +76,10 @@ export const CELLS: Record<CellKind, Cell> = {
     forwardScratch: (d) => ({ xw: d.B * d.T * 4 * d.H, z: d.B * 4 * d.H }),
     backwardScratch: (d) => ({ dz: d.T * d.B * 4 * d.H, ut: 4 * d.H * d.H, wt: 4 * d.H * d.F, dxw: d.B * d.T * 4 * d.H, tmp: d.B * d.H }),
     dstates: ["dh", "dc"],
-    forward: ({ B, T, F, H }, p, rev, seq) => ({ fn: "lstmForward", args: [B, T, F, H, p.x!, p.w!, p.u!, p.b!, p.mask!, rev, p.xw!, p.z!, p.gates!, p.hs!, p.cs!, p.tc!, p.out!, seq] }),
+    forward: ({ B, T, F, H }, p, rev, seq) => ({ fn: "lstmForward", args: [B, T, F, H, p.x!, p.w!, p.u!, p.b!, p.mask!, rev, p.rdrop!, p.hm!, p.xw!, p.z!, p.gates!, p.hs!, p.cs!, p.tc!, p.out!, seq] }),
     backward: ({ B, T, F, H }, p, rev, seq) => ({
       fn: "lstmBackward",
-      args: [B, T, F, H, p.x!, p.w!, p.u!, p.mask!, rev, p.gates!, p.hs!, p.cs!, p.tc!, p.dout!, seq, p.dh!, p.dc!, p.dx!, p.dw!, p.du!, p.db!, p.dz!, p.ut!, p.wt!, p.dxw!, p.tmp!],
+      args: [B, T, F, H, p.x!, p.w!, p.u!, p.mask!, rev, p.rdrop!, p.hm!, p.gates!, p.hs!, p.cs!, p.tc!, p.dout!, seq, p.dh!, p.dc!, p.dx!, p.dw!, p.du!, p.db!, p.dz!, p.ut!, p.wt!, p.dxw!, p.tmp!],
     }),
   },
   gru: {
@@ -87,10 +89,10 @@ export const CELLS: Record<CellKind, Cell> = {
     forwardScratch: (d) => ({ xw: d.B * d.T * 3 * d.H, z: d.B * 2 * d.H, tmp: d.B * d.H }),
     backwardScratch: (d) => ({ dz: d.T * d.B * 3 * d.H, uzrt: 2 * d.H * d.H, uht: d.H * d.H, wt: 3 * d.H * d.F, dxw: d.B * d.T * 3 * d.H, tmp: d.B * d.H, acc: d.B * d.H }),
     dstates: ["dh"],
-    forward: ({ B, T, F, H }, p, rev, seq) => ({ fn: "gruForward", args: [B, T, F, H, p.x!, p.w!, p.u!, p.b!, p.mask!, rev, p.xw!, p.z!, p.tmp!, p.gates!, p.hs!, p.rh!, p.out!, seq] }),
+    forward: ({ B, T, F, H }, p, rev, seq) => ({ fn: "gruForward", args: [B, T, F, H, p.x!, p.w!, p.u!, p.b!, p.mask!, rev, p.rdrop!, p.hm!, p.xw!, p.z!, p.tmp!, p.gates!, p.hs!, p.rh!, p.out!, seq] }),
     backward: ({ B, T, F, H }, p, rev, seq) => ({
       fn: "gruBackward",
-      args: [B, T, F, H, p.x!, p.w!, p.u!, p.mask!, rev, p.gates!, p.hs!, p.rh!, p.dout!, seq, p.dh!, p.dx!, p.dw!, p.du!, p.db!, p.dz!, p.uzrt!, p.uht!, p.wt!, p.dxw!, p.tmp!, p.acc!],
+      args: [B, T, F, H, p.x!, p.w!, p.u!, p.mask!, rev, p.rdrop!, p.hm!, p.gates!, p.hs!, p.rh!, p.dout!, seq, p.dh!, p.dx!, p.dw!, p.du!, p.db!, p.dz!, p.uzrt!, p.uht!, p.wt!, p.dxw!, p.tmp!, p.acc!],
     }),
   },
   simpleRNN: {
@@ -100,10 +102,10 @@ export const CELLS: Record<CellKind, Cell> = {
     forwardScratch: (d) => ({ xw: d.B * d.T * d.H, z: d.B * d.H }),
     backwardScratch: (d) => ({ dz: d.T * d.B * d.H, ut: d.H * d.H, wt: d.H * d.F, dxw: d.B * d.T * d.H, tmp: d.B * d.H }),
     dstates: ["dh"],
-    forward: ({ B, T, F, H }, p, rev, seq) => ({ fn: "simpleForward", args: [B, T, F, H, p.x!, p.w!, p.u!, p.b!, p.mask!, rev, p.xw!, p.z!, p.hs!, p.out!, seq] }),
+    forward: ({ B, T, F, H }, p, rev, seq) => ({ fn: "simpleForward", args: [B, T, F, H, p.x!, p.w!, p.u!, p.b!, p.mask!, rev, p.rdrop!, p.hm!, p.xw!, p.z!, p.hs!, p.out!, seq] }),
     backward: ({ B, T, F, H }, p, rev, seq) => ({
       fn: "simpleBackward",
-      args: [B, T, F, H, p.x!, p.w!, p.u!, p.mask!, rev, p.hs!, p.dout!, seq, p.dh!, p.dx!, p.dw!, p.du!, p.db!, p.dz!, p.ut!, p.wt!, p.dxw!, p.tmp!],
+      args: [B, T, F, H, p.x!, p.w!, p.u!, p.mask!, rev, p.rdrop!, p.hm!, p.hs!, p.dout!, seq, p.dh!, p.dx!, p.dw!, p.du!, p.db!, p.dz!, p.ut!, p.wt!, p.dxw!, p.tmp!],
     }),
   },
 };
@@ -164,19 +166,31 @@ export function forward(k: Kernels, kind: CellKind, d: Dims, inputs: SequenceInp
   const { B, T, F, H } = d;
   const G = cell.gates * H;
   const masked = inputs.mask !== undefined;
+  const dropped = inputs.recurrentDropout !== undefined;
   // The tape owns its region: dropped unreleased (never differentiated), it is freed when collected.
   const tape: Tape = { kind, d, reverse: inputs.reverse, sequences: inputs.sequences, chunks: [], release: () => {} };
   tape.chunks = placed(
     d,
     { w: F * G, u: H * G, b: G },
-    (cd) => ({ x: cd.B * T * F, mask: masked ? cd.B * T : 0, ...Object.fromEntries(cell.states.map((s) => [s, steps(cd)])), ...cell.saved(cd) }),
+    (cd) => ({
+      x: cd.B * T * F,
+      mask: masked ? cd.B * T : 0,
+      rdrop: dropped ? cd.B * H : 0,
+      hm: dropped ? T * cd.B * H : 0,
+      ...Object.fromEntries(cell.states.map((s) => [s, steps(cd)])),
+      ...cell.saved(cd),
+    }),
     (sizes) => {
       const region = k.allocate(sizes, tape);
       tape.release = region.release;
       return region;
     },
   );
-  if (!masked) for (const c of tape.chunks) c.p.mask = 0;
+  // Absent inputs are null pointers to the kernels.
+  for (const c of tape.chunks) {
+    if (!masked) c.p.mask = 0;
+    if (!dropped) c.p.rdrop = c.p.hm = 0;
+  }
   const chunks = joined(tape.chunks, placed(d, {}, (cd) => ({ ...cell.forwardScratch(cd), out: inputs.sequences ? cd.B * T * H : 0 }), (sizes) => k.scratch(sizes)));
   const p0 = chunks[0]!.p;
   k.write(p0.w!, inputs.w);
@@ -185,6 +199,7 @@ export function forward(k: Kernels, kind: CellKind, d: Dims, inputs: SequenceInp
   for (const c of chunks) {
     k.write(c.p.x!, rowsOf(inputs.x, c, T * F));
     if (inputs.mask) k.write(c.p.mask!, rowsOf(inputs.mask, c, T));
+    if (inputs.recurrentDropout) k.write(c.p.rdrop!, rowsOf(inputs.recurrentDropout, c, H));
     cell.states.forEach((s, i) => k.write(c.p[s]!, rowsOf(inputs.init[i]!, c, H)));
   }
   k.pool.run(chunks.map((c) => cell.forward(c.d, c.p, inputs.reverse, inputs.sequences)));

@@ -1,14 +1,12 @@
 import type { LayersModel, Tensor } from "@tensorflow/tfjs";
 import type { TF } from "../tf.js";
-import type { CellKind } from "./cells.js";
+import { CELLS, type CellKind } from "./cells.js";
 import { kernels } from "./kernels.js";
 import { recurrent } from "./op.js";
 
-/** What became of each recurrent layer of a model: fused, fused except in training, or left to TF.js. */
+/** What became of each recurrent layer of a model: fused, or left to TF.js (and why). */
 export interface Fusion {
   fused: string[];
-  /** Layers fused for inference only, with why training keeps TF.js's cell. */
-  inferenceOnly: { layer: string; reason: string }[];
   unfused: { layer: string; reason: string }[];
 }
 
@@ -37,6 +35,15 @@ interface RecurrentLayer {
 
 const KINDS: Record<string, CellKind> = { LSTM: "lstm", GRU: "gru", SimpleRNN: "simpleRNN" };
 
+/**
+ * A dropout mask drawn as TF.js's cells draw theirs (`generateDropoutMask`): one mask per gate, of
+ * which the cells use the first, so the same Math.random stream gives both paths the same masks.
+ */
+function dropoutMask(tf: TF, kind: CellKind, shape: [number, number], rate: number): Tensor {
+  const masks = Array.from({ length: CELLS[kind].gates }, () => tf.dropout(tf.ones(shape), rate));
+  return masks[0]!;
+}
+
 /** Why the fused kernels cannot stand in for this layer at all, if they cannot. */
 function unsupported(layer: RecurrentLayer): string | undefined {
   const { cell } = layer;
@@ -50,11 +57,10 @@ function unsupported(layer: RecurrentLayer): string | undefined {
 /**
  * Makes the model's LSTM, GRU and SimpleRNN layers (also inside bidirectional) compute with rnnp's
  * fused kernels, in place: the layers keep their weights, names and saved form (a model exported from
- * here loads anywhere TF.js runs). Only what the kernels cover is replaced; recurrent dropout keeps
- * TF.js's cell while training.
+ * here loads anywhere TF.js runs). Only what the kernels cover is replaced.
  */
 export function fuse(tf: TF, model: LayersModel): Fusion {
-  const report: Fusion = { fused: [], inferenceOnly: [], unfused: [] };
+  const report: Fusion = { fused: [], unfused: [] };
   const k = kernels();
   const visit = (layer: unknown, label: string) => {
     const className = (layer as { getClassName(): string }).getClassName();
@@ -72,18 +78,17 @@ export function fuse(tf: TF, model: LayersModel): Fusion {
       report.unfused.push({ layer: label, reason: why });
       return;
     }
-    if (rnn.cell.recurrentDropout > 0) report.inferenceOnly.push({ layer: label, reason: "recurrentDropout" });
-    else report.fused.push(label);
-    const original = rnn.call.bind(rnn);
+    report.fused.push(label);
     rnn.call = (inputs, kwargs) => {
       const training = kwargs?.training === true;
-      if (training && rnn.cell.recurrentDropout > 0) return original(inputs, kwargs);
       return tf.tidy(() => {
         let x = Array.isArray(inputs) ? inputs[0]! : inputs;
         const [B, , F] = x.shape as [number, number, number];
         const H = rnn.cell.units;
-        // Input dropout as TF.js's cells draw it: one mask per sequence, the same at every step.
-        if (training && rnn.cell.dropout > 0 && rnn.cell.dropout < 1) x = tf.mul(x, tf.expandDims(tf.dropout(tf.ones([B, F]), rnn.cell.dropout), 1));
+        // Dropout as TF.js's cells draw it: one mask per sequence, the same at every step; inputs' first.
+        const { dropout, recurrentDropout } = rnn.cell;
+        if (training && dropout > 0 && dropout < 1) x = tf.mul(x, tf.expandDims(dropoutMask(tf, kind, [B, F], dropout), 1));
+        const dropped = training && recurrentDropout > 0 && recurrentDropout < 1 ? (dropoutMask(tf, kind, [B, H], recurrentDropout).dataSync() as Float32Array) : undefined;
         const given = kwargs?.initialState as Tensor[] | undefined;
         const nStates = kind === "lstm" ? 2 : 1;
         const init = given ?? Array.from({ length: nStates }, () => tf.zeros([B, H]));
@@ -99,6 +104,7 @@ export function fuse(tf: TF, model: LayersModel): Fusion {
             bias: rnn.cell.bias.read(),
             init,
             ...(mask ? { mask: tf.cast(mask, "float32").dataSync() as Float32Array } : {}),
+            ...(dropped ? { recurrentDropout: dropped } : {}),
             reverse: rnn.goBackwards,
             sequences: rnn.returnSequences,
           },
@@ -114,10 +120,6 @@ export function fuse(tf: TF, model: LayersModel): Fusion {
 
 /** One line for the run output: which layers run fused, and why others do not. */
 export function describeFusion(f: Fusion): string | undefined {
-  const parts = [
-    ...(f.fused.length ? [`fused kernels: ${f.fused.join(", ")}`] : []),
-    ...f.inferenceOnly.map((x) => `${x.layer}: fused for inference; trains with TF.js's cell (${x.reason})`),
-    ...f.unfused.map((x) => `${x.layer}: TF.js's cell (${x.reason})`),
-  ];
+  const parts = [...(f.fused.length ? [`fused kernels: ${f.fused.join(", ")}`] : []), ...f.unfused.map((x) => `${x.layer}: TF.js's cell (${x.reason})`)];
   return parts.length ? parts.join("; ") : undefined;
 }

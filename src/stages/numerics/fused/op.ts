@@ -13,6 +13,8 @@ export interface RecurrentArgs {
   init: Tensor[];
   /** [B, T]; steps where it is 0 carry the state. */
   mask?: Float32Array;
+  /** [B, H]: recurrent dropout's mask (training only). */
+  recurrentDropout?: Float32Array;
   reverse: boolean;
   sequences: boolean;
 }
@@ -36,6 +38,7 @@ export function recurrent(tf: TF, k: Kernels, kind: CellKind, a: RecurrentArgs, 
     b: b.dataSync() as Float32Array,
     init: init.map((s) => s.dataSync() as Float32Array),
     ...(a.mask ? { mask: a.mask } : {}),
+    ...(a.recurrentDropout ? { recurrentDropout: a.recurrentDropout } : {}),
     reverse: a.reverse,
     sequences: a.sequences,
   });
