@@ -7,7 +7,7 @@ import { fuse } from "../src/stages/numerics/fused/fuse.js";
 import { initialWeights } from "../src/stages/numerics/init.js";
 import { buildModel, type LayerCall } from "../src/stages/numerics/layers.js";
 import { predictAll } from "../src/stages/numerics/predict.js";
-import { describeRuntime } from "../src/stages/numerics/runtime.js";
+import { describeRuntime, type KernelsName } from "../src/stages/numerics/runtime.js";
 import { loadTf } from "../src/stages/numerics/tf.js";
 import { train } from "../src/stages/numerics/train.js";
 import { weightSpecsOf, writeWeights } from "../src/stages/numerics/weights.js";
@@ -21,7 +21,7 @@ const x = Float32Array.from({ length: N * T * F }, () => random() * 2 - 1);
 const y = Int32Array.from({ length: N }, () => Math.floor(random() * 10));
 const data: SequenceSet = { type: "sequences", input: "features", x, shape: [N, T, F], lengths: new Int32Array(N).fill(T), padding: "post", target: { kind: "class", y, classes: Array.from({ length: 10 }, (_, i) => String(i)) } };
 
-const tf = await loadTf(describeRuntime(backend, "tfjs"));
+const tf = await loadTf(describeRuntime(backend, kernels as KernelsName));
 const rnn: LayerCall = { call: cell, args: { units: 128, activation: "tanh", recurrentActivation: "sigmoid", dropout: 0, recurrentDropout: Number(recurrentDropout), returnSequences: false, goBackwards: false } };
 const model = buildModel(tf, [rnn, { call: "dense", args: { units: 10, activation: "softmax" } }], { features: F });
 const specs = weightSpecsOf(model);

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { kernelsDigest } from "./fused/kernels.js";
+import { WASM_MATMUL_PATCH } from "./wasm-kernels.js";
 
 /**
  * Which numeric backend computes, described without loading TensorFlow.js: planning and `status`
@@ -25,7 +26,10 @@ export type KernelsName = (typeof KERNELS)[number];
 export interface Runtime {
   backend: string;
   version: string;
-  /** With fused kernels: "rnnp-fused <digest of the compiled kernels>". Absent with TF.js's cells. */
+  /**
+   * With rnnp's kernels: "rnnp-fused <digest of the compiled kernels>", and on wasm the version of
+   * rnnp's patch to TF.js's matrix products. Absent with TF.js's cells (`--kernels tfjs`).
+   */
   kernels?: string;
 }
 
@@ -80,7 +84,7 @@ export function describeRuntime(name: string, kernels: KernelsName = "fused"): R
   if (kernels === "tfjs") return rt;
   const digest = kernelsDigest();
   if (!digest) throw new RuntimeUnavailable("rnnp's fused recurrent kernels are not built", 'build them (npm run build), or use TF.js\'s cells: --kernels tfjs, or the setting kernels "tfjs"');
-  return { ...rt, kernels: `rnnp-fused ${digest}` };
+  return { ...rt, kernels: `rnnp-fused ${digest}${rt.backend.startsWith("wasm") ? `, ${WASM_MATMUL_PATCH}` : ""}` };
 }
 
 function describeBackend(name: string): Runtime {

@@ -1,23 +1,25 @@
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
-import type { Runtime } from "./runtime.js";
-import { registerWasmKernels } from "./wasm-kernels.js";
+import { runtimeText, type Runtime } from "./runtime.js";
+import { patchWasmMatMul, registerWasmKernels } from "./wasm-kernels.js";
 
 export type TF = typeof import("@tensorflow/tfjs");
 
-let loading: { backend: string; tf: Promise<TF> } | undefined;
+let loading: { runtime: string; tf: Promise<TF> } | undefined;
 
 /**
  * Loads TensorFlow.js with the backend a runtime names, once per process. Only stages that compute
- * call this, so a fully cached run never loads TensorFlow.js. One backend per process: a second,
- * different request is a bug in the caller, not something to switch silently.
+ * call this, so a fully cached run never loads TensorFlow.js. One runtime per process (the backend,
+ * and whether rnnp's kernels patch it): a second, different request is a bug in the caller, not
+ * something to switch silently.
  */
 export function loadTf(runtime: Runtime): Promise<TF> {
+  const wanted = runtimeText(runtime);
   if (loading) {
-    if (loading.backend !== runtime.backend) throw new Error(`TensorFlow.js is already running on ${loading.backend}; cannot switch to ${runtime.backend} in one process`);
+    if (loading.runtime !== wanted) throw new Error(`TensorFlow.js is already running as ${loading.runtime}; cannot switch to ${wanted} in one process`);
     return loading.tf;
   }
-  loading = { backend: runtime.backend, tf: quietly(() => init(runtime)) };
+  loading = { runtime: wanted, tf: quietly(() => init(runtime)) };
   return loading.tf;
 }
 
@@ -38,6 +40,7 @@ async function init(runtime: Runtime): Promise<TF> {
     tf.env().set("WASM_HAS_SIMD_SUPPORT", runtime.backend === "wasm-simd");
     tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
     registerWasmKernels(tf);
+    if (runtime.kernels) patchWasmMatMul(tf);
     if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend failed to initialise");
   }
   await tf.ready();

@@ -8,6 +8,7 @@ import type { TF } from "./tf.js";
  * data: O(N x inner) instead of the cpu backend's O(numSegments x N x inner).
  */
 interface WasmBackend {
+  disposeData(dataId: unknown): void;
   readSync(dataId: unknown): ArrayLike<number>;
   makeOutput(shape: number[], dtype: string): { dataId: unknown; shape: number[]; dtype: string };
   typedArrayFromHeap(info: { dataId: unknown; shape: number[]; dtype: string }): Float32Array | Int32Array;
@@ -45,4 +46,41 @@ export function registerWasmKernels(tf: TF): void {
       return out as never;
     },
   });
+}
+
+/**
+ * With rnnp's kernels on (the runtime's `kernels`), products with a transposed operand: TF.js's wasm
+ * BatchMatMul runs those at about 3 GFLOP/s, ten times slower than without a transpose (XNNPACK),
+ * and every dense layer's gradient has them. The transpose is materialised first (a copy), then the
+ * fast path runs. Named in the runtime's `kernels` (it changes bytes), so off with `--kernels tfjs`.
+ */
+export const WASM_MATMUL_PATCH = "matmul-t 1";
+
+type KernelFunc = (args: { inputs: Record<string, TensorInfo>; attrs: Record<string, unknown>; backend: unknown }) => TensorInfo;
+
+export function patchWasmMatMul(tf: TF): void {
+  const original = tf.getKernel("BatchMatMul", "wasm");
+  const batchMatMul = original?.kernelFunc as unknown as KernelFunc | undefined;
+  const transpose = tf.getKernel("Transpose", "wasm")?.kernelFunc as unknown as KernelFunc | undefined;
+  if (!batchMatMul || !transpose || (batchMatMul as { patched?: boolean }).patched) return;
+  const patched: KernelFunc = ({ inputs, attrs, backend }) => {
+    const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+    if (!transposeA && !transposeB) return batchMatMul({ inputs, attrs, backend });
+    const swapped = (t: TensorInfo) => {
+      const perm = t.shape.map((_, i) => i);
+      perm.splice(-2, 2, perm.length - 1, perm.length - 2);
+      return transpose({ inputs: { x: t }, attrs: { perm }, backend });
+    };
+    const a = transposeA ? swapped(inputs.a!) : inputs.a!;
+    const b = transposeB ? swapped(inputs.b!) : inputs.b!;
+    try {
+      return batchMatMul({ inputs: { a, b }, attrs: { ...attrs, transposeA: false, transposeB: false }, backend });
+    } finally {
+      for (const t of [transposeA && a, transposeB && b]) if (t) (backend as WasmBackend).disposeData(t.dataId);
+    }
+  };
+  Object.assign(patched, { patched: true });
+  tf.unregisterKernel("BatchMatMul", "wasm");
+  // The original's setup binds its wasm function when the backend starts: keep it.
+  tf.registerKernel({ kernelName: "BatchMatMul", backendName: "wasm", kernelFunc: patched as never, ...(original!.setupFunc ? { setupFunc: original!.setupFunc } : {}) });
 }
