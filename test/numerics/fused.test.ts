@@ -176,6 +176,11 @@ describe("tapes: what backward needs stays in the kernels' memory until released
     assert.deepEqual([ga, run(b, tb)], alone);
     assert.deepEqual(run(b, tc), alone[1]);
     assert.equal(k.inUse(), 0);
+    // Releasing twice frees nothing that has since taken the same place.
+    const td = forward(k, "lstm", a.d, a.inputs, true).saved!;
+    ta.release();
+    assert.ok(k.inUse() > 0);
+    run(a, td);
   });
 
   it("keeps no tape for inference", () => {

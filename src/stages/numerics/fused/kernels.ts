@@ -95,9 +95,13 @@ export class Kernels {
     this.regions.set(at, layout.end);
     const token = {};
     this.orphans.register(owner, at, token);
+    let live = true;
     return {
       ...layout,
+      // Once only: a later region may start at the same offset.
       release: () => {
+        if (!live) return;
+        live = false;
         this.orphans.unregister(token);
         this.regions.delete(at);
       },
