@@ -142,7 +142,7 @@ describe("an RNN pipeline end to end", () => {
     const changed = cpu.filter((s, i) => s.key !== wasm[i]!.key).map((s) => s.name);
     assert.deepEqual(changed, ["fit", "report", "exported"]);
     assert.equal(wasm.find((s) => s.name === "report")!.key, null, "waits on fit, which has not run on wasm");
-    assert.match(wasm.find((s) => s.name === "fit")!.reason!, /numeric runtime cpu tfjs [\d.]+, rnnp-fused [0-9a-f]{16} -> wasm(-simd)? tfjs/);
+    assert.match(wasm.find((s) => s.name === "fit")!.reason!, /numeric runtime cpu tfjs [\d.]+, rnnp-fused [0-9a-f]{16}, ops \d+ -> wasm(-simd)? tfjs/);
   });
 
   it("recurrent layers run on the fused kernels (said in the run output); TF.js's cells are a choice with keys of their own", () => {
@@ -150,7 +150,7 @@ describe("an RNN pipeline end to end", () => {
     const fused = stages(cli(["status", "names.rnnp", "--json"], dir).stdout);
     const cells = stages(cli(["status", "names.rnnp", "--json", "--kernels", "tfjs"], dir).stdout);
     assert.deepEqual(fused.filter((s, i) => s.key !== cells[i]!.key).map((s) => s.name), ["fit", "report", "exported"]);
-    assert.match(cells.find((s) => s.name === "fit")!.reason!, /numeric runtime cpu tfjs [\d.]+, rnnp-fused [0-9a-f]{16} -> cpu tfjs [\d.]+$/);
+    assert.match(cells.find((s) => s.name === "fit")!.reason!, /numeric runtime cpu tfjs [\d.]+, rnnp-fused [0-9a-f]{16}, ops \d+ -> cpu tfjs [\d.]+$/);
     writeFiles(dir, { "cells.rnnp": PIPELINE.replace('backend "cpu"', 'backend "cpu"\n  kernels "tfjs"') });
     assert.deepEqual(stages(cli(["status", "cells.rnnp", "--json"], dir).stdout).map((s) => s.key), cells.map((s) => s.key));
   });

@@ -6,7 +6,7 @@ import type { LayersModel, Tensor, Variable } from "@tensorflow/tfjs";
 import seedrandom from "seedrandom";
 import { backward, CELLS, forward } from "../../src/stages/numerics/fused/cells.js";
 import { describeFusion, fuse } from "../../src/stages/numerics/fused/fuse.js";
-import { Kernels } from "../../src/stages/numerics/fused/kernels.js";
+import { kernels, Kernels } from "../../src/stages/numerics/fused/kernels.js";
 import { describeRuntime } from "../../src/stages/numerics/runtime.js";
 import { loadTf, type TF } from "../../src/stages/numerics/tf.js";
 
@@ -94,7 +94,7 @@ for (const cell of ["lstm", "gru", "simpleRNN"] as const) {
     { cell, units: 6, sequences: true, dropout: 0.4 },
     // Both dropouts, stacked (the second layer's masks follow the first's draws), masked, both ways.
     { cell, units: 6, sequences: true, masked: true, bidirectional: true, stacked: true, dropout: 0.3, recurrentDropout: 0.4, batch: 21 },
-    { cell, units: 5, withState: true, backwards: true, recurrentDropout: 0.5 },
+    { cell, units: 5, sequences: true, backwards: true, recurrentDropout: 0.5 },
   );
 }
 
@@ -124,6 +124,38 @@ describe("fused recurrent kernels agree with TF.js's cells", async () => {
       expected.grads.forEach((g, i) => assertClose(actual.grads[i]!, g, `d ${names[i]}`));
     });
   }
+});
+
+describe("a recurrent layer with several outputs runs once per batch", async () => {
+  const tf = await loadTf(describeRuntime("cpu"));
+  it("as a seq2seq encoder: both directions' final h and c feed other layers", () => {
+    // TF.js's executor applies a layer once per output the model uses: four times here.
+    const input = tf.input({ shape: [T, F] });
+    const bi = tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 5, returnState: true, recurrentActivation: "sigmoid" }) as never, mergeMode: "concat" });
+    const [, hf, cf, hb, cb] = bi.apply(input) as import("@tensorflow/tfjs").SymbolicTensor[];
+    const states = [tf.layers.concatenate().apply([hf!, hb!]), tf.layers.concatenate().apply([cf!, cb!])] as import("@tensorflow/tfjs").SymbolicTensor[];
+    const model = tf.model({ inputs: input, outputs: states });
+    const random = seedrandom("once");
+    const x = tf.variable(tf.tensor3d(Float32Array.from({ length: B * T * F }, () => random() * 2 - 1), [B, T, F]));
+    const c: Case = { cell: "lstm", units: 5 };
+    const expected = outputsAndGradients(tf, model, x, c);
+    fuse(tf, model);
+    const k = kernels();
+    const run = k.pool.run.bind(k.pool);
+    let rounds = 0;
+    k.pool.run = (calls) => {
+      rounds++;
+      run(calls);
+    };
+    try {
+      const actual = outputsAndGradients(tf, model, x, c);
+      assert.equal(rounds, 4, "one forward and one backward call per direction");
+      expected.outputs.forEach((o, i) => assertClose(actual.outputs[i]!, o, `state ${i}`));
+      expected.grads.forEach((g, i) => assertClose(actual.grads[i]!, g, `gradient ${i}`));
+    } finally {
+      k.pool.run = run;
+    }
+  });
 });
 
 describe("fused recurrent kernels give the same bytes on any number of threads", () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { kernelsDigest } from "./fused/kernels.js";
+import { FUSED_OPS_VERSION, kernelsDigest } from "./fused/kernels.js";
 import { WASM_MATMUL_PATCH } from "./wasm-kernels.js";
 
 /**
@@ -27,8 +27,9 @@ export interface Runtime {
   backend: string;
   version: string;
   /**
-   * With rnnp's kernels: "rnnp-fused <digest of the compiled kernels>", and on wasm the version of
-   * rnnp's patch to TF.js's matrix products. Absent with TF.js's cells (`--kernels tfjs`).
+   * With rnnp's kernels: "rnnp-fused <digest of the compiled kernels>, ops <version of the TF.js ops
+   * around them>", and on wasm the version of rnnp's patch to TF.js's matrix products. Absent with
+   * TF.js's cells (`--kernels tfjs`).
    */
   kernels?: string;
 }
@@ -84,7 +85,7 @@ export function describeRuntime(name: string, kernels: KernelsName = "fused"): R
   if (kernels === "tfjs") return rt;
   const digest = kernelsDigest();
   if (!digest) throw new RuntimeUnavailable("rnnp's fused recurrent kernels are not built", 'build them (npm run build), or use TF.js\'s cells: --kernels tfjs, or the setting kernels "tfjs"');
-  return { ...rt, kernels: `rnnp-fused ${digest}${rt.backend.startsWith("wasm") ? `, ${WASM_MATMUL_PATCH}` : ""}` };
+  return { ...rt, kernels: `rnnp-fused ${digest}, ops ${FUSED_OPS_VERSION}${rt.backend.startsWith("wasm") ? `, ${WASM_MATMUL_PATCH}` : ""}` };
 }
 
 function describeBackend(name: string): Runtime {

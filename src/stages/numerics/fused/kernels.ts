@@ -172,6 +172,13 @@ export function kernelsPath(): string {
   return join(packageRoot(), "dist", "kernels", "rnn.wasm");
 }
 
+/**
+ * The version of what rnnp does around the kernels in TF.js (fuse.ts, op.ts, cells.ts): bump it with
+ * any change there that changes what a model computes (the wasm's digest covers the kernels).
+ * 2: recurrent dropout fused; input dropout masks drawn per gate; a layer applied once per input.
+ */
+export const FUSED_OPS_VERSION = 2;
+
 /** The kernels' identity for stage keys: a digest of the compiled module, or undefined when not built. */
 export function kernelsDigest(path = kernelsPath()): string | undefined {
   return existsSync(path) ? createHash("sha256").update(readFileSync(path)).digest("hex").slice(0, 16) : undefined;
