@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { relative } from "node:path";
 import { canonicalJson } from "../core/canonical.js";
 import { sha256, type Digest } from "../core/digest.js";
-import type { CacheStore } from "../cache/store.js";
+import type { CacheStore, StatEntry } from "../cache/store.js";
 import { listFiles } from "../stages/paths.js";
 
 /**
@@ -23,14 +23,17 @@ export class FileHasher {
     const known = this.memo.get(abs);
     if (known) return known;
     const st = statSync(abs, { bigint: true });
+    const hashed: [string, StatEntry][] = [];
     const d = st.isDirectory()
-      ? (sha256(canonicalJson(listFiles(abs).map((f) => [relative(abs, f), this.fileDigest(f, statSync(f, { bigint: true }))]))) as Digest)
-      : this.fileDigest(abs, st);
+      ? (sha256(canonicalJson(listFiles(abs).map((f) => [relative(abs, f), this.fileDigest(f, statSync(f, { bigint: true }), hashed)]))) as Digest)
+      : this.fileDigest(abs, st, hashed);
+    this.store.putStats(hashed);
     this.memo.set(abs, d);
     return d;
   }
 
-  private fileDigest(abs: string, st: BigIntStats): Digest {
+  /** A file's digest, from the stat cache if it may be trusted; else hashed, its new entry added to `hashed`. */
+  private fileDigest(abs: string, st: BigIntStats, hashed: [string, StatEntry][]): Digest {
     const cached = this.store.getStat(abs);
     if (
       cached &&
@@ -44,7 +47,7 @@ export class FileHasher {
     }
     const hashedAtNs = BigInt(Date.now()) * 1_000_000n; // taken before reading: a write during hashing is racy too
     const digest = hashFile(abs);
-    this.store.putStat(abs, { size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino), dev: String(st.dev), digest, hashedAtNs: String(hashedAtNs) });
+    hashed.push([abs, { size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino), dev: String(st.dev), digest, hashedAtNs: String(hashedAtNs) }]);
     return digest;
   }
 }

@@ -121,6 +121,22 @@ describe("file hashing", () => {
     await store.close();
   });
 
+  it("keeps the stat entries of a folder tree's files (written in one commit)", async () => {
+    const dir = tempDir();
+    writeFiles(dir, { "t/a/1.txt": "x", "t/b/2.txt": "y", "t/b/3.txt": "z" });
+    const old = new Date(Date.now() - 60_000);
+    for (const f of ["t/a/1.txt", "t/b/2.txt", "t/b/3.txt"]) utimesSync(join(dir, f), old, old);
+    const store = CacheStore.open(join(dir, "cache"));
+    const first = new FileHasher(store).digest(join(dir, "t"));
+    // Same size and mtime, other bytes: only a stat-cache hit for every file keeps the digest.
+    for (const f of ["t/a/1.txt", "t/b/3.txt"]) {
+      writeFileSync(join(dir, f), "w");
+      utimesSync(join(dir, f), old, old);
+    }
+    assert.equal(new FileHasher(store).digest(join(dir, "t")), first);
+    await store.close();
+  });
+
   it("digests a folder tree by its relative paths and contents", async () => {
     const dir = tempDir();
     writeFiles(dir, { "t/a/1.txt": "x", "t/b/2.txt": "y" });
