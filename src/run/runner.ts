@@ -359,5 +359,7 @@ function outputsDiffer(name: string, got: Record<string, Digest>, locked: Record
 function toDiagnostics(e: unknown, stage: StageIR, file: string): Diagnostic[] {
   if (e instanceof DiagnosticError) return e.diagnostics;
   const message = e instanceof Error ? e.message : String(e);
-  return [{ code: "stage-failed", severity: "error", message: `stage \`${stage.name}\` (${stage.kind.name}): ${message}`, file, span: stage.nameSpan }];
+  // Errors from below may carry advice (a missing tool, a layer too large for the kernels' memory).
+  const hint = (e as { hint?: unknown } | undefined)?.hint;
+  return [{ code: "stage-failed", severity: "error", message: `stage \`${stage.name}\` (${stage.kind.name}): ${message}`, file, span: stage.nameSpan, ...(typeof hint === "string" ? { hint } : {}) }];
 }

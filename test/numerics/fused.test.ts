@@ -215,6 +215,11 @@ describe("tapes: what backward needs stays in the kernels' memory until released
     run(a, td);
   });
 
+  it("refuses, with advice, a layer larger than WebAssembly's 4 GiB", () => {
+    assert.throws(() => k.scratch({ gates: 2 ** 30 + 1 }), (e: Error & { hint?: string }) => /needs 4\.0 GiB in rnnp's fused kernels, more than WebAssembly's 4 GiB/.test(e.message) && /lower batchSize/.test(e.hint ?? ""));
+    assert.equal(k.inUse(), 0);
+  });
+
   it("keeps no tape for inference", () => {
     forward(k, "lstm", a.d, a.inputs, false);
     assert.equal(k.inUse(), 0);

@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import { open } from "lmdb";
 import { CacheStore } from "../../src/cache/store.js";
 import { Planner } from "../../src/plan/planner.js";
-import { LocalExecutor } from "../../src/run/executor.js";
+import { LocalExecutor, type Executor } from "../../src/run/executor.js";
 import { Runner, type RunEvent } from "../../src/run/runner.js";
 import { ir, NAMES_CSV, runIn, statuses, tempDir, writeFiles } from "../helpers.js";
 
@@ -38,6 +38,24 @@ describe("runner", () => {
     const fixed = await runIn(pipeline("label"), file, join(dir, "cache"));
     assert.deepEqual(statuses(fixed.results), { raw: "cached", bad: "ran", low: "cached", fromBad: "ran", parts: "cached" });
     await fixed.store.close();
+  });
+
+  it("an error that carries advice keeps it in the stage's diagnostic", async () => {
+    const dir = tempDir();
+    writeFiles(dir, { "d.csv": NAMES_CSV });
+    const store = CacheStore.open(join(dir, "cache"));
+    const planner = new Planner(ir(pipeline("label"), join(dir, "r.rnnp")), store);
+    const advising: Executor = {
+      execute: async () => {
+        throw Object.assign(new Error("too big for the kernels"), { hint: "lower batchSize" });
+      },
+      materialize: async () => {},
+    };
+    const [raw] = await new Runner(planner, advising).run({ targets: ["raw"] });
+    assert.equal(raw!.status, "failed");
+    assert.match(raw!.diagnostics![0]!.message, /stage `raw` \(load\.csv\): too big for the kernels/);
+    assert.equal(raw!.diagnostics![0]!.hint, "lower batchSize");
+    await store.close();
   });
 
   it("runs only the targets and what they need", async () => {

@@ -49,6 +49,14 @@ const aligned = (floats: number): number => Math.ceil((floats * 4) / 16) * 16;
 /** Matches the module's declared maximum (kernels script): 4 GiB of address space, reserved, not used. */
 const MAX_PAGES = 65536;
 
+/** A layer whose sequences need more than WebAssembly's 4 GiB (its activations are kept for BPTT). */
+export class KernelMemoryExceeded extends Error {
+  readonly hint = "lower batchSize (the memory grows with batch x steps x units), or use TF.js's cells: --kernels tfjs";
+  constructor(bytes: number) {
+    super(`a recurrent layer needs ${(bytes / 2 ** 30).toFixed(1)} GiB in rnnp's fused kernels, more than WebAssembly's 4 GiB`);
+  }
+}
+
 export class Kernels {
   private constructor(
     readonly exports: KernelExports,
@@ -127,6 +135,7 @@ export class Kernels {
       out[name] = at;
       at += aligned(floats);
     }
+    if (at > MAX_PAGES * 65536) throw new KernelMemoryExceeded(at);
     if (at > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((at - this.memory.buffer.byteLength) / 65536));
     return { ...(out as Layout<K>), end: at };
   }
