@@ -267,10 +267,10 @@ function scaled(n: i32, a: usize, b: usize, out: usize): void {
   for (; j < n; j++) st(out, j, ld(a, j) * ld(b, j));
 }
 
-/** A gradient with respect to the masked previous state, made one with respect to the state. */
+/** The previous states as the steps read them (hm with recurrent dropout, else hs): what dU sums over. */
 // @ts-ignore: decorator
-@inline function unmask(B: i32, H: i32, rdrop: usize, d: usize): void {
-  if (rdrop != 0) scaled(B * H, d, rdrop, d);
+@inline function readStates(rdrop: usize, hs: usize, hm: usize): usize {
+  return rdrop != 0 ? hm : hs;
 }
 
 /** The per-step gate gradients dz[T, B, G] scattered to the input's order: dxw[B*T, G]. */
@@ -316,8 +316,12 @@ function backStep(B: i32, T: i32, H: i32, G: i32, s: i32, t: i32, seq: bool, dou
   return dzs;
 }
 
-/** The end of a backward step: live rows take the previous state's gradient from `from`; skipped rows keep theirs. */
-function carryBack(B: i32, T: i32, H: i32, t: i32, mask: usize, from: usize, dh: usize): void {
+/**
+ * The end of a backward step: `from` holds the gradient with respect to the previous state as the
+ * step read it (masked by recurrent dropout: unmasked here); live rows take it, skipped rows keep theirs.
+ */
+function carryBack(B: i32, T: i32, H: i32, t: i32, mask: usize, rdrop: usize, from: usize, dh: usize): void {
+  if (rdrop != 0) scaled(B * H, from, rdrop, from);
   for (let b = 0; b < B; b++) if (live(mask, b, t, T)) memory.copy(at(dh, b * H), at(from, b * H), <usize>H << 2);
 }
 
@@ -425,10 +429,9 @@ export function lstmBackward(
       }
     }
     gemm(B, H, G, dzs, G, 1, ut, H, tmp, H, false);
-    unmask(B, H, rdrop, tmp);
-    carryBack(B, T, H, t, mask, tmp, dh);
+    carryBack(B, T, H, t, mask, rdrop, tmp, dh);
   }
-  gemm(H, G, T * B, rdrop ? hm : hs, 1, H, dz, G, du, G, false);
+  gemm(H, G, T * B, readStates(rdrop, hs, hm), 1, H, dz, G, du, G, false);
   inputGradients(B, T, F, G, rev, x, w, dz, dxw, wt, dx, dw, db);
 }
 
@@ -500,7 +503,7 @@ export function gruBackward(
   dz: usize, uzrt: usize, uht: usize, wt: usize, dxw: usize, tmp: usize, acc: usize,
 ): void {
   const G = 3 * H;
-  const prev = rdrop ? hm : hs;
+  const prev = readStates(rdrop, hs, hm);
   transpose(H, 2 * H, u, G, uzrt);
   transpose(H, H, at(u, 2 * H), G, uht);
   for (let s = T - 1; s >= 0; s--) {
@@ -541,8 +544,7 @@ export function gruBackward(
       }
     }
     gemm(B, H, 2 * H, dzs, G, 1, uzrt, H, acc, H, true);
-    unmask(B, H, rdrop, acc);
-    carryBack(B, T, H, t, mask, acc, dh);
+    carryBack(B, T, H, t, mask, rdrop, acc, dh);
   }
   gemm(H, 2 * H, T * B, prev, 1, H, dz, G, du, G, false);
   gemm(H, H, T * B, rh, 1, H, at(dz, 2 * H), G, at(du, 2 * H), G, false);
@@ -603,9 +605,8 @@ export function simpleBackward(
       }
     }
     gemm(B, H, H, dzs, H, 1, ut, H, tmp, H, false);
-    unmask(B, H, rdrop, tmp);
-    carryBack(B, T, H, t, mask, tmp, dh);
+    carryBack(B, T, H, t, mask, rdrop, tmp, dh);
   }
-  gemm(H, H, T * B, rdrop ? hm : hs, 1, H, dz, H, du, H, false);
+  gemm(H, H, T * B, readStates(rdrop, hs, hm), 1, H, dz, H, du, H, false);
   inputGradients(B, T, F, H, rev, x, w, dz, dxw, wt, dx, dw, db);
 }

@@ -49,6 +49,15 @@ function speak(args: string[], voice: string): Promise<Buffer> {
   });
 }
 
+/** A table of clips (one sample rate) with their labels, then further columns. */
+function labelledAudio(clips: Float32Array[], sampleRate: number, labels: string[], more: Column[]): Table {
+  return {
+    type: "table",
+    columns: [{ name: "audio", dtype: "audio", values: clips, sampleRate }, { name: "label", dtype: "string", values: labels }, ...more],
+    roles: { label: "label" },
+  };
+}
+
 export const synthSpeech = defineKind({
   name: "synth.speech",
   version: 1,
@@ -74,17 +83,11 @@ export const synthSpeech = defineKind({
     });
     const sampleRate = wavs[0]!.sampleRate;
     return {
-      out: {
-        type: "table",
-        columns: [
-          { name: "audio", dtype: "audio", values: wavs.map((w) => w.samples), sampleRate },
-          { name: "label", dtype: "string", values: clips.map((c) => c.word) },
-          { name: "voice", dtype: "string", values: clips.map((c) => c.voice) },
-          { name: "speed", dtype: "number", values: Float64Array.from(clips, (c) => c.speed) },
-          { name: "pitch", dtype: "number", values: Float64Array.from(clips, (c) => c.pitch) },
-        ],
-        roles: { label: "label" },
-      },
+      out: labelledAudio(wavs.map((w) => w.samples), sampleRate, clips.map((c) => c.word), [
+        { name: "voice", dtype: "string", values: clips.map((c) => c.voice) },
+        { name: "speed", dtype: "number", values: Float64Array.from(clips, (c) => c.speed) },
+        { name: "pitch", dtype: "number", values: Float64Array.from(clips, (c) => c.pitch) },
+      ]),
     };
   },
 });
@@ -123,17 +126,7 @@ export const loadAudio = defineKind({
       ctx.progress(i + 1, files.length, "files");
     });
     if (!files.length) throw dataError(root, "no .wav files here");
-    return {
-      out: {
-        type: "table",
-        columns: [
-          { name: "audio", dtype: "audio", values: clips, sampleRate: rate! },
-          { name: "label", dtype: "string", values: labels },
-          { name: "file", dtype: "string", values: names },
-        ],
-        roles: { label: "label" },
-      },
-    };
+    return { out: labelledAudio(clips, rate!, labels, [{ name: "file", dtype: "string", values: names }]) };
   },
 });
 

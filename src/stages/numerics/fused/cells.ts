@@ -130,12 +130,13 @@ interface Chunk {
 function placed(d: Dims, shared: Record<string, number>, perChunk: (cd: Dims) => Record<string, number>, place: (sizes: Record<string, number>) => Layout<string>): Chunk[] {
   const chunks: { from: number; d: Dims }[] = [];
   for (let from = 0; from < d.B; from += CHUNK_ROWS) chunks.push({ from, d: { ...d, B: Math.min(CHUNK_ROWS, d.B - from) } });
+  const own = chunks.map((c) => perChunk(c.d));
   const sizes: Record<string, number> = { ...shared };
-  chunks.forEach((c, i) => Object.entries(perChunk(c.d)).forEach(([name, n]) => (sizes[`${name}@${i}`] = n)));
+  own.forEach((o, i) => Object.entries(o).forEach(([name, n]) => (sizes[`${name}@${i}`] = n)));
   const at = place(sizes);
   return chunks.map((c, i) => ({
     ...c,
-    p: Object.fromEntries([...Object.keys(shared).map((name) => [name, at[name]!] as const), ...Object.keys(perChunk(c.d)).map((name) => [name, at[`${name}@${i}`]!] as const)]),
+    p: Object.fromEntries([...Object.keys(shared).map((name) => [name, at[name]!] as const), ...Object.keys(own[i]!).map((name) => [name, at[`${name}@${i}`]!] as const)]),
   }));
 }
 
