@@ -16,7 +16,11 @@ export function fiftyStages(): string {
   const lines = [`  stage s0 = load.csv(path: ${JSON.stringify(csv)}, label: "weather")`];
   for (let i = 1; i < 50; i++) {
     const from = `s${Math.floor((i - 1) / 2)}`;
-    lines.push(i % 3 === 0 ? `  stage s${i} = clean(${from}, dropMissing: true, minLength: ${i % 5})` : `  stage s${i} = head(${from}, n: ${1500 - i})`);
+    lines.push(
+      i % 3 === 0
+        ? `  stage s${i} = clean(${from}, dropMissing: true, minLength: ${i % 5})`
+        : `  stage s${i} = head(${from}, n: ${1500 - i})`,
+    );
   }
   return `pipeline fifty {\n  seed 1\n${lines.join("\n")}\n}\n`;
 }
@@ -50,12 +54,37 @@ export function engineBench(): Row[] {
     const help = timeProcess([node, BIN, "--help"], ROOT);
     timeProcess([node, BIN, "run", join(dir, "sweep.rnnp"), "--stage", "raw", ...env], ROOT, 0);
     const sweep = timeProcess([node, BIN, "status", join(dir, "sweep.rnnp"), ...env], ROOT, 5);
-    const ms = (x: { median: number; min: number }) => `${x.median.toFixed(0)} ms (min ${x.min.toFixed(0)})`;
+    const ms = (x: { median: number; min: number }) =>
+      `${x.median.toFixed(0)} ms (min ${x.min.toFixed(0)})`;
     const rows: Row[] = [
-      { suite: "engine", measure: "`rnnp run`, 50 stages all cached (whole process)", value: ms(run), baseline: `node -e '': ${ms(bare)}`, ratio: `${(run.median / bare.median).toFixed(1)}x` },
-      { suite: "engine", measure: "`rnnp status`, 50 stages (whole process)", value: ms(status), baseline: `node -e '': ${ms(bare)}`, ratio: `${(status.median / bare.median).toFixed(1)}x` },
-      { suite: "engine", measure: "`rnnp --help` (whole process)", value: ms(help), baseline: `node -e '': ${ms(bare)}`, ratio: `${(help.median / bare.median).toFixed(1)}x` },
-      { suite: "engine", measure: "`rnnp status`, a 1,000-variant sweep (1,111 stages, whole process)", value: ms(sweep), baseline: `node -e '': ${ms(bare)}`, ratio: `${(sweep.median / bare.median).toFixed(1)}x` },
+      {
+        suite: "engine",
+        measure: "`rnnp run`, 50 stages all cached (whole process)",
+        value: ms(run),
+        baseline: `node -e '': ${ms(bare)}`,
+        ratio: `${(run.median / bare.median).toFixed(1)}x`,
+      },
+      {
+        suite: "engine",
+        measure: "`rnnp status`, 50 stages (whole process)",
+        value: ms(status),
+        baseline: `node -e '': ${ms(bare)}`,
+        ratio: `${(status.median / bare.median).toFixed(1)}x`,
+      },
+      {
+        suite: "engine",
+        measure: "`rnnp --help` (whole process)",
+        value: ms(help),
+        baseline: `node -e '': ${ms(bare)}`,
+        ratio: `${(help.median / bare.median).toFixed(1)}x`,
+      },
+      {
+        suite: "engine",
+        measure: "`rnnp status`, a 1,000-variant sweep (1,111 stages, whole process)",
+        value: ms(sweep),
+        baseline: `node -e '': ${ms(bare)}`,
+        ratio: `${(sweep.median / bare.median).toFixed(1)}x`,
+      },
     ];
 
     // Cache: store and restore a 100 MB artifact, and hashing, against a plain memory copy.
@@ -63,16 +92,34 @@ export function engineBench(): Row[] {
     const payload = new Float32Array((mb * 1024 * 1024) / 4);
     const noise = randomBytes(payload.byteLength);
     new Uint8Array(payload.buffer).set(noise);
-    for (let i = 0; i < payload.length; i++) if (payload[i] !== payload[i]) payload[i] = 0;
+    for (let i = 0; i < payload.length; i++) if (Number.isNaN(payload[i])) payload[i] = 0;
     const bytes = encode({ type: "bench", data: payload });
     const digest = digestOf(bytes);
     const store = CacheStore.open(join(dir, "blobcache"));
     let n = 0;
-    const storeRate = rate(mb, () => {
-      const rec = { key: digestOf(Buffer.from(`k${n++}`)) as string as StageKey, kind: "bench", outputs: { out: { digest, size: bytes.length, type: "bench", summary: "" } }, manifest: {}, inputsFrom: {}, provenance: { pipeline: "b", file: "b", stage: "b", createdAt: "", durationMs: 0, rnnpVersion: "" } };
-      store.remove([], [digest]);
-      store.commit(rec, new Map([[digest, bytes]]), { pipeline: "b", stage: "b" });
-    }, 3);
+    const storeRate = rate(
+      mb,
+      () => {
+        const rec = {
+          key: digestOf(Buffer.from(`k${n++}`)) as string as StageKey,
+          kind: "bench",
+          outputs: { out: { digest, size: bytes.length, type: "bench", summary: "" } },
+          manifest: {},
+          inputsFrom: {},
+          provenance: {
+            pipeline: "b",
+            file: "b",
+            stage: "b",
+            createdAt: "",
+            durationMs: 0,
+            rnnpVersion: "",
+          },
+        };
+        store.remove([], [digest]);
+        store.commit(rec, new Map([[digest, bytes]]), { pipeline: "b", stage: "b" });
+      },
+      3,
+    );
     const restoreRate = rate(mb, () => {
       const b = store.getBlob(digest)!;
       if (digestOf(b) !== digest) throw new Error("corrupt");
@@ -83,9 +130,27 @@ export function engineBench(): Row[] {
     void store.close();
     const mbs = (x: number) => `${x.toFixed(0)} MB/s`;
     rows.push(
-      { suite: "cache", measure: `store a ${mb} MB artifact (commit, fsync)`, value: mbs(storeRate), baseline: `memcpy: ${mbs(copyRate)}`, ratio: `${(storeRate / copyRate).toFixed(2)}x` },
-      { suite: "cache", measure: `restore it (read, verify digest, decode)`, value: mbs(restoreRate), baseline: `memcpy: ${mbs(copyRate)}`, ratio: `${(restoreRate / copyRate).toFixed(2)}x` },
-      { suite: "cache", measure: "SHA-256 hashing", value: mbs(hashRate), baseline: `memcpy: ${mbs(copyRate)}`, ratio: `${(hashRate / copyRate).toFixed(2)}x` },
+      {
+        suite: "cache",
+        measure: `store a ${mb} MB artifact (commit, fsync)`,
+        value: mbs(storeRate),
+        baseline: `memcpy: ${mbs(copyRate)}`,
+        ratio: `${(storeRate / copyRate).toFixed(2)}x`,
+      },
+      {
+        suite: "cache",
+        measure: `restore it (read, verify digest, decode)`,
+        value: mbs(restoreRate),
+        baseline: `memcpy: ${mbs(copyRate)}`,
+        ratio: `${(restoreRate / copyRate).toFixed(2)}x`,
+      },
+      {
+        suite: "cache",
+        measure: "SHA-256 hashing",
+        value: mbs(hashRate),
+        baseline: `memcpy: ${mbs(copyRate)}`,
+        ratio: `${(hashRate / copyRate).toFixed(2)}x`,
+      },
     );
     return rows;
   } finally {

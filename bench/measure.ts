@@ -5,7 +5,11 @@ import { performance } from "node:perf_hooks";
  * Wall time of a whole process, in ms: median and minimum over `runs` runs after one warm-up. `argv`
  * may depend on the run's number (e.g. a fresh cache directory each time).
  */
-export function timeProcess(argv: string[] | ((run: number) => string[]), cwd: string, runs = 15): { median: number; min: number } {
+export function timeProcess(
+  argv: string[] | ((run: number) => string[]),
+  cwd: string,
+  runs = 15,
+): { median: number; min: number } {
   const times: number[] = [];
   for (let i = 0; i <= runs; i++) {
     const a = typeof argv === "function" ? argv(i) : argv;
@@ -39,12 +43,23 @@ export interface Row {
 }
 
 export function printTable(rows: Row[]): void {
-  const head: Row = { suite: "suite", measure: "measure", value: "value", baseline: "baseline (same run)", ratio: "ratio" };
+  const head: Row = {
+    suite: "suite",
+    measure: "measure",
+    value: "value",
+    baseline: "baseline (same run)",
+    ratio: "ratio",
+  };
   const all = [head, ...rows];
   const keys = Object.keys(head) as (keyof Row)[];
   const w = keys.map((k) => Math.max(...all.map((r) => r[k].length)));
   for (const [i, r] of all.entries()) {
-    process.stdout.write(keys.map((k, j) => r[k].padEnd(w[j]!)).join("  ").trimEnd() + "\n");
+    process.stdout.write(
+      keys
+        .map((k, j) => r[k].padEnd(w[j]!))
+        .join("  ")
+        .trimEnd() + "\n",
+    );
     if (i === 0) process.stdout.write(w.map((n) => "-".repeat(n)).join("  ") + "\n");
   }
 }

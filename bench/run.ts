@@ -9,7 +9,9 @@ import { printTable, type Row } from "./measure.js";
  * ratios stay meaningful across machines. Not part of `npm test`.
  */
 const rows: Row[] = [];
-process.stdout.write(`rnnp benchmarks on ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}\n\n`);
+process.stdout.write(
+  `rnnp benchmarks on ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}\n\n`,
+);
 rows.push(...engineBench());
 rows.push(...(await sharingBench()));
 if (!process.argv.includes("--no-train")) rows.push(...trainingBench());

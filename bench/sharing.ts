@@ -21,11 +21,25 @@ export async function sharingBench(): Promise<Row[]> {
   try {
     const payload = new Float32Array((MB * 1024 * 1024) / 4);
     new Uint8Array(payload.buffer).set(randomBytes(payload.byteLength));
-    for (let i = 0; i < payload.length; i++) if (payload[i] !== payload[i]) payload[i] = 0;
+    for (let i = 0; i < payload.length; i++) if (Number.isNaN(payload[i])) payload[i] = 0;
     const bytes = encode({ type: "bench", data: payload });
     const digest = digestOf(bytes);
     const key = digestOf(Buffer.from("bench-record")) as string as StageKey;
-    const record = { key, kind: "bench", outputs: { out: { digest, size: bytes.length, type: "bench", summary: "" } }, manifest: {}, inputsFrom: {}, provenance: { pipeline: "b", file: "b", stage: "b", createdAt: new Date().toISOString(), durationMs: 0, rnnpVersion: "" } };
+    const record = {
+      key,
+      kind: "bench",
+      outputs: { out: { digest, size: bytes.length, type: "bench", summary: "" } },
+      manifest: {},
+      inputsFrom: {},
+      provenance: {
+        pipeline: "b",
+        file: "b",
+        stage: "b",
+        createdAt: new Date().toISOString(),
+        durationMs: 0,
+        rnnpVersion: "",
+      },
+    };
     const a = CacheStore.open(join(dir, "a"));
     a.commit(record, new Map([[digest, bytes]]), { pipeline: "b", stage: "b" });
 
@@ -43,13 +57,31 @@ export async function sharingBench(): Promise<Row[]> {
     await importBundle(b, join(dir, "b.tar"));
     const imp = MB / ((performance.now() - t) / 1000);
     rows.push(
-      { suite: "share", measure: `cache export of a ${MB} MB artifact (tar)`, value: mbs(exp), baseline: `file copy: ${mbs(copy)}`, ratio: `${(exp / copy).toFixed(2)}x` },
-      { suite: "share", measure: "cache import of it (verify, then commit)", value: mbs(imp), baseline: `file copy: ${mbs(copy)}`, ratio: `${(imp / copy).toFixed(2)}x` },
+      {
+        suite: "share",
+        measure: `cache export of a ${MB} MB artifact (tar)`,
+        value: mbs(exp),
+        baseline: `file copy: ${mbs(copy)}`,
+        ratio: `${(exp / copy).toFixed(2)}x`,
+      },
+      {
+        suite: "share",
+        measure: "cache import of it (verify, then commit)",
+        value: mbs(imp),
+        baseline: `file copy: ${mbs(copy)}`,
+        ratio: `${(imp / copy).toFixed(2)}x`,
+      },
     );
     void b.close();
 
     if (!nginxBinary()) {
-      rows.push({ suite: "remote", measure: "(skipped: nginx is not installed; apt-get install nginx)", value: "-", baseline: "-", ratio: "-" });
+      rows.push({
+        suite: "remote",
+        measure: "(skipped: nginx is not installed; apt-get install nginx)",
+        value: "-",
+        baseline: "-",
+        ratio: "-",
+      });
       return rows;
     }
     const server = await startNginx();
@@ -71,8 +103,20 @@ export async function sharingBench(): Promise<Row[]> {
         down = Math.max(down, MB / ((performance.now() - t) / 1000));
       }
       rows.push(
-        { suite: "remote", measure: `remote hit: fetch + verify a ${MB} MB artifact (nginx, loopback)`, value: mbs(down), baseline: `plain GET: ${mbs(raw)}`, ratio: `${(down / raw).toFixed(2)}x` },
-        { suite: "remote", measure: "upload it (PUT)", value: mbs(up), baseline: `plain GET: ${mbs(raw)}`, ratio: `${(up / raw).toFixed(2)}x` },
+        {
+          suite: "remote",
+          measure: `remote hit: fetch + verify a ${MB} MB artifact (nginx, loopback)`,
+          value: mbs(down),
+          baseline: `plain GET: ${mbs(raw)}`,
+          ratio: `${(down / raw).toFixed(2)}x`,
+        },
+        {
+          suite: "remote",
+          measure: "upload it (PUT)",
+          value: mbs(up),
+          baseline: `plain GET: ${mbs(raw)}`,
+          ratio: `${(up / raw).toFixed(2)}x`,
+        },
       );
 
       // A whole example pipeline served from the remote, against the same run served locally.
@@ -80,10 +124,49 @@ export async function sharingBench(): Promise<Row[]> {
       const pipeline = `pipeline weather {\n  seed 42\n  stage raw = load.csv(path: ${JSON.stringify(csv)}, label: "weather")\n  stage known = clean(raw, dropMissing: true, dropLabels: ["drizzle"])\n  stage parts = split(known, train: 0.7, val: 0.15, test: 0.15, stratify: true)\n  stage scaled = clean(parts, scale: "zscore", fit: "train")\n  stage preview = head(scaled, n: 5)\n}\n`;
       writeFileSync(join(dir, "weather.rnnp"), pipeline);
       const node = process.execPath;
-      timeProcess([node, BIN, "run", "weather.rnnp", "--no-lock", "--cache", "push", "--remote", server.url, "--remote-write"], dir, 0);
-      const remoteRun = timeProcess((i) => [node, BIN, "run", "weather.rnnp", "--no-lock", "--cache", `fresh${i}`, "--remote", server.url], dir, 8);
-      const localRun = timeProcess([node, BIN, "run", "weather.rnnp", "--no-lock", "--cache", "push"], dir, 8);
-      rows.push({ suite: "remote", measure: "`rnnp run` weather.rnnp, empty local cache, all from the remote", value: `${remoteRun.median.toFixed(0)} ms`, baseline: `all local hits: ${localRun.median.toFixed(0)} ms`, ratio: `${(remoteRun.median / localRun.median).toFixed(1)}x` });
+      timeProcess(
+        [
+          node,
+          BIN,
+          "run",
+          "weather.rnnp",
+          "--no-lock",
+          "--cache",
+          "push",
+          "--remote",
+          server.url,
+          "--remote-write",
+        ],
+        dir,
+        0,
+      );
+      const remoteRun = timeProcess(
+        (i) => [
+          node,
+          BIN,
+          "run",
+          "weather.rnnp",
+          "--no-lock",
+          "--cache",
+          `fresh${i}`,
+          "--remote",
+          server.url,
+        ],
+        dir,
+        8,
+      );
+      const localRun = timeProcess(
+        [node, BIN, "run", "weather.rnnp", "--no-lock", "--cache", "push"],
+        dir,
+        8,
+      );
+      rows.push({
+        suite: "remote",
+        measure: "`rnnp run` weather.rnnp, empty local cache, all from the remote",
+        value: `${remoteRun.median.toFixed(0)} ms`,
+        baseline: `all local hits: ${localRun.median.toFixed(0)} ms`,
+        ratio: `${(remoteRun.median / localRun.median).toFixed(1)}x`,
+      });
     } finally {
       await server.stop();
     }

@@ -12,36 +12,87 @@ import { loadTf } from "../src/stages/numerics/tf.js";
 import { train } from "../src/stages/numerics/train.js";
 import { weightSpecsOf, writeWeights } from "../src/stages/numerics/weights.js";
 
-const [backend = "wasm", samplesArg = "512", epochsArg = "2", cell = "lstm", kernels = "tfjs", recurrentDropout = "0"] = process.argv.slice(2);
+const [
+  backend = "wasm",
+  samplesArg = "512",
+  epochsArg = "2",
+  cell = "lstm",
+  kernels = "tfjs",
+  recurrentDropout = "0",
+] = process.argv.slice(2);
 const N = Number(samplesArg);
 const T = 50;
 const F = 16;
 const random = seedrandom.alea("bench");
 const x = Float32Array.from({ length: N * T * F }, () => random() * 2 - 1);
 const y = Int32Array.from({ length: N }, () => Math.floor(random() * 10));
-const data: SequenceSet = { type: "sequences", input: "features", x, shape: [N, T, F], lengths: new Int32Array(N).fill(T), padding: "post", target: { kind: "class", y, classes: Array.from({ length: 10 }, (_, i) => String(i)) } };
+const data: SequenceSet = {
+  type: "sequences",
+  input: "features",
+  x,
+  shape: [N, T, F],
+  lengths: new Int32Array(N).fill(T),
+  padding: "post",
+  target: { kind: "class", y, classes: Array.from({ length: 10 }, (_, i) => String(i)) },
+};
 
 const tf = await loadTf(describeRuntime(backend, kernels as KernelsName));
-const rnn: LayerCall = { call: cell, args: { units: 128, activation: "tanh", recurrentActivation: "sigmoid", dropout: 0, recurrentDropout: Number(recurrentDropout), returnSequences: false, goBackwards: false } };
-const model = buildModel(tf, [rnn, { call: "dense", args: { units: 10, activation: "softmax" } }], { features: F });
+const rnn: LayerCall = {
+  call: cell,
+  args: {
+    units: 128,
+    activation: "tanh",
+    recurrentActivation: "sigmoid",
+    dropout: 0,
+    recurrentDropout: Number(recurrentDropout),
+    returnSequences: false,
+    goBackwards: false,
+  },
+};
+const model = buildModel(tf, [rnn, { call: "dense", args: { units: 10, activation: "softmax" } }], {
+  features: F,
+});
 const specs = weightSpecsOf(model);
 writeWeights(tf, model, specs, initialWeights(specs, 1));
 if (kernels === "fused") fuse(tf, model);
 const epochEnds: number[] = [performance.now()];
 const tensors: number[] = [];
-await train(tf, model, data, undefined, { loss: "sparseCategoricalCrossentropy", optimizer: { call: "adam", args: { lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } }, schedule: { call: "constant", args: {} }, warmup: 0, epochs: Number(epochsArg), batchSize: 64, shuffle: true }, {
-  rng: (p) => seedrandom(`b:${p}`),
-  progress: () => {},
-  log: (m) => {
-    if (!m.startsWith("epoch")) return;
-    epochEnds.push(performance.now());
-    tensors.push(tf.memory().numTensors);
+await train(
+  tf,
+  model,
+  data,
+  undefined,
+  {
+    loss: "sparseCategoricalCrossentropy",
+    optimizer: { call: "adam", args: { lr: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } },
+    schedule: { call: "constant", args: {} },
+    warmup: 0,
+    epochs: Number(epochsArg),
+    batchSize: 64,
+    shuffle: true,
   },
-  signal: new AbortController().signal,
-});
+  {
+    rng: (p) => seedrandom(`b:${p}`),
+    progress: () => {},
+    log: (m) => {
+      if (!m.startsWith("epoch")) return;
+      epochEnds.push(performance.now());
+      tensors.push(tf.memory().numTensors);
+    },
+    signal: new AbortController().signal,
+  },
+);
 // Epochs after the first (which pays for kernel warm-up and compilation).
 const steady = (epochEnds.at(-1)! - epochEnds[1]!) / 1000;
 const started = performance.now();
 predictAll(tf, model, data, 64);
 const infer = N / ((performance.now() - started) / 1000);
-process.stdout.write(JSON.stringify({ backend: tf.getBackend(), train: (N * (epochEnds.length - 2)) / steady, infer, tensors, peakRssMB: process.resourceUsage().maxRSS / 1024 }) + "\n");
+process.stdout.write(
+  JSON.stringify({
+    backend: tf.getBackend(),
+    train: (N * (epochEnds.length - 2)) / steady,
+    infer,
+    tensors,
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+  }) + "\n",
+);

@@ -11,16 +11,52 @@ interface Measured {
   peakRssMB?: number;
 }
 
-function rnnp(backend: string, kernels: string, samples: number, epochs: number, cell: string, threads = 2): Measured {
-  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/train-worker.ts"), backend, String(samples), String(epochs), cell, kernels], { cwd: ROOT, encoding: "utf8", env: { ...process.env, RNNP_THREADS: String(threads) } });
-  if (r.status !== 0) throw new Error(`training bench (${backend}, ${kernels}) failed: ${r.stderr}`);
+function rnnp(
+  backend: string,
+  kernels: string,
+  samples: number,
+  epochs: number,
+  cell: string,
+  threads = 2,
+): Measured {
+  const r = spawnSync(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      join(ROOT, "bench/train-worker.ts"),
+      backend,
+      String(samples),
+      String(epochs),
+      cell,
+      kernels,
+    ],
+    { cwd: ROOT, encoding: "utf8", env: { ...process.env, RNNP_THREADS: String(threads) } },
+  );
+  if (r.status !== 0)
+    throw new Error(`training bench (${backend}, ${kernels}) failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as Measured;
 }
 
 /** Debian's python3-torch, when installed (it is Python 3.11's, not a pyenv one's). */
-function torch(cell: string, threads: number, samples: number, epochs: number): Measured | undefined {
+function torch(
+  cell: string,
+  threads: number,
+  samples: number,
+  epochs: number,
+): Measured | undefined {
   for (const python of ["/usr/bin/python3", "python3"]) {
-    const r = spawnSync(python, [join(ROOT, "bench/torch_reference.py"), cell, String(threads), String(samples), String(epochs)], { cwd: ROOT, encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
+    const r = spawnSync(
+      python,
+      [
+        join(ROOT, "bench/torch_reference.py"),
+        cell,
+        String(threads),
+        String(samples),
+        String(epochs),
+      ],
+      { cwd: ROOT, encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: String(threads) } },
+    );
     if (r.status === 0) return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as Measured;
   }
   return undefined;
@@ -51,25 +87,56 @@ export function trainingBench(): Row[] {
     const base = rnnp("wasm", "tfjs", 640, 2, cell);
     const paths: [string, Measured | undefined][] = [
       ["TF.js layers, cpu backend", rnnp("cpu", "tfjs", 192, 2, cell)],
-      ["rnnp fused kernels, wasm backend, 2 threads (default)", median3(() => rnnp("wasm", "fused", 4096, 3, cell))],
-      ["rnnp fused kernels, wasm backend, 1 thread", median3(() => rnnp("wasm", "fused", 4096, 3, cell, 1))],
+      [
+        "rnnp fused kernels, wasm backend, 2 threads (default)",
+        median3(() => rnnp("wasm", "fused", 4096, 3, cell)),
+      ],
+      [
+        "rnnp fused kernels, wasm backend, 1 thread",
+        median3(() => rnnp("wasm", "fused", 4096, 3, cell, 1)),
+      ],
       ["rnnp fused kernels, cpu backend, 2 threads", rnnp("cpu", "fused", 1024, 3, cell)],
       ["PyTorch 1 thread", median3(() => torch(cell, 1, 4096, 3))],
       ["PyTorch 2 threads", torch(cell, 2, 4096, 3)],
     ];
     for (const mode of ["train", "infer"] as const) {
       const per = (m: Measured) => `${m[mode].toFixed(0)} samples/s`;
-      rows.push({ suite: mode, measure: `${cell}(128), length 50: TF.js layers, wasm backend`, value: per(base), baseline: "(baseline)", ratio: "1.0x" });
+      rows.push({
+        suite: mode,
+        measure: `${cell}(128), length 50: TF.js layers, wasm backend`,
+        value: per(base),
+        baseline: "(baseline)",
+        ratio: "1.0x",
+      });
       for (const [name, m] of paths) {
         rows.push(
           m
-            ? { suite: mode, measure: `${cell}(128), length 50: ${name}`, value: per(m), baseline: `TF.js wasm: ${per(base)}`, ratio: `${(m[mode] / base[mode]).toFixed(1)}x` }
-            : { suite: mode, measure: `${cell}(128), length 50: ${name}`, value: "skipped", baseline: "python3-torch is not installed (apt-get install python3-torch libopenblas0-pthread)", ratio: "" },
+            ? {
+                suite: mode,
+                measure: `${cell}(128), length 50: ${name}`,
+                value: per(m),
+                baseline: `TF.js wasm: ${per(base)}`,
+                ratio: `${(m[mode] / base[mode]).toFixed(1)}x`,
+              }
+            : {
+                suite: mode,
+                measure: `${cell}(128), length 50: ${name}`,
+                value: "skipped",
+                baseline:
+                  "python3-torch is not installed (apt-get install python3-torch libopenblas0-pthread)",
+                ratio: "",
+              },
         );
       }
     }
     const fused = paths[1]![1]!;
-    rows.push({ suite: "memory", measure: `${cell}(128) training on the fused kernels, 4,096 samples`, value: `peak RSS ${fused.peakRssMB!.toFixed(0)} MB; tensors after each epoch ${fused.tensors!.join(", ")}`, baseline: `TF.js wasm: peak RSS ${base.peakRssMB!.toFixed(0)} MB; tensors ${base.tensors!.join(", ")}`, ratio: "" });
+    rows.push({
+      suite: "memory",
+      measure: `${cell}(128) training on the fused kernels, 4,096 samples`,
+      value: `peak RSS ${fused.peakRssMB!.toFixed(0)} MB; tensors after each epoch ${fused.tensors!.join(", ")}`,
+      baseline: `TF.js wasm: peak RSS ${base.peakRssMB!.toFixed(0)} MB; tensors ${base.tensors!.join(", ")}`,
+      ratio: "",
+    });
   }
   return rows;
 }

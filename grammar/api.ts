@@ -19,10 +19,17 @@ export function parse(text: string, file: string): ParseResult {
   const cst = parser.pipeline();
   const builder = new AstBuilder(file);
   const ast = cst && tok(cst, "Identifier") ? builder.pipeline(cst) : undefined;
-  const syntax = [...parser.errors.map((e) => parseDiagnostic(e, file, lexed.tokens)), ...builder.diagnostics];
+  const syntax = [
+    ...parser.errors.map((e) => parseDiagnostic(e, file, lexed.tokens)),
+    ...builder.diagnostics,
+  ];
   const diagnostics = [...lexDiagnostics(lexed.errors, text, file), ...firstPerLine(syntax)];
   diagnostics.sort((a, b) => a.span!.start.offset - b.span!.start.offset);
-  return { ast, comments: lexed.comments.map((t) => ({ text: t.image, span: tokenSpan(t)! })), diagnostics };
+  return {
+    ...(ast ? { ast } : {}),
+    comments: lexed.comments.map((t) => ({ text: t.image, span: tokenSpan(t)! })),
+    diagnostics,
+  };
 }
 
 // ---- diagnostics --------------------------------------------------------------------------
@@ -53,15 +60,32 @@ function lexDiagnostics(errors: ILexingError[], text: string, file: string): Dia
 
 function lexDiagnostic(e: ILexingError, ch: string, file: string): Diagnostic {
   const start: Position = { line: e.line ?? 1, column: e.column ?? 1, offset: e.offset };
-  const span: Span = { start, end: { ...start, column: start.column + ch.length, offset: e.offset + ch.length } };
+  const span: Span = {
+    start,
+    end: { ...start, column: start.column + ch.length, offset: e.offset + ch.length },
+  };
   const base = { code: "syntax", severity: "error" as const, file, span };
   if (ch.startsWith('"')) {
-    return { ...base, message: "unterminated string", expected: 'a closing `"` on the same line', hint: 'strings cannot span lines; write `\\n` for a line break and `\\"` for a quote' };
+    return {
+      ...base,
+      message: "unterminated string",
+      expected: 'a closing `"` on the same line',
+      hint: 'strings cannot span lines; write `\\n` for a line break and `\\"` for a quote',
+    };
   }
   if (ch.startsWith("'")) {
-    return { ...base, message: "single-quoted string", expected: "a double-quoted string", hint: `write ${JSON.stringify(ch.replace(/^'|'$/g, ""))}: strings use double quotes` };
+    return {
+      ...base,
+      message: "single-quoted string",
+      expected: "a double-quoted string",
+      hint: `write ${JSON.stringify(ch.replace(/^'|'$/g, ""))}: strings use double quotes`,
+    };
   }
-  return { ...base, message: `unexpected character \`${ch}\``, expected: "a name, a value, punctuation ({ } ( ) [ ] , : = .) or a comment (# or //)" };
+  return {
+    ...base,
+    message: `unexpected character \`${ch}\``,
+    expected: "a name, a value, punctuation ({ } ( ) [ ] , : = .) or a comment (# or //)",
+  };
 }
 
 function parseDiagnostic(e: IRecognitionException, file: string, tokens: IToken[]): Diagnostic {
@@ -78,7 +102,15 @@ function parseDiagnostic(e: IRecognitionException, file: string, tokens: IToken[
     const end = last ? tokenSpan(last)!.end : { line: 1, column: 1, offset: 0 };
     span = { start: end, end: { ...end, column: end.column + 1, offset: end.offset + 1 } };
   }
-  return { code: "syntax", severity: "error", message: m.message, file, span, expected: m.expected, ...(m.hint ? { hint: m.hint } : {}) };
+  return {
+    code: "syntax",
+    severity: "error",
+    message: m.message,
+    file,
+    span,
+    expected: m.expected,
+    ...(m.hint ? { hint: m.hint } : {}),
+  };
 }
 
 // ---- CST -> AST ---------------------------------------------------------------------------
@@ -107,7 +139,8 @@ const tok = (n: CstNode, key: string, i = 0) => {
   return t && tokenSpan(t) ? t : undefined;
 };
 const sub = (n: CstNode, key: string) => (kids(n)[key] ?? []) as CstNode[];
-const tokens = (n: CstNode, key: string) => ((kids(n)[key] ?? []) as IToken[]).filter((t) => tokenSpan(t));
+const tokens = (n: CstNode, key: string) =>
+  ((kids(n)[key] ?? []) as IToken[]).filter((t) => tokenSpan(t));
 const nameOf = (t: IToken): A.Name => ({ text: t.image, span: tokenSpan(t)! });
 const defined = <T>(x: T | undefined): x is T => x !== undefined;
 
@@ -122,7 +155,13 @@ class AstBuilder {
       const [stage] = sub(it, "stageDecl");
       const [params] = sub(it, "paramsBlock");
       const [setting] = sub(it, "setting");
-      const item = stage ? this.stageDecl(stage) : params ? this.paramsBlock(params) : setting ? this.setting(setting) : undefined;
+      const item = stage
+        ? this.stageDecl(stage)
+        : params
+          ? this.paramsBlock(params)
+          : setting
+            ? this.setting(setting)
+            : undefined;
       if (item) items.push(item);
     }
     return { name: nameOf(tok(n, "Identifier")!), items, span: nodeSpan(n) };
@@ -132,7 +171,9 @@ class AstBuilder {
     const id = tok(n, "Identifier");
     const [body] = sub(n, "invocation");
     const inv = body && this.invocation(body);
-    return id && inv ? { type: "stage", name: nameOf(id), body: inv, span: nodeSpan(n) } : undefined;
+    return id && inv
+      ? { type: "stage", name: nameOf(id), body: inv, span: nodeSpan(n) }
+      : undefined;
   }
 
   private paramsBlock(n: CstNode): A.ParamsBlock {
@@ -160,7 +201,13 @@ class AstBuilder {
     return {
       name: { text: parts.map((t) => t.image).join("."), span: nodeSpan(qn) },
       ...(argList ? { args: this.argumentList(argList), argsSpan: nodeSpan(argList) } : {}),
-      ...(blk ? { block: sub(blk, "invocation").map((b) => this.invocation(b)).filter(defined) } : {}),
+      ...(blk
+        ? {
+            block: sub(blk, "invocation")
+              .map((b) => this.invocation(b))
+              .filter(defined),
+          }
+        : {}),
       span: nodeSpan(n),
     };
   }
@@ -183,7 +230,8 @@ class AstBuilder {
     const num = tok(n, "NumberLiteral");
     if (num) return { type: "number", value: Number(num.image), raw: num.image, span };
     const str = tok(n, "StringLiteral");
-    if (str) return { type: "string", value: JSON.parse(str.image) as string, raw: str.image, span };
+    if (str)
+      return { type: "string", value: JSON.parse(str.image) as string, raw: str.image, span };
     if (tok(n, "True")) return { type: "bool", value: true, span };
     if (tok(n, "False")) return { type: "bool", value: false, span };
     const [list] = sub(n, "list");
@@ -205,7 +253,11 @@ class AstBuilder {
       .map((e) => {
         const id = tok(e, "Identifier");
         const str = tok(e, "StringLiteral");
-        const key = id ? nameOf(id) : str ? { text: JSON.parse(str.image) as string, span: tokenSpan(str)! } : undefined;
+        const key = id
+          ? nameOf(id)
+          : str
+            ? { text: JSON.parse(str.image) as string, span: tokenSpan(str)! }
+            : undefined;
         const v = this.value(sub(e, "value")[0]);
         return key && v && { key, value: v, span: nodeSpan(e) };
       })
@@ -214,11 +266,16 @@ class AstBuilder {
 
   private reference(n: CstNode, span: Span): A.Value | undefined {
     // The head and the dotted tail share CST keys; order the parts by offset.
-    const path = [...tokens(n, "Params"), ...tokens(n, "Identifier")].sort((a, b) => a.startOffset - b.startOffset).map(nameOf);
+    const path = [...tokens(n, "Params"), ...tokens(n, "Identifier")]
+      .sort((a, b) => a.startOffset - b.startOffset)
+      .map(nameOf);
     if (path.length === 0) return undefined;
     const [argList] = sub(n, "argumentList");
     if (!argList) return { type: "ref", path, span };
-    const name = { text: path.map((p) => p.text).join("."), span: { start: path[0]!.span.start, end: path[path.length - 1]!.span.end } };
+    const name = {
+      text: path.map((p) => p.text).join("."),
+      span: { start: path[0]!.span.start, end: path[path.length - 1]!.span.end },
+    };
     return { type: "call", name, args: this.argumentList(argList), span };
   }
 
@@ -235,7 +292,13 @@ class AstBuilder {
           severity: "error",
           message: `missing ',' between ${what}`,
           file: this.file,
-          span: { start: span.start, end: span.start.line === span.end.line ? span.end : { ...span.start, column: span.start.column + 1, offset: span.start.offset + 1 } },
+          span: {
+            start: span.start,
+            end:
+              span.start.line === span.end.line
+                ? span.end
+                : { ...span.start, column: span.start.column + 1, offset: span.start.offset + 1 },
+          },
           expected: "','",
           hint: `separate ${what} with commas`,
         });

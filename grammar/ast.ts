@@ -7,7 +7,14 @@ export interface Name {
   span: Span;
 }
 
-export type Value = NumberValue | StringValue | BoolValue | ListValue | ObjectValue | RefValue | CallValue;
+export type Value =
+  | NumberValue
+  | StringValue
+  | BoolValue
+  | ListValue
+  | ObjectValue
+  | RefValue
+  | CallValue;
 
 export interface NumberValue {
   type: "number";

@@ -8,6 +8,9 @@ import { pathToFileURL } from "node:url";
  * and rnnp's start-up budget (a fully cached run) is a few hundred milliseconds in total.
  */
 const entry = createRequire(import.meta.url).resolve("chevrotain");
-const chevrotain = (await import(pathToFileURL(join(dirname(entry), "..", "chevrotain.mjs")).href)) as typeof import("chevrotain");
+const chevrotain = (await import(
+  pathToFileURL(join(dirname(entry), "..", "chevrotain.mjs")).href
+)) as typeof import("chevrotain");
 
-export const { createToken, Lexer, CstParser, EOF, tokenLabel, createSyntaxDiagramsCode } = chevrotain;
+export const { createToken, Lexer, CstParser, EOF, tokenLabel, createSyntaxDiagramsCode } =
+  chevrotain;

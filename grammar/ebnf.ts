@@ -20,7 +20,7 @@ function group(nodes: Node[], suffix: string): string {
 function expr(n: Node): string {
   switch (n.type) {
     case "Terminal":
-      return n.label && n.label.startsWith("'") ? n.label : n.name!;
+      return n.label?.startsWith("'") ? n.label : n.name!;
     case "NonTerminal":
       return n.name!;
     case "Option":
@@ -40,7 +40,10 @@ function expr(n: Node): string {
 
 export function grammarEbnf(): string {
   const rules = parser.getSerializedGastProductions() as Node[];
-  const width = Math.max(...rules.map((r) => r.name!.length), ...allTokens.map((t) => t.name.length));
+  const width = Math.max(
+    ...rules.map((r) => r.name!.length),
+    ...allTokens.map((t) => t.name.length),
+  );
   const lines = [
     "/* The .rnnp grammar, generated from grammar/parser.ts by `npm run grammar`; a spec keeps it in sync.",
     "   Notation: W3C EBNF. 'x' is a literal token, X? optional, X* zero or more, ( A | B ) a choice.",
@@ -52,7 +55,10 @@ export function grammarEbnf(): string {
     "/* Tokens */",
     ...allTokens
       .filter((t) => !(t.LABEL ?? "").startsWith("'"))
-      .map((t) => `${t.name.padEnd(width)} ::= /${(t.PATTERN as RegExp).source}/${t.GROUP === "comments" ? "  /* kept for fmt, ignored by the parser */" : ""}`),
+      .map(
+        (t) =>
+          `${t.name.padEnd(width)} ::= /${(t.PATTERN as RegExp).source}/${t.GROUP === "comments" ? "  /* kept for fmt, ignored by the parser */" : ""}`,
+      ),
     "",
   ];
   return lines.join("\n");

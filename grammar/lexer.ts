@@ -5,7 +5,11 @@ import { allTokens } from "./tokens.js";
 /** `validate` runs Chevrotain's token checks; the shared instance skips them (start-up time), lexer.spec.ts runs them. */
 export function makeLexer({ validate = false } = {}): InstanceType<typeof Lexer> {
   // Positions are needed for every diagnostic.
-  return new Lexer(allTokens, { positionTracking: "full", ensureOptimizations: false, skipValidations: !validate });
+  return new Lexer(allTokens, {
+    positionTracking: "full",
+    ensureOptimizations: false,
+    skipValidations: !validate,
+  });
 }
 
 export const rnnpLexer = makeLexer();

@@ -15,7 +15,8 @@ export interface SyntaxMessage {
 /** What a rule can start with, in words a user knows. */
 const RULE_EXPECTATIONS: Record<string, string> = {
   item: "`stage NAME = kind(...)`, `params { ... }`, a setting such as `seed 42`, or `}`",
-  value: "a value: number, string, true/false, [list], {object}, a reference such as `raw` or `params.lr`, or a call such as `adam(lr: 0.001)`",
+  value:
+    "a value: number, string, true/false, [list], {object}, a reference such as `raw` or `params.lr`, or a call such as `adam(lr: 0.001)`",
   objectEntry: "`key: value`",
   argument: "an argument: `name: value` or a value",
   invocation: "a stage kind or layer, such as `load.csv(...)` or `lstm(units: 8)`",
@@ -29,16 +30,29 @@ function label(tt: TokenType): string {
   return tt === T.Identifier ? "a name" : tokenLabel(tt);
 }
 
-function hintFor(rule: string, expected: TokenType | undefined, actual: IToken, previous: IToken | undefined): string | undefined {
+function hintFor(
+  rule: string,
+  expected: TokenType | undefined,
+  actual: IToken,
+  previous: IToken | undefined,
+): string | undefined {
   const a = actual.tokenType;
   if (rule === "paramEntry" && a === T.Colon) return "params are written `name = value`, with `=`";
-  if ((rule === "argument" || rule === "argumentList") && a === T.Equals) return "arguments are written `name: value`, with `:`";
-  if (rule === "objectEntry" && a === T.Equals) return "object entries are written `key: value`, with `:`";
-  if (rule === "stageDecl" && expected === T.Equals) return "a stage is declared `stage NAME = kind(...)`";
-  if (rule === "value" && a === T.Equals && previous?.tokenType === T.Identifier) return `to declare a stage write \`stage ${previous.image} = ...\``;
+  if ((rule === "argument" || rule === "argumentList") && a === T.Equals)
+    return "arguments are written `name: value`, with `:`";
+  if (rule === "objectEntry" && a === T.Equals)
+    return "object entries are written `key: value`, with `:`";
+  if (rule === "stageDecl" && expected === T.Equals)
+    return "a stage is declared `stage NAME = kind(...)`";
+  if (rule === "value" && a === T.Equals && previous?.tokenType === T.Identifier)
+    return `to declare a stage write \`stage ${previous.image} = ...\``;
   if (a === EOF) return "a bracket or brace opened earlier is not closed";
   if (expected === T.RParen || expected === T.RSquare || expected === T.RCurly) {
-    if (previous && a !== T.Comma && (a === T.Identifier || a === T.NumberLiteral || a === T.StringLiteral)) {
+    if (
+      previous &&
+      a !== T.Comma &&
+      (a === T.Identifier || a === T.NumberLiteral || a === T.StringLiteral)
+    ) {
       return "separate items with commas";
     }
   }
@@ -50,7 +64,11 @@ const json = (m: SyntaxMessage) => JSON.stringify(m);
 export const messages: IParserErrorMessageProvider = {
   buildMismatchTokenMessage({ expected, actual, previous, ruleName }) {
     const hint = hintFor(ruleName, expected, actual, previous);
-    return json({ message: `expected ${label(expected)}, found ${describe(actual)}`, expected: label(expected), ...(hint ? { hint } : {}) });
+    return json({
+      message: `expected ${label(expected)}, found ${describe(actual)}`,
+      expected: label(expected),
+      ...(hint ? { hint } : {}),
+    });
   },
   buildNotAllInputParsedMessage({ firstRedundant }) {
     return json({
@@ -64,11 +82,17 @@ export const messages: IParserErrorMessageProvider = {
     const paths = expectedPathsPerAlt.flat().map((p) => p.map(label).join(" "));
     const expected = RULE_EXPECTATIONS[ruleName] ?? [...new Set(paths)].join(", ");
     const hint = hintFor(ruleName, undefined, first, previous);
-    return json({ message: `expected ${ruleName === "value" ? "a value" : ruleName === "item" ? "a declaration" : expected}, found ${describe(first)}`, expected, ...(hint ? { hint } : {}) });
+    return json({
+      message: `expected ${ruleName === "value" ? "a value" : ruleName === "item" ? "a declaration" : expected}, found ${describe(first)}`,
+      expected,
+      ...(hint ? { hint } : {}),
+    });
   },
   buildEarlyExitMessage({ expectedIterationPaths, actual, ruleName }) {
     const first = actual[0]!;
-    const expected = RULE_EXPECTATIONS[ruleName] ?? expectedIterationPaths.map((p) => p.map(label).join(" ")).join(", ");
+    const expected =
+      RULE_EXPECTATIONS[ruleName] ??
+      expectedIterationPaths.map((p) => p.map(label).join(" ")).join(", ");
     return json({ message: `expected ${expected}, found ${describe(first)}`, expected });
   },
 };

@@ -29,7 +29,9 @@ describe("parser", () => {
     assert.equal(cst.children.item!.length, 2);
   });
   it("recovers and reports several errors in one pass", () => {
-    const { errors } = parseCst("pipeline p {\n stage a = head(b n: 1)\n stage = x\n stage c = head(d, n: ]) \n}");
+    const { errors } = parseCst(
+      "pipeline p {\n stage a = head(b n: 1)\n stage = x\n stage c = head(d, n: ]) \n}",
+    );
     assert.ok(errors.length >= 2, `got ${errors.length}`);
   });
   it("rejects input after the pipeline", () => {

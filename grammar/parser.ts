@@ -13,7 +13,13 @@ export class RnnpParser extends CstParser {
    * every start-up, so the shared instance skips them and parser.spec.ts runs them on a fresh one.
    */
   constructor({ validate = false }: { validate?: boolean } = {}) {
-    super(T.allTokens, { recoveryEnabled: true, maxLookahead: 3, nodeLocationTracking: "full", errorMessageProvider: messages, skipValidations: !validate });
+    super(T.allTokens, {
+      recoveryEnabled: true,
+      maxLookahead: 3,
+      nodeLocationTracking: "full",
+      errorMessageProvider: messages,
+      skipValidations: !validate,
+    });
     this.performSelfAnalysis();
   }
 
@@ -130,7 +136,10 @@ export class RnnpParser extends CstParser {
   });
 
   public objectEntry = this.RULE("objectEntry", () => {
-    this.OR([{ ALT: () => this.CONSUME(T.Identifier) }, { ALT: () => this.CONSUME(T.StringLiteral) }]);
+    this.OR([
+      { ALT: () => this.CONSUME(T.Identifier) },
+      { ALT: () => this.CONSUME(T.StringLiteral) },
+    ]);
     this.CONSUME(T.Colon);
     this.SUBRULE(this.value);
   });

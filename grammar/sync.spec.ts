@@ -16,11 +16,26 @@ describe("grammar documents", () => {
     const html = readFileSync(join(here, "diagram.html"), "utf8");
     assert.equal(html, grammarDiagramHtml());
     assert.doesNotMatch(html, /<script src=|<link rel=|https?:\/\/unpkg/);
-    for (const rule of ["pipeline", "stageDecl", "invocation", "value", "reference"]) assert.match(html, new RegExp(`"name": "${rule}"`));
+    for (const rule of ["pipeline", "stageDecl", "invocation", "value", "reference"])
+      assert.match(html, new RegExp(`"name": "${rule}"`));
   });
   it("the EBNF has one production per parser rule", () => {
     const ebnf = grammarEbnf();
-    for (const rule of ["pipeline", "item", "setting", "paramsBlock", "stageDecl", "invocation", "block", "argumentList", "argument", "value", "list", "object", "reference"]) {
+    for (const rule of [
+      "pipeline",
+      "item",
+      "setting",
+      "paramsBlock",
+      "stageDecl",
+      "invocation",
+      "block",
+      "argumentList",
+      "argument",
+      "value",
+      "list",
+      "object",
+      "reference",
+    ]) {
       assert.match(ebnf, new RegExp(`^${rule} +::= `, "m"), rule);
     }
   });

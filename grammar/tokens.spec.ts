@@ -10,7 +10,8 @@ const match = (tt: typeof T.Identifier, text: string) => {
 
 describe("tokens", () => {
   it("numbers: integers, decimals, exponents and negatives", () => {
-    for (const n of ["0", "42", "-3", "0.5", ".5", "1e-3", "2.5E+10", "-1.25e2"]) assert.equal(match(T.NumberLiteral, n), n);
+    for (const n of ["0", "42", "-3", "0.5", ".5", "1e-3", "2.5E+10", "-1.25e2"])
+      assert.equal(match(T.NumberLiteral, n), n);
     assert.equal(match(T.NumberLiteral, "1.2.3"), "1.2");
   });
   it("strings: double-quoted with JSON escapes, single line", () => {
@@ -30,6 +31,7 @@ describe("tokens", () => {
   });
   it("keywords come before identifiers in lexing order", () => {
     const order = T.allTokens.map((t) => t.name);
-    for (const k of ["Pipeline", "Stage", "Params", "True", "False"]) assert.ok(order.indexOf(k) < order.indexOf("Identifier"), k);
+    for (const k of ["Pipeline", "Stage", "Params", "True", "False"])
+      assert.ok(order.indexOf(k) < order.indexOf("Identifier"), k);
   });
 });

@@ -3,14 +3,27 @@ import { createToken, Lexer } from "./chevrotain.js";
 
 /** The vocabulary of the .rnnp language. Order matters: the lexer tries tokens in `allTokens` order. */
 
-export const WhiteSpace = createToken({ name: "WhiteSpace", pattern: /[ \t\r\n]+/, group: Lexer.SKIPPED });
+export const WhiteSpace = createToken({
+  name: "WhiteSpace",
+  pattern: /[ \t\r\n]+/,
+  group: Lexer.SKIPPED,
+});
 /** `#` and `//` comments run to the end of the line; kept in their own group so `fmt` can put them back. */
-export const Comment = createToken({ name: "Comment", pattern: /(?:#|\/\/)[^\n\r]*/, group: "comments" });
+export const Comment = createToken({
+  name: "Comment",
+  pattern: /(?:#|\/\/)[^\n\r]*/,
+  group: "comments",
+});
 
 export const Identifier = createToken({ name: "Identifier", pattern: /[A-Za-z_][A-Za-z0-9_]*/ });
 
 const keyword = (word: string): TokenType =>
-  createToken({ name: word[0]!.toUpperCase() + word.slice(1), pattern: new RegExp(`${word}\\b`), longer_alt: Identifier, label: `'${word}'` });
+  createToken({
+    name: word[0]!.toUpperCase() + word.slice(1),
+    pattern: new RegExp(`${word}\\b`),
+    longer_alt: Identifier,
+    label: `'${word}'`,
+  });
 
 export const Pipeline = keyword("pipeline");
 export const Stage = keyword("stage");

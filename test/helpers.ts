@@ -35,18 +35,35 @@ export interface CliResult {
 }
 
 /** Runs the installed CLI (compiled) in `cwd`, as a user would. */
-export function cli(args: string[], cwd: string, env: Record<string, string> = {}, nodeArgs: string[] = []): CliResult {
-  const r = spawnSync(process.execPath, [...nodeArgs, BIN, ...args], { cwd, encoding: "utf8", env: { ...process.env, NO_COLOR: "1", ...env } });
+export function cli(
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): CliResult {
+  const r = spawnSync(process.execPath, [...nodeArgs, BIN, ...args], {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1", ...env },
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-export function cliAsync(args: string[], cwd: string): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: "1" } });
+export function cliAsync(
+  args: string[],
+  cwd: string,
+): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
   child.stderr.on("data", (d) => (stderr += d));
-  const p = new Promise<CliResult>((res) => child.on("close", (code, signal) => res({ code: code ?? (signal ? -1 : 0), stdout, stderr })));
+  const p = new Promise<CliResult>((res) =>
+    child.on("close", (code, signal) => res({ code: code ?? (signal ? -1 : 0), stdout, stderr })),
+  );
   return Object.assign(p, { child });
 }
 
@@ -58,7 +75,12 @@ export function ir(source: string, file: string, overrides: string[] = []): Pipe
 }
 
 /** Runs a pipeline in-process against a cache directory; returns per-stage results and the planner. */
-export async function runIn(source: string, file: string, cacheDir: string, overrides: string[] = []): Promise<{ results: StageResult[]; planner: Planner; store: CacheStore }> {
+export async function runIn(
+  source: string,
+  file: string,
+  cacheDir: string,
+  overrides: string[] = [],
+): Promise<{ results: StageResult[]; planner: Planner; store: CacheStore }> {
   const store = CacheStore.open(cacheDir);
   const planner = new Planner(ir(source, file, overrides), store);
   const results = await new Runner(planner, new LocalExecutor()).run();
@@ -70,4 +92,17 @@ export function statuses(results: StageResult[]): Record<string, string> {
 }
 
 /** A small CSV of names and labels for stage tests. */
-export const NAMES_CSV = ["name,label,score", "Alice,f,1.5", "bob,m,2", "Carol,f,3.25", "dave,m,", " Eve ,f,4", "Alice,f,1.5", "frank,m,5", "Gina,f,6", "hal,m,7", "Ivy,f,8"].join("\n") + "\n";
+export const NAMES_CSV =
+  [
+    "name,label,score",
+    "Alice,f,1.5",
+    "bob,m,2",
+    "Carol,f,3.25",
+    "dave,m,",
+    " Eve ,f,4",
+    "Alice,f,1.5",
+    "frank,m,5",
+    "Gina,f,6",
+    "hal,m,7",
+    "Ivy,f,8",
+  ].join("\n") + "\n";

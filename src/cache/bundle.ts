@@ -1,9 +1,20 @@
-import { closeSync, createReadStream, createWriteStream, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { Readable, type Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
 import tar from "tar-stream";
 import type { Digest, StageKey } from "../core/digest.js";
@@ -35,24 +46,51 @@ export interface ExportReport {
   bytes: number;
 }
 
-export async function exportBundle(store: CacheStore, records: readonly StageRecord<unknown>[], out: string, opts: { gzip?: boolean; key?: string }): Promise<ExportReport> {
-  const digests = [...new Set(records.flatMap((r) => Object.values(r.outputs).map((o) => o.digest)))].sort();
+export async function exportBundle(
+  store: CacheStore,
+  records: readonly StageRecord<unknown>[],
+  out: string,
+  opts: { gzip?: boolean; key?: string },
+): Promise<ExportReport> {
+  const digests = [
+    ...new Set(records.flatMap((r) => Object.values(r.outputs).map((o) => o.digest))),
+  ].sort();
   const pack = tar.pack();
   const tmp = `${out}.tmp`;
   const sink = createWriteStream(tmp);
-  const done = opts.gzip ? pipeline(pack as unknown as Readable, createGzip(), sink) : pipeline(pack as unknown as Readable, sink);
+  const done = opts.gzip
+    ? pipeline(pack as unknown as Readable, createGzip(), sink)
+    : pipeline(pack as unknown as Readable, sink);
   const entry = (name: string, body: Uint8Array) =>
-    new Promise<void>((res, rej) => pack.entry({ name, size: body.byteLength, mtime: new Date(0), mode: 0o644 }, Buffer.from(body.buffer, body.byteOffset, body.byteLength), (e) => (e ? rej(e) : res())));
+    new Promise<void>((res, rej) =>
+      pack.entry(
+        { name, size: body.byteLength, mtime: new Date(0), mode: 0o644 },
+        Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+        (e) => (e ? rej(e) : res()),
+      ),
+    );
   let bytes = 0;
   try {
-    await entry(MANIFEST, Buffer.from(JSON.stringify({ format: BUNDLE_FORMAT, version: BUNDLE_VERSION, records: records.length, blobs: digests.length, signed: Boolean(opts.key) })));
+    await entry(
+      MANIFEST,
+      Buffer.from(
+        JSON.stringify({
+          format: BUNDLE_FORMAT,
+          version: BUNDLE_VERSION,
+          records: records.length,
+          blobs: digests.length,
+          signed: Boolean(opts.key),
+        }),
+      ),
+    );
     for (const d of digests) {
       const b = store.getBlob(d as Digest);
       if (!b) throw new Error(`blob ${d} is missing from the cache; run \`rnnp cache verify\``);
       bytes += b.byteLength;
       await entry(`blobs/${d}`, b);
     }
-    for (const r of [...records].sort((a, b) => (a.key < b.key ? -1 : 1))) await entry(`records/${r.key}.json`, Buffer.from(JSON.stringify(sign(r, opts.key))));
+    for (const r of [...records].sort((a, b) => (a.key < b.key ? -1 : 1)))
+      await entry(`records/${r.key}.json`, Buffer.from(JSON.stringify(sign(r, opts.key))));
     pack.finalize();
     await done;
     renameSync(tmp, out);
@@ -71,7 +109,11 @@ export interface ImportReport {
   blobs: { added: number; had: number; bytes: number };
 }
 
-export async function importBundle(store: CacheStore, file: string, opts: { key?: string; maxEntryBytes?: number } = {}): Promise<ImportReport> {
+export async function importBundle(
+  store: CacheStore,
+  file: string,
+  opts: { key?: string; maxEntryBytes?: number } = {},
+): Promise<ImportReport> {
   const maxEntry = opts.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES;
   const staging = mkdtempSync(join(tmpdir(), "rnnp-import-"));
   const blobs = new Set<Digest>();
@@ -87,7 +129,9 @@ export async function importBundle(store: CacheStore, file: string, opts: { key?
     const gz = head[0] === 0x1f && head[1] === 0x8b;
     const extract = tar.extract();
     const source = createReadStream(file, { highWaterMark: 1 << 20 });
-    const reading = gz ? pipeline(source, createGunzip(), extract as unknown as Writable) : pipeline(source, extract as unknown as Writable);
+    const reading = gz
+      ? pipeline(source, createGunzip(), extract as unknown as Writable)
+      : pipeline(source, extract as unknown as Writable);
     // Leaving the loop early (a refused entry) closes the stream: that rejection is expected, not an error.
     reading.catch(() => {});
     for await (const e of extract) {
@@ -97,11 +141,16 @@ export async function importBundle(store: CacheStore, file: string, opts: { key?
         throw new BundleError(`refusing ${file}: entry "${name}" ${why}`);
       };
       if (h.type !== "file") fail(`is a ${h.type}; bundles hold regular files only`);
-      if ((h.size ?? 0) > maxEntry) fail(`is ${h.size} bytes, over the ${maxEntry}-byte limit (--max-entry-size)`);
+      if ((h.size ?? 0) > maxEntry)
+        fail(`is ${h.size} bytes, over the ${maxEntry}-byte limit (--max-entry-size)`);
       if (name === MANIFEST) {
-        manifest = JSON.parse((await collect(e, MAX_RECORD_BYTES, fail)).toString("utf8")) as typeof manifest;
+        manifest = JSON.parse(
+          (await collect(e, MAX_RECORD_BYTES, fail)).toString("utf8"),
+        ) as typeof manifest;
         if (manifest?.format !== BUNDLE_FORMAT || manifest.version !== BUNDLE_VERSION) {
-          throw new BundleError(`refusing ${file}: unknown format ${JSON.stringify(manifest?.format)} version ${String(manifest?.version)} (this rnnp reads ${BUNDLE_FORMAT} ${BUNDLE_VERSION})`);
+          throw new BundleError(
+            `refusing ${file}: unknown format ${JSON.stringify(manifest?.format)} version ${String(manifest?.version)} (this rnnp reads ${BUNDLE_FORMAT} ${BUNDLE_VERSION})`,
+          );
         }
         continue;
       }
@@ -142,19 +191,33 @@ export async function importBundle(store: CacheStore, file: string, opts: { key?
     if (!manifest) throw new BundleError(`refusing ${file}: no ${MANIFEST}: not an rnnp bundle`);
     for (const r of records) {
       for (const o of Object.values(r.outputs)) {
-        if (!blobs.has(o.digest) && !store.hasBlob(o.digest)) throw new BundleError(`refusing ${file}: record ${r.key.slice(0, 12)} names blob ${o.digest.slice(0, 12)}, which the bundle does not hold`);
+        if (!blobs.has(o.digest) && !store.hasBlob(o.digest))
+          throw new BundleError(
+            `refusing ${file}: record ${r.key.slice(0, 12)} names blob ${o.digest.slice(0, 12)}, which the bundle does not hold`,
+          );
       }
     }
     const hadRecords = records.filter((r) => store.hasRecord(r.key as StageKey)).length;
     const hadBlobs = [...blobs].filter((d) => store.hasBlob(d)).length;
-    const added = store.importAll(records, blobs, (d) => inMemory.get(d) ?? readFileSync(join(staging, d)));
-    return { records: { added: added.records, had: hadRecords }, blobs: { added: added.blobs, had: hadBlobs, bytes: added.bytes } };
+    const added = store.importAll(
+      records,
+      blobs,
+      (d) => inMemory.get(d) ?? readFileSync(join(staging, d)),
+    );
+    return {
+      records: { added: added.records, had: hadRecords },
+      blobs: { added: added.blobs, had: hadBlobs, bytes: added.bytes },
+    };
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
 }
 
-async function collect(stream: AsyncIterable<unknown>, max: number, fail: (why: string) => never): Promise<Buffer> {
+async function collect(
+  stream: AsyncIterable<unknown>,
+  max: number,
+  fail: (why: string) => never,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of stream as AsyncIterable<Buffer>) {

@@ -27,11 +27,15 @@ export interface GcReport {
  */
 export function gc(store: CacheStore, o: GcOptions): GcReport {
   const now = o.now ?? Date.now();
-  const records = [...store.allRecords()].sort((a, b) => a.provenance.createdAt.localeCompare(b.provenance.createdAt));
+  const records = [...store.allRecords()].sort((a, b) =>
+    a.provenance.createdAt.localeCompare(b.provenance.createdAt),
+  );
   const blobs = new Map([...store.allBlobDigests()].map((b) => [b.digest as string, b.size]));
   const sizeBefore = [...blobs.values()].reduce((a, b) => a + b, 0);
   const refs = new Map<string, number>();
-  for (const r of records) for (const out of Object.values(r.outputs)) refs.set(out.digest, (refs.get(out.digest) ?? 0) + 1);
+  for (const r of records)
+    for (const out of Object.values(r.outputs))
+      refs.set(out.digest, (refs.get(out.digest) ?? 0) + 1);
 
   const kept = (r: StageRecord<unknown>) => o.keep?.has(r.key) ?? false;
   const removed = new Set<StageRecord<unknown>>();
@@ -47,7 +51,11 @@ export function gc(store: CacheStore, o: GcOptions): GcReport {
   const capped = o.maxAgeMs !== undefined || o.maxSizeBytes !== undefined;
   for (const r of records) {
     if (kept(r)) continue;
-    if (!capped || (o.maxAgeMs !== undefined && now - Date.parse(r.provenance.createdAt) > o.maxAgeMs)) drop(r);
+    if (
+      !capped ||
+      (o.maxAgeMs !== undefined && now - Date.parse(r.provenance.createdAt) > o.maxAgeMs)
+    )
+      drop(r);
   }
   if (o.maxSizeBytes !== undefined) {
     for (const r of records) {
@@ -58,12 +66,20 @@ export function gc(store: CacheStore, o: GcOptions): GcReport {
   const removedRecords = records.filter((r) => removed.has(r));
   let freedBlobs: { digest: Digest; size: number }[];
   if (o.dryRun) {
-    freedBlobs = [...blobs.entries()].filter(([d]) => !refs.get(d)).map(([digest, s]) => ({ digest: digest as Digest, size: s }));
+    freedBlobs = [...blobs.entries()]
+      .filter(([d]) => !refs.get(d))
+      .map(([digest, s]) => ({ digest: digest as Digest, size: s }));
   } else {
     freedBlobs = store.removeAndSweep(removedRecords.map((r) => r.key));
   }
   const freed = freedBlobs.reduce((a, b) => a + b.size, 0);
-  return { removedRecords, freedBlobs, keptRecords: records.length - removedRecords.length, sizeBefore, sizeAfter: sizeBefore - freed };
+  return {
+    removedRecords,
+    freedBlobs,
+    keptRecords: records.length - removedRecords.length,
+    sizeBefore,
+    sizeAfter: sizeBefore - freed,
+  };
 }
 
 export interface VerifyReport {
@@ -87,9 +103,20 @@ export function verify(store: CacheStore): VerifyReport {
   const bad = new Set<string>(corrupt);
   const droppedRecords: VerifyReport["droppedRecords"] = [];
   for (const r of store.allRecords()) {
-    const missing = Object.values(r.outputs).map((o) => o.digest).filter((d) => bad.has(d) || !store.hasBlob(d));
-    if (missing.length) droppedRecords.push({ key: r.key, stage: `${r.provenance.pipeline}/${r.provenance.stage}`, missing });
+    const missing = Object.values(r.outputs)
+      .map((o) => o.digest)
+      .filter((d) => bad.has(d) || !store.hasBlob(d));
+    if (missing.length)
+      droppedRecords.push({
+        key: r.key,
+        stage: `${r.provenance.pipeline}/${r.provenance.stage}`,
+        missing,
+      });
   }
-  if (corrupt.length || droppedRecords.length) store.remove(droppedRecords.map((r) => r.key), corrupt);
+  if (corrupt.length || droppedRecords.length)
+    store.remove(
+      droppedRecords.map((r) => r.key),
+      corrupt,
+    );
   return { blobsChecked, bytesChecked, corrupt, droppedRecords };
 }

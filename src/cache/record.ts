@@ -40,7 +40,11 @@ export interface StageRecord<M = Json> {
 }
 
 /** Checks the shape of a record that came from outside (a bundle, the remote cache) before trusting it. */
-export function validateRecord(value: unknown, expectedKey: string, where: string): StageRecord<unknown> {
+export function validateRecord(
+  value: unknown,
+  expectedKey: string,
+  where: string,
+): StageRecord<unknown> {
   const fail = (what: string): never => {
     throw new Error(`${where}: record ${expectedKey.slice(0, 12)} is malformed (${what})`);
   };
@@ -48,11 +52,23 @@ export function validateRecord(value: unknown, expectedKey: string, where: strin
   if (r === null || typeof r !== "object") fail("not an object");
   if (r.key !== expectedKey) fail(`it names key ${String(r.key).slice(0, 12)}`);
   if (typeof r.kind !== "string") fail("no kind");
-  if (r.outputs === null || typeof r.outputs !== "object" || Object.keys(r.outputs).length === 0) fail("no outputs");
+  if (r.outputs === null || typeof r.outputs !== "object" || Object.keys(r.outputs).length === 0)
+    fail("no outputs");
   for (const [name, o] of Object.entries(r.outputs)) {
-    if (!o || !/^[0-9a-f]{64}$/.test(o.digest) || typeof o.size !== "number" || typeof o.type !== "string") fail(`output ${name}`);
+    if (
+      !o ||
+      !/^[0-9a-f]{64}$/.test(o.digest) ||
+      typeof o.size !== "number" ||
+      typeof o.type !== "string"
+    )
+      fail(`output ${name}`);
   }
-  if (!r.provenance || typeof r.provenance.stage !== "string" || typeof r.provenance.createdAt !== "string") fail("provenance");
+  if (
+    !r.provenance ||
+    typeof r.provenance.stage !== "string" ||
+    typeof r.provenance.createdAt !== "string"
+  )
+    fail("provenance");
   if (!r.inputsFrom || typeof r.inputsFrom !== "object") fail("inputsFrom");
   if (r.manifest === null || typeof r.manifest !== "object") fail("manifest");
   return r;

@@ -59,7 +59,11 @@ export class RemoteCache {
     if (!res || res.status === 404) return drained(res);
     if (!res.ok) return this.fail(`GET record ${key.slice(0, 12)}: HTTP ${res.status}`);
     try {
-      return validateRecord(verified((await res.json()) as SignedRecord, this.o.key, this.base), key, this.base);
+      return validateRecord(
+        verified((await res.json()) as SignedRecord, this.o.key, this.base),
+        key,
+        this.base,
+      );
     } catch (e) {
       this.warn(`ignoring remote record ${key.slice(0, 12)}: ${(e as Error).message}`);
       return undefined;
@@ -79,7 +83,9 @@ export class RemoteCache {
     }
     if (hash.digest("hex") !== digest) {
       this.poisoned.add(digest);
-      throw new PoisonedBlob(`remote blob ${digest.slice(0, 12)} does not match its digest (corrupt or tampered on the server)`);
+      throw new PoisonedBlob(
+        `remote blob ${digest.slice(0, 12)} does not match its digest (corrupt or tampered on the server)`,
+      );
     }
     const bytes = Buffer.concat(chunks);
     this.stats.downloadedBytes += bytes.length;
@@ -87,10 +93,15 @@ export class RemoteCache {
   }
 
   /** A record and all its blobs, or undefined if any is missing. Throws PoisonedBlob for a bad blob. */
-  async fetchStage(key: StageKey, have: (d: Digest) => boolean): Promise<{ record: StageRecord<unknown>; blobs: Map<Digest, Buffer> } | undefined> {
+  async fetchStage(
+    key: StageKey,
+    have: (d: Digest) => boolean,
+  ): Promise<{ record: StageRecord<unknown>; blobs: Map<Digest, Buffer> } | undefined> {
     const record = await this.getRecord(key);
     if (!record) return undefined;
-    const wanted = [...new Set(Object.values(record.outputs).map((o) => o.digest))].filter((d) => !have(d));
+    const wanted = [...new Set(Object.values(record.outputs).map((o) => o.digest))].filter(
+      (d) => !have(d),
+    );
     const got = await Promise.all(wanted.map((d) => this.getBlob(d).then((b) => [d, b] as const)));
     if (got.some(([, b]) => !b)) return undefined;
     this.stats.hits++;
@@ -118,7 +129,11 @@ export class RemoteCache {
       }),
     );
     if (this.down) return;
-    const res = await this.request("PUT", `records/${record.key}.json`, Buffer.from(JSON.stringify(sign(record, this.o.key))));
+    const res = await this.request(
+      "PUT",
+      `records/${record.key}.json`,
+      Buffer.from(JSON.stringify(sign(record, this.o.key))),
+    );
     await drained(res);
     if (res && !res.ok) this.fail(`PUT record ${record.key.slice(0, 12)}: HTTP ${res.status}`);
   }
@@ -135,7 +150,11 @@ export class RemoteCache {
   }
 
   /** One HTTP request with a time-out and retries; undefined once the server is known to be down. */
-  private async request(method: string, path: string, body?: Uint8Array): Promise<Response | undefined> {
+  private async request(
+    method: string,
+    path: string,
+    body?: Uint8Array,
+  ): Promise<Response | undefined> {
     if (this.down) return undefined;
     await this.slot();
     try {
@@ -144,7 +163,12 @@ export class RemoteCache {
         try {
           const res = await fetch(`${this.base}/${path}`, {
             method,
-            ...(body ? { body: Buffer.from(body.buffer, body.byteOffset, body.byteLength), headers: { "content-type": "application/octet-stream" } } : {}),
+            ...(body
+              ? {
+                  body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+                  headers: { "content-type": "application/octet-stream" },
+                }
+              : {}),
             signal: AbortSignal.timeout(this.o.timeoutMs ?? 30_000),
           });
           if (res.status >= 500 && attempt < retries) {
@@ -162,7 +186,9 @@ export class RemoteCache {
           if (!this.down) {
             this.down = true;
             const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-            this.o.warn?.(`remote cache ${this.base} is unreachable (${cause?.code ?? cause?.message ?? (e as Error).message}); going on with the local cache only`);
+            this.o.warn?.(
+              `remote cache ${this.base} is unreachable (${cause?.code ?? cause?.message ?? (e as Error).message}); going on with the local cache only`,
+            );
           }
           return undefined;
         }

@@ -26,12 +26,22 @@ export function sign(record: StageRecord<unknown>, key: string | undefined): Sig
 export class SignatureError extends Error {}
 
 /** With a key, a record must carry a valid HMAC; the HMAC is dropped from what is stored. */
-export function verified(record: SignedRecord, key: string | undefined, where: string): StageRecord<unknown> {
+export function verified(
+  record: SignedRecord,
+  key: string | undefined,
+  where: string,
+): StageRecord<unknown> {
   const { hmac, ...body } = record;
   if (!key) return body;
-  if (!hmac) throw new SignatureError(`${where}: record ${record.key} is not signed, and RNNP_CACHE_KEY requires signed records`);
+  if (!hmac)
+    throw new SignatureError(
+      `${where}: record ${record.key} is not signed, and RNNP_CACHE_KEY requires signed records`,
+    );
   const want = Buffer.from(mac(body, key), "hex");
   const got = Buffer.from(hmac, "hex");
-  if (got.length !== want.length || !timingSafeEqual(got, want)) throw new SignatureError(`${where}: record ${record.key} has a wrong signature (another key, or tampered)`);
+  if (got.length !== want.length || !timingSafeEqual(got, want))
+    throw new SignatureError(
+      `${where}: record ${record.key} has a wrong signature (another key, or tampered)`,
+    );
   return body;
 }

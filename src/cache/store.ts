@@ -89,18 +89,29 @@ export class CacheStore {
    * committed or none (a throw inside rolls everything back; a crash leaves the previous state).
    * Blobs already present are not rewritten.
    */
-  commit(record: StageRecord<unknown>, blobs: ReadonlyMap<Digest, Uint8Array>, historyOf: { pipeline: string; stage: string }): void {
+  commit(
+    record: StageRecord<unknown>,
+    blobs: ReadonlyMap<Digest, Uint8Array>,
+    historyOf: { pipeline: string; stage: string },
+  ): void {
     this.root.transactionSync(() => {
       for (const [digest, bytes] of blobs) {
-        if (!this.blobs.doesExist(digest)) this.blobs.putSync(digest, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+        if (!this.blobs.doesExist(digest))
+          this.blobs.putSync(digest, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       }
       for (const out of Object.values(record.outputs)) {
-        if (!this.blobs.doesExist(out.digest)) throw new Error(`record ${record.key} names blob ${out.digest}, which is neither given nor stored`);
+        if (!this.blobs.doesExist(out.digest))
+          throw new Error(
+            `record ${record.key} names blob ${out.digest}, which is neither given nor stored`,
+          );
       }
       this.records.putSync(record.key, record);
       const hkey = [historyOf.pipeline, historyOf.stage];
       const prior = (this.history.get(hkey) ?? []).filter((h) => h.key !== record.key);
-      this.history.putSync(hkey, [{ key: record.key, at: record.provenance.createdAt }, ...prior].slice(0, HISTORY_LENGTH));
+      this.history.putSync(
+        hkey,
+        [{ key: record.key, at: record.provenance.createdAt }, ...prior].slice(0, HISTORY_LENGTH),
+      );
     });
   }
 
@@ -109,7 +120,11 @@ export class CacheStore {
    * `blob(digest)`, asked only for those not stored yet; history is not touched (these records were
    * made elsewhere). Returns how many records and blobs were new.
    */
-  importAll(records: readonly StageRecord<unknown>[], digests: Iterable<Digest>, blob: (d: Digest) => Uint8Array): { records: number; blobs: number; bytes: number } {
+  importAll(
+    records: readonly StageRecord<unknown>[],
+    digests: Iterable<Digest>,
+    blob: (d: Digest) => Uint8Array,
+  ): { records: number; blobs: number; bytes: number } {
     return this.root.transactionSync(() => {
       let blobs = 0;
       let bytes = 0;
@@ -122,7 +137,11 @@ export class CacheStore {
       }
       let added = 0;
       for (const r of records) {
-        for (const o of Object.values(r.outputs)) if (!this.blobs.doesExist(o.digest)) throw new Error(`record ${r.key} names blob ${o.digest}, which is neither given nor stored`);
+        for (const o of Object.values(r.outputs))
+          if (!this.blobs.doesExist(o.digest))
+            throw new Error(
+              `record ${r.key} names blob ${o.digest}, which is neither given nor stored`,
+            );
         if (!this.records.doesExist(r.key)) added++;
         this.records.putSync(r.key, r);
       }
@@ -144,7 +163,8 @@ export class CacheStore {
   }
 
   *allBlobDigests(): Generator<{ digest: Digest; size: number }> {
-    for (const { key, value } of this.blobs.getRange()) yield { digest: key as Digest, size: value.length };
+    for (const { key, value } of this.blobs.getRange())
+      yield { digest: key as Digest, size: value.length };
   }
 
   /** Verifies one blob against its digest. */
@@ -170,7 +190,8 @@ export class CacheStore {
     return this.root.transactionSync(() => {
       for (const k of keys) this.records.removeSync(k);
       const referenced = new Set<string>();
-      for (const { value } of this.records.getRange()) for (const o of Object.values(value.outputs)) referenced.add(o.digest);
+      for (const { value } of this.records.getRange())
+        for (const o of Object.values(value.outputs)) referenced.add(o.digest);
       const swept: { digest: Digest; size: number }[] = [];
       for (const { key, value } of this.blobs.getRange()) {
         if (!referenced.has(key)) swept.push({ digest: key as Digest, size: value.length });
@@ -188,7 +209,13 @@ export class CacheStore {
   tryLease(key: StageKey, lease: Lease): Lease | undefined {
     return this.root.transactionSync(() => {
       const held = this.leases.get(key);
-      if (held && held.token !== lease.token && held.expiresAt > Date.now() && !(held.host === lease.host && !processAlive(held.pid))) return held;
+      if (
+        held &&
+        held.token !== lease.token &&
+        held.expiresAt > Date.now() &&
+        !(held.host === lease.host && !processAlive(held.pid))
+      )
+        return held;
       this.leases.putSync(key, lease);
       return undefined;
     });

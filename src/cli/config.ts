@@ -32,13 +32,21 @@ function configFile(): { path: string; config: ConfigFile } | undefined {
   }
 }
 
-export function remoteFor(flags: RemoteFlags, warn: (message: string) => void): RemoteCache | undefined {
-  const file = flags.remote === undefined && process.env.RNNP_REMOTE === undefined ? configFile() : undefined;
+export function remoteFor(
+  flags: RemoteFlags,
+  warn: (message: string) => void,
+): RemoteCache | undefined {
+  const file =
+    flags.remote === undefined && process.env.RNNP_REMOTE === undefined ? configFile() : undefined;
   const url = flags.remote ?? process.env.RNNP_REMOTE ?? file?.config.remote?.url;
   if (!url) return undefined;
-  if (!/^https?:\/\//.test(url)) throw new Exit(EXIT.invalid, `remote cache ${url}: expected an http:// or https:// URL`);
-  const mode = flags.remoteWrite ? "readwrite" : (process.env.RNNP_REMOTE_MODE ?? file?.config.remote?.mode ?? "read");
-  if (mode !== "read" && mode !== "readwrite") throw new Exit(EXIT.invalid, `remote cache mode "${mode}": expected "read" or "readwrite"`);
+  if (!/^https?:\/\//.test(url))
+    throw new Exit(EXIT.invalid, `remote cache ${url}: expected an http:// or https:// URL`);
+  const mode = flags.remoteWrite
+    ? "readwrite"
+    : (process.env.RNNP_REMOTE_MODE ?? file?.config.remote?.mode ?? "read");
+  if (mode !== "read" && mode !== "readwrite")
+    throw new Exit(EXIT.invalid, `remote cache mode "${mode}": expected "read" or "readwrite"`);
   const key = cacheKeyFromEnv();
   return new RemoteCache({ url, mode, ...(key ? { key } : {}), warn });
 }

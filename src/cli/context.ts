@@ -1,5 +1,6 @@
 import { readdirSync } from "node:fs";
 import { resolve } from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import pc from "picocolors";
 import type { Diagnostic } from "../core/diagnostic.js";
 import { renderDiagnostics } from "../core/render.js";
@@ -7,7 +8,13 @@ import { CacheStore } from "../cache/store.js";
 import { loadPipeline } from "../lang/load.js";
 import type { PipelineIR } from "../lang/ir.js";
 import { Planner } from "../plan/planner.js";
-import { BACKENDS, describeRuntime, RuntimeUnavailable, type KernelsName, type Runtime } from "../stages/numerics/runtime.js";
+import {
+  BACKENDS,
+  describeRuntime,
+  RuntimeUnavailable,
+  type KernelsName,
+  type Runtime,
+} from "../stages/numerics/runtime.js";
 import { EXIT, Exit } from "./exit.js";
 
 export { EXIT, Exit };
@@ -21,13 +28,26 @@ export interface CommonOptions {
 
 /** The options that choose what a pipeline computes, for a child rnnp process (workers, rebuilds). */
 export function computeArgs(opts: CommonOptions): string[] {
-  return [...(opts.backend ? ["--backend", opts.backend] : []), ...(opts.kernels ? ["--kernels", opts.kernels] : []), ...(opts.param ?? []).flatMap((p) => ["-P", p])];
+  return [
+    ...(opts.backend ? ["--backend", opts.backend] : []),
+    ...(opts.kernels ? ["--kernels", opts.kernels] : []),
+    ...(opts.param ?? []).flatMap((p) => ["-P", p]),
+  ];
 }
 
 export const color = pc.isColorSupported;
 
-export function printDiagnostics(ds: readonly Diagnostic[], sources?: ReadonlyMap<string, string>): void {
-  if (ds.length) process.stderr.write(renderDiagnostics(ds, { color: process.stderr.isTTY && color, ...(sources ? { sources } : {}) }) + "\n");
+export function printDiagnostics(
+  ds: readonly Diagnostic[],
+  sources?: ReadonlyMap<string, string>,
+): void {
+  if (ds.length)
+    process.stderr.write(
+      renderDiagnostics(ds, {
+        color: process.stderr.isTTY && color,
+        ...(sources ? { sources } : {}),
+      }) + "\n",
+    );
 }
 
 /** The pipeline file: as given, or the only .rnnp file in the working directory. */
@@ -35,13 +55,21 @@ export function pipelineFile(given?: string): string {
   if (given) return given;
   const here = readdirSync(".").filter((f) => f.endsWith(".rnnp"));
   if (here.length === 1) return here[0]!;
-  throw new Exit(EXIT.invalid, here.length === 0 ? "no pipeline file given, and no .rnnp file here" : `several .rnnp files here (${here.join(", ")}); name one`);
+  throw new Exit(
+    EXIT.invalid,
+    here.length === 0
+      ? "no pipeline file given, and no .rnnp file here"
+      : `several .rnnp files here (${here.join(", ")}); name one`,
+  );
 }
 
 /** Parses and checks a pipeline, printing diagnostics; exits 2 on any error. */
 export function openPipeline(file: string, overrides: readonly string[] = []): PipelineIR {
   const loaded = loadPipeline(file, overrides);
-  printDiagnostics(loaded.diagnostics, loaded.source !== undefined ? new Map([[file, loaded.source]]) : undefined);
+  printDiagnostics(
+    loaded.diagnostics,
+    loaded.source !== undefined ? new Map([[file, loaded.source]]) : undefined,
+  );
   if (!loaded.ir) throw new Exit(EXIT.invalid);
   return loaded.ir;
 }
@@ -67,7 +95,8 @@ export function openPlan(file: string | undefined, opts: CommonOptions): Planner
  */
 export function runtimeFor(ir: PipelineIR, opts: CommonOptions): Runtime | RuntimeUnavailable {
   const name = opts.backend ?? ir.backend ?? "wasm";
-  if (!(BACKENDS as readonly string[]).includes(name)) throw new Exit(EXIT.invalid, `--backend ${name}: expected one of ${BACKENDS.join(", ")}`);
+  if (!(BACKENDS as readonly string[]).includes(name))
+    throw new Exit(EXIT.invalid, `--backend ${name}: expected one of ${BACKENDS.join(", ")}`);
   try {
     return describeRuntime(name, (opts.kernels ?? ir.kernels ?? "fused") as KernelsName);
   } catch (e) {
@@ -98,8 +127,15 @@ export function printJson(value: unknown): void {
 
 /** Columns padded to their widest cell (visible width, ignoring colour codes). */
 export function table(rows: string[][]): string {
-  const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "").length;
+  const visible = (s: string) => stripVTControlCharacters(s).length;
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(c))));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + " ".repeat(widths[i]! - visible(c)))).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c + " ".repeat(widths[i]! - visible(c))))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }

@@ -20,23 +20,60 @@ const action =
     process.exitCode = await (await load())(...args);
   };
 
-const withCache = (c: Command) => c.option("--cache <dir>", "cache directory (default: $RNNP_CACHE or ./cache)");
+const withCache = (c: Command) =>
+  c.option("--cache <dir>", "cache directory (default: $RNNP_CACHE or ./cache)");
 const withRemote = (c: Command) =>
   c
-    .option("--remote <url>", "remote cache: fetch local misses over HTTP (default: $RNNP_REMOTE, or rnnp.config.json)")
-    .option("--remote-write", "also upload what runs here to the remote cache (or RNNP_REMOTE_MODE=readwrite)");
+    .option(
+      "--remote <url>",
+      "remote cache: fetch local misses over HTTP (default: $RNNP_REMOTE, or rnnp.config.json)",
+    )
+    .option(
+      "--remote-write",
+      "also upload what runs here to the remote cache (or RNNP_REMOTE_MODE=readwrite)",
+    );
 const withParams = (c: Command) =>
   c
     .option("-P, --param <name=value>", "override a pipeline param (repeatable)", collect)
-    .addOption(new Option("--backend <name>", "numeric backend (default: the pipeline's `backend`, else wasm)").choices(["wasm", "cpu", "tensorflow"]))
-    .addOption(new Option("--kernels <which>", "recurrent layers on rnnp's fused kernels or TF.js's cells (default: the pipeline's `kernels`, else fused)").choices(["fused", "tfjs"]));
+    .addOption(
+      new Option(
+        "--backend <name>",
+        "numeric backend (default: the pipeline's `backend`, else wasm)",
+      ).choices(["wasm", "cpu", "tensorflow"]),
+    )
+    .addOption(
+      new Option(
+        "--kernels <which>",
+        "recurrent layers on rnnp's fused kernels or TF.js's cells (default: the pipeline's `kernels`, else fused)",
+      ).choices(["fused", "tfjs"]),
+    );
 
-withRemote(withParams(withCache(program.command("run").argument("[file]", "pipeline file (default: the only .rnnp file here)"))))
+withRemote(
+  withParams(
+    withCache(
+      program
+        .command("run")
+        .argument("[file]", "pipeline file (default: the only .rnnp file here)"),
+    ),
+  ),
+)
   .description("run the stale stages of a pipeline")
-  .option("-s, --stage <name>", "run only this stage and what it needs (repeatable, or comma-separated)", collect)
-  .addOption(new Option("-f, --force [stages]", "execute these stages (comma-separated; all when none named) even if cached"))
+  .option(
+    "-s, --stage <name>",
+    "run only this stage and what it needs (repeatable, or comma-separated)",
+    collect,
+  )
+  .addOption(
+    new Option(
+      "-f, --force [stages]",
+      "execute these stages (comma-separated; all when none named) even if cached",
+    ),
+  )
   .option("-n, --dry-run", "show what would run, and why, without running")
-  .option("--frozen", "CI mode: fail (exit 3) if a stage's key or output bytes differ from the lockfile")
+  .option(
+    "--frozen",
+    "CI mode: fail (exit 3) if a stage's key or output bytes differ from the lockfile",
+  )
   .option("-j, --jobs <n>", "run up to n stages at once, each in its own worker process", count, 1)
   .option("--no-lock", "do not write <pipeline>.lock")
   .option("--json", "print a JSON report on stdout")
@@ -47,18 +84,28 @@ withRemote(withParams(withCache(program.command("status").argument("[file]", "pi
   .option("--json", "print JSON")
   .action(action(async () => (await import("./commands/status.js")).statusCommand));
 
-withParams(withCache(program.command("why").argument("<stage>", "stage name").argument("[file]", "pipeline file")))
+withParams(
+  withCache(
+    program.command("why").argument("<stage>", "stage name").argument("[file]", "pipeline file"),
+  ),
+)
   .description("explain what changed since a stage last ran")
   .option("--json", "print JSON")
   .action(action(async () => (await import("./commands/status.js")).whyCommand));
 
 withParams(withCache(program.command("dag").argument("[file]", "pipeline file")))
   .description("print the stage graph with each stage's status")
-  .addOption(new Option("--format <format>", "output format").choices(["text", "dot", "mermaid"]).default("text"))
+  .addOption(
+    new Option("--format <format>", "output format")
+      .choices(["text", "dot", "mermaid"])
+      .default("text"),
+  )
   .action(action(async () => (await import("./commands/dag.js")).dagCommand));
 
 withParams(program.command("validate").argument("<file>", "pipeline file"))
-  .description("check a pipeline (syntax, kinds, parameters, references, cycles) without running it; exit 2 on errors")
+  .description(
+    "check a pipeline (syntax, kinds, parameters, references, cycles) without running it; exit 2 on errors",
+  )
   .option("-q, --quiet", "print nothing when valid")
   .action(action(async () => (await import("./commands/validate.js")).validateCommand));
 
@@ -70,14 +117,20 @@ program
   .option("--check", "list files that are not formatted; exit 1 if any")
   .action(action(async () => (await import("./commands/validate.js")).fmtCommand));
 
-withParams(withCache(program.command("show").argument("<stage>", "stage name").argument("[file]", "pipeline file")))
+withParams(
+  withCache(
+    program.command("show").argument("<stage>", "stage name").argument("[file]", "pipeline file"),
+  ),
+)
   .description("show a built stage's outputs")
   .option("--rows <n>", "table rows to print", count, 10)
   .option("--json", "print JSON: output references, and reports whole")
   .action(action(async () => (await import("./commands/show.js")).showCommand));
 
 withParams(withCache(program.command("predict").argument("[file]", "pipeline file")))
-  .description("run a built model on new input: text (--input, or --file with one text per line), or a CSV of rows for window models")
+  .description(
+    "run a built model on new input: text (--input, or --file with one text per line), or a CSV of rows for window models",
+  )
   .requiredOption("--stage <name>", "the train stage whose model to use")
   .option("-i, --input <text>", "text to classify (repeatable)", collect)
   .option("--file <path>", "a file of inputs")
@@ -87,7 +140,9 @@ withParams(withCache(program.command("predict").argument("[file]", "pipeline fil
   .action(action(async () => (await import("./commands/predict.js")).predictCommand));
 
 withParams(withCache(program.command("compare").argument("[file]", "pipeline file")))
-  .description("compare the variants of a sweep by their evaluation metrics, from the cache (like dvc exp show)")
+  .description(
+    "compare the variants of a sweep by their evaluation metrics, from the cache (like dvc exp show)",
+  )
   .option("--sort <metric>", "sort by a metric or swept param (descending)")
   .option("--asc", "sort ascending")
   .option("--json", "print JSON")
@@ -95,8 +150,14 @@ withParams(withCache(program.command("compare").argument("[file]", "pipeline fil
   .action(action(async () => (await import("./commands/compare.js")).compareCommand));
 
 withParams(withCache(program.command("check").argument("[file]", "pipeline file")))
-  .description("determinism check: rebuild stages in fresh processes and compare their bytes with the cache and the lockfile (exit 104 if any differ)")
-  .option("-s, --stage <name>", "check only these stages (repeatable, or comma-separated; default: all)", collect)
+  .description(
+    "determinism check: rebuild stages in fresh processes and compare their bytes with the cache and the lockfile (exit 104 if any differ)",
+  )
+  .option(
+    "-s, --stage <name>",
+    "check only these stages (repeatable, or comma-separated; default: all)",
+    collect,
+  )
   .option("--runs <n>", "fresh processes per stage", count, 1)
   .option("--threads <counts>", "thread counts to try, e.g. 1,2 (backends with thread pools)")
   .option("--json", "print JSON")
@@ -120,11 +181,24 @@ withCache(cache.command("path"))
   .description("print the cache directory")
   .action(action(async () => (await import("./commands/cache.js")).cachePath));
 withCache(cache.command("verify"))
-  .description("check every blob against its digest; drop corrupt ones and the records naming them (exit 1 if any)")
+  .description(
+    "check every blob against its digest; drop corrupt ones and the records naming them (exit 1 if any)",
+  )
   .option("--json", "print JSON")
   .action(action(async () => (await import("./commands/cache.js")).cacheVerify));
-withParams(withCache(cache.command("export").argument("[files...]", "pipelines (or lockfiles) whose stages to export; all records when none")))
-  .description("write records and blobs to a bundle (a tar archive) for another machine; signed when RNNP_CACHE_KEY is set")
+withParams(
+  withCache(
+    cache
+      .command("export")
+      .argument(
+        "[files...]",
+        "pipelines (or lockfiles) whose stages to export; all records when none",
+      ),
+  ),
+)
+  .description(
+    "write records and blobs to a bundle (a tar archive) for another machine; signed when RNNP_CACHE_KEY is set",
+  )
   .requiredOption("-o, --output <bundle>", "the bundle to write")
   .option("-z, --gzip", "compress the bundle")
   .option("--json", "print JSON")
@@ -134,10 +208,19 @@ withCache(cache.command("import").argument("<bundle>", "a bundle made by `rnnp c
   .option("--max-entry-size <size>", "refuse entries larger than this (default 8GB)")
   .option("--json", "print JSON")
   .action(action(async () => (await import("./commands/cache.js")).cacheImport));
-withParams(withCache(cache.command("gc").argument("[files...]", "pipelines (or lockfiles) whose stages to keep")))
-  .description("remove records the given pipelines do not use (or, with caps, those beyond them) and unreferenced blobs")
+withParams(
+  withCache(
+    cache.command("gc").argument("[files...]", "pipelines (or lockfiles) whose stages to keep"),
+  ),
+)
+  .description(
+    "remove records the given pipelines do not use (or, with caps, those beyond them) and unreferenced blobs",
+  )
   .option("--max-age <duration>", "with caps: remove unkept records older than this (e.g. 30d)")
-  .option("--max-size <size>", "with caps: remove unkept records, oldest first, until the cache is at most this (e.g. 2GB)")
+  .option(
+    "--max-size <size>",
+    "with caps: remove unkept records, oldest first, until the cache is at most this (e.g. 2GB)",
+  )
   .option("-n, --dry-run", "report without removing")
   .option("--json", "print JSON")
   .action(action(async () => (await import("./commands/cache.js")).cacheGc));
@@ -148,7 +231,9 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
 });
 process.on("SIGINT", () => {
   // Every commit is one synchronous LMDB transaction, so stopping here never leaves a half entry.
-  process.stderr.write("\ninterrupted: stages that finished are cached; nothing else was written\n");
+  process.stderr.write(
+    "\ninterrupted: stages that finished are cached; nothing else was written\n",
+  );
   process.exit(130);
 });
 
@@ -156,13 +241,19 @@ try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) {
-    process.exitCode = e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help" ? EXIT.ok : EXIT.invalid;
+    process.exitCode =
+      e.code === "commander.helpDisplayed" ||
+      e.code === "commander.version" ||
+      e.code === "commander.help"
+        ? EXIT.ok
+        : EXIT.invalid;
   } else if (e instanceof Exit) {
     if (e.message) process.stderr.write(`${pc.red("error")}: ${e.message}\n`);
     process.exitCode = e.code;
   } else {
-    process.stderr.write(`${pc.red("internal error")}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.stderr.write(
+      `${pc.red("internal error")}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+    );
     process.exitCode = EXIT.failed;
   }
 }
-

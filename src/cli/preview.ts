@@ -17,25 +17,43 @@ export function preview(a: Artifact, rows: number): string {
     case "sequences":
       return sequencesPreview(a, rows);
     case "model":
-      return a.summary.map((l, i) => `  ${i + 1}. ${l}`).join("\n") + `\n  ${a.params} parameters; input ${a.input.dtype} [${a.input.shape.join(", ")}], output [${a.output.shape.join(", ")}] ${a.output.activation}`;
+      return (
+        a.summary.map((l, i) => `  ${i + 1}. ${l}`).join("\n") +
+        `\n  ${a.params} parameters; input ${a.input.dtype} [${a.input.shape.join(", ")}], output [${a.output.shape.join(", ")}] ${a.output.activation}`
+      );
     case "trained":
       return trainedPreview(a);
     case "report":
       return reportPreview(a);
     case "files":
-      return Object.entries(a.files).map(([name, b]) => `  ${a.dir}/${name}  ${b.byteLength} bytes`).join("\n");
+      return Object.entries(a.files)
+        .map(([name, b]) => `  ${a.dir}/${name}  ${b.byteLength} bytes`)
+        .join("\n");
   }
 }
 
-const indent = (s: string) => s.split("\n").map((l) => `  ${l}`).join("\n");
-const num = (v: number) => (Number.isNaN(v) ? "NaN" : Math.abs(v) >= 1e5 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : String(+v.toPrecision(5)));
+const indent = (s: string) =>
+  s
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
+const num = (v: number) =>
+  Number.isNaN(v)
+    ? "NaN"
+    : Math.abs(v) >= 1e5 || (Math.abs(v) < 1e-3 && v !== 0)
+      ? v.toExponential(3)
+      : String(+v.toPrecision(5));
 const clip = (s: string) => (s.length > 48 ? `${s.slice(0, 45)}...` : s);
 
 function tablePreview(t: Table, n: number): string {
   const shown = Math.min(n, rowCount(t));
   const body = [t.columns.map((c) => pc.bold(c.name))];
   const cell = (c: Table["columns"][number], i: number) =>
-    c.dtype === "number" ? num(c.values[i]!) : c.dtype === "audio" ? `[${(c.values[i]!.length / c.sampleRate).toFixed(2)} s of audio]` : JSON.stringify(c.values[i]);
+    c.dtype === "number"
+      ? num(c.values[i]!)
+      : c.dtype === "audio"
+        ? `[${(c.values[i]!.length / c.sampleRate).toFixed(2)} s of audio]`
+        : JSON.stringify(c.values[i]);
   for (let i = 0; i < shown; i++) body.push(t.columns.map((c) => clip(cell(c, i))));
   const more = rowCount(t) > shown ? pc.dim(`\n  ... ${rowCount(t) - shown} more rows`) : "";
   return indent(table(body)) + more;
@@ -43,8 +61,14 @@ function tablePreview(t: Table, n: number): string {
 
 function vocabularyPreview(v: Vocabulary, n: number): string {
   const body = [[pc.bold("id"), pc.bold("token"), pc.bold("count")]];
-  for (let i = 0; i < Math.min(v.tokens.length, n + Object.keys(v.reserved).length); i++) body.push([String(i), JSON.stringify(v.tokens[i]), String(v.counts[i])]);
-  return indent(table(body)) + (v.tokens.length > n ? pc.dim(`\n  ... ${v.tokens.length - n - Object.keys(v.reserved).length} more tokens`) : "");
+  for (let i = 0; i < Math.min(v.tokens.length, n + Object.keys(v.reserved).length); i++)
+    body.push([String(i), JSON.stringify(v.tokens[i]), String(v.counts[i])]);
+  return (
+    indent(table(body)) +
+    (v.tokens.length > n
+      ? pc.dim(`\n  ... ${v.tokens.length - n - Object.keys(v.reserved).length} more tokens`)
+      : "")
+  );
 }
 
 function sequencesPreview(s: SequenceSet, n: number): string {
@@ -54,8 +78,12 @@ function sequencesPreview(s: SequenceSet, n: number): string {
   for (let i = 0; i < Math.min(n, N); i++) {
     let input: string;
     if (s.input === "tokens") {
-      const ids = Array.from(s.x.subarray(i * T, (i + 1) * T)).filter((id) => id !== (s.text?.reserved.pad ?? 0));
-      input = s.text ? ids.map((id) => s.text!.tokens[id]).join(s.text.level === "char" ? "" : " ") : ids.join(" ");
+      const ids = Array.from(s.x.subarray(i * T, (i + 1) * T)).filter(
+        (id) => id !== (s.text?.reserved.pad ?? 0),
+      );
+      input = s.text
+        ? ids.map((id) => s.text!.tokens[id]).join(s.text.level === "char" ? "" : " ")
+        : ids.join(" ");
     } else {
       const F = s.shape[2]!;
       input = `[${Array.from(s.x.subarray(i * T * F, i * T * F + Math.min(3, T) * F), num).join(", ")}${T > 3 ? ", ..." : ""}]`;
@@ -67,7 +95,10 @@ function sequencesPreview(s: SequenceSet, n: number): string {
         : t.kind === "value"
           ? Array.from(t.y.subarray(i * t.size, (i + 1) * t.size), num).join(", ")
           : t.kind === "sequence"
-            ? Array.from(t.y.subarray(i * T, (i + 1) * T)).filter((id) => id !== 0).map((id) => t.tokens[id]).join(t.level === "char" ? "" : " ")
+            ? Array.from(t.y.subarray(i * T, (i + 1) * T))
+                .filter((id) => id !== 0)
+                .map((id) => t.tokens[id])
+                .join(t.level === "char" ? "" : " ")
             : "";
     body.push([String(i), String(s.lengths[i]), target, clip(JSON.stringify(input))]);
   }
@@ -77,44 +108,105 @@ function sequencesPreview(s: SequenceSet, n: number): string {
 function trainedPreview(t: TrainedModel): string {
   const metricNames = [...new Set(t.history.flatMap((e) => Object.keys(e.metrics)))];
   const hasVal = t.history.some((e) => e.valLoss !== undefined);
-  const head = ["epoch", "loss", ...metricNames, ...(hasVal ? ["val_loss", ...metricNames.map((m) => `val_${m}`)] : []), "lr", "|grad|"];
+  const head = [
+    "epoch",
+    "loss",
+    ...metricNames,
+    ...(hasVal ? ["val_loss", ...metricNames.map((m) => `val_${m}`)] : []),
+    "lr",
+    "|grad|",
+  ];
   const body = [head.map((h) => pc.bold(h))];
   for (const e of t.history) {
     body.push([
       `${e.epoch}${e.epoch === t.bestEpoch ? "*" : ""}`,
       num(e.loss),
       ...metricNames.map((m) => num(e.metrics[m] ?? NaN)),
-      ...(hasVal ? [num(e.valLoss ?? NaN), ...metricNames.map((m) => num(e.valMetrics?.[m] ?? NaN))] : []),
+      ...(hasVal
+        ? [num(e.valLoss ?? NaN), ...metricNames.map((m) => num(e.valMetrics?.[m] ?? NaN))]
+        : []),
       num(e.lr),
       num(e.gradNorm),
     ]);
   }
-  const notes = [...(t.bestEpoch !== undefined ? [`* best epoch (weights restored from it)`] : []), ...t.warnings.map((w) => pc.yellow(`warning: ${w}`))];
+  const notes = [
+    ...(t.bestEpoch !== undefined ? [`* best epoch (weights restored from it)`] : []),
+    ...t.warnings.map((w) => pc.yellow(`warning: ${w}`)),
+  ];
   return indent(table(body)) + (notes.length ? `\n${indent(notes.join("\n"))}` : "");
 }
 
 function reportPreview(r: Report): string {
-  const parts = [indent(table([[pc.bold("metric"), pc.bold("value")], ...Object.entries(r.metrics).map(([k, v]) => [k, num(v)])]))];
+  const parts = [
+    indent(
+      table([
+        [pc.bold("metric"), pc.bold("value")],
+        ...Object.entries(r.metrics).map(([k, v]) => [k, num(v)]),
+      ]),
+    ),
+  ];
   if (r.perClass) {
-    parts.push(indent(table([["class", "precision", "recall", "f1", "support"].map((h) => pc.bold(h)), ...r.perClass.map((c) => [c.label, num(c.precision), num(c.recall), num(c.f1), String(c.support)])])));
+    parts.push(
+      indent(
+        table([
+          ["class", "precision", "recall", "f1", "support"].map((h) => pc.bold(h)),
+          ...r.perClass.map((c) => [
+            c.label,
+            num(c.precision),
+            num(c.recall),
+            num(c.f1),
+            String(c.support),
+          ]),
+        ]),
+      ),
+    );
   }
   if (r.confusion && r.confusion.labels.length <= 20) {
     const labels = r.confusion.labels;
     parts.push(
       pc.dim("  confusion (rows: true class, columns: predicted)"),
-      indent(table([["", ...labels].map((h) => pc.bold(h)), ...r.confusion.matrix.map((row, i) => [pc.bold(labels[i]!), ...row.map(String)])])),
+      indent(
+        table([
+          ["", ...labels].map((h) => pc.bold(h)),
+          ...r.confusion.matrix.map((row, i) => [pc.bold(labels[i]!), ...row.map(String)]),
+        ]),
+      ),
     );
   }
   if (r.perGroup) {
-    parts.push(indent(table([[r.perGroup.column, "n", "accuracy"].map((h) => pc.bold(h)), ...r.perGroup.rows.map((g) => [g.group, String(g.n), num(g.accuracy)])])));
+    parts.push(
+      indent(
+        table([
+          [r.perGroup.column, "n", "accuracy"].map((h) => pc.bold(h)),
+          ...r.perGroup.rows.map((g) => [g.group, String(g.n), num(g.accuracy)]),
+        ]),
+      ),
+    );
   }
   if (r.metrics.skill !== undefined) {
     parts.push(
       r.metrics.skill > 0
-        ? pc.green(`  beats the naive last-value forecast: MAE ${num(r.metrics.mae!)} vs ${num(r.metrics.naiveMae!)} (skill ${num(r.metrics.skill)})`)
-        : pc.yellow(`  LOSES to the naive last-value forecast: MAE ${num(r.metrics.mae!)} vs ${num(r.metrics.naiveMae!)} (skill ${num(r.metrics.skill)})`),
+        ? pc.green(
+            `  beats the naive last-value forecast: MAE ${num(r.metrics.mae!)} vs ${num(r.metrics.naiveMae!)} (skill ${num(r.metrics.skill)})`,
+          )
+        : pc.yellow(
+            `  LOSES to the naive last-value forecast: MAE ${num(r.metrics.mae!)} vs ${num(r.metrics.naiveMae!)} (skill ${num(r.metrics.skill)})`,
+          ),
     );
   }
-  if (r.perTarget) parts.push(indent(table([["target", "mae", "rmse", "mape %"].map((h) => pc.bold(h)), ...r.perTarget.map((t) => [t.name, num(t.mae), num(t.rmse), t.mape < 0 ? "-" : num(t.mape)])])));
+  if (r.perTarget)
+    parts.push(
+      indent(
+        table([
+          ["target", "mae", "rmse", "mape %"].map((h) => pc.bold(h)),
+          ...r.perTarget.map((t) => [
+            t.name,
+            num(t.mae),
+            num(t.rmse),
+            t.mape < 0 ? "-" : num(t.mape),
+          ]),
+        ]),
+      ),
+    );
   return parts.join("\n\n");
 }

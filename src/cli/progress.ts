@@ -7,7 +7,7 @@ import type { StageIR } from "../lang/ir.js";
  * cli-progress is loaded before the run starts, and only for a terminal.
  */
 export class Progress {
-  private bar?: SingleBar;
+  private bar: SingleBar | undefined;
 
   private constructor(private readonly Bar?: typeof SingleBar) {}
 
@@ -18,7 +18,13 @@ export class Progress {
   update(stage: StageIR, done: number, total: number, unit = "items"): void {
     if (!this.Bar) return;
     if (!this.bar) {
-      this.bar = new this.Bar({ format: `  ${stage.name} [{bar}] {value}/{total} ${unit} {percentage}% eta {eta_formatted}`, hideCursor: true, clearOnComplete: true, stream: process.stderr, fps: 10 });
+      this.bar = new this.Bar({
+        format: `  ${stage.name} [{bar}] {value}/{total} ${unit} {percentage}% eta {eta_formatted}`,
+        hideCursor: true,
+        clearOnComplete: true,
+        stream: process.stderr,
+        fps: 10,
+      });
       this.bar.start(total, done);
     } else {
       this.bar.setTotal(total);

@@ -16,20 +16,27 @@ function write(value: unknown, path: string): string {
     case "boolean":
       return value ? "true" : "false";
     case "number":
-      if (!Number.isFinite(value)) throw new TypeError(`canonical JSON: ${path} is ${value}, which JSON cannot represent`);
+      if (!Number.isFinite(value))
+        throw new TypeError(`canonical JSON: ${path} is ${value}, which JSON cannot represent`);
       return Object.is(value, -0) ? "0" : JSON.stringify(value);
     case "string":
       return JSON.stringify(value);
     case "object": {
-      if (Array.isArray(value)) return `[${value.map((v, i) => write(v, `${path}[${i}]`)).join(",")}]`;
+      if (Array.isArray(value))
+        return `[${value.map((v, i) => write(v, `${path}[${i}]`)).join(",")}]`;
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) {
-        throw new TypeError(`canonical JSON: ${path} is a ${proto?.constructor?.name ?? "object"}, not a plain object`);
+        throw new TypeError(
+          `canonical JSON: ${path} is a ${proto?.constructor?.name ?? "object"}, not a plain object`,
+        );
       }
       const entries = Object.keys(value as object)
         .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
         .sort()
-        .map((k) => `${JSON.stringify(k)}:${write((value as Record<string, unknown>)[k], `${path}.${k}`)}`);
+        .map(
+          (k) =>
+            `${JSON.stringify(k)}:${write((value as Record<string, unknown>)[k], `${path}.${k}`)}`,
+        );
       return `{${entries.join(",")}}`;
     }
     default:

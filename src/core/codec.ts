@@ -65,13 +65,15 @@ export function encode(value: Value): Buffer {
 function lift(v: Value, sections: Uint8Array[]): unknown {
   if (ArrayBuffer.isView(v)) {
     const dtype = dtypeOf(v);
-    const canon = dtype === "f32" || dtype === "f64" ? canonicalNaNs(v as Float32Array | Float64Array) : v;
+    const canon =
+      dtype === "f32" || dtype === "f64" ? canonicalNaNs(v as Float32Array | Float64Array) : v;
     sections.push(new Uint8Array(canon.buffer, canon.byteOffset, canon.byteLength));
     return { [SECTION]: sections.length - 1, dtype, length: v.length };
   }
   if (Array.isArray(v)) return v.map((x) => lift(x, sections));
   if (v !== null && typeof v === "object") {
-    if (SECTION in v) throw new TypeError(`artifact objects may not use the reserved key ${SECTION}`);
+    if (SECTION in v)
+      throw new TypeError(`artifact objects may not use the reserved key ${SECTION}`);
     // fromEntries defines properties, so even a "__proto__" key stays data.
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, lift(x, sections)]));
   }
@@ -81,7 +83,7 @@ function lift(v: Value, sections: Uint8Array[]): unknown {
 function canonicalNaNs<T extends Float32Array | Float64Array>(a: T): T {
   let copy: T | undefined;
   for (let i = 0; i < a.length; i++) {
-    if (a[i] !== a[i]) {
+    if (Number.isNaN(a[i])) {
       copy ??= a.slice() as T;
       copy[i] = NaN;
     }
@@ -93,7 +95,8 @@ export class CodecError extends Error {}
 
 export function decode(bytes: Uint8Array): Value {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buf.length < 12 || !buf.subarray(0, 8).equals(MAGIC)) throw new CodecError("not an rnnp artifact (bad magic)");
+  if (buf.length < 12 || !buf.subarray(0, 8).equals(MAGIC))
+    throw new CodecError("not an rnnp artifact (bad magic)");
   const headerLength = buf.readUInt32LE(8);
   if (12 + headerLength > buf.length) throw new CodecError("truncated artifact header");
   const tree = JSON.parse(buf.toString("utf8", 12, 12 + headerLength)) as unknown;
@@ -118,7 +121,8 @@ export function decode(bytes: Uint8Array): Value {
     starts.push(at);
     at += n + pad8(n);
   }
-  if (at !== buf.length) throw new CodecError(`artifact length ${buf.length} does not match its header (${at})`);
+  if (at !== buf.length)
+    throw new CodecError(`artifact length ${buf.length} does not match its header (${at})`);
 
   const resolve = (t: unknown): Value => {
     if (Array.isArray(t)) return t.map(resolve);
@@ -137,7 +141,8 @@ function view(buf: Buffer, ref: Record<string, unknown>, start: number): Numeric
   const length = ref.length as number;
   const offset = buf.byteOffset + start;
   // A view when aligned (no copy: restores run at memory speed), a copy otherwise.
-  if (offset % ctor.BYTES_PER_ELEMENT === 0) return new ctor(buf.buffer as ArrayBuffer, offset, length) as Numeric;
+  if (offset % ctor.BYTES_PER_ELEMENT === 0)
+    return new ctor(buf.buffer as ArrayBuffer, offset, length) as Numeric;
   const copy = new Uint8Array(length * ctor.BYTES_PER_ELEMENT);
   copy.set(buf.subarray(start, start + copy.byteLength));
   return new ctor(copy.buffer, 0, length) as Numeric;

@@ -38,7 +38,12 @@ export class DiagnosticError extends Error {
   }
 }
 
-export function error(code: string, message: string, where: { file?: string; span?: Span } = {}, extra: Pick<Diagnostic, "expected" | "hint"> = {}): Diagnostic {
+export function error(
+  code: string,
+  message: string,
+  where: { file?: string; span?: Span } = {},
+  extra: Pick<Diagnostic, "expected" | "hint"> = {},
+): Diagnostic {
   return { code, severity: "error", message, ...where, ...extra };
 }
 
@@ -64,5 +69,8 @@ export function lineSpan(text: string, line: number): Span {
   let end = text.indexOf("\n", start);
   if (end === -1) end = text.length;
   if (end > start && text[end - 1] === "\r") end--;
-  return { start: { line, column: 1, offset: start }, end: { line, column: end - start + 1, offset: end } };
+  return {
+    start: { line, column: 1, offset: start },
+    end: { line, column: end - start + 1, offset: end },
+  };
 }

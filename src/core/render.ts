@@ -33,10 +33,15 @@ export function renderDiagnostic(d: Diagnostic, options: RenderOptions = {}): st
   if (source !== undefined && d.span) {
     const lineText = source.split("\n")[d.span.start.line - 1]?.replace(/\r$/, "") ?? "";
     const startCol = d.span.start.column;
-    const endCol = d.span.end.line === d.span.start.line ? Math.max(d.span.end.column, startCol + 1) : lineText.length + 1;
+    const endCol =
+      d.span.end.line === d.span.start.line
+        ? Math.max(d.span.end.column, startCol + 1)
+        : lineText.length + 1;
     const caretLen = Math.max(1, Math.min(endCol, lineText.length + 1) - startCol);
     out.push(gutter(), `${gutter(String(d.span.start.line))} ${expandTabs(lineText)}`);
-    out.push(`${gutter()} ${" ".repeat(expandTabs(lineText.slice(0, startCol - 1)).length)}${c.red("^".repeat(caretLen))}`);
+    out.push(
+      `${gutter()} ${" ".repeat(expandTabs(lineText.slice(0, startCol - 1)).length)}${c.red("^".repeat(caretLen))}`,
+    );
   }
   const pad = " ".repeat(gutterWidth + 1);
   if (d.expected) out.push(`${pad}${c.blue("=")} expected: ${d.expected}`);

@@ -10,7 +10,13 @@ import { kinds } from "../stages/registry.js";
 import type { InputRef, PipelineIR, StageIR } from "./ir.js";
 import { didYouMean } from "./suggest.js";
 import type { BlockSpec } from "../stages/kind.js";
-import { combinations, literal as sweepLiteral, readSweep, variantName, type Sweep } from "./sweep.js";
+import {
+  combinations,
+  literal as sweepLiteral,
+  readSweep,
+  variantName,
+  type Sweep,
+} from "./sweep.js";
 import { bindNamed, checkValue, hintOf, type PipelineParam, type ValueScope } from "./values.js";
 
 /** Pipeline-wide settings (`seed 42`): their names and types. */
@@ -39,10 +45,26 @@ interface StageDraft {
 }
 
 /** Semantic checks over a parsed pipeline: names, kinds, parameters, references, outputs, cycles. */
-export function check(ast: A.PipelineAst, file: string, overrides: readonly Override[] = []): { ir?: PipelineIR; diagnostics: Diagnostic[] } {
+export function check(
+  ast: A.PipelineAst,
+  file: string,
+  overrides: readonly Override[] = [],
+): { ir?: PipelineIR; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
-  const err = (code: string, message: string, span: Span | undefined, extra: Partial<Diagnostic> = {}) =>
-    diagnostics.push({ code, severity: "error", message, file, ...(span ? { span } : {}), ...extra });
+  const err = (
+    code: string,
+    message: string,
+    span: Span | undefined,
+    extra: Partial<Diagnostic> = {},
+  ) =>
+    diagnostics.push({
+      code,
+      severity: "error",
+      message,
+      file,
+      ...(span ? { span } : {}),
+      ...extra,
+    });
 
   // Settings and params.
   let seed = 0;
@@ -56,39 +78,76 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
     if (item.type === "setting") {
       const name = item.name.text;
       if (!(name in SETTINGS)) {
-        err("unknown-setting", `unknown setting \`${name}\``, item.name.span, { expected: `a setting (${Object.keys(SETTINGS).join(", ")}), \`params { ... }\` or \`stage NAME = ...\``, ...hintOf(didYouMean(name, [...Object.keys(SETTINGS), "stage", "params"])) });
+        err("unknown-setting", `unknown setting \`${name}\``, item.name.span, {
+          expected: `a setting (${Object.keys(SETTINGS).join(", ")}), \`params { ... }\` or \`stage NAME = ...\``,
+          ...hintOf(didYouMean(name, [...Object.keys(SETTINGS), "stage", "params"])),
+        });
         continue;
       }
-      if (seenSettings.has(name)) err("duplicate-setting", `\`${name}\` is set twice`, item.name.span, { hint: `the first is at line ${seenSettings.get(name)!.start.line}` });
+      if (seenSettings.has(name))
+        err("duplicate-setting", `\`${name}\` is set twice`, item.name.span, {
+          hint: `the first is at line ${seenSettings.get(name)!.start.line}`,
+        });
       seenSettings.set(name, item.name.span);
       if (name === "sweep") {
         sweepValue = item.value; // read once the params are known
         continue;
       }
-      const scope: ValueScope = { file, params: new Map(), stageNames: new Set(), used: new Set(), diagnostics };
-      const v = checkValue(item.value, SETTINGS[name as keyof typeof SETTINGS], scope, `\`${name}\``);
+      const scope: ValueScope = {
+        file,
+        params: new Map(),
+        stageNames: new Set(),
+        used: new Set(),
+        diagnostics,
+      };
+      const v = checkValue(
+        item.value,
+        SETTINGS[name as keyof typeof SETTINGS],
+        scope,
+        `\`${name}\``,
+      );
       if (name === "seed" && typeof v === "number") seed = v;
       if (name === "backend" && typeof v === "string") backend = v;
       if (name === "kernels" && typeof v === "string") kernels = v;
     } else if (item.type === "params") {
       for (const pd of item.params) {
         const prior = params.get(pd.name.text);
-        if (prior) err("duplicate-param", `param \`${pd.name.text}\` is declared twice`, pd.name.span, { hint: `the first is at line ${prior.nameSpan.start.line}` });
+        if (prior)
+          err("duplicate-param", `param \`${pd.name.text}\` is declared twice`, pd.name.span, {
+            hint: `the first is at line ${prior.nameSpan.start.line}`,
+          });
         else params.set(pd.name.text, { value: pd.value, span: pd.span, nameSpan: pd.name.span });
-        literalOnly(pd.value, (span) => err("param-ref", "param values must be literals", span, { hint: "stage and param references belong in stage arguments" }));
+        literalOnly(pd.value, (span) =>
+          err("param-ref", "param values must be literals", span, {
+            hint: "stage and param references belong in stage arguments",
+          }),
+        );
       }
     } else {
       const prior = stageDecls.get(item.name.text);
-      if (prior) err("duplicate-stage", `stage \`${item.name.text}\` is declared twice`, item.name.span, { hint: `the first is at line ${prior.name.span.start.line}; stage names must be unique` });
+      if (prior)
+        err("duplicate-stage", `stage \`${item.name.text}\` is declared twice`, item.name.span, {
+          hint: `the first is at line ${prior.name.span.start.line}; stage names must be unique`,
+        });
       else stageDecls.set(item.name.text, item);
     }
   }
-  const sweep = sweepValue ? readSweep(sweepValue, new Set(params.keys()), file, diagnostics) : new Map<string, A.Value[]>();
+  const sweep = sweepValue
+    ? readSweep(sweepValue, new Set(params.keys()), file, diagnostics)
+    : new Map<string, A.Value[]>();
   for (const o of overrides) {
     sweep.delete(o.name); // -P pins a swept param to one value
     const p = params.get(o.name);
     if (!p) {
-      diagnostics.push({ code: "unknown-override", severity: "error", message: `-P ${o.name}: the pipeline has no param \`${o.name}\``, expected: params.size ? `one of ${[...params.keys()].join(", ")}` : "a param declared in `params { ... }`", ...hintOf(didYouMean(o.name, params.keys())) });
+      diagnostics.push({
+        code: "unknown-override",
+        severity: "error",
+        message: `-P ${o.name}: the pipeline has no param \`${o.name}\``,
+        expected: params.size
+          ? `one of ${[...params.keys()].join(", ")}`
+          : "a param declared in `params { ... }`",
+        ...hintOf(didYouMean(o.name, params.keys())),
+      });
     } else params.set(o.name, { ...p, value: o.value, override: o.text });
   }
 
@@ -112,7 +171,8 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
     if (Array.isArray(spec)) out = [...spec];
     else {
       const ref = d.inputs[(spec as { mirror: string }).mirror];
-      if (ref) out = ref.output !== undefined ? [ref.output] : outputsOf(ref.stage, [...trail, name]);
+      if (ref)
+        out = ref.output !== undefined ? [ref.output] : outputsOf(ref.stage, [...trail, name]);
     }
     if (out) outputs.set(name, out);
     return out;
@@ -124,15 +184,27 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
       if (!stageNames.has(ref.stage)) continue; // reported in draftStage
       if (!target) continue; // its own errors are reported
       if (target.kind.outputType !== spec.type) {
-        err("input-type", `input \`${slot}\` of ${d.kind.name} takes a ${spec.type}, but \`${ref.stage}\` (${target.kind.name}) gives a ${target.kind.outputType}`, ref.span);
+        err(
+          "input-type",
+          `input \`${slot}\` of ${d.kind.name} takes a ${spec.type}, but \`${ref.stage}\` (${target.kind.name}) gives a ${target.kind.outputType}`,
+          ref.span,
+        );
         continue;
       }
       const outs = outputsOf(ref.stage);
       if (!outs) continue;
       if (ref.output !== undefined && !outs.includes(ref.output)) {
-        err("unknown-output", `stage \`${ref.stage}\` has no output \`${ref.output}\``, ref.span, { expected: `one of ${outs.map((o) => `${ref.stage}.${o}`).join(", ")}`, ...hintOf(didYouMean(ref.output, outs)) });
+        err("unknown-output", `stage \`${ref.stage}\` has no output \`${ref.output}\``, ref.span, {
+          expected: `one of ${outs.map((o) => `${ref.stage}.${o}`).join(", ")}`,
+          ...hintOf(didYouMean(ref.output, outs)),
+        });
       } else if (ref.output === undefined && outs.length > 1 && !spec.bundle) {
-        err("ambiguous-output", `stage \`${ref.stage}\` has several outputs (${outs.join(", ")}); input \`${slot}\` of ${d.kind.name} takes one`, ref.span, { hint: `pick one, e.g. \`${ref.stage}.${outs[0]}\`` });
+        err(
+          "ambiguous-output",
+          `stage \`${ref.stage}\` has several outputs (${outs.join(", ")}); input \`${slot}\` of ${d.kind.name} takes one`,
+          ref.span,
+          { hint: `pick one, e.g. \`${ref.stage}.${outs[0]}\`` },
+        );
       }
     }
   }
@@ -140,11 +212,15 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
   // Cycles, each named along its path.
   const g = new Graph();
   for (const name of drafts.keys()) g.setNode(name);
-  for (const [name, d] of drafts) for (const ref of Object.values(d.inputs)) if (drafts.has(ref.stage)) g.setEdge(ref.stage, name);
+  for (const [name, d] of drafts)
+    for (const ref of Object.values(d.inputs))
+      if (drafts.has(ref.stage)) g.setEdge(ref.stage, name);
   for (const scc of alg.findCycles(g)) {
     const path = cyclePath(g, scc);
     const first = drafts.get(path[0]!)!;
-    err("cycle", `stages form a cycle: ${[...path, path[0]].join(" -> ")}`, first.decl.name.span, { hint: "a stage cannot depend on its own output, directly or through others" });
+    err("cycle", `stages form a cycle: ${[...path, path[0]].join(" -> ")}`, first.decl.name.span, {
+      hint: "a stage cannot depend on its own output, directly or through others",
+    });
   }
 
   // What each stage's outputs will be (token or feature sequences...), in dependency order, and the
@@ -158,8 +234,13 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
     infos.set(name, info);
     return info;
   };
-  const inputInfos = (d: StageDraft, trail: string[] = []) => Object.fromEntries(Object.entries(d.inputs).map(([slot, ref]) => [slot, infoOf(ref.stage, trail)]));
-  const cyclic = new Set(diagnostics.filter((x) => x.code === "cycle").length ? [...drafts.keys()] : []);
+  const inputInfos = (d: StageDraft, trail: string[] = []) =>
+    Object.fromEntries(
+      Object.entries(d.inputs).map(([slot, ref]) => [slot, infoOf(ref.stage, trail)]),
+    );
+  const cyclic = new Set(
+    diagnostics.filter((x) => x.code === "cycle").length ? [...drafts.keys()] : [],
+  );
   for (const d of drafts.values()) {
     if (!d.params || !d.kind.check || cyclic.has(d.decl.name.text)) continue;
     for (const problem of d.kind.check(d.params, inputInfos(d))) {
@@ -170,14 +251,25 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
 
   for (const [name, p] of params) {
     if (!usedParams.has(name) && p.override === undefined && !sweep.has(name)) {
-      diagnostics.push({ code: "unused-param", severity: "warning", message: `param \`${name}\` is never used`, file, span: p.nameSpan });
+      diagnostics.push({
+        code: "unused-param",
+        severity: "warning",
+        message: `param \`${name}\` is never used`,
+        file,
+        span: p.nameSpan,
+      });
     }
   }
 
   if (diagnostics.some((d) => d.severity === "error")) return { diagnostics };
   const pipelineParams: Record<string, Json> = {};
   for (const [name, p] of params) pipelineParams[name] = sweepLiteral(p.value);
-  const toIR = (d: StageDraft, name = d.decl.name.text, inputs = d.inputs, variant?: StageIR["variant"]): StageIR => ({
+  const toIR = (
+    d: StageDraft,
+    name = d.decl.name.text,
+    inputs = d.inputs,
+    variant?: StageIR["variant"],
+  ): StageIR => ({
     name,
     nameSpan: d.decl.name.span,
     span: d.decl.span,
@@ -189,11 +281,24 @@ export function check(ast: A.PipelineAst, file: string, overrides: readonly Over
     outputs: outputsOf(d.decl.name.text)!,
     ...(variant ? { variant } : {}),
   });
-  const stages = sweep.size === 0 ? [...drafts.values()].map((d) => toIR(d)) : expandSweep(drafts, sweep, params, { file, stageNames, diagnostics }, toIR, inputInfos);
+  const stages =
+    sweep.size === 0
+      ? [...drafts.values()].map((d) => toIR(d))
+      : expandSweep(drafts, sweep, params, { file, stageNames, diagnostics }, toIR, inputInfos);
   if (diagnostics.some((d) => d.severity === "error")) return { diagnostics };
   const sweptValues = Object.fromEntries([...sweep].map(([k, vs]) => [k, vs.map(sweepLiteral)]));
   return {
-    ir: { file, dir: dirname(resolve(file)), name: ast.name.text, seed, ...(backend ? { backend } : {}), ...(kernels ? { kernels } : {}), params: pipelineParams, ...(sweep.size ? { sweep: sweptValues } : {}), stages },
+    ir: {
+      file,
+      dir: dirname(resolve(file)),
+      name: ast.name.text,
+      seed,
+      ...(backend ? { backend } : {}),
+      ...(kernels ? { kernels } : {}),
+      params: pipelineParams,
+      ...(sweep.size ? { sweep: sweptValues } : {}),
+      stages,
+    },
     diagnostics,
   };
 }
@@ -207,7 +312,12 @@ function expandSweep(
   sweep: Sweep,
   params: ReadonlyMap<string, PipelineParam>,
   ctx: { file: string; stageNames: ReadonlySet<string>; diagnostics: Diagnostic[] },
-  toIR: (d: StageDraft, name?: string, inputs?: Record<string, InputRef>, variant?: StageIR["variant"]) => StageIR,
+  toIR: (
+    d: StageDraft,
+    name?: string,
+    inputs?: Record<string, InputRef>,
+    variant?: StageIR["variant"],
+  ) => StageIR,
   inputInfos: (d: StageDraft) => Record<string, ArtifactInfo | undefined>,
 ): StageIR[] {
   const swept = [...sweep.keys()];
@@ -216,7 +326,11 @@ function expandSweep(
     const known = deps.get(name);
     if (known) return known;
     const d = drafts.get(name)!;
-    const mine = new Set(Object.values(d.paramOrigins).flat().filter((p) => sweep.has(p)));
+    const mine = new Set(
+      Object.values(d.paramOrigins)
+        .flat()
+        .filter((p) => sweep.has(p)),
+    );
     for (const ref of Object.values(d.inputs)) for (const p of depsOf(ref.stage)) mine.add(p);
     const ordered = swept.filter((p) => mine.has(p));
     deps.set(name, ordered);
@@ -243,19 +357,46 @@ function expandSweep(
       const variantParams = new Map(params);
       for (const [k, v] of combo) variantParams.set(k, { ...params.get(k)!, value: v });
       const local: Diagnostic[] = [];
-      const v = draftStage(d.decl, { file: ctx.file, params: variantParams, stageNames: ctx.stageNames, used: new Set(), diagnostics: local });
+      const v = draftStage(d.decl, {
+        file: ctx.file,
+        params: variantParams,
+        stageNames: ctx.stageNames,
+        used: new Set(),
+        diagnostics: local,
+      });
       if (v?.params && v.kind.check) {
-        for (const problem of v.kind.check(v.params, inputInfos(v))) local.push({ code: "param-rule", severity: "error", message: problem.message, file: ctx.file, span: (problem.param && v.paramSpans[problem.param]) || d.decl.body.name.span, ...hintOf(problem.hint) });
+        for (const problem of v.kind.check(v.params, inputInfos(v)))
+          local.push({
+            code: "param-rule",
+            severity: "error",
+            message: problem.message,
+            file: ctx.file,
+            span: (problem.param && v.paramSpans[problem.param]) || d.decl.body.name.span,
+            ...hintOf(problem.hint),
+          });
       }
       report(local, vname);
       if (!v?.params) continue;
       const inputs = Object.fromEntries(
         Object.entries(v.inputs).map(([slot, ref]) => {
           const up = depsOf(ref.stage);
-          return [slot, up.length ? { ...ref, stage: variantName(ref.stage, new Map(up.map((p) => [p, combo.get(p)!]))) } : ref];
+          return [
+            slot,
+            up.length
+              ? {
+                  ...ref,
+                  stage: variantName(ref.stage, new Map(up.map((p) => [p, combo.get(p)!]))),
+                }
+              : ref,
+          ];
         }),
       );
-      out.push(toIR(v, vname, inputs, { of: name, values: Object.fromEntries([...combo].map(([k, x]) => [k, sweepLiteral(x)])) }));
+      out.push(
+        toIR(v, vname, inputs, {
+          of: name,
+          values: Object.fromEntries([...combo].map(([k, x]) => [k, sweepLiteral(x)])),
+        }),
+      );
     }
   }
   return out;
@@ -267,11 +408,20 @@ function draftStage(decl: A.StageDecl, scope: ValueScope): StageDraft | undefine
   const body = decl.body;
   const kind = kinds.get(body.name.text);
   if (!kind) {
-    err("unknown-kind", `unknown stage kind \`${body.name.text}\``, body.name.span, { expected: `a stage kind: ${[...kinds.keys()].join(", ")}`, ...hintOf(didYouMean(body.name.text, kinds.keys())) });
+    err("unknown-kind", `unknown stage kind \`${body.name.text}\``, body.name.span, {
+      expected: `a stage kind: ${[...kinds.keys()].join(", ")}`,
+      ...hintOf(didYouMean(body.name.text, kinds.keys())),
+    });
     return undefined;
   }
-  if (body.block && !kind.block) err("unexpected-block", `${kind.name} takes no block`, body.block[0]?.span ?? body.span, { hint: `write ${kind.name}(...) with arguments only` });
-  if (kind.block && !body.block) err("missing-block", `${kind.name} needs a block: ${kind.block.doc}`, body.name.span, { hint: `write ${kind.name}(...) { ${Object.keys(kind.block.items)[0]}(...) ... }` });
+  if (body.block && !kind.block)
+    err("unexpected-block", `${kind.name} takes no block`, body.block[0]?.span ?? body.span, {
+      hint: `write ${kind.name}(...) with arguments only`,
+    });
+  if (kind.block && !body.block)
+    err("missing-block", `${kind.name} needs a block: ${kind.block.doc}`, body.name.span, {
+      hint: `write ${kind.name}(...) { ${Object.keys(kind.block.items)[0]}(...) ... }`,
+    });
 
   const slots = Object.keys(kind.inputs);
   const inputs: Record<string, InputRef> = {};
@@ -286,17 +436,34 @@ function draftStage(decl: A.StageDecl, scope: ValueScope): StageDraft | undefine
         paramArgs.push(arg);
         continue;
       } else {
-        err("unknown-param", `${kind.name} has no parameter or input \`${arg.name.text}\``, arg.name.span, {
-          expected: [slots.length ? `an input (${slots.join(", ")})` : "", `a parameter (${Object.keys(kind.params).join(", ")})`].filter(Boolean).join(" or "),
-          ...hintOf(didYouMean(arg.name.text, [...slots, ...Object.keys(kind.params)])),
-        });
+        err(
+          "unknown-param",
+          `${kind.name} has no parameter or input \`${arg.name.text}\``,
+          arg.name.span,
+          {
+            expected: [
+              slots.length ? `an input (${slots.join(", ")})` : "",
+              `a parameter (${Object.keys(kind.params).join(", ")})`,
+            ]
+              .filter(Boolean)
+              .join(" or "),
+            ...hintOf(didYouMean(arg.name.text, [...slots, ...Object.keys(kind.params)])),
+          },
+        );
         continue;
       }
     } else {
       while (nextSlot < slots.length && given.has(slots[nextSlot]!)) nextSlot++;
       slot = slots[nextSlot++];
       if (!slot) {
-        err("extra-input", slots.length === 0 ? `${kind.name} takes no inputs` : `${kind.name} takes ${slots.length} input${slots.length === 1 ? "" : "s"} (${slots.join(", ")}), and this would be one more`, arg.span, { hint: "parameters are passed by name: `name: value`" });
+        err(
+          "extra-input",
+          slots.length === 0
+            ? `${kind.name} takes no inputs`
+            : `${kind.name} takes ${slots.length} input${slots.length === 1 ? "" : "s"} (${slots.join(", ")}), and this would be one more`,
+          arg.span,
+          { hint: "parameters are passed by name: `name: value`" },
+        );
         continue;
       }
     }
@@ -311,7 +478,10 @@ function draftStage(decl: A.StageDecl, scope: ValueScope): StageDraft | undefine
   for (const slot of slots) {
     const spec = kind.inputs[slot]!;
     if (!given.has(slot) && !spec.optional) {
-      err("missing-input", `${kind.name} needs input \`${slot}\``, body.name.span, { expected: `${slot}: a reference to a stage giving a ${spec.type}`, hint: spec.doc });
+      err("missing-input", `${kind.name} needs input \`${slot}\``, body.name.span, {
+        expected: `${slot}: a reference to a stage giving a ${spec.type}`,
+        hint: spec.doc,
+      });
     }
   }
 
@@ -325,14 +495,23 @@ function draftStage(decl: A.StageDecl, scope: ValueScope): StageDraft | undefine
   }
   let params = bindNamed(paramArgs, kind.params, scope, kind.name, body.name.span);
   if (kind.block) {
-    const items = body.block && blockItems(body.block, kind.block, scope, kind.block.param, paramSpans, paramOrigins);
+    const items =
+      body.block &&
+      blockItems(body.block, kind.block, scope, kind.block.param, paramSpans, paramOrigins);
     params = params && items ? { ...params, [kind.block.param]: items } : undefined;
   }
   return { decl, kind, ...(params ? { params } : {}), paramOrigins, paramSpans, inputs };
 }
 
 /** A block's invocations, each checked against its item spec, as a list of `{call, args}`. */
-function blockItems(block: A.Invocation[], spec: BlockSpec, scope: ValueScope, param: string, spans: Record<string, Span>, origins: Record<string, string[]>): Json[] | undefined {
+function blockItems(
+  block: A.Invocation[],
+  spec: BlockSpec,
+  scope: ValueScope,
+  param: string,
+  spans: Record<string, Span>,
+  origins: Record<string, string[]>,
+): Json[] | undefined {
   const items = spec.items;
   const out: Json[] = [];
   let ok = true;
@@ -343,40 +522,93 @@ function blockItems(block: A.Invocation[], spec: BlockSpec, scope: ValueScope, p
     if (refs.size) origins[`${param}.${i}`] = [...refs].sort();
     const itemSpec = items[inv.name.text];
     if (!itemSpec) {
-      scope.diagnostics.push({ code: "unknown-item", severity: "error", message: `unknown ${param.split(".").at(-1)!.replace(/s$/, "")} \`${inv.name.text}\``, file: scope.file, span: inv.name.span, expected: `one of ${Object.keys(items).join(", ")}`, ...hintOf(didYouMean(inv.name.text, Object.keys(items))) });
+      scope.diagnostics.push({
+        code: "unknown-item",
+        severity: "error",
+        message: `unknown ${param.split(".").at(-1)!.replace(/s$/, "")} \`${inv.name.text}\``,
+        file: scope.file,
+        span: inv.name.span,
+        expected: `one of ${Object.keys(items).join(", ")}`,
+        ...hintOf(didYouMean(inv.name.text, Object.keys(items))),
+      });
       ok = false;
       return;
     }
     const inner = spec.nested?.[inv.name.text];
     if (inv.block && !inner) {
-      scope.diagnostics.push({ code: "unexpected-block", severity: "error", message: `${inv.name.text} takes no block`, file: scope.file, span: inv.block[0]?.span ?? inv.span, hint: "wrap a layer by passing it as an argument, e.g. bidirectional(lstm(units: 8))" });
+      scope.diagnostics.push({
+        code: "unexpected-block",
+        severity: "error",
+        message: `${inv.name.text} takes no block`,
+        file: scope.file,
+        span: inv.block[0]?.span ?? inv.span,
+        hint: "wrap a layer by passing it as an argument, e.g. bidirectional(lstm(units: 8))",
+      });
       ok = false;
       return;
     }
     if (inner && !inv.block) {
-      scope.diagnostics.push({ code: "missing-block", severity: "error", message: `${inv.name.text} needs a block: ${inner.doc}`, file: scope.file, span: inv.name.span, hint: `write ${inv.name.text} { ${Object.keys(inner.items)[0]}(...) ... }` });
+      scope.diagnostics.push({
+        code: "missing-block",
+        severity: "error",
+        message: `${inv.name.text} needs a block: ${inner.doc}`,
+        file: scope.file,
+        span: inv.name.span,
+        hint: `write ${inv.name.text} { ${Object.keys(inner.items)[0]}(...) ... }`,
+      });
       ok = false;
       return;
     }
     const args = bindNamed(inv.args ?? [], itemSpec, scope, inv.name.text, inv.name.span);
-    const nested = inner && blockItems(inv.block!, inner, scope, `${param}.${i}.${inner.param}`, spans, origins);
-    if (args && (!inner || nested)) out.push({ call: inv.name.text, args, ...(nested ? { block: nested } : {}) });
+    const nested =
+      inner && blockItems(inv.block!, inner, scope, `${param}.${i}.${inner.param}`, spans, origins);
+    if (args && (!inner || nested))
+      out.push({ call: inv.name.text, args, ...(nested ? { block: nested } : {}) });
     else ok = false;
   });
   return ok ? out : undefined;
 }
 
-function inputRef(v: A.Value, slot: string, kind: AnyKind, scope: ValueScope): InputRef | undefined {
+function inputRef(
+  v: A.Value,
+  slot: string,
+  kind: AnyKind,
+  scope: ValueScope,
+): InputRef | undefined {
   const spec = kind.inputs[slot]!;
   const fail = (message: string, extra: Partial<Diagnostic> = {}) => {
-    scope.diagnostics.push({ code: "input-ref", severity: "error", message, file: scope.file, span: v.span, expected: `a reference to a stage giving a ${spec.type}`, ...extra });
+    scope.diagnostics.push({
+      code: "input-ref",
+      severity: "error",
+      message,
+      file: scope.file,
+      span: v.span,
+      expected: `a reference to a stage giving a ${spec.type}`,
+      ...extra,
+    });
     return undefined;
   };
-  if (v.type !== "ref") return fail(`input \`${slot}\` of ${kind.name} takes a stage reference, not a value`, { hint: Object.keys(kind.params).length ? `parameters are passed by name: ${Object.keys(kind.params)[0]}: ...` : undefined });
+  if (v.type !== "ref")
+    return fail(
+      `input \`${slot}\` of ${kind.name} takes a stage reference, not a value`,
+      hintOf(
+        Object.keys(kind.params).length
+          ? `parameters are passed by name: ${Object.keys(kind.params)[0]}: ...`
+          : undefined,
+      ),
+    );
   const [head, ...rest] = v.path;
   if (head!.text === "params") return fail(`input \`${slot}\` takes a stage, not a param`);
   if (!scope.stageNames.has(head!.text)) {
-    scope.diagnostics.push({ code: "undefined-ref", severity: "error", message: `no stage named \`${head!.text}\``, file: scope.file, span: head!.span, expected: `a stage: ${[...scope.stageNames].join(", ")}`, ...hintOf(didYouMean(head!.text, scope.stageNames)) });
+    scope.diagnostics.push({
+      code: "undefined-ref",
+      severity: "error",
+      message: `no stage named \`${head!.text}\``,
+      file: scope.file,
+      span: head!.span,
+      expected: `a stage: ${[...scope.stageNames].join(", ")}`,
+      ...hintOf(didYouMean(head!.text, scope.stageNames)),
+    });
     return undefined;
   }
   if (rest.length > 1) return fail("a stage reference is `stage` or `stage.output`");
@@ -396,7 +628,6 @@ function literalOnly(v: A.Value, report: (span: Span) => void): void {
   else if (v.type === "object") v.entries.forEach((e) => literalOnly(e.value, report));
   else if (v.type === "call") v.args.forEach((a) => literalOnly(a.value, report));
 }
-
 
 /** The shortest cycle through the first (by name) stage of a strongly connected component. */
 function cyclePath(g: Graph, scc: string[]): string[] {

@@ -15,7 +15,8 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function format(source: string, file: string): { text?: string; diagnostics: Diagnostic[] } {
   const parsed = parse(source, file);
-  if (!parsed.ast || parsed.diagnostics.some((d) => d.severity === "error")) return { diagnostics: parsed.diagnostics };
+  if (!parsed.ast || parsed.diagnostics.some((d) => d.severity === "error"))
+    return { diagnostics: parsed.diagnostics };
   return { text: new Formatter(source, parsed.comments).pipeline(parsed.ast), diagnostics: [] };
 }
 
@@ -34,8 +35,14 @@ class Formatter {
     p.items.forEach((item, i) => {
       // Blank lines around comments are leading()'s to keep; here only a blank line between two items.
       const pending = this.comments[this.next];
-      const commentFirst = pending !== undefined && pending.span.start.offset < item.span.start.offset;
-      if (i > 0 && !commentFirst && this.blankBefore(p.items[i - 1]!.span.end.offset, item.span.start.offset)) this.lines.push("");
+      const commentFirst =
+        pending !== undefined && pending.span.start.offset < item.span.start.offset;
+      if (
+        i > 0 &&
+        !commentFirst &&
+        this.blankBefore(p.items[i - 1]!.span.end.offset, item.span.start.offset)
+      )
+        this.lines.push("");
       this.item(item);
     });
     this.leading(p.span.end.offset - 1, 1);
@@ -46,7 +53,8 @@ class Formatter {
 
   private item(item: A.Item): void {
     this.leading(item.span.start.offset, 1);
-    if (item.type === "setting") this.emit(1, `${item.name.text} ${this.value(item.value)}`, item.span.end);
+    if (item.type === "setting")
+      this.emit(1, `${item.name.text} ${this.value(item.value)}`, item.span.end);
     else if (item.type === "params") {
       this.emit(1, "params {", item.span.start);
       for (const p of item.params) {
@@ -99,13 +107,29 @@ class Formatter {
    */
   private broken(prefix: string, v: A.Value, depth: number): string[] {
     const inline = prefix + this.value(v);
-    if (INDENT.length * depth + inline.length + 1 <= WIDTH || (v.type !== "list" && v.type !== "object")) return [inline];
+    if (
+      INDENT.length * depth + inline.length + 1 <= WIDTH ||
+      (v.type !== "list" && v.type !== "object")
+    )
+      return [inline];
     const [open, close] = v.type === "list" ? ["[", "]"] : ["{", "}"];
     const items =
       v.type === "list"
         ? v.items.map((x) => this.broken("", x, depth + 1))
-        : v.entries.map((e) => this.broken(`${IDENT.test(e.key.text) ? e.key.text : JSON.stringify(e.key.text)}: `, e.value, depth + 1));
-    return [`${prefix}${open}`, ...items.flatMap((lines) => [...lines.slice(0, -1), `${lines.at(-1)},`].map((l) => INDENT + l)), close];
+        : v.entries.map((e) =>
+            this.broken(
+              `${IDENT.test(e.key.text) ? e.key.text : JSON.stringify(e.key.text)}: `,
+              e.value,
+              depth + 1,
+            ),
+          );
+    return [
+      `${prefix}${open}`,
+      ...items.flatMap((lines) =>
+        [...lines.slice(0, -1), `${lines.at(-1)},`].map((l) => INDENT + l),
+      ),
+      close,
+    ];
   }
 
   private argument(a: A.Argument): string {
@@ -137,7 +161,11 @@ class Formatter {
   private emit(depth: number, text: string, codeEnd: Position): void {
     let line = INDENT.repeat(depth) + text;
     const c = this.comments[this.next];
-    if (c && c.span.start.line === codeEnd.line && /^[\s,()[\]{}]*$/.test(this.source.slice(codeEnd.offset, c.span.start.offset))) {
+    if (
+      c &&
+      c.span.start.line === codeEnd.line &&
+      /^[\s,()[\]{}]*$/.test(this.source.slice(codeEnd.offset, c.span.start.offset))
+    ) {
       line += ` ${c.text.trimEnd()}`;
       this.next++;
     }
@@ -150,18 +178,28 @@ class Formatter {
    */
   private leading(offset: number, depth: number): void {
     let last: A.Comment | undefined;
-    while (this.next < this.comments.length && this.comments[this.next]!.span.start.offset < offset) {
+    while (
+      this.next < this.comments.length &&
+      this.comments[this.next]!.span.start.offset < offset
+    ) {
       const c = this.comments[this.next++]!;
       if (this.blankJustBefore(c.span.start.offset)) this.blankLine();
       this.lines.push(INDENT.repeat(depth) + c.text.trimEnd());
       last = c;
     }
-    if (last && offset !== Infinity && this.blankBefore(last.span.end.offset, offset) && !/^\s*\}/.test(this.source.slice(offset))) this.blankLine();
+    if (
+      last &&
+      offset !== Infinity &&
+      this.blankBefore(last.span.end.offset, offset) &&
+      !/^\s*\}/.test(this.source.slice(offset))
+    )
+      this.blankLine();
   }
 
   private blankLine(): void {
     const prev = this.lines.at(-1);
-    if (prev !== undefined && prev !== "" && !prev.endsWith("{") && !prev.endsWith("(")) this.lines.push("");
+    if (prev !== undefined && prev !== "" && !prev.endsWith("{") && !prev.endsWith("("))
+      this.lines.push("");
   }
 
   /** Whether only white space, including an empty line, separates `offset` from the code or comment before it. */

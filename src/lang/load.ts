@@ -19,12 +19,25 @@ export function loadPipeline(file: string, overrides: readonly string[] = []): L
     source = readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return { diagnostics: [{ code: "no-file", severity: "error", message: code === "ENOENT" ? `no such file: ${file}` : `cannot read ${file} (${code})`, hint: "pipelines are .rnnp files, e.g. pipelines/weather.rnnp" }] };
+    return {
+      diagnostics: [
+        {
+          code: "no-file",
+          severity: "error",
+          message: code === "ENOENT" ? `no such file: ${file}` : `cannot read ${file} (${code})`,
+          hint: "pipelines are .rnnp files, e.g. pipelines/weather.rnnp",
+        },
+      ],
+    };
   }
   return { ...checkSource(source, file, overrides), source };
 }
 
-export function checkSource(source: string, file: string, overrides: readonly string[] = []): Loaded {
+export function checkSource(
+  source: string,
+  file: string,
+  overrides: readonly string[] = [],
+): Loaded {
   const parsed = parse(source, file);
   const parsedOverrides: Override[] = [];
   const diagnostics = [...parsed.diagnostics];
@@ -36,7 +49,9 @@ export function checkSource(source: string, file: string, overrides: readonly st
   if (!parsed.ast) return { diagnostics };
   const checked = check(parsed.ast, file, parsedOverrides);
   // Semantic errors in a file with syntax errors are still reported (a user fixes both in one go).
-  const all = [...diagnostics, ...checked.diagnostics].sort((a, b) => (a.span?.start.offset ?? -1) - (b.span?.start.offset ?? -1));
+  const all = [...diagnostics, ...checked.diagnostics].sort(
+    (a, b) => (a.span?.start.offset ?? -1) - (b.span?.start.offset ?? -1),
+  );
   const failed = all.some((d) => d.severity === "error");
   return { ...(failed ? {} : { ir: checked.ir }), diagnostics: all };
 }
@@ -47,13 +62,33 @@ export function checkSource(source: string, file: string, overrides: readonly st
  */
 export function parseOverride(text: string): Override | { error: Diagnostic } {
   const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(text);
-  if (!m) return { error: { code: "usage", severity: "error", message: `-P ${text}: expected name=value`, hint: "for example -P lr=0.003" } };
+  if (!m)
+    return {
+      error: {
+        code: "usage",
+        severity: "error",
+        message: `-P ${text}: expected name=value`,
+        hint: "for example -P lr=0.003",
+      },
+    };
   const [, name, valueText] = m as unknown as [string, string, string];
   const probe = parse(`pipeline p { params { x = ${valueText} } }`, "-P");
   const item = probe.ast?.items[0];
-  const value = probe.diagnostics.length === 0 && item?.type === "params" && item.params.length === 1 ? item.params[0]!.value : undefined;
-  if (value && value.type !== "ref" && value.type !== "call") return { name, value, text: valueText };
-  const span = { start: { line: 1, column: 1, offset: 0 }, end: { line: 1, column: valueText.length + 1, offset: valueText.length } };
-  const str: A.StringValue = { type: "string", value: valueText, raw: JSON.stringify(valueText), span };
+  const value =
+    probe.diagnostics.length === 0 && item?.type === "params" && item.params.length === 1
+      ? item.params[0]!.value
+      : undefined;
+  if (value && value.type !== "ref" && value.type !== "call")
+    return { name, value, text: valueText };
+  const span = {
+    start: { line: 1, column: 1, offset: 0 },
+    end: { line: 1, column: valueText.length + 1, offset: valueText.length },
+  };
+  const str: A.StringValue = {
+    type: "string",
+    value: valueText,
+    raw: JSON.stringify(valueText),
+    span,
+  };
   return { name, value: str, text: valueText };
 }

@@ -11,7 +11,9 @@ export function suggest(word: string, candidates: Iterable<string>): string | un
   }
   // Levenshtein counts a swap of two letters as 2, the commonest typo: allow 2 edits from 3 letters up.
   const allowed = word.length < 3 ? 1 : Math.max(2, Math.floor(word.length * 0.4));
-  return best !== undefined && bestDistance <= allowed && bestDistance < best.length ? best : undefined;
+  return best !== undefined && bestDistance <= allowed && bestDistance < best.length
+    ? best
+    : undefined;
 }
 
 export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {

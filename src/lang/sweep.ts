@@ -13,20 +13,34 @@ import { hintOf } from "./values.js";
 export type Sweep = Map<string, A.Value[]>;
 
 /** Reads the `sweep` setting; every name must be a declared param and every value a non-empty list of literals. */
-export function readSweep(value: A.Value, declared: ReadonlySet<string>, file: string, diagnostics: Diagnostic[]): Sweep {
+export function readSweep(
+  value: A.Value,
+  declared: ReadonlySet<string>,
+  file: string,
+  diagnostics: Diagnostic[],
+): Sweep {
   const sweep: Sweep = new Map();
-  const err = (message: string, span: A.Value["span"], extra: Partial<Diagnostic> = {}) => diagnostics.push({ code: "sweep", severity: "error", message, file, span, ...extra });
+  const err = (message: string, span: A.Value["span"], extra: Partial<Diagnostic> = {}) =>
+    diagnostics.push({ code: "sweep", severity: "error", message, file, span, ...extra });
   if (value.type !== "object") {
-    err("`sweep` takes an object of lists, e.g. sweep {units: [32, 64], lr: [0.001, 0.003]}", value.span);
+    err(
+      "`sweep` takes an object of lists, e.g. sweep {units: [32, 64], lr: [0.001, 0.003]}",
+      value.span,
+    );
     return sweep;
   }
   for (const e of value.entries) {
     if (!declared.has(e.key.text)) {
-      err(`cannot sweep \`${e.key.text}\`: it is not a param`, e.key.span, { expected: "a param declared in `params { ... }`", ...hintOf(didYouMean(e.key.text, declared)) });
+      err(`cannot sweep \`${e.key.text}\`: it is not a param`, e.key.span, {
+        expected: "a param declared in `params { ... }`",
+        ...hintOf(didYouMean(e.key.text, declared)),
+      });
       continue;
     }
     if (e.value.type !== "list" || e.value.items.length === 0) {
-      err(`the values of \`${e.key.text}\` to sweep must be a non-empty list`, e.value.span, { hint: `${e.key.text}: [${e.value.type === "number" ? `${e.value.raw}, ...` : "..."}]` });
+      err(`the values of \`${e.key.text}\` to sweep must be a non-empty list`, e.value.span, {
+        hint: `${e.key.text}: [${e.value.type === "number" ? `${e.value.raw}, ...` : "..."}]`,
+      });
       continue;
     }
     if (e.value.items.some((x) => x.type === "ref" || x.type === "call")) {
@@ -41,7 +55,8 @@ export function readSweep(value: A.Value, declared: ReadonlySet<string>, file: s
 /** All combinations of the given params' values, in sweep order (the first param varies slowest). */
 export function combinations(sweep: Sweep, names: readonly string[]): Map<string, A.Value>[] {
   let out: Map<string, A.Value>[] = [new Map()];
-  for (const name of names) out = out.flatMap((c) => sweep.get(name)!.map((v) => new Map([...c, [name, v]])));
+  for (const name of names)
+    out = out.flatMap((c) => sweep.get(name)!.map((v) => new Map([...c, [name, v]])));
   return out;
 }
 
@@ -62,7 +77,12 @@ export function literal(v: A.Value): Json {
     case "object":
       return Object.fromEntries(v.entries.map((e) => [e.key.text, literal(e.value)]));
     case "call":
-      return { call: v.name.text, args: Object.fromEntries(v.args.map((a, i) => [a.name?.text ?? String(i), literal(a.value)])) };
+      return {
+        call: v.name.text,
+        args: Object.fromEntries(
+          v.args.map((a, i) => [a.name?.text ?? String(i), literal(a.value)]),
+        ),
+      };
     case "ref":
       return v.path.map((p) => p.text).join(".");
   }

@@ -25,7 +25,14 @@ export class FileHasher {
     const st = statSync(abs, { bigint: true });
     const hashed: [string, StatEntry][] = [];
     const d = st.isDirectory()
-      ? (sha256(canonicalJson(listFiles(abs).map((f) => [relative(abs, f), this.fileDigest(f, statSync(f, { bigint: true }), hashed)]))) as Digest)
+      ? (sha256(
+          canonicalJson(
+            listFiles(abs).map((f) => [
+              relative(abs, f),
+              this.fileDigest(f, statSync(f, { bigint: true }), hashed),
+            ]),
+          ),
+        ) as Digest)
       : this.fileDigest(abs, st, hashed);
     this.store.putStats(hashed);
     this.memo.set(abs, d);
@@ -47,7 +54,17 @@ export class FileHasher {
     }
     const hashedAtNs = BigInt(Date.now()) * 1_000_000n; // taken before reading: a write during hashing is racy too
     const digest = hashFile(abs);
-    hashed.push([abs, { size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino), dev: String(st.dev), digest, hashedAtNs: String(hashedAtNs) }]);
+    hashed.push([
+      abs,
+      {
+        size: Number(st.size),
+        mtimeNs: String(st.mtimeNs),
+        ino: String(st.ino),
+        dev: String(st.dev),
+        digest,
+        hashedAtNs: String(hashedAtNs),
+      },
+    ]);
     return digest;
   }
 }
@@ -58,7 +75,13 @@ export function hashFile(abs: string): Digest {
   const buf = Buffer.allocUnsafe(1 << 20);
   const fd = openSync(abs, "r");
   try {
-    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+    for (
+      let n = readSync(fd, buf, 0, buf.length, null);
+      n > 0;
+      n = readSync(fd, buf, 0, buf.length, null)
+    ) {
+      h.update(buf.subarray(0, n));
+    }
   } finally {
     closeSync(fd);
   }

@@ -47,7 +47,10 @@ export type SeedBasis = Pick<Fingerprint, "kind" | "params" | "inputs" | "files"
  * kind's version bump, draws the same shuffles, dropout masks and initial weights, so their results
  * differ by the numerics alone. Range 1 .. 2^31-1, which every consumer accepts.
  */
-export function deriveSeed(pipelineSeed: number, { kind, params, inputs, files }: SeedBasis): number {
+export function deriveSeed(
+  pipelineSeed: number,
+  { kind, params, inputs, files }: SeedBasis,
+): number {
   const h = sha256(`rnnp-seed\0${pipelineSeed}\0${canonicalJson({ kind, params, inputs, files })}`);
   return (parseInt(h.slice(0, 8), 16) % 0x7ffffffe) + 1;
 }

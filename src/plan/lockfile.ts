@@ -46,10 +46,14 @@ export function readLockfile(path: string): Lockfile | undefined {
   try {
     lock = JSON.parse(readFileSync(path, "utf8")) as Lockfile;
   } catch (e) {
-    throw new LockfileError(`${path} is not valid JSON (${(e as Error).message}); restore it from version control or delete it`);
+    throw new LockfileError(
+      `${path} is not valid JSON (${(e as Error).message}); restore it from version control or delete it`,
+    );
   }
   if (lock.lockfileVersion !== LOCKFILE_VERSION || typeof lock.stages !== "object") {
-    throw new LockfileError(`${path} has lockfileVersion ${String(lock.lockfileVersion)}; this rnnp reads version ${LOCKFILE_VERSION}`);
+    throw new LockfileError(
+      `${path} has lockfileVersion ${String(lock.lockfileVersion)}; this rnnp reads version ${LOCKFILE_VERSION}`,
+    );
   }
   return lock;
 }
@@ -83,24 +87,33 @@ export function lockLookup(lock: Lockfile): (key: StageKey) => Past | undefined 
 
 function sortKeys(v: Json): Json {
   if (Array.isArray(v)) return v.map(sortKeys);
-  if (v !== null && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k]!)]));
+  if (v !== null && typeof v === "object")
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys(v[k]!)]),
+    );
   return v;
 }
-
 
 /**
  * The lock after a run: stages that ran or were cached get their entry from the cache record; stages
  * this run did not touch keep their previous entry; failed stages and stages no longer in the
  * pipeline have none.
  */
-export function updatedLock(planner: Planner, outcome: ReadonlyMap<string, "ok" | "failed">, previous?: Lockfile): Lockfile {
+export function updatedLock(
+  planner: Planner,
+  outcome: ReadonlyMap<string, "ok" | "failed">,
+  previous?: Lockfile,
+): Lockfile {
   const stages: Record<string, LockedStage> = {};
   for (const s of planner.order) {
     const o = outcome.get(s.name);
     if (o === "ok") {
       const res = planner.resolve(s.name);
       // The store's record, not the one planned: a forced rerun may have replaced it.
-      const record = res.state === "keyed" ? planner.store.getRecord<Fingerprint>(res.key) : undefined;
+      const record =
+        res.state === "keyed" ? planner.store.getRecord<Fingerprint>(res.key) : undefined;
       if (record) stages[s.name] = lockEntry(record);
     } else if (o === undefined && previous?.stages[s.name]) {
       stages[s.name] = previous.stages[s.name]!;

@@ -43,7 +43,8 @@ export class Planner {
       this.byName.set(s.name, s);
       this.graph.setNode(s.name, s);
     });
-    for (const s of ir.stages) for (const ref of Object.values(s.inputs)) this.graph.setEdge(ref.stage, s.name);
+    for (const s of ir.stages)
+      for (const ref of Object.values(s.inputs)) this.graph.setEdge(ref.stage, s.name);
     this.order = topological(ir.stages, this.graph);
   }
 
@@ -104,7 +105,8 @@ export class Planner {
         waiting.push(ref.stage);
         continue;
       }
-      if (s.kind.inputs[slot]!.bundle) inputs[slot] = ref.output !== undefined ? { [ref.output]: outs[ref.output]! } : outs;
+      if (s.kind.inputs[slot]!.bundle)
+        inputs[slot] = ref.output !== undefined ? { [ref.output]: outs[ref.output]! } : outs;
       else inputs[slot] = ref.output !== undefined ? outs[ref.output]! : Object.values(outs)[0]!;
     }
     if (waiting.length) return { state: "waiting", on: [...new Set(waiting)] };
@@ -115,9 +117,24 @@ export class Planner {
         files[path] = this.hasher.digest(resolveDataPath(path, this.ir.dir));
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        const what = code === "ENOENT" ? `file not found: ${path}` : `cannot read ${path}: ${(e as Error).message}`;
+        const what =
+          code === "ENOENT"
+            ? `file not found: ${path}`
+            : `cannot read ${path}: ${(e as Error).message}`;
         const span = s.paramSpans.path ?? s.nameSpan;
-        return { state: "invalid", diagnostics: [{ code: "missing-file", severity: "error", message: `stage \`${s.name}\`: ${what}`, file: this.ir.file, span, hint: "paths are relative to the pipeline file; `npm:<package>/<file>` reads from an installed package" }] };
+        return {
+          state: "invalid",
+          diagnostics: [
+            {
+              code: "missing-file",
+              severity: "error",
+              message: `stage \`${s.name}\`: ${what}`,
+              file: this.ir.file,
+              span,
+              hint: "paths are relative to the pipeline file; `npm:<package>/<file>` reads from an installed package",
+            },
+          ],
+        };
       }
     }
 
@@ -125,14 +142,35 @@ export class Planner {
       const why = this.runtime instanceof RuntimeUnavailable ? this.runtime : undefined;
       return {
         state: "invalid",
-        diagnostics: [{ code: "no-runtime", severity: "error", message: `stage \`${s.name}\` (${s.kind.name}) needs a numeric backend${why ? `: ${why.message}` : ""}`, file: this.ir.file, span: s.nameSpan, ...(why ? { hint: why.hint } : {}) }],
+        diagnostics: [
+          {
+            code: "no-runtime",
+            severity: "error",
+            message: `stage \`${s.name}\` (${s.kind.name}) needs a numeric backend${why ? `: ${why.message}` : ""}`,
+            file: this.ir.file,
+            span: s.nameSpan,
+            ...(why ? { hint: why.hint } : {}),
+          },
+        ],
       };
     }
     let tools: Record<string, string> | undefined;
     try {
       tools = s.kind.tools?.();
     } catch (e) {
-      return { state: "invalid", diagnostics: [{ code: "missing-tool", severity: "error", message: `stage \`${s.name}\` (${s.kind.name}): ${(e as Error).message}`, file: this.ir.file, span: s.nameSpan, ...((e as { hint?: string }).hint ? { hint: (e as { hint: string }).hint } : {}) }] };
+      return {
+        state: "invalid",
+        diagnostics: [
+          {
+            code: "missing-tool",
+            severity: "error",
+            message: `stage \`${s.name}\` (${s.kind.name}): ${(e as Error).message}`,
+            file: this.ir.file,
+            span: s.nameSpan,
+            ...((e as { hint?: string }).hint ? { hint: (e as { hint: string }).hint } : {}),
+          },
+        ],
+      };
     }
     const base: Omit<Fingerprint, "seed"> = {
       format: 1,
@@ -144,7 +182,9 @@ export class Planner {
       ...(s.kind.backendDependent ? { runtime: this.runtime as Runtime } : {}),
       ...(tools ? { tools } : {}),
     };
-    const fingerprint: Fingerprint = s.kind.random ? { ...base, seed: deriveSeed(this.ir.seed, base) } : base;
+    const fingerprint: Fingerprint = s.kind.random
+      ? { ...base, seed: deriveSeed(this.ir.seed, base) }
+      : base;
     const key = keyOf(fingerprint);
     const record = this.store.getRecord<Fingerprint>(key);
     return { state: "keyed", fingerprint, key, ...(record ? { record } : {}) };
@@ -171,4 +211,3 @@ function topological(stages: readonly StageIR[], g: Graph): StageIR[] {
   }
   return out;
 }
-

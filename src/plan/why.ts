@@ -34,28 +34,53 @@ export type PastLookup = (key: StageKey) => Past | undefined;
 
 export function explain(planner: Planner, name: string, depth = 0): Explanation {
   const res = planner.resolve(name);
-  if (res.state === "invalid") return { state: "invalid", reasons: res.diagnostics.map((d) => ({ text: d.message })) };
+  if (res.state === "invalid")
+    return { state: "invalid", reasons: res.diagnostics.map((d) => ({ text: d.message })) };
   if (res.state === "waiting") {
     return {
       state: "waiting",
-      reasons: res.on.map((u) => ({ text: `waits on \`${u}\``, ...(depth < MAX_DEPTH ? { because: explain(planner, u, depth + 1).reasons } : {}) })),
+      reasons: res.on.map((u) => ({
+        text: `waits on \`${u}\``,
+        ...(depth < MAX_DEPTH ? { because: explain(planner, u, depth + 1).reasons } : {}),
+      })),
     };
   }
-  if (res.record) return { state: "up-to-date", reasons: [{ text: `cached since ${res.record.provenance.createdAt} (key ${short(res.key)})` }] };
+  if (res.record)
+    return {
+      state: "up-to-date",
+      reasons: [
+        { text: `cached since ${res.record.provenance.createdAt} (key ${short(res.key)})` },
+      ],
+    };
   const old = nearest(planner, name, res.fingerprint);
-  if (!old) return { state: "new", reasons: [{ text: "never run: no cached record of this stage" }] };
-  return { state: "changed", reasons: differences(planner, name, res.fingerprint, old, depth, (k) => planner.store.getRecord<Fingerprint>(k)) };
+  if (!old)
+    return { state: "new", reasons: [{ text: "never run: no cached record of this stage" }] };
+  return {
+    state: "changed",
+    reasons: differences(planner, name, res.fingerprint, old, depth, (k) =>
+      planner.store.getRecord<Fingerprint>(k),
+    ),
+  };
 }
 
 /** The differences between a stage's current fingerprint and a given past one (a lock entry's). */
-export function explainAgainst(planner: Planner, name: string, past: Past, lookup: PastLookup): Reason[] {
+export function explainAgainst(
+  planner: Planner,
+  name: string,
+  past: Past,
+  lookup: PastLookup,
+): Reason[] {
   const res = planner.resolve(name);
   if (res.state !== "keyed") return explain(planner, name).reasons;
   return differences(planner, name, res.fingerprint, past, 0, lookup);
 }
 
 /** The cached record of this stage (by pipeline and stage name) that differs from `fp` in the fewest fields. */
-function nearest(planner: Planner, name: string, fp: Fingerprint): StageRecord<Fingerprint> | undefined {
+function nearest(
+  planner: Planner,
+  name: string,
+  fp: Fingerprint,
+): StageRecord<Fingerprint> | undefined {
   let best: StageRecord<Fingerprint> | undefined;
   let bestScore = Infinity;
   for (const key of planner.store.historyOf(planner.ir.name, name)) {
@@ -69,15 +94,33 @@ function nearest(planner: Planner, name: string, fp: Fingerprint): StageRecord<F
 
 function fieldDiffs(a: Fingerprint, b: Fingerprint): number {
   const count = (x: Record<string, unknown>, y: Record<string, unknown>) =>
-    [...new Set([...Object.keys(x), ...Object.keys(y)])].filter((k) => canonicalJson(x[k] ?? null) !== canonicalJson(y[k] ?? null)).length;
-  return count(a.params, b.params) + count(a.inputs, b.inputs) + count(a.files, b.files) + (a.version !== b.version ? 1 : 0) + (canonicalJson(a.runtime ?? null) !== canonicalJson(b.runtime ?? null) ? 1 : 0);
+    [...new Set([...Object.keys(x), ...Object.keys(y)])].filter(
+      (k) => canonicalJson(x[k] ?? null) !== canonicalJson(y[k] ?? null),
+    ).length;
+  return (
+    count(a.params, b.params) +
+    count(a.inputs, b.inputs) +
+    count(a.files, b.files) +
+    (a.version !== b.version ? 1 : 0) +
+    (canonicalJson(a.runtime ?? null) !== canonicalJson(b.runtime ?? null) ? 1 : 0)
+  );
 }
 
-function differences(planner: Planner, name: string, cur: Fingerprint, old: Past, depth: number, lookup: PastLookup): Reason[] {
+function differences(
+  planner: Planner,
+  name: string,
+  cur: Fingerprint,
+  old: Past,
+  depth: number,
+  lookup: PastLookup,
+): Reason[] {
   const stage = planner.stage(name);
   const prev = old.manifest;
   const out: Reason[] = [];
-  if (cur.version !== prev.version) out.push({ text: `rnnp's \`${cur.kind}\` implementation changed (version ${prev.version} -> ${cur.version})` });
+  if (cur.version !== prev.version)
+    out.push({
+      text: `rnnp's \`${cur.kind}\` implementation changed (version ${prev.version} -> ${cur.version})`,
+    });
   for (const k of unionKeys(cur.params, prev.params)) {
     const a = prev.params[k];
     const b = cur.params[k];
@@ -87,12 +130,21 @@ function differences(planner: Planner, name: string, cur: Fingerprint, old: Past
   }
   for (const path of unionKeys(cur.files, prev.files)) {
     if (cur.files[path] === prev.files[path]) continue;
-    out.push({ text: !prev.files[path] ? `now reads file \`${path}\`` : !cur.files[path] ? `no longer reads file \`${path}\`` : `file \`${path}\` content changed` });
+    out.push({
+      text: !prev.files[path]
+        ? `now reads file \`${path}\``
+        : !cur.files[path]
+          ? `no longer reads file \`${path}\``
+          : `file \`${path}\` content changed`,
+    });
   }
   for (const slot of unionKeys(cur.inputs, prev.inputs)) {
-    if (canonicalJson(cur.inputs[slot] ?? null) === canonicalJson(prev.inputs[slot] ?? null)) continue;
+    if (canonicalJson(cur.inputs[slot] ?? null) === canonicalJson(prev.inputs[slot] ?? null))
+      continue;
     const from = stage.inputs[slot]?.stage;
-    const reason: Reason = { text: from ? `input \`${slot}\` (from \`${from}\`) changed` : `input \`${slot}\` changed` };
+    const reason: Reason = {
+      text: from ? `input \`${slot}\` (from \`${from}\`) changed` : `input \`${slot}\` changed`,
+    };
     const before = old.inputsFrom[slot];
     if (from && before && depth < MAX_DEPTH) {
       const because = upstreamChange(planner, from, before.key, depth + 1, lookup);
@@ -101,24 +153,44 @@ function differences(planner: Planner, name: string, cur: Fingerprint, old: Past
     out.push(reason);
   }
   if (canonicalJson(cur.tools ?? null) !== canonicalJson(prev.tools ?? null)) {
-    out.push({ text: `external programs ${canonicalJson(prev.tools ?? {})} -> ${canonicalJson(cur.tools ?? {})}` });
+    out.push({
+      text: `external programs ${canonicalJson(prev.tools ?? {})} -> ${canonicalJson(cur.tools ?? {})}`,
+    });
   }
   if (canonicalJson(cur.runtime ?? null) !== canonicalJson(prev.runtime ?? null)) {
-    out.push({ text: `numeric runtime ${prev.runtime ? runtimeText(prev.runtime) : "none"} -> ${cur.runtime ? runtimeText(cur.runtime) : "none"}` });
+    out.push({
+      text: `numeric runtime ${prev.runtime ? runtimeText(prev.runtime) : "none"} -> ${cur.runtime ? runtimeText(cur.runtime) : "none"}`,
+    });
   }
   // The seed follows from the other fields; on its own it changed because the pipeline seed did.
   if (out.length === 0 && cur.seed !== prev.seed) out.push({ text: "the pipeline seed changed" });
-  return out.length ? out : [{ text: "no field differs from the nearest record (its blobs may have been removed)" }];
+  return out.length
+    ? out
+    : [{ text: "no field differs from the nearest record (its blobs may have been removed)" }];
 }
 
 /** Why an upstream stage's output differs from what it gave when `oldKey` was its key. */
-function upstreamChange(planner: Planner, name: string, oldKey: StageKey, depth: number, lookup: PastLookup): Reason[] {
+function upstreamChange(
+  planner: Planner,
+  name: string,
+  oldKey: StageKey,
+  depth: number,
+  lookup: PastLookup,
+): Reason[] {
   const now = planner.resolve(name);
   const old = lookup(oldKey);
-  if (now.state !== "keyed") return explain(planner, name, depth).reasons.map((r) => ({ ...r, text: `\`${name}\`: ${r.text}` }));
+  if (now.state !== "keyed")
+    return explain(planner, name, depth).reasons.map((r) => ({
+      ...r,
+      text: `\`${name}\`: ${r.text}`,
+    }));
   if (!old) return [];
-  if (now.key === oldKey) return [{ text: `\`${name}\` gave different bytes from the same inputs (not deterministic?)` }];
-  return differences(planner, name, now.fingerprint, old, depth, lookup).map((r) => ({ ...r, text: `\`${name}\`: ${r.text}` }));
+  if (now.key === oldKey)
+    return [{ text: `\`${name}\` gave different bytes from the same inputs (not deterministic?)` }];
+  return differences(planner, name, now.fingerprint, old, depth, lookup).map((r) => ({
+    ...r,
+    text: `\`${name}\`: ${r.text}`,
+  }));
 }
 
 function unionKeys(a: object, b: object): string[] {

@@ -2,7 +2,12 @@ import { decode, encode } from "../core/codec.js";
 import { digestOf, type Digest } from "../core/digest.js";
 import type { CacheStore } from "../cache/store.js";
 import type { OutputRef } from "../cache/record.js";
-import { artifactFromValue, artifactToValue, describeArtifact, type Artifact } from "../stages/artifacts/index.js";
+import {
+  artifactFromValue,
+  artifactToValue,
+  describeArtifact,
+  type Artifact,
+} from "../stages/artifacts/index.js";
 
 /** A blob that is missing or does not hash to its digest: never served, its producer reruns. */
 export class BadBlobError extends Error {
@@ -29,5 +34,13 @@ export interface EncodedArtifact {
 
 export function encodeArtifact(a: Artifact): EncodedArtifact {
   const bytes = encode(artifactToValue(a));
-  return { bytes, ref: { digest: digestOf(bytes), size: bytes.byteLength, type: a.type, summary: describeArtifact(a) } };
+  return {
+    bytes,
+    ref: {
+      digest: digestOf(bytes),
+      size: bytes.byteLength,
+      type: a.type,
+      summary: describeArtifact(a),
+    },
+  };
 }

@@ -43,26 +43,42 @@ export class LocalExecutor implements Executor {
     const seedMathRandom = () => seedrandom(`${task.seed ?? 0}:Math.random`, { global: true });
     seedMathRandom();
     try {
-      return await task.stage.kind.run(context(task, hooks, seedMathRandom), task.inputs, task.stage.params);
+      return await task.stage.kind.run(
+        context(task, hooks, seedMathRandom),
+        task.inputs,
+        task.stage.params,
+      );
     } finally {
       Math.random = original;
     }
   }
 
-  async materialize(task: StageTask, outputs: Record<string, Artifact>, hooks: TaskHooks): Promise<void> {
+  async materialize(
+    task: StageTask,
+    outputs: Record<string, Artifact>,
+    hooks: TaskHooks,
+  ): Promise<void> {
     await task.stage.kind.materialize?.(context(task, hooks), outputs, task.stage.params);
   }
 }
 
-function context(task: StageTask, hooks: TaskHooks, seedMathRandom: () => void = () => {}): StageContext {
+function context(
+  task: StageTask,
+  hooks: TaskHooks,
+  seedMathRandom: () => void = () => {},
+): StageContext {
   const { seed, stage, pipeline } = task;
   return {
     get seed(): number {
-      if (seed === undefined) throw new Error(`${stage.kind.name} is not declared random, so it has no seed`);
+      if (seed === undefined)
+        throw new Error(`${stage.kind.name} is not declared random, so it has no seed`);
       return seed;
     },
     rng: (purpose) => {
-      if (seed === undefined) throw new Error(`${stage.kind.name} is not declared random, so it may not draw random numbers`);
+      if (seed === undefined)
+        throw new Error(
+          `${stage.kind.name} is not declared random, so it may not draw random numbers`,
+        );
       return seedrandom(`${seed}:${purpose}`);
     },
     resolvePath: (p) => resolveDataPath(p, pipeline.dir),

@@ -13,7 +13,12 @@ const POLL_MS = 150;
 
 export type Leased<T> = { done: true } | { done: false; value: T };
 
-export async function withLease<T>(store: CacheStore, key: StageKey, opts: { isDone(): boolean; onWait(holder: Lease): void }, work: () => Promise<T>): Promise<Leased<T>> {
+export async function withLease<T>(
+  store: CacheStore,
+  key: StageKey,
+  opts: { isDone(): boolean; onWait(holder: Lease): void },
+  work: () => Promise<T>,
+): Promise<Leased<T>> {
   const me = { pid: process.pid, host: hostname(), token: randomUUID() };
   let announced = false;
   for (;;) {
@@ -24,7 +29,10 @@ export async function withLease<T>(store: CacheStore, key: StageKey, opts: { isD
     announced = true;
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
-  const renew = setInterval(() => store.renewLease(key, { ...me, expiresAt: Date.now() + TTL_MS }), TTL_MS / 4);
+  const renew = setInterval(
+    () => store.renewLease(key, { ...me, expiresAt: Date.now() + TTL_MS }),
+    TTL_MS / 4,
+  );
   renew.unref();
   try {
     // The previous holder may have committed just before letting go.

@@ -73,7 +73,9 @@ export class Runner {
   ) {}
 
   async run(options: RunOptions = {}): Promise<StageResult[]> {
-    const stages = options.targets ? this.planner.closure(options.targets) : [...this.planner.order];
+    const stages = options.targets
+      ? this.planner.closure(options.targets)
+      : [...this.planner.order];
     const listener = options.onEvent ?? (() => {});
     // The latest result per stage: a cached stage whose blob proves corrupt is rebuilt and reported again.
     const latest = new Map<string, StageResult>();
@@ -101,11 +103,20 @@ export class Runner {
           i++;
           continue;
         }
-        const forced = options.force === true || (options.force instanceof Set && options.force.has(stage.name));
-        const blockedBy = ups.filter((u) => done.get(u)!.status === "failed" || done.get(u)!.status === "skipped");
+        const forced =
+          options.force === true || (options.force instanceof Set && options.force.has(stage.name));
+        const blockedBy = ups.filter(
+          (u) => done.get(u)!.status === "failed" || done.get(u)!.status === "skipped",
+        );
         if (blockedBy.length) {
           queue.splice(i, 1);
-          finish({ name: stage.name, kind: stage.kind.name, status: "skipped", durationMs: 0, skippedBecause: blockedBy });
+          finish({
+            name: stage.name,
+            kind: stage.kind.name,
+            status: "skipped",
+            durationMs: 0,
+            skippedBecause: blockedBy,
+          });
           continue;
         }
         const res = this.planner.resolve(stage.name);
@@ -124,7 +135,14 @@ export class Runner {
               .finally(() => running.delete(stage.name)),
           );
         } else {
-          finish(await this.materialize(stage, await this.stage(stage, forced, emit, options), emit, options.signal));
+          finish(
+            await this.materialize(
+              stage,
+              await this.stage(stage, forced, emit, options),
+              emit,
+              options.signal,
+            ),
+          );
         }
       }
       if (running.size) await Promise.race(running.values());
@@ -134,26 +152,52 @@ export class Runner {
   }
 
   /** Executes a stage in a worker process, which commits to the same cache; then picks up its record. */
-  private async delegate(stage: StageIR, forced: boolean, options: RunOptions): Promise<StageResult> {
+  private async delegate(
+    stage: StageIR,
+    forced: boolean,
+    options: RunOptions,
+  ): Promise<StageResult> {
     const started = performance.now();
     const result = await options.workers!.run(stage.name, forced);
     this.planner.forget(stage.name);
     const res = this.planner.resolve(stage.name);
     if (result.status === "ran" && !(res.state === "keyed" && res.record)) {
-      return { ...result, status: "failed", diagnostics: [{ code: "worker", severity: "error", message: `the worker for \`${stage.name}\` reported success but committed no record` }] };
+      return {
+        ...result,
+        status: "failed",
+        diagnostics: [
+          {
+            code: "worker",
+            severity: "error",
+            message: `the worker for \`${stage.name}\` reported success but committed no record`,
+          },
+        ],
+      };
     }
     return { ...result, durationMs: result.durationMs || performance.now() - started };
   }
 
-  private async stage(stage: StageIR, forced: boolean, emit: (e: RunEvent) => void, options: RunOptions): Promise<StageResult> {
+  private async stage(
+    stage: StageIR,
+    forced: boolean,
+    emit: (e: RunEvent) => void,
+    options: RunOptions,
+  ): Promise<StageResult> {
     const { signal, frozen, remote } = options;
     const started = performance.now();
     const base = { name: stage.name, kind: stage.kind.name };
     let res = this.planner.resolve(stage.name);
-    if (res.state === "invalid") return { ...base, status: "failed", durationMs: 0, diagnostics: res.diagnostics };
-    if (res.state === "waiting") throw new Error(`internal: ${stage.name} planned before ${res.on.join(", ")}`);
+    if (res.state === "invalid")
+      return { ...base, status: "failed", durationMs: 0, diagnostics: res.diagnostics };
+    if (res.state === "waiting")
+      throw new Error(`internal: ${stage.name} planned before ${res.on.join(", ")}`);
     let source: "local" | "remote" = "local";
-    if (!res.record && !forced && remote && (await this.fetchRemote(remote, stage, res.key, emit))) {
+    if (
+      !res.record &&
+      !forced &&
+      remote &&
+      (await this.fetchRemote(remote, stage, res.key, emit))
+    ) {
       res = this.planner.resolve(stage.name) as typeof res;
       source = "remote";
     }
@@ -162,13 +206,26 @@ export class Runner {
       const violation = !locked
         ? [{ text: `\`${stage.name}\` is not in the lockfile; run without --frozen to record it` }]
         : locked.key !== res.key
-          ? [{ text: `\`${stage.name}\` has key ${short(res.key)}, the lockfile has ${short(locked.key)}`, because: explainAgainst(this.planner, stage.name, locked, lockLookup(frozen)) }]
+          ? [
+              {
+                text: `\`${stage.name}\` has key ${short(res.key)}, the lockfile has ${short(locked.key)}`,
+                because: explainAgainst(this.planner, stage.name, locked, lockLookup(frozen)),
+              },
+            ]
           : res.record && !forced
             ? outputsDiffer(stage.name, digestsOf(res.record), locked.outputs, "the cached")
             : undefined;
-      if (violation?.length) return { ...base, key: res.key, status: "failed", durationMs: 0, frozen: violation };
+      if (violation?.length)
+        return { ...base, key: res.key, status: "failed", durationMs: 0, frozen: violation };
     }
-    if (res.record && !forced) return { ...base, key: res.key, status: "cached", durationMs: performance.now() - started, source };
+    if (res.record && !forced)
+      return {
+        ...base,
+        key: res.key,
+        status: "cached",
+        durationMs: performance.now() - started,
+        source,
+      };
 
     const keyed = res;
     const leased = await withLease(
@@ -176,7 +233,12 @@ export class Runner {
       keyed.key,
       {
         isDone: () => !forced && this.planner.store.getRecord(keyed.key) !== undefined,
-        onWait: (holder) => emit({ type: "log", stage, message: `waiting: pid ${holder.pid} on ${holder.host} is computing this stage` }),
+        onWait: (holder) =>
+          emit({
+            type: "log",
+            stage,
+            message: `waiting: pid ${holder.pid} on ${holder.host} is computing this stage`,
+          }),
       },
       () => this.execute(stage, forced, keyed, locked, started, emit, signal, remote),
     );
@@ -184,10 +246,24 @@ export class Runner {
     // Another process computed it while this one waited.
     this.planner.forget(stage.name);
     const now = this.planner.resolve(stage.name);
-    return { ...base, key: res.key, status: now.state === "keyed" && now.record ? "cached" : "failed", durationMs: performance.now() - started };
+    return {
+      ...base,
+      key: res.key,
+      status: now.state === "keyed" && now.record ? "cached" : "failed",
+      durationMs: performance.now() - started,
+    };
   }
 
-  private async execute(stage: StageIR, forced: boolean, res: Extract<Resolution, { state: "keyed" }>, locked: LockedStage | undefined, started: number, emit: (e: RunEvent) => void, signal?: AbortSignal, remote?: RemoteCache): Promise<StageResult> {
+  private async execute(
+    stage: StageIR,
+    forced: boolean,
+    res: Extract<Resolution, { state: "keyed" }>,
+    locked: LockedStage | undefined,
+    started: number,
+    emit: (e: RunEvent) => void,
+    signal?: AbortSignal,
+    remote?: RemoteCache,
+  ): Promise<StageResult> {
     const base = { name: stage.name, kind: stage.kind.name };
     emit({ type: "start", stage, key: res.key });
     try {
@@ -195,17 +271,40 @@ export class Runner {
       // An input that had to be rebuilt may have changed this stage's key.
       const now = this.planner.resolve(stage.name);
       if (now.state !== "keyed") throw new Error(`internal: ${stage.name} lost its key`);
-      if (now.record && !forced) return { ...base, key: now.key, status: "cached", durationMs: performance.now() - started };
-      const outputs = await this.executor.execute(this.task(stage, inputs, now.fingerprint.seed), this.hooks(stage, emit, signal));
+      if (now.record && !forced)
+        return { ...base, key: now.key, status: "cached", durationMs: performance.now() - started };
+      const outputs = await this.executor.execute(
+        this.task(stage, inputs, now.fingerprint.seed),
+        this.hooks(stage, emit, signal),
+      );
       const durationMs = performance.now() - started;
       const { record, blobs } = this.commit(stage, now.key, now.fingerprint, outputs, durationMs);
       if (remote?.writable) this.uploads.push(remote.push(record as StageRecord<unknown>, blobs));
-      const changed = now.record ? Object.keys(record.outputs).filter((o) => now.record!.outputs[o]?.digest !== record.outputs[o]!.digest) : [];
-      const differs = locked ? outputsDiffer(stage.name, digestsOf(record), locked.outputs, "the freshly built") : undefined;
-      if (differs?.length) return { ...base, key: now.key, status: "failed", durationMs, frozen: differs };
-      return { ...base, key: now.key, status: "ran", durationMs, ...(changed.length ? { nondeterministic: changed } : {}) };
+      const changed = now.record
+        ? Object.keys(record.outputs).filter(
+            (o) => now.record!.outputs[o]?.digest !== record.outputs[o]!.digest,
+          )
+        : [];
+      const differs = locked
+        ? outputsDiffer(stage.name, digestsOf(record), locked.outputs, "the freshly built")
+        : undefined;
+      if (differs?.length)
+        return { ...base, key: now.key, status: "failed", durationMs, frozen: differs };
+      return {
+        ...base,
+        key: now.key,
+        status: "ran",
+        durationMs,
+        ...(changed.length ? { nondeterministic: changed } : {}),
+      };
     } catch (e) {
-      return { ...base, key: res.key, status: "failed", durationMs: performance.now() - started, diagnostics: toDiagnostics(e, stage, this.planner.ir.file) };
+      return {
+        ...base,
+        key: res.key,
+        status: "failed",
+        durationMs: performance.now() - started,
+        diagnostics: toDiagnostics(e, stage, this.planner.ir.file),
+      };
     }
   }
 
@@ -216,28 +315,49 @@ export class Runner {
       stage,
       inputs,
       ...(seed !== undefined ? { seed } : {}),
-      ...(rt instanceof RuntimeUnavailable ? { runtimeError: `${rt.message} (${rt.hint})` } : rt ? { runtime: rt } : {}),
+      ...(rt instanceof RuntimeUnavailable
+        ? { runtimeError: `${rt.message} (${rt.hint})` }
+        : rt
+          ? { runtime: rt }
+          : {}),
     };
   }
 
   private hooks(stage: StageIR, emit: (e: RunEvent) => void, signal?: AbortSignal): TaskHooks {
     return {
-      progress: (done, total, unit) => emit({ type: "progress", stage, done, total, ...(unit ? { unit } : {}) }),
+      progress: (done, total, unit) =>
+        emit({ type: "progress", stage, done, total, ...(unit ? { unit } : {}) }),
       log: (message) => emit({ type: "log", stage, message }),
       signal: signal ?? new AbortController().signal,
     };
   }
 
   /** For kinds with a result outside the cache (exports): restore it from the outputs, ran or cached. */
-  private async materialize(stage: StageIR, result: StageResult, emit: (e: RunEvent) => void, signal?: AbortSignal): Promise<StageResult> {
-    if (!stage.kind.materialize || (result.status !== "ran" && result.status !== "cached")) return result;
+  private async materialize(
+    stage: StageIR,
+    result: StageResult,
+    emit: (e: RunEvent) => void,
+    signal?: AbortSignal,
+  ): Promise<StageResult> {
+    if (!stage.kind.materialize || (result.status !== "ran" && result.status !== "cached"))
+      return result;
     try {
       const digests = this.planner.outputsOf(stage.name)!;
-      const outputs = Object.fromEntries(Object.entries(digests).map(([name, d]) => [name, readArtifact(this.planner.store, d)]));
-      await this.executor.materialize(this.task(stage, {}), outputs, this.hooks(stage, emit, signal));
+      const outputs = Object.fromEntries(
+        Object.entries(digests).map(([name, d]) => [name, readArtifact(this.planner.store, d)]),
+      );
+      await this.executor.materialize(
+        this.task(stage, {}),
+        outputs,
+        this.hooks(stage, emit, signal),
+      );
       return result;
     } catch (e) {
-      return { ...result, status: "failed", diagnostics: toDiagnostics(e, stage, this.planner.ir.file) };
+      return {
+        ...result,
+        status: "failed",
+        diagnostics: toDiagnostics(e, stage, this.planner.ir.file),
+      };
     }
   }
 
@@ -245,7 +365,11 @@ export class Runner {
    * Loads the artifacts a stage consumes, verified. A missing or corrupt blob is never served: the
    * record that named it is dropped and its producer runs again (once), then the read is retried.
    */
-  private async inputsFor(stage: StageIR, emit: (e: RunEvent) => void, signal?: AbortSignal): Promise<Record<string, Artifact | ReadonlyMap<string, Artifact>>> {
+  private async inputsFor(
+    stage: StageIR,
+    emit: (e: RunEvent) => void,
+    signal?: AbortSignal,
+  ): Promise<Record<string, Artifact | ReadonlyMap<string, Artifact>>> {
     const rebuilt = new Set<string>();
     for (;;) {
       try {
@@ -274,7 +398,12 @@ export class Runner {
         emit({ type: "log", stage, message: `${e.message}; recomputing \`${producer}\`` });
         if (res.state === "keyed") this.planner.store.remove([res.key], [e.digest]);
         this.planner.forget(producer);
-        const again = await this.stage(this.planner.stage(producer), true, emit, signal ? { signal } : {});
+        const again = await this.stage(
+          this.planner.stage(producer),
+          true,
+          emit,
+          signal ? { signal } : {},
+        );
         emit({ type: "end", result: again });
         if (again.status !== "ran") throw new Error(`could not recompute \`${producer}\``);
       }
@@ -285,13 +414,23 @@ export class Runner {
    * Executes one stage again, its inputs read (verified) from the cache and its own record ignored,
    * and commits nothing: what `rnnp check` compares with the cached bytes.
    */
-  async rebuild(name: string, onEvent: (e: RunEvent) => void = () => {}): Promise<Record<string, EncodedArtifact>> {
+  async rebuild(
+    name: string,
+    onEvent: (e: RunEvent) => void = () => {},
+  ): Promise<Record<string, EncodedArtifact>> {
     const stage = this.planner.stage(name);
-    for (const up of this.planner.closure([name])) if (up.name !== name) this.planner.resolve(up.name);
+    for (const up of this.planner.closure([name]))
+      if (up.name !== name) this.planner.resolve(up.name);
     const res = this.planner.resolve(name);
-    if (res.state !== "keyed") throw new Error(`\`${name}\` cannot be rebuilt: ${res.state === "waiting" ? `${res.on.join(", ")} not built` : res.diagnostics.map((d) => d.message).join("; ")}`);
+    if (res.state !== "keyed")
+      throw new Error(
+        `\`${name}\` cannot be rebuilt: ${res.state === "waiting" ? `${res.on.join(", ")} not built` : res.diagnostics.map((d) => d.message).join("; ")}`,
+      );
     const inputs = await this.inputsFor(stage, onEvent);
-    const outputs = await this.executor.execute(this.task(stage, inputs, res.fingerprint.seed), this.hooks(stage, onEvent));
+    const outputs = await this.executor.execute(
+      this.task(stage, inputs, res.fingerprint.seed),
+      this.hooks(stage, onEvent),
+    );
     return Object.fromEntries(stage.outputs.map((o) => [o, encodeArtifact(outputs[o]!)]));
   }
 
@@ -299,7 +438,12 @@ export class Runner {
    * A local miss that the remote cache may hold: fetch the record and its blobs, verified, and commit
    * them locally in one transaction. A poisoned blob is reported and the stage computed here instead.
    */
-  private async fetchRemote(remote: RemoteCache, stage: StageIR, key: StageKey, emit: (e: RunEvent) => void): Promise<boolean> {
+  private async fetchRemote(
+    remote: RemoteCache,
+    stage: StageIR,
+    key: StageKey,
+    emit: (e: RunEvent) => void,
+  ): Promise<boolean> {
     const store = this.planner.store;
     try {
       const got = await remote.fetchStage(key, (d) => store.hasBlob(d));
@@ -314,17 +458,28 @@ export class Runner {
     }
   }
 
-  private commit(stage: StageIR, key: StageKey, fingerprint: Fingerprint, outputs: Record<string, Artifact>, durationMs: number): { record: StageRecord<Fingerprint>; blobs: Map<Digest, Uint8Array> } {
+  private commit(
+    stage: StageIR,
+    key: StageKey,
+    fingerprint: Fingerprint,
+    outputs: Record<string, Artifact>,
+    durationMs: number,
+  ): { record: StageRecord<Fingerprint>; blobs: Map<Digest, Uint8Array> } {
     const expected = stage.outputs;
     const got = Object.keys(outputs);
     if (got.length !== expected.length || !expected.every((o) => got.includes(o))) {
-      throw new Error(`internal: ${stage.kind.name} returned outputs (${got.join(", ")}) but declares (${expected.join(", ")})`);
+      throw new Error(
+        `internal: ${stage.kind.name} returned outputs (${got.join(", ")}) but declares (${expected.join(", ")})`,
+      );
     }
     const blobs = new Map<Digest, Uint8Array>();
     const refs: StageRecord["outputs"] = {};
     for (const name of expected) {
       const artifact = outputs[name]!;
-      if (artifact.type !== stage.kind.outputType) throw new Error(`internal: ${stage.kind.name} returned a ${artifact.type} for ${name}, declared ${stage.kind.outputType}`);
+      if (artifact.type !== stage.kind.outputType)
+        throw new Error(
+          `internal: ${stage.kind.name} returned a ${artifact.type} for ${name}, declared ${stage.kind.outputType}`,
+        );
       const enc = encodeArtifact(artifact);
       blobs.set(enc.ref.digest, enc.bytes);
       refs[name] = enc.ref;
@@ -341,19 +496,36 @@ export class Runner {
       outputs: refs,
       manifest: fingerprint,
       inputsFrom,
-      provenance: { pipeline: ir.name, file: ir.file, stage: stage.name, createdAt: new Date().toISOString(), durationMs: Math.round(durationMs), rnnpVersion: RNNP_VERSION },
+      provenance: {
+        pipeline: ir.name,
+        file: ir.file,
+        stage: stage.name,
+        createdAt: new Date().toISOString(),
+        durationMs: Math.round(durationMs),
+        rnnpVersion: RNNP_VERSION,
+      },
     };
-    this.planner.store.commit(record as StageRecord<unknown>, blobs, { pipeline: ir.name, stage: stage.name });
+    this.planner.store.commit(record as StageRecord<unknown>, blobs, {
+      pipeline: ir.name,
+      stage: stage.name,
+    });
     this.planner.produced(stage.name, digestsOf(record));
     return { record, blobs };
   }
 }
 
 /** Artifacts whose digests differ from the lock's: same key, other bytes (a nondeterministic stage, or another machine's numerics). */
-function outputsDiffer(name: string, got: Record<string, Digest>, locked: Record<string, Digest>, which: string): Reason[] {
+function outputsDiffer(
+  name: string,
+  got: Record<string, Digest>,
+  locked: Record<string, Digest>,
+  which: string,
+): Reason[] {
   return Object.keys({ ...got, ...locked })
     .filter((o) => got[o] !== locked[o])
-    .map((o) => ({ text: `${which} artifact \`${name}.${o}\` is ${got[o] ? short(got[o]) : "missing"}, the lockfile has ${locked[o] ? short(locked[o]) : "none"}: same inputs, other bytes` }));
+    .map((o) => ({
+      text: `${which} artifact \`${name}.${o}\` is ${got[o] ? short(got[o]) : "missing"}, the lockfile has ${locked[o] ? short(locked[o]) : "none"}: same inputs, other bytes`,
+    }));
 }
 
 function toDiagnostics(e: unknown, stage: StageIR, file: string): Diagnostic[] {
@@ -361,5 +533,14 @@ function toDiagnostics(e: unknown, stage: StageIR, file: string): Diagnostic[] {
   const message = e instanceof Error ? e.message : String(e);
   // Errors from below may carry advice (a missing tool, a layer too large for the kernels' memory).
   const hint = (e as { hint?: unknown } | undefined)?.hint;
-  return [{ code: "stage-failed", severity: "error", message: `stage \`${stage.name}\` (${stage.kind.name}): ${message}`, file, span: stage.nameSpan, ...(typeof hint === "string" ? { hint } : {}) }];
+  return [
+    {
+      code: "stage-failed",
+      severity: "error",
+      message: `stage \`${stage.name}\` (${stage.kind.name}): ${message}`,
+      file,
+      span: stage.nameSpan,
+      ...(typeof hint === "string" ? { hint } : {}),
+    },
+  ];
 }

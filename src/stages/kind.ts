@@ -25,7 +25,9 @@ export type Bundle<T> = ReadonlyMap<string, T>;
 
 export type InputValues<I extends InputsSpec> = {
   [K in keyof I]: I[K] extends InputSpec<infer T>
-    ? (I[K]["bundle"] extends true ? Bundle<ArtifactTypes[T]> : ArtifactTypes[T]) | (I[K]["optional"] extends true ? undefined : never)
+    ?
+        | (I[K]["bundle"] extends true ? Bundle<ArtifactTypes[T]> : ArtifactTypes[T])
+        | (I[K]["optional"] extends true ? undefined : never)
     : never;
 };
 
@@ -87,7 +89,10 @@ export interface KindDef<P extends ParamsSpec, I extends InputsSpec, O extends A
    * What can be known of the outputs before running (e.g. token or feature sequences, class or value
    * targets), from the parameters and what is known of the inputs. Lets `check` catch shape errors.
    */
-  describe?(params: ParamValues<P>, inputs: Record<string, ArtifactInfo | undefined>): ArtifactInfo | undefined;
+  describe?(
+    params: ParamValues<P>,
+    inputs: Record<string, ArtifactInfo | undefined>,
+  ): ArtifactInfo | undefined;
   /** Cross-parameter rules (fractions summing to 1, layer shapes...), checked before anything runs. */
   check?(params: ParamValues<P>, inputs: Record<string, ArtifactInfo | undefined>): ParamProblem[];
   /**
@@ -97,21 +102,45 @@ export interface KindDef<P extends ParamsSpec, I extends InputsSpec, O extends A
   tools?(): Record<string, string>;
   /** Paths (as written) this stage reads; their content digests enter its key. */
   files?(params: ParamValues<P>): string[];
-  run(ctx: StageContext, inputs: InputValues<I>, params: ParamValues<P>): Promise<Record<string, ArtifactTypes[O]>> | Record<string, ArtifactTypes[O]>;
+  run(
+    ctx: StageContext,
+    inputs: InputValues<I>,
+    params: ParamValues<P>,
+  ): Promise<Record<string, ArtifactTypes[O]>> | Record<string, ArtifactTypes[O]>;
   /**
    * For kinds whose result also lives outside the cache (an exported model directory): brings it in
    * line with the artifact after every run, whether the stage ran or came from the cache.
    */
-  materialize?(ctx: StageContext, outputs: Record<string, ArtifactTypes[O]>, params: ParamValues<P>): Promise<void> | void;
+  materialize?(
+    ctx: StageContext,
+    outputs: Record<string, ArtifactTypes[O]>,
+    params: ParamValues<P>,
+  ): Promise<void> | void;
 }
 
 export type AnyKind = KindDef<ParamsSpec, InputsSpec, ArtifactTypeName> & {
-  run(ctx: StageContext, inputs: Record<string, unknown>, params: Record<string, unknown>): Promise<Record<string, Artifact>> | Record<string, Artifact>;
-  materialize?(ctx: StageContext, outputs: Record<string, Artifact>, params: Record<string, unknown>): Promise<void> | void;
-  describe?(params: Record<string, unknown>, inputs: Record<string, ArtifactInfo | undefined>): ArtifactInfo | undefined;
-  check?(params: Record<string, unknown>, inputs: Record<string, ArtifactInfo | undefined>): ParamProblem[];
+  run(
+    ctx: StageContext,
+    inputs: Record<string, unknown>,
+    params: Record<string, unknown>,
+  ): Promise<Record<string, Artifact>> | Record<string, Artifact>;
+  materialize?(
+    ctx: StageContext,
+    outputs: Record<string, Artifact>,
+    params: Record<string, unknown>,
+  ): Promise<void> | void;
+  describe?(
+    params: Record<string, unknown>,
+    inputs: Record<string, ArtifactInfo | undefined>,
+  ): ArtifactInfo | undefined;
+  check?(
+    params: Record<string, unknown>,
+    inputs: Record<string, ArtifactInfo | undefined>,
+  ): ParamProblem[];
 };
 
-export function defineKind<P extends ParamsSpec, I extends InputsSpec, O extends ArtifactTypeName>(def: KindDef<P, I, O>): AnyKind {
+export function defineKind<P extends ParamsSpec, I extends InputsSpec, O extends ArtifactTypeName>(
+  def: KindDef<P, I, O>,
+): AnyKind {
   return def as unknown as AnyKind;
 }

@@ -18,7 +18,9 @@ export function resolveDataPath(path: string, pipelineDir: string): string {
       if (existsSync(candidate)) return join(candidate, rest);
       if (dirname(dir) === dir) break;
     }
-    throw new Error(`package "${pkg}" is not installed (looked for node_modules/${pkg} above ${pipelineDir}); run npm install`);
+    throw new Error(
+      `package "${pkg}" is not installed (looked for node_modules/${pkg} above ${pipelineDir}); run npm install`,
+    );
   }
   return isAbsolute(path) ? path : resolve(pipelineDir, path);
 }

@@ -17,6 +17,26 @@ import { features, loadAudio, synthSpeech } from "./kinds/speech.js";
 import { seq2seq } from "./kinds/seq2seq.js";
 
 /** Every stage kind rnnp ships. A new kind is its own file plus one entry here. */
-const ALL: readonly AnyKind[] = [loadCsv, loadJsonl, loadText, loadAudio, synthSpeech, clean, split, head, sample, vocabulary, encode, window, features, bucket, model, seq2seq, train, evaluate, exportModel];
+const ALL: readonly AnyKind[] = [
+  loadCsv,
+  loadJsonl,
+  loadText,
+  loadAudio,
+  synthSpeech,
+  clean,
+  split,
+  head,
+  sample,
+  vocabulary,
+  encode,
+  window,
+  features,
+  bucket,
+  model,
+  seq2seq,
+  train,
+  evaluate,
+  exportModel,
+];
 
 export const kinds: ReadonlyMap<string, AnyKind> = new Map(ALL.map((k) => [k.name, k]));

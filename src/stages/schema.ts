@@ -52,22 +52,32 @@ export class Param<T, Optional extends boolean = false> {
 export type ParamsSpec = Record<string, Param<unknown, boolean>>;
 
 export type ParamValues<S extends ParamsSpec> = {
-  [K in keyof S]: S[K] extends Param<infer T, infer O> ? (O extends true ? T | undefined : T) : never;
+  [K in keyof S]: S[K] extends Param<infer T, infer O>
+    ? O extends true
+      ? T | undefined
+      : T
+    : never;
 };
 
 type NumberOptions = { min?: number; max?: number; greaterThan?: number };
 
 export const p = {
   number: (doc: string, o: NumberOptions = {}) => new Param<number>({ t: "number", ...o }, doc),
-  int: (doc: string, o: NumberOptions = {}) => new Param<number>({ t: "number", int: true, ...o }, doc),
+  int: (doc: string, o: NumberOptions = {}) =>
+    new Param<number>({ t: "number", int: true, ...o }, doc),
   string: (doc: string) => new Param<string>({ t: "string" }, doc),
-  oneOf: <const S extends string>(doc: string, values: readonly S[]) => new Param<S>({ t: "string", oneOf: values }, doc),
+  oneOf: <const S extends string>(doc: string, values: readonly S[]) =>
+    new Param<S>({ t: "string", oneOf: values }, doc),
   bool: (doc: string) => new Param<boolean>({ t: "bool" }, doc),
   list: <T>(item: Param<T, boolean>, doc: string, o: { minItems?: number } = {}) =>
     new Param<T[]>({ t: "list", of: item.type, ...o }, doc),
-  map: <T>(item: Param<T, boolean>, doc: string) => new Param<Record<string, T>>({ t: "map", of: item.type }, doc),
+  map: <T>(item: Param<T, boolean>, doc: string) =>
+    new Param<Record<string, T>>({ t: "map", of: item.type }, doc),
   call: <V extends Record<string, ParamsSpec>>(doc: string, variants: V) =>
-    new Param<{ [K in keyof V & string]: CallOf<ParamValues<V[K]>> }[keyof V & string]>({ t: "call", variants }, doc),
+    new Param<{ [K in keyof V & string]: CallOf<ParamValues<V[K]>> }[keyof V & string]>(
+      { t: "call", variants },
+      doc,
+    ),
   either: <A, B>(doc: string, a: Param<A, boolean>, b: Param<B, boolean>) =>
     new Param<A | B>({ t: "either", of: [a.type, b.type] }, doc),
 };
@@ -84,7 +94,9 @@ export function describeType(type: ParamType): string {
       return `${type.int ? "an integer" : "a number"}${bounds.length ? ` ${bounds.join(" and ")}` : ""}`;
     }
     case "string":
-      return type.oneOf ? `one of ${type.oneOf.map((s) => JSON.stringify(s)).join(", ")}` : "a string";
+      return type.oneOf
+        ? `one of ${type.oneOf.map((s) => JSON.stringify(s)).join(", ")}`
+        : "a string";
     case "bool":
       return "true or false";
     case "list":
@@ -92,7 +104,9 @@ export function describeType(type: ParamType): string {
     case "map":
       return `an object of ${describeType(type.of).replace(/^an? /, "")}s`;
     case "call":
-      return `one of ${Object.keys(type.variants).map((v) => `${v}(...)`).join(", ")}`;
+      return `one of ${Object.keys(type.variants)
+        .map((v) => `${v}(...)`)
+        .join(", ")}`;
     case "either":
       return type.of.map(describeType).join(" or ");
   }

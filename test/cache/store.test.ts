@@ -8,14 +8,30 @@ import type { StageRecord } from "../../src/cache/record.js";
 import { CacheStore } from "../../src/cache/store.js";
 import { tempDir } from "../helpers.js";
 
-function record(key: string, blobs: Uint8Array[], createdAt = new Date().toISOString()): StageRecord<unknown> {
+function record(
+  key: string,
+  blobs: Uint8Array[],
+  createdAt = new Date().toISOString(),
+): StageRecord<unknown> {
   return {
     key: key.padEnd(64, "0") as StageKey,
     kind: "test",
-    outputs: Object.fromEntries(blobs.map((b, i) => [`o${i}`, { digest: digestOf(b), size: b.length, type: "table", summary: "" }])),
+    outputs: Object.fromEntries(
+      blobs.map((b, i) => [
+        `o${i}`,
+        { digest: digestOf(b), size: b.length, type: "table", summary: "" },
+      ]),
+    ),
     manifest: { k: key },
     inputsFrom: {},
-    provenance: { pipeline: "p", file: "p.rnnp", stage: key, createdAt, durationMs: 1, rnnpVersion: "test" },
+    provenance: {
+      pipeline: "p",
+      file: "p.rnnp",
+      stage: key,
+      createdAt,
+      durationMs: 1,
+      rnnpVersion: "test",
+    },
   };
 }
 
@@ -26,7 +42,10 @@ describe("cache store", () => {
     const store = CacheStore.open(tempDir());
     const shared = Buffer.from("shared bytes");
     store.commit(record("a", [shared]), blobsOf([shared]), { pipeline: "p", stage: "a" });
-    store.commit(record("b", [shared, Buffer.from("own")]), blobsOf([shared, Buffer.from("own")]), { pipeline: "p", stage: "b" });
+    store.commit(record("b", [shared, Buffer.from("own")]), blobsOf([shared, Buffer.from("own")]), {
+      pipeline: "p",
+      stage: "b",
+    });
     assert.equal([...store.allBlobDigests()].length, 2);
     assert.equal(store.getRecord<unknown>(record("a", []).key)?.kind, "test");
     await store.close();
@@ -37,8 +56,16 @@ describe("cache store", () => {
     const bytes = Buffer.from("written first");
     const r = record("bad", [bytes]);
     // The record cannot be encoded: the throw comes after the blob was put in the same transaction.
-    Object.defineProperty(r.provenance, "stage", { enumerable: true, get: () => { throw new Error("encoding failed"); } });
-    assert.throws(() => store.commit(r, blobsOf([bytes]), { pipeline: "p", stage: "bad" }), /encoding failed/);
+    Object.defineProperty(r.provenance, "stage", {
+      enumerable: true,
+      get: () => {
+        throw new Error("encoding failed");
+      },
+    });
+    assert.throws(
+      () => store.commit(r, blobsOf([bytes]), { pipeline: "p", stage: "bad" }),
+      /encoding failed/,
+    );
     assert.equal(store.hasBlob(digestOf(bytes)), false);
     assert.equal(store.getRecord(r.key), undefined);
     assert.deepEqual(store.historyOf("p", "bad"), []);
@@ -47,15 +74,26 @@ describe("cache store", () => {
 
   it("refuses a record naming a blob it neither has nor is given", async () => {
     const store = CacheStore.open(tempDir());
-    assert.throws(() => store.commit(record("x", [Buffer.from("absent")]), new Map(), { pipeline: "p", stage: "x" }), /neither given nor stored/);
+    assert.throws(
+      () =>
+        store.commit(record("x", [Buffer.from("absent")]), new Map(), {
+          pipeline: "p",
+          stage: "x",
+        }),
+      /neither given nor stored/,
+    );
     assert.equal([...store.allRecords()].length, 0);
     await store.close();
   });
 
   it("keeps a history of keys per stage, newest first", async () => {
     const store = CacheStore.open(tempDir());
-    for (const k of ["k1", "k2", "k1"]) store.commit(record(k, []), new Map(), { pipeline: "p", stage: "s" });
-    assert.deepEqual(store.historyOf("p", "s").map((k) => k.slice(0, 2)), ["k1", "k2"]);
+    for (const k of ["k1", "k2", "k1"])
+      store.commit(record(k, []), new Map(), { pipeline: "p", stage: "s" });
+    assert.deepEqual(
+      store.historyOf("p", "s").map((k) => k.slice(0, 2)),
+      ["k1", "k2"],
+    );
     await store.close();
   });
 
@@ -73,7 +111,10 @@ describe("cache store", () => {
     await raw.close();
     const report = verify(store);
     assert.deepEqual(report.corrupt, [digestOf(bad)]);
-    assert.deepEqual(report.droppedRecords.map((r) => r.key.slice(0, 1)), ["b"]);
+    assert.deepEqual(
+      report.droppedRecords.map((r) => r.key.slice(0, 1)),
+      ["b"],
+    );
     assert.equal(store.hasBlob(digestOf(bad)), false);
     assert.ok(store.getRecord(record("g", []).key));
     assert.deepEqual(verify(store).corrupt, []);
@@ -85,14 +126,23 @@ describe("cache store", () => {
     const shared = Buffer.from("shared");
     const lone = Buffer.from("lone blob");
     store.commit(record("keep", [shared]), blobsOf([shared]), { pipeline: "p", stage: "keep" });
-    store.commit(record("drop", [shared, lone]), blobsOf([shared, lone]), { pipeline: "p", stage: "drop" });
+    store.commit(record("drop", [shared, lone]), blobsOf([shared, lone]), {
+      pipeline: "p",
+      stage: "drop",
+    });
     const keep = new Set([record("keep", []).key]);
     const dry = gc(store, { keep, dryRun: true });
     assert.equal(dry.removedRecords.length, 1);
     assert.equal([...store.allRecords()].length, 2, "a dry run removes nothing");
     const report = gc(store, { keep });
-    assert.deepEqual(report.removedRecords.map((r) => r.key.slice(0, 4)), ["drop"]);
-    assert.deepEqual(report.freedBlobs.map((b) => b.digest), [digestOf(lone)]);
+    assert.deepEqual(
+      report.removedRecords.map((r) => r.key.slice(0, 4)),
+      ["drop"],
+    );
+    assert.deepEqual(
+      report.freedBlobs.map((b) => b.digest),
+      [digestOf(lone)],
+    );
     assert.ok(store.hasBlob(digestOf(shared)));
     await store.close();
   });
@@ -103,14 +153,26 @@ describe("cache store", () => {
     const now = Date.parse("2026-06-01T00:00:00Z");
     const mk = (k: string, ageDays: number, size: number) => {
       const b = Buffer.alloc(size, k);
-      store.commit(record(k, [b], new Date(now - ageDays * day).toISOString()), blobsOf([b]), { pipeline: "p", stage: k });
+      store.commit(record(k, [b], new Date(now - ageDays * day).toISOString()), blobsOf([b]), {
+        pipeline: "p",
+        stage: k,
+      });
     };
     mk("old", 40, 100);
     mk("mid", 10, 100);
     mk("new", 1, 100);
-    assert.deepEqual(gc(store, { maxAgeMs: 30 * day, now }).removedRecords.map((r) => r.key.slice(0, 3)), ["old"]);
-    assert.deepEqual(gc(store, { maxSizeBytes: 150, now }).removedRecords.map((r) => r.key.slice(0, 3)), ["mid"]);
-    assert.deepEqual([...store.allRecords()].map((r) => r.key.slice(0, 3)), ["new"]);
+    assert.deepEqual(
+      gc(store, { maxAgeMs: 30 * day, now }).removedRecords.map((r) => r.key.slice(0, 3)),
+      ["old"],
+    );
+    assert.deepEqual(
+      gc(store, { maxSizeBytes: 150, now }).removedRecords.map((r) => r.key.slice(0, 3)),
+      ["mid"],
+    );
+    assert.deepEqual(
+      [...store.allRecords()].map((r) => r.key.slice(0, 3)),
+      ["new"],
+    );
     await store.close();
   });
 
@@ -121,7 +183,9 @@ describe("cache store", () => {
     const procs = [0, 1, 2, 3].map(
       (i) =>
         new Promise<number>((res) => {
-          const child = spawn(process.execPath, ["--import", "tsx", writer, dir, String(i), "60"], { stdio: "inherit" });
+          const child = spawn(process.execPath, ["--import", "tsx", writer, dir, String(i), "60"], {
+            stdio: "inherit",
+          });
           child.on("close", (code) => res(code ?? -1));
         }),
     );
@@ -129,7 +193,9 @@ describe("cache store", () => {
     const store = CacheStore.open(dir);
     const records = [...store.allRecords()];
     assert.equal(records.length, 4 * 60);
-    for (const r of records) for (const o of Object.values(r.outputs)) assert.ok(store.blobIsIntact(o.digest), `blob of ${r.key}`);
+    for (const r of records)
+      for (const o of Object.values(r.outputs))
+        assert.ok(store.blobIsIntact(o.digest), `blob of ${r.key}`);
     // Blobs shared between writers are stored once.
     assert.equal([...store.allBlobDigests()].length, 4 * 60 + 10);
     await store.close();

@@ -13,12 +13,25 @@ for (let i = 0; i < Number(count); i++) {
     {
       key,
       kind: "test",
-      outputs: { a: { digest: digestOf(own), size: own.length, type: "table", summary: "" }, b: { digest: digestOf(shared), size: shared.length, type: "table", summary: "" } },
+      outputs: {
+        a: { digest: digestOf(own), size: own.length, type: "table", summary: "" },
+        b: { digest: digestOf(shared), size: shared.length, type: "table", summary: "" },
+      },
       manifest: {},
       inputsFrom: {},
-      provenance: { pipeline: "p", file: "p", stage: `w${id}`, createdAt: new Date().toISOString(), durationMs: 0, rnnpVersion: "test" },
+      provenance: {
+        pipeline: "p",
+        file: "p",
+        stage: `w${id}`,
+        createdAt: new Date().toISOString(),
+        durationMs: 0,
+        rnnpVersion: "test",
+      },
     },
-    new Map([[digestOf(own), own], [digestOf(shared), shared]]),
+    new Map([
+      [digestOf(own), own],
+      [digestOf(shared), shared],
+    ]),
     { pipeline: "p", stage: `w${id}` },
   );
 }

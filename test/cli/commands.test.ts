@@ -23,7 +23,17 @@ function project(): string {
   return dir;
 }
 
-const json = (s: string) => JSON.parse(s) as { stages: { name: string; kind: string; key: string | null; status: string; durationMs: number | null; reason?: string }[] };
+const json = (s: string) =>
+  JSON.parse(s) as {
+    stages: {
+      name: string;
+      kind: string;
+      key: string | null;
+      status: string;
+      durationMs: number | null;
+      reason?: string;
+    }[];
+  };
 const byName = (s: string) => Object.fromEntries(json(s).stages.map((x) => [x.name, x.status]));
 
 describe("rnnp run", () => {
@@ -32,18 +42,42 @@ describe("rnnp run", () => {
     const first = cli(["run", "p.rnnp", "--json"], dir);
     assert.equal(first.code, 0, first.stderr);
     const report = json(first.stdout);
-    assert.deepEqual(byName(first.stdout), { raw: "ran", low: "ran", other: "ran", parts: "ran", preview: "ran" });
+    assert.deepEqual(byName(first.stdout), {
+      raw: "ran",
+      low: "ran",
+      other: "ran",
+      parts: "ran",
+      preview: "ran",
+    });
     for (const s of report.stages) {
       assert.match(s.key!, /^[0-9a-f]{64}$/);
       assert.equal(typeof s.durationMs, "number");
       assert.ok(s.kind);
     }
     const second = cli(["run", "p.rnnp", "--json"], dir);
-    assert.deepEqual(Object.values(byName(second.stdout)), ["cached", "cached", "cached", "cached", "cached"]);
+    assert.deepEqual(Object.values(byName(second.stdout)), [
+      "cached",
+      "cached",
+      "cached",
+      "cached",
+      "cached",
+    ]);
     const edited = cli(["run", "p.rnnp", "--json", "-P", "n=2"], dir);
-    assert.deepEqual(byName(edited.stdout), { raw: "cached", low: "cached", other: "cached", parts: "cached", preview: "ran" });
+    assert.deepEqual(byName(edited.stdout), {
+      raw: "cached",
+      low: "cached",
+      other: "cached",
+      parts: "cached",
+      preview: "ran",
+    });
     const upstream = cli(["run", "p.rnnp", "--json", "-P", "lower=false"], dir);
-    assert.deepEqual(byName(upstream.stdout), { raw: "cached", low: "ran", other: "cached", parts: "ran", preview: "ran" });
+    assert.deepEqual(byName(upstream.stdout), {
+      raw: "cached",
+      low: "ran",
+      other: "cached",
+      parts: "ran",
+      preview: "ran",
+    });
   });
 
   it("prints one line per stage and a summary", () => {
@@ -59,10 +93,24 @@ describe("rnnp run", () => {
 
   it("--stage runs a stage and what it needs; --force executes cached stages again", () => {
     const dir = project();
-    assert.deepEqual(byName(cli(["run", "p.rnnp", "--json", "--stage", "low"], dir).stdout), { raw: "ran", low: "ran" });
-    assert.deepEqual(byName(cli(["run", "p.rnnp", "--json", "-s", "parts,other"], dir).stdout), { raw: "cached", low: "cached", other: "ran", parts: "ran" });
-    assert.deepEqual(byName(cli(["run", "p.rnnp", "--json", "--force=low", "--stage", "low"], dir).stdout), { raw: "cached", low: "ran" });
-    assert.deepEqual(Object.values(byName(cli(["run", "p.rnnp", "--json", "--force"], dir).stdout)), ["ran", "ran", "ran", "ran", "ran"]);
+    assert.deepEqual(byName(cli(["run", "p.rnnp", "--json", "--stage", "low"], dir).stdout), {
+      raw: "ran",
+      low: "ran",
+    });
+    assert.deepEqual(byName(cli(["run", "p.rnnp", "--json", "-s", "parts,other"], dir).stdout), {
+      raw: "cached",
+      low: "cached",
+      other: "ran",
+      parts: "ran",
+    });
+    assert.deepEqual(
+      byName(cli(["run", "p.rnnp", "--json", "--force=low", "--stage", "low"], dir).stdout),
+      { raw: "cached", low: "ran" },
+    );
+    assert.deepEqual(
+      Object.values(byName(cli(["run", "p.rnnp", "--json", "--force"], dir).stdout)),
+      ["ran", "ran", "ran", "ran", "ran"],
+    );
   });
 
   it("--dry-run says what would run and why, and runs nothing", () => {
@@ -76,7 +124,11 @@ describe("rnnp run", () => {
     const low = j.stages.find((s) => s.name === "low")!;
     assert.equal(low.status, "stale");
     assert.equal(low.reason, "param `lowercase` true -> false (from params.lower)");
-    assert.deepEqual(byName(cli(["run", "p.rnnp", "--json"], dir).stdout).parts, "ran", "the dry run ran nothing");
+    assert.deepEqual(
+      byName(cli(["run", "p.rnnp", "--json"], dir).stdout).parts,
+      "ran",
+      "the dry run ran nothing",
+    );
   });
 
   it("a failing stage exits 1, reports the error with the stage, and caches the rest", () => {
@@ -84,7 +136,13 @@ describe("rnnp run", () => {
     writeFiles(dir, { "bad.rnnp": PIPELINE.replace('label: "label"', 'label: "labell"') });
     const r = cli(["run", "bad.rnnp", "--json"], dir);
     assert.equal(r.code, 1);
-    assert.deepEqual(byName(r.stdout), { raw: "failed", low: "skipped", other: "skipped", parts: "skipped", preview: "skipped" });
+    assert.deepEqual(byName(r.stdout), {
+      raw: "failed",
+      low: "skipped",
+      other: "skipped",
+      parts: "skipped",
+      preview: "skipped",
+    });
     assert.match(r.stderr, /error\[data\]: no column "labell"/);
     assert.match(r.stderr, /--> d\.csv/);
     assert.match(r.stderr, /hint: did you mean "label"\?/);
@@ -97,17 +155,27 @@ describe("rnnp run", () => {
     writeFiles(dir, { "bad.rnnp": PIPELINE.replace("clean(raw", "claen(raw") });
     const r = cli(["run", "bad.rnnp"], dir);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /error\[unknown-kind\]: unknown stage kind `claen`\n {2}--> bad\.rnnp:7:15\n/);
+    assert.match(
+      r.stderr,
+      /error\[unknown-kind\]: unknown stage kind `claen`\n {2}--> bad\.rnnp:7:15\n/,
+    );
     assert.match(r.stderr, /\^\^\^\^\^/);
     assert.equal(cli(["run", "p.rnnp", "--stage", "nope"], dir).code, 2);
     assert.match(cli(["run", "p.rnnp", "--stage", "lw"], dir).stderr, /did you mean `low`/);
     assert.equal(cli(["run", "p.rnnp", "--bogus"], dir).code, 2);
     assert.equal(cli(["run", "missing.rnnp"], dir).code, 2);
     assert.equal(cli(["run", "p.rnnp", "-P", "nope=1"], dir).code, 2);
-    for (const [cmd, opt] of [["run", "--jobs"], ["check", "--runs"], ["predict", "--beam"]]) {
+    for (const [cmd, opt] of [
+      ["run", "--jobs"],
+      ["check", "--runs"],
+      ["predict", "--beam"],
+    ]) {
       const bad = cli([cmd!, "p.rnnp", opt!, "0"], dir);
       assert.equal(bad.code, 2, `${cmd} ${opt} 0`);
-      assert.match(bad.stderr, new RegExp(`${opt} <n>' argument '0' is invalid\\. expected a positive integer`));
+      assert.match(
+        bad.stderr,
+        new RegExp(`${opt} <n>' argument '0' is invalid\\. expected a positive integer`),
+      );
     }
   });
 
@@ -124,8 +192,20 @@ describe("rnnp status, why, dag", () => {
     const r = cli(["status", "p.rnnp", "--json"], dir);
     assert.equal(r.code, 0);
     const rows = json(r.stdout).stages;
-    assert.deepEqual(rows.map((s) => [s.name, s.status]), [["raw", "fresh"], ["low", "fresh"], ["parts", "stale"], ["preview", "stale"], ["other", "stale"]]);
-    assert.equal(rows.find((s) => s.name === "preview")!.reason, "waits on `parts` <- never run: no cached record of this stage");
+    assert.deepEqual(
+      rows.map((s) => [s.name, s.status]),
+      [
+        ["raw", "fresh"],
+        ["low", "fresh"],
+        ["parts", "stale"],
+        ["preview", "stale"],
+        ["other", "stale"],
+      ],
+    );
+    assert.equal(
+      rows.find((s) => s.name === "preview")!.reason,
+      "waits on `parts` <- never run: no cached record of this stage",
+    );
     assert.equal(rows.find((s) => s.name === "preview")!.key, null);
     const text = cli(["status", "p.rnnp"], dir).stdout;
     assert.match(text, /fresh {2}raw/);
@@ -138,15 +218,24 @@ describe("rnnp status, why, dag", () => {
     cli(["run", "p.rnnp"], dir);
     const r = cli(["why", "preview", "p.rnnp", "-P", "lower=false"], dir);
     assert.equal(r.code, 0);
-    assert.equal(r.stdout, "preview: stale (waits on upstream)\n  - waits on `parts`\n    - waits on `low`\n      - param `lowercase` true -> false (from params.lower)\n");
-    assert.match(cli(["why", "raw", "p.rnnp"], dir).stdout, /^raw: up to date\n {2}- cached since /);
+    assert.equal(
+      r.stdout,
+      "preview: stale (waits on upstream)\n  - waits on `parts`\n    - waits on `low`\n      - param `lowercase` true -> false (from params.lower)\n",
+    );
+    assert.match(
+      cli(["why", "raw", "p.rnnp"], dir).stdout,
+      /^raw: up to date\n {2}- cached since /,
+    );
     assert.equal(cli(["why", "nope", "p.rnnp"], dir).code, 2);
   });
 
   it("dag: text, dot and mermaid, with statuses", () => {
     const dir = project();
     cli(["run", "p.rnnp", "--stage", "raw"], dir);
-    assert.match(cli(["dag", "p.rnnp"], dir).stdout, /^raw +load\.csv +fresh\s*\nlow +clean +stale +<- raw\n/);
+    assert.match(
+      cli(["dag", "p.rnnp"], dir).stdout,
+      /^raw +load\.csv +fresh\s*\nlow +clean +stale +<- raw\n/,
+    );
     const dot = cli(["dag", "p.rnnp", "--format", "dot"], dir).stdout;
     assert.match(dot, /^digraph "names" \{/);
     assert.match(dot, /"low" -> "parts" \[label="data"\];/);
@@ -165,7 +254,11 @@ describe("rnnp validate and fmt", () => {
     const ok = cli(["validate", "p.rnnp"], dir);
     assert.equal(ok.code, 0);
     assert.match(ok.stdout, /pipeline `names` is valid \(5 stages\)/);
-    writeFiles(dir, { "bad.rnnp": PIPELINE.replace("clean(raw", "clean(rw").replace("n: 4", "n: -4").replace("seed 11", "seed 11\n  seed 12") });
+    writeFiles(dir, {
+      "bad.rnnp": PIPELINE.replace("clean(raw", "clean(rw")
+        .replace("n: 4", "n: -4")
+        .replace("seed 11", "seed 11\n  seed 12"),
+    });
     const bad = cli(["validate", "bad.rnnp"], dir);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /duplicate-setting/);
@@ -177,9 +270,12 @@ describe("rnnp validate and fmt", () => {
 
   it("fmt: prints, checks and rewrites; idempotent", () => {
     const dir = project();
-    writeFiles(dir, { "messy.rnnp": "pipeline m{seed 1 # s\nstage a=load.csv(path:\"d.csv\")}\n" });
+    writeFiles(dir, { "messy.rnnp": 'pipeline m{seed 1 # s\nstage a=load.csv(path:"d.csv")}\n' });
     const printed = cli(["fmt", "messy.rnnp"], dir);
-    assert.equal(printed.stdout, 'pipeline m {\n  seed 1 # s\n  stage a = load.csv(path: "d.csv")\n}\n');
+    assert.equal(
+      printed.stdout,
+      'pipeline m {\n  seed 1 # s\n  stage a = load.csv(path: "d.csv")\n}\n',
+    );
     assert.equal(cli(["fmt", "--check", "messy.rnnp", "p.rnnp"], dir).code, 1);
     assert.equal(cli(["fmt", "--check", "messy.rnnp"], dir).stdout, "messy.rnnp\n");
     assert.equal(cli(["fmt", "--write", "messy.rnnp"], dir).code, 0);
@@ -198,7 +294,10 @@ describe("rnnp show and cache", () => {
     const r = cli(["show", "preview", "p.rnnp", "--rows", "2"], dir);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^preview \(head\) key [0-9a-f]{12}/);
-    assert.match(r.stdout, /\ntrain {2}[0-9a-f]{12}, .*\n {2}table, 3 rows x 3 columns: name:string \(text\), label:string \(label\), score:number\n {2}name +label +score\n/);
+    assert.match(
+      r.stdout,
+      /\ntrain {2}[0-9a-f]{12}, .*\n {2}table, 3 rows x 3 columns: name:string \(text\), label:string \(label\), score:number\n {2}name +label +score\n/,
+    );
     assert.match(r.stdout, /\.\.\. 1 more rows/);
   });
 
@@ -206,9 +305,19 @@ describe("rnnp show and cache", () => {
     const dir = project();
     cli(["run", "p.rnnp"], dir);
     const ls = cli(["cache", "ls", "--json"], dir);
-    const records = (JSON.parse(ls.stdout) as { records: { key: string; stage: string; kind: string; size: number }[] }).records;
+    const records = (
+      JSON.parse(ls.stdout) as {
+        records: { key: string; stage: string; kind: string; size: number }[];
+      }
+    ).records;
     assert.equal(records.length, 5);
-    assert.deepEqual(records.map((r) => r.stage).sort(), ["low", "other", "parts", "preview", "raw"]);
+    assert.deepEqual(records.map((r) => r.stage).sort(), [
+      "low",
+      "other",
+      "parts",
+      "preview",
+      "raw",
+    ]);
     assert.match(cli(["cache", "ls"], dir).stdout, /key +kind +made by +size +age +checked\n/);
     const parts = records.find((r) => r.stage === "parts")!;
     const show = cli(["cache", "show", parts.key.slice(0, 10)], dir);
@@ -220,8 +329,14 @@ describe("rnnp show and cache", () => {
     assert.equal(cli(["cache", "show", "ffffffff"], dir).code, 1);
     assert.equal(cli(["cache", "show", "xyz"], dir).code, 2);
     assert.equal(cli(["cache", "path"], dir).stdout.trim(), join(dir, "cache"));
-    assert.equal(cli(["cache", "path", "--cache", "elsewhere"], dir).stdout.trim(), join(dir, "elsewhere"));
-    assert.equal(cli(["cache", "path"], dir, { RNNP_CACHE: join(dir, "env") }).stdout.trim(), join(dir, "env"));
+    assert.equal(
+      cli(["cache", "path", "--cache", "elsewhere"], dir).stdout.trim(),
+      join(dir, "elsewhere"),
+    );
+    assert.equal(
+      cli(["cache", "path"], dir, { RNNP_CACHE: join(dir, "env") }).stdout.trim(),
+      join(dir, "env"),
+    );
   });
 
   it("cache verify: intact, then a corrupt blob dropped with its record, which then recomputes", async () => {
@@ -230,17 +345,29 @@ describe("rnnp show and cache", () => {
     const ok = cli(["cache", "verify"], dir);
     assert.equal(ok.code, 0);
     assert.match(ok.stdout, /blobs \(.*\) checked: all intact/);
-    const key = JSON.parse(cli(["run", "p.rnnp", "--json"], dir).stdout).stages.find((s: { name: string }) => s.name === "low").key as string;
-    const record = JSON.parse(cli(["cache", "show", key, "--json"], dir).stdout) as { outputs: { out: { digest: string } } };
+    const key = JSON.parse(cli(["run", "p.rnnp", "--json"], dir).stdout).stages.find(
+      (s: { name: string }) => s.name === "low",
+    ).key as string;
+    const record = JSON.parse(cli(["cache", "show", key, "--json"], dir).stdout) as {
+      outputs: { out: { digest: string } };
+    };
     const { open } = await import("lmdb");
     const raw = open({ path: join(dir, "cache"), maxDbs: 8 });
-    await raw.openDB({ name: "blobs", encoding: "binary" }).put(record.outputs.out.digest, Buffer.from("bit rot"));
+    await raw
+      .openDB({ name: "blobs", encoding: "binary" })
+      .put(record.outputs.out.digest, Buffer.from("bit rot"));
     await raw.close();
     const bad = cli(["cache", "verify"], dir);
     assert.equal(bad.code, 1);
     assert.match(bad.stdout, /corrupt blob [0-9a-f]{64}: removed/);
     assert.match(bad.stdout, /dropped record [0-9a-f]{12} \(names\/low\)/);
-    assert.deepEqual(byName(cli(["run", "p.rnnp", "--json"], dir).stdout), { raw: "cached", low: "ran", other: "cached", parts: "cached", preview: "cached" });
+    assert.deepEqual(byName(cli(["run", "p.rnnp", "--json"], dir).stdout), {
+      raw: "cached",
+      low: "ran",
+      other: "cached",
+      parts: "cached",
+      preview: "cached",
+    });
   });
 
   it("cache gc keeps what the given pipelines use and reports what it freed", () => {
@@ -251,13 +378,28 @@ describe("rnnp show and cache", () => {
     assert.match(dry.stdout, /would remove [0-9a-f]{12} names\/preview/);
     assert.match(dry.stdout, /would remove 1 records and 3 blobs/);
     const r = cli(["cache", "gc", "p.rnnp", "--json"], dir);
-    const report = JSON.parse(r.stdout) as { removedRecords: { stage: string }[]; freedBytes: number; keptRecords: number };
-    assert.deepEqual(report.removedRecords.map((x) => x.stage), ["names/preview"]);
+    const report = JSON.parse(r.stdout) as {
+      removedRecords: { stage: string }[];
+      freedBytes: number;
+      keptRecords: number;
+    };
+    assert.deepEqual(
+      report.removedRecords.map((x) => x.stage),
+      ["names/preview"],
+    );
     assert.ok(report.freedBytes > 0);
     assert.equal(report.keptRecords, 5);
-    assert.deepEqual(Object.values(byName(cli(["run", "p.rnnp", "--json"], dir).stdout)), ["cached", "cached", "cached", "cached", "cached"]);
+    assert.deepEqual(Object.values(byName(cli(["run", "p.rnnp", "--json"], dir).stdout)), [
+      "cached",
+      "cached",
+      "cached",
+      "cached",
+      "cached",
+    ]);
     assert.equal(cli(["cache", "gc"], dir).code, 2, "gc needs something to go by");
-    const capped = JSON.parse(cli(["cache", "gc", "--max-size", "1B", "--json"], dir).stdout) as { keptRecords: number };
+    const capped = JSON.parse(cli(["cache", "gc", "--max-size", "1B", "--json"], dir).stdout) as {
+      keptRecords: number;
+    };
     assert.equal(capped.keptRecords, 0);
     assert.equal(cli(["cache", "gc", "--max-age", "soon"], dir).code, 2);
   });
@@ -268,7 +410,8 @@ describe("rnnp --help and --version", () => {
     const dir = tempDir();
     const help = cli(["--help"], dir);
     assert.equal(help.code, 0);
-    for (const c of ["run", "status", "why", "dag", "validate", "fmt", "show", "cache"]) assert.match(help.stdout, new RegExp(`\\n  ${c} `));
+    for (const c of ["run", "status", "why", "dag", "validate", "fmt", "show", "cache"])
+      assert.match(help.stdout, new RegExp(`\\n  ${c} `));
     assert.match(cli(["--version"], dir).stdout, /^\d+\.\d+\.\d+\n$/);
     assert.match(cli(["cache", "--help"], dir).stdout, /verify/);
   });

@@ -20,18 +20,31 @@ function project(): string {
   });
   return dir;
 }
-const statuses = (stdout: string) => Object.fromEntries((JSON.parse(stdout) as { stages: { name: string; status: string }[] }).stages.map((s) => [s.name, s.status]));
+const statuses = (stdout: string) =>
+  Object.fromEntries(
+    (JSON.parse(stdout) as { stages: { name: string; status: string }[] }).stages.map((s) => [
+      s.name,
+      s.status,
+    ]),
+  );
 
 describe("concurrent runs share work through leases", () => {
   it("two runs of one pipeline on one cache compute each stage once: the second waits and uses the result", async () => {
     const dir = project();
-    const [a, b] = await Promise.all([cliAsync(["run", "k.rnnp", "--json"], dir), cliAsync(["run", "k.rnnp", "--json"], dir)]);
+    const [a, b] = await Promise.all([
+      cliAsync(["run", "k.rnnp", "--json"], dir),
+      cliAsync(["run", "k.rnnp", "--json"], dir),
+    ]);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
     const sa = statuses(a.stdout);
     const sb = statuses(b.stdout);
     for (const stage of ["small", "big", "after"]) {
-      assert.deepEqual([sa[stage], sb[stage]].sort(), ["cached", "ran"], `${stage} ran in exactly one process`);
+      assert.deepEqual(
+        [sa[stage], sb[stage]].sort(),
+        ["cached", "ran"],
+        `${stage} ran in exactly one process`,
+      );
     }
     assert.match(a.stderr + b.stderr, /big: waiting: pid \d+ on .* is computing this stage/);
   });
@@ -57,7 +70,11 @@ describe("concurrent runs share work through leases", () => {
     assert.equal(survivor.code, 0, survivor.stderr);
     assert.deepEqual(statuses(survivor.stdout), { small: "cached", big: "ran", after: "ran" });
     assert.equal(cli(["cache", "verify"], dir).code, 0);
-    const records = (JSON.parse(cli(["cache", "ls", "--json"], dir).stdout) as { records: { stage: string }[] }).records.map((r) => r.stage).sort();
+    const records = (
+      JSON.parse(cli(["cache", "ls", "--json"], dir).stdout) as { records: { stage: string }[] }
+    ).records
+      .map((r) => r.stage)
+      .sort();
     assert.deepEqual(records, ["after", "big", "small"]);
   });
 });

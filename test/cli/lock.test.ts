@@ -20,13 +20,34 @@ function project(): string {
   writeFiles(dir, { "d.csv": NAMES_CSV, "p.rnnp": PIPELINE });
   return dir;
 }
-const lockOf = (dir: string) => JSON.parse(readFileSync(join(dir, "p.lock"), "utf8")) as { lockfileVersion: number; pipeline: string; rnnp: string; stages: Record<string, { key: string; outputs: Record<string, string>; manifest: { params: Record<string, unknown> } }> };
-const statuses = (stdout: string) => Object.fromEntries((JSON.parse(stdout) as { stages: { name: string; status: string }[] }).stages.map((s) => [s.name, s.status]));
+const lockOf = (dir: string) =>
+  JSON.parse(readFileSync(join(dir, "p.lock"), "utf8")) as {
+    lockfileVersion: number;
+    pipeline: string;
+    rnnp: string;
+    stages: Record<
+      string,
+      {
+        key: string;
+        outputs: Record<string, string>;
+        manifest: { params: Record<string, unknown> };
+      }
+    >;
+  };
+const statuses = (stdout: string) =>
+  Object.fromEntries(
+    (JSON.parse(stdout) as { stages: { name: string; status: string }[] }).stages.map((s) => [
+      s.name,
+      s.status,
+    ]),
+  );
 
 describe("lockfile", () => {
   it("rnnp run writes <pipeline>.lock: per stage, in order, key, output digests and manifest", () => {
     const dir = project();
-    const run = JSON.parse(cli(["run", "p.rnnp", "--json"], dir).stdout) as { stages: { name: string; key: string }[] };
+    const run = JSON.parse(cli(["run", "p.rnnp", "--json"], dir).stdout) as {
+      stages: { name: string; key: string }[];
+    };
     const lock = lockOf(dir);
     assert.equal(lock.lockfileVersion, 1);
     assert.equal(lock.pipeline, "locked");
@@ -62,7 +83,11 @@ describe("lockfile", () => {
     await records.put(genuine.key, record);
     await env.close();
     cli(["run", "p.rnnp"], dir);
-    assert.notEqual(lockOf(dir).stages.preview!.outputs.train, genuine.outputs.train, "the lock follows the cache");
+    assert.notEqual(
+      lockOf(dir).stages.preview!.outputs.train,
+      genuine.outputs.train,
+      "the lock follows the cache",
+    );
     cli(["run", "p.rnnp", "--force=preview"], dir);
     assert.deepEqual(lockOf(dir).stages.preview, genuine);
   });
@@ -96,8 +121,16 @@ describe("rnnp run --frozen", () => {
     writeFiles(dir, { "p.rnnp": PIPELINE.replace("lower = true", "lower = false") });
     const r = cli(["run", "p.rnnp", "--frozen", "--json"], dir);
     assert.equal(r.code, 3);
-    assert.deepEqual(statuses(r.stdout), { raw: "cached", low: "failed", parts: "skipped", preview: "skipped" });
-    assert.match(r.stderr, /error\[frozen\]: `low` has key [0-9a-f]{12}, the lockfile has [0-9a-f]{12}\n +param `lowercase` true -> false \(from params\.lower\)/);
+    assert.deepEqual(statuses(r.stdout), {
+      raw: "cached",
+      low: "failed",
+      parts: "skipped",
+      preview: "skipped",
+    });
+    assert.match(
+      r.stderr,
+      /error\[frozen\]: `low` has key [0-9a-f]{12}, the lockfile has [0-9a-f]{12}\n +param `lowercase` true -> false \(from params\.lower\)/,
+    );
   });
 
   it("a stage that produces other bytes than the lock records fails with exit 3, naming the artifact", () => {
@@ -108,7 +141,10 @@ describe("rnnp run --frozen", () => {
     writeFileSync(join(dir, "p.lock"), JSON.stringify(lock, null, 2));
     const cached = cli(["run", "p.rnnp", "--frozen"], dir);
     assert.equal(cached.code, 3);
-    assert.match(cached.stderr, /the cached artifact `parts\.val` is [0-9a-f]{12}, the lockfile has 000000000000: same inputs, other bytes/);
+    assert.match(
+      cached.stderr,
+      /the cached artifact `parts\.val` is [0-9a-f]{12}, the lockfile has 000000000000: same inputs, other bytes/,
+    );
     const rebuilt = cli(["run", "p.rnnp", "--frozen", "--cache", "other"], dir);
     assert.equal(rebuilt.code, 3);
     assert.match(rebuilt.stderr, /the freshly built artifact `parts\.val`/);
@@ -119,7 +155,10 @@ describe("rnnp run --frozen", () => {
     assert.equal(cli(["run", "p.rnnp", "--frozen"], dir).code, 2);
     assert.match(cli(["run", "p.rnnp", "--frozen"], dir).stderr, /--frozen needs p\.lock/);
     cli(["run", "p.rnnp"], dir);
-    writeFiles(dir, { "p.rnnp": PIPELINE.slice(0, PIPELINE.lastIndexOf("}")) + "  stage extra = head(raw, n: 1)\n}\n" });
+    writeFiles(dir, {
+      "p.rnnp":
+        PIPELINE.slice(0, PIPELINE.lastIndexOf("}")) + "  stage extra = head(raw, n: 1)\n}\n",
+    });
     const r = cli(["run", "p.rnnp", "--frozen"], dir);
     assert.equal(r.code, 3);
     assert.match(r.stderr, /`extra` is not in the lockfile/);
@@ -131,10 +170,23 @@ describe("rnnp cache gc with lockfiles", () => {
     const dir = project();
     cli(["run", "p.rnnp"], dir);
     cli(["run", "p.rnnp", "-P", "n=1", "-P", "lower=false"], dir);
-    const report = JSON.parse(cli(["cache", "gc", "p.lock", "--json"], dir).stdout) as { removedRecords: { stage: string }[]; keptRecords: number };
-    assert.deepEqual(report.removedRecords.map((r) => r.stage).sort(), ["locked/low", "locked/parts", "locked/preview"]);
+    const report = JSON.parse(cli(["cache", "gc", "p.lock", "--json"], dir).stdout) as {
+      removedRecords: { stage: string }[];
+      keptRecords: number;
+    };
+    assert.deepEqual(report.removedRecords.map((r) => r.stage).sort(), [
+      "locked/low",
+      "locked/parts",
+      "locked/preview",
+    ]);
     assert.equal(report.keptRecords, 4);
-    assert.ok((JSON.parse(cli(["run", "p.rnnp", "--json", "--frozen"], dir).stdout) as { stages: { status: string }[] }).stages.every((s) => s.status === "cached"));
+    assert.ok(
+      (
+        JSON.parse(cli(["run", "p.rnnp", "--json", "--frozen"], dir).stdout) as {
+          stages: { status: string }[];
+        }
+      ).stages.every((s) => s.status === "cached"),
+    );
     assert.equal(cli(["cache", "gc", "missing.lock"], dir).code, 2);
   });
 });

@@ -29,7 +29,11 @@ describe("several processes, one cache", () => {
     const keys = new Map<string, Set<string>>();
     for (const r of runs) {
       assert.equal(r.code, 0, r.stderr);
-      for (const s of JSON.parse(r.stdout).stages as { name: string; key: string; status: string }[]) {
+      for (const s of JSON.parse(r.stdout).stages as {
+        name: string;
+        key: string;
+        status: string;
+      }[]) {
         assert.ok(s.status === "ran" || s.status === "cached");
         if (s.name !== "preview") keys.set(s.name, (keys.get(s.name) ?? new Set()).add(s.key));
       }
@@ -38,7 +42,9 @@ describe("several processes, one cache", () => {
     assert.equal(cli(["cache", "verify"], dir).code, 0);
     const records = JSON.parse(cli(["cache", "ls", "--json"], dir).stdout).records as unknown[];
     assert.equal(records.length, 4 + 3, "raw, low, parts, other, and preview for n = 3, 2, 1");
-    const after = JSON.parse(cli(["run", "p.rnnp", "--json"], dir).stdout).stages as { status: string }[];
+    const after = JSON.parse(cli(["run", "p.rnnp", "--json"], dir).stdout).stages as {
+      status: string;
+    }[];
     assert.ok(after.every((s) => s.status === "cached"));
   });
 
@@ -66,10 +72,25 @@ describe("several processes, one cache", () => {
     const killed = await run;
     assert.equal(killed.code, -1, "killed");
     assert.doesNotMatch(killed.stdout, /big/, "the big stage had not finished");
-    const records = JSON.parse(cli(["cache", "ls", "--json"], dir).stdout).records as { stage: string }[];
-    assert.deepEqual(records.map((r) => r.stage), ["small"]);
+    const records = JSON.parse(cli(["cache", "ls", "--json"], dir).stdout).records as {
+      stage: string;
+    }[];
+    assert.deepEqual(
+      records.map((r) => r.stage),
+      ["small"],
+    );
     assert.equal(cli(["cache", "verify"], dir).code, 0);
-    const again = JSON.parse(cli(["run", "k.rnnp", "--json"], dir).stdout).stages as { name: string; status: string }[];
-    assert.deepEqual(again.map((s) => [s.name, s.status]), [["small", "cached"], ["big", "ran"], ["after", "ran"]]);
+    const again = JSON.parse(cli(["run", "k.rnnp", "--json"], dir).stdout).stages as {
+      name: string;
+      status: string;
+    }[];
+    assert.deepEqual(
+      again.map((s) => [s.name, s.status]),
+      [
+        ["small", "cached"],
+        ["big", "ran"],
+        ["after", "ran"],
+      ],
+    );
   });
 });

@@ -3,7 +3,13 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { cli, cliAsync, NAMES_CSV, tempDir, writeFiles } from "../helpers.js";
-import { freePort, nginxBinary, removeNginxRoot, startNginx, type Nginx } from "../fixtures/nginx.js";
+import {
+  freePort,
+  nginxBinary,
+  removeNginxRoot,
+  startNginx,
+  type Nginx,
+} from "../fixtures/nginx.js";
 
 const PIPELINE = `pipeline remote {
   seed 9
@@ -32,9 +38,12 @@ function machine(): string {
 
 // CI installs nginx (.ci/run); elsewhere, without it, these tests are skipped and say so.
 const haveNginx = nginxBinary() !== undefined;
-if (!haveNginx && process.env.CI) throw new Error("nginx is required in CI for the remote cache tests");
+if (!haveNginx && process.env.CI)
+  throw new Error("nginx is required in CI for the remote cache tests");
 
-describe("remote cache against a real nginx (WebDAV PUT)", { skip: haveNginx ? false : "nginx is not installed" }, () => {
+describe("remote cache against a real nginx (WebDAV PUT)", {
+  skip: haveNginx ? false : "nginx is not installed",
+}, () => {
   let server: Nginx;
   before(async () => {
     server = await startNginx();
@@ -53,60 +62,119 @@ describe("remote cache against a real nginx (WebDAV PUT)", { skip: haveNginx ? f
 
     const b = machine();
     const status = rows(cli(["status", "p.rnnp", "--json", "--remote", server.url], b).stdout);
-    assert.deepEqual(status.map((s) => [s.status, s.where]), [["fresh", "remote"], ["fresh", "remote"], ["fresh", "remote"], ["fresh", "remote"]], "status tells remote hits");
-    assert.match(cli(["status", "p.rnnp", "--remote", server.url], b).stdout, /fresh \(remote\) +raw/);
+    assert.deepEqual(
+      status.map((s) => [s.status, s.where]),
+      [
+        ["fresh", "remote"],
+        ["fresh", "remote"],
+        ["fresh", "remote"],
+        ["fresh", "remote"],
+      ],
+      "status tells remote hits",
+    );
+    assert.match(
+      cli(["status", "p.rnnp", "--remote", server.url], b).stdout,
+      /fresh \(remote\) +raw/,
+    );
     const fetched = cli(["run", "p.rnnp", "--json"], b, { RNNP_REMOTE: server.url });
     assert.equal(fetched.code, 0, fetched.stderr);
-    assert.deepEqual(rows(fetched.stdout).map((s) => [s.status, s.source]), [["cached", "remote"], ["cached", "remote"], ["cached", "remote"], ["cached", "remote"]]);
+    assert.deepEqual(
+      rows(fetched.stdout).map((s) => [s.status, s.source]),
+      [
+        ["cached", "remote"],
+        ["cached", "remote"],
+        ["cached", "remote"],
+        ["cached", "remote"],
+      ],
+    );
     const local = rows(cli(["run", "p.rnnp", "--json"], b).stdout);
-    assert.ok(local.every((s) => s.status === "cached" && s.source === undefined), "now local hits, without the remote");
+    assert.ok(
+      local.every((s) => s.status === "cached" && s.source === undefined),
+      "now local hits, without the remote",
+    );
     assert.equal(cli(["cache", "verify"], b).code, 0);
   });
 
   it("read-only machines upload nothing; rnnp.config.json configures the remote", () => {
     const c = machine();
-    writeFiles(c, { "rnnp.config.json": JSON.stringify({ remote: { url: server.url, mode: "read" } }) });
+    writeFiles(c, {
+      "rnnp.config.json": JSON.stringify({ remote: { url: server.url, mode: "read" } }),
+    });
     const before = readdirSync(join(server.root, "cache", "records")).length;
     const r = rows(cli(["run", "p.rnnp", "--json", "-P", "n=1"], c).stdout);
-    assert.deepEqual(r.map((s) => s.status), ["cached", "cached", "cached", "ran"]);
+    assert.deepEqual(
+      r.map((s) => s.status),
+      ["cached", "cached", "cached", "ran"],
+    );
     assert.equal(readdirSync(join(server.root, "cache", "records")).length, before);
   });
 
   it("a tampered blob on the server is detected: the stage is recomputed, and a writer repairs the blob", () => {
     const a = machine();
-    const pushed = JSON.parse(cli(["run", "p.rnnp", "--json", "--remote", server.url, "--remote-write", "-P", "n=2"], a).stdout) as { stages: { name: string; key: string }[] };
+    const pushed = JSON.parse(
+      cli(["run", "p.rnnp", "--json", "--remote", server.url, "--remote-write", "-P", "n=2"], a)
+        .stdout,
+    ) as { stages: { name: string; key: string }[] };
     const key = pushed.stages.find((s) => s.name === "preview")!.key;
-    const record = JSON.parse(readFileSync(join(server.root, "cache", "records", `${key}.json`), "utf8")) as { outputs: Record<string, { digest: string }> };
+    const record = JSON.parse(
+      readFileSync(join(server.root, "cache", "records", `${key}.json`), "utf8"),
+    ) as { outputs: Record<string, { digest: string }> };
     const digest = record.outputs.train!.digest;
     const blob = join(server.root, "cache", "blobs", digest);
     const good = readFileSync(blob);
-    writeFileSync(blob, Buffer.concat([good.subarray(0, good.length - 1), Buffer.from([good[good.length - 1]! ^ 1])]));
+    writeFileSync(
+      blob,
+      Buffer.concat([good.subarray(0, good.length - 1), Buffer.from([good[good.length - 1]! ^ 1])]),
+    );
     const b = machine();
-    const r = cli(["run", "p.rnnp", "--json", "-P", "n=2", "--remote", server.url, "--remote-write"], b);
+    const r = cli(
+      ["run", "p.rnnp", "--json", "-P", "n=2", "--remote", server.url, "--remote-write"],
+      b,
+    );
     assert.equal(r.code, 0, r.stderr);
     const preview = rows(r.stdout).find((s) => s.name === "preview")!;
     assert.equal(preview.status, "ran", "recomputed, not served");
-    assert.match(r.stderr, /does not match its digest \(corrupt or tampered on the server\); computing it here/);
+    assert.match(
+      r.stderr,
+      /does not match its digest \(corrupt or tampered on the server\); computing it here/,
+    );
     assert.deepEqual(readFileSync(blob), good, "the writer put the right bytes back");
   });
 
   it("records signed with another key are ignored", () => {
     const a = machine();
-    cli(["run", "p.rnnp", "--remote", server.url, "--remote-write", "-P", "n=5"], a, { RNNP_CACHE_KEY: "alpha" });
+    cli(["run", "p.rnnp", "--remote", server.url, "--remote-write", "-P", "n=5"], a, {
+      RNNP_CACHE_KEY: "alpha",
+    });
     const b = machine();
-    const r = cli(["run", "p.rnnp", "--json", "-P", "n=5", "--remote", server.url], b, { RNNP_CACHE_KEY: "beta" });
+    const r = cli(["run", "p.rnnp", "--json", "-P", "n=5", "--remote", server.url], b, {
+      RNNP_CACHE_KEY: "beta",
+    });
     assert.equal(r.code, 0);
     assert.equal(rows(r.stdout).find((s) => s.name === "preview")!.status, "ran");
     assert.match(r.stderr, /has a wrong signature/);
-    const ok = cli(["run", "p.rnnp", "--json", "-P", "n=5", "--remote", server.url, "--cache", "other"], b, { RNNP_CACHE_KEY: "alpha" });
+    const ok = cli(
+      ["run", "p.rnnp", "--json", "-P", "n=5", "--remote", server.url, "--cache", "other"],
+      b,
+      { RNNP_CACHE_KEY: "alpha" },
+    );
     assert.equal(rows(ok.stdout).find((s) => s.name === "preview")!.source, "remote");
   });
 
   it("a server stopped mid-run leaves a correct local result, with one warning", async () => {
     const big = machine();
     const lines = Array.from({ length: 200_000 }, (_, i) => `n${i},${i % 2 ? "a" : "b"},${i}`);
-    writeFiles(big, { "big.csv": `name,label,score\n${lines.join("\n")}\n`, "big.rnnp": PIPELINE.replace('path: "d.csv"', 'path: "big.csv"').replace("pipeline remote", "pipeline bigremote") });
-    const run = cliAsync(["run", "big.rnnp", "--json", "--remote", server.url, "--remote-write"], big);
+    writeFiles(big, {
+      "big.csv": `name,label,score\n${lines.join("\n")}\n`,
+      "big.rnnp": PIPELINE.replace('path: "d.csv"', 'path: "big.csv"').replace(
+        "pipeline remote",
+        "pipeline bigremote",
+      ),
+    });
+    const run = cliAsync(
+      ["run", "big.rnnp", "--json", "--remote", server.url, "--remote-write"],
+      big,
+    );
     // Stop the server while the run is busy, then bring it back for the other tests.
     await new Promise((r) => setTimeout(r, 400));
     await server.stop();
@@ -116,7 +184,9 @@ describe("remote cache against a real nginx (WebDAV PUT)", { skip: haveNginx ? f
     assert.ok(rows(r.stdout).every((s) => s.status === "ran"));
     assert.ok((r.stderr.match(/unreachable/g) ?? []).length <= 1, r.stderr);
     assert.equal(cli(["cache", "verify"], big).code, 0);
-    assert.ok(rows(cli(["run", "big.rnnp", "--json"], big).stdout).every((s) => s.status === "cached"));
+    assert.ok(
+      rows(cli(["run", "big.rnnp", "--json"], big).stdout).every((s) => s.status === "cached"),
+    );
   });
 
   it("a server that is down from the start: one warning, a normal local run", async () => {
@@ -125,6 +195,12 @@ describe("remote cache against a real nginx (WebDAV PUT)", { skip: haveNginx ? f
     const r = cli(["run", "p.rnnp", "--json", "--remote", closed, "--remote-write"], d);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(rows(r.stdout).every((s) => s.status === "ran"));
-    assert.equal(r.stderr.split(`remote cache ${closed} is unreachable (ECONNREFUSED); going on with the local cache only`).length, 2, r.stderr);
+    assert.equal(
+      r.stderr.split(
+        `remote cache ${closed} is unreachable (ECONNREFUSED); going on with the local cache only`,
+      ).length,
+      2,
+      r.stderr,
+    );
   });
 });

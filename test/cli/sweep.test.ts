@@ -5,7 +5,8 @@ import { workerThreads } from "../../src/cli/commands/run.js";
 import { checkSource } from "../../src/lang/load.js";
 import { cli, cliAsync, ROOT, tempDir, writeFiles } from "../helpers.js";
 
-const names = (pkg: string) => JSON.stringify(join(ROOT, "node_modules", "@stdlib", pkg, "data", "names.txt"));
+const names = (pkg: string) =>
+  JSON.stringify(join(ROOT, "node_modules", "@stdlib", pkg, "data", "names.txt"));
 const PIPELINE = `pipeline sweepy {
   seed 3
   backend "cpu"
@@ -42,33 +43,74 @@ describe("sweeps", () => {
     assert.equal(r.code, 0, r.stderr);
     const names = rows(r.stdout).map((s) => s.name);
     assert.deepEqual(names.slice(0, 5), ["raw", "few", "parts", "vocab", "seqs"]);
-    assert.deepEqual(names.filter((n) => n.startsWith("net")), ["net[units=4]", "net[units=8]"]);
-    assert.deepEqual(names.filter((n) => n.startsWith("fit")), ["fit[units=4,lr=0.01]", "fit[units=4,lr=0.03]", "fit[units=8,lr=0.01]", "fit[units=8,lr=0.03]"]);
+    assert.deepEqual(
+      names.filter((n) => n.startsWith("net")),
+      ["net[units=4]", "net[units=8]"],
+    );
+    assert.deepEqual(
+      names.filter((n) => n.startsWith("fit")),
+      [
+        "fit[units=4,lr=0.01]",
+        "fit[units=4,lr=0.03]",
+        "fit[units=8,lr=0.01]",
+        "fit[units=8,lr=0.03]",
+      ],
+    );
     assert.equal(names.filter((n) => n.startsWith("report")).length, 4);
     // Shared stages have the keys they would have without the sweep.
     writeFiles(dir, { "plain.rnnp": PIPELINE.replace(/ {2}sweep .*\n/, "") });
     const plain = rows(cli(["run", "plain.rnnp", "--json"], dir).stdout);
     const swept = rows(r.stdout);
-    for (const n of ["raw", "few", "parts", "vocab", "seqs"]) assert.equal(plain.find((s) => s.name === n)!.key, swept.find((s) => s.name === n)!.key, n);
-    assert.equal(plain.find((s) => s.name === "fit")!.key, swept.find((s) => s.name === "fit[units=4,lr=0.01]")!.key, "the default variant is the unswept stage");
-    assert.ok(plain.every((s) => s.status === "cached"), "so the unswept run is all cache hits");
+    for (const n of ["raw", "few", "parts", "vocab", "seqs"])
+      assert.equal(plain.find((s) => s.name === n)!.key, swept.find((s) => s.name === n)!.key, n);
+    assert.equal(
+      plain.find((s) => s.name === "fit")!.key,
+      swept.find((s) => s.name === "fit[units=4,lr=0.01]")!.key,
+      "the default variant is the unswept stage",
+    );
+    assert.ok(
+      plain.every((s) => s.status === "cached"),
+      "so the unswept run is all cache hits",
+    );
 
     // rnnp compare: variants x metrics, sortable, as a table, JSON and CSV.
     const table = cli(["compare", "s.rnnp", "--sort", "accuracy"], dir);
     assert.equal(table.code, 0, table.stderr);
-    assert.match(table.stdout, /^stage +units +lr +accuracy +macroF1 +macroPrecision +macroRecall +microF1\n(report +\d +0\.0\d +[\d.]+.*\n){4}$/);
-    const json = JSON.parse(cli(["compare", "s.rnnp", "--json", "--sort", "accuracy"], dir).stdout) as { sweep: Record<string, number[]>; rows: { variant: Record<string, number>; metrics: Record<string, number> }[] };
+    assert.match(
+      table.stdout,
+      /^stage +units +lr +accuracy +macroF1 +macroPrecision +macroRecall +microF1\n(report +\d +0\.0\d +[\d.]+.*\n){4}$/,
+    );
+    const json = JSON.parse(
+      cli(["compare", "s.rnnp", "--json", "--sort", "accuracy"], dir).stdout,
+    ) as {
+      sweep: Record<string, number[]>;
+      rows: { variant: Record<string, number>; metrics: Record<string, number> }[];
+    };
     assert.deepEqual(json.sweep, { units: [4, 8], lr: [0.01, 0.03] });
     const acc = json.rows.map((x) => x.metrics.accuracy!);
-    assert.deepEqual(acc, [...acc].sort((a, b) => b - a));
+    assert.deepEqual(
+      acc,
+      [...acc].sort((a, b) => b - a),
+    );
     const csv = cli(["compare", "s.rnnp", "--csv"], dir).stdout.trim().split("\n");
     assert.equal(csv[0], "stage,units,lr,accuracy,macroF1,macroPrecision,macroRecall,microF1");
     assert.equal(csv.length, 5);
 
     // -P pins a swept param; --stage takes a base name for all its variants.
-    const pinned = rows(cli(["run", "s.rnnp", "--json", "-P", "units=8", "--stage", "fit"], dir).stdout);
-    assert.deepEqual(pinned.filter((s) => s.name.startsWith("fit")).map((s) => [s.name, s.status]), [["fit[lr=0.01]", "cached"], ["fit[lr=0.03]", "cached"]]);
-    assert.match(cli(["show", "fit", "s.rnnp"], dir).stderr, /`fit` is swept: name one of its variants \(fit\[units=4,lr=0\.01\], /);
+    const pinned = rows(
+      cli(["run", "s.rnnp", "--json", "-P", "units=8", "--stage", "fit"], dir).stdout,
+    );
+    assert.deepEqual(
+      pinned.filter((s) => s.name.startsWith("fit")).map((s) => [s.name, s.status]),
+      [
+        ["fit[lr=0.01]", "cached"],
+        ["fit[lr=0.03]", "cached"],
+      ],
+    );
+    assert.match(
+      cli(["show", "fit", "s.rnnp"], dir).stderr,
+      /`fit` is swept: name one of its variants \(fit\[units=4,lr=0\.01\], /,
+    );
     assert.equal(cli(["show", "report[units=8,lr=0.03]", "s.rnnp"], dir).code, 0);
   });
 
@@ -77,26 +119,55 @@ describe("sweeps", () => {
     const two = tempDir();
     writeFiles(one, { "s.rnnp": PIPELINE });
     writeFiles(two, { "s.rnnp": PIPELINE });
-    const [a, b] = await Promise.all([cliAsync(["run", "s.rnnp", "--json"], one), cliAsync(["run", "s.rnnp", "--json", "--jobs", "2"], two)]);
+    const [a, b] = await Promise.all([
+      cliAsync(["run", "s.rnnp", "--json"], one),
+      cliAsync(["run", "s.rnnp", "--json", "--jobs", "2"], two),
+    ]);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
     const digests = (dir: string, stdout: string) =>
-      rows(stdout).map((s) => (JSON.parse(cli(["cache", "show", s.key, "--json"], dir).stdout) as { outputs: Record<string, { digest: string }> }).outputs);
-    assert.deepEqual(rows(b.stdout).map((s) => s.key), rows(a.stdout).map((s) => s.key));
+      rows(stdout).map(
+        (s) =>
+          (
+            JSON.parse(cli(["cache", "show", s.key, "--json"], dir).stdout) as {
+              outputs: Record<string, { digest: string }>;
+            }
+          ).outputs,
+      );
+    assert.deepEqual(
+      rows(b.stdout).map((s) => s.key),
+      rows(a.stdout).map((s) => s.key),
+    );
     assert.deepEqual(digests(two, b.stdout), digests(one, a.stdout));
-    assert.deepEqual(cli(["run", "s.rnnp", "--jobs", "2", "--json"], two).stdout.includes('"ran"'), false, "a rerun is fully cached");
+    assert.deepEqual(
+      cli(["run", "s.rnnp", "--jobs", "2", "--json"], two).stdout.includes('"ran"'),
+      false,
+      "a rerun is fully cached",
+    );
   });
 
   it("--jobs shares the cores out among the workers' kernel threads, unless RNNP_THREADS is set", () => {
-    assert.deepEqual([1, 2, 3].map((jobs) => workerThreads(jobs, 2, undefined)), ["2", "1", "1"]);
+    assert.deepEqual(
+      [1, 2, 3].map((jobs) => workerThreads(jobs, 2, undefined)),
+      ["2", "1", "1"],
+    );
     assert.equal(workerThreads(2, 8, undefined), "4");
     assert.equal(workerThreads(2, 2, "2"), "2");
   });
 
   it("diagnostics: unknown params, values that are not lists", () => {
-    const diags = (sweep: string) => checkSource(PIPELINE.replace(/sweep \{.*\}/, sweep), "s.rnnp").diagnostics.filter((d) => d.severity === "error").map((d) => `${d.message}${d.hint ? ` [${d.hint}]` : ""}`);
-    assert.deepEqual(diags("sweep {unit: [4, 8]}"), ["cannot sweep `unit`: it is not a param [did you mean `units`?]"]);
-    assert.deepEqual(diags("sweep {units: 4}"), ["the values of `units` to sweep must be a non-empty list [units: [4, ...]]"]);
-    assert.deepEqual(diags("sweep {units: [4, 2.5]}"), ["`units` must be an integer, not 2.5 (from params.units) (in sweep variant net[units=2.5])"]);
+    const diags = (sweep: string) =>
+      checkSource(PIPELINE.replace(/sweep \{.*\}/, sweep), "s.rnnp")
+        .diagnostics.filter((d) => d.severity === "error")
+        .map((d) => `${d.message}${d.hint ? ` [${d.hint}]` : ""}`);
+    assert.deepEqual(diags("sweep {unit: [4, 8]}"), [
+      "cannot sweep `unit`: it is not a param [did you mean `units`?]",
+    ]);
+    assert.deepEqual(diags("sweep {units: 4}"), [
+      "the values of `units` to sweep must be a non-empty list [units: [4, ...]]",
+    ]);
+    assert.deepEqual(diags("sweep {units: [4, 2.5]}"), [
+      "`units` must be an integer, not 2.5 (from params.units) (in sweep variant net[units=2.5])",
+    ]);
   });
 });

@@ -7,7 +7,10 @@ import { digestOf } from "../../src/core/digest.js";
 
 describe("canonical JSON", () => {
   it("sorts keys at every depth and drops undefined fields", () => {
-    assert.equal(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } }), '{"a":{"d":[1,{"y":2,"z":1}]},"b":1}');
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } }),
+      '{"a":{"d":[1,{"y":2,"z":1}]},"b":1}',
+    );
   });
   it("refuses values JSON cannot say exactly", () => {
     assert.throws(() => canonicalJson({ x: NaN }), /\$\.x is NaN/);
@@ -37,7 +40,12 @@ describe("artifact codec", () => {
       f64: new Float64Array([Math.PI, -0.5]),
       i32: new Int32Array([1, -2, 2 ** 31 - 1]),
       u8: new Uint8Array([0, 255]),
-      nested: { i16: new Int16Array([-3]), u16: new Uint16Array([65535]), i8: new Int8Array([-128]), u32: new Uint32Array([2 ** 32 - 1]) },
+      nested: {
+        i16: new Int16Array([-3]),
+        u16: new Uint16Array([65535]),
+        i8: new Int8Array([-128]),
+        u32: new Uint32Array([2 ** 32 - 1]),
+      },
     };
     const back = decode(encode(v)) as Record<string, unknown>;
     assert.deepEqual(back, v);
@@ -87,6 +95,10 @@ describe("artifact codec", () => {
   });
 
   it("round-trips arbitrary JSON", () => {
-    fc.assert(fc.property(fc.jsonValue(), (j) => assert.deepEqual(decode(encode(j as Value)), JSON.parse(canonicalJson(j)))));
+    fc.assert(
+      fc.property(fc.jsonValue(), (j) =>
+        assert.deepEqual(decode(encode(j as Value)), JSON.parse(canonicalJson(j))),
+      ),
+    );
   });
 });

@@ -10,7 +10,16 @@ import { ROOT } from "../helpers.js";
  *       -> cache (LMDB store) -> stages (kinds, artifacts) -> core (digests, codec, diagnostics)
  * Data flows the other way (source -> IR -> keyed DAG -> results); calls never go up.
  */
-const ORDER = ["src/cli", "src/run", "src/plan", "src/lang", "grammar", "src/cache", "src/stages", "src/core"];
+const ORDER = [
+  "src/cli",
+  "src/run",
+  "src/plan",
+  "src/lang",
+  "grammar",
+  "src/cache",
+  "src/stages",
+  "src/core",
+];
 
 function layerOf(file: string): number {
   const rel = relative(ROOT, file);
@@ -20,7 +29,11 @@ function layerOf(file: string): number {
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name);
-    return e.isDirectory() ? sources(p) : e.name.endsWith(".ts") && !e.name.endsWith(".spec.ts") ? [p] : [];
+    return e.isDirectory()
+      ? sources(p)
+      : e.name.endsWith(".ts") && !e.name.endsWith(".spec.ts")
+        ? [p]
+        : [];
   });
 }
 
@@ -33,7 +46,10 @@ describe("layers", () => {
       for (const m of readFileSync(file, "utf8").matchAll(/(?:from|import)\s*\(?\s*"(\.[^"]+)"/g)) {
         const target = resolve(dirname(file), m[1]!.replace(/\.js$/, ".ts"));
         const layer = layerOf(target);
-        if (layer !== -1 && layer < own) violations.push(`${relative(ROOT, file)} imports ${relative(ROOT, target)} (${ORDER[layer]} is above ${ORDER[own]})`);
+        if (layer !== -1 && layer < own)
+          violations.push(
+            `${relative(ROOT, file)} imports ${relative(ROOT, target)} (${ORDER[layer]} is above ${ORDER[own]})`,
+          );
       }
     }
     assert.deepEqual(violations, []);

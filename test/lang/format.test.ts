@@ -12,9 +12,12 @@ import { ROOT } from "../helpers.js";
 function shape(source: string): unknown {
   const r = parse(source, "f.rnnp");
   assert.deepEqual(r.diagnostics, []);
-  return JSON.parse(JSON.stringify(r.ast, (k, v) => (k === "span" || k === "argsSpan" ? undefined : v)));
+  return JSON.parse(
+    JSON.stringify(r.ast, (k, v) => (k === "span" || k === "argsSpan" ? undefined : v)),
+  );
 }
-const commentTexts = (source: string) => parse(source, "f.rnnp").comments.map((c) => c.text.trimEnd());
+const commentTexts = (source: string) =>
+  parse(source, "f.rnnp").comments.map((c) => c.text.trimEnd());
 
 const SAMPLE = `# header
 

@@ -17,13 +17,28 @@ const SCRIPTS: Record<number, (prev: number, t: number) => Next> = {
   // Greedy takes `a` (0.6) even though <eos> (0.3) is the runner-up, then ends.
   1: (prev) => (prev === BOS ? { [A]: 0.6, [EOS]: 0.3, [B]: 0.1 } : { [EOS]: 0.9, [C]: 0.1 }),
   // Greedy finds a,a (p 0.175); a beam of 2 also keeps b and finds b (p 0.36).
-  2: (prev, t) => (prev === BOS ? { [A]: 0.5, [B]: 0.4, [EOS]: 0.1 } : prev === B ? { [EOS]: 0.9, [C]: 0.1 } : t === 1 ? { [A]: 0.35, [B]: 0.35, [C]: 0.3 } : { [EOS]: 1 }),
+  2: (prev, t) =>
+    prev === BOS
+      ? { [A]: 0.5, [B]: 0.4, [EOS]: 0.1 }
+      : prev === B
+        ? { [EOS]: 0.9, [C]: 0.1 }
+        : t === 1
+          ? { [A]: 0.35, [B]: 0.35, [C]: 0.3 }
+          : { [EOS]: 1 },
   // Padding and <bos> are never emitted, however likely.
   3: (prev) => (prev === BOS ? { 0: 0.4, [BOS]: 0.3, [C]: 0.3 } : { [EOS]: 1 }),
 };
 
 function scripted(tf: TF): ReturnType<typeof inferenceModels> {
-  const encoder = { apply: (x: Tensor) => tf.tidy(() => tf.concat([tf.cast(tf.slice(x, [0, 0], [-1, 1]), "float32"), tf.zeros([x.shape[0]!, 1])], 1)) };
+  const encoder = {
+    apply: (x: Tensor) =>
+      tf.tidy(() =>
+        tf.concat(
+          [tf.cast(tf.slice(x, [0, 0], [-1, 1]), "float32"), tf.zeros([x.shape[0]!, 1])],
+          1,
+        ),
+      ),
+  };
   const step = {
     apply: ([tok, state]: Tensor[]) => {
       const prev = tok!.dataSync();
@@ -35,12 +50,23 @@ function scripted(tf: TF): ReturnType<typeof inferenceModels> {
       return [tf.tensor2d(probs), tf.tensor2d(s.map(([script, t]) => [script!, t! + 1]))];
     },
   };
-  return { encoder: encoder as unknown as LayersModel, step: step as unknown as LayersModel, cell: "gru", size: 2 };
+  return {
+    encoder: encoder as unknown as LayersModel,
+    step: step as unknown as LayersModel,
+    cell: "gru",
+    size: 2,
+  };
 }
 
 describe("decode (greedy and beam search)", async () => {
   const tf = await loadTf(describeRuntime("cpu"));
-  const run = (scripts: number[], beam: number) => decode(tf, scripted(tf), Int32Array.from(scripts.flatMap((s) => [s, 0])), [scripts.length, 2], { bos: BOS, eos: EOS, maxLen: 6, beam });
+  const run = (scripts: number[], beam: number) =>
+    decode(tf, scripted(tf), Int32Array.from(scripts.flatMap((s) => [s, 0])), [scripts.length, 2], {
+      bos: BOS,
+      eos: EOS,
+      maxLen: 6,
+      beam,
+    });
 
   it("greedy follows the likeliest token and stops only when <eos> is the likeliest", () => {
     assert.deepEqual(run([1], 1), [[A]]);

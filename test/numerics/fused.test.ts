@@ -34,35 +34,82 @@ const [B, T, F, VOCAB] = [5, 7, 6, 9];
 function build(tf: TF, c: Case): LayersModel {
   const L = tf.layers;
   const layer = (returnSequences: boolean, name: string) => {
-    const args = { units: c.units, returnSequences, goBackwards: c.backwards ?? false, name, ...(c.withState ? { returnState: true } : {}), ...(c.dropout ? { dropout: c.dropout } : {}), ...(c.recurrentDropout ? { recurrentDropout: c.recurrentDropout } : {}) };
-    return c.cell === "lstm" ? L.lstm({ ...args, recurrentActivation: "sigmoid" }) : c.cell === "gru" ? L.gru({ ...args, recurrentActivation: "sigmoid" }) : L.simpleRNN(args);
+    const args = {
+      units: c.units,
+      returnSequences,
+      goBackwards: c.backwards ?? false,
+      name,
+      ...(c.withState ? { returnState: true } : {}),
+      ...(c.dropout ? { dropout: c.dropout } : {}),
+      ...(c.recurrentDropout ? { recurrentDropout: c.recurrentDropout } : {}),
+    };
+    return c.cell === "lstm"
+      ? L.lstm({ ...args, recurrentActivation: "sigmoid" })
+      : c.cell === "gru"
+        ? L.gru({ ...args, recurrentActivation: "sigmoid" })
+        : L.simpleRNN(args);
   };
   // Masked cases read token ids (0 = padding) through an embedding, whose gradient is the input's.
   const input = c.masked ? tf.input({ shape: [T], dtype: "int32" }) : tf.input({ shape: [T, F] });
-  let h = c.masked ? (L.embedding({ inputDim: VOCAB, outputDim: F, maskZero: true }).apply(input) as import("@tensorflow/tfjs").SymbolicTensor) : input;
+  let h = c.masked
+    ? (L.embedding({ inputDim: VOCAB, outputDim: F, maskZero: true }).apply(
+        input,
+      ) as import("@tensorflow/tfjs").SymbolicTensor)
+    : input;
   if (c.stacked) h = layer(true, "first").apply(h) as import("@tensorflow/tfjs").SymbolicTensor;
-  const last = c.bidirectional ? L.bidirectional({ layer: layer(c.sequences ?? false, "inner") as never, mergeMode: "concat" }) : layer(c.sequences ?? false, "last");
-  const out = last.apply(h) as import("@tensorflow/tfjs").SymbolicTensor | import("@tensorflow/tfjs").SymbolicTensor[];
+  const last = c.bidirectional
+    ? L.bidirectional({ layer: layer(c.sequences ?? false, "inner") as never, mergeMode: "concat" })
+    : layer(c.sequences ?? false, "last");
+  const out = last.apply(h) as
+    | import("@tensorflow/tfjs").SymbolicTensor
+    | import("@tensorflow/tfjs").SymbolicTensor[];
   // With returnState, every output (the sequence or last output, and the states) feeds the loss.
   const outputs = Array.isArray(out) ? out : [out];
   const model = tf.model({ inputs: input, outputs });
   const random = seedrandom(JSON.stringify(c));
-  model.setWeights(model.getWeights().map((w) => tf.tensor(Float32Array.from({ length: w.size }, () => (random() * 2 - 1) * 0.6), w.shape)));
+  model.setWeights(
+    model.getWeights().map((w) =>
+      tf.tensor(
+        Float32Array.from({ length: w.size }, () => (random() * 2 - 1) * 0.6),
+        w.shape,
+      ),
+    ),
+  );
   return model;
 }
 
 /** Outputs, and gradients of a random projection of them with respect to the inputs (if real) and every weight. */
-function outputsAndGradients(tf: TF, model: LayersModel, x: Tensor, c: Case): { outputs: Float32Array[]; grads: Float32Array[] } {
+function outputsAndGradients(
+  tf: TF,
+  model: LayersModel,
+  x: Tensor,
+  c: Case,
+): { outputs: Float32Array[]; grads: Float32Array[] } {
   const random = seedrandom(`proj:${JSON.stringify(c)}`);
   let outputs: Float32Array[] = [];
   const original = Math.random;
   seedrandom("dropout", { global: true });
-  const wrt = [...(x.dtype === "float32" ? [x as Variable] : []), ...model.trainableWeights.map((w) => w.read() as Variable)];
+  const wrt = [
+    ...(x.dtype === "float32" ? [x as Variable] : []),
+    ...model.trainableWeights.map((w) => w.read() as Variable),
+  ];
   const { grads } = tf.variableGrads(() => {
     const out = model.apply(x, { training: true }) as Tensor | Tensor[];
     const list = Array.isArray(out) ? out : [out];
     outputs = list.map((o) => o.dataSync() as Float32Array);
-    return tf.addN(list.map((o) => tf.sum(tf.mul(o, tf.tensor(Float32Array.from({ length: o.size }, () => random() * 2 - 1), o.shape))))) as import("@tensorflow/tfjs").Scalar;
+    return tf.addN(
+      list.map((o) =>
+        tf.sum(
+          tf.mul(
+            o,
+            tf.tensor(
+              Float32Array.from({ length: o.size }, () => random() * 2 - 1),
+              o.shape,
+            ),
+          ),
+        ),
+      ),
+    ) as import("@tensorflow/tfjs").Scalar;
   }, wrt);
   Math.random = original;
   return { outputs, grads: wrt.map((v) => grads[v.name]!.dataSync() as Float32Array) };
@@ -78,7 +125,10 @@ function assertClose(actual: Float32Array, expected: Float32Array, what: string)
     scale = Math.max(scale, Math.abs(expected[i]!));
   }
   assert.ok(scale > 0, `${what} is all zeros: the test would prove nothing`);
-  assert.ok(diff <= 1e-5 * scale, `${what}: max difference ${diff.toExponential(2)}, ${(diff / scale).toExponential(2)} of the largest value`);
+  assert.ok(
+    diff <= 1e-5 * scale,
+    `${what}: max difference ${diff.toExponential(2)}, ${(diff / scale).toExponential(2)} of the largest value`,
+  );
 }
 
 const CASES: Case[] = [];
@@ -93,7 +143,17 @@ for (const cell of ["lstm", "gru", "simpleRNN"] as const) {
     { cell, units: 6, sequences: true, masked: true, batch: 37 },
     { cell, units: 6, sequences: true, dropout: 0.4 },
     // Both dropouts, stacked (the second layer's masks follow the first's draws), masked, both ways.
-    { cell, units: 6, sequences: true, masked: true, bidirectional: true, stacked: true, dropout: 0.3, recurrentDropout: 0.4, batch: 21 },
+    {
+      cell,
+      units: 6,
+      sequences: true,
+      masked: true,
+      bidirectional: true,
+      stacked: true,
+      dropout: 0.3,
+      recurrentDropout: 0.4,
+      batch: 21,
+    },
     { cell, units: 5, sequences: true, backwards: true, recurrentDropout: 0.5 },
   );
 }
@@ -105,7 +165,13 @@ describe("fused recurrent kernels agree with TF.js's cells", async () => {
     const values = Float32Array.from({ length: batch * T * F }, () => data() * 2 - 1);
     const ids = Int32Array.from({ length: batch * T }, () => 1 + Math.floor(data() * (VOCAB - 1)));
     // Padding at the end of two sequences and at the start of one: masks read in both directions.
-    for (const [b, from, to] of [[1, 5, T], [3, 2, T], [4, 0, 2], [batch - 1, 3, T]] as const) ids.fill(0, b * T + from, b * T + to);
+    for (const [b, from, to] of [
+      [1, 5, T],
+      [3, 2, T],
+      [4, 0, 2],
+      [batch - 1, 3, T],
+    ] as const)
+      ids.fill(0, b * T + from, b * T + to);
     return { values, ids };
   };
 
@@ -114,12 +180,17 @@ describe("fused recurrent kernels agree with TF.js's cells", async () => {
       const model = build(tf, c);
       const n = c.batch ?? B;
       const { values, ids } = inputs(n);
-      const x = c.masked ? tf.tensor2d(ids, [n, T], "int32") : tf.variable(tf.tensor3d(values, [n, T, F]));
+      const x = c.masked
+        ? tf.tensor2d(ids, [n, T], "int32")
+        : tf.variable(tf.tensor3d(values, [n, T, F]));
       const expected = outputsAndGradients(tf, model, x, c);
       const fusion = fuse(tf, model);
       assert.equal(fusion.unfused.length, 0, describeFusion(fusion));
       const actual = outputsAndGradients(tf, model, x, c);
-      const names = [...(c.masked ? [] : ["input"]), ...model.trainableWeights.map((w) => w.originalName)];
+      const names = [
+        ...(c.masked ? [] : ["input"]),
+        ...model.trainableWeights.map((w) => w.originalName),
+      ];
       expected.outputs.forEach((o, i) => assertClose(actual.outputs[i]!, o, `output ${i}`));
       expected.grads.forEach((g, i) => assertClose(actual.grads[i]!, g, `d ${names[i]}`));
     });
@@ -131,12 +202,27 @@ describe("a recurrent layer with several outputs runs once per batch", async () 
   it("as a seq2seq encoder: both directions' final h and c feed other layers", () => {
     // TF.js's executor applies a layer once per output the model uses: four times here.
     const input = tf.input({ shape: [T, F] });
-    const bi = tf.layers.bidirectional({ layer: tf.layers.lstm({ units: 5, returnState: true, recurrentActivation: "sigmoid" }) as never, mergeMode: "concat" });
+    const bi = tf.layers.bidirectional({
+      layer: tf.layers.lstm({
+        units: 5,
+        returnState: true,
+        recurrentActivation: "sigmoid",
+      }) as never,
+      mergeMode: "concat",
+    });
     const [, hf, cf, hb, cb] = bi.apply(input) as import("@tensorflow/tfjs").SymbolicTensor[];
-    const states = [tf.layers.concatenate().apply([hf!, hb!]), tf.layers.concatenate().apply([cf!, cb!])] as import("@tensorflow/tfjs").SymbolicTensor[];
+    const states = [
+      tf.layers.concatenate().apply([hf!, hb!]),
+      tf.layers.concatenate().apply([cf!, cb!]),
+    ] as import("@tensorflow/tfjs").SymbolicTensor[];
     const model = tf.model({ inputs: input, outputs: states });
     const random = seedrandom("once");
-    const x = tf.variable(tf.tensor3d(Float32Array.from({ length: B * T * F }, () => random() * 2 - 1), [B, T, F]));
+    const x = tf.variable(
+      tf.tensor3d(
+        Float32Array.from({ length: B * T * F }, () => random() * 2 - 1),
+        [B, T, F],
+      ),
+    );
     const c: Case = { cell: "lstm", units: 5 };
     const expected = outputsAndGradients(tf, model, x, c);
     fuse(tf, model);
@@ -168,12 +254,24 @@ describe("fused recurrent kernels give the same bytes on any number of threads",
   for (const kind of ["lstm", "gru", "simpleRNN"] as const) {
     it(kind, () => {
       const G = CELLS[kind].gates * d.H;
-      const inputs = { x: arr(d.B * d.T * d.F), w: arr(d.F * G), u: arr(d.H * G), b: arr(G), init: CELLS[kind].states.map(() => arr(d.B * d.H)), mask, reverse: true, sequences: true };
+      const inputs = {
+        x: arr(d.B * d.T * d.F),
+        w: arr(d.F * G),
+        u: arr(d.H * G),
+        b: arr(G),
+        init: CELLS[kind].states.map(() => arr(d.B * d.H)),
+        mask,
+        reverse: true,
+        sequences: true,
+      };
       const dout = arr(d.B * d.T * d.H);
       const dstates = CELLS[kind].states.map(() => arr(d.B * d.H));
       const results = pools.map((k) => {
         const f = forward(k, kind, d, inputs, true);
-        return { f: { output: f.output, states: f.states }, g: backward(k, f.saved!, dout, dstates) };
+        return {
+          f: { output: f.output, states: f.states },
+          g: backward(k, f.saved!, dout, dstates),
+        };
       });
       assert.equal(pools[1]!.pool.threads, 2);
       for (const r of results.slice(1)) assert.deepEqual(r, results[0]);
@@ -187,11 +285,27 @@ describe("tapes: what backward needs stays in the kernels' memory until released
   const k = Kernels.load(2);
   const layer = (d: { B: number; T: number; F: number; H: number }) => {
     const G = 4 * d.H;
-    return { d, inputs: { x: arr(d.B * d.T * d.F), w: arr(d.F * G), u: arr(d.H * G), b: arr(G), init: [arr(d.B * d.H), arr(d.B * d.H)], reverse: false, sequences: true }, dout: arr(d.B * d.T * d.H), dstates: [arr(d.B * d.H), arr(d.B * d.H)] };
+    return {
+      d,
+      inputs: {
+        x: arr(d.B * d.T * d.F),
+        w: arr(d.F * G),
+        u: arr(d.H * G),
+        b: arr(G),
+        init: [arr(d.B * d.H), arr(d.B * d.H)],
+        reverse: false,
+        sequences: true,
+      },
+      dout: arr(d.B * d.T * d.H),
+      dstates: [arr(d.B * d.H), arr(d.B * d.H)],
+    };
   };
   const a = layer({ B: 20, T: 6, F: 3, H: 8 });
   const b = layer({ B: 7, T: 9, F: 8, H: 5 });
-  const run = (l: ReturnType<typeof layer>, tape: import("../../src/stages/numerics/fused/cells.js").Tape) => backward(k, tape, l.dout, l.dstates);
+  const run = (
+    l: ReturnType<typeof layer>,
+    tape: import("../../src/stages/numerics/fused/cells.js").Tape,
+  ) => backward(k, tape, l.dout, l.dstates);
 
   it("gives the same gradients whatever runs between a forward pass and its backward pass, and frees everything", () => {
     const alone = [a, b].map((l) => run(l, forward(k, "lstm", l.d, l.inputs, true).saved!));
@@ -216,7 +330,12 @@ describe("tapes: what backward needs stays in the kernels' memory until released
   });
 
   it("refuses, with advice, a layer larger than WebAssembly's 4 GiB", () => {
-    assert.throws(() => k.scratch({ gates: 2 ** 30 + 1 }), (e: Error & { hint?: string }) => /needs 4\.0 GiB in rnnp's fused kernels, more than WebAssembly's 4 GiB/.test(e.message) && /lower batchSize/.test(e.hint ?? ""));
+    assert.throws(
+      () => k.scratch({ gates: 2 ** 30 + 1 }),
+      (e: Error & { hint?: string }) =>
+        /needs 4\.0 GiB in rnnp's fused kernels, more than WebAssembly's 4 GiB/.test(e.message) &&
+        /lower batchSize/.test(e.hint ?? ""),
+    );
     assert.equal(k.inUse(), 0);
   });
 

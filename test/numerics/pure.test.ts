@@ -3,14 +3,25 @@ import { describe, it } from "node:test";
 import seedrandom from "seedrandom";
 import type { EpochRecord } from "../../src/stages/artifacts/model.js";
 import { classWeighting } from "../../src/stages/kinds/train.js";
-import { classReport, editDistance, sequenceReport, valueReport } from "../../src/stages/kinds/metrics.js";
+import {
+  classReport,
+  editDistance,
+  sequenceReport,
+  valueReport,
+} from "../../src/stages/kinds/metrics.js";
 import { trainBatches } from "../../src/stages/numerics/batches.js";
 import { learningRate } from "../../src/stages/numerics/optimizers.js";
 import { gradientWarnings } from "../../src/stages/numerics/train.js";
 import { tokenData } from "./training.js";
 
 describe("learning-rate schedules", () => {
-  const at = (call: string, args: Record<string, number>, t: number, warmup = 0, stepFraction = 0) => learningRate({ call, args }, 0.1, t, 10, warmup, stepFraction);
+  const at = (
+    call: string,
+    args: Record<string, number>,
+    t: number,
+    warmup = 0,
+    stepFraction = 0,
+  ) => learningRate({ call, args }, 0.1, t, 10, warmup, stepFraction);
   it("constant, step, exponential and cosine", () => {
     assert.equal(at("constant", {}, 7.5), 0.1);
     assert.equal(at("step", { every: 3, factor: 0.5 }, 2.9), 0.1);
@@ -29,10 +40,22 @@ describe("seeded shuffling", () => {
   it("same seed, same batches; another seed, another order; every example once", () => {
     const data = tokenData();
     const a = trainBatches(data, 10, seedrandom("1:shuffle:1")).map((b) => Array.from(b));
-    assert.deepEqual(trainBatches(data, 10, seedrandom("1:shuffle:1")).map((b) => Array.from(b)), a);
-    assert.notDeepEqual(trainBatches(data, 10, seedrandom("1:shuffle:2")).map((b) => Array.from(b)), a);
-    assert.deepEqual(a.flat().sort((x, y) => x - y), Array.from({ length: 48 }, (_, i) => i));
-    assert.deepEqual(trainBatches(data, 10).map((b) => b.length), [10, 10, 10, 10, 8]);
+    assert.deepEqual(
+      trainBatches(data, 10, seedrandom("1:shuffle:1")).map((b) => Array.from(b)),
+      a,
+    );
+    assert.notDeepEqual(
+      trainBatches(data, 10, seedrandom("1:shuffle:2")).map((b) => Array.from(b)),
+      a,
+    );
+    assert.deepEqual(
+      a.flat().sort((x, y) => x - y),
+      Array.from({ length: 48 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      trainBatches(data, 10).map((b) => b.length),
+      [10, 10, 10, 10, 8],
+    );
   });
 });
 
@@ -50,11 +73,24 @@ describe("class weights", () => {
 });
 
 describe("gradient warnings", () => {
-  const rec = (epoch: number, norm: number): EpochRecord => ({ epoch, lr: 0.1, loss: 1, metrics: {}, gradNorm: norm, layerGradNorms: { lstm_2: norm, dense_3: norm } });
+  const rec = (epoch: number, norm: number): EpochRecord => ({
+    epoch,
+    lr: 0.1,
+    loss: 1,
+    metrics: {},
+    gradNorm: norm,
+    layerGradNorms: { lstm_2: norm, dense_3: norm },
+  });
   it("names the recurrent layer whose gradients vanish or explode", () => {
-    assert.deepEqual(gradientWarnings(rec(2, 1e-9), rec(1, 0.5)).map((w) => w.key), ["vanish:lstm_2"]);
+    assert.deepEqual(
+      gradientWarnings(rec(2, 1e-9), rec(1, 0.5)).map((w) => w.key),
+      ["vanish:lstm_2"],
+    );
     const explode = gradientWarnings(rec(3, 80), rec(1, 0.5));
-    assert.deepEqual(explode.map((w) => w.key), ["explode:lstm_2"]);
+    assert.deepEqual(
+      explode.map((w) => w.key),
+      ["explode:lstm_2"],
+    );
     assert.match(explode[0]!.text, /exploding gradients in lstm_2 at epoch 3 .* set clipNorm/);
     assert.deepEqual(gradientWarnings(rec(2, 0.4), rec(1, 0.5)), []);
   });
@@ -64,9 +100,15 @@ describe("evaluation metrics", () => {
   it("classes: accuracy, per-class precision/recall/F1, macro and micro, confusion, top-k", () => {
     // 3 classes; true labels and probability rows.
     const y = Int32Array.from([0, 0, 1, 1, 2, 2]);
-    const probs = Float32Array.from([0.8, 0.1, 0.1, 0.4, 0.5, 0.1, 0.1, 0.8, 0.1, 0.2, 0.7, 0.1, 0.1, 0.2, 0.7, 0.3, 0.4, 0.3]);
+    const probs = Float32Array.from([
+      0.8, 0.1, 0.1, 0.4, 0.5, 0.1, 0.1, 0.8, 0.1, 0.2, 0.7, 0.1, 0.1, 0.2, 0.7, 0.3, 0.4, 0.3,
+    ]);
     const r = classReport(probs, 3, y, ["a", "b", "c"], 2);
-    assert.deepEqual(r.confusion!.matrix, [[1, 1, 0], [0, 2, 0], [0, 1, 1]]);
+    assert.deepEqual(r.confusion!.matrix, [
+      [1, 1, 0],
+      [0, 2, 0],
+      [0, 1, 1],
+    ]);
     assert.equal(r.metrics.accuracy, 4 / 6);
     assert.equal(r.metrics.microF1, 4 / 6);
     const b = r.perClass![1]!;
@@ -77,7 +119,13 @@ describe("evaluation metrics", () => {
   });
 
   it("binary with one sigmoid unit", () => {
-    const r = classReport(Float32Array.from([0.9, 0.2, 0.6]), 1, Int32Array.from([1, 0, 0]), ["n", "p"], 3);
+    const r = classReport(
+      Float32Array.from([0.9, 0.2, 0.6]),
+      1,
+      Int32Array.from([1, 0, 0]),
+      ["n", "p"],
+      3,
+    );
     assert.equal(r.metrics.accuracy, 2 / 3);
     assert.equal(r.metrics.top3, undefined, "top-k only with more than k classes");
   });
@@ -85,17 +133,27 @@ describe("evaluation metrics", () => {
   it("values: MAE, RMSE, MAPE in original units", () => {
     const scaling = { v: { method: "zscore" as const, center: 10, scale: 2 } };
     // scaled truth 0, 1 -> 10, 12; predictions 0.5, 1 -> 11, 12
-    const r = valueReport(Float32Array.from([0.5, 1]), Float32Array.from([0, 1]), ["v"], 1, scaling);
+    const r = valueReport(
+      Float32Array.from([0.5, 1]),
+      Float32Array.from([0, 1]),
+      ["v"],
+      1,
+      scaling,
+    );
     assert.equal(r.metrics.mae, 0.5);
     assert.equal(r.metrics.rmse, Math.sqrt(0.5));
     assert.equal(r.metrics.mape, 5);
-    assert.deepEqual(r.perTarget!.map((t) => t.name), ["v"]);
+    assert.deepEqual(
+      r.perTarget!.map((t) => t.name),
+      ["v"],
+    );
   });
 
   it("token sequences: token accuracy over non-padding steps, edit error rate, exact matches", () => {
     // 2 examples x 3 steps x 3 ids; id 0 is padding. Truth: [1,2,0] and [2,2,1].
     const y = Int32Array.from([1, 2, 0, 2, 2, 1]);
-    const onehot = (ids: number[]) => Float32Array.from(ids.flatMap((id) => [0, 1, 2].map((k) => (k === id ? 0.9 : 0.05))));
+    const onehot = (ids: number[]) =>
+      Float32Array.from(ids.flatMap((id) => [0, 1, 2].map((k) => (k === id ? 0.9 : 0.05))));
     const r = sequenceReport(onehot([1, 2, 2, 2, 0, 1]), y, 3, 3);
     assert.equal(r.metrics.tokenAccuracy, 4 / 5);
     assert.equal(r.metrics.editErrorRate, 1 / 5, "the second example lost one token");

@@ -10,7 +10,12 @@ import { buildModel, type LayerCall } from "../../src/stages/numerics/layers.js"
 import { describeRuntime } from "../../src/stages/numerics/runtime.js";
 import { fuse } from "../../src/stages/numerics/fused/fuse.js";
 import { loadTf, type TF } from "../../src/stages/numerics/tf.js";
-import { evaluateLoss, NonFiniteLoss, train, type TrainConfig } from "../../src/stages/numerics/train.js";
+import {
+  evaluateLoss,
+  NonFiniteLoss,
+  train,
+  type TrainConfig,
+} from "../../src/stages/numerics/train.js";
 import { readWeights, weightSpecsOf, writeWeights } from "../../src/stages/numerics/weights.js";
 
 const N = 48;
@@ -28,21 +33,57 @@ export function tokenData(seed = 1, flip = false): SequenceSet {
     for (let t = T - len; t < T; t++) x[i * T + t] = 1 + Math.floor(random() * 5);
     y[i] = Number(Array.from(x.subarray(i * T, (i + 1) * T)).includes(3)) ^ Number(flip);
   }
-  return { type: "sequences", input: "tokens", x, shape: [N, T], lengths, padding: "pre", target: { kind: "class", y, classes: ["no", "yes"] } };
+  return {
+    type: "sequences",
+    input: "tokens",
+    x,
+    shape: [N, T],
+    lengths,
+    padding: "pre",
+    target: { kind: "class", y, classes: ["no", "yes"] },
+  };
 }
 
 function featureData(): SequenceSet {
   const random = seedrandom.alea("f");
   const x = Float32Array.from({ length: N * T * 2 }, () => random() * 2 - 1);
   const y = Float32Array.from({ length: N }, (_, i) => x[i * T * 2]! + x[i * T * 2 + 3]!);
-  return { type: "sequences", input: "features", x, shape: [N, T, 2], lengths: new Int32Array(N).fill(T), padding: "post", target: { kind: "value", y, names: ["v"], horizon: 1, size: 1 } };
+  return {
+    type: "sequences",
+    input: "features",
+    x,
+    shape: [N, T, 2],
+    lengths: new Int32Array(N).fill(T),
+    padding: "post",
+    target: { kind: "value", y, names: ["v"], horizon: 1, size: 1 },
+  };
 }
 
 const L = (call: string, args: Record<string, unknown> = {}): LayerCall => {
   const defaults: Record<string, Record<string, unknown>> = {
-    lstm: { activation: "tanh", recurrentActivation: "sigmoid", dropout: 0, recurrentDropout: 0, returnSequences: false, goBackwards: false },
-    gru: { activation: "tanh", recurrentActivation: "sigmoid", dropout: 0, recurrentDropout: 0, returnSequences: false, goBackwards: false },
-    simpleRNN: { activation: "tanh", dropout: 0, recurrentDropout: 0, returnSequences: false, goBackwards: false },
+    lstm: {
+      activation: "tanh",
+      recurrentActivation: "sigmoid",
+      dropout: 0,
+      recurrentDropout: 0,
+      returnSequences: false,
+      goBackwards: false,
+    },
+    gru: {
+      activation: "tanh",
+      recurrentActivation: "sigmoid",
+      dropout: 0,
+      recurrentDropout: 0,
+      returnSequences: false,
+      goBackwards: false,
+    },
+    simpleRNN: {
+      activation: "tanh",
+      dropout: 0,
+      recurrentDropout: 0,
+      returnSequences: false,
+      goBackwards: false,
+    },
     dense: { activation: "linear" },
     embedding: { mask: false },
     masking: { value: 0 },
@@ -55,19 +96,65 @@ const L = (call: string, args: Record<string, unknown> = {}): LayerCall => {
 const softmax2 = L("dense", { units: 2, activation: "softmax" });
 
 const MODELS: Record<string, { layers: LayerCall[]; data: () => SequenceSet }> = {
-  "embedding (masked) + lstm + dense": { layers: [L("embedding", { dim: 4, mask: true }), L("lstm", { units: 4 }), softmax2], data: tokenData },
-  "gru (stacked, recurrent dropout) + simpleRNN (backwards)": { layers: [L("embedding", { dim: 4 }), L("gru", { units: 4, returnSequences: true, recurrentDropout: 0.3 }), L("simpleRNN", { units: 3, goBackwards: true }), softmax2], data: tokenData },
-  "bidirectional lstm + dropout + layerNormalization": { layers: [L("embedding", { dim: 4 }), L("bidirectional", { layer: L("lstm", { units: 3 }), merge: "concat" }), L("dropout", { rate: 0.3 }), L("layerNormalization"), softmax2], data: tokenData },
-  "masking + timeDistributed(dense) + gru, regression": { layers: [L("masking"), L("simpleRNN", { units: 4, returnSequences: true }), L("timeDistributed", { layer: L("dense", { units: 3, activation: "relu" }) }), L("gru", { units: 3 }), L("dense", { units: 1 })], data: featureData },
+  "embedding (masked) + lstm + dense": {
+    layers: [L("embedding", { dim: 4, mask: true }), L("lstm", { units: 4 }), softmax2],
+    data: tokenData,
+  },
+  "gru (stacked, recurrent dropout) + simpleRNN (backwards)": {
+    layers: [
+      L("embedding", { dim: 4 }),
+      L("gru", { units: 4, returnSequences: true, recurrentDropout: 0.3 }),
+      L("simpleRNN", { units: 3, goBackwards: true }),
+      softmax2,
+    ],
+    data: tokenData,
+  },
+  "bidirectional lstm + dropout + layerNormalization": {
+    layers: [
+      L("embedding", { dim: 4 }),
+      L("bidirectional", { layer: L("lstm", { units: 3 }), merge: "concat" }),
+      L("dropout", { rate: 0.3 }),
+      L("layerNormalization"),
+      softmax2,
+    ],
+    data: tokenData,
+  },
+  "masking + timeDistributed(dense) + gru, regression": {
+    layers: [
+      L("masking"),
+      L("simpleRNN", { units: 4, returnSequences: true }),
+      L("timeDistributed", { layer: L("dense", { units: 3, activation: "relu" }) }),
+      L("gru", { units: 3 }),
+      L("dense", { units: 1 }),
+    ],
+    data: featureData,
+  },
 };
 
-const CONFIG: TrainConfig = { loss: "sparseCategoricalCrossentropy", optimizer: { call: "adam", args: { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } }, schedule: { call: "constant", args: {} }, warmup: 0, epochs: 2, batchSize: 16, shuffle: true };
-const hooks = (seed = 3) => ({ rng: (p: string) => seedrandom(`${seed}:${p}`), progress: () => {}, log: () => {}, signal: new AbortController().signal });
+const CONFIG: TrainConfig = {
+  loss: "sparseCategoricalCrossentropy",
+  optimizer: { call: "adam", args: { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } },
+  schedule: { call: "constant", args: {} },
+  warmup: 0,
+  epochs: 2,
+  batchSize: 16,
+  shuffle: true,
+};
+const hooks = (seed = 3) => ({
+  rng: (p: string) => seedrandom(`${seed}:${p}`),
+  progress: () => {},
+  log: () => {},
+  signal: new AbortController().signal,
+});
 
 let fusedKernels = false;
 
 async function fresh(tf: TF, layers: LayerCall[], data: SequenceSet) {
-  const model = buildModel(tf, layers, data.input === "tokens" ? { tokens: 8 } : { features: data.shape[2]! });
+  const model = buildModel(
+    tf,
+    layers,
+    data.input === "tokens" ? { tokens: 8 } : { features: data.shape[2]! },
+  );
   const specs = weightSpecsOf(model);
   writeWeights(tf, model, specs, initialWeights(specs, 99));
   if (fusedKernels) fuse(tf, model);
@@ -75,12 +162,26 @@ async function fresh(tf: TF, layers: LayerCall[], data: SequenceSet) {
 }
 
 /** Trains under a seeded Math.random, as the executor runs every stage. */
-async function fit(tf: TF, layers: LayerCall[], data: SequenceSet, cfg: Partial<TrainConfig> = {}, validation?: SequenceSet, log: (m: string) => void = () => {}) {
+async function fit(
+  tf: TF,
+  layers: LayerCall[],
+  data: SequenceSet,
+  cfg: Partial<TrainConfig> = {},
+  validation?: SequenceSet,
+  log: (m: string) => void = () => {},
+) {
   const model = await fresh(tf, layers, data);
   const original = Math.random;
   seedrandom("stage", { global: true });
   try {
-    const result = await train(tf, model, data, validation, { ...CONFIG, ...(data.target.kind === "value" ? { loss: "mse" } : {}), ...cfg }, { ...hooks(), log });
+    const result = await train(
+      tf,
+      model,
+      data,
+      validation,
+      { ...CONFIG, ...(data.target.kind === "value" ? { loss: "mse" } : {}), ...cfg },
+      { ...hooks(), log },
+    );
     return { model, result, weights: readWeights(model) };
   } finally {
     Math.random = original;
@@ -95,11 +196,22 @@ export function trainingSuite(backend: "cpu" | "wasm", kernels: "tfjs" | "fused"
     it("leaves no tensors behind: the count is the same after every epoch", async () => {
       const tf = await tfReady;
       const counts: number[] = [];
-      const { model } = await fit(tf, MODELS["gru (stacked, recurrent dropout) + simpleRNN (backwards)"]!.layers, tokenData(), { epochs: 4 }, tokenData(2), (m) => {
-        if (m.startsWith("epoch")) counts.push(tf.memory().numTensors);
-      });
+      const { model } = await fit(
+        tf,
+        MODELS["gru (stacked, recurrent dropout) + simpleRNN (backwards)"]!.layers,
+        tokenData(),
+        { epochs: 4 },
+        tokenData(2),
+        (m) => {
+          if (m.startsWith("epoch")) counts.push(tf.memory().numTensors);
+        },
+      );
       assert.equal(counts.length, 4);
-      assert.deepEqual(counts, counts.map(() => counts[0]), `tensors after each epoch: ${counts.join(", ")}`);
+      assert.deepEqual(
+        counts,
+        counts.map(() => counts[0]),
+        `tensors after each epoch: ${counts.join(", ")}`,
+      );
       model.dispose();
     });
 
@@ -113,9 +225,16 @@ export function trainingSuite(backend: "cpu" | "wasm", kernels: "tfjs" | "fused"
         const { model, result, weights } = await fit(tf, layers, d);
         assert.equal(result.history.length, 2);
         assert.ok(result.history.every((h) => Number.isFinite(h.loss) && h.gradNorm > 0));
-        assert.ok(weights.some((w, i) => w.some((v, j) => v !== start[i]![j])), "weights moved");
+        assert.ok(
+          weights.some((w, i) => w.some((v, j) => v !== start[i]![j])),
+          "weights moved",
+        );
         const again = await fit(tf, layers, d);
-        assert.deepEqual(again.weights, weights, "same inputs and seeds: the same weights, bit for bit");
+        assert.deepEqual(
+          again.weights,
+          weights,
+          "same inputs and seeds: the same weights, bit for bit",
+        );
         model.dispose();
         again.model.dispose();
       });
@@ -123,7 +242,12 @@ export function trainingSuite(backend: "cpu" | "wasm", kernels: "tfjs" | "fused"
 
     it("learns the token task", async () => {
       const tf = await tfReady;
-      const { result, model } = await fit(tf, MODELS["embedding (masked) + lstm + dense"]!.layers, tokenData(), { epochs: 12 });
+      const { result, model } = await fit(
+        tf,
+        MODELS["embedding (masked) + lstm + dense"]!.layers,
+        tokenData(),
+        { epochs: 12 },
+      );
       assert.ok(result.history.at(-1)!.loss < result.history[0]!.loss, "loss went down");
       model.dispose();
     });
@@ -135,13 +259,21 @@ export function trainingSuite(backend: "cpu" | "wasm", kernels: "tfjs" | "fused"
       const sgd = { call: "sgd", args: { lr: 1, momentum: 0, nesterov: false } };
       const one = { epochs: 1, batchSize: N, optimizer: sgd };
       const delta = (w: Float32Array[]) => w.map((a, i) => a.map((v, j) => v - start[i]![j]!));
-      const byNorm = delta((await fit(tf, layers, tokenData(), { ...one, clipNorm: 0.01 })).weights);
+      const byNorm = delta(
+        (await fit(tf, layers, tokenData(), { ...one, clipNorm: 0.01 })).weights,
+      );
       const norm = Math.sqrt(byNorm.reduce((s, a) => s + a.reduce((t, v) => t + v * v, 0), 0));
       assert.ok(norm <= 0.01 * 1.001 && norm > 0.005, `update norm ${norm}`);
-      const byValue = delta((await fit(tf, layers, tokenData(), { ...one, clipValue: 0.001 })).weights);
+      const byValue = delta(
+        (await fit(tf, layers, tokenData(), { ...one, clipValue: 0.001 })).weights,
+      );
       assert.ok(byValue.every((a) => a.every((v) => Math.abs(v) <= 0.001 * 1.001)));
       const loose = (await fit(tf, layers, tokenData(), { ...one, clipNorm: 1e9 })).weights;
-      assert.deepEqual(loose, (await fit(tf, layers, tokenData(), one)).weights, "a clipNorm never reached changes nothing");
+      assert.deepEqual(
+        loose,
+        (await fit(tf, layers, tokenData(), one)).weights,
+        "a clipNorm never reached changes nothing",
+      );
     });
 
     it("early stopping stops after `patience` bad epochs and restores the best epoch's weights", async () => {
@@ -149,11 +281,23 @@ export function trainingSuite(backend: "cpu" | "wasm", kernels: "tfjs" | "fused"
       const layers = MODELS["embedding (masked) + lstm + dense"]!.layers;
       // Validation labels are the opposite of training's: the better the fit, the worse val_loss.
       const val = tokenData(1, true);
-      const { result, model } = await fit(tf, layers, tokenData(), { epochs: 20, earlyStopping: { monitor: "val_loss", patience: 2, minDelta: 0, restoreBest: true } }, val);
+      const { result, model } = await fit(
+        tf,
+        layers,
+        tokenData(),
+        {
+          epochs: 20,
+          earlyStopping: { monitor: "val_loss", patience: 2, minDelta: 0, restoreBest: true },
+        },
+        val,
+      );
       assert.ok(result.history.length < 20, `stopped after ${result.history.length} epochs`);
       assert.equal(result.history.length, result.bestEpoch! + 2);
       const now = evaluateLoss(tf, model, val, CONFIG);
-      assert.ok(Math.abs(now.loss - result.history[result.bestEpoch! - 1]!.valLoss!) < 1e-5, "the restored weights are the best epoch's");
+      assert.ok(
+        Math.abs(now.loss - result.history[result.bestEpoch! - 1]!.valLoss!) < 1e-5,
+        "the restored weights are the best epoch's",
+      );
       model.dispose();
     });
 
@@ -163,8 +307,12 @@ export function trainingSuite(backend: "cpu" | "wasm", kernels: "tfjs" | "fused"
       const blowUp = featureData();
       blowUp.x.fill(1e30, 0, 12);
       await assert.rejects(
-        fit(tf, layers, blowUp, { optimizer: { call: "sgd", args: { lr: 1e30, momentum: 0, nesterov: false } } }),
-        (e: unknown) => e instanceof NonFiniteLoss && /the loss became (NaN|Infinity) at epoch 1, batch \d of 3/.test(e.message),
+        fit(tf, layers, blowUp, {
+          optimizer: { call: "sgd", args: { lr: 1e30, momentum: 0, nesterov: false } },
+        }),
+        (e: unknown) =>
+          e instanceof NonFiniteLoss &&
+          /the loss became (NaN|Infinity) at epoch 1, batch \d of 3/.test(e.message),
       );
     });
   });

@@ -27,7 +27,15 @@ interface Model {
 }
 
 const dir = tempDir();
-const DATA = ["name,label,score", ...Array.from({ length: 60 }, (_, i) => `${i % 7 === 0 ? " " : ""}Name${i % 23}${i % 5 === 0 ? "X" : "x"},${"abc"[i % 3]},${(i * 7) % 11}`)].join("\n") + "\n";
+const DATA =
+  [
+    "name,label,score",
+    ...Array.from(
+      { length: 60 },
+      (_, i) =>
+        `${i % 7 === 0 ? " " : ""}Name${i % 23}${i % 5 === 0 ? "X" : "x"},${"abc"[i % 3]},${(i * 7) % 11}`,
+    ),
+  ].join("\n") + "\n";
 writeFileSync(join(dir, "d.csv"), DATA);
 
 function outputsOf(m: Model, i: number): string[] {
@@ -38,26 +46,55 @@ function outputsOf(m: Model, i: number): string[] {
 }
 
 const paramsFor: Record<StageModel["kind"], fc.Arbitrary<Record<string, string>>> = {
-  clean: fc.record({ lowercase: fc.boolean().map(String), dedupe: fc.boolean().map(String), minLength: fc.integer({ min: 0, max: 3 }).map(String) }),
+  clean: fc.record({
+    lowercase: fc.boolean().map(String),
+    dedupe: fc.boolean().map(String),
+    minLength: fc.integer({ min: 0, max: 3 }).map(String),
+  }),
   head: fc.record({ n: fc.integer({ min: 1, max: 50 }).map(String) }),
   sample: fc.record({ n: fc.integer({ min: 1, max: 50 }).map(String) }),
-  split: fc.constantFrom<Record<string, string>>({ train: "0.8", val: "0.1", test: "0.1" }, { train: "0.6", val: "0.2", test: "0.2" }, { train: "0.5", val: "0.25", test: "0.25", stratify: "true" }),
+  split: fc.constantFrom<Record<string, string>>(
+    { train: "0.8", val: "0.1", test: "0.1" },
+    { train: "0.6", val: "0.2", test: "0.2" },
+    { train: "0.5", val: "0.25", test: "0.25", stratify: "true" },
+  ),
 };
 
 const modelArb: fc.Arbitrary<Model> = fc.integer({ min: 1, max: 6 }).chain((n) =>
-  fc.tuple(...Array.from({ length: n }, () => fc.tuple(fc.constantFrom<StageModel["kind"]>("clean", "head", "sample", "split"), fc.nat(), fc.nat()))).chain((raw) => {
-    const m: Model = { stages: [] };
-    const arbs: fc.Arbitrary<Record<string, string>>[] = [];
-    raw.forEach(([kind, a, b], idx) => {
-      const stage = a % (idx + 1);
-      const outs = outputsOf(m, stage);
-      // split needs one table; the others accept a whole split too.
-      const output = outs.length === 1 ? undefined : kind === "split" || b % 2 === 0 ? outs[b % outs.length] : undefined;
-      m.stages.push({ kind, input: { stage, ...(output !== undefined ? { output } : {}) }, params: {} });
-      arbs.push(paramsFor[kind]);
-    });
-    return fc.tuple(...arbs).map((ps) => ({ stages: m.stages.map((s, i) => ({ ...s, params: ps[i]! })) }));
-  }),
+  fc
+    .tuple(
+      ...Array.from({ length: n }, () =>
+        fc.tuple(
+          fc.constantFrom<StageModel["kind"]>("clean", "head", "sample", "split"),
+          fc.nat(),
+          fc.nat(),
+        ),
+      ),
+    )
+    .chain((raw) => {
+      const m: Model = { stages: [] };
+      const arbs: fc.Arbitrary<Record<string, string>>[] = [];
+      raw.forEach(([kind, a, b], idx) => {
+        const stage = a % (idx + 1);
+        const outs = outputsOf(m, stage);
+        // split needs one table; the others accept a whole split too.
+        const output =
+          outs.length === 1
+            ? undefined
+            : kind === "split" || b % 2 === 0
+              ? outs[b % outs.length]
+              : undefined;
+        m.stages.push({
+          kind,
+          input: { stage, ...(output !== undefined ? { output } : {}) },
+          params: {},
+        });
+        arbs.push(paramsFor[kind]);
+      });
+      return fc
+        .tuple(...arbs)
+        .map((ps) => ({ stages: m.stages.map((s, i) => ({ ...s, params: ps[i]! })) }));
+    }),
 );
 
 interface Render {
@@ -69,14 +106,19 @@ interface Render {
 
 function render(m: Model, r: Render): string {
   const line = (i: number): string => {
-    if (i === 0) return `stage ${r.names[0]} = load.csv(path: "d.csv", text: "name", label: "label")`;
+    if (i === 0)
+      return `stage ${r.names[0]} = load.csv(path: "d.csv", text: "name", label: "label")`;
     const s = m.stages[i - 1]!;
     const ref = `${r.names[s.input.stage]}${s.input.output !== undefined ? `.${s.input.output}` : ""}`;
     const args = [ref, ...Object.entries(s.params).map(([k, v]) => `${k}: ${v}`)];
     return `stage ${r.names[i]} = ${s.kind}(${args.join(r.comments ? " ,\n      " : ", ")})`;
   };
   const order = r.order ?? Array.from({ length: m.stages.length + 1 }, (_, i) => i);
-  const body = order.map((i) => (r.comments ? `  # stage number ${i}\n  ${line(i)} // trailing ${i}\n\n` : `  ${line(i)}\n`)).join("");
+  const body = order
+    .map((i) =>
+      r.comments ? `  # stage number ${i}\n  ${line(i)} // trailing ${i}\n\n` : `  ${line(i)}\n`,
+    )
+    .join("");
   return `pipeline props {\n  seed 7\n${body}${r.extra ? `  ${r.extra}\n` : ""}}\n`;
 }
 
@@ -90,7 +132,10 @@ async function keys(source: string, names: string[]): Promise<string[]> {
   const byName = new Map(results.map((r) => [r.name, r]));
   return names.map((n) => {
     const r = byName.get(n)!;
-    assert.ok(r.status === "ran" || r.status === "cached", `${n}: ${r.status} ${JSON.stringify(r.diagnostics)}`);
+    assert.ok(
+      r.status === "ran" || r.status === "cached",
+      `${n}: ${r.status} ${JSON.stringify(r.diagnostics)}`,
+    );
     return r.key!;
   });
 }
@@ -123,56 +168,93 @@ describe("stage keys (properties over random pipelines)", () => {
 
   it("reordering stage declarations changes no key", async () => {
     await fc.assert(
-      fc.asyncProperty(modelArb.chain((m) => fc.tuple(fc.constant(m), fc.shuffledSubarray(Array.from({ length: m.stages.length + 1 }, (_, i) => i), { minLength: m.stages.length + 1 }))), async ([m, order]) => {
-        const names = defaultNames(m);
-        assert.deepEqual(await keys(render(m, { names, order }), names), await keys(render(m, { names }), names));
-      }),
+      fc.asyncProperty(
+        modelArb.chain((m) =>
+          fc.tuple(
+            fc.constant(m),
+            fc.shuffledSubarray(
+              Array.from({ length: m.stages.length + 1 }, (_, i) => i),
+              { minLength: m.stages.length + 1 },
+            ),
+          ),
+        ),
+        async ([m, order]) => {
+          const names = defaultNames(m);
+          assert.deepEqual(
+            await keys(render(m, { names, order }), names),
+            await keys(render(m, { names }), names),
+          );
+        },
+      ),
       RUNS,
     );
   });
 
   it("renaming a stage changes no key", async () => {
     await fc.assert(
-      fc.asyncProperty(modelArb.chain((m) => fc.tuple(fc.constant(m), fc.nat(m.stages.length))), async ([m, victim]) => {
-        const names = defaultNames(m);
-        const renamed = names.map((n, i) => (i === victim ? `renamed_${n}` : n));
-        assert.deepEqual(await keys(render(m, { names: renamed }), renamed), await keys(render(m, { names }), names));
-      }),
+      fc.asyncProperty(
+        modelArb.chain((m) => fc.tuple(fc.constant(m), fc.nat(m.stages.length))),
+        async ([m, victim]) => {
+          const names = defaultNames(m);
+          const renamed = names.map((n, i) => (i === victim ? `renamed_${n}` : n));
+          assert.deepEqual(
+            await keys(render(m, { names: renamed }), renamed),
+            await keys(render(m, { names }), names),
+          );
+        },
+      ),
       RUNS,
     );
   });
 
   it("adding an unrelated stage changes no key", async () => {
     await fc.assert(
-      fc.asyncProperty(modelArb.chain((m) => fc.tuple(fc.constant(m), fc.nat(m.stages.length), fc.integer({ min: 1, max: 9 }))), async ([m, at, n]) => {
-        const names = defaultNames(m);
-        const outs = outputsOf(m, at);
-        const ref = `${names[at]}${outs.length > 1 ? `.${outs[0]}` : ""}`;
-        const extra = `stage unrelated = head(${ref}, n: ${n})`;
-        assert.deepEqual(await keys(render(m, { names, extra }), names), await keys(render(m, { names }), names));
-      }),
+      fc.asyncProperty(
+        modelArb.chain((m) =>
+          fc.tuple(fc.constant(m), fc.nat(m.stages.length), fc.integer({ min: 1, max: 9 })),
+        ),
+        async ([m, at, n]) => {
+          const names = defaultNames(m);
+          const outs = outputsOf(m, at);
+          const ref = `${names[at]}${outs.length > 1 ? `.${outs[0]}` : ""}`;
+          const extra = `stage unrelated = head(${ref}, n: ${n})`;
+          assert.deepEqual(
+            await keys(render(m, { names, extra }), names),
+            await keys(render(m, { names }), names),
+          );
+        },
+      ),
       RUNS,
     );
   });
 
   it("changing one parameter changes that stage's key, and no key outside its downstream", async () => {
     const changed = modelArb.chain((m) =>
-      fc.tuple(fc.constant(m), fc.integer({ min: 1, max: m.stages.length })).chain(([m2, i]) =>
-        paramsFor[m2.stages[i - 1]!.kind]
-          .filter((p) => JSON.stringify(p) !== JSON.stringify(m2.stages[i - 1]!.params))
-          .map((p) => [m2, i, p] as const),
-      ),
+      fc
+        .tuple(fc.constant(m), fc.integer({ min: 1, max: m.stages.length }))
+        .chain(([m2, i]) =>
+          paramsFor[m2.stages[i - 1]!.kind]
+            .filter((p) => JSON.stringify(p) !== JSON.stringify(m2.stages[i - 1]!.params))
+            .map((p) => [m2, i, p] as const),
+        ),
     );
     await fc.assert(
       fc.asyncProperty(changed, async ([m, i, params]) => {
         const names = defaultNames(m);
         const before = await keys(render(m, { names }), names);
-        const edited: Model = { stages: m.stages.map((s, j) => (j === i - 1 ? { ...s, params } : s)) };
+        const edited: Model = {
+          stages: m.stages.map((s, j) => (j === i - 1 ? { ...s, params } : s)),
+        };
         const after = await keys(render(edited, { names }), names);
         assert.notEqual(after[i], before[i], "the edited stage's key must change");
         const down = downstream(m, i);
         names.forEach((n, j) => {
-          if (!down.has(j)) assert.equal(after[j], before[j], `${n} is not downstream of s${i} and must keep its key`);
+          if (!down.has(j))
+            assert.equal(
+              after[j],
+              before[j],
+              `${n} is not downstream of s${i} and must keep its key`,
+            );
         });
       }),
       RUNS,
@@ -184,19 +266,34 @@ describe("stage keys (properties over random pipelines)", () => {
       stages: [
         { kind: "head", input: { stage: 0 }, params: { n: "40" } },
         { kind: "split", input: { stage: 1 }, params: { train: "0.8", val: "0.1", test: "0.1" } },
-        { kind: "clean", input: { stage: 2 }, params: { lowercase: "true", dedupe: "false", minLength: "0" } },
+        {
+          kind: "clean",
+          input: { stage: 2 },
+          params: { lowercase: "true", dedupe: "false", minLength: "0" },
+        },
       ],
     };
     const names = defaultNames(m);
     const before = await keys(render(m, { names }), names);
-    const after = await keys(render({ stages: [{ ...m.stages[0]!, params: { n: "30" } }, m.stages[1]!, m.stages[2]!] }, { names }), names);
+    const after = await keys(
+      render(
+        { stages: [{ ...m.stages[0]!, params: { n: "30" } }, m.stages[1]!, m.stages[2]!] },
+        { names },
+      ),
+      names,
+    );
     assert.equal(after[0], before[0]);
     for (const j of [1, 2, 3]) assert.notEqual(after[j], before[j], names[j]);
   });
 
   it("an edit that leaves an output's bytes alone leaves its dependents cached", async () => {
     // head(n: 100) and head(n: 200) of a 60-row table give the same table.
-    const m = (n: string): Model => ({ stages: [{ kind: "head", input: { stage: 0 }, params: { n } }, { kind: "sample", input: { stage: 1 }, params: { n: "5" } }] });
+    const m = (n: string): Model => ({
+      stages: [
+        { kind: "head", input: { stage: 0 }, params: { n } },
+        { kind: "sample", input: { stage: 1 }, params: { n: "5" } },
+      ],
+    });
     const names = ["s0", "s1", "s2"];
     const a = await keys(render(m("100"), { names }), names);
     const b = await keys(render(m("200"), { names }), names);
@@ -206,10 +303,26 @@ describe("stage keys (properties over random pipelines)", () => {
 });
 
 describe("fingerprint", () => {
-  const fp: Omit<Fingerprint, "seed"> = { format: 1, kind: "split", version: 1, params: { train: 0.8 }, inputs: { data: "a".repeat(64) as never }, files: {} };
+  const fp: Omit<Fingerprint, "seed"> = {
+    format: 1,
+    kind: "split",
+    version: 1,
+    params: { train: 0.8 },
+    inputs: { data: "a".repeat(64) as never },
+    files: {},
+  };
 
   it("key is independent of object key order", () => {
-    const reordered = JSON.parse(JSON.stringify({ files: {}, inputs: fp.inputs, params: fp.params, version: 1, kind: "split", format: 1 })) as Fingerprint;
+    const reordered = JSON.parse(
+      JSON.stringify({
+        files: {},
+        inputs: fp.inputs,
+        params: fp.params,
+        version: 1,
+        kind: "split",
+        format: 1,
+      }),
+    ) as Fingerprint;
     assert.equal(keyOf(reordered), keyOf(fp as Fingerprint));
   });
 
@@ -226,7 +339,12 @@ describe("fingerprint", () => {
   });
 
   it("seeds follow what a stage computes, not how: backend, kind version and tools leave them be", () => {
-    const how = { ...fp, version: 2, runtime: { backend: "wasm-simd", version: "4.22.0" }, tools: { "espeak-ng": "1.51" } };
+    const how = {
+      ...fp,
+      version: 2,
+      runtime: { backend: "wasm-simd", version: "4.22.0" },
+      tools: { "espeak-ng": "1.51" },
+    };
     assert.equal(deriveSeed(7, how), deriveSeed(7, fp));
     assert.notEqual(keyOf({ ...how, seed: 1 }), keyOf({ ...fp, seed: 1 }));
   });

@@ -19,9 +19,14 @@ const SRC = `pipeline w {
   stage h = head(parts, n: 2)
 }`;
 
-const flat = (rs: Reason[], depth = 0): string[] => rs.flatMap((r) => [`${"  ".repeat(depth)}${r.text}`, ...flat(r.because ?? [], depth + 1)]);
+const flat = (rs: Reason[], depth = 0): string[] =>
+  rs.flatMap((r) => [`${"  ".repeat(depth)}${r.text}`, ...flat(r.because ?? [], depth + 1)]);
 
-async function whyAfter(dir: string, overrides: string[], stage: string): Promise<{ state: string; lines: string[]; summary: string }> {
+async function whyAfter(
+  dir: string,
+  overrides: string[],
+  stage: string,
+): Promise<{ state: string; lines: string[]; summary: string }> {
   const store = CacheStore.open(join(dir, "cache"));
   const planner = new Planner(ir(SRC, join(dir, "w.rnnp"), overrides), store);
   for (const s of planner.order) planner.resolve(s.name);
@@ -59,7 +64,10 @@ describe("why", () => {
     const planner = new Planner(ir(SRC, join(dir, "w.rnnp"), ["minLen=4"]), store);
     await new Runner(planner, new LocalExecutor()).run({ targets: ["c"] });
     for (const s of planner.order) planner.resolve(s.name);
-    assert.deepEqual(flat(explain(planner, "parts").reasons), ["input `data` (from `c`) changed", "  `c`: param `minLength` 1 -> 4 (from params.minLen)"]);
+    assert.deepEqual(flat(explain(planner, "parts").reasons), [
+      "input `data` (from `c`) changed",
+      "  `c`: param `minLength` 1 -> 4 (from params.minLen)",
+    ]);
     await store.close();
   });
 
@@ -82,7 +90,10 @@ describe("why", () => {
     const planner = new Planner(ir(SRC, join(d3, "w.rnnp")), store);
     await new Runner(planner, new LocalExecutor()).run({ targets: ["raw"] });
     for (const s of planner.order) planner.resolve(s.name);
-    assert.deepEqual(flat(explain(planner, "c").reasons), ["input `data` (from `raw`) changed", "  `raw`: file `d.csv` content changed"]);
+    assert.deepEqual(flat(explain(planner, "c").reasons), [
+      "input `data` (from `raw`) changed",
+      "  `raw`: file `d.csv` content changed",
+    ]);
     await store.close();
   });
 });
@@ -101,7 +112,11 @@ describe("file hashing", () => {
     // only when stats differ; here they do not, so it answers from the cache without reading.
     writeFileSync(f, "bbbb");
     utimesSync(f, old, old);
-    assert.equal(new FileHasher(store).digest(f), first, "unchanged stats: served from the stat cache");
+    assert.equal(
+      new FileHasher(store).digest(f),
+      first,
+      "unchanged stats: served from the stat cache",
+    );
     // A real edit changes mtime (or size): re-hashed.
     writeFileSync(f, "cccc");
     assert.notEqual(new FileHasher(store).digest(f), first);

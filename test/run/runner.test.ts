@@ -24,7 +24,13 @@ describe("runner", () => {
     writeFiles(dir, { "d.csv": NAMES_CSV });
     const file = join(dir, "r.rnnp");
     const first = await runIn(pipeline("lable"), file, join(dir, "cache"));
-    assert.deepEqual(statuses(first.results), { raw: "ran", bad: "failed", low: "ran", fromBad: "skipped", parts: "ran" });
+    assert.deepEqual(statuses(first.results), {
+      raw: "ran",
+      bad: "failed",
+      low: "ran",
+      fromBad: "skipped",
+      parts: "ran",
+    });
     const failure = first.results.find((r) => r.name === "bad")!.diagnostics![0]!;
     assert.match(failure.message, /no column "lable"/);
     assert.equal(failure.hint, 'did you mean "label"?');
@@ -32,11 +38,23 @@ describe("runner", () => {
     await first.store.close();
 
     const second = await runIn(pipeline("lable"), file, join(dir, "cache"));
-    assert.deepEqual(statuses(second.results), { raw: "cached", bad: "failed", low: "cached", fromBad: "skipped", parts: "cached" });
+    assert.deepEqual(statuses(second.results), {
+      raw: "cached",
+      bad: "failed",
+      low: "cached",
+      fromBad: "skipped",
+      parts: "cached",
+    });
     await second.store.close();
 
     const fixed = await runIn(pipeline("label"), file, join(dir, "cache"));
-    assert.deepEqual(statuses(fixed.results), { raw: "cached", bad: "ran", low: "cached", fromBad: "ran", parts: "cached" });
+    assert.deepEqual(statuses(fixed.results), {
+      raw: "cached",
+      bad: "ran",
+      low: "cached",
+      fromBad: "ran",
+      parts: "cached",
+    });
     await fixed.store.close();
   });
 
@@ -53,7 +71,10 @@ describe("runner", () => {
     };
     const [raw] = await new Runner(planner, advising).run({ targets: ["raw"] });
     assert.equal(raw!.status, "failed");
-    assert.match(raw!.diagnostics![0]!.message, /stage `raw` \(load\.csv\): too big for the kernels/);
+    assert.match(
+      raw!.diagnostics![0]!.message,
+      /stage `raw` \(load\.csv\): too big for the kernels/,
+    );
     assert.equal(raw!.diagnostics![0]!.hint, "lower batchSize");
     await store.close();
   });
@@ -75,7 +96,9 @@ describe("runner", () => {
     (await runIn(pipeline("label"), file, join(dir, "cache"))).store.close();
     const store = CacheStore.open(join(dir, "cache"));
     const planner = new Planner(ir(pipeline("label"), file), store);
-    const results = await new Runner(planner, new LocalExecutor()).run({ force: new Set(["parts"]) });
+    const results = await new Runner(planner, new LocalExecutor()).run({
+      force: new Set(["parts"]),
+    });
     const parts = results.find((r) => r.name === "parts")!;
     assert.equal(parts.status, "ran");
     assert.equal(parts.nondeterministic, undefined);
@@ -87,7 +110,8 @@ describe("runner", () => {
     const dir = tempDir();
     writeFiles(dir, { "d.csv": NAMES_CSV });
     const file = join(dir, "r.rnnp");
-    const src = (n: number) => `pipeline c { stage raw = load.csv(path: "d.csv") stage low = clean(raw, lowercase: true) stage h = head(low, n: ${n}) }`;
+    const src = (n: number) =>
+      `pipeline c { stage raw = load.csv(path: "d.csv") stage low = clean(raw, lowercase: true) stage h = head(low, n: ${n}) }`;
     const first = await runIn(src(2), file, join(dir, "cache"));
     const lowKey = first.results.find((r) => r.name === "low")!.key!;
     const digest = first.store.getRecord<unknown>(lowKey)!.outputs.out!.digest;
@@ -99,9 +123,15 @@ describe("runner", () => {
     const events: RunEvent[] = [];
     const store = CacheStore.open(join(dir, "cache"));
     const planner = new Planner(ir(src(3), file), store);
-    const results = await new Runner(planner, new LocalExecutor()).run({ onEvent: (e) => events.push(e) });
+    const results = await new Runner(planner, new LocalExecutor()).run({
+      onEvent: (e) => events.push(e),
+    });
     assert.deepEqual(statuses(results), { raw: "cached", low: "ran", h: "ran" });
-    assert.ok(events.some((e) => e.type === "log" && /corrupt in the cache; recomputing `low`/.test(e.message)));
+    assert.ok(
+      events.some(
+        (e) => e.type === "log" && /corrupt in the cache; recomputing `low`/.test(e.message),
+      ),
+    );
     assert.ok(store.blobIsIntact(digest), "the recomputed artifact has the digest it always had");
     await store.close();
   });

@@ -13,7 +13,12 @@ export function ctx(dir: string, seed = 12345): StageContext & { logs: string[] 
   return {
     runtime,
     tf: () => loadTf(runtime),
-    problem: (param, message, hint) => ({ code: "stage-failed", severity: "error", message: `${param ?? ""}: ${message}`, ...(hint ? { hint } : {}) }),
+    problem: (param, message, hint) => ({
+      code: "stage-failed",
+      severity: "error",
+      message: `${param ?? ""}: ${message}`,
+      ...(hint ? { hint } : {}),
+    }),
     seed,
     rng: (purpose) => seedrandom(`${seed}:${purpose}`),
     resolvePath: (p) => resolveDataPath(p, dir),
@@ -25,10 +30,17 @@ export function ctx(dir: string, seed = 12345): StageContext & { logs: string[] 
 }
 
 /** Runs a kind directly, with its declared defaults filled in like the checker does. */
-export async function runKind(name: string, dir: string, inputs: Record<string, unknown>, params: Record<string, unknown>, seed?: number): Promise<Record<string, Table>> {
+export async function runKind(
+  name: string,
+  dir: string,
+  inputs: Record<string, unknown>,
+  params: Record<string, unknown>,
+  seed?: number,
+): Promise<Record<string, Table>> {
   const kind = kinds.get(name) as AnyKind;
   const full: Record<string, unknown> = {};
-  for (const [k, p] of Object.entries(kind.params)) if (p.fallback !== undefined) full[k] = p.fallback;
+  for (const [k, p] of Object.entries(kind.params))
+    if (p.fallback !== undefined) full[k] = p.fallback;
   Object.assign(full, params);
   return (await kind.run(ctx(dir, seed), inputs, full)) as Record<string, Table>;
 }
@@ -37,12 +49,17 @@ export function col(t: Table, name: string): unknown[] {
   return Array.from(t.columns.find((c) => c.name === name)!.values as ArrayLike<unknown>);
 }
 
-export function table(columns: Record<string, string[] | number[]>, roles: Table["roles"] = {}): Table {
+export function table(
+  columns: Record<string, string[] | number[]>,
+  roles: Table["roles"] = {},
+): Table {
   return {
     type: "table",
     roles,
     columns: Object.entries(columns).map(([name, v]) =>
-      typeof v[0] === "number" ? { name, dtype: "number", values: Float64Array.from(v as number[]) } : { name, dtype: "string", values: v as string[] },
+      typeof v[0] === "number"
+        ? { name, dtype: "number", values: Float64Array.from(v as number[]) }
+        : { name, dtype: "string", values: v as string[] },
     ),
   };
 }

@@ -6,13 +6,25 @@ import { DiagnosticError } from "../../src/core/diagnostic.js";
 import { ROOT, tempDir, writeFiles } from "../helpers.js";
 import { col, runKind } from "./helpers.js";
 
-async function dataError(p: Promise<unknown>): Promise<{ message: string; line?: number; column?: number; hint?: string; file?: string }> {
+async function dataError(p: Promise<unknown>): Promise<{
+  message: string;
+  line?: number | undefined;
+  column?: number | undefined;
+  hint?: string | undefined;
+  file?: string | undefined;
+}> {
   try {
     await p;
   } catch (e) {
     assert.ok(e instanceof DiagnosticError, String(e));
     const d = e.diagnostics[0]!;
-    return { message: d.message, line: d.span?.start.line, column: d.span?.start.column, hint: d.hint, file: d.file };
+    return {
+      message: d.message,
+      line: d.span?.start.line,
+      column: d.span?.start.column,
+      hint: d.hint,
+      file: d.file,
+    };
   }
   assert.fail("expected a data error");
 }
@@ -28,20 +40,41 @@ describe("load.csv", () => {
   });
 
   it("reads a header, quoted fields and a BOM; infers numeric columns; missing numbers are NaN", async () => {
-    const { out } = await runKind("load.csv", dir, {}, { path: "ok.csv", text: "name", label: "label" });
-    assert.deepEqual(out!.columns.map((c) => `${c.name}:${c.dtype}`), ["name:string", "label:string", "score:number"]);
+    const { out } = await runKind(
+      "load.csv",
+      dir,
+      {},
+      { path: "ok.csv", text: "name", label: "label" },
+    );
+    assert.deepEqual(
+      out!.columns.map((c) => `${c.name}:${c.dtype}`),
+      ["name:string", "label:string", "score:number"],
+    );
     assert.deepEqual(col(out!, "name"), ["Smith, J", "Bo", "Al"]);
     assert.deepEqual(col(out!, "score"), [1.5, NaN, -2000]);
     assert.deepEqual(out!.roles, { text: "name", label: "label" });
   });
 
   it("selects columns in order, always keeping the text and label columns", async () => {
-    const { out } = await runKind("load.csv", dir, {}, { path: "ok.csv", columns: ["score"], label: "label" });
-    assert.deepEqual(out!.columns.map((c) => c.name), ["score", "label"]);
+    const { out } = await runKind(
+      "load.csv",
+      dir,
+      {},
+      { path: "ok.csv", columns: ["score"], label: "label" },
+    );
+    assert.deepEqual(
+      out!.columns.map((c) => c.name),
+      ["score", "label"],
+    );
   });
 
   it("forced types override inference", async () => {
-    const { out } = await runKind("load.csv", dir, {}, { path: "ok.csv", types: { score: "string" } });
+    const { out } = await runKind(
+      "load.csv",
+      dir,
+      {},
+      { path: "ok.csv", types: { score: "string" } },
+    );
     assert.deepEqual(col(out!, "score"), ["1.5", "", "-2e3"]);
   });
 
@@ -60,15 +93,27 @@ describe("load.csv", () => {
   });
 
   it("an unclosed quote, a duplicate header, an empty file and a missing file are errors", async () => {
-    assert.match((await dataError(runKind("load.csv", dir, {}, { path: "quote.csv" }))).message, /Quote Not Closed/);
-    assert.match((await dataError(runKind("load.csv", dir, {}, { path: "dup.csv" }))).message, /column "a" appears twice/);
-    assert.match((await dataError(runKind("load.csv", dir, {}, { path: "empty.csv" }))).message, /the file is empty/);
+    assert.match(
+      (await dataError(runKind("load.csv", dir, {}, { path: "quote.csv" }))).message,
+      /Quote Not Closed/,
+    );
+    assert.match(
+      (await dataError(runKind("load.csv", dir, {}, { path: "dup.csv" }))).message,
+      /column "a" appears twice/,
+    );
+    assert.match(
+      (await dataError(runKind("load.csv", dir, {}, { path: "empty.csv" }))).message,
+      /the file is empty/,
+    );
     const missing = await dataError(runKind("load.csv", dir, {}, { path: "nope.csv" }));
     assert.equal(missing.message, "file not found");
   });
 
   it("invalid UTF-8 is reported with its line, and latin1 reads it", async () => {
-    writeFileSync(join(dir, "latin.csv"), Buffer.concat([Buffer.from("name\nok\ncaf"), Buffer.from([0xe9]), Buffer.from("\n")]));
+    writeFileSync(
+      join(dir, "latin.csv"),
+      Buffer.concat([Buffer.from("name\nok\ncaf"), Buffer.from([0xe9]), Buffer.from("\n")]),
+    );
     const e = await dataError(runKind("load.csv", dir, {}, { path: "latin.csv" }));
     assert.equal(e.message, "invalid UTF-8 on line 3");
     assert.match(e.hint!, /latin1/);
@@ -77,7 +122,12 @@ describe("load.csv", () => {
   });
 
   it("reads files from installed packages with npm:", async () => {
-    const { out } = await runKind("load.csv", ROOT, {}, { path: "npm:vega-datasets/data/seattle-weather.csv", label: "weather" });
+    const { out } = await runKind(
+      "load.csv",
+      ROOT,
+      {},
+      { path: "npm:vega-datasets/data/seattle-weather.csv", label: "weather" },
+    );
     assert.equal(col(out!, "date").length, 1461);
   });
 });
@@ -92,7 +142,10 @@ describe("load.jsonl", () => {
 
   it("reads objects; columns are the union of keys in first-seen order", async () => {
     const { out } = await runKind("load.jsonl", dir, {}, { path: "ok.jsonl", text: "text" });
-    assert.deepEqual(out!.columns.map((c) => c.name), ["text", "label", "n", "extra"]);
+    assert.deepEqual(
+      out!.columns.map((c) => c.name),
+      ["text", "label", "n", "extra"],
+    );
     assert.deepEqual(col(out!, "label"), ["a", ""]);
     assert.deepEqual(col(out!, "n"), [1, NaN]);
     assert.deepEqual(col(out!, "extra"), ["", "[1]"]);
@@ -106,13 +159,22 @@ describe("load.jsonl", () => {
   });
 
   it("refuses lines that are not objects", async () => {
-    assert.match((await dataError(runKind("load.jsonl", dir, {}, { path: "arr.jsonl" }))).message, /line 1 is not a JSON object/);
+    assert.match(
+      (await dataError(runKind("load.jsonl", dir, {}, { path: "arr.jsonl" }))).message,
+      /line 1 is not a JSON object/,
+    );
   });
 });
 
 describe("load.text", () => {
   const dir = tempDir();
-  writeFiles(dir, { "lines.txt": "one\n\ntwo\r\nthree\n", "tree/spam/b.txt": "buy now", "tree/spam/a.txt": "cheap", "tree/ham/x/deep.txt": "hello", "tree/.hidden/z": "no" });
+  writeFiles(dir, {
+    "lines.txt": "one\n\ntwo\r\nthree\n",
+    "tree/spam/b.txt": "buy now",
+    "tree/spam/a.txt": "cheap",
+    "tree/ham/x/deep.txt": "hello",
+    "tree/.hidden/z": "no",
+  });
 
   it("one example per line, skipping empty ones", async () => {
     const { out } = await runKind("load.text", dir, {}, { path: "lines.txt" });
@@ -130,6 +192,9 @@ describe("load.text", () => {
   it("a file at the top of a tree has no label", async () => {
     mkdirSync(join(dir, "flat"));
     writeFileSync(join(dir, "flat", "x.txt"), "x");
-    assert.match((await dataError(runKind("load.text", dir, {}, { path: "flat" }))).message, /has no label/);
+    assert.match(
+      (await dataError(runKind("load.text", dir, {}, { path: "flat" }))).message,
+      /has no label/,
+    );
   });
 });

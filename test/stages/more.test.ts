@@ -11,16 +11,35 @@ const bundle = <T>(t: Record<string, T>) => new Map(Object.entries(t));
 
 describe("split: groups and time series", () => {
   it("random with groupBy keeps each group whole in one part", async () => {
-    const t = table({ id: Array.from({ length: 40 }, (_, i) => i), speaker: Array.from({ length: 40 }, (_, i) => `s${i % 10}`) });
-    const parts = await runKind("split", ".", { data: t }, { groupBy: "speaker", train: 0.6, val: 0.2, test: 0.2 }, 5);
-    const speakers = Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, new Set(col(v, "speaker") as string[])]));
+    const t = table({
+      id: Array.from({ length: 40 }, (_, i) => i),
+      speaker: Array.from({ length: 40 }, (_, i) => `s${i % 10}`),
+    });
+    const parts = await runKind(
+      "split",
+      ".",
+      { data: t },
+      { groupBy: "speaker", train: 0.6, val: 0.2, test: 0.2 },
+      5,
+    );
+    const speakers = Object.fromEntries(
+      Object.entries(parts).map(([k, v]) => [k, new Set(col(v, "speaker") as string[])]),
+    );
     assert.deepEqual([speakers.train!.size, speakers.val!.size, speakers.test!.size], [6, 2, 2]);
     for (const s of speakers.test!) assert.ok(!speakers.train!.has(s) && !speakers.val!.has(s));
   });
 
   it("sequential per series, with history rows before val and test", async () => {
-    const t = table({ t: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20], sym: [..."aaaaaaaaaabbbbbbbbbb"] });
-    const parts = await runKind("split", ".", { data: t }, { order: "sequential", groupBy: "sym", context: 2, train: 0.6, val: 0.2, test: 0.2 });
+    const t = table({
+      t: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20],
+      sym: [..."aaaaaaaaaabbbbbbbbbb"],
+    });
+    const parts = await runKind(
+      "split",
+      ".",
+      { data: t },
+      { order: "sequential", groupBy: "sym", context: 2, train: 0.6, val: 0.2, test: 0.2 },
+    );
     assert.deepEqual(col(parts.train!, "t"), [1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16]);
     assert.deepEqual(col(parts.val!, "t"), [5, 6, 7, 8, 15, 16, 17, 18]);
     assert.deepEqual(col(parts.test!, "t"), [7, 8, 9, 10, 17, 18, 19, 20]);
@@ -31,21 +50,58 @@ describe("clean: e-mails, HTML, length, patterns", () => {
   it("strips headers and HTML, cuts long texts, keeps rows matching a pattern", async () => {
     const mail = "From: a@b\nSubject: hi\n\n<p>Hello &amp; <b>welcome</b></p><script>x()</script>";
     const t = table({ text: [mail, "no blank line", "abc", "ab1"] }, { text: "text" });
-    const out = (await runKind("clean", ".", { data: bundle({ out: t }) }, { stripEmailHeaders: true, stripHtml: true, collapseSpaces: true })).out!;
-    assert.deepEqual(col(out, "text"), ["Hello & welcome"], "a text without a header/body break has no body");
-    const cut = (await runKind("clean", ".", { data: bundle({ out: t }) }, { maxChars: 2, match: "^[a-z]+$" })).out!;
-    assert.deepEqual(col(cut, "text"), ["no", "ab", "ab"], "the e-mail's first two letters \"Fr\" do not match");
+    const out = (
+      await runKind(
+        "clean",
+        ".",
+        { data: bundle({ out: t }) },
+        { stripEmailHeaders: true, stripHtml: true, collapseSpaces: true },
+      )
+    ).out!;
+    assert.deepEqual(
+      col(out, "text"),
+      ["Hello & welcome"],
+      "a text without a header/body break has no body",
+    );
+    const cut = (
+      await runKind("clean", ".", { data: bundle({ out: t }) }, { maxChars: 2, match: "^[a-z]+$" })
+    ).out!;
+    assert.deepEqual(
+      col(cut, "text"),
+      ["no", "ab", "ab"],
+      'the e-mail\'s first two letters "Fr" do not match',
+    );
   });
 });
 
 describe("load.text: file patterns, label maps, separators", () => {
   it("reads matching files with mapped labels, and splits lines into two columns", async () => {
     const dir = tempDir();
-    writeFiles(dir, { "tree/g1/a.txt": "x", "tree/g1/a.json": "{}", "tree/g2/b.txt": "y", "dict.txt": "word  W ER1 D\nab  AE1 B\n" });
-    const { out } = await runKind("load.text", dir, {}, { path: "tree", include: "*.txt", labels: { g1: "ham", g2: "spam" } });
+    writeFiles(dir, {
+      "tree/g1/a.txt": "x",
+      "tree/g1/a.json": "{}",
+      "tree/g2/b.txt": "y",
+      "dict.txt": "word  W ER1 D\nab  AE1 B\n",
+    });
+    const { out } = await runKind(
+      "load.text",
+      dir,
+      {},
+      { path: "tree", include: "*.txt", labels: { g1: "ham", g2: "spam" } },
+    );
     assert.deepEqual(col(out!, "label"), ["ham", "spam"]);
-    await assert.rejects(runKind("load.text", dir, {}, { path: "tree", labels: { g1: "ham" } }), /folder "g2" has no entry in `labels`/);
-    const pairs = (await runKind("load.text", dir, {}, { path: "dict.txt", separator: "  ", columns: ["word", "phones"] })).out!;
+    await assert.rejects(
+      runKind("load.text", dir, {}, { path: "tree", labels: { g1: "ham" } }),
+      /folder "g2" has no entry in `labels`/,
+    );
+    const pairs = (
+      await runKind(
+        "load.text",
+        dir,
+        {},
+        { path: "dict.txt", separator: "  ", columns: ["word", "phones"] },
+      )
+    ).out!;
     assert.deepEqual(col(pairs, "phones"), ["W ER1 D", "AE1 B"]);
     assert.equal(pairs.roles.text, "word");
   });
@@ -54,15 +110,33 @@ describe("load.text: file patterns, label maps, separators", () => {
 describe("audio features", () => {
   it("a pure tone lights the mel filter of its frequency; the same clip, the same numbers", () => {
     const rate = 16000;
-    const tone = (hz: number) => Float32Array.from({ length: rate / 2 }, (_, i) => 0.5 * Math.sin((2 * Math.PI * hz * i) / rate));
-    const fx = new FeatureExtractor({ sampleRate: rate, frameMs: 25, hopMs: 10, mels: 20, coefficients: 13, type: "logmel" });
+    const tone = (hz: number) =>
+      Float32Array.from(
+        { length: rate / 2 },
+        (_, i) => 0.5 * Math.sin((2 * Math.PI * hz * i) / rate),
+      );
+    const fx = new FeatureExtractor({
+      sampleRate: rate,
+      frameMs: 25,
+      hopMs: 10,
+      mels: 20,
+      coefficients: 13,
+      type: "logmel",
+    });
     const low = fx.frames(tone(300));
     const high = fx.frames(tone(3000));
     assert.equal(low.length, 1 + Math.floor((8000 - 400) / 160));
     const peak = (frames: Float64Array[]) => frames[10]!.indexOf(Math.max(...frames[10]!));
     assert.ok(peak(low) < peak(high), `${peak(low)} < ${peak(high)}`);
     assert.deepEqual(fx.frames(tone(300)), low);
-    const mfcc = new FeatureExtractor({ sampleRate: rate, frameMs: 25, hopMs: 10, mels: 20, coefficients: 13, type: "mfcc" });
+    const mfcc = new FeatureExtractor({
+      sampleRate: rate,
+      frameMs: 25,
+      hopMs: 10,
+      mels: 20,
+      coefficients: 13,
+      type: "mfcc",
+    });
     assert.equal(mfcc.width, 13);
     assert.equal(mfcc.frames(tone(300))[0]!.length, 13);
   });
@@ -74,7 +148,14 @@ describe("audio features", () => {
 
 describe("forecast and decoding metrics", () => {
   it("the naive last-value forecast and the skill against it", () => {
-    const r = valueReport(Float32Array.from([1, 2]), Float32Array.from([1.5, 2.5]), ["v"], 1, undefined, Float32Array.from([0, 0]));
+    const r = valueReport(
+      Float32Array.from([1, 2]),
+      Float32Array.from([1.5, 2.5]),
+      ["v"],
+      1,
+      undefined,
+      Float32Array.from([0, 0]),
+    );
     assert.equal(r.metrics.mae, 0.5);
     assert.equal(r.metrics.naiveMae, 2);
     assert.equal(r.metrics.skill, 0.75);
@@ -82,12 +163,29 @@ describe("forecast and decoding metrics", () => {
 
   it("relative targets are undone with each example's reference before scoring", () => {
     // Predicted +10% and truth +20% of a reference of 50: errors of 5.
-    const r = valueReport(Float32Array.from([0.1]), Float32Array.from([0.2]), ["p"], 1, undefined, undefined, Float32Array.from([50]));
+    const r = valueReport(
+      Float32Array.from([0.1]),
+      Float32Array.from([0.2]),
+      ["p"],
+      1,
+      undefined,
+      undefined,
+      Float32Array.from([50]),
+    );
     assert.ok(Math.abs(r.metrics.mae! - 5) < 1e-5, String(r.metrics.mae));
   });
 
   it("token and sequence error rates of decoded sequences", () => {
-    const r = decodingReport([[1, 2, 3], [4, 5]], [[1, 2, 3], [4, 6, 7]]);
+    const r = decodingReport(
+      [
+        [1, 2, 3],
+        [4, 5],
+      ],
+      [
+        [1, 2, 3],
+        [4, 6, 7],
+      ],
+    );
     assert.equal(r.metrics.tokenErrorRate, 2 / 6);
     assert.equal(r.metrics.sequenceErrorRate, 0.5);
   });
@@ -109,13 +207,42 @@ ${decoder}
   }
 }
 `;
-  const errors = (e: string, d: string) => checkSource(src(e, d), "s.rnnp").diagnostics.filter((x) => x.severity === "error").map((x) => `${x.span?.start.line}:${x.span?.start.column} ${x.message}`);
+  const errors = (e: string, d: string) =>
+    checkSource(src(e, d), "s.rnnp")
+      .diagnostics.filter((x) => x.severity === "error")
+      .map((x) => `${x.span?.start.line}:${x.span?.start.column} ${x.message}`);
   it("a well-formed encoder-decoder passes", () => {
-    assert.deepEqual(errors("      embedding(dim: 8)\n      bidirectional(lstm(units: 8))", "      embedding(dim: 8)\n      lstm(units: 16)"), []);
+    assert.deepEqual(
+      errors(
+        "      embedding(dim: 8)\n      bidirectional(lstm(units: 8))",
+        "      embedding(dim: 8)\n      lstm(units: 16)",
+      ),
+      [],
+    );
   });
   it("state sizes, cell types and layer order are checked, at the layer's line", () => {
-    assert.deepEqual(errors("      embedding(dim: 8)\n      bidirectional(lstm(units: 8))", "      embedding(dim: 8)\n      lstm(units: 8)"), ["13:7 the decoder starts from the encoder's final state, which has 16 units; this layer has 8"]);
-    assert.deepEqual(errors("      embedding(dim: 8)\n      gru(units: 8)", "      embedding(dim: 8)\n      lstm(units: 8)"), ["13:7 the decoder's lstm cannot start from the state of the encoder's gru"]);
-    assert.deepEqual(errors("      gru(units: 8)", "      embedding(dim: 8)\n      gru(units: 8)"), ["8:7 the encoder must start with an embedding of the input tokens", "7:5 the encoder needs at least one recurrent layer after its embedding"].sort());
+    assert.deepEqual(
+      errors(
+        "      embedding(dim: 8)\n      bidirectional(lstm(units: 8))",
+        "      embedding(dim: 8)\n      lstm(units: 8)",
+      ),
+      [
+        "13:7 the decoder starts from the encoder's final state, which has 16 units; this layer has 8",
+      ],
+    );
+    assert.deepEqual(
+      errors(
+        "      embedding(dim: 8)\n      gru(units: 8)",
+        "      embedding(dim: 8)\n      lstm(units: 8)",
+      ),
+      ["13:7 the decoder's lstm cannot start from the state of the encoder's gru"],
+    );
+    assert.deepEqual(
+      errors("      gru(units: 8)", "      embedding(dim: 8)\n      gru(units: 8)"),
+      [
+        "8:7 the encoder must start with an embedding of the input tokens",
+        "7:5 the encoder needs at least one recurrent layer after its embedding",
+      ].sort(),
+    );
   });
 });

@@ -4,66 +4,152 @@ import { rowCount, type Table } from "../../src/stages/artifacts/table.js";
 import { allocate } from "../../src/stages/kinds/shuffle.js";
 import { col, runKind, table } from "./helpers.js";
 
-const texts = table({ text: ["  Hello  World ", "hello world", "", "Ｆｕｌｌ", "ok", "a much longer line"], label: ["a", "a", "b", "b", "c", "a"] }, { text: "text", label: "label" });
+const texts = table(
+  {
+    text: ["  Hello  World ", "hello world", "", "Ｆｕｌｌ", "ok", "a much longer line"],
+    label: ["a", "a", "b", "b", "c", "a"],
+  },
+  { text: "text", label: "label" },
+);
 const bundle = (t: Record<string, Table>) => new Map(Object.entries(t));
 
 describe("clean", () => {
   it("trims, lower-cases, normalises and collapses white space, then drops empty rows", async () => {
-    const { out } = await runKind("clean", ".", { data: bundle({ out: texts }) }, { lowercase: true, normalize: "NFKC", collapseSpaces: true });
-    assert.deepEqual(col(out!, "text"), ["hello world", "hello world", "full", "ok", "a much longer line"]);
-    assert.deepEqual(col(out!, "label"), ["a", "a", "b", "c", "a"], "other columns follow their rows");
+    const { out } = await runKind(
+      "clean",
+      ".",
+      { data: bundle({ out: texts }) },
+      { lowercase: true, normalize: "NFKC", collapseSpaces: true },
+    );
+    assert.deepEqual(col(out!, "text"), [
+      "hello world",
+      "hello world",
+      "full",
+      "ok",
+      "a much longer line",
+    ]);
+    assert.deepEqual(
+      col(out!, "label"),
+      ["a", "a", "b", "c", "a"],
+      "other columns follow their rows",
+    );
   });
 
   it("dedupes on the cleaned text, keeping the first", async () => {
-    const { out } = await runKind("clean", ".", { data: bundle({ out: texts }) }, { lowercase: true, collapseSpaces: true, dedupe: true });
+    const { out } = await runKind(
+      "clean",
+      ".",
+      { data: bundle({ out: texts }) },
+      { lowercase: true, collapseSpaces: true, dedupe: true },
+    );
     assert.deepEqual(col(out!, "text"), ["hello world", "ｆｕｌｌ", "ok", "a much longer line"]);
   });
 
   it("filters by length (in characters) and by label", async () => {
-    const byLength = await runKind("clean", ".", { data: bundle({ out: texts }) }, { minLength: 3, maxLength: 11 });
+    const byLength = await runKind(
+      "clean",
+      ".",
+      { data: bundle({ out: texts }) },
+      { minLength: 3, maxLength: 11 },
+    );
     assert.deepEqual(col(byLength.out!, "text"), ["hello world", "Ｆｕｌｌ"]);
-    const keep = await runKind("clean", ".", { data: bundle({ out: texts }) }, { keepLabels: ["a"] });
+    const keep = await runKind(
+      "clean",
+      ".",
+      { data: bundle({ out: texts }) },
+      { keepLabels: ["a"] },
+    );
     assert.deepEqual(col(keep.out!, "label"), ["a", "a", "a"]);
-    const drop = await runKind("clean", ".", { data: bundle({ out: texts }) }, { dropLabels: ["a", "b"], dropEmpty: false });
+    const drop = await runKind(
+      "clean",
+      ".",
+      { data: bundle({ out: texts }) },
+      { dropLabels: ["a", "b"], dropEmpty: false },
+    );
     assert.deepEqual(col(drop.out!, "text"), ["ok"]);
   });
 
   it("drops rows with a missing value when asked", async () => {
     const t = table({ x: [1, NaN, 3], s: ["a", "b", ""] });
-    const { out } = await runKind("clean", ".", { data: bundle({ out: t }) }, { dropMissing: true, dropEmpty: false });
+    const { out } = await runKind(
+      "clean",
+      ".",
+      { data: bundle({ out: t }) },
+      { dropMissing: true, dropEmpty: false },
+    );
     assert.deepEqual(col(out!, "x"), [1]);
   });
 
   it("scales a split with statistics of the fit part only", async () => {
     const parts = { train: table({ x: [1, 2, 3] }), test: table({ x: [10, 20] }) };
-    const z = await runKind("clean", ".", { data: bundle(parts) }, { scale: "zscore", fit: "train" });
+    const z = await runKind(
+      "clean",
+      ".",
+      { data: bundle(parts) },
+      { scale: "zscore", fit: "train" },
+    );
     const sd = Math.sqrt(2 / 3);
     assert.deepEqual(col(z.train!, "x"), [-1 / sd, 0, 1 / sd]);
     assert.deepEqual(col(z.test!, "x"), [(10 - 2) / sd, (20 - 2) / sd]);
     assert.deepEqual(z.test!.scaling, { x: { method: "zscore", center: 2, scale: sd } });
-    const mm = await runKind("clean", ".", { data: bundle(parts) }, { scale: "minmax", fit: "train" });
+    const mm = await runKind(
+      "clean",
+      ".",
+      { data: bundle(parts) },
+      { scale: "minmax", fit: "train" },
+    );
     assert.deepEqual(col(mm.test!, "x"), [4.5, 9.5]);
   });
 
   it("fits on train by default, and refuses to guess among other parts", async () => {
-    await assert.rejects(runKind("clean", ".", { data: bundle({ a: table({ x: [1] }), b: table({ x: [2] }) }) }, { scale: "zscore" }), /needs `fit`/);
-    const byDefault = await runKind("clean", ".", { data: bundle({ train: table({ x: [1, 3] }), test: table({ x: [2] }) }) }, { scale: "minmax" });
+    await assert.rejects(
+      runKind(
+        "clean",
+        ".",
+        { data: bundle({ a: table({ x: [1] }), b: table({ x: [2] }) }) },
+        { scale: "zscore" },
+      ),
+      /needs `fit`/,
+    );
+    const byDefault = await runKind(
+      "clean",
+      ".",
+      { data: bundle({ train: table({ x: [1, 3] }), test: table({ x: [2] }) }) },
+      { scale: "minmax" },
+    );
     assert.deepEqual(col(byDefault.test!, "x"), [0.5], "fitted on train when there is one");
   });
 });
 
 describe("split", () => {
   const n = 103;
-  const data = table({ id: Array.from({ length: n }, (_, i) => i), label: Array.from({ length: n }, (_, i) => (i % 10 < 7 ? "maj" : "min")) }, { label: "label" });
+  const data = table(
+    {
+      id: Array.from({ length: n }, (_, i) => i),
+      label: Array.from({ length: n }, (_, i) => (i % 10 < 7 ? "maj" : "min")),
+    },
+    { label: "label" },
+  );
   const ids = (t: Table) => col(t, "id") as number[];
 
   it("partitions every row exactly once, in original order, by the fractions", async () => {
     const parts = await runKind("split", ".", { data }, { train: 0.8, val: 0.1, test: 0.1 }, 7);
-    const all = [...ids(parts.train!), ...ids(parts.val!), ...ids(parts.test!)].sort((a, b) => a - b);
-    assert.deepEqual(all, Array.from({ length: n }, (_, i) => i));
-    assert.deepEqual([rowCount(parts.train!), rowCount(parts.val!), rowCount(parts.test!)], allocate(n, [0.8, 0.1, 0.1]));
+    const all = [...ids(parts.train!), ...ids(parts.val!), ...ids(parts.test!)].sort(
+      (a, b) => a - b,
+    );
+    assert.deepEqual(
+      all,
+      Array.from({ length: n }, (_, i) => i),
+    );
+    assert.deepEqual(
+      [rowCount(parts.train!), rowCount(parts.val!), rowCount(parts.test!)],
+      allocate(n, [0.8, 0.1, 0.1]),
+    );
     const train = ids(parts.train!);
-    assert.deepEqual(train, [...train].sort((a, b) => a - b));
+    assert.deepEqual(
+      train,
+      [...train].sort((a, b) => a - b),
+    );
   });
 
   it("is a function of the seed", async () => {
@@ -75,7 +161,13 @@ describe("split", () => {
   });
 
   it("stratified: every part keeps the label shares", async () => {
-    const parts = await runKind("split", ".", { data }, { train: 0.6, val: 0.2, test: 0.2, stratify: true }, 3);
+    const parts = await runKind(
+      "split",
+      ".",
+      { data },
+      { train: 0.6, val: 0.2, test: 0.2, stratify: true },
+      3,
+    );
     for (const name of ["train", "val", "test"]) {
       const labels = col(parts[name]!, "label");
       const share = labels.filter((l) => l === "min").length / labels.length;
@@ -84,7 +176,12 @@ describe("split", () => {
   });
 
   it("sequential: first rows train, then val, then test", async () => {
-    const parts = await runKind("split", ".", { data }, { order: "sequential", train: 0.5, val: 0.25, test: 0.25 });
+    const parts = await runKind(
+      "split",
+      ".",
+      { data },
+      { order: "sequential", train: 0.5, val: 0.25, test: 0.25 },
+    );
     assert.deepEqual(ids(parts.val!)[0], rowCount(parts.train!));
     assert.equal(ids(parts.test!).at(-1), n - 1);
   });
@@ -92,7 +189,11 @@ describe("split", () => {
   it("allocate: largest remainders, always summing to n", () => {
     assert.deepEqual(allocate(10, [0.8, 0.1, 0.1]), [8, 1, 1]);
     assert.deepEqual(allocate(7, [0.5, 0.25, 0.25]), [3, 2, 2]);
-    for (let m = 0; m < 50; m++) assert.equal(allocate(m, [0.7, 0.2, 0.1]).reduce((a, b) => a + b, 0), m);
+    for (let m = 0; m < 50; m++)
+      assert.equal(
+        allocate(m, [0.7, 0.2, 0.1]).reduce((a, b) => a + b, 0),
+        m,
+      );
   });
 });
 
@@ -109,7 +210,10 @@ describe("head and sample", () => {
     const ids = col(a.out!, "id") as number[];
     assert.deepEqual(ids, col(b.out!, "id"));
     assert.equal(new Set(ids).size, 5);
-    assert.deepEqual(ids, [...ids].sort((x, y) => x - y));
+    assert.deepEqual(
+      ids,
+      [...ids].sort((x, y) => x - y),
+    );
     const f = await runKind("sample", ".", { data: bundle({ out: t }) }, { fraction: 0.25 }, 1);
     assert.equal(rowCount(f.out!), 5);
   });

@@ -40,15 +40,23 @@ interface OutputCheck {
 
 export async function checkCommand(file: string | undefined, opts: CheckOptions): Promise<number> {
   const planner = openPlan(file, opts);
-  const names = opts.stage?.length ? checkNames(planner, opts.stage.flatMap(splitList), "--stage") : planner.order.map((s) => s.name);
+  const names = opts.stage?.length
+    ? checkNames(planner, opts.stage.flatMap(splitList), "--stage")
+    : planner.order.map((s) => s.name);
   const runs = opts.runs ?? 1;
   const threads = opts.threads ? opts.threads.split(",").map(Number) : [undefined];
-  if (threads.some((t) => t !== undefined && (!Number.isInteger(t) || t < 1))) throw new Exit(EXIT.invalid, `--threads ${opts.threads}: expected counts such as 1,2`);
+  if (threads.some((t) => t !== undefined && (!Number.isInteger(t) || t < 1)))
+    throw new Exit(EXIT.invalid, `--threads ${opts.threads}: expected counts such as 1,2`);
   const rt = planner.runtime;
   // Thread pools: rnnp's fused kernels (RNNP_THREADS) and native TensorFlow's; TF.js's wasm and cpu backends have none in Node.js.
-  const threaded = rt && !(rt instanceof Error) && (rt.kernels !== undefined || rt.backend === "tensorflow");
+  const threaded =
+    rt && !(rt instanceof Error) && (rt.kernels !== undefined || rt.backend === "tensorflow");
   if (opts.threads && !threaded && !opts.json) {
-    process.stderr.write(pc.dim(`note: the ${rt && !(rt instanceof Error) ? rt.backend : "configured"} backend runs single-threaded in Node.js and the fused kernels are off; --threads has nothing to vary\n`));
+    process.stderr.write(
+      pc.dim(
+        `note: the ${rt && !(rt instanceof Error) ? rt.backend : "configured"} backend runs single-threaded in Node.js and the fused kernels are off; --threads has nothing to vary\n`,
+      ),
+    );
   }
   const lock = readLockfile(lockPathOf(planner.ir.file));
   for (const s of planner.closure(names)) planner.resolve(s.name);
@@ -58,8 +66,14 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
   try {
     for (const name of planner.order.map((s) => s.name).filter((n) => names.includes(n))) {
       const res = planner.resolve(name);
-      if (res.state !== "keyed" || !res.record) throw new Exit(EXIT.failed, `\`${name}\` is not built: run \`rnnp run ${planner.ir.file}\` before checking it`);
-      const expected = Object.fromEntries(Object.entries(res.record.outputs).map(([o, r]) => [o, r.digest]));
+      if (res.state !== "keyed" || !res.record)
+        throw new Exit(
+          EXIT.failed,
+          `\`${name}\` is not built: run \`rnnp run ${planner.ir.file}\` before checking it`,
+        );
+      const expected = Object.fromEntries(
+        Object.entries(res.record.outputs).map(([o, r]) => [o, r.digest]),
+      );
       const locked = lock?.stages[name]?.key === res.key ? lock.stages[name]!.outputs : undefined;
       const checks: OutputCheck[] = [];
       for (let run = 1; run <= runs; run++) {
@@ -68,13 +82,31 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
           mkdirSync(out);
           const got = await rebuildInFreshProcess(planner.ir.file, name, out, opts, t);
           for (const [o, digest] of Object.entries(got)) {
-            const references = [["cache", expected[o]], ...(locked && locked[o] !== expected[o] ? [["lockfile", locked[o]]] : [])] as ["cache" | "lockfile", Digest][];
+            const references = [
+              ["cache", expected[o]],
+              ...(locked && locked[o] !== expected[o] ? [["lockfile", locked[o]]] : []),
+            ] as ["cache" | "lockfile", Digest][];
             for (const [against, want] of references) {
-              const c: OutputCheck = { output: o, against, expected: want, got: digest, run, ...(t ? { threads: t } : {}) };
+              const c: OutputCheck = {
+                output: o,
+                against,
+                expected: want,
+                got: digest,
+                run,
+                ...(t ? { threads: t } : {}),
+              };
               if (digest !== want) {
                 const reference = planner.store.getBlob(want);
                 const rebuilt = readFileSync(join(out, `${o}.bin`));
-                c.difference = reference ? (firstDifference(decode(reference), decode(rebuilt)) ?? { path: "$", detail: "same value, other bytes" }) : { path: "$", detail: `the ${against}'s blob ${short(want)} is not in this cache` };
+                c.difference = reference
+                  ? (firstDifference(decode(reference), decode(rebuilt)) ?? {
+                      path: "$",
+                      detail: "same value, other bytes",
+                    })
+                  : {
+                      path: "$",
+                      detail: `the ${against}'s blob ${short(want)} is not in this cache`,
+                    };
               }
               checks.push(c);
             }
@@ -82,50 +114,111 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
         }
       }
       const identical = checks.every((c) => !c.difference);
-      planner.store.recordCheck(res.key, { checkedAt: new Date().toISOString(), runs: runs * (threaded ? threads.length : 1), identical, differing: [...new Set(checks.filter((c) => c.difference).map((c) => c.output))] });
+      planner.store.recordCheck(res.key, {
+        checkedAt: new Date().toISOString(),
+        runs: runs * (threaded ? threads.length : 1),
+        identical,
+        differing: [...new Set(checks.filter((c) => c.difference).map((c) => c.output))],
+      });
       report.push({ stage: name, key: res.key, identical, checks });
-      if (!opts.json) printStage(name.padEnd(Math.max(...names.map((n) => n.length))), identical, checks, locked !== undefined);
+      if (!opts.json)
+        printStage(
+          name.padEnd(Math.max(...names.map((n) => n.length))),
+          identical,
+          checks,
+          locked !== undefined,
+        );
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
   const bad = report.filter((r) => !r.identical);
-  if (opts.json) printJson({ pipeline: planner.ir.name, deterministic: bad.length === 0, stages: report });
-  else process.stdout.write(bad.length ? pc.red(`${bad.length} of ${report.length} stages are not deterministic\n`) : pc.green(`all ${report.length} stages rebuilt bit-identical\n`));
+  if (opts.json)
+    printJson({ pipeline: planner.ir.name, deterministic: bad.length === 0, stages: report });
+  else
+    process.stdout.write(
+      bad.length
+        ? pc.red(`${bad.length} of ${report.length} stages are not deterministic\n`)
+        : pc.green(`all ${report.length} stages rebuilt bit-identical\n`),
+    );
   return bad.length ? EXIT.nondeterministic : EXIT.ok;
 }
 
-function printStage(name: string, identical: boolean, checks: OutputCheck[], againstLock: boolean): void {
+function printStage(
+  name: string,
+  identical: boolean,
+  checks: OutputCheck[],
+  againstLock: boolean,
+): void {
   const runs = new Set(checks.map((c) => `${c.run}:${c.threads ?? 0}`)).size;
   if (identical) {
-    process.stdout.write(`${pc.green("✔")} ${name}  bit-identical (${runs} fresh process${runs === 1 ? "" : "es"}, against the cache${againstLock ? " and the lockfile" : ""})\n`);
+    process.stdout.write(
+      `${pc.green("✔")} ${name}  bit-identical (${runs} fresh process${runs === 1 ? "" : "es"}, against the cache${againstLock ? " and the lockfile" : ""})\n`,
+    );
     return;
   }
   process.stdout.write(`${pc.red("✖")} ${name}  not deterministic\n`);
   for (const c of checks.filter((x) => x.difference)) {
     const d = c.difference!;
-    const stats = d.differing !== undefined ? `; ${d.differing} elements differ, max |difference| ${d.maxAbsDiff}` : "";
-    process.stdout.write(`    ${name.trimEnd()}.${c.output} (run ${c.run}${c.threads ? `, ${c.threads} threads` : ""}): ${short(c.got)} instead of the ${c.against}'s ${short(c.expected)}; first difference at ${d.path}: ${d.detail}${stats}\n`);
+    const stats =
+      d.differing !== undefined
+        ? `; ${d.differing} elements differ, max |difference| ${d.maxAbsDiff}`
+        : "";
+    process.stdout.write(
+      `    ${name.trimEnd()}.${c.output} (run ${c.run}${c.threads ? `, ${c.threads} threads` : ""}): ${short(c.got)} instead of the ${c.against}'s ${short(c.expected)}; first difference at ${d.path}: ${d.detail}${stats}\n`,
+    );
   }
 }
 
 /** Runs the hidden `rebuild-stage` command in a new Node.js process; returns output name -> digest. */
-function rebuildInFreshProcess(file: string, stage: string, out: string, opts: CommonOptions, threads?: number): Promise<Record<string, Digest>> {
+function rebuildInFreshProcess(
+  file: string,
+  stage: string,
+  out: string,
+  opts: CommonOptions,
+  threads?: number,
+): Promise<Record<string, Digest>> {
   const bin = fileURLToPath(new URL("../main.js", import.meta.url));
-  const args = [bin, "rebuild-stage", file, "--stage", stage, "--out", out, ...(opts.cache ? ["--cache", opts.cache] : []), ...computeArgs(opts)];
-  const env = { ...process.env, ...(threads ? { RNNP_THREADS: String(threads), TF_NUM_INTRAOP_THREADS: String(threads), TF_NUM_INTEROP_THREADS: String(threads) } : {}) };
+  const args = [
+    bin,
+    "rebuild-stage",
+    file,
+    "--stage",
+    stage,
+    "--out",
+    out,
+    ...(opts.cache ? ["--cache", opts.cache] : []),
+    ...computeArgs(opts),
+  ];
+  const env = {
+    ...process.env,
+    ...(threads
+      ? {
+          RNNP_THREADS: String(threads),
+          TF_NUM_INTRAOP_THREADS: String(threads),
+          TF_NUM_INTEROP_THREADS: String(threads),
+        }
+      : {}),
+  };
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => (code === 0 ? res(JSON.parse(stdout) as Record<string, Digest>) : rej(new Exit(EXIT.failed, `rebuilding \`${stage}\` failed:\n${stderr}`))));
+    child.on("close", (code) =>
+      code === 0
+        ? res(JSON.parse(stdout) as Record<string, Digest>)
+        : rej(new Exit(EXIT.failed, `rebuilding \`${stage}\` failed:\n${stderr}`)),
+    );
   });
 }
 
 /** The hidden worker: rebuild one stage, write its outputs' bytes to --out, print their digests. */
-export async function rebuildStageCommand(file: string, opts: CommonOptions & { stage: string; out: string }): Promise<number> {
+export async function rebuildStageCommand(
+  file: string,
+  opts: CommonOptions & { stage: string; out: string },
+): Promise<number> {
   const planner = openPlan(file, opts);
   const outputs = await new Runner(planner, new LocalExecutor()).rebuild(opts.stage);
   const digests: Record<string, Digest> = {};

@@ -24,7 +24,8 @@ interface Row {
 export function compareCommand(file: string | undefined, opts: CompareOptions): number {
   const planner = openPlan(file, opts);
   const reports = planner.order.filter((s) => s.kind.outputType === "report");
-  if (reports.length === 0) throw new Exit(EXIT.invalid, `${planner.ir.file} has no evaluate stage to compare`);
+  if (reports.length === 0)
+    throw new Exit(EXIT.invalid, `${planner.ir.file} has no evaluate stage to compare`);
   for (const s of planner.closure(reports.map((r) => r.name))) planner.resolve(s.name);
   const rows: Row[] = reports.map((s) => {
     const res = planner.resolve(s.name);
@@ -36,8 +37,13 @@ export function compareCommand(file: string | undefined, opts: CompareOptions): 
   const swept = [...new Set(rows.flatMap((r) => Object.keys(r.variant)))];
   const metrics = [...new Set(rows.flatMap((r) => Object.keys(r.metrics)))];
   if (opts.sort !== undefined) {
-    if (!metrics.includes(opts.sort) && !swept.includes(opts.sort)) throw new Exit(EXIT.invalid, `--sort ${opts.sort}: not a metric or swept param (${[...metrics, ...swept].join(", ")})`);
-    const value = (r: Row) => (r.metrics[opts.sort!] ?? (r.variant[opts.sort!] as number | undefined) ?? NaN) as number;
+    if (!metrics.includes(opts.sort) && !swept.includes(opts.sort))
+      throw new Exit(
+        EXIT.invalid,
+        `--sort ${opts.sort}: not a metric or swept param (${[...metrics, ...swept].join(", ")})`,
+      );
+    const value = (r: Row) =>
+      (r.metrics[opts.sort!] ?? (r.variant[opts.sort!] as number | undefined) ?? NaN) as number;
     rows.sort((a, b) => {
       const x = value(a);
       const y = value(b);
@@ -50,7 +56,17 @@ export function compareCommand(file: string | undefined, opts: CompareOptions): 
     return EXIT.ok;
   }
   const head = ["stage", ...swept, ...metrics];
-  const cells = rows.map((r) => [r.stage, ...swept.map((p) => (p in r.variant ? JSON.stringify(r.variant[p]) : "")), ...metrics.map((m) => (r.status === "built" ? (r.metrics[m] !== undefined ? String(+r.metrics[m]!.toPrecision(4)) : "") : "-"))]);
+  const cells = rows.map((r) => [
+    r.stage,
+    ...swept.map((p) => (p in r.variant ? JSON.stringify(r.variant[p]) : "")),
+    ...metrics.map((m) =>
+      r.status === "built"
+        ? r.metrics[m] !== undefined
+          ? String(+r.metrics[m]!.toPrecision(4))
+          : ""
+        : "-",
+    ),
+  ]);
   if (opts.csv) {
     const esc = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
     process.stdout.write([head, ...cells].map((row) => row.map(esc).join(",")).join("\n") + "\n");
@@ -58,6 +74,11 @@ export function compareCommand(file: string | undefined, opts: CompareOptions): 
   }
   process.stdout.write(table([head.map((h) => pc.bold(h)), ...cells]) + "\n");
   const missing = rows.filter((r) => r.status !== "built").length;
-  if (missing) process.stdout.write(pc.dim(`${missing} of ${rows.length} not built yet (shown as -); run the pipeline to fill them in\n`));
+  if (missing)
+    process.stdout.write(
+      pc.dim(
+        `${missing} of ${rows.length} not built yet (shown as -); run the pipeline to fill them in\n`,
+      ),
+    );
   return EXIT.ok;
 }

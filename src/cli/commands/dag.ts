@@ -2,22 +2,41 @@ import { openPlan, EXIT, Exit, table, type CommonOptions } from "../context.js";
 import { stageStatuses } from "./status.js";
 
 /** The pipeline's DAG with each stage's status, as text, Graphviz dot or Mermaid. */
-export async function dagCommand(file: string | undefined, opts: CommonOptions & { format?: string }): Promise<number> {
+export async function dagCommand(
+  file: string | undefined,
+  opts: CommonOptions & { format?: string },
+): Promise<number> {
   const planner = openPlan(file, opts);
   const rows = await stageStatuses(planner);
   const status = new Map(rows.map((r) => [r.name, r.status]));
-  const edges = planner.order.flatMap((s) => Object.entries(s.inputs).map(([slot, ref]) => ({ from: ref.stage, to: s.name, label: ref.output !== undefined ? `${ref.output} -> ${slot}` : slot })));
+  const edges = planner.order.flatMap((s) =>
+    Object.entries(s.inputs).map(([slot, ref]) => ({
+      from: ref.stage,
+      to: s.name,
+      label: ref.output !== undefined ? `${ref.output} -> ${slot}` : slot,
+    })),
+  );
   const format = opts.format ?? "text";
   const id = (n: string) => JSON.stringify(n);
   let out: string;
   if (format === "text") {
-    out = table(planner.order.map((s) => [s.name, s.kind.name, status.get(s.name)!, planner.upstream(s.name).length ? `<- ${planner.upstream(s.name).join(", ")}` : ""]));
+    out = table(
+      planner.order.map((s) => [
+        s.name,
+        s.kind.name,
+        status.get(s.name)!,
+        planner.upstream(s.name).length ? `<- ${planner.upstream(s.name).join(", ")}` : "",
+      ]),
+    );
   } else if (format === "dot") {
     out = [
       `digraph ${id(planner.ir.name)} {`,
       "  rankdir=LR;",
-      "  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\"];",
-      ...planner.order.map((s) => `  ${id(s.name)} [label=${id(`${s.name}\n${s.kind.name}`)}, fillcolor=${status.get(s.name) === "fresh" ? '"#d4f4dd"' : '"#fde2b8"'}];`),
+      '  node [shape=box, style="rounded,filled", fontname="Helvetica"];',
+      ...planner.order.map(
+        (s) =>
+          `  ${id(s.name)} [label=${id(`${s.name}\n${s.kind.name}`)}, fillcolor=${status.get(s.name) === "fresh" ? '"#d4f4dd"' : '"#fde2b8"'}];`,
+      ),
       ...edges.map((e) => `  ${id(e.from)} -> ${id(e.to)} [label=${id(e.label)}];`),
       "}",
     ].join("\n");
@@ -25,7 +44,10 @@ export async function dagCommand(file: string | undefined, opts: CommonOptions &
     const mid = (n: string) => `s_${n}`;
     out = [
       "flowchart LR",
-      ...planner.order.map((s) => `  ${mid(s.name)}["${s.name}<br/><small>${s.kind.name}</small>"]:::${status.get(s.name)}`),
+      ...planner.order.map(
+        (s) =>
+          `  ${mid(s.name)}["${s.name}<br/><small>${s.kind.name}</small>"]:::${status.get(s.name)}`,
+      ),
       ...edges.map((e) => `  ${mid(e.from)} -->|${e.label}| ${mid(e.to)}`),
       "  classDef fresh fill:#d4f4dd,stroke:#2f855a",
       "  classDef stale fill:#fde2b8,stroke:#c05621",

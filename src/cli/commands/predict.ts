@@ -2,7 +2,12 @@ import { readFileSync } from "node:fs";
 import { parse as parseCsv } from "csv-parse/sync";
 import pc from "picocolors";
 import type { TrainedModel } from "../../stages/artifacts/model.js";
-import type { SequenceSet, Target, TextEncoding, WindowEncoding } from "../../stages/artifacts/sequences.js";
+import type {
+  SequenceSet,
+  Target,
+  TextEncoding,
+  WindowEncoding,
+} from "../../stages/artifacts/sequences.js";
 import type { Scaling } from "../../stages/artifacts/table.js";
 import { encodeTexts } from "../../stages/kinds/encode.js";
 import { predictAll } from "../../stages/numerics/predict.js";
@@ -16,7 +21,18 @@ import { checkNames } from "./run.js";
 
 interface TrainedData {
   input: "tokens" | "features";
-  target: Pick<Target, "kind"> & { classes?: string[]; names?: string[]; horizon?: number; size?: number; scaling?: Record<string, Scaling>; tokens?: string[]; level?: "char" | "word"; length?: number; bos?: number; eos?: number };
+  target: Pick<Target, "kind"> & {
+    classes?: string[];
+    names?: string[];
+    horizon?: number;
+    size?: number;
+    scaling?: Record<string, Scaling>;
+    tokens?: string[];
+    level?: "char" | "word";
+    length?: number;
+    bos?: number;
+    eos?: number;
+  };
   text?: TextEncoding;
   window?: WindowEncoding;
 }
@@ -35,28 +51,65 @@ export interface PredictOptions extends CommonOptions {
  * --input (repeatable) or as the lines of --file; for window models, a CSV --file whose last rows
  * form the window.
  */
-export async function predictCommand(file: string | undefined, opts: PredictOptions): Promise<number> {
+export async function predictCommand(
+  file: string | undefined,
+  opts: PredictOptions,
+): Promise<number> {
   const planner = openPlan(file, opts);
   const [one, ...more] = checkNames(planner, [opts.stage], "--stage");
-  if (more.length) throw new Exit(EXIT.invalid, `\`${opts.stage}\` is swept: name one of its variants (${[one, ...more].join(", ")})`);
+  if (more.length)
+    throw new Exit(
+      EXIT.invalid,
+      `\`${opts.stage}\` is swept: name one of its variants (${[one, ...more].join(", ")})`,
+    );
   opts = { ...opts, stage: one! };
-  if (planner.stage(opts.stage).kind.outputType !== "trained") throw new Exit(EXIT.invalid, `--stage ${opts.stage}: a ${planner.stage(opts.stage).kind.name} stage, not a train stage`);
+  if (planner.stage(opts.stage).kind.outputType !== "trained")
+    throw new Exit(
+      EXIT.invalid,
+      `--stage ${opts.stage}: a ${planner.stage(opts.stage).kind.name} stage, not a train stage`,
+    );
   for (const s of planner.closure([opts.stage])) planner.resolve(s.name);
   const res = planner.resolve(opts.stage);
-  if (res.state !== "keyed" || !res.record) throw new Exit(EXIT.failed, `\`${opts.stage}\` is not built; run \`rnnp run ${planner.ir.file} --stage ${opts.stage}\` first`);
+  if (res.state !== "keyed" || !res.record)
+    throw new Exit(
+      EXIT.failed,
+      `\`${opts.stage}\` is not built; run \`rnnp run ${planner.ir.file} --stage ${opts.stage}\` first`,
+    );
   const trained = readArtifact(planner.store, res.record.outputs.out!.digest) as TrainedModel;
   const data = trained.data as unknown as TrainedData;
-  if (opts.beam !== undefined && data.target.kind !== "tokens") throw new Exit(EXIT.invalid, `--beam: \`${opts.stage}\` is not an encoder-decoder; beams are for decoding token sequences`);
+  if (opts.beam !== undefined && data.target.kind !== "tokens")
+    throw new Exit(
+      EXIT.invalid,
+      `--beam: \`${opts.stage}\` is not an encoder-decoder; beams are for decoding token sequences`,
+    );
   const { set, labels, relativeTo } = inputsFor(data, opts);
-  if (!planner.runtime || planner.runtime instanceof RuntimeUnavailable) throw new Exit(EXIT.failed, planner.runtime?.message ?? "no numeric backend");
+  if (!planner.runtime || planner.runtime instanceof RuntimeUnavailable)
+    throw new Exit(EXIT.failed, planner.runtime?.message ?? "no numeric backend");
   const tf = await loadTf(planner.runtime);
-  const model = await restoreModel(tf, trained.topology, trained.weightSpecs, trained.weights, planner.runtime);
+  const model = await restoreModel(
+    tf,
+    trained.topology,
+    trained.weightSpecs,
+    trained.weights,
+    planner.runtime,
+  );
   if (data.target.kind === "tokens") {
     // An encoder-decoder: decode each input (greedy, or beam search with --beam).
-    const t = data.target as Required<Pick<TrainedData["target"], "tokens" | "length" | "bos" | "eos" | "level">>;
-    const decoded = decode(tf, inferenceModels(tf, model), set.x as Int32Array, set.shape as [number, number], { bos: t.bos, eos: t.eos, maxLen: t.length, beam: opts.beam ?? 1 });
+    const t = data.target as Required<
+      Pick<TrainedData["target"], "tokens" | "length" | "bos" | "eos" | "level">
+    >;
+    const decoded = decode(
+      tf,
+      inferenceModels(tf, model),
+      set.x as Int32Array,
+      set.shape as [number, number],
+      { bos: t.bos, eos: t.eos, maxLen: t.length, beam: opts.beam ?? 1 },
+    );
     model.dispose();
-    const results = labels.map((input, i) => ({ input, output: decoded[i]!.map((id) => t.tokens[id]).join(t.level === "char" ? "" : " ") }));
+    const results = labels.map((input, i) => ({
+      input,
+      output: decoded[i]!.map((id) => t.tokens[id]).join(t.level === "char" ? "" : " "),
+    }));
     if (opts.json) printJson({ stage: opts.stage, key: res.key, results });
     else for (const r of results) process.stdout.write(`${pc.bold(r.input)}  ${r.output}\n`);
     return EXIT.ok;
@@ -77,12 +130,18 @@ export async function predictCommand(file: string | undefined, opts: PredictOpti
         for (let k = 1; k < vocab; k++) if (out[t * vocab + k]! > out[t * vocab + best]!) best = k;
         if (best !== 0) tokens.push(data.target.tokens![best]!);
       }
-      return { input: label, predictions: [{ output: tokens.join(data.target.level === "char" ? "" : " ") }] };
+      return {
+        input: label,
+        predictions: [{ output: tokens.join(data.target.level === "char" ? "" : " ") }],
+      };
     }
     if (data.target.kind === "class") {
       const classes = data.target.classes!;
       const probs = units === 1 ? [1 - out[0]!, out[0]!] : Array.from(out);
-      const ranked = probs.map((p, c) => ({ label: classes[c]!, p })).sort((a, b) => b.p - a.p).slice(0, top);
+      const ranked = probs
+        .map((p, c) => ({ label: classes[c]!, p }))
+        .sort((a, b) => b.p - a.p)
+        .slice(0, top);
       return { input: label, predictions: ranked };
     }
     const names = data.target.names!;
@@ -90,7 +149,11 @@ export async function predictCommand(file: string | undefined, opts: PredictOpti
       const name = names[j % names.length]!;
       const s = data.target.scaling?.[name];
       const u = s ? v * s.scale + s.center : v;
-      return { target: name, step: Math.floor(j / names.length) + 1, value: relativeTo ? (u + 1) * relativeTo.get(name)! : u };
+      return {
+        target: name,
+        step: Math.floor(j / names.length) + 1,
+        value: relativeTo ? (u + 1) * relativeTo.get(name)! : u,
+      };
     });
     return { input: label, predictions: predicted };
   });
@@ -101,7 +164,14 @@ export async function predictCommand(file: string | undefined, opts: PredictOpti
       process.stdout.write(
         table(
           r.predictions.map((p) =>
-            "output" in p ? [`  ${p.output}`] : "label" in p ? [`  ${p.label}`, `${(100 * p.p).toFixed(1)}%`] : [`  ${p.target}${data.target.horizon! > 1 ? ` (+${p.step})` : ""}`, String(+p.value.toPrecision(6))],
+            "output" in p
+              ? [`  ${p.output}`]
+              : "label" in p
+                ? [`  ${p.label}`, `${(100 * p.p).toFixed(1)}%`]
+                : [
+                    `  ${p.target}${data.target.horizon! > 1 ? ` (+${p.step})` : ""}`,
+                    String(+p.value.toPrecision(6)),
+                  ],
           ),
         ) + "\n",
       );
@@ -110,21 +180,50 @@ export async function predictCommand(file: string | undefined, opts: PredictOpti
   return EXIT.ok;
 }
 
-function inputsFor(data: TrainedData, opts: PredictOptions): { set: SequenceSet; labels: string[]; relativeTo?: Map<string, number> } {
+function inputsFor(
+  data: TrainedData,
+  opts: PredictOptions,
+): { set: SequenceSet; labels: string[]; relativeTo?: Map<string, number> } {
   if (data.text) {
-    const texts = [...(opts.input ?? []), ...(opts.file ? readFileSync(opts.file, "utf8").split(/\r?\n/).filter((l) => l.trim() !== "") : [])];
-    if (texts.length === 0) throw new Exit(EXIT.invalid, "give text to classify with --input \"...\" (repeatable) or --file FILE (one text per line)");
+    const texts = [
+      ...(opts.input ?? []),
+      ...(opts.file
+        ? readFileSync(opts.file, "utf8")
+            .split(/\r?\n/)
+            .filter((l) => l.trim() !== "")
+        : []),
+    ];
+    if (texts.length === 0)
+      throw new Exit(
+        EXIT.invalid,
+        'give text to classify with --input "..." (repeatable) or --file FILE (one text per line)',
+      );
     return { set: encodeTexts(texts, data.text), labels: texts };
   }
   if (data.window) {
-    if (!opts.file) throw new Exit(EXIT.invalid, `this model reads windows of ${data.window.length} rows of ${data.window.columns.join(", ")}: give them as a CSV --file`);
+    if (!opts.file)
+      throw new Exit(
+        EXIT.invalid,
+        `this model reads windows of ${data.window.length} rows of ${data.window.columns.join(", ")}: give them as a CSV --file`,
+      );
     const w = data.window;
-    const records = parseCsv(readFileSync(opts.file, "utf8"), { columns: true, skip_empty_lines: true, bom: true }) as Record<string, string>[];
-    if (records.length < w.length) throw new Exit(EXIT.invalid, `${opts.file} has ${records.length} rows; the model needs the last ${w.length}`);
+    const records = parseCsv(readFileSync(opts.file, "utf8"), {
+      columns: true,
+      skip_empty_lines: true,
+      bom: true,
+    }) as Record<string, string>[];
+    if (records.length < w.length)
+      throw new Exit(
+        EXIT.invalid,
+        `${opts.file} has ${records.length} rows; the model needs the last ${w.length}`,
+      );
     const rows = records.slice(-w.length);
-    for (const c of w.columns) if (!(c in rows[0]!)) throw new Exit(EXIT.invalid, `${opts.file} has no column "${c}"`);
+    for (const c of w.columns)
+      if (!(c in rows[0]!)) throw new Exit(EXIT.invalid, `${opts.file} has no column "${c}"`);
     // Relative windows are ratios to the window's last value, as in training.
-    const relativeTo = w.relative ? new Map(w.columns.map((c) => [c, Number(rows.at(-1)![c])])) : undefined;
+    const relativeTo = w.relative
+      ? new Map(w.columns.map((c) => [c, Number(rows.at(-1)![c])]))
+      : undefined;
     const x = new Float32Array(w.length * w.columns.length);
     rows.forEach((r, t) =>
       w.columns.forEach((c, f) => {
@@ -134,10 +233,21 @@ function inputsFor(data: TrainedData, opts: PredictOptions): { set: SequenceSet;
       }),
     );
     return {
-      set: { type: "sequences", input: "features", x, shape: [1, w.length, w.columns.length], lengths: Int32Array.of(w.length), padding: "post", target: { kind: "none" } },
+      set: {
+        type: "sequences",
+        input: "features",
+        x,
+        shape: [1, w.length, w.columns.length],
+        lengths: Int32Array.of(w.length),
+        padding: "post",
+        target: { kind: "none" },
+      },
       labels: [`last ${w.length} rows of ${opts.file}`],
       ...(relativeTo ? { relativeTo } : {}),
     };
   }
-  throw new Exit(EXIT.invalid, "this model's training data carries no encoding to apply to new input");
+  throw new Exit(
+    EXIT.invalid,
+    "this model's training data carries no encoding to apply to new input",
+  );
 }

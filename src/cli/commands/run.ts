@@ -4,12 +4,28 @@ import { fileURLToPath } from "node:url";
 import pc from "picocolors";
 import { short, type StageKey } from "../../core/digest.js";
 import type { Planner } from "../../plan/planner.js";
-import { lockPathOf, LockfileError, readLockfile, updatedLock, writeLockfile, type Lockfile } from "../../plan/lockfile.js";
+import {
+  lockPathOf,
+  LockfileError,
+  readLockfile,
+  updatedLock,
+  writeLockfile,
+  type Lockfile,
+} from "../../plan/lockfile.js";
 import { explain, summarize, type Reason } from "../../plan/why.js";
 import { LocalExecutor } from "../../run/executor.js";
 import { Runner, type StageResult } from "../../run/runner.js";
 import { didYouMean } from "../../lang/suggest.js";
-import { computeArgs, EXIT, Exit, formatDuration, openPlan, printDiagnostics, printJson, type CommonOptions } from "../context.js";
+import {
+  computeArgs,
+  EXIT,
+  Exit,
+  formatDuration,
+  openPlan,
+  printDiagnostics,
+  printJson,
+  type CommonOptions,
+} from "../context.js";
 import { remoteFor, type RemoteFlags } from "../config.js";
 import { Progress } from "../progress.js";
 
@@ -23,16 +39,35 @@ export interface RunCommandOptions extends CommonOptions, RemoteFlags {
   jobs?: number;
 }
 
-const MARK: Record<StageResult["status"], string> = { cached: pc.green("✔"), ran: pc.cyan("●"), failed: pc.red("✖"), skipped: pc.dim("○") };
+const MARK: Record<StageResult["status"], string> = {
+  cached: pc.green("✔"),
+  ran: pc.cyan("●"),
+  failed: pc.red("✖"),
+  skipped: pc.dim("○"),
+};
 
-export async function runCommand(file: string | undefined, opts: RunCommandOptions): Promise<number> {
+export async function runCommand(
+  file: string | undefined,
+  opts: RunCommandOptions,
+): Promise<number> {
   const planner = openPlan(file, opts);
-  const targets = opts.stage?.length ? checkNames(planner, opts.stage.flatMap(splitList), "--stage") : undefined;
-  const force = opts.force === true ? true : typeof opts.force === "string" ? new Set(checkNames(planner, splitList(opts.force), "--force")) : undefined;
+  const targets = opts.stage?.length
+    ? checkNames(planner, opts.stage.flatMap(splitList), "--stage")
+    : undefined;
+  const force =
+    opts.force === true
+      ? true
+      : typeof opts.force === "string"
+        ? new Set(checkNames(planner, splitList(opts.force), "--force"))
+        : undefined;
   if (opts.dryRun) return dryRun(planner, targets, force, opts.json === true);
   const lockPath = lockPathOf(planner.ir.file);
   const previousLock = readLock(lockPath);
-  if (opts.frozen && !previousLock) throw new Exit(EXIT.invalid, `--frozen needs ${lockPath}: run once without --frozen and commit the lockfile`);
+  if (opts.frozen && !previousLock)
+    throw new Exit(
+      EXIT.invalid,
+      `--frozen needs ${lockPath}: run once without --frozen and commit the lockfile`,
+    );
 
   const jobs = opts.jobs ?? 1;
   const progress = await Progress.create(!opts.json && jobs === 1 && process.stderr.isTTY === true);
@@ -48,7 +83,15 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
     ...(force ? { force } : {}),
     ...(opts.frozen ? { frozen: previousLock! } : {}),
     ...(remote ? { remote } : {}),
-    ...(jobs > 1 ? { workers: { jobs, run: (stage: string, forced: boolean) => runInWorker(planner.ir.file, stage, forced, opts) } } : {}),
+    ...(jobs > 1
+      ? {
+          workers: {
+            jobs,
+            run: (stage: string, forced: boolean) =>
+              runInWorker(planner.ir.file, stage, forced, opts),
+          },
+        }
+      : {}),
     onEvent: (e) => {
       if (e.type === "progress") progress.update(e.stage, e.done, e.total, e.unit);
       else if (e.type === "log") {
@@ -59,22 +102,42 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
         const r = e.result;
         if (!opts.json) {
           const extra =
-            r.status === "skipped" ? pc.dim(`(${r.skippedBecause!.join(", ")} failed)`) : r.status === "ran" || r.status === "failed" ? pc.dim(formatDuration(r.durationMs)) : r.source === "remote" ? pc.dim("(remote)") : "";
-          process.stdout.write(`${MARK[r.status]} ${r.name.padEnd(width)}  ${pc.dim(r.kind.padEnd(kindWidth))}  ${r.status.padEnd(7)}  ${extra}`.trimEnd() + "\n");
+            r.status === "skipped"
+              ? pc.dim(`(${r.skippedBecause!.join(", ")} failed)`)
+              : r.status === "ran" || r.status === "failed"
+                ? pc.dim(formatDuration(r.durationMs))
+                : r.source === "remote"
+                  ? pc.dim("(remote)")
+                  : "";
+          process.stdout.write(
+            `${MARK[r.status]} ${r.name.padEnd(width)}  ${pc.dim(r.kind.padEnd(kindWidth))}  ${r.status.padEnd(7)}  ${extra}`.trimEnd() +
+              "\n",
+          );
         }
         if (r.diagnostics) printDiagnostics(r.diagnostics);
         if (r.workerOutput) process.stderr.write(r.workerOutput);
-        if (r.frozen) process.stderr.write(`${pc.red("error[frozen]")}: ${renderReasons(r.frozen)}`);
-        if (r.nondeterministic) process.stderr.write(pc.yellow(`warning: \`${r.name}\` was forced and produced different bytes for ${r.nondeterministic.join(", ")} than its cached run: it is not deterministic\n`));
+        if (r.frozen)
+          process.stderr.write(`${pc.red("error[frozen]")}: ${renderReasons(r.frozen)}`);
+        if (r.nondeterministic)
+          process.stderr.write(
+            pc.yellow(
+              `warning: \`${r.name}\` was forced and produced different bytes for ${r.nondeterministic.join(", ")} than its cached run: it is not deterministic\n`,
+            ),
+          );
       }
     },
   });
   const count = (s: StageResult["status"]) => results.filter((r) => r.status === s).length;
   const elapsed = performance.now() - started;
   // The lock records the pipeline as written: not variants made with -P, and not from a frozen run.
-  const lockWritten = !opts.frozen && opts.lock !== false && !(opts.param?.length);
+  const lockWritten = !opts.frozen && opts.lock !== false && !opts.param?.length;
   if (lockWritten) {
-    const outcome = new Map(results.map((r) => [r.name, r.status === "ran" || r.status === "cached" ? ("ok" as const) : ("failed" as const)]));
+    const outcome = new Map(
+      results.map((r) => [
+        r.name,
+        r.status === "ran" || r.status === "cached" ? ("ok" as const) : ("failed" as const),
+      ]),
+    );
     writeLockfile(lockPath, updatedLock(planner, outcome, previousLock));
   }
   if (opts.json) {
@@ -95,8 +158,14 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
       ...(remote ? { remote: { url: remote.url, ...remote.stats } } : {}),
     });
   } else {
-    const parts = (["ran", "cached", "failed", "skipped"] as const).filter((s) => count(s)).map((s) => `${count(s)} ${s}`);
-    process.stdout.write(pc.dim(`${results.length} stage${results.length === 1 ? "" : "s"}: ${parts.join(", ")} in ${formatDuration(elapsed)}\n`));
+    const parts = (["ran", "cached", "failed", "skipped"] as const)
+      .filter((s) => count(s))
+      .map((s) => `${count(s)} ${s}`);
+    process.stdout.write(
+      pc.dim(
+        `${results.length} stage${results.length === 1 ? "" : "s"}: ${parts.join(", ")} in ${formatDuration(elapsed)}\n`,
+      ),
+    );
   }
   if (results.some((r) => r.frozen)) return EXIT.frozen;
   return count("failed") + count("skipped") > 0 ? EXIT.failed : EXIT.ok;
@@ -106,11 +175,34 @@ export async function runCommand(file: string | undefined, opts: RunCommandOptio
  * One stage in a worker process: `rnnp run FILE --stage S` with the same settings. Its inputs are
  * cached by the time it starts, so it executes just that stage, committing to the same cache.
  */
-function runInWorker(file: string, stage: string, forced: boolean, opts: RunCommandOptions): Promise<StageResult> {
+function runInWorker(
+  file: string,
+  stage: string,
+  forced: boolean,
+  opts: RunCommandOptions,
+): Promise<StageResult> {
   const main = fileURLToPath(new URL("../main.js", import.meta.url));
-  const args = [main, "run", file, "--stage", stage, "--json", "--no-lock", ...(forced ? [`--force=${stage}`] : []), ...(opts.frozen ? ["--frozen"] : []), ...(opts.cache ? ["--cache", opts.cache] : []), ...(opts.remote ? ["--remote", opts.remote] : []), ...(opts.remoteWrite ? ["--remote-write"] : []), ...computeArgs(opts)];
+  const args = [
+    main,
+    "run",
+    file,
+    "--stage",
+    stage,
+    "--json",
+    "--no-lock",
+    ...(forced ? [`--force=${stage}`] : []),
+    ...(opts.frozen ? ["--frozen"] : []),
+    ...(opts.cache ? ["--cache", opts.cache] : []),
+    ...(opts.remote ? ["--remote", opts.remote] : []),
+    ...(opts.remoteWrite ? ["--remote-write"] : []),
+    ...computeArgs(opts),
+  ];
   return new Promise((resolve) => {
-    const env = { ...process.env, NO_COLOR: pc.isColorSupported ? "" : "1", RNNP_THREADS: workerThreads(opts.jobs ?? 1) };
+    const env = {
+      ...process.env,
+      NO_COLOR: pc.isColorSupported ? "" : "1",
+      RNNP_THREADS: workerThreads(opts.jobs ?? 1),
+    };
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env });
     let out = "";
     let err = "";
@@ -118,10 +210,25 @@ function runInWorker(file: string, stage: string, forced: boolean, opts: RunComm
     child.stderr.on("data", (d) => (err += d));
     child.on("close", () => {
       try {
-        const mine = (JSON.parse(out) as { stages: (StageResult & { key: StageKey | null })[] }).stages.find((s) => s.name === stage)!;
-        resolve({ name: stage, kind: mine.kind, ...(mine.key ? { key: mine.key } : {}), status: mine.status, durationMs: mine.durationMs, ...(mine.status === "failed" ? { workerOutput: err } : {}) });
+        const mine = (
+          JSON.parse(out) as { stages: (StageResult & { key: StageKey | null })[] }
+        ).stages.find((s) => s.name === stage)!;
+        resolve({
+          name: stage,
+          kind: mine.kind,
+          ...(mine.key ? { key: mine.key } : {}),
+          status: mine.status,
+          durationMs: mine.durationMs,
+          ...(mine.status === "failed" ? { workerOutput: err } : {}),
+        });
       } catch {
-        resolve({ name: stage, kind: "?", status: "failed", durationMs: 0, workerOutput: err || out });
+        resolve({
+          name: stage,
+          kind: "?",
+          status: "failed",
+          durationMs: 0,
+          workerOutput: err || out,
+        });
       }
     });
   });
@@ -137,7 +244,10 @@ function readLock(path: string): Lockfile | undefined {
 }
 
 function flatten(rs: Reason[], depth = 0): string[] {
-  return rs.flatMap((r) => [`${"  ".repeat(depth)}${r.text}`, ...flatten(r.because ?? [], depth + 1)]);
+  return rs.flatMap((r) => [
+    `${"  ".repeat(depth)}${r.text}`,
+    ...flatten(r.because ?? [], depth + 1),
+  ]);
 }
 
 /** A frozen violation, its causes indented below it. */
@@ -146,17 +256,42 @@ export function renderReasons(rs: Reason[]): string {
   return `${first}\n${rest.map((l) => `  ${l}\n`).join("")}`;
 }
 
-function dryRun(planner: Planner, targets: string[] | undefined, force: true | Set<string> | undefined, json: boolean): number {
+function dryRun(
+  planner: Planner,
+  targets: string[] | undefined,
+  force: true | Set<string> | undefined,
+  json: boolean,
+): number {
   const stages = targets ? planner.closure(targets) : planner.order;
   const rows = stages.map((s) => {
     const res = planner.resolve(s.name);
     const forced = force === true || (force instanceof Set && force.has(s.name));
     const fresh = res.state === "keyed" && !!res.record && !forced;
-    const reason = fresh ? undefined : forced && res.state === "keyed" && res.record ? "forced" : summarize(explain(planner, s.name));
-    return { name: s.name, kind: s.kind.name, key: res.state === "keyed" ? res.key : null, status: fresh ? "fresh" : "stale", reason };
+    const reason = fresh
+      ? undefined
+      : forced && res.state === "keyed" && res.record
+        ? "forced"
+        : summarize(explain(planner, s.name));
+    return {
+      name: s.name,
+      kind: s.kind.name,
+      key: res.state === "keyed" ? res.key : null,
+      status: fresh ? "fresh" : "stale",
+      reason,
+    };
   });
-  if (json) printJson({ pipeline: planner.ir.name, file: planner.ir.file, dryRun: true, stages: rows.map((r) => ({ ...r, durationMs: 0 })) });
-  else for (const r of rows) process.stdout.write(`${r.status === "fresh" ? pc.green("✔") : pc.yellow("→")} ${r.name}  ${pc.dim(r.kind)}  ${r.status === "fresh" ? `cached ${short(r.key!)}` : `would run: ${r.reason}`}\n`);
+  if (json)
+    printJson({
+      pipeline: planner.ir.name,
+      file: planner.ir.file,
+      dryRun: true,
+      stages: rows.map((r) => ({ ...r, durationMs: 0 })),
+    });
+  else
+    for (const r of rows)
+      process.stdout.write(
+        `${r.status === "fresh" ? pc.green("✔") : pc.yellow("→")} ${r.name}  ${pc.dim(r.kind)}  ${r.status === "fresh" ? `cached ${short(r.key!)}` : `would run: ${r.reason}`}\n`,
+      );
   return EXIT.ok;
 }
 
@@ -172,8 +307,14 @@ export function checkNames(planner: Planner, names: string[], flag: string): str
     if (known.includes(n)) return [n];
     const variants = planner.order.filter((s) => s.variant?.of === n).map((s) => s.name);
     if (variants.length) return variants;
-    const hint = didYouMean(n, [...known, ...new Set(planner.order.flatMap((s) => (s.variant ? [s.variant.of] : [])))]);
-    throw new Exit(EXIT.invalid, `${flag} ${n}: no such stage in ${planner.ir.file}${hint ? ` (${hint})` : ""}`);
+    const hint = didYouMean(n, [
+      ...known,
+      ...new Set(planner.order.flatMap((s) => (s.variant ? [s.variant.of] : []))),
+    ]);
+    throw new Exit(
+      EXIT.invalid,
+      `${flag} ${n}: no such stage in ${planner.ir.file}${hint ? ` (${hint})` : ""}`,
+    );
   });
 }
 
@@ -181,6 +322,10 @@ export function checkNames(planner: Planner, names: string[], flag: string): str
  * Threads of the fused kernels in each of `jobs` workers: the cores shared out (at least one), unless
  * RNNP_THREADS says otherwise. The bytes do not depend on it; oversubscribed cores only cost time.
  */
-export function workerThreads(jobs: number, cores = availableParallelism(), asked = process.env.RNNP_THREADS): string {
+export function workerThreads(
+  jobs: number,
+  cores = availableParallelism(),
+  asked = process.env.RNNP_THREADS,
+): string {
   return asked ?? String(Math.max(1, Math.floor(cores / jobs)));
 }

@@ -6,26 +6,54 @@ import { preview } from "../preview.js";
 import { checkNames } from "./run.js";
 
 /** A built stage's outputs: their summaries and a preview of each (rows, tokens, history, metrics...). */
-export function showCommand(stage: string, file: string | undefined, opts: CommonOptions & { rows?: number; json?: boolean }): number {
+export function showCommand(
+  stage: string,
+  file: string | undefined,
+  opts: CommonOptions & { rows?: number; json?: boolean },
+): number {
   const planner = openPlan(file, opts);
   const [one, ...more] = checkNames(planner, [stage], "show");
-  if (more.length) throw new Exit(EXIT.invalid, `\`${stage}\` is swept: name one of its variants (${[one, ...more].join(", ")})`);
+  if (more.length)
+    throw new Exit(
+      EXIT.invalid,
+      `\`${stage}\` is swept: name one of its variants (${[one, ...more].join(", ")})`,
+    );
   stage = one!;
   for (const s of planner.closure([stage])) planner.resolve(s.name);
   const res = planner.resolve(stage);
-  if (res.state !== "keyed" || !res.record) throw new Exit(EXIT.failed, `\`${stage}\` is not built; run \`rnnp run ${planner.ir.file} --stage ${stage}\` first`);
+  if (res.state !== "keyed" || !res.record)
+    throw new Exit(
+      EXIT.failed,
+      `\`${stage}\` is not built; run \`rnnp run ${planner.ir.file} --stage ${stage}\` first`,
+    );
   if (opts.json) {
     // For scripts (`jq .outputs.out.report.metrics`): references to every output, and reports whole.
     const outputs = Object.fromEntries(
-      Object.entries(res.record.outputs).map(([name, out]) => [name, { ...out, ...(out.type === "report" ? { report: readArtifact(planner.store, out.digest) } : {}) }]),
+      Object.entries(res.record.outputs).map(([name, out]) => [
+        name,
+        {
+          ...out,
+          ...(out.type === "report" ? { report: readArtifact(planner.store, out.digest) } : {}),
+        },
+      ]),
     );
-    printJson({ stage, kind: res.record.kind, key: res.key, createdAt: res.record.provenance.createdAt, outputs });
+    printJson({
+      stage,
+      kind: res.record.kind,
+      key: res.key,
+      createdAt: res.record.provenance.createdAt,
+      outputs,
+    });
     return EXIT.ok;
   }
   const n = opts.rows ?? 10;
-  process.stdout.write(`${pc.bold(stage)} (${res.record.kind}) ${pc.dim(`key ${short(res.key)}, made ${res.record.provenance.createdAt}`)}\n`);
+  process.stdout.write(
+    `${pc.bold(stage)} (${res.record.kind}) ${pc.dim(`key ${short(res.key)}, made ${res.record.provenance.createdAt}`)}\n`,
+  );
   for (const [name, out] of Object.entries(res.record.outputs)) {
-    process.stdout.write(`\n${pc.bold(name)}  ${pc.dim(`${short(out.digest)}, ${formatBytes(out.size)}`)}\n  ${out.summary}\n`);
+    process.stdout.write(
+      `\n${pc.bold(name)}  ${pc.dim(`${short(out.digest)}, ${formatBytes(out.size)}`)}\n  ${out.summary}\n`,
+    );
     process.stdout.write(preview(readArtifact(planner.store, out.digest), n) + "\n");
   }
   return EXIT.ok;

@@ -5,7 +5,15 @@ import { explain, summarize, type Reason } from "../../plan/why.js";
 import type { RemoteCache } from "../../cache/remote.js";
 import { remoteFor, type RemoteFlags } from "../config.js";
 import { checkNames } from "./run.js";
-import { EXIT, Exit, formatDuration, openPlan, printJson, table, type CommonOptions } from "../context.js";
+import {
+  EXIT,
+  Exit,
+  formatDuration,
+  openPlan,
+  printJson,
+  table,
+  type CommonOptions,
+} from "../context.js";
 
 export interface StageStatusRow {
   name: string;
@@ -23,28 +31,54 @@ export interface StageStatusRow {
  * cache, a local miss that the remote holds is fresh there (only its record is fetched, to key the
  * stages after it).
  */
-export async function stageStatuses(planner: Planner, remote?: RemoteCache): Promise<StageStatusRow[]> {
+export async function stageStatuses(
+  planner: Planner,
+  remote?: RemoteCache,
+): Promise<StageStatusRow[]> {
   const rows: StageStatusRow[] = [];
   for (const s of planner.order) {
     const res = planner.resolve(s.name);
     const key = res.state === "keyed" ? res.key : null;
     const base = { name: s.name, kind: s.kind.name, key };
     if (res.state === "keyed" && res.record) {
-      rows.push({ ...base, status: "fresh", where: "local", durationMs: res.record.provenance.durationMs });
+      rows.push({
+        ...base,
+        status: "fresh",
+        where: "local",
+        durationMs: res.record.provenance.durationMs,
+      });
       continue;
     }
-    const remoteRecord = res.state === "keyed" && remote ? await remote.getRecord(res.key) : undefined;
+    const remoteRecord =
+      res.state === "keyed" && remote ? await remote.getRecord(res.key) : undefined;
     if (remoteRecord) {
       planner.produced(s.name, digestsOf(remoteRecord));
-      rows.push({ ...base, status: "fresh", where: "remote", durationMs: remoteRecord.provenance.durationMs });
-    } else rows.push({ ...base, status: "stale", durationMs: null, reason: summarize(explain(planner, s.name)) });
+      rows.push({
+        ...base,
+        status: "fresh",
+        where: "remote",
+        durationMs: remoteRecord.provenance.durationMs,
+      });
+    } else
+      rows.push({
+        ...base,
+        status: "stale",
+        durationMs: null,
+        reason: summarize(explain(planner, s.name)),
+      });
   }
   return rows;
 }
 
-export async function statusCommand(file: string | undefined, opts: CommonOptions & RemoteFlags & { json?: boolean }): Promise<number> {
+export async function statusCommand(
+  file: string | undefined,
+  opts: CommonOptions & RemoteFlags & { json?: boolean },
+): Promise<number> {
   const planner = openPlan(file, opts);
-  const rows = await stageStatuses(planner, remoteFor(opts, (m) => process.stderr.write(pc.yellow(`warning: ${m}\n`))));
+  const rows = await stageStatuses(
+    planner,
+    remoteFor(opts, (m) => process.stderr.write(pc.yellow(`warning: ${m}\n`))),
+  );
   if (opts.json) {
     printJson({ pipeline: planner.ir.name, file: planner.ir.file, stages: rows });
     return EXIT.ok;
@@ -52,22 +86,38 @@ export async function statusCommand(file: string | undefined, opts: CommonOption
   process.stdout.write(
     table(
       rows.map((r) => [
-        r.status === "fresh" ? pc.green(r.where === "remote" ? "fresh (remote)" : "fresh") : pc.yellow("stale"),
+        r.status === "fresh"
+          ? pc.green(r.where === "remote" ? "fresh (remote)" : "fresh")
+          : pc.yellow("stale"),
         r.name,
         pc.dim(r.kind),
-        r.status === "fresh" ? pc.dim(`${short(r.key as never)}  ${formatDuration(r.durationMs ?? 0)}`) : r.reason ?? "",
+        r.status === "fresh"
+          ? pc.dim(`${short(r.key as never)}  ${formatDuration(r.durationMs ?? 0)}`)
+          : (r.reason ?? ""),
       ]),
     ) + "\n",
   );
   const stale = rows.filter((r) => r.status === "stale").length;
-  process.stdout.write(pc.dim(stale ? `${stale} of ${rows.length} stages stale\n` : `all ${rows.length} stages fresh\n`));
+  process.stdout.write(
+    pc.dim(
+      stale ? `${stale} of ${rows.length} stages stale\n` : `all ${rows.length} stages fresh\n`,
+    ),
+  );
   return EXIT.ok;
 }
 
-export function whyCommand(stage: string, file: string | undefined, opts: CommonOptions & { json?: boolean }): number {
+export function whyCommand(
+  stage: string,
+  file: string | undefined,
+  opts: CommonOptions & { json?: boolean },
+): number {
   const planner = openPlan(file, opts);
   const [one, ...more] = checkNames(planner, [stage], "why");
-  if (more.length) throw new Exit(EXIT.invalid, `\`${stage}\` is swept: name one of its variants (${[one, ...more].join(", ")})`);
+  if (more.length)
+    throw new Exit(
+      EXIT.invalid,
+      `\`${stage}\` is swept: name one of its variants (${[one, ...more].join(", ")})`,
+    );
   stage = one!;
   // Key every upstream stage first, so explanations can compare inputs.
   for (const s of planner.closure([stage])) planner.resolve(s.name);

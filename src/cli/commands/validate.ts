@@ -6,7 +6,10 @@ import { EXIT, Exit, openPipeline, printDiagnostics, type CommonOptions } from "
 /** Every check, no execution: exit 0 when valid, 2 otherwise. */
 export function validateCommand(file: string, opts: CommonOptions & { quiet?: boolean }): number {
   const ir = openPipeline(file, opts.param ?? []);
-  if (!opts.quiet) process.stdout.write(`${pc.green("✔")} ${file}: pipeline \`${ir.name}\` is valid (${ir.stages.length} stages)\n`);
+  if (!opts.quiet)
+    process.stdout.write(
+      `${pc.green("✔")} ${file}: pipeline \`${ir.name}\` is valid (${ir.stages.length} stages)\n`,
+    );
   return EXIT.ok;
 }
 

@@ -6,5 +6,7 @@ export interface FileSet {
 }
 
 export function describeFiles(f: FileSet): string {
-  return `${Object.keys(f.files).length} files for ${f.dir}: ${Object.entries(f.files).map(([n, b]) => `${n} (${b.byteLength} B)`).join(", ")}`;
+  return `${Object.keys(f.files).length} files for ${f.dir}: ${Object.entries(f.files)
+    .map(([n, b]) => `${n} (${b.byteLength} B)`)
+    .join(", ")}`;
 }

@@ -58,6 +58,14 @@ export function describeModel(m: ModelSpec): string {
 
 export function describeTrained(t: TrainedModel): string {
   const last = t.history.at(-1);
-  const m = last ? Object.entries({ loss: last.loss, ...(last.valLoss !== undefined ? { val_loss: last.valLoss } : {}), ...last.metrics }).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(", ") : "";
+  const m = last
+    ? Object.entries({
+        loss: last.loss,
+        ...(last.valLoss !== undefined ? { val_loss: last.valLoss } : {}),
+        ...last.metrics,
+      })
+        .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
+        .join(", ")
+    : "";
   return `trained model, ${t.history.length} epochs${t.bestEpoch !== undefined ? ` (best ${t.bestEpoch})` : ""}: ${m}`;
 }

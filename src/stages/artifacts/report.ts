@@ -22,5 +22,7 @@ export interface Report {
 }
 
 export function describeReport(r: Report): string {
-  return `report on ${r.n} examples: ${Object.entries(r.metrics).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join(", ")}`;
+  return `report on ${r.n} examples: ${Object.entries(r.metrics)
+    .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
+    .join(", ")}`;
 }

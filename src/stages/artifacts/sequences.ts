@@ -13,7 +13,15 @@ export type Target =
    * A token sequence of its own length (translation, G2P): [N, length] ids ending in <eos>, 0-padded.
    * An encoder-decoder reads the input and is fed <bos> + the target shifted right (teacher forcing).
    */
-  | { kind: "tokens"; y: Int32Array; length: number; tokens: string[]; level: "char" | "word"; bos: number; eos: number }
+  | {
+      kind: "tokens";
+      y: Int32Array;
+      length: number;
+      tokens: string[];
+      level: "char" | "word";
+      bos: number;
+      eos: number;
+    }
   /** `size` values per example: `horizon` future steps of each target column, step-major. */
   | {
       kind: "value";

@@ -28,7 +28,10 @@ export function rowCount(t: Table): number {
 
 export function column(t: Table, name: string): Column {
   const c = t.columns.find((c) => c.name === name);
-  if (!c) throw new Error(`table has no column "${name}" (it has ${t.columns.map((c) => c.name).join(", ")})`);
+  if (!c)
+    throw new Error(
+      `table has no column "${name}" (it has ${t.columns.map((c) => c.name).join(", ")})`,
+    );
   return c;
 }
 
@@ -56,6 +59,9 @@ export function takeRows(t: Table, indices: ArrayLike<number>): Table {
 }
 
 export function describeTable(t: Table): string {
-  const cols = t.columns.map((c) => `${c.name}:${c.dtype}${c.dtype === "audio" ? `@${c.sampleRate}Hz` : ""}${t.roles.text === c.name ? " (text)" : t.roles.label === c.name ? " (label)" : ""}`);
+  const cols = t.columns.map(
+    (c) =>
+      `${c.name}:${c.dtype}${c.dtype === "audio" ? `@${c.sampleRate}Hz` : ""}${t.roles.text === c.name ? " (text)" : t.roles.label === c.name ? " (label)" : ""}`,
+  );
   return `table, ${rowCount(t)} rows x ${t.columns.length} columns: ${cols.join(", ")}`;
 }

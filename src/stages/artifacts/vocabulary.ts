@@ -12,6 +12,11 @@ export interface Vocabulary {
 }
 
 export function describeVocabulary(v: Vocabulary): string {
-  const sample = v.tokens.slice(Object.keys(v.reserved).length, Object.keys(v.reserved).length + 8).map((t) => JSON.stringify(t)).join(" ");
-  return `${v.level} vocabulary, ${v.tokens.length} tokens (${Object.keys(v.reserved).map((r) => `<${r}>`).join(" ")} ${sample} ...)`;
+  const sample = v.tokens
+    .slice(Object.keys(v.reserved).length, Object.keys(v.reserved).length + 8)
+    .map((t) => JSON.stringify(t))
+    .join(" ");
+  return `${v.level} vocabulary, ${v.tokens.length} tokens (${Object.keys(v.reserved)
+    .map((r) => `<${r}>`)
+    .join(" ")} ${sample} ...)`;
 }

@@ -32,15 +32,21 @@ export class FeatureExtractor {
     this.hop = Math.round((c.sampleRate * c.hopMs) / 1000);
     this.size = 2 ** Math.ceil(Math.log2(this.frame));
     this.fft = new FFT(this.size);
-    this.window = Float64Array.from({ length: this.frame }, (_, i) => 0.54 - 0.46 * Math.cos((2 * Math.PI * i) / (this.frame - 1)));
+    this.window = Float64Array.from(
+      { length: this.frame },
+      (_, i) => 0.54 - 0.46 * Math.cos((2 * Math.PI * i) / (this.frame - 1)),
+    );
     const bins = this.size / 2 + 1;
     const lo = melOf(0);
     const hi = melOf(c.sampleRate / 2);
-    const points = Array.from({ length: c.mels + 2 }, (_, i) => Math.floor(((this.size + 1) * hzOf(lo + ((hi - lo) * i) / (c.mels + 1))) / c.sampleRate));
+    const points = Array.from({ length: c.mels + 2 }, (_, i) =>
+      Math.floor(((this.size + 1) * hzOf(lo + ((hi - lo) * i) / (c.mels + 1))) / c.sampleRate),
+    );
     this.filters = Array.from({ length: c.mels }, (_, m) => {
       const [a, b, e] = [points[m]!, points[m + 1]!, points[m + 2]!];
       const weights = new Float64Array(Math.max(0, Math.min(e, bins - 1) - a + 1));
-      for (let k = a; k <= Math.min(e, bins - 1); k++) weights[k - a] = k < b ? (k - a) / Math.max(1, b - a) : (e - k) / Math.max(1, e - b);
+      for (let k = a; k <= Math.min(e, bins - 1); k++)
+        weights[k - a] = k < b ? (k - a) / Math.max(1, b - a) : (e - k) / Math.max(1, e - b);
       return { start: a, weights };
     });
     if (c.type === "mfcc") {
@@ -48,7 +54,8 @@ export class FeatureExtractor {
       this.dct = new Float64Array(c.coefficients * M);
       for (let k = 0; k < c.coefficients; k++) {
         const scale = k === 0 ? Math.sqrt(1 / M) : Math.sqrt(2 / M);
-        for (let m = 0; m < M; m++) this.dct[k * M + m] = scale * Math.cos((Math.PI * k * (m + 0.5)) / M);
+        for (let m = 0; m < M; m++)
+          this.dct[k * M + m] = scale * Math.cos((Math.PI * k * (m + 0.5)) / M);
       }
     }
     this.width = c.type === "mfcc" ? c.coefficients : c.mels;

@@ -3,7 +3,10 @@ import wavefile from "wavefile";
 const { WaveFile } = wavefile;
 
 /** Decodes WAV bytes to mono float samples in [-1, 1] (channels averaged) and the sample rate. */
-export function decodeWav(bytes: Uint8Array, where: string): { samples: Float32Array; sampleRate: number } {
+export function decodeWav(
+  bytes: Uint8Array,
+  where: string,
+): { samples: Float32Array; sampleRate: number } {
   let wav: InstanceType<typeof WaveFile>;
   try {
     wav = new WaveFile(bytes);

@@ -29,7 +29,16 @@ export const exportModel = defineKind({
       out: {
         type: "files",
         dir: params.dir,
-        files: { "model.json": text(modelJson), "weights.bin": concatWeights(t.weights), "rnnp.json": text({ data: t.data, config: t.config, bestEpoch: t.bestEpoch ?? null, history: t.history }) },
+        files: {
+          "model.json": text(modelJson),
+          "weights.bin": concatWeights(t.weights),
+          "rnnp.json": text({
+            data: t.data,
+            config: t.config,
+            bestEpoch: t.bestEpoch ?? null,
+            history: t.history,
+          }),
+        },
       },
     };
   },

@@ -24,7 +24,12 @@ export const loadJsonl = defineKind({
           throw invalidJson(await import("jsonc-parser"), file, text, body, offset, i + 1);
         }
         if (v === null || typeof v !== "object" || Array.isArray(v)) {
-          throw dataError(file, `line ${i + 1} is not a JSON object`, { text, line: i + 1 }, 'each line must be an object such as {"text": "...", "label": "..."}');
+          throw dataError(
+            file,
+            `line ${i + 1} is not a JSON object`,
+            { text, line: i + 1 },
+            'each line must be an object such as {"text": "...", "label": "..."}',
+          );
         }
         objects.push(v as Record<string, unknown>);
       }
@@ -32,18 +37,42 @@ export const loadJsonl = defineKind({
     }
     const header: string[] = [];
     const seen = new Set<string>();
-    for (const o of objects) for (const k of Object.keys(o)) if (!seen.has(k)) seen.add(k), header.push(k);
-    const cell = (v: unknown) => (v === undefined || v === null ? "" : typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : JSON.stringify(v));
+    for (const o of objects)
+      for (const k of Object.keys(o)) if (!seen.has(k)) seen.add(k), header.push(k);
+    const cell = (v: unknown) =>
+      v === undefined || v === null
+        ? ""
+        : typeof v === "string"
+          ? v
+          : typeof v === "number" || typeof v === "boolean"
+            ? String(v)
+            : JSON.stringify(v);
     const rows = objects.map((o) => header.map((k) => cell(o[k])));
     return { out: buildTable(header, rows, { file, ...params }) };
   },
 });
 
 /** JSON.parse says little about where; a tolerant parser finds the first bad token's offset. */
-function invalidJson(jsonc: typeof import("jsonc-parser"), file: string, text: string, line: string, lineOffset: number, lineNo: number) {
+function invalidJson(
+  jsonc: typeof import("jsonc-parser"),
+  file: string,
+  text: string,
+  line: string,
+  lineOffset: number,
+  lineNo: number,
+) {
   const errors: ParseError[] = [];
   jsonc.parse(line, errors, { disallowComments: true, allowTrailingComma: false });
   const first = errors[0];
-  const what = first ? jsonc.printParseErrorCode(first.error).replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase() : "syntax error";
-  return dataError(file, `line ${lineNo} is not valid JSON: ${what}`, first ? { text, offset: lineOffset + first.offset } : { text, line: lineNo });
+  const what = first
+    ? jsonc
+        .printParseErrorCode(first.error)
+        .replace(/([a-z])([A-Z])/g, "$1 $2")
+        .toLowerCase()
+    : "syntax error";
+  return dataError(
+    file,
+    `line ${lineNo} is not valid JSON: ${what}`,
+    first ? { text, offset: lineOffset + first.offset } : { text, line: lineNo },
+  );
 }

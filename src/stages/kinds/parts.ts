@@ -5,9 +5,16 @@ import type { Bundle } from "../kind.js";
  * by `fit`, else "train" when there is one, else the only part.
  */
 export function fitPart<T>(parts: Bundle<T>, fit: string | undefined, what: string): [string, T] {
-  const name = fit ?? (parts.has("train") ? "train" : parts.size === 1 ? [...parts.keys()][0]! : undefined);
-  if (name === undefined) throw new Error(`${what} needs \`fit\` to name the part to fit on (one of ${[...parts.keys()].join(", ")}), so nothing leaks from the others`);
+  const name =
+    fit ?? (parts.has("train") ? "train" : parts.size === 1 ? [...parts.keys()][0]! : undefined);
+  if (name === undefined)
+    throw new Error(
+      `${what} needs \`fit\` to name the part to fit on (one of ${[...parts.keys()].join(", ")}), so nothing leaks from the others`,
+    );
   const part = parts.get(name);
-  if (!part) throw new Error(`fit: "${name}" is not a part of the input (parts: ${[...parts.keys()].join(", ")})`);
+  if (!part)
+    throw new Error(
+      `fit: "${name}" is not a part of the input (parts: ${[...parts.keys()].join(", ")})`,
+    );
   return [name, part];
 }

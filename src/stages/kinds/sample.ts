@@ -16,7 +16,13 @@ export const head = defineKind({
   run(_ctx, inputs, params) {
     const out: Record<string, Table> = {};
     for (const [name, t] of inputs.data) {
-      out[name] = rowCount(t) <= params.n ? t : takeRows(t, Array.from({ length: params.n }, (_, i) => i));
+      out[name] =
+        rowCount(t) <= params.n
+          ? t
+          : takeRows(
+              t,
+              Array.from({ length: params.n }, (_, i) => i),
+            );
     }
     return out;
   },
@@ -37,14 +43,21 @@ export const sample = defineKind({
   backendDependent: false,
   check: (params) =>
     (params.n === undefined) === (params.fraction === undefined)
-      ? [{ message: "give exactly one of `n` and `fraction`", hint: "sample(data, n: 1000) or sample(data, fraction: 0.1)" }]
+      ? [
+          {
+            message: "give exactly one of `n` and `fraction`",
+            hint: "sample(data, n: 1000) or sample(data, fraction: 0.1)",
+          },
+        ]
       : [],
   run(ctx, inputs, params) {
     const out: Record<string, Table> = {};
     for (const [name, t] of inputs.data) {
       const total = rowCount(t);
       const k = Math.min(total, params.n ?? Math.round(params.fraction! * total));
-      const picked = shuffled(total, ctx.rng(`sample:${name}`)).subarray(0, k).sort();
+      const picked = shuffled(total, ctx.rng(`sample:${name}`))
+        .subarray(0, k)
+        .sort();
       out[name] = takeRows(t, picked);
     }
     return out;

@@ -4,7 +4,11 @@ import type { Scaling } from "../artifacts/table.js";
  * Statistics for scaling one column, ignoring missing values. Two passes, summed in row order:
  * the same bytes on every machine.
  */
-export function fitScaling(values: ArrayLike<number>, method: "zscore" | "minmax", name: string): Scaling {
+export function fitScaling(
+  values: ArrayLike<number>,
+  method: "zscore" | "minmax",
+  name: string,
+): Scaling {
   const xs = Array.from(values).filter((v) => !Number.isNaN(v));
   if (xs.length === 0) throw new Error(`column "${name}" has no values to fit scaling on`);
   if (method === "zscore") {
@@ -12,7 +16,7 @@ export function fitScaling(values: ArrayLike<number>, method: "zscore" | "minmax
     const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) * (b - mean), 0) / xs.length);
     return { method, center: mean, scale: sd > 0 ? sd : 1 };
   }
-  const lo = xs.reduce((a, b) => (b < a ? b : a));
-  const hi = xs.reduce((a, b) => (b > a ? b : a));
+  const lo = xs.reduce((a, b) => Math.min(b, a));
+  const hi = xs.reduce((a, b) => Math.max(b, a));
   return { method, center: lo, scale: hi > lo ? hi - lo : 1 };
 }

@@ -10,7 +10,12 @@ export const seq2seq = defineKind({
   doc: "Defines an encoder-decoder: `encoder { embedding(...) lstm(...) }` reads the input ids; its final state starts `decoder { embedding(...) lstm(...) }`, which predicts the target sequence token by token (trained with teacher forcing; evaluate and predict decode greedily or with beam search).",
   params: {},
   block: SEQ2SEQ_BLOCK,
-  inputs: { data: { type: "sequences", doc: "Input/target pairs from encode(..., target: ..., aligned: false)." } },
+  inputs: {
+    data: {
+      type: "sequences",
+      doc: "Input/target pairs from encode(..., target: ..., aligned: false).",
+    },
+  },
   outputs: ["out"],
   outputType: "model",
   random: true,
@@ -19,7 +24,10 @@ export const seq2seq = defineKind({
   async run(ctx, inputs, params): Promise<{ out: ModelSpec }> {
     const data = inputs.data;
     const t = data.target;
-    if (t.kind !== "tokens" || !data.text) throw new Error('a seq2seq model needs text inputs and target sequences of their own length: encode(..., target: "column", targetVocab: v, aligned: false)');
+    if (t.kind !== "tokens" || !data.text)
+      throw new Error(
+        'a seq2seq model needs text inputs and target sequences of their own length: encode(..., target: "column", targetVocab: v, aligned: false)',
+      );
     const parts = partsOf(params);
     const tf = await ctx.tf();
     const m = buildSeq2seq(tf, parts, { input: data.text.tokens.length, target: t.tokens.length });
@@ -29,7 +37,10 @@ export const seq2seq = defineKind({
         out: modelArtifact(m, ctx.seed, {
           input: { dtype: "int32", shape: [null, null] },
           output: { shape: [null, null, t.tokens.length], activation: "softmax" },
-          summary: [`encoder: ${line(parts.encoder)}`, `decoder: ${line(parts.decoder)} -> dense(${t.tokens.length}, softmax)`],
+          summary: [
+            `encoder: ${line(parts.encoder)}`,
+            `decoder: ${line(parts.decoder)} -> dense(${t.tokens.length}, softmax)`,
+          ],
         }),
       };
     } finally {

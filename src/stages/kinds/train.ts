@@ -20,40 +20,81 @@ export const train = defineKind({
     epochs: p.int("Passes over the training data.", { min: 1 }),
     batchSize: p.int("Examples per step.", { min: 1 }).default(32),
     loss: p.oneOf("Loss; auto: cross-entropy for classes, mse for values.", LOSSES).default("auto"),
-    optimizer: p.call("Optimizer, e.g. adam(lr: 0.001).", OPTIMIZERS).default({ call: "adam", args: { lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } }),
-    schedule: p.call("Learning-rate schedule over epochs.", SCHEDULES).default({ call: "constant", args: {} }),
+    optimizer: p
+      .call("Optimizer, e.g. adam(lr: 0.001).", OPTIMIZERS)
+      .default({ call: "adam", args: { lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } }),
+    schedule: p
+      .call("Learning-rate schedule over epochs.", SCHEDULES)
+      .default({ call: "constant", args: {} }),
     warmup: p.number("Epochs of linear learning-rate warm-up.", { min: 0 }).default(0),
-    clipNorm: p.number("Scale gradients down when their global norm exceeds this.", { greaterThan: 0 }).optional(),
-    clipValue: p.number("Clip each gradient element to [-clipValue, clipValue].", { greaterThan: 0 }).optional(),
-    shuffle: p.bool("Shuffle the examples (or buckets) every epoch, with a seeded generator.").default(true),
-    classWeights: p.either("\"balanced\" (inverse class frequency) or {label: weight}.", p.oneOf("", ["none", "balanced"]), p.map(p.number("weight", { min: 0 }), "")).default("none"),
-    patience: p.int("Early stopping: epochs without improvement before stopping.", { min: 1 }).optional(),
+    clipNorm: p
+      .number("Scale gradients down when their global norm exceeds this.", { greaterThan: 0 })
+      .optional(),
+    clipValue: p
+      .number("Clip each gradient element to [-clipValue, clipValue].", { greaterThan: 0 })
+      .optional(),
+    shuffle: p
+      .bool("Shuffle the examples (or buckets) every epoch, with a seeded generator.")
+      .default(true),
+    classWeights: p
+      .either(
+        '"balanced" (inverse class frequency) or {label: weight}.',
+        p.oneOf("", ["none", "balanced"]),
+        p.map(p.number("weight", { min: 0 }), ""),
+      )
+      .default("none"),
+    patience: p
+      .int("Early stopping: epochs without improvement before stopping.", { min: 1 })
+      .optional(),
     monitor: p.oneOf("Early stopping: the quantity watched.", MONITORS).default("val_loss"),
-    minDelta: p.number("Early stopping: the least change that counts as improvement.", { min: 0 }).default(0),
+    minDelta: p
+      .number("Early stopping: the least change that counts as improvement.", { min: 0 })
+      .default(0),
     restoreBest: p.bool("Early stopping: end with the best epoch's weights.").default(true),
   },
   inputs: {
     model: { type: "model", doc: "The model to train." },
     data: { type: "sequences", doc: "Training sequences." },
-    validation: { type: "sequences", doc: "Validation sequences, for val_loss and early stopping.", optional: true },
+    validation: {
+      type: "sequences",
+      doc: "Validation sequences, for val_loss and early stopping.",
+      optional: true,
+    },
   },
   outputs: ["out"],
   outputType: "trained",
   random: true,
   backendDependent: true,
   check: (params) => [
-    ...(params.clipNorm !== undefined && params.clipValue !== undefined ? [{ param: "clipValue", message: "give clipNorm or clipValue, not both" }] : []),
-    ...(params.patience === undefined && params.monitor !== "val_loss" ? [{ param: "monitor", message: "monitor is for early stopping, which needs `patience`" }] : []),
+    ...(params.clipNorm !== undefined && params.clipValue !== undefined
+      ? [{ param: "clipValue", message: "give clipNorm or clipValue, not both" }]
+      : []),
+    ...(params.patience === undefined && params.monitor !== "val_loss"
+      ? [{ param: "monitor", message: "monitor is for early stopping, which needs `patience`" }]
+      : []),
   ],
   async run(ctx, inputs, params): Promise<{ out: TrainedModel }> {
     const { model: spec, data, validation } = inputs;
     compatible(spec.input.dtype, data, "data");
     if (validation) compatible(spec.input.dtype, validation, "validation");
     if (params.monitor.startsWith("val_") && params.patience !== undefined && !validation) {
-      throw new DiagnosticError([ctx.problem("monitor", `monitor: "${params.monitor}" needs validation data`, "pass validation: <sequences>, or monitor: \"loss\"")]);
+      throw new DiagnosticError([
+        ctx.problem(
+          "monitor",
+          `monitor: "${params.monitor}" needs validation data`,
+          'pass validation: <sequences>, or monitor: "loss"',
+        ),
+      ]);
     }
     const tf = await ctx.tf();
-    const model = await restoreModel(tf, spec.topology, spec.weightSpecs, spec.weights, ctx.runtime!, ctx.log);
+    const model = await restoreModel(
+      tf,
+      spec.topology,
+      spec.weightSpecs,
+      spec.weights,
+      ctx.runtime!,
+      ctx.log,
+    );
     try {
       const units = spec.output.shape.at(-1) ?? 1;
       const loss = resolveLoss(params.loss, data.target.kind, units);
@@ -68,15 +109,37 @@ export const train = defineKind({
         ...(params.clipValue !== undefined ? { clipValue: params.clipValue } : {}),
         shuffle: params.shuffle,
         ...classWeighting(params.classWeights, data),
-        ...(params.patience !== undefined ? { earlyStopping: { monitor: params.monitor, patience: params.patience, minDelta: params.minDelta, restoreBest: params.restoreBest } } : {}),
+        ...(params.patience !== undefined
+          ? {
+              earlyStopping: {
+                monitor: params.monitor,
+                patience: params.patience,
+                minDelta: params.minDelta,
+                restoreBest: params.restoreBest,
+              },
+            }
+          : {}),
       };
-      ctx.log(`${count(data)} examples${validation ? `, ${count(validation)} for validation` : ""}; ${spec.params} parameters; loss ${loss}; ${ctx.runtime?.backend ?? "?"} backend`);
-      let result;
+      ctx.log(
+        `${count(data)} examples${validation ? `, ${count(validation)} for validation` : ""}; ${spec.params} parameters; loss ${loss}; ${ctx.runtime?.backend ?? "?"} backend`,
+      );
+      let result: Awaited<ReturnType<typeof trainLoop>>;
       try {
-        result = await trainLoop(tf, model, data, validation, cfg, { rng: ctx.rng, progress: ctx.progress, log: ctx.log, signal: ctx.signal });
+        result = await trainLoop(tf, model, data, validation, cfg, {
+          rng: ctx.rng,
+          progress: ctx.progress,
+          log: ctx.log,
+          signal: ctx.signal,
+        });
       } catch (e) {
         if (e instanceof NonFiniteLoss) {
-          throw new DiagnosticError([ctx.problem(undefined, e.message, "lower the learning rate, set clipNorm (e.g. 1.0), or check the data for extreme values")]);
+          throw new DiagnosticError([
+            ctx.problem(
+              undefined,
+              e.message,
+              "lower the learning rate, set clipNorm (e.g. 1.0), or check the data for extreme values",
+            ),
+          ]);
         }
         throw e;
       }
@@ -101,7 +164,8 @@ export const train = defineKind({
 
 function compatible(dtype: "int32" | "float32", s: SequenceSet, slot: string): void {
   const wants = dtype === "int32" ? "tokens" : "features";
-  if (s.input !== wants) throw new Error(`the model reads ${wants}, but \`${slot}\` holds ${s.input}`);
+  if (s.input !== wants)
+    throw new Error(`the model reads ${wants}, but \`${slot}\` holds ${s.input}`);
 }
 
 /** What a user of the trained model needs to know about its inputs and outputs. */
@@ -111,16 +175,40 @@ export function dataDescription(s: SequenceSet): Json {
     t.kind === "class"
       ? { kind: t.kind, classes: t.classes }
       : t.kind === "value"
-        ? { kind: t.kind, names: t.names, horizon: t.horizon, size: t.size, ...(t.scaling ? { scaling: t.scaling } : {}) }
+        ? {
+            kind: t.kind,
+            names: t.names,
+            horizon: t.horizon,
+            size: t.size,
+            ...(t.scaling ? { scaling: t.scaling } : {}),
+          }
         : t.kind === "sequence"
           ? { kind: t.kind, tokens: t.tokens, level: t.level }
           : t.kind === "tokens"
-            ? { kind: t.kind, tokens: t.tokens, level: t.level, length: t.length, bos: t.bos, eos: t.eos }
+            ? {
+                kind: t.kind,
+                tokens: t.tokens,
+                level: t.level,
+                length: t.length,
+                bos: t.bos,
+                eos: t.eos,
+              }
             : { kind: t.kind };
-  return JSON.parse(JSON.stringify({ input: s.input, padding: s.padding, target, ...(s.text ? { text: s.text } : {}), ...(s.window ? { window: s.window } : {}) })) as Json;
+  return JSON.parse(
+    JSON.stringify({
+      input: s.input,
+      padding: s.padding,
+      target,
+      ...(s.text ? { text: s.text } : {}),
+      ...(s.window ? { window: s.window } : {}),
+    }),
+  ) as Json;
 }
 
-export function classWeighting(setting: unknown, data: SequenceSet): { classWeights?: Float32Array } {
+export function classWeighting(
+  setting: unknown,
+  data: SequenceSet,
+): { classWeights?: Float32Array } {
   if (setting === "none") return {};
   const t = data.target;
   if (t.kind !== "class") throw new Error("classWeights apply to class targets only");
@@ -128,9 +216,15 @@ export function classWeighting(setting: unknown, data: SequenceSet): { classWeig
   for (const y of t.y) counts[y]!++;
   if (setting === "balanced") {
     const n = t.y.length;
-    return { classWeights: Float32Array.from(counts, (c) => (c > 0 ? n / (t.classes.length * c) : 0)) };
+    return {
+      classWeights: Float32Array.from(counts, (c) => (c > 0 ? n / (t.classes.length * c) : 0)),
+    };
   }
   const given = setting as Record<string, number>;
-  for (const label of Object.keys(given)) if (!t.classes.includes(label)) throw new Error(`classWeights names "${label}", which is not a class (${t.classes.join(", ")})`);
+  for (const label of Object.keys(given))
+    if (!t.classes.includes(label))
+      throw new Error(
+        `classWeights names "${label}", which is not a class (${t.classes.join(", ")})`,
+      );
   return { classWeights: Float32Array.from(t.classes, (c) => given[c] ?? 1) };
 }

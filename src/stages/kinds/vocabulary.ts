@@ -7,7 +7,9 @@ import { tokenize } from "../text/tokenize.js";
 export const tokenizerParams = {
   level: p.oneOf("Tokens are characters or words.", ["char", "word"]).default("word"),
   lowercase: p.bool("Lower-case text before tokenizing.").default(true),
-  punctuation: p.oneOf("Punctuation marks: tokens of their own (split) or dropped (strip).", ["split", "strip"]).default("split"),
+  punctuation: p
+    .oneOf("Punctuation marks: tokens of their own (split) or dropped (strip).", ["split", "strip"])
+    .default("split"),
 };
 
 export const vocabulary = defineKind({
@@ -30,11 +32,15 @@ export const vocabulary = defineKind({
   run(_ctx, inputs, params): { out: Vocabulary } {
     const t = inputs.data;
     const name = params.column ?? t.roles.text;
-    if (!name) throw new Error("the table has no text column: name one with `column:` (or `text:` when loading)");
+    if (!name)
+      throw new Error(
+        "the table has no text column: name one with `column:` (or `text:` when loading)",
+      );
     const col = column(t, name);
     if (col.dtype !== "string") throw new Error(`column "${name}" is numeric, not text`);
     const counts = new Map<string, number>();
-    for (const text of col.values) for (const tok of tokenize(text, params)) counts.set(tok, (counts.get(tok) ?? 0) + 1);
+    for (const text of col.values)
+      for (const tok of tokenize(text, params)) counts.set(tok, (counts.get(tok) ?? 0) + 1);
     const reserved: Vocabulary["reserved"] = { pad: 0, unk: 1 };
     const specials = ["<pad>", "<unk>"];
     if (params.bos) (reserved.bos = specials.length), specials.push("<bos>");
@@ -42,7 +48,10 @@ export const vocabulary = defineKind({
     const ranked = [...counts.entries()]
       .filter(([, n]) => n >= params.minCount)
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    const kept = params.maxSize !== undefined ? ranked.slice(0, Math.max(0, params.maxSize - specials.length)) : ranked;
+    const kept =
+      params.maxSize !== undefined
+        ? ranked.slice(0, Math.max(0, params.maxSize - specials.length))
+        : ranked;
     return {
       out: {
         type: "vocabulary",

@@ -13,35 +13,95 @@ export const window = defineKind({
     length: p.int("Steps per window.", { min: 1 }),
     stride: p.int("Steps between window starts.", { min: 1 }).default(1),
     horizon: p.int("Forecast: how many future steps to predict.", { min: 1 }).default(1),
-    features: p.list(p.string("column"), "Input columns (default: every numeric column).", { minItems: 1 }).optional(),
-    targets: p.list(p.string("column"), "Forecast: columns to predict (default: the features).", { minItems: 1 }).optional(),
-    task: p.oneOf("forecast: future values; classify: the label at the window's last step.", ["forecast", "classify"]).default("forecast"),
-    groupBy: p.string("Column naming separate series (e.g. a ticker symbol); windows never cross series.").optional(),
-    relative: p.bool("Express each window, and its targets, as ratios to the window's last value minus 1 (positive series).").default(false),
-    normalize: p.oneOf("Scaling of features and targets, fitted on the fit part's windows.", ["none", "zscore", "minmax"]).default("zscore"),
+    features: p
+      .list(p.string("column"), "Input columns (default: every numeric column).", { minItems: 1 })
+      .optional(),
+    targets: p
+      .list(p.string("column"), "Forecast: columns to predict (default: the features).", {
+        minItems: 1,
+      })
+      .optional(),
+    task: p
+      .oneOf("forecast: future values; classify: the label at the window's last step.", [
+        "forecast",
+        "classify",
+      ])
+      .default("forecast"),
+    groupBy: p
+      .string("Column naming separate series (e.g. a ticker symbol); windows never cross series.")
+      .optional(),
+    relative: p
+      .bool(
+        "Express each window, and its targets, as ratios to the window's last value minus 1 (positive series).",
+      )
+      .default(false),
+    normalize: p
+      .oneOf("Scaling of features and targets, fitted on the fit part's windows.", [
+        "none",
+        "zscore",
+        "minmax",
+      ])
+      .default("zscore"),
     fit: p.string("The part whose statistics are used (default: train).").optional(),
   },
-  inputs: { data: { type: "table", doc: "A table or a split of one (split it with order: \"sequential\" for time series).", bundle: true } },
+  inputs: {
+    data: {
+      type: "table",
+      doc: 'A table or a split of one (split it with order: "sequential" for time series).',
+      bundle: true,
+    },
+  },
   outputs: { mirror: "data" },
   outputType: "sequences",
   random: false,
   backendDependent: false,
-  describe: (params) => ({ kind: "sequences", input: "features", target: params.task === "classify" ? "class" : "value", length: params.length, ...(params.features ? { features: params.features.length } : {}) }),
+  describe: (params) => ({
+    kind: "sequences",
+    input: "features",
+    target: params.task === "classify" ? "class" : "value",
+    length: params.length,
+    ...(params.features ? { features: params.features.length } : {}),
+  }),
   check: (params) => [
-    ...(params.task === "classify" && params.targets ? [{ param: "targets", message: "targets are for forecasting; a classifier predicts the table's label", hint: 'remove targets, or use task: "forecast"' }] : []),
-    ...(params.relative && params.targets?.some((c) => !(params.features ?? params.targets!).includes(c)) ? [{ param: "targets", message: "with relative: true every target must also be a feature (its last value is the reference)" }] : []),
+    ...(params.task === "classify" && params.targets
+      ? [
+          {
+            param: "targets",
+            message: "targets are for forecasting; a classifier predicts the table's label",
+            hint: 'remove targets, or use task: "forecast"',
+          },
+        ]
+      : []),
+    ...(params.relative &&
+    params.targets?.some((c) => !(params.features ?? params.targets!).includes(c))
+      ? [
+          {
+            param: "targets",
+            message:
+              "with relative: true every target must also be a feature (its last value is the reference)",
+          },
+        ]
+      : []),
   ],
   run(_ctx, inputs, params) {
     const [fitName, fitTable] = fitPart(inputs.data, params.fit, "window");
-    const features = params.features ?? fitTable.columns.filter((c) => c.dtype === "number" && c.name !== fitTable.roles.label).map((c) => c.name);
+    const features =
+      params.features ??
+      fitTable.columns
+        .filter((c) => c.dtype === "number" && c.name !== fitTable.roles.label)
+        .map((c) => c.name);
     if (features.length === 0) throw new Error("the table has no numeric columns to window");
     const targets = params.task === "forecast" ? (params.targets ?? features) : [];
-    if (params.relative && targets.some((c) => !features.includes(c))) throw new Error("with relative: true every target must also be a feature");
+    if (params.relative && targets.some((c) => !features.includes(c)))
+      throw new Error("with relative: true every target must also be a feature");
     const classes = params.task === "classify" ? labelClasses(fitTable) : undefined;
     const o = { ...params, features, targets, classes };
     const cut = new Map([...inputs.data].map(([name, t]) => [name, windows(t, o)]));
     // Normalisation statistics from the fit part's windows, per column; applied to every part.
-    const scaling = params.normalize === "none" ? undefined : fitStats(cut.get(fitName)!, features, targets, params.normalize);
+    const scaling =
+      params.normalize === "none"
+        ? undefined
+        : fitStats(cut.get(fitName)!, features, targets, params.normalize);
     const out: Record<string, SequenceSet> = {};
     for (const [name, w] of cut) out[name] = finish(w, o, scaling);
     return out;
@@ -55,9 +115,9 @@ interface WindowOptions {
   features: string[];
   targets: string[];
   task: "forecast" | "classify";
-  groupBy?: string;
+  groupBy?: string | undefined;
   relative: boolean;
-  classes?: string[];
+  classes?: string[] | undefined;
 }
 
 interface Cut {
@@ -81,7 +141,11 @@ function windows(t: Table, o: WindowOptions): Cut {
   const F = o.features.length;
   const feats = o.features.map((f) => numeric(t, f));
   const targs = o.targets.map((f) => numeric(t, f));
-  for (const [i, f] of feats.entries()) if (f.some(Number.isNaN)) throw new Error(`column "${o.features[i]}" has missing values; drop them first (clean(..., dropMissing: true))`);
+  for (const [i, f] of feats.entries())
+    if (f.some(Number.isNaN))
+      throw new Error(
+        `column "${o.features[i]}" has missing values; drop them first (clean(..., dropMissing: true))`,
+      );
   // Each series is a run of rows with the same group value, in table order.
   const series: number[][] = [];
   const groups = new Map<string, number[]>();
@@ -89,12 +153,17 @@ function windows(t: Table, o: WindowOptions): Cut {
   for (let i = 0; i < n; i++) {
     const k = key ? String(key[i]) : "";
     let g = groups.get(k);
-    if (!g) groups.set(k, (g = [])), series.push(g);
+    if (!g) {
+      g = [];
+      groups.set(k, g);
+      series.push(g);
+    }
     g.push(i);
   }
   const ahead = o.task === "forecast" ? o.horizon : 0;
   const starts: [number[], number][] = [];
-  for (const rows of series) for (let s = 0; s + o.length + ahead <= rows.length; s += o.stride) starts.push([rows, s]);
+  for (const rows of series)
+    for (let s = 0; s + o.length + ahead <= rows.length; s += o.stride) starts.push([rows, s]);
   const N = starts.length;
   const size = o.targets.length * o.horizon;
   const x = new Float32Array(N * o.length * F);
@@ -107,26 +176,38 @@ function windows(t: Table, o: WindowOptions): Cut {
     const last = rows[s + o.length - 1]!;
     const ref = (f: number) => {
       const v = feats[f]![last]!;
-      if (!(v > 0)) throw new Error(`relative windows need positive values, but column "${o.features[f]}" is ${v}`);
+      if (!(v > 0))
+        throw new Error(
+          `relative windows need positive values, but column "${o.features[f]}" is ${v}`,
+        );
       return v;
     };
     for (let step = 0; step < o.length; step++) {
       const row = rows[s + step]!;
-      for (let f = 0; f < F; f++) x[(w * o.length + step) * F + f] = o.relative ? feats[f]![row]! / ref(f) - 1 : feats[f]![row]!;
+      for (let f = 0; f < F; f++)
+        x[(w * o.length + step) * F + f] = o.relative
+          ? feats[f]![row]! / ref(f) - 1
+          : feats[f]![row]!;
     }
     if (o.task === "forecast") {
-      for (let k = 0; k < o.targets.length; k++) if (base) base[w * o.targets.length + k] = ref(o.features.indexOf(o.targets[k]!));
+      for (let k = 0; k < o.targets.length; k++)
+        if (base) base[w * o.targets.length + k] = ref(o.features.indexOf(o.targets[k]!));
       for (let h = 0; h < o.horizon; h++) {
         const row = rows[s + o.length + h]!;
         for (let k = 0; k < o.targets.length; k++) {
           const v = targs[k]![row]!;
-          y[w * size + h * o.targets.length + k] = base ? v / base[w * o.targets.length + k]! - 1 : v;
+          y[w * size + h * o.targets.length + k] = base
+            ? v / base[w * o.targets.length + k]! - 1
+            : v;
         }
       }
     } else {
       const label = labels![last]!;
       const c = classIndex.get(label);
-      if (c === undefined) throw new Error(`label "${label}" does not occur in the fit part (classes: ${o.classes!.join(", ")})`);
+      if (c === undefined)
+        throw new Error(
+          `label "${label}" does not occur in the fit part (classes: ${o.classes!.join(", ")})`,
+        );
       classes[w] = c;
     }
   });
@@ -134,14 +215,28 @@ function windows(t: Table, o: WindowOptions): Cut {
 }
 
 /** Per column: statistics of the fit part's window values (features over all steps; targets not among them, over their own values). */
-function fitStats(w: Cut, features: string[], targets: string[], method: "zscore" | "minmax"): Record<string, Scaling> {
+function fitStats(
+  w: Cut,
+  features: string[],
+  targets: string[],
+  method: "zscore" | "minmax",
+): Record<string, Scaling> {
   const F = features.length;
   const out: Record<string, Scaling> = {};
   features.forEach((name, f) => {
-    out[name] = fitScaling(w.x.filter((_, i) => i % F === f), method, name);
+    out[name] = fitScaling(
+      w.x.filter((_, i) => i % F === f),
+      method,
+      name,
+    );
   });
   targets.forEach((name, k) => {
-    if (!out[name]) out[name] = fitScaling(w.y.filter((_, i) => i % targets.length === k), method, name);
+    if (!out[name])
+      out[name] = fitScaling(
+        w.y.filter((_, i) => i % targets.length === k),
+        method,
+        name,
+      );
   });
   return out;
 }
@@ -174,7 +269,12 @@ function finish(w: Cut, o: WindowOptions, scaling?: Record<string, Scaling>): Se
     lengths: new Int32Array(w.n).fill(o.length),
     padding: "post",
     target,
-    window: { columns: o.features, length: o.length, relative: o.relative, ...(scaling ? { scaling: pick(scaling, o.features) } : {}) },
+    window: {
+      columns: o.features,
+      length: o.length,
+      relative: o.relative,
+      ...(scaling ? { scaling: pick(scaling, o.features) } : {}),
+    },
   };
 }
 
@@ -183,6 +283,7 @@ function pick(s: Record<string, Scaling>, names: string[]): Record<string, Scali
 }
 
 function labelClasses(t: Table): string[] {
-  if (!t.roles.label) throw new Error('task: "classify" needs a label column (name it with `label:` when loading)');
+  if (!t.roles.label)
+    throw new Error('task: "classify" needs a label column (name it with `label:` when loading)');
   return [...new Set(asStrings(column(t, t.roles.label)))].sort();
 }

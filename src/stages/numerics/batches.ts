@@ -17,7 +17,11 @@ export interface Batch {
  * The batches of an epoch, as example indices. From `bucket`: its batches, in a seeded order. Else:
  * a seeded permutation cut into batches (or the data's order when shuffling is off).
  */
-export function trainBatches(data: SequenceSet, batchSize: number, random?: () => number): Int32Array[] {
+export function trainBatches(
+  data: SequenceSet,
+  batchSize: number,
+  random?: () => number,
+): Int32Array[] {
   if (data.batches) {
     if (!random) return data.batches;
     return Array.from(shuffled(data.batches.length, random), (i) => data.batches![i]!);
@@ -76,11 +80,16 @@ export function batchTensors(tf: TF, data: SequenceSet, indices: Int32Array): Ba
     y = tf.tensor2d(labels, [b, L], "int32");
   } else if (t.kind === "value") {
     labels = new Float32Array(b * t.size);
-    indices.forEach((ex, r) => labels.set(t.y.subarray(ex * t.size, (ex + 1) * t.size), r * t.size));
+    indices.forEach((ex, r) =>
+      labels.set(t.y.subarray(ex * t.size, (ex + 1) * t.size), r * t.size),
+    );
     y = tf.tensor2d(labels, [b, t.size], "float32");
   } else {
     throw new Error("these sequences have no target to train on (encode them with a label column)");
   }
-  const xt = data.input === "tokens" ? tf.tensor2d(x, [b, L], "int32") : tf.tensor3d(x, [b, L, F], "float32");
+  const xt =
+    data.input === "tokens"
+      ? tf.tensor2d(x, [b, L], "int32")
+      : tf.tensor3d(x, [b, L, F], "float32");
   return { x: xt, y, labels, size: b };
 }

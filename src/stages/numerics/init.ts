@@ -32,7 +32,12 @@ export function initialWeights(specs: readonly WeightSpec[], seed: number): Floa
       case "bias": {
         const b = new Float32Array(size);
         // An LSTM's bias (its layer is named lstm_N, enc_lstm_N or dec_lstm, maybe inside a bidirectional).
-        if (/(^|\/)(forward_|backward_)?(enc_|dec_)?lstm(_\d+)?$/.test(w.name.split("/").slice(0, -1).join("/"))) b.fill(1, size / 4, size / 2);
+        if (
+          /(^|\/)(forward_|backward_)?(enc_|dec_)?lstm(_\d+)?$/.test(
+            w.name.split("/").slice(0, -1).join("/"),
+          )
+        )
+          b.fill(1, size / 4, size / 2);
         return b;
       }
       case "gamma":

@@ -5,22 +5,40 @@ import type { TF } from "./tf.js";
 type Tensor = import("@tensorflow/tfjs").Tensor;
 type Scalar = import("@tensorflow/tfjs").Scalar;
 
-export const LOSSES = ["auto", "sparseCategoricalCrossentropy", "categoricalCrossentropy", "binaryCrossentropy", "mse", "mae"] as const;
+export const LOSSES = [
+  "auto",
+  "sparseCategoricalCrossentropy",
+  "categoricalCrossentropy",
+  "binaryCrossentropy",
+  "mse",
+  "mae",
+] as const;
 export type LossName = Exclude<(typeof LOSSES)[number], "auto">;
 
 /** Keras's clipping of probabilities before the log. */
 const EPSILON = 1e-7;
 
 /** `auto`: cross-entropy for classes (binary for a single sigmoid unit), mean squared error for values. */
-export function resolveLoss(name: (typeof LOSSES)[number], target: Target["kind"], outputUnits: number): LossName {
+export function resolveLoss(
+  name: (typeof LOSSES)[number],
+  target: Target["kind"],
+  outputUnits: number,
+): LossName {
   if (name !== "auto") return name;
-  if (target === "class") return outputUnits === 1 ? "binaryCrossentropy" : "sparseCategoricalCrossentropy";
+  if (target === "class")
+    return outputUnits === 1 ? "binaryCrossentropy" : "sparseCategoricalCrossentropy";
   if (target === "sequence" || target === "tokens") return "sparseCategoricalCrossentropy";
   return "mse";
 }
 
 /** The batch's mean loss (weighted by class when weights are given), from the model's probabilities or values. */
-export function lossValue(tf: TF, name: LossName, batch: Batch, pred: Tensor, classWeights?: Float32Array): Scalar {
+export function lossValue(
+  tf: TF,
+  name: LossName,
+  batch: Batch,
+  pred: Tensor,
+  classWeights?: Float32Array,
+): Scalar {
   return tf.tidy(() => {
     let perExample: Tensor;
     if (name === "mse" || name === "mae") {
@@ -31,23 +49,39 @@ export function lossValue(tf: TF, name: LossName, batch: Batch, pred: Tensor, cl
       const units = pred.shape[pred.shape.length - 1]!;
       if (name === "binaryCrossentropy" || units === 1) {
         const y = tf.reshape(tf.cast(batch.y, "float32"), p.shape);
-        perExample = tf.neg(tf.mean(tf.add(tf.mul(y, tf.log(p)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, p)))), -1));
+        perExample = tf.neg(
+          tf.mean(tf.add(tf.mul(y, tf.log(p)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, p)))), -1),
+        );
       } else if (pred.rank === 3) {
         // One token per step: cross-entropy at every step whose target is not padding (id 0).
-        const perStep = tf.neg(tf.sum(tf.mul(tf.oneHot(batch.y as import("@tensorflow/tfjs").Tensor2D, units), tf.log(p)), -1));
+        const perStep = tf.neg(
+          tf.sum(
+            tf.mul(tf.oneHot(batch.y as import("@tensorflow/tfjs").Tensor2D, units), tf.log(p)),
+            -1,
+          ),
+        );
         const mask = tf.cast(tf.notEqual(batch.y, 0), "float32");
         perExample = tf.div(tf.sum(tf.mul(perStep, mask), -1), tf.maximum(tf.sum(mask, -1), 1));
       } else {
-        perExample = tf.neg(tf.sum(tf.mul(tf.oneHot(batch.y as import("@tensorflow/tfjs").Tensor1D, units), tf.log(p)), -1));
+        perExample = tf.neg(
+          tf.sum(
+            tf.mul(tf.oneHot(batch.y as import("@tensorflow/tfjs").Tensor1D, units), tf.log(p)),
+            -1,
+          ),
+        );
       }
     }
-    if (classWeights) perExample = tf.mul(perExample, tf.gather(tf.tensor1d(classWeights), batch.y));
+    if (classWeights)
+      perExample = tf.mul(perExample, tf.gather(tf.tensor1d(classWeights), batch.y));
     return tf.mean(perExample) as Scalar;
   });
 }
 
 /** Metrics of a pass over the data, computed in JavaScript from the predictions: accuracy, or MAE. */
-export function metricsOf(target: Target, predictions: { pred: Float32Array; batch: Batch }[]): Record<string, number> {
+export function metricsOf(
+  target: Target,
+  predictions: { pred: Float32Array; batch: Batch }[],
+): Record<string, number> {
   if (target.kind === "sequence" || target.kind === "tokens") {
     let correct = 0;
     let n = 0;

@@ -24,7 +24,9 @@ export const OPTIMIZERS = {
   },
   adagrad: {
     lr: p.number("Learning rate.", { greaterThan: 0 }).default(0.01),
-    initialAccumulator: p.number("Starting value of the accumulators.", { greaterThan: 0 }).default(0.1),
+    initialAccumulator: p
+      .number("Starting value of the accumulators.", { greaterThan: 0 })
+      .default(0.1),
   },
 };
 
@@ -35,12 +37,23 @@ export const SCHEDULES = {
     every: p.int("Epochs between drops.", { min: 1 }),
     factor: p.number("Multiplier at each drop.", { greaterThan: 0, max: 1 }).default(0.5),
   },
-  exponential: { rate: p.number("Multiplier per epoch.", { greaterThan: 0, max: 1 }).default(0.95) },
+  exponential: {
+    rate: p.number("Multiplier per epoch.", { greaterThan: 0, max: 1 }).default(0.95),
+  },
   cosine: { minLr: p.number("Learning rate at the last epoch.", { min: 0 }).default(0) },
 };
 
 export function makeOptimizer(tf: TF, o: CallOf<Record<string, number | boolean>>): Optimizer {
-  const a = o.args as { lr: number; momentum: number; nesterov: boolean; beta1: number; beta2: number; epsilon: number; rho: number; initialAccumulator: number };
+  const a = o.args as {
+    lr: number;
+    momentum: number;
+    nesterov: boolean;
+    beta1: number;
+    beta2: number;
+    epsilon: number;
+    rho: number;
+    initialAccumulator: number;
+  };
   switch (o.call) {
     case "sgd":
       return a.momentum > 0 ? tf.train.momentum(a.lr, a.momentum, a.nesterov) : tf.train.sgd(a.lr);
@@ -66,7 +79,14 @@ export function setLearningRate(opt: Optimizer, lr: number): void {
  * The learning rate at fractional epoch `t` (0 at the start): the schedule's, scaled by a linear
  * warm-up over the first `warmup` epochs.
  */
-export function learningRate(schedule: CallOf<Record<string, number>>, base: number, t: number, epochs: number, warmup: number, stepFraction = 0): number {
+export function learningRate(
+  schedule: CallOf<Record<string, number>>,
+  base: number,
+  t: number,
+  epochs: number,
+  warmup: number,
+  stepFraction = 0,
+): number {
   const a = schedule.args;
   let lr: number;
   switch (schedule.call) {

@@ -46,7 +46,10 @@ function packageVersion(name: string): string | undefined {
     const main = require.resolve(name);
     for (let dir = dirname(main); dirname(dir) !== dir; dir = dirname(dir)) {
       try {
-        const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+        const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
+          name?: string;
+          version?: string;
+        };
         if (pkg.name === name) return pkg.version;
       } catch {
         // keep looking upwards
@@ -59,7 +62,10 @@ function packageVersion(name: string): string | undefined {
 }
 
 /** The smallest module using a SIMD instruction (i8x16.splat); validating it tells whether SIMD is there. */
-const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15,
+  253, 98, 11,
+]);
 
 export function wasmSimdAvailable(): boolean {
   try {
@@ -84,18 +90,36 @@ export function describeRuntime(name: string, kernels: KernelsName = "fused"): R
   const rt = describeBackend(name);
   if (kernels === "tfjs") return rt;
   const digest = kernelsDigest();
-  if (!digest) throw new RuntimeUnavailable("rnnp's fused recurrent kernels are not built", 'build them (npm run build), or use TF.js\'s cells: --kernels tfjs, or the setting kernels "tfjs"');
-  return { ...rt, kernels: `rnnp-fused ${digest}, ops ${FUSED_OPS_VERSION}${rt.backend.startsWith("wasm") ? `, ${WASM_MATMUL_PATCH}` : ""}` };
+  if (!digest)
+    throw new RuntimeUnavailable(
+      "rnnp's fused recurrent kernels are not built",
+      'build them (npm run build), or use TF.js\'s cells: --kernels tfjs, or the setting kernels "tfjs"',
+    );
+  return {
+    ...rt,
+    kernels: `rnnp-fused ${digest}, ops ${FUSED_OPS_VERSION}${rt.backend.startsWith("wasm") ? `, ${WASM_MATMUL_PATCH}` : ""}`,
+  };
 }
 
 function describeBackend(name: string): Runtime {
   const core = packageVersion("@tensorflow/tfjs-core");
-  if (!core) throw new RuntimeUnavailable("TensorFlow.js (@tensorflow/tfjs-core) is not installed", "reinstall rnnp's dependencies: npm install");
+  if (!core)
+    throw new RuntimeUnavailable(
+      "TensorFlow.js (@tensorflow/tfjs-core) is not installed",
+      "reinstall rnnp's dependencies: npm install",
+    );
   switch (name as BackendName) {
     case "wasm": {
       const wasm = packageVersion("@tensorflow/tfjs-backend-wasm");
-      if (!wasm) throw new RuntimeUnavailable("@tensorflow/tfjs-backend-wasm is not installed", "reinstall rnnp's dependencies: npm install");
-      return { backend: wasmSimdAvailable() ? "wasm-simd" : "wasm", version: `tfjs ${core}, backend-wasm ${wasm}` };
+      if (!wasm)
+        throw new RuntimeUnavailable(
+          "@tensorflow/tfjs-backend-wasm is not installed",
+          "reinstall rnnp's dependencies: npm install",
+        );
+      return {
+        backend: wasmSimdAvailable() ? "wasm-simd" : "wasm",
+        version: `tfjs ${core}, backend-wasm ${wasm}`,
+      };
     }
     case "cpu":
       return { backend: "cpu", version: `tfjs ${core}` };
@@ -104,7 +128,7 @@ function describeBackend(name: string): Runtime {
       if (!node) {
         throw new RuntimeUnavailable(
           "the `tensorflow` backend needs the optional package @tensorflow/tfjs-node, which is not installed",
-          "install it where the network allows its native download (npm install @tensorflow/tfjs-node@4.22.0), or use backend \"wasm\"",
+          'install it where the network allows its native download (npm install @tensorflow/tfjs-node@4.22.0), or use backend "wasm"',
         );
       }
       return { backend: "tensorflow", version: `tfjs ${core}, tfjs-node ${node}` };

@@ -16,7 +16,10 @@ let loading: { runtime: string; tf: Promise<TF> } | undefined;
 export function loadTf(runtime: Runtime): Promise<TF> {
   const wanted = runtimeText(runtime);
   if (loading) {
-    if (loading.runtime !== wanted) throw new Error(`TensorFlow.js is already running as ${loading.runtime}; cannot switch to ${wanted} in one process`);
+    if (loading.runtime !== wanted)
+      throw new Error(
+        `TensorFlow.js is already running as ${loading.runtime}; cannot switch to ${wanted} in one process`,
+      );
     return loading.tf;
   }
   loading = { runtime: wanted, tf: quietly(() => init(runtime)) };
@@ -34,7 +37,11 @@ async function init(runtime: Runtime): Promise<TF> {
     await tf.setBackend("cpu");
   } else {
     const wasm = await import("@tensorflow/tfjs-backend-wasm");
-    const dist = dirname(createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm"));
+    const dist = dirname(
+      createRequire(import.meta.url).resolve(
+        "@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm",
+      ),
+    );
     wasm.setWasmPaths(`${dist}/`);
     // The key says whether SIMD is used; make TF.js agree with it rather than detect on its own.
     tf.env().set("WASM_HAS_SIMD_SUPPORT", runtime.backend === "wasm-simd");
@@ -50,7 +57,10 @@ async function init(runtime: Runtime): Promise<TF> {
 
 /** TF.js greets Node users on stderr, recommending tfjs-node; rnnp chose its backend knowingly. */
 function quietly<T>(fn: () => Promise<T>): Promise<T> {
-  return muted((line) => line.includes("tfjs-node") || /^=+$/.test(line.trim()), fn, ["warn", "log"]);
+  return muted((line) => line.includes("tfjs-node") || /^=+$/.test(line.trim()), fn, [
+    "warn",
+    "log",
+  ]);
 }
 
 /**
@@ -58,12 +68,18 @@ function quietly<T>(fn: () => Promise<T>): Promise<T> {
  * whenever the model is serialised, that it cannot save those as keyword arguments. It need not:
  * the wiring is in the topology's inbound nodes, which is how such models load again.
  */
-export const unsaveableKwargs = (line: string): boolean => line.includes("non-serializable keyword arguments");
+export const unsaveableKwargs = (line: string): boolean =>
+  line.includes("non-serializable keyword arguments");
 
 /** Runs fn with the console lines that `drop` matches silenced (until its promise settles). */
-export function muted<T>(drop: (line: string) => boolean, fn: () => T, methods: ("warn" | "log")[] = ["warn"]): T {
+export function muted<T>(
+  drop: (line: string) => boolean,
+  fn: () => T,
+  methods: ("warn" | "log")[] = ["warn"],
+): T {
   const saved = methods.map((m) => [m, console[m]] as const);
-  for (const [m, orig] of saved) console[m] = (...args: unknown[]) => void (drop(String(args[0] ?? "")) || orig(...args));
+  for (const [m, orig] of saved)
+    console[m] = (...args: unknown[]) => void (drop(String(args[0] ?? "")) || orig(...args));
   const undo = () => saved.forEach(([m, orig]) => (console[m] = orig));
   let settlesLater = false;
   try {

@@ -58,10 +58,20 @@ export interface TrainResult {
 
 const RECURRENT_LAYER = /^(simpleRNN|lstm|gru|bidirectional)_\d+$/;
 
-export async function train(tf: TF, model: LayersModel, data: SequenceSet, validation: SequenceSet | undefined, cfg: TrainConfig, hooks: TrainHooks): Promise<TrainResult> {
+export async function train(
+  tf: TF,
+  model: LayersModel,
+  data: SequenceSet,
+  validation: SequenceSet | undefined,
+  cfg: TrainConfig,
+  hooks: TrainHooks,
+): Promise<TrainResult> {
   const optimizer = makeOptimizer(tf, cfg.optimizer);
   const baseLr = Number(cfg.optimizer.args.lr);
-  const variables = model.trainableWeights.map((w) => ({ variable: w.read() as import("@tensorflow/tfjs").Variable, name: w.originalName }));
+  const variables = model.trainableWeights.map((w) => ({
+    variable: w.read() as import("@tensorflow/tfjs").Variable,
+    name: w.originalName,
+  }));
   const layerOf = new Map(variables.map((v) => [v.variable.name, v.name.split("/")[0]!]));
   const history: EpochRecord[] = [];
   const warnings: string[] = [];
@@ -74,7 +84,11 @@ export async function train(tf: TF, model: LayersModel, data: SequenceSet, valid
     for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
       if (hooks.signal.aborted) throw new Error("interrupted");
       const started = performance.now();
-      const batches = trainBatches(data, cfg.batchSize, cfg.shuffle ? hooks.rng(`shuffle:${epoch}`) : undefined);
+      const batches = trainBatches(
+        data,
+        cfg.batchSize,
+        cfg.shuffle ? hooks.rng(`shuffle:${epoch}`) : undefined,
+      );
       let lossSum = 0;
       let seen = 0;
       let normSum = 0;
@@ -82,15 +96,25 @@ export async function train(tf: TF, model: LayersModel, data: SequenceSet, valid
       const predictions: { pred: Float32Array; batch: Batch }[] = [];
       let lr = baseLr;
       for (const [b, indices] of batches.entries()) {
-        lr = learningRate(cfg.schedule, baseLr, epoch - 1 + b / batches.length, cfg.epochs, cfg.warmup, 1 / batches.length);
+        lr = learningRate(
+          cfg.schedule,
+          baseLr,
+          epoch - 1 + b / batches.length,
+          cfg.epochs,
+          cfg.warmup,
+          1 / batches.length,
+        );
         setLearningRate(optimizer, lr);
         const batch = batchTensors(tf, data, indices);
         let pred: Tensor | undefined;
-        const { value, grads } = optimizer.computeGradients(() => {
-          const out = model.apply(batch.x, { training: true }) as Tensor;
-          pred = tf.keep(out);
-          return lossValue(tf, cfg.loss, batch, out, cfg.classWeights);
-        }, variables.map((v) => v.variable));
+        const { value, grads } = optimizer.computeGradients(
+          () => {
+            const out = model.apply(batch.x, { training: true }) as Tensor;
+            pred = tf.keep(out);
+            return lossValue(tf, cfg.loss, batch, out, cfg.classWeights);
+          },
+          variables.map((v) => v.variable),
+        );
         const loss = value.dataSync()[0]!;
         if (!Number.isFinite(loss)) {
           tf.dispose([value, pred!, batch.x, batch.y]);
@@ -99,7 +123,9 @@ export async function train(tf: TF, model: LayersModel, data: SequenceSet, valid
         }
         // Global and per-layer gradient norms (before clipping), then clipping, then the update.
         const names = Object.keys(grads);
-        const squares = tf.tidy(() => tf.stack(names.map((n) => tf.sum(tf.square(grads[n]!)))).dataSync() as Float32Array);
+        const squares = tf.tidy(
+          () => tf.stack(names.map((n) => tf.sum(tf.square(grads[n]!)))).dataSync() as Float32Array,
+        );
         let total = 0;
         const perLayer = new Map<string, number>();
         names.forEach((n, i) => {
@@ -109,7 +135,8 @@ export async function train(tf: TF, model: LayersModel, data: SequenceSet, valid
         });
         const norm = Math.sqrt(total);
         normSum += norm;
-        for (const [layer, sq] of perLayer) layerNormSums.set(layer, (layerNormSums.get(layer) ?? 0) + Math.sqrt(sq));
+        for (const [layer, sq] of perLayer)
+          layerNormSums.set(layer, (layerNormSums.get(layer) ?? 0) + Math.sqrt(sq));
         const clipped = tf.tidy(() => {
           const scale = cfg.clipNorm !== undefined && norm > cfg.clipNorm ? cfg.clipNorm / norm : 1;
           return Object.fromEntries(
@@ -125,10 +152,21 @@ export async function train(tf: TF, model: LayersModel, data: SequenceSet, valid
         predictions.push({ pred: pred!.dataSync() as Float32Array, batch });
         lossSum += loss * indices.length;
         seen += indices.length;
-        tf.dispose([value, pred!, batch.x, batch.y, ...Object.values(grads), ...Object.values(clipped)]);
+        tf.dispose([
+          value,
+          pred!,
+          batch.x,
+          batch.y,
+          ...Object.values(grads),
+          ...Object.values(clipped),
+        ]);
         // Let timers run between batches: lease renewals, Ctrl-C, the progress bar.
         await new Promise<void>((resolve) => setImmediate(resolve));
-        hooks.progress(b + 1, batches.length, `batches, epoch ${epoch}/${cfg.epochs}, loss ${(lossSum / seen).toFixed(4)}, ${(seen / ((performance.now() - started) / 1000)).toFixed(0)} samples/s`);
+        hooks.progress(
+          b + 1,
+          batches.length,
+          `batches, epoch ${epoch}/${cfg.epochs}, loss ${(lossSum / seen).toFixed(4)}, ${(seen / ((performance.now() - started) / 1000)).toFixed(0)} samples/s`,
+        );
       }
 
       const record: EpochRecord = {
@@ -137,7 +175,9 @@ export async function train(tf: TF, model: LayersModel, data: SequenceSet, valid
         loss: lossSum / seen,
         metrics: metricsOf(data.target, predictions),
         gradNorm: normSum / batches.length,
-        layerGradNorms: Object.fromEntries([...layerNormSums].map(([k, v]) => [k, v / batches.length])),
+        layerGradNorms: Object.fromEntries(
+          [...layerNormSums].map(([k, v]) => [k, v / batches.length]),
+        ),
       };
       if (validation) {
         const v = evaluateLoss(tf, model, validation, cfg);
@@ -156,13 +196,24 @@ export async function train(tf: TF, model: LayersModel, data: SequenceSet, valid
 
       if (cfg.earlyStopping) {
         const value = monitored(record, monitor);
-        const better = monitor.endsWith("loss") || monitor.endsWith("mae") ? (a: number, b: number) => a < b - cfg.earlyStopping!.minDelta : (a: number, b: number) => a > b + cfg.earlyStopping!.minDelta;
+        const better =
+          monitor.endsWith("loss") || monitor.endsWith("mae")
+            ? (a: number, b: number) => a < b - cfg.earlyStopping!.minDelta
+            : (a: number, b: number) => a > b + cfg.earlyStopping!.minDelta;
         if (!best || better(value, best.value)) {
           best?.weights?.forEach((t) => t.dispose());
-          best = { value, epoch, ...(cfg.earlyStopping.restoreBest ? { weights: model.getWeights().map((w) => w.clone()) } : {}) };
+          best = {
+            value,
+            epoch,
+            ...(cfg.earlyStopping.restoreBest
+              ? { weights: model.getWeights().map((w) => w.clone()) }
+              : {}),
+          };
           waited = 0;
         } else if (++waited >= cfg.earlyStopping.patience) {
-          hooks.log(`early stop after epoch ${epoch}: ${monitor} has not improved for ${waited} epochs (best ${best.value.toPrecision(4)} at epoch ${best.epoch})`);
+          hooks.log(
+            `early stop after epoch ${epoch}: ${monitor} has not improved for ${waited} epochs (best ${best.value.toPrecision(4)} at epoch ${best.epoch})`,
+          );
           break;
         }
       }
@@ -179,7 +230,12 @@ export async function train(tf: TF, model: LayersModel, data: SequenceSet, valid
 }
 
 /** Loss and metrics of the model on a whole set, in evaluation mode (no dropout), batch by batch. */
-export function evaluateLoss(tf: TF, model: LayersModel, data: SequenceSet, cfg: Pick<TrainConfig, "loss" | "batchSize">): { loss: number; metrics: Record<string, number> } {
+export function evaluateLoss(
+  tf: TF,
+  model: LayersModel,
+  data: SequenceSet,
+  cfg: Pick<TrainConfig, "loss" | "batchSize">,
+): { loss: number; metrics: Record<string, number> } {
   let sum = 0;
   let n = 0;
   const predictions: { pred: Float32Array; batch: Batch }[] = [];
@@ -187,7 +243,10 @@ export function evaluateLoss(tf: TF, model: LayersModel, data: SequenceSet, cfg:
     const batch = batchTensors(tf, data, indices);
     const [loss, pred] = tf.tidy(() => {
       const out = model.apply(batch.x, { training: false }) as Tensor;
-      return [lossValue(tf, cfg.loss, batch, out).dataSync()[0]!, out.dataSync() as Float32Array] as const;
+      return [
+        lossValue(tf, cfg.loss, batch, out).dataSync()[0]!,
+        out.dataSync() as Float32Array,
+      ] as const;
     });
     sum += loss * indices.length;
     n += indices.length;
@@ -202,28 +261,54 @@ function monitored(r: EpochRecord, monitor: string): number {
   if (monitor === "val_loss") return r.valLoss ?? r.loss;
   const name = monitor.replace(/^val_/, "");
   const value = monitor.startsWith("val_") ? (r.valMetrics ?? r.metrics)[name] : r.metrics[name];
-  if (value === undefined) throw new Error(`cannot monitor ${monitor}: the history has ${["loss", ...Object.keys(r.metrics)].join(", ")}`);
+  if (value === undefined)
+    throw new Error(
+      `cannot monitor ${monitor}: the history has ${["loss", ...Object.keys(r.metrics)].join(", ")}`,
+    );
   return value;
 }
 
 /** The classic recurrent failures, per layer: gradients that vanish, or explode. */
-export function gradientWarnings(r: EpochRecord, first: EpochRecord): { key: string; text: string }[] {
+export function gradientWarnings(
+  r: EpochRecord,
+  first: EpochRecord,
+): { key: string; text: string }[] {
   const out: { key: string; text: string }[] = [];
   for (const [layer, norm] of Object.entries(r.layerGradNorms)) {
     if (!RECURRENT_LAYER.test(layer)) continue;
-    if (norm < 1e-7) out.push({ key: `vanish:${layer}`, text: `vanishing gradients in ${layer} at epoch ${r.epoch} (mean norm ${norm.toExponential(2)}): it has stopped learning; try gru/lstm, a larger learning rate, or layerNormalization` });
+    if (norm < 1e-7)
+      out.push({
+        key: `vanish:${layer}`,
+        text: `vanishing gradients in ${layer} at epoch ${r.epoch} (mean norm ${norm.toExponential(2)}): it has stopped learning; try gru/lstm, a larger learning rate, or layerNormalization`,
+      });
     const start = first.layerGradNorms[layer] ?? norm;
     if (norm > 1e3 || (r.epoch > 1 && start > 0 && norm > 100 * start)) {
-      out.push({ key: `explode:${layer}`, text: `exploding gradients in ${layer} at epoch ${r.epoch} (mean norm ${norm.toExponential(2)}, ${(norm / start).toFixed(0)}x epoch 1): set clipNorm (e.g. 1.0) or lower the learning rate` });
+      out.push({
+        key: `explode:${layer}`,
+        text: `exploding gradients in ${layer} at epoch ${r.epoch} (mean norm ${norm.toExponential(2)}, ${(norm / start).toFixed(0)}x epoch 1): set clipNorm (e.g. 1.0) or lower the learning rate`,
+      });
     }
   }
   return out;
 }
 
 function formatEpoch(r: EpochRecord, epochs: number, samplesPerSecond: number): string {
-  const f = (v: number) => (Math.abs(v) >= 1000 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : v.toFixed(4));
-  const parts = [`epoch ${r.epoch}/${epochs}`, `loss ${f(r.loss)}`, ...Object.entries(r.metrics).map(([k, v]) => `${k} ${f(v)}`)];
-  if (r.valLoss !== undefined) parts.push(`val_loss ${f(r.valLoss)}`, ...Object.entries(r.valMetrics ?? {}).map(([k, v]) => `val_${k} ${f(v)}`));
-  parts.push(`lr ${r.lr.toExponential(2)}`, `|grad| ${f(r.gradNorm)}`, `${samplesPerSecond.toFixed(0)} samples/s`);
+  const f = (v: number) =>
+    Math.abs(v) >= 1000 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : v.toFixed(4);
+  const parts = [
+    `epoch ${r.epoch}/${epochs}`,
+    `loss ${f(r.loss)}`,
+    ...Object.entries(r.metrics).map(([k, v]) => `${k} ${f(v)}`),
+  ];
+  if (r.valLoss !== undefined)
+    parts.push(
+      `val_loss ${f(r.valLoss)}`,
+      ...Object.entries(r.valMetrics ?? {}).map(([k, v]) => `val_${k} ${f(v)}`),
+    );
+  parts.push(
+    `lr ${r.lr.toExponential(2)}`,
+    `|grad| ${f(r.gradNorm)}`,
+    `${samplesPerSecond.toFixed(0)} samples/s`,
+  );
   return parts.join("  ");
 }

@@ -11,7 +11,11 @@ interface WasmBackend {
   disposeData(dataId: unknown): void;
   readSync(dataId: unknown): ArrayLike<number>;
   makeOutput(shape: number[], dtype: string): { dataId: unknown; shape: number[]; dtype: string };
-  typedArrayFromHeap(info: { dataId: unknown; shape: number[]; dtype: string }): Float32Array | Int32Array;
+  typedArrayFromHeap(info: {
+    dataId: unknown;
+    shape: number[];
+    dtype: string;
+  }): Float32Array | Int32Array;
 }
 
 interface TensorInfo {
@@ -56,12 +60,18 @@ export function registerWasmKernels(tf: TF): void {
  */
 export const WASM_MATMUL_PATCH = "matmul-t 1";
 
-type KernelFunc = (args: { inputs: Record<string, TensorInfo>; attrs: Record<string, unknown>; backend: unknown }) => TensorInfo;
+type KernelFunc = (args: {
+  inputs: Record<string, TensorInfo>;
+  attrs: Record<string, unknown>;
+  backend: unknown;
+}) => TensorInfo;
 
 export function patchWasmMatMul(tf: TF): void {
   const original = tf.getKernel("BatchMatMul", "wasm");
   const batchMatMul = original?.kernelFunc as unknown as KernelFunc | undefined;
-  const transpose = tf.getKernel("Transpose", "wasm")?.kernelFunc as unknown as KernelFunc | undefined;
+  const transpose = tf.getKernel("Transpose", "wasm")?.kernelFunc as unknown as
+    | KernelFunc
+    | undefined;
   if (!batchMatMul || !transpose || (batchMatMul as { patched?: boolean }).patched) return;
   const patched: KernelFunc = ({ inputs, attrs, backend }) => {
     const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
@@ -74,13 +84,23 @@ export function patchWasmMatMul(tf: TF): void {
     const a = transposeA ? swapped(inputs.a!) : inputs.a!;
     const b = transposeB ? swapped(inputs.b!) : inputs.b!;
     try {
-      return batchMatMul({ inputs: { a, b }, attrs: { ...attrs, transposeA: false, transposeB: false }, backend });
+      return batchMatMul({
+        inputs: { a, b },
+        attrs: { ...attrs, transposeA: false, transposeB: false },
+        backend,
+      });
     } finally {
-      for (const t of [transposeA && a, transposeB && b]) if (t) (backend as WasmBackend).disposeData(t.dataId);
+      for (const t of [transposeA && a, transposeB && b])
+        if (t) (backend as WasmBackend).disposeData(t.dataId);
     }
   };
   Object.assign(patched, { patched: true });
   tf.unregisterKernel("BatchMatMul", "wasm");
   // The original's setup binds its wasm function when the backend starts: keep it.
-  tf.registerKernel({ kernelName: "BatchMatMul", backendName: "wasm", kernelFunc: patched as never, ...(original!.setupFunc ? { setupFunc: original!.setupFunc } : {}) });
+  tf.registerKernel({
+    kernelName: "BatchMatMul",
+    backendName: "wasm",
+    kernelFunc: patched as never,
+    ...(original!.setupFunc ? { setupFunc: original!.setupFunc } : {}),
+  });
 }

@@ -9,7 +9,8 @@ type LayersModel = import("@tensorflow/tfjs").LayersModel;
 /** Weight names as TF.js saves them (its `originalName`: no per-process suffixes), shapes and dtypes. */
 export function weightSpecsOf(model: LayersModel): WeightSpec[] {
   return model.weights.map((w) => {
-    if (w.dtype !== "float32") throw new Error(`weight ${w.originalName} is ${w.dtype}; rnnp stores float32 weights`);
+    if (w.dtype !== "float32")
+      throw new Error(`weight ${w.originalName} is ${w.dtype}; rnnp stores float32 weights`);
     return { name: w.originalName, shape: [...w.shape] as number[], dtype: "float32" };
   });
 }
@@ -18,7 +19,12 @@ export function readWeights(model: LayersModel): Float32Array[] {
   return model.weights.map((w) => Float32Array.from(w.read().dataSync() as Float32Array));
 }
 
-export function writeWeights(tf: TF, model: LayersModel, specs: readonly WeightSpec[], weights: readonly Float32Array[]): void {
+export function writeWeights(
+  tf: TF,
+  model: LayersModel,
+  specs: readonly WeightSpec[],
+  weights: readonly Float32Array[],
+): void {
   const byName = new Map(specs.map((s, i) => [s.name, weights[i]!]));
   const tensors = model.weights.map((w) => {
     const values = byName.get(w.originalName);
@@ -33,8 +39,17 @@ export function writeWeights(tf: TF, model: LayersModel, specs: readonly WeightS
  * A model rebuilt from a stored topology and weights, ready to compute on a runtime: with fused
  * kernels, its recurrent layers run on them, and `log` hears which did and which could not.
  */
-export async function restoreModel(tf: TF, topology: Json, specs: readonly WeightSpec[], weights: readonly Float32Array[], runtime: Runtime, log?: (message: string) => void): Promise<LayersModel> {
-  const model = (await tf.models.modelFromJSON({ modelTopology: topology } as never)) as LayersModel;
+export async function restoreModel(
+  tf: TF,
+  topology: Json,
+  specs: readonly WeightSpec[],
+  weights: readonly Float32Array[],
+  runtime: Runtime,
+  log?: (message: string) => void,
+): Promise<LayersModel> {
+  const model = (await tf.models.modelFromJSON({
+    modelTopology: topology,
+  } as never)) as LayersModel;
   writeWeights(tf, model, specs, weights);
   if (runtime.kernels) {
     const said = describeFusion(fuse(tf, model));

@@ -74,12 +74,71 @@ export const CELLS: Record<CellKind, Cell> = {
     states: ["hs", "cs"],
     saved: (d) => ({ gates: d.T * d.B * 4 * d.H, tc: d.T * d.B * d.H }),
     forwardScratch: (d) => ({ xw: d.B * d.T * 4 * d.H, z: d.B * 4 * d.H }),
-    backwardScratch: (d) => ({ dz: d.T * d.B * 4 * d.H, ut: 4 * d.H * d.H, wt: 4 * d.H * d.F, dxw: d.B * d.T * 4 * d.H, tmp: d.B * d.H }),
+    backwardScratch: (d) => ({
+      dz: d.T * d.B * 4 * d.H,
+      ut: 4 * d.H * d.H,
+      wt: 4 * d.H * d.F,
+      dxw: d.B * d.T * 4 * d.H,
+      tmp: d.B * d.H,
+    }),
     dstates: ["dh", "dc"],
-    forward: ({ B, T, F, H }, p, rev, seq) => ({ fn: "lstmForward", args: [B, T, F, H, p.x!, p.w!, p.u!, p.b!, p.mask!, rev, p.rdrop!, p.hm!, p.xw!, p.z!, p.gates!, p.hs!, p.cs!, p.tc!, p.out!, seq] }),
+    forward: ({ B, T, F, H }, p, rev, seq) => ({
+      fn: "lstmForward",
+      args: [
+        B,
+        T,
+        F,
+        H,
+        p.x!,
+        p.w!,
+        p.u!,
+        p.b!,
+        p.mask!,
+        rev,
+        p.rdrop!,
+        p.hm!,
+        p.xw!,
+        p.z!,
+        p.gates!,
+        p.hs!,
+        p.cs!,
+        p.tc!,
+        p.out!,
+        seq,
+      ],
+    }),
     backward: ({ B, T, F, H }, p, rev, seq) => ({
       fn: "lstmBackward",
-      args: [B, T, F, H, p.x!, p.w!, p.u!, p.mask!, rev, p.rdrop!, p.hm!, p.gates!, p.hs!, p.cs!, p.tc!, p.dout!, seq, p.dh!, p.dc!, p.dx!, p.dw!, p.du!, p.db!, p.dz!, p.ut!, p.wt!, p.dxw!, p.tmp!],
+      args: [
+        B,
+        T,
+        F,
+        H,
+        p.x!,
+        p.w!,
+        p.u!,
+        p.mask!,
+        rev,
+        p.rdrop!,
+        p.hm!,
+        p.gates!,
+        p.hs!,
+        p.cs!,
+        p.tc!,
+        p.dout!,
+        seq,
+        p.dh!,
+        p.dc!,
+        p.dx!,
+        p.dw!,
+        p.du!,
+        p.db!,
+        p.dz!,
+        p.ut!,
+        p.wt!,
+        p.dxw!,
+        p.tmp!,
+      ],
     }),
   },
   gru: {
@@ -87,12 +146,73 @@ export const CELLS: Record<CellKind, Cell> = {
     states: ["hs"],
     saved: (d) => ({ gates: d.T * d.B * 3 * d.H, rh: d.T * d.B * d.H }),
     forwardScratch: (d) => ({ xw: d.B * d.T * 3 * d.H, z: d.B * 2 * d.H, tmp: d.B * d.H }),
-    backwardScratch: (d) => ({ dz: d.T * d.B * 3 * d.H, uzrt: 2 * d.H * d.H, uht: d.H * d.H, wt: 3 * d.H * d.F, dxw: d.B * d.T * 3 * d.H, tmp: d.B * d.H, acc: d.B * d.H }),
+    backwardScratch: (d) => ({
+      dz: d.T * d.B * 3 * d.H,
+      uzrt: 2 * d.H * d.H,
+      uht: d.H * d.H,
+      wt: 3 * d.H * d.F,
+      dxw: d.B * d.T * 3 * d.H,
+      tmp: d.B * d.H,
+      acc: d.B * d.H,
+    }),
     dstates: ["dh"],
-    forward: ({ B, T, F, H }, p, rev, seq) => ({ fn: "gruForward", args: [B, T, F, H, p.x!, p.w!, p.u!, p.b!, p.mask!, rev, p.rdrop!, p.hm!, p.xw!, p.z!, p.tmp!, p.gates!, p.hs!, p.rh!, p.out!, seq] }),
+    forward: ({ B, T, F, H }, p, rev, seq) => ({
+      fn: "gruForward",
+      args: [
+        B,
+        T,
+        F,
+        H,
+        p.x!,
+        p.w!,
+        p.u!,
+        p.b!,
+        p.mask!,
+        rev,
+        p.rdrop!,
+        p.hm!,
+        p.xw!,
+        p.z!,
+        p.tmp!,
+        p.gates!,
+        p.hs!,
+        p.rh!,
+        p.out!,
+        seq,
+      ],
+    }),
     backward: ({ B, T, F, H }, p, rev, seq) => ({
       fn: "gruBackward",
-      args: [B, T, F, H, p.x!, p.w!, p.u!, p.mask!, rev, p.rdrop!, p.hm!, p.gates!, p.hs!, p.rh!, p.dout!, seq, p.dh!, p.dx!, p.dw!, p.du!, p.db!, p.dz!, p.uzrt!, p.uht!, p.wt!, p.dxw!, p.tmp!, p.acc!],
+      args: [
+        B,
+        T,
+        F,
+        H,
+        p.x!,
+        p.w!,
+        p.u!,
+        p.mask!,
+        rev,
+        p.rdrop!,
+        p.hm!,
+        p.gates!,
+        p.hs!,
+        p.rh!,
+        p.dout!,
+        seq,
+        p.dh!,
+        p.dx!,
+        p.dw!,
+        p.du!,
+        p.db!,
+        p.dz!,
+        p.uzrt!,
+        p.uht!,
+        p.wt!,
+        p.dxw!,
+        p.tmp!,
+        p.acc!,
+      ],
     }),
   },
   simpleRNN: {
@@ -100,12 +220,64 @@ export const CELLS: Record<CellKind, Cell> = {
     states: ["hs"],
     saved: () => ({}),
     forwardScratch: (d) => ({ xw: d.B * d.T * d.H, z: d.B * d.H }),
-    backwardScratch: (d) => ({ dz: d.T * d.B * d.H, ut: d.H * d.H, wt: d.H * d.F, dxw: d.B * d.T * d.H, tmp: d.B * d.H }),
+    backwardScratch: (d) => ({
+      dz: d.T * d.B * d.H,
+      ut: d.H * d.H,
+      wt: d.H * d.F,
+      dxw: d.B * d.T * d.H,
+      tmp: d.B * d.H,
+    }),
     dstates: ["dh"],
-    forward: ({ B, T, F, H }, p, rev, seq) => ({ fn: "simpleForward", args: [B, T, F, H, p.x!, p.w!, p.u!, p.b!, p.mask!, rev, p.rdrop!, p.hm!, p.xw!, p.z!, p.hs!, p.out!, seq] }),
+    forward: ({ B, T, F, H }, p, rev, seq) => ({
+      fn: "simpleForward",
+      args: [
+        B,
+        T,
+        F,
+        H,
+        p.x!,
+        p.w!,
+        p.u!,
+        p.b!,
+        p.mask!,
+        rev,
+        p.rdrop!,
+        p.hm!,
+        p.xw!,
+        p.z!,
+        p.hs!,
+        p.out!,
+        seq,
+      ],
+    }),
     backward: ({ B, T, F, H }, p, rev, seq) => ({
       fn: "simpleBackward",
-      args: [B, T, F, H, p.x!, p.w!, p.u!, p.mask!, rev, p.rdrop!, p.hm!, p.hs!, p.dout!, seq, p.dh!, p.dx!, p.dw!, p.du!, p.db!, p.dz!, p.ut!, p.wt!, p.dxw!, p.tmp!],
+      args: [
+        B,
+        T,
+        F,
+        H,
+        p.x!,
+        p.w!,
+        p.u!,
+        p.mask!,
+        rev,
+        p.rdrop!,
+        p.hm!,
+        p.hs!,
+        p.dout!,
+        seq,
+        p.dh!,
+        p.dx!,
+        p.dw!,
+        p.du!,
+        p.db!,
+        p.dz!,
+        p.ut!,
+        p.wt!,
+        p.dxw!,
+        p.tmp!,
+      ],
     }),
   },
 };
@@ -127,21 +299,31 @@ interface Chunk {
  * Buffers shared by all chunks and buffers of each chunk, placed together by `place` (an allocation
  * or scratch): names are `name` for shared ones and `name@i` for chunk i's.
  */
-function placed(d: Dims, shared: Record<string, number>, perChunk: (cd: Dims) => Record<string, number>, place: (sizes: Record<string, number>) => Layout<string>): Chunk[] {
+function placed(
+  d: Dims,
+  shared: Record<string, number>,
+  perChunk: (cd: Dims) => Record<string, number>,
+  place: (sizes: Record<string, number>) => Layout<string>,
+): Chunk[] {
   const chunks: { from: number; d: Dims }[] = [];
-  for (let from = 0; from < d.B; from += CHUNK_ROWS) chunks.push({ from, d: { ...d, B: Math.min(CHUNK_ROWS, d.B - from) } });
+  for (let from = 0; from < d.B; from += CHUNK_ROWS)
+    chunks.push({ from, d: { ...d, B: Math.min(CHUNK_ROWS, d.B - from) } });
   const own = chunks.map((c) => perChunk(c.d));
   const sizes: Record<string, number> = { ...shared };
   own.forEach((o, i) => Object.entries(o).forEach(([name, n]) => (sizes[`${name}@${i}`] = n)));
   const at = place(sizes);
   return chunks.map((c, i) => ({
     ...c,
-    p: Object.fromEntries([...Object.keys(shared).map((name) => [name, at[name]!] as const), ...Object.keys(own[i]!).map((name) => [name, at[`${name}@${i}`]!] as const)]),
+    p: Object.fromEntries([
+      ...Object.keys(shared).map((name) => [name, at[name]!] as const),
+      ...Object.keys(own[i]!).map((name) => [name, at[`${name}@${i}`]!] as const),
+    ]),
   }));
 }
 
 /** Joins the buffers of the same chunks placed twice (a tape's and a call's scratch). */
-const joined = (a: Chunk[], b: Chunk[]): Chunk[] => a.map((c, i) => ({ ...c, p: { ...c.p, ...b[i]!.p } }));
+const joined = (a: Chunk[], b: Chunk[]): Chunk[] =>
+  a.map((c, i) => ({ ...c, p: { ...c.p, ...b[i]!.p } }));
 
 /** A chunk's rows of a row-major [B, perRow] array. */
 function rowsOf(a: Float32Array, c: Chunk, perRow: number): Float32Array {
@@ -162,14 +344,27 @@ export interface Tape {
 }
 
 /** Runs a layer over whole sequences; with `save`, keeps on a tape what `backward` will need. */
-export function forward(k: Kernels, kind: CellKind, d: Dims, inputs: SequenceInputs, save: boolean): ForwardResult {
+export function forward(
+  k: Kernels,
+  kind: CellKind,
+  d: Dims,
+  inputs: SequenceInputs,
+  save: boolean,
+): ForwardResult {
   const cell = CELLS[kind];
   const { B, T, F, H } = d;
   const G = cell.gates * H;
   const masked = inputs.mask !== undefined;
   const dropped = inputs.recurrentDropout !== undefined;
   // The tape owns its region: dropped unreleased (never differentiated), it is freed when collected.
-  const tape: Tape = { kind, d, reverse: inputs.reverse, sequences: inputs.sequences, chunks: [], release: () => {} };
+  const tape: Tape = {
+    kind,
+    d,
+    reverse: inputs.reverse,
+    sequences: inputs.sequences,
+    chunks: [],
+    release: () => {},
+  };
   tape.chunks = placed(
     d,
     { w: F * G, u: H * G, b: G },
@@ -192,7 +387,15 @@ export function forward(k: Kernels, kind: CellKind, d: Dims, inputs: SequenceInp
     if (!masked) c.p.mask = 0;
     if (!dropped) c.p.rdrop = c.p.hm = 0;
   }
-  const chunks = joined(tape.chunks, placed(d, {}, (cd) => ({ ...cell.forwardScratch(cd), out: inputs.sequences ? cd.B * T * H : 0 }), (sizes) => k.scratch(sizes)));
+  const chunks = joined(
+    tape.chunks,
+    placed(
+      d,
+      {},
+      (cd) => ({ ...cell.forwardScratch(cd), out: inputs.sequences ? cd.B * T * H : 0 }),
+      (sizes) => k.scratch(sizes),
+    ),
+  );
   const p0 = chunks[0]!.p;
   k.write(p0.w!, inputs.w);
   k.write(p0.u!, inputs.u);
@@ -227,14 +430,32 @@ export function forward(k: Kernels, kind: CellKind, d: Dims, inputs: SequenceInp
  * gradient of the output ([B, T, H] or [B, H]); `dstates` those of the final states (zeros when
  * unused). Weight gradients are summed over chunks in chunk order.
  */
-export function backward(k: Kernels, tape: Tape, doutput: Float32Array, dstates: Float32Array[]): Gradients {
+export function backward(
+  k: Kernels,
+  tape: Tape,
+  doutput: Float32Array,
+  dstates: Float32Array[],
+): Gradients {
   const cell = CELLS[tape.kind];
   const { d } = tape;
   const { B, T, F, H } = d;
   const G = cell.gates * H;
   const chunks = joined(
     tape.chunks,
-    placed(d, {}, (cd) => ({ dout: tape.sequences ? cd.B * T * H : 0, ...Object.fromEntries(cell.dstates.map((s) => [s, cd.B * H])), dx: cd.B * T * F, dw: F * G, du: H * G, db: G, ...cell.backwardScratch(cd) }), (sizes) => k.scratch(sizes)),
+    placed(
+      d,
+      {},
+      (cd) => ({
+        dout: tape.sequences ? cd.B * T * H : 0,
+        ...Object.fromEntries(cell.dstates.map((s) => [s, cd.B * H])),
+        dx: cd.B * T * F,
+        dw: F * G,
+        du: H * G,
+        db: G,
+        ...cell.backwardScratch(cd),
+      }),
+      (sizes) => k.scratch(sizes),
+    ),
   );
   for (const c of chunks) {
     cell.dstates.forEach((s, j) => k.write(c.p[s]!, rowsOf(dstates[j]!, c, H)));
@@ -260,7 +481,13 @@ export function backward(k: Kernels, tape: Tape, doutput: Float32Array, dstates:
     }
     return out;
   };
-  const grads = { dx: rows("dx", T * F), dw: summed("dw", F * G), du: summed("du", H * G), db: summed("db", G), dinit: cell.dstates.map((s) => rows(s, H)) };
+  const grads = {
+    dx: rows("dx", T * F),
+    dw: summed("dw", F * G),
+    du: summed("du", H * G),
+    db: summed("db", G),
+    dinit: cell.dstates.map((s) => rows(s, H)),
+  };
   tape.release();
   return grads;
 }

@@ -49,8 +49,10 @@ function unsupported(layer: RecurrentLayer): string | undefined {
   const { cell } = layer;
   if (layer.stateful) return "stateful";
   if (!cell.useBias) return "no bias";
-  if (cell.activation.getClassName() !== "tanh") return `activation ${cell.activation.getClassName()}`;
-  if (cell.recurrentActivation && cell.recurrentActivation.getClassName() !== "sigmoid") return `recurrentActivation ${cell.recurrentActivation.getClassName()}`;
+  if (cell.activation.getClassName() !== "tanh")
+    return `activation ${cell.activation.getClassName()}`;
+  if (cell.recurrentActivation && cell.recurrentActivation.getClassName() !== "sigmoid")
+    return `recurrentActivation ${cell.recurrentActivation.getClassName()}`;
   return undefined;
 }
 
@@ -87,8 +89,12 @@ export function fuse(tf: TF, model: LayersModel): Fusion {
         const H = rnn.cell.units;
         // Dropout as TF.js's cells draw it: one mask per sequence, the same at every step; inputs' first.
         const { dropout, recurrentDropout } = rnn.cell;
-        if (training && dropout > 0 && dropout < 1) x = tf.mul(x, tf.expandDims(dropoutMask(tf, kind, [B, F], dropout), 1));
-        const dropped = training && recurrentDropout > 0 && recurrentDropout < 1 ? (dropoutMask(tf, kind, [B, H], recurrentDropout).dataSync() as Float32Array) : undefined;
+        if (training && dropout > 0 && dropout < 1)
+          x = tf.mul(x, tf.expandDims(dropoutMask(tf, kind, [B, F], dropout), 1));
+        const dropped =
+          training && recurrentDropout > 0 && recurrentDropout < 1
+            ? (dropoutMask(tf, kind, [B, H], recurrentDropout).dataSync() as Float32Array)
+            : undefined;
         const given = kwargs?.initialState as Tensor[] | undefined;
         const nStates = kind === "lstm" ? 2 : 1;
         const init = given ?? Array.from({ length: nStates }, () => tf.zeros([B, H]));
@@ -137,10 +143,16 @@ function applyOnce(tf: TF, layer: Applicable): void {
   let last: { key: string; out: unknown } | undefined;
   const concrete = (x: unknown): x is Tensor => x instanceof tf.Tensor;
   layer.apply = (inputs, kwargs) => {
-    const given = [...(Array.isArray(inputs) ? inputs : [inputs]), kwargs?.mask, ...((kwargs?.initialState as unknown[] | undefined) ?? [])];
-    if (!given.every((t) => t === undefined || t === null || concrete(t)) || !concrete(given[0])) return apply(inputs, kwargs);
+    const given = [
+      ...(Array.isArray(inputs) ? inputs : [inputs]),
+      kwargs?.mask,
+      ...((kwargs?.initialState as unknown[] | undefined) ?? []),
+    ];
+    if (!given.every((t) => t === undefined || t === null || concrete(t)) || !concrete(given[0]))
+      return apply(inputs, kwargs);
     const key = `${kwargs?.training === true}:${given.map((t) => (concrete(t) ? t.id : "-")).join(",")}`;
-    const alive = (out: unknown) => (Array.isArray(out) ? out : [out]).every((t) => concrete(t) && !t.isDisposed);
+    const alive = (out: unknown) =>
+      (Array.isArray(out) ? out : [out]).every((t) => concrete(t) && !t.isDisposed);
     if (last?.key === key && alive(last.out)) return last.out;
     const out = apply(inputs, kwargs);
     last = { key, out };
@@ -150,6 +162,9 @@ function applyOnce(tf: TF, layer: Applicable): void {
 
 /** One line for the run output: which layers run fused, and why others do not. */
 export function describeFusion(f: Fusion): string | undefined {
-  const parts = [...(f.fused.length ? [`fused kernels: ${f.fused.join(", ")}`] : []), ...f.unfused.map((x) => `${x.layer}: TF.js's cell (${x.reason})`)];
+  const parts = [
+    ...(f.fused.length ? [`fused kernels: ${f.fused.join(", ")}`] : []),
+    ...f.unfused.map((x) => `${x.layer}: TF.js's cell (${x.reason})`),
+  ];
   return parts.length ? parts.join("; ") : undefined;
 }

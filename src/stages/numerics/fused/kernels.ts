@@ -30,11 +30,30 @@ const { WebAssembly: wasm } = globalThis as unknown as {
 
 export interface KernelExports {
   heapBase(): Ptr;
-  gemm(M: I, N: I, K: I, a: Ptr, ars: I, acs: I, b: Ptr, ldb: I, c: Ptr, ldc: I, acc: boolean): void;
+  gemm(
+    M: I,
+    N: I,
+    K: I,
+    a: Ptr,
+    ars: I,
+    acs: I,
+    b: Ptr,
+    ldb: I,
+    c: Ptr,
+    ldc: I,
+    acc: boolean,
+  ): void;
 }
 
 /** The kernels the pool may run, by name (a call names one and gives its arguments). */
-export const KERNEL_NAMES = ["lstmForward", "lstmBackward", "gruForward", "gruBackward", "simpleForward", "simpleBackward"] as const;
+export const KERNEL_NAMES = [
+  "lstmForward",
+  "lstmBackward",
+  "gruForward",
+  "gruBackward",
+  "simpleForward",
+  "simpleBackward",
+] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
 /** Float32 buffers of one call, by name: their offsets in the module's memory. */
@@ -51,9 +70,12 @@ const MAX_PAGES = 65536;
 
 /** A layer whose sequences need more than WebAssembly's 4 GiB (its activations are kept for BPTT). */
 export class KernelMemoryExceeded extends Error {
-  readonly hint = "lower batchSize (the memory grows with batch x steps x units), or use TF.js's cells: --kernels tfjs";
+  readonly hint =
+    "lower batchSize (the memory grows with batch x steps x units), or use TF.js's cells: --kernels tfjs";
   constructor(bytes: number) {
-    super(`a recurrent layer needs ${(bytes / 2 ** 30).toFixed(1)} GiB in rnnp's fused kernels, more than WebAssembly's 4 GiB`);
+    super(
+      `a recurrent layer needs ${(bytes / 2 ** 30).toFixed(1)} GiB in rnnp's fused kernels, more than WebAssembly's 4 GiB`,
+    );
   }
 }
 
@@ -65,11 +87,23 @@ export class Kernels {
   ) {}
 
   static load(threads = defaultThreads(), path = kernelsPath()): Kernels {
-    if (!existsSync(path)) throw new Error(`rnnp's fused kernels are not built (${path}): run npm run build`);
+    if (!existsSync(path))
+      throw new Error(`rnnp's fused kernels are not built (${path}): run npm run build`);
     const module = new wasm.Module(readFileSync(path));
     const memory = new wasm.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
-    const exports = new wasm.Instance(module, { env: { memory } }).exports as KernelExports & Record<KernelName, (...a: number[]) => void>;
-    return new Kernels(exports, memory, new Pool(module, memory, KERNEL_NAMES, exports as unknown as Record<string, (...a: number[]) => void>, threads));
+    const exports = new wasm.Instance(module, { env: { memory } }).exports as KernelExports &
+      Record<KernelName, (...a: number[]) => void>;
+    return new Kernels(
+      exports,
+      memory,
+      new Pool(
+        module,
+        memory,
+        KERNEL_NAMES,
+        exports as unknown as Record<string, (...a: number[]) => void>,
+        threads,
+      ),
+    );
   }
 
   /** Live regions, by offset: their ends. */
@@ -136,7 +170,8 @@ export class Kernels {
       at += aligned(floats);
     }
     if (at > MAX_PAGES * 65536) throw new KernelMemoryExceeded(at);
-    if (at > this.memory.buffer.byteLength) this.memory.grow(Math.ceil((at - this.memory.buffer.byteLength) / 65536));
+    if (at > this.memory.buffer.byteLength)
+      this.memory.grow(Math.ceil((at - this.memory.buffer.byteLength) / 65536));
     return { ...(out as Layout<K>), end: at };
   }
 
@@ -165,14 +200,23 @@ let loaded: Kernels | undefined;
 
 /** The process's kernels, loaded on first use. */
 export function kernels(): Kernels {
-  return (loaded ??= Kernels.load());
+  loaded ??= Kernels.load();
+  return loaded;
 }
 
 /** rnnp's package root: the nearest folder above this module with rnnp's package.json. */
 function packageRoot(): string {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); dirname(dir) !== dir; dir = dirname(dir)) {
+  for (
+    let dir = dirname(fileURLToPath(import.meta.url));
+    dirname(dir) !== dir;
+    dir = dirname(dir)
+  ) {
     const pkg = join(dir, "package.json");
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "rnnp") return dir;
+    if (
+      existsSync(pkg) &&
+      (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "rnnp"
+    )
+      return dir;
   }
   throw new Error("cannot find rnnp's package.json above its modules");
 }
@@ -190,5 +234,7 @@ export const FUSED_OPS_VERSION = 2;
 
 /** The kernels' identity for stage keys: a digest of the compiled module, or undefined when not built. */
 export function kernelsDigest(path = kernelsPath()): string | undefined {
-  return existsSync(path) ? createHash("sha256").update(readFileSync(path)).digest("hex").slice(0, 16) : undefined;
+  return existsSync(path)
+    ? createHash("sha256").update(readFileSync(path)).digest("hex").slice(0, 16)
+    : undefined;
 }

@@ -1,6 +1,13 @@
 import type { Tensor } from "@tensorflow/tfjs";
 import type { TF } from "../tf.js";
-import { backward, CELLS, forward, type CellKind, type Dims, type SequenceInputs } from "./cells.js";
+import {
+  backward,
+  CELLS,
+  forward,
+  type CellKind,
+  type Dims,
+  type SequenceInputs,
+} from "./cells.js";
 import type { Kernels } from "./kernels.js";
 
 export interface RecurrentArgs {
@@ -25,13 +32,25 @@ export interface RecurrentArgs {
  * layer instead of a dozen per step. The op's value packs the output and the final states along the
  * time axis ([B, outputs + states, H]) because a custom gradient has one output; `recurrent` unpacks.
  */
-export function recurrent(tf: TF, k: Kernels, kind: CellKind, a: RecurrentArgs, withGradient: boolean): { output: Tensor; states: Tensor[] } {
+export function recurrent(
+  tf: TF,
+  k: Kernels,
+  kind: CellKind,
+  a: RecurrentArgs,
+  withGradient: boolean,
+): { output: Tensor; states: Tensor[] } {
   const [B, T, F] = a.x.shape as [number, number, number];
   const H = a.recurrentKernel.shape[0]!;
   const d: Dims = { B, T, F, H };
   const nStates = CELLS[kind].states.length;
   const outSteps = a.sequences ? T : 1;
-  const inputsOf = (x: Tensor, w: Tensor, u: Tensor, b: Tensor, init: Tensor[]): SequenceInputs => ({
+  const inputsOf = (
+    x: Tensor,
+    w: Tensor,
+    u: Tensor,
+    b: Tensor,
+    init: Tensor[],
+  ): SequenceInputs => ({
     x: x.dataSync() as Float32Array,
     w: w.dataSync() as Float32Array,
     u: u.dataSync() as Float32Array,
@@ -45,14 +64,25 @@ export function recurrent(tf: TF, k: Kernels, kind: CellKind, a: RecurrentArgs, 
   const pack = (output: Float32Array, states: Float32Array[]) => {
     const packed = new Float32Array(B * (outSteps + nStates) * H);
     for (let b = 0; b < B; b++) {
-      packed.set(output.subarray(b * outSteps * H, (b + 1) * outSteps * H), b * (outSteps + nStates) * H);
-      states.forEach((s, i) => packed.set(s.subarray(b * H, (b + 1) * H), (b * (outSteps + nStates) + outSteps + i) * H));
+      packed.set(
+        output.subarray(b * outSteps * H, (b + 1) * outSteps * H),
+        b * (outSteps + nStates) * H,
+      );
+      states.forEach((s, i) =>
+        packed.set(s.subarray(b * H, (b + 1) * H), (b * (outSteps + nStates) + outSteps + i) * H),
+      );
     }
     return tf.tensor3d(packed, [B, outSteps + nStates, H]);
   };
   let packed: Tensor;
   if (!withGradient) {
-    const r = forward(k, kind, d, inputsOf(a.x, a.kernel, a.recurrentKernel, a.bias, a.init), false);
+    const r = forward(
+      k,
+      kind,
+      d,
+      inputsOf(a.x, a.kernel, a.recurrentKernel, a.bias, a.init),
+      false,
+    );
     packed = pack(r.output, r.states);
   } else {
     const op = tf.customGrad((...args: unknown[]) => {
@@ -68,7 +98,9 @@ export function recurrent(tf: TF, k: Kernels, kind: CellKind, a: RecurrentArgs, 
           for (let bi = 0; bi < B; bi++) {
             const row = bi * (outSteps + nStates) * H;
             doutput.set(g.subarray(row, row + outSteps * H), bi * outSteps * H);
-            dstates.forEach((s, i) => s.set(g.subarray(row + (outSteps + i) * H, row + (outSteps + i + 1) * H), bi * H));
+            dstates.forEach((s, i) =>
+              s.set(g.subarray(row + (outSteps + i) * H, row + (outSteps + i + 1) * H), bi * H),
+            );
           }
           const grads = backward(k, r.saved!, doutput, dstates);
           return [
@@ -81,9 +113,19 @@ export function recurrent(tf: TF, k: Kernels, kind: CellKind, a: RecurrentArgs, 
         },
       };
     });
-    packed = (op as (...t: Tensor[]) => Tensor)(a.x, a.kernel, a.recurrentKernel, a.bias, ...a.init);
+    packed = (op as (...t: Tensor[]) => Tensor)(
+      a.x,
+      a.kernel,
+      a.recurrentKernel,
+      a.bias,
+      ...a.init,
+    );
   }
-  const output = a.sequences ? tf.slice(packed, [0, 0, 0], [B, T, H]) : tf.reshape(tf.slice(packed, [0, 0, 0], [B, 1, H]), [B, H]);
-  const states = Array.from({ length: nStates }, (_, i) => tf.reshape(tf.slice(packed, [0, outSteps + i, 0], [B, 1, H]), [B, H]));
+  const output = a.sequences
+    ? tf.slice(packed, [0, 0, 0], [B, T, H])
+    : tf.reshape(tf.slice(packed, [0, 0, 0], [B, 1, H]), [B, H]);
+  const states = Array.from({ length: nStates }, (_, i) =>
+    tf.reshape(tf.slice(packed, [0, outSteps + i, 0], [B, 1, H]), [B, H]),
+  );
   return { output, states };
 }

@@ -65,7 +65,10 @@ export class Pool {
   ) {
     Atomics.store(this.control, NEXT, CLOSED);
     for (let i = 1; i < threads; i++) {
-      const w = new Worker(WORKER, { eval: true, workerData: { module, memory, control: this.control.buffer, names } });
+      const w = new Worker(WORKER, {
+        eval: true,
+        workerData: { module, memory, control: this.control.buffer, names },
+      });
       w.unref(); // waiting workers never keep the process alive
       this.workers.push(w);
     }
@@ -73,13 +76,15 @@ export class Pool {
 
   /** Runs the calls, on every thread of the pool; throws after all have finished if one failed. */
   run(calls: readonly Call[]): void {
-    for (let from = 0; from < calls.length; from += MAX_CALLS) this.round(calls.slice(from, from + MAX_CALLS));
+    for (let from = 0; from < calls.length; from += MAX_CALLS)
+      this.round(calls.slice(from, from + MAX_CALLS));
   }
 
   private round(calls: readonly Call[]): void {
     const c = this.control;
     calls.forEach((call, j) => {
-      if (call.args.length > SLOT - 2) throw new Error(`${call.fn}: too many arguments for the pool`);
+      if (call.args.length > SLOT - 2)
+        throw new Error(`${call.fn}: too many arguments for the pool`);
       const at = TABLE + j * SLOT;
       c[at] = this.names.indexOf(call.fn);
       c[at + 1] = call.args.length;
@@ -102,7 +107,8 @@ export class Pool {
       }
       Atomics.add(c, DONE, 1);
     }
-    for (let done = Atomics.load(c, DONE); done < calls.length; done = Atomics.load(c, DONE)) Atomics.wait(c, DONE, done);
+    for (let done = Atomics.load(c, DONE); done < calls.length; done = Atomics.load(c, DONE))
+      Atomics.wait(c, DONE, done);
     Atomics.store(c, NEXT, CLOSED);
     if (error) throw error;
     if (Atomics.load(c, FAILED)) throw new Error("a fused kernel failed in a worker thread");
