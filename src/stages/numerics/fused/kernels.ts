@@ -3,6 +3,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
+import type { Call } from "./abi.js";
+import { isaAsked, loadAddon, NativePool } from "./native.js";
 import { Pool } from "./pool.js";
 
 /**
@@ -14,7 +16,6 @@ import { Pool } from "./pool.js";
  * region (calls are synchronous and never overlap). Where a buffer sits never changes a result.
  */
 type Ptr = number;
-type I = number;
 // Node's WebAssembly global, typed here (TypeScript declares it only with the DOM library).
 interface WasmMemory {
   readonly buffer: ArrayBufferLike;
@@ -28,33 +29,10 @@ const { WebAssembly: wasm } = globalThis as unknown as {
   };
 };
 
+/** What JS calls on the module itself; the kernels (abi.ts) are called through the pool. */
 export interface KernelExports {
   heapBase(): Ptr;
-  gemm(
-    M: I,
-    N: I,
-    K: I,
-    a: Ptr,
-    ars: I,
-    acs: I,
-    b: Ptr,
-    ldb: I,
-    c: Ptr,
-    ldc: I,
-    acc: boolean,
-  ): void;
 }
-
-/** The kernels the pool may run, by name (a call names one and gives its arguments). */
-export const KERNEL_NAMES = [
-  "lstmForward",
-  "lstmBackward",
-  "gruForward",
-  "gruBackward",
-  "simpleForward",
-  "simpleBackward",
-] as const;
-export type KernelName = (typeof KERNEL_NAMES)[number];
 
 /** Float32 buffers of one call, by name: their offsets in the module's memory. */
 export type Layout<K extends string> = Record<K, Ptr>;
@@ -79,31 +57,73 @@ export class KernelMemoryExceeded extends Error {
   }
 }
 
+/** What runs a batch of kernel calls: the wasm pool, or the native add-on's. */
+export interface Runner {
+  readonly threads: number;
+  run(calls: readonly Call[]): void;
+}
+
+/**
+ * Which build of the kernels runs (RNNP_KERNELS_IMPL): `native` where the add-on is built (its best
+ * instruction set, or `native-avx2` etc. for one), `wasm` for the WebAssembly kernels; unset, the
+ * native ones when they can run. Both give the same bytes, so stage keys do not say which ran.
+ */
+export type Implementation = "auto" | "wasm" | "native" | `native-${string}`;
+
+function implementationAsked(): Implementation {
+  const asked = process.env.RNNP_KERNELS_IMPL ?? "auto";
+  if (asked === "auto" || asked === "wasm" || asked === "native" || asked.startsWith("native-"))
+    return asked as Implementation;
+  throw new Error(
+    `RNNP_KERNELS_IMPL=${asked}: expected wasm, native or native-<instruction set> (e.g. native-avx2)`,
+  );
+}
+
 export class Kernels {
   private constructor(
     readonly exports: KernelExports,
     private readonly memory: WasmMemory,
-    readonly pool: Pool,
+    readonly pool: Runner,
+    /** "native avx512" or "wasm simd", and why not native when it could have been. */
+    readonly implementation: string,
+    private readonly fallback?: string,
   ) {}
 
-  static load(threads = defaultThreads(), path = kernelsPath()): Kernels {
+  static load(
+    threads = defaultThreads(),
+    path = kernelsPath(),
+    impl: Implementation = implementationAsked(),
+  ): Kernels {
     if (!existsSync(path))
       throw new Error(`rnnp's fused kernels are not built (${path}): run npm run build`);
     const module = new wasm.Module(readFileSync(path));
     const memory = new wasm.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
     const exports = new wasm.Instance(module, { env: { memory } }).exports as KernelExports &
-      Record<KernelName, (...a: number[]) => void>;
-    return new Kernels(
-      exports,
-      memory,
-      new Pool(
-        module,
+      Record<string, (...a: number[]) => void>;
+    if (impl !== "wasm") {
+      const addon = loadAddon(packageRoot(), kernelsDigest(path));
+      if (!("reason" in addon)) {
+        const isa = isaAsked(impl === "auto" ? "native" : impl, addon);
+        const pool = new NativePool(addon, isa, threads, memory);
+        return new Kernels(exports, memory, pool, `native ${isa}`);
+      }
+      if (impl !== "auto")
+        throw new Error(`RNNP_KERNELS_IMPL=${impl}: rnnp's native kernels are ${addon.reason}`);
+      return new Kernels(
+        exports,
         memory,
-        KERNEL_NAMES,
-        exports as unknown as Record<string, (...a: number[]) => void>,
-        threads,
-      ),
-    );
+        new Pool(module, memory, exports, threads),
+        "wasm simd",
+        `native kernels ${addon.reason}`,
+      );
+    }
+    return new Kernels(exports, memory, new Pool(module, memory, exports, threads), "wasm simd");
+  }
+
+  /** For the run output: "native avx512, 2 threads". */
+  describe(): string {
+    const threads = `${this.pool.threads} thread${this.pool.threads === 1 ? "" : "s"}`;
+    return `${this.implementation}, ${threads}${this.fallback ? `; ${this.fallback}` : ""}`;
   }
 
   /** Live regions, by offset: their ends. */
