@@ -4,6 +4,7 @@
 import seedrandom from "seedrandom";
 import type { SequenceSet } from "../src/stages/artifacts/sequences.js";
 import { fuse } from "../src/stages/numerics/fused/fuse.js";
+import { kernels as fusedKernels } from "../src/stages/numerics/fused/kernels.js";
 import { initialWeights } from "../src/stages/numerics/init.js";
 import { buildModel, type LayerCall } from "../src/stages/numerics/layers.js";
 import { predictAll } from "../src/stages/numerics/predict.js";
@@ -94,5 +95,6 @@ process.stdout.write(
     infer,
     tensors,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
+    ...(kernels === "fused" ? { kernels: fusedKernels().describe() } : {}),
   }) + "\n",
 );

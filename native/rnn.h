@@ -18,7 +18,9 @@
 #include "simd.h"
 
 #if defined(__GNUC__)
+#ifndef RNNP_INLINE
 #define RNNP_INLINE inline __attribute__((always_inline))
+#endif
 #else
 #define RNNP_INLINE inline
 #endif
