@@ -197,7 +197,8 @@ class Pool : public Napi::ObjectWrap<Pool> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Pool",
-                       {InstanceMethod<&Pool::Run>("run"), InstanceMethod<&Pool::Close>("close"),
+                       {InstanceMethod<&Pool::Run>("run"), InstanceMethod<&Pool::Sum>("sum"),
+                        InstanceMethod<&Pool::Close>("close"),
                         InstanceAccessor<&Pool::Threads>("threads"),
                         InstanceAccessor<&Pool::Isa>("isa")});
   }
@@ -233,6 +234,30 @@ class Pool : public Napi::ObjectWrap<Pool> {
     const int32_t* calls = table.Data();
     for (int j = 0; j < count; j++) check(env, calls + (size_t)j * kSlot, m);
     pool_->run(Job{table_, m, calls}, count);
+    return env.Undefined();
+  }
+
+  // sum(memory, offsets: Int32Array, n): the first buffer += each other one, in order (a chunk's
+  // weight gradients summed over chunks: element by element, ((g0 + g1) + g2) + ..., as in JS).
+  Napi::Value Sum(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() != 3 || !info[0].IsTypedArray() || !info[1].IsTypedArray() ||
+        !info[2].IsNumber())
+      throw Napi::TypeError::New(env, "sum(memory: Uint8Array, offsets: Int32Array, n)");
+    auto memory = info[0].As<Napi::Uint8Array>();
+    auto offsets = info[1].As<Napi::Int32Array>();
+    const int64_t n = info[2].As<Napi::Number>().Int64Value();
+    const size_t count = offsets.ElementLength();
+    for (size_t i = 0; i < count; i++)
+      if (n < 0 || (uint64_t)(uint32_t)offsets[i] + (uint64_t)n * 4 > memory.ByteLength())
+        throw Napi::RangeError::New(env, "sum: a buffer outside the memory");
+    if (count == 0) return env.Undefined();
+    FpEnv fp;
+    float* out = reinterpret_cast<float*>(memory.Data() + (uint32_t)offsets[0]);
+    for (size_t i = 1; i < count; i++) {
+      const float* part = reinterpret_cast<const float*>(memory.Data() + (uint32_t)offsets[i]);
+      for (int64_t j = 0; j < n; j++) out[j] = out[j] + part[j];
+    }
     return env.Undefined();
   }
 

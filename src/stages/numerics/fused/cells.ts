@@ -298,13 +298,13 @@ export function backward(
     for (const c of chunks) out.set(k.view(c.p[name]!, c.d.B * perRow), c.from * perRow);
     return out;
   };
+  // Weight gradients over chunks, in chunk order, summed into the first chunk's buffers.
   const summed = (name: string, n: number) => {
-    const out = k.read(chunks[0]!.p[name]!, n);
-    for (const c of chunks.slice(1)) {
-      const part = k.view(c.p[name]!, n);
-      for (let j = 0; j < n; j++) out[j] = out[j]! + part[j]!;
-    }
-    return out;
+    k.pool.sum(
+      chunks.map((c) => c.p[name]!),
+      n,
+    );
+    return k.read(chunks[0]!.p[name]!, n);
   };
   const grads = {
     dx: rows("dx", T * F),

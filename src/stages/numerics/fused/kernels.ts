@@ -61,6 +61,8 @@ export class KernelMemoryExceeded extends Error {
 export interface Runner {
   readonly threads: number;
   run(calls: readonly Call[]): void;
+  /** The buffer at offsets[0] += each other one, in order (chunks' weight gradients). */
+  sum(offsets: readonly number[], n: number): void;
 }
 
 /**

@@ -29,6 +29,7 @@ interface AddonPool {
   readonly threads: number;
   readonly isa: string;
   run(memory: Uint8Array, table: Int32Array, count: number): void;
+  sum(memory: Uint8Array, offsets: Int32Array, n: number): void;
   close(): void;
 }
 
@@ -95,6 +96,11 @@ export class NativePool {
     if (calls.length * SLOT > this.table.length) this.table = new Int32Array(calls.length * SLOT);
     encodeCalls(calls, this.table, 0);
     this.pool.run(memory, this.table, calls.length);
+  }
+
+  /** The first buffer += each other one, element by element in order (as `Pool.sum`). */
+  sum(offsets: readonly number[], n: number): void {
+    this.pool.sum(this.memoryView(), Int32Array.from(offsets), n);
   }
 
   /** The memory as bytes (a new view after it grew). */

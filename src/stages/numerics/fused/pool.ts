@@ -54,7 +54,7 @@ export class Pool {
 
   constructor(
     module: object,
-    memory: object,
+    private readonly memory: { readonly buffer: ArrayBufferLike },
     private readonly local: Record<string, (...args: number[]) => void>,
     readonly threads: number,
   ) {
@@ -73,6 +73,18 @@ export class Pool {
   run(calls: readonly Call[]): void {
     for (let from = 0; from < calls.length; from += MAX_CALLS)
       this.round(calls.slice(from, from + MAX_CALLS));
+  }
+
+  /**
+   * The first buffer += each other one, element by element in order: ((g0 + g1) + g2) + ... (a
+   * float32 sum; JavaScript's double sum of two floats rounds to the same float).
+   */
+  sum(offsets: readonly number[], n: number): void {
+    const out = new Float32Array(this.memory.buffer, offsets[0], n);
+    for (const at of offsets.slice(1)) {
+      const part = new Float32Array(this.memory.buffer, at, n);
+      for (let j = 0; j < n; j++) out[j] = out[j]! + part[j]!;
+    }
   }
 
   private round(calls: readonly Call[]): void {
