@@ -44,20 +44,20 @@ export function loadAddon(
   wasmDigest: string | undefined,
 ): Addon | { reason: string } {
   const path = addonPath(root);
-  if (!existsSync(path)) return { reason: "not built (npm run native builds it)" };
+  if (!existsSync(path)) return { reason: "not built: npm run native builds them" };
   let addon: Addon;
   try {
     addon = createRequire(import.meta.url)(path) as Addon;
   } catch (e) {
-    return { reason: `does not load (${(e as Error).message.split("\n")[0]})` };
+    return { reason: `does not load: ${(e as Error).message.split("\n")[0]}` };
   }
   if (addon.portOf !== wasmDigest)
     return {
-      reason: `built for other kernels (${addon.portOf}, these are ${wasmDigest}): npm run native`,
+      reason: `a port of other kernels, ${addon.portOf} where these are ${wasmDigest}: npm run native`,
     };
   const expected = KERNEL_NAMES.map((n) => `${n}/${KERNELS[n].args.length}`).join(",");
   if (addon.kernels.map(([n, a]) => `${n}/${a}`).join(",") !== expected)
-    return { reason: "its kernels' arguments differ from the ABI (abi.ts): npm run native" };
+    return { reason: "built with other kernel arguments than abi.ts declares: npm run native" };
   return addon;
 }
 
