@@ -193,10 +193,15 @@ struct Kernels {
     }
   }
 
-  /** dst[cols, rows] = src[rows, cols]ᵀ (src with leading dimension lds). */
+  /** dst[cols, rows] = src[rows, cols]ᵀ (src with leading dimension lds), in 32 x 32 blocks. */
   static void transpose(int rows, int cols, const float* src, int lds, float* dst) {
-    for (int r = 0; r < rows; r++)
-      for (int c = 0; c < cols; c++) dst[(idx)c * rows + r] = src[(idx)r * lds + c];
+    constexpr int TB = 32;
+    for (int r0 = 0; r0 < rows; r0 += TB)
+      for (int c0 = 0; c0 < cols; c0 += TB) {
+        const int r1 = std::min(rows, r0 + TB), c1 = std::min(cols, c0 + TB);
+        for (int r = r0; r < r1; r++)
+          for (int c = c0; c < c1; c++) dst[(idx)c * rows + r] = src[(idx)r * lds + c];
+      }
   }
 
   /** out[N] = sum of the rows of m[R, N] (in row order). */
