@@ -102,24 +102,31 @@ export class Kernels {
     const memory = new wasm.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
     const exports = new wasm.Instance(module, { env: { memory } }).exports as KernelExports &
       Record<string, (...a: number[]) => void>;
-    if (impl !== "wasm") {
-      const addon = loadAddon(packageRoot(), kernelsDigest(path));
-      if (!("reason" in addon)) {
-        const isa = isaAsked(impl === "auto" ? "native" : impl, addon);
-        const pool = new NativePool(addon, isa, threads, memory);
-        return new Kernels(exports, memory, pool, `native ${isa}`);
-      }
-      if (impl !== "auto")
-        throw new Error(`RNNP_KERNELS_IMPL=${impl}: rnnp's native kernels are ${addon.reason}`);
-      return new Kernels(
+    const wasmPool = (fallback?: string) =>
+      new Kernels(
         exports,
         memory,
         new Pool(module, memory, exports, threads),
         "wasm simd",
-        `native kernels ${addon.reason}`,
+        fallback,
       );
+    if (impl === "wasm") return wasmPool();
+    const addon = loadAddon(packageRoot(), kernelsDigest(path));
+    if ("reason" in addon) {
+      if (impl !== "auto")
+        throw new Error(`RNNP_KERNELS_IMPL=${impl}: rnnp's native kernels are ${addon.reason}`);
+      return wasmPool(`native kernels ${addon.reason}`);
     }
-    return new Kernels(exports, memory, new Pool(module, memory, exports, threads), "wasm simd");
+    const isa = isaAsked(impl === "auto" ? "native" : impl, addon);
+    // One float at a time is slower than WebAssembly's four: unasked, the wasm kernels run then.
+    if (impl === "auto" && isa === "scalar")
+      return wasmPool("native kernels: no vector instruction set built for this CPU");
+    return new Kernels(
+      exports,
+      memory,
+      new NativePool(addon, isa, threads, memory),
+      `native ${isa}`,
+    );
   }
 
   /** For the run output: "native avx512, 2 threads". */

@@ -119,9 +119,10 @@ const ALL = { masked: true, dropout: true, sequences: true };
  */
 export function checkExtents(call: Call, bytes: number): void {
   const spec = KERNELS[call.fn as KernelName];
-  const [B, T, F, H] = call.args as number[];
-  const d = { B: B!, T: T!, F: F!, H: H! };
-  (spec.args as readonly Arg[]).forEach((a, i) => {
+  const args = spec.args as readonly Arg[];
+  const dim = (name: string) => call.args[args.findIndex((a) => a.name === name)] as number;
+  const d = { B: dim("B"), T: dim("T"), F: dim("F"), H: dim("H") };
+  args.forEach((a, i) => {
     if (a.type !== "ptr") return;
     const at = call.args[i] as number;
     if (at === 0) return;
