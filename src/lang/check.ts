@@ -1,3 +1,4 @@
+import type { Code } from "../core/codes.js";
 import { dirname, resolve } from "node:path";
 import { Graph, alg } from "@dagrejs/graphlib";
 import type * as A from "../../grammar/ast.js";
@@ -52,7 +53,7 @@ export function check(
 ): { ir?: PipelineIR; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const err = (
-    code: string,
+    code: Code,
     message: string,
     span: Span | undefined,
     extra: Partial<Diagnostic> = {},
@@ -403,7 +404,7 @@ function expandSweep(
 }
 
 function draftStage(decl: A.StageDecl, scope: ValueScope): StageDraft | undefined {
-  const err = (code: string, message: string, span: Span, extra: Partial<Diagnostic> = {}) =>
+  const err = (code: Code, message: string, span: Span, extra: Partial<Diagnostic> = {}) =>
     scope.diagnostics.push({ code, severity: "error", message, file: scope.file, span, ...extra });
   const body = decl.body;
   const kind = kinds.get(body.name.text);

@@ -1,3 +1,4 @@
+import { UserError } from "../core/diagnostic.js";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { Json } from "../core/canonical.js";
 import type { Digest, StageKey } from "../core/digest.js";
@@ -38,7 +39,11 @@ export function lockPathOf(pipelineFile: string): string {
   return pipelineFile.replace(/\.rnnp$/, "") + ".lock";
 }
 
-export class LockfileError extends Error {}
+export class LockfileError extends UserError {
+  constructor(message: string, hint?: string) {
+    super(message, { code: "lockfile", hint });
+  }
+}
 
 export function readLockfile(path: string): Lockfile | undefined {
   if (!existsSync(path)) return undefined;

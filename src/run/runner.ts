@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { DiagnosticError, type Diagnostic } from "../core/diagnostic.js";
+import { DiagnosticError, diagnostic, type Diagnostic, UserError } from "../core/diagnostic.js";
 import { short, type Digest, type StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
 import type { StageRecord } from "../cache/record.js";
@@ -528,19 +528,20 @@ function outputsDiffer(
     }));
 }
 
+/**
+ * A stage's failure as diagnostics. A UserError is the user's to act on (its code and hint say how);
+ * anything else is a bug in rnnp, reported as such, with the stack when RNNP_DEBUG is set.
+ */
 function toDiagnostics(e: unknown, stage: StageIR, file: string): Diagnostic[] {
   if (e instanceof DiagnosticError) return e.diagnostics;
+  const where = { file, span: stage.nameSpan };
+  const prefix = `stage \`${stage.name}\` (${stage.kind.name}): `;
+  if (e instanceof UserError) return [e.toDiagnostic(where, prefix)];
   const message = e instanceof Error ? e.message : String(e);
-  // Errors from below may carry advice (a missing tool, a layer too large for the kernels' memory).
-  const hint = (e as { hint?: unknown } | undefined)?.hint;
+  const stack = process.env.RNNP_DEBUG && e instanceof Error && e.stack ? `\n${e.stack}` : "";
   return [
-    {
-      code: "stage-failed",
-      severity: "error",
-      message: `stage \`${stage.name}\` (${stage.kind.name}): ${message}`,
-      file,
-      span: stage.nameSpan,
-      ...(typeof hint === "string" ? { hint } : {}),
-    },
+    diagnostic("stage-failed", `${prefix}internal error: ${message}${stack}`, where, {
+      hint: "this is a bug in rnnp, not in your pipeline: please report it (RNNP_DEBUG=1 prints the stack)",
+    }),
   ];
 }

@@ -1,3 +1,5 @@
+import { UserError } from "../../core/diagnostic.js";
+
 /**
  * A table of examples: ordered, typed columns of equal length. `roles` names the column that holds the
  * text and the one that holds the label, so later stages need not be told again.
@@ -29,7 +31,7 @@ export function rowCount(t: Table): number {
 export function column(t: Table, name: string): Column {
   const c = t.columns.find((c) => c.name === name);
   if (!c)
-    throw new Error(
+    throw new UserError(
       `table has no column "${name}" (it has ${t.columns.map((c) => c.name).join(", ")})`,
     );
   return c;
@@ -37,7 +39,7 @@ export function column(t: Table, name: string): Column {
 
 /** A column's values as strings (labels may be stored as numbers). */
 export function asStrings(c: Column): string[] {
-  if (c.dtype === "audio") throw new Error(`column "${c.name}" holds audio, not labels`);
+  if (c.dtype === "audio") throw new UserError(`column "${c.name}" holds audio, not labels`);
   return c.dtype === "string" ? c.values : Array.from(c.values, String);
 }
 

@@ -1,3 +1,4 @@
+import { UserError } from "../../core/diagnostic.js";
 import wavefile from "wavefile";
 
 const { WaveFile } = wavefile;
@@ -11,7 +12,7 @@ export function decodeWav(
   try {
     wav = new WaveFile(bytes);
   } catch (e) {
-    throw new Error(`${where} is not a WAV file (${(e as Error).message})`);
+    throw new UserError(`${where} is not a WAV file (${(e as Error).message})`);
   }
   const fmt = wav.fmt as { sampleRate: number; numChannels: number };
   // getSamples gives one array per channel for multi-channel files, a single array for mono.

@@ -1,3 +1,4 @@
+import { UserError } from "../../core/diagnostic.js";
 import { defineKind } from "../kind.js";
 import { p } from "../schema.js";
 import {
@@ -127,7 +128,7 @@ function textColumns(t: Table, explicit?: string[]): string[] {
   if (explicit) {
     for (const c of explicit)
       if (column(t, c).dtype !== "string")
-        throw new Error(`column "${c}" is not text; only string columns are cleaned as text`);
+        throw new UserError(`column "${c}" is not text; only string columns are cleaned as text`);
     return explicit;
   }
   if (t.roles.text) return [t.roles.text];
@@ -147,7 +148,7 @@ export function cleanTable(t: Table, o: CleanParams): Table {
   const label = t.roles.label ? column(table, t.roles.label) : undefined;
   const labelText = (i: number) => (label ? String(label.values[i]) : "");
   if ((o.keepLabels || o.dropLabels) && !label)
-    throw new Error(
+    throw new UserError(
       "keepLabels/dropLabels need a label column (name it with `label:` when loading)",
     );
   const keep = o.keepLabels && new Set(o.keepLabels);
@@ -225,7 +226,7 @@ function fitColumns(
   for (const name of names) {
     const c = column(t, name);
     if (c.dtype !== "number")
-      throw new Error(`column "${name}" is not numeric and cannot be scaled`);
+      throw new UserError(`column "${name}" is not numeric and cannot be scaled`);
     out[name] = fitScaling(c.values, method, name);
   }
   return out;

@@ -1,3 +1,4 @@
+import { UserError } from "../../core/diagnostic.js";
 import { defineKind } from "../kind.js";
 import { p } from "../schema.js";
 import { asStrings, column, rowCount, type Table } from "../artifacts/table.js";
@@ -80,13 +81,13 @@ export const encode = defineKind({
     const bos = params.bos ?? vocab.reserved.bos !== undefined;
     const eos = params.eos ?? vocab.reserved.eos !== undefined;
     if (bos && vocab.reserved.bos === undefined)
-      throw new Error("bos: true, but the vocabulary has no <bos>: build it with bos: true");
+      throw new UserError("bos: true, but the vocabulary has no <bos>: build it with bos: true");
     if (eos && vocab.reserved.eos === undefined)
-      throw new Error("eos: true, but the vocabulary has no <eos>: build it with eos: true");
+      throw new UserError("eos: true, but the vocabulary has no <eos>: build it with eos: true");
     const toIds = idsOf({ ...vocab, bos, eos });
     const textOf = (t: Table) => {
       const name = params.column ?? t.roles.text;
-      if (!name) throw new Error("the table has no text column: name one with `column:`");
+      if (!name) throw new UserError("the table has no text column: name one with `column:`");
       return column(t, name).values as string[];
     };
     const [fitName, fitTable] = fitPart(inputs.data, params.fit, "encode");
@@ -98,7 +99,7 @@ export const encode = defineKind({
         params.percentile,
       );
     if (params.target && !inputs.targetVocab)
-      throw new Error("`target` needs a `targetVocab:` vocabulary fitted on the target column");
+      throw new UserError("`target` needs a `targetVocab:` vocabulary fitted on the target column");
     const labelName = params.target ? undefined : (params.label ?? fitTable.roles.label);
     const classes = labelName
       ? [...new Set(asStrings(column(fitTable, labelName)))].sort()
@@ -203,7 +204,7 @@ export function encodeIds(
 /** The target column as token ids, padded and truncated like the input so that step t predicts token t. */
 function sequenceTarget(t: Table, name: string, vocab: Vocabulary, e: TextEncoding): Target {
   const c = column(t, name);
-  if (c.dtype !== "string") throw new Error(`target column "${name}" is numeric, not text`);
+  if (c.dtype !== "string") throw new UserError(`target column "${name}" is numeric, not text`);
   const encoded = encodeIds(
     c.values.map(idsOf({ ...vocab, bos: false, eos: e.eos && vocab.reserved.eos !== undefined })),
     { ...e, oneHot: false },
@@ -215,9 +216,9 @@ function sequenceTarget(t: Table, name: string, vocab: Vocabulary, e: TextEncodi
 /** Target text as ids of the target vocabulary, each ending in <eos>. */
 function targetIds(t: Table, name: string, vocab: Vocabulary): number[][] {
   const c = column(t, name);
-  if (c.dtype !== "string") throw new Error(`target column "${name}" is not text`);
+  if (c.dtype !== "string") throw new UserError(`target column "${name}" is not text`);
   if (vocab.reserved.bos === undefined || vocab.reserved.eos === undefined)
-    throw new Error(
+    throw new UserError(
       "a seq2seq target vocabulary needs <bos> and <eos>: build it with bos: true, eos: true",
     );
   return c.values.map(idsOf({ ...vocab, bos: false, eos: true }));
@@ -259,7 +260,7 @@ function classTarget(
     else y[i] = k;
   }
   if (unknown.size)
-    throw new Error(
+    throw new UserError(
       `labels ${[...unknown]
         .slice(0, 5)
         .map((u) => JSON.stringify(u))

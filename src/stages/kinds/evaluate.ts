@@ -1,3 +1,4 @@
+import { UserError } from "../../core/diagnostic.js";
 import { defineKind } from "../kind.js";
 import { p } from "../schema.js";
 import type { Report } from "../artifacts/report.js";
@@ -32,7 +33,8 @@ export const evaluate = defineKind({
   async run(ctx, inputs, params): Promise<{ out: Report }> {
     const { model: trained, data } = inputs;
     const t = data.target;
-    if (t.kind === "none") throw new Error("these sequences have no target to evaluate against");
+    if (t.kind === "none")
+      throw new UserError("these sequences have no target to evaluate against");
     const tf = await ctx.tf();
     const model = await restoreModel(
       tf,
@@ -69,7 +71,7 @@ export const evaluate = defineKind({
       if (t.kind === "class") {
         const classes = (trained.data as { target?: { classes?: string[] } }).target?.classes;
         if (classes && classes.join("\0") !== t.classes.join("\0"))
-          throw new Error(
+          throw new UserError(
             `the model was trained on classes (${classes.join(", ")}) but these sequences have (${t.classes.join(", ")})`,
           );
         const report = classReport(values, units, t.y, t.classes, params.topK);
@@ -82,7 +84,7 @@ export const evaluate = defineKind({
       if (t.kind === "sequence")
         return { out: sequenceReport(values, t.y, data.shape[1]!, units / data.shape[1]!) };
       if (units !== t.size)
-        throw new Error(`the model gives ${units} values per example, the data has ${t.size}`);
+        throw new UserError(`the model gives ${units} values per example, the data has ${t.size}`);
       return {
         out: valueReport(
           values,

@@ -1,3 +1,4 @@
+import { UserError } from "../../core/diagnostic.js";
 import type { Bundle } from "../kind.js";
 
 /**
@@ -8,12 +9,12 @@ export function fitPart<T>(parts: Bundle<T>, fit: string | undefined, what: stri
   const name =
     fit ?? (parts.has("train") ? "train" : parts.size === 1 ? [...parts.keys()][0]! : undefined);
   if (name === undefined)
-    throw new Error(
+    throw new UserError(
       `${what} needs \`fit\` to name the part to fit on (one of ${[...parts.keys()].join(", ")}), so nothing leaks from the others`,
     );
   const part = parts.get(name);
   if (!part)
-    throw new Error(
+    throw new UserError(
       `fit: "${name}" is not a part of the input (parts: ${[...parts.keys()].join(", ")})`,
     );
   return [name, part];

@@ -1,3 +1,4 @@
+import { UserError } from "../../core/diagnostic.js";
 import type { Scaling } from "../artifacts/table.js";
 
 /**
@@ -10,7 +11,7 @@ export function fitScaling(
   name: string,
 ): Scaling {
   const xs = Array.from(values).filter((v) => !Number.isNaN(v));
-  if (xs.length === 0) throw new Error(`column "${name}" has no values to fit scaling on`);
+  if (xs.length === 0) throw new UserError(`column "${name}" has no values to fit scaling on`);
   if (method === "zscore") {
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
     const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) * (b - mean), 0) / xs.length);

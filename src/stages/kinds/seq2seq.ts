@@ -1,3 +1,4 @@
+import { UserError } from "../../core/diagnostic.js";
 import { defineKind } from "../kind.js";
 import type { ModelSpec } from "../artifacts/model.js";
 import { layerSummary, type LayerCall } from "../numerics/layers.js";
@@ -25,7 +26,7 @@ export const seq2seq = defineKind({
     const data = inputs.data;
     const t = data.target;
     if (t.kind !== "tokens" || !data.text)
-      throw new Error(
+      throw new UserError(
         'a seq2seq model needs text inputs and target sequences of their own length: encode(..., target: "column", targetVocab: v, aligned: false)',
       );
     const parts = partsOf(params);

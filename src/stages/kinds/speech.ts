@@ -1,3 +1,4 @@
+import { UserError } from "../../core/diagnostic.js";
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -14,12 +15,9 @@ import { dataError, LOADER } from "./read.js";
 
 const DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
 
-class MissingTool extends Error {
-  constructor(
-    message: string,
-    readonly hint: string,
-  ) {
-    super(message);
+class MissingTool extends UserError {
+  constructor(message: string, hint: string) {
+    super(message, { code: "missing-tool", hint });
   }
 }
 
@@ -160,7 +158,7 @@ export const loadAudio = defineKind({
     const { decodeWav, resample } = await import("../audio/wav.js");
     const root = ctx.resolvePath(params.path);
     try {
-      if (!statSync(root).isDirectory()) throw new Error();
+      if (!statSync(root).isDirectory()) throw new Error("not a directory");
     } catch {
       throw dataError(
         root,
@@ -248,7 +246,7 @@ export const features = defineKind({
         (x): x is Extract<Column, { dtype: "audio" }> => x.dtype === "audio",
       );
       if (!c)
-        throw new Error("the table has no audio column (load.audio or synth.speech make one)");
+        throw new UserError("the table has no audio column (load.audio or synth.speech make one)");
       return c;
     };
     const [fitName, fitTable] = fitPart(inputs.data, params.fit, "features");
@@ -267,7 +265,7 @@ export const features = defineKind({
     for (const [name, t] of inputs.data) {
       const a = audioOf(t);
       if (a.sampleRate !== rate)
-        throw new Error(
+        throw new UserError(
           `part "${name}" is sampled at ${a.sampleRate} Hz, "${fitName}" at ${rate} Hz`,
         );
       framesOf.set(
@@ -288,7 +286,7 @@ export const features = defineKind({
         )
       : undefined;
     const label = fitTable.roles.label;
-    if (!label) throw new Error("the table has no label column");
+    if (!label) throw new UserError("the table has no label column");
     const classes = [...new Set(column(fitTable, label).values as string[])].sort();
     const out: Record<string, SequenceSet> = {};
     for (const [name, t] of inputs.data) {
@@ -310,7 +308,7 @@ export const features = defineKind({
       const y = Int32Array.from(labels, (l) => {
         const k = index.get(l);
         if (k === undefined)
-          throw new Error(`label "${l}" of part "${name}" does not occur in "${fitName}"`);
+          throw new UserError(`label "${l}" of part "${name}" does not occur in "${fitName}"`);
         return k;
       });
       out[name] = {

@@ -1,5 +1,5 @@
 import type { Json } from "../../core/canonical.js";
-import { DiagnosticError } from "../../core/diagnostic.js";
+import { DiagnosticError, UserError } from "../../core/diagnostic.js";
 import { defineKind } from "../kind.js";
 import { p } from "../schema.js";
 import type { TrainedModel } from "../artifacts/model.js";
@@ -165,7 +165,7 @@ export const train = defineKind({
 function compatible(dtype: "int32" | "float32", s: SequenceSet, slot: string): void {
   const wants = dtype === "int32" ? "tokens" : "features";
   if (s.input !== wants)
-    throw new Error(`the model reads ${wants}, but \`${slot}\` holds ${s.input}`);
+    throw new UserError(`the model reads ${wants}, but \`${slot}\` holds ${s.input}`);
 }
 
 /** What a user of the trained model needs to know about its inputs and outputs. */
@@ -211,7 +211,7 @@ export function classWeighting(
 ): { classWeights?: Float32Array } {
   if (setting === "none") return {};
   const t = data.target;
-  if (t.kind !== "class") throw new Error("classWeights apply to class targets only");
+  if (t.kind !== "class") throw new UserError("classWeights apply to class targets only");
   const counts = new Float64Array(t.classes.length);
   for (const y of t.y) counts[y]!++;
   if (setting === "balanced") {
@@ -223,7 +223,7 @@ export function classWeighting(
   const given = setting as Record<string, number>;
   for (const label of Object.keys(given))
     if (!t.classes.includes(label))
-      throw new Error(
+      throw new UserError(
         `classWeights names "${label}", which is not a class (${t.classes.join(", ")})`,
       );
   return { classWeights: Float32Array.from(t.classes, (c) => given[c] ?? 1) };

@@ -1,3 +1,4 @@
+import { UserError } from "../../core/diagnostic.js";
 import { defineKind } from "../kind.js";
 import { p } from "../schema.js";
 import { column } from "../artifacts/table.js";
@@ -33,11 +34,11 @@ export const vocabulary = defineKind({
     const t = inputs.data;
     const name = params.column ?? t.roles.text;
     if (!name)
-      throw new Error(
+      throw new UserError(
         "the table has no text column: name one with `column:` (or `text:` when loading)",
       );
     const col = column(t, name);
-    if (col.dtype !== "string") throw new Error(`column "${name}" is numeric, not text`);
+    if (col.dtype !== "string") throw new UserError(`column "${name}" is numeric, not text`);
     const counts = new Map<string, number>();
     for (const text of col.values)
       for (const tok of tokenize(text, params)) counts.set(tok, (counts.get(tok) ?? 0) + 1);

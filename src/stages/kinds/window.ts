@@ -1,3 +1,4 @@
+import { UserError } from "../../core/diagnostic.js";
 import { defineKind } from "../kind.js";
 import { p } from "../schema.js";
 import { asStrings, column, rowCount, type Scaling, type Table } from "../artifacts/table.js";
@@ -90,10 +91,10 @@ export const window = defineKind({
       fitTable.columns
         .filter((c) => c.dtype === "number" && c.name !== fitTable.roles.label)
         .map((c) => c.name);
-    if (features.length === 0) throw new Error("the table has no numeric columns to window");
+    if (features.length === 0) throw new UserError("the table has no numeric columns to window");
     const targets = params.task === "forecast" ? (params.targets ?? features) : [];
     if (params.relative && targets.some((c) => !features.includes(c)))
-      throw new Error("with relative: true every target must also be a feature");
+      throw new UserError("with relative: true every target must also be a feature");
     const classes = params.task === "classify" ? labelClasses(fitTable) : undefined;
     const o = { ...params, features, targets, classes };
     const cut = new Map([...inputs.data].map(([name, t]) => [name, windows(t, o)]));
@@ -131,7 +132,7 @@ interface Cut {
 
 function numeric(t: Table, name: string): Float64Array {
   const c = column(t, name);
-  if (c.dtype !== "number") throw new Error(`column "${name}" is not numeric`);
+  if (c.dtype !== "number") throw new UserError(`column "${name}" is not numeric`);
   return c.values;
 }
 
@@ -143,7 +144,7 @@ function windows(t: Table, o: WindowOptions): Cut {
   const targs = o.targets.map((f) => numeric(t, f));
   for (const [i, f] of feats.entries())
     if (f.some(Number.isNaN))
-      throw new Error(
+      throw new UserError(
         `column "${o.features[i]}" has missing values; drop them first (clean(..., dropMissing: true))`,
       );
   // Each series is a run of rows with the same group value, in table order.
@@ -177,7 +178,7 @@ function windows(t: Table, o: WindowOptions): Cut {
     const ref = (f: number) => {
       const v = feats[f]![last]!;
       if (!(v > 0))
-        throw new Error(
+        throw new UserError(
           `relative windows need positive values, but column "${o.features[f]}" is ${v}`,
         );
       return v;
@@ -205,7 +206,7 @@ function windows(t: Table, o: WindowOptions): Cut {
       const label = labels![last]!;
       const c = classIndex.get(label);
       if (c === undefined)
-        throw new Error(
+        throw new UserError(
           `label "${label}" does not occur in the fit part (classes: ${o.classes!.join(", ")})`,
         );
       classes[w] = c;
@@ -284,6 +285,8 @@ function pick(s: Record<string, Scaling>, names: string[]): Record<string, Scali
 
 function labelClasses(t: Table): string[] {
   if (!t.roles.label)
-    throw new Error('task: "classify" needs a label column (name it with `label:` when loading)');
+    throw new UserError(
+      'task: "classify" needs a label column (name it with `label:` when loading)',
+    );
   return [...new Set(asStrings(column(t, t.roles.label)))].sort();
 }

@@ -1,3 +1,4 @@
+import { UserError } from "../../core/diagnostic.js";
 import type { SequenceSet } from "../artifacts/sequences.js";
 import { shuffled } from "../kinds/shuffle.js";
 import type { TF } from "./tf.js";
@@ -85,7 +86,9 @@ export function batchTensors(tf: TF, data: SequenceSet, indices: Int32Array): Ba
     );
     y = tf.tensor2d(labels, [b, t.size], "float32");
   } else {
-    throw new Error("these sequences have no target to train on (encode them with a label column)");
+    throw new UserError(
+      "these sequences have no target to train on (encode them with a label column)",
+    );
   }
   const xt =
     data.input === "tokens"

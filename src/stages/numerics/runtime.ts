@@ -1,3 +1,4 @@
+import { UserError } from "../../core/diagnostic.js";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -76,12 +77,9 @@ export function wasmSimdAvailable(): boolean {
   }
 }
 
-export class RuntimeUnavailable extends Error {
-  constructor(
-    message: string,
-    readonly hint: string,
-  ) {
-    super(message);
+export class RuntimeUnavailable extends UserError {
+  constructor(message: string, hint: string) {
+    super(message, { code: "no-runtime", hint });
   }
 }
 

@@ -1,3 +1,4 @@
+import { UserError } from "../../core/diagnostic.js";
 import type { EpochRecord } from "../artifacts/model.js";
 import type { SequenceSet } from "../artifacts/sequences.js";
 import type { CallOf } from "../schema.js";
@@ -39,14 +40,16 @@ export interface TrainHooks {
 }
 
 /** Raised when the loss stops being a number: the stage fails and nothing is cached. */
-export class NonFiniteLoss extends Error {
+export class NonFiniteLoss extends UserError {
   constructor(
     readonly epoch: number,
     readonly batch: number,
     readonly batches: number,
     readonly value: number,
   ) {
-    super(`the loss became ${value} at epoch ${epoch}, batch ${batch} of ${batches}`);
+    super(`the loss became ${value} at epoch ${epoch}, batch ${batch} of ${batches}`, {
+      hint: "lower the learning rate, set clipNorm (e.g. 1.0), or check the data for extreme values",
+    });
   }
 }
 

@@ -1,3 +1,4 @@
+import { UserError } from "../../core/diagnostic.js";
 import type { Json } from "../../core/canonical.js";
 import type { WeightSpec } from "../artifacts/model.js";
 import { describeFusion, fuse } from "./fused/fuse.js";
@@ -10,7 +11,7 @@ type LayersModel = import("@tensorflow/tfjs").LayersModel;
 export function weightSpecsOf(model: LayersModel): WeightSpec[] {
   return model.weights.map((w) => {
     if (w.dtype !== "float32")
-      throw new Error(`weight ${w.originalName} is ${w.dtype}; rnnp stores float32 weights`);
+      throw new UserError(`weight ${w.originalName} is ${w.dtype}; rnnp stores float32 weights`);
     return { name: w.originalName, shape: [...w.shape] as number[], dtype: "float32" };
   });
 }
@@ -28,7 +29,7 @@ export function writeWeights(
   const byName = new Map(specs.map((s, i) => [s.name, weights[i]!]));
   const tensors = model.weights.map((w) => {
     const values = byName.get(w.originalName);
-    if (!values) throw new Error(`the stored weights have no ${w.originalName}`);
+    if (!values) throw new UserError(`the stored weights have no ${w.originalName}`);
     return tf.tensor(values, w.shape as number[], "float32");
   });
   model.setWeights(tensors);

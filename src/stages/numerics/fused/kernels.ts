@@ -1,3 +1,4 @@
+import { UserError } from "../../../core/diagnostic.js";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -69,12 +70,14 @@ const aligned = (floats: number): number => Math.ceil((floats * 4) / 16) * 16;
 const MAX_PAGES = 65536;
 
 /** A layer whose sequences need more than WebAssembly's 4 GiB (its activations are kept for BPTT). */
-export class KernelMemoryExceeded extends Error {
-  readonly hint =
-    "lower batchSize (the memory grows with batch x steps x units), or use TF.js's cells: --kernels tfjs";
+export class KernelMemoryExceeded extends UserError {
   constructor(bytes: number) {
     super(
       `a recurrent layer needs ${(bytes / 2 ** 30).toFixed(1)} GiB in rnnp's fused kernels, more than WebAssembly's 4 GiB`,
+      {
+        code: "too-large",
+        hint: "lower batchSize (the memory grows with batch x steps x units), or use TF.js's cells: --kernels tfjs",
+      },
     );
   }
 }
