@@ -2,15 +2,15 @@
 // loop and prints, as JSON, the training throughput of the epochs after the first, the inference
 // throughput, the tensor count after each epoch and the process's peak memory.
 import seedrandom from "seedrandom";
-import type { SequenceSet } from "../src/stages/artifacts/sequences.js";
-import { fuse } from "../src/stages/numerics/fused/fuse.js";
-import { initialWeights } from "../src/stages/numerics/init.js";
-import { buildModel, type LayerCall } from "../src/stages/numerics/layers.js";
-import { predictAll } from "../src/stages/numerics/predict.js";
-import { describeRuntime, type KernelsName } from "../src/stages/numerics/runtime.js";
-import { loadTf } from "../src/stages/numerics/tf.js";
-import { train } from "../src/stages/numerics/train.js";
-import { weightSpecsOf, writeWeights } from "../src/stages/numerics/weights.js";
+import type { SequenceSet } from "../src/artifacts/sequences.js";
+import { fuse } from "../src/numerics/fused/fuse.js";
+import { initialWeights } from "../src/numerics/init.js";
+import { buildModel, type LayerCall } from "../src/numerics/layers.js";
+import { predictAll } from "../src/numerics/predict.js";
+import { describeRuntime, type KernelsName } from "../src/runtime/descriptor.js";
+import { loadTf } from "../src/numerics/tf.js";
+import { train } from "../src/numerics/train.js";
+import { weightSpecsOf, writeWeights } from "../src/numerics/weights.js";
 
 const [
   backend = "wasm",

@@ -14,7 +14,7 @@ import {
   RuntimeUnavailable,
   type KernelsName,
   type Runtime,
-} from "../stages/numerics/runtime.js";
+} from "../runtime/descriptor.js";
 import { EXIT, Exit } from "./exit.js";
 
 export { EXIT, Exit };

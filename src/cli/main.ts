@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
 import pc from "picocolors";
+import { BACKENDS, KERNELS } from "../runtime/descriptor.js";
 import { RNNP_VERSION } from "../core/version.js";
 import { collect, count, EXIT, Exit } from "./exit.js";
 
@@ -39,13 +40,13 @@ const withParams = (c: Command) =>
       new Option(
         "--backend <name>",
         "numeric backend (default: the pipeline's `backend`, else wasm)",
-      ).choices(["wasm", "cpu", "tensorflow"]),
+      ).choices(BACKENDS),
     )
     .addOption(
       new Option(
         "--kernels <which>",
         "recurrent layers on rnnp's fused kernels or TF.js's cells (default: the pipeline's `kernels`, else fused)",
-      ).choices(["fused", "tfjs"]),
+      ).choices(KERNELS),
     );
 
 withRemote(

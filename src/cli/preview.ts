@@ -1,10 +1,10 @@
 import pc from "picocolors";
-import type { Artifact } from "../stages/artifacts/index.js";
-import type { TrainedModel } from "../stages/artifacts/model.js";
-import type { Report } from "../stages/artifacts/report.js";
-import type { SequenceSet } from "../stages/artifacts/sequences.js";
-import { rowCount, type Table } from "../stages/artifacts/table.js";
-import type { Vocabulary } from "../stages/artifacts/vocabulary.js";
+import type { Artifact } from "../artifacts/index.js";
+import type { TrainedModel } from "../artifacts/model.js";
+import type { Report } from "../artifacts/report.js";
+import type { SequenceSet } from "../artifacts/sequences.js";
+import { rowCount, type Table } from "../artifacts/table.js";
+import type { Vocabulary } from "../artifacts/vocabulary.js";
 import { table } from "./context.js";
 
 /** What `rnnp show` prints for each artifact type: the part a person wants to look at. */

@@ -4,7 +4,7 @@ import type { Json } from "../core/canonical.js";
 import type { Digest, StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
 import type { StageRecord } from "../cache/record.js";
-import type { Runtime } from "../stages/numerics/runtime.js";
+import type { Runtime } from "../runtime/descriptor.js";
 import type { Fingerprint } from "./fingerprint.js";
 import type { Planner } from "./planner.js";
 import type { Past } from "./why.js";

@@ -4,8 +4,8 @@ import { type Diagnostic, diagnostic, UserError } from "../core/diagnostic.js";
 import type { CacheStore } from "../cache/store.js";
 import type { StageRecord } from "../cache/record.js";
 import type { PipelineIR, StageIR } from "../lang/ir.js";
-import { resolveDataPath } from "../stages/paths.js";
-import { RuntimeUnavailable, type Runtime } from "../stages/numerics/runtime.js";
+import { resolveDataPath } from "../project/paths.js";
+import { RuntimeUnavailable, type Runtime } from "../runtime/descriptor.js";
 import { deriveSeed, keyOf, type Fingerprint } from "./fingerprint.js";
 import { FileHasher } from "./files.js";
 

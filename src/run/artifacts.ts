@@ -8,7 +8,7 @@ import {
   artifactToValue,
   describeArtifact,
   type Artifact,
-} from "../stages/artifacts/index.js";
+} from "../artifacts/index.js";
 
 /** A blob that is missing or does not hash to its digest: never served, its producer reruns. */
 export class BadBlobError extends UserError {

@@ -9,9 +9,9 @@ import type { Fingerprint } from "../plan/fingerprint.js";
 import { lockLookup, type LockedStage, type Lockfile } from "../plan/lockfile.js";
 import { digestsOf, type Planner, type Resolution } from "../plan/planner.js";
 import { explainAgainst, type Reason } from "../plan/why.js";
-import type { Artifact } from "../stages/artifacts/index.js";
+import type { Artifact } from "../artifacts/index.js";
 import { BadBlobError, encodeArtifact, readArtifact, type EncodedArtifact } from "./artifacts.js";
-import { RuntimeUnavailable } from "../stages/numerics/runtime.js";
+import { RuntimeUnavailable } from "../runtime/descriptor.js";
 import type { Executor, StageTask, TaskHooks } from "./executor.js";
 import { withLease } from "./lease.js";
 

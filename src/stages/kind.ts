@@ -1,7 +1,12 @@
 import type { Diagnostic } from "../core/diagnostic.js";
-import type { ArtifactTypeName, ArtifactTypes, Artifact, ArtifactInfo } from "./artifacts/index.js";
-import type { Runtime } from "./numerics/runtime.js";
-import type { TF } from "./numerics/tf.js";
+import type {
+  ArtifactTypeName,
+  ArtifactTypes,
+  Artifact,
+  ArtifactInfo,
+} from "../artifacts/index.js";
+import type { Runtime } from "../runtime/descriptor.js";
+import type { TF } from "../runtime/descriptor.js";
 import type { ParamsSpec, ParamValues } from "./schema.js";
 
 /**

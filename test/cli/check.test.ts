@@ -4,8 +4,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { open } from "lmdb";
-import { editDistance } from "../../src/stages/kinds/metrics.js";
-import { kinds } from "../../src/stages/registry.js";
+import { editDistance } from "../../src/evaluation/metrics.js";
+import { kinds } from "../../src/kinds/registry.js";
 import { cli, ROOT, tempDir, writeFiles } from "../helpers.js";
 
 /** A pipeline that uses every stage kind rnnp ships, on small data. */

@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import seedrandom from "seedrandom";
-import type { EpochRecord } from "../../src/stages/artifacts/model.js";
-import { classWeighting } from "../../src/stages/kinds/train.js";
+import type { EpochRecord } from "../../src/artifacts/model.js";
+import { classWeighting } from "../../src/kinds/train.js";
 import {
   classReport,
   editDistance,
   sequenceReport,
   valueReport,
-} from "../../src/stages/kinds/metrics.js";
-import { trainBatches } from "../../src/stages/numerics/batches.js";
-import { learningRate } from "../../src/stages/numerics/optimizers.js";
-import { gradientWarnings } from "../../src/stages/numerics/train.js";
+} from "../../src/evaluation/metrics.js";
+import { trainBatches } from "../../src/numerics/batches.js";
+import { learningRate } from "../../src/numerics/optimizers.js";
+import { gradientWarnings } from "../../src/numerics/train.js";
 import { tokenData } from "./training.js";
 
 describe("learning-rate schedules", () => {

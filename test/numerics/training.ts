@@ -3,20 +3,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import seedrandom from "seedrandom";
-import type { SequenceSet } from "../../src/stages/artifacts/sequences.js";
-import { trainBatches } from "../../src/stages/numerics/batches.js";
-import { initialWeights } from "../../src/stages/numerics/init.js";
-import { buildModel, type LayerCall } from "../../src/stages/numerics/layers.js";
-import { describeRuntime } from "../../src/stages/numerics/runtime.js";
-import { fuse } from "../../src/stages/numerics/fused/fuse.js";
-import { loadTf, type TF } from "../../src/stages/numerics/tf.js";
-import {
-  evaluateLoss,
-  NonFiniteLoss,
-  train,
-  type TrainConfig,
-} from "../../src/stages/numerics/train.js";
-import { readWeights, weightSpecsOf, writeWeights } from "../../src/stages/numerics/weights.js";
+import type { SequenceSet } from "../../src/artifacts/sequences.js";
+import { trainBatches } from "../../src/numerics/batches.js";
+import { initialWeights } from "../../src/numerics/init.js";
+import { buildModel, type LayerCall } from "../../src/numerics/layers.js";
+import { describeRuntime } from "../../src/runtime/descriptor.js";
+import { fuse } from "../../src/numerics/fused/fuse.js";
+import { loadTf, type TF } from "../../src/numerics/tf.js";
+import { evaluateLoss, NonFiniteLoss, train, type TrainConfig } from "../../src/numerics/train.js";
+import { readWeights, weightSpecsOf, writeWeights } from "../../src/numerics/weights.js";
 
 const N = 48;
 const T = 6;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import seedrandom from "seedrandom";
 import { checkSource } from "../../src/lang/load.js";
-import { initialWeights, orthogonal } from "../../src/stages/numerics/init.js";
+import { initialWeights, orthogonal } from "../../src/numerics/init.js";
 
 const FILE = "m.rnnp";
 const pipeline = (layers: string, encodeArgs = "maxLen: 8") => `pipeline m {

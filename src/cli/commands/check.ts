@@ -7,7 +7,7 @@ import pc from "picocolors";
 import { decode } from "../../core/codec.js";
 import { short, type Digest } from "../../core/digest.js";
 import { lockPathOf, readLockfile } from "../../plan/lockfile.js";
-import { firstDifference, type Difference } from "../../run/compare.js";
+import { firstDifference, type Difference } from "../../run/diff.js";
 import { LocalExecutor } from "../../run/executor.js";
 import { Runner } from "../../run/runner.js";
 import { computeArgs, EXIT, Exit, openPlan, printJson, type CommonOptions } from "../context.js";

@@ -1,5 +1,5 @@
 import pc from "picocolors";
-import type { Report } from "../../stages/artifacts/report.js";
+import type { Report } from "../../artifacts/report.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { EXIT, Exit, openPlan, printJson, table, type CommonOptions } from "../context.js";
 

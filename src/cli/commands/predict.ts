@@ -1,20 +1,20 @@
 import { readFileSync } from "node:fs";
 import { parse as parseCsv } from "csv-parse/sync";
 import pc from "picocolors";
-import type { TrainedModel } from "../../stages/artifacts/model.js";
+import type { TrainedModel } from "../../artifacts/model.js";
 import type {
   SequenceSet,
   Target,
   TextEncoding,
   WindowEncoding,
-} from "../../stages/artifacts/sequences.js";
-import type { Scaling } from "../../stages/artifacts/table.js";
-import { encodeTexts } from "../../stages/kinds/encode.js";
-import { predictAll } from "../../stages/numerics/predict.js";
-import { decode, inferenceModels } from "../../stages/numerics/seq2seq.js";
-import { RuntimeUnavailable } from "../../stages/numerics/runtime.js";
-import { loadTf } from "../../stages/numerics/tf.js";
-import { restoreModel } from "../../stages/numerics/weights.js";
+} from "../../artifacts/sequences.js";
+import type { Scaling } from "../../artifacts/table.js";
+import { encodeTexts } from "../../kinds/encode.js";
+import { predictAll } from "../../numerics/predict.js";
+import { decode, inferenceModels } from "../../numerics/seq2seq.js";
+import { RuntimeUnavailable } from "../../runtime/descriptor.js";
+import { loadTf } from "../../numerics/tf.js";
+import { restoreModel } from "../../numerics/weights.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { EXIT, Exit, openPlan, printJson, table, type CommonOptions } from "../context.js";
 import { checkNames } from "./run.js";
