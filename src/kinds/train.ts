@@ -4,6 +4,7 @@ import { defineKind } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
 import type { TrainedData, TrainedModel, TrainedTarget } from "../artifacts/model.js";
 import { count, type SequenceSet } from "../artifacts/sequences.js";
+import { batchSizeProblems } from "../numerics/limits.js";
 import { LOSSES, resolveLoss } from "../numerics/losses.js";
 import { OPTIMIZER_VARIANTS, SCHEDULE_VARIANTS } from "../numerics/optimizers.js";
 import { NonFiniteLoss, train as trainLoop } from "../numerics/train.js";
@@ -65,7 +66,8 @@ export const train = defineKind({
   outputType: "trained",
   random: true,
   backendDependent: true,
-  check: (params) => [
+  check: (params, inputs) => [
+    ...batchSizeProblems(params.batchSize, inputs.model?.activations),
     ...(params.clipNorm !== undefined && params.clipValue !== undefined
       ? [{ param: "clipValue", message: "give clipNorm or clipValue, not both" }]
       : []),

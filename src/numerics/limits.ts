@@ -52,3 +52,23 @@ export function ensureArrayFits(elements: number, width: number, what: string, h
       { code: "too-large", hint },
     );
 }
+
+/** A training batch's layer outputs (`activations` floats per example) against MAX_BATCH_ACTIVATION_BYTES. */
+export function batchSizeProblems(
+  batchSize: number,
+  activations: number | undefined,
+): ParamProblem[] {
+  if (activations === undefined) return [];
+  const each = activations * 4;
+  // A single example beyond the limit is the model's problem, reported at its largest layer.
+  if (batchSize * each <= MAX_BATCH_ACTIVATION_BYTES || each > MAX_BATCH_ACTIVATION_BYTES)
+    return [];
+  const fits = Math.floor(MAX_BATCH_ACTIVATION_BYTES / each);
+  return [
+    tooLarge(
+      "batchSize",
+      `a batch of ${count(batchSize)} examples takes ${bytes(batchSize * each)} of layer outputs (${bytes(each)} each), more than rnnp's limit of ${bytes(MAX_BATCH_ACTIVATION_BYTES)}`,
+      `batchSize: ${count(fits)} or less, or shorter sequences`,
+    ),
+  ];
+}

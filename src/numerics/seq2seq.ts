@@ -6,7 +6,13 @@ import { bidirectional } from "./layers/bidirectional.js";
 import { embedding } from "./layers/embedding.js";
 import { gru } from "./layers/gru.js";
 import { LAYERS } from "./layers/index.js";
-import { type AnyLayerCall, type Shape, withDefaults } from "./layers/layer.js";
+import {
+  type AnyLayerCall,
+  type Shape,
+  type TfLayer,
+  type WeightDecl,
+  withDefaults,
+} from "./layers/layer.js";
 import { lstm } from "./layers/lstm.js";
 import { rnnParams } from "./layers/recurrent.js";
 import {
@@ -283,8 +289,9 @@ export function buildSeq2seq(
   parts: Parts,
   vocab: { input: number; target: number },
 ): { model: LayersModel; init: ReadonlyMap<string, InitRule>; summary: Summary } {
-  const init = new Map<string, InitRule>();
   const steps = stepsOf(parts, vocab);
+  // Layers and their declared weights; TF.js makes a layer's weights when it is first applied.
+  const made: [TfLayer, WeightDecl[]][] = [];
   // The output layer: token probabilities at every step.
   const [output] = walk(
     [
@@ -307,7 +314,7 @@ export function buildSeq2seq(
       ...(inner ? { inner } : {}),
       ...(s.input.vocabulary !== undefined ? { vocabulary: s.input.vocabulary } : {}),
     });
-    declareInit(layer, s.weights, init);
+    made.push([layer, s.weights]);
     return layer;
   };
   const encIn = tf.input({ shape: [null], dtype: "int32", name: "encoder_input" });
@@ -350,6 +357,8 @@ export function buildSeq2seq(
     seq,
   ) as SymbolicTensor;
   const model = tf.model({ inputs: [encIn, decIn], outputs: out, name: "seq2seq" });
+  const init = new Map<string, InitRule>();
+  for (const [layer, weights] of made) declareInit(layer, weights, init);
   return {
     model,
     init,
