@@ -157,6 +157,13 @@ const NAMES = {
   outputDense: "dec_dense",
 };
 
+/** TF.js's `apply` on symbolic tensors, typed by what the layer gives: one tensor... */
+const one = (layer: TfLayer, x: SymbolicTensor | SymbolicTensor[]) =>
+  layer.apply(x) as SymbolicTensor;
+/** ...or its output followed by its final states (a recurrent layer with returnState). */
+const withStates = (layer: TfLayer, x: SymbolicTensor | SymbolicTensor[]) =>
+  layer.apply(x) as SymbolicTensor[];
+
 /** The encoder and decoder walked through their declarations (shapes, weights, names). */
 function stepsOf(
   parts: Parts,
@@ -318,44 +325,38 @@ export function buildSeq2seq(
     return layer;
   };
   const encIn = tf.input({ shape: [null], dtype: "int32", name: "encoder_input" });
-  let h = build(steps.encoder[0]!).apply(encIn) as SymbolicTensor;
+  let h = one(build(steps.encoder[0]!), encIn);
   let states: SymbolicTensor[] = [];
   steps.encoder.forEach((s, j) => {
     if (j === 0) return;
     const last = j === steps.encoder.length - 1;
     if (s.call.call === "bidirectional") {
-      const out = build(s, undefined, {
+      const layer = build(s, undefined, {
         name: (call) => NAMES.encoder(call, j),
         config: { returnState: last },
-      }).apply(h) as SymbolicTensor | SymbolicTensor[];
-      if (!last) h = out as SymbolicTensor;
+      });
+      if (!last) h = one(layer, h);
       else {
-        const o = out as SymbolicTensor[];
+        const o = withStates(layer, h);
         // [output, forward states..., backward states...]: concatenate each state's two directions.
         const k = (o.length - 1) / 2;
-        states = Array.from(
-          { length: k },
-          (_, i) =>
-            tf.layers
-              .concatenate({ name: NAMES.state(i) })
-              .apply([o[1 + i]!, o[1 + k + i]!]) as SymbolicTensor,
+        states = Array.from({ length: k }, (_, i) =>
+          one(tf.layers.concatenate({ name: NAMES.state(i) }), [o[1 + i]!, o[1 + k + i]!]),
         );
       }
     } else {
-      const out = build(s, { returnState: last }).apply(h) as SymbolicTensor | SymbolicTensor[];
-      if (!last) h = out as SymbolicTensor;
-      else states = (out as SymbolicTensor[]).slice(1);
+      const layer = build(s, { returnState: last });
+      if (!last) h = one(layer, h);
+      else states = withStates(layer, h).slice(1);
     }
   });
   const decIn = tf.input({ shape: [null], dtype: "int32", name: "decoder_input" });
-  const e = build(steps.decoder[0]!).apply(decIn) as SymbolicTensor;
+  const e = one(build(steps.decoder[0]!), decIn);
   // Initial state passed as extra inputs (not as the initialState keyword, which TF.js cannot
   // serialise and then re-applies twice): [input, ...states].
   const decRnn = build(steps.decoder[1]!, { returnState: true });
-  const seq = (decRnn.apply([e, ...states]) as SymbolicTensor[])[0]!;
-  const out = build(output!, undefined, { name: () => NAMES.outputDense }).apply(
-    seq,
-  ) as SymbolicTensor;
+  const seq = withStates(decRnn, [e, ...states])[0]!;
+  const out = one(build(output!, undefined, { name: () => NAMES.outputDense }), seq);
   const model = tf.model({ inputs: [encIn, decIn], outputs: out, name: "seq2seq" });
   const init = new Map<string, InitRule>();
   for (const [layer, weights] of made) declareInit(layer, weights, init);
@@ -391,9 +392,9 @@ export function inferenceModels(
     );
   const tok = tf.input({ shape: [1], dtype: "int32", name: "step_token" });
   const stateIns = states.map((_, i) => tf.input({ shape: [size], name: `step_state_${i}` }));
-  const emb = model.getLayer(NAMES.decoder("embedding", 0)).apply(tok) as SymbolicTensor;
-  const [seq, ...next] = decRnn.apply([emb, ...stateIns]) as SymbolicTensor[];
-  const probs = model.getLayer(NAMES.output).apply(seq!) as SymbolicTensor;
+  const emb = one(model.getLayer(NAMES.decoder("embedding", 0)), tok);
+  const [seq, ...next] = withStates(decRnn, [emb, ...stateIns]);
+  const probs = one(model.getLayer(NAMES.output), seq!);
   const step = tf.model({ inputs: [tok, ...stateIns], outputs: [probs, ...next] });
   return { encoder, step, cell: cellType, size };
 }
