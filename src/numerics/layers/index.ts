@@ -13,10 +13,15 @@ import { simpleRNN } from "./simple-rnn.js";
 import { timeDistributed } from "./time-distributed.js";
 
 /**
- * Every layer a model block may hold, in the order messages list them. A new layer is its own file
- * (`defineLayer`: params, shape, weights and their initialisation, build, summary, fusion, export)
- * plus one entry here; the language, the model and seq2seq kinds, the initialiser, the training
- * loop's gradient watch and the fuser all read it from here.
+ * Every layer a model block may hold, in the order messages list them; the language, the model and
+ * seq2seq kinds, the initialiser, the training loop's gradient watch and the fuser all read them
+ * from here. A new layer is:
+ *   1. its file here, `export const x = defineLayer({...})` (see layer.ts: params with docs and
+ *      defaults, shape rule, weights with their initialisation rules, TF.js build, brief, and where
+ *      they apply: readsIds, recurrent, head, activation, fused, onnx);
+ *   2. one entry below (and its import);
+ *   3. a use of it in test/numerics/layers.test.ts's models, which checks its declared weights,
+ *      parameter counts and shapes against what TF.js builds (a test fails until it is there).
  */
 const SHIPPED = {
   embedding,
@@ -49,5 +54,3 @@ export function layer<K extends LayerName>(
 ): CallOf<K, ParamValues<Params[K]>> {
   return { call: name, args: withDefaults(SHIPPED[name].params as Params[K], args) };
 }
-
-export { SHIPPED as LAYER_DECLARATIONS };
