@@ -8,8 +8,14 @@ import type { LayersModel } from "@tensorflow/tfjs";
 import { p } from "../../src/stages/schema.js";
 import { describeFusion, fuse } from "../../src/numerics/fused/fuse.js";
 import { INIT, initialWeights, weightInits } from "../../src/numerics/init.js";
+import {
+  makeOptimizer,
+  OPTIMIZER_VARIANTS,
+  OPTIMIZERS,
+  type OptimizerCall,
+} from "../../src/numerics/optimizers.js";
 import { LAYERS, type LayerCall, layer } from "../../src/numerics/layers/index.js";
-import { defineLayer, describeShape } from "../../src/numerics/layers/layer.js";
+import { defineLayer, describeShape, withDefaults } from "../../src/numerics/layers/layer.js";
 import {
   buildModel,
   checkLayers,
@@ -352,6 +358,33 @@ describe("the fuser and the gradient watch read the declarations", () => {
     assert.deepEqual([...watchedLayers(s2s)], []);
     model.dispose();
     s2s.dispose();
+  });
+});
+
+describe("optimizers: one entry each, arguments typed by it", () => {
+  it("each entry makes its TF.js optimizer from its arguments", async () => {
+    const tf = await tfReady;
+    assert.deepEqual(Object.keys(OPTIMIZER_VARIANTS), Object.keys(OPTIMIZERS));
+    const made = (o: OptimizerCall) => {
+      const optimizer = makeOptimizer(tf, o);
+      const name = optimizer.getClassName();
+      optimizer.dispose();
+      return name;
+    };
+    const defaults = Object.entries(OPTIMIZERS).map(([call, e]) =>
+      made({ call, args: withDefaults(e.params, {}) } as OptimizerCall),
+    );
+    assert.deepEqual(defaults, ["SGD", "Adam", "RMSProp", "Adagrad"]);
+    assert.equal(
+      made({ call: "sgd", args: { lr: 0.1, momentum: 0.9, nesterov: true } }),
+      "Momentum",
+    );
+    // Arguments are checked against the entry's parameters by the compiler.
+    // @ts-expect-error: adam has no momentum
+    const wrong: OptimizerCall = { call: "adam", args: { lr: 0.1, momentum: 0.9 } };
+    // @ts-expect-error: rmsprop needs rho, momentum and epsilon
+    const partial: OptimizerCall = { call: "rmsprop", args: { lr: 0.1 } };
+    assert.ok(wrong && partial);
   });
 });
 
