@@ -9,7 +9,9 @@ process.stdout.on("error", (e) => {
 });
 process.on("SIGINT", () => {
   // Every commit is one synchronous LMDB transaction, so stopping here never leaves a half entry.
-  process.stderr.write("\ninterrupted: stages that finished are cached; nothing else was written\n");
+  process.stderr.write(
+    "\ninterrupted: stages that finished are cached; nothing else was written\n",
+  );
   process.exit(130);
 });
 
