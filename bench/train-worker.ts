@@ -2,16 +2,17 @@
 // loop and prints, as JSON, the training throughput of the epochs after the first, the inference
 // throughput, the tensor count after each epoch and the process's peak memory.
 import seedrandom from "seedrandom";
-import type { SequenceSet } from "../src/stages/artifacts/sequences.js";
-import { fuse } from "../src/stages/numerics/fused/fuse.js";
-import { kernels as fusedKernels } from "../src/stages/numerics/fused/kernels.js";
-import { initialWeights } from "../src/stages/numerics/init.js";
-import { buildModel, type LayerCall } from "../src/stages/numerics/layers.js";
-import { predictAll } from "../src/stages/numerics/predict.js";
-import { describeRuntime, type KernelsName } from "../src/stages/numerics/runtime.js";
-import { loadTf } from "../src/stages/numerics/tf.js";
-import { train } from "../src/stages/numerics/train.js";
-import { weightSpecsOf, writeWeights } from "../src/stages/numerics/weights.js";
+import type { SequenceSet } from "../src/artifacts/sequences.js";
+import { fuse } from "../src/numerics/fused/fuse.js";
+import { kernels as fusedKernels } from "../src/numerics/fused/kernels.js";
+import { initialWeights, weightInits } from "../src/numerics/init.js";
+import { layer } from "../src/numerics/layers/index.js";
+import { buildModel } from "../src/numerics/layers/sequential.js";
+import { predictAll } from "../src/numerics/predict.js";
+import { describeRuntime, type KernelsName } from "../src/runtime/descriptor.js";
+import { loadTf } from "../src/numerics/tf.js";
+import { train } from "../src/numerics/train.js";
+import { weightSpecsOf, writeWeights } from "../src/numerics/weights.js";
 
 const [
   backend = "wasm",
@@ -38,23 +39,17 @@ const data: SequenceSet = {
 };
 
 const tf = await loadTf(describeRuntime(backend, kernels as KernelsName));
-const rnn: LayerCall = {
-  call: cell,
-  args: {
-    units: 128,
-    activation: "tanh",
-    recurrentActivation: "sigmoid",
-    dropout: 0,
-    recurrentDropout: Number(recurrentDropout),
-    returnSequences: false,
-    goBackwards: false,
-  },
-};
-const model = buildModel(tf, [rnn, { call: "dense", args: { units: 10, activation: "softmax" } }], {
-  features: F,
+const rnn = layer(cell as "lstm" | "gru" | "simpleRNN", {
+  units: 128,
+  recurrentDropout: Number(recurrentDropout),
 });
+const { model, init } = buildModel(
+  tf,
+  [rnn, layer("dense", { units: 10, activation: "softmax" })],
+  { features: F },
+);
 const specs = weightSpecsOf(model);
-writeWeights(tf, model, specs, initialWeights(specs, 1));
+writeWeights(tf, model, specs, await initialWeights(weightInits(specs, init), 1));
 if (kernels === "fused") fuse(tf, model);
 const epochEnds: number[] = [performance.now()];
 const tensors: number[] = [];

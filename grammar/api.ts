@@ -64,7 +64,7 @@ function lexDiagnostic(e: ILexingError, ch: string, file: string): Diagnostic {
     start,
     end: { ...start, column: start.column + ch.length, offset: e.offset + ch.length },
   };
-  const base = { code: "syntax", severity: "error" as const, file, span };
+  const base = { code: "syntax" as const, severity: "error" as const, file, span };
   if (ch.startsWith('"')) {
     return {
       ...base,

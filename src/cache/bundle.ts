@@ -1,3 +1,4 @@
+import { UserError } from "../core/diagnostic.js";
 import {
   closeSync,
   createReadStream,
@@ -102,7 +103,11 @@ export async function exportBundle(
   return { records: records.length, blobs: digests.length, bytes };
 }
 
-export class BundleError extends Error {}
+export class BundleError extends UserError {
+  constructor(message: string, hint?: string) {
+    super(message, { code: "bundle", hint });
+  }
+}
 
 export interface ImportReport {
   records: { added: number; had: number };

@@ -1,3 +1,4 @@
+import { UserError } from "../core/diagnostic.js";
 import { createHash } from "node:crypto";
 import type { Digest, StageKey } from "../core/digest.js";
 import { validateRecord, type StageRecord } from "./record.js";
@@ -23,7 +24,11 @@ export interface RemoteOptions {
   warn?: (message: string) => void;
 }
 
-export class PoisonedBlob extends Error {}
+export class PoisonedBlob extends UserError {
+  constructor(message: string, hint?: string) {
+    super(message, { code: "remote", hint });
+  }
+}
 
 export interface RemoteStats {
   downloadedBytes: number;

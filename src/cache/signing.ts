@@ -1,3 +1,4 @@
+import { UserError } from "../core/diagnostic.js";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { canonicalJson } from "../core/canonical.js";
 import type { StageRecord } from "./record.js";
@@ -9,8 +10,10 @@ import type { StageRecord } from "./record.js";
  */
 export type SignedRecord = StageRecord<unknown> & { hmac?: string };
 
-export function cacheKeyFromEnv(): string | undefined {
-  const key = process.env.RNNP_CACHE_KEY;
+export function cacheKeyFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  const key = env.RNNP_CACHE_KEY;
   return key ? key : undefined;
 }
 
@@ -23,7 +26,11 @@ export function sign(record: StageRecord<unknown>, key: string | undefined): Sig
   return key ? { ...record, hmac: mac(record, key) } : { ...record };
 }
 
-export class SignatureError extends Error {}
+export class SignatureError extends UserError {
+  constructor(message: string, hint?: string) {
+    super(message, { code: "signature", hint });
+  }
+}
 
 /** With a key, a record must carry a valid HMAC; the HMAC is dropped from what is stored. */
 export function verified(

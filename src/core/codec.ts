@@ -1,3 +1,4 @@
+import { UserError } from "./diagnostic.js";
 import { canonicalJson } from "./canonical.js";
 
 /**
@@ -91,7 +92,11 @@ function canonicalNaNs<T extends Float32Array | Float64Array>(a: T): T {
   return copy ?? a;
 }
 
-export class CodecError extends Error {}
+export class CodecError extends UserError {
+  constructor(message: string, hint?: string) {
+    super(message, { code: "codec", hint });
+  }
+}
 
 export function decode(bytes: Uint8Array): Value {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

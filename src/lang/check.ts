@@ -1,12 +1,13 @@
+import type { Code } from "../core/codes.js";
 import { dirname, resolve } from "node:path";
 import { Graph, alg } from "@dagrejs/graphlib";
 import type * as A from "../../grammar/ast.js";
 import type { Json } from "../core/canonical.js";
 import type { Diagnostic, Span } from "../core/diagnostic.js";
 import type { AnyKind } from "../stages/kind.js";
-import type { ArtifactInfo } from "../stages/artifacts/index.js";
-import { BACKENDS, KERNELS } from "../stages/numerics/runtime.js";
-import { kinds } from "../stages/registry.js";
+import type { ArtifactInfo } from "../artifacts/index.js";
+import { BACKENDS, KERNELS } from "../runtime/descriptor.js";
+import { kinds } from "../kinds/registry.js";
 import type { InputRef, PipelineIR, StageIR } from "./ir.js";
 import { didYouMean } from "./suggest.js";
 import type { BlockSpec } from "../stages/kind.js";
@@ -52,7 +53,7 @@ export function check(
 ): { ir?: PipelineIR; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const err = (
-    code: string,
+    code: Code,
     message: string,
     span: Span | undefined,
     extra: Partial<Diagnostic> = {},
@@ -245,7 +246,7 @@ export function check(
     if (!d.params || !d.kind.check || cyclic.has(d.decl.name.text)) continue;
     for (const problem of d.kind.check(d.params, inputInfos(d))) {
       const span = (problem.param && d.paramSpans[problem.param]) || d.decl.body.name.span;
-      err("param-rule", problem.message, span, hintOf(problem.hint));
+      err(problem.code ?? "param-rule", problem.message, span, hintOf(problem.hint));
     }
   }
 
@@ -367,7 +368,7 @@ function expandSweep(
       if (v?.params && v.kind.check) {
         for (const problem of v.kind.check(v.params, inputInfos(v)))
           local.push({
-            code: "param-rule",
+            code: problem.code ?? "param-rule",
             severity: "error",
             message: problem.message,
             file: ctx.file,
@@ -403,7 +404,7 @@ function expandSweep(
 }
 
 function draftStage(decl: A.StageDecl, scope: ValueScope): StageDraft | undefined {
-  const err = (code: string, message: string, span: Span, extra: Partial<Diagnostic> = {}) =>
+  const err = (code: Code, message: string, span: Span, extra: Partial<Diagnostic> = {}) =>
     scope.diagnostics.push({ code, severity: "error", message, file: scope.file, span, ...extra });
   const body = decl.body;
   const kind = kinds.get(body.name.text);

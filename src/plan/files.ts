@@ -4,7 +4,7 @@ import { relative } from "node:path";
 import { canonicalJson } from "../core/canonical.js";
 import { sha256, type Digest } from "../core/digest.js";
 import type { CacheStore, StatEntry } from "../cache/store.js";
-import { listFiles } from "../stages/paths.js";
+import { listFiles } from "../project/paths.js";
 
 /**
  * Content digests of the data files stages read. Content is the truth; the stat cache only avoids

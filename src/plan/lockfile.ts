@@ -1,9 +1,10 @@
+import { UserError } from "../core/diagnostic.js";
 import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { Json } from "../core/canonical.js";
 import type { Digest, StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
 import type { StageRecord } from "../cache/record.js";
-import type { Runtime } from "../stages/numerics/runtime.js";
+import type { Runtime } from "../runtime/descriptor.js";
 import type { Fingerprint } from "./fingerprint.js";
 import type { Planner } from "./planner.js";
 import type { Past } from "./why.js";
@@ -38,7 +39,11 @@ export function lockPathOf(pipelineFile: string): string {
   return pipelineFile.replace(/\.rnnp$/, "") + ".lock";
 }
 
-export class LockfileError extends Error {}
+export class LockfileError extends UserError {
+  constructor(message: string, hint?: string) {
+    super(message, { code: "lockfile", hint });
+  }
+}
 
 export function readLockfile(path: string): Lockfile | undefined {
   if (!existsSync(path)) return undefined;

@@ -1,11 +1,11 @@
 import { Graph } from "@dagrejs/graphlib";
 import type { Digest, StageKey } from "../core/digest.js";
-import type { Diagnostic } from "../core/diagnostic.js";
+import { type Diagnostic, diagnostic, UserError } from "../core/diagnostic.js";
 import type { CacheStore } from "../cache/store.js";
 import type { StageRecord } from "../cache/record.js";
 import type { PipelineIR, StageIR } from "../lang/ir.js";
-import { resolveDataPath } from "../stages/paths.js";
-import { RuntimeUnavailable, type Runtime } from "../stages/numerics/runtime.js";
+import { resolveDataPath } from "../project/paths.js";
+import { RuntimeUnavailable, type Runtime } from "../runtime/descriptor.js";
 import { deriveSeed, keyOf, type Fingerprint } from "./fingerprint.js";
 import { FileHasher } from "./files.js";
 
@@ -122,55 +122,41 @@ export class Planner {
             ? `file not found: ${path}`
             : `cannot read ${path}: ${(e as Error).message}`;
         const span = s.paramSpans.path ?? s.nameSpan;
-        return {
-          state: "invalid",
-          diagnostics: [
+        return invalid(
+          diagnostic(
+            "missing-file",
+            `stage \`${s.name}\`: ${what}`,
+            { file: this.ir.file, span },
             {
-              code: "missing-file",
-              severity: "error",
-              message: `stage \`${s.name}\`: ${what}`,
-              file: this.ir.file,
-              span,
               hint: "paths are relative to the pipeline file; `npm:<package>/<file>` reads from an installed package",
             },
-          ],
-        };
+          ),
+        );
       }
     }
 
     if (s.kind.backendDependent && (!this.runtime || this.runtime instanceof RuntimeUnavailable)) {
       const why = this.runtime instanceof RuntimeUnavailable ? this.runtime : undefined;
-      return {
-        state: "invalid",
-        diagnostics: [
-          {
-            code: "no-runtime",
-            severity: "error",
-            message: `stage \`${s.name}\` (${s.kind.name}) needs a numeric backend${why ? `: ${why.message}` : ""}`,
-            file: this.ir.file,
-            span: s.nameSpan,
-            ...(why ? { hint: why.hint } : {}),
-          },
-        ],
-      };
+      return invalid(
+        diagnostic(
+          "no-runtime",
+          `stage \`${s.name}\` (${s.kind.name}) needs a numeric backend${why ? `: ${why.message}` : ""}`,
+          { file: this.ir.file, span: s.nameSpan },
+          { hint: why?.hint },
+        ),
+      );
     }
     let tools: Record<string, string> | undefined;
     try {
       tools = s.kind.tools?.();
     } catch (e) {
-      return {
-        state: "invalid",
-        diagnostics: [
-          {
-            code: "missing-tool",
-            severity: "error",
-            message: `stage \`${s.name}\` (${s.kind.name}): ${(e as Error).message}`,
-            file: this.ir.file,
-            span: s.nameSpan,
-            ...((e as { hint?: string }).hint ? { hint: (e as { hint: string }).hint } : {}),
-          },
-        ],
-      };
+      if (!(e instanceof UserError)) throw e;
+      return invalid(
+        e.toDiagnostic(
+          { file: this.ir.file, span: s.nameSpan },
+          `stage \`${s.name}\` (${s.kind.name}): `,
+        ),
+      );
     }
     const base: Omit<Fingerprint, "seed"> = {
       format: 1,
@@ -189,6 +175,10 @@ export class Planner {
     const record = this.store.getRecord<Fingerprint>(key);
     return { state: "keyed", fingerprint, key, ...(record ? { record } : {}) };
   }
+}
+
+function invalid(...diagnostics: Diagnostic[]): Resolution {
+  return { state: "invalid", diagnostics };
 }
 
 export function digestsOf(record: StageRecord<unknown>): Record<string, Digest> {

@@ -3,7 +3,7 @@ import { short, type StageKey } from "../core/digest.js";
 import type { StageRecord } from "../cache/record.js";
 import type { Fingerprint } from "./fingerprint.js";
 import type { Planner } from "./planner.js";
-import { runtimeText } from "../stages/numerics/runtime.js";
+import { runtimeText } from "../runtime/descriptor.js";
 
 /**
  * `rnnp why`: what differs between a stage's current fingerprint and the nearest record the cache

@@ -1,3 +1,4 @@
+import { UserError } from "../core/diagnostic.js";
 import { decode, encode } from "../core/codec.js";
 import { digestOf, type Digest } from "../core/digest.js";
 import type { CacheStore } from "../cache/store.js";
@@ -7,15 +8,18 @@ import {
   artifactToValue,
   describeArtifact,
   type Artifact,
-} from "../stages/artifacts/index.js";
+} from "../artifacts/index.js";
 
 /** A blob that is missing or does not hash to its digest: never served, its producer reruns. */
-export class BadBlobError extends Error {
+export class BadBlobError extends UserError {
   constructor(
     readonly digest: Digest,
     readonly problem: "missing" | "corrupt",
   ) {
-    super(`artifact ${digest.slice(0, 12)} is ${problem} in the cache`);
+    super(`artifact ${digest.slice(0, 12)} is ${problem} in the cache`, {
+      code: "cache-corrupt",
+      hint: "run `rnnp cache verify`",
+    });
   }
 }
 

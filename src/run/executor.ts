@@ -1,11 +1,11 @@
 import seedrandom from "seedrandom";
 import type { Diagnostic } from "../core/diagnostic.js";
 import type { PipelineIR, StageIR } from "../lang/ir.js";
-import type { Artifact } from "../stages/artifacts/index.js";
+import type { Artifact } from "../artifacts/index.js";
 import type { StageContext } from "../stages/kind.js";
-import type { Runtime } from "../stages/numerics/runtime.js";
-import { loadTf } from "../stages/numerics/tf.js";
-import { resolveDataPath } from "../stages/paths.js";
+import type { Runtime } from "../runtime/descriptor.js";
+import { loadTf } from "../numerics/tf.js";
+import { resolveDataPath } from "../project/paths.js";
 
 /**
  * Where a stage's computation happens. The runner decides what runs and commits results; an

@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { DiagnosticError, type Diagnostic } from "../core/diagnostic.js";
+import { DiagnosticError, diagnostic, type Diagnostic, UserError } from "../core/diagnostic.js";
 import { short, type Digest, type StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
 import type { StageRecord } from "../cache/record.js";
@@ -9,9 +9,9 @@ import type { Fingerprint } from "../plan/fingerprint.js";
 import { lockLookup, type LockedStage, type Lockfile } from "../plan/lockfile.js";
 import { digestsOf, type Planner, type Resolution } from "../plan/planner.js";
 import { explainAgainst, type Reason } from "../plan/why.js";
-import type { Artifact } from "../stages/artifacts/index.js";
+import type { Artifact } from "../artifacts/index.js";
 import { BadBlobError, encodeArtifact, readArtifact, type EncodedArtifact } from "./artifacts.js";
-import { RuntimeUnavailable } from "../stages/numerics/runtime.js";
+import { RuntimeUnavailable } from "../runtime/descriptor.js";
 import type { Executor, StageTask, TaskHooks } from "./executor.js";
 import { withLease } from "./lease.js";
 
@@ -528,19 +528,29 @@ function outputsDiffer(
     }));
 }
 
+/**
+ * A stage's failure as diagnostics. A UserError is the user's to act on (its code and hint say how);
+ * anything else is a bug in rnnp, reported as such, with the stack when RNNP_DEBUG is set.
+ */
 function toDiagnostics(e: unknown, stage: StageIR, file: string): Diagnostic[] {
   if (e instanceof DiagnosticError) return e.diagnostics;
+  const where = { file, span: stage.nameSpan };
+  const prefix = `stage \`${stage.name}\` (${stage.kind.name}): `;
+  if (e instanceof UserError) return [e.toDiagnostic(where, prefix)];
+  // The system refused something (a permission, a full disk, a path that is a folder): the user's to fix.
+  const sys = e as NodeJS.ErrnoException;
+  if (e instanceof Error && typeof sys.code === "string" && typeof sys.syscall === "string") {
+    return [
+      diagnostic("stage-failed", `${prefix}${e.message}`, where, {
+        hint: "the operating system refused this; check the path and its permissions",
+      }),
+    ];
+  }
   const message = e instanceof Error ? e.message : String(e);
-  // Errors from below may carry advice (a missing tool, a layer too large for the kernels' memory).
-  const hint = (e as { hint?: unknown } | undefined)?.hint;
+  const stack = process.env.RNNP_DEBUG && e instanceof Error && e.stack ? `\n${e.stack}` : "";
   return [
-    {
-      code: "stage-failed",
-      severity: "error",
-      message: `stage \`${stage.name}\` (${stage.kind.name}): ${message}`,
-      file,
-      span: stage.nameSpan,
-      ...(typeof hint === "string" ? { hint } : {}),
-    },
+    diagnostic("stage-failed", `${prefix}internal error: ${message}${stack}`, where, {
+      hint: "this is a bug in rnnp, not in your pipeline: please report it (RNNP_DEBUG=1 prints the stack)",
+    }),
   ];
 }

@@ -3,10 +3,10 @@ import { createServer } from "node:http";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { describeRuntime } from "../../src/stages/numerics/runtime.js";
-import { loadTf } from "../../src/stages/numerics/tf.js";
-import { encodeTexts } from "../../src/stages/kinds/encode.js";
-import type { TextEncoding } from "../../src/stages/artifacts/sequences.js";
+import { describeRuntime } from "../../src/runtime/descriptor.js";
+import { loadTf } from "../../src/numerics/tf.js";
+import { encodeTexts } from "../../src/kinds/encode.js";
+import type { TextEncoding } from "../../src/artifacts/sequences.js";
 import { cli, cliAsync, ROOT, tempDir, writeFiles } from "../helpers.js";
 
 /** The first-names pipeline, shrunk for tests: 600 names, a small LSTM, two epochs, cpu backend. */

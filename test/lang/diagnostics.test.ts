@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { checkSource } from "../../src/lang/load.js";
 import { renderDiagnostic } from "../../src/core/render.js";
 import type { Diagnostic } from "../../src/core/diagnostic.js";
-import { kinds } from "../../src/stages/registry.js";
+import { kinds } from "../../src/kinds/registry.js";
 
 const FILE = "p.rnnp";
 const wrap = (body: string) => `pipeline p {\n  seed 1\n${body}\n}\n`;

@@ -1,6 +1,6 @@
 // The kernels' argument tables as kernels/rnn.ts shows them above each kernel, rendered from the ABI
-// (src/stages/numerics/fused/abi.ts); abi.test.ts compares the two.
-import { type Arg, KERNELS, type KernelName } from "../../src/stages/numerics/fused/abi.js";
+// (src/numerics/fused/abi.ts); abi.test.ts compares the two.
+import { type Arg, KERNELS, type KernelName } from "../../src/numerics/fused/abi.js";
 
 /** One line per argument: name, shape (or type), role (and when it is there), what it holds. */
 export function argumentTable(name: KernelName): string[] {

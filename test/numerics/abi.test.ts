@@ -1,4 +1,4 @@
-// The kernels' ABI is written once (src/stages/numerics/fused/abi.ts); this spec fails when either
+// The kernels' ABI is written once (src/numerics/fused/abi.ts); this spec fails when either
 // implementation drifts from it: the AssemblyScript kernels' signatures and the argument tables in
 // their doc comments (kernels/rnn.ts), and the native port's argument lists (native/abi.h).
 import assert from "node:assert/strict";
@@ -13,7 +13,7 @@ import {
   KERNEL_NAMES,
   KERNELS,
   kernelCall,
-} from "../../src/stages/numerics/fused/abi.js";
+} from "../../src/numerics/fused/abi.js";
 import { ROOT } from "../helpers.js";
 import { argumentBlock } from "./abi-docs.js";
 

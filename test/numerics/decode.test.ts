@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { LayersModel, Tensor } from "@tensorflow/tfjs";
-import { describeRuntime } from "../../src/stages/numerics/runtime.js";
-import { decode, type inferenceModels } from "../../src/stages/numerics/seq2seq.js";
-import { loadTf, type TF } from "../../src/stages/numerics/tf.js";
+import { describeRuntime } from "../../src/runtime/descriptor.js";
+import { decode, type inferenceModels } from "../../src/numerics/seq2seq.js";
+import { loadTf, type TF } from "../../src/numerics/tf.js";
 
 // Target vocabulary: 0 <pad>, 1 <unk>, 2 <bos>, 3 <eos>, then a, b, c.
 const [BOS, EOS, A, B, C] = [2, 3, 4, 5, 6];

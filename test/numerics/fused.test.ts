@@ -4,11 +4,11 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import type { LayersModel, Tensor, Variable } from "@tensorflow/tfjs";
 import seedrandom from "seedrandom";
-import { backward, CELLS, forward } from "../../src/stages/numerics/fused/cells.js";
-import { describeFusion, fuse } from "../../src/stages/numerics/fused/fuse.js";
-import { kernels, Kernels } from "../../src/stages/numerics/fused/kernels.js";
-import { describeRuntime } from "../../src/stages/numerics/runtime.js";
-import { loadTf, type TF } from "../../src/stages/numerics/tf.js";
+import { backward, CELLS, forward } from "../../src/numerics/fused/cells.js";
+import { describeFusion, fuse } from "../../src/numerics/fused/fuse.js";
+import { kernels, Kernels } from "../../src/numerics/fused/kernels.js";
+import { describeRuntime } from "../../src/runtime/descriptor.js";
+import { loadTf, type TF } from "../../src/numerics/tf.js";
 
 type Cell = "lstm" | "gru" | "simpleRNN";
 interface Case {
@@ -304,7 +304,7 @@ describe("tapes: what backward needs stays in the kernels' memory until released
   const b = layer({ B: 7, T: 9, F: 8, H: 5 });
   const run = (
     l: ReturnType<typeof layer>,
-    tape: import("../../src/stages/numerics/fused/cells.js").Tape,
+    tape: import("../../src/numerics/fused/cells.js").Tape,
   ) => backward(k, tape, l.dout, l.dstates);
 
   it("gives the same gradients whatever runs between a forward pass and its backward pass, and frees everything", () => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import seedrandom from "seedrandom";
-import { describeRuntime } from "../../src/stages/numerics/runtime.js";
-import { loadTf } from "../../src/stages/numerics/tf.js";
+import { describeRuntime } from "../../src/runtime/descriptor.js";
+import { loadTf } from "../../src/numerics/tf.js";
 import { trainingSuite } from "./training.js";
 
 trainingSuite("wasm", "fused");

@@ -7,8 +7,8 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { kernelsDigest } from "../../src/stages/numerics/fused/kernels.js";
-import { loadAddon } from "../../src/stages/numerics/fused/native.js";
+import { kernelsDigest } from "../../src/runtime/kernels-build.js";
+import { loadAddon } from "../../src/numerics/fused/native.js";
 import { BIN, ROOT, tempDir, writeFiles } from "../helpers.js";
 
 const addon = loadAddon(ROOT, kernelsDigest());

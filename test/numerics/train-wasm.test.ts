@@ -4,8 +4,8 @@ trainingSuite("wasm");
 
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { describeRuntime } from "../../src/stages/numerics/runtime.js";
-import { loadTf } from "../../src/stages/numerics/tf.js";
+import { describeRuntime } from "../../src/runtime/descriptor.js";
+import { loadTf } from "../../src/numerics/tf.js";
 
 it("wasm: rnnp's UnsortedSegmentSum (the Embedding gradient) sums rows by segment, dropping out-of-range ids", async () => {
   const tf = await loadTf(describeRuntime("wasm", "tfjs"));

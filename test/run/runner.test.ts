@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { open } from "lmdb";
 import { CacheStore } from "../../src/cache/store.js";
+import { UserError } from "../../src/core/diagnostic.js";
 import { Planner } from "../../src/plan/planner.js";
 import { LocalExecutor, type Executor } from "../../src/run/executor.js";
 import { Runner, type RunEvent } from "../../src/run/runner.js";
@@ -65,7 +66,10 @@ describe("runner", () => {
     const planner = new Planner(ir(pipeline("label"), join(dir, "r.rnnp")), store);
     const advising: Executor = {
       execute: async () => {
-        throw Object.assign(new Error("too big for the kernels"), { hint: "lower batchSize" });
+        throw new UserError("too big for the kernels", {
+          code: "too-large",
+          hint: "lower batchSize",
+        });
       },
       materialize: async () => {},
     };
@@ -76,6 +80,28 @@ describe("runner", () => {
       /stage `raw` \(load\.csv\): too big for the kernels/,
     );
     assert.equal(raw!.diagnostics![0]!.hint, "lower batchSize");
+    assert.equal(raw!.diagnostics![0]!.code, "too-large");
+    await store.close();
+  });
+
+  it("an error that is not a UserError is reported as a bug in rnnp, not as the user's", async () => {
+    const dir = tempDir();
+    writeFiles(dir, { "d.csv": NAMES_CSV });
+    const store = CacheStore.open(join(dir, "cache"));
+    const planner = new Planner(ir(pipeline("label"), join(dir, "r.rnnp")), store);
+    const buggy: Executor = {
+      execute: async () => {
+        throw new TypeError("x is undefined");
+      },
+      materialize: async () => {},
+    };
+    const [raw] = await new Runner(planner, buggy).run({ targets: ["raw"] });
+    assert.equal(raw!.status, "failed");
+    assert.equal(
+      raw!.diagnostics![0]!.message,
+      "stage `raw` (load.csv): internal error: x is undefined",
+    );
+    assert.match(raw!.diagnostics![0]!.hint!, /bug in rnnp/);
     await store.close();
   });
 

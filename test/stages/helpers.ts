@@ -1,10 +1,10 @@
 import seedrandom from "seedrandom";
-import { describeRuntime } from "../../src/stages/numerics/runtime.js";
-import { loadTf } from "../../src/stages/numerics/tf.js";
-import type { Table } from "../../src/stages/artifacts/table.js";
+import { describeRuntime } from "../../src/runtime/descriptor.js";
+import { loadTf } from "../../src/numerics/tf.js";
+import type { Table } from "../../src/artifacts/table.js";
 import type { AnyKind, StageContext } from "../../src/stages/kind.js";
-import { kinds } from "../../src/stages/registry.js";
-import { resolveDataPath } from "../../src/stages/paths.js";
+import { kinds } from "../../src/kinds/registry.js";
+import { resolveDataPath } from "../../src/project/paths.js";
 
 /** A stage context as the executor gives one; TF.js on $RNNP_TEST_BACKEND (default cpu) when asked for. */
 export function ctx(dir: string, seed = 12345): StageContext & { logs: string[] } {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { FeatureExtractor } from "../../src/stages/audio/mfcc.js";
-import { resample } from "../../src/stages/audio/wav.js";
-import { decodingReport, valueReport } from "../../src/stages/kinds/metrics.js";
+import { FeatureExtractor } from "../../src/data/audio/mfcc.js";
+import { resample } from "../../src/data/audio/wav.js";
+import { decodingReport, valueReport } from "../../src/evaluation/metrics.js";
 import { checkSource } from "../../src/lang/load.js";
 import { tempDir, writeFiles } from "../helpers.js";
 import { col, runKind, table } from "./helpers.js";

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { SequenceSet } from "../../src/stages/artifacts/sequences.js";
-import type { Vocabulary } from "../../src/stages/artifacts/vocabulary.js";
-import { encodeTexts, percentileLength } from "../../src/stages/kinds/encode.js";
-import { tokenize } from "../../src/stages/text/tokenize.js";
+import type { SequenceSet } from "../../src/artifacts/sequences.js";
+import type { Vocabulary } from "../../src/artifacts/vocabulary.js";
+import { encodeTexts, percentileLength } from "../../src/kinds/encode.js";
+import { tokenize } from "../../src/data/tokenize.js";
 import { runKind, table } from "./helpers.js";
 
 const bundle = <T>(t: Record<string, T>) => new Map(Object.entries(t));

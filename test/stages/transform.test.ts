@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { rowCount, type Table } from "../../src/stages/artifacts/table.js";
-import { allocate } from "../../src/stages/kinds/shuffle.js";
+import { rowCount, type Table } from "../../src/artifacts/table.js";
+import { allocate } from "../../src/data/shuffle.js";
 import { col, runKind, table } from "./helpers.js";
 
 const texts = table(

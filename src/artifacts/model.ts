@@ -1,0 +1,112 @@
+import type { Json } from "../core/canonical.js";
+import type { TextEncoding, WindowEncoding } from "./sequences.js";
+import type { Scaling } from "./table.js";
+
+/** A weight as TF.js names and shapes it. */
+export interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: "float32";
+}
+
+/**
+ * An untrained model: its TF.js layers topology and its seeded initial weights (computed by rnnp,
+ * see numerics/init.ts; the topology's own initialisers are zeros), and what it expects.
+ */
+export interface ModelSpec {
+  type: "model";
+  /** `model.toJSON()` of TF.js: class names and layer configs. */
+  topology: Json;
+  weightSpecs: WeightSpec[];
+  weights: Float32Array[];
+  input: { dtype: "int32" | "float32"; shape: (number | null)[] };
+  output: { shape: (number | null)[]; activation: string };
+  params: number;
+  summary: string[];
+}
+
+/** What is known of a model before it is built: enough to check a training batch's size against. */
+export interface ModelInfo {
+  kind: "model";
+  /** Its parameters, those whose size comes from the data (an embedding's vocabulary) left out. */
+  params: number;
+  /** Floats of one example's layer outputs, when the data's length is known. */
+  activations?: number;
+}
+
+/** What the trained model predicts, and how its outputs read (classes, value names and scaling, tokens). */
+export type TrainedTarget =
+  | { kind: "class"; classes: string[] }
+  | {
+      kind: "value";
+      names: string[];
+      horizon: number;
+      size: number;
+      scaling?: Record<string, Scaling>;
+    }
+  | { kind: "sequence"; tokens: string[]; level: "char" | "word" }
+  | {
+      kind: "tokens";
+      tokens: string[];
+      level: "char" | "word";
+      length: number;
+      bos: number;
+      eos: number;
+    }
+  | { kind: "none" };
+
+/** The training data's encoding and target, so that new input is encoded and outputs read the same way. */
+export interface TrainedData {
+  input: "tokens" | "features";
+  padding: "pre" | "post";
+  target: TrainedTarget;
+  text?: TextEncoding;
+  window?: WindowEncoding;
+}
+
+/** A trained model: topology and weights (TF.js's own serialisation), history and how it was trained. */
+export interface TrainedModel {
+  type: "trained";
+  topology: Json;
+  weightSpecs: WeightSpec[];
+  weights: Float32Array[];
+  history: EpochRecord[];
+  config: Json;
+  /** The training data's encoding and targets, so the model can be used on new input. */
+  data: TrainedData;
+  /** e.g. "exploding gradients in lstm_1 at epoch 3". */
+  warnings: string[];
+  /** When early stopping restored the best epoch's weights. */
+  bestEpoch?: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  lr: number;
+  loss: number;
+  metrics: Record<string, number>;
+  valLoss?: number;
+  valMetrics?: Record<string, number>;
+  /** Mean global gradient norm over the epoch's batches (before clipping). */
+  gradNorm: number;
+  /** Mean gradient norm per layer. */
+  layerGradNorms: Record<string, number>;
+}
+
+export function describeModel(m: ModelSpec): string {
+  return `model, ${m.params} parameters: ${m.summary.join(" -> ")}`;
+}
+
+export function describeTrained(t: TrainedModel): string {
+  const last = t.history.at(-1);
+  const m = last
+    ? Object.entries({
+        loss: last.loss,
+        ...(last.valLoss !== undefined ? { val_loss: last.valLoss } : {}),
+        ...last.metrics,
+      })
+        .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
+        .join(", ")
+    : "";
+  return `trained model, ${t.history.length} epochs${t.bestEpoch !== undefined ? ` (best ${t.bestEpoch})` : ""}: ${m}`;
+}

@@ -1,0 +1,69 @@
+import { UserError } from "../core/diagnostic.js";
+
+/**
+ * A table of examples: ordered, typed columns of equal length. `roles` names the column that holds the
+ * text and the one that holds the label, so later stages need not be told again.
+ */
+export type Column =
+  | { name: string; dtype: "string"; values: string[] }
+  | { name: string; dtype: "number"; values: Float64Array }
+  /** One mono clip per row, samples in [-1, 1]. */
+  | { name: string; dtype: "audio"; values: Float32Array[]; sampleRate: number };
+
+/** How a numeric column was scaled, so predictions can be mapped back: x = scaled * scale + center. */
+export interface Scaling {
+  method: "zscore" | "minmax";
+  center: number;
+  scale: number;
+}
+
+export interface Table {
+  type: "table";
+  columns: Column[];
+  roles: { text?: string; label?: string };
+  scaling?: Record<string, Scaling>;
+}
+
+export function rowCount(t: Table): number {
+  return t.columns[0]?.values.length ?? 0;
+}
+
+export function column(t: Table, name: string): Column {
+  const c = t.columns.find((c) => c.name === name);
+  if (!c)
+    throw new UserError(
+      `table has no column "${name}" (it has ${t.columns.map((c) => c.name).join(", ")})`,
+    );
+  return c;
+}
+
+/** A column's values as strings (labels may be stored as numbers). */
+export function asStrings(c: Column): string[] {
+  if (c.dtype === "audio") throw new UserError(`column "${c.name}" holds audio, not labels`);
+  return c.dtype === "string" ? c.values : Array.from(c.values, String);
+}
+
+/** The rows at `indices`, in that order: the one primitive behind filtering, sampling and splitting. */
+export function takeRows(t: Table, indices: ArrayLike<number>): Table {
+  const n = indices.length;
+  const columns = t.columns.map((c): Column => {
+    if (c.dtype === "number") {
+      const v = new Float64Array(n);
+      for (let i = 0; i < n; i++) v[i] = c.values[indices[i]!]!;
+      return { name: c.name, dtype: "number", values: v };
+    }
+    if (c.dtype === "audio") return { ...c, values: Array.from(indices, (i) => c.values[i]!) };
+    const v = new Array<string>(n);
+    for (let i = 0; i < n; i++) v[i] = c.values[indices[i]!]!;
+    return { name: c.name, dtype: "string", values: v };
+  });
+  return { ...t, columns };
+}
+
+export function describeTable(t: Table): string {
+  const cols = t.columns.map(
+    (c) =>
+      `${c.name}:${c.dtype}${c.dtype === "audio" ? `@${c.sampleRate}Hz` : ""}${t.roles.text === c.name ? " (text)" : t.roles.label === c.name ? " (label)" : ""}`,
+  );
+  return `table, ${rowCount(t)} rows x ${t.columns.length} columns: ${cols.join(", ")}`;
+}
