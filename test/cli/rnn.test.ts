@@ -223,7 +223,10 @@ describe("an RNN pipeline end to end", () => {
   });
 
   it("recurrent layers run on the fused kernels (said in the run output); TF.js's cells are a choice with keys of their own", () => {
-    assert.match(first.stderr, /fit: fused kernels: lstm_2\n/);
+    assert.match(
+      first.stderr,
+      /fit: fused kernels \((native \w+|wasm simd), \d+ threads?.*\): lstm_2\n/,
+    );
     const fused = stages(cli(["status", "names.rnnp", "--json"], dir).stdout);
     const cells = stages(cli(["status", "names.rnnp", "--json", "--kernels", "tfjs"], dir).stdout);
     assert.deepEqual(
