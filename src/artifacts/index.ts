@@ -3,7 +3,7 @@ import { describeFiles, type FileSet } from "./files.js";
 import { describeModel, describeTrained, type ModelSpec, type TrainedModel } from "./model.js";
 import { describeReport, type Report } from "./report.js";
 import { describeSequences, type SequenceInfo, type SequenceSet } from "./sequences.js";
-import { describeTable, type Table } from "./table.js";
+import { describeTable, type Table, type TableInfo } from "./table.js";
 import { describeVocabulary, type Vocabulary } from "./vocabulary.js";
 
 /**
@@ -25,7 +25,12 @@ export type ArtifactTypeName = keyof ArtifactTypes;
 export type Artifact = ArtifactTypes[ArtifactTypeName];
 
 /** What can be known of an artifact before it exists (see KindDef.describe). */
-export type ArtifactInfo = SequenceInfo;
+export type ArtifactInfo = SequenceInfo | TableInfo;
+
+/** The sequence part of what is known, or undefined (for checks of layers against their data). */
+export function sequenceInfo(info: ArtifactInfo | undefined): SequenceInfo | undefined {
+  return info?.kind === "sequences" ? info : undefined;
+}
 
 const describe: { [K in ArtifactTypeName]: (a: ArtifactTypes[K]) => string } = {
   table: describeTable,

@@ -36,6 +36,24 @@ export interface Table {
   timeline?: { part: number; series?: string; step: Int32Array };
 }
 
+/**
+ * What is known of a table before it exists, from its stage's parameters and its inputs: its roles,
+ * and how it was split (so a window over a random split is an error before anything runs).
+ */
+export interface TableInfo {
+  kind: "table";
+  label?: string | undefined;
+  time?: string | undefined;
+  series?: string | undefined;
+  split?: { order: "random" | "sequential"; groupBy?: string | undefined };
+  /** Rows were sampled at random: a series has holes. */
+  sampled?: boolean;
+}
+
+export function tableInfo(info: unknown): TableInfo | undefined {
+  return (info as TableInfo | undefined)?.kind === "table" ? (info as TableInfo) : undefined;
+}
+
 export function rowCount(t: Table): number {
   return t.columns[0]?.values.length ?? 0;
 }

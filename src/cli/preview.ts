@@ -1,7 +1,7 @@
 import pc from "picocolors";
 import type { Artifact } from "../artifacts/index.js";
 import type { TrainedModel } from "../artifacts/model.js";
-import type { Report } from "../artifacts/report.js";
+import { verdictLine, type Report } from "../artifacts/report.js";
 import type { SequenceSet } from "../artifacts/sequences.js";
 import { rowCount, type Table } from "../artifacts/table.js";
 import type { Vocabulary } from "../artifacts/vocabulary.js";
@@ -183,15 +183,48 @@ function reportPreview(r: Report): string {
       ),
     );
   }
-  if (r.metrics.skill !== undefined) {
+  if (r.zeroSupport?.length)
     parts.push(
-      r.metrics.skill > 0
-        ? pc.green(
-            `  beats the naive last-value forecast: MAE ${num(r.metrics.mae!)} vs ${num(r.metrics.naiveMae!)} (skill ${num(r.metrics.skill)})`,
-          )
-        : pc.yellow(
-            `  LOSES to the naive last-value forecast: MAE ${num(r.metrics.mae!)} vs ${num(r.metrics.naiveMae!)} (skill ${num(r.metrics.skill)})`,
-          ),
+      pc.yellow(
+        `  ${r.zeroSupport.length} class${r.zeroSupport.length === 1 ? " has" : "es have"} no test example (${r.zeroSupport.join(", ")}): macro averages over all classes count them as 0; the *Present averages leave them out`,
+      ),
+    );
+  if (r.baselines?.length) {
+    const names = [...new Set(r.baselines.flatMap((b) => Object.keys(b.metrics)))].filter(
+      (m) => m in r.metrics,
+    );
+    parts.push(
+      indent(
+        table([
+          ["baseline", ...names, "what it predicts"].map((h) => pc.bold(h)),
+          ["(model)", ...names.map((m) => num(r.metrics[m]!)), ""],
+          ...r.baselines.map((b) => [
+            b.name,
+            ...names.map((m) => (b.metrics[m] === undefined ? "" : num(b.metrics[m]!))),
+            b.doc,
+          ]),
+        ]),
+      ),
+    );
+  }
+  if (r.verdict) {
+    const line = `  ${verdictLine(r.verdict)}`;
+    parts.push(r.verdict.beats ? pc.green(line) : pc.yellow(line));
+  }
+  if (r.perStep) {
+    const names = Object.keys(r.perStep[0]?.baselines ?? {});
+    parts.push(
+      indent(
+        table([
+          ["step", "mae", "rmse", ...names.map((n) => `${n} mae`)].map((h) => pc.bold(h)),
+          ...r.perStep.map((s) => [
+            s.step,
+            num(s.mae),
+            num(s.rmse),
+            ...names.map((n) => num(s.baselines[n] ?? NaN)),
+          ]),
+        ]),
+      ),
     );
   }
   if (r.perTarget)

@@ -4,6 +4,7 @@ import { p } from "../stages/schema.js";
 import {
   column,
   rowCount,
+  tableInfo,
   takeRows,
   type Column,
   type Scaling,
@@ -67,6 +68,7 @@ export const clean = defineKind({
   outputType: "table",
   random: false,
   backendDependent: false,
+  describe: (_params, inputs) => tableInfo(inputs.data),
   check(params) {
     const problems = [];
     if (

@@ -9,7 +9,8 @@ import { fitPart } from "../data/parts.js";
 
 export const encode = defineKind({
   name: "encode",
-  version: 1,
+  // 2: class targets carry the fit part's class counts (the majority and stratified baselines).
+  version: 2,
   doc: "Turns text into padded sequences of token ids with a vocabulary, and labels into class indices. Lengths and classes are fitted on one part (`fit`, default train).",
   params: {
     column: p.string("Text column (default: the table's text column).").optional(),
@@ -125,6 +126,8 @@ export const encode = defineKind({
             ...targetIds(fitTable, params.target, inputs.targetVocab!).map((s) => s.length),
           ))
         : 0;
+    const classCounts =
+      labelName && classes ? countClasses(fitTable, labelName, classes) : undefined;
     const out: Record<string, SequenceSet> = {};
     for (const [name, t] of inputs.data) {
       const seqs = name === fitName ? fitIds : textOf(t).map(toIds);
@@ -138,6 +141,7 @@ export const encode = defineKind({
             ? classTarget(t, labelName, classes, name, fitName)
             : { kind: "none" },
         text: encoding,
+        ...(classCounts ? { baselines: { classCounts } } : {}),
       };
     }
     return out;
@@ -241,6 +245,17 @@ function tokensTarget(t: Table, name: string, vocab: Vocabulary, length: number)
     bos: vocab.reserved.bos!,
     eos: vocab.reserved.eos!,
   };
+}
+
+/** How many rows of each class a table has (classes fitted on it, so every label is among them). */
+export function countClasses(t: Table, labelName: string, classes: string[]): Int32Array {
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const counts = new Int32Array(classes.length);
+  for (const l of asStrings(column(t, labelName))) {
+    const k = index.get(l);
+    if (k !== undefined) counts[k]!++;
+  }
+  return counts;
 }
 
 function classTarget(

@@ -13,6 +13,12 @@ export const loadCsv = defineKind({
     params.delimiter.length !== 1
       ? [{ param: "delimiter", message: "the delimiter must be one character" }]
       : [],
+  describe: (params) => ({
+    kind: "table",
+    label: params.label,
+    time: params.time,
+    series: params.series,
+  }),
   files: (params) => [params.path],
   async run(ctx, _inputs, params) {
     const { parse } = await import("csv-parse/sync"); // loaded by the stages that read CSV, not at start-up

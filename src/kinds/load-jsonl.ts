@@ -9,6 +9,12 @@ export const loadJsonl = defineKind({
   doc: "Reads JSON Lines (one object per line) into a table; columns are the union of keys in first-seen order.",
   params: tableParams,
   ...LOADER,
+  describe: (params) => ({
+    kind: "table",
+    label: params.label,
+    time: params.time,
+    series: params.series,
+  }),
   files: (params) => [params.path],
   async run(ctx, _inputs, params) {
     const file = ctx.resolvePath(params.path);

@@ -2,6 +2,7 @@ import type { Json } from "../core/canonical.js";
 import { DiagnosticError } from "../core/diagnostic.js";
 import { defineKind } from "../stages/kind.js";
 import type { ModelSpec } from "../artifacts/model.js";
+import { sequenceInfo } from "../artifacts/index.js";
 import { initialWeights } from "../numerics/init.js";
 import {
   buildModel,
@@ -32,7 +33,7 @@ export const model = defineKind({
   outputType: "model",
   random: true,
   backendDependent: false,
-  check: (params, inputs) => checkLayers(layersOf(params), inputs.data),
+  check: (params, inputs) => checkLayers(layersOf(params), sequenceInfo(inputs.data)),
   async run(ctx, inputs, params): Promise<{ out: ModelSpec }> {
     const layers = layersOf(params);
     const data = inputs.data;

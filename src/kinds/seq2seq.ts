@@ -1,6 +1,7 @@
 import { UserError } from "../core/diagnostic.js";
 import { defineKind } from "../stages/kind.js";
 import type { ModelSpec } from "../artifacts/model.js";
+import { sequenceInfo } from "../artifacts/index.js";
 import { layerSummary, type LayerCall } from "../numerics/layers.js";
 import { buildSeq2seq, checkSeq2seq, partsOf, SEQ2SEQ_BLOCK } from "../numerics/seq2seq.js";
 import { modelArtifact } from "./model.js";
@@ -21,7 +22,7 @@ export const seq2seq = defineKind({
   outputType: "model",
   random: true,
   backendDependent: false,
-  check: (params, inputs) => checkSeq2seq(params, inputs.data),
+  check: (params, inputs) => checkSeq2seq(params, sequenceInfo(inputs.data)),
   async run(ctx, inputs, params): Promise<{ out: ModelSpec }> {
     const data = inputs.data;
     const t = data.target;

@@ -1,13 +1,21 @@
 import { defineKind } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
-import { column, rowCount, takeRows, type Table } from "../artifacts/table.js";
+import {
+  column,
+  rowCount,
+  tableInfo,
+  takeRows,
+  type Table,
+  type TableInfo,
+} from "../artifacts/table.js";
 import { allocate, shuffled } from "../data/shuffle.js";
 
 const PARTS = ["train", "val", "test"] as const;
 
 export const split = defineKind({
   name: "split",
-  version: 1,
+  // 2: the parts of a sequential split carry their timeline (no more `context` rows copied into them).
+  version: 2,
   doc: "Splits a table into train/val/test by fraction: seeded random (optionally stratified by label) or in order (for time series).",
   params: {
     train: p.number("Fraction of rows for training.", { min: 0, max: 1 }).default(0.8),
@@ -23,21 +31,30 @@ export const split = defineKind({
       .default("random"),
     groupBy: p
       .string(
-        "Sequential: split each series (rows with this column's value) on its own. Random: keep each group whole in one part (e.g. hold out whole speakers).",
+        "Sequential: split each series (rows with this column's value; default: the table's series column) on its own. Random: keep each group whole in one part (e.g. hold out whole speakers).",
       )
       .optional(),
     context: p
       .int(
-        "Sequential: also give val and test the rows just before them (history for windows; their targets stay in their own period).",
+        "No longer needed, and refused: a window stage given the whole split reads each part's history from the parts before it.",
         { min: 0 },
       )
-      .default(0),
+      .optional(),
   },
   inputs: { data: { type: "table", doc: "The table to split." } },
   outputs: PARTS,
   outputType: "table",
   random: true,
   backendDependent: false,
+  describe: (params, inputs): TableInfo => ({
+    ...(tableInfo(inputs.data) ?? { kind: "table" }),
+    split: {
+      order: params.order,
+      groupBy:
+        params.groupBy ??
+        (params.order === "sequential" ? tableInfo(inputs.data)?.series : undefined),
+    },
+  }),
   check(params) {
     const sum = params.train + params.val + params.test;
     const problems = [];
@@ -52,11 +69,12 @@ export const split = defineKind({
         message: "a sequential split cannot be stratified",
         hint: 'use order: "random" to stratify',
       });
-    if (params.order === "random" && params.context > 0)
+    if (params.context !== undefined)
       problems.push({
         param: "context",
-        message: "context is for sequential splits",
-        hint: 'order: "sequential"',
+        message:
+          "context is no longer needed: given the whole split, window(parts, ...) reads each part's history from the parts before it, and never takes a label or target from another part",
+        hint: "remove context, and pass the whole split to window",
       });
     if (params.order === "random" && params.groupBy !== undefined && params.stratify)
       problems.push({
@@ -70,15 +88,17 @@ export const split = defineKind({
     const _n = rowCount(t);
     const fractions = [params.train, params.val, params.test];
     const assigned: number[][] = [[], [], []];
+    const steps = new Int32Array(_n);
+    const seriesBy = params.groupBy ?? t.roles.series;
     if (params.order === "sequential") {
-      // Each series in table order; within it, the first rows train, then val, then test, each later
-      // part preceded by `context` rows of history.
-      for (const rows of strata(t, params.groupBy, false)) {
+      // Each series in table order; within it, the first rows train, then val, then test. Each row
+      // keeps its step in its series, so a window stage can put the series back together.
+      for (const rows of strata(t, seriesBy, false)) {
+        rows.forEach((r, i) => (steps[r] = i));
         const counts = allocate(rows.length, fractions);
         let at = 0;
         counts.forEach((c, part) => {
-          for (let i = Math.max(0, part > 0 && c > 0 ? at - params.context : at); i < at + c; i++)
-            assigned[part]!.push(rows[i]!);
+          for (let i = at; i < at + c; i++) assigned[part]!.push(rows[i]!);
           at += c;
         });
       }
@@ -104,13 +124,17 @@ export const split = defineKind({
     }
     // Rows keep their original order within each part.
     const out: Record<string, Table> = {};
-    PARTS.forEach(
-      (name, i) =>
-        (out[name] = takeRows(
-          t,
-          assigned[i]!.sort((a, b) => a - b),
-        )),
-    );
+    PARTS.forEach((name, i) => {
+      const rows = assigned[i]!.sort((a, b) => a - b);
+      const part = takeRows(t, rows);
+      if (params.order === "sequential")
+        part.timeline = {
+          part: i,
+          ...(seriesBy !== undefined ? { series: seriesBy } : {}),
+          step: Int32Array.from(rows, (r) => steps[r]!),
+        };
+      out[name] = part;
+    });
     return out;
   },
 });
