@@ -57,10 +57,12 @@ export function describeReport(r: Report): string {
 
 const fmt = (v: number) => String(+v.toPrecision(4));
 
-/** The verdict in one line: "beats its strongest baseline, persistence (accuracy 0.644), by 0.031 (accuracy 0.675)". */
+/** The verdict in one line: "beats its strongest baseline, persistence (accuracy 0.644): accuracy 0.675, 0.031 above". */
 export function verdictLine(v: Verdict): string {
   const how = v.higherIsBetter
-    ? `by ${fmt(Math.abs(v.margin))} ${v.metric}`
+    ? v.margin === 0
+      ? "level with it"
+      : `${fmt(Math.abs(v.margin))} ${v.margin > 0 ? "above" : "below"}`
     : `skill ${fmt(v.margin)}`;
-  return `${v.beats ? "beats" : "does NOT beat"} its strongest baseline, ${v.baseline} (${v.metric} ${fmt(v.baselineValue)}): ${v.metric} ${fmt(v.model)}, ${how}${v.beats ? "" : v.higherIsBetter ? " behind" : ""}`;
+  return `${v.beats ? "beats" : "does NOT beat"} its strongest baseline, ${v.baseline} (${v.metric} ${fmt(v.baselineValue)}): ${v.metric} ${fmt(v.model)}, ${how}`;
 }

@@ -146,6 +146,7 @@ withParams(withCache(program.command("compare").argument("[file]", "pipeline fil
   )
   .option("--sort <metric>", "sort by a metric or swept param (descending)")
   .option("--asc", "sort ascending")
+  .option("--select <metric>", "choose the variant by this validation metric (default val_loss)")
   .option("--json", "print JSON")
   .option("--csv", "print CSV")
   .action(action(async () => (await import("./commands/compare.js")).compareCommand));

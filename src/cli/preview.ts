@@ -1,6 +1,6 @@
 import pc from "picocolors";
 import type { Artifact } from "../artifacts/index.js";
-import type { TrainedModel } from "../artifacts/model.js";
+import { weightsEpoch, type TrainedModel } from "../artifacts/model.js";
 import { verdictLine, type Report } from "../artifacts/report.js";
 import type { SequenceSet } from "../artifacts/sequences.js";
 import { rowCount, type Table } from "../artifacts/table.js";
@@ -129,8 +129,15 @@ function trainedPreview(t: TrainedModel): string {
       num(e.gradNorm),
     ]);
   }
+  const { restored } = weightsEpoch(t);
   const notes = [
-    ...(t.bestEpoch !== undefined ? [`* best epoch (weights restored from it)`] : []),
+    ...(t.bestEpoch !== undefined
+      ? [
+          restored
+            ? "* best epoch (weights restored from it)"
+            : "* best epoch (weights not restored)",
+        ]
+      : []),
     ...t.warnings.map((w) => pc.yellow(`warning: ${w}`)),
   ];
   return indent(table(body)) + (notes.length ? `\n${indent(notes.join("\n"))}` : "");
@@ -155,7 +162,7 @@ function reportPreview(r: Report): string {
             num(c.precision),
             num(c.recall),
             num(c.f1),
-            String(c.support),
+            c.support === 0 ? pc.yellow("0 (no test example)") : String(c.support),
           ]),
         ]),
       ),

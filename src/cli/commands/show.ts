@@ -1,5 +1,6 @@
 import pc from "picocolors";
 import { short } from "../../core/digest.js";
+import { describeArtifact } from "../../artifacts/index.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { EXIT, Exit, formatBytes, openPlan, printJson, type CommonOptions } from "../context.js";
 import { preview } from "../preview.js";
@@ -51,10 +52,12 @@ export function showCommand(
     `${pc.bold(stage)} (${res.record.kind}) ${pc.dim(`key ${short(res.key)}, made ${res.record.provenance.createdAt}`)}\n`,
   );
   for (const [name, out] of Object.entries(res.record.outputs)) {
+    // The summary is made again from the artifact (records keep the one made when it was built).
+    const artifact = readArtifact(planner.store, out.digest);
     process.stdout.write(
-      `\n${pc.bold(name)}  ${pc.dim(`${short(out.digest)}, ${formatBytes(out.size)}`)}\n  ${out.summary}\n`,
+      `\n${pc.bold(name)}  ${pc.dim(`${short(out.digest)}, ${formatBytes(out.size)}`)}\n  ${describeArtifact(artifact)}\n`,
     );
-    process.stdout.write(preview(readArtifact(planner.store, out.digest), n) + "\n");
+    process.stdout.write(preview(artifact, n) + "\n");
   }
   return EXIT.ok;
 }
