@@ -114,6 +114,8 @@ export interface SequenceInfo {
   target: Target["kind"];
   length?: number;
   features?: number;
+  /** The sequences come in `bucket` batches (train's batchSize does not apply). */
+  batched?: boolean;
 }
 
 export function count(s: SequenceSet): number {

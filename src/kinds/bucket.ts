@@ -1,6 +1,7 @@
 import { defineKind } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
 import { count, type SequenceSet } from "../artifacts/sequences.js";
+import { sequenceInfo } from "../artifacts/index.js";
 
 export const bucket = defineKind({
   name: "bucket",
@@ -18,7 +19,10 @@ export const bucket = defineKind({
   outputType: "sequences",
   random: true,
   backendDependent: false,
-  describe: (_params, inputs) => inputs.data,
+  describe: (_params, inputs) => {
+    const info = sequenceInfo(inputs.data);
+    return info ? { ...info, batched: true } : undefined;
+  },
   run(ctx, inputs, params) {
     const out: Record<string, SequenceSet> = {};
     for (const [name, s] of inputs.data) {

@@ -113,6 +113,12 @@ export const clean = defineKind({
       });
     if (params.shingles !== undefined && params.nearDuplicates === undefined)
       problems.push({ param: "shingles", message: "shingles are for nearDuplicates" });
+    if (params.scaleColumns !== undefined && params.scale === "none")
+      problems.push({
+        param: "scaleColumns",
+        message: '`scaleColumns` names the columns to scale, but `scale` is "none"',
+        hint: 'add scale: "zscore" or scale: "minmax"',
+      });
     if (params.fit !== undefined && params.scale === "none")
       problems.push({
         param: "fit",

@@ -68,15 +68,37 @@ export const encode = defineKind({
     target: params.target ? (params.aligned ? "sequence" : "tokens") : "class",
     ...(params.maxLen ? { length: params.maxLen } : {}),
   }),
-  check: (params) =>
-    params.target && params.label
+  check: (params) => [
+    ...(params.target && params.label
       ? [
           {
             param: "target",
             message: "give a label (one class per text) or a target (one token per step), not both",
           },
         ]
-      : [],
+      : []),
+    ...(params.maxLen !== undefined && params.percentile !== 100
+      ? [
+          {
+            param: "percentile",
+            message: "percentile chooses the length when maxLen is not given; here maxLen is",
+            hint: "give one of maxLen and percentile",
+          },
+        ]
+      : []),
+    ...(!params.target && !params.aligned
+      ? [{ param: "aligned", message: "aligned is about a `target` column, and there is none" }]
+      : []),
+    ...(params.targetLen !== undefined && (!params.target || params.aligned)
+      ? [
+          {
+            param: "targetLen",
+            message:
+              "targetLen is the length of target sequences of their own (target with aligned: false)",
+          },
+        ]
+      : []),
+  ],
   run(_ctx, inputs, params) {
     const vocab = inputs.vocab;
     const bos = params.bos ?? vocab.reserved.bos !== undefined;

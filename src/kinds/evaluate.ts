@@ -16,6 +16,7 @@ import {
 } from "../evaluation/baselines.js";
 import { decode, inferenceModels } from "../numerics/seq2seq.js";
 import { count } from "../artifacts/sequences.js";
+import { sequenceInfo } from "../artifacts/index.js";
 
 export const evaluate = defineKind({
   name: "evaluate",
@@ -50,6 +51,23 @@ export const evaluate = defineKind({
   outputType: "report",
   random: false,
   backendDependent: true,
+  check: (params, inputs) => {
+    const target = sequenceInfo(inputs.data)?.target;
+    return [
+      ...(target !== undefined && target !== "tokens" && params.beam !== 1
+        ? [
+            {
+              param: "beam",
+              message:
+                "beam is the width of encoder-decoders' decoding; this data has no target sequences",
+            },
+          ]
+        : []),
+      ...(target !== undefined && target !== "class" && params.topK !== 3
+        ? [{ param: "topK", message: "top-k accuracy is for class targets" }]
+        : []),
+    ];
+  },
   async run(ctx, inputs, params): Promise<{ out: Report }> {
     const { model: trained, data } = inputs;
     const t = data.target;

@@ -232,15 +232,25 @@ export const features = defineKind({
     target: "class",
     features: params.type === "mfcc" ? params.coefficients : params.mels,
   }),
-  check: (params) =>
-    params.type === "mfcc" && params.coefficients > params.mels
+  check: (params) => [
+    ...(params.type === "mfcc" && params.coefficients > params.mels
       ? [
           {
             param: "coefficients",
             message: `at most ${params.mels} coefficients from ${params.mels} mel filters`,
           },
         ]
-      : [],
+      : []),
+    ...(params.type === "logmel" && params.coefficients !== 13
+      ? [
+          {
+            param: "coefficients",
+            message: 'coefficients are MFCCs; type "logmel" gives one energy per mel filter',
+            hint: "set mels for the number of features",
+          },
+        ]
+      : []),
+  ],
   async run(ctx, inputs, params) {
     const { FeatureExtractor } = await import("../data/audio/mfcc.js");
     const audioOf = (t: Table) => {

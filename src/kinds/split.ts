@@ -82,6 +82,12 @@ export const split = defineKind({
         message: `train + val + test must be 1, but they add up to ${+sum.toFixed(12)}`,
         hint: "fractions are shares of the rows, e.g. train: 0.8, val: 0.1, test: 0.1",
       });
+    if (params.by !== undefined && !params.stratify)
+      problems.push({
+        param: "by",
+        message: "`by` names the column to stratify by, but stratify is false",
+        hint: "add stratify: true",
+      });
     if (params.stratify && params.order === "sequential")
       problems.push({
         param: "stratify",

@@ -3,6 +3,7 @@ import { DiagnosticError, UserError } from "../core/diagnostic.js";
 import { defineKind } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
 import type { TrainedModel } from "../artifacts/model.js";
+import { sequenceInfo } from "../artifacts/index.js";
 import { count, type SequenceSet } from "../artifacts/sequences.js";
 import { LOSSES, resolveLoss } from "../numerics/losses.js";
 import { OPTIMIZERS, SCHEDULES } from "../numerics/optimizers.js";
@@ -65,12 +66,32 @@ export const train = defineKind({
   outputType: "trained",
   random: true,
   backendDependent: true,
-  check: (params) => [
+  check: (params, inputs) => [
     ...(params.clipNorm !== undefined && params.clipValue !== undefined
       ? [{ param: "clipValue", message: "give clipNorm or clipValue, not both" }]
       : []),
     ...(params.patience === undefined && params.monitor !== "val_loss"
       ? [{ param: "monitor", message: "monitor is for early stopping, which needs `patience`" }]
+      : []),
+    ...(params.patience === undefined && params.minDelta !== 0
+      ? [{ param: "minDelta", message: "minDelta is for early stopping, which needs `patience`" }]
+      : []),
+    ...(params.patience === undefined && !params.restoreBest
+      ? [
+          {
+            param: "restoreBest",
+            message: "restoreBest is for early stopping, which needs `patience`",
+          },
+        ]
+      : []),
+    ...(sequenceInfo(inputs.data)?.batched && params.batchSize !== 32
+      ? [
+          {
+            param: "batchSize",
+            message: "the data comes in bucket batches, whose size bucket(batchSize: ...) sets",
+            hint: "set the size on the bucket stage",
+          },
+        ]
       : []),
   ],
   async run(ctx, inputs, params): Promise<{ out: TrainedModel }> {
