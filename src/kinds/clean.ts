@@ -308,7 +308,7 @@ function dedupe(t: Table, o: CleanParams, ctx: StageContext, part: string | unde
   const removed = n - keep.length;
   if (removed)
     ctx.log(
-      `${where}${removed} duplicate${removed === 1 ? "" : "s"} dropped${o.nearDuplicates !== undefined ? ` (exact or near: Jaccard >= ${o.nearDuplicates})` : ""}, ${keep.length} rows kept`,
+      `${where}${removed} row${removed === 1 ? "" : "s"} dropped as duplicates${o.nearDuplicates !== undefined ? ` (exact or near: Jaccard >= ${o.nearDuplicates})` : ""}${dropped ? " or for conflicting labels" : ""}, ${keep.length} kept`,
     );
   return keep.length === n ? t : takeRows(t, keep);
 }

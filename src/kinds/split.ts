@@ -55,10 +55,10 @@ export const split = defineKind({
       .optional(),
     context: p
       .int(
-        "No longer needed, and refused: a window stage given the whole split reads each part's history from the parts before it.",
+        "No longer needed, and refused above 0: a window stage given the whole split reads each part's history from the parts before it.",
         { min: 0 },
       )
-      .optional(),
+      .default(0),
   },
   inputs: { data: { type: "table", doc: "The table to split." } },
   outputs: PARTS,
@@ -94,7 +94,7 @@ export const split = defineKind({
         message: "a sequential split cannot be stratified",
         hint: 'use order: "random" to stratify',
       });
-    if (params.context !== undefined)
+    if (params.context > 0)
       problems.push({
         param: "context",
         message:
