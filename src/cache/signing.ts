@@ -10,8 +10,10 @@ import type { StageRecord } from "./record.js";
  */
 export type SignedRecord = StageRecord<unknown> & { hmac?: string };
 
-export function cacheKeyFromEnv(): string | undefined {
-  const key = process.env.RNNP_CACHE_KEY;
+export function cacheKeyFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
+  const key = env.RNNP_CACHE_KEY;
   return key ? key : undefined;
 }
 

@@ -58,7 +58,8 @@ export class CacheStore {
 
   static open(dir: string): CacheStore {
     mkdirSync(dir, { recursive: true });
-    const root = open({ path: dir, maxDbs: 8, compression: false });
+    // A folder always (lmdb would take a name with a dot, such as mktemp's tmp.X, for a file).
+    const root = open({ path: dir, maxDbs: 8, compression: false, noSubdir: false });
     return new CacheStore(
       dir,
       root,

@@ -1,7 +1,6 @@
 import { defineKind } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
 import { count, type SequenceSet } from "../artifacts/sequences.js";
-import { sequenceInfo } from "../artifacts/index.js";
 
 export const bucket = defineKind({
   name: "bucket",
@@ -20,7 +19,7 @@ export const bucket = defineKind({
   random: true,
   backendDependent: false,
   describe: (_params, inputs) => {
-    const info = sequenceInfo(inputs.data);
+    const info = inputs.data;
     return info ? { ...info, batched: true } : undefined;
   },
   run(ctx, inputs, params) {

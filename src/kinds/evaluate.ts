@@ -16,7 +16,6 @@ import {
 } from "../evaluation/baselines.js";
 import { decode, inferenceModels } from "../numerics/seq2seq.js";
 import { count } from "../artifacts/sequences.js";
-import { sequenceInfo } from "../artifacts/index.js";
 
 export const evaluate = defineKind({
   name: "evaluate",
@@ -52,7 +51,7 @@ export const evaluate = defineKind({
   random: false,
   backendDependent: true,
   check: (params, inputs) => {
-    const target = sequenceInfo(inputs.data)?.target;
+    const target = inputs.data?.target;
     return [
       ...(target !== undefined && target !== "tokens" && params.beam !== 1
         ? [
@@ -110,10 +109,10 @@ export const evaluate = defineKind({
       }
       const { values, units } = predictAll(tf, model, data, params.batchSize);
       if (t.kind === "class") {
-        const classes = (trained.data as { target?: { classes?: string[] } }).target?.classes;
-        if (classes && classes.join("\0") !== t.classes.join("\0"))
+        const trainedOn = trained.data.target;
+        if (trainedOn.kind === "class" && trainedOn.classes.join("\0") !== t.classes.join("\0"))
           throw new UserError(
-            `the model was trained on classes (${classes.join(", ")}) but these sequences have (${t.classes.join(", ")})`,
+            `the model was trained on classes (${trainedOn.classes.join(", ")}) but these sequences have (${t.classes.join(", ")})`,
           );
         const report = classReport(values, units, t.y, t.classes, params.topK);
         const scored = data.groups

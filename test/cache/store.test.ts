@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { open } from "lmdb";
@@ -38,6 +39,17 @@ function record(
 const blobsOf = (bs: Uint8Array[]) => new Map(bs.map((b) => [digestOf(b), b]));
 
 describe("cache store", () => {
+  it("a cache folder whose name has a dot (mktemp's tmp.X, my.cache) is a folder, not a file", async () => {
+    for (const name of ["tmp.Ab12Cd", "my.cache", "plain"]) {
+      const dir = join(tempDir(), name);
+      const store = CacheStore.open(dir);
+      const bytes = new TextEncoder().encode(name);
+      store.commit(record("a", [bytes]), blobsOf([bytes]), { pipeline: "p", stage: "s" });
+      await store.close();
+      assert.ok(existsSync(join(dir, "data.mdb")), `${name}: data.mdb inside the folder`);
+    }
+  });
+
   it("stores a blob once however many records name it", async () => {
     const store = CacheStore.open(tempDir());
     const shared = Buffer.from("shared bytes");

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { describeTrained, type TrainedModel } from "../../src/artifacts/model.js";
-import { cli, ROOT, tempDir, writeFiles } from "../helpers.js";
+import { ROOT } from "../helpers.js";
+import { Rig } from "../rig.js";
 
 const names = (pkg: string) =>
   JSON.stringify(join(ROOT, "node_modules", "@stdlib", pkg, "data", "names.txt"));
@@ -29,10 +30,10 @@ const SWEEP = `pipeline pick {
 `;
 
 describe("results you can trust: the CLI", () => {
-  it("compare chooses by a validation metric, never by the test metrics, and says so (defect 10); run prints each verdict", () => {
-    const dir = tempDir();
-    writeFiles(dir, { "s.rnnp": SWEEP });
-    const run = cli(["run", "s.rnnp"], dir);
+  it("compare chooses by a validation metric, never by the test metrics, and says so (defect 10); run prints each verdict", async () => {
+    const rig = new Rig().write({ "s.rnnp": SWEEP });
+    const cli = (args: string[]) => rig.rnnp(args);
+    const run = await cli(["run", "s.rnnp"]);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(
       run.stdout.match(
@@ -41,7 +42,7 @@ describe("results you can trust: the CLI", () => {
       4,
       run.stdout,
     );
-    const json = JSON.parse(cli(["compare", "s.rnnp", "--json"], dir).stdout) as {
+    const json = JSON.parse((await cli(["compare", "s.rnnp", "--json"])).stdout) as {
       rows: {
         variant: Record<string, number>;
         validation: number;
@@ -63,32 +64,34 @@ describe("results you can trust: the CLI", () => {
       "the chosen variant's test metrics are reported",
     );
     const byAccuracy = JSON.parse(
-      cli(["compare", "s.rnnp", "--json", "--select", "val_accuracy"], dir).stdout,
+      (await cli(["compare", "s.rnnp", "--json", "--select", "val_accuracy"])).stdout,
     ) as typeof json;
-    const top = json.rows.reduce((a, r) => (r.metrics.accuracy! > a.metrics.accuracy! ? r : a));
     assert.equal(byAccuracy.selected.by, "val_accuracy");
-    void top;
-    const text = cli(["compare", "s.rnnp", "--sort", "accuracy"], dir).stdout;
+    assert.equal(
+      byAccuracy.selected.validation,
+      Math.max(...byAccuracy.rows.map((r) => r.validation)),
+      "a score is chosen highest",
+    );
+    const text = (await cli(["compare", "s.rnnp", "--sort", "accuracy"])).stdout;
     assert.match(text, /^stage +units +lr +val_loss +accuracy .* baseline +skill\n/);
     assert.match(
       text,
       /\nchosen by val_loss \(validation data, lowest: [\d.]+\): report\[units=\d,lr=0\.0\d\]; its test metrics: accuracy [\d.]+/,
     );
     assert.equal(
-      cli(["compare", "s.rnnp", "--select", "accuracy"], dir).code,
+      (await cli(["compare", "s.rnnp", "--select", "accuracy"])).code,
       2,
       "selection on test metrics is refused",
     );
   });
 
-  it('evaluate(require: "beatBaseline") fails the stage with the verdict', () => {
-    const dir = tempDir();
+  it('evaluate(require: "beatBaseline") fails the stage with the verdict', async () => {
     // 95 of 100 rows are "a": the majority class is hard to beat after one epoch.
     const rows = Array.from(
       { length: 100 },
       (_, i) => `${"xyz"[i % 3]}${i},${i % 20 === 0 ? "b" : "a"}`,
     );
-    writeFiles(dir, { "d.csv": `text,label\n${rows.join("\n")}\n` });
+    const rig = new Rig().write({ "d.csv": `text,label\n${rows.join("\n")}\n` });
     const source = `pipeline strict {
   seed 1
   backend "cpu"
@@ -105,8 +108,8 @@ describe("results you can trust: the CLI", () => {
   stage report = evaluate(fit, seqs.test, require: "beatBaseline")
 }
 `;
-    writeFiles(dir, { "strict.rnnp": source });
-    const r = cli(["run", "strict.rnnp", "--cache", "cache"], dir);
+    rig.write({ "strict.rnnp": source });
+    const r = await rig.rnnp(["run", "strict.rnnp", "--cache", "cache"]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /✖ report +evaluate +failed/);
     assert.match(
@@ -136,7 +139,7 @@ describe("show fit: the restored epoch (defect 5)", () => {
     weights: [],
     history: [epoch(1, 0.9, 0.5), epoch(2, 0.5, 0.8), epoch(3, 0.7, 0.6)],
     config: { restoreBest },
-    data: null,
+    data: {} as TrainedModel["data"],
     warnings: [],
     bestEpoch: 2,
   });

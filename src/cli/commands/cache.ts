@@ -1,6 +1,6 @@
+import { fromCwd, io, stdout } from "../io.js";
 import bytes from "bytes";
 import ms from "ms";
-import pc from "picocolors";
 import { short, type StageKey } from "../../core/digest.js";
 import { gc, verify } from "../../cache/maintenance.js";
 import type { StageRecord } from "../../cache/record.js";
@@ -54,17 +54,19 @@ export function cacheLs(opts: CommonOptions & { json?: boolean }): number {
     return EXIT.ok;
   }
   if (!records.length) {
-    process.stdout.write(`the cache at ${store.dir} is empty\n`);
+    stdout().write(`the cache at ${store.dir} is empty\n`);
     return EXIT.ok;
   }
-  const rows = [["key", "kind", "made by", "size", "age", "checked"].map((h) => pc.bold(h))];
+  const rows = [
+    ["key", "kind", "made by", "size", "age", "checked"].map((h) => stdout().c.bold(h)),
+  ];
   for (const r of records) {
     const check = store.getCheck(r.key);
     const checked = !check
-      ? pc.dim("-")
+      ? stdout().c.dim("-")
       : check.identical
-        ? pc.green(`identical (${check.runs})`)
-        : pc.red(`differs: ${check.differing.join(", ")}`);
+        ? stdout().c.green(`identical (${check.runs})`)
+        : stdout().c.red(`differs: ${check.differing.join(", ")}`);
     rows.push([
       short(r.key),
       r.kind,
@@ -74,10 +76,12 @@ export function cacheLs(opts: CommonOptions & { json?: boolean }): number {
       checked,
     ]);
   }
-  process.stdout.write(table(rows) + "\n");
+  stdout().write(table(rows) + "\n");
   const total = [...store.allBlobDigests()].reduce((a, b) => a + b.size, 0);
-  process.stdout.write(
-    pc.dim(`${records.length} records, ${formatBytes(total)} of artifacts in ${store.dir}\n`),
+  stdout().write(
+    stdout().c.dim(
+      `${records.length} records, ${formatBytes(total)} of artifacts in ${store.dir}\n`,
+    ),
   );
   return EXIT.ok;
 }
@@ -103,29 +107,29 @@ export function cacheShow(key: string, opts: CommonOptions & { json?: boolean })
   }
   const p = r.provenance;
   const out = [
-    `${pc.bold("key")}       ${r.key}`,
-    `${pc.bold("kind")}      ${r.kind}`,
-    `${pc.bold("made by")}   stage \`${p.stage}\` of pipeline \`${p.pipeline}\` (${p.file}), rnnp ${p.rnnpVersion}`,
-    `${pc.bold("when")}      ${p.createdAt}, took ${p.durationMs} ms`,
-    pc.bold("outputs"),
+    `${stdout().c.bold("key")}       ${r.key}`,
+    `${stdout().c.bold("kind")}      ${r.kind}`,
+    `${stdout().c.bold("made by")}   stage \`${p.stage}\` of pipeline \`${p.pipeline}\` (${p.file}), rnnp ${p.rnnpVersion}`,
+    `${stdout().c.bold("when")}      ${p.createdAt}, took ${p.durationMs} ms`,
+    stdout().c.bold("outputs"),
     ...Object.entries(r.outputs).map(
       ([name, o]) => `  ${name}  ${short(o.digest)}  ${formatBytes(o.size)}  ${o.summary}`,
     ),
-    pc.bold("inputs from"),
+    stdout().c.bold("inputs from"),
     ...(Object.keys(r.inputsFrom).length
       ? Object.entries(r.inputsFrom).map(([slot, o]) => `  ${slot} <- ${o.stage} (${short(o.key)})`)
       : ["  (none)"]),
-    pc.bold("manifest (what the key is the hash of)"),
+    stdout().c.bold("manifest (what the key is the hash of)"),
     ...JSON.stringify(r.manifest, null, 2)
       .split("\n")
       .map((l) => `  ${l}`),
   ];
-  process.stdout.write(out.join("\n") + "\n");
+  stdout().write(out.join("\n") + "\n");
   return EXIT.ok;
 }
 
 export function cachePath(opts: CommonOptions): number {
-  process.stdout.write(cacheDir(opts) + "\n");
+  stdout().write(cacheDir(opts) + "\n");
   return EXIT.ok;
 }
 
@@ -134,13 +138,13 @@ export function cacheVerify(opts: CommonOptions & { json?: boolean }): number {
   if (opts.json) printJson(report);
   else {
     for (const d of report.corrupt)
-      process.stdout.write(`${pc.red("corrupt")} blob ${d}: removed\n`);
+      stdout().write(`${stdout().c.red("corrupt")} blob ${d}: removed\n`);
     for (const r of report.droppedRecords)
-      process.stdout.write(
-        `${pc.yellow("dropped")} record ${short(r.key)} (${r.stage}): it names ${r.missing.length} bad blob(s); the stage will recompute\n`,
+      stdout().write(
+        `${stdout().c.yellow("dropped")} record ${short(r.key)} (${r.stage}): it names ${r.missing.length} bad blob(s); the stage will recompute\n`,
       );
-    process.stdout.write(
-      `${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)}) checked: ${report.corrupt.length ? pc.red(`${report.corrupt.length} corrupt`) : pc.green("all intact")}\n`,
+    stdout().write(
+      `${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)}) checked: ${report.corrupt.length ? stdout().c.red(`${report.corrupt.length} corrupt`) : stdout().c.green("all intact")}\n`,
     );
   }
   return report.corrupt.length || report.droppedRecords.length ? EXIT.failed : EXIT.ok;
@@ -151,7 +155,7 @@ function recordsUsedBy(store: CacheStore, files: string[], opts: CommonOptions):
   const keep = new Set<StageKey>();
   for (const file of files) {
     if (file.endsWith(".lock")) {
-      const lock = readLockfile(file);
+      const lock = readLockfile(fromCwd(file));
       if (!lock) throw new Exit(EXIT.invalid, `no such lockfile: ${file}`);
       for (const s of Object.values(lock.stages)) keep.add(s.key);
       continue;
@@ -174,15 +178,15 @@ export async function cacheExport(
   const keep = files.length ? recordsUsedBy(store, files, opts) : undefined;
   const records = [...store.allRecords()].filter((r) => !keep || keep.has(r.key));
   const started = performance.now();
-  const report = await exportBundle(store, records, opts.output, {
+  const report = await exportBundle(store, records, fromCwd(opts.output), {
     ...(opts.gzip ? { gzip: true } : {}),
-    ...(cacheKeyFromEnv() ? { key: cacheKeyFromEnv()! } : {}),
+    ...(cacheKeyFromEnv(io().env) ? { key: cacheKeyFromEnv(io().env)! } : {}),
   });
   const secs = (performance.now() - started) / 1000;
   if (opts.json) printJson({ ...report, file: opts.output, seconds: secs });
   else
-    process.stdout.write(
-      `wrote ${opts.output}: ${report.records} records, ${report.blobs} blobs (${formatBytes(report.bytes)})${cacheKeyFromEnv() ? ", signed" : ""} in ${secs.toFixed(2)} s\n`,
+    stdout().write(
+      `wrote ${opts.output}: ${report.records} records, ${report.blobs} blobs (${formatBytes(report.bytes)})${cacheKeyFromEnv(io().env) ? ", signed" : ""} in ${secs.toFixed(2)} s\n`,
     );
   return EXIT.ok;
 }
@@ -205,8 +209,8 @@ export async function cacheImport(
   const started = performance.now();
   let report: Awaited<ReturnType<typeof importBundle>>;
   try {
-    report = await importBundle(store, file, {
-      ...(cacheKeyFromEnv() ? { key: cacheKeyFromEnv()! } : {}),
+    report = await importBundle(store, fromCwd(file), {
+      ...(cacheKeyFromEnv(io().env) ? { key: cacheKeyFromEnv(io().env)! } : {}),
       ...(maxEntryBytes != null ? { maxEntryBytes } : {}),
     });
   } catch (e) {
@@ -221,7 +225,7 @@ export async function cacheImport(
   const secs = (performance.now() - started) / 1000;
   if (opts.json) printJson({ ...report, seconds: secs });
   else {
-    process.stdout.write(
+    stdout().write(
       `imported ${file}: added ${report.records.added} records and ${report.blobs.added} blobs (${formatBytes(report.blobs.bytes)}); already had ${report.records.had} records and ${report.blobs.had} blobs\n`,
     );
   }
@@ -276,15 +280,17 @@ export function cacheGc(
   }
   const verb = opts.dryRun ? "would remove" : "removed";
   for (const r of report.removedRecords)
-    process.stdout.write(
-      `${pc.dim(verb)} ${short(r.key)} ${r.provenance.pipeline}/${r.provenance.stage} (${r.kind}, ${age(r.provenance.createdAt)})\n`,
+    stdout().write(
+      `${stdout().c.dim(verb)} ${short(r.key)} ${r.provenance.pipeline}/${r.provenance.stage} (${r.kind}, ${age(r.provenance.createdAt)})\n`,
     );
-  process.stdout.write(
+  stdout().write(
     `${verb} ${report.removedRecords.length} records and ${report.freedBlobs.length} blobs, freeing ${formatBytes(freed)}; kept ${report.keptRecords} records (${formatBytes(report.sizeAfter)})\n`,
   );
   if (!opts.dryRun && freed > 0)
-    process.stdout.write(
-      pc.dim("LMDB reuses the freed pages for new entries; the file itself does not shrink\n"),
+    stdout().write(
+      stdout().c.dim(
+        "LMDB reuses the freed pages for new entries; the file itself does not shrink\n",
+      ),
     );
   return EXIT.ok;
 }

@@ -1,4 +1,4 @@
-import pc from "picocolors";
+import { stdout } from "../io.js";
 import type { TrainedModel } from "../../artifacts/model.js";
 import { verdictLine, type Report, type Verdict } from "../../artifacts/report.js";
 import type { StageIR } from "../../lang/ir.js";
@@ -118,21 +118,21 @@ export function compareCommand(file: string | undefined, opts: CompareOptions): 
   ]);
   if (opts.csv) {
     const esc = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-    process.stdout.write([head, ...cells].map((row) => row.map(esc).join(",")).join("\n") + "\n");
+    stdout().write([head, ...cells].map((row) => row.map(esc).join(",")).join("\n") + "\n");
     return EXIT.ok;
   }
-  process.stdout.write(table([head.map((h) => pc.bold(h)), ...cells]) + "\n");
-  if (chosen) process.stdout.write(selectionLine(chosen, select) + "\n");
+  stdout().write(table([head.map((h) => stdout().c.bold(h)), ...cells]) + "\n");
+  if (chosen) stdout().write(selectionLine(chosen, select) + "\n");
   else if (rows.filter((r) => r.status === "built").length > 1)
-    process.stdout.write(
-      pc.dim(
+    stdout().write(
+      stdout().c.dim(
         `no variant chosen: the trained models have no ${select} (train with validation: ...); choosing on the test metrics would select on the test set\n`,
       ),
     );
   const missing = rows.filter((r) => r.status !== "built").length;
   if (missing)
-    process.stdout.write(
-      pc.dim(
+    stdout().write(
+      stdout().c.dim(
         `${missing} of ${rows.length} not built yet (shown as -); run the pipeline to fill them in\n`,
       ),
     );

@@ -1,4 +1,4 @@
-import pc from "picocolors";
+import { stdout } from "../io.js";
 import { short } from "../../core/digest.js";
 import { describeArtifact } from "../../artifacts/index.js";
 import { readArtifact } from "../../run/artifacts.js";
@@ -48,16 +48,16 @@ export function showCommand(
     return EXIT.ok;
   }
   const n = opts.rows ?? 10;
-  process.stdout.write(
-    `${pc.bold(stage)} (${res.record.kind}) ${pc.dim(`key ${short(res.key)}, made ${res.record.provenance.createdAt}`)}\n`,
+  stdout().write(
+    `${stdout().c.bold(stage)} (${res.record.kind}) ${stdout().c.dim(`key ${short(res.key)}, made ${res.record.provenance.createdAt}`)}\n`,
   );
   for (const [name, out] of Object.entries(res.record.outputs)) {
     // The summary is made again from the artifact (records keep the one made when it was built).
     const artifact = readArtifact(planner.store, out.digest);
-    process.stdout.write(
-      `\n${pc.bold(name)}  ${pc.dim(`${short(out.digest)}, ${formatBytes(out.size)}`)}\n  ${describeArtifact(artifact)}\n`,
+    stdout().write(
+      `\n${stdout().c.bold(name)}  ${stdout().c.dim(`${short(out.digest)}, ${formatBytes(out.size)}`)}\n  ${describeArtifact(artifact)}\n`,
     );
-    process.stdout.write(preview(artifact, n) + "\n");
+    stdout().write(preview(artifact, n) + "\n");
   }
   return EXIT.ok;
 }
