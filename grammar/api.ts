@@ -65,7 +65,7 @@ function runParser(
       ast: undefined,
       stopped: diagnostic(
         "syntax",
-        `too many syntax errors: rnnp stopped reading here (after ${MAX_SYNTAX_ERRORS})`,
+        `too many syntax errors (${MAX_SYNTAX_ERRORS}): rnnp stopped reading here`,
         { file, span },
         { hint: "fix the first errors, then validate again" },
       ),

@@ -43,7 +43,10 @@ export function decodeSource(bytes: Uint8Array): { text: string } | { problem: E
  */
 export function textEncodingProblem(text: string): EncodingProblem | undefined {
   const head = text.slice(0, 4096);
-  if (head.startsWith("\uFFFD\uFFFD") || head.startsWith("\uFFFE") || head.includes("\u0000"))
+  let nuls = 0;
+  for (let i = head.indexOf("\u0000"); i !== -1; i = head.indexOf("\u0000", i + 1)) nuls++;
+  // Mostly-ASCII UTF-16 read as UTF-8 or Latin-1 has a NUL for every other character.
+  if (head.startsWith("\uFFFD\uFFFD") || head.startsWith("\uFFFE") || nuls > head.length / 4)
     return whole(
       "the text holds NUL or byte-order characters: the file is probably UTF-16",
       CONVERT,

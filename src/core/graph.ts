@@ -5,14 +5,16 @@
  * must not overflow the call stack.
  */
 export class Digraph {
-  private readonly out = new Map<string, Set<string>>();
-  private readonly in = new Map<string, Set<string>>();
+  private readonly out = new Map<string, string[]>();
+  private readonly in = new Map<string, string[]>();
+  /** Each edge as `length(from):from to`, which no other pair of names spells. */
+  private readonly edges = new Set<string>();
 
   /** Adds a node (once; the first insertion fixes its place in `nodes()`). */
   addNode(name: string): this {
     if (!this.out.has(name)) {
-      this.out.set(name, new Set());
-      this.in.set(name, new Set());
+      this.out.set(name, []);
+      this.in.set(name, []);
     }
     return this;
   }
@@ -20,8 +22,12 @@ export class Digraph {
   /** Adds the edge from -> to, and both nodes if they are new. Adding an edge twice keeps one. */
   addEdge(from: string, to: string): this {
     this.addNode(from).addNode(to);
-    this.out.get(from)!.add(to);
-    this.in.get(to)!.add(from);
+    const id = `${from.length}:${from}${to}`;
+    if (!this.edges.has(id)) {
+      this.edges.add(id);
+      this.out.get(from)!.push(to);
+      this.in.get(to)!.push(from);
+    }
     return this;
   }
 
@@ -40,17 +46,17 @@ export class Digraph {
 
   /** The nodes `name` has an edge to, in insertion order; empty for an unknown node. */
   successors(name: string): readonly string[] {
-    return [...(this.out.get(name) ?? [])];
+    return this.out.get(name) ?? [];
   }
 
   /** The nodes with an edge to `name`, in insertion order; empty for an unknown node. */
   predecessors(name: string): readonly string[] {
-    return [...(this.in.get(name) ?? [])];
+    return this.in.get(name) ?? [];
   }
 
   /** How many nodes have an edge to `name`. */
   inDegree(name: string): number {
-    return this.in.get(name)?.size ?? 0;
+    return this.in.get(name)?.length ?? 0;
   }
 }
 
@@ -140,7 +146,7 @@ export function shortestCycle(g: Digraph, start: string, members: ReadonlySet<st
   return [start];
 }
 
-/** Each cycle of the graph, named by its shortest path through its first member in code-unit order. */
+/** Each cycle of the graph, as its shortest path through its first member in code-unit order. */
 export function cycles(g: Digraph): string[][] {
   return cyclicComponents(g).map((c) => {
     const start = [...c].sort(byCodeUnit)[0]!;
@@ -237,4 +243,13 @@ class MinHeap<T> {
     }
     return top;
   }
+}
+
+/** A cycle for a message: `a -> b -> a`, or the ends of a long one and how many are between. */
+export function describeCycle(path: readonly string[], max = 12): string {
+  const closed = [...path, path[0]!];
+  if (closed.length <= max) return closed.join(" -> ");
+  const head = closed.slice(0, max - 3);
+  const tail = closed.slice(-2);
+  return `${head.join(" -> ")} -> ... (${closed.length - head.length - tail.length} more) -> ${tail.join(" -> ")}`;
 }

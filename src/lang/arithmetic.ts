@@ -33,9 +33,11 @@ export function evaluateNumber(v: A.Value, scope: ValueScope): number | undefine
       const param = lookupParam(v, scope);
       if (!param?.value) return undefined;
       if (param.value.type === "number") return param.value.value;
+      const from =
+        param.override !== undefined ? ` (from -P ${v.path[1]!.text}=${param.override})` : "";
       scope.out.report(
         "param-type",
-        `arithmetic takes numbers, and \`${printValue(v)}\` is ${describeValue(param.value)}`,
+        `arithmetic takes numbers, and \`${printValue(v)}\` is ${describeValue(param.value)}${from}`,
         v.span,
         { expected: "a number" },
       );

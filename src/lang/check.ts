@@ -3,7 +3,7 @@ import type * as A from "../../grammar/ast.js";
 import type { ArtifactInfo } from "../artifacts/index.js";
 import type { Json } from "../core/canonical.js";
 import { Collector, type Diagnostic, type Span } from "../core/diagnostic.js";
-import { cycles, Digraph, topologicalOrder } from "../core/graph.js";
+import { cycles, Digraph, describeCycle, topologicalOrder } from "../core/graph.js";
 import { BACKENDS, KERNELS } from "../runtime/descriptor.js";
 import type { InputRef, PipelineIR, StageIR } from "./ir.js";
 import {
@@ -188,7 +188,7 @@ function reportCycles(drafts: ReadonlyMap<string, StageDraft>, out: Collector): 
   for (const path of cycles(g))
     out.report(
       "cycle",
-      `stages form a cycle: ${[...path, path[0]].join(" -> ")}`,
+      `stages form a cycle: ${describeCycle(path)}`,
       drafts.get(path[0]!)!.decl.name.span,
       { hint: "a stage cannot depend on its own output, directly or through others" },
     );

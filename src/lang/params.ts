@@ -1,6 +1,6 @@
 import type * as A from "../../grammar/ast.js";
 import { type Collector, diagnostic, type Span } from "../core/diagnostic.js";
-import { cycles, Digraph, topologicalOrder } from "../core/graph.js";
+import { cycles, Digraph, describeCycle, topologicalOrder } from "../core/graph.js";
 import { computed, evaluateNumber } from "./arithmetic.js";
 import type { Override } from "./check.js";
 import { didYouMean, listNames } from "./suggest.js";
@@ -95,7 +95,7 @@ export function reportParamCycles(
       "param-cycle",
       path.length === 1
         ? `param \`${path[0]}\` is defined from itself`
-        : `params form a cycle: ${[...path, path[0]].join(" -> ")}`,
+        : `params form a cycle: ${describeCycle(path)}`,
       first.nameSpan,
       { hint: "a param may use other params, but not itself, directly or through others" },
     );
