@@ -283,7 +283,7 @@ describe("depth (issue 10, defect 9)", () => {
 
 describe("strings and encodings (issue 10, defect 10)", () => {
   it("a raw tab, vertical tab, NUL or DEL in a string is an error at the character, with the escape", () => {
-    for (const [ch, escape] of [
+    for (const [ch, written] of [
       ["\t", "\\t"],
       ["\v", "\\u000b"],
       ["\u0000", "\\u0000"],
@@ -292,7 +292,7 @@ describe("strings and encodings (issue 10, defect 10)", () => {
       const ds = parse(wrap(`  backend "a${ch}b"`), FILE).diagnostics;
       assert.deepEqual(
         ds.map((d) => `${d.code} ${d.span!.start.line}:${d.span!.start.column} ${d.hint}`),
-        [`syntax 2:13 write it as an escape: ${escape}`],
+        [`syntax 2:13 write it as an escape: ${written}`],
         JSON.stringify(ch),
       );
     }
@@ -437,5 +437,23 @@ describe("numbers JSON cannot hold (issue 10, defect 12)", () => {
       errors(wrap(`  params { n = 1 }\n${RAW}\n  stage h = head(raw, n: params.n)`), ["n=1e400"]),
       ["usage undefined:undefined -P n=1e400: the number 1e400 is too large to represent"],
     );
+  });
+});
+
+describe("dag's Mermaid output with sweep variants", () => {
+  it("gives every node a plain id, so `fit[units=16]` does not break the chart", async () => {
+    const rig = new Rig();
+    rig.write({
+      "d.csv": NAMES_CSV,
+      "p.rnnp": wrap(
+        `  params { n = 1 }\n  sweep {n: [1, 2]}\n${RAW}\n  stage h = head(raw, n: params.n)\n  stage g = head(h, n: 1)`,
+      ),
+    });
+    const r = await rig.rnnp(["dag", "p.rnnp", "--format", "mermaid", "--cache", "cache"]);
+    assert.equal(r.code, 0, r.stderr);
+    const ids = [...r.stdout.matchAll(/^ {2}(\S+)\["/gm)].map((m) => m[1]);
+    assert.deepEqual(ids, ["s_raw", "v1", "v2", "v3", "v4"]);
+    assert.match(r.stdout, /v1\["h\[n=1\]<br\/><small>head<\/small>"\]/);
+    assert.match(r.stdout, /s_raw -->\|data\| v1/);
   });
 });
