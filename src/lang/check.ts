@@ -11,6 +11,7 @@ import {
   evaluateParams,
   type ParamDecl,
   paramGraph,
+  paramsUsedByParams,
   readParams,
   reportParamCycles,
 } from "./params.js";
@@ -51,6 +52,7 @@ export function check(
   const declared = readParams(ast, out);
   const stageDecls = readStageDecls(ast, out);
   const sweep = settings.sweep ? readSweep(settings.sweep, declared, out) : new Map();
+  const usedByParams = paramsUsedByParams(declared); // as written: -P must not make a param unused
   applyOverrides(declared, overrides, out);
   for (const o of overrides) sweep.delete(o.name); // -P pins a swept param to one value
   const uses = paramGraph(declared);
@@ -61,7 +63,7 @@ export function check(
   const order = reportCycles(drafts, out);
   const outputs = typeReferences(drafts, order, out);
   const infos = applyKindRules(drafts, order, out);
-  warnUnusedParams(declared, scope.used, sweep, out);
+  warnUnusedParams(declared, new Set([...scope.used, ...usedByParams]), sweep, out);
   if (out.hasErrors) return { diagnostics: out.diagnostics };
 
   const toIR = irBuilder(outputs);

@@ -66,10 +66,12 @@ export function readPipelineSource(
   }
   const decoded = decodeSource(bytes);
   if ("text" in decoded) return { source: decoded.text };
-  return {
-    diagnostic: encodingDiagnostic(decoded.problem, file),
-    source: new TextDecoder("utf-8").decode(bytes),
-  };
+  const d = encodingDiagnostic(decoded.problem, file);
+  // A Latin-1 line shows where the bad byte is; UTF-16 shown as UTF-8 is noise: the file is the place.
+  if (decoded.problem.offset > 0)
+    return { diagnostic: d, source: new TextDecoder("utf-8").decode(bytes) };
+  const { span: _, ...whole } = d;
+  return { diagnostic: whole };
 }
 
 export function checkSource(
@@ -87,8 +89,13 @@ export function checkSource(
   }
   if (!parsed.ast) return { diagnostics };
   const checked = check(parsed.ast, file, parsedOverrides);
-  // Semantic errors in a file with syntax errors are still reported (a user fixes both in one go).
-  const all = [...diagnostics, ...checked.diagnostics].sort(
+  // Semantic errors in a file with syntax errors are still reported (a user fixes both in one go),
+  // except about a value that holds a syntax error: `backend "wa<TAB>sm"` is one problem, not two.
+  const broken = parsed.diagnostics.map((d) => d.span!.start.offset);
+  const semantic = checked.diagnostics.filter(
+    (d) => !d.span || !broken.some((o) => o > d.span!.start.offset && o < d.span!.end.offset),
+  );
+  const all = [...diagnostics, ...semantic].sort(
     (a, b) => (a.span?.start.offset ?? -1) - (b.span?.start.offset ?? -1),
   );
   const failed = all.some((d) => d.severity === "error");

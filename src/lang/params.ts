@@ -71,6 +71,13 @@ export function applyOverrides(
   }
 }
 
+/** The params that some param's value refers to. */
+export function paramsUsedByParams(declared: ReadonlyMap<string, ParamDecl>): Set<string> {
+  const used = new Set<string>();
+  for (const p of declared.values()) forEachParamRef(p.value, (ref) => used.add(ref));
+  return used;
+}
+
 /** Which params each param's value refers to (`units -> base` for `units = params.base * 2`). */
 export function paramGraph(declared: ReadonlyMap<string, ParamDecl>): Digraph {
   const g = new Digraph();

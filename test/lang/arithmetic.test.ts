@@ -144,6 +144,11 @@ describe("params defined from params", () => {
     assert.deepEqual(r.ir!.stages[1]!.params, { n: 31 });
     const direct = checked(body, ["units=10"]);
     assert.deepEqual(direct.ir!.params, { base: 32, units: 10, label: "x" });
+    // base is used in the file: -P units=10 does not make it "never used".
+    assert.deepEqual(
+      direct.diagnostics.map((d) => d.message),
+      ["param `label` is never used"],
+    );
   });
 
   it("a -P value may be arithmetic; one that cannot be evaluated names the flag", () => {

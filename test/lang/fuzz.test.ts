@@ -15,7 +15,7 @@ import {
  * A short run of the language fuzzer (fuzz.ts), a few seconds per family; `npm run stress` runs it
  * for minutes (test/stress/language.test.ts).
  */
-const SECONDS = 3;
+const SECONDS = 1.5;
 
 describe("language fuzzer (short run)", () => {
   for (const [family, arb] of [
