@@ -12,33 +12,23 @@ import {
 } from "./fuzz.js";
 
 /**
- * A short run of the language fuzzer (fuzz.ts), a few seconds per family; `npm run stress` runs it
- * for minutes (test/stress/language.test.ts).
+ * A short run of the language fuzzer (fuzz.ts): a fixed number of inputs per family (a few seconds
+ * on an idle machine, never a time limit that a busy one would miss); `npm run stress` runs it for
+ * minutes (test/stress/language.test.ts). fast-check prints the seed of any failure.
  */
-const SECONDS = 1.5;
-
 describe("language fuzzer (short run)", () => {
-  for (const [family, arb] of [
-    ["token soups", tokenSoup],
-    ["grammar-shaped pipelines", grammarPipeline],
-    ["mutated example pipelines", mutatedExample],
+  for (const [family, arb, runs] of [
+    ["token soups", tokenSoup, 400],
+    ["grammar-shaped pipelines", grammarPipeline, 150],
+    ["mutated example pipelines", mutatedExample, 200],
+    ["all families mixed", anyInput, 150],
   ] as const) {
     it(`${family}: a placed diagnostic or success, no exception, no pollution, in time`, (t) => {
       const stats: FuzzStats = { inputs: 0, ms: 0, slowestMs: 0, valid: 0 };
       const start = performance.now();
-      fc.assert(fc.property(arb, fuzzOne(stats)), {
-        numRuns: 1_000_000,
-        interruptAfterTimeLimit: SECONDS * 1000,
-        markInterruptAsFailure: false,
-      });
+      fc.assert(fc.property(arb, fuzzOne(stats)), { numRuns: runs });
       t.diagnostic(report(stats, performance.now() - start));
-      assert.ok(stats.inputs >= 50, `only ${stats.inputs} inputs ran`);
+      assert.equal(stats.inputs, runs);
     });
   }
-
-  it("the families mix in one property", () => {
-    const stats: FuzzStats = { inputs: 0, ms: 0, slowestMs: 0, valid: 0 };
-    fc.assert(fc.property(anyInput, fuzzOne(stats)), { numRuns: 100 });
-    assert.equal(stats.inputs, 100);
-  });
 });

@@ -441,6 +441,11 @@ function meaning(ir: PipelineIR): string {
 export function frontEnd(source: string): boolean {
   const loaded = checkSource(source, FILE);
   for (const d of loaded.diagnostics) assertPlaced(d, source);
+  if (!loaded.ir)
+    assert.ok(
+      loaded.diagnostics.some((d) => d.severity === "error"),
+      "no IR, and no error to say why",
+    );
   const rendered = renderDiagnostics(loaded.diagnostics, { sources: new Map([[FILE, source]]) });
   assert.ok(rendered.split("\n").length <= 50 * 12 + 4, "rendering is bounded");
   if (loaded.ir) {
