@@ -148,6 +148,16 @@ describe("names that Object already has are data (issue 10, defect 1)", () => {
     const show = await rig.rnnp(["show", "__proto__", "p.rnnp", "--cache", "cache"]);
     assert.equal(show.code, 0, show.stderr);
     assert.match(show.stdout, /Alice/);
+    const status = await rig.rnnp(["status", "p.rnnp", "--json", "--cache", "cache"]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.deepEqual(
+      (JSON.parse(status.stdout) as { stages: { name: string; status: string }[] }).stages.map(
+        (s) => `${s.name} ${s.status}`,
+      ),
+      ["raw fresh", "__proto__ fresh", "toString fresh"],
+    );
+    const why = await rig.rnnp(["why", "toString", "p.rnnp", "--cache", "cache"]);
+    assert.equal(why.code, 0, why.stderr);
     const frozen = await rig.rnnp(["run", "p.rnnp", "--frozen", "--cache", "cache"]);
     assert.equal(frozen.code, 0, frozen.stderr);
     assert.equal(prototypes(), clean);
