@@ -48,18 +48,18 @@ describe("arithmetic on params", () => {
     assert.equal(n("((((params.a))))"), 4);
   });
 
-  it("context: params.length - 1 and units: params.base * 2, as stages see them", () => {
+  it("maxLen: params.length - 1 and units: params.base * 2, as stages see them", () => {
     const r = checked(`  params { length = 12, base = 32 }\n${RAW}
-  stage parts = split(raw, order: "sequential", context: params.length - 1)
+  stage parts = split(raw)
   stage v = vocabulary(parts.train)
-  stage s = encode(parts, v, maxLen: params.length)
+  stage s = encode(parts, v, maxLen: params.length - 1)
   stage m = model(s.train) { embedding(dim: 4) lstm(units: params.base * 2) dense(units: 2, activation: "softmax") }`);
     assert.deepEqual(r.diagnostics, []);
     const byName = new Map(r.ir!.stages.map((s) => [s.name, s]));
-    assert.equal(byName.get("parts")!.params.context, 11);
+    assert.equal(byName.get("s")!.params.maxLen, 11);
     const layers = byName.get("m")!.params.layers as { call: string; args: { units?: number } }[];
     assert.equal(layers[1]!.args.units, 64);
-    assert.deepEqual(byName.get("parts")!.paramOrigins, { context: ["length"] });
+    assert.deepEqual(byName.get("s")!.paramOrigins, { maxLen: ["length"] });
   });
 
   it("a string, a bool or a list in arithmetic is a type error at that operand", () => {
