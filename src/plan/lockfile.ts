@@ -111,7 +111,8 @@ export function updatedLock(
   outcome: ReadonlyMap<string, "ok" | "failed">,
   previous?: Lockfile,
 ): Lockfile {
-  const stages: Record<string, LockedStage> = {};
+  // Stage names are data (`stage __proto__ = ...`): collected in a Map, made own properties at the end.
+  const stages = new Map<string, LockedStage>();
   for (const s of planner.order) {
     const o = outcome.get(s.name);
     if (o === "ok") {
@@ -119,9 +120,9 @@ export function updatedLock(
       // The store's record, not the one planned: a forced rerun may have replaced it.
       const record =
         res.state === "keyed" ? planner.store.getRecord<Fingerprint>(res.key) : undefined;
-      if (record) stages[s.name] = lockEntry(record);
-    } else if (o === undefined && previous?.stages[s.name]) {
-      stages[s.name] = previous.stages[s.name]!;
+      if (record) stages.set(s.name, lockEntry(record));
+    } else if (o === undefined && previous && Object.hasOwn(previous.stages, s.name)) {
+      stages.set(s.name, previous.stages[s.name]!);
     }
   }
   const usesRuntime = planner.order.some((s) => s.kind.backendDependent);
@@ -131,6 +132,6 @@ export function updatedLock(
     pipeline: planner.ir.name,
     rnnp: RNNP_VERSION,
     ...(usesRuntime && rt && !(rt instanceof Error) ? { runtime: rt } : {}),
-    stages,
+    stages: Object.fromEntries(stages),
   };
 }

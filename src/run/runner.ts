@@ -201,7 +201,8 @@ export class Runner {
       res = this.planner.resolve(stage.name) as typeof res;
       source = "remote";
     }
-    const locked = frozen?.stages[stage.name];
+    const locked =
+      frozen && Object.hasOwn(frozen.stages, stage.name) ? frozen.stages[stage.name] : undefined;
     if (frozen) {
       const violation = !locked
         ? [{ text: `\`${stage.name}\` is not in the lockfile; run without --frozen to record it` }]
