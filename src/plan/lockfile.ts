@@ -1,5 +1,6 @@
 import { UserError } from "../core/diagnostic.js";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import type { Json } from "../core/canonical.js";
 import type { Digest, StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
@@ -75,13 +76,21 @@ export function lockEntry(record: StageRecord<Fingerprint>): LockedStage {
 
 /**
  * Writes the lock atomically (write, then rename), with keys in a fixed order: an unchanged build
- * rewrites the same bytes, and a changed one shows only what changed.
+ * rewrites the same bytes, and a changed one shows only what changed. The temporary file's name is
+ * this write's own, so concurrent runs of one pipeline never rename each other's file away: the last
+ * rename wins, whole.
  */
 export function writeLockfile(path: string, lock: Lockfile): void {
   const text = `${JSON.stringify(lock, null, 2)}\n`;
   if (existsSync(path) && readFileSync(path, "utf8") === text) return;
-  writeFileSync(`${path}.tmp`, text);
-  renameSync(`${path}.tmp`, path);
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 /** Looks pasts up in a lock (by key), for explanations in frozen runs. */

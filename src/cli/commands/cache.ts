@@ -1,12 +1,15 @@
 import bytes from "bytes";
 import ms from "ms";
 import pc from "picocolors";
+import { UserError } from "../../core/diagnostic.js";
 import { short, type StageKey } from "../../core/digest.js";
-import { gc, verify } from "../../cache/maintenance.js";
+import { gc } from "../../cache/maintenance.js";
 import type { StageRecord } from "../../cache/record.js";
+import { repairCache, verifyCache, type VerifyReport } from "../../cache/salvage.js";
 import type { CacheStore } from "../../cache/store.js";
-import { BundleError, exportBundle, importBundle } from "../../cache/bundle.js";
-import { cacheKeyFromEnv, SignatureError } from "../../cache/signing.js";
+import { exportBundle, importBundle, type OnProgress } from "../../cache/bundle.js";
+import { cacheKeyFromEnv } from "../../cache/signing.js";
+import { checkOutputBytes } from "../../run/artifacts.js";
 import { readLockfile } from "../../plan/lockfile.js";
 import { Planner } from "../../plan/planner.js";
 import {
@@ -19,6 +22,7 @@ import {
   printJson,
   runtimeFor,
   table,
+  printDiagnostics,
   type CommonOptions,
 } from "../context.js";
 
@@ -30,11 +34,34 @@ function age(iso: string): string {
   return d < 60_000 ? "just now" : `${ms(d)} ago`;
 }
 
-export function cacheLs(opts: CommonOptions & { json?: boolean }): number {
+export function cacheLs(opts: CommonOptions & { json?: boolean }): Promise<number> {
+  return reportingUserErrors(() => listRecords(opts));
+}
+
+function listRecords(opts: CommonOptions & { json?: boolean }): number {
   const store = openCache(opts);
-  const records = [...store.allRecords()].sort((a, b) =>
-    b.provenance.createdAt.localeCompare(a.provenance.createdAt),
-  );
+  const scanned = [...store.scanRecords()];
+  const damaged = scanned.flatMap((e) => ("problem" in e ? [e] : []));
+  const records = scanned
+    .flatMap((e) => ("record" in e ? [e.record] : []))
+    .sort((a, b) => b.provenance.createdAt.localeCompare(a.provenance.createdAt));
+  // Damaged records are not listed as records: they are reported, with what to do.
+  const found = () => {
+    if (!damaged.length) return EXIT.ok;
+    printDiagnostics([
+      new UserError(
+        `${damaged.length} damaged record${damaged.length === 1 ? "" : "s"} in the cache (${damaged
+          .slice(0, 3)
+          .map((d) => `${short(d.key)}: ${d.problem.problem}`)
+          .join("; ")}${damaged.length > 3 ? "; ..." : ""})`,
+        {
+          code: "cache-corrupt",
+          hint: "run `rnnp cache verify`: it drops them, and their stages recompute",
+        },
+      ).toDiagnostic(),
+    ]);
+    return EXIT.failed;
+  };
   if (opts.json) {
     printJson({
       records: records.map((r) => {
@@ -50,12 +77,13 @@ export function cacheLs(opts: CommonOptions & { json?: boolean }): number {
           checked: check ?? null,
         };
       }),
+      damaged: damaged.map((d) => ({ key: d.key, problem: d.problem.problem })),
     });
-    return EXIT.ok;
+    return found();
   }
   if (!records.length) {
-    process.stdout.write(`the cache at ${store.dir} is empty\n`);
-    return EXIT.ok;
+    process.stdout.write(`the cache at ${store.dir} has no records\n`);
+    return found();
   }
   const rows = [["key", "kind", "made by", "size", "age", "checked"].map((h) => pc.bold(h))];
   for (const r of records) {
@@ -79,7 +107,7 @@ export function cacheLs(opts: CommonOptions & { json?: boolean }): number {
   process.stdout.write(
     pc.dim(`${records.length} records, ${formatBytes(total)} of artifacts in ${store.dir}\n`),
   );
-  return EXIT.ok;
+  return found();
 }
 
 export function findRecord(store: CacheStore, prefix: string): StageRecord<unknown> {
@@ -95,7 +123,11 @@ export function findRecord(store: CacheStore, prefix: string): StageRecord<unkno
   return matches[0]!;
 }
 
-export function cacheShow(key: string, opts: CommonOptions & { json?: boolean }): number {
+export function cacheShow(key: string, opts: CommonOptions & { json?: boolean }): Promise<number> {
+  return reportingUserErrors(() => showRecord(key, opts));
+}
+
+function showRecord(key: string, opts: CommonOptions & { json?: boolean }): number {
   const r = findRecord(openCache(opts), key);
   if (opts.json) {
     printJson(r);
@@ -129,21 +161,128 @@ export function cachePath(opts: CommonOptions): number {
   return EXIT.ok;
 }
 
-export function cacheVerify(opts: CommonOptions & { json?: boolean }): number {
-  const report = verify(openCache(opts));
-  if (opts.json) printJson(report);
-  else {
-    for (const d of report.corrupt)
-      process.stdout.write(`${pc.red("corrupt")} blob ${d}: removed\n`);
-    for (const r of report.droppedRecords)
-      process.stdout.write(
-        `${pc.yellow("dropped")} record ${short(r.key)} (${r.stage}): it names ${r.missing.length} bad blob(s); the stage will recompute\n`,
-      );
-    process.stdout.write(
-      `${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)}) checked: ${report.corrupt.length ? pc.red(`${report.corrupt.length} corrupt`) : pc.green("all intact")}\n`,
+/**
+ * `cache verify [--deep]`: reads everything in a child process (a damaged LMDB page can crash the
+ * reader), drops damaged records, corrupt blobs, the records naming them and blobs no record names.
+ */
+export async function cacheVerify(
+  opts: CommonOptions & { json?: boolean; deep?: boolean },
+): Promise<number> {
+  return reportingUserErrors(async () => {
+    const progress = progressLine(!opts.json);
+    const report = await verifyCache(cacheDir(opts), {
+      ...(opts.deep ? { deep: true, check: checkOutputBytes } : {}),
+      onProgress: progress.update,
+    });
+    progress.stop();
+    if (opts.json) printJson(report);
+    if (report.unreadable) {
+      printDiagnostics([
+        new UserError(`the cache at ${cacheDir(opts)} is damaged: ${report.unreadable}`, {
+          code: "cache-corrupt",
+          hint: "run `rnnp cache repair`: it copies what LMDB can still read into a new environment",
+        }).toDiagnostic(),
+      ]);
+      return EXIT.failed;
+    }
+    if (!opts.json) printVerify(report);
+    return verifyFound(report) ? EXIT.failed : EXIT.ok;
+  });
+}
+
+const verifyFound = (r: VerifyReport) =>
+  r.corrupt.length +
+    r.damagedRecords.length +
+    r.droppedRecords.length +
+    (r.deep?.failed.length ?? 0) >
+  0;
+
+function printVerify(report: VerifyReport): void {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  for (const d of report.corrupt) out(`${pc.red("corrupt")} blob ${d}: removed`);
+  for (const r of report.damagedRecords)
+    out(
+      `${pc.red("damaged")} record ${short(r.key)}: ${r.problem}; removed, the stage will recompute`,
     );
+  for (const r of report.droppedRecords)
+    out(
+      `${pc.yellow("dropped")} record ${short(r.key)} (${r.stage}): it names ${r.missing.length} bad blob(s); the stage will recompute`,
+    );
+  for (const f of report.deep?.failed ?? [])
+    out(
+      `${pc.yellow("dropped")} record ${short(f.key)} (${f.stage}): ${f.problem}; the stage will recompute`,
+    );
+  if (report.orphans.length)
+    out(
+      `${pc.dim("swept")} ${report.orphans.length} blob(s) no record names (${formatBytes(report.orphans.reduce((a, o) => a + o.size, 0))})`,
+    );
+  const bad = report.corrupt.length + report.damagedRecords.length;
+  out(
+    `${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)}) and ${report.recordsChecked} records checked${report.deep ? `, ${report.deep.checked} artifacts decoded` : ""}: ${bad || report.deep?.failed.length ? pc.red(`${bad + (report.deep?.failed.length ?? 0)} damaged`) : pc.green("all intact")}`,
+  );
+}
+
+/** `cache repair`: what LMDB can still read, copied into a new environment that replaces the damaged one. */
+export async function cacheRepair(opts: CommonOptions & { json?: boolean }): Promise<number> {
+  return reportingUserErrors(async () => {
+    const progress = progressLine(!opts.json);
+    const report = await repairCache(cacheDir(opts), {
+      check: checkOutputBytes,
+      onProgress: progress.update,
+      onTable: (name) => progress.update(`copying ${name}`, 0, 0),
+    });
+    progress.stop();
+    if (opts.json) {
+      printJson(report);
+      return EXIT.ok;
+    }
+    for (const t of report.tables)
+      process.stdout.write(
+        `${t.name}: ${t.copied} copied${t.lost ? `, ${pc.red(`${t.lost} lost`)}` : ""}${t.skippedRanges ? `, ${pc.red(`${t.skippedRanges} damaged ranges skipped`)}` : ""}${t.unreadable ? pc.red(` (${t.unreadable})`) : ""}\n`,
+      );
+    printVerify(report.verify);
+    process.stdout.write(
+      `repaired ${cacheDir(opts)}; the damaged file is kept at ${report.damagedFile} (delete it when you no longer need it)\n`,
+    );
+    return EXIT.ok;
+  });
+}
+
+/**
+ * A user's error (a refused bundle, a damaged cache) rendered as a diagnostic with its code and hint,
+ * never as a stack trace, and exit 1.
+ */
+async function reportingUserErrors(run: () => Promise<number> | number): Promise<number> {
+  try {
+    return await run();
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    printDiagnostics([e.toDiagnostic()]);
+    return EXIT.failed;
   }
-  return report.corrupt.length || report.droppedRecords.length ? EXIT.failed : EXIT.ok;
+}
+
+/** A one-line progress report on stderr, only on a terminal, at most ten times a second. */
+function progressLine(enabled: boolean): { update: OnProgress; stop(): void } {
+  const tty = enabled && process.stderr.isTTY === true;
+  let last = 0;
+  let shown = false;
+  return {
+    update: (phase, done, total) => {
+      if (!tty) return;
+      const now = Date.now();
+      if (now - last < 100 && done < total) return;
+      last = now;
+      shown = true;
+      const bytesPhase = phase === "read" || phase === "export";
+      const of = (n: number) => (bytesPhase ? formatBytes(n) : String(n));
+      process.stderr.write(`\r\x1b[K  ${phase} ${total ? `${of(done)} of ${of(total)}` : ""}`);
+    },
+    stop: () => {
+      if (shown) process.stderr.write("\r\x1b[K");
+      shown = false;
+    },
+  };
 }
 
 /** The records the given pipelines currently use (every stage whose key is known and cached). */
@@ -170,21 +309,26 @@ export async function cacheExport(
   files: string[],
   opts: CommonOptions & { output: string; gzip?: boolean; json?: boolean },
 ): Promise<number> {
-  const store = openCache(opts);
-  const keep = files.length ? recordsUsedBy(store, files, opts) : undefined;
-  const records = [...store.allRecords()].filter((r) => !keep || keep.has(r.key));
-  const started = performance.now();
-  const report = await exportBundle(store, records, opts.output, {
-    ...(opts.gzip ? { gzip: true } : {}),
-    ...(cacheKeyFromEnv() ? { key: cacheKeyFromEnv()! } : {}),
+  return reportingUserErrors(async () => {
+    const store = openCache(opts);
+    const keep = files.length ? recordsUsedBy(store, files, opts) : undefined;
+    const records = [...store.allRecords()].filter((r) => !keep || keep.has(r.key));
+    const started = performance.now();
+    const progress = progressLine(!opts.json);
+    const report = await exportBundle(store, records, opts.output, {
+      ...(opts.gzip ? { gzip: true } : {}),
+      ...(cacheKeyFromEnv() ? { key: cacheKeyFromEnv()! } : {}),
+      onProgress: progress.update,
+    });
+    progress.stop();
+    const secs = (performance.now() - started) / 1000;
+    if (opts.json) printJson({ ...report, file: opts.output, seconds: secs });
+    else
+      process.stdout.write(
+        `wrote ${opts.output}: ${report.records} records, ${report.blobs} blobs (${formatBytes(report.bytes)})${cacheKeyFromEnv() ? ", signed" : ""} in ${secs.toFixed(2)} s\n`,
+      );
+    return EXIT.ok;
   });
-  const secs = (performance.now() - started) / 1000;
-  if (opts.json) printJson({ ...report, file: opts.output, seconds: secs });
-  else
-    process.stdout.write(
-      `wrote ${opts.output}: ${report.records} records, ${report.blobs} blobs (${formatBytes(report.bytes)})${cacheKeyFromEnv() ? ", signed" : ""} in ${secs.toFixed(2)} s\n`,
-    );
-  return EXIT.ok;
 }
 
 export async function cacheImport(
@@ -201,34 +345,36 @@ export async function cacheImport(
       EXIT.invalid,
       `--max-entry-size ${opts.maxEntrySize}: expected a size such as 2GB`,
     );
-  const store = openCache(opts);
-  const started = performance.now();
-  let report: Awaited<ReturnType<typeof importBundle>>;
-  try {
-    report = await importBundle(store, file, {
+  return reportingUserErrors(async () => {
+    const store = openCache(opts);
+    const started = performance.now();
+    const progress = progressLine(!opts.json);
+    const report = await importBundle(store, file, {
       ...(cacheKeyFromEnv() ? { key: cacheKeyFromEnv()! } : {}),
       ...(maxEntryBytes != null ? { maxEntryBytes } : {}),
+      check: checkOutputBytes,
+      onProgress: progress.update,
     });
-  } catch (e) {
-    if (
-      e instanceof BundleError ||
-      e instanceof SignatureError ||
-      (e as NodeJS.ErrnoException).code === "ENOENT"
-    )
-      throw new Exit(EXIT.failed, (e as Error).message);
-    throw e;
-  }
-  const secs = (performance.now() - started) / 1000;
-  if (opts.json) printJson({ ...report, seconds: secs });
-  else {
-    process.stdout.write(
-      `imported ${file}: added ${report.records.added} records and ${report.blobs.added} blobs (${formatBytes(report.blobs.bytes)}); already had ${report.records.had} records and ${report.blobs.had} blobs\n`,
-    );
-  }
-  return EXIT.ok;
+    progress.stop();
+    const secs = (performance.now() - started) / 1000;
+    if (opts.json) printJson({ ...report, seconds: secs });
+    else {
+      process.stdout.write(
+        `imported ${file}: added ${report.records.added} records and ${report.blobs.added} blobs (${formatBytes(report.blobs.bytes)}); already had ${report.records.had} records and ${report.blobs.had} blobs\n`,
+      );
+    }
+    return EXIT.ok;
+  });
 }
 
 export function cacheGc(
+  files: string[],
+  opts: CommonOptions & { maxAge?: string; maxSize?: string; dryRun?: boolean; json?: boolean },
+): Promise<number> {
+  return reportingUserErrors(() => collectGarbage(files, opts));
+}
+
+function collectGarbage(
   files: string[],
   opts: CommonOptions & { maxAge?: string; maxSize?: string; dryRun?: boolean; json?: boolean },
 ): number {
