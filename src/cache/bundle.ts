@@ -29,6 +29,7 @@ import {
   parseRecord,
   type OutputCheck,
   type OutputRef,
+  type RecordCheck,
   type StageRecord,
 } from "./record.js";
 import {
@@ -165,7 +166,9 @@ export async function exportBundle(
     await done;
     renameSync(tmp, out);
   } catch (e) {
+    // The file goes once the streams writing it have stopped.
     pack.destroy();
+    await done.catch(() => {});
     rmSync(tmp, { force: true });
     throw e;
   }
@@ -190,6 +193,8 @@ export interface ImportOptions {
   maxEntryBytes?: number;
   /** Checks that an output's bytes decode to what its record says (type, summary); see OutputCheck. */
   check?: OutputCheck;
+  /** Checks a record against its kind (output names and types); see RecordCheck. */
+  checkRecord?: RecordCheck;
   onProgress?: OnProgress;
 }
 
@@ -394,6 +399,8 @@ class BundleReader {
         throw new SignatureError(`refusing ${this.file}: ${e.message}`, e.hint);
       throw e;
     }
+    const problem = this.opts.checkRecord?.(record);
+    if (problem !== undefined) fail(`is not a valid record: ${problem}`);
     for (const [name, ref] of Object.entries(record.outputs)) {
       const listedSize = this.listedBlobs.get(ref.digest);
       if (listedSize === undefined && !this.cache.hasBlob(ref.digest))
@@ -419,9 +426,7 @@ class BundleReader {
   ): Promise<void> {
     if (!this.blobsStarted) {
       this.blobsStarted = true;
-      for (const key of this.listedRecords.keys())
-        if (!this.records.has(key as StageKey))
-          this.refuse(`it lacks records/${key}.json, which ${MANIFEST} lists (before the blobs)`);
+      this.recordsDone("is missing or comes after the blobs (records come first)");
     }
     const listed = this.listedBlobs.get(digest);
     if (listed === undefined) fail(`is not listed in ${MANIFEST}`);
@@ -456,14 +461,22 @@ class BundleReader {
     return t;
   }
 
-  /** Everything the table of contents lists was read. */
-  checkComplete(): void {
+  /** Every listed record was read, and every listed blob is named by one: no orphan comes in. */
+  private recordsDone(missing: string): void {
     for (const key of this.listedRecords.keys())
       if (!this.records.has(key as StageKey))
-        this.refuse(`it lacks records/${key}.json, which ${MANIFEST} lists`);
+        this.refuse(`records/${key}.json, which ${MANIFEST} lists, ${missing}`);
+    for (const d of this.listedBlobs.keys())
+      if (!this.named.has(d))
+        this.refuse(`blob ${short(d)}, which ${MANIFEST} lists, is named by no record: an orphan`);
+  }
+
+  /** Everything the table of contents lists was read. */
+  checkComplete(): void {
+    if (!this.blobsStarted) this.recordsDone("is missing");
     for (const d of this.listedBlobs.keys())
       if (!this.staged.has(d) && !this.verifiedStored.has(d))
-        this.refuse(`it lacks blobs/${d}, which ${MANIFEST} lists`);
+        this.refuse(`blobs/${d}, which ${MANIFEST} lists, is missing`);
   }
 
   /** Every output's bytes (staged, or already in the cache) are what its record says: size, type, summary. */

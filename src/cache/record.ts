@@ -62,6 +62,8 @@ export class BadRecordError extends UserError {
   }
 }
 
+const RECORD_FIELDS = new Set(["key", "kind", "outputs", "manifest", "inputsFrom", "provenance"]);
+
 /** Deeper than any real record (a manifest's model params nest about ten levels). */
 export const MAX_RECORD_DEPTH = 64;
 
@@ -79,6 +81,8 @@ export function parseRecord(value: unknown, expectedKey: string): StageRecord<un
   if (depth > MAX_RECORD_DEPTH) fail(`nested deeper than ${MAX_RECORD_DEPTH} levels`);
   if (!isPlainObject(value)) fail("not an object");
   const r = value as Record<string, unknown>;
+  const unknown = Object.keys(r).filter((k) => !RECORD_FIELDS.has(k));
+  if (unknown.length) fail(`unknown field ${JSON.stringify(unknown[0])}`);
   if (r.key !== expectedKey)
     fail(`it names key ${typeof r.key === "string" ? short(r.key as StageKey) : typeof r.key}`);
   if (!isName(r.kind)) fail("no kind");
@@ -200,3 +204,6 @@ export function depthOf(value: unknown, limit: number): number {
  * artifacts (the cache sits below the artifact model): the problem, or undefined when they agree.
  */
 export type OutputCheck = (bytes: Uint8Array, ref: OutputRef) => string | undefined;
+
+/** A record checked against what the layers above know of its kind (output names and types): the problem, or undefined. */
+export type RecordCheck = (record: StageRecord<unknown>) => string | undefined;

@@ -6,6 +6,7 @@ import {
   MAX_RECORD_DEPTH,
   parseRecord,
   type OutputCheck,
+  type RecordCheck,
   type StageRecord,
 } from "./record.js";
 import { sign, verified, type SignedRecord } from "./signing.js";
@@ -127,10 +128,15 @@ export class RemoteCache {
   async fetchStage(
     key: StageKey,
     have: (d: Digest) => boolean,
-    check?: OutputCheck,
+    checks: { output?: OutputCheck; record?: RecordCheck } = {},
   ): Promise<{ record: StageRecord<unknown>; blobs: Map<Digest, Buffer> } | undefined> {
     const record = await this.getRecord(key);
     if (!record) return undefined;
+    const wrong = checks.record?.(record);
+    if (wrong) {
+      this.warn(`ignoring remote record ${key.slice(0, 12)}: ${wrong}`);
+      return undefined;
+    }
     const sizes = new Map(Object.values(record.outputs).map((o) => [o.digest, o.size]));
     const wanted = [...sizes.keys()].filter((d) => !have(d));
     const got = await Promise.all(
@@ -140,7 +146,7 @@ export class RemoteCache {
     const blobs = new Map(got as [Digest, Buffer][]);
     for (const [name, ref] of Object.entries(record.outputs)) {
       const bytes = blobs.get(ref.digest);
-      const problem = bytes && check?.(bytes, ref);
+      const problem = bytes && checks.output?.(bytes, ref);
       if (problem) {
         this.warn(
           `ignoring remote record ${key.slice(0, 12)}: output ${JSON.stringify(name)} ${problem}`,

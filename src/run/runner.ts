@@ -500,7 +500,10 @@ export class Runner {
   ): Promise<boolean> {
     const store = this.planner.store;
     try {
-      const got = await remote.fetchStage(key, (d) => store.hasBlob(d), checkOutputBytes);
+      const got = await remote.fetchStage(key, (d) => store.hasBlob(d), {
+        output: checkOutputBytes,
+        record: (r) => recordFitsStage(r, stage),
+      });
       if (!got) return false;
       store.importAll([got.record], got.blobs.keys(), (d) => got.blobs.get(d)!);
       this.planner.forget(stage.name);
@@ -566,6 +569,18 @@ export class Runner {
     this.planner.produced(stage.name, digestsOf(record));
     return { record, blobs };
   }
+}
+
+/** A record from elsewhere against the stage it would stand for: its kind, output names and types. */
+function recordFitsStage(r: StageRecord<unknown>, stage: StageIR): string | undefined {
+  if (r.kind !== stage.kind.name) return `it is of kind ${r.kind}, the stage of ${stage.kind.name}`;
+  const names = Object.keys(r.outputs).sort();
+  if (names.join() !== [...stage.outputs].sort().join())
+    return `its outputs are ${names.join(", ")}; the stage's are ${stage.outputs.join(", ")}`;
+  const wrong = Object.entries(r.outputs).find(([, o]) => o.type !== stage.kind.outputType);
+  if (wrong)
+    return `its output ${wrong[0]} is a ${wrong[1].type}; ${stage.kind.name} makes ${stage.kind.outputType}s`;
+  return undefined;
 }
 
 /** Artifacts whose digests differ from the lock's: same key, other bytes (a nondeterministic stage, or another machine's numerics). */

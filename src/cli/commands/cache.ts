@@ -10,6 +10,7 @@ import type { CacheStore } from "../../cache/store.js";
 import { exportBundle, importBundle, type OnProgress } from "../../cache/bundle.js";
 import { cacheKeyFromEnv } from "../../cache/signing.js";
 import { checkOutputBytes } from "../../run/artifacts.js";
+import type { AnyKind } from "../../stages/kind.js";
 import { readLockfile } from "../../plan/lockfile.js";
 import { Planner } from "../../plan/planner.js";
 import {
@@ -216,9 +217,11 @@ function printVerify(report: VerifyReport): void {
     out(
       `${pc.dim("swept")} ${report.orphans.length} blob(s) no record names (${formatBytes(report.orphans.reduce((a, o) => a + o.size, 0))})`,
     );
-  const bad = report.corrupt.length + report.damagedRecords.length;
+  const bad =
+    report.corrupt.length + report.damagedRecords.length + (report.deep?.failed.length ?? 0);
+  const decoded = report.deep ? `, ${report.deep.checked} artifacts decoded,` : "";
   out(
-    `${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)}) and ${report.recordsChecked} records checked${report.deep ? `, ${report.deep.checked} artifacts decoded` : ""}: ${bad || report.deep?.failed.length ? pc.red(`${bad + (report.deep?.failed.length ?? 0)} damaged`) : pc.green("all intact")}`,
+    `${report.recordsChecked} records${decoded} and ${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)}) checked: ${bad ? pc.red(`${bad} damaged`) : pc.green("all intact")}`,
   );
 }
 
@@ -246,6 +249,24 @@ export async function cacheRepair(opts: CommonOptions & { json?: boolean }): Pro
     );
     return EXIT.ok;
   });
+}
+
+/** A record from a bundle against its kind: one this rnnp knows, making artifacts of the kind's type. */
+export function recordFitsKind(
+  r: StageRecord<unknown>,
+  kinds: ReadonlyMap<string, AnyKind>,
+): string | undefined {
+  const kind = kinds.get(r.kind);
+  if (!kind) return `it is of kind ${JSON.stringify(r.kind)}, which this rnnp does not have`;
+  if (Array.isArray(kind.outputs)) {
+    const names = Object.keys(r.outputs).sort();
+    if (names.join() !== [...kind.outputs].sort().join())
+      return `its outputs are ${names.join(", ")}; ${kind.name} makes ${kind.outputs.join(", ")}`;
+  }
+  const wrong = Object.entries(r.outputs).find(([, o]) => o.type !== kind.outputType);
+  if (wrong)
+    return `its output ${wrong[0]} is a ${wrong[1].type}; ${kind.name} makes ${kind.outputType}s`;
+  return undefined;
 }
 
 /**
@@ -346,6 +367,7 @@ export async function cacheImport(
       `--max-entry-size ${opts.maxEntrySize}: expected a size such as 2GB`,
     );
   return reportingUserErrors(async () => {
+    const { kinds } = await import("../../kinds/registry.js");
     const store = openCache(opts);
     const started = performance.now();
     const progress = progressLine(!opts.json);
@@ -353,6 +375,7 @@ export async function cacheImport(
       ...(cacheKeyFromEnv() ? { key: cacheKeyFromEnv()! } : {}),
       ...(maxEntryBytes != null ? { maxEntryBytes } : {}),
       check: checkOutputBytes,
+      checkRecord: (r) => recordFitsKind(r, kinds),
       onProgress: progress.update,
     });
     progress.stop();
