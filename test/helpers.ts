@@ -11,6 +11,16 @@ import { Planner } from "../src/plan/planner.js";
 import { LocalExecutor } from "../src/run/executor.js";
 import { Runner, type StageResult } from "../src/run/runner.js";
 
+/** This process's environment without the caller's rnnp settings (RNNP_*, CI): see test/rig.ts. */
+export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined || k.startsWith("RNNP_") || k === "CI" || k === "FORCE_COLOR") continue;
+    env[k] = v;
+  }
+  return { ...env, NO_COLOR: "1", ...extra };
+}
+
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const BIN = join(ROOT, "bin", "rnnp.js");
 
@@ -44,7 +54,7 @@ export function cli(
   const r = spawnSync(process.execPath, [...nodeArgs, BIN, ...args], {
     cwd,
     encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1", ...env },
+    env: cleanEnv(env),
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -55,7 +65,7 @@ export function cliAsync(
 ): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
-    env: { ...process.env, NO_COLOR: "1" },
+    env: cleanEnv(),
   });
   let stdout = "";
   let stderr = "";

@@ -11,7 +11,9 @@ import type { StageRecord } from "./record.js";
  */
 export type SignedRecord = StageRecord<unknown> & { hmac?: string };
 
-export function cacheKeyFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function cacheKeyFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
   const key = env.RNNP_CACHE_KEY;
   return key ? key : undefined;
 }

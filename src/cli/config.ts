@@ -1,5 +1,6 @@
+import { io } from "./io.js";
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { RemoteCache } from "../cache/remote.js";
 import { cacheKeyFromEnv } from "../cache/signing.js";
 import { EXIT, Exit } from "./exit.js";
@@ -19,7 +20,7 @@ interface ConfigFile {
 }
 
 function configFile(): { path: string; config: ConfigFile } | undefined {
-  for (let dir = resolve("."); ; dir = dirname(dir)) {
+  for (let dir = io().cwd; ; dir = dirname(dir)) {
     const path = join(dir, "rnnp.config.json");
     if (existsSync(path)) {
       try {
@@ -37,16 +38,16 @@ export function remoteFor(
   warn: (message: string) => void,
 ): RemoteCache | undefined {
   const file =
-    flags.remote === undefined && process.env.RNNP_REMOTE === undefined ? configFile() : undefined;
-  const url = flags.remote ?? process.env.RNNP_REMOTE ?? file?.config.remote?.url;
+    flags.remote === undefined && io().env.RNNP_REMOTE === undefined ? configFile() : undefined;
+  const url = flags.remote ?? io().env.RNNP_REMOTE ?? file?.config.remote?.url;
   if (!url) return undefined;
   if (!/^https?:\/\//.test(url))
     throw new Exit(EXIT.invalid, `remote cache ${url}: expected an http:// or https:// URL`);
   const mode = flags.remoteWrite
     ? "readwrite"
-    : (process.env.RNNP_REMOTE_MODE ?? file?.config.remote?.mode ?? "read");
+    : (io().env.RNNP_REMOTE_MODE ?? file?.config.remote?.mode ?? "read");
   if (mode !== "read" && mode !== "readwrite")
     throw new Exit(EXIT.invalid, `remote cache mode "${mode}": expected "read" or "readwrite"`);
-  const key = cacheKeyFromEnv();
+  const key = cacheKeyFromEnv(io().env);
   return new RemoteCache({ url, mode, ...(key ? { key } : {}), warn });
 }

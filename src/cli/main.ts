@@ -1,25 +1,59 @@
 import { Command, CommanderError, Option } from "commander";
-import pc from "picocolors";
 import { BACKENDS, KERNELS } from "../runtime/descriptor.js";
 import { RNNP_VERSION } from "../core/version.js";
+import { DiagnosticError, UserError } from "../core/diagnostic.js";
 import { collect, count, EXIT, Exit } from "./exit.js";
+import { type Io, processIo, stderr, stdout, withIo } from "./io.js";
+import { printDiagnostics } from "./print.js";
 
 /**
  * The rnnp command line. Command modules are imported when their command runs, so `rnnp --help`
  * loads neither the parser nor LMDB, and nothing here ever loads TensorFlow.js by itself.
+ *
+ * `main(argv, io)` runs one command against the given streams, environment and working directory and
+ * returns its exit code: the installed `rnnp` (bin/rnnp.js) calls it with this process's, tests with
+ * their own, in-process.
  */
-const program = new Command("rnnp")
-  .description("Declarative, cached, reproducible pipelines for recurrent neural networks.")
-  .version(RNNP_VERSION)
-  .showSuggestionAfterError(true)
-  .exitOverride()
-  .configureOutput({ outputError: (s, write) => write(pc.red(s)) });
+export async function main(argv: readonly string[], given: Io = processIo()): Promise<number> {
+  return withIo(given, async () => {
+    const exit = { code: EXIT.ok as number };
+    try {
+      await createProgram(exit).parseAsync([...argv], { from: "user" });
+    } catch (e) {
+      exit.code = reportFailure(e);
+    }
+    return exit.code;
+  });
+}
 
-const action =
-  <A extends unknown[]>(load: () => Promise<(...args: A) => number | Promise<number>>) =>
-  async (...args: A) => {
-    process.exitCode = await (await load())(...args);
-  };
+/** How a command that threw ends: its message rendered for the user, and the exit code. */
+function reportFailure(e: unknown): number {
+  const err = stderr();
+  if (e instanceof CommanderError) {
+    return e.code === "commander.helpDisplayed" ||
+      e.code === "commander.version" ||
+      e.code === "commander.help"
+      ? EXIT.ok
+      : EXIT.invalid;
+  }
+  if (e instanceof Exit) {
+    if (e.message) err.write(`${err.c.red("error")}: ${e.message}\n`);
+    return e.code;
+  }
+  if (e instanceof DiagnosticError) {
+    printDiagnostics(e.diagnostics);
+    return EXIT.failed;
+  }
+  if (e instanceof UserError) {
+    printDiagnostics([e.toDiagnostic()]);
+    return EXIT.failed;
+  }
+  err.write(
+    `${err.c.red("internal error")}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n` +
+      "this is a bug in rnnp: please report it with the lines above\n",
+  );
+  return EXIT.failed;
+}
 
 const withCache = (c: Command) =>
   c.option("--cache <dir>", "cache directory (default: $RNNP_CACHE or ./cache)");
@@ -49,219 +83,213 @@ const withParams = (c: Command) =>
       ).choices(KERNELS),
     );
 
-withRemote(
+function createProgram(exit: { code: number }): Command {
+  const program = new Command("rnnp")
+    .description("Declarative, cached, reproducible pipelines for recurrent neural networks.")
+    .version(RNNP_VERSION)
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => stdout().write(s),
+      writeErr: (s) => stderr().write(s),
+      outputError: (s, write) => write(stderr().c.red(s)),
+    });
+
+  const action =
+    <A extends unknown[]>(load: () => Promise<(...args: A) => number | Promise<number>>) =>
+    async (...args: A) => {
+      exit.code = await (await load())(...args);
+    };
+  withRemote(
+    withParams(
+      withCache(
+        program
+          .command("run")
+          .argument("[file]", "pipeline file (default: the only .rnnp file here)"),
+      ),
+    ),
+  )
+    .description("run the stale stages of a pipeline")
+    .option(
+      "-s, --stage <name>",
+      "run only this stage and what it needs (repeatable, or comma-separated)",
+      collect,
+    )
+    .addOption(
+      new Option(
+        "-f, --force [stages]",
+        "execute these stages (comma-separated; all when none named) even if cached",
+      ),
+    )
+    .option("-n, --dry-run", "show what would run, and why, without running")
+    .option(
+      "--frozen",
+      "CI mode: fail (exit 3) if a stage's key or output bytes differ from the lockfile",
+    )
+    .option(
+      "-j, --jobs <n>",
+      "run up to n stages at once, each in its own worker process",
+      count,
+      1,
+    )
+    .option("--no-lock", "do not write <pipeline>.lock")
+    .option("--json", "print a JSON report on stdout")
+    .action(action(async () => (await import("./commands/run.js")).runCommand));
+
+  withRemote(withParams(withCache(program.command("status").argument("[file]", "pipeline file"))))
+    .description(
+      "show which stages are fresh and why the others are stale, without running anything",
+    )
+    .option("--json", "print JSON")
+    .action(action(async () => (await import("./commands/status.js")).statusCommand));
+
   withParams(
     withCache(
-      program
-        .command("run")
-        .argument("[file]", "pipeline file (default: the only .rnnp file here)"),
-    ),
-  ),
-)
-  .description("run the stale stages of a pipeline")
-  .option(
-    "-s, --stage <name>",
-    "run only this stage and what it needs (repeatable, or comma-separated)",
-    collect,
-  )
-  .addOption(
-    new Option(
-      "-f, --force [stages]",
-      "execute these stages (comma-separated; all when none named) even if cached",
+      program.command("why").argument("<stage>", "stage name").argument("[file]", "pipeline file"),
     ),
   )
-  .option("-n, --dry-run", "show what would run, and why, without running")
-  .option(
-    "--frozen",
-    "CI mode: fail (exit 3) if a stage's key or output bytes differ from the lockfile",
+    .description("explain what changed since a stage last ran")
+    .option("--json", "print JSON")
+    .action(action(async () => (await import("./commands/status.js")).whyCommand));
+
+  withParams(withCache(program.command("dag").argument("[file]", "pipeline file")))
+    .description("print the stage graph with each stage's status")
+    .addOption(
+      new Option("--format <format>", "output format")
+        .choices(["text", "dot", "mermaid"])
+        .default("text"),
+    )
+    .action(action(async () => (await import("./commands/dag.js")).dagCommand));
+
+  withParams(program.command("validate").argument("<file>", "pipeline file"))
+    .description(
+      "check a pipeline (syntax, kinds, parameters, references, cycles) without running it; exit 2 on errors",
+    )
+    .option("-q, --quiet", "print nothing when valid")
+    .action(action(async () => (await import("./commands/validate.js")).validateCommand));
+
+  program
+    .command("fmt")
+    .argument("<files...>", "pipeline files")
+    .description("print pipelines in canonical format (comments kept)")
+    .option("-w, --write", "rewrite the files in place")
+    .option("--check", "list files that are not formatted; exit 1 if any")
+    .action(action(async () => (await import("./commands/validate.js")).fmtCommand));
+
+  withParams(
+    withCache(
+      program.command("show").argument("<stage>", "stage name").argument("[file]", "pipeline file"),
+    ),
   )
-  .option("-j, --jobs <n>", "run up to n stages at once, each in its own worker process", count, 1)
-  .option("--no-lock", "do not write <pipeline>.lock")
-  .option("--json", "print a JSON report on stdout")
-  .action(action(async () => (await import("./commands/run.js")).runCommand));
+    .description("show a built stage's outputs")
+    .option("--rows <n>", "table rows to print", count, 10)
+    .option("--json", "print JSON: output references, and reports whole")
+    .action(action(async () => (await import("./commands/show.js")).showCommand));
 
-withRemote(withParams(withCache(program.command("status").argument("[file]", "pipeline file"))))
-  .description("show which stages are fresh and why the others are stale, without running anything")
-  .option("--json", "print JSON")
-  .action(action(async () => (await import("./commands/status.js")).statusCommand));
+  withParams(withCache(program.command("predict").argument("[file]", "pipeline file")))
+    .description(
+      "run a built model on new input: text (--input, or --file with one text per line), or a CSV of rows for window models",
+    )
+    .requiredOption("--stage <name>", "the train stage whose model to use")
+    .option("-i, --input <text>", "text to classify (repeatable)", collect)
+    .option("--file <path>", "a file of inputs")
+    .option("--top <n>", "classes to show per input", count, 3)
+    .option("--beam <n>", "encoder-decoders: beam width (default 1: greedy)", count)
+    .option("--json", "print JSON")
+    .action(action(async () => (await import("./commands/predict.js")).predictCommand));
 
-withParams(
-  withCache(
-    program.command("why").argument("<stage>", "stage name").argument("[file]", "pipeline file"),
-  ),
-)
-  .description("explain what changed since a stage last ran")
-  .option("--json", "print JSON")
-  .action(action(async () => (await import("./commands/status.js")).whyCommand));
+  withParams(withCache(program.command("compare").argument("[file]", "pipeline file")))
+    .description(
+      "compare the variants of a sweep by their evaluation metrics, from the cache (like dvc exp show)",
+    )
+    .option("--sort <metric>", "sort by a metric or swept param (descending)")
+    .option("--asc", "sort ascending")
+    .option("--json", "print JSON")
+    .option("--csv", "print CSV")
+    .action(action(async () => (await import("./commands/compare.js")).compareCommand));
 
-withParams(withCache(program.command("dag").argument("[file]", "pipeline file")))
-  .description("print the stage graph with each stage's status")
-  .addOption(
-    new Option("--format <format>", "output format")
-      .choices(["text", "dot", "mermaid"])
-      .default("text"),
+  withParams(withCache(program.command("check").argument("[file]", "pipeline file")))
+    .description(
+      "determinism check: rebuild stages in fresh processes and compare their bytes with the cache and the lockfile (exit 104 if any differ)",
+    )
+    .option(
+      "-s, --stage <name>",
+      "check only these stages (repeatable, or comma-separated; default: all)",
+      collect,
+    )
+    .option("--runs <n>", "fresh processes per stage", count, 1)
+    .option("--threads <counts>", "thread counts to try, e.g. 1,2 (backends with thread pools)")
+    .option("--json", "print JSON")
+    .action(action(async () => (await import("./commands/check.js")).checkCommand));
+
+  withParams(withCache(program.command("rebuild-stage", { hidden: true }).argument("<file>")))
+    .requiredOption("--stage <name>")
+    .requiredOption("--out <dir>")
+    .action(action(async () => (await import("./commands/check.js")).rebuildStageCommand));
+
+  const cache = program.command("cache").description("inspect and maintain the stage cache");
+  withCache(cache.command("ls"))
+    .description("list cached stage records")
+    .option("--json", "print JSON")
+    .action(action(async () => (await import("./commands/cache.js")).cacheLs));
+  withCache(cache.command("show").argument("<key>", "a record key or a unique prefix of one"))
+    .description("show one record: outputs, provenance and the manifest its key hashes")
+    .option("--json", "print JSON")
+    .action(action(async () => (await import("./commands/cache.js")).cacheShow));
+  withCache(cache.command("path"))
+    .description("print the cache directory")
+    .action(action(async () => (await import("./commands/cache.js")).cachePath));
+  withCache(cache.command("verify"))
+    .description(
+      "check every blob against its digest and every record against its key; drop damaged ones, the records naming them and unnamed blobs (exit 1 if any)",
+    )
+    .option("--deep", "also decode every artifact and compare it with its record")
+    .option("--json", "print JSON")
+    .action(action(async () => (await import("./commands/cache.js")).cacheVerify));
+  withCache(cache.command("repair"))
+    .description(
+      "copy what LMDB can still read of a damaged cache into a new environment, verified, in its place",
+    )
+    .option("--json", "print JSON")
+    .action(action(async () => (await import("./commands/cache.js")).cacheRepair));
+  withParams(
+    withCache(
+      cache
+        .command("export")
+        .argument(
+          "[files...]",
+          "pipelines (or lockfiles) whose stages to export; all records when none",
+        ),
+    ),
   )
-  .action(action(async () => (await import("./commands/dag.js")).dagCommand));
-
-withParams(program.command("validate").argument("<file>", "pipeline file"))
-  .description(
-    "check a pipeline (syntax, kinds, parameters, references, cycles) without running it; exit 2 on errors",
+    .description(
+      "write records and blobs to a bundle (a tar archive) for another machine; signed when RNNP_CACHE_KEY is set",
+    )
+    .requiredOption("-o, --output <bundle>", "the bundle to write")
+    .option("-z, --gzip", "compress the bundle")
+    .option("--json", "print JSON")
+    .action(action(async () => (await import("./commands/cache.js")).cacheExport));
+  withCache(cache.command("import").argument("<bundle>", "a bundle made by `rnnp cache export`"))
+    .description("verify a bundle completely, then add its records and blobs in one transaction")
+    .option("--max-entry-size <size>", "refuse entries larger than this (default and most: 2GB)")
+    .option("--json", "print JSON")
+    .action(action(async () => (await import("./commands/cache.js")).cacheImport));
+  withParams(
+    withCache(
+      cache.command("gc").argument("[files...]", "pipelines (or lockfiles) whose stages to keep"),
+    ),
   )
-  .option("-q, --quiet", "print nothing when valid")
-  .action(action(async () => (await import("./commands/validate.js")).validateCommand));
+    .description(
+      "remove records the given pipelines do not use (or, with caps, those beyond them) and unreferenced blobs",
+    )
+    .option("--max-age <duration>", "with caps: remove unkept records older than this (e.g. 30d)")
+    .option(
+      "--max-size <size>",
+      "with caps: remove unkept records, oldest first, until the cache is at most this (e.g. 2GB)",
+    )
+    .option("-n, --dry-run", "report without removing")
+    .option("--json", "print JSON")
+    .action(action(async () => (await import("./commands/cache.js")).cacheGc));
 
-program
-  .command("fmt")
-  .argument("<files...>", "pipeline files")
-  .description("print pipelines in canonical format (comments kept)")
-  .option("-w, --write", "rewrite the files in place")
-  .option("--check", "list files that are not formatted; exit 1 if any")
-  .action(action(async () => (await import("./commands/validate.js")).fmtCommand));
-
-withParams(
-  withCache(
-    program.command("show").argument("<stage>", "stage name").argument("[file]", "pipeline file"),
-  ),
-)
-  .description("show a built stage's outputs")
-  .option("--rows <n>", "table rows to print", count, 10)
-  .option("--json", "print JSON: output references, and reports whole")
-  .action(action(async () => (await import("./commands/show.js")).showCommand));
-
-withParams(withCache(program.command("predict").argument("[file]", "pipeline file")))
-  .description(
-    "run a built model on new input: text (--input, or --file with one text per line), or a CSV of rows for window models",
-  )
-  .requiredOption("--stage <name>", "the train stage whose model to use")
-  .option("-i, --input <text>", "text to classify (repeatable)", collect)
-  .option("--file <path>", "a file of inputs")
-  .option("--top <n>", "classes to show per input", count, 3)
-  .option("--beam <n>", "encoder-decoders: beam width (default 1: greedy)", count)
-  .option("--json", "print JSON")
-  .action(action(async () => (await import("./commands/predict.js")).predictCommand));
-
-withParams(withCache(program.command("compare").argument("[file]", "pipeline file")))
-  .description(
-    "compare the variants of a sweep by their evaluation metrics, from the cache (like dvc exp show)",
-  )
-  .option("--sort <metric>", "sort by a metric or swept param (descending)")
-  .option("--asc", "sort ascending")
-  .option("--json", "print JSON")
-  .option("--csv", "print CSV")
-  .action(action(async () => (await import("./commands/compare.js")).compareCommand));
-
-withParams(withCache(program.command("check").argument("[file]", "pipeline file")))
-  .description(
-    "determinism check: rebuild stages in fresh processes and compare their bytes with the cache and the lockfile (exit 104 if any differ)",
-  )
-  .option(
-    "-s, --stage <name>",
-    "check only these stages (repeatable, or comma-separated; default: all)",
-    collect,
-  )
-  .option("--runs <n>", "fresh processes per stage", count, 1)
-  .option("--threads <counts>", "thread counts to try, e.g. 1,2 (backends with thread pools)")
-  .option("--json", "print JSON")
-  .action(action(async () => (await import("./commands/check.js")).checkCommand));
-
-withParams(withCache(program.command("rebuild-stage", { hidden: true }).argument("<file>")))
-  .requiredOption("--stage <name>")
-  .requiredOption("--out <dir>")
-  .action(action(async () => (await import("./commands/check.js")).rebuildStageCommand));
-
-const cache = program.command("cache").description("inspect and maintain the stage cache");
-withCache(cache.command("ls"))
-  .description("list cached stage records")
-  .option("--json", "print JSON")
-  .action(action(async () => (await import("./commands/cache.js")).cacheLs));
-withCache(cache.command("show").argument("<key>", "a record key or a unique prefix of one"))
-  .description("show one record: outputs, provenance and the manifest its key hashes")
-  .option("--json", "print JSON")
-  .action(action(async () => (await import("./commands/cache.js")).cacheShow));
-withCache(cache.command("path"))
-  .description("print the cache directory")
-  .action(action(async () => (await import("./commands/cache.js")).cachePath));
-withCache(cache.command("verify"))
-  .description(
-    "check every blob against its digest and every record against its key; drop damaged ones, the records naming them and unnamed blobs (exit 1 if any)",
-  )
-  .option("--deep", "also decode every artifact and compare it with its record")
-  .option("--json", "print JSON")
-  .action(action(async () => (await import("./commands/cache.js")).cacheVerify));
-withCache(cache.command("repair"))
-  .description(
-    "copy what LMDB can still read of a damaged cache into a new environment, verified, in its place",
-  )
-  .option("--json", "print JSON")
-  .action(action(async () => (await import("./commands/cache.js")).cacheRepair));
-withParams(
-  withCache(
-    cache
-      .command("export")
-      .argument(
-        "[files...]",
-        "pipelines (or lockfiles) whose stages to export; all records when none",
-      ),
-  ),
-)
-  .description(
-    "write records and blobs to a bundle (a tar archive) for another machine; signed when RNNP_CACHE_KEY is set",
-  )
-  .requiredOption("-o, --output <bundle>", "the bundle to write")
-  .option("-z, --gzip", "compress the bundle")
-  .option("--json", "print JSON")
-  .action(action(async () => (await import("./commands/cache.js")).cacheExport));
-withCache(cache.command("import").argument("<bundle>", "a bundle made by `rnnp cache export`"))
-  .description("verify a bundle completely, then add its records and blobs in one transaction")
-  .option("--max-entry-size <size>", "refuse entries larger than this (default and most: 2GB)")
-  .option("--json", "print JSON")
-  .action(action(async () => (await import("./commands/cache.js")).cacheImport));
-withParams(
-  withCache(
-    cache.command("gc").argument("[files...]", "pipelines (or lockfiles) whose stages to keep"),
-  ),
-)
-  .description(
-    "remove records the given pipelines do not use (or, with caps, those beyond them) and unreferenced blobs",
-  )
-  .option("--max-age <duration>", "with caps: remove unkept records older than this (e.g. 30d)")
-  .option(
-    "--max-size <size>",
-    "with caps: remove unkept records, oldest first, until the cache is at most this (e.g. 2GB)",
-  )
-  .option("-n, --dry-run", "report without removing")
-  .option("--json", "print JSON")
-  .action(action(async () => (await import("./commands/cache.js")).cacheGc));
-
-process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-  if (e.code === "EPIPE") process.exit(process.exitCode ?? 0); // `rnnp ... | head` is fine
-  throw e;
-});
-process.on("SIGINT", () => {
-  // Every commit is one synchronous LMDB transaction, so stopping here never leaves a half entry.
-  process.stderr.write(
-    "\ninterrupted: stages that finished are cached; nothing else was written\n",
-  );
-  process.exit(130);
-});
-
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
-  if (e instanceof CommanderError) {
-    process.exitCode =
-      e.code === "commander.helpDisplayed" ||
-      e.code === "commander.version" ||
-      e.code === "commander.help"
-        ? EXIT.ok
-        : EXIT.invalid;
-  } else if (e instanceof Exit) {
-    if (e.message) process.stderr.write(`${pc.red("error")}: ${e.message}\n`);
-    process.exitCode = e.code;
-  } else {
-    process.stderr.write(
-      `${pc.red("internal error")}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
-    );
-    process.exitCode = EXIT.failed;
-  }
+  return program;
 }

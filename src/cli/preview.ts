@@ -1,4 +1,7 @@
-import pc from "picocolors";
+import { stdout } from "./io.js";
+
+/** Colours of standard output, where previews go. */
+const color = () => stdout().c;
 import type { Artifact } from "../artifacts/index.js";
 import type { TrainedModel } from "../artifacts/model.js";
 import type { Report } from "../artifacts/report.js";
@@ -47,7 +50,7 @@ const clip = (s: string) => (s.length > 48 ? `${s.slice(0, 45)}...` : s);
 
 function tablePreview(t: Table, n: number): string {
   const shown = Math.min(n, rowCount(t));
-  const body = [t.columns.map((c) => pc.bold(c.name))];
+  const body = [t.columns.map((c) => color().bold(c.name))];
   const cell = (c: Table["columns"][number], i: number) =>
     c.dtype === "number"
       ? num(c.values[i]!)
@@ -55,18 +58,18 @@ function tablePreview(t: Table, n: number): string {
         ? `[${(c.values[i]!.length / c.sampleRate).toFixed(2)} s of audio]`
         : JSON.stringify(c.values[i]);
   for (let i = 0; i < shown; i++) body.push(t.columns.map((c) => clip(cell(c, i))));
-  const more = rowCount(t) > shown ? pc.dim(`\n  ... ${rowCount(t) - shown} more rows`) : "";
+  const more = rowCount(t) > shown ? color().dim(`\n  ... ${rowCount(t) - shown} more rows`) : "";
   return indent(table(body)) + more;
 }
 
 function vocabularyPreview(v: Vocabulary, n: number): string {
-  const body = [[pc.bold("id"), pc.bold("token"), pc.bold("count")]];
+  const body = [[color().bold("id"), color().bold("token"), color().bold("count")]];
   for (let i = 0; i < Math.min(v.tokens.length, n + Object.keys(v.reserved).length); i++)
     body.push([String(i), JSON.stringify(v.tokens[i]), String(v.counts[i])]);
   return (
     indent(table(body)) +
     (v.tokens.length > n
-      ? pc.dim(`\n  ... ${v.tokens.length - n - Object.keys(v.reserved).length} more tokens`)
+      ? color().dim(`\n  ... ${v.tokens.length - n - Object.keys(v.reserved).length} more tokens`)
       : "")
   );
 }
@@ -74,7 +77,9 @@ function vocabularyPreview(v: Vocabulary, n: number): string {
 function sequencesPreview(s: SequenceSet, n: number): string {
   const N = s.shape[0]!;
   const T = s.shape[1]!;
-  const body = [[pc.bold("#"), pc.bold("length"), pc.bold("target"), pc.bold("input")]];
+  const body = [
+    [color().bold("#"), color().bold("length"), color().bold("target"), color().bold("input")],
+  ];
   for (let i = 0; i < Math.min(n, N); i++) {
     let input: string;
     if (s.input === "tokens") {
@@ -102,7 +107,7 @@ function sequencesPreview(s: SequenceSet, n: number): string {
             : "";
     body.push([String(i), String(s.lengths[i]), target, clip(JSON.stringify(input))]);
   }
-  return indent(table(body)) + (N > n ? pc.dim(`\n  ... ${N - n} more sequences`) : "");
+  return indent(table(body)) + (N > n ? color().dim(`\n  ... ${N - n} more sequences`) : "");
 }
 
 function trainedPreview(t: TrainedModel): string {
@@ -116,7 +121,7 @@ function trainedPreview(t: TrainedModel): string {
     "lr",
     "|grad|",
   ];
-  const body = [head.map((h) => pc.bold(h))];
+  const body = [head.map((h) => color().bold(h))];
   for (const e of t.history) {
     body.push([
       `${e.epoch}${e.epoch === t.bestEpoch ? "*" : ""}`,
@@ -131,7 +136,7 @@ function trainedPreview(t: TrainedModel): string {
   }
   const notes = [
     ...(t.bestEpoch !== undefined ? [`* best epoch (weights restored from it)`] : []),
-    ...t.warnings.map((w) => pc.yellow(`warning: ${w}`)),
+    ...t.warnings.map((w) => color().yellow(`warning: ${w}`)),
   ];
   return indent(table(body)) + (notes.length ? `\n${indent(notes.join("\n"))}` : "");
 }
@@ -140,7 +145,7 @@ function reportPreview(r: Report): string {
   const parts = [
     indent(
       table([
-        [pc.bold("metric"), pc.bold("value")],
+        [color().bold("metric"), color().bold("value")],
         ...Object.entries(r.metrics).map(([k, v]) => [k, num(v)]),
       ]),
     ),
@@ -149,7 +154,7 @@ function reportPreview(r: Report): string {
     parts.push(
       indent(
         table([
-          ["class", "precision", "recall", "f1", "support"].map((h) => pc.bold(h)),
+          ["class", "precision", "recall", "f1", "support"].map((h) => color().bold(h)),
           ...r.perClass.map((c) => [
             c.label,
             num(c.precision),
@@ -164,11 +169,11 @@ function reportPreview(r: Report): string {
   if (r.confusion && r.confusion.labels.length <= 20) {
     const labels = r.confusion.labels;
     parts.push(
-      pc.dim("  confusion (rows: true class, columns: predicted)"),
+      color().dim("  confusion (rows: true class, columns: predicted)"),
       indent(
         table([
-          ["", ...labels].map((h) => pc.bold(h)),
-          ...r.confusion.matrix.map((row, i) => [pc.bold(labels[i]!), ...row.map(String)]),
+          ["", ...labels].map((h) => color().bold(h)),
+          ...r.confusion.matrix.map((row, i) => [color().bold(labels[i]!), ...row.map(String)]),
         ]),
       ),
     );
@@ -177,7 +182,7 @@ function reportPreview(r: Report): string {
     parts.push(
       indent(
         table([
-          [r.perGroup.column, "n", "accuracy"].map((h) => pc.bold(h)),
+          [r.perGroup.column, "n", "accuracy"].map((h) => color().bold(h)),
           ...r.perGroup.rows.map((g) => [g.group, String(g.n), num(g.accuracy)]),
         ]),
       ),
@@ -186,10 +191,10 @@ function reportPreview(r: Report): string {
   if (r.metrics.skill !== undefined) {
     parts.push(
       r.metrics.skill > 0
-        ? pc.green(
+        ? color().green(
             `  beats the naive last-value forecast: MAE ${num(r.metrics.mae!)} vs ${num(r.metrics.naiveMae!)} (skill ${num(r.metrics.skill)})`,
           )
-        : pc.yellow(
+        : color().yellow(
             `  LOSES to the naive last-value forecast: MAE ${num(r.metrics.mae!)} vs ${num(r.metrics.naiveMae!)} (skill ${num(r.metrics.skill)})`,
           ),
     );
@@ -198,7 +203,7 @@ function reportPreview(r: Report): string {
     parts.push(
       indent(
         table([
-          ["target", "mae", "rmse", "mape %"].map((h) => pc.bold(h)),
+          ["target", "mae", "rmse", "mape %"].map((h) => color().bold(h)),
           ...r.perTarget.map((t) => [
             t.name,
             num(t.mae),

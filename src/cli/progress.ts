@@ -1,5 +1,6 @@
 import type { SingleBar } from "cli-progress";
 import type { StageIR } from "../lang/ir.js";
+import { stderr } from "./io.js";
 
 /**
  * A progress bar for long stages, drawn on stderr only when it is a terminal (never into logs or
@@ -22,7 +23,7 @@ export class Progress {
         format: `  ${stage.name} [{bar}] {value}/{total} ${unit} {percentage}% eta {eta_formatted}`,
         hideCursor: true,
         clearOnComplete: true,
-        stream: process.stderr,
+        stream: stderr().stream as NodeJS.WritableStream,
         fps: 10,
       });
       this.bar.start(total, done);

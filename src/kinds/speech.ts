@@ -45,12 +45,12 @@ function speak(args: string[], voice: string): Promise<Buffer> {
     const err: Buffer[] = [];
     child.stdout.on("data", (d: Buffer) => out.push(d));
     child.stderr.on("data", (d: Buffer) => err.push(d));
-    child.on("error", (e) => reject(new Error(`espeak-ng -v ${voice} failed: ${e.message}`)));
+    child.on("error", (e) => reject(new UserError(`espeak-ng -v ${voice} failed: ${e.message}`)));
     child.on("close", (code) =>
       code === 0
         ? resolve(Buffer.concat(out))
         : reject(
-            new Error(
+            new UserError(
               `espeak-ng -v ${voice} failed: ${Buffer.concat(err).toString().trim() || `exit code ${code}`}`,
             ),
           ),

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { parse } from "../../grammar/api.js";
 import type * as A from "../../grammar/ast.js";
 import type { Diagnostic } from "../core/diagnostic.js";
@@ -12,11 +13,20 @@ export interface Loaded {
   source?: string;
 }
 
-/** Reads, parses and checks a pipeline file: the whole of `rnnp validate`, and the start of every command. */
-export function loadPipeline(file: string, overrides: readonly string[] = []): Loaded {
+/**
+ * Reads, parses and checks a pipeline file (the whole of `rnnp validate`, and the start of every
+ * command). `file` is shown in messages as given; it is read, and
+ * its data paths resolve, relative to `cwd`.
+ */
+export function loadPipeline(
+  file: string,
+  overrides: readonly string[] = [],
+  cwd = process.cwd(),
+): Loaded {
   let source: string;
+  const abs = resolve(cwd, file);
   try {
-    source = readFileSync(file, "utf8");
+    source = readFileSync(abs, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     return {
@@ -30,7 +40,13 @@ export function loadPipeline(file: string, overrides: readonly string[] = []): L
       ],
     };
   }
-  return { ...checkSource(source, file, overrides), source };
+  const checked = checkSource(source, file, overrides);
+  // The IR's data paths resolve against the file's real folder, whatever the process's directory.
+  return {
+    ...checked,
+    ...(checked.ir ? { ir: { ...checked.ir, dir: dirname(abs) } } : {}),
+    source,
+  };
 }
 
 export function checkSource(

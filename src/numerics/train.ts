@@ -85,7 +85,7 @@ export async function train(
 
   try {
     for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
-      if (hooks.signal.aborted) throw new Error("interrupted");
+      if (hooks.signal.aborted) throw new UserError("interrupted", { code: "interrupted" });
       const started = performance.now();
       const batches = trainBatches(
         data,
@@ -265,7 +265,7 @@ function monitored(r: EpochRecord, monitor: string): number {
   const name = monitor.replace(/^val_/, "");
   const value = monitor.startsWith("val_") ? (r.valMetrics ?? r.metrics)[name] : r.metrics[name];
   if (value === undefined)
-    throw new Error(
+    throw new UserError(
       `cannot monitor ${monitor}: the history has ${["loss", ...Object.keys(r.metrics)].join(", ")}`,
     );
   return value;

@@ -606,6 +606,15 @@ function toDiagnostics(e: unknown, stage: StageIR, file: string): Diagnostic[] {
   const where = { file, span: stage.nameSpan };
   const prefix = `stage \`${stage.name}\` (${stage.kind.name}): `;
   if (e instanceof UserError) return [e.toDiagnostic(where, prefix)];
+  // The system refused something (a permission, a full disk, a path that is a folder): the user's to fix.
+  const sys = e as NodeJS.ErrnoException;
+  if (e instanceof Error && typeof sys.code === "string" && typeof sys.syscall === "string") {
+    return [
+      diagnostic("stage-failed", `${prefix}${e.message}`, where, {
+        hint: "the operating system refused this; check the path and its permissions",
+      }),
+    ];
+  }
   const message = e instanceof Error ? e.message : String(e);
   const stack = process.env.RNNP_DEBUG && e instanceof Error && e.stack ? `\n${e.stack}` : "";
   return [

@@ -7,6 +7,7 @@ import { open } from "lmdb";
 import { editDistance } from "../../src/evaluation/metrics.js";
 import { kinds } from "../../src/kinds/registry.js";
 import { cli, ROOT, tempDir, writeFiles } from "../helpers.js";
+import { missingTool } from "../rig.js";
 
 /** A pipeline that uses every stage kind rnnp ships, on small data. */
 const ALL_KINDS = `pipeline allkinds {
@@ -104,7 +105,7 @@ function project(): string {
   return dir;
 }
 
-describe("rnnp check", () => {
+describe("rnnp check", { skip: missingTool("espeak-ng") ?? false }, () => {
   const dir = project();
   const built = cli(["run", "all.rnnp", "--json"], dir);
 

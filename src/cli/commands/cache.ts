@@ -1,6 +1,6 @@
+import { fromCwd, io, stderr, stdout } from "../io.js";
 import bytes from "bytes";
 import ms from "ms";
-import pc from "picocolors";
 import { UserError } from "../../core/diagnostic.js";
 import { short, type StageKey } from "../../core/digest.js";
 import { gc } from "../../cache/maintenance.js";
@@ -35,11 +35,7 @@ function age(iso: string): string {
   return d < 60_000 ? "just now" : `${ms(d)} ago`;
 }
 
-export function cacheLs(opts: CommonOptions & { json?: boolean }): Promise<number> {
-  return reportingUserErrors(() => listRecords(opts));
-}
-
-function listRecords(opts: CommonOptions & { json?: boolean }): number {
+export function cacheLs(opts: CommonOptions & { json?: boolean }): number {
   const store = openCache(opts);
   const scanned = [...store.scanRecords()];
   const damaged = scanned.flatMap((e) => ("problem" in e ? [e] : []));
@@ -83,17 +79,19 @@ function listRecords(opts: CommonOptions & { json?: boolean }): number {
     return found();
   }
   if (!records.length) {
-    process.stdout.write(`the cache at ${store.dir} has no records\n`);
+    stdout().write(`the cache at ${store.dir} has no records\n`);
     return found();
   }
-  const rows = [["key", "kind", "made by", "size", "age", "checked"].map((h) => pc.bold(h))];
+  const rows = [
+    ["key", "kind", "made by", "size", "age", "checked"].map((h) => stdout().c.bold(h)),
+  ];
   for (const r of records) {
     const check = store.getCheck(r.key);
     const checked = !check
-      ? pc.dim("-")
+      ? stdout().c.dim("-")
       : check.identical
-        ? pc.green(`identical (${check.runs})`)
-        : pc.red(`differs: ${check.differing.join(", ")}`);
+        ? stdout().c.green(`identical (${check.runs})`)
+        : stdout().c.red(`differs: ${check.differing.join(", ")}`);
     rows.push([
       short(r.key),
       r.kind,
@@ -103,10 +101,12 @@ function listRecords(opts: CommonOptions & { json?: boolean }): number {
       checked,
     ]);
   }
-  process.stdout.write(table(rows) + "\n");
+  stdout().write(table(rows) + "\n");
   const total = [...store.allBlobDigests()].reduce((a, b) => a + b.size, 0);
-  process.stdout.write(
-    pc.dim(`${records.length} records, ${formatBytes(total)} of artifacts in ${store.dir}\n`),
+  stdout().write(
+    stdout().c.dim(
+      `${records.length} records, ${formatBytes(total)} of artifacts in ${store.dir}\n`,
+    ),
   );
   return found();
 }
@@ -124,11 +124,7 @@ export function findRecord(store: CacheStore, prefix: string): StageRecord<unkno
   return matches[0]!;
 }
 
-export function cacheShow(key: string, opts: CommonOptions & { json?: boolean }): Promise<number> {
-  return reportingUserErrors(() => showRecord(key, opts));
-}
-
-function showRecord(key: string, opts: CommonOptions & { json?: boolean }): number {
+export function cacheShow(key: string, opts: CommonOptions & { json?: boolean }): number {
   const r = findRecord(openCache(opts), key);
   if (opts.json) {
     printJson(r);
@@ -136,29 +132,29 @@ function showRecord(key: string, opts: CommonOptions & { json?: boolean }): numb
   }
   const p = r.provenance;
   const out = [
-    `${pc.bold("key")}       ${r.key}`,
-    `${pc.bold("kind")}      ${r.kind}`,
-    `${pc.bold("made by")}   stage \`${p.stage}\` of pipeline \`${p.pipeline}\` (${p.file}), rnnp ${p.rnnpVersion}`,
-    `${pc.bold("when")}      ${p.createdAt}, took ${p.durationMs} ms`,
-    pc.bold("outputs"),
+    `${stdout().c.bold("key")}       ${r.key}`,
+    `${stdout().c.bold("kind")}      ${r.kind}`,
+    `${stdout().c.bold("made by")}   stage \`${p.stage}\` of pipeline \`${p.pipeline}\` (${p.file}), rnnp ${p.rnnpVersion}`,
+    `${stdout().c.bold("when")}      ${p.createdAt}, took ${p.durationMs} ms`,
+    stdout().c.bold("outputs"),
     ...Object.entries(r.outputs).map(
       ([name, o]) => `  ${name}  ${short(o.digest)}  ${formatBytes(o.size)}  ${o.summary}`,
     ),
-    pc.bold("inputs from"),
+    stdout().c.bold("inputs from"),
     ...(Object.keys(r.inputsFrom).length
       ? Object.entries(r.inputsFrom).map(([slot, o]) => `  ${slot} <- ${o.stage} (${short(o.key)})`)
       : ["  (none)"]),
-    pc.bold("manifest (what the key is the hash of)"),
+    stdout().c.bold("manifest (what the key is the hash of)"),
     ...JSON.stringify(r.manifest, null, 2)
       .split("\n")
       .map((l) => `  ${l}`),
   ];
-  process.stdout.write(out.join("\n") + "\n");
+  stdout().write(out.join("\n") + "\n");
   return EXIT.ok;
 }
 
 export function cachePath(opts: CommonOptions): number {
-  process.stdout.write(cacheDir(opts) + "\n");
+  stdout().write(cacheDir(opts) + "\n");
   return EXIT.ok;
 }
 
@@ -169,13 +165,11 @@ export function cachePath(opts: CommonOptions): number {
 export async function cacheVerify(
   opts: CommonOptions & { json?: boolean; deep?: boolean },
 ): Promise<number> {
-  return reportingUserErrors(async () => {
-    const progress = progressLine(!opts.json);
+  return withProgressLine(!opts.json, async (progress) => {
     const report = await verifyCache(cacheDir(opts), {
       ...(opts.deep ? { deep: true, check: checkOutputBytes } : {}),
       onProgress: progress.update,
     });
-    progress.stop();
     if (opts.json) printJson(report);
     if (report.unreadable) {
       printDiagnostics([
@@ -199,52 +193,50 @@ const verifyFound = (r: VerifyReport) =>
   0;
 
 function printVerify(report: VerifyReport): void {
-  const out = (line: string) => process.stdout.write(`${line}\n`);
-  for (const d of report.corrupt) out(`${pc.red("corrupt")} blob ${d}: removed`);
+  const out = (line: string) => stdout().write(`${line}\n`);
+  for (const d of report.corrupt) out(`${stdout().c.red("corrupt")} blob ${d}: removed`);
   for (const r of report.damagedRecords)
     out(
-      `${pc.red("damaged")} record ${short(r.key)}: ${r.problem}; removed, the stage will recompute`,
+      `${stdout().c.red("damaged")} record ${short(r.key)}: ${r.problem}; removed, the stage will recompute`,
     );
   for (const r of report.droppedRecords)
     out(
-      `${pc.yellow("dropped")} record ${short(r.key)} (${r.stage}): it names ${r.missing.length} bad blob(s); the stage will recompute`,
+      `${stdout().c.yellow("dropped")} record ${short(r.key)} (${r.stage}): it names ${r.missing.length} bad blob(s); the stage will recompute`,
     );
   for (const f of report.deep?.failed ?? [])
     out(
-      `${pc.yellow("dropped")} record ${short(f.key)} (${f.stage}): ${f.problem}; the stage will recompute`,
+      `${stdout().c.yellow("dropped")} record ${short(f.key)} (${f.stage}): ${f.problem}; the stage will recompute`,
     );
   if (report.orphans.length)
     out(
-      `${pc.dim("swept")} ${report.orphans.length} blob(s) no record names (${formatBytes(report.orphans.reduce((a, o) => a + o.size, 0))})`,
+      `${stdout().c.dim("swept")} ${report.orphans.length} blob(s) no record names (${formatBytes(report.orphans.reduce((a, o) => a + o.size, 0))})`,
     );
   const bad =
     report.corrupt.length + report.damagedRecords.length + (report.deep?.failed.length ?? 0);
   const decoded = report.deep ? `, ${report.deep.checked} artifacts decoded,` : "";
   out(
-    `${report.recordsChecked} records${decoded} and ${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)}) checked: ${bad ? pc.red(`${bad} damaged`) : pc.green("all intact")}`,
+    `${report.recordsChecked} records${decoded} and ${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)}) checked: ${bad ? stdout().c.red(`${bad} damaged`) : stdout().c.green("all intact")}`,
   );
 }
 
 /** `cache repair`: what LMDB can still read, copied into a new environment that replaces the damaged one. */
 export async function cacheRepair(opts: CommonOptions & { json?: boolean }): Promise<number> {
-  return reportingUserErrors(async () => {
-    const progress = progressLine(!opts.json);
+  return withProgressLine(!opts.json, async (progress) => {
     const report = await repairCache(cacheDir(opts), {
       check: checkOutputBytes,
       onProgress: progress.update,
       onTable: (name) => progress.update(`copying ${name}`, 0, 0),
     });
-    progress.stop();
     if (opts.json) {
       printJson(report);
       return EXIT.ok;
     }
     for (const t of report.tables)
-      process.stdout.write(
-        `${t.name}: ${t.copied} copied${t.lost ? `, ${pc.red(`${t.lost} lost`)}` : ""}${t.skippedRanges ? `, ${pc.red(`${t.skippedRanges} damaged ranges skipped`)}` : ""}${t.unreadable ? pc.red(` (${t.unreadable})`) : ""}\n`,
+      stdout().write(
+        `${t.name}: ${t.copied} copied${t.lost ? `, ${stdout().c.red(`${t.lost} lost`)}` : ""}${t.skippedRanges ? `, ${stdout().c.red(`${t.skippedRanges} damaged ranges skipped`)}` : ""}${t.unreadable ? stdout().c.red(` (${t.unreadable})`) : ""}\n`,
       );
     printVerify(report.verify);
-    process.stdout.write(
+    stdout().write(
       `repaired ${cacheDir(opts)}; the damaged file is kept at ${report.damagedFile} (delete it when you no longer need it)\n`,
     );
     return EXIT.ok;
@@ -269,23 +261,23 @@ export function recordFitsKind(
   return undefined;
 }
 
-/**
- * A user's error (a refused bundle, a damaged cache) rendered as a diagnostic with its code and hint,
- * never as a stack trace, and exit 1.
- */
-async function reportingUserErrors(run: () => Promise<number> | number): Promise<number> {
+/** Runs `fn` with a progress line (see progressLine), cleared when it ends, however it ends. */
+async function withProgressLine<T>(
+  enabled: boolean,
+  fn: (progress: { update: OnProgress }) => Promise<T>,
+): Promise<T> {
+  const progress = progressLine(enabled);
   try {
-    return await run();
-  } catch (e) {
-    if (!(e instanceof UserError)) throw e;
-    printDiagnostics([e.toDiagnostic()]);
-    return EXIT.failed;
+    return await fn(progress);
+  } finally {
+    progress.stop();
   }
 }
 
 /** A one-line progress report on stderr, only on a terminal, at most ten times a second. */
 function progressLine(enabled: boolean): { update: OnProgress; stop(): void } {
-  const tty = enabled && process.stderr.isTTY === true;
+  const err = stderr();
+  const tty = enabled && err.isTTY;
   let last = 0;
   let shown = false;
   return {
@@ -297,10 +289,10 @@ function progressLine(enabled: boolean): { update: OnProgress; stop(): void } {
       shown = true;
       const bytesPhase = phase === "read" || phase === "export";
       const of = (n: number) => (bytesPhase ? formatBytes(n) : String(n));
-      process.stderr.write(`\r\x1b[K  ${phase} ${total ? `${of(done)} of ${of(total)}` : ""}`);
+      err.write(`\r\x1b[K  ${phase} ${total ? `${of(done)} of ${of(total)}` : ""}`);
     },
     stop: () => {
-      if (shown) process.stderr.write("\r\x1b[K");
+      if (shown) err.write("\r\x1b[K");
       shown = false;
     },
   };
@@ -311,7 +303,7 @@ function recordsUsedBy(store: CacheStore, files: string[], opts: CommonOptions):
   const keep = new Set<StageKey>();
   for (const file of files) {
     if (file.endsWith(".lock")) {
-      const lock = readLockfile(file);
+      const lock = readLockfile(fromCwd(file));
       if (!lock) throw new Exit(EXIT.invalid, `no such lockfile: ${file}`);
       for (const s of Object.values(lock.stages)) keep.add(s.key);
       continue;
@@ -330,23 +322,21 @@ export async function cacheExport(
   files: string[],
   opts: CommonOptions & { output: string; gzip?: boolean; json?: boolean },
 ): Promise<number> {
-  return reportingUserErrors(async () => {
+  return withProgressLine(!opts.json, async (progress) => {
     const store = openCache(opts);
     const keep = files.length ? recordsUsedBy(store, files, opts) : undefined;
     const records = [...store.allRecords()].filter((r) => !keep || keep.has(r.key));
     const started = performance.now();
-    const progress = progressLine(!opts.json);
-    const report = await exportBundle(store, records, opts.output, {
+    const report = await exportBundle(store, records, fromCwd(opts.output), {
       ...(opts.gzip ? { gzip: true } : {}),
-      ...(cacheKeyFromEnv() ? { key: cacheKeyFromEnv()! } : {}),
+      ...(cacheKeyFromEnv(io().env) ? { key: cacheKeyFromEnv(io().env)! } : {}),
       onProgress: progress.update,
     });
-    progress.stop();
     const secs = (performance.now() - started) / 1000;
     if (opts.json) printJson({ ...report, file: opts.output, seconds: secs });
     else
-      process.stdout.write(
-        `wrote ${opts.output}: ${report.records} records, ${report.blobs} blobs (${formatBytes(report.bytes)})${cacheKeyFromEnv() ? ", signed" : ""} in ${secs.toFixed(2)} s\n`,
+      stdout().write(
+        `wrote ${opts.output}: ${report.records} records, ${report.blobs} blobs (${formatBytes(report.bytes)})${cacheKeyFromEnv(io().env) ? ", signed" : ""} in ${secs.toFixed(2)} s\n`,
       );
     return EXIT.ok;
   });
@@ -366,23 +356,21 @@ export async function cacheImport(
       EXIT.invalid,
       `--max-entry-size ${opts.maxEntrySize}: expected a size such as 2GB`,
     );
-  return reportingUserErrors(async () => {
-    const { kinds } = await import("../../kinds/registry.js");
+  const { kinds } = await import("../../kinds/registry.js");
+  return withProgressLine(!opts.json, async (progress) => {
     const store = openCache(opts);
     const started = performance.now();
-    const progress = progressLine(!opts.json);
-    const report = await importBundle(store, file, {
-      ...(cacheKeyFromEnv() ? { key: cacheKeyFromEnv()! } : {}),
+    const report = await importBundle(store, fromCwd(file), {
+      ...(cacheKeyFromEnv(io().env) ? { key: cacheKeyFromEnv(io().env)! } : {}),
       ...(maxEntryBytes != null ? { maxEntryBytes } : {}),
       check: checkOutputBytes,
       checkRecord: (r) => recordFitsKind(r, kinds),
       onProgress: progress.update,
     });
-    progress.stop();
     const secs = (performance.now() - started) / 1000;
     if (opts.json) printJson({ ...report, seconds: secs });
     else {
-      process.stdout.write(
+      stdout().write(
         `imported ${file}: added ${report.records.added} records and ${report.blobs.added} blobs (${formatBytes(report.blobs.bytes)}); already had ${report.records.had} records and ${report.blobs.had} blobs\n`,
       );
     }
@@ -391,13 +379,6 @@ export async function cacheImport(
 }
 
 export function cacheGc(
-  files: string[],
-  opts: CommonOptions & { maxAge?: string; maxSize?: string; dryRun?: boolean; json?: boolean },
-): Promise<number> {
-  return reportingUserErrors(() => collectGarbage(files, opts));
-}
-
-function collectGarbage(
   files: string[],
   opts: CommonOptions & { maxAge?: string; maxSize?: string; dryRun?: boolean; json?: boolean },
 ): number {
@@ -445,15 +426,17 @@ function collectGarbage(
   }
   const verb = opts.dryRun ? "would remove" : "removed";
   for (const r of report.removedRecords)
-    process.stdout.write(
-      `${pc.dim(verb)} ${short(r.key)} ${r.provenance.pipeline}/${r.provenance.stage} (${r.kind}, ${age(r.provenance.createdAt)})\n`,
+    stdout().write(
+      `${stdout().c.dim(verb)} ${short(r.key)} ${r.provenance.pipeline}/${r.provenance.stage} (${r.kind}, ${age(r.provenance.createdAt)})\n`,
     );
-  process.stdout.write(
+  stdout().write(
     `${verb} ${report.removedRecords.length} records and ${report.freedBlobs.length} blobs, freeing ${formatBytes(freed)}; kept ${report.keptRecords} records (${formatBytes(report.sizeAfter)})\n`,
   );
   if (!opts.dryRun && freed > 0)
-    process.stdout.write(
-      pc.dim("LMDB reuses the freed pages for new entries; the file itself does not shrink\n"),
+    stdout().write(
+      stdout().c.dim(
+        "LMDB reuses the freed pages for new entries; the file itself does not shrink\n",
+      ),
     );
   return EXIT.ok;
 }

@@ -1,9 +1,8 @@
-import { spawn } from "node:child_process";
+import { rnnpChild } from "../child.js";
+import { fromCwd, stderr, stdout } from "../io.js";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import pc from "picocolors";
 import { decode } from "../../core/codec.js";
 import { short, type Digest } from "../../core/digest.js";
 import { lockPathOf, readLockfile } from "../../plan/lockfile.js";
@@ -52,13 +51,13 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
   const threaded =
     rt && !(rt instanceof Error) && (rt.kernels !== undefined || rt.backend === "tensorflow");
   if (opts.threads && !threaded && !opts.json) {
-    process.stderr.write(
-      pc.dim(
+    stderr().write(
+      stderr().c.dim(
         `note: the ${rt && !(rt instanceof Error) ? rt.backend : "configured"} backend runs single-threaded in Node.js and the fused kernels are off; --threads has nothing to vary\n`,
       ),
     );
   }
-  const lock = readLockfile(lockPathOf(planner.ir.file));
+  const lock = readLockfile(lockPathOf(fromCwd(planner.ir.file)));
   for (const s of planner.closure(names)) planner.resolve(s.name);
 
   const work = mkdtempSync(join(tmpdir(), "rnnp-check-"));
@@ -136,10 +135,10 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
   if (opts.json)
     printJson({ pipeline: planner.ir.name, deterministic: bad.length === 0, stages: report });
   else
-    process.stdout.write(
+    stdout().write(
       bad.length
-        ? pc.red(`${bad.length} of ${report.length} stages are not deterministic\n`)
-        : pc.green(`all ${report.length} stages rebuilt bit-identical\n`),
+        ? stdout().c.red(`${bad.length} of ${report.length} stages are not deterministic\n`)
+        : stdout().c.green(`all ${report.length} stages rebuilt bit-identical\n`),
     );
   return bad.length ? EXIT.nondeterministic : EXIT.ok;
 }
@@ -152,35 +151,33 @@ function printStage(
 ): void {
   const runs = new Set(checks.map((c) => `${c.run}:${c.threads ?? 0}`)).size;
   if (identical) {
-    process.stdout.write(
-      `${pc.green("✔")} ${name}  bit-identical (${runs} fresh process${runs === 1 ? "" : "es"}, against the cache${againstLock ? " and the lockfile" : ""})\n`,
+    stdout().write(
+      `${stdout().c.green("✔")} ${name}  bit-identical (${runs} fresh process${runs === 1 ? "" : "es"}, against the cache${againstLock ? " and the lockfile" : ""})\n`,
     );
     return;
   }
-  process.stdout.write(`${pc.red("✖")} ${name}  not deterministic\n`);
+  stdout().write(`${stdout().c.red("✖")} ${name}  not deterministic\n`);
   for (const c of checks.filter((x) => x.difference)) {
     const d = c.difference!;
     const stats =
       d.differing !== undefined
         ? `; ${d.differing} elements differ, max |difference| ${d.maxAbsDiff}`
         : "";
-    process.stdout.write(
+    stdout().write(
       `    ${name.trimEnd()}.${c.output} (run ${c.run}${c.threads ? `, ${c.threads} threads` : ""}): ${short(c.got)} instead of the ${c.against}'s ${short(c.expected)}; first difference at ${d.path}: ${d.detail}${stats}\n`,
     );
   }
 }
 
 /** Runs the hidden `rebuild-stage` command in a new Node.js process; returns output name -> digest. */
-function rebuildInFreshProcess(
+async function rebuildInFreshProcess(
   file: string,
   stage: string,
   out: string,
   opts: CommonOptions,
   threads?: number,
 ): Promise<Record<string, Digest>> {
-  const bin = fileURLToPath(new URL("../main.js", import.meta.url));
   const args = [
-    bin,
     "rebuild-stage",
     file,
     "--stage",
@@ -190,28 +187,19 @@ function rebuildInFreshProcess(
     ...(opts.cache ? ["--cache", opts.cache] : []),
     ...computeArgs(opts),
   ];
-  const env = {
-    ...process.env,
-    ...(threads
+  const child = await rnnpChild(
+    args,
+    threads
       ? {
           RNNP_THREADS: String(threads),
           TF_NUM_INTRAOP_THREADS: String(threads),
           TF_NUM_INTEROP_THREADS: String(threads),
         }
-      : {}),
-  };
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) =>
-      code === 0
-        ? res(JSON.parse(stdout) as Record<string, Digest>)
-        : rej(new Exit(EXIT.failed, `rebuilding \`${stage}\` failed:\n${stderr}`)),
-    );
-  });
+      : {},
+  );
+  if (child.code !== 0)
+    throw new Exit(EXIT.failed, `rebuilding \`${stage}\` failed:\n${child.stderr}`);
+  return JSON.parse(child.stdout) as Record<string, Digest>;
 }
 
 /** The hidden worker: rebuild one stage, write its outputs' bytes to --out, print their digests. */

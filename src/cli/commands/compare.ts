@@ -1,4 +1,4 @@
-import pc from "picocolors";
+import { stdout } from "../io.js";
 import type { Report } from "../../artifacts/report.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { EXIT, Exit, openPlan, printJson, table, type CommonOptions } from "../context.js";
@@ -69,14 +69,14 @@ export function compareCommand(file: string | undefined, opts: CompareOptions): 
   ]);
   if (opts.csv) {
     const esc = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-    process.stdout.write([head, ...cells].map((row) => row.map(esc).join(",")).join("\n") + "\n");
+    stdout().write([head, ...cells].map((row) => row.map(esc).join(",")).join("\n") + "\n");
     return EXIT.ok;
   }
-  process.stdout.write(table([head.map((h) => pc.bold(h)), ...cells]) + "\n");
+  stdout().write(table([head.map((h) => stdout().c.bold(h)), ...cells]) + "\n");
   const missing = rows.filter((r) => r.status !== "built").length;
   if (missing)
-    process.stdout.write(
-      pc.dim(
+    stdout().write(
+      stdout().c.dim(
         `${missing} of ${rows.length} not built yet (shown as -); run the pipeline to fill them in\n`,
       ),
     );

@@ -1,3 +1,4 @@
+import { stdout } from "../io.js";
 import { openPlan, EXIT, Exit, table, type CommonOptions } from "../context.js";
 import { stageStatuses } from "./status.js";
 
@@ -53,6 +54,6 @@ export async function dagCommand(
       "  classDef stale fill:#fde2b8,stroke:#c05621",
     ].join("\n");
   } else throw new Exit(EXIT.invalid, `--format ${format}: expected text, dot or mermaid`);
-  process.stdout.write(out + "\n");
+  stdout().write(out + "\n");
   return EXIT.ok;
 }

@@ -1,6 +1,6 @@
+import { fromCwd, stdout } from "../io.js";
 import { readFileSync } from "node:fs";
 import { parse as parseCsv } from "csv-parse/sync";
-import pc from "picocolors";
 import type { TrainedModel } from "../../artifacts/model.js";
 import type {
   SequenceSet,
@@ -111,7 +111,7 @@ export async function predictCommand(
       output: decoded[i]!.map((id) => t.tokens[id]).join(t.level === "char" ? "" : " "),
     }));
     if (opts.json) printJson({ stage: opts.stage, key: res.key, results });
-    else for (const r of results) process.stdout.write(`${pc.bold(r.input)}  ${r.output}\n`);
+    else for (const r of results) stdout().write(`${stdout().c.bold(r.input)}  ${r.output}\n`);
     return EXIT.ok;
   }
   const { values, units } = predictAll(tf, model, set);
@@ -160,8 +160,8 @@ export async function predictCommand(
   if (opts.json) printJson({ stage: opts.stage, key: res.key, results: rows });
   else {
     for (const r of rows) {
-      process.stdout.write(`${pc.bold(r.input)}\n`);
-      process.stdout.write(
+      stdout().write(`${stdout().c.bold(r.input)}\n`);
+      stdout().write(
         table(
           r.predictions.map((p) =>
             "output" in p
@@ -188,7 +188,7 @@ function inputsFor(
     const texts = [
       ...(opts.input ?? []),
       ...(opts.file
-        ? readFileSync(opts.file, "utf8")
+        ? readFileSync(fromCwd(opts.file), "utf8")
             .split(/\r?\n/)
             .filter((l) => l.trim() !== "")
         : []),
@@ -207,7 +207,7 @@ function inputsFor(
         `this model reads windows of ${data.window.length} rows of ${data.window.columns.join(", ")}: give them as a CSV --file`,
       );
     const w = data.window;
-    const records = parseCsv(readFileSync(opts.file, "utf8"), {
+    const records = parseCsv(readFileSync(fromCwd(opts.file), "utf8"), {
       columns: true,
       skip_empty_lines: true,
       bom: true,

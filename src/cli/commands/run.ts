@@ -1,7 +1,6 @@
-import { spawn } from "node:child_process";
+import { rnnpChild } from "../child.js";
+import { fromCwd, io, stderr, stdout } from "../io.js";
 import { availableParallelism } from "node:os";
-import { fileURLToPath } from "node:url";
-import pc from "picocolors";
 import { short, type StageKey } from "../../core/digest.js";
 import type { Planner } from "../../plan/planner.js";
 import {
@@ -39,12 +38,13 @@ export interface RunCommandOptions extends CommonOptions, RemoteFlags {
   jobs?: number;
 }
 
-const MARK: Record<StageResult["status"], string> = {
-  cached: pc.green("✔"),
-  ran: pc.cyan("●"),
-  failed: pc.red("✖"),
-  skipped: pc.dim("○"),
-};
+/** The mark of each status, in standard output's colours. */
+function mark(status: StageResult["status"]): string {
+  const c = stdout().c;
+  return { cached: c.green("✔"), ran: c.cyan("●"), failed: c.red("✖"), skipped: c.dim("○") }[
+    status
+  ];
+}
 
 export async function runCommand(
   file: string | undefined,
@@ -62,7 +62,7 @@ export async function runCommand(
         : undefined;
   if (opts.dryRun) return dryRun(planner, targets, force, opts.json === true);
   const lockPath = lockPathOf(planner.ir.file);
-  const previousLock = readLock(lockPath);
+  const previousLock = readLock(fromCwd(lockPath));
   if (opts.frozen && !previousLock)
     throw new Exit(
       EXIT.invalid,
@@ -70,10 +70,10 @@ export async function runCommand(
     );
 
   const jobs = opts.jobs ?? 1;
-  const progress = await Progress.create(!opts.json && jobs === 1 && process.stderr.isTTY === true);
+  const progress = await Progress.create(!opts.json && jobs === 1 && stderr().isTTY);
   const remote = remoteFor(opts, (m) => {
     progress.stop();
-    process.stderr.write(pc.yellow(`warning: ${m}\n`));
+    stderr().write(stderr().c.yellow(`warning: ${m}\n`));
   });
   const started = performance.now();
   const width = Math.max(...planner.order.map((s) => s.name.length));
@@ -96,31 +96,31 @@ export async function runCommand(
       if (e.type === "progress") progress.update(e.stage, e.done, e.total, e.unit);
       else if (e.type === "log") {
         progress.stop();
-        process.stderr.write(`  ${pc.dim(`${e.stage.name}:`)} ${e.message}\n`);
+        stderr().write(`  ${stderr().c.dim(`${e.stage.name}:`)} ${e.message}\n`);
       } else if (e.type === "end") {
         progress.stop();
         const r = e.result;
         if (!opts.json) {
           const extra =
             r.status === "skipped"
-              ? pc.dim(`(${r.skippedBecause!.join(", ")} failed)`)
+              ? stderr().c.dim(`(${r.skippedBecause!.join(", ")} failed)`)
               : r.status === "ran" || r.status === "failed"
-                ? pc.dim(formatDuration(r.durationMs))
+                ? stderr().c.dim(formatDuration(r.durationMs))
                 : r.source === "remote"
-                  ? pc.dim("(remote)")
+                  ? stderr().c.dim("(remote)")
                   : "";
-          process.stdout.write(
-            `${MARK[r.status]} ${r.name.padEnd(width)}  ${pc.dim(r.kind.padEnd(kindWidth))}  ${r.status.padEnd(7)}  ${extra}`.trimEnd() +
+          stdout().write(
+            `${mark(r.status)} ${r.name.padEnd(width)}  ${stdout().c.dim(r.kind.padEnd(kindWidth))}  ${r.status.padEnd(7)}  ${extra}`.trimEnd() +
               "\n",
           );
         }
         if (r.diagnostics) printDiagnostics(r.diagnostics);
-        if (r.workerOutput) process.stderr.write(r.workerOutput);
+        if (r.workerOutput) stderr().write(r.workerOutput);
         if (r.frozen)
-          process.stderr.write(`${pc.red("error[frozen]")}: ${renderReasons(r.frozen)}`);
+          stderr().write(`${stderr().c.red("error[frozen]")}: ${renderReasons(r.frozen)}`);
         if (r.nondeterministic)
-          process.stderr.write(
-            pc.yellow(
+          stderr().write(
+            stderr().c.yellow(
               `warning: \`${r.name}\` was forced and produced different bytes for ${r.nondeterministic.join(", ")} than its cached run: it is not deterministic\n`,
             ),
           );
@@ -138,7 +138,7 @@ export async function runCommand(
         r.status === "ran" || r.status === "cached" ? ("ok" as const) : ("failed" as const),
       ]),
     );
-    writeLockfile(lockPath, updatedLock(planner, outcome, previousLock));
+    writeLockfile(fromCwd(lockPath), updatedLock(planner, outcome, previousLock));
   }
   if (opts.json) {
     printJson({
@@ -161,8 +161,8 @@ export async function runCommand(
     const parts = (["ran", "cached", "failed", "skipped"] as const)
       .filter((s) => count(s))
       .map((s) => `${count(s)} ${s}`);
-    process.stdout.write(
-      pc.dim(
+    stdout().write(
+      stdout().c.dim(
         `${results.length} stage${results.length === 1 ? "" : "s"}: ${parts.join(", ")} in ${formatDuration(elapsed)}\n`,
       ),
     );
@@ -175,15 +175,13 @@ export async function runCommand(
  * One stage in a worker process: `rnnp run FILE --stage S` with the same settings. Its inputs are
  * cached by the time it starts, so it executes just that stage, committing to the same cache.
  */
-function runInWorker(
+async function runInWorker(
   file: string,
   stage: string,
   forced: boolean,
   opts: RunCommandOptions,
 ): Promise<StageResult> {
-  const main = fileURLToPath(new URL("../main.js", import.meta.url));
   const args = [
-    main,
     "run",
     file,
     "--stage",
@@ -197,41 +195,31 @@ function runInWorker(
     ...(opts.remoteWrite ? ["--remote-write"] : []),
     ...computeArgs(opts),
   ];
-  return new Promise((resolve) => {
-    const env = {
-      ...process.env,
-      NO_COLOR: pc.isColorSupported ? "" : "1",
-      RNNP_THREADS: workerThreads(opts.jobs ?? 1),
-    };
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("close", () => {
-      try {
-        const mine = (
-          JSON.parse(out) as { stages: (StageResult & { key: StageKey | null })[] }
-        ).stages.find((s) => s.name === stage)!;
-        resolve({
-          name: stage,
-          kind: mine.kind,
-          ...(mine.key ? { key: mine.key } : {}),
-          status: mine.status,
-          durationMs: mine.durationMs,
-          ...(mine.status === "failed" ? { workerOutput: err } : {}),
-        });
-      } catch {
-        resolve({
-          name: stage,
-          kind: "?",
-          status: "failed",
-          durationMs: 0,
-          workerOutput: err || out,
-        });
-      }
-    });
+  const child = await rnnpChild(args, {
+    NO_COLOR: stderr().c.isColorSupported ? "" : "1",
+    RNNP_THREADS: workerThreads(opts.jobs ?? 1),
   });
+  try {
+    const mine = (
+      JSON.parse(child.stdout) as { stages: (StageResult & { key: StageKey | null })[] }
+    ).stages.find((s) => s.name === stage)!;
+    return {
+      name: stage,
+      kind: mine.kind,
+      ...(mine.key ? { key: mine.key } : {}),
+      status: mine.status,
+      durationMs: mine.durationMs,
+      ...(mine.status === "failed" ? { workerOutput: child.stderr } : {}),
+    };
+  } catch {
+    return {
+      name: stage,
+      kind: "?",
+      status: "failed",
+      durationMs: 0,
+      workerOutput: child.stderr || child.stdout,
+    };
+  }
 }
 
 function readLock(path: string): Lockfile | undefined {
@@ -289,8 +277,8 @@ function dryRun(
     });
   else
     for (const r of rows)
-      process.stdout.write(
-        `${r.status === "fresh" ? pc.green("✔") : pc.yellow("→")} ${r.name}  ${pc.dim(r.kind)}  ${r.status === "fresh" ? `cached ${short(r.key!)}` : `would run: ${r.reason}`}\n`,
+      stdout().write(
+        `${r.status === "fresh" ? stdout().c.green("✔") : stdout().c.yellow("→")} ${r.name}  ${stdout().c.dim(r.kind)}  ${r.status === "fresh" ? `cached ${short(r.key!)}` : `would run: ${r.reason}`}\n`,
       );
   return EXIT.ok;
 }
@@ -325,7 +313,7 @@ export function checkNames(planner: Planner, names: string[], flag: string): str
 export function workerThreads(
   jobs: number,
   cores = availableParallelism(),
-  asked = process.env.RNNP_THREADS,
+  asked = io().env.RNNP_THREADS,
 ): string {
   return asked ?? String(Math.max(1, Math.floor(cores / jobs)));
 }

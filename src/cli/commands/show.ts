@@ -1,4 +1,4 @@
-import pc from "picocolors";
+import { stdout } from "../io.js";
 import { short } from "../../core/digest.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { EXIT, Exit, formatBytes, openPlan, printJson, type CommonOptions } from "../context.js";
@@ -47,14 +47,14 @@ export function showCommand(
     return EXIT.ok;
   }
   const n = opts.rows ?? 10;
-  process.stdout.write(
-    `${pc.bold(stage)} (${res.record.kind}) ${pc.dim(`key ${short(res.key)}, made ${res.record.provenance.createdAt}`)}\n`,
+  stdout().write(
+    `${stdout().c.bold(stage)} (${res.record.kind}) ${stdout().c.dim(`key ${short(res.key)}, made ${res.record.provenance.createdAt}`)}\n`,
   );
   for (const [name, out] of Object.entries(res.record.outputs)) {
-    process.stdout.write(
-      `\n${pc.bold(name)}  ${pc.dim(`${short(out.digest)}, ${formatBytes(out.size)}`)}\n  ${out.summary}\n`,
+    stdout().write(
+      `\n${stdout().c.bold(name)}  ${stdout().c.dim(`${short(out.digest)}, ${formatBytes(out.size)}`)}\n  ${out.summary}\n`,
     );
-    process.stdout.write(preview(readArtifact(planner.store, out.digest), n) + "\n");
+    stdout().write(preview(readArtifact(planner.store, out.digest), n) + "\n");
   }
   return EXIT.ok;
 }

@@ -1,4 +1,4 @@
-import pc from "picocolors";
+import { stdout, stderr } from "../io.js";
 import { short } from "../../core/digest.js";
 import { digestsOf, type Planner } from "../../plan/planner.js";
 import { explain, summarize, type Reason } from "../../plan/why.js";
@@ -77,29 +77,29 @@ export async function statusCommand(
   const planner = openPlan(file, opts);
   const rows = await stageStatuses(
     planner,
-    remoteFor(opts, (m) => process.stderr.write(pc.yellow(`warning: ${m}\n`))),
+    remoteFor(opts, (m) => stderr().write(stderr().c.yellow(`warning: ${m}\n`))),
   );
   if (opts.json) {
     printJson({ pipeline: planner.ir.name, file: planner.ir.file, stages: rows });
     return EXIT.ok;
   }
-  process.stdout.write(
+  stdout().write(
     table(
       rows.map((r) => [
         r.status === "fresh"
-          ? pc.green(r.where === "remote" ? "fresh (remote)" : "fresh")
-          : pc.yellow("stale"),
+          ? stdout().c.green(r.where === "remote" ? "fresh (remote)" : "fresh")
+          : stdout().c.yellow("stale"),
         r.name,
-        pc.dim(r.kind),
+        stdout().c.dim(r.kind),
         r.status === "fresh"
-          ? pc.dim(`${short(r.key as never)}  ${formatDuration(r.durationMs ?? 0)}`)
+          ? stdout().c.dim(`${short(r.key as never)}  ${formatDuration(r.durationMs ?? 0)}`)
           : (r.reason ?? ""),
       ]),
     ) + "\n",
   );
   const stale = rows.filter((r) => r.status === "stale").length;
-  process.stdout.write(
-    pc.dim(
+  stdout().write(
+    stdout().c.dim(
       stale ? `${stale} of ${rows.length} stages stale\n` : `all ${rows.length} stages fresh\n`,
     ),
   );
@@ -127,16 +127,16 @@ export function whyCommand(
     return EXIT.ok;
   }
   const headline: Record<typeof e.state, string> = {
-    "up-to-date": pc.green("up to date"),
-    changed: pc.yellow("stale"),
-    new: pc.yellow("never run"),
-    waiting: pc.yellow("stale (waits on upstream)"),
-    invalid: pc.red("cannot be planned"),
+    "up-to-date": stdout().c.green("up to date"),
+    changed: stdout().c.yellow("stale"),
+    new: stdout().c.yellow("never run"),
+    waiting: stdout().c.yellow("stale (waits on upstream)"),
+    invalid: stdout().c.red("cannot be planned"),
   };
-  process.stdout.write(`${stage}: ${headline[e.state]}\n`);
+  stdout().write(`${stage}: ${headline[e.state]}\n`);
   const print = (rs: Reason[], depth: number) => {
     for (const r of rs) {
-      process.stdout.write(`${"  ".repeat(depth)}- ${r.text}\n`);
+      stdout().write(`${"  ".repeat(depth)}- ${r.text}\n`);
       if (r.because) print(r.because, depth + 1);
     }
   };

@@ -1,5 +1,5 @@
+import { fromCwd, stdout } from "../io.js";
 import { readFileSync, writeFileSync } from "node:fs";
-import pc from "picocolors";
 import { format } from "../../lang/format.js";
 import { EXIT, Exit, openPipeline, printDiagnostics, type CommonOptions } from "../context.js";
 
@@ -7,8 +7,8 @@ import { EXIT, Exit, openPipeline, printDiagnostics, type CommonOptions } from "
 export function validateCommand(file: string, opts: CommonOptions & { quiet?: boolean }): number {
   const ir = openPipeline(file, opts.param ?? []);
   if (!opts.quiet)
-    process.stdout.write(
-      `${pc.green("✔")} ${file}: pipeline \`${ir.name}\` is valid (${ir.stages.length} stages)\n`,
+    stdout().write(
+      `${stdout().c.green("✔")} ${file}: pipeline \`${ir.name}\` is valid (${ir.stages.length} stages)\n`,
     );
   return EXIT.ok;
 }
@@ -19,7 +19,7 @@ export function fmtCommand(files: string[], opts: { write?: boolean; check?: boo
   for (const file of files) {
     let source: string;
     try {
-      source = readFileSync(file, "utf8");
+      source = readFileSync(fromCwd(file), "utf8");
     } catch {
       throw new Exit(EXIT.invalid, `no such file: ${file}`);
     }
@@ -31,11 +31,11 @@ export function fmtCommand(files: string[], opts: { write?: boolean; check?: boo
     if (opts.check) {
       if (r.text !== source) {
         unformatted++;
-        process.stdout.write(`${file}\n`);
+        stdout().write(`${file}\n`);
       }
     } else if (opts.write) {
-      if (r.text !== source) writeFileSync(file, r.text);
-    } else process.stdout.write(r.text);
+      if (r.text !== source) writeFileSync(fromCwd(file), r.text);
+    } else stdout().write(r.text);
   }
   return opts.check && unformatted ? EXIT.failed : EXIT.ok;
 }

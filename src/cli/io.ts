@@ -1,0 +1,107 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { resolve } from "node:path";
+import pc from "picocolors";
+
+/**
+ * What a command may touch of the world it runs in: its output streams, environment and working
+ * directory. `main(argv, io)` runs a command against a given Io (tests pass captured streams, a clean
+ * environment and a temporary directory); code below reads the current one with `io()`, so nothing
+ * in the CLI reaches for `process.stdout`, `process.env` or `process.cwd()` directly.
+ */
+export interface Stream {
+  write(chunk: string): unknown;
+  /** A terminal: progress bars are drawn and colours used only then. */
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+export interface Io {
+  stdout: Stream;
+  stderr: Stream;
+  stdin: NodeJS.ReadableStream;
+  env: Readonly<Record<string, string | undefined>>;
+  cwd: string;
+}
+
+/** The streams, environment and directory of this process: what the installed command runs with. */
+export function processIo(): Io {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+  };
+}
+
+interface Session {
+  io: Io;
+  /** Run when the command ends, newest first (closing caches it opened). */
+  cleanups: (() => unknown)[];
+}
+
+const session = new AsyncLocalStorage<Session>();
+
+export function io(): Io {
+  return session.getStore()?.io ?? processIo();
+}
+
+/** Runs `fn` with `io` as the current Io, then its cleanups (even when it throws). */
+export async function withIo<T>(given: Io, fn: () => Promise<T>): Promise<T> {
+  const s: Session = { io: given, cleanups: [] };
+  return session.run(s, async () => {
+    try {
+      return await fn();
+    } finally {
+      for (const c of s.cleanups.reverse()) await c();
+    }
+  });
+}
+
+/** Something to undo when the current command ends (an open cache). */
+export function onEnd(cleanup: () => unknown): void {
+  session.getStore()?.cleanups.push(cleanup);
+}
+
+export type Colors = ReturnType<typeof pc.createColors>;
+
+/** A stream and the colours it takes: decided per stream, so `run ... 2> log` keeps escapes out of the log. */
+export interface Printer {
+  write(text: string): void;
+  readonly c: Colors;
+  readonly isTTY: boolean;
+  readonly stream: Stream;
+}
+
+/** Colours on a terminal, unless NO_COLOR is set; FORCE_COLOR turns them on anywhere. */
+export function colorsOn(stream: Stream, env: Io["env"]): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== "0") return true;
+  return stream.isTTY === true && env.TERM !== "dumb";
+}
+
+function printer(stream: Stream, env: Io["env"]): Printer {
+  return {
+    write: (text) => void stream.write(text),
+    c: pc.createColors(colorsOn(stream, env)),
+    isTTY: stream.isTTY === true,
+    stream,
+  };
+}
+
+/** Standard output, for results. */
+export function stdout(): Printer {
+  const { stdout, env } = io();
+  return printer(stdout, env);
+}
+
+/** Standard error, for diagnostics, progress and logs. */
+export function stderr(): Printer {
+  const { stderr, env } = io();
+  return printer(stderr, env);
+}
+
+/** A path as the user wrote it on the command line, made absolute against the current directory. */
+export function fromCwd(path: string): string {
+  return resolve(io().cwd, path);
+}

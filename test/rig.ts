@@ -1,0 +1,123 @@
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { PassThrough } from "node:stream";
+import { main } from "../src/cli/main.js";
+import type { Io, Stream } from "../src/cli/io.js";
+import { BIN, cleanEnv, tempDir } from "./helpers.js";
+
+export { cleanEnv };
+
+/**
+ * A test's own little world, as google/wireit's test rig gives each test: a temporary directory, an
+ * environment cleaned of the caller's (no RNNP_*, no CI: a developer's shell settings must not change
+ * a result), and the rnnp CLI run against it — in-process through `main(argv, io)` (fast: no Node
+ * start-up, no module loading per call), or as a real process where the process is the point
+ * (signals, leases, `--jobs`, fresh-process determinism).
+ */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A stream that keeps what is written, for in-process runs. */
+class Captured implements Stream {
+  text = "";
+  readonly isTTY = false;
+  write(chunk: string): boolean {
+    this.text += chunk;
+    return true;
+  }
+}
+
+export class Rig {
+  readonly dir: string;
+  /** Extra environment for every run of this rig (e.g. RNNP_THREADS). */
+  env: Record<string, string> = {};
+
+  constructor(prefix = "rnnp-rig-") {
+    this.dir = tempDir(prefix);
+  }
+
+  /** Writes files (relative to the rig's directory), creating folders as needed. */
+  write(files: Record<string, string | Uint8Array>): this {
+    for (const [name, content] of Object.entries(files)) {
+      mkdirSync(dirname(join(this.dir, name)), { recursive: true });
+      writeFileSync(join(this.dir, name), content);
+    }
+    return this;
+  }
+
+  read(name: string): string {
+    return readFileSync(join(this.dir, name), "utf8");
+  }
+
+  path(...parts: string[]): string {
+    return join(this.dir, ...parts);
+  }
+
+  /** `rnnp ARGS` in this process, in the rig's directory and environment. */
+  async rnnp(
+    args: string[],
+    opts: { cwd?: string; env?: Record<string, string>; stdin?: string } = {},
+  ): Promise<CliResult> {
+    const stdout = new Captured();
+    const stderr = new Captured();
+    const stdin = new PassThrough();
+    stdin.end(opts.stdin ?? "");
+    const io: Io = {
+      stdout,
+      stderr,
+      stdin,
+      env: cleanEnv({ ...this.env, ...opts.env }),
+      cwd: opts.cwd ?? this.dir,
+    };
+    const code = await main(args, io);
+    return { code, stdout: stdout.text, stderr: stderr.text };
+  }
+
+  /** `rnnp ARGS` as a real process (compiled CLI), synchronously. */
+  spawnSync(
+    args: string[],
+    opts: { cwd?: string; env?: Record<string, string>; nodeArgs?: string[] } = {},
+  ): CliResult {
+    const r = spawnSync(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], {
+      cwd: opts.cwd ?? this.dir,
+      encoding: "utf8",
+      env: cleanEnv({ ...this.env, ...opts.env }),
+    });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** `rnnp ARGS` as a real process, running in the background (to signal or race it). */
+  spawn(
+    args: string[],
+    opts: { cwd?: string; env?: Record<string, string> } = {},
+  ): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd ?? this.dir,
+      env: cleanEnv({ ...this.env, ...opts.env }),
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const done = new Promise<CliResult>((resolve) =>
+      child.on("close", (code, signal) =>
+        resolve({ code: code ?? (signal ? -1 : 0), stdout, stderr }),
+      ),
+    );
+    return Object.assign(done, { child });
+  }
+}
+
+/**
+ * Why a test that needs a system program cannot run here, or undefined when it can. One policy for
+ * every tool: skip with the reason on a developer's machine; `.ci/run` installs the tools and fails
+ * when anything was skipped.
+ */
+export function missingTool(command: string, versionArg = "--version"): string | undefined {
+  const r = spawnSync(command, [versionArg], { encoding: "utf8" });
+  return r.error ? `${command} is not installed (.ci/run installs it)` : undefined;
+}
