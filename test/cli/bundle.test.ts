@@ -3,7 +3,8 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { goodBundles, hostileBundles } from "../cache/hostile.js";
-import { cli, NAMES_CSV, tempDir, writeFiles } from "../helpers.js";
+import { NAMES_CSV } from "../helpers.js";
+import { Rig } from "../rig.js";
 
 const PIPELINE = `pipeline b {
   seed 2
@@ -13,75 +14,78 @@ const PIPELINE = `pipeline b {
 }
 `;
 
-function project(): string {
-  const dir = tempDir();
-  writeFiles(dir, { "d.csv": NAMES_CSV, "p.rnnp": PIPELINE });
-  return dir;
-}
+const project = () => new Rig().write({ "d.csv": NAMES_CSV, "p.rnnp": PIPELINE });
 
 describe("cache bundles", () => {
-  it("export on one machine, import on another: the second machine runs nothing", () => {
+  it("export on one machine, import on another: the second machine runs nothing", async () => {
     const a = project();
-    cli(["run", "p.rnnp"], a);
-    const out = cli(["cache", "export", "p.rnnp", "-o", "b.tar.gz", "--gzip", "--json"], a);
+    await a.rnnp(["run", "p.rnnp"]);
+    const out = await a.rnnp(["cache", "export", "p.rnnp", "-o", "b.tar.gz", "--gzip", "--json"]);
     assert.equal(out.code, 0, out.stderr);
     const exported = JSON.parse(out.stdout) as { records: number; blobs: number };
     assert.equal(exported.records, 3);
     const b = project();
-    const imported = cli(["cache", "import", join(a, "b.tar.gz"), "--json"], b);
+    const imported = await b.rnnp(["cache", "import", a.path("b.tar.gz"), "--json"]);
     assert.equal(imported.code, 0, imported.stderr);
     assert.deepEqual(JSON.parse(imported.stdout).records, { added: 3, had: 0 });
-    const run = JSON.parse(cli(["run", "p.rnnp", "--json"], b).stdout) as {
+    const run = JSON.parse((await b.rnnp(["run", "p.rnnp", "--json"])).stdout) as {
       stages: { status: string }[];
     };
     assert.ok(run.stages.every((s) => s.status === "cached"));
-    const again = JSON.parse(cli(["cache", "import", join(a, "b.tar.gz"), "--json"], b).stdout);
+    const again = JSON.parse(
+      (await b.rnnp(["cache", "import", a.path("b.tar.gz"), "--json"])).stdout,
+    );
     assert.deepEqual(again.records, { added: 0, had: 3 }, "reports what it already had");
     assert.equal(again.blobs.had, exported.blobs);
   });
 
-  it("exports only what the given pipelines use, or everything", () => {
+  it("exports only what the given pipelines use, or everything", async () => {
     const a = project();
-    cli(["run", "p.rnnp"], a);
-    cli(["run", "p.rnnp", "-P", "x=1"], a);
-    cli(["run", "p.rnnp", "--stage", "raw", "--cache", "c2"], a);
-    writeFiles(a, { "q.rnnp": PIPELINE.replace("n: 2", "n: 1") });
-    cli(["run", "q.rnnp"], a);
+    await a.rnnp(["run", "p.rnnp"]);
+    await a.rnnp(["run", "p.rnnp", "-P", "x=1"]);
+    await a.rnnp(["run", "p.rnnp", "--stage", "raw", "--cache", "c2"]);
+    a.write({ "q.rnnp": PIPELINE.replace("n: 2", "n: 1") });
+    await a.rnnp(["run", "q.rnnp"]);
     const some = JSON.parse(
-      cli(["cache", "export", "p.rnnp", "-o", "some.tar", "--json"], a).stdout,
+      (await a.rnnp(["cache", "export", "p.rnnp", "-o", "some.tar", "--json"])).stdout,
     );
-    const all = JSON.parse(cli(["cache", "export", "-o", "all.tar", "--json"], a).stdout);
+    const all = JSON.parse((await a.rnnp(["cache", "export", "-o", "all.tar", "--json"])).stdout);
     assert.equal(some.records, 3);
     assert.equal(all.records, 4);
   });
 
-  it("signed bundles: a wrong key, or an unsigned bundle when a key is set, is refused", () => {
+  it("signed bundles: a wrong key, or an unsigned bundle when a key is set, is refused", async () => {
     const a = project();
-    cli(["run", "p.rnnp"], a);
-    cli(["cache", "export", "-o", "signed.tar"], a, { RNNP_CACHE_KEY: "k1" });
-    cli(["cache", "export", "-o", "plain.tar"], a);
+    await a.rnnp(["run", "p.rnnp"]);
+    await a.rnnp(["cache", "export", "-o", "signed.tar"], { env: { RNNP_CACHE_KEY: "k1" } });
+    await a.rnnp(["cache", "export", "-o", "plain.tar"]);
     const b = project();
-    const wrong = cli(["cache", "import", join(a, "signed.tar")], b, { RNNP_CACHE_KEY: "k2" });
+    const wrong = await b.rnnp(["cache", "import", a.path("signed.tar")], {
+      env: { RNNP_CACHE_KEY: "k2" },
+    });
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /has a wrong signature/);
-    const unsigned = cli(["cache", "import", join(a, "plain.tar")], b, { RNNP_CACHE_KEY: "k2" });
+    const unsigned = await b.rnnp(["cache", "import", a.path("plain.tar")], {
+      env: { RNNP_CACHE_KEY: "k2" },
+    });
     assert.match(unsigned.stderr, /is not signed, and RNNP_CACHE_KEY requires signed/);
     assert.equal(
-      cli(["cache", "import", join(a, "signed.tar")], b, { RNNP_CACHE_KEY: "k1" }).code,
+      (await b.rnnp(["cache", "import", a.path("signed.tar")], { env: { RNNP_CACHE_KEY: "k1" } }))
+        .code,
       0,
     );
     assert.equal(
-      (JSON.parse(cli(["cache", "ls", "--json"], b).stdout) as { records: unknown[] }).records
-        .length,
+      (JSON.parse((await b.rnnp(["cache", "ls", "--json"])).stdout) as { records: unknown[] })
+        .records.length,
       3,
     );
   });
 
-  it("a record edited in an unsigned bundle (one byte: a parameter, or its createdAt) is refused, and nothing lands", () => {
+  it("a record edited in an unsigned bundle (one byte: a parameter, or its createdAt) is refused, and nothing lands", async () => {
     const a = project();
-    cli(["run", "p.rnnp"], a);
-    assert.equal(cli(["cache", "export", "p.rnnp", "-o", "b.tar"], a).code, 0);
-    const good = readFileSync(join(a, "b.tar"));
+    await a.rnnp(["run", "p.rnnp"]);
+    assert.equal((await a.rnnp(["cache", "export", "p.rnnp", "-o", "b.tar"])).code, 0);
+    const good = readFileSync(a.path("b.tar"));
     const edits: [string, string][] = [
       ['"train":0.6', '"train":0.7'],
       ['"createdAt":"2', '"createdAt":"1'],
@@ -91,18 +95,18 @@ describe("cache bundles", () => {
       assert.ok(at > 0, from);
       const bad = Buffer.from(good);
       bad.write(to, at);
-      writeFileSync(join(a, "bad.tar"), bad);
+      writeFileSync(a.path("bad.tar"), bad);
       const b = project();
-      const r = cli(["cache", "import", join(a, "bad.tar")], b);
+      const r = await b.rnnp(["cache", "import", a.path("bad.tar")]);
       assert.equal(r.code, 1, `${from}: ${r.stderr}`);
       assert.match(
         r.stderr,
         /error\[bundle\]: refusing .*bad\.tar: entry "records\/[0-9a-f]{64}\.json" does not match the digest rnnp-bundle\.json lists for it: the record was changed after export/,
       );
-      assert.deepEqual(JSON.parse(cli(["cache", "ls", "--json"], b).stdout).records, []);
+      assert.deepEqual(JSON.parse((await b.rnnp(["cache", "ls", "--json"])).stdout).records, []);
       // The next run computes the stages itself: the lock records the pipeline's own manifest.
-      assert.equal(cli(["run", "p.rnnp"], b).code, 0);
-      assert.doesNotMatch(readFileSync(join(b, "p.lock"), "utf8"), /"train": 0\.7/);
+      assert.equal((await b.rnnp(["run", "p.rnnp"])).code, 0);
+      assert.doesNotMatch(readFileSync(b.path("p.lock"), "utf8"), /"train": 0\.7/);
     }
   });
 
@@ -126,53 +130,55 @@ describe("cache bundles", () => {
     ];
     const cases = (await hostileBundles(good.plain)).filter((h) => wanted.includes(h.name));
     assert.equal(cases.length, wanted.length);
-    const dir = tempDir();
+    const dir = new Rig();
     for (const h of cases) {
-      const file = join(dir, "bundle");
+      const file = dir.path("bundle");
       writeFileSync(file, h.bytes);
-      const r = cli(["cache", "import", file], dir);
+      const r = await dir.rnnp(["cache", "import", file]);
       assert.equal(r.code, 1, `${h.name}: ${r.stderr}`);
       assert.match(r.stderr, /^error\[bundle\]: refusing /, h.name);
       assert.match(r.stderr, h.reason, h.name);
       assert.doesNotMatch(r.stderr, /internal error|\n\s+at /, h.name);
     }
-    const ls = JSON.parse(cli(["cache", "ls", "--json"], dir).stdout) as { records: unknown[] };
+    const ls = JSON.parse((await dir.rnnp(["cache", "ls", "--json"])).stdout) as {
+      records: unknown[];
+    };
     assert.deepEqual(ls.records, []);
     assert.deepEqual(
-      readdirSync(join(dir, "cache")).filter((n) => !["data.mdb", "lock.mdb"].includes(n)),
+      readdirSync(dir.path("cache")).filter((n) => !["data.mdb", "lock.mdb"].includes(n)),
       [],
       "no staging files left",
     );
     assert.match(
-      cli(["cache", "import", join(dir, "nope.tar")], dir).stderr,
+      (await dir.rnnp(["cache", "import", dir.path("nope.tar")])).stderr,
       /cannot read .*nope\.tar: no such file/,
     );
-    const big = cli(["cache", "import", join(dir, "x"), "--max-entry-size", "100B"], dir);
+    const big = await dir.rnnp(["cache", "import", dir.path("x"), "--max-entry-size", "100B"]);
     assert.equal(big.code, 1);
-    writeFileSync(join(dir, "g.tar"), good.plain);
+    writeFileSync(dir.path("g.tar"), good.plain);
     assert.match(
-      cli(["cache", "import", join(dir, "g.tar"), "--max-entry-size", "100B"], dir).stderr,
+      (await dir.rnnp(["cache", "import", dir.path("g.tar"), "--max-entry-size", "100B"])).stderr,
       /over the 100-byte limit/,
     );
   });
 
   it("export refuses to copy a corrupt blob, and writes no bundle", async () => {
     const a = project();
-    cli(["run", "p.rnnp"], a);
-    const digest = JSON.parse(cli(["cache", "ls", "--json"], a).stdout) as {
+    await a.rnnp(["run", "p.rnnp"]);
+    const digest = JSON.parse((await a.rnnp(["cache", "ls", "--json"])).stdout) as {
       records: { key: string }[];
     };
     const record = JSON.parse(
-      cli(["cache", "show", digest.records[0]!.key, "--json"], a).stdout,
+      (await a.rnnp(["cache", "show", digest.records[0]!.key, "--json"])).stdout,
     ) as {
       outputs: Record<string, { digest: string }>;
     };
     const blob = Object.values(record.outputs)[0]!.digest;
     const { open } = await import("lmdb");
-    const raw = open({ path: join(a, "cache"), maxDbs: 8 });
+    const raw = open({ path: a.path("cache"), maxDbs: 8 });
     await raw.openDB({ name: "blobs", encoding: "binary" }).put(blob, Buffer.from("bit rot"));
     await raw.close();
-    const r = cli(["cache", "export", "-o", "b.tar"], a);
+    const r = await a.rnnp(["cache", "export", "-o", "b.tar"]);
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
@@ -180,7 +186,7 @@ describe("cache bundles", () => {
     );
     assert.match(r.stderr, /rnnp cache verify/);
     assert.deepEqual(
-      readdirSync(a).filter((n) => n.startsWith("b.tar")),
+      readdirSync(a.dir).filter((n) => n.startsWith("b.tar")),
       [],
     );
   });
