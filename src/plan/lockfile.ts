@@ -1,6 +1,7 @@
 import { UserError } from "../core/diagnostic.js";
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { Json } from "../core/canonical.js";
 import type { Digest, StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
@@ -81,6 +82,7 @@ export function lockEntry(record: StageRecord<Fingerprint>): LockedStage {
  * rename wins, whole.
  */
 export function writeLockfile(path: string, lock: Lockfile): void {
+  removeStaleTemps(path);
   const text = `${JSON.stringify(lock, null, 2)}\n`;
   if (existsSync(path) && readFileSync(path, "utf8") === text) return;
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
@@ -90,6 +92,33 @@ export function writeLockfile(path: string, lock: Lockfile): void {
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;
+  }
+}
+
+/** Temporary files of writers that were killed between writing and renaming (their pid is gone). */
+function removeStaleTemps(path: string): void {
+  const prefix = `${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = name.startsWith(prefix)
+      ? /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length))?.[1]
+      : undefined;
+    if (pid !== undefined && !processAlive(Number(pid)))
+      rmSync(join(dirname(path), name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
