@@ -44,8 +44,9 @@ function dropCommand(dir: string): void {
 }
 
 function copyCommand(src: string, dst: string, name: string, from: string): void {
-  const source = open({ path: src, maxDbs: 8, compression: false, readOnly: true });
-  const target = open({ path: dst, maxDbs: 8, compression: false, noSync: true });
+  const dirs = { noSubdir: false, maxDbs: 8, compression: false } as const;
+  const source = open({ path: src, ...dirs, readOnly: true });
+  const target = open({ path: dst, ...dirs, noSync: true });
   const raw = { encoding: "binary", keyEncoding: "binary" } as const;
   const db = source.openDB<Buffer, Buffer>({ name, ...raw });
   // A read-only environment has no handle for a table it does not hold.

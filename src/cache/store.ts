@@ -114,6 +114,8 @@ export class CacheStore {
       try {
         root = openEnv({
           path: dir,
+          // A directory, even when its name has a dot (lmdb-js takes `cache.v2` for a file otherwise).
+          noSubdir: false,
           maxDbs: 8,
           compression: false,
           ...(opts.readOnly ? { readOnly: true } : {}),

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { importBundle } from "../../src/cache/bundle.js";
+import { exportBundle, importBundle } from "../../src/cache/bundle.js";
 import { CacheStore } from "../../src/cache/store.js";
 import { tempDir } from "../helpers.js";
 import { goodBundles, hostileBundles, hostileSigned, IMPORT_CHECKS, refused } from "./hostile.js";
@@ -20,6 +20,29 @@ describe("hostile bundles", () => {
     const report = await importBundle(store, join(dir, "b.tar"), IMPORT_CHECKS);
     assert.deepEqual(report.records, { added: 4, had: 0 });
     assert.equal(store.recordCount(), 4);
+    await store.close();
+  });
+
+  it("export and import report their progress", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "b.tar"), good.plain);
+    const store = CacheStore.open(join(dir, "cache"));
+    const seen: [string, number, number][] = [];
+    await importBundle(store, join(dir, "b.tar"), {
+      ...IMPORT_CHECKS,
+      onProgress: (phase, done, total) => seen.push([phase, done, total]),
+    });
+    const last = (phase: string) => seen.filter((p) => p[0] === phase).at(-1);
+    const read = last("read")!;
+    assert.equal(read[1], read[2], "every byte read");
+    assert.deepEqual(last("check")!.slice(1), [6, 6]);
+    assert.deepEqual(last("store")!.slice(1), [6, 6]);
+    const exported: number[][] = [];
+    await exportBundle(store, [...store.allRecords()], join(dir, "again.tar"), {
+      onProgress: (_, done, total) => exported.push([done, total]),
+    });
+    assert.equal(exported.length, 6);
+    assert.equal(exported.at(-1)![0], exported.at(-1)![1]);
     await store.close();
   });
 

@@ -114,6 +114,30 @@ describe("damage in the cache", () => {
     assert.doesNotMatch(r.stderr, NO_STACK);
   });
 
+  it("verify --deep decodes every artifact: a record that describes its output wrongly is dropped", async () => {
+    const rig = new Rig().write({ "d.csv": NAMES_CSV, "p.rnnp": SMALL });
+    const first = await rig.rnnp(["run", "p.rnnp", "--json"]);
+    const few = rows(first.stdout).find((s) => s.name === "few")!;
+    const text = (await peek(rig, "records", few.key)).toString();
+    // The summary is not part of the key: only decoding the artifact shows the record is wrong.
+    await poke(
+      rig,
+      "records",
+      few.key,
+      Buffer.from(text.replace(/table, 3 rows/, "table, 4 rows")),
+    );
+    assert.equal((await rig.rnnp(["cache", "verify"])).code, 0);
+    const deep = await rig.rnnp(["cache", "verify", "--deep"]);
+    assert.equal(deep.code, 1, deep.stdout);
+    assert.match(
+      deep.stdout,
+      /dropped record [0-9a-f]{12} \(p\/few\): output "out" is described as "table, 3 rows.*"; its record says "table, 4 rows/,
+    );
+    assert.match(deep.stdout, /3 records, 3 artifacts decoded, and 3 blobs .* checked: 1 damaged/);
+    const again = await rig.rnnp(["run", "p.rnnp", "--json"]);
+    assert.deepEqual(statusOf(again.stdout), { raw: "cached", low: "cached", few: "ran" });
+  });
+
   it("a corrupt blob: show says what it is and what to do, not an internal error (predict: below)", async () => {
     const rig = new Rig().write({ "d.csv": NAMES_CSV, "p.rnnp": SMALL });
     const first = await rig.rnnp(["run", "p.rnnp", "--json"]);

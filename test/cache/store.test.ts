@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { open } from "lmdb";
@@ -201,6 +201,14 @@ describe("cache store", () => {
     assert.equal(calls, 2);
     assert.equal(store.recordCount(), 0);
     await store.close();
+  });
+
+  it("a cache directory whose name has a dot (`cache.v2`) is a directory, not a file", async () => {
+    const dir = join(tempDir(), "cache.v2");
+    const store = CacheStore.open(dir);
+    assert.equal(store.recordCount(), 0);
+    await store.close();
+    assert.ok(readdirSync(dir).includes("data.mdb"));
   });
 
   it("a cache LMDB cannot open is reported as damaged, with what to do", () => {
