@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import { goodBundles, hostileBundles } from "../cache/hostile.js";
 import { NAMES_CSV } from "../helpers.js";
