@@ -11,20 +11,26 @@
  */
 import { readFileSync, writeSync } from "node:fs";
 import { open } from "lmdb";
+import { crash, faultsFromEnv } from "./salvage-faults.js";
 import { scan } from "./scan.js";
-import { type AuxEntry, CacheStore } from "./store.js";
+import { type AuxEntry, CacheDamagedError, CacheStore } from "./store.js";
 import type { Digest, StageKey } from "../core/digest.js";
 
 const say = (line: string): void => {
   writeSync(1, `${line}\n`);
 };
 
+const faults = faultsFromEnv();
+
 function scanCommand(dir: string): void {
+  if (faults.scan) crash();
   let store: CacheStore;
   try {
     store = CacheStore.open(dir, { readOnly: true });
   } catch (e) {
-    say(JSON.stringify({ error: (e as Error).message }));
+    say(
+      JSON.stringify({ error: e instanceof CacheDamagedError ? e.detail : (e as Error).message }),
+    );
     return;
   }
   const report = scan(store, (phase, done, total) =>
@@ -58,10 +64,13 @@ function copyCommand(src: string, dst: string, name: string, from: string): void
   say("open");
   const [mode, hex] = from === "-" ? ["from", ""] : (from.split(":") as [string, string]);
   const start = Buffer.from(hex, "hex");
+  const hurt = faults.table === name;
   for (const key of db.getKeys(hex ? { start } : {})) {
     if (mode === "after" && start.equals(key)) continue;
     const k = key.toString("hex");
+    if (hurt && faults.range && k > faults.range[0] && k <= faults.range[1]) crash();
     say(`at ${k}`);
+    if (hurt && faults.read === k) crash();
     const value = db.getBinary(key);
     if (value !== undefined) out.putSync(key, value);
     say(`ok ${k}`);

@@ -5,8 +5,9 @@ import { fileURLToPath } from "node:url";
 import { UserError } from "../core/diagnostic.js";
 import type { StageKey } from "../core/digest.js";
 import type { OutputCheck } from "./record.js";
+import { FAULTS_ENV, type WorkerFaults } from "./salvage-faults.js";
 import { scan, type ScanProgress, type ScanReport } from "./scan.js";
-import { CacheStore } from "./store.js";
+import { CacheDamagedError, CacheStore, checkHeader } from "./store.js";
 
 /**
  * Verify and repair for a cache that may be damaged. LMDB trusts its file, and a flipped byte in a
@@ -36,6 +37,8 @@ export interface VerifyOptions {
   stallMs?: number;
   /** Check only; drop nothing. */
   dryRun?: boolean;
+  /** For tests: make the children die where a damaged page would make them (see salvage-worker.ts). */
+  faults?: WorkerFaults;
 }
 
 const STALL_MS = 120_000;
@@ -57,13 +60,18 @@ interface ChildEnd {
 /** Runs the worker; `onLine` sees each line as it comes. Never rejects. */
 function runWorker(
   args: string[],
-  stallMs: number,
+  opts: Pick<VerifyOptions, "stallMs" | "faults">,
   onLine: (line: string) => void = () => {},
   input?: string,
 ): Promise<ChildEnd> {
+  const stallMs = opts.stallMs ?? STALL_MS;
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...workerArgv(), ...args], {
       stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        ...(opts.faults ? { [FAULTS_ENV]: JSON.stringify(opts.faults) } : {}),
+      },
     });
     child.stdin?.on("error", () => {}).end(input);
     const lines: string[] = [];
@@ -110,12 +118,12 @@ function runWorker(
 /** A full read of the cache in a child process: its report, or why it could not finish. */
 export async function scanInChild(
   dir: string,
-  opts: { onProgress?: ScanProgress; stallMs?: number } = {},
+  opts: Pick<VerifyOptions, "onProgress" | "stallMs" | "faults"> = {},
 ): Promise<{ report: ScanReport } | { unreadable: string }> {
   let report: ScanReport | undefined;
   let error: string | undefined;
   let phase = "opening";
-  const end = await runWorker(["scan", dir], opts.stallMs ?? STALL_MS, (line) => {
+  const end = await runWorker(["scan", dir], opts, (line) => {
     const msg = JSON.parse(line) as {
       progress?: { phase: string; done: number; total: number };
       report?: ScanReport;
@@ -138,6 +146,7 @@ export async function scanInChild(
  * those stages recompute. A cache the child could not read is reported, and left as it is.
  */
 export async function verifyCache(dir: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  if (!existsSync(join(dir, "data.mdb"))) return emptyScan(); // no cache yet: nothing to check
   const scanned = await scanInChild(dir, opts);
   if ("unreadable" in scanned) return { ...emptyScan(), unreadable: scanned.unreadable };
   return dropDamage(dir, scanned.report, opts);
@@ -185,7 +194,7 @@ async function dropDamage(
   let swept: ScanReport["orphans"] | undefined;
   const end = await runWorker(
     ["drop", dir],
-    opts.stallMs ?? STALL_MS,
+    opts,
     (line) => {
       swept = (JSON.parse(line) as { swept: ScanReport["orphans"] }).swept;
     },
@@ -261,9 +270,19 @@ export async function repairCache(
   rmSync(fresh, { recursive: true, force: true });
   mkdirSync(fresh, { recursive: true });
   const tables: RepairReport["tables"] = [];
+  let header: string | undefined;
+  try {
+    checkHeader(dir);
+  } catch (e) {
+    header = e instanceof CacheDamagedError ? e.detail : String(e);
+  }
   for (const name of TABLES) {
     opts.onTable?.(name);
-    tables.push(await copyTable(dir, fresh, name, opts.stallMs ?? STALL_MS));
+    tables.push(
+      header === undefined
+        ? await copyTable(dir, fresh, name, opts)
+        : { name, copied: 0, lost: 0, skippedRanges: 0, unreadable: header },
+    );
   }
   const repaired = CacheStore.open(fresh);
   let report: ScanReport;
@@ -287,7 +306,7 @@ async function copyTable(
   src: string,
   dst: string,
   name: string,
-  stallMs: number,
+  opts: Pick<VerifyOptions, "stallMs" | "faults">,
 ): Promise<RepairReport["tables"][number]> {
   const result: RepairReport["tables"][number] = { name, copied: 0, lost: 0, skippedRanges: 0 };
   let from = "-";
@@ -299,7 +318,7 @@ async function copyTable(
     let at: string | undefined;
     let progressed = false;
     let done = false;
-    const end = await runWorker(["copy", src, dst, name, from], stallMs, (line) => {
+    const end = await runWorker(["copy", src, dst, name, from], opts, (line) => {
       if (line === "open") opened = true;
       else if (line === "done") done = true;
       else if (line.startsWith("at ")) at = line.slice(3);

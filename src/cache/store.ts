@@ -67,12 +67,16 @@ export const MAX_BLOB_BYTES = 2 * 1024 ** 3 - 64 * 1024;
 
 /** The LMDB environment cannot be read where it was asked to: damage LMDB reports (not a crash). */
 export class CacheDamagedError extends UserError {
+  /** What is wrong, without saying which cache. */
+  readonly detail: string;
   constructor(dir: string, what: string, cause: unknown) {
-    super(`the cache at ${dir} is damaged: ${what} (${(cause as Error)?.message ?? cause})`, {
+    const detail = `${what} (${(cause as Error)?.message ?? cause})`;
+    super(`the cache at ${dir} is damaged: ${detail}`, {
       code: "cache-corrupt",
       hint: "run `rnnp cache verify` (and `rnnp cache repair` if it says so)",
       cause,
     });
+    this.detail = detail;
   }
 }
 
@@ -506,7 +510,7 @@ export class CacheStore {
  * lmdb-js 3.5 frees memory twice when opening fails (EnvWrap::openEnv), which crashes the process
  * later, so a damaged header must never reach it. These are the checks mdb_env_read_header makes.
  */
-function checkHeader(dir: string): void {
+export function checkHeader(dir: string): void {
   let fd: number;
   try {
     fd = openSync(join(dir, "data.mdb"), "r");

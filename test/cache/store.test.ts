@@ -6,7 +6,7 @@ import { open } from "lmdb";
 import { digestOf } from "../../src/core/digest.js";
 import { gc } from "../../src/cache/maintenance.js";
 import { BadRecordError, keyOfManifest, type StageRecord } from "../../src/cache/record.js";
-import { beyond, verifyCache } from "../../src/cache/salvage.js";
+import { beyond, repairCache, verifyCache } from "../../src/cache/salvage.js";
 import { CacheStore } from "../../src/cache/store.js";
 import { tempDir } from "../helpers.js";
 
@@ -370,6 +370,63 @@ describe("cache store", () => {
     // Blobs shared between writers are stored once.
     assert.equal([...store.allBlobDigests()].length, 4 * 60 + 10);
     await store.close();
+  });
+});
+
+describe("verify and repair survive the death of their readers", () => {
+  /** A cache of 12 records, each with a blob of its own; their keys and blob digests in LMDB's order. */
+  async function built(): Promise<{ dir: string; blobs: string[] }> {
+    const dir = tempDir();
+    const store = CacheStore.open(dir);
+    for (let i = 0; i < 12; i++) {
+      const b = Buffer.from(`blob ${i} `.repeat(100));
+      store.commit(record(`r${i}`, [b]), blobsOf([b]), { pipeline: "p", stage: `r${i}` });
+    }
+    const blobs = store.blobDigests();
+    await store.close();
+    return { dir, blobs };
+  }
+  const hex = (key: string) => Buffer.from(key).toString("hex");
+
+  it("a scan that dies (as on a damaged page) is reported as unreadable, and nothing is dropped", async () => {
+    const { dir } = await built();
+    const report = await verifyCache(dir, { faults: { scan: true } });
+    assert.match(
+      report.unreadable!,
+      /LMDB could not read it: the scan died with SIGSEGV while opening/,
+    );
+    const store = CacheStore.open(dir);
+    assert.equal(store.recordCount(), 12);
+    await store.close();
+  });
+
+  it("repair copies what it can read: a value that kills the reader is lost, a key the cursor dies past is stepped over", async () => {
+    const { dir, blobs } = await built();
+    // Blob 3 kills the reader; the page holding blobs 7 and 8 kills the cursor that reaches it.
+    const report = await repairCache(dir, {
+      faults: { table: "blobs", read: hex(blobs[3]!), range: [hex(blobs[6]!), hex(blobs[8]!)] },
+    });
+    const table = report.tables.find((t) => t.name === "blobs")!;
+    assert.equal(table.lost, 1, JSON.stringify(table));
+    assert.ok(table.skippedRanges >= 2, JSON.stringify(table));
+    const copied = new Set(report.verify.orphans.map((o) => o.digest));
+    assert.equal(copied.size, 0, "no copied blob is left unnamed");
+    // Blobs 0-2, 4-6 are before the damage; past it, stepping loses at most what shares a prefix.
+    assert.ok(table.copied >= 6 && table.copied <= 9, JSON.stringify(table));
+    assert.equal(report.verify.droppedRecords.length, 12 - table.copied);
+    assert.ok(report.damagedFile.endsWith("data.mdb"));
+    const store = CacheStore.open(dir);
+    assert.equal(store.recordCount(), table.copied);
+    for (const r of store.allRecords()) assert.ok(store.getRecord(r.key), "every record servable");
+    assert.deepEqual(
+      store.blobDigests().filter((d) => !store.blobIsIntact(d)),
+      [],
+    );
+    await store.close();
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.startsWith(".repair")),
+      [],
+    );
   });
 });
 
