@@ -51,6 +51,14 @@ function workerArgv(): string[] {
   return ts ? ["--import", "tsx", worker] : [worker];
 }
 
+/** This process's environment, with the worker's faults only when a test asks for them. */
+function workerEnv(faults?: WorkerFaults): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env[FAULTS_ENV];
+  if (faults) env[FAULTS_ENV] = JSON.stringify(faults);
+  return env;
+}
+
 interface ChildEnd {
   lines: string[];
   /** The signal or exit code of a child that did not end well, as words. */
@@ -68,10 +76,7 @@ function runWorker(
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [...workerArgv(), ...args], {
       stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
-      env: {
-        ...process.env,
-        ...(opts.faults ? { [FAULTS_ENV]: JSON.stringify(opts.faults) } : {}),
-      },
+      env: workerEnv(opts.faults),
     });
     child.stdin?.on("error", () => {}).end(input);
     const lines: string[] = [];
