@@ -4,8 +4,9 @@
 import seedrandom from "seedrandom";
 import type { SequenceSet } from "../src/artifacts/sequences.js";
 import { fuse } from "../src/numerics/fused/fuse.js";
-import { initialWeights } from "../src/numerics/init.js";
-import { buildModel, type LayerCall } from "../src/numerics/layers.js";
+import { initialWeights, weightInits } from "../src/numerics/init.js";
+import { layer } from "../src/numerics/layers/index.js";
+import { buildModel } from "../src/numerics/layers/sequential.js";
 import { predictAll } from "../src/numerics/predict.js";
 import { describeRuntime, type KernelsName } from "../src/runtime/descriptor.js";
 import { loadTf } from "../src/numerics/tf.js";
@@ -37,23 +38,17 @@ const data: SequenceSet = {
 };
 
 const tf = await loadTf(describeRuntime(backend, kernels as KernelsName));
-const rnn: LayerCall = {
-  call: cell,
-  args: {
-    units: 128,
-    activation: "tanh",
-    recurrentActivation: "sigmoid",
-    dropout: 0,
-    recurrentDropout: Number(recurrentDropout),
-    returnSequences: false,
-    goBackwards: false,
-  },
-};
-const model = buildModel(tf, [rnn, { call: "dense", args: { units: 10, activation: "softmax" } }], {
-  features: F,
+const rnn = layer(cell as "lstm" | "gru" | "simpleRNN", {
+  units: 128,
+  recurrentDropout: Number(recurrentDropout),
 });
+const { model, init } = buildModel(
+  tf,
+  [rnn, layer("dense", { units: 10, activation: "softmax" })],
+  { features: F },
+);
 const specs = weightSpecsOf(model);
-writeWeights(tf, model, specs, initialWeights(specs, 1));
+writeWeights(tf, model, specs, await initialWeights(weightInits(specs, init), 1));
 if (kernels === "fused") fuse(tf, model);
 const epochEnds: number[] = [performance.now()];
 const tensors: number[] = [];

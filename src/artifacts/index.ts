@@ -1,6 +1,12 @@
 import type { Value } from "../core/codec.js";
 import { describeFiles, type FileSet } from "./files.js";
-import { describeModel, describeTrained, type ModelSpec, type TrainedModel } from "./model.js";
+import {
+  describeModel,
+  describeTrained,
+  type ModelInfo,
+  type ModelSpec,
+  type TrainedModel,
+} from "./model.js";
 import { describeReport, type Report } from "./report.js";
 import { describeSequences, type SequenceInfo, type SequenceSet } from "./sequences.js";
 import { describeTable, type Table } from "./table.js";
@@ -24,8 +30,16 @@ export interface ArtifactTypes {
 export type ArtifactTypeName = keyof ArtifactTypes;
 export type Artifact = ArtifactTypes[ArtifactTypeName];
 
-/** What can be known of an artifact before it exists (see KindDef.describe). */
-export type ArtifactInfo = SequenceInfo;
+/** What can be known of an artifact before it exists, by type (see KindDef.describe). */
+export interface ArtifactInfos {
+  sequences: SequenceInfo;
+  model: ModelInfo;
+}
+export type ArtifactInfo = ArtifactInfos[keyof ArtifactInfos];
+/** The info of an artifact type; never for types of which nothing is known in advance. */
+export type InfoOf<T extends ArtifactTypeName> = T extends keyof ArtifactInfos
+  ? ArtifactInfos[T]
+  : never;
 
 const describe: { [K in ArtifactTypeName]: (a: ArtifactTypes[K]) => string } = {
   table: describeTable,

@@ -1,4 +1,6 @@
 import type { Json } from "../core/canonical.js";
+import type { TextEncoding, WindowEncoding } from "./sequences.js";
+import type { Scaling } from "./table.js";
 
 /** A weight as TF.js names and shapes it. */
 export interface WeightSpec {
@@ -23,6 +25,45 @@ export interface ModelSpec {
   summary: string[];
 }
 
+/** What is known of a model before it is built: enough to check a training batch's size against. */
+export interface ModelInfo {
+  kind: "model";
+  /** Its parameters, those whose size comes from the data (an embedding's vocabulary) left out. */
+  params: number;
+  /** Floats of one example's layer outputs, when the data's length is known. */
+  activations?: number;
+}
+
+/** What the trained model predicts, and how its outputs read (classes, value names and scaling, tokens). */
+export type TrainedTarget =
+  | { kind: "class"; classes: string[] }
+  | {
+      kind: "value";
+      names: string[];
+      horizon: number;
+      size: number;
+      scaling?: Record<string, Scaling>;
+    }
+  | { kind: "sequence"; tokens: string[]; level: "char" | "word" }
+  | {
+      kind: "tokens";
+      tokens: string[];
+      level: "char" | "word";
+      length: number;
+      bos: number;
+      eos: number;
+    }
+  | { kind: "none" };
+
+/** The training data's encoding and target, so that new input is encoded and outputs read the same way. */
+export interface TrainedData {
+  input: "tokens" | "features";
+  padding: "pre" | "post";
+  target: TrainedTarget;
+  text?: TextEncoding;
+  window?: WindowEncoding;
+}
+
 /** A trained model: topology and weights (TF.js's own serialisation), history and how it was trained. */
 export interface TrainedModel {
   type: "trained";
@@ -32,7 +73,7 @@ export interface TrainedModel {
   history: EpochRecord[];
   config: Json;
   /** The training data's encoding and targets, so the model can be used on new input. */
-  data: Json;
+  data: TrainedData;
   /** e.g. "exploding gradients in lstm_1 at epoch 3". */
   warnings: string[];
   /** When early stopping restored the best epoch's weights. */

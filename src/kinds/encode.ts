@@ -6,6 +6,7 @@ import type { SequenceSet, Target, TextEncoding } from "../artifacts/sequences.j
 import type { Vocabulary } from "../artifacts/vocabulary.js";
 import { tokenize } from "../data/tokenize.js";
 import { fitPart } from "../data/parts.js";
+import { ensureArrayFits, MAX_STEPS } from "../numerics/limits.js";
 
 export const encode = defineKind({
   name: "encode",
@@ -17,7 +18,10 @@ export const encode = defineKind({
       .string("Label column (default: the table's label column; none means no target).")
       .optional(),
     maxLen: p
-      .int("Sequence length; longer texts are truncated, shorter padded.", { min: 1 })
+      .int("Sequence length; longer texts are truncated, shorter padded.", {
+        min: 1,
+        max: MAX_STEPS,
+      })
       .optional(),
     percentile: p
       .number(
@@ -43,7 +47,7 @@ export const encode = defineKind({
     targetLen: p
       .int(
         "With target and aligned: false: target length, <eos> included (default: the fit part's longest).",
-        { min: 1 },
+        { min: 1, max: MAX_STEPS },
       )
       .optional(),
     fit: p.string("The part whose lengths and labels are fitted on.").optional(),
@@ -180,6 +184,14 @@ export function encodeIds(
   const n = seqs.length;
   const T = e.maxLen;
   const V = vocab.tokens.length;
+  ensureArrayFits(
+    n * T * (e.oneHot ? V : 1),
+    4,
+    `${n} sequences of ${T} steps${e.oneHot ? ` of ${V} one-hot features` : ""}`,
+    e.oneHot
+      ? "encode ids (oneHot: false) for a model that starts with an embedding, or a smaller maxLen"
+      : "a smaller maxLen (or percentile), or fewer examples",
+  );
   const lengths = new Int32Array(n);
   const x = e.oneHot ? new Float32Array(n * T * V) : new Int32Array(n * T);
   seqs.forEach((s, i) => {
@@ -227,6 +239,12 @@ function targetIds(t: Table, name: string, vocab: Vocabulary): number[][] {
 /** A target sequence of its own length, post-padded (and cut, keeping <eos> last) to `length`. */
 function tokensTarget(t: Table, name: string, vocab: Vocabulary, length: number): Target {
   const seqs = targetIds(t, name, vocab);
+  ensureArrayFits(
+    seqs.length * length,
+    4,
+    `${seqs.length} target sequences of ${length} steps`,
+    "a smaller targetLen",
+  );
   const y = new Int32Array(seqs.length * length);
   seqs.forEach((s, i) => {
     const kept = s.length <= length ? s : [...s.slice(0, length - 1), vocab.reserved.eos!];

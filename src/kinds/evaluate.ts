@@ -69,10 +69,10 @@ export const evaluate = defineKind({
       }
       const { values, units } = predictAll(tf, model, data, params.batchSize);
       if (t.kind === "class") {
-        const classes = (trained.data as { target?: { classes?: string[] } }).target?.classes;
-        if (classes && classes.join("\0") !== t.classes.join("\0"))
+        const trainedOn = trained.data.target;
+        if (trainedOn.kind === "class" && trainedOn.classes.join("\0") !== t.classes.join("\0"))
           throw new UserError(
-            `the model was trained on classes (${classes.join(", ")}) but these sequences have (${t.classes.join(", ")})`,
+            `the model was trained on classes (${trainedOn.classes.join(", ")}) but these sequences have (${t.classes.join(", ")})`,
           );
         const report = classReport(values, units, t.y, t.classes, params.topK);
         return {

@@ -1,9 +1,15 @@
 import { UserError } from "../core/diagnostic.js";
 import { defineKind } from "../stages/kind.js";
 import type { ModelSpec } from "../artifacts/model.js";
-import { layerSummary, type LayerCall } from "../numerics/layers.js";
-import { buildSeq2seq, checkSeq2seq, partsOf, SEQ2SEQ_BLOCK } from "../numerics/seq2seq.js";
-import { modelArtifact } from "./model.js";
+import {
+  buildSeq2seq,
+  checkSeq2seq,
+  describeSeq2seq,
+  fullLayers,
+  partsOf,
+  SEQ2SEQ_BLOCK,
+} from "../numerics/seq2seq.js";
+import { brief, modelArtifact } from "./model.js";
 
 export const seq2seq = defineKind({
   name: "seq2seq",
@@ -21,6 +27,10 @@ export const seq2seq = defineKind({
   outputType: "model",
   random: true,
   backendDependent: false,
+  describe: (params, inputs) => {
+    const info = describeSeq2seq(params, inputs.data);
+    return info && { kind: "model", ...info };
+  },
   check: (params, inputs) => checkSeq2seq(params, inputs.data),
   async run(ctx, inputs, params): Promise<{ out: ModelSpec }> {
     const data = inputs.data;
@@ -31,16 +41,21 @@ export const seq2seq = defineKind({
       );
     const parts = partsOf(params);
     const tf = await ctx.tf();
-    const m = buildSeq2seq(tf, parts, { input: data.text.tokens.length, target: t.tokens.length });
+    const { model: m, init } = buildSeq2seq(tf, parts, {
+      input: data.text.tokens.length,
+      target: t.tokens.length,
+    });
     try {
-      const line = (ls: LayerCall[]) => ls.map(layerSummary).join(" -> ");
+      const full = fullLayers(parts);
+      const line = (ls: { call: string; args: Record<string, unknown> }[]) =>
+        ls.map(brief).join(" -> ");
       return {
-        out: modelArtifact(m, ctx.seed, {
+        out: await modelArtifact(m, init, ctx, {
           input: { dtype: "int32", shape: [null, null] },
           output: { shape: [null, null, t.tokens.length], activation: "softmax" },
           summary: [
-            `encoder: ${line(parts.encoder)}`,
-            `decoder: ${line(parts.decoder)} -> dense(${t.tokens.length}, softmax)`,
+            `encoder: ${line(full.encoder)}`,
+            `decoder: ${line(full.decoder)} -> dense(${t.tokens.length}, softmax)`,
           ],
         }),
       };

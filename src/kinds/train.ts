@@ -2,10 +2,11 @@ import type { Json } from "../core/canonical.js";
 import { DiagnosticError, UserError } from "../core/diagnostic.js";
 import { defineKind } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
-import type { TrainedModel } from "../artifacts/model.js";
+import type { TrainedData, TrainedModel, TrainedTarget } from "../artifacts/model.js";
 import { count, type SequenceSet } from "../artifacts/sequences.js";
+import { batchSizeProblems } from "../numerics/limits.js";
 import { LOSSES, resolveLoss } from "../numerics/losses.js";
-import { OPTIMIZERS, SCHEDULES } from "../numerics/optimizers.js";
+import { OPTIMIZER_VARIANTS, SCHEDULE_VARIANTS } from "../numerics/optimizers.js";
 import { NonFiniteLoss, train as trainLoop } from "../numerics/train.js";
 import { readWeights, restoreModel } from "../numerics/weights.js";
 
@@ -21,10 +22,10 @@ export const train = defineKind({
     batchSize: p.int("Examples per step.", { min: 1 }).default(32),
     loss: p.oneOf("Loss; auto: cross-entropy for classes, mse for values.", LOSSES).default("auto"),
     optimizer: p
-      .call("Optimizer, e.g. adam(lr: 0.001).", OPTIMIZERS)
+      .call("Optimizer, e.g. adam(lr: 0.001).", OPTIMIZER_VARIANTS)
       .default({ call: "adam", args: { lr: 0.001, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 } }),
     schedule: p
-      .call("Learning-rate schedule over epochs.", SCHEDULES)
+      .call("Learning-rate schedule over epochs.", SCHEDULE_VARIANTS)
       .default({ call: "constant", args: {} }),
     warmup: p.number("Epochs of linear learning-rate warm-up.", { min: 0 }).default(0),
     clipNorm: p
@@ -65,7 +66,8 @@ export const train = defineKind({
   outputType: "trained",
   random: true,
   backendDependent: true,
-  check: (params) => [
+  check: (params, inputs) => [
+    ...batchSizeProblems(params.batchSize, inputs.model?.activations),
     ...(params.clipNorm !== undefined && params.clipValue !== undefined
       ? [{ param: "clipValue", message: "give clipNorm or clipValue, not both" }]
       : []),
@@ -100,8 +102,8 @@ export const train = defineKind({
       const loss = resolveLoss(params.loss, data.target.kind, units);
       const cfg = {
         loss,
-        optimizer: params.optimizer as never,
-        schedule: params.schedule as never,
+        optimizer: params.optimizer,
+        schedule: params.schedule,
         warmup: params.warmup,
         epochs: params.epochs,
         batchSize: params.batchSize,
@@ -169,9 +171,9 @@ function compatible(dtype: "int32" | "float32", s: SequenceSet, slot: string): v
 }
 
 /** What a user of the trained model needs to know about its inputs and outputs. */
-export function dataDescription(s: SequenceSet): Json {
+export function dataDescription(s: SequenceSet): TrainedData {
   const t = s.target;
-  const target =
+  const target: TrainedTarget =
     t.kind === "class"
       ? { kind: t.kind, classes: t.classes }
       : t.kind === "value"
@@ -194,16 +196,17 @@ export function dataDescription(s: SequenceSet): Json {
                 eos: t.eos,
               }
             : { kind: t.kind };
-  return JSON.parse(
-    JSON.stringify({
-      input: s.input,
-      padding: s.padding,
-      target,
-      ...(s.text ? { text: s.text } : {}),
-      ...(s.window ? { window: s.window } : {}),
-    }),
-  ) as Json;
+  return plainJson({
+    input: s.input,
+    padding: s.padding,
+    target,
+    ...(s.text ? { text: s.text } : {}),
+    ...(s.window ? { window: s.window } : {}),
+  });
 }
+
+/** The value as JSON would give it back (keys left undefined dropped), as the artifact stores it. */
+const plainJson = <T>(value: T): T => JSON.parse(JSON.stringify(value));
 
 export function classWeighting(
   setting: unknown,

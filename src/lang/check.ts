@@ -246,7 +246,7 @@ export function check(
     if (!d.params || !d.kind.check || cyclic.has(d.decl.name.text)) continue;
     for (const problem of d.kind.check(d.params, inputInfos(d))) {
       const span = (problem.param && d.paramSpans[problem.param]) || d.decl.body.name.span;
-      err("param-rule", problem.message, span, hintOf(problem.hint));
+      err(problem.code ?? "param-rule", problem.message, span, hintOf(problem.hint));
     }
   }
 
@@ -368,7 +368,7 @@ function expandSweep(
       if (v?.params && v.kind.check) {
         for (const problem of v.kind.check(v.params, inputInfos(v)))
           local.push({
-            code: "param-rule",
+            code: problem.code ?? "param-rule",
             severity: "error",
             message: problem.message,
             file: ctx.file,

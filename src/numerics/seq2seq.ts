@@ -1,7 +1,29 @@
-import type { BlockSpec, ParamProblem } from "../stages/kind.js";
-import { p, type ParamsSpec } from "../stages/schema.js";
 import type { SequenceInfo } from "../artifacts/sequences.js";
-import type { LayerCall } from "./layers.js";
+import { type BlockItem, defineBlock, type ParamProblem } from "../stages/kind.js";
+import { type CallsOf, p } from "../stages/schema.js";
+import type { InitRule } from "./init.js";
+import { bidirectional } from "./layers/bidirectional.js";
+import { embedding } from "./layers/embedding.js";
+import { gru } from "./layers/gru.js";
+import { LAYERS } from "./layers/index.js";
+import {
+  type AnyLayerCall,
+  type Shape,
+  type TfLayer,
+  type WeightDecl,
+  withDefaults,
+} from "./layers/layer.js";
+import { lstm } from "./layers/lstm.js";
+import { rnnParams } from "./layers/recurrent.js";
+import {
+  activationsOf,
+  declareInit,
+  paramsOf,
+  sizeProblems,
+  type Step,
+  walk,
+} from "./layers/sequential.js";
+import { type Summary, summarise } from "./layers/summary.js";
 import type { TF } from "./tf.js";
 
 type LayersModel = import("@tensorflow/tfjs").LayersModel;
@@ -20,67 +42,160 @@ type Tensor = import("@tensorflow/tfjs").Tensor;
  * concatenated for a bidirectional one) starts the decoder, which reads <bos> + the target shifted
  * right (teacher forcing) and gives a distribution over the target vocabulary at every step. For
  * decoding, the same layers are rewired into an encoder model and a one-step decoder model.
+ *
+ * The blocks hold the model's layers (their declarations build them, initialise and count their
+ * weights), with fewer parameters: where they sit decides what they return, and the cells keep
+ * their default activations.
  */
 const cell = {
-  units: p.int("Size of the hidden state.", { min: 1 }),
-  dropout: p.number("Dropout on the inputs, during training.", { min: 0, max: 0.99 }).default(0),
-  recurrentDropout: p
-    .number("Dropout on the recurrent state, during training.", { min: 0, max: 0.99 })
-    .default(0),
+  units: rnnParams.units,
+  dropout: rnnParams.dropout,
+  recurrentDropout: rnnParams.recurrentDropout,
 };
-const embedding = { dim: p.int("Size of each token's vector.", { min: 1 }) };
+const CELLS = { lstm, gru };
+const vectors = { dim: embedding.params.dim };
 
-export const ENCODER_LAYERS: Record<string, ParamsSpec> = {
-  embedding,
+export const ENCODER_LAYERS = {
+  embedding: vectors,
   lstm: cell,
   gru: cell,
   bidirectional: {
-    layer: p.call("The recurrent layer to run both ways.", { lstm: cell, gru: cell }).positional(),
+    layer: p.call(bidirectional.params.layer.doc, { lstm: cell, gru: cell }).positional(),
   },
 };
-export const DECODER_LAYERS: Record<string, ParamsSpec> = { embedding, lstm: cell, gru: cell };
+export const DECODER_LAYERS = { embedding: vectors, lstm: cell, gru: cell };
 
-export const SEQ2SEQ_BLOCK: BlockSpec = {
+export const SEQ2SEQ_BLOCK = defineBlock({
   param: "parts",
   doc: "an encoder { ... } block and a decoder { ... } block",
   items: { encoder: {}, decoder: {} },
   nested: {
-    encoder: { param: "layers", doc: "an embedding, then recurrent layers", items: ENCODER_LAYERS },
-    decoder: {
+    encoder: defineBlock({
+      param: "layers",
+      doc: "an embedding, then recurrent layers",
+      items: ENCODER_LAYERS,
+    }),
+    decoder: defineBlock({
       param: "layers",
       doc: "an embedding, then one recurrent layer",
       items: DECODER_LAYERS,
-    },
+    }),
   },
-};
+});
 
-interface Parts {
-  encoder: LayerCall[];
-  decoder: LayerCall[];
+type EncoderLayer = CallsOf<typeof ENCODER_LAYERS>;
+type DecoderLayer = CallsOf<typeof DECODER_LAYERS>;
+type Cell = CallsOf<{ lstm: typeof cell; gru: typeof cell }>;
+
+/** The kind's parameters: its `parts` block. */
+export interface Seq2seqParams {
+  parts: BlockItem<typeof SEQ2SEQ_BLOCK>[];
 }
 
-export function partsOf(params: object): Parts {
-  const parts = (params as { parts: (LayerCall & { block: LayerCall[] })[] }).parts;
+interface Parts {
+  encoder: EncoderLayer[];
+  decoder: DecoderLayer[];
+}
+
+export function partsOf(params: Seq2seqParams): Parts {
+  const parts: Parts = { encoder: [], decoder: [] };
+  for (const part of params.parts) {
+    if (part.call === "encoder" && !parts.encoder.length) parts.encoder = part.block;
+    if (part.call === "decoder" && !parts.decoder.length) parts.decoder = part.block;
+  }
+  return parts;
+}
+
+/** The recurrent layer of an encoder layer (the one a bidirectional wraps); none for an embedding. */
+function recurrentOf(l: EncoderLayer | DecoderLayer): Cell | undefined {
+  return l.call === "bidirectional" ? l.args.layer : l.call === "embedding" ? undefined : l;
+}
+
+/** The encoder's final state size: units, or twice them for a bidirectional layer (directions concatenated). */
+function stateSize(last: EncoderLayer): number {
+  return (recurrentOf(last)?.args.units ?? 0) * (last.call === "bidirectional" ? 2 : 1);
+}
+
+/**
+ * The layers as the model holds them: each with all its declaration's arguments, those the blocks
+ * leave out at their defaults, and what its position decides (a recurrent layer returns its
+ * sequence unless it is the encoder's last).
+ */
+function fullCall(l: EncoderLayer | DecoderLayer, returnSequences: boolean): AnyLayerCall {
+  const recurrent = (c: Cell) => withDefaults(CELLS[c.call].params, { ...c.args, returnSequences });
+  switch (l.call) {
+    case "embedding":
+      return { call: "embedding", args: withDefaults(embedding.params, { ...l.args, mask: true }) };
+    case "bidirectional": {
+      const inner = l.args.layer;
+      return {
+        call: "bidirectional",
+        args: withDefaults(bidirectional.params, {
+          layer: { call: inner.call, args: recurrent(inner) },
+        }),
+      };
+    }
+    default:
+      return { call: l.call, args: recurrent(l) };
+  }
+}
+
+/** The parts' layers with every argument of their declarations (for summaries). */
+export function fullLayers(parts: Parts): { encoder: AnyLayerCall[]; decoder: AnyLayerCall[] } {
   return {
-    encoder: parts.find((x) => x.call === "encoder")?.block ?? [],
-    decoder: parts.find((x) => x.call === "decoder")?.block ?? [],
+    encoder: parts.encoder.map((l, i) => fullCall(l, i < parts.encoder.length - 1)),
+    decoder: parts.decoder.map((l) => fullCall(l, true)),
   };
 }
 
-const recurrentOf = (l: LayerCall) =>
-  l.call === "bidirectional" ? (l.args.layer as LayerCall) : l;
+/** Layer names, fixed: the weights carry them, and decoding finds the decoder's layers by them. */
+const NAMES = {
+  encoder: (call: string, i: number) => (i === 0 ? "enc_embedding" : `enc_${call}_${i + 1}`),
+  decoder: (call: string, i: number) => (i === 0 ? "dec_embedding" : `dec_${call}`),
+  state: (s: number) => `enc_state_${s}`,
+  output: "dec_out",
+  outputDense: "dec_dense",
+};
 
-/** The encoder's final state size: units, or twice them for a bidirectional layer (directions concatenated). */
-function stateSize(last: LayerCall): number {
-  const r = recurrentOf(last);
-  return (r.args.units as number) * (last.call === "bidirectional" ? 2 : 1);
+/** TF.js's `apply` on symbolic tensors, typed by what the layer gives: one tensor... */
+const one = (layer: TfLayer, x: SymbolicTensor | SymbolicTensor[]) =>
+  layer.apply(x) as SymbolicTensor;
+/** ...or its output followed by its final states (a recurrent layer with returnState). */
+const withStates = (layer: TfLayer, x: SymbolicTensor | SymbolicTensor[]) =>
+  layer.apply(x) as SymbolicTensor[];
+
+/** The encoder and decoder walked through their declarations (shapes, weights, names). */
+function stepsOf(
+  parts: Parts,
+  vocab: { input?: number; target?: number },
+  steps?: number,
+): { encoder: Step[]; decoder: Step[] } {
+  const ids = (vocabulary?: number, length?: number): Shape => ({
+    rank: 2,
+    ids: true,
+    ...(vocabulary !== undefined ? { vocabulary } : {}),
+    ...(length !== undefined ? { steps: length } : {}),
+  });
+  const full = fullLayers(parts);
+  const encoder = walk(full.encoder, ids(vocab.input, steps), {
+    param: "encoder",
+    name: NAMES.encoder,
+  }).steps;
+  const decoder = walk(full.decoder, ids(vocab.target), {
+    param: "decoder",
+    name: NAMES.decoder,
+  }).steps;
+  return { encoder, decoder };
 }
 
-export function checkSeq2seq(params: object, data: SequenceInfo | undefined): ParamProblem[] {
-  const parts = (params as { parts: LayerCall[] }).parts;
+export function checkSeq2seq(
+  params: Seq2seqParams,
+  data: SequenceInfo | undefined,
+): ParamProblem[] {
+  const parts = params.parts;
   const problems: ParamProblem[] = [];
   const at = (part: string) => parts.findIndex((x) => x.call === part);
-  for (const part of ["encoder", "decoder"]) {
+  for (const part of ["encoder", "decoder"] as const) {
     if (at(part) < 0)
       problems.push({ param: "parts", message: `a seq2seq model needs a ${part} { ... } block` });
     if (parts.filter((x) => x.call === part).length > 1)
@@ -111,11 +226,8 @@ export function checkSeq2seq(params: object, data: SequenceInfo | undefined): Pa
         message: "an embedding must be the encoder's first layer",
       });
   });
-  if (
-    decoder.length !== 2 ||
-    decoder[0]!.call !== "embedding" ||
-    decoder[1]!.call === "embedding"
-  ) {
+  const d = decoder[1];
+  if (decoder.length !== 2 || decoder[0]!.call !== "embedding" || d?.call === "embedding") {
     problems.push({
       param: `parts.${at("decoder")}`,
       message: "the decoder is an embedding followed by one recurrent layer",
@@ -123,18 +235,19 @@ export function checkSeq2seq(params: object, data: SequenceInfo | undefined): Pa
     });
   }
   const last = encoder.at(-1);
-  const d = decoder[1];
-  if (!problems.length && last && d) {
-    if (recurrentOf(last).call !== d.call)
+  const encoderCell = last && recurrentOf(last);
+  const decoderCell = d && recurrentOf(d);
+  if (!problems.length && last && encoderCell && decoderCell) {
+    if (encoderCell.call !== decoderCell.call)
       problems.push({
         param: `${dec}.1`,
-        message: `the decoder's ${d.call} cannot start from the state of the encoder's ${recurrentOf(last).call}`,
-        hint: `use ${recurrentOf(last).call} in both`,
+        message: `the decoder's ${decoderCell.call} cannot start from the state of the encoder's ${encoderCell.call}`,
+        hint: `use ${encoderCell.call} in both`,
       });
-    else if ((d.args.units as number) !== stateSize(last)) {
+    else if (decoderCell.args.units !== stateSize(last)) {
       problems.push({
         param: `${dec}.1`,
-        message: `the decoder starts from the encoder's final state, which has ${stateSize(last)} units; this layer has ${d.args.units as number}`,
+        message: `the decoder starts from the encoder's final state, which has ${stateSize(last)} units; this layer has ${decoderCell.args.units}`,
         hint: `units: ${stateSize(last)}`,
       });
     }
@@ -151,94 +264,107 @@ export function checkSeq2seq(params: object, data: SequenceInfo | undefined): Pa
       message: "a seq2seq encoder reads token ids",
       hint: "encode without oneHot",
     });
+  if (!problems.length) {
+    const steps = stepsOf({ encoder, decoder }, {}, data?.length);
+    const where = (s: Step) => ({
+      ...s,
+      at: s.at.replace(/^encoder/, enc).replace(/^decoder/, dec),
+    });
+    problems.push(...sizeProblems([...steps.encoder.map(where), ...steps.decoder.map(where)]));
+  }
   return problems;
 }
 
-/** The training model: [input ids, decoder input ids] -> per-step probabilities over the target vocabulary. */
-export function buildSeq2seq(tf: TF, parts: Parts, vocab: { input: number; target: number }) {
-  const L = tf.layers;
-  const zeros = "zeros" as const;
-  const rnn = (l: LayerCall, name: string, extra: object) => {
-    const cfg = {
-      units: l.args.units as number,
-      dropout: l.args.dropout as number,
-      recurrentDropout: l.args.recurrentDropout as number,
-      kernelInitializer: zeros,
-      recurrentInitializer: zeros,
-      biasInitializer: zeros,
-      recurrentActivation: "sigmoid" as const,
-      name,
-      ...extra,
-    };
-    return l.call === "lstm" ? L.lstm({ ...cfg, unitForgetBias: false }) : L.gru(cfg);
+/** What is known of a seq2seq model before it is built: its parameters (but the vocabularies'), one example's encoder activations. */
+export function describeSeq2seq(params: Seq2seqParams, data: SequenceInfo | undefined) {
+  const parts = partsOf(params);
+  if (parts.encoder[0]?.call !== "embedding" || parts.decoder.length !== 2) return undefined;
+  const { encoder, decoder } = stepsOf(parts, {}, data?.length);
+  const activations = activationsOf(encoder);
+  return {
+    params: [...encoder, ...decoder].reduce((a, s) => a + paramsOf(s.weights).known, 0),
+    ...(activations !== undefined ? { activations } : {}),
+  };
+}
+
+/**
+ * The training model: [input ids, decoder input ids] -> per-step probabilities over the target
+ * vocabulary; and each weight's initialisation rule, by name.
+ */
+export function buildSeq2seq(
+  tf: TF,
+  parts: Parts,
+  vocab: { input: number; target: number },
+): { model: LayersModel; init: ReadonlyMap<string, InitRule>; summary: Summary } {
+  const steps = stepsOf(parts, vocab);
+  // Layers and their declared weights; TF.js makes a layer's weights when it is first applied.
+  const made: [TfLayer, WeightDecl[]][] = [];
+  // The output layer: token probabilities at every step.
+  const [output] = walk(
+    [
+      {
+        call: "timeDistributed",
+        args: { layer: { call: "dense", args: { units: vocab.target, activation: "softmax" } } },
+      },
+    ],
+    steps.decoder[1]!.output,
+    { name: () => NAMES.output },
+  ).steps;
+  const build = (
+    s: Step,
+    config?: Record<string, unknown>,
+    inner?: { name(call: string): string; config?: Record<string, unknown> },
+  ) => {
+    const layer = s.def.build(tf, s.call.args, {
+      name: s.name,
+      ...(config ? { config } : {}),
+      ...(inner ? { inner } : {}),
+      ...(s.input.vocabulary !== undefined ? { vocabulary: s.input.vocabulary } : {}),
+    });
+    made.push([layer, s.weights]);
+    return layer;
   };
   const encIn = tf.input({ shape: [null], dtype: "int32", name: "encoder_input" });
-  let h = L.embedding({
-    inputDim: vocab.input,
-    outputDim: parts.encoder[0]!.args.dim as number,
-    maskZero: true,
-    embeddingsInitializer: zeros,
-    name: "enc_embedding",
-  }).apply(encIn) as SymbolicTensor;
-  const layers = parts.encoder.slice(1);
+  let h = one(build(steps.encoder[0]!), encIn);
   let states: SymbolicTensor[] = [];
-  layers.forEach((l, i) => {
-    const last = i === layers.length - 1;
-    const inner = recurrentOf(l);
-    const name = `enc_${inner.call}_${i + 2}`;
-    if (l.call === "bidirectional") {
-      const bi = L.bidirectional({
-        layer: rnn(inner, name, { returnSequences: !last, returnState: last }) as never,
-        mergeMode: "concat",
-        name: `enc_bidirectional_${i + 2}`,
+  steps.encoder.forEach((s, j) => {
+    if (j === 0) return;
+    const last = j === steps.encoder.length - 1;
+    if (s.call.call === "bidirectional") {
+      const layer = build(s, undefined, {
+        name: (call) => NAMES.encoder(call, j),
+        config: { returnState: last },
       });
-      const out = bi.apply(h) as SymbolicTensor | SymbolicTensor[];
-      if (!last) h = out as SymbolicTensor;
+      if (!last) h = one(layer, h);
       else {
-        const o = out as SymbolicTensor[];
+        const o = withStates(layer, h);
         // [output, forward states..., backward states...]: concatenate each state's two directions.
         const k = (o.length - 1) / 2;
-        states = Array.from(
-          { length: k },
-          (_, s) =>
-            L.concatenate({ name: `enc_state_${s}` }).apply([
-              o[1 + s]!,
-              o[1 + k + s]!,
-            ]) as SymbolicTensor,
+        states = Array.from({ length: k }, (_, i) =>
+          one(tf.layers.concatenate({ name: NAMES.state(i) }), [o[1 + i]!, o[1 + k + i]!]),
         );
       }
     } else {
-      const out = rnn(inner, name, { returnSequences: !last, returnState: last }).apply(h) as
-        | SymbolicTensor
-        | SymbolicTensor[];
-      if (!last) h = out as SymbolicTensor;
-      else states = (out as SymbolicTensor[]).slice(1);
+      const layer = build(s, { returnState: last });
+      if (!last) h = one(layer, h);
+      else states = withStates(layer, h).slice(1);
     }
   });
-  const d = parts.decoder;
   const decIn = tf.input({ shape: [null], dtype: "int32", name: "decoder_input" });
-  const e = L.embedding({
-    inputDim: vocab.target,
-    outputDim: d[0]!.args.dim as number,
-    maskZero: true,
-    embeddingsInitializer: zeros,
-    name: "dec_embedding",
-  }).apply(decIn) as SymbolicTensor;
-  const decRnn = rnn(d[1]!, `dec_${d[1]!.call}`, { returnSequences: true, returnState: true });
+  const e = one(build(steps.decoder[0]!), decIn);
   // Initial state passed as extra inputs (not as the initialState keyword, which TF.js cannot
   // serialise and then re-applies twice): [input, ...states].
-  const seq = (decRnn.apply([e, ...states]) as SymbolicTensor[])[0]!;
-  const out = L.timeDistributed({
-    layer: L.dense({
-      units: vocab.target,
-      activation: "softmax",
-      kernelInitializer: zeros,
-      biasInitializer: zeros,
-      name: "dec_dense",
-    }),
-    name: "dec_out",
-  }).apply(seq) as SymbolicTensor;
-  return tf.model({ inputs: [encIn, decIn], outputs: out, name: "seq2seq" });
+  const decRnn = build(steps.decoder[1]!, { returnState: true });
+  const seq = withStates(decRnn, [e, ...states])[0]!;
+  const out = one(build(output!, undefined, { name: () => NAMES.outputDense }), seq);
+  const model = tf.model({ inputs: [encIn, decIn], outputs: out, name: "seq2seq" });
+  const init = new Map<string, InitRule>();
+  for (const [layer, weights] of made) declareInit(layer, weights, init);
+  return {
+    model,
+    init,
+    summary: summarise([...steps.encoder, ...steps.decoder, output!]),
+  };
 }
 
 /** The trained model's layers rewired for decoding: encoder -> states, and one decoder step. */
@@ -246,18 +372,13 @@ export function inferenceModels(
   tf: TF,
   model: LayersModel,
 ): { encoder: LayersModel; step: LayersModel; cell: "lstm" | "gru"; size: number } {
-  const decRnn = model.layers.find((l) => /^dec_(lstm|gru)$/.test(l.name))!;
-  const cellType = decRnn.name.endsWith("lstm") ? "lstm" : "gru";
-  const stateLayers = model.layers.filter((l) => /^enc_state_\d+$/.test(l.name));
-  let states: SymbolicTensor[];
-  if (stateLayers.length)
-    states = stateLayers
-      .sort((a, b) => (a.name < b.name ? -1 : 1))
-      .map((l) => l.output as SymbolicTensor);
-  else {
-    const encLast = model.layers.filter((l) => /^enc_(lstm|gru)_\d+$/.test(l.name)).at(-1)!;
-    states = (encLast.output as SymbolicTensor[]).slice(1);
-  }
+  // The decoder's recurrent layer feeds the output layer; it reads [embedded tokens, ...states],
+  // the states being the encoder's final ones.
+  const decRnn = model.getLayer(NAMES.output).inboundNodes[0]!.inboundLayers[0]!;
+  const cellType = LAYERS.ofClass(decRnn.getClassName())?.name;
+  if (cellType !== "lstm" && cellType !== "gru")
+    throw new Error(`the decoder of this seq2seq model is a ${decRnn.getClassName()}`);
+  const states = decRnn.inboundNodes[0]!.inputTensors.slice(1);
   const encoder = tf.model({ inputs: model.inputs[0]!, outputs: states });
   const size = states[0]!.shape.at(-1) as number;
   // TF.js 4.22: a recurrent layer given its state as extra inputs writes `initialState` into the
@@ -271,9 +392,9 @@ export function inferenceModels(
     );
   const tok = tf.input({ shape: [1], dtype: "int32", name: "step_token" });
   const stateIns = states.map((_, i) => tf.input({ shape: [size], name: `step_state_${i}` }));
-  const emb = model.getLayer("dec_embedding").apply(tok) as SymbolicTensor;
-  const [seq, ...next] = decRnn.apply([emb, ...stateIns]) as SymbolicTensor[];
-  const probs = model.getLayer("dec_out").apply(seq!) as SymbolicTensor;
+  const emb = one(model.getLayer(NAMES.decoder("embedding", 0)), tok);
+  const [seq, ...next] = withStates(decRnn, [emb, ...stateIns]);
+  const probs = one(model.getLayer(NAMES.output), seq!);
   const step = tf.model({ inputs: [tok, ...stateIns], outputs: [probs, ...next] });
   return { encoder, step, cell: cellType, size };
 }

@@ -1,10 +1,16 @@
 import { UserError } from "../core/diagnostic.js";
 import type { EpochRecord } from "../artifacts/model.js";
 import type { SequenceSet } from "../artifacts/sequences.js";
-import type { CallOf } from "../stages/schema.js";
 import { batchTensors, evalBatches, trainBatches, type Batch } from "./batches.js";
+import { LAYERS } from "./layers/index.js";
 import { lossValue, metricsOf, type LossName } from "./losses.js";
-import { learningRate, makeOptimizer, setLearningRate } from "./optimizers.js";
+import {
+  learningRate,
+  makeOptimizer,
+  setLearningRate,
+  type OptimizerCall,
+  type ScheduleCall,
+} from "./optimizers.js";
 import type { TF } from "./tf.js";
 
 type LayersModel = import("@tensorflow/tfjs").LayersModel;
@@ -18,8 +24,8 @@ type Tensor = import("@tensorflow/tfjs").Tensor;
  */
 export interface TrainConfig {
   loss: LossName;
-  optimizer: CallOf<Record<string, number | boolean>>;
-  schedule: CallOf<Record<string, number>>;
+  optimizer: OptimizerCall;
+  schedule: ScheduleCall;
   warmup: number;
   epochs: number;
   batchSize: number;
@@ -59,8 +65,6 @@ export interface TrainResult {
   bestEpoch?: number;
 }
 
-const RECURRENT_LAYER = /^(simpleRNN|lstm|gru|bidirectional)_\d+$/;
-
 export async function train(
   tf: TF,
   model: LayersModel,
@@ -70,12 +74,13 @@ export async function train(
   hooks: TrainHooks,
 ): Promise<TrainResult> {
   const optimizer = makeOptimizer(tf, cfg.optimizer);
-  const baseLr = Number(cfg.optimizer.args.lr);
+  const baseLr = cfg.optimizer.args.lr;
   const variables = model.trainableWeights.map((w) => ({
     variable: w.read() as import("@tensorflow/tfjs").Variable,
     name: w.originalName,
   }));
   const layerOf = new Map(variables.map((v) => [v.variable.name, v.name.split("/")[0]!]));
+  const watched = watchedLayers(model);
   const history: EpochRecord[] = [];
   const warnings: string[] = [];
   const warned = new Set<string>();
@@ -188,7 +193,7 @@ export async function train(
         record.valMetrics = v.metrics;
       }
       history.push(record);
-      for (const w of gradientWarnings(record, history[0]!)) {
+      for (const w of gradientWarnings(record, history[0]!, watched)) {
         if (warned.has(w.key)) continue;
         warned.add(w.key);
         warnings.push(w.text);
@@ -271,14 +276,27 @@ function monitored(r: EpochRecord, monitor: string): number {
   return value;
 }
 
-/** The classic recurrent failures, per layer: gradients that vanish, or explode. */
+/**
+ * The layers whose gradients are watched: those a model block declares recurrent. An
+ * encoder-decoder's are not watched (they never were, and their warnings would change the bytes of
+ * its trained models: that needs a new version of the train kind).
+ */
+export function watchedLayers(model: LayersModel): ReadonlySet<string> {
+  if (model.getClassName() !== "Sequential") return new Set();
+  return new Set(
+    model.layers.filter((l) => LAYERS.ofClass(l.getClassName())?.recurrent).map((l) => l.name),
+  );
+}
+
+/** The classic recurrent failures, per watched layer: gradients that vanish, or explode. */
 export function gradientWarnings(
   r: EpochRecord,
   first: EpochRecord,
+  watched: ReadonlySet<string>,
 ): { key: string; text: string }[] {
   const out: { key: string; text: string }[] = [];
   for (const [layer, norm] of Object.entries(r.layerGradNorms)) {
-    if (!RECURRENT_LAYER.test(layer)) continue;
+    if (!watched.has(layer)) continue;
     if (norm < 1e-7)
       out.push({
         key: `vanish:${layer}`,

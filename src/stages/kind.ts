@@ -4,10 +4,11 @@ import type {
   ArtifactTypes,
   Artifact,
   ArtifactInfo,
+  InfoOf,
 } from "../artifacts/index.js";
 import type { Runtime } from "../runtime/descriptor.js";
 import type { TF } from "../runtime/descriptor.js";
-import type { ParamsSpec, ParamValues } from "./schema.js";
+import type { CallOf, ParamsSpec, ParamValues } from "./schema.js";
 
 /**
  * A stage kind declares everything about itself in one place: name, implementation version,
@@ -36,11 +37,18 @@ export type InputValues<I extends InputsSpec> = {
     : never;
 };
 
+/** What is known before running of each input, by its slot: sequences' target, a model's size... */
+export type InputInfos<I extends InputsSpec> = {
+  [K in keyof I]: InfoOf<I[K]["type"]> | undefined;
+};
+
 export interface ParamProblem {
   /** The parameter to point at (`layers.2` for the third item of a block); the stage itself when absent. */
   param?: string;
   message: string;
   hint?: string;
+  /** What kind of problem (default `param-rule`): `too-large` for sizes beyond rnnp's limits. */
+  code?: "param-rule" | "too-large";
 }
 
 export interface StageContext {
@@ -73,7 +81,50 @@ export interface BlockSpec {
   nested?: Record<string, BlockSpec>;
 }
 
-export interface KindDef<P extends ParamsSpec, I extends InputsSpec, O extends ArtifactTypeName> {
+/** A block spec that keeps its literal names, so that a kind's run and check see typed items. */
+export interface TypedBlock<
+  Name extends string,
+  Items extends Record<string, ParamsSpec>,
+  Nested extends Record<string, BlockSpec>,
+> extends BlockSpec {
+  param: Name;
+  items: Items;
+  nested?: Nested;
+}
+
+/** One resolved item of a block: `{call: "lstm", args: {...}}`, with `block: [...]` for items that hold one. */
+export type BlockItem<B extends BlockSpec> = {
+  [K in keyof B["items"] & string]: CallOf<K, ParamValues<B["items"][K]>> &
+    (B extends TypedBlock<string, B["items"], infer Nested>
+      ? K extends keyof Nested
+        ? { block: BlockItem<Nested[K]>[] }
+        : unknown
+      : unknown);
+}[keyof B["items"] & string];
+
+/** The parameter a block arrives in, typed: `{layers: BlockItem<...>[]}`; nothing for kinds without a block. */
+export type BlockValues<B extends BlockSpec | undefined> = B extends BlockSpec
+  ? { [K in B["param"]]: BlockItem<B>[] }
+  : unknown;
+
+export function defineBlock<
+  const Name extends string,
+  Items extends Record<string, ParamsSpec>,
+  Nested extends Record<string, BlockSpec> = Record<never, BlockSpec>,
+>(b: TypedBlock<Name, Items, Nested>): TypedBlock<Name, Items, Nested> {
+  return b;
+}
+
+/** What a kind's functions receive: its parameters, and its block's items when it has one. */
+export type KindParams<P extends ParamsSpec, B extends BlockSpec | undefined> = ParamValues<P> &
+  BlockValues<B>;
+
+export interface KindDef<
+  P extends ParamsSpec,
+  I extends InputsSpec,
+  O extends ArtifactTypeName,
+  B extends BlockSpec | undefined = undefined,
+> {
   name: string;
   /** Bump when the bytes this kind produces for the same inputs change: it is part of every key. */
   version: number;
@@ -89,28 +140,25 @@ export interface KindDef<P extends ParamsSpec, I extends InputsSpec, O extends A
   /** Output bytes depend on the numeric backend: the backend's name and version enter its key. */
   backendDependent: boolean;
   /** The block this kind takes, if any. */
-  block?: BlockSpec;
+  block?: B;
   /**
    * What can be known of the outputs before running (e.g. token or feature sequences, class or value
    * targets), from the parameters and what is known of the inputs. Lets `check` catch shape errors.
    */
-  describe?(
-    params: ParamValues<P>,
-    inputs: Record<string, ArtifactInfo | undefined>,
-  ): ArtifactInfo | undefined;
+  describe?(params: KindParams<P, B>, inputs: InputInfos<I>): InfoOf<O> | undefined;
   /** Cross-parameter rules (fractions summing to 1, layer shapes...), checked before anything runs. */
-  check?(params: ParamValues<P>, inputs: Record<string, ArtifactInfo | undefined>): ParamProblem[];
+  check?(params: KindParams<P, B>, inputs: InputInfos<I>): ParamProblem[];
   /**
    * External programs whose output this kind's bytes depend on (e.g. espeak-ng): name -> version,
    * read at plan time; they enter the key. Throws, with a hint, when a program is missing.
    */
   tools?(): Record<string, string>;
   /** Paths (as written) this stage reads; their content digests enter its key. */
-  files?(params: ParamValues<P>): string[];
+  files?(params: KindParams<P, B>): string[];
   run(
     ctx: StageContext,
     inputs: InputValues<I>,
-    params: ParamValues<P>,
+    params: KindParams<P, B>,
   ): Promise<Record<string, ArtifactTypes[O]>> | Record<string, ArtifactTypes[O]>;
   /**
    * For kinds whose result also lives outside the cache (an exported model directory): brings it in
@@ -119,11 +167,11 @@ export interface KindDef<P extends ParamsSpec, I extends InputsSpec, O extends A
   materialize?(
     ctx: StageContext,
     outputs: Record<string, ArtifactTypes[O]>,
-    params: ParamValues<P>,
+    params: KindParams<P, B>,
   ): Promise<void> | void;
 }
 
-export type AnyKind = KindDef<ParamsSpec, InputsSpec, ArtifactTypeName> & {
+export type AnyKind = KindDef<ParamsSpec, InputsSpec, ArtifactTypeName, BlockSpec | undefined> & {
   run(
     ctx: StageContext,
     inputs: Record<string, unknown>,
@@ -144,8 +192,11 @@ export type AnyKind = KindDef<ParamsSpec, InputsSpec, ArtifactTypeName> & {
   ): ParamProblem[];
 };
 
-export function defineKind<P extends ParamsSpec, I extends InputsSpec, O extends ArtifactTypeName>(
-  def: KindDef<P, I, O>,
-): AnyKind {
+export function defineKind<
+  P extends ParamsSpec,
+  I extends InputsSpec,
+  O extends ArtifactTypeName,
+  B extends BlockSpec | undefined = undefined,
+>(def: KindDef<P, I, O, B>): AnyKind {
   return def as unknown as AnyKind;
 }

@@ -14,11 +14,19 @@ export type ParamType =
   | { t: "call"; variants: Record<string, ParamsSpec> }
   | { t: "either"; of: readonly ParamType[] };
 
-/** A resolved `adam(lr: 0.001)`: the variant's name and its checked arguments, defaults filled. */
-export interface CallOf<A = Record<string, Json>> {
-  call: string;
+/**
+ * A resolved `adam(lr: 0.001)`: the variant's name and its checked arguments, defaults filled. The
+ * name is a literal type, so a union of calls (`CallsOf`) narrows on `switch (c.call)`.
+ */
+export interface CallOf<N extends string = string, A = Record<string, Json>> {
+  call: N;
   args: A;
 }
+
+/** The calls a set of variants allows: `CallOf<"sgd", {lr: number, ...}> | CallOf<"adam", ...>`. */
+export type CallsOf<V extends Record<string, ParamsSpec>> = {
+  [K in keyof V & string]: CallOf<K, ParamValues<V[K]>>;
+}[keyof V & string];
 
 export class Param<T, Optional extends boolean = false> {
   declare readonly __value: T;
@@ -61,10 +69,20 @@ export type ParamValues<S extends ParamsSpec> = {
 
 type NumberOptions = { min?: number; max?: number; greaterThan?: number };
 
+/**
+ * The largest integer a parameter takes unless it declares a smaller maximum: every integer rnnp
+ * reads is a count or a size that ends up indexing typed arrays, so 1.2e29 (an integer to
+ * JavaScript) must be refused by the checker rather than reach `new Float32Array`.
+ */
+export const INT_MAX = 2 ** 31 - 1;
+
 export const p = {
   number: (doc: string, o: NumberOptions = {}) => new Param<number>({ t: "number", ...o }, doc),
   int: (doc: string, o: NumberOptions = {}) =>
-    new Param<number>({ t: "number", int: true, ...o }, doc),
+    new Param<number>(
+      { t: "number", int: true, ...o, max: Math.min(o.max ?? INT_MAX, INT_MAX) },
+      doc,
+    ),
   string: (doc: string) => new Param<string>({ t: "string" }, doc),
   oneOf: <const S extends string>(doc: string, values: readonly S[]) =>
     new Param<S>({ t: "string", oneOf: values }, doc),
@@ -74,10 +92,7 @@ export const p = {
   map: <T>(item: Param<T, boolean>, doc: string) =>
     new Param<Record<string, T>>({ t: "map", of: item.type }, doc),
   call: <V extends Record<string, ParamsSpec>>(doc: string, variants: V) =>
-    new Param<{ [K in keyof V & string]: CallOf<ParamValues<V[K]>> }[keyof V & string]>(
-      { t: "call", variants },
-      doc,
-    ),
+    new Param<CallsOf<V>>({ t: "call", variants }, doc),
   either: <A, B>(doc: string, a: Param<A, boolean>, b: Param<B, boolean>) =>
     new Param<A | B>({ t: "either", of: [a.type, b.type] }, doc),
 };
@@ -89,7 +104,10 @@ export function describeType(type: ParamType): string {
       const bounds = [
         type.greaterThan !== undefined ? `> ${type.greaterThan}` : undefined,
         type.min !== undefined ? `>= ${type.min}` : undefined,
-        type.max !== undefined ? `<= ${type.max}` : undefined,
+        // The default ceiling of integers is not worth a mention in every message.
+        type.max !== undefined && !(type.int && type.max === INT_MAX)
+          ? `<= ${type.max}`
+          : undefined,
       ].filter(Boolean);
       return `${type.int ? "an integer" : "a number"}${bounds.length ? ` ${bounds.join(" and ")}` : ""}`;
     }

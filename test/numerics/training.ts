@@ -5,8 +5,10 @@ import { describe, it } from "node:test";
 import seedrandom from "seedrandom";
 import type { SequenceSet } from "../../src/artifacts/sequences.js";
 import { trainBatches } from "../../src/numerics/batches.js";
-import { initialWeights } from "../../src/numerics/init.js";
-import { buildModel, type LayerCall } from "../../src/numerics/layers.js";
+import { initialWeights, weightInits } from "../../src/numerics/init.js";
+import { layer, type LayerCall } from "../../src/numerics/layers/index.js";
+import { buildModel } from "../../src/numerics/layers/sequential.js";
+import type { OptimizerCall } from "../../src/numerics/optimizers.js";
 import { describeRuntime } from "../../src/runtime/descriptor.js";
 import { fuse } from "../../src/numerics/fused/fuse.js";
 import { loadTf, type TF } from "../../src/numerics/tf.js";
@@ -54,73 +56,39 @@ function featureData(): SequenceSet {
   };
 }
 
-const L = (call: string, args: Record<string, unknown> = {}): LayerCall => {
-  const defaults: Record<string, Record<string, unknown>> = {
-    lstm: {
-      activation: "tanh",
-      recurrentActivation: "sigmoid",
-      dropout: 0,
-      recurrentDropout: 0,
-      returnSequences: false,
-      goBackwards: false,
-    },
-    gru: {
-      activation: "tanh",
-      recurrentActivation: "sigmoid",
-      dropout: 0,
-      recurrentDropout: 0,
-      returnSequences: false,
-      goBackwards: false,
-    },
-    simpleRNN: {
-      activation: "tanh",
-      dropout: 0,
-      recurrentDropout: 0,
-      returnSequences: false,
-      goBackwards: false,
-    },
-    dense: { activation: "linear" },
-    embedding: { mask: false },
-    masking: { value: 0 },
-    layerNormalization: { epsilon: 1e-3 },
-    bidirectional: { merge: "concat" },
-  };
-  return { call, args: { ...defaults[call], ...args } };
-};
-
-const softmax2 = L("dense", { units: 2, activation: "softmax" });
+const softmax2 = layer("dense", { units: 2, activation: "softmax" });
 
 const MODELS: Record<string, { layers: LayerCall[]; data: () => SequenceSet }> = {
   "embedding (masked) + lstm + dense": {
-    layers: [L("embedding", { dim: 4, mask: true }), L("lstm", { units: 4 }), softmax2],
+    layers: [layer("embedding", { dim: 4, mask: true }), layer("lstm", { units: 4 }), softmax2],
     data: tokenData,
   },
   "gru (stacked, recurrent dropout) + simpleRNN (backwards)": {
     layers: [
-      L("embedding", { dim: 4 }),
-      L("gru", { units: 4, returnSequences: true, recurrentDropout: 0.3 }),
-      L("simpleRNN", { units: 3, goBackwards: true }),
+      layer("embedding", { dim: 4 }),
+      layer("gru", { units: 4, returnSequences: true, recurrentDropout: 0.3 }),
+      layer("simpleRNN", { units: 3, goBackwards: true }),
       softmax2,
     ],
     data: tokenData,
   },
   "bidirectional lstm + dropout + layerNormalization": {
     layers: [
-      L("embedding", { dim: 4 }),
-      L("bidirectional", { layer: L("lstm", { units: 3 }), merge: "concat" }),
-      L("dropout", { rate: 0.3 }),
-      L("layerNormalization"),
+      layer("embedding", { dim: 4 }),
+      layer("bidirectional", { layer: layer("lstm", { units: 3 }), merge: "concat" }),
+      layer("dropout", { rate: 0.3 }),
+      layer("layerNormalization"),
       softmax2,
     ],
     data: tokenData,
   },
   "masking + timeDistributed(dense) + gru, regression": {
     layers: [
-      L("masking"),
-      L("simpleRNN", { units: 4, returnSequences: true }),
-      L("timeDistributed", { layer: L("dense", { units: 3, activation: "relu" }) }),
-      L("gru", { units: 3 }),
-      L("dense", { units: 1 }),
+      layer("masking"),
+      layer("simpleRNN", { units: 4, returnSequences: true }),
+      layer("timeDistributed", { layer: layer("dense", { units: 3, activation: "relu" }) }),
+      layer("gru", { units: 3 }),
+      layer("dense", { units: 1 }),
     ],
     data: featureData,
   },
@@ -145,13 +113,13 @@ const hooks = (seed = 3) => ({
 let fusedKernels = false;
 
 async function fresh(tf: TF, layers: LayerCall[], data: SequenceSet) {
-  const model = buildModel(
+  const { model, init } = buildModel(
     tf,
     layers,
     data.input === "tokens" ? { tokens: 8 } : { features: data.shape[2]! },
   );
   const specs = weightSpecsOf(model);
-  writeWeights(tf, model, specs, initialWeights(specs, 99));
+  writeWeights(tf, model, specs, await initialWeights(weightInits(specs, init), 99));
   if (fusedKernels) fuse(tf, model);
   return model;
 }
@@ -250,8 +218,10 @@ export function trainingSuite(backend: "cpu" | "wasm", kernels: "tfjs" | "fused"
     it("clipNorm bounds each update's global norm; clipValue each element", async () => {
       const tf = await tfReady;
       const layers = MODELS["embedding (masked) + lstm + dense"]!.layers;
-      const start = initialWeights(weightSpecsOf(await fresh(tf, layers, tokenData())), 99);
-      const sgd = { call: "sgd", args: { lr: 1, momentum: 0, nesterov: false } };
+      const initial = await fresh(tf, layers, tokenData());
+      const start = readWeights(initial);
+      initial.dispose();
+      const sgd: OptimizerCall = { call: "sgd", args: { lr: 1, momentum: 0, nesterov: false } };
       const one = { epochs: 1, batchSize: N, optimizer: sgd };
       const delta = (w: Float32Array[]) => w.map((a, i) => a.map((v, j) => v - start[i]![j]!));
       const byNorm = delta(

@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import seedrandom from "seedrandom";
 import { checkSource } from "../../src/lang/load.js";
-import { initialWeights, orthogonal } from "../../src/numerics/init.js";
+import { initialWeights, orthogonal, weightInits } from "../../src/numerics/init.js";
+import { layer } from "../../src/numerics/layers/index.js";
+import { walk } from "../../src/numerics/layers/sequential.js";
 
 const FILE = "m.rnnp";
 const pipeline = (layers: string, encodeArgs = "maxLen: 8") => `pipeline m {
@@ -132,25 +134,43 @@ describe("initial weights", () => {
     check(5, 5);
   });
 
-  it("are a function of the seed and the weight name, with Keras's rules", () => {
-    const specs = [
-      { name: "lstm_2/kernel", shape: [3, 8], dtype: "float32" as const },
-      { name: "lstm_2/recurrent_kernel", shape: [2, 8], dtype: "float32" as const },
-      { name: "lstm_2/bias", shape: [8], dtype: "float32" as const },
-      { name: "embedding_1/embeddings", shape: [5, 3], dtype: "float32" as const },
-      { name: "layer_normalization_3/gamma", shape: [2], dtype: "float32" as const },
-    ];
-    const a = initialWeights(specs, 7);
-    assert.deepEqual(initialWeights(specs, 7), a);
-    assert.notDeepEqual(initialWeights(specs, 8)[0], a[0]);
+  it("follow each layer's declared rules, and are a function of the seed and the weight's name", async () => {
+    const { steps } = walk(
+      [layer("embedding", { dim: 3 }), layer("lstm", { units: 2 }), layer("layerNormalization")],
+      { rank: 2, ids: true, vocabulary: 5 },
+    );
+    const specs = steps.flatMap((s) =>
+      s.weights.map((w) => ({
+        name: `${s.name}/${w.role}`,
+        shape: w.shape as number[],
+        init: w.init,
+      })),
+    );
+    assert.deepEqual(
+      specs.map((w) => `${w.name} [${w.shape.join(", ")}] ${w.init.name}`),
+      [
+        "embedding_1/embeddings [5, 3] random_uniform(-0.05, 0.05)",
+        "lstm_2/kernel [3, 8] glorot_uniform",
+        "lstm_2/recurrent_kernel [2, 8] orthogonal",
+        "lstm_2/bias [8] unit_forget_bias",
+        "layerNormalization_3/gamma [2] ones",
+        "layerNormalization_3/beta [2] zeros",
+      ],
+    );
+    const a = await initialWeights(specs, 7);
+    assert.deepEqual(await initialWeights(specs, 7), a);
+    assert.notDeepEqual((await initialWeights(specs, 8))[1], a[1]);
+    const renamed = specs.map((w, i) => (i === 1 ? { ...w, name: "lstm_9/kernel" } : w));
+    assert.notDeepEqual((await initialWeights(renamed, 7))[1], a[1], "the name seeds the stream");
+    assert.ok(a[0]!.every((v) => Math.abs(v) <= 0.05) && a[0]!.some((v) => v !== 0));
     const limit = Math.sqrt(6 / (3 + 8));
-    assert.ok(a[0]!.every((v) => Math.abs(v) <= limit));
-    assert.deepEqual(Array.from(a[2]!), [0, 0, 1, 1, 0, 0, 0, 0], "unit forget bias");
-    assert.ok(a[3]!.every((v) => Math.abs(v) <= 0.05));
+    assert.ok(a[1]!.every((v) => Math.abs(v) <= limit) && a[1]!.some((v) => Math.abs(v) > 0.05));
+    assert.deepEqual(Array.from(a[3]!), [0, 0, 1, 1, 0, 0, 0, 0], "unit forget bias");
     assert.deepEqual(Array.from(a[4]!), [1, 1]);
+    assert.deepEqual(Array.from(a[5]!), [0, 0]);
     assert.throws(
-      () => initialWeights([{ name: "x/odd", shape: [1], dtype: "float32" }], 1),
-      /no initialisation rule/,
+      () => weightInits([{ name: "x/odd", shape: [1] }], new Map()),
+      /no initialisation rule for weight x\/odd/,
     );
   });
 });

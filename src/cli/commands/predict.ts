@@ -1,14 +1,8 @@
 import { fromCwd, stdout } from "../io.js";
 import { readFileSync } from "node:fs";
 import { parse as parseCsv } from "csv-parse/sync";
-import type { TrainedModel } from "../../artifacts/model.js";
-import type {
-  SequenceSet,
-  Target,
-  TextEncoding,
-  WindowEncoding,
-} from "../../artifacts/sequences.js";
-import type { Scaling } from "../../artifacts/table.js";
+import type { TrainedData, TrainedModel } from "../../artifacts/model.js";
+import type { SequenceSet } from "../../artifacts/sequences.js";
 import { encodeTexts } from "../../kinds/encode.js";
 import { predictAll } from "../../numerics/predict.js";
 import { decode, inferenceModels } from "../../numerics/seq2seq.js";
@@ -18,24 +12,6 @@ import { restoreModel } from "../../numerics/weights.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { EXIT, Exit, openPlan, printJson, table, type CommonOptions } from "../context.js";
 import { checkNames } from "./run.js";
-
-interface TrainedData {
-  input: "tokens" | "features";
-  target: Pick<Target, "kind"> & {
-    classes?: string[];
-    names?: string[];
-    horizon?: number;
-    size?: number;
-    scaling?: Record<string, Scaling>;
-    tokens?: string[];
-    level?: "char" | "word";
-    length?: number;
-    bos?: number;
-    eos?: number;
-  };
-  text?: TextEncoding;
-  window?: WindowEncoding;
-}
 
 export interface PredictOptions extends CommonOptions {
   stage: string;
@@ -76,7 +52,7 @@ export async function predictCommand(
       `\`${opts.stage}\` is not built; run \`rnnp run ${planner.ir.file} --stage ${opts.stage}\` first`,
     );
   const trained = readArtifact(planner.store, res.record.outputs.out!.digest) as TrainedModel;
-  const data = trained.data as unknown as TrainedData;
+  const data = trained.data;
   if (opts.beam !== undefined && data.target.kind !== "tokens")
     throw new Exit(
       EXIT.invalid,
@@ -93,11 +69,10 @@ export async function predictCommand(
     trained.weights,
     planner.runtime,
   );
-  if (data.target.kind === "tokens") {
+  const target = data.target;
+  if (target.kind === "tokens") {
     // An encoder-decoder: decode each input (greedy, or beam search with --beam).
-    const t = data.target as Required<
-      Pick<TrainedData["target"], "tokens" | "length" | "bos" | "eos" | "level">
-    >;
+    const t = target;
     const decoded = decode(
       tf,
       inferenceModels(tf, model),
@@ -119,7 +94,7 @@ export async function predictCommand(
   const top = opts.top ?? 3;
   const rows = labels.map((label, i) => {
     const out = values.subarray(i * units, (i + 1) * units);
-    if (data.target.kind === "sequence") {
+    if (target.kind === "sequence") {
       // A token per input step: decode where the input is not padding.
       const steps = set.shape[1]!;
       const vocab = units / steps;
@@ -128,15 +103,15 @@ export async function predictCommand(
         if (set.x[i * steps + t] === 0) continue;
         let best = 0;
         for (let k = 1; k < vocab; k++) if (out[t * vocab + k]! > out[t * vocab + best]!) best = k;
-        if (best !== 0) tokens.push(data.target.tokens![best]!);
+        if (best !== 0) tokens.push(target.tokens[best]!);
       }
       return {
         input: label,
-        predictions: [{ output: tokens.join(data.target.level === "char" ? "" : " ") }],
+        predictions: [{ output: tokens.join(target.level === "char" ? "" : " ") }],
       };
     }
-    if (data.target.kind === "class") {
-      const classes = data.target.classes!;
+    if (target.kind === "class") {
+      const classes = target.classes;
       const probs = units === 1 ? [1 - out[0]!, out[0]!] : Array.from(out);
       const ranked = probs
         .map((p, c) => ({ label: classes[c]!, p }))
@@ -144,10 +119,12 @@ export async function predictCommand(
         .slice(0, top);
       return { input: label, predictions: ranked };
     }
-    const names = data.target.names!;
+    if (target.kind !== "value")
+      throw new Exit(EXIT.failed, `\`${opts.stage}\` was trained without a target to predict`);
+    const names = target.names;
     const predicted = Array.from(out, (v, j) => {
       const name = names[j % names.length]!;
-      const s = data.target.scaling?.[name];
+      const s = target.scaling?.[name];
       const u = s ? v * s.scale + s.center : v;
       return {
         target: name,
@@ -169,7 +146,7 @@ export async function predictCommand(
               : "label" in p
                 ? [`  ${p.label}`, `${(100 * p.p).toFixed(1)}%`]
                 : [
-                    `  ${p.target}${data.target.horizon! > 1 ? ` (+${p.step})` : ""}`,
+                    `  ${p.target}${target.kind === "value" && target.horizon > 1 ? ` (+${p.step})` : ""}`,
                     String(+p.value.toPrecision(6)),
                   ],
           ),

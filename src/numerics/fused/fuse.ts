@@ -1,4 +1,5 @@
 import type { LayersModel, Tensor } from "@tensorflow/tfjs";
+import { LAYERS } from "../layers/index.js";
 import type { TF } from "../tf.js";
 import { CELLS, type CellKind } from "./cells.js";
 import { kernels } from "./kernels.js";
@@ -33,8 +34,6 @@ interface RecurrentLayer {
   };
 }
 
-const KINDS: Record<string, CellKind> = { LSTM: "lstm", GRU: "gru", SimpleRNN: "simpleRNN" };
-
 /**
  * A dropout mask drawn as TF.js's cells draw theirs (`generateDropoutMask`): one mask per gate, of
  * which the cells use the first, so the same Math.random stream gives both paths the same masks.
@@ -57,23 +56,22 @@ function unsupported(layer: RecurrentLayer): string | undefined {
 }
 
 /**
- * Makes the model's LSTM, GRU and SimpleRNN layers (also inside bidirectional) compute with rnnp's
- * fused kernels, in place: the layers keep their weights, names and saved form (a model exported from
- * here loads anywhere TF.js runs). Only what the kernels cover is replaced.
+ * Makes the model's recurrent layers compute with rnnp's fused kernels, in place: the layers whose
+ * declarations name a fused cell (lstm, gru, simpleRNN), also inside the layers that declare they
+ * wrap others (bidirectional). The layers keep their weights, names and saved form (a model exported
+ * from here loads anywhere TF.js runs). Only what the kernels cover is replaced.
  */
 export function fuse(tf: TF, model: LayersModel): Fusion {
   const report: Fusion = { fused: [], unfused: [] };
   const k = kernels();
   const visit = (layer: unknown, label: string) => {
-    const className = (layer as { getClassName(): string }).getClassName();
-    if (className === "Bidirectional") {
-      const bi = layer as { forwardLayer: unknown; backwardLayer: unknown };
-      visit(bi.forwardLayer, `${label} (forward)`);
-      visit(bi.backwardLayer, `${label} (backward)`);
+    const how = LAYERS.ofClass((layer as { getClassName(): string }).getClassName())?.fused;
+    if (!how) return;
+    if ("wraps" in how) {
+      for (const inner of how.wraps(layer)) visit(inner.layer, `${label} (${inner.label})`);
       return;
     }
-    const kind = KINDS[className];
-    if (!kind) return;
+    const kind: CellKind = how.cell;
     const rnn = layer as RecurrentLayer;
     const why = unsupported(rnn);
     if (why) {
