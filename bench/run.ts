@@ -12,7 +12,15 @@ const rows: Row[] = [];
 process.stdout.write(
   `rnnp benchmarks on ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}\n\n`,
 );
-rows.push(...engineBench());
-rows.push(...(await sharingBench()));
-if (!process.argv.includes("--no-train")) rows.push(...trainingBench());
+const args = process.argv.slice(2);
+// --train: the training suite only; --rounds N: its alternating rounds (default 5).
+const at = args.indexOf("--rounds");
+const rounds = at >= 0 ? Number(args[at + 1]) : 5;
+if (!Number.isInteger(rounds) || rounds < 1)
+  throw new Error("--rounds: a whole number, at least 1");
+if (!args.includes("--train")) {
+  rows.push(...engineBench());
+  rows.push(...(await sharingBench()));
+}
+if (!args.includes("--no-train")) rows.push(...trainingBench(rounds));
 printTable(rows);

@@ -4,6 +4,7 @@
 import seedrandom from "seedrandom";
 import type { SequenceSet } from "../src/artifacts/sequences.js";
 import { fuse } from "../src/numerics/fused/fuse.js";
+import { kernels as fusedKernels } from "../src/numerics/fused/kernels.js";
 import { initialWeights, weightInits } from "../src/numerics/init.js";
 import { layer } from "../src/numerics/layers/index.js";
 import { buildModel } from "../src/numerics/layers/sequential.js";
@@ -89,5 +90,6 @@ process.stdout.write(
     infer,
     tensors,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
+    ...(kernels === "fused" ? { kernels: fusedKernels().describe() } : {}),
   }) + "\n",
 );

@@ -1,14 +1,33 @@
 // rnnp's fused recurrent kernels (AssemblyScript, compiled to WebAssembly with SIMD by `npm run
-// kernels`). A whole sequence runs in one call: the input projection of every step in one matrix
-// product, one recurrent product per step, gate math in SIMD loops, and, backwards, the weight
-// gradients in one product each at the end. Everything is single-threaded in a fixed order, so the
-// bytes are the same on every machine that runs WebAssembly.
+// kernels`; ported bit for bit to native code in native/rnn.h). A whole sequence runs in one call:
+// the input projection of every step in one matrix product, one recurrent product per step, gate
+// math in SIMD loops, and, backwards, the weight gradients in one product each at the end.
+// Everything is single-threaded in a fixed order, so the bytes are the same on every machine that
+// runs WebAssembly (and on the native build, which keeps every operation's order).
 //
-// Conventions: pointers are byte offsets of float32 arrays, row-major. B batch, T steps, F input
-// features, H units. Steps run in processing order s; the input step is t = rev ? T-1-s : s (a layer
-// that reads backwards). Masks are [B, T] floats, 0 meaning "skip this step: carry the state".
-// Saved state arrays are time-major with one extra leading step for the initial state: hs[s] is the
-// state before step s, hs[s+1] after it.
+// The ABI. The six exported kernels' arguments are declared once, in
+// src/stages/numerics/fused/abi.ts, which builds the calls by name for both builds; the tables above
+// the kernels are rendered from it, and test/numerics/abi.test.ts fails when this file's signatures
+// or tables, or native/abi.h's lists, drift from it.
+// - Dimensions: B rows (sequences of one chunk of the batch), T steps, F input features, H units,
+//   G = gates x H (LSTM 4H, GRU 3H, SimpleRNN H).
+// - Buffers are float32 arrays, row-major, given as byte offsets; an absent optional buffer is 0.
+//   Shapes list axes outermost first: [B, T, F] is batch-major (one row of steps per sequence),
+//   [S, B, H] time-major (one [B, H] slab per step). T is an axis by input step t, S an axis by
+//   processing step s; both have T entries, t = rev ? T-1-s : s (a layer that reads backwards).
+//   S+1 has one more entry, in front: state arrays hold the initial state at [0] and the state after
+//   step s at [s+1].
+// - Roles: weights (shared by every chunk), input (written by the caller), state (the caller writes
+//   [0], forward the rest; kept for backward), tape (written by forward, read by backward), inout,
+//   output (written here, read by the caller), scratch (meaningless outside the call).
+// - Masks are [B, T] floats: 0 means "skip this step: carry the state" (its gradients pass through).
+// - Recurrent dropout (rdrop [B, H], one mask per sequence) multiplies the previous state where a
+//   step reads it (the carried state stays whole); hm keeps what the steps read, for backward.
+// - Gradients of a chunk's weights cover its rows only; the caller sums chunks in chunk order.
+//
+// Notation in the equations: ⊙ elementwise product, σ the logistic sigmoid, ĥ = hm[s] (= hs[s] ⊙ rdrop)
+// with recurrent dropout and hs[s] without, xₜ the input row of step s. The equations fix the
+// mathematics; the code fixes the rounding (every operation's order is part of the contract).
 
 const ONE = f32x4.splat(1);
 
@@ -327,6 +346,36 @@ function carryBack(B: i32, T: i32, H: i32, t: i32, mask: usize, rdrop: usize, fr
 
 // ---- LSTM (TF.js/Keras gate order i, f, c, o; tanh and sigmoid) ----
 
+/**
+ * LSTM forward (TF.js/Keras gate order i, f, c̃, o; bias after the sum of the products), for each step
+ * s and live row b, with h = hs[s], c = cs[s]:
+ *   [z_i z_f z_c z_o] = (xₜ w + ĥ u) + bias
+ *   i = σ(z_i), f = σ(z_f), c̃ = tanh(z_c), o = σ(z_o)
+ *   c' = f ⊙ c + i ⊙ c̃,  h' = o ⊙ tanh(c')         (cs[s+1], hs[s+1]; out[b, s] = h' with seq)
+ * A row whose mask is 0 at t carries h and c unchanged.
+ *
+ * Arguments:
+ *   B      i32                               rows (sequences) in this chunk
+ *   T      i32                               steps
+ *   F      i32                               input features
+ *   H      i32                               units
+ *   x      [B, T, F]    input                the layer's inputs
+ *   w      [F, G]       weights              input kernel, gates side by side
+ *   u      [H, G]       weights              recurrent kernel, gates side by side
+ *   bias   [G]          weights              bias
+ *   mask   [B, T]       input if masked      1 = run the step, 0 = carry the state
+ *   rev    bool                              step s reads input step t = rev ? T-1-s : s
+ *   rdrop  [B, H]       input if dropout     recurrent dropout's mask (0 or 1/(1-rate)), one per sequence
+ *   hm     [S, B, H]    tape if dropout      hm[s] = hs[s] * rdrop: the previous state as step s read it
+ *   xw     [B, T, G]    scratch              x w: every step's input projection
+ *   z      [B, G]       scratch              one step's h u
+ *   gates  [S, B, G]    tape                 i, f, c̃, o after their activations
+ *   hs     [S+1, B, H]  state                hs[0] the initial h (from the caller), hs[s+1] h after step s
+ *   cs     [S+1, B, H]  state                cs[0] the initial c, cs[s+1] c after step s
+ *   tc     [S, B, H]    tape                 tanh(c) of step s
+ *   out    [B, S, H]    output if sequences  every step's h, in processing order (as TF.js returns it)
+ *   seq    bool                              give every step's output (out), not only the last
+ */
 export function lstmForward(
   B: i32, T: i32, F: i32, H: i32,
   x: usize, w: usize, u: usize, bias: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,
@@ -386,8 +435,45 @@ export function lstmForward(
 }
 
 /**
- * Backpropagation through time. dh and dc hold the gradients of the final states on entry (plus the
- * last output's, for layers that return only it) and of the initial states on return.
+ * Backpropagation through time for lstmForward. dh and dc hold the gradients of the final states on
+ * entry (plus the last output's, for layers that return only it) and of the initial states on return.
+ * For s = T-1 down to 0, with d = dh (+ dout[b, s] with seq) and the forward pass's i, f, c̃, o, c, c':
+ *   dc̄ = dc + d ⊙ o ⊙ (1 - tanh²(c'))
+ *   dz_i = dc̄ ⊙ c̃ ⊙ i(1 - i),  dz_f = dc̄ ⊙ c ⊙ f(1 - f)
+ *   dz_c = dc̄ ⊙ i ⊙ (1 - c̃²),    dz_o = d ⊙ tanh(c') ⊙ o(1 - o)
+ *   dc ← dc̄ ⊙ f,  dh ← (dz uᵀ) ⊙ rdrop (without recurrent dropout: dz uᵀ)
+ * A row whose mask is 0 at t has dz = 0 and keeps dh and dc. Then, summed over steps and rows:
+ *   du = Σ ĥᵀ dz,  dw = Σ xₜᵀ dz,  db = Σ dz,  dx = dz wᵀ (by input step).
+ *
+ * Arguments:
+ *   B      i32                              rows (sequences) in this chunk
+ *   T      i32                              steps
+ *   F      i32                              input features
+ *   H      i32                              units
+ *   x      [B, T, F]    input               the layer's inputs
+ *   w      [F, G]       weights             input kernel, gates side by side
+ *   u      [H, G]       weights             recurrent kernel, gates side by side
+ *   mask   [B, T]       input if masked     1 = run the step, 0 = carry the state
+ *   rev    bool                             step s reads input step t = rev ? T-1-s : s
+ *   rdrop  [B, H]       input if dropout    recurrent dropout's mask (0 or 1/(1-rate)), one per sequence
+ *   hm     [S, B, H]    tape if dropout     hm[s] = hs[s] * rdrop: the previous state as step s read it
+ *   gates  [S, B, G]    tape                from lstmForward
+ *   hs     [S+1, B, H]  state               from lstmForward
+ *   cs     [S+1, B, H]  state               from lstmForward
+ *   tc     [S, B, H]    tape                from lstmForward
+ *   dout   [B, S, H]    input if sequences  gradient of out (added to dh step by step)
+ *   seq    bool                             give every step's output (out), not only the last
+ *   dh     [B, H]       inout               in: d final h (plus d last output); out: d initial h
+ *   dc     [B, H]       inout               in: d final c; out: d initial c
+ *   dx     [B, T, F]    output              gradient of x
+ *   dw     [F, G]       output              gradient of w (this chunk's rows)
+ *   du     [H, G]       output              gradient of u (this chunk's rows)
+ *   db     [G]          output              gradient of bias (this chunk's rows)
+ *   dz     [S, B, G]    scratch             gradients of the gates' pre-activations
+ *   ut     [G, H]       scratch             uᵀ
+ *   wt     [G, F]       scratch             wᵀ
+ *   dxw    [B, T, G]    scratch             dz by input step, batch-major
+ *   tmp    [B, H]       scratch             dz uᵀ: the gradient of the previous h as the step read it
  */
 export function lstmBackward(
   B: i32, T: i32, F: i32, H: i32,
@@ -437,6 +523,36 @@ export function lstmBackward(
 
 // ---- GRU (TF.js/Keras, reset gate before the product: gates z, r, h; tanh and sigmoid) ----
 
+/**
+ * GRU forward (TF.js/Keras, reset gate applied before the recurrent product; gates z, r, h̃), for each
+ * step s and live row b. TF.js's cell reads the dropped-out state everywhere in the step, the blend too:
+ *   [a_z a_r] = ĥ [u_z u_r],  z = σ((xₜ w_z + b_z) + a_z),  r = σ((xₜ w_r + b_r) + a_r)
+ *   rh = r ⊙ ĥ,  h̃ = tanh((xₜ w_h + b_h) + rh u_h)
+ *   h' = z ⊙ ĥ + (1 - z) ⊙ h̃                            (hs[s+1]; out[b, s] = h' with seq)
+ * A row whose mask is 0 at t carries hs[s] unchanged.
+ *
+ * Arguments:
+ *   B      i32                               rows (sequences) in this chunk
+ *   T      i32                               steps
+ *   F      i32                               input features
+ *   H      i32                               units
+ *   x      [B, T, F]    input                the layer's inputs
+ *   w      [F, G]       weights              input kernel, gates side by side
+ *   u      [H, G]       weights              recurrent kernel, gates side by side
+ *   bias   [G]          weights              bias
+ *   mask   [B, T]       input if masked      1 = run the step, 0 = carry the state
+ *   rev    bool                              step s reads input step t = rev ? T-1-s : s
+ *   rdrop  [B, H]       input if dropout     recurrent dropout's mask (0 or 1/(1-rate)), one per sequence
+ *   hm     [S, B, H]    tape if dropout      hm[s] = hs[s] * rdrop: the previous state as step s read it
+ *   xw     [B, T, G]    scratch              x w: every step's input projection
+ *   z      [B, 2H]      scratch              one step's h u, z and r columns
+ *   tmp    [B, H]       scratch              one step's (r h) u, candidate columns
+ *   gates  [S, B, G]    tape                 z, r, h̃ after their activations
+ *   hs     [S+1, B, H]  state                hs[0] the initial h (from the caller), hs[s+1] h after step s
+ *   rh     [S, B, H]    tape                 r * h of step s (h as the step read it)
+ *   out    [B, S, H]    output if sequences  every step's h, in processing order (as TF.js returns it)
+ *   seq    bool                              give every step's output (out), not only the last
+ */
 export function gruForward(
   B: i32, T: i32, F: i32, H: i32,
   x: usize, w: usize, u: usize, bias: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,
@@ -495,6 +611,45 @@ export function gruForward(
   }
 }
 
+/**
+ * Backpropagation through time for gruForward (dh as for lstmBackward). For s = T-1 down to 0, with
+ * d = dh (+ dout[b, s] with seq):
+ *   dz_h = d ⊙ (1 - z) ⊙ (1 - h̃²),  drh = dz_h u_hᵀ
+ *   dz_z = d ⊙ (ĥ - h̃) ⊙ z(1 - z),   dz_r = drh ⊙ ĥ ⊙ r(1 - r)
+ *   dh ← (d ⊙ z + drh ⊙ r + [dz_z dz_r] [u_z u_r]ᵀ) ⊙ rdrop (without recurrent dropout: no ⊙ rdrop)
+ * Masked rows as for lstmBackward. Then du_zr = Σ ĥᵀ [dz_z dz_r], du_h = Σ rhᵀ dz_h, and dw, db, dx
+ * as for lstmBackward.
+ *
+ * Arguments:
+ *   B      i32                              rows (sequences) in this chunk
+ *   T      i32                              steps
+ *   F      i32                              input features
+ *   H      i32                              units
+ *   x      [B, T, F]    input               the layer's inputs
+ *   w      [F, G]       weights             input kernel, gates side by side
+ *   u      [H, G]       weights             recurrent kernel, gates side by side
+ *   mask   [B, T]       input if masked     1 = run the step, 0 = carry the state
+ *   rev    bool                             step s reads input step t = rev ? T-1-s : s
+ *   rdrop  [B, H]       input if dropout    recurrent dropout's mask (0 or 1/(1-rate)), one per sequence
+ *   hm     [S, B, H]    tape if dropout     hm[s] = hs[s] * rdrop: the previous state as step s read it
+ *   gates  [S, B, G]    tape                from gruForward
+ *   hs     [S+1, B, H]  state               from gruForward
+ *   rh     [S, B, H]    tape                from gruForward
+ *   dout   [B, S, H]    input if sequences  gradient of out (added to dh step by step)
+ *   seq    bool                             give every step's output (out), not only the last
+ *   dh     [B, H]       inout               in: d final h (plus d last output); out: d initial h
+ *   dx     [B, T, F]    output              gradient of x
+ *   dw     [F, G]       output              gradient of w (this chunk's rows)
+ *   du     [H, G]       output              gradient of u (this chunk's rows)
+ *   db     [G]          output              gradient of bias (this chunk's rows)
+ *   dz     [S, B, G]    scratch             gradients of the gates' pre-activations
+ *   uzrt   [2H, H]      scratch             the z and r columns of u, transposed
+ *   uht    [H, H]       scratch             the candidate columns of u, transposed
+ *   wt     [G, F]       scratch             wᵀ
+ *   dxw    [B, T, G]    scratch             dz by input step, batch-major
+ *   tmp    [B, H]       scratch             dh̃ (u_h)ᵀ: the gradient of r * h
+ *   acc    [B, H]       scratch             the gradient of the previous h, summed
+ */
 export function gruBackward(
   B: i32, T: i32, F: i32, H: i32,
   x: usize, w: usize, u: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,
@@ -553,6 +708,30 @@ export function gruBackward(
 
 // ---- SimpleRNN (tanh) ----
 
+/**
+ * SimpleRNN forward (tanh), for each step s and live row b:
+ *   h' = tanh((xₜ w + bias) + ĥ u)                      (hs[s+1]; out[b, s] = h' with seq)
+ * A row whose mask is 0 at t carries hs[s] unchanged.
+ *
+ * Arguments:
+ *   B      i32                               rows (sequences) in this chunk
+ *   T      i32                               steps
+ *   F      i32                               input features
+ *   H      i32                               units
+ *   x      [B, T, F]    input                the layer's inputs
+ *   w      [F, G]       weights              input kernel, gates side by side
+ *   u      [H, G]       weights              recurrent kernel, gates side by side
+ *   bias   [G]          weights              bias
+ *   mask   [B, T]       input if masked      1 = run the step, 0 = carry the state
+ *   rev    bool                              step s reads input step t = rev ? T-1-s : s
+ *   rdrop  [B, H]       input if dropout     recurrent dropout's mask (0 or 1/(1-rate)), one per sequence
+ *   hm     [S, B, H]    tape if dropout      hm[s] = hs[s] * rdrop: the previous state as step s read it
+ *   xw     [B, T, G]    scratch              x w: every step's input projection
+ *   z      [B, G]       scratch              one step's h u
+ *   hs     [S+1, B, H]  state                hs[0] the initial h (from the caller), hs[s+1] h after step s
+ *   out    [B, S, H]    output if sequences  every step's h, in processing order (as TF.js returns it)
+ *   seq    bool                              give every step's output (out), not only the last
+ */
 export function simpleForward(
   B: i32, T: i32, F: i32, H: i32,
   x: usize, w: usize, u: usize, bias: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,
@@ -579,6 +758,38 @@ export function simpleForward(
   }
 }
 
+/**
+ * Backpropagation through time for simpleForward (dh as for lstmBackward). For s = T-1 down to 0,
+ * with d = dh (+ dout[b, s] with seq) and h' = hs[s+1]:
+ *   dz = d ⊙ (1 - h'²),  dh ← (dz uᵀ) ⊙ rdrop (without recurrent dropout: dz uᵀ)
+ * Masked rows as for lstmBackward; du = Σ ĥᵀ dz, and dw, db, dx as for lstmBackward.
+ *
+ * Arguments:
+ *   B      i32                              rows (sequences) in this chunk
+ *   T      i32                              steps
+ *   F      i32                              input features
+ *   H      i32                              units
+ *   x      [B, T, F]    input               the layer's inputs
+ *   w      [F, G]       weights             input kernel, gates side by side
+ *   u      [H, G]       weights             recurrent kernel, gates side by side
+ *   mask   [B, T]       input if masked     1 = run the step, 0 = carry the state
+ *   rev    bool                             step s reads input step t = rev ? T-1-s : s
+ *   rdrop  [B, H]       input if dropout    recurrent dropout's mask (0 or 1/(1-rate)), one per sequence
+ *   hm     [S, B, H]    tape if dropout     hm[s] = hs[s] * rdrop: the previous state as step s read it
+ *   hs     [S+1, B, H]  state               from simpleForward
+ *   dout   [B, S, H]    input if sequences  gradient of out (added to dh step by step)
+ *   seq    bool                             give every step's output (out), not only the last
+ *   dh     [B, H]       inout               in: d final h (plus d last output); out: d initial h
+ *   dx     [B, T, F]    output              gradient of x
+ *   dw     [F, G]       output              gradient of w (this chunk's rows)
+ *   du     [H, G]       output              gradient of u (this chunk's rows)
+ *   db     [G]          output              gradient of bias (this chunk's rows)
+ *   dz     [S, B, G]    scratch             gradients of the gates' pre-activations
+ *   ut     [G, H]       scratch             uᵀ
+ *   wt     [G, F]       scratch             wᵀ
+ *   dxw    [B, T, G]    scratch             dz by input step, batch-major
+ *   tmp    [B, H]       scratch             dz uᵀ: the gradient of the previous h as the step read it
+ */
 export function simpleBackward(
   B: i32, T: i32, F: i32, H: i32,
   x: usize, w: usize, u: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,

@@ -9,7 +9,7 @@ import {
 } from "./model.js";
 import { describeReport, type Report } from "./report.js";
 import { describeSequences, type SequenceInfo, type SequenceSet } from "./sequences.js";
-import { describeTable, type Table } from "./table.js";
+import { describeTable, type Table, type TableInfo } from "./table.js";
 import { describeVocabulary, type Vocabulary } from "./vocabulary.js";
 
 /**
@@ -32,6 +32,7 @@ export type Artifact = ArtifactTypes[ArtifactTypeName];
 
 /** What can be known of an artifact before it exists, by type (see KindDef.describe). */
 export interface ArtifactInfos {
+  table: TableInfo;
   sequences: SequenceInfo;
   model: ModelInfo;
 }

@@ -204,6 +204,7 @@ function createProgram(exit: { code: number }): Command {
     )
     .option("--sort <metric>", "sort by a metric or swept param (descending)")
     .option("--asc", "sort ascending")
+    .option("--select <metric>", "choose the variant by this validation metric (default val_loss)")
     .option("--json", "print JSON")
     .option("--csv", "print CSV")
     .action(action(async () => (await import("./commands/compare.js")).compareCommand));

@@ -31,12 +31,13 @@ export function renderDiagnostic(d: Diagnostic, options: RenderOptions = {}): st
   const gutterWidth = d.span ? String(d.span.start.line).length : 0;
   const gutter = (s = "") => c.blue(`${s.padStart(gutterWidth)} |`);
   if (source !== undefined && d.span) {
-    const lineText = source.split("\n")[d.span.start.line - 1]?.replace(/\r$/, "") ?? "";
-    const startCol = d.span.start.column;
-    const endCol =
+    const whole = lineAt(source, d.span.start);
+    const wholeEnd =
       d.span.end.line === d.span.start.line
-        ? Math.max(d.span.end.column, startCol + 1)
-        : lineText.length + 1;
+        ? Math.max(d.span.end.column, d.span.start.column + 1)
+        : whole.length + 1;
+    // A long line (a minified record, a 50 MB JSON line) is shown as a window around the column.
+    const { text: lineText, startCol, endCol } = around(whole, d.span.start.column, wholeEnd);
     const caretLen = Math.max(1, Math.min(endCol, lineText.length + 1) - startCol);
     out.push(gutter(), `${gutter(String(d.span.start.line))} ${expandTabs(lineText)}`);
     out.push(
@@ -64,6 +65,41 @@ function sourceOf(file: string, sources?: ReadonlyMap<string, string>): string |
   } catch {
     return undefined;
   }
+}
+
+/** The text of the span's line, found from its offset when it has one (no split of a huge file). */
+function lineAt(source: string, start: { line: number; offset: number }): string {
+  let from: number;
+  if (start.offset >= 0 && start.offset <= source.length) {
+    from = source.lastIndexOf("\n", start.offset - 1) + 1;
+  } else {
+    from = 0;
+    for (let l = 1; l < start.line && from !== -1; l++) from = source.indexOf("\n", from) + 1 || -1;
+    if (from === -1) return "";
+  }
+  const end = source.indexOf("\n", from);
+  return source.slice(from, end < 0 ? undefined : end).replace(/\r$/, "");
+}
+
+const WIDE = 160;
+
+/** At most WIDE characters of a line around [startCol, endCol), with "..." where it was cut. */
+function around(
+  line: string,
+  startCol: number,
+  endCol: number,
+): { text: string; startCol: number; endCol: number } {
+  if (line.length <= WIDE) return { text: line, startCol, endCol };
+  const from = Math.max(0, Math.min(startCol - 1 - 40, line.length - WIDE));
+  const to = Math.min(line.length, from + WIDE);
+  const head = from > 0 ? "..." : "";
+  const text = `${head}${line.slice(from, to)}${to < line.length ? "..." : ""}`;
+  const shift = head.length - from;
+  return {
+    text,
+    startCol: startCol + shift,
+    endCol: Math.min(endCol + shift, head.length + (to - from) + 1),
+  };
 }
 
 function expandTabs(s: string): string {

@@ -31,7 +31,7 @@ const ALL_KINDS = `pipeline allkinds {
     dropout(rate: 0.3)
     dense(units: 2, activation: "softmax")
   }
-  stage fit = train(net, buckets.train, validation: buckets.val, epochs: 2, batchSize: 8)
+  stage fit = train(net, buckets.train, validation: buckets.val, epochs: 2)
   stage report = evaluate(fit, buckets.test)
   stage exported = export(fit, dir: "out")
 

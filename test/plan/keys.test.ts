@@ -33,7 +33,7 @@ const DATA =
     ...Array.from(
       { length: 60 },
       (_, i) =>
-        `${i % 7 === 0 ? " " : ""}Name${i % 23}${i % 5 === 0 ? "X" : "x"},${"abc"[i % 3]},${(i * 7) % 11}`,
+        `${i % 7 === 0 ? " " : ""}Name${i % 23}${i % 5 === 0 ? "X" : "x"},${"abc"[(i % 23) % 3]},${(i * 7) % 11}`,
     ),
   ].join("\n") + "\n";
 writeFileSync(join(dir, "d.csv"), DATA);

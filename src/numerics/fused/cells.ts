@@ -1,21 +1,24 @@
+import {
+  type BufferArg,
+  bufferFloats,
+  buffersOf,
+  type Dims,
+  kernelCall,
+  type Present,
+} from "./abi.js";
 import type { Kernels, Layout } from "./kernels.js";
-import type { Call } from "./pool.js";
 
 /**
- * The three recurrent cells as whole-sequence kernel calls. Each declares what its kernels need:
- * the state arrays it keeps per step (initial states go in at step 0, final ones come out at step T),
- * what the backward pass needs from the forward one, and scratch space; `forward` and `backward`
- * then move arrays in and out of the kernels' memory around one call per chunk of rows, the chunks
- * run by the kernels' thread pool.
+ * The three recurrent cells as whole-sequence kernel calls. Each names its two kernels, whose
+ * buffers the ABI (abi.ts) declares with their roles: the forward kernel's weights are shared by
+ * every chunk; its inputs, states and tapes stay in the kernels' memory for the backward pass; its
+ * scratch and outputs, and the backward kernel's gradients and scratch, live for one call. `forward`
+ * and `backward` move arrays in and out of the kernels' memory around one call per chunk of rows,
+ * the chunks run by the kernels' thread pool.
  */
 export type CellKind = "lstm" | "gru" | "simpleRNN";
 
-export interface Dims {
-  B: number;
-  T: number;
-  F: number;
-  H: number;
-}
+export type { Dims };
 
 export interface SequenceInputs {
   /** [B, T, F] */
@@ -53,234 +56,54 @@ export interface Gradients {
 }
 
 interface Cell {
-  gates: number;
+  /** Its kernels (their buffers, by name, are in the ABI: abi.ts). */
+  forward: "lstmForward" | "gruForward" | "simpleForward";
+  backward: "lstmBackward" | "gruBackward" | "simpleBackward";
+  gates: 1 | 3 | 4;
   /** Per-step arrays of states, in state order ([T+1, B, H] each). */
   states: string[];
-  /** Per-step arrays backward needs besides the states, with their sizes. */
-  saved(d: Dims): Record<string, number>;
-  forwardScratch(d: Dims): Record<string, number>;
-  backwardScratch(d: Dims): Record<string, number>;
   /** Gradient buffers of the states, in state order: final states' gradients in, initial ones' out. */
   dstates: string[];
-  forward(d: Dims, p: Layout<string>, rev: boolean, seq: boolean): Call;
-  backward(d: Dims, p: Layout<string>, rev: boolean, seq: boolean): Call;
 }
-
-const steps = ({ T, B, H }: Dims) => (T + 1) * B * H;
 
 export const CELLS: Record<CellKind, Cell> = {
   lstm: {
+    forward: "lstmForward",
+    backward: "lstmBackward",
     gates: 4,
     states: ["hs", "cs"],
-    saved: (d) => ({ gates: d.T * d.B * 4 * d.H, tc: d.T * d.B * d.H }),
-    forwardScratch: (d) => ({ xw: d.B * d.T * 4 * d.H, z: d.B * 4 * d.H }),
-    backwardScratch: (d) => ({
-      dz: d.T * d.B * 4 * d.H,
-      ut: 4 * d.H * d.H,
-      wt: 4 * d.H * d.F,
-      dxw: d.B * d.T * 4 * d.H,
-      tmp: d.B * d.H,
-    }),
     dstates: ["dh", "dc"],
-    forward: ({ B, T, F, H }, p, rev, seq) => ({
-      fn: "lstmForward",
-      args: [
-        B,
-        T,
-        F,
-        H,
-        p.x!,
-        p.w!,
-        p.u!,
-        p.b!,
-        p.mask!,
-        rev,
-        p.rdrop!,
-        p.hm!,
-        p.xw!,
-        p.z!,
-        p.gates!,
-        p.hs!,
-        p.cs!,
-        p.tc!,
-        p.out!,
-        seq,
-      ],
-    }),
-    backward: ({ B, T, F, H }, p, rev, seq) => ({
-      fn: "lstmBackward",
-      args: [
-        B,
-        T,
-        F,
-        H,
-        p.x!,
-        p.w!,
-        p.u!,
-        p.mask!,
-        rev,
-        p.rdrop!,
-        p.hm!,
-        p.gates!,
-        p.hs!,
-        p.cs!,
-        p.tc!,
-        p.dout!,
-        seq,
-        p.dh!,
-        p.dc!,
-        p.dx!,
-        p.dw!,
-        p.du!,
-        p.db!,
-        p.dz!,
-        p.ut!,
-        p.wt!,
-        p.dxw!,
-        p.tmp!,
-      ],
-    }),
   },
   gru: {
+    forward: "gruForward",
+    backward: "gruBackward",
     gates: 3,
     states: ["hs"],
-    saved: (d) => ({ gates: d.T * d.B * 3 * d.H, rh: d.T * d.B * d.H }),
-    forwardScratch: (d) => ({ xw: d.B * d.T * 3 * d.H, z: d.B * 2 * d.H, tmp: d.B * d.H }),
-    backwardScratch: (d) => ({
-      dz: d.T * d.B * 3 * d.H,
-      uzrt: 2 * d.H * d.H,
-      uht: d.H * d.H,
-      wt: 3 * d.H * d.F,
-      dxw: d.B * d.T * 3 * d.H,
-      tmp: d.B * d.H,
-      acc: d.B * d.H,
-    }),
     dstates: ["dh"],
-    forward: ({ B, T, F, H }, p, rev, seq) => ({
-      fn: "gruForward",
-      args: [
-        B,
-        T,
-        F,
-        H,
-        p.x!,
-        p.w!,
-        p.u!,
-        p.b!,
-        p.mask!,
-        rev,
-        p.rdrop!,
-        p.hm!,
-        p.xw!,
-        p.z!,
-        p.tmp!,
-        p.gates!,
-        p.hs!,
-        p.rh!,
-        p.out!,
-        seq,
-      ],
-    }),
-    backward: ({ B, T, F, H }, p, rev, seq) => ({
-      fn: "gruBackward",
-      args: [
-        B,
-        T,
-        F,
-        H,
-        p.x!,
-        p.w!,
-        p.u!,
-        p.mask!,
-        rev,
-        p.rdrop!,
-        p.hm!,
-        p.gates!,
-        p.hs!,
-        p.rh!,
-        p.dout!,
-        seq,
-        p.dh!,
-        p.dx!,
-        p.dw!,
-        p.du!,
-        p.db!,
-        p.dz!,
-        p.uzrt!,
-        p.uht!,
-        p.wt!,
-        p.dxw!,
-        p.tmp!,
-        p.acc!,
-      ],
-    }),
   },
   simpleRNN: {
+    forward: "simpleForward",
+    backward: "simpleBackward",
     gates: 1,
     states: ["hs"],
-    saved: () => ({}),
-    forwardScratch: (d) => ({ xw: d.B * d.T * d.H, z: d.B * d.H }),
-    backwardScratch: (d) => ({
-      dz: d.T * d.B * d.H,
-      ut: d.H * d.H,
-      wt: d.H * d.F,
-      dxw: d.B * d.T * d.H,
-      tmp: d.B * d.H,
-    }),
     dstates: ["dh"],
-    forward: ({ B, T, F, H }, p, rev, seq) => ({
-      fn: "simpleForward",
-      args: [
-        B,
-        T,
-        F,
-        H,
-        p.x!,
-        p.w!,
-        p.u!,
-        p.b!,
-        p.mask!,
-        rev,
-        p.rdrop!,
-        p.hm!,
-        p.xw!,
-        p.z!,
-        p.hs!,
-        p.out!,
-        seq,
-      ],
-    }),
-    backward: ({ B, T, F, H }, p, rev, seq) => ({
-      fn: "simpleBackward",
-      args: [
-        B,
-        T,
-        F,
-        H,
-        p.x!,
-        p.w!,
-        p.u!,
-        p.mask!,
-        rev,
-        p.rdrop!,
-        p.hm!,
-        p.hs!,
-        p.dout!,
-        seq,
-        p.dh!,
-        p.dx!,
-        p.dw!,
-        p.du!,
-        p.db!,
-        p.dz!,
-        p.ut!,
-        p.wt!,
-        p.dxw!,
-        p.tmp!,
-      ],
-    }),
   },
 };
+
+/** Floats of each of `buffers` for a chunk of dims d. */
+function sizes(
+  buffers: readonly BufferArg[],
+  d: Dims,
+  gates: number,
+  present: Present,
+): Record<string, number> {
+  return Object.fromEntries(buffers.map((b) => [b.name, bufferFloats(b, d, gates, present)]));
+}
+
+/** Absent optional buffers are null pointers to the kernels. */
+function nullAbsent(buffers: readonly BufferArg[], present: Present, chunks: Chunk[]): void {
+  for (const b of buffers) if (b.when && !present[b.when]) for (const c of chunks) c.p[b.name] = 0;
+}
 
 /**
  * Rows per kernel call. Fixed, so that how rows are grouped (and so every sum over rows: the weight
@@ -337,6 +160,8 @@ function rowsOf(a: Float32Array, c: Chunk, perRow: number): Float32Array {
 export interface Tape {
   kind: CellKind;
   d: Dims;
+  /** Which optional buffers it has. */
+  present: Present;
   reverse: boolean;
   sequences: boolean;
   chunks: Chunk[];
@@ -352,61 +177,61 @@ export function forward(
   save: boolean,
 ): ForwardResult {
   const cell = CELLS[kind];
-  const { B, T, F, H } = d;
-  const G = cell.gates * H;
-  const masked = inputs.mask !== undefined;
-  const dropped = inputs.recurrentDropout !== undefined;
+  const { B, T, H } = d;
+  const present: Present = {
+    masked: inputs.mask !== undefined,
+    dropout: inputs.recurrentDropout !== undefined,
+    sequences: inputs.sequences,
+  };
   // The tape owns its region: dropped unreleased (never differentiated), it is freed when collected.
   const tape: Tape = {
     kind,
     d,
+    present,
     reverse: inputs.reverse,
     sequences: inputs.sequences,
     chunks: [],
     release: () => {},
   };
+  const shared = buffersOf(cell.forward, ["weights"]);
+  const kept = buffersOf(cell.forward, ["input", "state", "tape"]);
+  const own = buffersOf(cell.forward, ["scratch", "output"]);
   tape.chunks = placed(
     d,
-    { w: F * G, u: H * G, b: G },
-    (cd) => ({
-      x: cd.B * T * F,
-      mask: masked ? cd.B * T : 0,
-      rdrop: dropped ? cd.B * H : 0,
-      hm: dropped ? T * cd.B * H : 0,
-      ...Object.fromEntries(cell.states.map((s) => [s, steps(cd)])),
-      ...cell.saved(cd),
-    }),
-    (sizes) => {
-      const region = k.allocate(sizes, tape);
+    sizes(shared, d, cell.gates, present),
+    (cd) => sizes(kept, cd, cell.gates, present),
+    (s) => {
+      const region = k.allocate(s, tape);
       tape.release = region.release;
       return region;
     },
   );
-  // Absent inputs are null pointers to the kernels.
-  for (const c of tape.chunks) {
-    if (!masked) c.p.mask = 0;
-    if (!dropped) c.p.rdrop = c.p.hm = 0;
-  }
+  nullAbsent(kept, present, tape.chunks);
   const chunks = joined(
     tape.chunks,
     placed(
       d,
       {},
-      (cd) => ({ ...cell.forwardScratch(cd), out: inputs.sequences ? cd.B * T * H : 0 }),
-      (sizes) => k.scratch(sizes),
+      (cd) => sizes(own, cd, cell.gates, present),
+      (s) => k.scratch(s),
     ),
   );
+  nullAbsent(own, present, chunks);
   const p0 = chunks[0]!.p;
   k.write(p0.w!, inputs.w);
   k.write(p0.u!, inputs.u);
-  k.write(p0.b!, inputs.b);
+  k.write(p0.bias!, inputs.b);
   for (const c of chunks) {
-    k.write(c.p.x!, rowsOf(inputs.x, c, T * F));
+    k.write(c.p.x!, rowsOf(inputs.x, c, T * d.F));
     if (inputs.mask) k.write(c.p.mask!, rowsOf(inputs.mask, c, T));
     if (inputs.recurrentDropout) k.write(c.p.rdrop!, rowsOf(inputs.recurrentDropout, c, H));
     cell.states.forEach((s, i) => k.write(c.p[s]!, rowsOf(inputs.init[i]!, c, H)));
   }
-  k.pool.run(chunks.map((c) => cell.forward(c.d, c.p, inputs.reverse, inputs.sequences)));
+  k.pool.run(
+    chunks.map((c) =>
+      kernelCall(cell.forward, { ...c.d, ...c.p, rev: inputs.reverse, seq: inputs.sequences }),
+    ),
+  );
   const final = (s: string) => {
     const out = new Float32Array(B * H);
     for (const c of chunks) out.set(k.view(c.p[s]! + T * c.d.B * H * 4, c.d.B * H), c.from * H);
@@ -437,26 +262,22 @@ export function backward(
   dstates: Float32Array[],
 ): Gradients {
   const cell = CELLS[tape.kind];
-  const { d } = tape;
+  const { d, present } = tape;
   const { B, T, F, H } = d;
   const G = cell.gates * H;
+  // Everything backward reads that the tape does not hold: gradients in and out, and scratch.
+  const onTape = new Set(Object.keys(tape.chunks[0]!.p));
+  const own = buffersOf(cell.backward).filter((b) => !onTape.has(b.name));
   const chunks = joined(
     tape.chunks,
     placed(
       d,
       {},
-      (cd) => ({
-        dout: tape.sequences ? cd.B * T * H : 0,
-        ...Object.fromEntries(cell.dstates.map((s) => [s, cd.B * H])),
-        dx: cd.B * T * F,
-        dw: F * G,
-        du: H * G,
-        db: G,
-        ...cell.backwardScratch(cd),
-      }),
-      (sizes) => k.scratch(sizes),
+      (cd) => sizes(own, cd, cell.gates, present),
+      (s) => k.scratch(s),
     ),
   );
+  nullAbsent(own, present, chunks);
   for (const c of chunks) {
     cell.dstates.forEach((s, j) => k.write(c.p[s]!, rowsOf(dstates[j]!, c, H)));
     if (tape.sequences) k.write(c.p.dout!, rowsOf(doutput, c, T * H));
@@ -467,19 +288,23 @@ export function backward(
       for (let j = 0; j < dh.length; j++) dh[j] = dh[j]! + dout[j]!;
     }
   }
-  k.pool.run(chunks.map((c) => cell.backward(c.d, c.p, tape.reverse, tape.sequences)));
+  k.pool.run(
+    chunks.map((c) =>
+      kernelCall(cell.backward, { ...c.d, ...c.p, rev: tape.reverse, seq: tape.sequences }),
+    ),
+  );
   const rows = (name: string, perRow: number) => {
     const out = new Float32Array(B * perRow);
     for (const c of chunks) out.set(k.view(c.p[name]!, c.d.B * perRow), c.from * perRow);
     return out;
   };
+  // Weight gradients over chunks, in chunk order, summed into the first chunk's buffers.
   const summed = (name: string, n: number) => {
-    const out = k.read(chunks[0]!.p[name]!, n);
-    for (const c of chunks.slice(1)) {
-      const part = k.view(c.p[name]!, n);
-      for (let j = 0; j < n; j++) out[j] = out[j]! + part[j]!;
-    }
-    return out;
+    k.pool.sum(
+      chunks.map((c) => c.p[name]!),
+      n,
+    );
+    return k.read(chunks[0]!.p[name]!, n);
   };
   const grads = {
     dx: rows("dx", T * F),

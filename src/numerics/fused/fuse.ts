@@ -2,11 +2,13 @@ import type { LayersModel, Tensor } from "@tensorflow/tfjs";
 import { LAYERS } from "../layers/index.js";
 import type { TF } from "../tf.js";
 import { CELLS, type CellKind } from "./cells.js";
-import { kernels } from "./kernels.js";
+import { type Kernels, kernels } from "./kernels.js";
 import { recurrent } from "./op.js";
 
 /** What became of each recurrent layer of a model: fused, or left to TF.js (and why). */
 export interface Fusion {
+  /** Which build of the kernels runs them: "native avx512, 2 threads". */
+  kernels: string;
   fused: string[];
   unfused: { layer: string; reason: string }[];
 }
@@ -59,11 +61,11 @@ function unsupported(layer: RecurrentLayer): string | undefined {
  * Makes the model's recurrent layers compute with rnnp's fused kernels, in place: the layers whose
  * declarations name a fused cell (lstm, gru, simpleRNN), also inside the layers that declare they
  * wrap others (bidirectional). The layers keep their weights, names and saved form (a model exported
- * from here loads anywhere TF.js runs). Only what the kernels cover is replaced.
+ * from here loads anywhere TF.js runs). Only what the kernels cover is replaced. `k`: the process's
+ * kernels unless given (tests compare builds).
  */
-export function fuse(tf: TF, model: LayersModel): Fusion {
-  const report: Fusion = { fused: [], unfused: [] };
-  const k = kernels();
+export function fuse(tf: TF, model: LayersModel, k: Kernels = kernels()): Fusion {
+  const report: Fusion = { kernels: k.describe(), fused: [], unfused: [] };
   const visit = (layer: unknown, label: string) => {
     const how = LAYERS.ofClass((layer as { getClassName(): string }).getClassName())?.fused;
     if (!how) return;
@@ -161,7 +163,7 @@ function applyOnce(tf: TF, layer: Applicable): void {
 /** One line for the run output: which layers run fused, and why others do not. */
 export function describeFusion(f: Fusion): string | undefined {
   const parts = [
-    ...(f.fused.length ? [`fused kernels: ${f.fused.join(", ")}`] : []),
+    ...(f.fused.length ? [`fused kernels (${f.kernels}): ${f.fused.join(", ")}`] : []),
     ...f.unfused.map((x) => `${x.layer}: TF.js's cell (${x.reason})`),
   ];
   return parts.length ? parts.join("; ") : undefined;

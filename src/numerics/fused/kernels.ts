@@ -1,7 +1,10 @@
 import { UserError } from "../../core/diagnostic.js";
 import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { kernelsPath } from "../../runtime/kernels-build.js";
+import { ownPackageRoot } from "../../core/find-up.js";
+import { kernelsDigest, kernelsPath } from "../../runtime/kernels-build.js";
+import type { Call } from "./abi.js";
+import { isaAsked, loadAddon, NativePool } from "./native.js";
 import { Pool } from "./pool.js";
 
 /**
@@ -13,7 +16,6 @@ import { Pool } from "./pool.js";
  * region (calls are synchronous and never overlap). Where a buffer sits never changes a result.
  */
 type Ptr = number;
-type I = number;
 // Node's WebAssembly global, typed here (TypeScript declares it only with the DOM library).
 interface WasmMemory {
   readonly buffer: ArrayBufferLike;
@@ -27,33 +29,10 @@ const { WebAssembly: wasm } = globalThis as unknown as {
   };
 };
 
+/** What JS calls on the module itself; the kernels (abi.ts) are called through the pool. */
 export interface KernelExports {
   heapBase(): Ptr;
-  gemm(
-    M: I,
-    N: I,
-    K: I,
-    a: Ptr,
-    ars: I,
-    acs: I,
-    b: Ptr,
-    ldb: I,
-    c: Ptr,
-    ldc: I,
-    acc: boolean,
-  ): void;
 }
-
-/** The kernels the pool may run, by name (a call names one and gives its arguments). */
-export const KERNEL_NAMES = [
-  "lstmForward",
-  "lstmBackward",
-  "gruForward",
-  "gruBackward",
-  "simpleForward",
-  "simpleBackward",
-] as const;
-export type KernelName = (typeof KERNEL_NAMES)[number];
 
 /** Float32 buffers of one call, by name: their offsets in the module's memory. */
 export type Layout<K extends string> = Record<K, Ptr>;
@@ -80,31 +59,87 @@ export class KernelMemoryExceeded extends UserError {
   }
 }
 
+/** What runs a batch of kernel calls: the wasm pool, or the native add-on's. */
+export interface Runner {
+  readonly threads: number;
+  run(calls: readonly Call[]): void;
+  /** The buffer at offsets[0] += each other one, in order (chunks' weight gradients). */
+  sum(offsets: readonly number[], n: number): void;
+}
+
+/**
+ * Which build of the kernels runs (RNNP_KERNELS_IMPL): `native` where the add-on is built (its best
+ * instruction set, or `native-avx2` etc. for one), `wasm` for the WebAssembly kernels; unset, the
+ * native ones when they can run. Both give the same bytes, so stage keys do not say which ran.
+ */
+export type Implementation = "auto" | "wasm" | "native" | `native-${string}`;
+
+function implementationAsked(): Implementation {
+  const asked = process.env.RNNP_KERNELS_IMPL ?? "auto";
+  if (asked === "auto" || asked === "wasm" || asked === "native" || asked.startsWith("native-"))
+    return asked as Implementation;
+  throw new UserError(`RNNP_KERNELS_IMPL=${asked}: no such build of the kernels`, {
+    hint: "wasm, native, or native-<instruction set> (native-avx512, native-avx2, native-scalar)",
+  });
+}
+
 export class Kernels {
   private constructor(
     readonly exports: KernelExports,
     private readonly memory: WasmMemory,
-    readonly pool: Pool,
+    readonly pool: Runner,
+    /** "native avx512" or "wasm simd", and why not native when it could have been. */
+    readonly implementation: string,
+    private readonly fallback?: string,
   ) {}
 
-  static load(threads = defaultThreads(), path = kernelsPath()): Kernels {
+  static load(
+    threads = defaultThreads(),
+    path = kernelsPath(),
+    impl: Implementation = implementationAsked(),
+  ): Kernels {
     if (!existsSync(path))
       throw new Error(`rnnp's fused kernels are not built (${path}): run npm run build`);
     const module = new wasm.Module(readFileSync(path));
     const memory = new wasm.Memory({ initial: 16, maximum: MAX_PAGES, shared: true });
     const exports = new wasm.Instance(module, { env: { memory } }).exports as KernelExports &
-      Record<KernelName, (...a: number[]) => void>;
+      Record<string, (...a: number[]) => void>;
+    const wasmPool = (fallback?: string) =>
+      new Kernels(
+        exports,
+        memory,
+        new Pool(module, memory, exports, threads),
+        "wasm simd",
+        fallback,
+      );
+    if (impl === "wasm") return wasmPool();
+    const addon = loadAddon(packageRoot(), kernelsDigest(path));
+    if ("reason" in addon) {
+      if (impl !== "auto")
+        throw new UserError(
+          `RNNP_KERNELS_IMPL=${impl}: rnnp's native kernels are ${addon.reason}`,
+          {
+            hint: "unset RNNP_KERNELS_IMPL (or set it to wasm) to run the WebAssembly kernels: the same bytes",
+          },
+        );
+      return wasmPool(`native kernels ${addon.reason}`);
+    }
+    const isa = isaAsked(impl === "auto" ? "native" : impl, addon);
+    // One float at a time is slower than WebAssembly's four: unasked, the wasm kernels run then.
+    if (impl === "auto" && isa === "scalar")
+      return wasmPool("native kernels: no vector instruction set built for this CPU");
     return new Kernels(
       exports,
       memory,
-      new Pool(
-        module,
-        memory,
-        KERNEL_NAMES,
-        exports as unknown as Record<string, (...a: number[]) => void>,
-        threads,
-      ),
+      new NativePool(addon, isa, threads, memory),
+      `native ${isa}`,
     );
+  }
+
+  /** For the run output: "native avx512, 2 threads". */
+  describe(): string {
+    const threads = `${this.pool.threads} thread${this.pool.threads === 1 ? "" : "s"}`;
+    return `${this.implementation}, ${threads}${this.fallback ? `; ${this.fallback}` : ""}`;
   }
 
   /** Live regions, by offset: their ends. */
@@ -203,4 +238,11 @@ let loaded: Kernels | undefined;
 export function kernels(): Kernels {
   loaded ??= Kernels.load();
   return loaded;
+}
+
+/** rnnp's package root, where the native add-on is built (build/Release). */
+function packageRoot(): string {
+  const root = ownPackageRoot(import.meta.url);
+  if (!root) throw new Error("cannot find rnnp's package.json above its modules");
+  return root;
 }

@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { type Call, KERNEL_NAMES } from "./abi.js";
 
 /**
  * Runs batches of kernel calls on several threads at once: the calling thread and `threads - 1`
@@ -17,15 +18,10 @@ const COUNT = 3;
 const FAILED = 4;
 const TABLE = 8;
 /** A call: the function's index, its argument count, and up to 30 arguments. */
-const SLOT = 32;
+export const SLOT = 32;
 const MAX_CALLS = 1024;
 /** Set between rounds so that a late worker's `take` can never land on a call of the next round. */
 const CLOSED = 1 << 30;
-
-export interface Call {
-  fn: string;
-  args: (number | boolean)[];
-}
 
 // The workers' code, evaluated in each worker (CommonJS: `eval` workers have no module resolution).
 const WORKER = `
@@ -58,8 +54,7 @@ export class Pool {
 
   constructor(
     module: object,
-    memory: object,
-    private readonly names: readonly string[],
+    private readonly memory: { readonly buffer: ArrayBufferLike },
     private readonly local: Record<string, (...args: number[]) => void>,
     readonly threads: number,
   ) {
@@ -67,7 +62,7 @@ export class Pool {
     for (let i = 1; i < threads; i++) {
       const w = new Worker(WORKER, {
         eval: true,
-        workerData: { module, memory, control: this.control.buffer, names },
+        workerData: { module, memory, control: this.control.buffer, names: KERNEL_NAMES },
       });
       w.unref(); // waiting workers never keep the process alive
       this.workers.push(w);
@@ -80,16 +75,21 @@ export class Pool {
       this.round(calls.slice(from, from + MAX_CALLS));
   }
 
+  /**
+   * The first buffer += each other one, element by element in order: ((g0 + g1) + g2) + ... (a
+   * float32 sum; JavaScript's double sum of two floats rounds to the same float).
+   */
+  sum(offsets: readonly number[], n: number): void {
+    const out = new Float32Array(this.memory.buffer, offsets[0], n);
+    for (const at of offsets.slice(1)) {
+      const part = new Float32Array(this.memory.buffer, at, n);
+      for (let j = 0; j < n; j++) out[j] = out[j]! + part[j]!;
+    }
+  }
+
   private round(calls: readonly Call[]): void {
     const c = this.control;
-    calls.forEach((call, j) => {
-      if (call.args.length > SLOT - 2)
-        throw new Error(`${call.fn}: too many arguments for the pool`);
-      const at = TABLE + j * SLOT;
-      c[at] = this.names.indexOf(call.fn);
-      c[at + 1] = call.args.length;
-      call.args.forEach((a, i) => (c[at + 2 + i] = Number(a)));
-    });
+    encodeCalls(calls, c, TABLE);
     Atomics.store(c, COUNT, calls.length);
     Atomics.store(c, DONE, 0);
     Atomics.store(c, FAILED, 0);
@@ -113,4 +113,19 @@ export class Pool {
     if (error) throw error;
     if (Atomics.load(c, FAILED)) throw new Error("a fused kernel failed in a worker thread");
   }
+}
+
+/**
+ * Writes calls into a table from word `from` on, SLOT words each: the kernel's number (its place in
+ * KERNEL_NAMES), the argument count, the arguments (offsets above 2^31 wrap: both sides read them
+ * back as unsigned).
+ */
+export function encodeCalls(calls: readonly Call[], table: Int32Array, from: number): void {
+  calls.forEach((call, j) => {
+    if (call.args.length > SLOT - 2) throw new Error(`${call.fn}: too many arguments for the pool`);
+    const at = from + j * SLOT;
+    table[at] = KERNEL_NAMES.indexOf(call.fn);
+    table[at + 1] = call.args.length;
+    call.args.forEach((a, i) => (table[at + 2 + i] = Number(a)));
+  });
 }

