@@ -49,12 +49,12 @@ type Rule = Record<string, unknown>;
 
 const source = (token: TokenType): string => (token.PATTERN as RegExp).source;
 const scope = (token: TokenType): string => TOKEN_SCOPES[token.name]!.split(" ")[0]!;
-const escape = (word: string): string => word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const escapeRegex = (word: string): string => word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 /** Longest first, so that no word stops an alternation at a prefix of a longer one. */
 const oneOf = (words: readonly string[]): string =>
   [...words]
     .sort((a, b) => b.length - a.length || a.localeCompare(b))
-    .map(escape)
+    .map(escapeRegex)
     .join("|");
 
 export function textMateGrammar(words: Vocabulary = vocabulary()): Rule {
@@ -71,9 +71,9 @@ export function textMateGrammar(words: Vocabulary = vocabulary()): Rule {
     },
   });
   const region = (open: TokenType, close: TokenType, patterns: Rule[]): Rule => ({
-    begin: escape(open.PATTERN as string),
+    begin: escapeRegex(open.PATTERN as string),
     beginCaptures: { 0: named(open) },
-    end: escape(close.PATTERN as string),
+    end: escapeRegex(close.PATTERN as string),
     endCaptures: { 0: named(close) },
     patterns,
   });
@@ -104,7 +104,10 @@ export function textMateGrammar(words: Vocabulary = vocabulary()): Rule {
       comment: { match: source(T.Comment), name: scope(T.Comment) },
       pipeline: {
         match: `\\b(pipeline)\\b(?:\\s+(${ID}))?`,
-        captures: { 1: { name: keyword("pipeline") }, 2: { name: "entity.name.type.pipeline.rnnp" } },
+        captures: {
+          1: { name: keyword("pipeline") },
+          2: { name: "entity.name.type.pipeline.rnnp" },
+        },
       },
       stage: {
         match: `\\b(stage)\\b(?:\\s+(${ID}))?(?:\\s*(=))?(?:\\s*(${ID}(?:\\s*\\.\\s*${ID})*))?`,
@@ -151,7 +154,7 @@ export function textMateGrammar(words: Vocabulary = vocabulary()): Rule {
         ],
       },
       setting: {
-        match: `^\\s*(${oneOf(words.settings)})\\b(?!\\s*[=:(.])`,
+        match: `^\\s*(${oneOf(words.settings)})\\b(?!\\s*[=:(.{])`,
         captures: { 1: { name: "keyword.other.setting.rnnp" } },
       },
       "block-item": invoked("\\s*[({]"),

@@ -21,9 +21,7 @@ export function grammar(file: string): Promise<textmate.IGrammar> {
         createOnigString: (s) => new oniguruma.OnigString(s),
       }),
       loadGrammar: async (scope) =>
-        scope === SCOPE
-          ? textmate.parseRawGrammar(readFileSync(file, "utf8"), file)
-          : null,
+        scope === SCOPE ? textmate.parseRawGrammar(readFileSync(file, "utf8"), file) : null,
     });
     const g = await registry.loadGrammar(SCOPE);
     if (!g) throw new Error(`no grammar for ${SCOPE}`);
@@ -32,15 +30,35 @@ export function grammar(file: string): Promise<textmate.IGrammar> {
   return loaded;
 }
 
-/** Every line's tokens, white space between tokens left out. */
-export function tokenize(g: textmate.IGrammar, text: string): Line[] {
+export interface Token {
+  /** Columns in the line, 0-based, end exclusive. */
+  start: number;
+  end: number;
+  text: string;
+  /** The scopes, the root scope left out. */
+  scopes: string[];
+}
+
+/** Every line's tokens, as vscode-textmate gives them. */
+export function tokenizeLines(g: textmate.IGrammar, text: string): Token[][] {
   let stack = textmate.INITIAL;
   return text.split("\n").map((line) => {
     const r = g.tokenizeLine(line, stack);
     stack = r.ruleStack;
-    return r.tokens
-      .map((t) => ({ text: line.slice(t.startIndex, t.endIndex), scopes: t.scopes.slice(1) }))
-      .filter((t) => t.text.trim() !== "" || t.scopes.length > 0)
-      .map((t) => `${t.text}: ${t.scopes.join(" ")}`);
+    return r.tokens.map((t) => ({
+      start: t.startIndex,
+      end: t.endIndex,
+      text: line.slice(t.startIndex, t.endIndex),
+      scopes: t.scopes.slice(1),
+    }));
   });
+}
+
+/** Every line's tokens as `text: scopes`, white space between tokens left out. */
+export function tokenize(g: textmate.IGrammar, text: string): Line[] {
+  return tokenizeLines(g, text).map((line) =>
+    line
+      .filter((t) => t.text.trim() !== "" || t.scopes.length > 0)
+      .map((t) => `${t.text}: ${t.scopes.join(" ")}`),
+  );
 }
