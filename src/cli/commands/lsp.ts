@@ -1,0 +1,17 @@
+import { io } from "../io.js";
+import { EXIT } from "../exit.js";
+
+/**
+ * `rnnp lsp`: the language server on stdin and stdout, until the editor says exit. Loaded only when
+ * this command runs, so the rest of the command line never loads the protocol's modules.
+ */
+export async function lspCommand(opts: { cache?: string; stdio?: boolean }): Promise<number> {
+  const { serve } = await import("../../lsp/server.js");
+  const { stdin, stdout, env, cwd } = io();
+  const { resolve } = await import("node:path");
+  await serve(stdin, stdout as unknown as NodeJS.WritableStream, {
+    ...(opts.cache !== undefined ? { cache: resolve(cwd, opts.cache) } : {}),
+    env,
+  });
+  return EXIT.ok;
+}
