@@ -35,6 +35,9 @@ type Frame =
       /** The parameter whose value is being written (`name:` seen, or the positional one). */
       param: string | undefined;
       given: Set<string>;
+      /** Arguments given without a name so far, and whether the current one has a name. */
+      positional: number;
+      named: boolean;
       /** The type of the list's items, for a list frame. */
       type?: ParamType | undefined;
     };
@@ -135,6 +138,7 @@ function framesOf(tokens: IToken[]): Frame[] {
         .join("");
       if (tokens[end + 1]?.tokenType === T.Colon && top && top.open === "args") {
         top.param = name;
+        top.named = true;
         top.given.add(name);
       } else pending = { callee: calleeNamed(name, tokens, i, top), at: end };
       i = end;
@@ -143,7 +147,14 @@ function framesOf(tokens: IToken[]): Frame[] {
     if (type === T.LParen) {
       const callee = pending?.at === i - 1 ? pending.callee : undefined;
       const positional = callee ? positionalParam(callee)?.[0] : undefined;
-      frames.push({ open: "args", callee, param: positional, given: new Set() });
+      frames.push({
+        open: "args",
+        callee,
+        param: positional,
+        given: new Set(),
+        positional: 0,
+        named: false,
+      });
     } else if (type === T.LSquare) {
       const owner = top && (top.open === "args" || top.open === "list") ? top : undefined;
       const param = owner?.param;
@@ -157,6 +168,8 @@ function framesOf(tokens: IToken[]): Frame[] {
         callee: owner?.callee,
         param,
         given: new Set(),
+        positional: 0,
+        named: false,
         type: ptype?.t === "list" ? ptype.of : ptype,
       });
     } else if (type === T.LCurly) frames.push(curlyFrame(tokens, i, top, pending, closed));
@@ -165,7 +178,13 @@ function framesOf(tokens: IToken[]): Frame[] {
       closed =
         popped?.open === "args" && type === T.RParen ? { callee: popped.callee, at: i } : undefined;
     } else if (type === T.Comma && top && top.open === "args") {
+      // A kind's unnamed arguments fill its inputs in order: `train(net, seqs.train, ...)`.
+      if (!top.named && tokens[i - 1]?.tokenType !== T.LParen) {
+        const input = Object.keys(top.callee?.inputs ?? {})[top.positional++];
+        if (input !== undefined) top.given.add(input);
+      }
       top.param = undefined;
+      top.named = false;
     }
   }
   return frames;

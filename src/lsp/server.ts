@@ -1,7 +1,8 @@
 import { fileURLToPath } from "node:url";
+import { createConnection, type WatchDog } from "vscode-languageserver";
 import {
   type Connection,
-  createConnection,
+  createProtocolConnection,
   type Diagnostic as LspDiagnostic,
   DiagnosticSeverity,
   ErrorCodes,
@@ -35,19 +36,53 @@ export interface ServerOptions {
   env?: Readonly<Record<string, string | undefined>>;
 }
 
-/** Serves the protocol on two streams (stdin and stdout for `rnnp lsp`); resolves when the client exits. */
+/**
+ * Serves the protocol on two streams (stdin and stdout for `rnnp lsp`). Resolves when the client
+ * says exit, or its stream ends: true after an orderly shutdown (the protocol's exit code 0).
+ */
 export function serve(
   input: NodeJS.ReadableStream,
   output: NodeJS.WritableStream,
   options: ServerOptions = {},
-): Promise<void> {
-  const connection = createConnection(
-    new StreamMessageReader(input),
-    new StreamMessageWriter(output),
-  );
+): Promise<boolean> {
   return new Promise((done) => {
-    connection.onExit(() => done());
-    listen(connection, options);
+    // vscode-languageserver/node's own connection ends the process on exit; this one just ends.
+    let parent: NodeJS.Timeout | undefined;
+    let connection: { dispose(): void } | undefined;
+    const end = (orderly: boolean) => {
+      clearInterval(parent);
+      connection?.dispose();
+      // Stop reading, so that an open stdin does not keep the process alive after exit.
+      (input as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      done(orderly);
+    };
+    const watchDog: WatchDog = {
+      shutdownReceived: false,
+      initialize: ({ processId }) => {
+        // An editor that dies without saying exit leaves no orphan server behind.
+        if (typeof processId === "number")
+          parent = setInterval(() => {
+            try {
+              process.kill(processId, 0);
+            } catch {
+              end(false);
+            }
+          }, 3000).unref();
+      },
+      exit: (code) => end(code === 0),
+    };
+    const server = createConnection(
+      (logger) =>
+        createProtocolConnection(
+          new StreamMessageReader(input),
+          new StreamMessageWriter(output),
+          logger,
+        ),
+      watchDog,
+    );
+    connection = server;
+    input.on("end", () => end(watchDog.shutdownReceived));
+    listen(server as unknown as Connection, options);
   });
 }
 

@@ -26,7 +26,7 @@ export interface Published {
  */
 export class Client {
   readonly rpc: MessageConnection;
-  readonly done: Promise<void>;
+  readonly done: Promise<boolean>;
   private readonly published: Published[] = [];
   private readonly waiting: { uri: string; version: number; resolve: (p: Published) => void }[] =
     [];
