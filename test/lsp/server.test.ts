@@ -205,6 +205,16 @@ describe("rnnp lsp: completion", () => {
     );
   });
 
+  it("offers the kinds of a family after `load.`", async () => {
+    const text = "pipeline k {\n  stage r = load.\n}\n";
+    const uri = "file:///tmp/rnnp-lsp/k.rnnp";
+    await client.open(uri, text);
+    assert.deepEqual(
+      labels(await complete(uri, at(text, "load.", 5))),
+      [...kinds.keys()].filter((k) => k.startsWith("load.")).map((k) => k.slice(5)),
+    );
+  });
+
   it("offers the layers of the registry in a model block", async () => {
     const items = await complete(URI, at(PIPELINE, "    lstm(units"));
     assert.deepEqual(
@@ -362,6 +372,17 @@ describe("rnnp lsp: hover", () => {
     assert.deepEqual(
       readdirSync(cache).map((f) => [f, readFileSync(join(cache, f)).length]),
       before,
+    );
+  });
+
+  it("shows a stage's outputs on `parts.train`", async () => {
+    const h = await client.request<{ contents: { value: string } }>("textDocument/hover", {
+      textDocument: { uri: URI },
+      position: at(PIPELINE, "parts.train", 8),
+    });
+    assert.equal(
+      h.contents.value,
+      "**parts.train**: output of stage `parts`\n\noutputs: train, val, test",
     );
   });
 
