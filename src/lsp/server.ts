@@ -5,6 +5,7 @@ import {
   createProtocolConnection,
   type Diagnostic as LspDiagnostic,
   DiagnosticSeverity,
+  type DocumentSymbol,
   ErrorCodes,
   type Location,
   MarkupKind,
@@ -12,6 +13,7 @@ import {
   ResponseError,
   StreamMessageReader,
   StreamMessageWriter,
+  SymbolKind,
   type TextEdit,
   TextDocumentSyncKind,
   TextDocuments,
@@ -118,6 +120,7 @@ export function listen(connection: Connection, options: ServerOptions = {}): voi
       referencesProvider: true,
       renameProvider: { prepareProvider: true },
       documentFormattingProvider: true,
+      documentSymbolProvider: true,
     },
     serverInfo: { name: "rnnp" },
   }));
@@ -182,6 +185,32 @@ export function listen(connection: Connection, options: ServerOptions = {}): voi
       newText: newName,
     }));
     return { changes: { [doc.uri]: edits } };
+  });
+
+  // The outline: the params and the stages, each with its kind.
+  connection.onDocumentSymbol(({ textDocument }): DocumentSymbol[] => {
+    const doc = docOf(textDocument.uri);
+    const a = analysisOf(doc);
+    const symbols: DocumentSymbol[] = [];
+    for (const item of a.ast?.items ?? []) {
+      if (item.type === "params")
+        for (const p of item.params)
+          symbols.push({
+            name: `params.${p.name.text}`,
+            kind: SymbolKind.Constant,
+            range: range(doc, p.span),
+            selectionRange: range(doc, p.name.span),
+          });
+      if (item.type === "stage")
+        symbols.push({
+          name: item.name.text,
+          detail: item.body.name.text,
+          kind: SymbolKind.Function,
+          range: range(doc, item.span),
+          selectionRange: range(doc, item.name.span),
+        });
+    }
+    return symbols;
   });
 
   connection.onDocumentFormatting(({ textDocument }): TextEdit[] => {

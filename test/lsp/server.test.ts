@@ -71,6 +71,7 @@ describe("rnnp lsp: the protocol", () => {
       referencesProvider: true,
       renameProvider: { prepareProvider: true },
       documentFormattingProvider: true,
+      documentSymbolProvider: true,
     });
   });
 });
@@ -466,6 +467,27 @@ describe("rnnp lsp: definition, references, rename", () => {
     await assert.rejects(rename("params"), /`params` is a keyword/);
     await assert.rejects(rename("2x"), /`2x` is not a name/);
     await assert.rejects(rename("x", at(PIPELINE, "maxLen")), /only a stage's name can be renamed/);
+  });
+});
+
+describe("rnnp lsp: outline", () => {
+  it("lists the params and the stages with their kinds", async () => {
+    const symbols = await client.request<
+      { name: string; detail?: string; kind: number; selectionRange: Range }[]
+    >("textDocument/documentSymbol", { textDocument: { uri: URI } });
+    assert.deepEqual(
+      symbols.map((s) => [s.name, s.detail ?? "", s.kind, s.selectionRange.start.line]),
+      [
+        ["params.units", "", 14, 3],
+        ["params.rate", "", 14, 4],
+        ["raw", "load.csv", 12, 6],
+        ["parts", "split", 12, 7],
+        ["vocab", "vocabulary", 12, 8],
+        ["seqs", "encode", 12, 9],
+        ["net", "model", 12, 10],
+        ["fit", "train", 12, 15],
+      ],
+    );
   });
 });
 
