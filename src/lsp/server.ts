@@ -1,6 +1,8 @@
 import { fileURLToPath } from "node:url";
 import { createConnection, type WatchDog } from "vscode-languageserver";
 import {
+  type CodeAction,
+  CodeActionKind,
   type Connection,
   createProtocolConnection,
   type Diagnostic as LspDiagnostic,
@@ -121,6 +123,7 @@ export function listen(connection: Connection, options: ServerOptions = {}): voi
       renameProvider: { prepareProvider: true },
       documentFormattingProvider: true,
       documentSymbolProvider: true,
+      codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
     },
     serverInfo: { name: "rnnp" },
   }));
@@ -185,6 +188,29 @@ export function listen(connection: Connection, options: ServerOptions = {}): voi
       newText: newName,
     }));
     return { changes: { [doc.uri]: edits } };
+  });
+
+  // Quick fixes: a misspelt name the checker has a "did you mean" for is replaced by the suggestion.
+  connection.onCodeAction(({ textDocument, range: wanted }): CodeAction[] => {
+    const doc = docOf(textDocument.uri);
+    const a = analysisOf(doc);
+    const from = doc.offsetAt(wanted.start);
+    const to = doc.offsetAt(wanted.end);
+    return a.diagnostics.flatMap((d) => {
+      const suggestion = /^did you mean `([A-Za-z_][A-Za-z0-9_.]*)`\?$/.exec(d.hint ?? "")?.[1];
+      if (!suggestion || !d.span || d.span.end.offset < from || d.span.start.offset > to) return [];
+      const written = a.text.slice(d.span.start.offset, d.span.end.offset);
+      if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(written)) return [];
+      return [
+        {
+          title: `Change \`${written}\` to \`${suggestion}\``,
+          kind: CodeActionKind.QuickFix,
+          diagnostics: [toLsp(doc, d)],
+          isPreferred: true,
+          edit: { changes: { [doc.uri]: [{ range: range(doc, d.span), newText: suggestion }] } },
+        },
+      ];
+    });
   });
 
   // The outline: the params and the stages, each with its kind.

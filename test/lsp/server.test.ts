@@ -72,6 +72,7 @@ describe("rnnp lsp: the protocol", () => {
       renameProvider: { prepareProvider: true },
       documentFormattingProvider: true,
       documentSymbolProvider: true,
+      codeActionProvider: { codeActionKinds: ["quickfix"] },
     });
   });
 });
@@ -467,6 +468,43 @@ describe("rnnp lsp: definition, references, rename", () => {
     await assert.rejects(rename("params"), /`params` is a keyword/);
     await assert.rejects(rename("2x"), /`2x` is not a name/);
     await assert.rejects(rename("x", at(PIPELINE, "maxLen")), /only a stage's name can be renamed/);
+  });
+});
+
+describe("rnnp lsp: quick fixes", () => {
+  it("replaces a misspelt kind, parameter or reference by the checker's suggestion", async () => {
+    const text =
+      'pipeline q {\n  stage raw = load.csv(path: "a.csv", lable: "y")\n  stage c = clen(raw)\n  stage d = head(rwa, n: 2)\n}\n';
+    const uri = "file:///tmp/rnnp-lsp/q.rnnp";
+    const published = await client.open(uri, text);
+    const actions = await client.request<
+      {
+        title: string;
+        kind: string;
+        edit: { changes: Record<string, { range: Range; newText: string }[]> };
+      }[]
+    >("textDocument/codeAction", {
+      textDocument: { uri },
+      range: { start: { line: 0, character: 0 }, end: { line: 5, character: 0 } },
+      context: { diagnostics: published.diagnostics },
+    });
+    assert.deepEqual(
+      actions.map((x) => [x.title, x.kind]),
+      [
+        ["Change `lable` to `label`", "quickfix"],
+        ["Change `clen` to `clean`", "quickfix"],
+        ["Change `rwa` to `raw`", "quickfix"],
+      ],
+    );
+    const fixed = applyEdits(
+      text,
+      actions.flatMap((x) => x.edit.changes[uri]!),
+    );
+    assert.equal(
+      fixed,
+      text.replace("lable", "label").replace("clen", "clean").replace("rwa", "raw"),
+    );
+    assert.deepEqual((await client.open("file:///tmp/rnnp-lsp/q2.rnnp", fixed)).diagnostics, []);
   });
 });
 
