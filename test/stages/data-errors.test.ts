@@ -123,11 +123,11 @@ describe("huge inputs give bounded diagnostics", () => {
   it("a missing column among huge names: a bounded message and a bounded did-you-mean", async () => {
     const dir = tempDir();
     writeFiles(dir, {
-      "wide.csv": `labl,${"b".repeat(2_000_000)},${Array.from({ length: 30 }, (_, i) => `c${i}`).join(",")}\n1,2,${Array(30).fill(0).join(",")}\n`,
+      "wide.csv": `labl,${"b".repeat(500_000)},${Array.from({ length: 30 }, (_, i) => `c${i}`).join(",")}\n1,2,${Array(30).fill(0).join(",")}\n`,
     });
     const d = await failure(runKind("load.csv", dir, {}, { path: "wide.csv", label: "label" }));
     assert.ok(d.message.length < 400, d.message);
-    assert.match(d.message, /bbbb\.\.\. \(2000000 characters\), c0, .*\(20 more\)\)$/);
+    assert.match(d.message, /bbbb\.\.\. \(500000 characters\), c0, .*\(20 more\)\)$/);
     assert.equal(d.hint, 'did you mean "labl"?');
     assert.equal(
       nearestName("x".repeat(300), ["x".repeat(300)]),
