@@ -33,7 +33,7 @@ const json = (s: string) =>
   };
 const byName = (s: string) => Object.fromEntries(json(s).stages.map((x) => [x.name, x.status]));
 
-describe("rnnp run", async () => {
+describe("rnnp run", () => {
   it("runs everything, then nothing; an edited param reruns exactly that stage and its dependents", async () => {
     const rig = project();
     const first = await rig.rnnp(["run", "p.rnnp", "--json"]);
@@ -190,7 +190,7 @@ describe("rnnp run", async () => {
   });
 });
 
-describe("rnnp status, why, dag", async () => {
+describe("rnnp status, why, dag", () => {
   it("status: fresh and stale stages with a reason, without running anything", async () => {
     const rig = project();
     await rig.rnnp(["run", "p.rnnp", "--stage", "low"]);
@@ -257,7 +257,7 @@ describe("rnnp status, why, dag", async () => {
   });
 });
 
-describe("rnnp validate and fmt", async () => {
+describe("rnnp validate and fmt", () => {
   it("validate: exit 0 when valid, 2 with every error otherwise, and nothing runs", async () => {
     const rig = project();
     const ok = await rig.rnnp(["validate", "p.rnnp"]);
@@ -298,7 +298,7 @@ describe("rnnp validate and fmt", async () => {
   });
 });
 
-describe("rnnp show and cache", async () => {
+describe("rnnp show and cache", () => {
   it("show prints a built stage's outputs", async () => {
     const rig = project();
     assert.equal((await rig.rnnp(["show", "preview", "p.rnnp"])).code, 1, "not built yet");
@@ -422,7 +422,7 @@ describe("rnnp show and cache", async () => {
   });
 });
 
-describe("rnnp --help and --version", async () => {
+describe("rnnp --help and --version", () => {
   it("works anywhere and exits 0", async () => {
     const rig = new Rig();
     const help = await rig.rnnp(["--help"]);
