@@ -77,6 +77,30 @@ export class Rig {
     return { code, stdout: stdout.text, stderr: stderr.text };
   }
 
+  /**
+   * The output digests of the given stages of a run (its `--json` stages), as `stage.output` ->
+   * digest, read from the cache records (the rig's cache, or `cache`).
+   */
+  async digests(
+    stages: readonly { name: string; key: string | null }[],
+    cache?: string,
+  ): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const s of stages) {
+      const shown = await this.rnnp([
+        "cache",
+        "show",
+        String(s.key),
+        "--json",
+        ...(cache ? ["--cache", cache] : []),
+      ]);
+      if (shown.code !== 0) throw new Error(`no record for ${s.name}: ${shown.stderr}`);
+      const record = JSON.parse(shown.stdout) as { outputs: Record<string, { digest: string }> };
+      for (const [o, ref] of Object.entries(record.outputs)) out[`${s.name}.${o}`] = ref.digest;
+    }
+    return out;
+  }
+
   /** `rnnp ARGS` as a real process (compiled CLI), synchronously. */
   spawnSync(
     args: string[],
