@@ -117,9 +117,9 @@ export class Rig {
   /** `rnnp ARGS` as a real process, running in the background (to signal or race it). */
   spawn(
     args: string[],
-    opts: { cwd?: string; env?: Record<string, string> } = {},
+    opts: { cwd?: string; env?: Record<string, string>; nodeArgs?: string[] } = {},
   ): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], {
       cwd: opts.cwd ?? this.dir,
       env: cleanEnv({ ...this.env, ...opts.env }),
     });
