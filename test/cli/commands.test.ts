@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import { NAMES_CSV } from "../helpers.js";
 import { Rig } from "../rig.js";

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, writeFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { open } from "lmdb";
 import { NAMES_CSV } from "../helpers.js";

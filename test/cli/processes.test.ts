@@ -1,6 +1,4 @@
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import { NAMES_CSV } from "../helpers.js";
 import { Gate, GATE_KIND, waitFor } from "../fixtures/gate.js";
