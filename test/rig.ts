@@ -36,6 +36,7 @@ export class Rig {
   /** Extra environment for every run of this rig (e.g. RNNP_THREADS). */
   env: Record<string, string> = {};
 
+  /** Make rigs in a test or a describe block, not in a hook: the folder goes when the file ends. */
   constructor(prefix = "rnnp-rig-") {
     this.dir = tempDir(prefix);
   }
