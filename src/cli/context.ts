@@ -1,6 +1,8 @@
-import { readdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { CacheStore } from "../cache/store.js";
+import { findProjectRoot, projectCacheDir } from "../project/root.js";
 import { loadPipeline } from "../lang/load.js";
 import type { PipelineIR } from "../lang/ir.js";
 import { Planner } from "../plan/planner.js";
@@ -59,21 +61,54 @@ export function openPipeline(file: string, overrides: readonly string[] = []): P
   return loaded.ir;
 }
 
-/** The cache directory: --cache, else $RNNP_CACHE, else ./cache. */
-export function cacheDir(opts: CommonOptions): string {
-  return resolve(io().cwd, opts.cache ?? io().env.RNNP_CACHE ?? "cache");
+/**
+ * The cache directory: --cache, else $RNNP_CACHE (both relative to the current directory), else the
+ * project's: `cache` in rnnp.config.json, else `cache/` at the project root found from `from` (the
+ * pipeline's folder, or the current one). So one project has one cache from any folder.
+ */
+export function cacheDir(opts: CommonOptions, from: string = io().cwd): string {
+  const given = opts.cache ?? io().env.RNNP_CACHE;
+  if (given !== undefined && given !== "") return resolve(io().cwd, given);
+  return projectCacheDir(findProjectRoot(from));
+}
+
+export interface OpenCacheOptions {
+  /** Where to look for the project root (default: the current directory). */
+  from?: string;
+  /**
+   * Verbs that store results (run, check, cache import) create the cache; the others only read, and
+   * where there is no cache yet they see an empty one that leaves nothing behind.
+   */
+  create?: boolean;
 }
 
 /** The cache, closed when the command ends. */
-export function openCache(opts: CommonOptions): CacheStore {
-  const store = CacheStore.open(cacheDir(opts));
+export function openCache(opts: CommonOptions, how: OpenCacheOptions = {}): CacheStore {
+  const dir = cacheDir(opts, how.from);
+  if (!how.create && !existsSync(join(dir, "data.mdb"))) return emptyCache();
+  const store = CacheStore.open(dir);
   onEnd(() => store.close());
   return store;
 }
 
-export function openPlan(file: string | undefined, opts: CommonOptions): Planner {
-  const ir = openPipeline(pipelineFile(file), opts.param ?? []);
-  return new Planner(ir, openCache(opts), runtimeFor(ir, opts));
+/** An empty cache in a temporary folder, removed when the command ends: what a read-only verb sees before anything ran. */
+function emptyCache(): CacheStore {
+  const dir = mkdtempSync(join(tmpdir(), "rnnp-empty-cache-"));
+  const store = CacheStore.open(dir);
+  onEnd(() => rmSync(dir, { recursive: true, force: true }));
+  onEnd(() => store.close());
+  return store;
+}
+
+export function openPlan(
+  file: string | undefined,
+  opts: CommonOptions,
+  how: { create?: boolean } = {},
+): Planner {
+  const path = pipelineFile(file);
+  const ir = openPipeline(path, opts.param ?? []);
+  const store = openCache(opts, { from: dirname(resolve(io().cwd, path)), ...how });
+  return new Planner(ir, store, runtimeFor(ir, opts));
 }
 
 /**

@@ -56,7 +56,10 @@ function reportFailure(e: unknown): number {
 }
 
 const withCache = (c: Command) =>
-  c.option("--cache <dir>", "cache directory (default: $RNNP_CACHE or ./cache)");
+  c.option(
+    "--cache <dir>",
+    "cache directory (default: $RNNP_CACHE, else `cache` in rnnp.config.json, else cache/ at the project root)",
+  );
 const withRemote = (c: Command) =>
   c
     .option(

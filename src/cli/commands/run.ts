@@ -52,7 +52,7 @@ export async function runCommand(
   file: string | undefined,
   opts: RunCommandOptions,
 ): Promise<number> {
-  const planner = openPlan(file, opts);
+  const planner = openPlan(file, opts, { create: !opts.dryRun });
   const targets = opts.stage?.length
     ? checkNames(planner, opts.stage.flatMap(splitList), "--stage")
     : undefined;
@@ -73,10 +73,14 @@ export async function runCommand(
 
   const jobs = opts.jobs ?? 1;
   const progress = await Progress.create(!opts.json && jobs === 1 && stderr().isTTY);
-  const remote = remoteFor(opts, (m) => {
-    progress.stop();
-    stderr().write(stderr().c.yellow(`warning: ${m}\n`));
-  });
+  const remote = remoteFor(
+    opts,
+    (m) => {
+      progress.stop();
+      stderr().write(stderr().c.yellow(`warning: ${m}\n`));
+    },
+    planner.ir.dir,
+  );
   const started = performance.now();
   const width = Math.max(...planner.order.map((s) => s.name.length));
   const kindWidth = Math.max(...planner.order.map((s) => s.kind.name.length));

@@ -77,7 +77,7 @@ export async function statusCommand(
   const planner = openPlan(file, opts);
   const rows = await stageStatuses(
     planner,
-    remoteFor(opts, (m) => stderr().write(stderr().c.yellow(`warning: ${m}\n`))),
+    remoteFor(opts, (m) => stderr().write(stderr().c.yellow(`warning: ${m}\n`)), planner.ir.dir),
   );
   if (opts.json) {
     printJson({ pipeline: planner.ir.name, file: planner.ir.file, stages: rows });
