@@ -5,6 +5,7 @@ import { explain, summarize, type Reason } from "../../plan/why.js";
 import type { RemoteCache } from "../../cache/remote.js";
 import { remoteFor, type RemoteFlags } from "../config.js";
 import { checkNames } from "./run.js";
+import { describeDrift, workspaceDrift, type WorkspaceDrift } from "../../run/workspace.js";
 import {
   EXIT,
   Exit,
@@ -24,6 +25,8 @@ export interface StageStatusRow {
   where?: "local" | "remote";
   durationMs: number | null;
   reason?: string;
+  /** Files it writes into the working tree that differ from what it made (`run` restores them). */
+  workspace?: WorkspaceDrift;
 }
 
 /**
@@ -40,6 +43,17 @@ export async function stageStatuses(
     const res = planner.resolve(s.name);
     const key = res.state === "keyed" ? res.key : null;
     const base = { name: s.name, kind: s.kind.name, key };
+    const drift = res.state === "keyed" && res.record ? workspaceDrift(planner, s) : undefined;
+    if (drift) {
+      rows.push({
+        ...base,
+        status: "stale",
+        durationMs: null,
+        reason: `${describeDrift(drift)} (run restores them from the cache)`,
+        workspace: drift,
+      });
+      continue;
+    }
     if (res.state === "keyed" && res.record) {
       rows.push({
         ...base,
