@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ownPackageRoot } from "../core/find-up.js";
 import { CONFIG_SCHEMA } from "../project/config-schema.js";
+import { referenceMarkdown } from "./reference.js";
 
 /**
  * `npm run docs`: writes the documents generated from declarations (specs keep them in sync):
@@ -14,7 +15,10 @@ export function configSchemaJson(): string {
 }
 
 export function writeDocs(root: string): string[] {
-  const files: [string, string][] = [["schema/rnnp.config.schema.json", configSchemaJson()]];
+  const files: [string, string][] = [
+    ["schema/rnnp.config.schema.json", configSchemaJson()],
+    ["docs/reference.md", referenceMarkdown()],
+  ];
   for (const [path, text] of files) {
     mkdirSync(dirname(join(root, path)), { recursive: true });
     writeFileSync(join(root, path), text);

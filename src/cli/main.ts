@@ -91,6 +91,7 @@ function createProgram(exit: { code: number }): Command {
     .description("Declarative, cached, reproducible pipelines for recurrent neural networks.")
     .version(RNNP_VERSION)
     .showSuggestionAfterError(true)
+    .helpCommand(false)
     .exitOverride()
     .configureOutput({
       writeOut: (s) => stdout().write(s),
@@ -294,6 +295,23 @@ function createProgram(exit: { code: number }): Command {
     .option("-n, --dry-run", "report without removing")
     .option("--json", "print JSON")
     .action(action(async () => (await import("./commands/cache.js")).cacheGc));
+
+  program
+    .command("help")
+    .argument("[topic]", "a command, stage kind, layer, optimizer or schedule")
+    .description(
+      "show a command's usage, or the reference of a stage kind, layer, optimizer or schedule",
+    )
+    .action(async (topic?: string) => {
+      exit.code = (await import("./commands/help.js")).helpCommand(program)(topic);
+    });
+  program
+    .command("kinds")
+    .description(
+      "list the stage kinds, layers, optimizers and schedules (`rnnp help NAME` for one)",
+    )
+    .option("--json", "print JSON: every parameter's type, default and doc")
+    .action(action(async () => (await import("./commands/help.js")).kindsCommand));
 
   return program;
 }
