@@ -145,6 +145,8 @@ function createProgram(exit: { code: number }): Command {
       "show which stages are fresh and why the others are stale, without running anything",
     )
     .option("--json", "print JSON")
+    .option("--exit-code", "exit 1 when any stage is stale (for scripts)")
+    .option("-q, --quiet", "print nothing; exit 1 when any stage is stale")
     .action(action(async () => (await import("./commands/status.js")).statusCommand));
 
   withParams(
