@@ -7,7 +7,7 @@ import {
 } from "../stages/schema.js";
 import type { TF } from "./tf.js";
 
-type Optimizer = import("@tensorflow/tfjs").Optimizer;
+type Optimizer = import("../runtime/tfjs.js").Optimizer;
 
 /**
  * Optimizers and learning-rate schedules a train stage may name. Each is one entry: its arguments
