@@ -16,7 +16,7 @@ import {
 import { EXIT, Exit } from "./exit.js";
 
 import { io, onEnd } from "./io.js";
-import { printDiagnostics } from "./print.js";
+import { printDiagnostics, printJson } from "./print.js";
 
 export { EXIT, Exit };
 export { formatBytes, formatDuration, printDiagnostics, printJson, table } from "./print.js";
@@ -50,9 +50,21 @@ export function pipelineFile(given?: string): string {
   );
 }
 
-/** Parses and checks a pipeline, printing diagnostics; exits 2 on any error. */
-export function openPipeline(file: string, overrides: readonly string[] = []): PipelineIR {
+/**
+ * Parses and checks a pipeline, printing diagnostics; exits 2 on any error. With `json`, an invalid
+ * pipeline's diagnostics go to stdout as JSON (`{file, valid: false, diagnostics}`), so a script that
+ * asked for JSON gets JSON.
+ */
+export function openPipeline(
+  file: string,
+  overrides: readonly string[] = [],
+  how: { json?: boolean } = {},
+): PipelineIR {
   const loaded = loadPipeline(file, overrides, io().cwd);
+  if (how.json && !loaded.ir) {
+    printJson({ file, valid: false, diagnostics: loaded.diagnostics });
+    throw new Exit(EXIT.invalid);
+  }
   printDiagnostics(
     loaded.diagnostics,
     loaded.source !== undefined ? new Map([[file, loaded.source]]) : undefined,
@@ -106,7 +118,9 @@ export function openPlan(
   how: { create?: boolean } = {},
 ): Planner {
   const path = pipelineFile(file);
-  const ir = openPipeline(path, opts.param ?? []);
+  const ir = openPipeline(path, opts.param ?? [], {
+    json: (opts as { json?: boolean }).json === true,
+  });
   const store = openCache(opts, { from: dirname(resolve(io().cwd, path)), ...how });
   return new Planner(ir, store, runtimeFor(ir, opts));
 }

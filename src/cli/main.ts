@@ -30,11 +30,15 @@ export async function main(argv: readonly string[], given: Io = processIo()): Pr
 function reportFailure(e: unknown): number {
   const err = stderr();
   if (e instanceof CommanderError) {
-    return e.code === "commander.helpDisplayed" ||
-      e.code === "commander.version" ||
-      e.code === "commander.help"
+    // --help and --version succeed; help shown because no subcommand was given (`rnnp`, `rnnp cache`)
+    // is a usage error, so a script that forgot its verb fails.
+    return e.code === "commander.helpDisplayed" || e.code === "commander.version"
       ? EXIT.ok
-      : EXIT.invalid;
+      : e.code === "commander.help"
+        ? e.exitCode === 0
+          ? EXIT.ok
+          : EXIT.invalid
+        : EXIT.invalid;
   }
   if (e instanceof Exit) {
     if (e.message) err.write(`${err.c.red("error")}: ${e.message}\n`);
@@ -167,11 +171,12 @@ function createProgram(exit: { code: number }): Command {
     )
     .action(action(async () => (await import("./commands/dag.js")).dagCommand));
 
-  withParams(program.command("validate").argument("<file>", "pipeline file"))
+  withParams(program.command("validate").argument("<files...>", "pipeline files"))
     .description(
-      "check a pipeline (syntax, kinds, parameters, references, cycles) without running it; exit 2 on errors",
+      "check pipelines (syntax, kinds, parameters, references, cycles) without running them; exit 2 on errors",
     )
     .option("-q, --quiet", "print nothing when valid")
+    .option("--json", "print JSON: each file's validity and diagnostics")
     .action(action(async () => (await import("./commands/validate.js")).validateCommand));
 
   program

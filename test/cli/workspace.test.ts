@@ -90,6 +90,21 @@ describe("workspace outputs (exports) are checked and restored, and variants lea
     assert.deepEqual(stale(status.stdout), []);
   });
 
+  it("predict --file - reads standard input; a missing --file is a clean usage error", async () => {
+    const r = await rig.rnnp(["predict", "p.rnnp", "--stage", "fit", "--file", "-", "--json"], {
+      stdin: "anna\nbob\n\n",
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { results: { input: string }[] };
+    assert.deepEqual(
+      out.results.map((p) => p.input),
+      ["anna", "bob"],
+    );
+    const missing = await rig.rnnp(["predict", "p.rnnp", "--stage", "fit", "--file", "nope.txt"]);
+    assert.equal(missing.code, 2);
+    assert.equal(missing.stderr, "error: --file nope.txt: no such file\n");
+  });
+
   it("--kernels/--backend overrides leave the lockfile alone, so --frozen still passes", async () => {
     const lock = rig.read("p.lock");
     // A real process: one process runs one TF.js build of kernels.
