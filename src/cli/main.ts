@@ -313,6 +313,20 @@ function createProgram(exit: { code: number }): Command {
       exit.code = (await import("./commands/help.js")).helpCommand(program)(topic);
     });
   program
+    .command("init")
+    .description(
+      "make this folder an rnnp project: rnnp.config.json, a starter pipeline for a CSV of yours, cache/ in .gitignore",
+    )
+    .option("--data <csv>", "your CSV: the starter pipeline reads its columns and classes")
+    .option("--text <column>", "the column holding the text (default: the longest text column)")
+    .option(
+      "--label <column>",
+      "the column holding the label (default: label/class/target, else the last)",
+    )
+    .option("--name <name>", "the pipeline's name and file (default: pipeline)")
+    .option("--force", "overwrite rnnp.config.json and the pipeline if they exist")
+    .action(action(async () => (await import("./commands/init.js")).initCommand));
+  program
     .command("kinds")
     .description(
       "list the stage kinds, layers, optimizers and schedules (`rnnp help NAME` for one)",
