@@ -9,7 +9,8 @@ import { type StageStatus, stageStatus } from "./status.js";
 export function hover(
   a: Analysis,
   offset: number,
-  cacheDir: string,
+  /** The cache to read a stage's status from (found only when needed: a bad config is an error then). */
+  cacheDir: () => string,
 ): { markdown: string; span: Span } | undefined {
   const site = siteAt(a, offset);
   if (!site) return undefined;
@@ -17,7 +18,7 @@ export function hover(
   return markdown === undefined ? undefined : { markdown, span: site.span };
 }
 
-function describe(a: Analysis, site: Site, cacheDir: string): string | undefined {
+function describe(a: Analysis, site: Site, cacheDir: () => string): string | undefined {
   switch (site.type) {
     case "callee":
       return calleeMarkdown(site.callee);
@@ -56,7 +57,7 @@ function describe(a: Analysis, site: Site, cacheDir: string): string | undefined
   }
 }
 
-function stageMarkdown(a: Analysis, name: string, cacheDir: string): string | undefined {
+function stageMarkdown(a: Analysis, name: string, cacheDir: () => string): string | undefined {
   const decl = a.stages.get(name);
   if (!decl) return undefined;
   const lines = [`**stage ${name}** = \`${decl.body.name.text}\``];
@@ -66,13 +67,13 @@ function stageMarkdown(a: Analysis, name: string, cacheDir: string): string | un
   return lines.join("\n");
 }
 
-function statusLine(a: Analysis, name: string, cacheDir: string): string {
+function statusLine(a: Analysis, name: string, cacheDir: () => string): string {
   if (!a.ir) return "key: unknown until the pipeline checks without errors";
   const swept = a.ir.stages.some((s) => s.variant?.of === name);
   if (swept) return "key: one per variant of the sweep (see `rnnp status`)";
   let status: StageStatus;
   try {
-    status = stageStatus(a.ir, name, cacheDir);
+    status = stageStatus(a.ir, name, cacheDir());
   } catch (e) {
     return `key: unknown (${(e as Error).message})`;
   }

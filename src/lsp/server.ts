@@ -110,8 +110,8 @@ export function listen(connection: Connection, options: ServerOptions = {}): voi
     start: doc.positionAt(span.start.offset),
     end: doc.positionAt(span.end.offset),
   });
-  const cacheDir = (a: Analysis) =>
-    options.cache ?? options.env?.RNNP_CACHE ?? defaultCacheDir(a.file);
+  const cacheDir = (a: Analysis) => () =>
+    options.cache || options.env?.RNNP_CACHE || defaultCacheDir(a.file);
 
   connection.onInitialize(() => ({
     capabilities: {

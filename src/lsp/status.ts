@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { findProjectRoot, projectCacheDir } from "../project/root.js";
 import { CacheStore } from "../cache/store.js";
-import { findUp } from "../core/find-up.js";
 import type { PipelineIR } from "../lang/ir.js";
 import { Planner } from "../plan/planner.js";
 import { describeRuntime, type KernelsName, RuntimeUnavailable } from "../runtime/descriptor.js";
@@ -19,12 +19,9 @@ export type StageStatus =
   | { state: "invalid"; message: string }
   | { state: "no cache"; dir: string };
 
-/** The cache a pipeline uses by default: `cache/` at its project's root (rnnp.config.json, package.json or .git). */
+/** The cache a pipeline uses by default, as the CLI finds it: its project's (rnnp.config.json's `cache`, else `cache/` at the root). */
 export function defaultCacheDir(pipelineFile: string): string {
-  const dir = dirname(pipelineFile);
-  const marker = ["rnnp.config.json", "package.json", ".git"];
-  const root = findUp(dir, (d) => marker.some((m) => existsSync(join(d, m)))) ?? dir;
-  return join(root, "cache");
+  return projectCacheDir(findProjectRoot(dirname(pipelineFile)));
 }
 
 export function stageStatus(ir: PipelineIR, stage: string, cacheDir: string): StageStatus {

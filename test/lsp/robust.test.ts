@@ -31,7 +31,7 @@ describe("the language server on half-written text", () => {
           const items = complete(a, offset);
           assert.ok(Array.isArray(items));
           for (const item of items) assert.equal(typeof item.label, "string");
-          hover(a, offset, "/nonexistent/cache");
+          hover(a, offset, () => "/nonexistent/cache");
           siteAt(a, offset);
         },
       ),

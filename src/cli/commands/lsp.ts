@@ -9,9 +9,10 @@ export async function lspCommand(opts: { cache?: string; stdio?: boolean }): Pro
   const { serve } = await import("../../lsp/server.js");
   const { stdin, stdout, env, cwd } = io();
   const { resolve } = await import("node:path");
+  const given = opts.cache || env.RNNP_CACHE;
   const orderly = await serve(stdin, stdout as unknown as NodeJS.WritableStream, {
-    ...(opts.cache !== undefined ? { cache: resolve(cwd, opts.cache) } : {}),
-    env,
+    // --cache, else $RNNP_CACHE (both relative to the current directory), else each pipeline's project cache.
+    ...(given ? { cache: resolve(cwd, given) } : {}),
   });
   // The protocol's rule: exit code 0 after a shutdown request, 1 when the client just went away.
   return orderly ? EXIT.ok : EXIT.failed;
