@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { lex } from "../../grammar/lexer.js";
 import * as T from "../../grammar/tokens.js";
+import { editorFiles } from "../../src/lsp/generate.js";
 import { SCOPE } from "../../src/lsp/textmate.js";
 import { ROOT, tempDir } from "../helpers.js";
 
@@ -28,6 +29,15 @@ describe("the VS Code extension folder", () => {
     for (const file of [pkg.main, pkg.contributes.grammars[0].path, "language-configuration.json"])
       assert.ok(existsSync(join(DIR, file)), file);
     assert.equal(json("syntaxes/rnnp.tmLanguage.json").scopeName, SCOPE);
+  });
+
+  it("ships the generated grammar and rnnp.config.json's schema (run `npm run grammar`)", () => {
+    for (const [path, text] of editorFiles())
+      assert.equal(readFileSync(join(ROOT, path), "utf8"), text);
+    assert.deepEqual(json("package.json").contributes.jsonValidation, [
+      { fileMatch: "rnnp.config.json", url: "./schemas/rnnp.config.schema.json" },
+    ]);
+    assert.equal(json("schemas/rnnp.config.schema.json").title, "rnnp.config.json");
   });
 
   it("comments, brackets and words as the lexer reads them", () => {
