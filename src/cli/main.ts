@@ -156,10 +156,19 @@ function createProgram(exit: { code: number }): Command {
     .description("print the stage graph with each stage's status")
     .addOption(
       new Option("--format <format>", "output format")
-        .choices(["text", "dot", "mermaid"])
+        .choices(["text", "dot", "mermaid", "svg"])
         .default("text"),
     )
     .action(action(async () => (await import("./commands/dag.js")).dagCommand));
+
+  withRemote(withParams(withCache(program.command("report").argument("[file]", "pipeline file"))))
+    .description(
+      "write one self-contained HTML report (DAG, training curves, evaluations against baselines, sweeps, data) that opens offline",
+    )
+    .option("-o, --output <file>", "the HTML file to write", "report.html")
+    .option("--open", "open it in the default browser")
+    .option("--no-samples", "leave out forecasts and decoded samples (they re-run the models)")
+    .action(action(async () => (await import("./commands/report.js")).reportCommand));
 
   withParams(program.command("validate").argument("<file>", "pipeline file"))
     .description(

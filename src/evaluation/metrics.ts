@@ -111,6 +111,19 @@ export interface ValueErrors {
   perStep: { mae: number; rmse: number }[];
 }
 
+/** Maps an encoded value of target `k` of an example back to its original units (scaling and relative encoding undone). */
+export function originalUnits(
+  names: readonly string[],
+  scaling?: Record<string, Scaling>,
+  relativeTo?: Float32Array,
+): (v: number, k: number, example: number) => number {
+  return (v, k, example) => {
+    const s = scaling?.[names[k]!];
+    const u = s ? v * s.scale + s.center : v;
+    return relativeTo ? (u + 1) * relativeTo[example * names.length + k]! : u;
+  };
+}
+
 /**
  * MAE, RMSE and MAPE of predictions in the targets' original units. MAPE skips true values of 0,
  * where it is undefined.
@@ -125,11 +138,7 @@ export function valueErrors(
 ): ValueErrors {
   const size = names.length * horizon;
   const n = y.length / size;
-  const unscale = (v: number, k: number, example: number) => {
-    const s = scaling?.[names[k]!];
-    const u = s ? v * s.scale + s.center : v;
-    return relativeTo ? (u + 1) * relativeTo[example * names.length + k]! : u;
-  };
+  const unscale = originalUnits(names, scaling, relativeTo);
   const zero = () => ({ abs: 0, sq: 0, pct: 0, pctN: 0, m: 0 });
   const acc = names.map(zero);
   const steps = Array.from({ length: horizon }, zero);
