@@ -1,4 +1,4 @@
-import type { DataView, EvaluateView, Samples, SweepView, TrainView } from "./collect.js";
+import type { DataStageView, EvaluateView, Samples, SweepView, TrainView } from "./collect.js";
 
 /**
  * The report's charts as Vega-Lite specifications, data inline: the page compiles and draws them
@@ -71,7 +71,7 @@ export function curveChart(family: TrainView[], metric: string): Chart | undefin
     title: `${name}: ${metric} per epoch`,
     ...(rules.length
       ? {
-          caption: `The dotted line marks the epoch whose weights early stopping restored${multi ? " (per variant)" : ""}.`,
+          caption: `The purple line marks the epoch whose weights early stopping restored${multi ? " (per variant)" : ""}.`,
         }
       : {}),
     spec: {
@@ -105,11 +105,30 @@ export function curveChart(family: TrainView[], metric: string): Chart | undefin
           ? [
               {
                 data: { values: rules },
-                mark: { type: "rule", strokeDash: [2, 2], color: "#7c3aed", tooltip: true },
+                mark: {
+                  type: "rule",
+                  strokeDash: [3, 3],
+                  strokeWidth: 2,
+                  color: "#7c3aed",
+                  tooltip: true,
+                },
                 encoding: {
                   x: { field: "epoch", type: "quantitative" },
                   tooltip: [{ field: "note" }, { field: "run" }],
                 },
+              },
+              {
+                data: { values: rules.slice(0, 1) },
+                mark: {
+                  type: "text",
+                  color: "#7c3aed",
+                  align: "left",
+                  dx: 4,
+                  dy: -4,
+                  y: 0,
+                  baseline: "top",
+                },
+                encoding: { x: { field: "epoch", type: "quantitative" }, text: { field: "note" } },
               },
             ]
           : []),
@@ -289,7 +308,7 @@ export function verdictChart(e: EvaluateView): Chart | undefined {
 
 export function confusionChart(e: EvaluateView): Chart | undefined {
   const c = e.report.confusion;
-  if (!c || !c.labels.length) return undefined;
+  if (!c?.labels.length) return undefined;
   const values = c.matrix.flatMap((row, i) =>
     row.map((count, j) => ({ actual: c.labels[i]!, predicted: c.labels[j]!, count })),
   );
@@ -362,11 +381,14 @@ export function perStepChart(e: EvaluateView): Chart | undefined {
 /** Forecasts over the test examples: the truth, the model and the baselines, per target and step. */
 export function forecastChart(e: EvaluateView, samples: Samples | undefined): Chart | undefined {
   if (samples?.kind !== "forecast" || !samples.rows.length) return undefined;
+  const baselines = [...new Set(samples.rows.map((r) => r.series))].filter(
+    (s) => s !== "actual" && s !== "model",
+  );
   return {
     id: `eval-${e.stage}-forecast`,
     title: `${e.stage}: predicted vs actual`,
     caption:
-      "Each test window's forecast (first step, or each facet's step) in original units, over the test examples in time order, beside the truth and the baselines'.",
+      "Each test window's forecast one step ahead, in original units, in the test set's order, beside the truth (black) and the baselines' forecasts (dashed).",
     spec: {
       data: { values: samples.rows },
       facet: {
@@ -379,7 +401,15 @@ export function forecastChart(e: EvaluateView, samples: Samples | undefined): Ch
         encoding: {
           x: { field: "i", type: "quantitative", title: "test example" },
           y: { field: "value", type: "quantitative", scale: { zero: false }, title: null },
-          color: { field: "series", type: "nominal", title: null },
+          color: {
+            field: "series",
+            type: "nominal",
+            title: null,
+            scale: {
+              domain: ["actual", "model", ...baselines],
+              range: ["#111827", "#2563eb", "#d97706", "#059669", "#9333ea", "#db2777", "#6b7280"],
+            },
+          },
           strokeDash: {
             condition: {
               test: "datum.series === 'actual' || datum.series === 'model'",
@@ -463,7 +493,7 @@ export function sweepChart(s: SweepView): Chart | undefined {
 }
 
 /** Rows per part (split outputs), or of the stage's one output. */
-export function rowsChart(d: DataView): Chart | undefined {
+export function rowsChart(d: DataStageView): Chart | undefined {
   if (d.parts.length < 2) return undefined;
   return {
     id: `data-${d.stage}-rows`,
@@ -482,7 +512,7 @@ export function rowsChart(d: DataView): Chart | undefined {
 }
 
 /** Class balance per part, as shares of each part's rows. */
-export function balanceChart(d: DataView): Chart | undefined {
+export function balanceChart(d: DataStageView): Chart | undefined {
   const values = d.parts.flatMap((p) =>
     (p.classes ?? []).map((c) => ({ part: p.part, class: c.label, count: c.count })),
   );
@@ -511,7 +541,7 @@ export function balanceChart(d: DataView): Chart | undefined {
 }
 
 /** Encoded lengths per part, the padded length as a rule: sequences at it may have been cut. */
-export function lengthChart(d: DataView): Chart | undefined {
+export function lengthChart(d: DataStageView): Chart | undefined {
   const values = d.parts.flatMap((p) =>
     (p.lengths ?? []).map((l) => ({ part: p.part, length: l.length, count: l.count })),
   );

@@ -26,7 +26,7 @@ export interface ReportData {
   edges: { from: string; to: string; label: string }[];
   train: TrainView[];
   evaluate: EvaluateView[];
-  data: DataView[];
+  data: DataStageView[];
   sweeps: SweepView[];
 }
 
@@ -104,7 +104,7 @@ export type Samples =
       rows: { input: string; truth: string; predicted: string; errors: number }[];
     };
 
-export interface DataView {
+export interface DataStageView {
   stage: string;
   kind: string;
   parts: PartView[];
@@ -117,7 +117,7 @@ export interface PartView {
   rows: number;
   /** Rows per class of the label (tables with a label role, sequences with class targets). */
   classes?: { label: string; count: number }[];
-  /** Sequences: how many have each true length, and the length they were padded or cut to. */
+  /** Encoded text: how many sequences have each true length, and the length they were padded or cut to. */
   lengths?: { length: number; count: number }[];
   maxLen?: number;
   /** Sequences at the length limit (those truncation may have cut). */
@@ -157,7 +157,7 @@ export function collectReport(
   };
   const train: TrainView[] = [];
   const evaluate: EvaluateView[] = [];
-  const data: DataView[] = [];
+  const data: DataStageView[] = [];
   for (const s of planner.order) {
     const record = built(s);
     if (!record) continue;
@@ -325,13 +325,20 @@ function partView(part: string, a: Table | SequenceSet): PartView {
     ...(t.kind === "class"
       ? { classes: tally(Array.from(t.y, (c) => t.classes[c] ?? String(c))) }
       : {}),
-    lengths: [...byLength].sort(([x], [y]) => x - y).map(([length, count]) => ({ length, count })),
-    maxLen,
-    atLimit: byLength.get(maxLen) ?? 0,
+    // Windows of features all have the window's length: only encoded text has a distribution.
+    ...(a.input === "tokens"
+      ? {
+          lengths: [...byLength]
+            .sort(([x], [y]) => x - y)
+            .map(([length, count]) => ({ length, count })),
+          maxLen,
+          atLimit: byLength.get(maxLen) ?? 0,
+        }
+      : {}),
   };
 }
 
-/** Counts per value, in order of first appearance sorted by name (stable across runs). */
+/** Counts per value, by value (stable across runs). */
 function tally(values: readonly string[]): { label: string; count: number }[] {
   const counts = new Map<string, number>();
   for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);

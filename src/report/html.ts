@@ -29,7 +29,7 @@ import { STATE_COLORS } from "./dag.js";
 export function renderHtml(data: ReportData, dagSvg: string): string {
   const charts: Chart[] = [];
   const sections = [
-    dagSection(data, dagSvg),
+    dagSection(dagSvg),
     trainSection(data.train, charts),
     evaluateSection(data.evaluate, charts),
     sweepSection(data.sweeps, charts),
@@ -118,7 +118,7 @@ function table(head: string[], rows: string[][], cls = ""): string {
     .join("")}</tbody></table>`;
 }
 
-function dagSection(data: ReportData, svg: string): string {
+function dagSection(svg: string): string {
   const legend = (Object.keys(STATE_COLORS) as StageState[])
     .map(
       (s) =>
@@ -128,8 +128,8 @@ function dagSection(data: ReportData, svg: string): string {
   const inline = svg.slice(svg.indexOf("<svg"));
   return `<section id="dag"><h2>Pipeline</h2>
 <p class="legend">${legend}</p>
-<div class="dag-wrap"><div class="dag">${inline}</div>
-<aside id="details" class="details"><p class="hint">Click a stage to see its parameters, its key's manifest, provenance and why it is in its state.</p></aside></div>
+<div class="dag">${inline}</div>
+<aside id="details" class="details"><p class="hint">Click a stage to see its parameters, its key's manifest, provenance and why it is in its state.</p></aside>
 </section>`;
 }
 
@@ -318,11 +318,11 @@ th { font-weight:600; background:#f3f4f6; } th small { font-weight:400; color:va
 ${(Object.keys(STATE_COLORS) as StageState[]).map((s) => `.pill.${s}, .state.${s} { background:${STATE_COLORS[s].fill}; border-color:${STATE_COLORS[s].stroke}; }`).join("\n")}
 .legend .key { margin-right:14px; color:var(--muted); font-size:12px; }
 .legend i { display:inline-block; width:12px; height:12px; border:1.5px solid; border-radius:3px; margin-right:4px; vertical-align:-2px; }
-.dag-wrap { display:flex; gap:16px; align-items:flex-start; }
-.dag { flex:1 1 auto; overflow:auto; background:white; border:1px solid var(--line); border-radius:8px; padding:8px; max-height:70vh; }
-.dag svg { max-width:none; } .dag g.node { cursor:pointer; } .dag g.node:hover path { stroke-width:2.5; }
+.dag { overflow:auto; background:white; border:1px solid var(--line); border-radius:8px; padding:8px; }
+.dag svg { width:100%; min-width:720px; height:auto; max-height:60vh; } .dag g.node { cursor:pointer; } .dag g.node:hover path { stroke-width:2.5; }
 .dag g.node.selected path { stroke:#111827; stroke-width:3; }
-.details { flex:0 0 440px; background:white; border:1px solid var(--line); border-radius:8px; padding:10px 14px; max-height:70vh; overflow:auto; font-size:13px; }
+.details { background:white; border:1px solid var(--line); border-radius:8px; padding:10px 14px; margin-top:12px; font-size:13px; columns:2 420px; column-gap:28px; }
+.details > * { break-inside:avoid; } .details h3 { column-span:all; }
 .details h3 { margin-top:4px; } .details pre { background:#f3f4f6; padding:6px; border-radius:4px; overflow:auto; max-height:260px; font-size:12px; }
 .details .hint { color:var(--muted); }
 .state { border:1px solid; border-radius:4px; padding:0 6px; }

@@ -20,7 +20,6 @@ export async function dagCommand(
     })),
   );
   const format = opts.format ?? "text";
-  const id = (n: string) => JSON.stringify(n);
   let out: string;
   if (format === "text") {
     out = table(

@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
-import { renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { UserError } from "../../core/diagnostic.js";
 import { RNNP_VERSION } from "../../core/version.js";
 import { formatBytes } from "../../core/units.js";
 import { collectReport } from "../../report/collect.js";
@@ -42,8 +44,16 @@ export async function reportCommand(
   const out = fromCwd(opts.output ?? "report.html");
   // Written whole or not at all: a browser never opens half a report.
   const partial = `${out}.${process.pid}.partial`;
-  writeFileSync(partial, html);
-  renameSync(partial, out);
+  try {
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(partial, html);
+    renameSync(partial, out);
+  } catch (e) {
+    rmSync(partial, { force: true });
+    throw new UserError(`cannot write the report to ${out}: ${(e as Error).message}`, {
+      hint: "choose another path with -o",
+    });
+  }
   const built = data.stages.filter((s) => s.state === "cached").length;
   stdout().write(
     `wrote ${opts.output ?? "report.html"} (${formatBytes(Buffer.byteLength(html))}): ${data.stages.length} stages, ${built} built; ${data.train.length} trained, ${data.evaluate.length} evaluated\n`,

