@@ -6,6 +6,7 @@ import { missingTool, Rig } from "../rig.js";
 import { ROOT, tempDir } from "../helpers.js";
 import type { ReportData } from "../../src/report/collect.js";
 import { CHROMIUM, checkReport } from "./browser.js";
+import { lossCurves, resample } from "../../src/report/terminal.js";
 
 const data = (pkg: string, file: string) =>
   JSON.stringify(join(ROOT, "node_modules", ...pkg.split("/"), "data", file));
@@ -253,6 +254,31 @@ describe("rnnp report", () => {
     assert.match(r.stdout, /fill="#d4f4dd"/);
   });
 
+  it("show draws a train stage's loss curves under its table: colours only on a terminal", async () => {
+    const plain = await names.rnnp(["show", "fit[units=4]", "p.rnnp"]);
+    assert.equal(plain.code, 0, plain.stderr);
+    const history = embedded(names.read("out/report.html")).train[0]!.history;
+    const span = `(1..${history.length})`;
+    // Not a terminal: no escape codes, so each curve has a chart of its own.
+    assert.doesNotMatch(plain.stdout, /\x1b\[/);
+    assert.match(plain.stdout, new RegExp(`training loss per epoch \\${span.slice(0, -1)}\\)\n`));
+    assert.match(plain.stdout, /validation loss per epoch/);
+    assert.match(plain.stdout, /[╭╮╰╯─]/);
+    const colour = await names.rnnp(["show", "fit[units=4]", "p.rnnp"], {
+      env: { FORCE_COLOR: "1", NO_COLOR: "" },
+    });
+    assert.match(
+      colour.stdout,
+      /loss per epoch \(1\.\.\d+\) {2}\x1b\[34m── train\x1b\[0m {2}\x1b\[33m── validation/,
+    );
+    const noColour = await names.rnnp(["show", "fit[units=4]", "p.rnnp"], {
+      env: { FORCE_COLOR: "1", NO_COLOR: "1" },
+    });
+    assert.doesNotMatch(noColour.stdout, /\x1b\[/);
+    // Other stages have no curves.
+    assert.doesNotMatch((await names.rnnp(["show", "seqs", "p.rnnp"])).stdout, /loss per epoch/);
+  });
+
   describe("in a real browser", { skip: missingTool(CHROMIUM) ?? false }, () => {
     for (const [name, rig, click] of [
       ["names", names, "fit[units=4]"],
@@ -277,5 +303,41 @@ describe("rnnp report", () => {
         t.diagnostic(`screenshots: ${r.screenshots.join(", ")}`);
       });
     }
+  });
+});
+
+describe("terminal loss curves", () => {
+  const epoch = (n: number, loss: number, valLoss?: number) => ({
+    epoch: n,
+    lr: 0.01,
+    loss,
+    metrics: {},
+    ...(valLoss !== undefined ? { valLoss } : {}),
+    gradNorm: 1,
+    layerGradNorms: {},
+  });
+
+  it("resample stretches a curve through its points, ends kept", () => {
+    assert.deepEqual(resample([0, 1], 5), [0, 0.25, 0.5, 0.75, 1]);
+    assert.deepEqual(resample([3, 1, 2], 5), [3, 2, 1, 1.5, 2]);
+    assert.deepEqual(resample([1, 2, 3], 2), [1, 2, 3]);
+  });
+
+  it("marks the restored epoch, scales both curves alike, and draws nothing for one epoch", () => {
+    const h = [epoch(1, 1.0, 1.2), epoch(2, 0.5, 0.9), epoch(3, 0.25, 1.1)];
+    const text = lossCurves(h, { colors: false, columns: 60, bestEpoch: 2 });
+    const charts = text.split(/\n(?=validation)/);
+    assert.equal(charts.length, 2);
+    // The same scale: both charts' top label is the largest of all values, 1.2.
+    for (const c of charts) assert.match(c.split("\n")[1]!, /^ +1\.2000 /);
+    assert.match(text, /\^[\s\S]*best epoch 2 \(restored\)/);
+    assert.equal(lossCurves([epoch(1, 1)], { colors: false }), "");
+    assert.doesNotMatch(
+      lossCurves(
+        h.map(({ valLoss: _, ...e }) => e),
+        { colors: false },
+      ),
+      /validation/,
+    );
   });
 });

@@ -1,6 +1,8 @@
 import { stdout } from "../io.js";
 import { short } from "../../core/digest.js";
 import { describeArtifact } from "../../artifacts/index.js";
+import { weightsEpoch } from "../../artifacts/model.js";
+import { lossCurves } from "../../report/terminal.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { EXIT, Exit, formatBytes, openPlan, printJson, type CommonOptions } from "../context.js";
 import { preview } from "../preview.js";
@@ -58,6 +60,15 @@ export function showCommand(
       `\n${stdout().c.bold(name)}  ${stdout().c.dim(`${short(out.digest)}, ${formatBytes(out.size)}`)}\n  ${describeArtifact(artifact)}\n`,
     );
     stdout().write(preview(artifact, n) + "\n");
+    if (artifact.type === "trained") {
+      const { epoch, restored } = weightsEpoch(artifact);
+      const chart = lossCurves(artifact.history, {
+        colors: stdout().c.isColorSupported,
+        columns: stdout().stream.columns,
+        bestEpoch: restored ? epoch?.epoch : undefined,
+      });
+      if (chart) stdout().write(`\n${chart}\n`);
+    }
   }
   return EXIT.ok;
 }
