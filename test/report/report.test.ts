@@ -81,6 +81,7 @@ function chartIds(html: string): string[] {
 }
 
 const screenshots = tempDir("rnnp-report-shots-");
+const ESC = "\x1b";
 
 describe("rnnp report", () => {
   const names = new Rig().write({ "p.rnnp": NAMES });
@@ -260,21 +261,22 @@ describe("rnnp report", () => {
     const history = embedded(names.read("out/report.html")).train[0]!.history;
     const span = `(1..${history.length})`;
     // Not a terminal: no escape codes, so each curve has a chart of its own.
-    assert.doesNotMatch(plain.stdout, /\x1b\[/);
-    assert.match(plain.stdout, new RegExp(`training loss per epoch \\${span.slice(0, -1)}\\)\n`));
+    assert.ok(!plain.stdout.includes(ESC));
+    assert.ok(plain.stdout.includes(`training loss per epoch ${span}\n`));
     assert.match(plain.stdout, /validation loss per epoch/);
     assert.match(plain.stdout, /[╭╮╰╯─]/);
     const colour = await names.rnnp(["show", "fit[units=4]", "p.rnnp"], {
       env: { FORCE_COLOR: "1", NO_COLOR: "" },
     });
-    assert.match(
-      colour.stdout,
-      /loss per epoch \(1\.\.\d+\) {2}\x1b\[34m── train\x1b\[0m {2}\x1b\[33m── validation/,
+    assert.ok(
+      colour.stdout.includes(
+        `loss per epoch ${span}  ${ESC}[34m── train${ESC}[0m  ${ESC}[33m── validation`,
+      ),
     );
     const noColour = await names.rnnp(["show", "fit[units=4]", "p.rnnp"], {
       env: { FORCE_COLOR: "1", NO_COLOR: "1" },
     });
-    assert.doesNotMatch(noColour.stdout, /\x1b\[/);
+    assert.ok(!noColour.stdout.includes(ESC));
     // Other stages have no curves.
     assert.doesNotMatch((await names.rnnp(["show", "seqs", "p.rnnp"])).stdout, /loss per epoch/);
   });
