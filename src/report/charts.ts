@@ -122,9 +122,9 @@ export function curveChart(family: TrainView[], metric: string): Chart | undefin
                 mark: {
                   type: "text",
                   color: "#7c3aed",
-                  align: "left",
-                  dx: 4,
-                  dy: -4,
+                  align: "right",
+                  dx: -4,
+                  dy: 4,
                   y: 0,
                   baseline: "top",
                 },
