@@ -446,7 +446,9 @@ export function groupChart(e: EvaluateView): Chart | undefined {
 /** A sweep: its chosen metric per variant, the baseline as a rule. */
 export function sweepChart(s: SweepView): Chart | undefined {
   const values = s.rows.flatMap((r) =>
-    r.metrics?.[s.metric] !== undefined ? [{ variant: r.label, value: r.metrics[s.metric]! }] : [],
+    r.metrics?.[s.metric] !== undefined
+      ? [{ variant: r.label, value: r.metrics[s.metric]!, chosen: r.stage === s.chosen }]
+      : [],
   );
   if (!values.length) return undefined;
   const baselines = s.rows.flatMap((r) => (r.baseline ? [r.baseline] : []));
@@ -469,10 +471,16 @@ export function sweepChart(s: SweepView): Chart | undefined {
       layer: [
         {
           data: { values },
-          mark: { type: "bar", tooltip: true, color: "#2563eb" },
+          mark: { type: "bar", tooltip: true },
           encoding: {
             y: { field: "variant", type: "nominal", sort: null, title: s.swept.join(", ") },
             x: { field: "value", type: "quantitative", title: s.metric },
+            color: {
+              field: "chosen",
+              type: "nominal",
+              title: "chosen on validation",
+              scale: { domain: [true, false], range: ["#1e40af", "#93c5fd"] },
+            },
           },
         },
         ...(baseline

@@ -10,6 +10,7 @@ import { explain, type Reason } from "../plan/why.js";
 import { readArtifact } from "../run/artifacts.js";
 import { runtimeText } from "../runtime/descriptor.js";
 import { defaultMetric, isError } from "../evaluation/baselines.js";
+import { chooseBest } from "../evaluation/selection.js";
 import { GRADIENT_LIMITS } from "../numerics/train.js";
 
 /**
@@ -130,6 +131,8 @@ export interface SweepView {
   metric: string;
   higherIsBetter: boolean;
   swept: string[];
+  /** The variant `rnnp compare` chooses: the lowest validation loss of the model it scores. */
+  chosen?: string;
   rows: {
     stage: string;
     variant: Record<string, Json>;
@@ -362,31 +365,34 @@ function sweepViews(planner: Planner, evaluate: EvaluateView[], train: TrainView
     const first = views.values().next().value as EvaluateView | undefined;
     const metric = first?.metric ?? "accuracy";
     const swept = [...new Set(variants.flatMap((v) => Object.keys(v.variant!.values)))];
+    const rows = variants.map((v) => {
+      const e = views.get(v.name);
+      const t = e?.model ? trained.get(e.model) : undefined;
+      const at = t?.history.find((h) => h.epoch === t.weightsEpoch);
+      return {
+        stage: v.name,
+        variant: v.variant!.values,
+        label: swept.map((p) => `${p}=${JSON.stringify(v.variant!.values[p])}`).join(", "),
+        ...(e ? { metrics: e.report.metrics } : {}),
+        ...(at?.valLoss !== undefined ? { validation: at.valLoss } : {}),
+        ...(e?.report.verdict
+          ? {
+              baseline: {
+                name: e.report.verdict.baseline,
+                value: e.report.verdict.baselineValue,
+              },
+            }
+          : {}),
+      };
+    });
+    const chosen = chooseBest(rows, (r) => r.validation, "val_loss");
     return {
       stage: family,
       metric,
       higherIsBetter: first?.higherIsBetter ?? true,
       swept,
-      rows: variants.map((v) => {
-        const e = views.get(v.name);
-        const t = e?.model ? trained.get(e.model) : undefined;
-        const at = t?.history.find((h) => h.epoch === t.weightsEpoch);
-        return {
-          stage: v.name,
-          variant: v.variant!.values,
-          label: swept.map((p) => `${p}=${JSON.stringify(v.variant!.values[p])}`).join(", "),
-          ...(e ? { metrics: e.report.metrics } : {}),
-          ...(at?.valLoss !== undefined ? { validation: at.valLoss } : {}),
-          ...(e?.report.verdict
-            ? {
-                baseline: {
-                  name: e.report.verdict.baseline,
-                  value: e.report.verdict.baselineValue,
-                },
-              }
-            : {}),
-        };
-      }),
+      ...(chosen ? { chosen: chosen.stage } : {}),
+      rows,
     };
   });
 }

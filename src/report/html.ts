@@ -251,7 +251,9 @@ function sweepSection(sweeps: SweepView[], charts: Chart[]): string {
     const metrics = [...new Set(s.rows.flatMap((r) => Object.keys(r.metrics ?? {})))];
     const withValidation = s.rows.some((r) => r.validation !== undefined);
     const rows = s.rows.map((r) => [
-      esc(r.stage),
+      r.stage === s.chosen
+        ? `<b>${esc(r.stage)}</b> <span class="chosen">chosen</span>`
+        : esc(r.stage),
       ...s.swept.map((p) => esc(JSON.stringify(r.variant[p]))),
       ...(withValidation ? [fmt(r.validation)] : []),
       ...metrics.map((m) => (r.metrics ? fmt(r.metrics[m]) : "not built")),
@@ -330,6 +332,7 @@ ${(Object.keys(STATE_COLORS) as StageState[]).map((s) => `.pill.${s}, .state.${s
 .verdict.beats { background:#dcfce7; color:#166534; } .verdict.loses { background:#fee2e2; color:#991b1b; } .verdict.none { background:#f3f4f6; }
 .warnings { color:#9a3412; }
 .wrong { color:#b91c1c; }
+.chosen { background:#dbeafe; color:#1e40af; border-radius:4px; padding:0 5px; font-size:12px; }
 .chart-error { color:#b91c1c; }
 `;
 

@@ -193,6 +193,14 @@ describe("rnnp report", () => {
       report.sweeps.map((s) => [s.stage, s.metric, s.swept, s.rows.map((r) => r.label)]),
       [["report", "accuracy", ["units"], ["units=4", "units=6"]]],
     );
+    // The variant compare chooses: the lower validation loss at the epoch each model's weights are from.
+    const valLoss = (stage: string) => {
+      const t = report.train.find((x) => x.stage === stage)!;
+      return t.history.find((e) => e.epoch === t.weightsEpoch)!.valLoss!;
+    };
+    const lower = valLoss("fit[units=4]") <= valLoss("fit[units=6]") ? 4 : 6;
+    assert.equal(report.sweeps[0]!.chosen, `report[units=${lower}]`);
+    assert.match(html, new RegExp(`<b>report\\[units=${lower}\\]</b> <span class="chosen">`));
     const seqs = report.data.find((d) => d.stage === "seqs")!;
     assert.deepEqual(
       seqs.parts.map((p) => [p.part, p.rows]),
