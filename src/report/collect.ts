@@ -267,7 +267,7 @@ interface FlowRecord {
   norms: number[];
 }
 
-function trainView(s: StageIR, t: TrainedModel): TrainView {
+export function trainView(s: StageIR, t: TrainedModel): TrainView {
   const { epoch, restored } = weightsEpoch(t);
   const flow = t.history.flatMap((e) =>
     ((e as EpochRecord & { flow?: FlowRecord[] }).flow ?? []).flatMap((f) =>

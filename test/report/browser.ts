@@ -9,9 +9,13 @@ import { pathToFileURL } from "node:url";
  */
 export const CHROMIUM = "/usr/bin/chromium";
 
-/** What Vega draws data as, in its SVG: lines, bars and cells, points, areas (rules and texts are not data). */
-const MARKS =
-  "svg g.mark-line path, svg g.mark-rect path, svg g.mark-symbol path, svg g.mark-area path";
+/**
+ * What Vega draws data as, in its SVG: lines, bars and cells, points, areas, in its data marks
+ * (role-mark: not axes, legends or backgrounds; rules and texts are annotations here).
+ */
+const MARKS = ["line", "rect", "symbol", "area"]
+  .map((m) => `svg g.mark-${m}.role-mark path`)
+  .join(", ");
 
 export interface BrowserCheck {
   /** Chart id -> marks drawn (SVG paths, rects, symbols, texts inside Vega's mark groups); -1: failed. */

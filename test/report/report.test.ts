@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { missingTool, Rig } from "../rig.js";
 import { ROOT, tempDir } from "../helpers.js";
-import type { ReportData } from "../../src/report/collect.js";
+import { trainView, type ReportData } from "../../src/report/collect.js";
+import { flowChart } from "../../src/report/charts.js";
+import { renderHtml } from "../../src/report/html.js";
 import { CHROMIUM, checkReport } from "./browser.js";
 import { lossCurves, resample } from "../../src/report/terminal.js";
 
@@ -349,5 +351,65 @@ describe("terminal loss curves", () => {
       ),
       /validation/,
     );
+  });
+});
+
+describe("gradient flow through time", () => {
+  /** A trained model as the gradient-flow recorder leaves it: per epoch, per layer, norms by steps back. */
+  const trained = {
+    type: "trained",
+    topology: null,
+    weightSpecs: [],
+    weights: [],
+    config: { restoreBest: true },
+    data: { input: "tokens", padding: "pre", target: { kind: "none" } },
+    warnings: ["vanishing gradient through time in lstm_1"],
+    history: [1, 2].map((epoch) => ({
+      epoch,
+      lr: 0.01,
+      loss: 1 / epoch,
+      metrics: {},
+      gradNorm: 0.5,
+      layerGradNorms: { lstm_1: 0.4 },
+      flow: [{ layer: "lstm_1", cell: "lstm", norms: [1, 0.1, 0.01 * epoch], horizon: 2 }],
+    })),
+  };
+  const stage = { name: "fit", kind: { name: "train" }, inputs: {} };
+
+  it("becomes a heatmap's rows: layer, epoch, steps back, norm; the history keeps none of it", () => {
+    const view = trainView(stage as never, trained as never);
+    assert.deepEqual(view.flow, [
+      { layer: "lstm_1", epoch: 1, stepsBack: 0, norm: 1 },
+      { layer: "lstm_1", epoch: 1, stepsBack: 1, norm: 0.1 },
+      { layer: "lstm_1", epoch: 1, stepsBack: 2, norm: 0.01 },
+      { layer: "lstm_1", epoch: 2, stepsBack: 0, norm: 1 },
+      { layer: "lstm_1", epoch: 2, stepsBack: 1, norm: 0.1 },
+      { layer: "lstm_1", epoch: 2, stepsBack: 2, norm: 0.02 },
+    ]);
+    assert.ok(view.history.every((e) => !("flow" in e)));
+    assert.equal(flowChart([view])?.id, "train-fit-flow");
+    // Without recorded flow, no heatmap.
+    const plain = { ...trained, history: trained.history.map(({ flow: _, ...e }) => e) };
+    assert.equal(flowChart([trainView(stage as never, plain as never)]), undefined);
+  });
+
+  it("draws in the browser", { skip: missingTool(CHROMIUM) ?? false }, async () => {
+    const view = trainView(stage as never, trained as never);
+    const data: ReportData = {
+      pipeline: "flow",
+      file: "flow.rnnp",
+      made: { at: "2026-01-01T00:00:00.000Z", rnnp: "0.0.0" },
+      stages: [],
+      edges: [],
+      train: [view],
+      evaluate: [],
+      data: [],
+      sweeps: [],
+    };
+    const dir = tempDir("rnnp-flow-");
+    writeFileSync(join(dir, "flow.html"), renderHtml(data, "<svg></svg>"));
+    const r = await checkReport(join(dir, "flow.html"), dir, { name: "flow" });
+    assert.equal(r.charts["train-fit-flow"], 6, "one cell per epoch and step back");
+    assert.deepEqual(r.consoleErrors, []);
   });
 });
