@@ -55,6 +55,7 @@ export function renderHtml(data: ReportData, dagSvg: string): string {
 </header>
 <main>
 ${sections.join("\n")}
+${notBuilt(data)}
 </main>
 <script type="application/json" id="report-data">${json({ ...data, facts: stageFacts(data) })}</script>
 <script type="application/json" id="report-charts">${json(Object.fromEntries(charts.map((c) => [c.id, c.spec])))}</script>
@@ -284,6 +285,12 @@ function dataSection(data: ReportData, charts: Chart[]): string {
   return `<section id="data"><h2>Data</h2>${overview}<div class="grid">${figures.join("")}</div></section>`;
 }
 
+/** Where nothing is built, say so and how to fill the report in, rather than show empty sections. */
+function notBuilt(data: ReportData): string {
+  if (data.stages.some((s) => s.state === "cached")) return "";
+  return `<p class="empty">No stage of this pipeline is built in this cache yet: run <code>rnnp run ${esc(data.file)}</code>, then make the report again.</p>`;
+}
+
 function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
   const out = new Map<string, T[]>();
   for (const x of xs) out.set(key(x), [...(out.get(key(x)) ?? []), x]);
@@ -334,6 +341,7 @@ ${(Object.keys(STATE_COLORS) as StageState[]).map((s) => `.pill.${s}, .state.${s
 .wrong { color:#b91c1c; }
 .chosen { background:#dbeafe; color:#1e40af; border-radius:4px; padding:0 5px; font-size:12px; }
 .chart-error { color:#b91c1c; }
+.empty { background:#fff7ed; border:1px solid #fed7aa; border-radius:8px; padding:10px 14px; }
 `;
 
 /**

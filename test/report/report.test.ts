@@ -256,6 +256,20 @@ describe("rnnp report", () => {
     assert.match(html, /<h4>Decoded samples<\/h4>/);
   });
 
+  it("an unbuilt pipeline: its DAG, every stage stale or waiting, no charts, and what to do", async () => {
+    const r = await names.rnnp(["report", "p.rnnp", "--cache", "empty-cache", "-o", "empty.html"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /11 stages are not built here: run `rnnp run p\.rnnp`/);
+    const html = names.read("empty.html");
+    const report = embedded(html);
+    assert.deepEqual(
+      report.stages.map((s) => s.state),
+      ["stale", ...Array.from({ length: 10 }, () => "waiting")],
+    );
+    assert.deepEqual(chartIds(html), []);
+    assert.match(html, /No stage of this pipeline is built in this cache yet/);
+  });
+
   it("dag --format svg draws the same graph, without a browser", async () => {
     const r = await names.rnnp(["dag", "p.rnnp", "--format", "svg"]);
     assert.equal(r.code, 0, r.stderr);
