@@ -133,6 +133,7 @@ function createProgram(exit: { code: number }): Command {
       1,
     )
     .option("--no-lock", "do not write <pipeline>.lock")
+    .option("--report <file>", "then write the run's HTML report (as `rnnp report`) to this file")
     .option("--json", "print a JSON report on stdout")
     .action(action(async () => (await import("./commands/run.js")).runCommand));
 

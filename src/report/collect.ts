@@ -32,11 +32,37 @@ export interface ReportData {
 }
 
 /**
- * A stage's state: in this machine's cache; only in the remote cache (a run downloads it); stale
- * (its inputs are known and it is not cached); waiting on a stale stage above it; or impossible to
- * plan (a missing data file).
+ * A stage's state: in this machine's cache; built by the run the report is made after; only in the
+ * remote cache (a run downloads it), or fetched from it; failed, or skipped because a stage above
+ * failed, in that run; stale (its inputs are known and it is not cached); waiting on a stale stage
+ * above it; or impossible to plan (a missing data file).
  */
-export type StageState = "cached" | "remote" | "stale" | "waiting" | "invalid";
+export type StageState =
+  | "cached"
+  | "ran"
+  | "remote"
+  | "failed"
+  | "skipped"
+  | "stale"
+  | "waiting"
+  | "invalid";
+
+/**
+ * What the cache alone cannot tell: how each stage of a run ended (`rnnp run --report`), and which
+ * stale stages the remote cache holds.
+ */
+export interface Known {
+  remoteFresh?: ReadonlySet<string>;
+  outcomes?: ReadonlyMap<string, RunOutcome>;
+}
+
+export interface RunOutcome {
+  status: "ran" | "cached" | "failed" | "skipped";
+  /** Fetched from the remote cache in this run. */
+  remote?: boolean;
+  /** Failed: what went wrong; skipped: the failed stages above it. */
+  because?: string;
+}
 
 export interface StageView {
   name: string;
@@ -146,10 +172,10 @@ export interface SweepView {
 /** The report's data: every stage's view, and the charts' data of those that are built here. */
 export function collectReport(
   planner: Planner,
-  remoteFresh: ReadonlySet<string>,
+  known: Known,
   made: ReportData["made"],
 ): ReportData {
-  const stages = stageViews(planner, remoteFresh);
+  const stages = stageViews(planner, known);
   const built = (s: StageIR) => {
     const r = planner.resolve(s.name);
     return r.state === "keyed" && r.record ? r.record : undefined;
@@ -197,9 +223,30 @@ export function collectReport(
 }
 
 /** Every stage's state, key, cost and why, in the plan's order. */
-export function stageViews(planner: Planner, remoteFresh: ReadonlySet<string>): StageView[] {
+export function stageViews(planner: Planner, known: Known = {}): StageView[] {
   for (const s of planner.order) planner.resolve(s.name);
-  return planner.order.map((s) => stageView(planner, s, remoteFresh));
+  return planner.order.map((s) => {
+    const view = stageView(planner, s, known.remoteFresh ?? new Set());
+    const outcome = known.outcomes?.get(s.name);
+    return outcome ? withOutcome(view, outcome) : view;
+  });
+}
+
+/** A stage as the run left it: ran, fetched, failed (and why), or skipped. */
+function withOutcome(view: StageView, o: RunOutcome): StageView {
+  if (o.status === "failed" || o.status === "skipped") {
+    const text =
+      o.status === "failed"
+        ? `failed in this run: ${o.because ?? "see the run's output"}`
+        : `skipped in this run: ${o.because ?? "a stage above it"} failed`;
+    return { ...view, state: o.status, why: { state: o.status, reasons: [{ text }] } };
+  }
+  if (view.state !== "cached") return view;
+  return o.remote
+    ? { ...view, state: "remote" }
+    : o.status === "ran"
+      ? { ...view, state: "ran" }
+      : view;
 }
 
 function stageView(planner: Planner, s: StageIR, remoteFresh: ReadonlySet<string>): StageView {

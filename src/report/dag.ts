@@ -5,10 +5,13 @@ import type { StageState, StageView } from "./collect.js";
 /** Fill and border of each state, shared by the DAG and the report's legend. */
 export const STATE_COLORS: Record<StageState, { fill: string; stroke: string; text: string }> = {
   cached: { fill: "#d4f4dd", stroke: "#2f855a", text: "cached" },
-  remote: { fill: "#dbeafe", stroke: "#2563eb", text: "fresh in the remote cache" },
+  ran: { fill: "#ccfbf1", stroke: "#0f766e", text: "ran" },
+  remote: { fill: "#dbeafe", stroke: "#2563eb", text: "from the remote cache" },
+  failed: { fill: "#fecaca", stroke: "#b91c1c", text: "failed" },
+  skipped: { fill: "#f3f4f6", stroke: "#9ca3af", text: "skipped (a stage above failed)" },
   stale: { fill: "#fde2b8", stroke: "#c05621", text: "stale: will run" },
   waiting: { fill: "#eef0f3", stroke: "#8a94a6", text: "waits on a stale stage" },
-  invalid: { fill: "#fed7d7", stroke: "#c53030", text: "cannot run (see why)" },
+  invalid: { fill: "#f5d0fe", stroke: "#a21caf", text: "cannot run (see why)" },
 };
 
 /** The stage's id in the SVG, so the report can find the node a click lands on. */

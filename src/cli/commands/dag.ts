@@ -32,7 +32,7 @@ export async function dagCommand(
     );
   } else if (format === "dot" || format === "svg") {
     // One drawing for `dot`, `svg` and the HTML report: coloured by state, with key, time and size.
-    const views = stageViews(planner, new Set());
+    const views = stageViews(planner);
     out = dagDot(planner.ir.name, views, edges);
     if (format === "svg") out = (await dagSvg(out)).trimEnd();
   } else if (format === "mermaid") {

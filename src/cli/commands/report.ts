@@ -4,7 +4,8 @@ import { dirname } from "node:path";
 import { UserError } from "../../core/diagnostic.js";
 import { RNNP_VERSION } from "../../core/version.js";
 import { formatBytes } from "../../core/units.js";
-import { collectReport } from "../../report/collect.js";
+import { collectReport, type Known } from "../../report/collect.js";
+import type { Planner } from "../../plan/planner.js";
 import { dagDot, dagSvg } from "../../report/dag.js";
 import { renderHtml } from "../../report/html.js";
 import { addSamples } from "../../report/predictions.js";
@@ -30,18 +31,27 @@ export async function reportCommand(
   file: string | undefined,
   opts: ReportOptions,
 ): Promise<number> {
-  const warn = (m: string) => stderr().write(stderr().c.yellow(`warning: ${m}\n`));
   const planner = openPlan(file, opts);
   const statuses = await stageStatuses(planner, remoteFor(opts, warn));
   const remoteFresh = new Set(statuses.filter((r) => r.where === "remote").map((r) => r.name));
-  const data = collectReport(planner, remoteFresh, {
-    at: new Date().toISOString(),
-    rnnp: RNNP_VERSION,
-  });
+  await writeReport(planner, opts, { remoteFresh });
+  return EXIT.ok;
+}
+
+const warn = (m: string) => stderr().write(stderr().c.yellow(`warning: ${m}\n`));
+
+/** Makes the report of a plan and writes it (also `rnnp run --report`, with the run's outcomes). */
+export async function writeReport(
+  planner: Planner,
+  opts: ReportOptions,
+  known: Known,
+): Promise<void> {
+  const data = collectReport(planner, known, { at: new Date().toISOString(), rnnp: RNNP_VERSION });
   if (opts.samples !== false) await addSamples(planner, data, warn);
   const svg = await dagSvg(dagDot(data.pipeline, data.stages, data.edges));
   const html = renderHtml(data, svg);
-  const out = fromCwd(opts.output ?? "report.html");
+  const shown = opts.output ?? "report.html";
+  const out = fromCwd(shown);
   // Written whole or not at all: a browser never opens half a report.
   const partial = `${out}.${process.pid}.partial`;
   try {
@@ -54,9 +64,9 @@ export async function reportCommand(
       hint: "choose another path with -o",
     });
   }
-  const built = data.stages.filter((s) => s.state === "cached").length;
+  const built = data.stages.filter((s) => s.outputs.length > 0).length;
   stdout().write(
-    `wrote ${opts.output ?? "report.html"} (${formatBytes(Buffer.byteLength(html))}): ${data.stages.length} stages, ${built} built; ${data.train.length} trained, ${data.evaluate.length} evaluated\n`,
+    `wrote ${shown} (${formatBytes(Buffer.byteLength(html))}): ${data.stages.length} stages, ${built} built; ${data.train.length} trained, ${data.evaluate.length} evaluated\n`,
   );
   if (built < data.stages.length)
     stdout().write(
@@ -65,7 +75,6 @@ export async function reportCommand(
       ),
     );
   if (opts.open) openInBrowser(out, warn);
-  return EXIT.ok;
 }
 
 /** The desktop's way to open a file (`open`, `xdg-open`, `start`); a warning where there is none. */
