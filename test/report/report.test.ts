@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { missingTool, Rig } from "../rig.js";
@@ -302,6 +302,23 @@ describe("rnnp report", () => {
       raw: "failed",
       low: "skipped",
     });
+  });
+
+  it("--open hands the file to the desktop's opener", {
+    skip: process.platform !== "linux",
+  }, async () => {
+    const rig = new Rig().write({
+      "p.rnnp": NAMES,
+      "bin/xdg-open": '#!/bin/sh\nprintf "%s" "$1" > "$(dirname "$0")/../opened.txt"\n',
+    });
+    chmodSync(rig.path("bin/xdg-open"), 0o755);
+    const r = await rig.rnnp(["report", "p.rnnp", "--no-samples", "-o", "r.html", "--open"], {
+      env: { PATH: `${rig.path("bin")}:${process.env.PATH}` },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    for (let i = 0; i < 100 && !existsSync(rig.path("opened.txt")); i++)
+      await new Promise((done) => setTimeout(done, 50));
+    assert.equal(rig.read("opened.txt"), rig.path("r.html"));
   });
 
   it("dag --format svg draws the same graph, without a browser", async () => {
