@@ -1,3 +1,4 @@
+import { basename } from "node:path";
 import { pathToFileURL } from "node:url";
 
 /**
@@ -116,7 +117,7 @@ export async function checkReport(
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const [file, dir] = process.argv.slice(2);
   if (!file || !dir) throw new Error("usage: browser.ts REPORT.html SCREENSHOT_DIR");
-  const r = await checkReport(file, dir);
+  const r = await checkReport(file, dir, { name: basename(file, ".html") });
   const empty = Object.entries(r.charts).filter(([, n]) => n <= 0);
   const problems = [
     ...(Object.keys(r.charts).length === 0 ? ["no charts"] : []),
