@@ -287,7 +287,7 @@ function dataSection(data: ReportData, charts: Chart[]): string {
 
 /** Where nothing is built, say so and how to fill the report in, rather than show empty sections. */
 function notBuilt(data: ReportData): string {
-  if (data.stages.some((s) => s.state === "cached")) return "";
+  if (data.stages.some((s) => s.outputs.length > 0)) return "";
   return `<p class="empty">No stage of this pipeline is built in this cache yet: run <code>rnnp run ${esc(data.file)}</code>, then make the report again.</p>`;
 }
 

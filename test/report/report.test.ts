@@ -291,6 +291,7 @@ describe("rnnp report", () => {
       raw: "failed",
       low: "skipped",
     });
+    assert.doesNotMatch(rig.read("run.html"), /No stage of this pipeline is built/);
     const raw = embedded(rig.read("run.html")).stages.find((s) => s.name === "raw")!;
     assert.match(raw.why.reasons[0]!.text, /^failed in this run: .*bad\.csv/);
     const low = embedded(rig.read("run.html")).stages.find((s) => s.name === "low")!;
