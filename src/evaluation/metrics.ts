@@ -1,5 +1,6 @@
 import type { Report } from "../artifacts/report.js";
 import type { Scaling } from "../artifacts/table.js";
+import { decodeValue } from "../artifacts/sequences.js";
 import { argmax } from "../numerics/losses.js";
 
 /** Classification metrics from class probabilities [N x units] (units 1: a sigmoid's P(class 1)). */
@@ -111,19 +112,6 @@ export interface ValueErrors {
   perStep: { mae: number; rmse: number }[];
 }
 
-/** Maps an encoded value of target `k` of an example back to its original units (scaling and relative encoding undone). */
-export function originalUnits(
-  names: readonly string[],
-  scaling?: Record<string, Scaling>,
-  relativeTo?: Float32Array,
-): (v: number, k: number, example: number) => number {
-  return (v, k, example) => {
-    const s = scaling?.[names[k]!];
-    const u = s ? v * s.scale + s.center : v;
-    return relativeTo ? (u + 1) * relativeTo[example * names.length + k]! : u;
-  };
-}
-
 /**
  * MAE, RMSE and MAPE of predictions in the targets' original units. MAPE skips true values of 0,
  * where it is undefined.
@@ -138,7 +126,8 @@ export function valueErrors(
 ): ValueErrors {
   const size = names.length * horizon;
   const n = y.length / size;
-  const unscale = originalUnits(names, scaling, relativeTo);
+  const unscale = (v: number, k: number, example: number) =>
+    decodeValue(v, scaling?.[names[k]!], relativeTo?.[example * names.length + k]);
   const zero = () => ({ abs: 0, sq: 0, pct: 0, pctN: 0, m: 0 });
   const acc = names.map(zero);
   const steps = Array.from({ length: horizon }, zero);

@@ -1,7 +1,7 @@
 import type { TrainedModel } from "../artifacts/model.js";
 import type { SequenceSet } from "../artifacts/sequences.js";
-import { count } from "../artifacts/sequences.js";
-import { editDistance, originalUnits } from "../evaluation/metrics.js";
+import { count, decodeValue } from "../artifacts/sequences.js";
+import { editDistance } from "../evaluation/metrics.js";
 import { naiveForecast } from "../kinds/evaluate.js";
 import type { Planner } from "../plan/planner.js";
 import { readArtifact } from "../run/artifacts.js";
@@ -176,7 +176,8 @@ function forecasts(tf: TF, model: Model, data: SequenceSet): Samples | undefined
       ? [{ name: "naive", y: naive }]
       : []),
   ];
-  const unscale = originalUnits(t.names, t.scaling, t.relativeTo);
+  const unscale = (v: number, k: number, example: number) =>
+    decodeValue(v, t.scaling?.[t.names[k]!], t.relativeTo?.[example * t.names.length + k]);
   const n = Math.min(FORECAST_EXAMPLES, count(data));
   const rows: Extract<Samples, { kind: "forecast" }>["rows"] = [];
   for (let i = 0; i < n; i++) {
