@@ -12,7 +12,8 @@ import { ROOT } from "../helpers.js";
  *   cli ─> run ─> plan ─> lang ─> grammar
  *    │      │      │       └────> kinds ─> evaluation ─> numerics ─> data ─> stages ─> artifacts
  *    │      │      └─> cache                                                   └─> runtime ─> core
- *    └──────┴──────────────────> project
+ *    ├──────┴──────────────────> project
+ *    └─> report (the HTML report: reads plans, the cache and artifacts; sits above run, below cli)
  *
  * The graph must stay acyclic (the test checks that too), so that any room can be understood, and
  * tested, with only the rooms below it.
@@ -44,8 +45,22 @@ const ALLOWED: Record<string, readonly string[]> = {
     "project",
     "runtime",
   ],
+  report: [
+    "core",
+    "cache",
+    "lang",
+    "plan",
+    "run",
+    "runtime",
+    "stages",
+    "artifacts",
+    "numerics",
+    "evaluation",
+    "kinds",
+  ],
   cli: [
     "lsp",
+    "report",
     "core",
     "cache",
     "lang",
