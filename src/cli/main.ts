@@ -197,6 +197,13 @@ function createProgram(exit: { code: number }): Command {
     .option("--check", "list files that are not formatted; exit 1 if any")
     .action(action(async () => (await import("./commands/validate.js")).fmtCommand));
 
+  program
+    .command("lsp")
+    .description("language server for editors (Language Server Protocol on stdin and stdout)")
+    .option("--stdio", "talk on stdin and stdout (the default; editors pass it)")
+    .option("--cache <dir>", "the cache hover reads stage status from (never written)")
+    .action(action(async () => (await import("./commands/lsp.js")).lspCommand));
+
   withParams(
     withCache(
       program.command("show").argument("<stage>", "stage name").argument("[file]", "pipeline file"),

@@ -8,6 +8,7 @@ import { ROOT } from "../helpers.js";
  * Each folder is a room with one idea, and may import only from the rooms listed for it here (type
  * imports included). Data flows from source text to results; calls go down this graph, never up:
  *
+ *   cli ─> lsp ─> plan, lang, kinds, numerics (editor support)
  *   cli ─> run ─> plan ─> lang ─> grammar
  *    │      │      │       └────> kinds ─> evaluation ─> numerics ─> data ─> stages ─> artifacts
  *    │      │      └─> cache                                                   └─> runtime ─> core
@@ -32,6 +33,18 @@ const ALLOWED: Record<string, readonly string[]> = {
   lang: ["core", "grammar", "stages", "kinds", "artifacts", "runtime"],
   plan: ["core", "cache", "lang", "project", "runtime", "stages"],
   run: ["core", "cache", "lang", "plan", "project", "runtime", "stages", "artifacts", "numerics"],
+  lsp: [
+    "core",
+    "grammar",
+    "lang",
+    "kinds",
+    "numerics",
+    "stages",
+    "plan",
+    "cache",
+    "project",
+    "runtime",
+  ],
   report: [
     "core",
     "cache",
@@ -46,6 +59,7 @@ const ALLOWED: Record<string, readonly string[]> = {
     "kinds",
   ],
   cli: [
+    "lsp",
     "report",
     "core",
     "cache",
