@@ -149,6 +149,7 @@ function createProgram(exit: { code: number }): Command {
       1,
     )
     .option("--no-lock", "do not write <pipeline>.lock")
+    .option("--report <file>", "then write the run's HTML report (as `rnnp report`) to this file")
     .option("--json", "print a JSON report on stdout")
     .action(action(async () => (await import("./commands/run.js")).runCommand));
 
@@ -174,10 +175,19 @@ function createProgram(exit: { code: number }): Command {
     .description("print the stage graph with each stage's status")
     .addOption(
       new Option("--format <format>", "output format")
-        .choices(["text", "dot", "mermaid"])
+        .choices(["text", "dot", "mermaid", "svg"])
         .default("text"),
     )
     .action(action(async () => (await import("./commands/dag.js")).dagCommand));
+
+  withRemote(withParams(withCache(program.command("report").argument("[file]", "pipeline file"))))
+    .description(
+      "write one self-contained HTML report (DAG, training curves, evaluations against baselines, sweeps, data) that opens offline",
+    )
+    .option("-o, --output <file>", "the HTML file to write", "report.html")
+    .option("--open", "open it in the default browser")
+    .option("--no-samples", "leave out forecasts and decoded samples (they re-run the models)")
+    .action(action(async () => (await import("./commands/report.js")).reportCommand));
 
   withParams(program.command("validate").argument("<files...>", "pipeline files"))
     .description(
