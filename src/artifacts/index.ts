@@ -9,6 +9,7 @@ import {
 } from "./model.js";
 import { describeReport, type Report } from "./report.js";
 import { describeSequences, type SequenceInfo, type SequenceSet } from "./sequences.js";
+import { describeShift, type ShiftReport } from "./shift.js";
 import { describeTable, type Table, type TableInfo } from "./table.js";
 import { describeVocabulary, type Vocabulary } from "./vocabulary.js";
 
@@ -24,6 +25,7 @@ export interface ArtifactTypes {
   model: ModelSpec;
   trained: TrainedModel;
   report: Report;
+  shift: ShiftReport;
   files: FileSet;
 }
 
@@ -49,6 +51,7 @@ const describe: { [K in ArtifactTypeName]: (a: ArtifactTypes[K]) => string } = {
   model: describeModel,
   trained: describeTrained,
   report: describeReport,
+  shift: describeShift,
   files: describeFiles,
 };
 

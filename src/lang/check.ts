@@ -8,7 +8,14 @@ import type { AnyKind } from "../stages/kind.js";
 import type { ArtifactInfo } from "../artifacts/index.js";
 import { BACKENDS, KERNELS } from "../runtime/descriptor.js";
 import { kinds } from "../kinds/registry.js";
-import type { InputRef, PipelineIR, StageIR } from "./ir.js";
+import {
+  type InputRef,
+  inputsBySlot,
+  memberKey,
+  type PipelineIR,
+  slotOf,
+  type StageIR,
+} from "./ir.js";
 import { didYouMean } from "./suggest.js";
 import type { BlockSpec } from "../stages/kind.js";
 import {
@@ -171,15 +178,19 @@ export function check(
     let out: string[] | undefined;
     if (Array.isArray(spec)) out = [...spec];
     else {
-      const ref = d.inputs[(spec as { mirror: string }).mirror];
-      if (ref)
-        out = ref.output !== undefined ? [ref.output] : outputsOf(ref.stage, [...trail, name]);
+      const given = inputsBySlot(d.inputs).get((spec as { mirror: string }).mirror);
+      // Named references assembled into a bundle: its parts are their names.
+      if (given instanceof Map) out = [...given.keys()];
+      else if (given)
+        out =
+          given.output !== undefined ? [given.output] : outputsOf(given.stage, [...trail, name]);
     }
     if (out) outputs.set(name, out);
     return out;
   };
   for (const d of drafts.values()) {
-    for (const [slot, ref] of Object.entries(d.inputs)) {
+    for (const [key, ref] of Object.entries(d.inputs)) {
+      const slot = slotOf(key);
       const spec = d.kind.inputs[slot]!;
       const target = drafts.get(ref.stage);
       if (!stageNames.has(ref.stage)) continue; // reported in draftStage
@@ -199,10 +210,14 @@ export function check(
           expected: `one of ${outs.map((o) => `${ref.stage}.${o}`).join(", ")}`,
           ...hintOf(didYouMean(ref.output, outs)),
         });
-      } else if (ref.output === undefined && outs.length > 1 && !spec.bundle) {
+      } else if (
+        ref.output === undefined &&
+        outs.length > 1 &&
+        (!spec.bundle || ref.member !== undefined)
+      ) {
         err(
           "ambiguous-output",
-          `stage \`${ref.stage}\` has several outputs (${outs.join(", ")}); input \`${slot}\` of ${d.kind.name} takes one`,
+          `stage \`${ref.stage}\` has several outputs (${outs.join(", ")}); ${ref.member !== undefined ? `\`${ref.member}\` of input` : "input"} \`${slot}\` of ${d.kind.name} takes one`,
           ref.span,
           { hint: `pick one, e.g. \`${ref.stage}.${outs[0]}\`` },
         );
@@ -235,16 +250,26 @@ export function check(
     infos.set(name, info);
     return info;
   };
+  // A slot given named references is described by its first: they are sets of one kind of data.
   const inputInfos = (d: StageDraft, trail: string[] = []) =>
     Object.fromEntries(
-      Object.entries(d.inputs).map(([slot, ref]) => [slot, infoOf(ref.stage, trail)]),
+      [...inputsBySlot(d.inputs)].map(([slot, given]) => [
+        slot,
+        infoOf((given instanceof Map ? [...given.values()][0]! : given).stage, trail),
+      ]),
+    );
+  const membersOf = (d: StageDraft) =>
+    Object.fromEntries(
+      [...inputsBySlot(d.inputs)].flatMap(([slot, given]) =>
+        given instanceof Map ? [[slot, [...given.keys()]]] : [],
+      ),
     );
   const cyclic = new Set(
     diagnostics.filter((x) => x.code === "cycle").length ? [...drafts.keys()] : [],
   );
   for (const d of drafts.values()) {
     if (!d.params || !d.kind.check || cyclic.has(d.decl.name.text)) continue;
-    for (const problem of d.kind.check(d.params, inputInfos(d))) {
+    for (const problem of d.kind.check(d.params, inputInfos(d), membersOf(d))) {
       const span = (problem.param && d.paramSpans[problem.param]) || d.decl.body.name.span;
       err(problem.code ?? "param-rule", problem.message, span, hintOf(problem.hint));
     }
@@ -285,7 +310,15 @@ export function check(
   const stages =
     sweep.size === 0
       ? [...drafts.values()].map((d) => toIR(d))
-      : expandSweep(drafts, sweep, params, { file, stageNames, diagnostics }, toIR, inputInfos);
+      : expandSweep(
+          drafts,
+          sweep,
+          params,
+          { file, stageNames, diagnostics },
+          toIR,
+          inputInfos,
+          membersOf,
+        );
   if (diagnostics.some((d) => d.severity === "error")) return { diagnostics };
   const sweptValues = Object.fromEntries([...sweep].map(([k, vs]) => [k, vs.map(sweepLiteral)]));
   return {
@@ -320,6 +353,7 @@ function expandSweep(
     variant?: StageIR["variant"],
   ) => StageIR,
   inputInfos: (d: StageDraft) => Record<string, ArtifactInfo | undefined>,
+  membersOf: (d: StageDraft) => Record<string, string[]>,
 ): StageIR[] {
   const swept = [...sweep.keys()];
   const deps = new Map<string, string[]>();
@@ -366,7 +400,7 @@ function expandSweep(
         diagnostics: local,
       });
       if (v?.params && v.kind.check) {
-        for (const problem of v.kind.check(v.params, inputInfos(v)))
+        for (const problem of v.kind.check(v.params, inputInfos(v), membersOf(v)))
           local.push({
             code: problem.code ?? "param-rule",
             severity: "error",
@@ -473,8 +507,7 @@ function draftStage(decl: A.StageDecl, scope: ValueScope): StageDraft | undefine
       continue;
     }
     given.add(slot);
-    const ref = inputRef(arg.value, slot, kind, scope);
-    if (ref) inputs[slot] = ref;
+    Object.assign(inputs, inputRefs(arg.value, slot, kind, scope));
   }
   for (const slot of slots) {
     const spec = kind.inputs[slot]!;
@@ -568,6 +601,72 @@ function blockItems(
     else ok = false;
   });
   return ok ? out : undefined;
+}
+
+/**
+ * What one input argument binds: a reference (`seqs.test`), or for inputs that take several named
+ * artifacts (bundles, named sets), an object of references (`{inDomain: seqs.test, other: x.test}`),
+ * each filed under `slot.name`. Names become output names and report headings: identifiers only.
+ */
+function inputRefs(
+  v: A.Value,
+  slot: string,
+  kind: AnyKind,
+  scope: ValueScope,
+): Record<string, InputRef> {
+  const spec = kind.inputs[slot]!;
+  if (v.type !== "object") {
+    const ref = inputRef(v, slot, kind, scope);
+    return ref ? { [slot]: ref } : {};
+  }
+  const report = (message: string, span: Span, hint?: string) =>
+    scope.diagnostics.push({
+      code: "input-ref",
+      severity: "error",
+      message,
+      file: scope.file,
+      span,
+      expected: `a reference to a stage giving a ${spec.type}`,
+      ...hintOf(hint),
+    });
+  if (!spec.bundle && !spec.named) {
+    report(
+      `input \`${slot}\` of ${kind.name} takes one stage reference, not an object of them`,
+      v.span,
+    );
+    return {};
+  }
+  if (v.entries.length === 0) {
+    report(`input \`${slot}\` needs at least one named reference`, v.span);
+    return {};
+  }
+  const out: Record<string, InputRef> = {};
+  const seen = new Set<string>();
+  for (const e of v.entries) {
+    const name = e.key.text;
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || name === "__proto__") {
+      report(
+        `\`${name}\` cannot name a set: names are identifiers (letters, digits, _)`,
+        e.key.span,
+        "e.g. otherVoices",
+      );
+      continue;
+    }
+    if (seen.has(name)) {
+      scope.diagnostics.push({
+        code: "duplicate-arg",
+        severity: "error",
+        message: `\`${name}\` is given twice`,
+        file: scope.file,
+        span: e.key.span,
+      });
+      continue;
+    }
+    seen.add(name);
+    const ref = inputRef(e.value, slot, kind, scope);
+    if (ref) out[memberKey(slot, name)] = { ...ref, member: name };
+  }
+  return out;
 }
 
 function inputRef(

@@ -3,6 +3,7 @@ import { short, type StageKey } from "../core/digest.js";
 import type { StageRecord } from "../cache/record.js";
 import type { Fingerprint } from "./fingerprint.js";
 import type { Planner } from "./planner.js";
+import { memberKey, slotOf } from "../lang/ir.js";
 import { runtimeText } from "../runtime/descriptor.js";
 
 /**
@@ -138,8 +139,8 @@ function differences(
           : `file \`${path}\` content changed`,
     });
   }
-  for (const slot of unionKeys(cur.inputs, prev.inputs)) {
-    if (canonicalJson(cur.inputs[slot] ?? null) === canonicalJson(prev.inputs[slot] ?? null))
+  for (const slot of inputKeys(cur.inputs, prev.inputs, stage.inputs)) {
+    if (canonicalJson(inputAt(cur, slot) ?? null) === canonicalJson(inputAt(prev, slot) ?? null))
       continue;
     const from = stage.inputs[slot]?.stage;
     const reason: Reason = {
@@ -191,6 +192,37 @@ function upstreamChange(
     ...r,
     text: `\`${name}\`: ${r.text}`,
   }));
+}
+
+/**
+ * The inputs to compare, as `inputsFrom` files them: a slot, or `slot.name` for each of the named
+ * references given to one slot (so each is traced to its own producer).
+ */
+function inputKeys(
+  a: Fingerprint["inputs"],
+  b: Fingerprint["inputs"],
+  refs: Readonly<Record<string, { member?: string }>>,
+): string[] {
+  const named = (slot: string) =>
+    Object.entries(refs).some(([k, r]) => r.member !== undefined && slotOf(k) === slot);
+  return unionKeys(a, b).flatMap((slot) =>
+    named(slot)
+      ? unionKeys(asMembers(a[slot]), asMembers(b[slot])).map((m) => memberKey(slot, m))
+      : [slot],
+  );
+}
+
+const asMembers = (v: Fingerprint["inputs"][string] | undefined): object =>
+  typeof v === "object" ? v : {};
+
+/** The digest (or digests) a fingerprint records for an input key of `inputKeys`. */
+function inputAt(fp: Fingerprint, key: string): Json | undefined {
+  const slot = slotOf(key);
+  const v = Object.hasOwn(fp.inputs, slot) ? fp.inputs[slot] : undefined;
+  if (key === slot) return v;
+  const m = asMembers(v) as Record<string, Json>;
+  const name = key.slice(slot.length + 1);
+  return Object.hasOwn(m, name) ? m[name] : undefined;
 }
 
 function unionKeys(a: object, b: object): string[] {

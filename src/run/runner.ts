@@ -4,7 +4,7 @@ import { short, type Digest, type StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
 import type { StageRecord } from "../cache/record.js";
 import { PoisonedBlob, type RemoteCache } from "../cache/remote.js";
-import type { StageIR } from "../lang/ir.js";
+import { type InputRef, inputsBySlot, type StageIR } from "../lang/ir.js";
 import type { Fingerprint } from "../plan/fingerprint.js";
 import { lockLookup, type LockedStage, type Lockfile } from "../plan/lockfile.js";
 import { digestsOf, type Planner, type Resolution } from "../plan/planner.js";
@@ -374,20 +374,29 @@ export class Runner {
     for (;;) {
       try {
         const inputs: Record<string, Artifact | ReadonlyMap<string, Artifact>> = {};
-        for (const [slot, ref] of Object.entries(stage.inputs)) {
+        const load = (ref: InputRef, d: Digest) => {
+          try {
+            return readArtifact(this.planner.store, d);
+          } catch (e) {
+            if (e instanceof BadBlobError) throw Object.assign(e, { producer: ref.stage });
+            throw e;
+          }
+        };
+        const picked = (ref: InputRef) => {
           const outs = this.planner.outputsOf(ref.stage)!;
-          const pick = ref.output !== undefined ? { [ref.output]: outs[ref.output]! } : outs;
-          const load = (d: Digest) => {
-            try {
-              return readArtifact(this.planner.store, d);
-            } catch (e) {
-              if (e instanceof BadBlobError) throw Object.assign(e, { producer: ref.stage });
-              throw e;
-            }
-          };
-          inputs[slot] = stage.kind.inputs[slot]!.bundle
-            ? new Map(Object.entries(pick).map(([name, d]) => [name, load(d)]))
-            : load(Object.values(pick)[0]!);
+          return ref.output !== undefined ? { [ref.output]: outs[ref.output]! } : outs;
+        };
+        for (const [slot, given] of inputsBySlot(stage.inputs)) {
+          if (given instanceof Map)
+            // Named references: a bundle of the one artifact each names.
+            inputs[slot] = new Map(
+              [...given].map(([name, ref]) => [name, load(ref, Object.values(picked(ref))[0]!)]),
+            );
+          else if (stage.kind.inputs[slot]!.bundle)
+            inputs[slot] = new Map(
+              Object.entries(picked(given)).map(([name, d]) => [name, load(given, d)]),
+            );
+          else inputs[slot] = load(given, Object.values(picked(given))[0]!);
         }
         return inputs;
       } catch (e) {

@@ -20,8 +20,16 @@ export interface InputSpec<T extends ArtifactTypeName = ArtifactTypeName> {
   type: T;
   doc: string;
   optional?: boolean;
-  /** Accepts a whole multi-output stage (`parts`) as well as one artifact (`parts.train`). */
+  /**
+   * Accepts a whole multi-output stage (`parts`) as well as one artifact (`parts.train`), or named
+   * artifacts assembled into a bundle (`{train: parts.train, other: more.out}`).
+   */
   bundle?: boolean;
+  /**
+   * Accepts several named artifacts (`{inDomain: seqs.test, otherVoices: voices.test}`) as well as
+   * one: the kind receives one artifact, or a bundle of the named ones.
+   */
+  named?: boolean;
 }
 
 export type InputsSpec = Record<string, InputSpec>;
@@ -33,6 +41,7 @@ export type InputValues<I extends InputsSpec> = {
   [K in keyof I]: I[K] extends InputSpec<infer T>
     ?
         | (I[K]["bundle"] extends true ? Bundle<ArtifactTypes[T]> : ArtifactTypes[T])
+        | (I[K]["named"] extends true ? Bundle<ArtifactTypes[T]> : never)
         | (I[K]["optional"] extends true ? undefined : never)
     : never;
 };
@@ -147,7 +156,12 @@ export interface KindDef<
    */
   describe?(params: KindParams<P, B>, inputs: InputInfos<I>): InfoOf<O> | undefined;
   /** Cross-parameter rules (fractions summing to 1, layer shapes...), checked before anything runs. */
-  check?(params: KindParams<P, B>, inputs: InputInfos<I>): ParamProblem[];
+  check?(
+    params: KindParams<P, B>,
+    inputs: InputInfos<I>,
+    /** For inputs given several named artifacts (`{a: x.test, b: y.test}`): slot -> their names. */
+    members?: Readonly<Record<string, readonly string[]>>,
+  ): ParamProblem[];
   /**
    * External programs whose output this kind's bytes depend on (e.g. espeak-ng): name -> version,
    * read at plan time; they enter the key. Throws, with a hint, when a program is missing.
@@ -189,6 +203,7 @@ export type AnyKind = KindDef<ParamsSpec, InputsSpec, ArtifactTypeName, BlockSpe
   check?(
     params: Record<string, unknown>,
     inputs: Record<string, ArtifactInfo | undefined>,
+    members?: Readonly<Record<string, readonly string[]>>,
   ): ParamProblem[];
 };
 
@@ -199,4 +214,9 @@ export function defineKind<
   B extends BlockSpec | undefined = undefined,
 >(def: KindDef<P, I, O, B>): AnyKind {
   return def as unknown as AnyKind;
+}
+
+/** Whether an input that accepts named artifacts was given several (a bundle) or one. */
+export function isBundle<T>(x: T | Bundle<T>): x is Bundle<T> {
+  return x instanceof Map;
 }

@@ -231,13 +231,17 @@ function printVerdict(planner: Planner, r: StageResult): void {
   const record = planner.store.getRecord(r.key);
   const out = record?.outputs.out;
   if (out?.type !== "report") return;
-  const verdict = (readArtifact(planner.store, out.digest) as Report).verdict;
-  if (verdict) {
-    const c = stdout().c;
-    stdout().write(
-      `  ${(verdict.beats ? c.green : c.yellow)(`${r.name}: ${verdictLine(verdict)}`)}\n`,
-    );
-  }
+  const report = readArtifact(planner.store, out.digest) as Report;
+  // Several sets: a line for each (the reference set first).
+  const lines = report.sets
+    ? report.sets.map((s) => ({ who: `${r.name} (${s.name})`, verdict: s.report.verdict }))
+    : [{ who: r.name, verdict: report.verdict }];
+  const c = stdout().c;
+  for (const { who, verdict } of lines)
+    if (verdict)
+      stdout().write(
+        `  ${(verdict.beats ? c.green : c.yellow)(`${who}: ${verdictLine(verdict)}`)}\n`,
+      );
 }
 
 function readLock(path: string): Lockfile | undefined {

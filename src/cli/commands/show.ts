@@ -34,7 +34,9 @@ export function showCommand(
         name,
         {
           ...out,
-          ...(out.type === "report" ? { report: readArtifact(planner.store, out.digest) } : {}),
+          ...(out.type === "report" || out.type === "shift"
+            ? { report: readArtifact(planner.store, out.digest) }
+            : {}),
         },
       ]),
     );
