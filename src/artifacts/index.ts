@@ -5,6 +5,7 @@ import {
   describeTrained,
   type ModelInfo,
   type ModelSpec,
+  type TrainedInfo,
   type TrainedModel,
 } from "./model.js";
 import { describeReport, type Report } from "./report.js";
@@ -37,6 +38,7 @@ export interface ArtifactInfos {
   table: TableInfo;
   sequences: SequenceInfo;
   model: ModelInfo;
+  trained: TrainedInfo;
 }
 export type ArtifactInfo = ArtifactInfos[keyof ArtifactInfos];
 /** The info of an artifact type; never for types of which nothing is known in advance. */

@@ -270,7 +270,10 @@ export function check(
   for (const d of drafts.values()) {
     if (!d.params || !d.kind.check || cyclic.has(d.decl.name.text)) continue;
     for (const problem of d.kind.check(d.params, inputInfos(d), membersOf(d))) {
-      const span = (problem.param && d.paramSpans[problem.param]) || d.decl.body.name.span;
+      // A problem may point at a parameter or at an input (`init`).
+      const span =
+        (problem.param && (d.paramSpans[problem.param] ?? d.inputs[problem.param]?.span)) ||
+        d.decl.body.name.span;
       err(problem.code ?? "param-rule", problem.message, span, hintOf(problem.hint));
     }
   }
@@ -406,7 +409,9 @@ function expandSweep(
             severity: "error",
             message: problem.message,
             file: ctx.file,
-            span: (problem.param && v.paramSpans[problem.param]) || d.decl.body.name.span,
+            span:
+              (problem.param && (v.paramSpans[problem.param] ?? v.inputs[problem.param]?.span)) ||
+              d.decl.body.name.span,
             ...hintOf(problem.hint),
           });
       }

@@ -1,5 +1,5 @@
 import { UserError } from "../core/diagnostic.js";
-import type { EpochRecord } from "../artifacts/model.js";
+import type { EpochRecord, OptimizerState } from "../artifacts/model.js";
 import type { SequenceSet } from "../artifacts/sequences.js";
 import { batchTensors, evalBatches, trainBatches, type Batch } from "./batches.js";
 import { LAYERS } from "./layers/index.js";
@@ -11,6 +11,7 @@ import {
   type OptimizerCall,
   type ScheduleCall,
 } from "./optimizers.js";
+import { restoreOptimizer, saveOptimizer } from "./optimizer-state.js";
 import type { TF } from "./tf.js";
 
 type LayersModel = import("@tensorflow/tfjs").LayersModel;
@@ -35,6 +36,10 @@ export interface TrainConfig {
   /** Class index -> weight of its examples in the loss. */
   classWeights?: Float32Array;
   earlyStopping?: { monitor: string; patience: number; minDelta: number; restoreBest: boolean };
+  /** Layers whose weights do not train (fine-tuning). */
+  frozen?: ReadonlySet<string>;
+  /** The optimizer's state to continue from (fine-tuning with resetOptimizer: false). */
+  optimizerState?: OptimizerState;
 }
 
 export interface TrainHooks {
@@ -63,6 +68,8 @@ export interface TrainResult {
   history: EpochRecord[];
   warnings: string[];
   bestEpoch?: number;
+  /** The optimizer's state after the last epoch. */
+  optimizer: OptimizerState;
 }
 
 export async function train(
@@ -75,10 +82,14 @@ export async function train(
 ): Promise<TrainResult> {
   const optimizer = makeOptimizer(tf, cfg.optimizer);
   const baseLr = cfg.optimizer.args.lr;
-  const variables = model.trainableWeights.map((w) => ({
-    variable: w.read() as import("@tensorflow/tfjs").Variable,
-    name: w.originalName,
-  }));
+  const variables = model.trainableWeights
+    .filter((w) => !cfg.frozen?.has(w.originalName.split("/")[0]!))
+    .map((w) => ({
+      variable: w.read() as import("@tensorflow/tfjs").Variable,
+      name: w.originalName,
+    }));
+  if (cfg.optimizerState)
+    await restoreOptimizer(tf, optimizer, cfg.optimizer.call, cfg.optimizerState, variables);
   const layerOf = new Map(variables.map((v) => [v.variable.name, v.name.split("/")[0]!]));
   const watched = watchedLayers(model);
   const history: EpochRecord[] = [];
@@ -91,6 +102,9 @@ export async function train(
   try {
     for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
       if (hooks.signal.aborted) throw new UserError("interrupted", { code: "interrupted" });
+      // Dropout masks (TF.js draws them from Math.random) from a stream of this epoch's own: an
+      // epoch's draws do not depend on how many came before, so training resumes at any epoch.
+      Math.random = hooks.rng(`dropout:${epoch}`);
       const started = performance.now();
       const batches = trainBatches(
         data,
@@ -226,11 +240,12 @@ export async function train(
         }
       }
     }
+    const state = await saveOptimizer(optimizer, cfg.optimizer.call, variables);
     if (best?.weights) {
       model.setWeights(best.weights);
-      return { history, warnings, bestEpoch: best.epoch };
+      return { history, warnings, bestEpoch: best.epoch, optimizer: state };
     }
-    return { history, warnings, ...(best ? { bestEpoch: best.epoch } : {}) };
+    return { history, warnings, ...(best ? { bestEpoch: best.epoch } : {}), optimizer: state };
   } finally {
     best?.weights?.forEach((t) => t.dispose());
     optimizer.dispose();

@@ -6,7 +6,7 @@ import type { StageRecord } from "../cache/record.js";
 import { type InputRef, inputsBySlot, type PipelineIR, type StageIR } from "../lang/ir.js";
 import { resolveDataPath } from "../project/paths.js";
 import { RuntimeUnavailable, type Runtime } from "../runtime/descriptor.js";
-import { deriveSeed, keyOf, type Fingerprint } from "./fingerprint.js";
+import { deriveSeed, keyOf, seedBasis, type Fingerprint } from "./fingerprint.js";
 import { FileHasher } from "./files.js";
 
 /** What the planner knows about a stage right now. */
@@ -176,7 +176,7 @@ export class Planner {
       ...(tools ? { tools } : {}),
     };
     const fingerprint: Fingerprint = s.kind.random
-      ? { ...base, seed: deriveSeed(this.ir.seed, base) }
+      ? { ...base, seed: deriveSeed(this.ir.seed, seedBasis(base, s.kind.seedIgnores)) }
       : base;
     const key = keyOf(fingerprint);
     const record = this.store.getRecord<Fingerprint>(key);

@@ -148,6 +148,13 @@ export interface KindDef<
   random: boolean;
   /** Output bytes depend on the numeric backend: the backend's name and version enter its key. */
   backendDependent: boolean;
+  /**
+   * Parameters and inputs that do not enter a random kind's seed (they still enter its key): for
+   * train, `epochs` (a longer training draws the same shuffles and dropout masks for its first
+   * epochs, so it can resume a shorter one) and `init` with its companions (a fine-tune draws what
+   * training from scratch draws: a controlled comparison).
+   */
+  seedIgnores?: { params?: readonly string[]; inputs?: readonly string[] };
   /** The block this kind takes, if any. */
   block?: B;
   /**
