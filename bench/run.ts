@@ -1,5 +1,6 @@
 import { cpus } from "node:os";
 import { engineBench } from "./engine.js";
+import { languageBench } from "./language.js";
 import { sharingBench } from "./sharing.js";
 import { trainingBench } from "./training.js";
 import { printTable, type Row } from "./measure.js";
@@ -20,6 +21,7 @@ if (!Number.isInteger(rounds) || rounds < 1)
   throw new Error("--rounds: a whole number, at least 1");
 if (!args.includes("--train")) {
   rows.push(...engineBench());
+  rows.push(...languageBench());
   rows.push(...(await sharingBench()));
 }
 if (!args.includes("--no-train")) rows.push(...trainingBench(rounds));

@@ -63,7 +63,7 @@ export function artifactToValue(a: Artifact): Value {
 
 export function artifactFromValue(v: Value): Artifact {
   const t = (v as { type?: unknown })?.type;
-  if (typeof t !== "string" || !(t in describe))
+  if (typeof t !== "string" || !Object.hasOwn(describe, t))
     throw new Error(`unknown artifact type ${JSON.stringify(t)}`);
   return v as unknown as Artifact;
 }

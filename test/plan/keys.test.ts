@@ -302,6 +302,25 @@ describe("stage keys (properties over random pipelines)", () => {
   });
 });
 
+describe("stage keys and arithmetic", () => {
+  it("a key sees the evaluated value only: `13`, `14 - 1` and `params.a - 1` give one key", async () => {
+    const source = (n: string, params = "") =>
+      `pipeline arith {\n  seed 7\n${params}  stage s0 = load.csv(path: "d.csv", text: "name", label: "label")\n  stage s1 = head(s0, n: ${n})\n}\n`;
+    const names = ["s0", "s1"];
+    const literal = await keys(source("13"), names);
+    assert.deepEqual(await keys(source("14 - 1"), names), literal);
+    assert.deepEqual(await keys(source("(2 + 5) * 2 - 1"), names), literal);
+    assert.deepEqual(await keys(source("params.a - 1", "  params { a = 14 }\n"), names), literal);
+    assert.deepEqual(
+      await keys(source("params.b", "  params { a = 7, b = params.a * 2 - 1 }\n"), names),
+      literal,
+    );
+    const other = await keys(source("14 - 2"), names);
+    assert.equal(other[0], literal[0]);
+    assert.notEqual(other[1], literal[1]);
+  });
+});
+
 describe("fingerprint", () => {
   const fp: Omit<Fingerprint, "seed"> = {
     format: 1,
