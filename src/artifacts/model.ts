@@ -125,6 +125,25 @@ export interface TrainedModel {
   optimizer?: OptimizerState;
   /** A model that started from another's weights: which layers came from where. */
   transfer?: Transfer;
+  /** Where training stands after its last epoch, to continue from (train's checkpoints). */
+  progress?: TrainProgress;
+}
+
+/**
+ * What training needs besides weights and optimizer state to go on exactly as if it had never
+ * stopped: the epochs done, early stopping's state, the warnings given once.
+ */
+export interface TrainProgress {
+  epoch: number;
+  /** Early stopping ended the training: more epochs add nothing. */
+  stopped: boolean;
+  best?: { value: number; epoch: number };
+  /** Epochs without improvement since the best. */
+  waited: number;
+  /** Keys of the gradient warnings given (each is given once). */
+  warned: string[];
+  /** The weights training goes on with, when `weights` are the best epoch's (restoreBest). */
+  weights?: Float32Array[];
 }
 
 export interface EpochRecord {

@@ -16,8 +16,13 @@ import { count, type SequenceSet } from "../artifacts/sequences.js";
 import { batchSizeProblems } from "../numerics/limits.js";
 import { LOSSES, resolveLoss } from "../numerics/losses.js";
 import { OPTIMIZER_VARIANTS, SCHEDULE_VARIANTS } from "../numerics/optimizers.js";
-import { NonFiniteLoss, train as trainLoop } from "../numerics/train.js";
-import { readWeights, restoreModel } from "../numerics/weights.js";
+import {
+  NonFiniteLoss,
+  type TrainConfig,
+  type TrainResult,
+  train as trainLoop,
+} from "../numerics/train.js";
+import { restoreModel } from "../numerics/weights.js";
 
 const MONITORS = ["val_loss", "loss", "val_accuracy", "accuracy", "val_mae", "mae"] as const;
 
@@ -99,6 +104,14 @@ export const train = defineKind({
   // Training longer draws the same shuffles and masks for the first epochs (so it resumes); a
   // fine-tune draws what training from scratch draws (so the two compare).
   seedIgnores: { params: ["epochs", "freeze", "reinit", "resetOptimizer"], inputs: ["init"] },
+  // Checkpoints: the state after epoch n is this stage with epochs: n (src/plan/checkpoints.ts).
+  resumable: {
+    param: "epochs",
+    blocked: (params) =>
+      params.schedule.call === "cosine"
+        ? "its cosine schedule spans all `epochs`: every epoch's learning rate depends on the total"
+        : undefined,
+  },
   describe: (params, inputs) => ({
     kind: "trained",
     ...(inputs.model?.layers ? { layers: inputs.model.layers } : {}),
@@ -148,12 +161,13 @@ export const train = defineKind({
       ]);
     }
     const start = startFrom(ctx, spec, inputs.init, data, params);
+    const resume = resumeFrom(ctx);
     const tf = await ctx.tf();
     const model = await restoreModel(
       tf,
       spec.topology,
       spec.weightSpecs,
-      start.weights,
+      resume?.weights ?? start.weights,
       ctx.runtime!,
       ctx.log,
     );
@@ -182,18 +196,51 @@ export const train = defineKind({
             }
           : {}),
         ...(params.freeze ? { frozen: new Set(params.freeze) } : {}),
-        ...(start.optimizer ? { optimizerState: start.optimizer } : {}),
+        ...(resume
+          ? { optimizerState: resume.optimizer, resume: resume.state }
+          : start.optimizer
+            ? { optimizerState: start.optimizer }
+            : {}),
       };
       ctx.log(
         `${count(data)} examples${validation ? `, ${count(validation)} for validation` : ""}; ${spec.params} parameters; loss ${loss}; ${ctx.runtime?.backend ?? "?"} backend`,
       );
-      let result: Awaited<ReturnType<typeof trainLoop>>;
+      // What training gives when it ends after `epochs` (a checkpoint, or the result).
+      const artifact = (r: TrainResult, epochs: number): TrainedModel => ({
+        type: "trained",
+        topology: spec.topology,
+        weightSpecs: spec.weightSpecs,
+        weights: r.weights,
+        history: r.history,
+        config: { ...(params as unknown as Record<string, Json>), epochs, loss },
+        data: dataDescription(data),
+        warnings: r.warnings,
+        ...(r.bestEpoch !== undefined ? { bestEpoch: r.bestEpoch } : {}),
+        optimizer: r.optimizer,
+        ...(start.transfer
+          ? {
+              transfer: {
+                ...start.transfer,
+                frozen: params.freeze ?? [],
+                optimizer: start.optimizer ? "continued" : "reset",
+              },
+            }
+          : {}),
+        progress: r.progress,
+      });
+      let result: TrainResult;
       try {
         result = await trainLoop(tf, model, data, validation, cfg, {
           rng: ctx.rng,
           progress: ctx.progress,
           log: ctx.log,
           signal: ctx.signal,
+          ...(ctx.checkpoint
+            ? {
+                epochEnd: (r: TrainResult) =>
+                  ctx.checkpoint!(r.progress.epoch, { out: artifact(r, r.progress.epoch) }),
+              }
+            : {}),
         });
       } catch (e) {
         if (e instanceof NonFiniteLoss) {
@@ -207,34 +254,44 @@ export const train = defineKind({
         }
         throw e;
       }
-      return {
-        out: {
-          type: "trained",
-          topology: spec.topology,
-          weightSpecs: spec.weightSpecs,
-          weights: readWeights(model),
-          history: result.history,
-          config: { ...(params as unknown as Record<string, Json>), loss },
-          data: dataDescription(data),
-          warnings: result.warnings,
-          ...(result.bestEpoch !== undefined ? { bestEpoch: result.bestEpoch } : {}),
-          optimizer: result.optimizer,
-          ...(start.transfer
-            ? {
-                transfer: {
-                  ...start.transfer,
-                  frozen: params.freeze ?? [],
-                  optimizer: start.optimizer ? "continued" : "reset",
-                },
-              }
-            : {}),
-        },
-      };
+      return { out: artifact(result, params.epochs) };
     } finally {
       model.dispose();
     }
   },
 });
+
+/**
+ * A checkpoint to continue from (the runner found the record of this stage with fewer epochs): the
+ * weights training goes on with, its optimizer's state, and the rest of where it stood.
+ */
+type TrainResume = NonNullable<TrainConfig["resume"]>;
+
+function resumeFrom(
+  ctx: StageContext,
+): { weights: Float32Array[]; optimizer: OptimizerState; state: TrainResume } | undefined {
+  const r = ctx.resume;
+  if (!r) return undefined;
+  const ckpt = r.outputs.out as TrainedModel | undefined;
+  if (!ckpt?.progress || !ckpt.optimizer) {
+    ctx.log(`the checkpoint at epoch ${r.step} keeps no training state; starting over`);
+    return undefined;
+  }
+  const { progress } = ckpt;
+  ctx.log(
+    `resumed from epoch ${r.step}${progress.stopped ? " (early stopping had ended it there)" : ""}`,
+  );
+  return {
+    weights: progress.weights ?? ckpt.weights,
+    optimizer: ckpt.optimizer,
+    state: {
+      history: ckpt.history,
+      warnings: ckpt.warnings,
+      progress,
+      ...(progress.weights ? { bestWeights: ckpt.weights } : {}),
+    },
+  };
+}
 
 /**
  * The weights training starts from: the model's own initial ones, or with `init` those of another

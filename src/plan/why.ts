@@ -1,3 +1,4 @@
+import { latestCheckpoint, resumeBlocked } from "./checkpoints.js";
 import { canonicalJson, type Json } from "../core/canonical.js";
 import { short, type StageKey } from "../core/digest.js";
 import type { StageRecord } from "../cache/record.js";
@@ -54,14 +55,34 @@ export function explain(planner: Planner, name: string, depth = 0): Explanation 
       ],
     };
   const old = nearest(planner, name, res.fingerprint);
+  const resume = resumeNote(planner, name, res.fingerprint);
   if (!old)
-    return { state: "new", reasons: [{ text: "never run: no cached record of this stage" }] };
+    return {
+      state: "new",
+      reasons: [{ text: "never run: no cached record of this stage" }, ...resume],
+    };
   return {
     state: "changed",
-    reasons: differences(planner, name, res.fingerprint, old, depth, (k) =>
-      planner.store.getRecord<Fingerprint>(k),
-    ),
+    reasons: [
+      ...differences(planner, name, res.fingerprint, old, depth, (k) =>
+        planner.store.getRecord<Fingerprint>(k),
+      ),
+      ...resume,
+    ],
   };
+}
+
+/** For a resumable stage (train): the checkpoint it will resume from, or why it cannot. */
+function resumeNote(planner: Planner, name: string, fp: Fingerprint): Reason[] {
+  const kind = planner.stage(name).kind;
+  if (!kind.resumable) return [];
+  const blocked = resumeBlocked(kind, fp.params);
+  if (blocked) return [{ text: `cannot resume from a checkpoint: ${blocked}` }];
+  const found = latestCheckpoint(kind, fp, (k) => planner.store.getRecord(k) !== undefined);
+  const unit = kind.resumable.param.replace(/s$/, "");
+  return found
+    ? [{ text: `will resume from ${unit} ${found.step}: a checkpoint of this training is cached` }]
+    : [];
 }
 
 /** The differences between a stage's current fingerprint and a given past one (a lock entry's). */

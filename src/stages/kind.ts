@@ -77,6 +77,13 @@ export interface StageContext {
   readonly runtime: Runtime | undefined;
   /** A diagnostic pointing at one of this stage's parameters in the pipeline file (`layers.2`), for errors found while running. */
   problem(param: string | undefined, message: string, hint?: string): Diagnostic;
+  /** For resumable kinds: the checkpoint to continue from (its step count and outputs), if any. */
+  readonly resume?: { step: number; outputs: Record<string, Artifact> };
+  /**
+   * For resumable kinds: the outputs the stage would give if its count were `step` (kept by the
+   * runner's retention policy as a checkpoint record; ignored otherwise).
+   */
+  checkpoint?(step: number, outputs: Record<string, Artifact>): void;
 }
 
 /** A block of nested invocations (`model { lstm(...) dense(...) }`), checked item by item and passed as one list parameter. */
@@ -155,6 +162,14 @@ export interface KindDef<
    * training from scratch draws: a controlled comparison).
    */
   seedIgnores?: { params?: readonly string[]; inputs?: readonly string[] };
+  /**
+   * A kind whose run is a sequence of steps counted by one integer parameter (train's `epochs`): the
+   * state after step n is what the stage gives with that parameter set to n. So the runner keeps
+   * checkpoints as the records of those smaller stages (the same key with `param: n`): lowering the
+   * count is a cache hit, raising it resumes from the last checkpoint. `blocked` says why not for a
+   * given set of parameters (a schedule over the total count makes every step depend on it).
+   */
+  resumable?: { param: keyof P & string; blocked?(params: KindParams<P, B>): string | undefined };
   /** The block this kind takes, if any. */
   block?: B;
   /**

@@ -16,6 +16,7 @@ import { verdictLine, type Report } from "../../artifacts/report.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { LocalExecutor } from "../../run/executor.js";
 import { Runner, type StageResult } from "../../run/runner.js";
+import { parseRetention, type Retention } from "../../plan/checkpoints.js";
 import { didYouMean } from "../../lang/suggest.js";
 import {
   computeArgs,
@@ -38,6 +39,7 @@ export interface RunCommandOptions extends CommonOptions, RemoteFlags {
   frozen?: boolean;
   lock?: boolean;
   jobs?: number;
+  checkpoints?: string;
 }
 
 /** The mark of each status, in standard output's colours. */
@@ -71,6 +73,7 @@ export async function runCommand(
       `--frozen needs ${lockPath}: run once without --frozen and commit the lockfile`,
     );
 
+  const retention = retentionOf(opts.checkpoints);
   const jobs = opts.jobs ?? 1;
   const progress = await Progress.create(!opts.json && jobs === 1 && stderr().isTTY);
   const remote = remoteFor(opts, (m) => {
@@ -85,6 +88,7 @@ export async function runCommand(
     ...(force ? { force } : {}),
     ...(opts.frozen ? { frozen: previousLock! } : {}),
     ...(remote ? { remote } : {}),
+    ...(retention ? { retention } : {}),
     ...(jobs > 1
       ? {
           workers: {
@@ -107,7 +111,9 @@ export async function runCommand(
             r.status === "skipped"
               ? stderr().c.dim(`(${r.skippedBecause!.join(", ")} failed)`)
               : r.status === "ran" || r.status === "failed"
-                ? stderr().c.dim(formatDuration(r.durationMs))
+                ? stderr().c.dim(
+                    `${formatDuration(r.durationMs)}${r.resumedFrom !== undefined ? ` (resumed from epoch ${r.resumedFrom})` : ""}`,
+                  )
                 : r.source === "remote"
                   ? stderr().c.dim("(remote)")
                   : "";
@@ -154,6 +160,7 @@ export async function runCommand(
         status: r.status,
         durationMs: Math.round(r.durationMs),
         ...(r.source === "remote" ? { source: "remote" } : {}),
+        ...(r.resumedFrom !== undefined ? { resumedFrom: r.resumedFrom } : {}),
         ...(r.diagnostics ? { error: r.diagnostics.map((d) => d.message).join("; ") } : {}),
         ...(r.frozen ? { error: flatten(r.frozen).join("; "), frozen: true } : {}),
       })),
@@ -178,6 +185,18 @@ export async function runCommand(
  * One stage in a worker process: `rnnp run FILE --stage S` with the same settings. Its inputs are
  * cached by the time it starts, so it executes just that stage, committing to the same cache.
  */
+/** --checkpoints: the retention policy of training's checkpoints. */
+function retentionOf(text: string | undefined): Retention | undefined {
+  if (text === undefined) return undefined;
+  const r = parseRetention(text);
+  if (!r)
+    throw new Exit(
+      EXIT.invalid,
+      `--checkpoints ${text}: expected N (every Nth epoch and the last completed), N,nolast, or off`,
+    );
+  return r;
+}
+
 async function runInWorker(
   file: string,
   stage: string,
@@ -194,6 +213,7 @@ async function runInWorker(
     ...(forced ? [`--force=${stage}`] : []),
     ...(opts.frozen ? ["--frozen"] : []),
     ...(opts.cache ? ["--cache", opts.cache] : []),
+    ...(opts.checkpoints ? ["--checkpoints", opts.checkpoints] : []),
     ...(opts.remote ? ["--remote", opts.remote] : []),
     ...(opts.remoteWrite ? ["--remote-write"] : []),
     ...computeArgs(opts),
@@ -212,6 +232,7 @@ async function runInWorker(
       ...(mine.key ? { key: mine.key } : {}),
       status: mine.status,
       durationMs: mine.durationMs,
+      ...(mine.resumedFrom !== undefined ? { resumedFrom: mine.resumedFrom } : {}),
       ...(mine.status === "failed" ? { workerOutput: child.stderr } : {}),
     };
   } catch {
