@@ -11,7 +11,12 @@ import type {
   TrainedModel,
   TrainedTarget,
 } from "../artifacts/model.js";
-import { checkMeaning, type TransferResult, transferWeights } from "../numerics/transfer.js";
+import {
+  checkMeaning,
+  sharedLayers,
+  type TransferResult,
+  transferWeights,
+} from "../numerics/transfer.js";
 import { count, type SequenceSet } from "../artifacts/sequences.js";
 import { batchSizeProblems } from "../numerics/limits.js";
 import { LOSSES, resolveLoss } from "../numerics/losses.js";
@@ -306,12 +311,14 @@ function startFrom(
   params: { reinit?: string[] | undefined; resetOptimizer: boolean },
 ): { weights: Float32Array[]; transfer?: TransferResult["transfer"]; optimizer?: OptimizerState } {
   if (!init) return { weights: spec.weights };
-  const moved = transferWeights(spec, init, new Set(params.reinit ?? []));
+  const reinit = new Set(params.reinit ?? []);
+  // What the weights mean first: an embedding of another vocabulary is wrong whatever its size.
   checkMeaning(
     { topology: spec.topology, data: dataDescription(data) },
     init,
-    moved.transfer.taken,
+    sharedLayers(spec, init).filter((l) => !reinit.has(l)),
   );
+  const moved = transferWeights(spec, init, reinit);
   const t = moved.transfer;
   ctx.log(
     `init: ${t.taken.length} layer${t.taken.length === 1 ? "" : "s"} from init (${t.taken.join(", ")})${t.grown.map((g) => `; ${g.layer} took ${g.rows} of its ${g.of} rows`).join("")}${t.initialised.length ? `; own initial weights: ${t.initialised.join(", ")}` : ""}; ${params.resetOptimizer ? "a fresh optimizer" : "init's optimizer state continues"}`,

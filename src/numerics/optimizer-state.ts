@@ -57,6 +57,23 @@ export async function saveOptimizer(
  * so a state saved with other trained weights (some frozen now, some new) still fits. A weight the
  * state does not know starts with zero slots, as TF.js would start it.
  */
+/**
+ * A slot of a weight that has grown since (an embedding of an extended vocabulary): the saved rows,
+ * then zeros for the rows added (a fresh slot's value, as TF.js starts one).
+ */
+function grown(
+  values: Float32Array | undefined,
+  shape: readonly number[],
+): Float32Array | undefined {
+  if (!values || shape.length < 1) return values;
+  const size = shape.reduce((a, b) => a * b, 1);
+  const row = size / shape[0]!;
+  if (values.length >= size || values.length % row !== 0) return values;
+  const out = new Float32Array(size);
+  out.set(values);
+  return out;
+}
+
 export async function restoreOptimizer(
   tf: TF,
   opt: Optimizer,
@@ -75,7 +92,7 @@ export async function restoreOptimizer(
     ...state.slots.flatMap((slot, s) =>
       variables.map((v) => {
         const i = index.get(v.name);
-        const values = i === undefined ? undefined : slot[i];
+        const values = grown(i === undefined ? undefined : slot[i], v.variable.shape as number[]);
         if (values && values.length !== v.variable.size)
           throw new UserError(
             `init's optimizer state for ${v.name} has ${values.length} values, the weight ${v.variable.size}`,

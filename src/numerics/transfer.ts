@@ -36,6 +36,12 @@ export function topologyLayers(topology: Json): { layers: Map<string, string>; o
 }
 
 const layerOf = (weight: string) => weight.split("/")[0]!;
+
+/** Layers with weights in both models, by name. */
+export function sharedLayers(target: Weighted, source: Weighted): string[] {
+  const theirs = new Set(source.weightSpecs.map((s) => layerOf(s.name)));
+  return [...new Set(target.weightSpecs.map((s) => layerOf(s.name)))].filter((l) => theirs.has(l));
+}
 const roleOf = (weight: string) => weight.split("/").at(-1)!;
 const shapeText = (s: readonly number[]) => `[${s.join(", ")}]`;
 

@@ -648,6 +648,27 @@ const AUDIT: Record<string, Record<string, Case>> = {
     restoreBest: {
       differs: trainPair({ epochs: 6, patience: 2, minDelta: 0.5 }, { restoreBest: false }),
     },
+    freeze: { differs: trainPair({}, { freeze: ["embedding_1"] }) },
+    reinit: {
+      differs: async () => {
+        const inputs = { model: await modelOf(), data: tokens(), init: await trainedOf() };
+        const base = { epochs: 1, batchSize: 8 };
+        return [
+          await run("train", inputs, base),
+          await run("train", inputs, { ...base, reinit: ["dense_3"] }),
+        ];
+      },
+    },
+    resetOptimizer: {
+      differs: async () => {
+        const inputs = { model: await modelOf(), data: tokens(), init: await trainedOf() };
+        const base = { epochs: 1, batchSize: 8 };
+        return [
+          await run("train", inputs, base),
+          await run("train", inputs, { ...base, resetOptimizer: false }),
+        ];
+      },
+    },
   },
   evaluate: {
     metric: {
@@ -813,6 +834,21 @@ describe("parameters that cannot act here are refused, at their position", () =>
       "train.batchSize",
       `${LOAD}  stage v = vocabulary(raw)\n  stage s = encode(raw, v)\n  stage b = bucket(s)\n  stage n = model(b) { embedding(dim: 2) gru(units: 2) dense(units: 2, activation: "softmax") }\n  stage f = train(n, b, epochs: 1, batchSize: 64)`,
       /the data comes in bucket batches/,
+    ],
+    [
+      "train.reinit",
+      `${LOAD}  stage v = vocabulary(raw)\n  stage s = encode(raw, v)\n  stage n = model(s) { embedding(dim: 2) gru(units: 2) dense(units: 2, activation: "softmax") }\n  stage f = train(n, s, epochs: 1, reinit: ["dense_3"])`,
+      /reinit names layers that do not take init's weights; there is no init/,
+    ],
+    [
+      "train.resetOptimizer",
+      `${LOAD}  stage v = vocabulary(raw)\n  stage s = encode(raw, v)\n  stage n = model(s) { embedding(dim: 2) gru(units: 2) dense(units: 2, activation: "softmax") }\n  stage f = train(n, s, epochs: 1, resetOptimizer: false)`,
+      /resetOptimizer: false continues init's optimizer; there is no init/,
+    ],
+    [
+      "train.freeze",
+      `${LOAD}  stage v = vocabulary(raw)\n  stage s = encode(raw, v)\n  stage n = model(s) { embedding(dim: 2) gru(units: 2) dense(units: 2, activation: "softmax") }\n  stage f = train(n, s, epochs: 1, freeze: ["lstm_2"])`,
+      /the model has no layer `lstm_2` \(its layers: embedding_1, gru_2, dense_3\)/,
     ],
     [
       "features.coefficients",
