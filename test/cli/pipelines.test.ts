@@ -44,6 +44,11 @@ const SMOKE: Record<string, { params: string[]; show: string; metric: RegExp }> 
     show: "report",
     metric: /portability[\s\S]*inDomain +10 [\s\S]*otherAccents +40 /,
   },
+  "transfer.rnnp": {
+    params: ["epochs=1", "tuneEpochs=1"],
+    show: "tunedReport",
+    metric: /portability[\s\S]*inDomain +\d+ [\s\S]*short +\d+ /,
+  },
   "g2p.rnnp": {
     params: ["limit=400", "epochs=1", "beam=2"],
     show: "report",
