@@ -80,9 +80,13 @@ function resumeNote(planner: Planner, name: string, fp: Fingerprint): Reason[] {
   if (blocked) return [{ text: `cannot resume from a checkpoint: ${blocked}` }];
   const found = latestCheckpoint(kind, fp, (k) => planner.store.getRecord(k) !== undefined);
   const unit = kind.resumable.param.replace(/s$/, "");
-  return found
-    ? [{ text: `will resume from ${unit} ${found.step}: a checkpoint of this training is cached` }]
-    : [];
+  return [
+    found
+      ? { text: `will resume from ${unit} ${found.step}: a checkpoint of this training is cached` }
+      : {
+          text: `no checkpoint of this training below ${unit} ${fp.params[kind.resumable.param]} is cached: it starts from the first`,
+        },
+  ];
 }
 
 /** The differences between a stage's current fingerprint and a given past one (a lock entry's). */

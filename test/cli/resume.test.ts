@@ -99,6 +99,12 @@ describe("training that resumes (issue 13 part 3)", () => {
     const other = rigAt(7);
     await run(other, 7);
     assert.equal((await run(other, 5)).fit.status, "cached");
+    other.write({ "p.rnnp": pipeline(3) });
+    const why = await other.rnnp(["why", "fit", "p.rnnp"]);
+    assert.match(
+      why.stdout,
+      /no checkpoint of this training below epoch 3 is cached: it starts from the first/,
+    );
     const three = await run(other, 3);
     assert.equal(three.fit.status, "ran");
     assert.equal(three.fit.resumedFrom, undefined);
@@ -106,6 +112,16 @@ describe("training that resumes (issue 13 part 3)", () => {
     const none = rigAt(7);
     await run(none, 7, {}, ["--checkpoints", "off"]);
     assert.equal((await run(none, 5)).fit.resumedFrom, undefined);
+  });
+
+  it("--checkpoints takes N, N,nolast or off; anything else is refused before anything runs", async () => {
+    const rig = rigAt(2);
+    const r = await rig.rnnp(["run", "p.rnnp", "--checkpoints", "every 5"]);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /--checkpoints every 5: expected N \(every Nth epoch and the last completed\), N,nolast, or off/,
+    );
   });
 
   it("why names the checkpoint a run will resume from, or why it cannot", async () => {
