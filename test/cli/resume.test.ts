@@ -139,35 +139,37 @@ describe("training that resumes (issue 13 part 3)", () => {
     assert.equal(ran.fit.resumedFrom, undefined);
   });
 
-  it("a run killed (SIGKILL) during training resumes from the last completed epoch, byte-identical", async () => {
-    const rig = rigAt(10);
-    const child = rig.spawn(["run", "p.rnnp", "--checkpoints", "1"]);
-    // Kill it once epoch 4 is logged: epoch 3's checkpoint landed before epoch 4 began (the line of
-    // an epoch is printed just before its checkpoint is committed).
-    await new Promise<void>((resolve, reject) => {
-      let seen = "";
-      child.child.stderr!.on("data", (d) => {
-        seen += String(d);
-        if (/epoch 4\/10/.test(seen)) {
-          child.child.kill("SIGKILL");
-          resolve();
-        }
+  for (const signal of ["SIGKILL", "SIGINT"] as const)
+    it(`a run stopped by ${signal} during training resumes from the last completed epoch, byte-identical`, async () => {
+      const rig = rigAt(10);
+      const child = rig.spawn(["run", "p.rnnp", "--checkpoints", "1"]);
+      // Kill it once epoch 4 is logged: epoch 3's checkpoint landed before epoch 4 began (the line of
+      // an epoch is printed just before its checkpoint is committed).
+      await new Promise<void>((resolve, reject) => {
+        let seen = "";
+        child.child.stderr!.on("data", (d) => {
+          seen += String(d);
+          if (/epoch 4\/10/.test(seen)) {
+            child.child.kill(signal);
+            resolve();
+          }
+        });
+        child.child.on("close", () => reject(new Error(`finished before epoch 4: ${seen}`)));
       });
-      child.child.on("close", () => reject(new Error(`finished before epoch 4: ${seen}`)));
+      const killed = await child;
+      if (signal === "SIGKILL") assert.equal(killed.code, -1, "it was killed");
+      else assert.notEqual(killed.code, 0, `Ctrl-C stops the run: ${killed.stderr}`);
+      const again = rig.spawnSync(["run", "p.rnnp", "--json"]);
+      assert.equal(again.code, 0, again.stderr);
+      const fit = (
+        JSON.parse(again.stdout) as { stages: { name: string; resumedFrom?: number }[] }
+      ).stages.find((s) => s.name === "fit")!;
+      assert.ok(
+        fit.resumedFrom !== undefined && fit.resumedFrom >= 3 && fit.resumedFrom < 10,
+        `resumed from ${fit.resumedFrom}`,
+      );
+      const whole = rigAt(10);
+      assert.equal(whole.spawnSync(["run", "p.rnnp"]).code, 0);
+      assert.equal(fitDigest(rig), fitDigest(whole));
     });
-    const killed = await child;
-    assert.equal(killed.code, -1, "it was killed");
-    const again = rig.spawnSync(["run", "p.rnnp", "--json"]);
-    assert.equal(again.code, 0, again.stderr);
-    const fit = (
-      JSON.parse(again.stdout) as { stages: { name: string; resumedFrom?: number }[] }
-    ).stages.find((s) => s.name === "fit")!;
-    assert.ok(
-      fit.resumedFrom !== undefined && fit.resumedFrom >= 3 && fit.resumedFrom < 10,
-      `resumed from ${fit.resumedFrom}`,
-    );
-    const whole = rigAt(10);
-    assert.equal(whole.spawnSync(["run", "p.rnnp"]).code, 0);
-    assert.equal(fitDigest(rig), fitDigest(whole));
-  });
 });
