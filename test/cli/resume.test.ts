@@ -64,6 +64,11 @@ const SETUPS: [string, Setup][] = [
     { train: ', validation: seqs.val, patience: 2, minDelta: 0.05, monitor: "val_loss"' },
   ],
   ["sgd with momentum", { train: ", optimizer: sgd(lr: 0.1, momentum: 0.9)" }],
+  ["rmsprop with momentum", { train: ", optimizer: rmsprop(lr: 0.01, momentum: 0.5)" }],
+  [
+    "adagrad, warm-up and a step schedule",
+    { train: ", optimizer: adagrad(lr: 0.05), warmup: 2, schedule: step(every: 3)" },
+  ],
 ];
 
 describe("training that resumes (issue 13 part 3)", () => {
