@@ -16,6 +16,8 @@ export interface Explanation {
   state: "up-to-date" | "changed" | "new" | "waiting" | "invalid";
   /** One entry per difference; nested entries say why an input changed. */
   reasons: Reason[];
+  /** For a stale resumable stage (train): the checkpoint it will resume from, or why it cannot. */
+  resume?: string;
 }
 
 export interface Reason {
@@ -56,37 +58,33 @@ export function explain(planner: Planner, name: string, depth = 0): Explanation 
     };
   const old = nearest(planner, name, res.fingerprint);
   const resume = resumeNote(planner, name, res.fingerprint);
+  const extra = resume !== undefined ? { resume } : {};
   if (!old)
     return {
       state: "new",
-      reasons: [{ text: "never run: no cached record of this stage" }, ...resume],
+      reasons: [{ text: "never run: no cached record of this stage" }],
+      ...extra,
     };
   return {
     state: "changed",
-    reasons: [
-      ...differences(planner, name, res.fingerprint, old, depth, (k) =>
-        planner.store.getRecord<Fingerprint>(k),
-      ),
-      ...resume,
-    ],
+    reasons: differences(planner, name, res.fingerprint, old, depth, (k) =>
+      planner.store.getRecord<Fingerprint>(k),
+    ),
+    ...extra,
   };
 }
 
 /** For a resumable stage (train): the checkpoint it will resume from, or why it cannot. */
-function resumeNote(planner: Planner, name: string, fp: Fingerprint): Reason[] {
+function resumeNote(planner: Planner, name: string, fp: Fingerprint): string | undefined {
   const kind = planner.stage(name).kind;
-  if (!kind.resumable) return [];
+  if (!kind.resumable) return undefined;
   const blocked = resumeBlocked(kind, fp.params);
-  if (blocked) return [{ text: `cannot resume from a checkpoint: ${blocked}` }];
+  if (blocked) return `cannot resume from a checkpoint: ${blocked}`;
   const found = latestCheckpoint(kind, fp, (k) => planner.store.getRecord(k) !== undefined);
   const unit = kind.resumable.param.replace(/s$/, "");
-  return [
-    found
-      ? { text: `will resume from ${unit} ${found.step}: a checkpoint of this training is cached` }
-      : {
-          text: `no checkpoint of this training below ${unit} ${fp.params[kind.resumable.param]} is cached: it starts from the first`,
-        },
-  ];
+  return found
+    ? `will resume from ${unit} ${found.step}: a checkpoint of this training is cached`
+    : `no checkpoint of this training below ${unit} ${fp.params[kind.resumable.param]} is cached: it starts from the first`;
 }
 
 /** The differences between a stage's current fingerprint and a given past one (a lock entry's). */
