@@ -20,7 +20,7 @@ import {
 import { decode, inferenceModels } from "../numerics/seq2seq.js";
 import { count } from "../artifacts/sequences.js";
 
-type LayersModel = import("@tensorflow/tfjs").LayersModel;
+type LayersModel = import("../runtime/tfjs.js").LayersModel;
 
 export const evaluate = defineKind({
   name: "evaluate",

@@ -2,8 +2,8 @@ import { UserError } from "../core/diagnostic.js";
 import type { OptimizerState } from "../artifacts/model.js";
 import type { TF } from "./tf.js";
 
-type Optimizer = import("@tensorflow/tfjs").Optimizer;
-type Variable = import("@tensorflow/tfjs").Variable;
+type Optimizer = import("../runtime/tfjs.js").Optimizer;
+type Variable = import("../runtime/tfjs.js").Variable;
 
 /**
  * An optimizer's state, out of TF.js and back, exactly. TF.js keeps it as `getWeights()`: the step

@@ -15,8 +15,8 @@ import { restoreOptimizer, saveOptimizer } from "./optimizer-state.js";
 import type { TF } from "./tf.js";
 import { readWeights } from "./weights.js";
 
-type LayersModel = import("@tensorflow/tfjs").LayersModel;
-type Tensor = import("@tensorflow/tfjs").Tensor;
+type LayersModel = import("../runtime/tfjs.js").LayersModel;
+type Tensor = import("../runtime/tfjs.js").Tensor;
 
 /**
  * The training loop: the one seam between rnnp and the numeric library, so that faster kernels can
@@ -101,7 +101,7 @@ export async function train(
   const variables = model.trainableWeights
     .filter((w) => !cfg.frozen?.has(w.originalName.split("/")[0]!))
     .map((w) => ({
-      variable: w.read() as import("@tensorflow/tfjs").Variable,
+      variable: w.read() as import("../runtime/tfjs.js").Variable,
       name: w.originalName,
     }));
   if (cfg.optimizerState)
