@@ -85,6 +85,8 @@ export function explain(
       ],
     };
   const fromCache = (k: StageKey) => planner.store.getRecord<Fingerprint>(k);
+  const resume = resumeNote(planner, name, res.fingerprint);
+  const extra = resume !== undefined ? { resume } : {};
   const locked = opts.lock?.stages[name];
   if (locked && locked.key !== res.key && locked.kind === res.fingerprint.kind) {
     const fromLock = lockLookup(opts.lock!);
@@ -99,11 +101,10 @@ export function explain(
         (k) => fromLock(k) ?? fromCache(k),
         seen,
       ),
+      ...extra,
     };
   }
   const old = nearest(planner, name, res.fingerprint);
-  const resume = resumeNote(planner, name, res.fingerprint);
-  const extra = resume !== undefined ? { resume } : {};
   if (!old)
     return {
       state: "new",
