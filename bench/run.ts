@@ -4,6 +4,7 @@ import { languageBench } from "./language.js";
 import { sharingBench } from "./sharing.js";
 import { trainingBench } from "./training.js";
 import { printTable, type Row } from "./measure.js";
+import { resumeBench } from "./resume.js";
 
 /**
  * `npm run bench`: every figure beside a baseline measured in the same run on the same machine, so
@@ -24,5 +25,8 @@ if (!args.includes("--train")) {
   rows.push(...languageBench());
   rows.push(...(await sharingBench()));
 }
-if (!args.includes("--no-train")) rows.push(...trainingBench(rounds));
+if (!args.includes("--no-train")) {
+  rows.push(...trainingBench(rounds));
+  rows.push(...resumeBench(Math.min(rounds, 3)));
+}
 printTable(rows);

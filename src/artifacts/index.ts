@@ -5,10 +5,12 @@ import {
   describeTrained,
   type ModelInfo,
   type ModelSpec,
+  type TrainedInfo,
   type TrainedModel,
 } from "./model.js";
 import { describeReport, type Report } from "./report.js";
 import { describeSequences, type SequenceInfo, type SequenceSet } from "./sequences.js";
+import { describeShift, type ShiftReport } from "./shift.js";
 import { describeTable, type Table, type TableInfo } from "./table.js";
 import { describeVocabulary, type Vocabulary } from "./vocabulary.js";
 
@@ -24,6 +26,7 @@ export interface ArtifactTypes {
   model: ModelSpec;
   trained: TrainedModel;
   report: Report;
+  shift: ShiftReport;
   files: FileSet;
 }
 
@@ -35,6 +38,7 @@ export interface ArtifactInfos {
   table: TableInfo;
   sequences: SequenceInfo;
   model: ModelInfo;
+  trained: TrainedInfo;
 }
 export type ArtifactInfo = ArtifactInfos[keyof ArtifactInfos];
 /** The info of an artifact type; never for types of which nothing is known in advance. */
@@ -49,6 +53,7 @@ const describe: { [K in ArtifactTypeName]: (a: ArtifactTypes[K]) => string } = {
   model: describeModel,
   trained: describeTrained,
   report: describeReport,
+  shift: describeShift,
   files: describeFiles,
 };
 

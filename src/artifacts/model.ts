@@ -32,6 +32,49 @@ export interface ModelInfo {
   params: number;
   /** Floats of one example's layer outputs, when the data's length is known. */
   activations?: number;
+  /** Its layers by name, with their weights' shapes (undefined where the data decides). */
+  layers?: LayerInfo[];
+}
+
+export interface LayerInfo {
+  name: string;
+  weights: { role: string; shape: (number | undefined)[] }[];
+}
+
+/** What is known of a trained model before it is trained: its layers, how it is trained. */
+export interface TrainedInfo {
+  kind: "trained";
+  layers?: LayerInfo[];
+  /** The optimizer it is trained with (adam). */
+  optimizer?: string;
+}
+
+/**
+ * An optimizer's state after training (Keras keeps it in a saved model too): its step count, its
+ * slots per trained weight (adam: first and second moments), and scalars it keeps besides, exact.
+ */
+export interface OptimizerState {
+  call: string;
+  iterations: number;
+  /** The weights the slots belong to, by name, in the optimizer's order. */
+  weights: string[];
+  /** slots[s][i]: slot s of weight i. */
+  slots: Float32Array[][];
+  /** Adam's running powers of beta1 and beta2, as float32 (recomputing them would round otherwise). */
+  scalars: Record<string, number>;
+}
+
+/** Where a fine-tuned model's weights came from. */
+export interface Transfer {
+  /** Layers whose weights came from `init`. */
+  taken: string[];
+  /** Embeddings that took init's rows and keep their own for the ids added since. */
+  grown: { layer: string; rows: number; of: number }[];
+  /** Layers that kept their own initial weights (new, or listed in reinit). */
+  initialised: string[];
+  /** Layers whose weights did not train. */
+  frozen: string[];
+  optimizer: "reset" | "continued";
 }
 
 /** What the trained model predicts, and how its outputs read (classes, value names and scaling, tokens). */
@@ -78,6 +121,29 @@ export interface TrainedModel {
   warnings: string[];
   /** When early stopping restored the best epoch's weights. */
   bestEpoch?: number;
+  /** The optimizer's state after the last epoch, to continue from (train's init, resetOptimizer: false). */
+  optimizer?: OptimizerState;
+  /** A model that started from another's weights: which layers came from where. */
+  transfer?: Transfer;
+  /** Where training stands after its last epoch, to continue from (train's checkpoints). */
+  progress?: TrainProgress;
+}
+
+/**
+ * What training needs besides weights and optimizer state to go on exactly as if it had never
+ * stopped: the epochs done, early stopping's state, the warnings given once.
+ */
+export interface TrainProgress {
+  epoch: number;
+  /** Early stopping ended the training: more epochs add nothing. */
+  stopped: boolean;
+  best?: { value: number; epoch: number };
+  /** Epochs without improvement since the best. */
+  waited: number;
+  /** Keys of the gradient warnings given (each is given once). */
+  warned: string[];
+  /** The weights training goes on with, when `weights` are the best epoch's (restoreBest). */
+  weights?: Float32Array[];
 }
 
 export interface EpochRecord {

@@ -47,6 +47,43 @@ export interface Report {
   perGroup?: { column: string; rows: { group: string; n: number; accuracy: number }[] };
   /** Per target column, for regressions. */
   perTarget?: { name: string; mae: number; rmse: number; mape: number }[];
+  /**
+   * Evaluated on several named sets: each set's own report (the fields above are the reference
+   * set's), and the portability table across them.
+   */
+  sets?: { name: string; report: Report }[];
+  portability?: Portability;
+}
+
+/** The same metrics on several test sets, each beside its baseline, and the drop from in-domain. */
+export interface Portability {
+  /** The in-domain set, which the drops are measured from. */
+  reference: string;
+  /** The metrics of each row, the verdict's first. */
+  metrics: string[];
+  /** The reference set first, then the others by name; groups (e.g. voices) after their set. */
+  rows: PortabilityRow[];
+}
+
+export interface PortabilityRow {
+  set: string;
+  /** A group of the set (one voice), when its sequences carry groups. */
+  group?: string;
+  n: number;
+  cells: PortabilityCell[];
+}
+
+export interface PortabilityCell {
+  metric: string;
+  model: number;
+  /** How much worse than on the reference set: points lost for scores, error added for errors. */
+  drop: number;
+  /** The drop over the reference value. */
+  relativeDrop?: number;
+  /** The strongest baseline on this metric, scored on the same examples. */
+  baseline?: string;
+  baselineValue?: number;
+  beats?: boolean;
 }
 
 export function describeReport(r: Report): string {

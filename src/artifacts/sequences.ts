@@ -121,6 +121,8 @@ export interface SequenceSet {
   window?: WindowEncoding;
   /** From `bucket`: batches of example indices of similar length; each batch is cut to its longest. */
   batches?: Int32Array[];
+  /** What each feature is, when the stage that made them knows ("mfcc 0"); windows name theirs in `window`. */
+  featureNames?: string[];
   /** A column carried along to report metrics by (e.g. the speaker's voice). */
   groups?: { name: string; values: string[] };
   baselines?: Baselines;

@@ -198,7 +198,8 @@ export class CacheStore {
   commit(
     record: StageRecord<unknown>,
     blobs: ReadonlyMap<Digest, Uint8Array>,
-    historyOf: { pipeline: string; stage: string },
+    /** Absent for records that are not a stage's latest result (train's checkpoints). */
+    historyOf?: { pipeline: string; stage: string },
   ): void {
     const text = encodeRecord(record);
     for (const [digest, bytes] of blobs) checkBlobSize(digest, bytes.byteLength);
@@ -214,6 +215,7 @@ export class CacheStore {
           );
       }
       this.records.putSync(record.key, text);
+      if (!historyOf) return;
       const hkey = [historyOf.pipeline, historyOf.stage];
       const prior = (this.tolerant(() => this.history.get(hkey)) ?? []).filter(
         (h) => h.key !== record.key,

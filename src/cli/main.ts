@@ -149,6 +149,10 @@ function createProgram(exit: { code: number }): Command {
       1,
     )
     .option("--no-lock", "do not write <pipeline>.lock")
+    .option(
+      "--checkpoints <policy>",
+      "which checkpoints training keeps in the cache: N (every Nth epoch and the last completed; default 5), N,nolast, or off",
+    )
     .option("--report <file>", "then write the run's HTML report (as `rnnp report`) to this file")
     .option("--json", "print a JSON report on stdout")
     .action(action(async () => (await import("./commands/run.js")).runCommand));

@@ -4,10 +4,12 @@ import { stdout } from "./io.js";
 const color = () => stdout().c;
 import type { Artifact } from "../artifacts/index.js";
 import { weightsEpoch, type TrainedModel } from "../artifacts/model.js";
-import { verdictLine, type Report } from "../artifacts/report.js";
+import { type PortabilityCell, verdictLine, type Report } from "../artifacts/report.js";
+import { isError } from "../evaluation/baselines.js";
 import type { SequenceSet } from "../artifacts/sequences.js";
 import { rowCount, type Table } from "../artifacts/table.js";
 import type { Vocabulary } from "../artifacts/vocabulary.js";
+import { psiLevel, type FeatureShift, type ShiftReport } from "../artifacts/shift.js";
 import { table } from "./context.js";
 
 /** What `rnnp show` prints for each artifact type: the part a person wants to look at. */
@@ -28,6 +30,8 @@ export function preview(a: Artifact, rows: number): string {
       return trainedPreview(a);
     case "report":
       return reportPreview(a);
+    case "shift":
+      return shiftPreview(a, rows);
     case "files":
       return Object.entries(a.files)
         .map(([name, b]) => `  ${a.dir}/${name}  ${b.byteLength} bytes`)
@@ -147,6 +151,40 @@ function trainedPreview(t: TrainedModel): string {
   return indent(table(body)) + (notes.length ? `\n${indent(notes.join("\n"))}` : "");
 }
 
+/** The portability table: each set (and group) with each metric, its baseline and the change. */
+export function portabilityPreview(pt: NonNullable<Report["portability"]>): string {
+  // The change from the reference set, signed as the metric moves (accuracy -0.05, mae +0.3).
+  const change = (c: PortabilityCell) => {
+    const v = isError(c.metric) ? c.drop : -c.drop;
+    const text = v === 0 ? "0" : `${v > 0 ? "+" : "-"}${num(Math.abs(v))}`;
+    return c.drop > 0 ? color().yellow(text) : text;
+  };
+  const head = ["set", "n", ...pt.metrics.flatMap((m) => [m, "baseline", "change"])].map((h) =>
+    color().bold(h),
+  );
+  const rows = pt.rows.map((row) => [
+    row.group !== undefined ? `  ${row.group}` : row.set,
+    String(row.n),
+    ...row.cells.flatMap((c) => {
+      const base =
+        c.baseline !== undefined
+          ? `${c.baseline} ${num(c.baselineValue!)}${c.beats ? "" : " (not beaten)"}`
+          : "";
+      return [
+        num(c.model),
+        c.beats === false ? color().yellow(base) : base,
+        row.set === pt.reference && row.group === undefined ? "" : change(c),
+      ];
+    }),
+  ]);
+  return [
+    color().dim(
+      `  portability: each set beside its strongest baseline, and the change from "${pt.reference}"`,
+    ),
+    indent(table([head, ...rows])),
+  ].join("\n");
+}
+
 function reportPreview(r: Report): string {
   const parts = [
     indent(
@@ -238,6 +276,7 @@ function reportPreview(r: Report): string {
       ),
     );
   }
+  if (r.portability) parts.push(portabilityPreview(r.portability));
   if (r.perTarget)
     parts.push(
       indent(
@@ -254,3 +293,65 @@ function reportPreview(r: Report): string {
     );
   return parts.join("\n\n");
 }
+
+/** Sets ranked by shift; under each, what moved most (features, tokens, labels). */
+function shiftPreview(r: ShiftReport, rows: number): string {
+  const level = (psi: number) => {
+    const l = psiLevel(psi);
+    const text = `${num(psi)} (${l})`;
+    return l === "large" ? color().yellow(text) : text;
+  };
+  const parts = [
+    indent(
+      table([
+        ["set", "n", "largest PSI", "of"].map((h) => color().bold(h)),
+        ...r.sets.map((s) => [s.name, String(s.n), level(s.score), s.worst]),
+      ]),
+    ),
+  ];
+  const featureRows = (fs: FeatureShift[]) =>
+    fs
+      .slice(0, rows)
+      .map((f) => [
+        f.name,
+        level(f.psi),
+        num(f.ks),
+        `${num(f.mean)} (${num(f.referenceMean)})`,
+        `${num(f.std)} (${num(f.referenceStd)})`,
+      ]);
+  const featureHead = ["", "PSI", "KS", "mean (reference)", "std (reference)"];
+  for (const s of r.sets) {
+    parts.push(color().bold(`  ${s.name}`));
+    const measured = [
+      ...(s.lengths ? featureRows([s.lengths]) : []),
+      ...featureRows(s.features),
+      ...(s.tokens ? featureRows([s.tokens.length]) : []),
+      ...featureRows(s.targets ?? []),
+    ];
+    if (measured.length)
+      parts.push(indent(table([featureHead.map((h) => color().bold(h)), ...measured])));
+    if (s.features.length > rows)
+      parts.push(color().dim(`    ... ${s.features.length - rows} more features`));
+    if (s.tokens)
+      parts.push(
+        `    out of vocabulary ${pct(s.tokens.oovRate)} (reference ${pct(s.tokens.referenceOovRate)}); cut at the maximum length ${pct(s.tokens.truncated)} (reference ${pct(s.tokens.referenceTruncated)}); token frequencies PSI ${level(s.tokens.tokenPsi)}`,
+      );
+    if (s.labels) {
+      // The classes whose shares moved most.
+      const moved = [...s.labels.shares]
+        .sort((a, b) => Math.abs(b.set - b.reference) - Math.abs(a.set - a.reference))
+        .filter((x) => x.set !== x.reference)
+        .slice(0, 4);
+      parts.push(
+        `    labels: PSI ${level(s.labels.psi)}, total variation ${num(s.labels.tv)}${
+          moved.length
+            ? `; moved most: ${moved.map((x) => `${x.label} ${pct(x.set)} (${pct(x.reference)})`).join(", ")}`
+            : "; the same shares as the reference"
+        }`,
+      );
+    }
+  }
+  return parts.join("\n");
+}
+
+const pct = (v: number) => `${+(100 * v).toPrecision(3)}%`;

@@ -53,6 +53,12 @@ export const clean = defineKind({
       )
       .optional(),
     dropLabels: p.list(p.string("label"), "Drop rows with these labels.").optional(),
+    where: p
+      .map(
+        p.list(p.either("a value", p.string(""), p.number("")), "values", { minItems: 1 }),
+        'Keep only rows whose columns hold one of the listed values, e.g. {voice: ["en-us", "en-gb"], speed: [150, 180]} (every column listed must match).',
+      )
+      .optional(),
     dropMissing: p
       .bool("Drop rows with a missing value (empty string or NaN) in any column.")
       .default(false),
@@ -167,6 +173,7 @@ type CleanParams = {
   maxLength?: number | undefined;
   keepLabels?: string[] | undefined;
   dropLabels?: string[] | undefined;
+  where?: Record<string, (string | number)[]> | undefined;
   match?: string | undefined;
   dropMissing: boolean;
   dedupe: boolean;
@@ -205,8 +212,10 @@ export function cleanTable(t: Table, o: CleanParams): Table {
   const keep = o.keepLabels && new Set(o.keepLabels);
   const drop = o.dropLabels && new Set(o.dropLabels);
   const pattern = o.match !== undefined ? new RegExp(o.match, "u") : undefined;
+  const where = o.where && wherePredicate(table, o.where);
   const rows: number[] = [];
   for (let i = 0; i < rowCount(table); i++) {
+    if (where && !where(i)) continue;
     const lengths = texts.map((col) => [...col[i]!].length);
     if (o.dropEmpty && lengths.some((l) => l === 0)) continue;
     if (o.minLength !== undefined && lengths.some((l) => l < o.minLength!)) continue;
@@ -224,6 +233,33 @@ export function cleanTable(t: Table, o: CleanParams): Table {
     rows.push(i);
   }
   return rows.length === rowCount(table) ? table : takeRows(table, rows);
+}
+
+/**
+ * `where: {voice: ["en-us"], speed: [150, 180]}` as a test of a row: each column listed holds one of
+ * its values. Values must have the column's type (a number for a numeric column), so that a typo
+ * ("150" for 150) is an error rather than an empty table.
+ */
+function wherePredicate(
+  t: Table,
+  where: Record<string, (string | number)[]>,
+): (row: number) => boolean {
+  const tests = Object.entries(where).map(([name, values]) => {
+    const c = column(t, name);
+    if (c.dtype === "audio") throw new UserError(`where: column "${name}" holds audio`);
+    const wrong = values.find((v) => typeof v !== (c.dtype === "number" ? "number" : "string"));
+    if (wrong !== undefined)
+      throw new UserError(
+        `where: column "${name}" is ${c.dtype === "number" ? "numeric" : "text"}, but ${JSON.stringify(wrong)} is ${typeof wrong === "number" ? "a number" : "a string"}`,
+        {
+          hint:
+            c.dtype === "number" ? `write ${wrong} without quotes` : `write "${wrong}" in quotes`,
+        },
+      );
+    const allowed = new Set<string | number>(values);
+    return (i: number) => allowed.has(c.values[i]!);
+  });
+  return (i) => tests.every((test) => test(i));
 }
 
 /**

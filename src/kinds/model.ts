@@ -1,7 +1,7 @@
 import type { Json } from "../core/canonical.js";
 import { DiagnosticError } from "../core/diagnostic.js";
 import { defineBlock, defineKind, type StageContext } from "../stages/kind.js";
-import type { ModelInfo, ModelSpec } from "../artifacts/model.js";
+import type { LayerInfo, ModelInfo, ModelSpec } from "../artifacts/model.js";
 import type { SequenceInfo } from "../artifacts/sequences.js";
 import { type InitRule, initialWeights, weightInits } from "../numerics/init.js";
 import { LAYER_PARAMS, LAYERS, type LayerCall } from "../numerics/layers/index.js";
@@ -13,6 +13,7 @@ import {
   type ModelInput,
   outputOf,
   paramsOf,
+  type Step,
   walk,
 } from "../numerics/layers/sequential.js";
 import { muted, unsaveableKwargs } from "../numerics/tf.js";
@@ -98,8 +99,16 @@ function modelInfo(layers: LayerCall[], data: SequenceInfo | undefined): ModelIn
     kind: "model",
     params: steps.reduce((a, s) => a + paramsOf(s.weights).known, 0),
     ...(activations !== undefined ? { activations } : {}),
+    layers: layerInfos(steps),
   };
 }
+
+/** The layers of a walk, by name, with their weights' shapes: what train's init is checked against. */
+export const layerInfos = (steps: readonly Step[]): LayerInfo[] =>
+  steps.map((s) => ({
+    name: s.name,
+    weights: s.weights.map((w) => ({ role: w.role, shape: [...w.shape] })),
+  }));
 
 /**
  * The model artifact of a freshly built TF.js model: its topology, and rnnp's seeded initial weights,

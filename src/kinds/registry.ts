@@ -15,6 +15,7 @@ import { vocabulary } from "./vocabulary.js";
 import { window } from "./window.js";
 import { features, loadAudio, synthSpeech } from "./speech.js";
 import { seq2seq } from "./seq2seq.js";
+import { shift } from "./shift.js";
 
 /** Every stage kind rnnp ships. A new kind is its own file plus one entry here. */
 const ALL: readonly AnyKind[] = [
@@ -36,6 +37,7 @@ const ALL: readonly AnyKind[] = [
   seq2seq,
   train,
   evaluate,
+  shift,
   exportModel,
 ];
 

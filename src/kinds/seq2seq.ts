@@ -9,7 +9,7 @@ import {
   partsOf,
   SEQ2SEQ_BLOCK,
 } from "../numerics/seq2seq.js";
-import { brief, modelArtifact } from "./model.js";
+import { brief, layerInfos, modelArtifact } from "./model.js";
 
 export const seq2seq = defineKind({
   name: "seq2seq",
@@ -29,7 +29,9 @@ export const seq2seq = defineKind({
   backendDependent: false,
   describe: (params, inputs) => {
     const info = describeSeq2seq(params, inputs.data);
-    return info && { kind: "model", ...info };
+    if (!info) return undefined;
+    const { steps, ...rest } = info;
+    return { kind: "model", ...rest, layers: layerInfos(steps) };
   },
   check: (params, inputs) => checkSeq2seq(params, inputs.data),
   async run(ctx, inputs, params): Promise<{ out: ModelSpec }> {

@@ -199,7 +199,8 @@ export const loadAudio = defineKind({
 export const features = defineKind({
   name: "features",
   // 2: class targets carry the fit part's class counts (the majority and stratified baselines).
-  version: 2,
+  // 3: the sequences name their features ("mfcc 0", "mel 12"), for shift reports.
+  version: 3,
   doc: "Turns audio into frame sequences of MFCCs or log-mel energies (deterministic float64 DSP), normalised per coefficient with statistics of the fit part, padded after the end to the longest clip of the fit part.",
   params: {
     type: p
@@ -331,6 +332,10 @@ export const features = defineKind({
         shape: [n, T, C],
         lengths,
         padding: "post",
+        featureNames: Array.from(
+          { length: C },
+          (_, k) => `${params.type === "mfcc" ? "mfcc" : "mel"} ${k}`,
+        ),
         target: { kind: "class", y, classes },
         baselines: { classCounts },
         ...(params.groups

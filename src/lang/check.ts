@@ -5,7 +5,7 @@ import type { Json } from "../core/canonical.js";
 import { Collector, type Diagnostic, type Span } from "../core/diagnostic.js";
 import { cycles, Digraph, describeCycle, topologicalOrder } from "../core/graph.js";
 import { BACKENDS, KERNELS } from "../runtime/descriptor.js";
-import type { InputRef, PipelineIR, StageIR } from "./ir.js";
+import { type InputRef, inputsBySlot, type PipelineIR, slotOf, type StageIR } from "./ir.js";
 import {
   applyOverrides,
   evaluateParams,
@@ -216,13 +216,18 @@ function typeReferences(
     const spec = d.kind.outputs;
     if (Array.isArray(spec)) outputs.set(name, [...spec]);
     else {
-      const ref = d.inputs[(spec as { mirror: string }).mirror];
-      const mirrored = ref && (ref.output !== undefined ? [ref.output] : outputs.get(ref.stage));
+      const given = inputsBySlot(d.inputs).get((spec as { mirror: string }).mirror);
+      // Named references assembled into a bundle: its parts are their names.
+      const mirrored =
+        given instanceof Map
+          ? [...given.keys()]
+          : given && (given.output !== undefined ? [given.output] : outputs.get(given.stage));
       if (mirrored) outputs.set(name, mirrored);
     }
   }
   for (const d of drafts.values()) {
-    for (const [slot, ref] of Object.entries(d.inputs)) {
+    for (const [key, ref] of Object.entries(d.inputs)) {
+      const slot = slotOf(key);
       const spec = d.kind.inputs[slot]!;
       const target = drafts.get(ref.stage);
       if (!target) continue; // an unknown stage, or one with errors of its own: reported
@@ -246,10 +251,14 @@ function typeReferences(
             hint: didYouMean(ref.output, outs),
           },
         );
-      } else if (ref.output === undefined && outs.length > 1 && !spec.bundle) {
+      } else if (
+        ref.output === undefined &&
+        outs.length > 1 &&
+        (!spec.bundle || ref.member !== undefined)
+      ) {
         out.report(
           "ambiguous-output",
-          `stage \`${ref.stage}\` has several outputs (${outs.join(", ")}); input \`${slot}\` of ${d.kind.name} takes one`,
+          `stage \`${ref.stage}\` has several outputs (${outs.join(", ")}); ${ref.member !== undefined ? `\`${ref.member}\` of input` : "input"} \`${slot}\` of ${d.kind.name} takes one`,
           ref.span,
           { hint: `pick one, e.g. \`${ref.stage}.${outs[0]}\`` },
         );
@@ -285,11 +294,14 @@ function checkKindRules(
   out: Collector,
 ): void {
   if (!d.params || !d.kind.check) return;
-  for (const problem of d.kind.check(d.params, inputs)) {
+  for (const problem of d.kind.check(d.params, inputs, membersOf(d))) {
+    // A problem may point at a parameter or at an input (`init`).
     const span =
       (problem.param !== undefined && Object.hasOwn(d.paramSpans, problem.param)
         ? d.paramSpans[problem.param]
-        : undefined) ?? d.decl.body.name.span;
+        : problem.param !== undefined && Object.hasOwn(d.inputs, problem.param)
+          ? d.inputs[problem.param]!.span
+          : undefined) ?? d.decl.body.name.span;
     out.report(problem.code ?? "param-rule", problem.message, span, { hint: problem.hint });
   }
 }
@@ -298,8 +310,21 @@ function inputInfos(
   d: StageDraft,
   infos: ReadonlyMap<string, ArtifactInfo | undefined>,
 ): Record<string, ArtifactInfo | undefined> {
+  // A slot given named references is described by its first: they are sets of one kind of data.
   return Object.fromEntries(
-    Object.entries(d.inputs).map(([slot, ref]) => [slot, infos.get(ref.stage)]),
+    [...inputsBySlot(d.inputs)].map(([slot, given]) => [
+      slot,
+      infos.get((given instanceof Map ? [...given.values()][0]! : given).stage),
+    ]),
+  );
+}
+
+/** The names of the references given to each slot that takes several (`{inDomain: ..., ...}`). */
+function membersOf(d: StageDraft): Record<string, string[]> {
+  return Object.fromEntries(
+    [...inputsBySlot(d.inputs)].flatMap(([slot, given]) =>
+      given instanceof Map ? [[slot, [...given.keys()]]] : [],
+    ),
   );
 }
 

@@ -9,6 +9,42 @@ export interface InputRef {
   /** The output picked with `stage.output`; absent for a bare reference (the sole output, or the whole bundle). */
   output?: string;
   span: Span;
+  /**
+   * For one of several named references given to one input (`{inDomain: seqs.test, other: x.test}`):
+   * its name. Such a reference is filed under `slot.member` in `StageIR.inputs`, so everything that
+   * follows edges (the DAG, sweeps, `why`, lockfiles) sees one edge per reference.
+   */
+  member?: string;
+}
+
+/** The slot an input key names: `data` for `data` and for `data.inDomain`. */
+export function slotOf(key: string): string {
+  const dot = key.indexOf(".");
+  return dot < 0 ? key : key.slice(0, dot);
+}
+
+/** The key a named reference is filed under. */
+export const memberKey = (slot: string, member: string): string => `${slot}.${member}`;
+
+/**
+ * A stage's inputs by slot: one reference, or the named references given to it (in the order
+ * written; keys of a fingerprint are sorted anyway).
+ */
+export function inputsBySlot(
+  inputs: Readonly<Record<string, InputRef>>,
+): Map<string, InputRef | Map<string, InputRef>> {
+  const out = new Map<string, InputRef | Map<string, InputRef>>();
+  for (const [key, ref] of Object.entries(inputs)) {
+    if (ref.member === undefined) {
+      out.set(key, ref);
+      continue;
+    }
+    const slot = slotOf(key);
+    const members = out.get(slot);
+    if (members instanceof Map) members.set(ref.member, ref);
+    else out.set(slot, new Map([[ref.member, ref]]));
+  }
+  return out;
 }
 
 export interface StageIR {

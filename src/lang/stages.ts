@@ -4,7 +4,7 @@ import type { Json } from "../core/canonical.js";
 import type { Span } from "../core/diagnostic.js";
 import { kinds } from "../kinds/registry.js";
 import type { AnyKind, BlockSpec } from "../stages/kind.js";
-import type { InputRef } from "./ir.js";
+import { type InputRef, memberKey } from "./ir.js";
 import { forEachParamRef } from "./params.js";
 import { didYouMean, listNames } from "./suggest.js";
 import { bindNamed, type ValueScope } from "./values.js";
@@ -132,8 +132,7 @@ function bindInputs(
       continue;
     }
     given.add(slot);
-    const ref = inputRef(arg.value, slot, kind, scope);
-    if (ref) inputs[slot] = ref;
+    Object.assign(inputs, inputRefs(arg.value, slot, kind, scope));
   }
   for (const slot of slots) {
     const spec = kind.inputs[slot]!;
@@ -203,6 +202,61 @@ function blockItem(
     inner && blockItems(inv.block!, inner, scope, `${at}.${inner.param}`, spans, origins);
   if (!args || (inner && !nested)) return undefined;
   return { call: name, args, ...(nested ? { block: nested } : {}) };
+}
+
+/**
+ * What one input argument binds: a reference (`seqs.test`), or for inputs that take several named
+ * artifacts (bundles, named sets), an object of references (`{inDomain: seqs.test, other: x.test}`),
+ * each filed under `slot.name`. Names become output names and report headings: identifiers only.
+ */
+function inputRefs(
+  v: A.Value,
+  slot: string,
+  kind: AnyKind,
+  scope: ValueScope,
+): Record<string, InputRef> {
+  const spec = kind.inputs[slot]!;
+  if (v.type !== "object") {
+    const ref = inputRef(v, slot, kind, scope);
+    return ref ? { [slot]: ref } : {};
+  }
+  const report = (message: string, span: Span, hint?: string) =>
+    scope.out.report("input-ref", message, span, {
+      expected: `a reference to a stage giving a ${spec.type}`,
+      hint,
+    });
+  if (!spec.bundle && !spec.named) {
+    report(
+      `input \`${slot}\` of ${kind.name} takes one stage reference, not an object of them`,
+      v.span,
+    );
+    return {};
+  }
+  if (v.entries.length === 0) {
+    report(`input \`${slot}\` needs at least one named reference`, v.span);
+    return {};
+  }
+  const out: Record<string, InputRef> = {};
+  const seen = new Set<string>();
+  for (const e of v.entries) {
+    const name = e.key.text;
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || name === "__proto__") {
+      report(
+        `\`${name}\` cannot name a set: names are identifiers (letters, digits, _)`,
+        e.key.span,
+        "e.g. otherVoices",
+      );
+      continue;
+    }
+    if (seen.has(name)) {
+      scope.out.report("duplicate-arg", `\`${name}\` is given twice`, e.key.span);
+      continue;
+    }
+    seen.add(name);
+    const ref = inputRef(e.value, slot, kind, scope);
+    if (ref) out[memberKey(slot, name)] = { ...ref, member: name };
+  }
+  return out;
 }
 
 function inputRef(

@@ -284,6 +284,7 @@ export function describeSeq2seq(params: Seq2seqParams, data: SequenceInfo | unde
   return {
     params: [...encoder, ...decoder].reduce((a, s) => a + paramsOf(s.weights).known, 0),
     ...(activations !== undefined ? { activations } : {}),
+    steps: [...encoder, ...decoder],
   };
 }
 

@@ -1,5 +1,5 @@
 import { UserError } from "../core/diagnostic.js";
-import type { EpochRecord } from "../artifacts/model.js";
+import type { EpochRecord, OptimizerState, TrainProgress } from "../artifacts/model.js";
 import type { SequenceSet } from "../artifacts/sequences.js";
 import { batchTensors, evalBatches, trainBatches, type Batch } from "./batches.js";
 import { LAYERS } from "./layers/index.js";
@@ -11,7 +11,9 @@ import {
   type OptimizerCall,
   type ScheduleCall,
 } from "./optimizers.js";
+import { restoreOptimizer, saveOptimizer } from "./optimizer-state.js";
 import type { TF } from "./tf.js";
+import { readWeights } from "./weights.js";
 
 type LayersModel = import("../runtime/tfjs.js").LayersModel;
 type Tensor = import("../runtime/tfjs.js").Tensor;
@@ -35,6 +37,20 @@ export interface TrainConfig {
   /** Class index -> weight of its examples in the loss. */
   classWeights?: Float32Array;
   earlyStopping?: { monitor: string; patience: number; minDelta: number; restoreBest: boolean };
+  /** Layers whose weights do not train (fine-tuning). */
+  frozen?: ReadonlySet<string>;
+  /** The optimizer's state to continue from (fine-tuning with resetOptimizer: false). */
+  optimizerState?: OptimizerState;
+  /**
+   * A training to continue (a checkpoint): the model holds its current weights, `optimizerState`
+   * its optimizer's; this is the rest, and the best epoch's weights when restoreBest keeps them.
+   */
+  resume?: {
+    history: EpochRecord[];
+    warnings: string[];
+    progress: TrainProgress;
+    bestWeights?: Float32Array[];
+  };
 }
 
 export interface TrainHooks {
@@ -43,6 +59,8 @@ export interface TrainHooks {
   progress(done: number, total: number, unit: string): void;
   log(message: string): void;
   signal: AbortSignal;
+  /** After each epoch but the last: the result training would give had it been asked for this many. */
+  epochEnd?(result: TrainResult): void;
 }
 
 /** Raised when the loss stops being a number: the stage fails and nothing is cached. */
@@ -63,6 +81,11 @@ export interface TrainResult {
   history: EpochRecord[];
   warnings: string[];
   bestEpoch?: number;
+  /** The optimizer's state after the last epoch. */
+  optimizer: OptimizerState;
+  /** The weights (the best epoch's with restoreBest), in the model's order. */
+  weights: Float32Array[];
+  progress: TrainProgress;
 }
 
 export async function train(
@@ -75,22 +98,64 @@ export async function train(
 ): Promise<TrainResult> {
   const optimizer = makeOptimizer(tf, cfg.optimizer);
   const baseLr = cfg.optimizer.args.lr;
-  const variables = model.trainableWeights.map((w) => ({
-    variable: w.read() as import("../runtime/tfjs.js").Variable,
-    name: w.originalName,
-  }));
+  const variables = model.trainableWeights
+    .filter((w) => !cfg.frozen?.has(w.originalName.split("/")[0]!))
+    .map((w) => ({
+      variable: w.read() as import("../runtime/tfjs.js").Variable,
+      name: w.originalName,
+    }));
+  if (cfg.optimizerState)
+    await restoreOptimizer(tf, optimizer, cfg.optimizer.call, cfg.optimizerState, variables);
   const layerOf = new Map(variables.map((v) => [v.variable.name, v.name.split("/")[0]!]));
   const watched = watchedLayers(model);
-  const history: EpochRecord[] = [];
-  const warnings: string[] = [];
-  const warned = new Set<string>();
-  let best: { value: number; epoch: number; weights?: Tensor[] } | undefined;
-  let waited = 0;
+  const r = cfg.resume;
+  const history: EpochRecord[] = [...(r?.history ?? [])];
+  const warnings: string[] = [...(r?.warnings ?? [])];
+  const warned = new Set<string>(r?.progress.warned ?? []);
+  let best: { value: number; epoch: number; weights?: Tensor[] } | undefined = r?.progress.best && {
+    ...r.progress.best,
+    ...(r.bestWeights
+      ? {
+          weights: r.bestWeights.map((w, i) =>
+            tf.tensor(w, model.weights[i]!.shape as number[], "float32"),
+          ),
+        }
+      : {}),
+  };
+  let waited = r?.progress.waited ?? 0;
+  let stopped = r?.progress.stopped ?? false;
   const monitor = cfg.earlyStopping?.monitor ?? "val_loss";
+  /** What training gives, were it to end after `epoch`: the same code for checkpoints and the end. */
+  const result = async (epoch: number): Promise<TrainResult> => {
+    const current = readWeights(model);
+    const weights = best?.weights
+      ? best.weights.map((t) => Float32Array.from(t.dataSync()))
+      : current;
+    return {
+      history: [...history],
+      warnings: [...warnings],
+      ...(best ? { bestEpoch: best.epoch } : {}),
+      optimizer: await saveOptimizer(optimizer, cfg.optimizer.call, variables),
+      weights,
+      progress: {
+        epoch,
+        stopped,
+        ...(best ? { best: { value: best.value, epoch: best.epoch } } : {}),
+        waited,
+        warned: [...warned],
+        ...(best?.weights ? { weights: current } : {}),
+      },
+    };
+  };
 
   try {
-    for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+    let epoch = r?.progress.epoch ?? 0;
+    while (!stopped && epoch < cfg.epochs) {
+      epoch++;
       if (hooks.signal.aborted) throw new UserError("interrupted", { code: "interrupted" });
+      // Dropout masks (TF.js draws them from Math.random) from a stream of this epoch's own: an
+      // epoch's draws do not depend on how many came before, so training resumes at any epoch.
+      Math.random = hooks.rng(`dropout:${epoch}`);
       const started = performance.now();
       const batches = trainBatches(
         data,
@@ -222,15 +287,14 @@ export async function train(
           hooks.log(
             `early stop after epoch ${epoch}: ${monitor} has not improved for ${waited} epochs (best ${best.value.toPrecision(4)} at epoch ${best.epoch})`,
           );
-          break;
+          stopped = true;
         }
       }
+      if (!stopped && epoch < cfg.epochs && hooks.epochEnd) hooks.epochEnd(await result(epoch));
     }
-    if (best?.weights) {
-      model.setWeights(best.weights);
-      return { history, warnings, bestEpoch: best.epoch };
-    }
-    return { history, warnings, ...(best ? { bestEpoch: best.epoch } : {}) };
+    const out = await result(epoch);
+    if (best?.weights) model.setWeights(best.weights);
+    return out;
   } finally {
     best?.weights?.forEach((t) => t.dispose());
     optimizer.dispose();

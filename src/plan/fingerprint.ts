@@ -43,6 +43,24 @@ export function keyOf(fp: Fingerprint): StageKey {
 export type SeedBasis = Pick<Fingerprint, "kind" | "params" | "inputs" | "files">;
 
 /**
+ * What a random stage's seed derives from: what it computes, less the parameters and inputs its
+ * kind declares its draws independent of (`seedIgnores`: train's `epochs`, `init`...).
+ */
+export function seedBasis(
+  fp: SeedBasis,
+  ignores: { params?: readonly string[]; inputs?: readonly string[] } = {},
+): SeedBasis {
+  const without = <T>(o: Record<string, T>, drop: readonly string[] = []) =>
+    Object.fromEntries(Object.entries(o).filter(([k]) => !drop.includes(k)));
+  return {
+    kind: fp.kind,
+    params: without(fp.params, ignores.params),
+    inputs: without(fp.inputs, ignores.inputs),
+    files: fp.files,
+  };
+}
+
+/**
  * A random stage's seed: a hash of the pipeline seed and what the stage computes, so it is stable
  * under edits anywhere else in the file, differs between stages, and is never 0 (TF.js reads 0 as
  * "no seed"). Not of how it computes: the same training on cpu and on wasm, or before and after a

@@ -3,10 +3,10 @@ import { type Diagnostic, diagnostic, UserError } from "../core/diagnostic.js";
 import { ancestors, Digraph, topologicalOrder } from "../core/graph.js";
 import type { CacheStore } from "../cache/store.js";
 import type { StageRecord } from "../cache/record.js";
-import type { PipelineIR, StageIR } from "../lang/ir.js";
+import { type InputRef, inputsBySlot, type PipelineIR, type StageIR } from "../lang/ir.js";
 import { resolveDataPath } from "../project/paths.js";
 import { RuntimeUnavailable, type Runtime } from "../runtime/descriptor.js";
-import { deriveSeed, keyOf, type Fingerprint } from "./fingerprint.js";
+import { deriveSeed, keyOf, seedBasis, type Fingerprint } from "./fingerprint.js";
 import { FileHasher } from "./files.js";
 
 /** What the planner knows about a stage right now. */
@@ -97,15 +97,22 @@ export class Planner {
   private compute(s: StageIR): Resolution {
     const inputs: Fingerprint["inputs"] = {};
     const waiting: string[] = [];
-    for (const [slot, ref] of Object.entries(s.inputs)) {
-      const outs = this.outputs.get(ref.stage);
-      if (!outs) {
-        waiting.push(ref.stage);
+    for (const [slot, given] of inputsBySlot(s.inputs)) {
+      const refs = given instanceof Map ? [...given.values()] : [given];
+      const missing = refs.filter((r) => !this.outputs.has(r.stage)).map((r) => r.stage);
+      if (missing.length) {
+        waiting.push(...missing);
         continue;
       }
-      if (s.kind.inputs[slot]!.bundle)
-        inputs[slot] = ref.output !== undefined ? { [ref.output]: outs[ref.output]! } : outs;
-      else inputs[slot] = ref.output !== undefined ? outs[ref.output]! : Object.values(outs)[0]!;
+      const outs = (r: InputRef) => this.outputs.get(r.stage)!;
+      const one = (r: InputRef) =>
+        r.output !== undefined ? outs(r)[r.output]! : Object.values(outs(r))[0]!;
+      if (given instanceof Map)
+        // Named references: name -> the digest of the artifact each names (as a bundle's parts).
+        inputs[slot] = Object.fromEntries([...given].map(([name, r]) => [name, one(r)]));
+      else if (s.kind.inputs[slot]!.bundle)
+        inputs[slot] = given.output !== undefined ? { [given.output]: one(given) } : outs(given);
+      else inputs[slot] = one(given);
     }
     if (waiting.length) return { state: "waiting", on: [...new Set(waiting)] };
 
@@ -167,7 +174,7 @@ export class Planner {
       ...(tools ? { tools } : {}),
     };
     const fingerprint: Fingerprint = s.kind.random
-      ? { ...base, seed: deriveSeed(this.ir.seed, base) }
+      ? { ...base, seed: deriveSeed(this.ir.seed, seedBasis(base, s.kind.seedIgnores)) }
       : base;
     const key = keyOf(fingerprint);
     const record = this.store.getRecord<Fingerprint>(key);

@@ -1,8 +1,10 @@
+import { latestCheckpoint, resumeBlocked } from "./checkpoints.js";
 import { canonicalJson, type Json } from "../core/canonical.js";
 import { short, type StageKey } from "../core/digest.js";
 import type { StageRecord } from "../cache/record.js";
 import type { Fingerprint } from "./fingerprint.js";
 import type { Planner } from "./planner.js";
+import { memberKey, slotOf } from "../lang/ir.js";
 import { runtimeText } from "../runtime/descriptor.js";
 import { type Lockfile, lockLookup } from "./lockfile.js";
 import type { StageIR } from "../lang/ir.js";
@@ -16,6 +18,8 @@ export interface Explanation {
   state: "up-to-date" | "changed" | "new" | "waiting" | "invalid";
   /** One entry per difference; nested entries say why an input changed. */
   reasons: Reason[];
+  /** For a stale resumable stage (train): the checkpoint it will resume from, or why it cannot. */
+  resume?: string;
 }
 
 export interface Reason {
@@ -81,6 +85,8 @@ export function explain(
       ],
     };
   const fromCache = (k: StageKey) => planner.store.getRecord<Fingerprint>(k);
+  const resume = resumeNote(planner, name, res.fingerprint);
+  const extra = resume !== undefined ? { resume } : {};
   const locked = opts.lock?.stages[name];
   if (locked && locked.key !== res.key && locked.kind === res.fingerprint.kind) {
     const fromLock = lockLookup(opts.lock!);
@@ -95,6 +101,7 @@ export function explain(
         (k) => fromLock(k) ?? fromCache(k),
         seen,
       ),
+      ...extra,
     };
   }
   const old = nearest(planner, name, res.fingerprint);
@@ -109,11 +116,26 @@ export function explain(
               : "never run: no cached record of this stage",
         },
       ],
+      ...extra,
     };
   return {
     state: "changed",
     reasons: differences(planner, name, res.fingerprint, old, depth, fromCache, seen),
+    ...extra,
   };
+}
+
+/** For a resumable stage (train): the checkpoint it will resume from, or why it cannot. */
+function resumeNote(planner: Planner, name: string, fp: Fingerprint): string | undefined {
+  const kind = planner.stage(name).kind;
+  if (!kind.resumable) return undefined;
+  const blocked = resumeBlocked(kind, fp.params);
+  if (blocked) return `cannot resume from a checkpoint: ${blocked}`;
+  const found = latestCheckpoint(kind, fp, (k) => planner.store.getRecord(k) !== undefined);
+  const unit = kind.resumable.param.replace(/s$/, "");
+  return found
+    ? `will resume from ${unit} ${found.step}: a checkpoint of this training is cached`
+    : `no checkpoint of this training below ${unit} ${fp.params[kind.resumable.param]} is cached: it starts from the first`;
 }
 
 /**
@@ -210,8 +232,8 @@ function differences(
           : `file \`${path}\` content changed`,
     });
   }
-  for (const slot of unionKeys(cur.inputs, prev.inputs)) {
-    if (canonicalJson(cur.inputs[slot] ?? null) === canonicalJson(prev.inputs[slot] ?? null))
+  for (const slot of inputKeys(cur.inputs, prev.inputs, stage.inputs)) {
+    if (canonicalJson(inputAt(cur, slot) ?? null) === canonicalJson(inputAt(prev, slot) ?? null))
       continue;
     const from = stage.inputs[slot]?.stage;
     const reason: Reason = {
@@ -267,6 +289,37 @@ function upstreamChange(
     ...r,
     text: `\`${name}\`: ${r.text}`,
   }));
+}
+
+/**
+ * The inputs to compare, as `inputsFrom` files them: a slot, or `slot.name` for each of the named
+ * references given to one slot (so each is traced to its own producer).
+ */
+function inputKeys(
+  a: Fingerprint["inputs"],
+  b: Fingerprint["inputs"],
+  refs: Readonly<Record<string, { member?: string }>>,
+): string[] {
+  const named = (slot: string) =>
+    Object.entries(refs).some(([k, r]) => r.member !== undefined && slotOf(k) === slot);
+  return unionKeys(a, b).flatMap((slot) =>
+    named(slot)
+      ? unionKeys(asMembers(a[slot]), asMembers(b[slot])).map((m) => memberKey(slot, m))
+      : [slot],
+  );
+}
+
+const asMembers = (v: Fingerprint["inputs"][string] | undefined): object =>
+  typeof v === "object" ? v : {};
+
+/** The digest (or digests) a fingerprint records for an input key of `inputKeys`. */
+function inputAt(fp: Fingerprint, key: string): Json | undefined {
+  const slot = slotOf(key);
+  const v = Object.hasOwn(fp.inputs, slot) ? fp.inputs[slot] : undefined;
+  if (key === slot) return v;
+  const m = asMembers(v) as Record<string, Json>;
+  const name = key.slice(slot.length + 1);
+  return Object.hasOwn(m, name) ? m[name] : undefined;
 }
 
 /** Param by param, leaf by leaf, with the pipeline params each came from. */

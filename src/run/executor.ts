@@ -27,6 +27,9 @@ export interface TaskHooks {
   progress(done: number, total: number, unit?: string): void;
   log(message: string): void;
   signal: AbortSignal;
+  /** Resumable stages: the checkpoint to continue from, and where to leave checkpoints. */
+  resume?: StageContext["resume"];
+  checkpoint?: StageContext["checkpoint"];
 }
 
 export interface Executor {
@@ -85,6 +88,8 @@ function context(
     progress: hooks.progress,
     log: hooks.log,
     signal: hooks.signal,
+    ...(hooks.resume ? { resume: hooks.resume } : {}),
+    ...(hooks.checkpoint ? { checkpoint: hooks.checkpoint } : {}),
     runtime: task.runtime,
     tf: async () => {
       if (!task.runtime) throw new Error(task.runtimeError ?? "no numeric backend is available");

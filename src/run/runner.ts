@@ -4,7 +4,8 @@ import { short, type Digest, type StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
 import type { StageRecord } from "../cache/record.js";
 import { PoisonedBlob, type RemoteCache } from "../cache/remote.js";
-import type { StageIR } from "../lang/ir.js";
+import { type InputRef, inputsBySlot, type StageIR } from "../lang/ir.js";
+import { DEFAULT_RETENTION, type Retention, resumeBlocked } from "../plan/checkpoints.js";
 import type { Fingerprint } from "../plan/fingerprint.js";
 import { lockLookup, type LockedStage, type Lockfile } from "../plan/lockfile.js";
 import { digestsOf, type Planner, type Resolution } from "../plan/planner.js";
@@ -20,6 +21,7 @@ import {
 import { RuntimeUnavailable } from "../runtime/descriptor.js";
 import type { Executor, StageTask, TaskHooks } from "./executor.js";
 import { withLease } from "./lease.js";
+import { Checkpoints } from "./checkpoints.js";
 
 export type StageStatus = "cached" | "ran" | "failed" | "skipped";
 
@@ -41,6 +43,8 @@ export interface StageResult {
   source?: "local" | "remote";
   /** What a worker process printed about a failure (already rendered). */
   workerOutput?: string;
+  /** A resumable stage (train) that continued from a checkpoint: the step (epoch) it resumed after. */
+  resumedFrom?: number;
 }
 
 export type RunEvent =
@@ -62,6 +66,8 @@ export interface RunOptions {
   remote?: RemoteCache;
   /** Worker processes for stages that must execute: up to `jobs` at once, each with its own TF.js. */
   workers?: { jobs: number; run(stage: string, forced: boolean): Promise<StageResult> };
+  /** Which checkpoints of resumable stages (train's epochs) to keep; every 5th and the last by default. */
+  retention?: Retention;
   /**
    * Whether stages write their workspace outputs (exports). Off for variant runs (-P, --backend,
    * --kernels), and never for a sweep's variants: the working tree holds the pipeline as written,
@@ -287,12 +293,14 @@ export class Runner {
       if (now.state !== "keyed") throw new Error(`internal: ${stage.name} lost its key`);
       if (now.record && !forced)
         return { ...base, key: now.key, status: "cached", durationMs: performance.now() - started };
-      const outputs = await this.executor.execute(
-        this.task(stage, inputs, now.fingerprint.seed),
-        this.hooks(stage, emit, signal),
-      );
+      const checkpoints = this.checkpointsFor(stage, now.fingerprint, forced, emit, options);
+      const outputs = await this.executor.execute(this.task(stage, inputs, now.fingerprint.seed), {
+        ...this.hooks(stage, emit, signal),
+        ...checkpoints?.hooks(),
+      });
       const durationMs = performance.now() - started;
       const { record, blobs } = this.commit(stage, now.key, now.fingerprint, outputs, durationMs);
+      checkpoints?.finish();
       if (remote?.writable) this.uploads.push(remote.push(record as StageRecord<unknown>, blobs));
       const changed = now.record
         ? Object.keys(record.outputs).filter(
@@ -310,6 +318,7 @@ export class Runner {
         status: "ran",
         durationMs,
         ...(changed.length ? { nondeterministic: changed } : {}),
+        ...(checkpoints?.resumedFrom !== undefined ? { resumedFrom: checkpoints.resumedFrom } : {}),
       };
     } catch (e) {
       return {
@@ -320,6 +329,30 @@ export class Runner {
         diagnostics: toDiagnostics(e, stage, this.planner.ir.file),
       };
     }
+  }
+
+  /**
+   * For a resumable stage (train): the checkpoint to continue from, and where the run's own go, as
+   * records of the same stage with a smaller step count (src/plan/checkpoints.ts). A forced rerun
+   * starts over (it is asked to recompute) but still leaves checkpoints.
+   */
+  private checkpointsFor(
+    stage: StageIR,
+    fingerprint: Fingerprint,
+    forced: boolean,
+    emit: (e: RunEvent) => void,
+    options: RunOptions,
+  ): Checkpoints | undefined {
+    if (resumeBlocked(stage.kind, fingerprint.params) !== undefined) return undefined;
+    return new Checkpoints({
+      store: this.planner.store,
+      kind: stage.kind,
+      fingerprint,
+      retention: options.retention ?? DEFAULT_RETENTION,
+      resume: !forced,
+      commit: (fp, key, outputs) => this.commit(stage, key, fp, outputs, 0, true),
+      log: (message) => emit({ type: "log", stage, message }),
+    });
   }
 
   private task(stage: StageIR, inputs: StageTask["inputs"], seed?: number): StageTask {
@@ -449,20 +482,29 @@ export class Runner {
     for (;;) {
       try {
         const inputs: Record<string, Artifact | ReadonlyMap<string, Artifact>> = {};
-        for (const [slot, ref] of Object.entries(stage.inputs)) {
+        const load = (ref: InputRef, d: Digest) => {
+          try {
+            return readArtifact(this.planner.store, d);
+          } catch (e) {
+            if (e instanceof BadBlobError) throw Object.assign(e, { producer: ref.stage });
+            throw e;
+          }
+        };
+        const picked = (ref: InputRef) => {
           const outs = this.planner.outputsOf(ref.stage)!;
-          const pick = ref.output !== undefined ? { [ref.output]: outs[ref.output]! } : outs;
-          const load = (d: Digest) => {
-            try {
-              return readArtifact(this.planner.store, d);
-            } catch (e) {
-              if (e instanceof BadBlobError) throw Object.assign(e, { producer: ref.stage });
-              throw e;
-            }
-          };
-          inputs[slot] = stage.kind.inputs[slot]!.bundle
-            ? new Map(Object.entries(pick).map(([name, d]) => [name, load(d)]))
-            : load(Object.values(pick)[0]!);
+          return ref.output !== undefined ? { [ref.output]: outs[ref.output]! } : outs;
+        };
+        for (const [slot, given] of inputsBySlot(stage.inputs)) {
+          if (given instanceof Map)
+            // Named references: a bundle of the one artifact each names.
+            inputs[slot] = new Map(
+              [...given].map(([name, ref]) => [name, load(ref, Object.values(picked(ref))[0]!)]),
+            );
+          else if (stage.kind.inputs[slot]!.bundle)
+            inputs[slot] = new Map(
+              Object.entries(picked(given)).map(([name, d]) => [name, load(given, d)]),
+            );
+          else inputs[slot] = load(given, Object.values(picked(given))[0]!);
         }
         return inputs;
       } catch (e) {
@@ -537,6 +579,8 @@ export class Runner {
     fingerprint: Fingerprint,
     outputs: Record<string, Artifact>,
     durationMs: number,
+    /** A checkpoint (the same stage with a smaller step count) rather than the stage's result. */
+    checkpoint = false,
   ): { record: StageRecord<Fingerprint>; blobs: Map<Digest, Uint8Array> } {
     const expected = stage.outputs;
     const got = Object.keys(outputs);
@@ -578,6 +622,10 @@ export class Runner {
         rnnpVersion: RNNP_VERSION,
       },
     };
+    if (checkpoint) {
+      this.planner.store.commit(record as StageRecord<unknown>, blobs);
+      return { record, blobs };
+    }
     this.planner.store.commit(record as StageRecord<unknown>, blobs, {
       pipeline: ir.name,
       stage: stage.name,

@@ -20,8 +20,16 @@ export interface InputSpec<T extends ArtifactTypeName = ArtifactTypeName> {
   type: T;
   doc: string;
   optional?: boolean;
-  /** Accepts a whole multi-output stage (`parts`) as well as one artifact (`parts.train`). */
+  /**
+   * Accepts a whole multi-output stage (`parts`) as well as one artifact (`parts.train`), or named
+   * artifacts assembled into a bundle (`{train: parts.train, other: more.out}`).
+   */
   bundle?: boolean;
+  /**
+   * Accepts several named artifacts (`{inDomain: seqs.test, otherVoices: voices.test}`) as well as
+   * one: the kind receives one artifact, or a bundle of the named ones.
+   */
+  named?: boolean;
 }
 
 export type InputsSpec = Record<string, InputSpec>;
@@ -33,6 +41,7 @@ export type InputValues<I extends InputsSpec> = {
   [K in keyof I]: I[K] extends InputSpec<infer T>
     ?
         | (I[K]["bundle"] extends true ? Bundle<ArtifactTypes[T]> : ArtifactTypes[T])
+        | (I[K]["named"] extends true ? Bundle<ArtifactTypes[T]> : never)
         | (I[K]["optional"] extends true ? undefined : never)
     : never;
 };
@@ -68,6 +77,13 @@ export interface StageContext {
   readonly runtime: Runtime | undefined;
   /** A diagnostic pointing at one of this stage's parameters in the pipeline file (`layers.2`), for errors found while running. */
   problem(param: string | undefined, message: string, hint?: string): Diagnostic;
+  /** For resumable kinds: the checkpoint to continue from (its step count and outputs), if any. */
+  readonly resume?: { step: number; outputs: Record<string, Artifact> };
+  /**
+   * For resumable kinds: the outputs the stage would give if its count were `step` (kept by the
+   * runner's retention policy as a checkpoint record; ignored otherwise).
+   */
+  checkpoint?(step: number, outputs: Record<string, Artifact>): void;
 }
 
 /** A block of nested invocations (`model { lstm(...) dense(...) }`), checked item by item and passed as one list parameter. */
@@ -139,6 +155,21 @@ export interface KindDef<
   random: boolean;
   /** Output bytes depend on the numeric backend: the backend's name and version enter its key. */
   backendDependent: boolean;
+  /**
+   * Parameters and inputs that do not enter a random kind's seed (they still enter its key): for
+   * train, `epochs` (a longer training draws the same shuffles and dropout masks for its first
+   * epochs, so it can resume a shorter one) and `init` with its companions (a fine-tune draws what
+   * training from scratch draws: a controlled comparison).
+   */
+  seedIgnores?: { params?: readonly string[]; inputs?: readonly string[] };
+  /**
+   * A kind whose run is a sequence of steps counted by one integer parameter (train's `epochs`): the
+   * state after step n is what the stage gives with that parameter set to n. So the runner keeps
+   * checkpoints as the records of those smaller stages (the same key with `param: n`): lowering the
+   * count is a cache hit, raising it resumes from the last checkpoint. `blocked` says why not for a
+   * given set of parameters (a schedule over the total count makes every step depend on it).
+   */
+  resumable?: { param: keyof P & string; blocked?(params: KindParams<P, B>): string | undefined };
   /** The block this kind takes, if any. */
   block?: B;
   /**
@@ -147,7 +178,12 @@ export interface KindDef<
    */
   describe?(params: KindParams<P, B>, inputs: InputInfos<I>): InfoOf<O> | undefined;
   /** Cross-parameter rules (fractions summing to 1, layer shapes...), checked before anything runs. */
-  check?(params: KindParams<P, B>, inputs: InputInfos<I>): ParamProblem[];
+  check?(
+    params: KindParams<P, B>,
+    inputs: InputInfos<I>,
+    /** For inputs given several named artifacts (`{a: x.test, b: y.test}`): slot -> their names. */
+    members?: Readonly<Record<string, readonly string[]>>,
+  ): ParamProblem[];
   /**
    * External programs whose output this kind's bytes depend on (e.g. espeak-ng): name -> version,
    * read at plan time; they enter the key. Throws, with a hint, when a program is missing.
@@ -189,6 +225,7 @@ export type AnyKind = KindDef<ParamsSpec, InputsSpec, ArtifactTypeName, BlockSpe
   check?(
     params: Record<string, unknown>,
     inputs: Record<string, ArtifactInfo | undefined>,
+    members?: Readonly<Record<string, readonly string[]>>,
   ): ParamProblem[];
 };
 
@@ -199,4 +236,9 @@ export function defineKind<
   B extends BlockSpec | undefined = undefined,
 >(def: KindDef<P, I, O, B>): AnyKind {
   return def as unknown as AnyKind;
+}
+
+/** Whether an input that accepts named artifacts was given several (a bundle) or one. */
+export function isBundle<T>(x: T | Bundle<T>): x is Bundle<T> {
+  return x instanceof Map;
 }

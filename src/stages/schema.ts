@@ -97,6 +97,14 @@ export const p = {
     new Param<A | B>({ t: "either", of: [a.type, b.type] }, doc),
 };
 
+/** Several of a type: "strings", "lists of strings or numbers". */
+function plural(type: ParamType): string {
+  if (type.t === "either") return type.of.map(plural).join(" or ");
+  if (type.t === "list") return `lists of ${plural(type.of)}`;
+  if (type.t === "map") return `objects of ${plural(type.of)}`;
+  return `${describeType(type).replace(/^an? /, "")}s`;
+}
+
 /** How a type reads in an error message: "a number >= 0", "one of \"pre\", \"post\"". */
 export function describeType(type: ParamType): string {
   switch (type.t) {
@@ -118,9 +126,9 @@ export function describeType(type: ParamType): string {
     case "bool":
       return "true or false";
     case "list":
-      return `a list of ${describeType(type.of).replace(/^an? /, "")}s`;
+      return `a list of ${plural(type.of)}`;
     case "map":
-      return `an object of ${describeType(type.of).replace(/^an? /, "")}s`;
+      return `an object of ${plural(type.of)}`;
     case "call":
       return `one of ${Object.keys(type.variants)
         .map((v) => `${v}(...)`)

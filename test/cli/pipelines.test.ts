@@ -34,9 +34,21 @@ const SMOKE: Record<string, { params: string[]; show: string; metric: RegExp }> 
     metric: /accuracy +0\.\d+/,
   },
   "digits.rnnp": {
-    params: ["speeds=[150]", "pitches=[50]", "epochs=2"],
+    params: [
+      'seen=["en-us", "en-gb-x-rp+m2"]',
+      'others=["en-gb"]',
+      'accents=["fr"]',
+      "speeds=[150, 210]",
+      "pitches=[45, 60]",
+      "epochs=2",
+    ],
     show: "report",
-    metric: /voice +n +accuracy/,
+    metric: /portability[\s\S]*inDomain +10 [\s\S]*otherAccents +40 /,
+  },
+  "transfer.rnnp": {
+    params: ["epochs=1", "tuneEpochs=1"],
+    show: "tunedReport",
+    metric: /portability[\s\S]*inDomain +\d+ [\s\S]*short +\d+ /,
   },
   "g2p.rnnp": {
     params: ["limit=400", "epochs=1", "beam=2"],

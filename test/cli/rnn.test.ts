@@ -189,8 +189,12 @@ describe("an RNN pipeline end to end", () => {
       inputs.forEach((text, i) => {
         const mine = predicted.results[i]!;
         assert.equal(mine.input, text);
-        for (const { label, p } of mine.predictions)
-          assert.equal(p, probs[i]![meta.data.target.classes.indexOf(label)], `${text}: ${label}`);
+        // rnnp predict runs the LSTM on rnnp's fused kernels, plain TF.js on its own cells: the same
+        // float32 arithmetic in another order, so they agree to rounding (within 1e-6), not bit for bit.
+        for (const { label, p } of mine.predictions) {
+          const theirs = probs[i]![meta.data.target.classes.indexOf(label)]!;
+          assert.ok(Math.abs(p - theirs) <= 1e-6, `${text}: ${label}: ${p} against ${theirs}`);
+        }
       });
     } finally {
       server.close();

@@ -167,6 +167,27 @@ const tokens = (): SequenceSet => ({
   },
   baselines: { classCounts: Int32Array.from([16, 8]) },
 });
+/** 20 sequences of 4 steps of 2 features, spread evenly, moved by `shift`. */
+const features = (shift: number): SequenceSet => ({
+  type: "sequences",
+  input: "features",
+  x: Float32Array.from({ length: 20 * 4 * 2 }, (_, i) => ((i * 37) % 101) / 10 + shift * (i % 2)),
+  shape: [20, 4, 2],
+  lengths: new Int32Array(20).fill(4),
+  padding: "post",
+  target: { kind: "class", y: new Int32Array(20), classes: ["a"] },
+});
+/** Other token sequences: shorter, other ids, another label mix (a shifted set). */
+const otherTokens = (): SequenceSet => ({
+  ...tokens(),
+  x: Int32Array.from({ length: 24 * 5 }, (_, i) => (i % 5 < 2 ? 0 : 1 + ((i * 3) % 4))),
+  lengths: Int32Array.from({ length: 24 }, (_, i) => 3 + (i % 3 === 0 ? 0 : -1)),
+  target: {
+    kind: "class",
+    y: Int32Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? 1 : 0)),
+    classes: ["a", "b"],
+  },
+});
 const layers = [
   { call: "embedding", args: { dim: 3, mask: false } },
   {
@@ -342,6 +363,7 @@ const AUDIT: Record<string, Record<string, Case>> = {
         ["keepLabels", { keepLabels: ["a"] }],
         ["match", { match: "^o" }],
         ["dropLabels", { dropLabels: ["a"] }],
+        ["where", { where: { label: ["b", "c"], n: [3, 4, 5] } }],
         ["dropMissing", { dropMissing: true }],
         ["dedupe", { dedupe: true }],
         ["nearDuplicates", { nearDuplicates: 0.5, dedupe: false }],
@@ -626,6 +648,27 @@ const AUDIT: Record<string, Record<string, Case>> = {
     restoreBest: {
       differs: trainPair({ epochs: 6, patience: 2, minDelta: 0.5 }, { restoreBest: false }),
     },
+    freeze: { differs: trainPair({}, { freeze: ["embedding_1"] }) },
+    reinit: {
+      differs: async () => {
+        const inputs = { model: await modelOf(), data: tokens(), init: await trainedOf() };
+        const base = { epochs: 1, batchSize: 8 };
+        return [
+          await run("train", inputs, base),
+          await run("train", inputs, { ...base, reinit: ["dense_3"] }),
+        ];
+      },
+    },
+    resetOptimizer: {
+      differs: async () => {
+        const inputs = { model: await modelOf(), data: tokens(), init: await trainedOf() };
+        const base = { epochs: 1, batchSize: 8 };
+        return [
+          await run("train", inputs, base),
+          await run("train", inputs, { ...base, resetOptimizer: false }),
+        ];
+      },
+    },
   },
   evaluate: {
     metric: {
@@ -666,6 +709,26 @@ const AUDIT: Record<string, Record<string, Case>> = {
     },
     batchSize: {
       exempt: "the size of a forward pass: results are the same for any (performance only)",
+    },
+    reference: {
+      differs: async () => {
+        const model = await trainedOf();
+        const sets = bundle({ inDomain: tokens(), other: otherTokens() });
+        return [
+          await run("evaluate", { model, data: sets }, {}),
+          await run("evaluate", { model, data: sets }, { reference: "other" }),
+        ];
+      },
+    },
+  },
+  shift: {
+    bins: {
+      differs: pair(
+        "shift",
+        () => ({ reference: features(0), data: features(0.5) }),
+        { bins: 10 },
+        { bins: 2 },
+      ),
     },
   },
   export: {
@@ -771,6 +834,21 @@ describe("parameters that cannot act here are refused, at their position", () =>
       "train.batchSize",
       `${LOAD}  stage v = vocabulary(raw)\n  stage s = encode(raw, v)\n  stage b = bucket(s)\n  stage n = model(b) { embedding(dim: 2) gru(units: 2) dense(units: 2, activation: "softmax") }\n  stage f = train(n, b, epochs: 1, batchSize: 64)`,
       /the data comes in bucket batches/,
+    ],
+    [
+      "train.reinit",
+      `${LOAD}  stage v = vocabulary(raw)\n  stage s = encode(raw, v)\n  stage n = model(s) { embedding(dim: 2) gru(units: 2) dense(units: 2, activation: "softmax") }\n  stage f = train(n, s, epochs: 1, reinit: ["dense_3"])`,
+      /reinit names layers that do not take init's weights; there is no init/,
+    ],
+    [
+      "train.resetOptimizer",
+      `${LOAD}  stage v = vocabulary(raw)\n  stage s = encode(raw, v)\n  stage n = model(s) { embedding(dim: 2) gru(units: 2) dense(units: 2, activation: "softmax") }\n  stage f = train(n, s, epochs: 1, resetOptimizer: false)`,
+      /resetOptimizer: false continues init's optimizer; there is no init/,
+    ],
+    [
+      "train.freeze",
+      `${LOAD}  stage v = vocabulary(raw)\n  stage s = encode(raw, v)\n  stage n = model(s) { embedding(dim: 2) gru(units: 2) dense(units: 2, activation: "softmax") }\n  stage f = train(n, s, epochs: 1, freeze: ["lstm_2"])`,
+      /the model has no layer `lstm_2` \(its layers: embedding_1, gru_2, dense_3\)/,
     ],
     [
       "features.coefficients",

@@ -16,6 +16,7 @@ import { verdictLine, type Report } from "../../artifacts/report.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { LocalExecutor } from "../../run/executor.js";
 import { Runner, type StageResult } from "../../run/runner.js";
+import { parseRetention, type Retention } from "../../plan/checkpoints.js";
 import { didYouMean } from "../../lang/suggest.js";
 import {
   computeArgs,
@@ -40,6 +41,7 @@ export interface RunCommandOptions extends CommonOptions, RemoteFlags {
   frozen?: boolean;
   lock?: boolean;
   jobs?: number;
+  checkpoints?: string;
   /** Write the HTML report of the run to this file (`rnnp report`, with the run's outcomes). */
   report?: string;
 }
@@ -98,6 +100,7 @@ export async function runCommand(
       `--frozen needs ${lockPath}: run once without --frozen and commit the lockfile`,
     );
 
+  const retention = retentionOf(opts.checkpoints);
   const jobs = opts.jobs ?? 1;
   const progress = await Progress.create(!opts.json && jobs === 1 && stderr().isTTY);
   const remote = remoteFor(
@@ -119,6 +122,7 @@ export async function runCommand(
     ...(force ? { force } : {}),
     ...(opts.frozen ? { frozen: previousLock! } : {}),
     ...(remote ? { remote } : {}),
+    ...(retention ? { retention } : {}),
     ...(variantRun ? { workspace: false } : {}),
     ...(jobs > 1
       ? {
@@ -145,7 +149,9 @@ export async function runCommand(
                   `(not run: ${r.skippedBecause!.map((n) => `${n} ${finished.get(n) === "failed" ? "failed" : "did not run"}`).join(", ")})`,
                 )
               : r.status === "ran" || r.status === "failed"
-                ? stderr().c.dim(formatDuration(r.durationMs))
+                ? stderr().c.dim(
+                    `${formatDuration(r.durationMs)}${r.resumedFrom !== undefined ? ` (resumed from epoch ${r.resumedFrom})` : ""}`,
+                  )
                 : r.source === "remote"
                   ? stderr().c.dim("(remote)")
                   : "";
@@ -192,6 +198,7 @@ export async function runCommand(
         status: r.status,
         durationMs: Math.round(r.durationMs),
         ...(r.source === "remote" ? { source: "remote" } : {}),
+        ...(r.resumedFrom !== undefined ? { resumedFrom: r.resumedFrom } : {}),
         ...(r.diagnostics ? { error: r.diagnostics.map((d) => d.message).join("; ") } : {}),
         ...(r.frozen ? { error: flatten(r.frozen).join("; "), frozen: true } : {}),
       })),
@@ -226,6 +233,18 @@ export async function runCommand(
  * One stage in a worker process: `rnnp run FILE --stage S` with the same settings. Its inputs are
  * cached by the time it starts, so it executes just that stage, committing to the same cache.
  */
+/** --checkpoints: the retention policy of training's checkpoints. */
+function retentionOf(text: string | undefined): Retention | undefined {
+  if (text === undefined) return undefined;
+  const r = parseRetention(text);
+  if (!r)
+    throw new Exit(
+      EXIT.invalid,
+      `--checkpoints ${text}: expected N (every Nth epoch and the last completed), N,nolast, or off`,
+    );
+  return r;
+}
+
 async function runInWorker(
   file: string,
   stage: string,
@@ -242,6 +261,7 @@ async function runInWorker(
     ...(forced ? ["--force-stage", stage] : []),
     ...(opts.frozen ? ["--frozen"] : []),
     ...(opts.cache ? ["--cache", opts.cache] : []),
+    ...(opts.checkpoints ? ["--checkpoints", opts.checkpoints] : []),
     ...(opts.remote ? ["--remote", opts.remote] : []),
     ...(opts.remoteWrite ? ["--remote-write"] : []),
     ...computeArgs(opts),
@@ -260,6 +280,7 @@ async function runInWorker(
       ...(mine.key ? { key: mine.key } : {}),
       status: mine.status,
       durationMs: mine.durationMs,
+      ...(mine.resumedFrom !== undefined ? { resumedFrom: mine.resumedFrom } : {}),
       ...(mine.status === "failed" ? { workerOutput: child.stderr } : {}),
     };
   } catch {
@@ -279,13 +300,17 @@ function printVerdict(planner: Planner, r: StageResult): void {
   const record = planner.store.getRecord(r.key);
   const out = record?.outputs.out;
   if (out?.type !== "report") return;
-  const verdict = (readArtifact(planner.store, out.digest) as Report).verdict;
-  if (verdict) {
-    const c = stdout().c;
-    stdout().write(
-      `  ${(verdict.beats ? c.green : c.yellow)(`${r.name}: ${verdictLine(verdict)}`)}\n`,
-    );
-  }
+  const report = readArtifact(planner.store, out.digest) as Report;
+  // Several sets: a line for each (the reference set first).
+  const lines = report.sets
+    ? report.sets.map((s) => ({ who: `${r.name} (${s.name})`, verdict: s.report.verdict }))
+    : [{ who: r.name, verdict: report.verdict }];
+  const c = stdout().c;
+  for (const { who, verdict } of lines)
+    if (verdict)
+      stdout().write(
+        `  ${(verdict.beats ? c.green : c.yellow)(`${who}: ${verdictLine(verdict)}`)}\n`,
+      );
 }
 
 function readLock(path: string): Lockfile | undefined {

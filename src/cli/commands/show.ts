@@ -41,7 +41,9 @@ export function showCommand(
         name,
         {
           ...out,
-          ...(out.type === "report" ? { report: readArtifact(planner.store, out.digest) } : {}),
+          ...(out.type === "report" || out.type === "shift"
+            ? { report: readArtifact(planner.store, out.digest) }
+            : {}),
           // A trained model's per-epoch history (loss, metrics, learning rate, gradient norms), whole.
           ...(out.type === "trained"
             ? {

@@ -178,5 +178,6 @@ export function whyCommand(
     }
   };
   if (e.state !== "new") print(e.reasons, 1);
+  if (e.resume) stdout().write(`  ${e.resume}\n`);
   return EXIT.ok;
 }

@@ -45,4 +45,6 @@ export const embedding = defineLayer({
     });
   },
   brief: (a) => `embedding(${a.dim})`,
+  // A vocabulary extended with vocabulary(..., extend: ...) keeps every id: the rows stay aligned.
+  grows: ["embeddings"],
 });

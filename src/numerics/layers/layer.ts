@@ -116,6 +116,12 @@ export interface LayerDef<N extends string, P extends ParamsSpec> {
   brief(args: ParamValues<P>): string;
   /** Whether and how rnnp's fused kernels run it. */
   fused?: Fusion;
+  /**
+   * Weights (by role) whose first axis may be longer than those of the model it starts from (train's
+   * `init`): an embedding of an extended vocabulary takes the rows it had and keeps its own
+   * initial rows for the ids added since.
+   */
+  grows?: readonly string[];
   /** How it becomes ONNX nodes (returns its output tensor's name); absent: not exportable to ONNX. */
   onnx?(args: ParamValues<P>, graph: OnnxGraph): string;
 }
