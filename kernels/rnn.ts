@@ -325,11 +325,14 @@ function addOutputGradient(B: i32, T: i32, H: i32, s: i32, dout: usize, dh: usiz
 }
 
 /**
- * The start of backward step s: adds the step's output gradient to dh, and zeroes the gate gradients
- * of the rows the mask skips (their state passed through unchanged). Returns the step's dz rows.
+ * The start of backward step s: adds the step's output gradient to dh, keeps a copy of it in dhs[s]
+ * when asked (d loss / d h after step s: what the gradient-flow monitor measures), and zeroes the
+ * gate gradients of the rows the mask skips (their state passed through unchanged). Returns the
+ * step's dz rows.
  */
-function backStep(B: i32, T: i32, H: i32, G: i32, s: i32, t: i32, seq: bool, dout: usize, dh: usize, dz: usize, mask: usize): usize {
+function backStep(B: i32, T: i32, H: i32, G: i32, s: i32, t: i32, seq: bool, dout: usize, dh: usize, dz: usize, mask: usize, dhs: usize): usize {
   if (seq) addOutputGradient(B, T, H, s, dout, dh);
+  if (dhs != 0) memory.copy(at(dhs, s * B * H), dh, <usize>(B * H) << 2);
   const dzs = at(dz, s * B * G);
   for (let b = 0; b < B; b++) if (!live(mask, b, t, T)) memory.fill(at(dzs, b * G), 0, <usize>G << 2);
   return dzs;
@@ -469,6 +472,7 @@ export function lstmForward(
  *   dw     [F, G]       output              gradient of w (this chunk's rows)
  *   du     [H, G]       output              gradient of u (this chunk's rows)
  *   db     [G]          output              gradient of bias (this chunk's rows)
+ *   dhs    [S, B, H]    output if flow      dh at step s (its output's gradient added): d loss / d h after step s
  *   dz     [S, B, G]    scratch             gradients of the gates' pre-activations
  *   ut     [G, H]       scratch             uᵀ
  *   wt     [G, F]       scratch             wᵀ
@@ -479,14 +483,14 @@ export function lstmBackward(
   B: i32, T: i32, F: i32, H: i32,
   x: usize, w: usize, u: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,
   gates: usize, hs: usize, cs: usize, tc: usize, dout: usize, seq: bool,
-  dh: usize, dc: usize, dx: usize, dw: usize, du: usize, db: usize,
+  dh: usize, dc: usize, dx: usize, dw: usize, du: usize, db: usize, dhs: usize,
   dz: usize, ut: usize, wt: usize, dxw: usize, tmp: usize,
 ): void {
   const G = 4 * H;
   transpose(H, G, u, G, ut);
   for (let s = T - 1; s >= 0; s--) {
     const t = stepOf(s, T, rev);
-    const dzs = backStep(B, T, H, G, s, t, seq, dout, dh, dz, mask);
+    const dzs = backStep(B, T, H, G, s, t, seq, dout, dh, dz, mask, dhs);
     for (let b = 0; b < B; b++) {
       if (!live(mask, b, t, T)) continue;
       const dzr = at(dzs, b * G);
@@ -642,6 +646,7 @@ export function gruForward(
  *   dw     [F, G]       output              gradient of w (this chunk's rows)
  *   du     [H, G]       output              gradient of u (this chunk's rows)
  *   db     [G]          output              gradient of bias (this chunk's rows)
+ *   dhs    [S, B, H]    output if flow      dh at step s (its output's gradient added): d loss / d h after step s
  *   dz     [S, B, G]    scratch             gradients of the gates' pre-activations
  *   uzrt   [2H, H]      scratch             the z and r columns of u, transposed
  *   uht    [H, H]       scratch             the candidate columns of u, transposed
@@ -654,7 +659,7 @@ export function gruBackward(
   B: i32, T: i32, F: i32, H: i32,
   x: usize, w: usize, u: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,
   gates: usize, hs: usize, rh: usize, dout: usize, seq: bool,
-  dh: usize, dx: usize, dw: usize, du: usize, db: usize,
+  dh: usize, dx: usize, dw: usize, du: usize, db: usize, dhs: usize,
   dz: usize, uzrt: usize, uht: usize, wt: usize, dxw: usize, tmp: usize, acc: usize,
 ): void {
   const G = 3 * H;
@@ -663,7 +668,7 @@ export function gruBackward(
   transpose(H, H, at(u, 2 * H), G, uht);
   for (let s = T - 1; s >= 0; s--) {
     const t = stepOf(s, T, rev);
-    const dzs = backStep(B, T, H, G, s, t, seq, dout, dh, dz, mask);
+    const dzs = backStep(B, T, H, G, s, t, seq, dout, dh, dz, mask, dhs);
     // Through h' = z h + (1 - z) hh: the candidate's pre-activation gradient first.
     for (let b = 0; b < B; b++) {
       if (!live(mask, b, t, T)) continue;
@@ -784,6 +789,7 @@ export function simpleForward(
  *   dw     [F, G]       output              gradient of w (this chunk's rows)
  *   du     [H, G]       output              gradient of u (this chunk's rows)
  *   db     [G]          output              gradient of bias (this chunk's rows)
+ *   dhs    [S, B, H]    output if flow      dh at step s (its output's gradient added): d loss / d h after step s
  *   dz     [S, B, G]    scratch             gradients of the gates' pre-activations
  *   ut     [G, H]       scratch             uᵀ
  *   wt     [G, F]       scratch             wᵀ
@@ -794,13 +800,13 @@ export function simpleBackward(
   B: i32, T: i32, F: i32, H: i32,
   x: usize, w: usize, u: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,
   hs: usize, dout: usize, seq: bool,
-  dh: usize, dx: usize, dw: usize, du: usize, db: usize,
+  dh: usize, dx: usize, dw: usize, du: usize, db: usize, dhs: usize,
   dz: usize, ut: usize, wt: usize, dxw: usize, tmp: usize,
 ): void {
   transpose(H, H, u, H, ut);
   for (let s = T - 1; s >= 0; s--) {
     const t = stepOf(s, T, rev);
-    const dzs = backStep(B, T, H, H, s, t, seq, dout, dh, dz, mask);
+    const dzs = backStep(B, T, H, H, s, t, seq, dout, dh, dz, mask, dhs);
     for (let b = 0; b < B; b++) {
       if (!live(mask, b, t, T)) continue;
       const dzr = at(dzs, b * H);

@@ -273,8 +273,9 @@ struct Kernels {
 
   /** The start of backward step s (see rnn.ts): returns the step's dz rows. */
   static float* backStep(int B, int T, int H, int G, int s, int t, bool seq, const float* dout,
-                         float* dh, float* dz, const float* mask) {
+                         float* dh, float* dz, const float* mask, float* dhs) {
     if (seq) addOutputGradient(B, T, H, s, dout, dh);
+    if (dhs != nullptr) std::memcpy(dhs + (idx)s * B * H, dh, (size_t)B * H * 4);
     float* dzs = dz + (idx)s * B * G;
     for (int b = 0; b < B; b++)
       if (!live(mask, b, t, T)) std::memset(dzs + (idx)b * G, 0, (size_t)G * 4);
@@ -345,7 +346,7 @@ struct Kernels {
     transpose(H, G, a.u, G, a.ut);
     for (int s = T - 1; s >= 0; s--) {
       const int t = stepOf(s, T, a.rev);
-      float* dzs = backStep(B, T, H, G, s, t, a.seq, a.dout, a.dh, a.dz, a.mask);
+      float* dzs = backStep(B, T, H, G, s, t, a.seq, a.dout, a.dh, a.dz, a.mask, a.dhs);
       for (int b = 0; b < B; b++) {
         if (!live(a.mask, b, t, T)) continue;
         float* dzr = dzs + (idx)b * G;
@@ -436,7 +437,7 @@ struct Kernels {
     transpose(H, H, a.u + 2 * H, G, a.uht);
     for (int s = T - 1; s >= 0; s--) {
       const int t = stepOf(s, T, a.rev);
-      float* dzs = backStep(B, T, H, G, s, t, a.seq, a.dout, a.dh, a.dz, a.mask);
+      float* dzs = backStep(B, T, H, G, s, t, a.seq, a.dout, a.dh, a.dz, a.mask, a.dhs);
       for (int b = 0; b < B; b++) {
         if (!live(a.mask, b, t, T)) continue;
         float* dzr = dzs + (idx)b * G;
@@ -507,7 +508,7 @@ struct Kernels {
     transpose(H, H, a.u, H, a.ut);
     for (int s = T - 1; s >= 0; s--) {
       const int t = stepOf(s, T, a.rev);
-      float* dzs = backStep(B, T, H, H, s, t, a.seq, a.dout, a.dh, a.dz, a.mask);
+      float* dzs = backStep(B, T, H, H, s, t, a.seq, a.dout, a.dh, a.dz, a.mask, a.dhs);
       for (int b = 0; b < B; b++) {
         if (!live(a.mask, b, t, T)) continue;
         float* dzr = dzs + (idx)b * H;

@@ -52,6 +52,12 @@ export const train = defineKind({
       .number("Early stopping: the least change that counts as improvement.", { min: 0 })
       .default(0),
     restoreBest: p.bool("Early stopping: end with the best epoch's weights.").default(true),
+    gradientFlow: p
+      .bool(
+        "Record how the gradient of each recurrent layer's state flows back through time (per-step norms, horizon, growth factor, gate saturation) and warn from it. Observes only: the weights are the same either way.",
+      )
+      .default(true)
+      .observing(),
   },
   inputs: {
     model: { type: "model", doc: "The model to train." },
@@ -110,6 +116,7 @@ export const train = defineKind({
         ...(params.clipNorm !== undefined ? { clipNorm: params.clipNorm } : {}),
         ...(params.clipValue !== undefined ? { clipValue: params.clipValue } : {}),
         shuffle: params.shuffle,
+        gradientFlow: params.gradientFlow,
         ...classWeighting(params.classWeights, data),
         ...(params.patience !== undefined
           ? {

@@ -2,6 +2,7 @@ import { UserError } from "../core/diagnostic.js";
 import type { EpochRecord } from "../artifacts/model.js";
 import type { SequenceSet } from "../artifacts/sequences.js";
 import { batchTensors, evalBatches, trainBatches, type Batch } from "./batches.js";
+import { FlowRecorder } from "./flow.js";
 import { LAYERS } from "./layers/index.js";
 import { lossValue, metricsOf, type LossName } from "./losses.js";
 import {
@@ -11,6 +12,7 @@ import {
   type OptimizerCall,
   type ScheduleCall,
 } from "./optimizers.js";
+import { probeCells } from "./probe.js";
 import type { TF } from "./tf.js";
 
 type LayersModel = import("@tensorflow/tfjs").LayersModel;
@@ -35,6 +37,8 @@ export interface TrainConfig {
   /** Class index -> weight of its examples in the loss. */
   classWeights?: Float32Array;
   earlyStopping?: { monitor: string; patience: number; minDelta: number; restoreBest: boolean };
+  /** Record the gradient flow through time of the recurrent layers (flow.ts). */
+  gradientFlow: boolean;
 }
 
 export interface TrainHooks {
@@ -87,6 +91,8 @@ export async function train(
   let best: { value: number; epoch: number; weights?: Tensor[] } | undefined;
   let waited = 0;
   const monitor = cfg.earlyStopping?.monitor ?? "val_loss";
+  if (cfg.gradientFlow) probeCells(tf, model);
+  const flow = cfg.gradientFlow ? new FlowRecorder(model) : undefined;
 
   try {
     for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
@@ -186,6 +192,7 @@ export async function train(
         layerGradNorms: Object.fromEntries(
           [...layerNormSums].map(([k, v]) => [k, v / batches.length]),
         ),
+        ...(flow ? { flow: flow.epoch() } : {}),
       };
       if (validation) {
         const v = evaluateLoss(tf, model, validation, cfg);
@@ -232,6 +239,7 @@ export async function train(
     }
     return { history, warnings, ...(best ? { bestEpoch: best.epoch } : {}) };
   } finally {
+    flow?.close();
     best?.weights?.forEach((t) => t.dispose());
     optimizer.dispose();
   }

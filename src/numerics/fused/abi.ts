@@ -22,8 +22,11 @@
  */
 export type Role = "weights" | "input" | "state" | "tape" | "inout" | "output" | "scratch";
 
-/** When an optional buffer is there: with a mask, with recurrent dropout, with every step's output. */
-export type Condition = "masked" | "dropout" | "sequences";
+/**
+ * When an optional buffer is there: with a mask, with recurrent dropout, with every step's output,
+ * when the gradient-flow monitor records the gradient of every step's state.
+ */
+export type Condition = "masked" | "dropout" | "sequences" | "flow";
 
 export interface BufferArg {
   readonly name: string;
@@ -118,6 +121,13 @@ const dx = buf("dx", ["B", "T", "F"], "output", "gradient of x");
 const dw = buf("dw", ["F", "G"], "output", "gradient of w (this chunk's rows)");
 const du = buf("du", ["H", "G"], "output", "gradient of u (this chunk's rows)");
 const db = buf("db", ["G"], "output", "gradient of bias (this chunk's rows)");
+const dhs = buf(
+  "dhs",
+  ["S", "B", "H"],
+  "output",
+  "dh at step s (its output's gradient added): d loss / d h after step s",
+  "flow",
+);
 const dz = buf("dz", ["S", "B", "G"], "scratch", "gradients of the gates' pre-activations");
 const wt = buf("wt", ["G", "F"], "scratch", "wᵀ");
 const dxw = buf("dxw", ["B", "T", "G"], "scratch", "dz by input step, batch-major");
@@ -179,6 +189,7 @@ export const KERNELS = {
       dw,
       du,
       db,
+      dhs,
       dz,
       buf("ut", ["G", "H"], "scratch", "uᵀ"),
       wt,
@@ -229,6 +240,7 @@ export const KERNELS = {
       dw,
       du,
       db,
+      dhs,
       dz,
       buf("uzrt", ["2H", "H"], "scratch", "the z and r columns of u, transposed"),
       buf("uht", ["H", "H"], "scratch", "the candidate columns of u, transposed"),
@@ -276,6 +288,7 @@ export const KERNELS = {
       dw,
       du,
       db,
+      dhs,
       dz,
       buf("ut", ["G", "H"], "scratch", "uᵀ"),
       wt,

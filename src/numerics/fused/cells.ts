@@ -6,6 +6,7 @@ import {
   kernelCall,
   type Present,
 } from "./abi.js";
+import type { StepGradients } from "../flow.js";
 import type { Kernels, Layout } from "./kernels.js";
 
 /**
@@ -53,6 +54,8 @@ export interface Gradients {
   db: Float32Array;
   /** Of the initial states. */
   dinit: Float32Array[];
+  /** With `flow`: the gradient of every step's state, and how saturated the gates were. */
+  flow?: StepGradients;
 }
 
 interface Cell {
@@ -182,6 +185,7 @@ export function forward(
     masked: inputs.mask !== undefined,
     dropout: inputs.recurrentDropout !== undefined,
     sequences: inputs.sequences,
+    flow: false,
   };
   // The tape owns its region: dropped unreleased (never differentiated), it is freed when collected.
   const tape: Tape = {
@@ -253,16 +257,20 @@ export function forward(
 /**
  * Backpropagation through time, from a forward pass's tape (released here). `doutput` is the
  * gradient of the output ([B, T, H] or [B, H]); `dstates` those of the final states (zeros when
- * unused). Weight gradients are summed over chunks in chunk order.
+ * unused). Weight gradients are summed over chunks in chunk order. With `flow`, the kernels also
+ * keep the gradient of every step's state, and the result carries its norms and the tape's gate
+ * saturation (`measureFlow`).
  */
 export function backward(
   k: Kernels,
   tape: Tape,
   doutput: Float32Array,
   dstates: Float32Array[],
+  flow = false,
 ): Gradients {
   const cell = CELLS[tape.kind];
-  const { d, present } = tape;
+  const { d } = tape;
+  const present: Present = { ...tape.present, flow };
   const { B, T, F, H } = d;
   const G = cell.gates * H;
   // Everything backward reads that the tape does not hold: gradients in and out, and scratch.
@@ -306,13 +314,76 @@ export function backward(
     );
     return k.read(chunks[0]!.p[name]!, n);
   };
-  const grads = {
+  const grads: Gradients = {
     dx: rows("dx", T * F),
     dw: summed("dw", F * G),
     du: summed("du", H * G),
     db: summed("db", G),
     dinit: cell.dstates.map((s) => rows(s, H)),
+    ...(flow ? { flow: measureFlow(k, tape, chunks) } : {}),
   };
   tape.release();
   return grads;
+}
+
+/**
+ * Saturation limits (issue 15's definitions): a sigmoid gate within 0.01 of 0 or 1, a tanh beyond
+ * ±0.99. There the activation's slope is below 0.0099 (sigmoid) or 0.0199 (tanh): a gradient that
+ * passes through it keeps less than 2% of itself.
+ */
+export const GATE_LIMIT = 0.01;
+export const TANH_LIMIT = 0.99;
+
+/**
+ * What the gradient-flow monitor reads from a backward pass, in JavaScript, in a fixed order (so
+ * the same bytes give the same numbers on every build of the kernels): the norm of every live step's
+ * state gradient (dhs), and from the forward pass's tape the saturation of the gates the state flows
+ * through: the forget gate and candidate of an LSTM, the update gate and candidate of a GRU, the state
+ * itself (a tanh) of a SimpleRNN. Steps the mask skips count for neither.
+ */
+function measureFlow(k: Kernels, tape: Tape, chunks: Chunk[]): StepGradients {
+  const { T, H } = tape.d;
+  const B = tape.d.B;
+  const G = CELLS[tape.kind].gates * H;
+  const norms = new Float64Array(B * T);
+  const sat = { gates: 0, gatesNear0: 0, gatesNear1: 0, candidates: 0, candidatesSaturated: 0 };
+  // Where, in a step's row of the tape, the gate and the candidate are (SimpleRNN: the state).
+  const gate = tape.kind === "lstm" ? H : tape.kind === "gru" ? 0 : -1;
+  const candidate = tape.kind === "simpleRNN" ? 0 : 2 * H;
+  for (const c of chunks) {
+    const rows = c.d.B;
+    const dhs = k.view(c.p.dhs!, T * rows * H);
+    const mask = tape.present.masked ? k.view(c.p.mask!, rows * T) : undefined;
+    const tanhs =
+      tape.kind === "simpleRNN" ? k.view(c.p.hs! + rows * H * 4, T * rows * H) : undefined;
+    const gates = tape.kind === "simpleRNN" ? undefined : k.view(c.p.gates!, T * rows * G);
+    for (let b = 0; b < rows; b++) {
+      for (let s = 0; s < T; s++) {
+        const t = tape.reverse ? T - 1 - s : s;
+        const at = (c.from + b) * T + s;
+        if (mask && mask[b * T + t] === 0) {
+          norms[at] = Number.NaN;
+          continue;
+        }
+        const row = (s * rows + b) * H;
+        let sq = 0;
+        for (let j = 0; j < H; j++) sq += dhs[row + j]! * dhs[row + j]!;
+        norms[at] = Math.sqrt(sq);
+        const source = gates ?? tanhs!;
+        const base = gates ? (s * rows + b) * G : row;
+        if (gate >= 0) {
+          for (let j = base + gate; j < base + gate + H; j++) {
+            const v = source[j]!;
+            if (v < GATE_LIMIT) sat.gatesNear0++;
+            else if (v > 1 - GATE_LIMIT) sat.gatesNear1++;
+          }
+          sat.gates += H;
+        }
+        for (let j = base + candidate; j < base + candidate + H; j++)
+          if (Math.abs(source[j]!) > TANH_LIMIT) sat.candidatesSaturated++;
+        sat.candidates += H;
+      }
+    }
+  }
+  return { rows: B, steps: T, norms, saturation: sat };
 }
