@@ -135,6 +135,20 @@ export interface LayerFlow {
   saturation?: { gates?: { near0: number; near1: number }; candidates: number };
 }
 
+/**
+ * A trained model's record of its training without its weights: what `rnnp show --json` gives for it
+ * (`jq '.outputs.out.training.history[-1].flow'`: the last epoch's gradient flow per layer).
+ */
+export function trainingRecord(t: TrainedModel) {
+  return {
+    history: t.history,
+    warnings: t.warnings,
+    config: t.config,
+    ...(t.bestEpoch !== undefined ? { bestEpoch: t.bestEpoch } : {}),
+    ...(t.baselineLoss !== undefined ? { baselineLoss: t.baselineLoss } : {}),
+  };
+}
+
 export function describeModel(m: ModelSpec): string {
   return `model, ${m.params} parameters: ${m.summary.join(" -> ")}`;
 }

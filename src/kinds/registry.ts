@@ -15,6 +15,7 @@ import { vocabulary } from "./vocabulary.js";
 import { window } from "./window.js";
 import { features, loadAudio, synthSpeech } from "./speech.js";
 import { seq2seq } from "./seq2seq.js";
+import { synthTask } from "./synth-task.js";
 
 /** Every stage kind rnnp ships. A new kind is its own file plus one entry here. */
 const ALL: readonly AnyKind[] = [
@@ -23,6 +24,7 @@ const ALL: readonly AnyKind[] = [
   loadText,
   loadAudio,
   synthSpeech,
+  synthTask,
   clean,
   split,
   head,

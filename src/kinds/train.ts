@@ -15,7 +15,9 @@ const MONITORS = ["val_loss", "loss", "val_accuracy", "accuracy", "val_mae", "ma
 export const train = defineKind({
   name: "train",
   // 2: the artifact's `data` describes target sequences of their own length (seq2seq) completely.
-  version: 2,
+  // 3: gradient flow through time per recurrent layer and epoch (history[].flow), the baseline
+  // loss, and warnings from both (and from the loss's trajectory) instead of fixed thresholds.
+  version: 3,
   doc: "Trains a model on sequences: seeded shuffles and dropout, optimizers with schedules and warm-up, clipping by global norm or value, class weights, early stopping with restore-best, and a NaN guard. The artifact holds topology, weights, history and config.",
   params: {
     epochs: p.int("Passes over the training data.", { min: 1 }),
@@ -163,6 +165,7 @@ export const train = defineKind({
           data: dataDescription(data),
           warnings: result.warnings,
           ...(result.bestEpoch !== undefined ? { bestEpoch: result.bestEpoch } : {}),
+          ...(result.baselineLoss !== undefined ? { baselineLoss: result.baselineLoss } : {}),
         },
       };
     } finally {

@@ -178,6 +178,12 @@ export function baselineLoss(
   return undefined;
 }
 
+/** What the best constant prediction of `baselineLoss` predicts, in words. */
+export function baselinePrediction(target: Target, name: LossName): string {
+  if (target.kind === "value") return name === "mae" ? "each value's median" : "each value's mean";
+  return target.kind === "class" ? "the class frequencies" : "the token frequencies";
+}
+
 /**
  * Cross-entropy of the best constant prediction for weighted counts `mass` over `examples`: with
  * q = mass / Σ mass, Σ_c mass_c (−log q_c) / examples.

@@ -37,11 +37,15 @@ const probed = new WeakSet<object>();
 
 /**
  * Puts probes on the recurrent layers of a model that run on TF.js's cells (those fuse.ts has not
- * tapped), once; they measure only in training and only while a recorder listens.
+ * tapped), once; they measure only in training and only while a recorder listens. Not in an
+ * encoder-decoder: TF.js applies its encoder once per output a later layer reads (fuse.ts's
+ * applyOnce keeps the fused one to one application), so each application would see part of the
+ * gradient.
  */
 export function probeCells(tf: TF, model: LayersModel): void {
   if (probed.has(model)) return;
   probed.add(model);
+  if (model.getClassName() !== "Sequential") return;
   const fused = new Set(tapsOf(model).map((t) => t.label));
   const visit = (layer: unknown, label: string) => {
     const how = LAYERS.ofClass((layer as { getClassName(): string }).getClassName())?.fused;
@@ -120,7 +124,7 @@ function collect(tf: TF, app: Application) {
     tf.dispose(n);
     const t = app.reverse ? steps - 1 - s : s;
     for (let b = 0; b < rows; b++)
-      if (!app.mask || app.mask[b * steps + t] !== 0) norms[b * steps + s] = values[b]!;
+      if (app.mask?.[b * steps + t] !== 0) norms[b * steps + s] = values[b]!;
   }
   return { rows, steps, norms };
 }

@@ -3,8 +3,8 @@ import type { EpochRecord } from "../artifacts/model.js";
 import type { SequenceSet } from "../artifacts/sequences.js";
 import { batchTensors, evalBatches, trainBatches, type Batch } from "./batches.js";
 import { FlowRecorder } from "./flow.js";
-import { LAYERS } from "./layers/index.js";
-import { lossValue, metricsOf, type LossName } from "./losses.js";
+import { epochWarnings, finalWarnings, type RunFacts, type Warning } from "./health.js";
+import { baselineLoss, baselinePrediction, lossValue, metricsOf, type LossName } from "./losses.js";
 import {
   learningRate,
   makeOptimizer,
@@ -67,6 +67,8 @@ export interface TrainResult {
   history: EpochRecord[];
   warnings: string[];
   bestEpoch?: number;
+  /** The training loss of the best constant prediction, where one applies. */
+  baselineLoss?: number;
 }
 
 export async function train(
@@ -84,10 +86,27 @@ export async function train(
     name: w.originalName,
   }));
   const layerOf = new Map(variables.map((v) => [v.variable.name, v.name.split("/")[0]!]));
-  const watched = watchedLayers(model);
   const history: EpochRecord[] = [];
+  const units = (model.outputs[0]!.shape.at(-1) as number | null) ?? 1;
+  const baseline = baselineLoss(data, cfg.loss, units, cfg.classWeights);
+  const facts: RunFacts = {
+    lr: baseLr,
+    ...(baseline !== undefined
+      ? { baselineLoss: baseline, baselineWhat: baselinePrediction(data.target, cfg.loss) }
+      : {}),
+    ...(cfg.clipNorm !== undefined ? { clipNorm: cfg.clipNorm } : {}),
+    ...(cfg.earlyStopping ? { earlyStopping: cfg.earlyStopping } : {}),
+  };
   const warnings: string[] = [];
   const warned = new Set<string>();
+  const warn = (found: Warning[]) => {
+    for (const w of found) {
+      if (warned.has(w.key)) continue;
+      warned.add(w.key);
+      warnings.push(w.text);
+      hooks.log(`warning: ${w.text}`);
+    }
+  };
   let best: { value: number; epoch: number; weights?: Tensor[] } | undefined;
   let waited = 0;
   const monitor = cfg.earlyStopping?.monitor ?? "val_loss";
@@ -200,14 +219,9 @@ export async function train(
         record.valMetrics = v.metrics;
       }
       history.push(record);
-      for (const w of gradientWarnings(record, history[0]!, watched)) {
-        if (warned.has(w.key)) continue;
-        warned.add(w.key);
-        warnings.push(w.text);
-        hooks.log(`warning: ${w.text}`);
-      }
       const secs = (performance.now() - started) / 1000;
       hooks.log(formatEpoch(record, cfg.epochs, seen / secs));
+      warn(epochWarnings(history, facts));
 
       if (cfg.earlyStopping) {
         const value = monitored(record, monitor);
@@ -233,11 +247,15 @@ export async function train(
         }
       }
     }
-    if (best?.weights) {
-      model.setWeights(best.weights);
-      return { history, warnings, bestEpoch: best.epoch };
-    }
-    return { history, warnings, ...(best ? { bestEpoch: best.epoch } : {}) };
+    const restored = best?.weights ? best.epoch : undefined;
+    if (best?.weights) model.setWeights(best.weights);
+    warn(finalWarnings(history, { ...facts, ...(restored ? { bestEpoch: restored } : {}) }));
+    return {
+      history,
+      warnings,
+      ...(best ? { bestEpoch: best.epoch } : {}),
+      ...(baseline !== undefined ? { baselineLoss: baseline } : {}),
+    };
   } finally {
     flow?.close();
     best?.weights?.forEach((t) => t.dispose());
@@ -282,43 +300,6 @@ function monitored(r: EpochRecord, monitor: string): number {
       `cannot monitor ${monitor}: the history has ${["loss", ...Object.keys(r.metrics)].join(", ")}`,
     );
   return value;
-}
-
-/**
- * The layers whose gradients are watched: those a model block declares recurrent. An
- * encoder-decoder's are not watched (they never were, and their warnings would change the bytes of
- * its trained models: that needs a new version of the train kind).
- */
-export function watchedLayers(model: LayersModel): ReadonlySet<string> {
-  if (model.getClassName() !== "Sequential") return new Set();
-  return new Set(
-    model.layers.filter((l) => LAYERS.ofClass(l.getClassName())?.recurrent).map((l) => l.name),
-  );
-}
-
-/** The classic recurrent failures, per watched layer: gradients that vanish, or explode. */
-export function gradientWarnings(
-  r: EpochRecord,
-  first: EpochRecord,
-  watched: ReadonlySet<string>,
-): { key: string; text: string }[] {
-  const out: { key: string; text: string }[] = [];
-  for (const [layer, norm] of Object.entries(r.layerGradNorms)) {
-    if (!watched.has(layer)) continue;
-    if (norm < 1e-7)
-      out.push({
-        key: `vanish:${layer}`,
-        text: `vanishing gradients in ${layer} at epoch ${r.epoch} (mean norm ${norm.toExponential(2)}): it has stopped learning; try gru/lstm, a larger learning rate, or layerNormalization`,
-      });
-    const start = first.layerGradNorms[layer] ?? norm;
-    if (norm > 1e3 || (r.epoch > 1 && start > 0 && norm > 100 * start)) {
-      out.push({
-        key: `explode:${layer}`,
-        text: `exploding gradients in ${layer} at epoch ${r.epoch} (mean norm ${norm.toExponential(2)}, ${(norm / start).toFixed(0)}x epoch 1): set clipNorm (e.g. 1.0) or lower the learning rate`,
-      });
-    }
-  }
-  return out;
 }
 
 function formatEpoch(r: EpochRecord, epochs: number, samplesPerSecond: number): string {

@@ -1,5 +1,6 @@
 import { stdout } from "../io.js";
 import { short } from "../../core/digest.js";
+import { type TrainedModel, trainingRecord } from "../../artifacts/model.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { EXIT, Exit, formatBytes, openPlan, printJson, type CommonOptions } from "../context.js";
 import { preview } from "../preview.js";
@@ -27,13 +28,17 @@ export function showCommand(
       `\`${stage}\` is not built; run \`rnnp run ${planner.ir.file} --stage ${stage}\` first`,
     );
   if (opts.json) {
-    // For scripts (`jq .outputs.out.report.metrics`): references to every output, and reports whole.
+    // For scripts (`jq .outputs.out.report.metrics`): references to every output, reports whole,
+    // and a trained model's training record (history with its gradient flow; not its weights).
     const outputs = Object.fromEntries(
       Object.entries(res.record.outputs).map(([name, out]) => [
         name,
         {
           ...out,
           ...(out.type === "report" ? { report: readArtifact(planner.store, out.digest) } : {}),
+          ...(out.type === "trained"
+            ? { training: trainingRecord(readArtifact(planner.store, out.digest) as TrainedModel) }
+            : {}),
         },
       ]),
     );

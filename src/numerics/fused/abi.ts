@@ -34,7 +34,7 @@ export interface BufferArg {
   /**
    * Axes, outermost first: [B, T, F] is batch-major, [S, B, H] time-major. T is an axis by input
    * step t, S one by processing step s (t = rev ? T-1-s : s), both of size T; S+1 has one more
-   * (the initial state first); G is gates x H; 2H two gates' columns.
+   * (the initial state first); G is gates x H; 2H two gates' columns; 3 three entries.
    */
   readonly shape: readonly string[];
   readonly role: Role;
@@ -121,11 +121,18 @@ const dx = buf("dx", ["B", "T", "F"], "output", "gradient of x");
 const dw = buf("dw", ["F", "G"], "output", "gradient of w (this chunk's rows)");
 const du = buf("du", ["H", "G"], "output", "gradient of u (this chunk's rows)");
 const db = buf("db", ["G"], "output", "gradient of bias (this chunk's rows)");
-const dhs = buf(
-  "dhs",
-  ["S", "B", "H"],
+const dhn = buf(
+  "dhn",
+  ["S", "B"],
   "output",
-  "dh at step s (its output's gradient added): d loss / d h after step s",
+  "‖dh‖² of each row after step s, its output's gradient added (0 where masked)",
+  "flow",
+);
+const sat = buf(
+  "sat",
+  ["3"],
+  "output",
+  "int32 counts: gate < 0.01, gate > 0.99, |candidate| > 0.99 (live steps)",
   "flow",
 );
 const dz = buf("dz", ["S", "B", "G"], "scratch", "gradients of the gates' pre-activations");
@@ -189,7 +196,8 @@ export const KERNELS = {
       dw,
       du,
       db,
-      dhs,
+      dhn,
+      sat,
       dz,
       buf("ut", ["G", "H"], "scratch", "uᵀ"),
       wt,
@@ -240,7 +248,8 @@ export const KERNELS = {
       dw,
       du,
       db,
-      dhs,
+      dhn,
+      sat,
       dz,
       buf("uzrt", ["2H", "H"], "scratch", "the z and r columns of u, transposed"),
       buf("uht", ["H", "H"], "scratch", "the candidate columns of u, transposed"),
@@ -288,7 +297,8 @@ export const KERNELS = {
       dw,
       du,
       db,
-      dhs,
+      dhn,
+      sat,
       dz,
       buf("ut", ["G", "H"], "scratch", "uᵀ"),
       wt,
@@ -361,6 +371,8 @@ export function axisSize(axis: string, d: Dims, gates: number): number {
       return d.T + 1;
     case "2H":
       return 2 * d.H;
+    case "3":
+      return 3;
     default:
       throw new Error(`unknown axis ${axis} in the kernels' ABI`);
   }

@@ -327,63 +327,44 @@ export function backward(
 }
 
 /**
- * Saturation limits (issue 15's definitions): a sigmoid gate within 0.01 of 0 or 1, a tanh beyond
- * ±0.99. There the activation's slope is below 0.0099 (sigmoid) or 0.0199 (tanh): a gradient that
- * passes through it keeps less than 2% of itself.
- */
-export const GATE_LIMIT = 0.01;
-export const TANH_LIMIT = 0.99;
-
-/**
- * What the gradient-flow monitor reads from a backward pass, in JavaScript, in a fixed order (so
- * the same bytes give the same numbers on every build of the kernels): the norm of every live step's
- * state gradient (dhs), and from the forward pass's tape the saturation of the gates the state flows
- * through: the forget gate and candidate of an LSTM, the update gate and candidate of a GRU, the state
- * itself (a tanh) of a SimpleRNN. Steps the mask skips count for neither.
+ * What the gradient-flow monitor reads from a backward pass: the norm of every live step's state
+ * gradient (the kernels give ‖dh‖², dhn), and the saturation of the gates the state flows through,
+ * counted by the kernels on the forward pass's tape (sat): the forget gate and candidate of an LSTM,
+ * the update gate and candidate of a GRU, the state itself (a tanh) of a SimpleRNN, at live steps.
+ * Saturated means within 0.01 of 0 or 1 for a gate and beyond ±0.99 for a tanh (issue 15): there the
+ * activation's slope is under 0.0099 or 0.0199, so a gradient through it keeps under 2% of itself.
  */
 function measureFlow(k: Kernels, tape: Tape, chunks: Chunk[]): StepGradients {
-  const { T, H } = tape.d;
-  const B = tape.d.B;
-  const G = CELLS[tape.kind].gates * H;
-  const norms = new Float64Array(B * T);
-  const sat = { gates: 0, gatesNear0: 0, gatesNear1: 0, candidates: 0, candidatesSaturated: 0 };
-  // Where, in a step's row of the tape, the gate and the candidate are (SimpleRNN: the state).
-  const gate = tape.kind === "lstm" ? H : tape.kind === "gru" ? 0 : -1;
-  const candidate = tape.kind === "simpleRNN" ? 0 : 2 * H;
+  const { B, T, H } = tape.d;
+  const norms = new Float64Array(B * T).fill(Number.NaN);
+  const counts = [0, 0, 0];
+  let live = 0;
   for (const c of chunks) {
     const rows = c.d.B;
-    const dhs = k.view(c.p.dhs!, T * rows * H);
+    const dhn = k.view(c.p.dhn!, T * rows);
     const mask = tape.present.masked ? k.view(c.p.mask!, rows * T) : undefined;
-    const tanhs =
-      tape.kind === "simpleRNN" ? k.view(c.p.hs! + rows * H * 4, T * rows * H) : undefined;
-    const gates = tape.kind === "simpleRNN" ? undefined : k.view(c.p.gates!, T * rows * G);
-    for (let b = 0; b < rows; b++) {
-      for (let s = 0; s < T; s++) {
-        const t = tape.reverse ? T - 1 - s : s;
-        const at = (c.from + b) * T + s;
-        if (mask && mask[b * T + t] === 0) {
-          norms[at] = Number.NaN;
-          continue;
-        }
-        const row = (s * rows + b) * H;
-        let sq = 0;
-        for (let j = 0; j < H; j++) sq += dhs[row + j]! * dhs[row + j]!;
-        norms[at] = Math.sqrt(sq);
-        const source = gates ?? tanhs!;
-        const base = gates ? (s * rows + b) * G : row;
-        if (gate >= 0) {
-          for (let j = base + gate; j < base + gate + H; j++) {
-            const v = source[j]!;
-            if (v < GATE_LIMIT) sat.gatesNear0++;
-            else if (v > 1 - GATE_LIMIT) sat.gatesNear1++;
-          }
-          sat.gates += H;
-        }
-        for (let j = base + candidate; j < base + candidate + H; j++)
-          if (Math.abs(source[j]!) > TANH_LIMIT) sat.candidatesSaturated++;
-        sat.candidates += H;
+    for (let s = 0; s < T; s++) {
+      const t = tape.reverse ? T - 1 - s : s;
+      for (let b = 0; b < rows; b++) {
+        if (mask && mask[b * T + t] === 0) continue;
+        norms[(c.from + b) * T + s] = Math.sqrt(dhn[s * rows + b]!);
+        live++;
       }
     }
+    const sat = new Int32Array(k.view(c.p.sat!, 3).slice().buffer);
+    for (let i = 0; i < 3; i++) counts[i]! += sat[i]!;
   }
-  return { rows: B, steps: T, norms, saturation: sat };
+  const gates = tape.kind === "simpleRNN" ? 0 : live * H;
+  return {
+    rows: B,
+    steps: T,
+    norms,
+    saturation: {
+      gates,
+      gatesNear0: counts[0]!,
+      gatesNear1: counts[1]!,
+      candidates: live * H,
+      candidatesSaturated: counts[2]!,
+    },
+  };
 }
