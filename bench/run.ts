@@ -1,6 +1,7 @@
 import { cpus } from "node:os";
 import { engineBench } from "./engine.js";
 import { flowBench } from "./flow.js";
+import { languageBench } from "./language.js";
 import { sharingBench } from "./sharing.js";
 import { trainingBench } from "./training.js";
 import { printTable, type Row } from "./measure.js";
@@ -23,6 +24,7 @@ if (!Number.isInteger(rounds) || rounds < 1)
 const only = args.includes("--flow");
 if (!args.includes("--train") && !only) {
   rows.push(...engineBench());
+  rows.push(...languageBench());
   rows.push(...(await sharingBench()));
 }
 if (!args.includes("--no-train")) {

@@ -1,9 +1,12 @@
-import type { CstNode, IRecognitionException, IToken, ILexingError } from "chevrotain";
-import type { Diagnostic, Position, Span } from "../src/core/diagnostic.js";
+import type { IRecognitionException, IToken, ILexingError } from "chevrotain";
+import { type Diagnostic, diagnostic, type Position, type Span } from "../src/core/diagnostic.js";
 import type * as A from "./ast.js";
+import { type EncodingProblem, textEncodingProblem } from "./encoding.js";
 import { lex } from "./lexer.js";
-import type { SyntaxMessage } from "./messages.js";
-import { parser } from "./parser.js";
+import { type SyntaxMessage, TooManySyntaxErrors, withErrorBudget } from "./messages.js";
+import { parser, tokenSpan as spanOf } from "./parser.js";
+import { codePointName, isControl } from "./strings.js";
+import * as T from "./tokens.js";
 
 /** The grammar's entry point: source text -> syntax tree, comments and syntax diagnostics. */
 export interface ParseResult {
@@ -14,25 +17,99 @@ export interface ParseResult {
 }
 
 export function parse(text: string, file: string): ParseResult {
-  const lexed = lex(text);
-  parser.input = lexed.tokens;
-  const cst = parser.pipeline();
-  const builder = new AstBuilder(file);
-  const ast = cst && tok(cst, "Identifier") ? builder.pipeline(cst) : undefined;
+  const encoding = textEncodingProblem(text);
+  if (encoding) return { comments: [], diagnostics: [encodingDiagnostic(encoding, file)] };
+  // A byte order mark reads as white space; offsets and columns stay those of `text`.
+  const lexed = lex(text.charCodeAt(0) === 0xfeff ? ` ${text.slice(1)}` : text);
+  const comments = lexed.comments.map((t) => ({ text: t.image, span: tokenSpan(t)! }));
+  const lexical = lexDiagnostics(lexed.errors, text, file);
+  const tooDeep = nestingDiagnostic(lexed.tokens, file);
+  if (tooDeep) return { comments, diagnostics: [...lexical, tooDeep] };
+
+  const { ast, stopped } = runParser(lexed.tokens, file);
   const syntax = [
     ...parser.errors.map((e) => parseDiagnostic(e, file, lexed.tokens)),
-    ...builder.diagnostics,
+    ...parser.found,
   ];
-  const diagnostics = [...lexDiagnostics(lexed.errors, text, file), ...firstPerLine(syntax)];
+  const diagnostics = [...lexical, ...firstPerLine(syntax), ...(stopped ? [stopped] : [])];
   diagnostics.sort((a, b) => a.span!.start.offset - b.span!.start.offset);
-  return {
-    ...(ast ? { ast } : {}),
-    comments: lexed.comments.map((t) => ({ text: t.image, span: tokenSpan(t)! })),
-    diagnostics,
-  };
+  return { ...(ast ? { ast } : {}), comments, diagnostics };
+}
+
+/** Brackets, braces and parentheses nest at most this deep: the parser and the checker recurse per level. */
+export const MAX_NESTING = 64;
+
+/** Syntax errors reported before parse() stops reading (recovering from each one costs time). */
+export const MAX_SYNTAX_ERRORS = 200;
+
+/** Unexpected characters reported one by one; more are summed up in one diagnostic. */
+const MAX_LEXICAL_ERRORS = 100;
+
+/**
+ * Runs the parser with a budget of syntax errors, and without stack traces on its recognition
+ * exceptions (it makes one per error, and capturing stacks was most of the time on broken input).
+ */
+function runParser(
+  tokens: IToken[],
+  file: string,
+): { ast: A.PipelineAst | undefined; stopped?: Diagnostic } {
+  parser.begin(tokens, file);
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return { ast: withErrorBudget(MAX_SYNTAX_ERRORS, () => parser.pipeline()) };
+  } catch (e) {
+    if (!(e instanceof TooManySyntaxErrors)) throw e;
+    const span = tokenSpan(e.token) ?? endSpan(tokens);
+    return {
+      ast: undefined,
+      stopped: diagnostic(
+        "syntax",
+        `too many syntax errors (${MAX_SYNTAX_ERRORS}): rnnp stopped reading here`,
+        { file, span },
+        { hint: "fix the first errors, then validate again" },
+      ),
+    };
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 // ---- diagnostics --------------------------------------------------------------------------
+
+export function encodingDiagnostic(p: EncodingProblem, file: string): Diagnostic {
+  const start: Position = { line: p.line, column: p.column, offset: p.offset };
+  return diagnostic(
+    "encoding",
+    p.message,
+    {
+      file,
+      span: { start, end: { ...start, column: start.column + 1, offset: start.offset + 1 } },
+    },
+    { hint: p.hint },
+  );
+}
+
+/** The first bracket that opens a level past MAX_NESTING, as a diagnostic. */
+function nestingDiagnostic(tokens: readonly IToken[], file: string): Diagnostic | undefined {
+  let depth = 0;
+  for (const t of tokens) {
+    const type = t.tokenType;
+    if (type === T.LCurly || type === T.LParen || type === T.LSquare) {
+      if (++depth > MAX_NESTING)
+        return diagnostic(
+          "too-deep",
+          `brackets, braces and parentheses nest more than ${MAX_NESTING} levels deep here`,
+          { file, span: tokenSpan(t)! },
+          {
+            expected: `at most ${MAX_NESTING} levels`,
+            hint: "a pipeline needs far fewer: look for brackets that are never closed",
+          },
+        );
+    } else if ((type === T.RCurly || type === T.RParen || type === T.RSquare) && depth > 0) depth--;
+  }
+  return undefined;
+}
 
 /** After one syntax error the rest of its line is usually fallout from recovery: report the first only. */
 function firstPerLine(ds: Diagnostic[]): Diagnostic[] {
@@ -46,6 +123,21 @@ function lexDiagnostics(errors: ILexingError[], text: string, file: string): Dia
   const out: Diagnostic[] = [];
   for (let i = 0; i < errors.length; i++) {
     const e = errors[i]!;
+    if (out.length === MAX_LEXICAL_ERRORS) {
+      const start = errorPosition(e);
+      out.push(
+        diagnostic(
+          "syntax",
+          `${errors.length - i} more unexpected characters from here on`,
+          {
+            file,
+            span: { start, end: { ...start, column: start.column + 1, offset: start.offset + 1 } },
+          },
+          { hint: "is this a pipeline file?" },
+        ),
+      );
+      break;
+    }
     let length = Math.max(1, e.length);
     // 'text' gives two errors, one per quote: report it once, spanning the whole would-be string.
     const close = errors[i + 1];
@@ -58,34 +150,32 @@ function lexDiagnostics(errors: ILexingError[], text: string, file: string): Dia
   return out;
 }
 
+function errorPosition(e: ILexingError): Position {
+  return { line: e.line ?? 1, column: e.column ?? 1, offset: e.offset };
+}
+
 function lexDiagnostic(e: ILexingError, ch: string, file: string): Diagnostic {
-  const start: Position = { line: e.line ?? 1, column: e.column ?? 1, offset: e.offset };
+  const start = errorPosition(e);
   const span: Span = {
     start,
     end: { ...start, column: start.column + ch.length, offset: e.offset + ch.length },
   };
-  const base = { code: "syntax" as const, severity: "error" as const, file, span };
-  if (ch.startsWith('"')) {
-    return {
-      ...base,
-      message: "unterminated string",
+  const where = { file, span };
+  if (ch.startsWith('"'))
+    return diagnostic("syntax", "unterminated string", where, {
       expected: 'a closing `"` on the same line',
       hint: 'strings cannot span lines; write `\\n` for a line break and `\\"` for a quote',
-    };
-  }
-  if (ch.startsWith("'")) {
-    return {
-      ...base,
-      message: "single-quoted string",
+    });
+  if (ch.startsWith("'"))
+    return diagnostic("syntax", "single-quoted string", where, {
       expected: "a double-quoted string",
       hint: `write ${JSON.stringify(ch.replace(/^'|'$/g, ""))}: strings use double quotes`,
-    };
-  }
-  return {
-    ...base,
-    message: `unexpected character \`${ch}\``,
-    expected: "a name, a value, punctuation ({ } ( ) [ ] , : = .) or a comment (# or //)",
-  };
+    });
+  const code = ch.codePointAt(0) ?? 0;
+  const shown = isControl(code) || code === 0xfeff || /\s/.test(ch) ? codePointName(code) : ch;
+  return diagnostic("syntax", `unexpected character \`${shown}\``, where, {
+    expected: "a name, a value, punctuation ({ } ( ) [ ] , : = . + - * /) or a comment (# or //)",
+  });
 }
 
 function parseDiagnostic(e: IRecognitionException, file: string, tokens: IToken[]): Diagnostic {
@@ -96,213 +186,17 @@ function parseDiagnostic(e: IRecognitionException, file: string, tokens: IToken[
     m = { message: e.message, expected: "" };
   }
   // At end of input the token has no position: point just after the last real token.
-  let span = tokenSpan(e.token);
-  if (!span) {
-    const last = tokens[tokens.length - 1];
-    const end = last ? tokenSpan(last)!.end : { line: 1, column: 1, offset: 0 };
-    span = { start: end, end: { ...end, column: end.column + 1, offset: end.offset + 1 } };
-  }
-  return {
-    code: "syntax",
-    severity: "error",
-    message: m.message,
-    file,
-    span,
-    expected: m.expected,
-    ...(m.hint ? { hint: m.hint } : {}),
-  };
+  const span = tokenSpan(e.token) ?? endSpan(tokens);
+  return diagnostic("syntax", m.message, { file, span }, { expected: m.expected, hint: m.hint });
 }
 
-// ---- CST -> AST ---------------------------------------------------------------------------
+function endSpan(tokens: readonly IToken[]): Span {
+  const last = tokens[tokens.length - 1];
+  const end = last ? tokenSpan(last)!.end : { line: 1, column: 1, offset: 0 };
+  return { start: end, end: { ...end, column: end.column + 1, offset: end.offset + 1 } };
+}
 
-type Children = Record<string, (CstNode | IToken)[]>;
-
+/** The span of a token the input holds; undefined for one error recovery made up, or the end of input. */
 function tokenSpan(t: IToken): Span | undefined {
-  if (!Number.isFinite(t.startOffset) || t.isInsertedInRecovery) return undefined;
-  return {
-    start: { line: t.startLine!, column: t.startColumn!, offset: t.startOffset },
-    end: { line: t.endLine!, column: t.endColumn! + 1, offset: t.endOffset! + 1 },
-  };
-}
-
-function nodeSpan(n: CstNode): Span {
-  const l = n.location!;
-  return {
-    start: { line: l.startLine!, column: l.startColumn!, offset: l.startOffset },
-    end: { line: l.endLine!, column: l.endColumn! + 1, offset: l.endOffset! + 1 },
-  };
-}
-
-const kids = (n: CstNode) => n.children as Children;
-const tok = (n: CstNode, key: string, i = 0) => {
-  const t = kids(n)[key]?.[i] as IToken | undefined;
-  return t && tokenSpan(t) ? t : undefined;
-};
-const sub = (n: CstNode, key: string) => (kids(n)[key] ?? []) as CstNode[];
-const tokens = (n: CstNode, key: string) =>
-  ((kids(n)[key] ?? []) as IToken[]).filter((t) => tokenSpan(t));
-const nameOf = (t: IToken): A.Name => ({ text: t.image, span: tokenSpan(t)! });
-const defined = <T>(x: T | undefined): x is T => x !== undefined;
-
-/** Recovered nodes may lack parts; such nodes are dropped (their error is already reported). */
-class AstBuilder {
-  readonly diagnostics: Diagnostic[] = [];
-  constructor(private readonly file: string) {}
-
-  pipeline(n: CstNode): A.PipelineAst {
-    const items: A.Item[] = [];
-    for (const it of sub(n, "item")) {
-      const [stage] = sub(it, "stageDecl");
-      const [params] = sub(it, "paramsBlock");
-      const [setting] = sub(it, "setting");
-      const item = stage
-        ? this.stageDecl(stage)
-        : params
-          ? this.paramsBlock(params)
-          : setting
-            ? this.setting(setting)
-            : undefined;
-      if (item) items.push(item);
-    }
-    return { name: nameOf(tok(n, "Identifier")!), items, span: nodeSpan(n) };
-  }
-
-  private stageDecl(n: CstNode): A.StageDecl | undefined {
-    const id = tok(n, "Identifier");
-    const [body] = sub(n, "invocation");
-    const inv = body && this.invocation(body);
-    return id && inv
-      ? { type: "stage", name: nameOf(id), body: inv, span: nodeSpan(n) }
-      : undefined;
-  }
-
-  private paramsBlock(n: CstNode): A.ParamsBlock {
-    const params: A.ParamDecl[] = [];
-    for (const p of sub(n, "paramEntry")) {
-      const id = tok(p, "Identifier");
-      const v = this.value(sub(p, "value")[0]);
-      if (id && v) params.push({ name: nameOf(id), value: v, span: nodeSpan(p) });
-    }
-    return { type: "params", params, span: nodeSpan(n) };
-  }
-
-  private setting(n: CstNode): A.Setting | undefined {
-    const id = tok(n, "Identifier");
-    const v = this.value(sub(n, "value")[0]);
-    return id && v ? { type: "setting", name: nameOf(id), value: v, span: nodeSpan(n) } : undefined;
-  }
-
-  private invocation(n: CstNode): A.Invocation | undefined {
-    const [qn] = sub(n, "qualifiedName");
-    const parts = qn ? tokens(qn, "Identifier") : [];
-    if (!qn || parts.length === 0) return undefined;
-    const [argList] = sub(n, "argumentList");
-    const [blk] = sub(n, "block");
-    return {
-      name: { text: parts.map((t) => t.image).join("."), span: nodeSpan(qn) },
-      ...(argList ? { args: this.argumentList(argList), argsSpan: nodeSpan(argList) } : {}),
-      ...(blk
-        ? {
-            block: sub(blk, "invocation")
-              .map((b) => this.invocation(b))
-              .filter(defined),
-          }
-        : {}),
-      span: nodeSpan(n),
-    };
-  }
-
-  private argumentList(n: CstNode): A.Argument[] {
-    const items = sub(n, "argument");
-    this.requireCommas(n, items, "arguments");
-    return items
-      .map((a) => {
-        const v = this.value(sub(a, "value")[0]);
-        const id = tok(a, "Identifier");
-        return v && { ...(id ? { name: nameOf(id) } : {}), value: v, span: nodeSpan(a) };
-      })
-      .filter(defined);
-  }
-
-  private value(n: CstNode | undefined): A.Value | undefined {
-    if (!n) return undefined;
-    const span = nodeSpan(n);
-    const num = tok(n, "NumberLiteral");
-    if (num) return { type: "number", value: Number(num.image), raw: num.image, span };
-    const str = tok(n, "StringLiteral");
-    if (str)
-      return { type: "string", value: JSON.parse(str.image) as string, raw: str.image, span };
-    if (tok(n, "True")) return { type: "bool", value: true, span };
-    if (tok(n, "False")) return { type: "bool", value: false, span };
-    const [list] = sub(n, "list");
-    if (list) {
-      const items = sub(list, "value");
-      this.requireCommas(list, items, "list items");
-      return { type: "list", items: items.map((v) => this.value(v)).filter(defined), span };
-    }
-    const [obj] = sub(n, "object");
-    if (obj) return { type: "object", entries: this.objectEntries(obj), span };
-    const [ref] = sub(n, "reference");
-    return ref && this.reference(ref, span);
-  }
-
-  private objectEntries(n: CstNode): A.ObjectEntry[] {
-    const entries = sub(n, "objectEntry");
-    this.requireCommas(n, entries, "object entries");
-    return entries
-      .map((e) => {
-        const id = tok(e, "Identifier");
-        const str = tok(e, "StringLiteral");
-        const key = id
-          ? nameOf(id)
-          : str
-            ? { text: JSON.parse(str.image) as string, span: tokenSpan(str)! }
-            : undefined;
-        const v = this.value(sub(e, "value")[0]);
-        return key && v && { key, value: v, span: nodeSpan(e) };
-      })
-      .filter(defined);
-  }
-
-  private reference(n: CstNode, span: Span): A.Value | undefined {
-    // The head and the dotted tail share CST keys; order the parts by offset.
-    const path = [...tokens(n, "Params"), ...tokens(n, "Identifier")]
-      .sort((a, b) => a.startOffset - b.startOffset)
-      .map(nameOf);
-    if (path.length === 0) return undefined;
-    const [argList] = sub(n, "argumentList");
-    if (!argList) return { type: "ref", path, span };
-    const name = {
-      text: path.map((p) => p.text).join("."),
-      span: { start: path[0]!.span.start, end: path[path.length - 1]!.span.end },
-    };
-    return { type: "call", name, args: this.argumentList(argList), span };
-  }
-
-  /** The parser lets a comma be missing so it can go on; here that becomes a precise error. */
-  private requireCommas(n: CstNode, items: CstNode[], what: string): void {
-    const commas = tokens(n, "Comma").map((t) => t.startOffset);
-    for (let i = 1; i < items.length; i++) {
-      const prevEnd = items[i - 1]!.location!.endOffset!;
-      const start = items[i]!.location!.startOffset;
-      if (!commas.some((c) => c > prevEnd && c < start)) {
-        const span = nodeSpan(items[i]!);
-        this.diagnostics.push({
-          code: "syntax",
-          severity: "error",
-          message: `missing ',' between ${what}`,
-          file: this.file,
-          span: {
-            start: span.start,
-            end:
-              span.start.line === span.end.line
-                ? span.end
-                : { ...span.start, column: span.start.column + 1, offset: span.start.offset + 1 },
-          },
-          expected: "','",
-          hint: `separate ${what} with commas`,
-        });
-      }
-    }
-  }
+  return Number.isFinite(t.startOffset) && !t.isInsertedInRecovery ? spanOf(t) : undefined;
 }

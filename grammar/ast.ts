@@ -14,14 +14,20 @@ export type Value =
   | ListValue
   | ObjectValue
   | RefValue
-  | CallValue;
+  | CallValue
+  | ArithmeticValue
+  | NegatedValue
+  | GroupValue;
 
 export interface NumberValue {
   type: "number";
+  /** May be infinite (`1e400`): the checker reports it where the value is used. */
   value: number;
-  /** As written (`1e-3` stays `1e-3` through fmt). */
+  /** As written (`1e-3` stays `1e-3` through fmt; `-2` and `- 2` are both `-2`). */
   raw: string;
   span: Span;
+  /** Set on a number the checker computed: the expression it came from, as written. */
+  computedFrom?: string;
 }
 
 export interface StringValue {
@@ -67,6 +73,35 @@ export interface CallValue {
   type: "call";
   name: Name;
   args: Argument[];
+  span: Span;
+}
+
+export type Operator = "+" | "-" | "*" | "/";
+
+/**
+ * `a + b - c` or `a * b / c`: the operands of one precedence level, applied left to right. Kept flat
+ * (not a tree of pairs) so that a long sum nests no deeper than its parentheses.
+ */
+export interface ArithmeticValue {
+  type: "arithmetic";
+  /** Two or more. */
+  operands: Value[];
+  /** `operators[i]` stands between `operands[i]` and `operands[i + 1]`. */
+  operators: { op: Operator; span: Span }[];
+  span: Span;
+}
+
+/** `-params.x`, `-(a + b)`; a minus before a number literal is folded into the number instead. */
+export interface NegatedValue {
+  type: "negated";
+  operand: Value;
+  span: Span;
+}
+
+/** `(a + b)`: parentheses as written, so fmt keeps them. */
+export interface GroupValue {
+  type: "group";
+  value: Value;
   span: Span;
 }
 

@@ -12,5 +12,11 @@ const chevrotain = (await import(
   pathToFileURL(join(dirname(entry), "..", "chevrotain.mjs")).href
 )) as typeof import("chevrotain");
 
-export const { createToken, Lexer, CstParser, EOF, tokenLabel, createSyntaxDiagramsCode } =
-  chevrotain;
+export const {
+  createToken,
+  Lexer,
+  EmbeddedActionsParser,
+  EOF,
+  tokenLabel,
+  createSyntaxDiagramsCode,
+} = chevrotain;

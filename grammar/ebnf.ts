@@ -1,4 +1,5 @@
 import type { ISerializedGast } from "chevrotain";
+import { MAX_NESTING } from "./api.js";
 import { allTokens } from "./tokens.js";
 import { parser } from "./parser.js";
 
@@ -48,7 +49,10 @@ export function grammarEbnf(): string {
     "/* The .rnnp grammar, generated from grammar/parser.ts by `npm run grammar`; a spec keeps it in sync.",
     "   Notation: W3C EBNF. 'x' is a literal token, X? optional, X* zero or more, ( A | B ) a choice.",
     "   Commas between arguments, list items and object entries are required: the parser accepts a",
-    "   missing one only to report it precisely. White space separates tokens and is otherwise ignored. */",
+    "   missing one only to report it precisely. White space separates tokens and is otherwise ignored.",
+    "   A '-' just before a number is part of the number. Strings take JSON's escapes (\\\" \\\\ \\/ \\b \\f",
+    "   \\n \\r \\t \\uXXXX), checked when the string is read; control characters must be escaped.",
+    `   Brackets, braces and parentheses nest at most ${MAX_NESTING} levels deep. */`,
     "",
     ...rules.map((r) => `${r.name!.padEnd(width)} ::= ${seq(r.definition!)}`),
     "",

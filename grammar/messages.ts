@@ -15,8 +15,7 @@ export interface SyntaxMessage {
 /** What a rule can start with, in words a user knows. */
 const RULE_EXPECTATIONS: Record<string, string> = {
   item: "`stage NAME = kind(...)`, `params { ... }`, a setting such as `seed 42`, or `}`",
-  value:
-    "a value: number, string, true/false, [list], {object}, a reference such as `raw` or `params.lr`, or a call such as `adam(lr: 0.001)`",
+  atom: "a value: number, string, true/false, [list], {object}, a reference such as `raw` or `params.lr`, or a call such as `adam(lr: 0.001)`",
   objectEntry: "`key: value`",
   argument: "an argument: `name: value` or a value",
   invocation: "a stage kind or layer, such as `load.csv(...)` or `lstm(units: 8)`",
@@ -44,9 +43,10 @@ function hintFor(
     return "object entries are written `key: value`, with `:`";
   if (rule === "stageDecl" && expected === T.Equals)
     return "a stage is declared `stage NAME = kind(...)`";
-  if (rule === "value" && a === T.Equals && previous?.tokenType === T.Identifier)
+  if (rule === "atom" && a === T.Equals && previous?.tokenType === T.Identifier)
     return `to declare a stage write \`stage ${previous.image} = ...\``;
   if (a === EOF) return "a bracket or brace opened earlier is not closed";
+  if (rule === "parenthesized") return "close the parenthesis, or join the values with + - * /";
   if (expected === T.RParen || expected === T.RSquare || expected === T.RCurly) {
     if (
       previous &&
@@ -61,8 +61,36 @@ function hintFor(
 
 const json = (m: SyntaxMessage) => JSON.stringify(m);
 
+/**
+ * Past this many syntax errors the rest of a file is noise, and recovering from each one costs time
+ * (a megabyte of `x x x ...` is half a million errors): the provider throws, and parse() stops there.
+ */
+export class TooManySyntaxErrors extends Error {
+  constructor(readonly token: IToken) {
+    super("too many syntax errors");
+  }
+}
+
+let budget = Number.POSITIVE_INFINITY;
+
+/** Runs `f` (a parse) allowing at most `n` syntax errors. */
+export function withErrorBudget<T>(n: number, f: () => T): T {
+  const before = budget;
+  budget = n;
+  try {
+    return f();
+  } finally {
+    budget = before;
+  }
+}
+
+function spend(token: IToken): void {
+  if (--budget < 0) throw new TooManySyntaxErrors(token);
+}
+
 export const messages: IParserErrorMessageProvider = {
   buildMismatchTokenMessage({ expected, actual, previous, ruleName }) {
+    spend(actual);
     const hint = hintFor(ruleName, expected, actual, previous);
     return json({
       message: `expected ${label(expected)}, found ${describe(actual)}`,
@@ -71,6 +99,7 @@ export const messages: IParserErrorMessageProvider = {
     });
   },
   buildNotAllInputParsedMessage({ firstRedundant }) {
+    spend(firstRedundant);
     return json({
       message: `unexpected ${describe(firstRedundant)} after the end of the pipeline`,
       expected: "end of file",
@@ -79,17 +108,19 @@ export const messages: IParserErrorMessageProvider = {
   },
   buildNoViableAltMessage({ expectedPathsPerAlt, actual, previous, ruleName }) {
     const first = actual[0]!;
+    spend(first);
     const paths = expectedPathsPerAlt.flat().map((p) => p.map(label).join(" "));
     const expected = RULE_EXPECTATIONS[ruleName] ?? [...new Set(paths)].join(", ");
     const hint = hintFor(ruleName, undefined, first, previous);
     return json({
-      message: `expected ${ruleName === "value" ? "a value" : ruleName === "item" ? "a declaration" : expected}, found ${describe(first)}`,
+      message: `expected ${ruleName === "atom" ? "a value" : ruleName === "item" ? "a declaration" : expected}, found ${describe(first)}`,
       expected,
       ...(hint ? { hint } : {}),
     });
   },
   buildEarlyExitMessage({ expectedIterationPaths, actual, ruleName }) {
     const first = actual[0]!;
+    spend(first);
     const expected =
       RULE_EXPECTATIONS[ruleName] ??
       expectedIterationPaths.map((p) => p.map(label).join(" ")).join(", ");

@@ -6,6 +6,7 @@ import { createToken, Lexer } from "./chevrotain.js";
 export const WhiteSpace = createToken({
   name: "WhiteSpace",
   pattern: /[ \t\r\n]+/,
+  line_breaks: true,
   group: Lexer.SKIPPED,
 });
 /** `#` and `//` comments run to the end of the line; kept in their own group so `fmt` can put them back. */
@@ -31,14 +32,19 @@ export const Params = keyword("params");
 export const True = keyword("true");
 export const False = keyword("false");
 
+/** Unsigned: `-2` is a minus and a number, so that `params.n -1` subtracts (the AST folds `-2` back). */
 export const NumberLiteral = createToken({
   name: "NumberLiteral",
-  pattern: /-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/,
+  pattern: /(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/,
   label: "a number",
 });
+/**
+ * One line between double quotes. Escapes and control characters are checked when the string is
+ * decoded (strings.ts), so that a bad one is reported where it is instead of breaking the token.
+ */
 export const StringLiteral = createToken({
   name: "StringLiteral",
-  pattern: /"(?:[^"\\\n\r]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/,
+  pattern: /"(?:[^"\\\n\r]|\\[^\n\r])*"/,
   label: "a string",
 });
 
@@ -55,6 +61,11 @@ export const Comma = punct("Comma", ",");
 export const Colon = punct("Colon", ":");
 export const Equals = punct("Equals", "=");
 export const Dot = punct("Dot", ".");
+export const Plus = punct("Plus", "+");
+export const Minus = punct("Minus", "-");
+export const Star = punct("Star", "*");
+/** After Comment in `allTokens`, so `//` stays a comment. */
+export const Slash = punct("Slash", "/");
 
 export const allTokens: TokenType[] = [
   WhiteSpace,
@@ -77,4 +88,8 @@ export const allTokens: TokenType[] = [
   Colon,
   Equals,
   Dot,
+  Plus,
+  Minus,
+  Star,
+  Slash,
 ];

@@ -9,7 +9,7 @@ import {
 } from "./model.js";
 import { describeReport, type Report } from "./report.js";
 import { describeSequences, type SequenceInfo, type SequenceSet } from "./sequences.js";
-import { describeTable, type Table } from "./table.js";
+import { describeTable, type Table, type TableInfo } from "./table.js";
 import { describeVocabulary, type Vocabulary } from "./vocabulary.js";
 
 /**
@@ -32,6 +32,7 @@ export type Artifact = ArtifactTypes[ArtifactTypeName];
 
 /** What can be known of an artifact before it exists, by type (see KindDef.describe). */
 export interface ArtifactInfos {
+  table: TableInfo;
   sequences: SequenceInfo;
   model: ModelInfo;
 }
@@ -57,7 +58,7 @@ export function artifactToValue(a: Artifact): Value {
 
 export function artifactFromValue(v: Value): Artifact {
   const t = (v as { type?: unknown })?.type;
-  if (typeof t !== "string" || !(t in describe))
+  if (typeof t !== "string" || !Object.hasOwn(describe, t))
     throw new Error(`unknown artifact type ${JSON.stringify(t)}`);
   return v as unknown as Artifact;
 }

@@ -153,16 +153,34 @@ export function describeModel(m: ModelSpec): string {
   return `model, ${m.params} parameters: ${m.summary.join(" -> ")}`;
 }
 
+/** The epoch whose weights the model holds: the best one when early stopping restored it, else the last. */
+export function weightsEpoch(t: TrainedModel): {
+  epoch: EpochRecord | undefined;
+  restored: boolean;
+} {
+  const restored =
+    t.bestEpoch !== undefined &&
+    (t.config as { restoreBest?: boolean } | null)?.restoreBest !== false;
+  return {
+    epoch: restored ? t.history.find((e) => e.epoch === t.bestEpoch) : t.history.at(-1),
+    restored,
+  };
+}
+
 export function describeTrained(t: TrainedModel): string {
-  const last = t.history.at(-1);
-  const m = last
+  const { epoch: e, restored } = weightsEpoch(t);
+  const m = e
     ? Object.entries({
-        loss: last.loss,
-        ...(last.valLoss !== undefined ? { val_loss: last.valLoss } : {}),
-        ...last.metrics,
+        loss: e.loss,
+        ...e.metrics,
+        ...(e.valLoss !== undefined ? { val_loss: e.valLoss } : {}),
+        ...Object.fromEntries(Object.entries(e.valMetrics ?? {}).map(([k, v]) => [`val_${k}`, v])),
       })
         .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
         .join(", ")
     : "";
-  return `trained model, ${t.history.length} epochs${t.bestEpoch !== undefined ? ` (best ${t.bestEpoch})` : ""}: ${m}`;
+  const which = restored
+    ? `weights restored from epoch ${e?.epoch} (the best)`
+    : `weights of epoch ${e?.epoch ?? 0}${t.bestEpoch !== undefined ? ` (best was ${t.bestEpoch}, not restored)` : ""}`;
+  return `trained model, ${t.history.length} epochs, ${which}: ${m}`;
 }

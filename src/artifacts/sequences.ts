@@ -32,6 +32,8 @@ export type Target =
       scaling?: Record<string, Scaling>;
       /** Relative windows: per example, each target's last observed value; a value v means (v + 1) times it. */
       relativeTo?: Float32Array;
+      /** What each forecast step is in time, when the series has a time column ("+1 month"). */
+      steps?: string[];
     }
   | { kind: "none" };
 
@@ -56,6 +58,33 @@ export interface WindowEncoding {
   length: number;
   relative?: boolean;
   scaling?: Record<string, Scaling>;
+  /** One-hot features after the numeric ones: each column's classes (fitted on the fit part). */
+  categorical?: { column: string; classes: string[] }[];
+}
+
+/**
+ * What the baselines a model must beat predict, made where the data is known (the fit part's classes,
+ * the rows before each window) and carried example by example, so that evaluate scores them on
+ * exactly the examples it scores the model on.
+ */
+export interface Baselines {
+  /** Class targets: how many examples of each class the fit part has (majority class, stratified guessing). */
+  classCounts?: Int32Array;
+  /** Class targets of a series: per example, the class of the last label known before its target (-1: none). */
+  persistence?: Int32Array;
+  /** Value targets: each baseline's forecast for every example, encoded as `target.y` is. */
+  forecasts?: { name: string; doc: string; y: Float32Array }[];
+}
+
+/** What a window stage did, part by part: windows made, and windows left out and why. */
+export interface WindowReport {
+  windows: number;
+  /** Reason -> windows left out: "gap" (span crosses a gap), "filled" (target on a filled step), "parts" (targets in two parts). */
+  dropped: Record<string, number>;
+  /** Rows added to fill gaps (gaps: "fill"). */
+  filled: number;
+  /** The series' time step, when it has a time column ("1 month"). */
+  step?: string;
 }
 
 export interface SequenceSet {
@@ -73,6 +102,9 @@ export interface SequenceSet {
   batches?: Int32Array[];
   /** A column carried along to report metrics by (e.g. the speaker's voice). */
   groups?: { name: string; values: string[] };
+  baselines?: Baselines;
+  /** From `window`: how the windows were made. */
+  report?: WindowReport;
 }
 
 /** What is known of a stage's sequences before it runs: enough to check a model's layers against. */
@@ -82,6 +114,8 @@ export interface SequenceInfo {
   target: Target["kind"];
   length?: number;
   features?: number;
+  /** The sequences come in `bucket` batches (train's batchSize does not apply). */
+  batched?: boolean;
 }
 
 export function count(s: SequenceSet): number {

@@ -20,8 +20,38 @@ export interface Scaling {
 export interface Table {
   type: "table";
   columns: Column[];
-  roles: { text?: string; label?: string };
+  /**
+   * Columns with a meaning: the text, the label; `time`: a numeric column of times (ms since the epoch,
+   * UTC), in order within each series; `series`: the column naming separate series (a ticker symbol).
+   */
+  roles: { text?: string; label?: string; time?: string; series?: string };
   scaling?: Record<string, Scaling>;
+  /** The data file's line of each row, kept for tables with a time column so later stages can name rows. */
+  lines?: Int32Array;
+  /**
+   * Set by a sequential split on each part: its position in time (train 0, val 1, test 2), and each
+   * row's step within its series in the table that was split. A window stage takes the history a part
+   * needs from the parts before it, and sees holes (rows removed after the split) as gaps.
+   */
+  timeline?: { part: number; series?: string; step: Int32Array };
+}
+
+/**
+ * What is known of a table before it exists, from its stage's parameters and its inputs: its roles,
+ * and how it was split (so a window over a random split is an error before anything runs).
+ */
+export interface TableInfo {
+  kind: "table";
+  label?: string | undefined;
+  time?: string | undefined;
+  series?: string | undefined;
+  split?: { order: "random" | "sequential"; groupBy?: string | undefined };
+  /** Rows were sampled at random: a series has holes. */
+  sampled?: boolean;
+}
+
+export function tableInfo(info: unknown): TableInfo | undefined {
+  return (info as TableInfo | undefined)?.kind === "table" ? (info as TableInfo) : undefined;
 }
 
 export function rowCount(t: Table): number {
@@ -32,9 +62,22 @@ export function column(t: Table, name: string): Column {
   const c = t.columns.find((c) => c.name === name);
   if (!c)
     throw new UserError(
-      `table has no column "${name}" (it has ${t.columns.map((c) => c.name).join(", ")})`,
+      `table has no column "${clipText(name)}" (it has ${listNames(t.columns.map((c) => c.name))})`,
     );
   return c;
+}
+
+/** A user's value in a message: at most `max` characters, the length said when cut. */
+export function clipText(s: string, max = 40): string {
+  return s.length <= max ? s : `${s.slice(0, max)}... (${s.length} characters)`;
+}
+
+/** Names in a message: at most `max` of them, each clipped, and how many more. */
+export function listNames(names: readonly string[], max = 12): string {
+  const shown = names.slice(0, max).map((n) => clipText(n));
+  return names.length > max
+    ? `${shown.join(", ")}, ... (${names.length - max} more)`
+    : shown.join(", ");
 }
 
 /** A column's values as strings (labels may be stored as numbers). */
@@ -57,7 +100,11 @@ export function takeRows(t: Table, indices: ArrayLike<number>): Table {
     for (let i = 0; i < n; i++) v[i] = c.values[indices[i]!]!;
     return { name: c.name, dtype: "string", values: v };
   });
-  return { ...t, columns };
+  const out: Table = { ...t, columns };
+  if (t.lines) out.lines = Int32Array.from(indices, (i) => t.lines![i]!);
+  if (t.timeline)
+    out.timeline = { ...t.timeline, step: Int32Array.from(indices, (i) => t.timeline!.step[i]!) };
+  return out;
 }
 
 export function describeTable(t: Table): string {

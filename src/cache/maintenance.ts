@@ -23,7 +23,8 @@ export interface GcReport {
 
 /**
  * Garbage collection. With no caps, every record not kept goes; with caps, only what breaks them.
- * Blobs that no remaining record names go in the same transaction.
+ * Blobs that no remaining record names go in the same transaction. (Verification, which must survive
+ * a damaged file, is in salvage.ts.)
  */
 export function gc(store: CacheStore, o: GcOptions): GcReport {
   const now = o.now ?? Date.now();
@@ -80,43 +81,4 @@ export function gc(store: CacheStore, o: GcOptions): GcReport {
     sizeBefore,
     sizeAfter: sizeBefore - freed,
   };
-}
-
-export interface VerifyReport {
-  blobsChecked: number;
-  bytesChecked: number;
-  corrupt: Digest[];
-  /** Records dropped because a blob they name is corrupt or missing. */
-  droppedRecords: { key: StageKey; stage: string; missing: Digest[] }[];
-}
-
-/** Hashes every blob; a corrupt one is deleted with every record naming it, so those stages recompute. */
-export function verify(store: CacheStore): VerifyReport {
-  const corrupt: Digest[] = [];
-  let blobsChecked = 0;
-  let bytesChecked = 0;
-  for (const { digest, size } of store.allBlobDigests()) {
-    blobsChecked++;
-    bytesChecked += size;
-    if (!store.blobIsIntact(digest)) corrupt.push(digest);
-  }
-  const bad = new Set<string>(corrupt);
-  const droppedRecords: VerifyReport["droppedRecords"] = [];
-  for (const r of store.allRecords()) {
-    const missing = Object.values(r.outputs)
-      .map((o) => o.digest)
-      .filter((d) => bad.has(d) || !store.hasBlob(d));
-    if (missing.length)
-      droppedRecords.push({
-        key: r.key,
-        stage: `${r.provenance.pipeline}/${r.provenance.stage}`,
-        missing,
-      });
-  }
-  if (corrupt.length || droppedRecords.length)
-    store.remove(
-      droppedRecords.map((r) => r.key),
-      corrupt,
-    );
-  return { blobsChecked, bytesChecked, corrupt, droppedRecords };
 }

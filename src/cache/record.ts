@@ -1,5 +1,6 @@
-import type { Json } from "../core/canonical.js";
-import type { Digest, StageKey } from "../core/digest.js";
+import { canonicalJson, type Json } from "../core/canonical.js";
+import { UserError } from "../core/diagnostic.js";
+import { isDigest, sha256, short, type Digest, type StageKey } from "../core/digest.js";
 
 /** One stored output of a stage. */
 export interface OutputRef {
@@ -39,37 +40,170 @@ export interface StageRecord<M = Json> {
   };
 }
 
-/** Checks the shape of a record that came from outside (a bundle, the remote cache) before trusting it. */
-export function validateRecord(
-  value: unknown,
-  expectedKey: string,
-  where: string,
-): StageRecord<unknown> {
-  const fail = (what: string): never => {
-    throw new Error(`${where}: record ${expectedKey.slice(0, 12)} is malformed (${what})`);
-  };
-  const r = value as StageRecord<unknown>;
-  if (r === null || typeof r !== "object") fail("not an object");
-  if (r.key !== expectedKey) fail(`it names key ${String(r.key).slice(0, 12)}`);
-  if (typeof r.kind !== "string") fail("no kind");
-  if (r.outputs === null || typeof r.outputs !== "object" || Object.keys(r.outputs).length === 0)
-    fail("no outputs");
-  for (const [name, o] of Object.entries(r.outputs)) {
-    if (
-      !o ||
-      !/^[0-9a-f]{64}$/.test(o.digest) ||
-      typeof o.size !== "number" ||
-      typeof o.type !== "string"
-    )
-      fail(`output ${name}`);
-  }
-  if (
-    !r.provenance ||
-    typeof r.provenance.stage !== "string" ||
-    typeof r.provenance.createdAt !== "string"
-  )
-    fail("provenance");
-  if (!r.inputsFrom || typeof r.inputsFrom !== "object") fail("inputsFrom");
-  if (r.manifest === null || typeof r.manifest !== "object") fail("manifest");
-  return r;
+/**
+ * A stage key: the SHA-256 of the canonical JSON of the manifest (the Fingerprint of
+ * plan/fingerprint.ts, whose keyOf is this function). Here, below the planner, so that the cache can
+ * check every record it is handed against the key it is filed under.
+ */
+export function keyOfManifest(manifest: unknown): StageKey {
+  return sha256(canonicalJson(manifest)) as StageKey;
 }
+
+/** A record that cannot be trusted: undecodable, malformed, or not matching its key. */
+export class BadRecordError extends UserError {
+  constructor(
+    readonly key: string,
+    readonly problem: string,
+  ) {
+    super(`record ${short(key as StageKey)} is damaged (${problem})`, {
+      code: "cache-corrupt",
+      hint: "run `rnnp cache verify`: it drops damaged records, and their stages recompute",
+    });
+  }
+}
+
+const RECORD_FIELDS = new Set(["key", "kind", "outputs", "manifest", "inputsFrom", "provenance"]);
+
+/** Deeper than any real record (a manifest's model params nest about ten levels). */
+export const MAX_RECORD_DEPTH = 64;
+
+/**
+ * Checks a record from anywhere (the store, a bundle, the remote cache) and returns a clean copy
+ * holding only the known fields: its shape, that it is filed under `expectedKey`, that this key is
+ * the digest of its canonical manifest (a changed parameter cannot keep its old key), and that its
+ * provenance is well formed. Throws BadRecordError saying what is wrong.
+ */
+export function parseRecord(value: unknown, expectedKey: string): StageRecord<unknown> {
+  const fail = (what: string): never => {
+    throw new BadRecordError(expectedKey, what);
+  };
+  const depth = depthOf(value, MAX_RECORD_DEPTH);
+  if (depth > MAX_RECORD_DEPTH) fail(`nested deeper than ${MAX_RECORD_DEPTH} levels`);
+  if (!isPlainObject(value)) fail("not an object");
+  const r = value as Record<string, unknown>;
+  const unknown = Object.keys(r).filter((k) => !RECORD_FIELDS.has(k));
+  if (unknown.length) fail(`unknown field ${JSON.stringify(unknown[0])}`);
+  if (r.key !== expectedKey)
+    fail(`it names key ${typeof r.key === "string" ? short(r.key as StageKey) : typeof r.key}`);
+  if (!isName(r.kind)) fail("no kind");
+  if (!isPlainObject(r.manifest)) fail("no manifest");
+  const manifest = r.manifest as Record<string, unknown>;
+  if (Object.hasOwn(manifest, "kind") && manifest.kind !== r.kind)
+    fail(`its manifest is of kind ${JSON.stringify(manifest.kind)}, the record of ${r.kind}`);
+  let hashed: string;
+  try {
+    hashed = keyOfManifest(manifest);
+  } catch (e) {
+    return fail(`its manifest is not canonical JSON: ${(e as Error).message}`);
+  }
+  if (hashed !== expectedKey)
+    fail(`its manifest hashes to ${short(hashed as StageKey)}: changed after it was keyed`);
+  return {
+    key: expectedKey as StageKey,
+    kind: r.kind as string,
+    outputs: outputsOf(r.outputs, fail),
+    manifest,
+    inputsFrom: inputsFromOf(r.inputsFrom, fail),
+    provenance: provenanceOf(r.provenance, fail),
+  };
+}
+
+function outputsOf(v: unknown, fail: (what: string) => never): Record<string, OutputRef> {
+  if (!isPlainObject(v) || Object.keys(v as object).length === 0) fail("no outputs");
+  const out: [string, OutputRef][] = [];
+  for (const [name, o] of Object.entries(v as Record<string, unknown>)) {
+    const ref = o as Partial<OutputRef> | null;
+    if (
+      !name ||
+      !isPlainObject(ref) ||
+      typeof ref!.digest !== "string" ||
+      !isDigest(ref!.digest) ||
+      !Number.isSafeInteger(ref!.size) ||
+      ref!.size! < 0 ||
+      !isName(ref!.type) ||
+      typeof ref!.summary !== "string"
+    )
+      fail(`output ${JSON.stringify(name)} is malformed`);
+    out.push([
+      name,
+      { digest: ref!.digest!, size: ref!.size!, type: ref!.type!, summary: ref!.summary! },
+    ]);
+  }
+  // fromEntries defines properties: an output named "__proto__" stays data.
+  return Object.fromEntries(out);
+}
+
+function inputsFromOf(v: unknown, fail: (what: string) => never): Record<string, InputOrigin> {
+  if (!isPlainObject(v)) fail("no inputsFrom");
+  const out: [string, InputOrigin][] = [];
+  for (const [slot, o] of Object.entries(v as Record<string, unknown>)) {
+    const origin = o as Partial<InputOrigin> | null;
+    if (
+      !isPlainObject(origin) ||
+      typeof origin!.stage !== "string" ||
+      typeof origin!.key !== "string" ||
+      !isDigest(origin!.key)
+    )
+      fail(`inputsFrom.${slot} is malformed`);
+    out.push([slot, { stage: origin!.stage!, key: origin!.key! }]);
+  }
+  return Object.fromEntries(out);
+}
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+
+function provenanceOf(v: unknown, fail: (what: string) => never): StageRecord["provenance"] {
+  if (!isPlainObject(v)) fail("no provenance");
+  const p = v as Record<string, unknown>;
+  for (const field of ["pipeline", "file", "stage", "rnnpVersion"] as const)
+    if (typeof p[field] !== "string") fail(`provenance.${field} is not a string`);
+  if (
+    typeof p.createdAt !== "string" ||
+    !ISO_TIME.test(p.createdAt) ||
+    !Number.isFinite(Date.parse(p.createdAt))
+  )
+    fail("provenance.createdAt is not a UTC timestamp");
+  if (typeof p.durationMs !== "number" || !(p.durationMs >= 0) || !Number.isFinite(p.durationMs))
+    fail("provenance.durationMs is not a duration");
+  return {
+    pipeline: p.pipeline as string,
+    file: p.file as string,
+    stage: p.stage as string,
+    createdAt: p.createdAt as string,
+    durationMs: p.durationMs as number,
+    rnnpVersion: p.rnnpVersion as string,
+  };
+}
+
+function isPlainObject(v: unknown): boolean {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function isName(v: unknown): v is string {
+  return typeof v === "string" && v.length > 0 && v.length <= 200;
+}
+
+/** How deeply a parsed JSON value nests, counted without recursion and stopping past `limit`. */
+export function depthOf(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (d > deepest) deepest = d;
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(v as object)) stack.push([child, d + 1]);
+  }
+  return deepest;
+}
+
+/**
+ * An output's bytes checked against what its record says of them, by a layer that can decode
+ * artifacts (the cache sits below the artifact model): the problem, or undefined when they agree.
+ */
+export type OutputCheck = (bytes: Uint8Array, ref: OutputRef) => string | undefined;
+
+/** A record checked against what the layers above know of its kind (output names and types): the problem, or undefined. */
+export type RecordCheck = (record: StageRecord<unknown>) => string | undefined;

@@ -1,13 +1,24 @@
 import { UserError } from "../core/diagnostic.js";
 import { createHash } from "node:crypto";
 import type { Digest, StageKey } from "../core/digest.js";
-import { validateRecord, type StageRecord } from "./record.js";
+import {
+  depthOf,
+  MAX_RECORD_DEPTH,
+  parseRecord,
+  type OutputCheck,
+  type RecordCheck,
+  type StageRecord,
+} from "./record.js";
 import { sign, verified, type SignedRecord } from "./signing.js";
+import { MAX_BLOB_BYTES } from "./store.js";
 
 /**
  * A remote cache over plain HTTP(S): `GET/HEAD/PUT <url>/records/<key>.json` and `<url>/blobs/<digest>`,
- * so nginx with WebDAV PUT, or any object store, can serve it. Downloads are streamed through SHA-256
- * and a blob that does not match its digest is rejected (the stage is recomputed instead). Requests
+ * so nginx with WebDAV PUT, or any object store, can serve it. What the server says is checked as a
+ * bundle is: a record must be well formed, filed under the digest of its manifest and (with a key)
+ * signed; a blob is streamed through SHA-256 into a buffer of the size its record gives (a server
+ * that sends more is cut off) and must match its digest, and, given a check, decode to the artifact
+ * its record describes. Anything else is not used: the stage is computed here instead. Requests
  * time out and are retried; a server that cannot be reached turns the remote off for the rest of the
  * run with one warning, and the run goes on with the local cache alone.
  */
@@ -29,6 +40,8 @@ export class PoisonedBlob extends UserError {
     super(message, { code: "remote", hint });
   }
 }
+
+const MAX_RECORD_BYTES = 16 << 20;
 
 export interface RemoteStats {
   downloadedBytes: number;
@@ -58,59 +71,91 @@ export class RemoteCache {
     return this.base;
   }
 
-  /** The record stored under a key, checked (shape, signature), or undefined on a miss or when the server is down. */
+  /** The record stored under a key, checked (shape, key, signature), or undefined on a miss, a bad record or when the server is down. */
   async getRecord(key: StageKey): Promise<StageRecord<unknown> | undefined> {
     const res = await this.request("GET", `records/${key}.json`);
     if (!res || res.status === 404) return drained(res);
     if (!res.ok) return this.fail(`GET record ${key.slice(0, 12)}: HTTP ${res.status}`);
     try {
-      return validateRecord(
-        verified((await res.json()) as SignedRecord, this.o.key, this.base),
-        key,
-        this.base,
-      );
+      const body = Buffer.from(await res.arrayBuffer());
+      if (body.length > MAX_RECORD_BYTES) throw new Error(`it is over ${MAX_RECORD_BYTES} bytes`);
+      const json = JSON.parse(body.toString("utf8")) as SignedRecord;
+      if (depthOf(json, MAX_RECORD_DEPTH) > MAX_RECORD_DEPTH)
+        throw new Error(`it is nested deeper than ${MAX_RECORD_DEPTH} levels`);
+      return parseRecord(verified(json, this.o.key), key);
     } catch (e) {
       this.warn(`ignoring remote record ${key.slice(0, 12)}: ${(e as Error).message}`);
       return undefined;
     }
   }
 
-  /** A blob's bytes, streamed through SHA-256; throws PoisonedBlob when they do not match the digest. */
-  async getBlob(digest: Digest): Promise<Buffer | undefined> {
+  /**
+   * A blob's bytes, streamed through SHA-256 into a buffer of the expected size; throws PoisonedBlob
+   * when they are more or fewer bytes, or do not match the digest.
+   */
+  async getBlob(digest: Digest, size: number): Promise<Buffer | undefined> {
     const res = await this.request("GET", `blobs/${digest}`);
     if (!res || res.status === 404 || !res.body) return drained(res);
     if (!res.ok) return this.fail(`GET blob ${digest.slice(0, 12)}: HTTP ${res.status}`);
-    const hash = createHash("sha256");
-    const chunks: Buffer[] = [];
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      hash.update(chunk);
-      chunks.push(Buffer.from(chunk));
-    }
-    if (hash.digest("hex") !== digest) {
+    const poisoned = (why: string) => {
       this.poisoned.add(digest);
-      throw new PoisonedBlob(
-        `remote blob ${digest.slice(0, 12)} does not match its digest (corrupt or tampered on the server)`,
+      return new PoisonedBlob(
+        `remote blob ${digest.slice(0, 12)} ${why} (corrupt or tampered on the server)`,
       );
+    };
+    if (size > MAX_BLOB_BYTES) throw poisoned(`is said to be ${size} bytes`);
+    const hash = createHash("sha256");
+    const bytes = Buffer.allocUnsafe(size);
+    let at = 0;
+    // Leaving the loop (a throw) cancels the download.
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      if (at + chunk.byteLength > size)
+        throw poisoned(`is longer than the ${size} bytes its record says`);
+      hash.update(chunk);
+      bytes.set(chunk, at);
+      at += chunk.byteLength;
     }
-    const bytes = Buffer.concat(chunks);
+    if (at !== size) throw poisoned(`is ${at} bytes, not the ${size} its record says`);
+    if (hash.digest("hex") !== digest) throw poisoned("does not match its digest");
     this.stats.downloadedBytes += bytes.length;
     return bytes;
   }
 
-  /** A record and all its blobs, or undefined if any is missing. Throws PoisonedBlob for a bad blob. */
+  /**
+   * A record and all its blobs, or undefined if any is missing or the blobs are not what the record
+   * says (`check`: type and summary). Throws PoisonedBlob for a bad blob.
+   */
   async fetchStage(
     key: StageKey,
     have: (d: Digest) => boolean,
+    checks: { output?: OutputCheck; record?: RecordCheck } = {},
   ): Promise<{ record: StageRecord<unknown>; blobs: Map<Digest, Buffer> } | undefined> {
     const record = await this.getRecord(key);
     if (!record) return undefined;
-    const wanted = [...new Set(Object.values(record.outputs).map((o) => o.digest))].filter(
-      (d) => !have(d),
+    const wrong = checks.record?.(record);
+    if (wrong) {
+      this.warn(`ignoring remote record ${key.slice(0, 12)}: ${wrong}`);
+      return undefined;
+    }
+    const sizes = new Map(Object.values(record.outputs).map((o) => [o.digest, o.size]));
+    const wanted = [...sizes.keys()].filter((d) => !have(d));
+    const got = await Promise.all(
+      wanted.map((d) => this.getBlob(d, sizes.get(d)!).then((b) => [d, b] as const)),
     );
-    const got = await Promise.all(wanted.map((d) => this.getBlob(d).then((b) => [d, b] as const)));
     if (got.some(([, b]) => !b)) return undefined;
+    const blobs = new Map(got as [Digest, Buffer][]);
+    for (const [name, ref] of Object.entries(record.outputs)) {
+      const bytes = blobs.get(ref.digest);
+      const problem = bytes && checks.output?.(bytes, ref);
+      if (problem) {
+        this.warn(
+          `ignoring remote record ${key.slice(0, 12)}: output ${JSON.stringify(name)} ${problem}`,
+        );
+        return undefined;
+      }
+    }
     this.stats.hits++;
-    return { record, blobs: new Map(got as [Digest, Buffer][]) };
+    return { record, blobs };
   }
 
   async hasRecord(key: StageKey): Promise<boolean> {

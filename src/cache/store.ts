@@ -1,19 +1,26 @@
-import { mkdirSync } from "node:fs";
-import { open, type Database, type RootDatabase } from "lmdb";
+import { randomBytes } from "node:crypto";
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { open, type Database, type Key, type RootDatabase } from "lmdb";
+import { UserError } from "../core/diagnostic.js";
 import { digestOf, type Digest, type StageKey } from "../core/digest.js";
-import type { StageRecord } from "./record.js";
+import { BadRecordError, parseRecord, type StageRecord } from "./record.js";
 
 /**
  * The content-addressed cache: one LMDB environment holding
  *   blobs    digest -> artifact bytes (stored once, however many stages produce them)
- *   records  stage key -> StageRecord
+ *   records  stage key -> StageRecord, as JSON text (exact: a key hashes the manifest it is filed with)
  *   history  [pipeline, stage] -> recent keys of that stage, newest first (for `why`)
  *   stat     absolute path -> stat + digest of a data file (to skip re-hashing unchanged files)
  * LMDB gives multi-process safety (one writer at a time, readers never blocked) and crash safety.
+ * Every record read is checked (decodes, well formed, filed under the digest of its manifest): a
+ * damaged one is reported as such (BadRecordError), never served.
  */
 export interface StatEntry {
   size: number;
   mtimeNs: string;
+  /** Status change time: a rewrite that restores the old mtime (`cp -p`, `touch -r`) still moves it. */
+  ctimeNs: string;
   ino: string;
   dev: string;
   digest: Digest;
@@ -44,45 +51,143 @@ interface HistoryEntry {
 
 const HISTORY_LENGTH = 32;
 
+/** The tables that only save work: an entry of theirs that does not decode is as good as absent. */
+export type AuxTable = "history" | "stat" | "leases" | "checks";
+export interface AuxEntry {
+  table: AuxTable;
+  key: Key;
+}
+type AnyTable = Database<unknown, Key>;
+
+/**
+ * The largest blob LMDB can store: it writes a value's overflow pages with one pwrite, which Linux
+ * caps at 0x7ffff000 bytes (larger values fail with EIO). Rounded down to leave room for headers.
+ */
+export const MAX_BLOB_BYTES = 2 * 1024 ** 3 - 64 * 1024;
+
+/** The LMDB environment cannot be read where it was asked to: damage LMDB reports (not a crash). */
+export class CacheDamagedError extends UserError {
+  /** What is wrong, without saying which cache. */
+  readonly detail: string;
+  constructor(dir: string, what: string, cause: unknown) {
+    const detail = `${what} (${(cause as Error)?.message ?? cause})`;
+    super(`the cache at ${dir} is damaged: ${detail}`, {
+      code: "cache-corrupt",
+      hint: "run `rnnp cache verify` (and `rnnp cache repair` if it says so)",
+      cause,
+    });
+    this.detail = detail;
+  }
+}
+
+/** Environment-level failures while several processes open one cache at once: worth a retry. */
+const TRANSIENT_OPEN = /No transaction to renew|MDB_PROBLEM|MDB_BAD_TXN|MDB_READERS_FULL|EAGAIN/;
+const OPEN_ATTEMPTS = 5;
+
 export class CacheStore {
   private constructor(
     readonly dir: string,
     private readonly root: RootDatabase,
     private readonly blobs: Database<Buffer, string>,
-    private readonly records: Database<StageRecord<unknown>, string>,
+    private readonly records: Database<Buffer, string>,
+    /** The same table read with the msgpack encoding of caches written before records were JSON. */
+    private readonly legacyRecords: Database<unknown, string>,
     private readonly history: Database<HistoryEntry[], string[]>,
     private readonly stats: Database<StatEntry, string>,
     private readonly leases: Database<Lease, string>,
     private readonly checks: Database<CheckResult, string>,
   ) {}
 
-  static open(dir: string): CacheStore {
-    mkdirSync(dir, { recursive: true });
-    // A folder always (lmdb would take a name with a dot, such as mktemp's tmp.X, for a file).
-    const root = open({ path: dir, maxDbs: 8, compression: false, noSubdir: false });
-    return new CacheStore(
-      dir,
-      root,
-      root.openDB<Buffer, string>({ name: "blobs", encoding: "binary" }),
-      root.openDB<StageRecord<unknown>, string>({ name: "records", encoding: "msgpack" }),
-      root.openDB<HistoryEntry[], string[]>({ name: "history", encoding: "msgpack" }),
-      root.openDB<StatEntry, string>({ name: "stat", encoding: "msgpack" }),
-      root.openDB<Lease, string>({ name: "leases", encoding: "msgpack" }),
-      root.openDB<CheckResult, string>({ name: "checks", encoding: "msgpack" }),
-    );
+  /**
+   * Opens (creating) the cache. Several processes may open one fresh cache at the same moment; LMDB
+   * can then fail a first transaction with an environment-level error, so opening ends with a read
+   * and write probe and is retried a few times (after a random pause) before it gives up.
+   */
+  static open(
+    dir: string,
+    opts: {
+      readOnly?: boolean /** For tests: LMDB's open, to inject failures. */;
+      openEnv?: typeof open;
+    } = {},
+  ): CacheStore {
+    if (!opts.readOnly) mkdirSync(dir, { recursive: true });
+    checkHeader(dir);
+    const openEnv = opts.openEnv ?? open;
+    for (let attempt = 1; ; attempt++) {
+      let root: RootDatabase | undefined;
+      try {
+        root = openEnv({
+          path: dir,
+          // A directory, even when its name has a dot (lmdb-js takes `cache.v2` for a file otherwise).
+          noSubdir: false,
+          maxDbs: 8,
+          compression: false,
+          ...(opts.readOnly ? { readOnly: true } : {}),
+        });
+        const store = new CacheStore(
+          dir,
+          root,
+          root.openDB<Buffer, string>({ name: "blobs", encoding: "binary" }),
+          root.openDB<Buffer, string>({ name: "records", encoding: "binary" }),
+          root.openDB<unknown, string>({ name: "records", encoding: "msgpack" }),
+          root.openDB<HistoryEntry[], string[]>({ name: "history", encoding: "msgpack" }),
+          root.openDB<StatEntry, string>({ name: "stat", encoding: "msgpack" }),
+          root.openDB<Lease, string>({ name: "leases", encoding: "msgpack" }),
+          root.openDB<CheckResult, string>({ name: "checks", encoding: "msgpack" }),
+        );
+        store.records.doesExist("probe");
+        return store;
+      } catch (e) {
+        void root?.close().catch(() => {});
+        if (attempt < OPEN_ATTEMPTS && TRANSIENT_OPEN.test(String((e as Error)?.message)))
+          sleepSync(10 + Math.random() * 40 * attempt);
+        else throw new CacheDamagedError(dir, "LMDB cannot open it", e);
+      }
+    }
   }
 
+  /**
+   * The record filed under a key, if it may be served: it decodes, is well formed, its manifest
+   * hashes to the key, and every blob it names is stored (a record whose blob is gone is a miss: the
+   * stage reruns and its new record replaces this one). Throws BadRecordError for a damaged record.
+   */
   getRecord<M>(key: StageKey): StageRecord<M> | undefined {
-    return this.records.get(key) as StageRecord<M> | undefined;
+    const record = this.readRecord(key);
+    if (!record) return undefined;
+    for (const o of Object.values(record.outputs)) if (!this.hasBlob(o.digest)) return undefined;
+    return record as StageRecord<M>;
+  }
+
+  /** A record as stored, checked but whether or not its blobs are there; throws BadRecordError. */
+  readRecord(key: StageKey): StageRecord<unknown> | undefined {
+    const raw = this.read("a record", () => this.records.getBinary(key));
+    return raw === undefined ? undefined : this.decodeRecord(key, raw);
+  }
+
+  private decodeRecord(key: string, raw: Buffer): StageRecord<unknown> {
+    let value: unknown;
+    try {
+      // JSON text starts with "{"; anything else is a record of an older cache, in msgpack.
+      value = raw[0] === 0x7b ? JSON.parse(raw.toString("utf8")) : this.legacyRecords.get(key);
+    } catch (e) {
+      throw new BadRecordError(key, `it does not decode: ${(e as Error).message}`);
+    }
+    return parseRecord(value, key);
   }
 
   hasBlob(digest: Digest): boolean {
-    return this.blobs.doesExist(digest);
+    return this.read("a blob", () => this.blobs.doesExist(digest));
   }
 
   /** The stored bytes, unverified; see readArtifact in run/ for the verified read. */
   getBlob(digest: Digest): Buffer | undefined {
-    return this.blobs.getBinary(digest);
+    return this.read("a blob", () => this.blobs.getBinary(digest));
+  }
+
+  /** The stored bytes if they hash to their digest; undefined if missing or corrupt. */
+  getIntactBlob(digest: Digest): Buffer | undefined {
+    const bytes = this.getBlob(digest);
+    return bytes !== undefined && digestOf(bytes) === digest ? bytes : undefined;
   }
 
   /**
@@ -95,6 +200,8 @@ export class CacheStore {
     blobs: ReadonlyMap<Digest, Uint8Array>,
     historyOf: { pipeline: string; stage: string },
   ): void {
+    const text = encodeRecord(record);
+    for (const [digest, bytes] of blobs) checkBlobSize(digest, bytes.byteLength);
     this.root.transactionSync(() => {
       for (const [digest, bytes] of blobs) {
         if (!this.blobs.doesExist(digest))
@@ -106,9 +213,11 @@ export class CacheStore {
             `record ${record.key} names blob ${out.digest}, which is neither given nor stored`,
           );
       }
-      this.records.putSync(record.key, record);
+      this.records.putSync(record.key, text);
       const hkey = [historyOf.pipeline, historyOf.stage];
-      const prior = (this.history.get(hkey) ?? []).filter((h) => h.key !== record.key);
+      const prior = (this.tolerant(() => this.history.get(hkey)) ?? []).filter(
+        (h) => h.key !== record.key,
+      );
       this.history.putSync(
         hkey,
         [{ key: record.key, at: record.provenance.createdAt }, ...prior].slice(0, HISTORY_LENGTH),
@@ -117,61 +226,118 @@ export class CacheStore {
   }
 
   /**
-   * Stores many records and blobs at once (an import, a remote fetch), all or nothing. Blobs come from
-   * `blob(digest)`, asked only for those not stored yet; history is not touched (these records were
-   * made elsewhere). Returns how many records and blobs were new.
+   * Stores one verified blob that arrived from elsewhere (an import), in a transaction of its own, so
+   * that memory holds one blob at a time (LMDB keeps a transaction's new pages in memory until it
+   * commits). Returns false if it was stored already. The records naming it follow with importRecords;
+   * until then it is an orphan no stage sees.
    */
+  importBlob(digest: Digest, bytes: Uint8Array): boolean {
+    checkBlobSize(digest, bytes.byteLength);
+    return this.root.transactionSync(() => this.putBlob(digest, bytes));
+  }
+
+  private putBlob(digest: Digest, bytes: Uint8Array): boolean {
+    if (this.blobs.doesExist(digest)) return false;
+    this.blobs.putSync(digest, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    return true;
+  }
+
+  /**
+   * Stores checked records from elsewhere (an import, a remote fetch) in one transaction, all or
+   * nothing, once every blob they name is stored. History is not touched (these records were made
+   * elsewhere). Returns how many were new.
+   */
+  importRecords(records: readonly StageRecord<unknown>[]): number {
+    const texts = records.map((r) => [r, encodeRecord(r)] as const);
+    return this.root.transactionSync(() => this.putRecords(texts));
+  }
+
+  private putRecords(texts: readonly (readonly [StageRecord<unknown>, Buffer])[]): number {
+    let added = 0;
+    for (const [r, text] of texts) {
+      for (const o of Object.values(r.outputs))
+        if (!this.blobs.doesExist(o.digest))
+          throw new Error(
+            `record ${r.key} names blob ${o.digest}, which is neither given nor stored`,
+          );
+      if (!this.records.doesExist(r.key)) added++;
+      this.records.putSync(r.key, text);
+    }
+    return added;
+  }
+
+  /** A record and its blobs from elsewhere (the remote cache), in one transaction. */
   importAll(
     records: readonly StageRecord<unknown>[],
     digests: Iterable<Digest>,
     blob: (d: Digest) => Uint8Array,
   ): { records: number; blobs: number; bytes: number } {
+    const texts = records.map((r) => [r, encodeRecord(r)] as const);
     return this.root.transactionSync(() => {
       let blobs = 0;
       let bytes = 0;
       for (const d of digests) {
-        if (this.blobs.doesExist(d)) continue;
         const b = blob(d);
-        this.blobs.putSync(d, Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-        blobs++;
-        bytes += b.byteLength;
+        checkBlobSize(d, b.byteLength);
+        if (this.putBlob(d, b)) {
+          blobs++;
+          bytes += b.byteLength;
+        }
       }
-      let added = 0;
-      for (const r of records) {
-        for (const o of Object.values(r.outputs))
-          if (!this.blobs.doesExist(o.digest))
-            throw new Error(
-              `record ${r.key} names blob ${o.digest}, which is neither given nor stored`,
-            );
-        if (!this.records.doesExist(r.key)) added++;
-        this.records.putSync(r.key, r);
-      }
-      return { records: added, blobs, bytes };
+      return { records: this.putRecords(texts), blobs, bytes };
     });
   }
 
   hasRecord(key: StageKey): boolean {
-    return this.records.doesExist(key);
+    return this.read("a record", () => this.records.doesExist(key));
   }
 
   /** Keys this stage had before, newest first. */
   historyOf(pipeline: string, stage: string): StageKey[] {
-    return (this.history.get([pipeline, stage]) ?? []).map((h) => h.key);
+    return (this.tolerant(() => this.history.get([pipeline, stage])) ?? []).map((h) => h.key);
   }
 
+  /** Every record, checked; the first damaged one throws BadRecordError (see scanRecords). */
   *allRecords(): Generator<StageRecord<unknown>> {
-    for (const { value } of this.records.getRange()) yield value;
+    for (const entry of this.scanRecords()) {
+      if ("problem" in entry) throw entry.problem;
+      yield entry.record;
+    }
+  }
+
+  /** Every record, or for a damaged one its key and what is wrong (for verify and ls). */
+  *scanRecords(): Generator<
+    { key: StageKey; record: StageRecord<unknown> } | { key: StageKey; problem: BadRecordError }
+  > {
+    for (const key of this.read("the records", () => [...this.records.getKeys()])) {
+      const raw = this.read("a record", () => this.records.getBinary(key));
+      if (raw === undefined) continue;
+      try {
+        yield { key: key as StageKey, record: this.decodeRecord(key, raw) };
+      } catch (e) {
+        if (!(e instanceof BadRecordError)) throw e;
+        yield { key: key as StageKey, problem: e };
+      }
+    }
+  }
+
+  recordCount(): number {
+    return this.read("the records", () => this.records.getCount());
   }
 
   *allBlobDigests(): Generator<{ digest: Digest; size: number }> {
-    for (const { key, value } of this.blobs.getRange())
+    for (const { key, value } of this.read("the blobs", () => [...this.blobs.getRange()]))
       yield { digest: key as Digest, size: value.length };
+  }
+
+  /** Blob digests only, without reading their bytes. */
+  blobDigests(): Digest[] {
+    return this.read("the blobs", () => [...this.blobs.getKeys()] as Digest[]);
   }
 
   /** Verifies one blob against its digest. */
   blobIsIntact(digest: Digest): boolean {
-    const bytes = this.blobs.getBinary(digest);
-    return bytes !== undefined && digestOf(bytes) === digest;
+    return this.getIntactBlob(digest) !== undefined;
   }
 
   /** Removes records and blobs in one transaction. */
@@ -183,23 +349,79 @@ export class CacheStore {
   }
 
   /**
-   * Removes records, then every blob no remaining record names, in one write transaction. The
-   * references are read inside it, so a record another process commits meanwhile either lands
-   * before (and keeps its blobs) or after (and brings them).
+   * Removes records (and blobs known to be corrupt), then every blob no remaining record names, in
+   * one write transaction. The references are read inside it, so a record another process commits
+   * meanwhile either lands before (and keeps its blobs) or after (and brings them). While an import
+   * is storing blobs (whose records come last) nothing is swept: they would look unnamed.
    */
-  removeAndSweep(keys: Iterable<StageKey>): { digest: Digest; size: number }[] {
+  removeAndSweep(
+    keys: Iterable<StageKey>,
+    corrupt: Iterable<Digest> = [],
+    aux: readonly AuxEntry[] = [],
+  ): { digest: Digest; size: number }[] {
+    const importing = this.importsInProgress();
     return this.root.transactionSync(() => {
       for (const k of keys) this.records.removeSync(k);
-      const referenced = new Set<string>();
-      for (const { value } of this.records.getRange())
-        for (const o of Object.values(value.outputs)) referenced.add(o.digest);
+      for (const d of corrupt) this.blobs.removeSync(d);
+      for (const a of aux) this.auxTables()[a.table].removeSync(a.key);
+      if (importing) return [];
+      const named = new Set<string>();
+      for (const entry of this.scanRecords())
+        if ("record" in entry)
+          for (const o of Object.values(entry.record.outputs)) named.add(o.digest);
       const swept: { digest: Digest; size: number }[] = [];
       for (const { key, value } of this.blobs.getRange()) {
-        if (!referenced.has(key)) swept.push({ digest: key as Digest, size: value.length });
+        if (!named.has(key)) swept.push({ digest: key as Digest, size: value.length });
       }
       for (const b of swept) this.blobs.removeSync(b.digest);
       return swept;
     });
+  }
+
+  /** Entries of the tables that only save work that do not decode (for verify, which drops them). */
+  scanAux(): AuxEntry[] {
+    const bad: AuxEntry[] = [];
+    for (const [table, db] of Object.entries(this.auxTables()) as [AuxTable, AnyTable][])
+      for (const key of this.read(`the ${table} table`, () => [...db.getKeys()]))
+        try {
+          db.get(key);
+        } catch {
+          bad.push({ table, key });
+        }
+    return bad;
+  }
+
+  private auxTables(): Record<AuxTable, AnyTable> {
+    return {
+      history: this.history as unknown as AnyTable,
+      stat: this.stats as unknown as AnyTable,
+      leases: this.leases as unknown as AnyTable,
+      checks: this.checks as unknown as AnyTable,
+    };
+  }
+
+  /** A directory in the cache for an import's staging files, named by the importing process. */
+  stagingDir(): string {
+    return join(this.dir, `.import-${process.pid}-${randomBytes(4).toString("hex")}`);
+  }
+
+  /** Whether a live process is importing into this cache (its staging directory is there); removes dead ones' leftovers. */
+  importsInProgress(): boolean {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return false;
+    }
+    let live = false;
+    for (const n of names) {
+      const pid = /^\.import-(\d+)-/.exec(n)?.[1];
+      if (pid === undefined) continue;
+      if (Number(pid) !== process.pid && processAlive(Number(pid))) live = true;
+      else if (Number(pid) !== process.pid)
+        rmSync(join(this.dir, n), { recursive: true, force: true });
+    }
+    return live;
   }
 
   /**
@@ -209,7 +431,7 @@ export class CacheStore {
    */
   tryLease(key: StageKey, lease: Lease): Lease | undefined {
     return this.root.transactionSync(() => {
-      const held = this.leases.get(key);
+      const held = this.tolerant(() => this.leases.get(key));
       if (
         held &&
         held.token !== lease.token &&
@@ -225,13 +447,14 @@ export class CacheStore {
   /** Extends or drops a lease this holder owns (a lease taken over by another process is left alone). */
   renewLease(key: StageKey, lease: Lease): void {
     this.root.transactionSync(() => {
-      if (this.leases.get(key)?.token === lease.token) this.leases.putSync(key, lease);
+      if (this.tolerant(() => this.leases.get(key))?.token === lease.token)
+        this.leases.putSync(key, lease);
     });
   }
 
   releaseLease(key: StageKey, token: string): void {
     this.root.transactionSync(() => {
-      if (this.leases.get(key)?.token === token) this.leases.removeSync(key);
+      if (this.tolerant(() => this.leases.get(key))?.token === token) this.leases.removeSync(key);
     });
   }
 
@@ -240,11 +463,11 @@ export class CacheStore {
   }
 
   getCheck(key: StageKey): CheckResult | undefined {
-    return this.checks.get(key);
+    return this.tolerant(() => this.checks.get(key));
   }
 
   getStat(path: string): StatEntry | undefined {
-    return this.stats.get(path);
+    return this.tolerant(() => this.stats.get(path));
   }
 
   /** Stat-cache entries in one commit: a commit per file costs a disk sync each (seconds for a corpus of files). */
@@ -258,6 +481,75 @@ export class CacheStore {
   close(): Promise<void> {
     return this.root.close();
   }
+
+  /** A read of the tables that matter (blobs, records): an LMDB error there is damage to report. */
+  private read<T>(what: string, fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof UserError) throw e;
+      throw new CacheDamagedError(this.dir, `LMDB cannot read ${what}`, e);
+    }
+  }
+
+  /**
+   * A read of a table that only saves work (stat cache, history, checks, leases): an entry that does
+   * not decode is as good as absent, and is overwritten by the next write.
+   */
+  private tolerant<T>(fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/**
+ * Refuses a data file whose first page is not an LMDB meta page, before LMDB is asked to open it:
+ * lmdb-js 3.5 frees memory twice when opening fails (EnvWrap::openEnv), which crashes the process
+ * later, so a damaged header must never reach it. These are the checks mdb_env_read_header makes.
+ */
+export function checkHeader(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(join(dir, "data.mdb"), "r");
+  } catch {
+    return; // a new cache: LMDB creates it
+  }
+  try {
+    const head = Buffer.alloc(32);
+    const n = readSync(fd, head, 0, head.length, 0);
+    if (n === 0) return;
+    const problem =
+      n < head.length
+        ? "it is shorter than one page"
+        : (head.readUInt16LE(18) & 0x08) === 0
+          ? "its first page is not a meta page"
+          : head.readUInt32LE(24) !== 0xbeefc0de
+            ? "its first page lacks LMDB's magic number"
+            : (head.readUInt32LE(28) & 0xffff) !== 2
+              ? `its format version is ${head.readUInt32LE(28) & 0xffff}, not 2`
+              : undefined;
+    if (problem)
+      throw new CacheDamagedError(dir, "data.mdb is not a readable LMDB file", new Error(problem));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The stored form of a record: its JSON text, checked first (so nothing malformed is ever stored). */
+function encodeRecord(record: StageRecord<unknown>): Buffer {
+  const clean = parseRecord(record, record.key);
+  return Buffer.from(JSON.stringify(clean), "utf8");
+}
+
+function checkBlobSize(digest: Digest, size: number): void {
+  if (size > MAX_BLOB_BYTES)
+    throw new UserError(
+      `artifact ${digest.slice(0, 12)} is ${size} bytes; the cache stores artifacts of up to ${MAX_BLOB_BYTES} bytes`,
+      { code: "too-large", hint: "make the stage's output smaller (fewer rows, a smaller model)" },
+    );
 }
 
 function processAlive(pid: number): boolean {
@@ -267,4 +559,8 @@ function processAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }

@@ -204,6 +204,7 @@ function createProgram(exit: { code: number }): Command {
     )
     .option("--sort <metric>", "sort by a metric or swept param (descending)")
     .option("--asc", "sort ascending")
+    .option("--select <metric>", "choose the variant by this validation metric (default val_loss)")
     .option("--json", "print JSON")
     .option("--csv", "print CSV")
     .action(action(async () => (await import("./commands/compare.js")).compareCommand));
@@ -241,10 +242,17 @@ function createProgram(exit: { code: number }): Command {
     .action(action(async () => (await import("./commands/cache.js")).cachePath));
   withCache(cache.command("verify"))
     .description(
-      "check every blob against its digest; drop corrupt ones and the records naming them (exit 1 if any)",
+      "check every blob against its digest and every record against its key; drop damaged ones, the records naming them and unnamed blobs (exit 1 if any)",
     )
+    .option("--deep", "also decode every artifact and compare it with its record")
     .option("--json", "print JSON")
     .action(action(async () => (await import("./commands/cache.js")).cacheVerify));
+  withCache(cache.command("repair"))
+    .description(
+      "copy what LMDB can still read of a damaged cache into a new environment, verified, in its place",
+    )
+    .option("--json", "print JSON")
+    .action(action(async () => (await import("./commands/cache.js")).cacheRepair));
   withParams(
     withCache(
       cache
@@ -264,7 +272,7 @@ function createProgram(exit: { code: number }): Command {
     .action(action(async () => (await import("./commands/cache.js")).cacheExport));
   withCache(cache.command("import").argument("<bundle>", "a bundle made by `rnnp cache export`"))
     .description("verify a bundle completely, then add its records and blobs in one transaction")
-    .option("--max-entry-size <size>", "refuse entries larger than this (default 8GB)")
+    .option("--max-entry-size <size>", "refuse entries larger than this (default and most: 2GB)")
     .option("--json", "print JSON")
     .action(action(async () => (await import("./commands/cache.js")).cacheImport));
   withParams(

@@ -3,8 +3,8 @@ import { stdout } from "./io.js";
 /** Colours of standard output, where previews go. */
 const color = () => stdout().c;
 import type { Artifact } from "../artifacts/index.js";
-import type { LayerFlow, TrainedModel } from "../artifacts/model.js";
-import type { Report } from "../artifacts/report.js";
+import { type LayerFlow, weightsEpoch, type TrainedModel } from "../artifacts/model.js";
+import { verdictLine, type Report } from "../artifacts/report.js";
 import type { SequenceSet } from "../artifacts/sequences.js";
 import { rowCount, type Table } from "../artifacts/table.js";
 import type { Vocabulary } from "../artifacts/vocabulary.js";
@@ -140,7 +140,13 @@ function trainedPreview(t: TrainedModel): string {
     ]);
   }
   const notes = [
-    ...(t.bestEpoch !== undefined ? [`* best epoch (weights restored from it)`] : []),
+    ...(t.bestEpoch !== undefined
+      ? [
+          weightsEpoch(t).restored
+            ? "* best epoch (weights restored from it)"
+            : "* best epoch (weights not restored)",
+        ]
+      : []),
     ...(t.baselineLoss !== undefined
       ? [`baseline: the best constant prediction scores loss ${num(t.baselineLoss)}`]
       : []),
@@ -222,7 +228,7 @@ function reportPreview(r: Report): string {
             num(c.precision),
             num(c.recall),
             num(c.f1),
-            String(c.support),
+            c.support === 0 ? color().yellow("0 (no test example)") : String(c.support),
           ]),
         ]),
       ),
@@ -250,15 +256,48 @@ function reportPreview(r: Report): string {
       ),
     );
   }
-  if (r.metrics.skill !== undefined) {
+  if (r.zeroSupport?.length)
     parts.push(
-      r.metrics.skill > 0
-        ? color().green(
-            `  beats the naive last-value forecast: MAE ${num(r.metrics.mae!)} vs ${num(r.metrics.naiveMae!)} (skill ${num(r.metrics.skill)})`,
-          )
-        : color().yellow(
-            `  LOSES to the naive last-value forecast: MAE ${num(r.metrics.mae!)} vs ${num(r.metrics.naiveMae!)} (skill ${num(r.metrics.skill)})`,
-          ),
+      color().yellow(
+        `  ${r.zeroSupport.length} class${r.zeroSupport.length === 1 ? " has" : "es have"} no test example (${r.zeroSupport.join(", ")}): macro averages over all classes count them as 0; the *Present averages leave them out`,
+      ),
+    );
+  if (r.baselines?.length) {
+    const names = [...new Set(r.baselines.flatMap((b) => Object.keys(b.metrics)))].filter(
+      (m) => m in r.metrics,
+    );
+    parts.push(
+      indent(
+        table([
+          ["baseline", ...names, "what it predicts"].map((h) => color().bold(h)),
+          ["(model)", ...names.map((m) => num(r.metrics[m]!)), ""],
+          ...r.baselines.map((b) => [
+            b.name,
+            ...names.map((m) => (b.metrics[m] === undefined ? "" : num(b.metrics[m]!))),
+            b.doc,
+          ]),
+        ]),
+      ),
+    );
+  }
+  if (r.verdict) {
+    const line = `  ${verdictLine(r.verdict)}`;
+    parts.push(r.verdict.beats ? color().green(line) : color().yellow(line));
+  }
+  if (r.perStep) {
+    const names = Object.keys(r.perStep[0]?.baselines ?? {});
+    parts.push(
+      indent(
+        table([
+          ["step", "mae", "rmse", ...names.map((n) => `${n} mae`)].map((h) => color().bold(h)),
+          ...r.perStep.map((s) => [
+            s.step,
+            num(s.mae),
+            num(s.rmse),
+            ...names.map((n) => num(s.baselines[n] ?? NaN)),
+          ]),
+        ]),
+      ),
     );
   }
   if (r.perTarget)

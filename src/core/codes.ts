@@ -51,6 +51,9 @@ export const CODES = {
   "unknown-output": error("`stage.output` names an output the stage does not have."),
   "ambiguous-output": error("A stage with several outputs used where one is needed."),
   "param-type": error("A value of the wrong type or out of its range."),
+  "non-finite": error(
+    "A number that is not finite: a literal too large to represent (`1e400`), a division by zero, or a result that overflows.",
+  ),
   "param-rule": error(
     "Parameters that break a rule of their kind together (fractions not summing to 1).",
   ),

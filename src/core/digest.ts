@@ -9,8 +9,14 @@ export type StageKey = string & { readonly __brand: "StageKey" };
 const HEX64 = /^[0-9a-f]{64}$/;
 
 export function sha256(data: Uint8Array | string): string {
-  return createHash("sha256").update(data).digest("hex");
+  const h = createHash("sha256");
+  if (typeof data === "string") return h.update(data).digest("hex");
+  // Node hashes at most 2 GiB per update: larger artifacts go in slices.
+  for (let at = 0; at < data.byteLength; at += SLICE) h.update(data.subarray(at, at + SLICE));
+  return h.digest("hex");
 }
+
+const SLICE = 1 << 30;
 
 export function digestOf(bytes: Uint8Array): Digest {
   return sha256(bytes) as Digest;

@@ -9,7 +9,8 @@ import {
   type Diagnostic,
   type Span,
 } from "../core/diagnostic.js";
-import type { Column, Table } from "../artifacts/table.js";
+import { asStrings, clipText, listNames, type Column, type Table } from "../artifacts/table.js";
+import { parseTime } from "./time.js";
 import { p } from "../stages/schema.js";
 
 /** What every loader declares alike: no inputs, one table out, deterministic, backend-free. */
@@ -35,6 +36,16 @@ export const tableParams = {
   types: p
     .map(p.oneOf("type", ["string", "number"]), 'Force column types, e.g. { zip: "string" }.')
     .optional(),
+  time: p
+    .string(
+      'Column holding each row\'s time (ISO dates, months, years, date-times, or "Jan 1 2000"; UTC unless a zone is given): parsed, and checked to increase within each series.',
+    )
+    .optional(),
+  series: p
+    .string(
+      "With time: the column naming separate series (e.g. a ticker symbol); times increase within each. Splits and windows keep series apart.",
+    )
+    .optional(),
 };
 
 /** Reading user data files: strict decoding, and every complaint a Diagnostic pointing into the file. */
@@ -44,6 +55,7 @@ export type Encoding = "utf8" | "latin1";
 /** The path as users see it in messages: relative to where they ran rnnp when that is shorter. */
 export function displayPath(abs: string): string {
   const rel = relative(process.cwd(), abs);
+  if (rel === "") return ".";
   return rel.length < abs.length && !rel.startsWith("../../..") ? rel : abs;
 }
 
@@ -75,11 +87,17 @@ export function readText(abs: string, encoding: Encoding = "utf8"): string {
     const code = (e as NodeJS.ErrnoException).code;
     throw dataError(
       abs,
-      code === "ENOENT" ? "file not found" : `cannot read file (${code ?? String(e)})`,
+      code === "ENOENT"
+        ? "file not found"
+        : code === "EISDIR"
+          ? `${displayPath(abs)} is a folder, not a file`
+          : `cannot read ${displayPath(abs)} (${code ?? String(e)})`,
       undefined,
       code === "ENOENT"
         ? "paths are relative to the pipeline file; `npm:<package>/<file>` reads from an installed package"
-        : undefined,
+        : code === "EISDIR"
+          ? "name a file in it; load.text and load.audio read folder trees"
+          : undefined,
     );
   }
   return decode(bytes, abs, encoding);
@@ -124,38 +142,92 @@ const MISSING = new Set(["", "NA", "NaN", "nan", "null", "NULL"]);
 
 export type ColumnType = "string" | "number";
 
+/** Where a cell is in its file, for messages: its line, and its offset in the text when known. */
+export interface CellPlace {
+  line: number;
+  offset?: number;
+}
+
 export interface TableOptions {
   file: string;
+  /** The file's text, to point into. */
+  text: string;
+  /** The place of row `row`'s cell of header field `field` (0-based both). */
+  place(row: number, field: number): CellPlace;
   /** Keep only these columns, in this order. */
   columns?: string[] | undefined;
   /** Forced column types; others are inferred (numeric when every present value is a number). */
   types?: Record<string, ColumnType> | undefined;
-  text?: string | undefined;
+  textColumn?: string | undefined;
   label?: string | undefined;
+  time?: string | undefined;
+  series?: string | undefined;
+}
+
+/** Names users compare against at most for a did-you-mean: bounded work on a huge header. */
+const SUGGEST_LIMIT = 10_000;
+
+/** The name in `names` closest to `name`, among those of similar length (a bounded search). */
+export function nearestName(name: string, names: readonly string[]): string | undefined {
+  if (name.length > 200) return undefined;
+  const slack = Math.max(2, Math.ceil(name.length / 3));
+  const candidates: string[] = [];
+  for (const n of names) {
+    if (Math.abs(n.length - name.length) <= slack) candidates.push(n);
+    if (candidates.length >= SUGGEST_LIMIT) break;
+  }
+  return candidates.length ? closest(name, candidates) : undefined;
 }
 
 /** Builds a table from raw string cells, inferring numeric columns; checks that every named column exists. */
 export function buildTable(header: string[], rows: string[][], o: TableOptions): Table {
+  const at = (row: number, field: number) => {
+    const place = o.place(row, field);
+    return place.offset !== undefined
+      ? { text: o.text, offset: place.offset }
+      : { text: o.text, line: place.line };
+  };
   // The text and label columns are always kept, even when a selection leaves them out.
-  const roles = [o.text, o.label].filter((c): c is string => c !== undefined);
+  const roles = [o.textColumn, o.label, o.time, o.series].filter(
+    (c): c is string => c !== undefined,
+  );
   const wanted = o.columns
     ? [...o.columns, ...roles.filter((c) => !o.columns!.includes(c))]
     : header;
-  for (const name of [...wanted, ...Object.keys(o.types ?? {}), o.text, o.label]) {
-    if (name !== undefined && !header.includes(name)) {
-      const near = closest(name, header);
+  const index = new Map<string, number>();
+  header.forEach((h, i) => index.has(h) || index.set(h, i));
+  if (header.length === 0 || rows.length === 0) {
+    const named = [...new Set([...(o.columns ?? []), ...roles])];
+    if (named.length)
       throw dataError(
         o.file,
-        `no column "${name}" (columns: ${header.join(", ")})`,
+        header.length === 0
+          ? `the file has no data, so no column "${clipText(named[0]!)}"`
+          : `the file has a header but no rows`,
+        header.length === 0 ? undefined : { text: o.text, line: 1 },
+        header.length === 0 ? "the file is empty" : undefined,
+      );
+  }
+  for (const name of [...wanted, ...Object.keys(o.types ?? {}), ...roles]) {
+    if (!index.has(name)) {
+      const near = nearestName(name, header);
+      throw dataError(
+        o.file,
+        `no column "${clipText(name)}" (columns: ${listNames(header)})`,
         undefined,
-        near ? `did you mean "${near}"?` : undefined,
+        near ? `did you mean "${clipText(near)}"?` : undefined,
       );
     }
   }
   const columns = wanted.map((name): Column => {
-    const idx = header.indexOf(name);
+    const idx = index.get(name)!;
     const raw = rows.map((r) => r[idx] ?? "");
-    const forced = o.types?.[name] ?? (name === o.text ? "string" : undefined);
+    if (name === o.time) return timeColumn(name, raw, (i) => at(i, idx), o.file);
+    const forced = Object.hasOwn(o.types ?? {}, name)
+      ? o.types![name]
+      : name === o.textColumn
+        ? "string"
+        : undefined;
     const numeric = forced
       ? forced === "number"
       : raw.some((v) => !MISSING.has(v)) &&
@@ -164,20 +236,95 @@ export function buildTable(header: string[], rows: string[][], o: TableOptions):
     const values = new Float64Array(raw.length);
     raw.forEach((v, i) => {
       if (MISSING.has(v)) values[i] = NaN;
-      else if (NUMBER.test(v.trim())) values[i] = Number(v);
+      else if (NUMBER.test(v.trim()) && Number.isFinite(Number(v))) values[i] = Number(v);
       else
         throw dataError(
           o.file,
-          `column "${name}" is declared numeric but row ${i + 1} holds ${JSON.stringify(v)}`,
+          NUMBER.test(v.trim())
+            ? `column "${clipText(name)}": ${clipText(v.trim(), 24)} is too large for a number`
+            : `column "${clipText(name)}" is numeric, but line ${o.place(i, idx).line} holds ${JSON.stringify(clipText(v))}`,
+          at(i, idx),
+          forced ? undefined : 'read the column as text with types: { "<column>": "string" }',
         );
     });
     return { name, dtype: "number", values };
   });
-  if (o.text && o.label && o.text === o.label)
-    throw dataError(o.file, `text and label are the same column "${o.text}"`);
-  return {
+  if (o.textColumn && o.label && o.textColumn === o.label)
+    throw dataError(o.file, `text and label are the same column "${clipText(o.textColumn)}"`);
+  if (o.series && !o.time)
+    throw dataError(o.file, "`series` names the series of a time column: declare `time:` too");
+  const table: Table = {
     type: "table",
     columns,
-    roles: { ...(o.text ? { text: o.text } : {}), ...(o.label ? { label: o.label } : {}) },
+    roles: {
+      ...(o.textColumn ? { text: o.textColumn } : {}),
+      ...(o.label ? { label: o.label } : {}),
+      ...(o.time ? { time: o.time } : {}),
+      ...(o.series ? { series: o.series } : {}),
+    },
   };
+  if (o.time) {
+    const field = index.get(o.time)!;
+    checkTimeOrder(
+      table,
+      o,
+      (i) => rows[i]![field]!.trim(),
+      (i) => at(i, field),
+    );
+    table.lines = Int32Array.from(rows, (_, i) => o.place(i, 0).line);
+  }
+  return table;
+}
+
+function timeColumn(
+  name: string,
+  raw: string[],
+  at: (row: number) => { text: string; offset?: number; line?: number },
+  file: string,
+): Column {
+  const values = new Float64Array(raw.length);
+  raw.forEach((v, i) => {
+    const t = parseTime(v);
+    if (t === undefined)
+      throw dataError(
+        file,
+        `time column "${clipText(name)}": ${JSON.stringify(clipText(v))} is not a date or time`,
+        at(i),
+        'write ISO dates ("2003-04-17"), months ("2003-04"), years, date-times ("2003-04-17T13:00:00Z") or "Apr 17 2003"',
+      );
+    values[i] = t;
+  });
+  return { name, dtype: "number", values };
+}
+
+/** Times must increase within each series: an unsorted or repeated time is an error at its line. */
+function checkTimeOrder(
+  t: Table,
+  o: TableOptions,
+  raw: (row: number) => string,
+  at: (row: number) => { text: string; offset?: number; line?: number },
+): void {
+  const times = t.columns.find((c) => c.name === o.time)!.values as Float64Array;
+  const series = o.series ? asStrings(t.columns.find((c) => c.name === o.series)!) : undefined;
+  const last = new Map<string, number>();
+  for (let i = 0; i < times.length; i++) {
+    const key = series ? series[i]! : "";
+    const prev = last.get(key);
+    last.set(key, i);
+    if (prev === undefined || times[i]! > times[prev]!) continue;
+    const lineOf = (r: number) => o.place(r, 0).line;
+    const within = series ? ` in series "${clipText(key)}"` : "";
+    throw dataError(
+      o.file,
+      times[i] === times[prev]
+        ? `time ${clipText(raw(i))}${within} repeats line ${lineOf(prev)}`
+        : `time ${clipText(raw(i))}${within} comes before ${clipText(raw(prev))} on line ${lineOf(prev)}: times must increase`,
+      at(i),
+      times[i] === times[prev]
+        ? "one row per time step: aggregate or drop the repeated rows first"
+        : series
+          ? "sort the file by series and time"
+          : "sort the file by time; if it holds several series, name their column with `series:`",
+    );
+  }
 }

@@ -11,25 +11,67 @@ export function classReport(
   topK: number,
 ): Report {
   const n = y.length;
-  const C = classes.length;
-  const matrix = Array.from({ length: C }, () => new Array<number>(C).fill(0));
+  const guesses = new Int32Array(n);
   let inTopK = 0;
   for (let i = 0; i < n; i++) {
     const scores =
       units === 1
         ? [1 - probs[i]!, probs[i]!]
         : Array.from(probs.subarray(i * units, (i + 1) * units));
-    const guess = argmax(scores, 0, scores.length);
-    matrix[y[i]!]![guess]!++;
+    guesses[i] = argmax(scores, 0, scores.length);
     // Rank of the true class: how many classes scored strictly higher (ties favour the lower index, as argmax does).
     const truth = scores[y[i]!]!;
     const above = scores.filter((s, j) => s > truth || (s === truth && j < y[i]!)).length;
     if (above < topK) inTopK++;
   }
+  const { matrix, missed } = confusionOf(y, guesses, classes.length);
+  const scored = classMetrics(matrix, missed, classes);
+  if (classes.length > topK) scored.metrics[`top${topK}`] = inTopK / Math.max(1, n);
+  return {
+    type: "report",
+    task: "class",
+    n,
+    metrics: scored.metrics,
+    perClass: scored.perClass,
+    ...(scored.zeroSupport.length ? { zeroSupport: scored.zeroSupport } : {}),
+    confusion: { labels: classes, matrix },
+  };
+}
+
+/** The confusion matrix of guesses (rows: true class); a guess of -1 (none) is counted in `missed`. */
+export function confusionOf(
+  y: ArrayLike<number>,
+  guesses: ArrayLike<number>,
+  C: number,
+): { matrix: number[][]; missed: number[] } {
+  const matrix = Array.from({ length: C }, () => new Array<number>(C).fill(0));
+  const missed = new Array<number>(C).fill(0);
+  for (let i = 0; i < y.length; i++) {
+    if (guesses[i]! < 0) missed[y[i]!]!++;
+    else matrix[y[i]!]![guesses[i]!]!++;
+  }
+  return { matrix, missed };
+}
+
+/**
+ * Accuracy, per-class precision/recall/F1 and their averages from a confusion matrix (counts, or
+ * expected counts). Macro averages are over all classes; when some class has no example here, they
+ * are also given over the classes present (`macroF1Present`), and those classes are named.
+ */
+export function classMetrics(
+  matrix: number[][],
+  missed: number[],
+  classes: string[],
+): {
+  metrics: Record<string, number>;
+  perClass: NonNullable<Report["perClass"]>;
+  zeroSupport: string[];
+} {
+  const C = classes.length;
   const perClass = classes.map((label, c) => {
     const tp = matrix[c]![c]!;
     const predicted = matrix.reduce((a, row) => a + row[c]!, 0);
-    const support = matrix[c]!.reduce((a, b) => a + b, 0);
+    const support = matrix[c]!.reduce((a, b) => a + b, 0) + missed[c]!;
     const precision = predicted ? tp / predicted : 0;
     const recall = support ? tp / support : 0;
     return {
@@ -40,74 +82,72 @@ export function classReport(
       support,
     };
   });
+  const n = perClass.reduce((a, c) => a + c.support, 0);
   const correct = perClass.reduce((a, _c, i) => a + matrix[i]![i]!, 0);
-  const mean = (k: "precision" | "recall" | "f1") =>
-    perClass.reduce((a, c) => a + c[k], 0) / Math.max(1, C);
+  const present = perClass.filter((c) => c.support > 0);
+  const mean = (over: typeof perClass, k: "precision" | "recall" | "f1") =>
+    over.reduce((a, c) => a + c[k], 0) / Math.max(1, over.length);
   const metrics: Record<string, number> = {
     accuracy: correct / Math.max(1, n),
-    macroPrecision: mean("precision"),
-    macroRecall: mean("recall"),
-    macroF1: mean("f1"),
+    macroPrecision: mean(perClass, "precision"),
+    macroRecall: mean(perClass, "recall"),
+    macroF1: mean(perClass, "f1"),
     // Single-label: micro precision = micro recall = micro F1 = accuracy.
     microF1: correct / Math.max(1, n),
   };
-  if (C > topK) metrics[`top${topK}`] = inTopK / Math.max(1, n);
-  return {
-    type: "report",
-    task: "class",
-    n,
-    metrics,
-    perClass,
-    confusion: { labels: classes, matrix },
-  };
+  const zeroSupport = perClass.filter((c) => c.support === 0).map((c) => c.label);
+  if (zeroSupport.length && C > zeroSupport.length) {
+    metrics.macroPrecisionPresent = mean(present, "precision");
+    metrics.macroRecallPresent = mean(present, "recall");
+    metrics.macroF1Present = mean(present, "f1");
+  }
+  return { metrics, perClass, zeroSupport };
+}
+
+/** Errors in the targets' original units (scaling and relative encoding undone), overall, per target and per step. */
+export interface ValueErrors {
+  metrics: Record<string, number>;
+  perTarget: { name: string; mae: number; rmse: number; mape: number }[];
+  perStep: { mae: number; rmse: number }[];
 }
 
 /**
- * Regression metrics in the targets' original units (scaling undone): per target column and overall.
- * MAPE skips true values of 0, where it is undefined.
+ * MAE, RMSE and MAPE of predictions in the targets' original units. MAPE skips true values of 0,
+ * where it is undefined.
  */
-export function valueReport(
+export function valueErrors(
   pred: Float32Array,
   y: Float32Array,
   names: string[],
   horizon: number,
   scaling?: Record<string, Scaling>,
-  naive?: Float32Array,
   relativeTo?: Float32Array,
-): Report {
+): ValueErrors {
   const size = names.length * horizon;
   const n = y.length / size;
-  let example = 0;
-  const unscale = (v: number, k: number) => {
+  const unscale = (v: number, k: number, example: number) => {
     const s = scaling?.[names[k]!];
     const u = s ? v * s.scale + s.center : v;
     return relativeTo ? (u + 1) * relativeTo[example * names.length + k]! : u;
   };
-  const acc = names.map(() => ({ abs: 0, sq: 0, pct: 0, pctN: 0, m: 0 }));
+  const zero = () => ({ abs: 0, sq: 0, pct: 0, pctN: 0, m: 0 });
+  const acc = names.map(zero);
+  const steps = Array.from({ length: horizon }, zero);
   for (let i = 0; i < n; i++) {
-    example = i;
     for (let h = 0; h < horizon; h++) {
       for (let k = 0; k < names.length; k++) {
         const j = i * size + h * names.length + k;
-        const truth = unscale(y[j]!, k);
-        const err = unscale(pred[j]!, k) - truth;
-        const a = acc[k]!;
-        a.abs += Math.abs(err);
-        a.sq += err * err;
-        a.m++;
-        if (truth !== 0) (a.pct += Math.abs(err / truth)), a.pctN++;
+        const truth = unscale(y[j]!, k, i);
+        const err = unscale(pred[j]!, k, i) - truth;
+        for (const a of [acc[k]!, steps[h]!]) {
+          a.abs += Math.abs(err);
+          a.sq += err * err;
+          a.m++;
+          if (truth !== 0) (a.pct += Math.abs(err / truth)), a.pctN++;
+        }
       }
     }
   }
-  const perTarget = names.map((name, k) => {
-    const a = acc[k]!;
-    return {
-      name,
-      mae: a.abs / a.m,
-      rmse: Math.sqrt(a.sq / a.m),
-      mape: a.pctN ? (100 * a.pct) / a.pctN : NaN,
-    };
-  });
   const all = acc.reduce(
     (t, a) => ({
       abs: t.abs + a.abs,
@@ -116,26 +156,46 @@ export function valueReport(
       pctN: t.pctN + a.pctN,
       m: t.m + a.m,
     }),
-    { abs: 0, sq: 0, pct: 0, pctN: 0, m: 0 },
+    zero(),
   );
   const metrics: Record<string, number> = {
     mae: all.abs / Math.max(1, all.m),
     rmse: Math.sqrt(all.sq / Math.max(1, all.m)),
   };
   if (all.pctN) metrics.mape = (100 * all.pct) / all.pctN;
-  if (naive) {
-    // The naive forecast (the last observed value, for every future step), on the same examples.
-    const base = valueReport(naive, y, names, horizon, scaling, undefined, relativeTo).metrics;
-    metrics.naiveMae = base.mae!;
-    metrics.naiveRmse = base.rmse!;
-    metrics.skill = 1 - metrics.mae! / base.mae!;
-  }
+  return {
+    metrics,
+    perTarget: names.map((name, k) => {
+      const a = acc[k]!;
+      return {
+        name,
+        mae: a.abs / Math.max(1, a.m),
+        rmse: Math.sqrt(a.sq / Math.max(1, a.m)),
+        mape: a.pctN ? (100 * a.pct) / a.pctN : -1,
+      };
+    }),
+    perStep: steps.map((a) => ({
+      mae: a.abs / Math.max(1, a.m),
+      rmse: Math.sqrt(a.sq / Math.max(1, a.m)),
+    })),
+  };
+}
+
+/** A value report without baselines: the errors overall and per target. */
+export function valueReport(
+  pred: Float32Array,
+  y: Float32Array,
+  names: string[],
+  horizon: number,
+  scaling?: Record<string, Scaling>,
+): Report {
+  const e = valueErrors(pred, y, names, horizon, scaling);
   return {
     type: "report",
     task: "value",
-    n,
-    metrics,
-    perTarget: perTarget.map((t) => ({ ...t, mape: Number.isNaN(t.mape) ? -1 : t.mape })),
+    n: y.length / (names.length * horizon),
+    metrics: e.metrics,
+    perTarget: e.perTarget,
   };
 }
 

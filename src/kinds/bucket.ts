@@ -18,7 +18,10 @@ export const bucket = defineKind({
   outputType: "sequences",
   random: true,
   backendDependent: false,
-  describe: (_params, inputs) => inputs.data,
+  describe: (_params, inputs) => {
+    const info = inputs.data;
+    return info ? { ...info, batched: true } : undefined;
+  },
   run(ctx, inputs, params) {
     const out: Record<string, SequenceSet> = {};
     for (const [name, s] of inputs.data) {

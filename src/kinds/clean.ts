@@ -1,9 +1,13 @@
 import { UserError } from "../core/diagnostic.js";
-import { defineKind } from "../stages/kind.js";
+import seedrandom from "seedrandom";
+import { defineKind, type StageContext } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
 import {
+  asStrings,
+  clipText,
   column,
   rowCount,
+  tableInfo,
   takeRows,
   type Column,
   type Scaling,
@@ -11,6 +15,7 @@ import {
 } from "../artifacts/table.js";
 import { fitPart } from "../data/parts.js";
 import { fitScaling } from "../data/scaling.js";
+import { nearDuplicateClusters, parseShingles, SHINGLES } from "../data/near-duplicates.js";
 
 const FORMS = ["none", "NFC", "NFD", "NFKC", "NFKD"] as const;
 
@@ -52,6 +57,21 @@ export const clean = defineKind({
       .bool("Drop rows with a missing value (empty string or NaN) in any column.")
       .default(false),
     dedupe: p.bool("Drop rows whose cleaned text repeats an earlier row's.").default(false),
+    conflicts: p
+      .oneOf(
+        'With dedupe or nearDuplicates: what to do with a text found under more than one label. "error" (the default) names them; "drop" drops every copy; "first" keeps the first copy; "majority" keeps the most frequent label (a tie is dropped).',
+        ["error", "drop", "first", "majority"],
+      )
+      .optional(),
+    nearDuplicates: p
+      .number(
+        "Also drop rows whose text is a near-duplicate of an earlier row's: word-shingle Jaccard similarity at least this (MinHash/LSH, seeded; e.g. 0.9).",
+        { greaterThan: 0, max: 1 },
+      )
+      .optional(),
+    shingles: p
+      .string('Near-duplicates: shingles compared, "word:3" (default) or "char:5" (short texts).')
+      .optional(),
     scale: p
       .oneOf("Scale numeric columns: z-score or min-max.", ["none", "zscore", "minmax"])
       .default("none"),
@@ -67,6 +87,7 @@ export const clean = defineKind({
   outputType: "table",
   random: false,
   backendDependent: false,
+  describe: (_params, inputs) => tableInfo(inputs.data),
   check(params) {
     const problems = [];
     if (
@@ -79,6 +100,25 @@ export const clean = defineKind({
         message: `minLength (${params.minLength}) is greater than maxLength (${params.maxLength})`,
       });
     }
+    if (params.conflicts !== undefined && !params.dedupe && params.nearDuplicates === undefined)
+      problems.push({
+        param: "conflicts",
+        message:
+          "conflicts settles the labels of duplicates: it needs dedupe: true or nearDuplicates",
+      });
+    if (params.shingles !== undefined && !SHINGLES.test(params.shingles))
+      problems.push({
+        param: "shingles",
+        message: `shingles must be "word:N" or "char:N" (N from 1 to 99), not ${JSON.stringify(params.shingles)}`,
+      });
+    if (params.shingles !== undefined && params.nearDuplicates === undefined)
+      problems.push({ param: "shingles", message: "shingles are for nearDuplicates" });
+    if (params.scaleColumns !== undefined && params.scale === "none")
+      problems.push({
+        param: "scaleColumns",
+        message: '`scaleColumns` names the columns to scale, but `scale` is "none"',
+        hint: 'add scale: "zscore" or scale: "minmax"',
+      });
     if (params.fit !== undefined && params.scale === "none")
       problems.push({
         param: "fit",
@@ -90,7 +130,15 @@ export const clean = defineKind({
   run(ctx, inputs, params) {
     const parts = inputs.data;
     const cleaned = new Map<string, Table>();
-    for (const [name, table] of parts) cleaned.set(name, cleanTable(table, params));
+    for (const [name, table] of parts) {
+      const filtered = cleanTable(table, params);
+      cleaned.set(
+        name,
+        params.dedupe || params.nearDuplicates !== undefined
+          ? dedupe(filtered, params, ctx, parts.size > 1 ? name : undefined)
+          : filtered,
+      );
+    }
     if (params.scale === "none") return Object.fromEntries(cleaned);
 
     const [, fitTable] = fitPart(cleaned, params.fit, "scaling a split");
@@ -122,6 +170,9 @@ type CleanParams = {
   match?: string | undefined;
   dropMissing: boolean;
   dedupe: boolean;
+  conflicts?: "error" | "drop" | "first" | "majority" | undefined;
+  nearDuplicates?: number | undefined;
+  shingles?: string | undefined;
 };
 
 function textColumns(t: Table, explicit?: string[]): string[] {
@@ -153,7 +204,6 @@ export function cleanTable(t: Table, o: CleanParams): Table {
     );
   const keep = o.keepLabels && new Set(o.keepLabels);
   const drop = o.dropLabels && new Set(o.dropLabels);
-  const seen = new Set<string>();
   const pattern = o.match !== undefined ? new RegExp(o.match, "u") : undefined;
   const rows: number[] = [];
   for (let i = 0; i < rowCount(table); i++) {
@@ -171,14 +221,96 @@ export function cleanTable(t: Table, o: CleanParams): Table {
       )
     )
       continue;
-    if (o.dedupe) {
-      const key = JSON.stringify(texts.map((col) => col[i]));
-      if (seen.has(key)) continue;
-      seen.add(key);
-    }
     rows.push(i);
   }
   return rows.length === rowCount(table) ? table : takeRows(table, rows);
+}
+
+/**
+ * Drops repeated texts (exact, and near-duplicates when asked), keeping the first copy. A text found
+ * under more than one label is a conflict: never settled silently, but by the declared policy, and
+ * reported with counts and examples.
+ */
+function dedupe(t: Table, o: CleanParams, ctx: StageContext, part: string | undefined): Table {
+  const names = textColumns(t, o.columns);
+  const texts = names.map((n) => column(t, n).values as string[]);
+  const n = rowCount(t);
+  // Each row's cluster: the first row with the same text, or a near-duplicate of it.
+  const first = new Map<string, number>();
+  const exact = Int32Array.from({ length: n }, (_, i) => {
+    const key = JSON.stringify(texts.map((col) => col[i]));
+    const f = first.get(key);
+    if (f !== undefined) return f;
+    first.set(key, i);
+    return i;
+  });
+  const cluster =
+    o.nearDuplicates === undefined
+      ? exact
+      : nearDuplicateClusters(
+          Array.from({ length: n }, (_, i) => texts.map((col) => col[i]).join("\n")),
+          o.nearDuplicates,
+          parseShingles(o.shingles),
+          // clean is not a random stage (no seed in its key): its hash functions have a fixed seed.
+          seedrandom("rnnp:near-duplicates"),
+        );
+  const label = t.roles.label ? asStrings(column(t, t.roles.label)) : undefined;
+  const members = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    const c = cluster[i]!;
+    const m = members.get(c);
+    if (m) m.push(i);
+    else members.set(c, [i]);
+  }
+  const keep: number[] = [];
+  const conflicts: { text: string; counts: Map<string, number> }[] = [];
+  let dropped = 0;
+  for (const rows of members.values()) {
+    const counts = new Map<string, number>();
+    for (const r of rows) counts.set(label?.[r] ?? "", (counts.get(label?.[r] ?? "") ?? 0) + 1);
+    if (counts.size < 2) {
+      keep.push(rows[0]!);
+      continue;
+    }
+    conflicts.push({ text: texts.map((col) => col[rows[0]!]).join(" | "), counts });
+    const policy = o.conflicts ?? "error";
+    if (policy === "first") keep.push(rows[0]!);
+    else if (policy === "majority") {
+      const ranked = [...counts].sort((a, b) => b[1] - a[1]);
+      if (ranked[0]![1] > ranked[1]![1]) keep.push(rows.find((r) => label![r] === ranked[0]![0])!);
+      else dropped++;
+    } else dropped++;
+  }
+  keep.sort((a, b) => a - b);
+  const where = part ? `${part}: ` : "";
+  if (conflicts.length) {
+    const pairs = new Map<string, number>();
+    for (const c of conflicts) {
+      const key = [...c.counts.keys()].sort().join("/");
+      pairs.set(key, (pairs.get(key) ?? 0) + 1);
+    }
+    const examples = conflicts
+      .slice(0, 3)
+      .map(
+        (c) =>
+          `${JSON.stringify(clipText(c.text))} (${[...c.counts].map(([l, k]) => `${l} ${k}`).join(", ")})`,
+      )
+      .join(", ");
+    const summary = `${conflicts.length} text${conflicts.length === 1 ? " has" : "s have"} more than one label (${[...pairs].map(([k, v]) => `${k}: ${v}`).join(", ")}), e.g. ${examples}`;
+    if ((o.conflicts ?? "error") === "error")
+      throw new UserError(`${where}${summary}`, {
+        hint: 'say how to settle them: conflicts: "drop" (drop every copy), "majority" (the most frequent label; ties dropped) or "first" (file order decides)',
+      });
+    ctx.log(
+      `${where}${summary}; conflicts: "${o.conflicts}" ${dropped ? `dropped ${dropped} of them` : "kept one copy of each"}`,
+    );
+  }
+  const removed = n - keep.length;
+  if (removed)
+    ctx.log(
+      `${where}${removed} row${removed === 1 ? "" : "s"} dropped as duplicates${o.nearDuplicates !== undefined ? ` (exact or near: Jaccard >= ${o.nearDuplicates})` : ""}${dropped ? " or for conflicting labels" : ""}, ${keep.length} kept`,
+    );
+  return keep.length === n ? t : takeRows(t, keep);
 }
 
 const ENTITIES: Record<string, string> = {

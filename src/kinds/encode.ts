@@ -10,7 +10,8 @@ import { ensureArrayFits, MAX_STEPS } from "../numerics/limits.js";
 
 export const encode = defineKind({
   name: "encode",
-  version: 1,
+  // 2: class targets carry the fit part's class counts (the majority and stratified baselines).
+  version: 2,
   doc: "Turns text into padded sequences of token ids with a vocabulary, and labels into class indices. Lengths and classes are fitted on one part (`fit`, default train).",
   params: {
     column: p.string("Text column (default: the table's text column).").optional(),
@@ -71,15 +72,37 @@ export const encode = defineKind({
     target: params.target ? (params.aligned ? "sequence" : "tokens") : "class",
     ...(params.maxLen ? { length: params.maxLen } : {}),
   }),
-  check: (params) =>
-    params.target && params.label
+  check: (params) => [
+    ...(params.target && params.label
       ? [
           {
             param: "target",
             message: "give a label (one class per text) or a target (one token per step), not both",
           },
         ]
-      : [],
+      : []),
+    ...(params.maxLen !== undefined && params.percentile !== 100
+      ? [
+          {
+            param: "percentile",
+            message: "percentile chooses the length when maxLen is not given; here maxLen is",
+            hint: "give one of maxLen and percentile",
+          },
+        ]
+      : []),
+    ...(!params.target && !params.aligned
+      ? [{ param: "aligned", message: "aligned is about a `target` column, and there is none" }]
+      : []),
+    ...(params.targetLen !== undefined && (!params.target || params.aligned)
+      ? [
+          {
+            param: "targetLen",
+            message:
+              "targetLen is the length of target sequences of their own (target with aligned: false)",
+          },
+        ]
+      : []),
+  ],
   run(_ctx, inputs, params) {
     const vocab = inputs.vocab;
     const bos = params.bos ?? vocab.reserved.bos !== undefined;
@@ -129,6 +152,8 @@ export const encode = defineKind({
             ...targetIds(fitTable, params.target, inputs.targetVocab!).map((s) => s.length),
           ))
         : 0;
+    const classCounts =
+      labelName && classes ? countClasses(fitTable, labelName, classes) : undefined;
     const out: Record<string, SequenceSet> = {};
     for (const [name, t] of inputs.data) {
       const seqs = name === fitName ? fitIds : textOf(t).map(toIds);
@@ -142,6 +167,7 @@ export const encode = defineKind({
             ? classTarget(t, labelName, classes, name, fitName)
             : { kind: "none" },
         text: encoding,
+        ...(classCounts ? { baselines: { classCounts } } : {}),
       };
     }
     return out;
@@ -259,6 +285,17 @@ function tokensTarget(t: Table, name: string, vocab: Vocabulary, length: number)
     bos: vocab.reserved.bos!,
     eos: vocab.reserved.eos!,
   };
+}
+
+/** How many rows of each class a table has (classes fitted on it, so every label is among them). */
+export function countClasses(t: Table, labelName: string, classes: string[]): Int32Array {
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const counts = new Int32Array(classes.length);
+  for (const l of asStrings(column(t, labelName))) {
+    const k = index.get(l);
+    if (k !== undefined) counts[k]!++;
+  }
+  return counts;
 }
 
 function classTarget(

@@ -1,21 +1,41 @@
-import { UserError } from "../core/diagnostic.js";
-import { defineKind } from "../stages/kind.js";
+import { DiagnosticError, UserError } from "../core/diagnostic.js";
+import { defineKind, type StageContext } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
-import type { Report } from "../artifacts/report.js";
+import { verdictLine, type BaselineScore, type Report } from "../artifacts/report.js";
 import type { SequenceSet } from "../artifacts/sequences.js";
 import { predictAll } from "../numerics/predict.js";
 import { restoreModel } from "../numerics/weights.js";
 import { argmax } from "../numerics/losses.js";
-import { classReport, decodingReport, sequenceReport, valueReport } from "../evaluation/metrics.js";
+import { classReport, decodingReport, sequenceReport, valueErrors } from "../evaluation/metrics.js";
+import {
+  classBaselines,
+  defaultMetric,
+  sequenceBaselines,
+  valueBaselines,
+  verdictOf,
+} from "../evaluation/baselines.js";
 import { decode, inferenceModels } from "../numerics/seq2seq.js";
 import { count } from "../artifacts/sequences.js";
 
 export const evaluate = defineKind({
   name: "evaluate",
   // 2: decoding ends a hypothesis only at an <eos> among the beam best, never emits padding or <bos>.
-  version: 2,
-  doc: "Measures a trained model on sequences: accuracy, per-class precision/recall/F1, macro and micro averages, confusion matrix and top-k for classes; MAE, RMSE and MAPE (in original units) for values; token accuracy and edit-distance error rate for token sequences. `rnnp show` prints the report.",
+  // 3: every report carries its baselines and the verdict; macro averages over present classes too;
+  //    per-step errors of multi-step forecasts.
+  version: 3,
+  doc: "Measures a trained model on sequences: accuracy, per-class precision/recall/F1, macro and micro averages, confusion matrix and top-k for classes; MAE, RMSE and MAPE (in original units) for values, per step for multi-step forecasts; token accuracy and edit-distance error rate for token sequences. Beside them, the baselines the model must beat (majority class, stratified guessing, persistence; naive, seasonal naive and training-mean forecasts), scored on the same examples, and a verdict: does the model beat the strongest, on which metric, by how much. `rnnp show` prints the report.",
   params: {
+    metric: p
+      .string(
+        "The metric of the verdict (default: accuracy for classes, mae for values, the token error rate for sequences).",
+      )
+      .optional(),
+    require: p
+      .oneOf(
+        'beatBaseline: fail the stage when the model does not beat its strongest baseline (for CI); "none": report only.',
+        ["none", "beatBaseline"],
+      )
+      .default("none"),
     topK: p
       .int("k of the top-k accuracy (reported when there are more than k classes).", { min: 1 })
       .default(3),
@@ -30,6 +50,23 @@ export const evaluate = defineKind({
   outputType: "report",
   random: false,
   backendDependent: true,
+  check: (params, inputs) => {
+    const target = inputs.data?.target;
+    return [
+      ...(target !== undefined && target !== "tokens" && params.beam !== 1
+        ? [
+            {
+              param: "beam",
+              message:
+                "beam is the width of encoder-decoders' decoding; this data has no target sequences",
+            },
+          ]
+        : []),
+      ...(target !== undefined && target !== "class" && params.topK !== 3
+        ? [{ param: "topK", message: "top-k accuracy is for class targets" }]
+        : []),
+    ];
+  },
   async run(ctx, inputs, params): Promise<{ out: Report }> {
     const { model: trained, data } = inputs;
     const t = data.target;
@@ -65,7 +102,10 @@ export const evaluate = defineKind({
             (id) => id !== 0 && id !== t.eos,
           ),
         );
-        return { out: { ...decodingReport(decoded, truth), task: "sequence" } };
+        const report = { ...decodingReport(decoded, truth), task: "sequence" as const };
+        return {
+          out: judged(ctx, report, sequenceBaselines("tokens", { decoded: truth }), params),
+        };
       }
       const { values, units } = predictAll(tf, model, data, params.batchSize);
       if (t.kind === "class") {
@@ -75,32 +115,93 @@ export const evaluate = defineKind({
             `the model was trained on classes (${trainedOn.classes.join(", ")}) but these sequences have (${t.classes.join(", ")})`,
           );
         const report = classReport(values, units, t.y, t.classes, params.topK);
+        const scored = data.groups
+          ? { ...report, perGroup: groupAccuracy(values, units, t.y, data.groups) }
+          : report;
         return {
-          out: data.groups
-            ? { ...report, perGroup: groupAccuracy(values, units, t.y, data.groups) }
-            : report,
+          out: judged(ctx, scored, classBaselines(t.y, t.classes, data.baselines), params),
         };
       }
-      if (t.kind === "sequence")
-        return { out: sequenceReport(values, t.y, data.shape[1]!, units / data.shape[1]!) };
+      if (t.kind === "sequence") {
+        const T = data.shape[1]!;
+        const report = sequenceReport(values, t.y, T, units / T);
+        return {
+          out: judged(ctx, report, sequenceBaselines("sequence", { y: t.y, steps: T }), params),
+        };
+      }
       if (units !== t.size)
         throw new UserError(`the model gives ${units} values per example, the data has ${t.size}`);
-      return {
-        out: valueReport(
-          values,
-          t.y,
-          t.names,
-          t.horizon,
-          t.scaling,
-          naiveForecast(data),
-          t.relativeTo,
-        ),
+      const errors = valueErrors(values, t.y, t.names, t.horizon, t.scaling, t.relativeTo);
+      const forecasts = data.baselines?.forecasts ?? [];
+      const naive = forecasts.some((f) => f.name === "naive") ? undefined : naiveForecast(data);
+      const base = valueBaselines(
+        naive
+          ? [
+              { name: "naive", doc: "the last observed value, for every step", y: naive },
+              ...forecasts,
+            ]
+          : forecasts,
+        t.y,
+        t.names,
+        t.horizon,
+        t.scaling,
+        t.relativeTo,
+      );
+      const report: Report = {
+        type: "report",
+        task: "value",
+        n: count(data),
+        metrics: errors.metrics,
+        perTarget: errors.perTarget,
+        ...(t.horizon > 1
+          ? {
+              perStep: errors.perStep.map((e, h) => ({
+                step: `h${h + 1}${t.steps?.[h] ? ` (${t.steps[h]})` : ""}`,
+                ...e,
+                baselines: base.perStep[h]!,
+              })),
+            }
+          : {}),
       };
+      return { out: judged(ctx, report, base.scores, params) };
     } finally {
       model.dispose();
     }
   },
 });
+
+/**
+ * The report with its baselines and verdict; with require: "beatBaseline", a model that does not beat
+ * its strongest baseline fails the stage, pointing at `require`.
+ */
+function judged(
+  ctx: StageContext,
+  report: Report,
+  baselines: BaselineScore[],
+  params: { metric?: string | undefined; require: "none" | "beatBaseline" },
+): Report {
+  const metric = params.metric ?? defaultMetric(report);
+  if (!(metric in report.metrics))
+    throw new DiagnosticError([
+      ctx.problem(
+        "metric",
+        `this report has no metric "${metric}"`,
+        `one of ${Object.keys(report.metrics).join(", ")}`,
+      ),
+    ]);
+  const verdict = verdictOf(report.metrics, baselines, metric);
+  if (params.require === "beatBaseline" && !verdict?.beats)
+    throw new DiagnosticError([
+      ctx.problem(
+        "require",
+        verdict
+          ? `the model ${verdictLine(verdict)}`
+          : `there is no baseline with the metric "${metric}" to beat`,
+        'improve the model (or its data), or drop require: "beatBaseline"',
+      ),
+    ]);
+  return { ...report, baselines, ...(verdict ? { verdict } : {}) };
+}
 
 /**
  * The last observed value of each target as the forecast for every future step, when the targets are

@@ -1,5 +1,6 @@
 import { defineKind } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
+import { clipText } from "../artifacts/table.js";
 import { buildTable, dataError, LOADER, readText, tableParams } from "../data/read.js";
 
 export const loadCsv = defineKind({
@@ -12,6 +13,12 @@ export const loadCsv = defineKind({
     params.delimiter.length !== 1
       ? [{ param: "delimiter", message: "the delimiter must be one character" }]
       : [],
+  describe: (params) => ({
+    kind: "table",
+    label: params.label,
+    time: params.time,
+    series: params.series,
+  }),
   files: (params) => [params.path],
   async run(ctx, _inputs, params) {
     const { parse } = await import("csv-parse/sync"); // loaded by the stages that read CSV, not at start-up
@@ -26,14 +33,24 @@ export const loadCsv = defineKind({
         relax_column_count: false,
       }) as string[][];
     } catch (e) {
-      const err = e as Error & { lines?: number };
+      const err = e as Error & { lines?: number; code?: string };
+      // csv-parse reports an unclosed quote where the file ends; the quote that opened it is the place.
+      const opened = err.code === "CSV_QUOTE_NOT_CLOSED" ? unclosedQuote(text) : undefined;
       throw dataError(
         file,
-        err.message.replace(/ on line \d+$/, "").replace(/ at line \d+.*$/, ""),
-        err.lines ? { text, line: err.lines } : undefined,
-        /Record Length/.test(err.message)
-          ? "every row needs as many fields as the header; quote fields that contain the delimiter"
-          : undefined,
+        opened !== undefined
+          ? "a quoted field is never closed"
+          : err.message.replace(/ on line \d+$/, "").replace(/ at line \d+.*$/, ""),
+        opened !== undefined
+          ? { text, offset: opened }
+          : err.lines
+            ? { text, line: err.lines }
+            : undefined,
+        opened !== undefined
+          ? 'close the quote; a quote inside a quoted field is written twice ("")'
+          : /Record Length/.test(err.message)
+            ? "every row needs as many fields as the header; quote fields that contain the delimiter"
+            : undefined,
       );
     }
     const [header, ...rows] = records;
@@ -44,9 +61,92 @@ export const loadCsv = defineKind({
         undefined,
         "a CSV needs a header row naming its columns",
       );
-    const dup = header.find((h, i) => header.indexOf(h) !== i);
-    if (dup !== undefined)
-      throw dataError(file, `column "${dup}" appears twice in the header`, { text, line: 1 });
-    return { out: buildTable(header, rows, { file, ...params }) };
+    const seen = new Set<string>();
+    for (const h of header) {
+      if (seen.has(h))
+        throw dataError(file, `column "${clipText(h)}" appears twice in the header`, {
+          text,
+          line: 1,
+        });
+      seen.add(h);
+    }
+    const starts = lazy(() => recordStarts(text));
+    return {
+      out: buildTable(header, rows, {
+        file,
+        text,
+        place: (row, field) => {
+          const { offsets, lines } = starts();
+          const cell = fieldOffset(text, offsets[row + 1]!, field, params.delimiter);
+          return { line: lines[row + 1]! + cell.newlines, offset: cell.offset };
+        },
+        columns: params.columns,
+        types: params.types,
+        textColumn: params.text,
+        label: params.label,
+        time: params.time,
+        series: params.series,
+      }),
+    };
   },
 });
+
+function lazy<T>(f: () => T): () => T {
+  let v: T | undefined;
+  return () => (v ??= f());
+}
+
+/**
+ * Where each record starts: its offset and line (empty lines and a BOM skipped), honouring quoted
+ * fields that span lines. Used only to point at cells: the file has already parsed as CSV.
+ */
+function recordStarts(text: string): { offsets: number[]; lines: number[] } {
+  const offsets: number[] = [];
+  const lines: number[] = [];
+  let quoted = false;
+  let atStart = true;
+  let line = 1;
+  for (let i = text.charCodeAt(0) === 0xfeff ? 1 : 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (atStart && c !== "\n" && c !== "\r") {
+      offsets.push(i);
+      lines.push(line);
+      atStart = false;
+    }
+    if (c === '"') quoted = !quoted;
+    else if (c === "\n") {
+      line++;
+      if (!quoted) atStart = true;
+    }
+  }
+  return { offsets, lines };
+}
+
+/** The offset of field `field` of the record starting at `start`, and the newlines before it. */
+function fieldOffset(
+  text: string,
+  start: number,
+  field: number,
+  delimiter: string,
+): { offset: number; newlines: number } {
+  let quoted = false;
+  let f = 0;
+  let newlines = 0;
+  for (let i = start; i < text.length && f < field; i++) {
+    const c = text[i]!;
+    if (c === '"') quoted = !quoted;
+    else if (c === "\n") {
+      if (!quoted) break;
+      newlines++;
+    } else if (!quoted && c === delimiter && ++f === field) return { offset: i + 1, newlines };
+  }
+  return { offset: start, newlines: 0 };
+}
+
+/** Where the quote that is never closed was opened. */
+function unclosedQuote(text: string): number | undefined {
+  let open: number | undefined;
+  for (let i = 0; i < text.length; i++)
+    if (text[i] === '"') open = open === undefined ? i : undefined;
+  return open;
+}

@@ -1,5 +1,6 @@
 import type { ParseError } from "jsonc-parser";
 import { defineKind } from "../stages/kind.js";
+import { clipText } from "../artifacts/table.js";
 import { buildTable, dataError, LOADER, readText, tableParams } from "../data/read.js";
 
 export const loadJsonl = defineKind({
@@ -8,11 +9,19 @@ export const loadJsonl = defineKind({
   doc: "Reads JSON Lines (one object per line) into a table; columns are the union of keys in first-seen order.",
   params: tableParams,
   ...LOADER,
+  describe: (params) => ({
+    kind: "table",
+    label: params.label,
+    time: params.time,
+    series: params.series,
+  }),
   files: (params) => [params.path],
   async run(ctx, _inputs, params) {
     const file = ctx.resolvePath(params.path);
     const text = readText(file, params.encoding);
     const objects: Record<string, unknown>[] = [];
+    const starts: number[] = [];
+    const lineNos: number[] = [];
     let offset = 0;
     for (const [i, line] of text.split("\n").entries()) {
       const body = line.replace(/\r$/, "");
@@ -32,6 +41,8 @@ export const loadJsonl = defineKind({
           );
         }
         objects.push(v as Record<string, unknown>);
+        starts.push(offset);
+        lineNos.push(i + 1);
       }
       offset += line.length + 1;
     }
@@ -39,16 +50,49 @@ export const loadJsonl = defineKind({
     const seen = new Set<string>();
     for (const o of objects)
       for (const k of Object.keys(o)) if (!seen.has(k)) seen.add(k), header.push(k);
-    const cell = (v: unknown) =>
-      v === undefined || v === null
+    if (objects.length === 0)
+      throw dataError(
+        file,
+        "the file holds no JSON objects",
+        undefined,
+        'JSON Lines: one object per line, e.g. {"text": "...", "label": "..."}',
+      );
+    const jsonc = await import("jsonc-parser");
+    const place = (row: number, field: number) => {
+      const end = text.indexOf("\n", starts[row]!);
+      const line = text.slice(starts[row]!, end < 0 ? undefined : end);
+      const node = jsonc.findNodeAtLocation(jsonc.parseTree(line)!, [header[field]!]);
+      return { line: lineNos[row]!, offset: starts[row]! + (node?.offset ?? 0) };
+    };
+    const cell = (v: unknown, row: number, field: number) => {
+      if (typeof v === "number" && !Number.isFinite(v))
+        throw dataError(
+          file,
+          `"${clipText(header[field]!)}" on line ${lineNos[row]} is too large for a number`,
+          { text, offset: place(row, field).offset },
+        );
+      return v === undefined || v === null
         ? ""
         : typeof v === "string"
           ? v
           : typeof v === "number" || typeof v === "boolean"
             ? String(v)
             : JSON.stringify(v);
-    const rows = objects.map((o) => header.map((k) => cell(o[k])));
-    return { out: buildTable(header, rows, { file, ...params }) };
+    };
+    const rows = objects.map((o, r) => header.map((k, f) => cell(o[k], r, f)));
+    return {
+      out: buildTable(header, rows, {
+        file,
+        text,
+        place,
+        columns: params.columns,
+        types: params.types,
+        textColumn: params.text,
+        label: params.label,
+        time: params.time,
+        series: params.series,
+      }),
+    };
   },
 });
 

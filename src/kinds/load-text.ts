@@ -8,7 +8,8 @@ import { dataError, decode, fileParams, LOADER, readText } from "../data/read.js
 
 export const loadText = defineKind({
   name: "load.text",
-  version: 1,
+  // 2: skipEmpty acts on folder trees too (empty files are skipped).
+  version: 2,
   doc: "Reads text examples: one per line from a file, one per line from labelled files ({label: path}), or one per file from a folder tree whose first-level folders are the labels.",
   params: {
     ...fileParams,
@@ -20,7 +21,7 @@ export const loadText = defineKind({
     files: p
       .map(p.string("path"), "Labelled text files, one example per line: {label: path, ...}.")
       .optional(),
-    skipEmpty: p.bool("Skip empty lines.").default(true),
+    skipEmpty: p.bool("Skip empty lines (in folder trees: empty files).").default(true),
     separator: p
       .string(
         "File mode: split each line at the first occurrence of this into two columns (see `columns`).",
@@ -46,15 +47,40 @@ export const loadText = defineKind({
       .optional(),
   },
   ...LOADER,
-  check: (params) =>
-    (params.path === undefined) === (params.files === undefined)
+  check: (params) => [
+    ...((params.path === undefined) === (params.files === undefined)
       ? [
           {
             message: "give exactly one of `path` and `files`",
             hint: 'load.text(path: "reviews/") or load.text(files: {pos: "pos.txt", neg: "neg.txt"})',
           },
         ]
-      : [],
+      : []),
+    ...(params.separator === undefined && params.columns.join("\0") !== "text\0target"
+      ? [
+          {
+            param: "columns",
+            message: "columns names the two parts of a line cut at `separator`, and there is none",
+          },
+        ]
+      : []),
+    ...(params.files !== undefined && params.separator !== undefined
+      ? [
+          {
+            param: "separator",
+            message: "separator cuts the lines of one file (path), not of labelled files",
+          },
+        ]
+      : []),
+    ...(params.files !== undefined && (params.include !== undefined || params.labels !== undefined)
+      ? [
+          {
+            param: params.include !== undefined ? "include" : "labels",
+            message: "include and labels are for folder trees (path), not labelled files",
+          },
+        ]
+      : []),
+  ],
   files: (params) => (params.files ? Object.values(params.files) : [params.path!]),
   run(ctx, _inputs, params): { out: Table } {
     const lines = (file: string) => {
@@ -94,6 +120,15 @@ export const loadText = defineKind({
         "paths are relative to the pipeline file",
       );
     }
+    if (!isDir && (params.include !== undefined || params.labels !== undefined))
+      throw dataError(
+        path,
+        `${params.include !== undefined ? "include" : "labels"} is for folder trees, and this is a file`,
+        undefined,
+        "remove it, or give the folder",
+      );
+    if (isDir && params.separator !== undefined)
+      throw dataError(path, "separator cuts the lines of a file, and this is a folder tree");
     if (!isDir) {
       if (params.separator === undefined)
         return {
@@ -136,6 +171,8 @@ export const loadText = defineKind({
     const labels: string[] = [];
     const names: string[] = [];
     files.forEach((f, i) => {
+      const text = decode(readFileSync(f), f, params.encoding);
+      if (params.skipEmpty && text.trim() === "") return;
       const rel = relative(path, f);
       const parts = rel.split(sep);
       if (parts.length < 2)
@@ -145,7 +182,7 @@ export const loadText = defineKind({
           undefined,
           "put each example file inside a folder named for its label",
         );
-      texts.push(decode(readFileSync(f), f, params.encoding));
+      texts.push(text);
       const label = params.labels ? params.labels[parts[0]!] : parts[0]!;
       if (label === undefined)
         throw dataError(

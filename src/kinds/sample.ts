@@ -1,6 +1,6 @@
 import { defineKind } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
-import { rowCount, takeRows, type Table } from "../artifacts/table.js";
+import { rowCount, tableInfo, takeRows, type Table, type TableInfo } from "../artifacts/table.js";
 import { shuffled } from "../data/shuffle.js";
 
 export const head = defineKind({
@@ -13,6 +13,7 @@ export const head = defineKind({
   outputType: "table",
   random: false,
   backendDependent: false,
+  describe: (_params, inputs) => tableInfo(inputs.data),
   run(_ctx, inputs, params) {
     const out: Record<string, Table> = {};
     for (const [name, t] of inputs.data) {
@@ -41,6 +42,10 @@ export const sample = defineKind({
   outputType: "table",
   random: true,
   backendDependent: false,
+  describe: (_params, inputs): TableInfo => ({
+    ...(tableInfo(inputs.data) ?? { kind: "table" }),
+    sampled: true,
+  }),
   check: (params) =>
     (params.n === undefined) === (params.fraction === undefined)
       ? [

@@ -12,6 +12,7 @@ import { listFiles } from "../project/paths.js";
 import { fitPart } from "../data/parts.js";
 import { fitScaling } from "../data/scaling.js";
 import { dataError, LOADER } from "../data/read.js";
+import { countClasses } from "./encode.js";
 
 const DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
 
@@ -197,7 +198,8 @@ export const loadAudio = defineKind({
 
 export const features = defineKind({
   name: "features",
-  version: 1,
+  // 2: class targets carry the fit part's class counts (the majority and stratified baselines).
+  version: 2,
   doc: "Turns audio into frame sequences of MFCCs or log-mel energies (deterministic float64 DSP), normalised per coefficient with statistics of the fit part, padded after the end to the longest clip of the fit part.",
   params: {
     type: p
@@ -230,15 +232,25 @@ export const features = defineKind({
     target: "class",
     features: params.type === "mfcc" ? params.coefficients : params.mels,
   }),
-  check: (params) =>
-    params.type === "mfcc" && params.coefficients > params.mels
+  check: (params) => [
+    ...(params.type === "mfcc" && params.coefficients > params.mels
       ? [
           {
             param: "coefficients",
             message: `at most ${params.mels} coefficients from ${params.mels} mel filters`,
           },
         ]
-      : [],
+      : []),
+    ...(params.type === "logmel" && params.coefficients !== 13
+      ? [
+          {
+            param: "coefficients",
+            message: 'coefficients are MFCCs; type "logmel" gives one energy per mel filter',
+            hint: "set mels for the number of features",
+          },
+        ]
+      : []),
+  ],
   async run(ctx, inputs, params) {
     const { FeatureExtractor } = await import("../data/audio/mfcc.js");
     const audioOf = (t: Table) => {
@@ -288,6 +300,7 @@ export const features = defineKind({
     const label = fitTable.roles.label;
     if (!label) throw new UserError("the table has no label column");
     const classes = [...new Set(column(fitTable, label).values as string[])].sort();
+    const classCounts = countClasses(fitTable, label, classes);
     const out: Record<string, SequenceSet> = {};
     for (const [name, t] of inputs.data) {
       const clips = framesOf.get(name)!;
@@ -319,6 +332,7 @@ export const features = defineKind({
         lengths,
         padding: "post",
         target: { kind: "class", y, classes },
+        baselines: { classCounts },
         ...(params.groups
           ? { groups: { name: params.groups, values: asStrings(column(t, params.groups)) } }
           : {}),

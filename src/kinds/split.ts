@@ -1,13 +1,29 @@
-import { defineKind } from "../stages/kind.js";
+import { UserError } from "../core/diagnostic.js";
+import { defineKind, type StageContext } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
-import { column, rowCount, takeRows, type Table } from "../artifacts/table.js";
+import {
+  asStrings,
+  column,
+  rowCount,
+  tableInfo,
+  takeRows,
+  type Table,
+  type TableInfo,
+} from "../artifacts/table.js";
 import { allocate, shuffled } from "../data/shuffle.js";
+import {
+  contentDigest,
+  nearDuplicateClusters,
+  parseShingles,
+  SHINGLES,
+} from "../data/near-duplicates.js";
 
 const PARTS = ["train", "val", "test"] as const;
 
 export const split = defineKind({
   name: "split",
-  version: 1,
+  // 2: the parts of a sequential split carry their timeline (no more `context` rows copied into them).
+  version: 2,
   doc: "Splits a table into train/val/test by fraction: seeded random (optionally stratified by label) or in order (for time series).",
   params: {
     train: p.number("Fraction of rows for training.", { min: 0, max: 1 }).default(0.8),
@@ -23,12 +39,23 @@ export const split = defineKind({
       .default("random"),
     groupBy: p
       .string(
-        "Sequential: split each series (rows with this column's value) on its own. Random: keep each group whole in one part (e.g. hold out whole speakers).",
+        "Sequential: split each series (rows with this column's value; default: the table's series column) on its own. Random: keep each group whole in one part (e.g. hold out whole speakers).",
+      )
+      .optional(),
+    nearDuplicates: p
+      .number(
+        "Random splits: keep each cluster of near-duplicate texts (word-shingle Jaccard similarity at least this, MinHash/LSH, seeded) in one part, so no part has a near-copy of another's example.",
+        { greaterThan: 0, max: 1 },
+      )
+      .optional(),
+    shingles: p
+      .string(
+        'With nearDuplicates: shingles compared, "word:3" (default) or "char:5" (short texts).',
       )
       .optional(),
     context: p
       .int(
-        "Sequential: also give val and test the rows just before them (history for windows; their targets stay in their own period).",
+        "No longer needed, and refused above 0: a window stage given the whole split reads each part's history from the parts before it.",
         { min: 0 },
       )
       .default(0),
@@ -38,6 +65,15 @@ export const split = defineKind({
   outputType: "table",
   random: true,
   backendDependent: false,
+  describe: (params, inputs): TableInfo => ({
+    ...(tableInfo(inputs.data) ?? { kind: "table" }),
+    split: {
+      order: params.order,
+      groupBy:
+        params.groupBy ??
+        (params.order === "sequential" ? tableInfo(inputs.data)?.series : undefined),
+    },
+  }),
   check(params) {
     const sum = params.train + params.val + params.test;
     const problems = [];
@@ -46,18 +82,41 @@ export const split = defineKind({
         message: `train + val + test must be 1, but they add up to ${+sum.toFixed(12)}`,
         hint: "fractions are shares of the rows, e.g. train: 0.8, val: 0.1, test: 0.1",
       });
+    if (params.by !== undefined && !params.stratify)
+      problems.push({
+        param: "by",
+        message: "`by` names the column to stratify by, but stratify is false",
+        hint: "add stratify: true",
+      });
     if (params.stratify && params.order === "sequential")
       problems.push({
         param: "stratify",
         message: "a sequential split cannot be stratified",
         hint: 'use order: "random" to stratify',
       });
-    if (params.order === "random" && params.context > 0)
+    if (params.context > 0)
       problems.push({
         param: "context",
-        message: "context is for sequential splits",
-        hint: 'order: "sequential"',
+        message:
+          "context is no longer needed: given the whole split, window(parts, ...) reads each part's history from the parts before it, and never takes a label or target from another part",
+        hint: "remove context, and pass the whole split to window",
       });
+    if (
+      params.nearDuplicates !== undefined &&
+      (params.order === "sequential" || params.groupBy !== undefined)
+    )
+      problems.push({
+        param: "nearDuplicates",
+        message:
+          'near-duplicate clusters are kept whole by random splits of rows, not with order: "sequential" or groupBy',
+      });
+    if (params.shingles !== undefined && !SHINGLES.test(params.shingles))
+      problems.push({
+        param: "shingles",
+        message: `shingles must be "word:N" or "char:N" (N from 1 to 99), not ${JSON.stringify(params.shingles)}`,
+      });
+    if (params.shingles !== undefined && params.nearDuplicates === undefined)
+      problems.push({ param: "shingles", message: "shingles are for nearDuplicates" });
     if (params.order === "random" && params.groupBy !== undefined && params.stratify)
       problems.push({
         param: "groupBy",
@@ -70,15 +129,17 @@ export const split = defineKind({
     const _n = rowCount(t);
     const fractions = [params.train, params.val, params.test];
     const assigned: number[][] = [[], [], []];
+    const steps = new Int32Array(_n);
+    const seriesBy = params.groupBy ?? t.roles.series;
     if (params.order === "sequential") {
-      // Each series in table order; within it, the first rows train, then val, then test, each later
-      // part preceded by `context` rows of history.
-      for (const rows of strata(t, params.groupBy, false)) {
+      // Each series in table order; within it, the first rows train, then val, then test. Each row
+      // keeps its step in its series, so a window stage can put the series back together.
+      for (const rows of strata(t, seriesBy, false)) {
+        rows.forEach((r, i) => (steps[r] = i));
         const counts = allocate(rows.length, fractions);
         let at = 0;
         counts.forEach((c, part) => {
-          for (let i = Math.max(0, part > 0 && c > 0 ? at - params.context : at); i < at + c; i++)
-            assigned[part]!.push(rows[i]!);
+          for (let i = at; i < at + c; i++) assigned[part]!.push(rows[i]!);
           at += c;
         });
       }
@@ -93,27 +154,130 @@ export const split = defineKind({
       });
     } else {
       const random = ctx.rng("split");
+      // Units that go to one part together: rows, or whole clusters of near-duplicate texts.
+      const units = params.nearDuplicates === undefined ? undefined : clustersOf(t, params, ctx);
       for (const group of strata(t, params.stratify ? (params.by ?? t.roles.label) : undefined)) {
-        const order = shuffled(group.length, random);
-        const counts = allocate(group.length, fractions);
+        const members = units ? group.filter((r) => units.has(r)) : group;
+        const order = shuffled(members.length, random);
+        const counts = allocate(members.length, fractions);
         let at = 0;
         counts.forEach((c, part) => {
-          for (let i = 0; i < c; i++) assigned[part]!.push(group[order[at++]!]!);
+          for (let i = 0; i < c; i++) {
+            const r = members[order[at++]!]!;
+            assigned[part]!.push(...(units ? units.get(r)! : [r]));
+          }
         });
       }
+      if (units) {
+        const many = [...units.values()].filter((u) => u.length > 1);
+        ctx.log(
+          `near-duplicates (Jaccard >= ${params.nearDuplicates}): ${many.length} clusters of ${many.reduce((a, u) => a + u.length, 0)} rows, each kept in one part: 0 cross-part near-duplicate pairs`,
+        );
+      }
     }
+    reportSharedContent(t, assigned, params.groupBy, ctx);
     // Rows keep their original order within each part.
     const out: Record<string, Table> = {};
-    PARTS.forEach(
-      (name, i) =>
-        (out[name] = takeRows(
-          t,
-          assigned[i]!.sort((a, b) => a - b),
-        )),
-    );
+    PARTS.forEach((name, i) => {
+      const rows = assigned[i]!.sort((a, b) => a - b);
+      const part = takeRows(t, rows);
+      if (params.order === "sequential")
+        part.timeline = {
+          part: i,
+          ...(seriesBy !== undefined ? { series: seriesBy } : {}),
+          step: Int32Array.from(rows, (r) => steps[r]!),
+        };
+      out[name] = part;
+    });
     return out;
   },
 });
+
+/**
+ * Clusters of near-duplicate texts: first row of each cluster -> its rows. A cluster's stratum is its
+ * first row's, so it is drawn once.
+ */
+function clustersOf(
+  t: Table,
+  params: { nearDuplicates?: number | undefined; shingles?: string | undefined },
+  ctx: StageContext,
+): Map<number, number[]> {
+  const text = t.roles.text;
+  if (!text)
+    throw new UserError("nearDuplicates compares texts, and the table has no text column", {
+      hint: "name it with `text:` when loading",
+    });
+  const cluster = nearDuplicateClusters(
+    column(t, text).values as string[],
+    params.nearDuplicates!,
+    parseShingles(params.shingles),
+    ctx.rng("near-duplicates"),
+  );
+  const units = new Map<number, number[]>();
+  cluster.forEach((c, r) => {
+    const u = units.get(c);
+    if (u) u.push(r);
+    else units.set(c, [r]);
+  });
+  return units;
+}
+
+/**
+ * Identical examples in different parts (the same text, or the same audio clip, under any name): a
+ * split by groups promises unseen groups, so it refuses them; any other split reports them.
+ */
+function reportSharedContent(
+  t: Table,
+  assigned: number[][],
+  groupBy: string | undefined,
+  ctx: StageContext,
+): void {
+  const content =
+    t.columns.find((c) => c.name === t.roles.text) ?? t.columns.find((c) => c.dtype === "audio");
+  if (!content) return;
+  const digest = (r: number) =>
+    contentDigest(
+      content.dtype === "audio"
+        ? content.values[r]!
+        : content.dtype === "string"
+          ? content.values[r]!
+          : String(content.values[r]),
+    );
+  const home = new Map<string, { part: number; row: number }>();
+  const shared: { part: number; row: number; with: { part: number; row: number } }[] = [];
+  assigned.forEach((rows, part) => {
+    for (const row of rows) {
+      const d = digest(row);
+      const first = home.get(d);
+      if (!first) home.set(d, { part, row });
+      else if (first.part !== part) shared.push({ part, row, with: first });
+    }
+  });
+  if (!shared.length) return;
+  const what = content.dtype === "audio" ? "clips" : "texts";
+  if (groupBy !== undefined) {
+    const g = asStrings(column(t, groupBy));
+    const pairs = new Map<string, number>();
+    for (const s of shared) {
+      const key = `"${g[s.with.row]}" (${PARTS[s.with.part]}) and "${g[s.row]}" (${PARTS[s.part]})`;
+      pairs.set(key, (pairs.get(key) ?? 0) + 1);
+    }
+    throw new UserError(
+      `the parts share ${shared.length} identical ${what} under different ${groupBy} names: ${[
+        ...pairs,
+      ]
+        .slice(0, 3)
+        .map(([k, n]) => `${k}: ${n}`)
+        .join("; ")}`,
+      {
+        hint: `these groups are one group under two names: keep one of them (e.g. clean(..., dropLabels: ...) on ${groupBy}, or fix the data)`,
+      },
+    );
+  }
+  ctx.log(
+    `${shared.length} example${shared.length === 1 ? "" : "s"} of val/test ${shared.length === 1 ? "has" : "have"} an identical twin in an earlier part (${what}); dedupe before splitting: clean(..., dedupe: true)`,
+  );
+}
 
 /** Row indices grouped by a column's value (groups in sorted value order, or first-seen order), or one group. */
 function strata(t: Table, by: string | undefined, sorted = true): number[][] {

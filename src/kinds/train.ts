@@ -82,6 +82,26 @@ export const train = defineKind({
     ...(params.patience === undefined && params.monitor !== "val_loss"
       ? [{ param: "monitor", message: "monitor is for early stopping, which needs `patience`" }]
       : []),
+    ...(params.patience === undefined && params.minDelta !== 0
+      ? [{ param: "minDelta", message: "minDelta is for early stopping, which needs `patience`" }]
+      : []),
+    ...(params.patience === undefined && !params.restoreBest
+      ? [
+          {
+            param: "restoreBest",
+            message: "restoreBest is for early stopping, which needs `patience`",
+          },
+        ]
+      : []),
+    ...(inputs.data?.batched && params.batchSize !== 32
+      ? [
+          {
+            param: "batchSize",
+            message: "the data comes in bucket batches, whose size bucket(batchSize: ...) sets",
+            hint: "set the size on the bucket stage",
+          },
+        ]
+      : []),
   ],
   async run(ctx, inputs, params): Promise<{ out: TrainedModel }> {
     const { model: spec, data, validation } = inputs;

@@ -1,6 +1,7 @@
 import { parse } from "../../grammar/api.js";
 import type * as A from "../../grammar/ast.js";
 import type { Diagnostic, Position, Span } from "../core/diagnostic.js";
+import { printArgument, printKey, printValue } from "./print.js";
 
 /**
  * `rnnp fmt`: one canonical layout for a pipeline. Two-space indent, one item per line, arguments
@@ -11,7 +12,6 @@ import type { Diagnostic, Position, Span } from "../core/diagnostic.js";
  */
 const WIDTH = 100;
 const INDENT = "  ";
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function format(source: string, file: string): { text?: string; diagnostics: Diagnostic[] } {
   const parsed = parse(source, file);
@@ -84,7 +84,7 @@ class Formatter {
         for (const a of inv.args) {
           this.leading(a.span.start.offset, depth + 1);
           const lines = this.broken(a.name ? `${a.name.text}: ` : "", a.value, depth + 1);
-          this.lines.push(...lines.slice(0, -1).map((l) => INDENT.repeat(depth + 1) + l));
+          for (const l of lines.slice(0, -1)) this.lines.push(INDENT.repeat(depth + 1) + l);
           this.emit(depth + 1, `${lines.at(-1)},`, a.span.end);
         }
         this.leading(argsEnd.offset - 1, depth + 1);
@@ -116,13 +116,7 @@ class Formatter {
     const items =
       v.type === "list"
         ? v.items.map((x) => this.broken("", x, depth + 1))
-        : v.entries.map((e) =>
-            this.broken(
-              `${IDENT.test(e.key.text) ? e.key.text : JSON.stringify(e.key.text)}: `,
-              e.value,
-              depth + 1,
-            ),
-          );
+        : v.entries.map((e) => this.broken(`${printKey(e.key.text)}: `, e.value, depth + 1));
     return [
       `${prefix}${open}`,
       ...items.flatMap((lines) =>
@@ -133,25 +127,11 @@ class Formatter {
   }
 
   private argument(a: A.Argument): string {
-    return a.name ? `${a.name.text}: ${this.value(a.value)}` : this.value(a.value);
+    return printArgument(a);
   }
 
   private value(v: A.Value): string {
-    switch (v.type) {
-      case "number":
-      case "string":
-        return v.raw;
-      case "bool":
-        return String(v.value);
-      case "list":
-        return `[${v.items.map((x) => this.value(x)).join(", ")}]`;
-      case "object":
-        return `{${v.entries.map((e) => `${IDENT.test(e.key.text) ? e.key.text : JSON.stringify(e.key.text)}: ${this.value(e.value)}`).join(", ")}}`;
-      case "ref":
-        return v.path.map((p) => p.text).join(".");
-      case "call":
-        return `${v.name.text}(${v.args.map((a) => this.argument(a)).join(", ")})`;
-    }
+    return printValue(v);
   }
 
   /**

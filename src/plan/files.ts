@@ -8,9 +8,11 @@ import { listFiles } from "../project/paths.js";
 
 /**
  * Content digests of the data files stages read. Content is the truth; the stat cache only avoids
- * re-reading a file whose size, mtime, inode and device are unchanged since it was hashed. As in
- * git's "racy" check, an entry is trusted only if the file was last modified well before it was
- * hashed: a write within the same clock tick as the hashing could otherwise go unseen.
+ * re-reading a file whose size, mtime, ctime, inode and device are unchanged since it was hashed.
+ * The ctime matters because the mtime can be set back (`cp -p`, `touch -r`, an unpacked archive)
+ * while the ctime cannot: any write or utimes moves it to now. As in git's "racy" check, an entry is
+ * trusted only if the file last changed (the later of mtime and ctime) well before it was hashed: a
+ * write within the same clock tick as the hashing could otherwise go unseen.
  */
 const RACY_NS = 2_000_000_000n;
 
@@ -46,9 +48,10 @@ export class FileHasher {
       cached &&
       cached.size === Number(st.size) &&
       cached.mtimeNs === String(st.mtimeNs) &&
+      cached.ctimeNs === String(st.ctimeNs) &&
       cached.ino === String(st.ino) &&
       cached.dev === String(st.dev) &&
-      st.mtimeNs + RACY_NS < BigInt(cached.hashedAtNs)
+      lastChangeNs(st) + RACY_NS < BigInt(cached.hashedAtNs)
     ) {
       return cached.digest;
     }
@@ -59,6 +62,7 @@ export class FileHasher {
       {
         size: Number(st.size),
         mtimeNs: String(st.mtimeNs),
+        ctimeNs: String(st.ctimeNs),
         ino: String(st.ino),
         dev: String(st.dev),
         digest,
@@ -67,6 +71,11 @@ export class FileHasher {
     ]);
     return digest;
   }
+}
+
+function lastChangeNs(st: BigIntStats): bigint {
+  if (st.ctimeNs > st.mtimeNs) return st.ctimeNs;
+  return st.mtimeNs;
 }
 
 /** Streams the file through SHA-256 in 1 MiB reads, so large files need no large buffers. */

@@ -1,3 +1,4 @@
+import { keyOfManifest } from "../cache/record.js";
 import { canonicalJson, type Json } from "../core/canonical.js";
 import { sha256, type Digest, type StageKey } from "../core/digest.js";
 
@@ -33,8 +34,9 @@ export interface Fingerprint {
   tools?: Record<string, string>;
 }
 
+/** The stage key: the SHA-256 of the canonical fingerprint, defined below the planner (cache/record.ts) so that the cache can check every record it is given against its key. */
 export function keyOf(fp: Fingerprint): StageKey {
-  return sha256(canonicalJson(fp)) as StageKey;
+  return keyOfManifest(fp);
 }
 
 /** What a stage computes, as opposed to how (version, runtime, tools): all its seed derives from. */

@@ -1,5 +1,7 @@
 import { UserError } from "../core/diagnostic.js";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { Json } from "../core/canonical.js";
 import type { Digest, StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
@@ -75,13 +77,49 @@ export function lockEntry(record: StageRecord<Fingerprint>): LockedStage {
 
 /**
  * Writes the lock atomically (write, then rename), with keys in a fixed order: an unchanged build
- * rewrites the same bytes, and a changed one shows only what changed.
+ * rewrites the same bytes, and a changed one shows only what changed. The temporary file's name is
+ * this write's own, so concurrent runs of one pipeline never rename each other's file away: the last
+ * rename wins, whole.
  */
 export function writeLockfile(path: string, lock: Lockfile): void {
+  removeStaleTemps(path);
   const text = `${JSON.stringify(lock, null, 2)}\n`;
   if (existsSync(path) && readFileSync(path, "utf8") === text) return;
-  writeFileSync(`${path}.tmp`, text);
-  renameSync(`${path}.tmp`, path);
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Temporary files of writers that were killed between writing and renaming (their pid is gone). */
+function removeStaleTemps(path: string): void {
+  const prefix = `${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = name.startsWith(prefix)
+      ? /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length))?.[1]
+      : undefined;
+    if (pid !== undefined && !processAlive(Number(pid)))
+      rmSync(join(dirname(path), name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** Looks pasts up in a lock (by key), for explanations in frozen runs. */
@@ -111,7 +149,8 @@ export function updatedLock(
   outcome: ReadonlyMap<string, "ok" | "failed">,
   previous?: Lockfile,
 ): Lockfile {
-  const stages: Record<string, LockedStage> = {};
+  // Stage names are data (`stage __proto__ = ...`): collected in a Map, made own properties at the end.
+  const stages = new Map<string, LockedStage>();
   for (const s of planner.order) {
     const o = outcome.get(s.name);
     if (o === "ok") {
@@ -119,9 +158,9 @@ export function updatedLock(
       // The store's record, not the one planned: a forced rerun may have replaced it.
       const record =
         res.state === "keyed" ? planner.store.getRecord<Fingerprint>(res.key) : undefined;
-      if (record) stages[s.name] = lockEntry(record);
-    } else if (o === undefined && previous?.stages[s.name]) {
-      stages[s.name] = previous.stages[s.name]!;
+      if (record) stages.set(s.name, lockEntry(record));
+    } else if (o === undefined && previous && Object.hasOwn(previous.stages, s.name)) {
+      stages.set(s.name, previous.stages[s.name]!);
     }
   }
   const usesRuntime = planner.order.some((s) => s.kind.backendDependent);
@@ -131,6 +170,6 @@ export function updatedLock(
     pipeline: planner.ir.name,
     rnnp: RNNP_VERSION,
     ...(usesRuntime && rt && !(rt instanceof Error) ? { runtime: rt } : {}),
-    stages,
+    stages: Object.fromEntries(stages),
   };
 }

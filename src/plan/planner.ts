@@ -1,6 +1,6 @@
-import { Graph } from "@dagrejs/graphlib";
 import type { Digest, StageKey } from "../core/digest.js";
 import { type Diagnostic, diagnostic, UserError } from "../core/diagnostic.js";
+import { ancestors, Digraph, topologicalOrder } from "../core/graph.js";
 import type { CacheStore } from "../cache/store.js";
 import type { StageRecord } from "../cache/record.js";
 import type { PipelineIR, StageIR } from "../lang/ir.js";
@@ -24,7 +24,8 @@ export type Resolution =
  * the runner reports outputs with `produced` as it goes.
  */
 export class Planner {
-  readonly graph = new Graph();
+  /** An edge from each stage to each stage that reads its outputs. */
+  readonly graph = new Digraph();
   /** Topological, with source order breaking ties, so output is stable and reads like the file. */
   readonly order: readonly StageIR[];
   private readonly byName = new Map<string, StageIR>();
@@ -39,13 +40,15 @@ export class Planner {
     readonly runtime?: Runtime | RuntimeUnavailable,
   ) {
     this.hasher = new FileHasher(store);
-    ir.stages.forEach((s) => {
+    const index = new Map<string, number>();
+    ir.stages.forEach((s, i) => {
       this.byName.set(s.name, s);
-      this.graph.setNode(s.name, s);
+      this.graph.addNode(s.name);
+      index.set(s.name, i);
     });
     for (const s of ir.stages)
-      for (const ref of Object.values(s.inputs)) this.graph.setEdge(ref.stage, s.name);
-    this.order = topological(ir.stages, this.graph);
+      for (const ref of Object.values(s.inputs)) this.graph.addEdge(ref.stage, s.name);
+    this.order = topologicalOrder(this.graph, (n) => index.get(n)!).order.map((n) => this.stage(n));
   }
 
   stage(name: string): StageIR {
@@ -60,20 +63,15 @@ export class Planner {
 
   /** Every stage `name` depends on, directly or not, plus itself, in topological order. */
   closure(names: readonly string[]): StageIR[] {
-    const want = new Set<string>();
-    const visit = (n: string) => {
-      if (want.has(n)) return;
-      want.add(n);
-      this.upstream(n).forEach(visit);
-    };
-    names.forEach(visit);
+    for (const n of names) this.stage(n); // an unknown name is a bug in the caller
+    const want = ancestors(this.graph, names);
     return this.order.filter((s) => want.has(s.name));
   }
 
   /** Records what a stage produced (ran, or found cached), which lets its dependents be keyed. */
   produced(name: string, outputs: Record<string, Digest>): void {
     this.outputs.set(name, outputs);
-    for (const next of this.graph.successors(name) ?? []) this.resolved.delete(next);
+    for (const next of this.graph.successors(name)) this.resolved.delete(next);
   }
 
   outputsOf(name: string): Record<string, Digest> | undefined {
@@ -189,21 +187,4 @@ function invalid(...diagnostics: Diagnostic[]): Resolution {
 
 export function digestsOf(record: StageRecord<unknown>): Record<string, Digest> {
   return Object.fromEntries(Object.entries(record.outputs).map(([k, o]) => [k, o.digest]));
-}
-
-function topological(stages: readonly StageIR[], g: Graph): StageIR[] {
-  const index = new Map(stages.map((s, i) => [s.name, i]));
-  const indegree = new Map(stages.map((s) => [s.name, (g.predecessors(s.name) ?? []).length]));
-  const ready = stages.filter((s) => indegree.get(s.name) === 0);
-  const out: StageIR[] = [];
-  while (ready.length) {
-    ready.sort((a, b) => index.get(a.name)! - index.get(b.name)!);
-    const s = ready.shift()!;
-    out.push(s);
-    for (const next of g.successors(s.name) ?? []) {
-      indegree.set(next, indegree.get(next)! - 1);
-      if (indegree.get(next) === 0) ready.push(g.node(next) as StageIR);
-    }
-  }
-  return out;
 }

@@ -2,7 +2,7 @@ import { UserError } from "../core/diagnostic.js";
 import { decode, encode } from "../core/codec.js";
 import { digestOf, type Digest } from "../core/digest.js";
 import type { CacheStore } from "../cache/store.js";
-import type { OutputRef } from "../cache/record.js";
+import type { OutputCheck, OutputRef } from "../cache/record.js";
 import {
   artifactFromValue,
   artifactToValue,
@@ -48,3 +48,28 @@ export function encodeArtifact(a: Artifact): EncodedArtifact {
     },
   };
 }
+
+/**
+ * An output's bytes against what its record says of them (for imports and remote fetches, where the
+ * record comes from elsewhere): they decode to an artifact of the record's type, described by the
+ * record's summary. The problem, or undefined.
+ */
+export const checkOutputBytes: OutputCheck = (bytes, ref) => {
+  let artifact: Artifact;
+  try {
+    artifact = artifactFromValue(decode(bytes));
+  } catch (e) {
+    return `does not decode as an artifact (${(e as Error).message})`;
+  }
+  if (artifact.type !== ref.type)
+    return `is a ${JSON.stringify(artifact.type)} artifact; its record says ${JSON.stringify(ref.type)}`;
+  let summary: unknown;
+  try {
+    summary = describeArtifact(artifact);
+  } catch (e) {
+    return `is a malformed ${artifact.type} (${(e as Error).message})`;
+  }
+  if (summary !== ref.summary)
+    return `is described as ${JSON.stringify(summary)}; its record says ${JSON.stringify(ref.summary)}`;
+  return undefined;
+};

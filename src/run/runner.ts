@@ -10,7 +10,13 @@ import { lockLookup, type LockedStage, type Lockfile } from "../plan/lockfile.js
 import { digestsOf, type Planner, type Resolution } from "../plan/planner.js";
 import { explainAgainst, type Reason } from "../plan/why.js";
 import type { Artifact } from "../artifacts/index.js";
-import { BadBlobError, encodeArtifact, readArtifact, type EncodedArtifact } from "./artifacts.js";
+import {
+  BadBlobError,
+  checkOutputBytes,
+  encodeArtifact,
+  readArtifact,
+  type EncodedArtifact,
+} from "./artifacts.js";
 import { RuntimeUnavailable } from "../runtime/descriptor.js";
 import type { Executor, StageTask, TaskHooks } from "./executor.js";
 import { withLease } from "./lease.js";
@@ -131,7 +137,7 @@ export class Runner {
           running.set(
             stage.name,
             this.delegate(stage, forced, options)
-              .then(async (r) => finish(await this.materialize(stage, r, emit, options.signal)))
+              .then(async (r) => finish(await this.materialize(stage, r, emit, options)))
               .finally(() => running.delete(stage.name)),
           );
         } else {
@@ -140,7 +146,7 @@ export class Runner {
               stage,
               await this.stage(stage, forced, emit, options),
               emit,
-              options.signal,
+              options,
             ),
           );
         }
@@ -183,7 +189,7 @@ export class Runner {
     emit: (e: RunEvent) => void,
     options: RunOptions,
   ): Promise<StageResult> {
-    const { signal, frozen, remote } = options;
+    const { frozen, remote } = options;
     const started = performance.now();
     const base = { name: stage.name, kind: stage.kind.name };
     let res = this.planner.resolve(stage.name);
@@ -201,7 +207,9 @@ export class Runner {
       res = this.planner.resolve(stage.name) as typeof res;
       source = "remote";
     }
-    const locked = frozen?.stages[stage.name];
+    if (frozen && res.record && !forced) res = this.vouchedFor(stage, res, emit);
+    const locked =
+      frozen && Object.hasOwn(frozen.stages, stage.name) ? frozen.stages[stage.name] : undefined;
     if (frozen) {
       const violation = !locked
         ? [{ text: `\`${stage.name}\` is not in the lockfile; run without --frozen to record it` }]
@@ -240,7 +248,7 @@ export class Runner {
             message: `waiting: pid ${holder.pid} on ${holder.host} is computing this stage`,
           }),
       },
-      () => this.execute(stage, forced, keyed, locked, started, emit, signal, remote),
+      () => this.execute(stage, forced, keyed, locked, started, emit, options),
     );
     if (!leased.done) return leased.value;
     // Another process computed it while this one waited.
@@ -261,13 +269,13 @@ export class Runner {
     locked: LockedStage | undefined,
     started: number,
     emit: (e: RunEvent) => void,
-    signal?: AbortSignal,
-    remote?: RemoteCache,
+    options: RunOptions,
   ): Promise<StageResult> {
+    const { signal, remote } = options;
     const base = { name: stage.name, kind: stage.kind.name };
     emit({ type: "start", stage, key: res.key });
     try {
-      const inputs = await this.inputsFor(stage, emit, signal);
+      const inputs = await this.inputsFor(stage, emit, options);
       // An input that had to be rebuilt may have changed this stage's key.
       const now = this.planner.resolve(stage.name);
       if (now.state !== "keyed") throw new Error(`internal: ${stage.name} lost its key`);
@@ -332,33 +340,85 @@ export class Runner {
     };
   }
 
-  /** For kinds with a result outside the cache (exports): restore it from the outputs, ran or cached. */
+  /**
+   * A frozen run vouches for the bytes of every stage it reports, so a cached stage's outputs are
+   * verified against their digests; a corrupt one is dropped with its record, and the stage runs again
+   * (and must then produce the bytes the lock records).
+   */
+  private vouchedFor(
+    stage: StageIR,
+    res: Extract<Resolution, { state: "keyed" }>,
+    emit: (e: RunEvent) => void,
+  ): Extract<Resolution, { state: "keyed" }> {
+    const store = this.planner.store;
+    const bad = [...new Set(Object.values(res.record!.outputs).map((o) => o.digest))].filter(
+      (d) => !store.blobIsIntact(d),
+    );
+    if (!bad.length) return res;
+    emit({
+      type: "log",
+      stage,
+      message: `${bad.map((d) => `artifact ${short(d)}`).join(", ")} of \`${stage.name}\` is corrupt in the cache; recomputing it`,
+    });
+    store.remove([res.key], bad);
+    this.planner.forget(stage.name);
+    return this.planner.resolve(stage.name) as Extract<Resolution, { state: "keyed" }>;
+  }
+
+  /**
+   * For kinds with a result outside the cache (exports): restore it from the outputs, ran or cached.
+   * An output found missing or corrupt is recomputed once, as an input would be.
+   */
   private async materialize(
     stage: StageIR,
     result: StageResult,
     emit: (e: RunEvent) => void,
-    signal?: AbortSignal,
+    options: RunOptions,
   ): Promise<StageResult> {
-    if (!stage.kind.materialize || (result.status !== "ran" && result.status !== "cached"))
-      return result;
-    try {
-      const digests = this.planner.outputsOf(stage.name)!;
-      const outputs = Object.fromEntries(
-        Object.entries(digests).map(([name, d]) => [name, readArtifact(this.planner.store, d)]),
-      );
-      await this.executor.materialize(
-        this.task(stage, {}),
-        outputs,
-        this.hooks(stage, emit, signal),
-      );
-      return result;
-    } catch (e) {
-      return {
-        ...result,
-        status: "failed",
-        diagnostics: toDiagnostics(e, stage, this.planner.ir.file),
-      };
+    if (!stage.kind.materialize) return result;
+    for (let healed = false; ; healed = true) {
+      if (result.status !== "ran" && result.status !== "cached") return result;
+      try {
+        const digests = this.planner.outputsOf(stage.name)!;
+        const outputs = Object.fromEntries(
+          Object.entries(digests).map(([name, d]) => [name, readArtifact(this.planner.store, d)]),
+        );
+        await this.executor.materialize(
+          this.task(stage, {}),
+          outputs,
+          this.hooks(stage, emit, options.signal),
+        );
+        return result;
+      } catch (e) {
+        if (e instanceof BadBlobError && !healed) {
+          emit({ type: "log", stage, message: `${e.message}; recomputing \`${stage.name}\`` });
+          result = await this.recompute(stage.name, e, emit, options);
+          continue;
+        }
+        return {
+          ...result,
+          status: "failed",
+          diagnostics: toDiagnostics(e, stage, this.planner.ir.file),
+        };
+      }
     }
+  }
+
+  /** A blob of `name` proved missing or corrupt: its record and the blob go, and the stage runs again. */
+  private recompute(
+    name: string,
+    bad: BadBlobError,
+    emit: (e: RunEvent) => void,
+    options: RunOptions,
+  ): Promise<StageResult> {
+    const res = this.planner.resolve(name);
+    if (res.state === "keyed") this.planner.store.remove([res.key], [bad.digest]);
+    this.planner.forget(name);
+    const { signal, frozen } = options;
+    return this.stage(this.planner.stage(name), true, emit, {
+      ...(signal ? { signal } : {}),
+      ...(frozen ? { frozen } : {}),
+    });
   }
 
   /**
@@ -368,7 +428,7 @@ export class Runner {
   private async inputsFor(
     stage: StageIR,
     emit: (e: RunEvent) => void,
-    signal?: AbortSignal,
+    options: RunOptions = {},
   ): Promise<Record<string, Artifact | ReadonlyMap<string, Artifact>>> {
     const rebuilt = new Set<string>();
     for (;;) {
@@ -394,18 +454,13 @@ export class Runner {
         const producer = (e as { producer?: string }).producer;
         if (!(e instanceof BadBlobError) || !producer || rebuilt.has(producer)) throw e;
         rebuilt.add(producer);
-        const res = this.planner.resolve(producer);
         emit({ type: "log", stage, message: `${e.message}; recomputing \`${producer}\`` });
-        if (res.state === "keyed") this.planner.store.remove([res.key], [e.digest]);
-        this.planner.forget(producer);
-        const again = await this.stage(
-          this.planner.stage(producer),
-          true,
-          emit,
-          signal ? { signal } : {},
-        );
+        const again = await this.recompute(producer, e, emit, options);
         emit({ type: "end", result: again });
-        if (again.status !== "ran") throw new Error(`could not recompute \`${producer}\``);
+        if (again.status !== "ran")
+          throw new UserError(
+            `its input \`${producer}\` was corrupt in the cache and could not be recomputed`,
+          );
       }
     }
   }
@@ -446,7 +501,10 @@ export class Runner {
   ): Promise<boolean> {
     const store = this.planner.store;
     try {
-      const got = await remote.fetchStage(key, (d) => store.hasBlob(d));
+      const got = await remote.fetchStage(key, (d) => store.hasBlob(d), {
+        output: checkOutputBytes,
+        record: (r) => recordFitsStage(r, stage),
+      });
       if (!got) return false;
       store.importAll([got.record], got.blobs.keys(), (d) => got.blobs.get(d)!);
       this.planner.forget(stage.name);
@@ -512,6 +570,18 @@ export class Runner {
     this.planner.produced(stage.name, digestsOf(record));
     return { record, blobs };
   }
+}
+
+/** A record from elsewhere against the stage it would stand for: its kind, output names and types. */
+function recordFitsStage(r: StageRecord<unknown>, stage: StageIR): string | undefined {
+  if (r.kind !== stage.kind.name) return `it is of kind ${r.kind}, the stage of ${stage.kind.name}`;
+  const names = Object.keys(r.outputs).sort();
+  if (names.join() !== [...stage.outputs].sort().join())
+    return `its outputs are ${names.join(", ")}; the stage's are ${stage.outputs.join(", ")}`;
+  const wrong = Object.entries(r.outputs).find(([, o]) => o.type !== stage.kind.outputType);
+  if (wrong)
+    return `its output ${wrong[0]} is a ${wrong[1].type}; ${stage.kind.name} makes ${stage.kind.outputType}s`;
+  return undefined;
 }
 
 /** Artifacts whose digests differ from the lock's: same key, other bytes (a nondeterministic stage, or another machine's numerics). */

@@ -1,21 +1,24 @@
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { open } from "lmdb";
-import { digestOf, type StageKey } from "../../src/core/digest.js";
-import { gc, verify } from "../../src/cache/maintenance.js";
-import type { StageRecord } from "../../src/cache/record.js";
+import { digestOf } from "../../src/core/digest.js";
+import { gc } from "../../src/cache/maintenance.js";
+import { BadRecordError, keyOfManifest, type StageRecord } from "../../src/cache/record.js";
+import { beyond, repairCache, verifyCache } from "../../src/cache/salvage.js";
 import { CacheStore } from "../../src/cache/store.js";
 import { tempDir } from "../helpers.js";
 
+/** A record of a fake stage `name`, keyed (as every stored record must be) by the digest of its manifest. */
 function record(
-  key: string,
+  name: string,
   blobs: Uint8Array[],
   createdAt = new Date().toISOString(),
+  manifest: Record<string, unknown> = { kind: "test", stage: name },
 ): StageRecord<unknown> {
   return {
-    key: key.padEnd(64, "0") as StageKey,
+    key: keyOfManifest(manifest),
     kind: "test",
     outputs: Object.fromEntries(
       blobs.map((b, i) => [
@@ -23,12 +26,12 @@ function record(
         { digest: digestOf(b), size: b.length, type: "table", summary: "" },
       ]),
     ),
-    manifest: { k: key },
+    manifest,
     inputsFrom: {},
     provenance: {
       pipeline: "p",
       file: "p.rnnp",
-      stage: key,
+      stage: name,
       createdAt,
       durationMs: 1,
       rnnpVersion: "test",
@@ -37,6 +40,18 @@ function record(
 }
 
 const blobsOf = (bs: Uint8Array[]) => new Map(bs.map((b) => [digestOf(b), b]));
+const keyOf = (name: string) => record(name, []).key;
+
+/** Writes raw bytes into one of the cache's tables behind the store's back, as a disk fault would. */
+async function tamper(dir: string, table: string, key: string, value: Buffer | unknown) {
+  const raw = open({ path: dir, maxDbs: 8, compression: false });
+  const db = raw.openDB({
+    name: table,
+    encoding: Buffer.isBuffer(value) ? "binary" : "msgpack",
+  });
+  await db.put(key, value);
+  await raw.close();
+}
 
 describe("cache store", () => {
   it("a cache folder whose name has a dot (mktemp's tmp.X, my.cache) is a folder, not a file", async () => {
@@ -59,40 +74,33 @@ describe("cache store", () => {
       stage: "b",
     });
     assert.equal([...store.allBlobDigests()].length, 2);
-    assert.equal(store.getRecord<unknown>(record("a", []).key)?.kind, "test");
+    assert.equal(store.getRecord<unknown>(keyOf("a"))?.kind, "test");
     await store.close();
   });
 
-  it("a commit that throws after writing blobs leaves nothing behind", async () => {
+  it("a commit that fails after writing blobs leaves nothing behind", async () => {
     const store = CacheStore.open(tempDir());
-    const bytes = Buffer.from("written first");
-    const r = record("bad", [bytes]);
-    // The record cannot be encoded: the throw comes after the blob was put in the same transaction.
-    Object.defineProperty(r.provenance, "stage", {
-      enumerable: true,
-      get: () => {
-        throw new Error("encoding failed");
-      },
-    });
+    const given = Buffer.from("written first");
+    const absent = Buffer.from("never given");
+    // The record names a blob it is not given: the throw comes after `given` was put, in the same transaction.
+    const r = record("bad", [given, absent]);
     assert.throws(
-      () => store.commit(r, blobsOf([bytes]), { pipeline: "p", stage: "bad" }),
-      /encoding failed/,
+      () => store.commit(r, blobsOf([given]), { pipeline: "p", stage: "bad" }),
+      /neither given nor stored/,
     );
-    assert.equal(store.hasBlob(digestOf(bytes)), false);
-    assert.equal(store.getRecord(r.key), undefined);
+    assert.equal(store.hasBlob(digestOf(given)), false);
+    assert.equal(store.hasRecord(r.key), false);
     assert.deepEqual(store.historyOf("p", "bad"), []);
     await store.close();
   });
 
-  it("refuses a record naming a blob it neither has nor is given", async () => {
+  it("refuses to store a record whose key is not the digest of its manifest", async () => {
     const store = CacheStore.open(tempDir());
+    const out = Buffer.from("out");
+    const r = { ...record("x", [out]), key: keyOf("y") };
     assert.throws(
-      () =>
-        store.commit(record("x", [Buffer.from("absent")]), new Map(), {
-          pipeline: "p",
-          stage: "x",
-        }),
-      /neither given nor stored/,
+      () => store.commit(r, blobsOf([out]), { pipeline: "p", stage: "x" }),
+      (e) => e instanceof BadRecordError && /manifest hashes to/.test(e.message),
     );
     assert.equal([...store.allRecords()].length, 0);
     await store.close();
@@ -100,37 +108,191 @@ describe("cache store", () => {
 
   it("keeps a history of keys per stage, newest first", async () => {
     const store = CacheStore.open(tempDir());
+    const out = Buffer.from("out");
     for (const k of ["k1", "k2", "k1"])
-      store.commit(record(k, []), new Map(), { pipeline: "p", stage: "s" });
-    assert.deepEqual(
-      store.historyOf("p", "s").map((k) => k.slice(0, 2)),
-      ["k1", "k2"],
-    );
+      store.commit(record(k, [out]), blobsOf([out]), { pipeline: "p", stage: "s" });
+    assert.deepEqual(store.historyOf("p", "s"), [keyOf("k1"), keyOf("k2")]);
     await store.close();
   });
 
-  it("verify finds a corrupt blob, drops it and every record naming it", async () => {
+  it("a record round-trips exactly, a `__proto__` in its manifest included (it stays filed under its key)", async () => {
+    const dir = tempDir();
+    const store = CacheStore.open(dir);
+    const manifest = JSON.parse(
+      '{"kind":"test","params":{"files":{"__proto__":"a.txt","b":"b.txt"}},"__proto__":1}',
+    ) as Record<string, unknown>;
+    const out = Buffer.from("out");
+    const r = record("proto", [out], undefined, manifest);
+    store.commit(r, blobsOf([out]), { pipeline: "p", stage: "proto" });
+    await store.close();
+    const again = CacheStore.open(dir);
+    const back = again.getRecord(r.key)!;
+    assert.deepEqual(Object.keys(back.manifest as object), ["kind", "params", "__proto__"]);
+    assert.equal(keyOfManifest(back.manifest), r.key);
+    assert.equal(Object.getPrototypeOf(back.manifest), Object.prototype);
+    assert.equal(({} as Record<string, unknown>).b, undefined, "nothing polluted");
+    await again.close();
+  });
+
+  it("reads records of caches written before records were JSON (msgpack)", async () => {
+    const dir = tempDir();
+    const out = Buffer.from("out");
+    const first = CacheStore.open(dir);
+    first.importBlob(digestOf(out), out);
+    await first.close();
+    const r = record("old", [out]);
+    await tamper(dir, "records", r.key, r);
+    const store = CacheStore.open(dir);
+    assert.deepEqual(store.getRecord(r.key), r);
+    await store.close();
+  });
+
+  it("a damaged record is reported as such (with what to do), never served; a changed manifest too", async () => {
+    const dir = tempDir();
+    const store = CacheStore.open(dir);
+    const bytes = Buffer.from("out");
+    const a = record("a", [bytes]);
+    const b = record("b", [bytes]);
+    store.commit(a, blobsOf([bytes]), { pipeline: "p", stage: "a" });
+    store.commit(b, blobsOf([bytes]), { pipeline: "p", stage: "b" });
+    await store.close();
+    // A flipped byte that breaks the JSON, and one that changes a parameter (still valid JSON).
+    await tamper(
+      dir,
+      "records",
+      a.key,
+      Buffer.from(JSON.stringify(a).replace('"kind"', '"ki\u0000d"')),
+    );
+    await tamper(
+      dir,
+      "records",
+      b.key,
+      Buffer.from(JSON.stringify(b).replace('"stage":"b"}', '"stage":"c"}')),
+    );
+    const again = CacheStore.open(dir);
+    for (const key of [a.key, b.key]) {
+      const e = (() => {
+        try {
+          again.getRecord(key);
+        } catch (err) {
+          return err;
+        }
+      })();
+      assert.ok(e instanceof BadRecordError, String(e));
+      assert.equal(e.code, "cache-corrupt");
+      assert.match(e.hint!, /rnnp cache verify/);
+    }
+    assert.deepEqual(
+      [...again.scanRecords()].map((s) => ("problem" in s ? s.problem.problem.slice(0, 20) : "ok")),
+      [a.key, b.key]
+        .sort()
+        .map((k) => (k === a.key ? "it does not decode: " : "its manifest hashes ")),
+    );
+    await again.close();
+  });
+
+  it("a record whose blob is gone is a miss, so its stage reruns and replaces it", async () => {
+    const store = CacheStore.open(tempDir());
+    const bytes = Buffer.from("out");
+    const r = record("a", [bytes]);
+    store.commit(r, blobsOf([bytes]), { pipeline: "p", stage: "a" });
+    store.remove([], [digestOf(bytes)]);
+    assert.equal(store.getRecord(r.key), undefined);
+    assert.equal(store.hasRecord(r.key), true);
+    await store.close();
+  });
+
+  it("a first open that fails as LMDB does when processes race on a fresh cache is retried", async () => {
+    let calls = 0;
+    const flaky = ((options: Parameters<typeof open>[0]) => {
+      if (++calls === 1) throw new Error("Invalid argument: No transaction to renew");
+      return open(options);
+    }) as typeof open;
+    const store = CacheStore.open(tempDir(), { openEnv: flaky });
+    assert.equal(calls, 2);
+    assert.equal(store.recordCount(), 0);
+    await store.close();
+  });
+
+  it("a cache LMDB cannot open is reported as damaged, with what to do", () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "data.mdb"), Buffer.alloc(64 * 1024, 7));
+    assert.throws(
+      () => CacheStore.open(dir),
+      (e: unknown) =>
+        e instanceof Error &&
+        (e as { code?: string }).code === "cache-corrupt" &&
+        /data.mdb is not a readable LMDB file \(its first page is not a meta page\)/.test(
+          e.message,
+        ),
+    );
+  });
+
+  it("verify (in a child process) drops a corrupt blob, every record naming it, damaged records and unnamed blobs", async () => {
     const dir = tempDir();
     const store = CacheStore.open(dir);
     const good = Buffer.from("good");
     const bad = Buffer.from("will rot");
     store.commit(record("g", [good]), blobsOf([good]), { pipeline: "p", stage: "g" });
     store.commit(record("b", [bad, good]), blobsOf([bad, good]), { pipeline: "p", stage: "b" });
-    // Corrupt the bytes behind the store's back, as a disk fault would.
-    const raw = open({ path: dir, maxDbs: 8 });
-    const blobs = raw.openDB({ name: "blobs", encoding: "binary" });
-    await blobs.put(digestOf(bad), Buffer.from("rotten!!"));
-    await raw.close();
-    const report = verify(store);
+    store.commit(record("d", [good]), blobsOf([good]), { pipeline: "p", stage: "d" });
+    const orphan = Buffer.from("no record names me");
+    store.importBlob(digestOf(orphan), orphan);
+    await store.close();
+    await tamper(dir, "blobs", digestOf(bad), Buffer.from("rotten!!"));
+    await tamper(dir, "records", keyOf("d"), Buffer.from("{not json"));
+    const report = await verifyCache(dir);
+    assert.equal(report.unreadable, undefined);
     assert.deepEqual(report.corrupt, [digestOf(bad)]);
     assert.deepEqual(
-      report.droppedRecords.map((r) => r.key.slice(0, 1)),
-      ["b"],
+      report.droppedRecords.map((r) => r.key),
+      [keyOf("b")],
     );
-    assert.equal(store.hasBlob(digestOf(bad)), false);
-    assert.ok(store.getRecord(record("g", []).key));
-    assert.deepEqual(verify(store).corrupt, []);
+    assert.deepEqual(
+      report.damagedRecords.map((r) => r.key),
+      [keyOf("d")],
+    );
+    assert.deepEqual(
+      report.orphans.map((o) => o.digest),
+      [digestOf(orphan)],
+    );
+    const after = CacheStore.open(dir);
+    assert.equal(after.hasBlob(digestOf(bad)), false);
+    assert.ok(after.getRecord(keyOf("g")));
+    assert.deepEqual(
+      [...after.allRecords()].map((r) => r.key),
+      [keyOf("g")],
+    );
+    await after.close();
+    const clean = await verifyCache(dir);
+    assert.deepEqual(
+      [clean.corrupt, clean.damagedRecords, clean.droppedRecords, clean.orphans],
+      [[], [], [], []],
+    );
+  });
+
+  it("verify --deep drops records whose outputs do not decode to what they say", async () => {
+    const dir = tempDir();
+    const store = CacheStore.open(dir);
+    const a = Buffer.from("artifact a");
+    const b = Buffer.from("artifact b");
+    store.commit(record("a", [a]), blobsOf([a]), { pipeline: "p", stage: "a" });
+    store.commit(record("b", [b]), blobsOf([b]), { pipeline: "p", stage: "b" });
     await store.close();
+    const report = await verifyCache(dir, {
+      deep: true,
+      check: (bytes) => (bytes.toString().endsWith("b") ? "does not decode" : undefined),
+    });
+    assert.deepEqual(report.deep, {
+      checked: 2,
+      failed: [{ key: keyOf("b"), stage: "p/b", problem: 'output "o0" does not decode' }],
+    });
+    const after = CacheStore.open(dir);
+    assert.deepEqual(
+      [...after.allRecords()].map((r) => r.key),
+      [keyOf("a")],
+    );
+    await after.close();
   });
 
   it("gc keeps what is kept and removes the rest with its unshared blobs", async () => {
@@ -142,14 +304,14 @@ describe("cache store", () => {
       pipeline: "p",
       stage: "drop",
     });
-    const keep = new Set([record("keep", []).key]);
+    const keep = new Set([keyOf("keep")]);
     const dry = gc(store, { keep, dryRun: true });
     assert.equal(dry.removedRecords.length, 1);
     assert.equal([...store.allRecords()].length, 2, "a dry run removes nothing");
     const report = gc(store, { keep });
     assert.deepEqual(
-      report.removedRecords.map((r) => r.key.slice(0, 4)),
-      ["drop"],
+      report.removedRecords.map((r) => r.key),
+      [keyOf("drop")],
     );
     assert.deepEqual(
       report.freedBlobs.map((b) => b.digest),
@@ -174,15 +336,15 @@ describe("cache store", () => {
     mk("mid", 10, 100);
     mk("new", 1, 100);
     assert.deepEqual(
-      gc(store, { maxAgeMs: 30 * day, now }).removedRecords.map((r) => r.key.slice(0, 3)),
+      gc(store, { maxAgeMs: 30 * day, now }).removedRecords.map((r) => r.provenance.stage),
       ["old"],
     );
     assert.deepEqual(
-      gc(store, { maxSizeBytes: 150, now }).removedRecords.map((r) => r.key.slice(0, 3)),
+      gc(store, { maxSizeBytes: 150, now }).removedRecords.map((r) => r.provenance.stage),
       ["mid"],
     );
     assert.deepEqual(
-      [...store.allRecords()].map((r) => r.key.slice(0, 3)),
+      [...store.allRecords()].map((r) => r.provenance.stage),
       ["new"],
     );
     await store.close();
@@ -211,5 +373,74 @@ describe("cache store", () => {
     // Blobs shared between writers are stored once.
     assert.equal([...store.allBlobDigests()].length, 4 * 60 + 10);
     await store.close();
+  });
+});
+
+describe("verify and repair survive the death of their readers", () => {
+  /** A cache of 12 records, each with a blob of its own; their keys and blob digests in LMDB's order. */
+  async function built(): Promise<{ dir: string; blobs: string[] }> {
+    const dir = tempDir();
+    const store = CacheStore.open(dir);
+    for (let i = 0; i < 12; i++) {
+      const b = Buffer.from(`blob ${i} `.repeat(100));
+      store.commit(record(`r${i}`, [b]), blobsOf([b]), { pipeline: "p", stage: `r${i}` });
+    }
+    const blobs = store.blobDigests();
+    await store.close();
+    return { dir, blobs };
+  }
+  const hex = (key: string) => Buffer.from(key).toString("hex");
+
+  it("a scan that dies (as on a damaged page) is reported as unreadable, and nothing is dropped", async () => {
+    const { dir } = await built();
+    const report = await verifyCache(dir, { faults: { scan: true } });
+    assert.match(
+      report.unreadable!,
+      /LMDB could not read it: the scan died with SIGSEGV while opening/,
+    );
+    const store = CacheStore.open(dir);
+    assert.equal(store.recordCount(), 12);
+    await store.close();
+  });
+
+  it("repair copies what it can read: a value that kills the reader is lost, a key the cursor dies past is stepped over", async () => {
+    const { dir, blobs } = await built();
+    // Blob 3 kills the reader; the page holding blobs 7 and 8 kills the cursor that reaches it.
+    const report = await repairCache(dir, {
+      faults: { table: "blobs", read: hex(blobs[3]!), range: [hex(blobs[6]!), hex(blobs[8]!)] },
+    });
+    const table = report.tables.find((t) => t.name === "blobs")!;
+    assert.equal(table.lost, 1, JSON.stringify(table));
+    assert.ok(table.skippedRanges >= 2, JSON.stringify(table));
+    const copied = new Set(report.verify.orphans.map((o) => o.digest));
+    assert.equal(copied.size, 0, "no copied blob is left unnamed");
+    // Blobs 0-2, 4-6 are before the damage; past it, stepping loses at most what shares a prefix.
+    assert.ok(table.copied >= 6 && table.copied <= 9, JSON.stringify(table));
+    assert.equal(report.verify.droppedRecords.length, 12 - table.copied);
+    assert.ok(report.damagedFile.endsWith("data.mdb"));
+    const store = CacheStore.open(dir);
+    assert.equal(store.recordCount(), table.copied);
+    for (const r of store.allRecords()) assert.ok(store.getRecord(r.key), "every record servable");
+    assert.deepEqual(
+      store.blobDigests().filter((d) => !store.blobIsIntact(d)),
+      [],
+    );
+    await store.close();
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.startsWith(".repair")),
+      [],
+    );
+  });
+});
+
+describe("repair's key stepping", () => {
+  it("steps just past a key, then past ever shorter prefixes of it, then gives up", () => {
+    assert.equal(beyond("6162", 0), "616200");
+    assert.equal(beyond("616263", 1), "616264");
+    assert.equal(beyond("61626364", 2), "6163");
+    assert.equal(beyond("61626364", 3), "62");
+    assert.equal(beyond("61626364", 4), undefined);
+    assert.equal(beyond("61ff", 1), "62", "carries");
+    assert.equal(beyond("ffff", 1), undefined, "nothing follows");
   });
 });

@@ -1,6 +1,7 @@
 // A worker for the multi-process cache test: commits `count` records, each with one private blob and
 // one of 10 blobs that every worker writes too.
-import { digestOf, type StageKey } from "../../src/core/digest.js";
+import { digestOf } from "../../src/core/digest.js";
+import { keyOfManifest } from "../../src/cache/record.js";
 import { CacheStore } from "../../src/cache/store.js";
 
 const [dir, id, count] = process.argv.slice(2) as [string, string, string];
@@ -8,7 +9,8 @@ const store = CacheStore.open(dir);
 for (let i = 0; i < Number(count); i++) {
   const own = Buffer.from(`worker ${id} record ${i} `.repeat(50));
   const shared = Buffer.from(`shared ${i % 10} `.repeat(200));
-  const key = digestOf(Buffer.from(`${id}/${i}`)) as string as StageKey;
+  const manifest = { kind: "test", writer: id, i };
+  const key = keyOfManifest(manifest);
   store.commit(
     {
       key,
@@ -17,7 +19,7 @@ for (let i = 0; i < Number(count); i++) {
         a: { digest: digestOf(own), size: own.length, type: "table", summary: "" },
         b: { digest: digestOf(shared), size: shared.length, type: "table", summary: "" },
       },
-      manifest: {},
+      manifest,
       inputsFrom: {},
       provenance: {
         pipeline: "p",

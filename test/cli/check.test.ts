@@ -31,7 +31,7 @@ const ALL_KINDS = `pipeline allkinds {
     dropout(rate: 0.3)
     dense(units: 2, activation: "softmax")
   }
-  stage fit = train(net, buckets.train, validation: buckets.val, epochs: 2, batchSize: 8)
+  stage fit = train(net, buckets.train, validation: buckets.val, epochs: 2)
   stage report = evaluate(fit, buckets.test)
   stage exported = export(fit, dir: "out")
 
@@ -230,7 +230,7 @@ describe("rnnp check", { skip: missingTool("espeak-ng") ?? false }, () => {
       JSON.parse(built.stdout) as { stages: { name: string; key: string }[] }
     ).stages.find((s) => s.name === "report")!.key;
     const env = open({ path: join(dir, "cache"), maxDbs: 12 });
-    const records = env.openDB({ name: "records", encoding: "msgpack" });
+    const records = env.openDB({ name: "records", encoding: "json" });
     const blobs = env.openDB({ name: "blobs", encoding: "binary" });
     const record = records.get(key) as { outputs: { out: { digest: string } } };
     // A genuine report with one metric changed, stored under its own digest.

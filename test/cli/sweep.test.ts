@@ -78,7 +78,7 @@ describe("sweeps", () => {
     assert.equal(table.code, 0, table.stderr);
     assert.match(
       table.stdout,
-      /^stage +units +lr +accuracy +macroF1 +macroPrecision +macroRecall +microF1\n(report +\d +0\.0\d +[\d.]+.*\n){4}$/,
+      /^stage +units +lr +accuracy +macroF1 +macroPrecision +macroRecall +microF1 +baseline +skill\n(report +\d +0\.0\d +[\d.]+.* majority 0\.55 +-?[\d.]+\n){4}no variant chosen: the trained models have no val_loss/,
     );
     const json = JSON.parse(
       cli(["compare", "s.rnnp", "--json", "--sort", "accuracy"], dir).stdout,
@@ -93,7 +93,10 @@ describe("sweeps", () => {
       [...acc].sort((a, b) => b - a),
     );
     const csv = cli(["compare", "s.rnnp", "--csv"], dir).stdout.trim().split("\n");
-    assert.equal(csv[0], "stage,units,lr,accuracy,macroF1,macroPrecision,macroRecall,microF1");
+    assert.equal(
+      csv[0],
+      "stage,units,lr,accuracy,macroF1,macroPrecision,macroRecall,microF1,baseline,skill",
+    );
     assert.equal(csv.length, 5);
 
     // -P pins a swept param; --stage takes a base name for all its variants.

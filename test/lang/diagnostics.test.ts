@@ -262,8 +262,13 @@ describe("semantic diagnostics", () => {
     );
   });
 
-  it("param values must be literals", () => {
-    only(`  params { a = raw }\n${BASE}`, "param-ref", "3:16", /param values must be literals/);
+  it("a param value cannot refer to a stage (params may refer to params)", () => {
+    only(
+      `  params { a = raw }\n${BASE}`,
+      "param-ref",
+      "3:16",
+      /param values cannot refer to stages/,
+    );
   });
 
   it("an unused param is a warning, not an error", () => {

@@ -23,15 +23,15 @@ const SAMPLE = `# header
 
 pipeline  demo{ // opens
   seed 42
-  params { units=64, lr = 1e-3,   name="x" } # after params
+  params { units=64, lr = 1e-3,   name="x", half=(params.units -1)/-2 } # after params
   # about raw
   stage raw=load.csv(path:"d.csv",text:"name",label:"label")   # trailing
   stage parts = split(raw, train: 0.8, val: 0.1, test: 0.1, stratify: true, by: "label", order: "random")
 
 
   stage net = model(parts.train) {
-    lstm(units: params.units) // layer comment
-    bidirectional(merge: "concat") { gru(units: 8), }
+    lstm(units: params.units*2+ -1) // layer comment
+    bidirectional(merge: "concat") { gru(units: -params.units / (2)), }
   }
   stage fit = train(net, # the model
     parts.train, optimizer: adam(lr: params.lr), weights: {a: 1, "b c": [1, 2]})
@@ -52,7 +52,8 @@ pipeline demo { // opens
   params {
     units = 64
     lr = 1e-3
-    name = "x" # after params
+    name = "x"
+    half = (params.units - 1) / -2 # after params
   }
   # about raw
   stage raw = load.csv(path: "d.csv", text: "name", label: "label") # trailing
@@ -67,9 +68,9 @@ pipeline demo { // opens
   )
 
   stage net = model(parts.train) {
-    lstm(units: params.units) // layer comment
+    lstm(units: params.units * 2 + -1) // layer comment
     bidirectional(merge: "concat") {
-      gru(units: 8)
+      gru(units: -params.units / (2))
     }
   }
   stage fit = train(
@@ -122,6 +123,11 @@ pipeline demo { // opens
       }),
       { numRuns: 200 },
     );
+  });
+
+  it("keeps object keys that are keywords quoted, so the output parses", () => {
+    const src = 'pipeline p {\n  seed {"stage": 1, "params": 2, "true": 3, "a b": 4, x: 5}\n}\n';
+    assert.equal(format(src, "f.rnnp").text, src);
   });
 
   it("refuses to format a file with syntax errors", () => {

@@ -33,7 +33,7 @@ const DATA =
     ...Array.from(
       { length: 60 },
       (_, i) =>
-        `${i % 7 === 0 ? " " : ""}Name${i % 23}${i % 5 === 0 ? "X" : "x"},${"abc"[i % 3]},${(i * 7) % 11}`,
+        `${i % 7 === 0 ? " " : ""}Name${i % 23}${i % 5 === 0 ? "X" : "x"},${"abc"[(i % 23) % 3]},${(i * 7) % 11}`,
     ),
   ].join("\n") + "\n";
 writeFileSync(join(dir, "d.csv"), DATA);
@@ -299,6 +299,25 @@ describe("stage keys (properties over random pipelines)", () => {
     const b = await keys(render(m("200"), { names }), names);
     assert.notEqual(a[1], b[1]);
     assert.equal(a[2], b[2]);
+  });
+});
+
+describe("stage keys and arithmetic", () => {
+  it("a key sees the evaluated value only: `13`, `14 - 1` and `params.a - 1` give one key", async () => {
+    const source = (n: string, params = "") =>
+      `pipeline arith {\n  seed 7\n${params}  stage s0 = load.csv(path: "d.csv", text: "name", label: "label")\n  stage s1 = head(s0, n: ${n})\n}\n`;
+    const names = ["s0", "s1"];
+    const literal = await keys(source("13"), names);
+    assert.deepEqual(await keys(source("14 - 1"), names), literal);
+    assert.deepEqual(await keys(source("(2 + 5) * 2 - 1"), names), literal);
+    assert.deepEqual(await keys(source("params.a - 1", "  params { a = 14 }\n"), names), literal);
+    assert.deepEqual(
+      await keys(source("params.b", "  params { a = 7, b = params.a * 2 - 1 }\n"), names),
+      literal,
+    );
+    const other = await keys(source("14 - 2"), names);
+    assert.equal(other[0], literal[0]);
+    assert.notEqual(other[1], literal[1]);
   });
 });
 

@@ -95,7 +95,7 @@ describe("load.csv", () => {
   it("an unclosed quote, a duplicate header, an empty file and a missing file are errors", async () => {
     assert.match(
       (await dataError(runKind("load.csv", dir, {}, { path: "quote.csv" }))).message,
-      /Quote Not Closed/,
+      /a quoted field is never closed/,
     );
     assert.match(
       (await dataError(runKind("load.csv", dir, {}, { path: "dup.csv" }))).message,

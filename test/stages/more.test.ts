@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { FeatureExtractor } from "../../src/data/audio/mfcc.js";
 import { resample } from "../../src/data/audio/wav.js";
-import { decodingReport, valueReport } from "../../src/evaluation/metrics.js";
+import { verdictLine } from "../../src/artifacts/report.js";
+import { valueBaselines, verdictOf } from "../../src/evaluation/baselines.js";
+import { decodingReport, valueErrors } from "../../src/evaluation/metrics.js";
 import { checkSource } from "../../src/lang/load.js";
 import { tempDir, writeFiles } from "../helpers.js";
 import { col, runKind, table } from "./helpers.js";
@@ -29,7 +31,7 @@ describe("split: groups and time series", () => {
     for (const s of speakers.test!) assert.ok(!speakers.train!.has(s) && !speakers.val!.has(s));
   });
 
-  it("sequential per series, with history rows before val and test", async () => {
+  it("sequential per series: each part holds its own period, and knows its place in time", async () => {
     const t = table({
       t: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20],
       sym: [..."aaaaaaaaaabbbbbbbbbb"],
@@ -38,11 +40,15 @@ describe("split: groups and time series", () => {
       "split",
       ".",
       { data: t },
-      { order: "sequential", groupBy: "sym", context: 2, train: 0.6, val: 0.2, test: 0.2 },
+      { order: "sequential", groupBy: "sym", train: 0.6, val: 0.2, test: 0.2 },
     );
     assert.deepEqual(col(parts.train!, "t"), [1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16]);
-    assert.deepEqual(col(parts.val!, "t"), [5, 6, 7, 8, 15, 16, 17, 18]);
-    assert.deepEqual(col(parts.test!, "t"), [7, 8, 9, 10, 17, 18, 19, 20]);
+    assert.deepEqual(col(parts.val!, "t"), [7, 8, 17, 18]);
+    assert.deepEqual(col(parts.test!, "t"), [9, 10, 19, 20]);
+    assert.deepEqual(
+      { ...parts.val!.timeline, step: Array.from(parts.val!.timeline!.step) },
+      { part: 1, series: "sym", step: [6, 7, 6, 7] },
+    );
   });
 });
 
@@ -147,28 +153,44 @@ describe("audio features", () => {
 });
 
 describe("forecast and decoding metrics", () => {
-  it("the naive last-value forecast and the skill against it", () => {
-    const r = valueReport(
-      Float32Array.from([1, 2]),
-      Float32Array.from([1.5, 2.5]),
+  it("baselines are scored like the model, and the verdict names the strongest", () => {
+    const y = Float32Array.from([1.5, 2.5]);
+    const model = valueErrors(Float32Array.from([1, 2]), y, ["v"], 1);
+    const { scores } = valueBaselines(
+      [
+        { name: "naive", doc: "", y: Float32Array.from([0, 0]) },
+        { name: "mean", doc: "", y: Float32Array.from([2, 2]) },
+      ],
+      y,
       ["v"],
       1,
-      undefined,
-      Float32Array.from([0, 0]),
     );
-    assert.equal(r.metrics.mae, 0.5);
-    assert.equal(r.metrics.naiveMae, 2);
-    assert.equal(r.metrics.skill, 0.75);
+    assert.equal(model.metrics.mae, 0.5);
+    assert.deepEqual(
+      scores.map((b) => [b.name, b.metrics.mae]),
+      [
+        ["naive", 2],
+        ["mean", 0.5],
+      ],
+    );
+    const v = verdictOf(model.metrics, scores, "mae")!;
+    assert.deepEqual(
+      { baseline: v.baseline, beats: v.beats, margin: v.margin },
+      { baseline: "mean", beats: false, margin: 0 },
+    );
+    assert.equal(
+      verdictLine(v),
+      "does NOT beat its strongest baseline, mean (mae 0.5): mae 0.5, skill 0",
+    );
   });
 
   it("relative targets are undone with each example's reference before scoring", () => {
     // Predicted +10% and truth +20% of a reference of 50: errors of 5.
-    const r = valueReport(
+    const r = valueErrors(
       Float32Array.from([0.1]),
       Float32Array.from([0.2]),
       ["p"],
       1,
-      undefined,
       undefined,
       Float32Array.from([50]),
     );

@@ -1,12 +1,16 @@
-import { fromCwd, io, stdout } from "../io.js";
+import { fromCwd, io, stderr, stdout } from "../io.js";
 import bytes from "bytes";
 import ms from "ms";
+import { UserError } from "../../core/diagnostic.js";
 import { short, type StageKey } from "../../core/digest.js";
-import { gc, verify } from "../../cache/maintenance.js";
+import { gc } from "../../cache/maintenance.js";
 import type { StageRecord } from "../../cache/record.js";
+import { repairCache, verifyCache, type VerifyReport } from "../../cache/salvage.js";
 import type { CacheStore } from "../../cache/store.js";
-import { BundleError, exportBundle, importBundle } from "../../cache/bundle.js";
-import { cacheKeyFromEnv, SignatureError } from "../../cache/signing.js";
+import { exportBundle, importBundle, type OnProgress } from "../../cache/bundle.js";
+import { cacheKeyFromEnv } from "../../cache/signing.js";
+import { checkOutputBytes } from "../../run/artifacts.js";
+import type { AnyKind } from "../../stages/kind.js";
 import { readLockfile } from "../../plan/lockfile.js";
 import { Planner } from "../../plan/planner.js";
 import {
@@ -19,6 +23,7 @@ import {
   printJson,
   runtimeFor,
   table,
+  printDiagnostics,
   type CommonOptions,
 } from "../context.js";
 
@@ -32,9 +37,28 @@ function age(iso: string): string {
 
 export function cacheLs(opts: CommonOptions & { json?: boolean }): number {
   const store = openCache(opts);
-  const records = [...store.allRecords()].sort((a, b) =>
-    b.provenance.createdAt.localeCompare(a.provenance.createdAt),
-  );
+  const scanned = [...store.scanRecords()];
+  const damaged = scanned.flatMap((e) => ("problem" in e ? [e] : []));
+  const records = scanned
+    .flatMap((e) => ("record" in e ? [e.record] : []))
+    .sort((a, b) => b.provenance.createdAt.localeCompare(a.provenance.createdAt));
+  // Damaged records are not listed as records: they are reported, with what to do.
+  const found = () => {
+    if (!damaged.length) return EXIT.ok;
+    printDiagnostics([
+      new UserError(
+        `${damaged.length} damaged record${damaged.length === 1 ? "" : "s"} in the cache (${damaged
+          .slice(0, 3)
+          .map((d) => `${short(d.key)}: ${d.problem.problem}`)
+          .join("; ")}${damaged.length > 3 ? "; ..." : ""})`,
+        {
+          code: "cache-corrupt",
+          hint: "run `rnnp cache verify`: it drops them, and their stages recompute",
+        },
+      ).toDiagnostic(),
+    ]);
+    return EXIT.failed;
+  };
   if (opts.json) {
     printJson({
       records: records.map((r) => {
@@ -50,12 +74,13 @@ export function cacheLs(opts: CommonOptions & { json?: boolean }): number {
           checked: check ?? null,
         };
       }),
+      damaged: damaged.map((d) => ({ key: d.key, problem: d.problem.problem })),
     });
-    return EXIT.ok;
+    return found();
   }
   if (!records.length) {
-    stdout().write(`the cache at ${store.dir} is empty\n`);
-    return EXIT.ok;
+    stdout().write(`the cache at ${store.dir} has no records\n`);
+    return found();
   }
   const rows = [
     ["key", "kind", "made by", "size", "age", "checked"].map((h) => stdout().c.bold(h)),
@@ -83,7 +108,7 @@ export function cacheLs(opts: CommonOptions & { json?: boolean }): number {
       `${records.length} records, ${formatBytes(total)} of artifacts in ${store.dir}\n`,
     ),
   );
-  return EXIT.ok;
+  return found();
 }
 
 export function findRecord(store: CacheStore, prefix: string): StageRecord<unknown> {
@@ -133,21 +158,144 @@ export function cachePath(opts: CommonOptions): number {
   return EXIT.ok;
 }
 
-export function cacheVerify(opts: CommonOptions & { json?: boolean }): number {
-  const report = verify(openCache(opts));
-  if (opts.json) printJson(report);
-  else {
-    for (const d of report.corrupt)
-      stdout().write(`${stdout().c.red("corrupt")} blob ${d}: removed\n`);
-    for (const r of report.droppedRecords)
-      stdout().write(
-        `${stdout().c.yellow("dropped")} record ${short(r.key)} (${r.stage}): it names ${r.missing.length} bad blob(s); the stage will recompute\n`,
-      );
-    stdout().write(
-      `${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)}) checked: ${report.corrupt.length ? stdout().c.red(`${report.corrupt.length} corrupt`) : stdout().c.green("all intact")}\n`,
+/**
+ * `cache verify [--deep]`: reads everything in a child process (a damaged LMDB page can crash the
+ * reader), drops damaged records, corrupt blobs, the records naming them and blobs no record names.
+ */
+export async function cacheVerify(
+  opts: CommonOptions & { json?: boolean; deep?: boolean },
+): Promise<number> {
+  return withProgressLine(!opts.json, async (progress) => {
+    const report = await verifyCache(cacheDir(opts), {
+      ...(opts.deep ? { deep: true, check: checkOutputBytes } : {}),
+      onProgress: progress.update,
+    });
+    if (opts.json) printJson(report);
+    if (report.unreadable) {
+      printDiagnostics([
+        new UserError(`the cache at ${cacheDir(opts)} is damaged: ${report.unreadable}`, {
+          code: "cache-corrupt",
+          hint: "run `rnnp cache repair`: it copies what LMDB can still read into a new environment",
+        }).toDiagnostic(),
+      ]);
+      return EXIT.failed;
+    }
+    if (!opts.json) printVerify(report);
+    return verifyFound(report) ? EXIT.failed : EXIT.ok;
+  });
+}
+
+const verifyFound = (r: VerifyReport) =>
+  r.corrupt.length +
+    r.damagedRecords.length +
+    r.droppedRecords.length +
+    (r.deep?.failed.length ?? 0) >
+  0;
+
+function printVerify(report: VerifyReport): void {
+  const out = (line: string) => stdout().write(`${line}\n`);
+  for (const d of report.corrupt) out(`${stdout().c.red("corrupt")} blob ${d}: removed`);
+  for (const r of report.damagedRecords)
+    out(
+      `${stdout().c.red("damaged")} record ${short(r.key)}: ${r.problem}; removed, the stage will recompute`,
     );
+  for (const r of report.droppedRecords)
+    out(
+      `${stdout().c.yellow("dropped")} record ${short(r.key)} (${r.stage}): it names ${r.missing.length} bad blob(s); the stage will recompute`,
+    );
+  for (const f of report.deep?.failed ?? [])
+    out(
+      `${stdout().c.yellow("dropped")} record ${short(f.key)} (${f.stage}): ${f.problem}; the stage will recompute`,
+    );
+  if (report.orphans.length)
+    out(
+      `${stdout().c.dim("swept")} ${report.orphans.length} blob(s) no record names (${formatBytes(report.orphans.reduce((a, o) => a + o.size, 0))})`,
+    );
+  const bad =
+    report.corrupt.length + report.damagedRecords.length + (report.deep?.failed.length ?? 0);
+  const decoded = report.deep ? `, ${report.deep.checked} artifacts decoded,` : "";
+  out(
+    `${report.recordsChecked} records${decoded} and ${report.blobsChecked} blobs (${formatBytes(report.bytesChecked)}) checked: ${bad ? stdout().c.red(`${bad} damaged`) : stdout().c.green("all intact")}`,
+  );
+}
+
+/** `cache repair`: what LMDB can still read, copied into a new environment that replaces the damaged one. */
+export async function cacheRepair(opts: CommonOptions & { json?: boolean }): Promise<number> {
+  return withProgressLine(!opts.json, async (progress) => {
+    const report = await repairCache(cacheDir(opts), {
+      check: checkOutputBytes,
+      onProgress: progress.update,
+      onTable: (name) => progress.update(`copying ${name}`, 0, 0),
+    });
+    if (opts.json) {
+      printJson(report);
+      return EXIT.ok;
+    }
+    for (const t of report.tables)
+      stdout().write(
+        `${t.name}: ${t.copied} copied${t.lost ? `, ${stdout().c.red(`${t.lost} lost`)}` : ""}${t.skippedRanges ? `, ${stdout().c.red(`${t.skippedRanges} damaged ranges skipped`)}` : ""}${t.unreadable ? stdout().c.red(` (${t.unreadable})`) : ""}\n`,
+      );
+    printVerify(report.verify);
+    stdout().write(
+      `repaired ${cacheDir(opts)}; the damaged file is kept at ${report.damagedFile} (delete it when you no longer need it)\n`,
+    );
+    return EXIT.ok;
+  });
+}
+
+/** A record from a bundle against its kind: one this rnnp knows, making artifacts of the kind's type. */
+export function recordFitsKind(
+  r: StageRecord<unknown>,
+  kinds: ReadonlyMap<string, AnyKind>,
+): string | undefined {
+  const kind = kinds.get(r.kind);
+  if (!kind) return `it is of kind ${JSON.stringify(r.kind)}, which this rnnp does not have`;
+  if (Array.isArray(kind.outputs)) {
+    const names = Object.keys(r.outputs).sort();
+    if (names.join() !== [...kind.outputs].sort().join())
+      return `its outputs are ${names.join(", ")}; ${kind.name} makes ${kind.outputs.join(", ")}`;
   }
-  return report.corrupt.length || report.droppedRecords.length ? EXIT.failed : EXIT.ok;
+  const wrong = Object.entries(r.outputs).find(([, o]) => o.type !== kind.outputType);
+  if (wrong)
+    return `its output ${wrong[0]} is a ${wrong[1].type}; ${kind.name} makes ${kind.outputType}s`;
+  return undefined;
+}
+
+/** Runs `fn` with a progress line (see progressLine), cleared when it ends, however it ends. */
+async function withProgressLine<T>(
+  enabled: boolean,
+  fn: (progress: { update: OnProgress }) => Promise<T>,
+): Promise<T> {
+  const progress = progressLine(enabled);
+  try {
+    return await fn(progress);
+  } finally {
+    progress.stop();
+  }
+}
+
+/** A one-line progress report on stderr, only on a terminal, at most ten times a second. */
+function progressLine(enabled: boolean): { update: OnProgress; stop(): void } {
+  const err = stderr();
+  const tty = enabled && err.isTTY;
+  let last = 0;
+  let shown = false;
+  return {
+    update: (phase, done, total) => {
+      if (!tty) return;
+      const now = Date.now();
+      if (now - last < 100 && done < total) return;
+      last = now;
+      shown = true;
+      const bytesPhase = phase === "read" || phase === "export";
+      const of = (n: number) => (bytesPhase ? formatBytes(n) : String(n));
+      err.write(`\r\x1b[K  ${phase} ${total ? `${of(done)} of ${of(total)}` : ""}`);
+    },
+    stop: () => {
+      if (shown) err.write("\r\x1b[K");
+      shown = false;
+    },
+  };
 }
 
 /** The records the given pipelines currently use (every stage whose key is known and cached). */
@@ -174,21 +322,24 @@ export async function cacheExport(
   files: string[],
   opts: CommonOptions & { output: string; gzip?: boolean; json?: boolean },
 ): Promise<number> {
-  const store = openCache(opts);
-  const keep = files.length ? recordsUsedBy(store, files, opts) : undefined;
-  const records = [...store.allRecords()].filter((r) => !keep || keep.has(r.key));
-  const started = performance.now();
-  const report = await exportBundle(store, records, fromCwd(opts.output), {
-    ...(opts.gzip ? { gzip: true } : {}),
-    ...(cacheKeyFromEnv(io().env) ? { key: cacheKeyFromEnv(io().env)! } : {}),
+  return withProgressLine(!opts.json, async (progress) => {
+    const store = openCache(opts);
+    const keep = files.length ? recordsUsedBy(store, files, opts) : undefined;
+    const records = [...store.allRecords()].filter((r) => !keep || keep.has(r.key));
+    const started = performance.now();
+    const report = await exportBundle(store, records, fromCwd(opts.output), {
+      ...(opts.gzip ? { gzip: true } : {}),
+      ...(cacheKeyFromEnv(io().env) ? { key: cacheKeyFromEnv(io().env)! } : {}),
+      onProgress: progress.update,
+    });
+    const secs = (performance.now() - started) / 1000;
+    if (opts.json) printJson({ ...report, file: opts.output, seconds: secs });
+    else
+      stdout().write(
+        `wrote ${opts.output}: ${report.records} records, ${report.blobs} blobs (${formatBytes(report.bytes)})${cacheKeyFromEnv(io().env) ? ", signed" : ""} in ${secs.toFixed(2)} s\n`,
+      );
+    return EXIT.ok;
   });
-  const secs = (performance.now() - started) / 1000;
-  if (opts.json) printJson({ ...report, file: opts.output, seconds: secs });
-  else
-    stdout().write(
-      `wrote ${opts.output}: ${report.records} records, ${report.blobs} blobs (${formatBytes(report.bytes)})${cacheKeyFromEnv(io().env) ? ", signed" : ""} in ${secs.toFixed(2)} s\n`,
-    );
-  return EXIT.ok;
 }
 
 export async function cacheImport(
@@ -205,31 +356,26 @@ export async function cacheImport(
       EXIT.invalid,
       `--max-entry-size ${opts.maxEntrySize}: expected a size such as 2GB`,
     );
-  const store = openCache(opts);
-  const started = performance.now();
-  let report: Awaited<ReturnType<typeof importBundle>>;
-  try {
-    report = await importBundle(store, fromCwd(file), {
+  const { kinds } = await import("../../kinds/registry.js");
+  return withProgressLine(!opts.json, async (progress) => {
+    const store = openCache(opts);
+    const started = performance.now();
+    const report = await importBundle(store, fromCwd(file), {
       ...(cacheKeyFromEnv(io().env) ? { key: cacheKeyFromEnv(io().env)! } : {}),
       ...(maxEntryBytes != null ? { maxEntryBytes } : {}),
+      check: checkOutputBytes,
+      checkRecord: (r) => recordFitsKind(r, kinds),
+      onProgress: progress.update,
     });
-  } catch (e) {
-    if (
-      e instanceof BundleError ||
-      e instanceof SignatureError ||
-      (e as NodeJS.ErrnoException).code === "ENOENT"
-    )
-      throw new Exit(EXIT.failed, (e as Error).message);
-    throw e;
-  }
-  const secs = (performance.now() - started) / 1000;
-  if (opts.json) printJson({ ...report, seconds: secs });
-  else {
-    stdout().write(
-      `imported ${file}: added ${report.records.added} records and ${report.blobs.added} blobs (${formatBytes(report.blobs.bytes)}); already had ${report.records.had} records and ${report.blobs.had} blobs\n`,
-    );
-  }
-  return EXIT.ok;
+    const secs = (performance.now() - started) / 1000;
+    if (opts.json) printJson({ ...report, seconds: secs });
+    else {
+      stdout().write(
+        `imported ${file}: added ${report.records.added} records and ${report.blobs.added} blobs (${formatBytes(report.blobs.bytes)}); already had ${report.records.had} records and ${report.blobs.had} blobs\n`,
+      );
+    }
+    return EXIT.ok;
+  });
 }
 
 export function cacheGc(

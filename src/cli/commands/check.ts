@@ -73,7 +73,8 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
       const expected = Object.fromEntries(
         Object.entries(res.record.outputs).map(([o, r]) => [o, r.digest]),
       );
-      const locked = lock?.stages[name]?.key === res.key ? lock.stages[name]!.outputs : undefined;
+      const entry = lock && Object.hasOwn(lock.stages, name) ? lock.stages[name] : undefined;
+      const locked = entry?.key === res.key ? entry.outputs : undefined;
       const checks: OutputCheck[] = [];
       for (let run = 1; run <= runs; run++) {
         for (const t of threaded ? threads : [undefined]) {

@@ -42,12 +42,15 @@ export async function dagCommand(
       "}",
     ].join("\n");
   } else if (format === "mermaid") {
-    const mid = (n: string) => `s_${n}`;
+    // Mermaid ids are plain words: a sweep variant's name (`fit[units=64]`) is not one.
+    const index = new Map(planner.order.map((s, i) => [s.name, i]));
+    const mid = (n: string) => (/^\w+$/.test(n) ? `s_${n}` : `v${index.get(n)}`);
+    const label = (n: string) => n.replace(/"/g, "#quot;");
     out = [
       "flowchart LR",
       ...planner.order.map(
         (s) =>
-          `  ${mid(s.name)}["${s.name}<br/><small>${s.kind.name}</small>"]:::${status.get(s.name)}`,
+          `  ${mid(s.name)}["${label(s.name)}<br/><small>${s.kind.name}</small>"]:::${status.get(s.name)}`,
       ),
       ...edges.map((e) => `  ${mid(e.from)} -->|${e.label}| ${mid(e.to)}`),
       "  classDef fresh fill:#d4f4dd,stroke:#2f855a",

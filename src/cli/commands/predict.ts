@@ -195,26 +195,35 @@ function inputsFor(
         `${opts.file} has ${records.length} rows; the model needs the last ${w.length}`,
       );
     const rows = records.slice(-w.length);
-    for (const c of w.columns)
+    const categorical = w.categorical ?? [];
+    for (const c of [...w.columns, ...categorical.map((k) => k.column)])
       if (!(c in rows[0]!)) throw new Exit(EXIT.invalid, `${opts.file} has no column "${c}"`);
     // Relative windows are ratios to the window's last value, as in training.
     const relativeTo = w.relative
       ? new Map(w.columns.map((c) => [c, Number(rows.at(-1)![c])]))
       : undefined;
-    const x = new Float32Array(w.length * w.columns.length);
-    rows.forEach((r, t) =>
+    // Numeric features, then each categorical column one-hot over its training classes.
+    const F = w.columns.length + categorical.reduce((a, k) => a + k.classes.length, 0);
+    const x = new Float32Array(w.length * F);
+    rows.forEach((r, t) => {
       w.columns.forEach((c, f) => {
         const s = w.scaling?.[c];
         const v = relativeTo ? Number(r[c]) / relativeTo.get(c)! - 1 : Number(r[c]);
-        x[t * w.columns.length + f] = s ? (v - s.center) / s.scale : v;
-      }),
-    );
+        x[t * F + f] = s ? (v - s.center) / s.scale : v;
+      });
+      let at = w.columns.length;
+      for (const k of categorical) {
+        const i = k.classes.indexOf(r[k.column]!);
+        if (i >= 0) x[t * F + at + i] = 1;
+        at += k.classes.length;
+      }
+    });
     return {
       set: {
         type: "sequences",
         input: "features",
         x,
-        shape: [1, w.length, w.columns.length],
+        shape: [1, w.length, F],
         lengths: Int32Array.of(w.length),
         padding: "post",
         target: { kind: "none" },

@@ -12,6 +12,8 @@ import {
   type Lockfile,
 } from "../../plan/lockfile.js";
 import { explain, summarize, type Reason } from "../../plan/why.js";
+import { verdictLine, type Report } from "../../artifacts/report.js";
+import { readArtifact } from "../../run/artifacts.js";
 import { LocalExecutor } from "../../run/executor.js";
 import { Runner, type StageResult } from "../../run/runner.js";
 import { didYouMean } from "../../lang/suggest.js";
@@ -114,6 +116,7 @@ export async function runCommand(
               "\n",
           );
         }
+        if (!opts.json) printVerdict(planner, r);
         if (r.diagnostics) printDiagnostics(r.diagnostics);
         if (r.workerOutput) stderr().write(r.workerOutput);
         if (r.frozen)
@@ -219,6 +222,21 @@ async function runInWorker(
       durationMs: 0,
       workerOutput: child.stderr || child.stdout,
     };
+  }
+}
+
+/** Under an evaluate stage: whether the model beats its strongest baseline, in one line. */
+function printVerdict(planner: Planner, r: StageResult): void {
+  if ((r.status !== "ran" && r.status !== "cached") || !r.key) return;
+  const record = planner.store.getRecord(r.key);
+  const out = record?.outputs.out;
+  if (out?.type !== "report") return;
+  const verdict = (readArtifact(planner.store, out.digest) as Report).verdict;
+  if (verdict) {
+    const c = stdout().c;
+    stdout().write(
+      `  ${(verdict.beats ? c.green : c.yellow)(`${r.name}: ${verdictLine(verdict)}`)}\n`,
+    );
   }
 }
 

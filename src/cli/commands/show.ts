@@ -1,5 +1,6 @@
 import { stdout } from "../io.js";
 import { short } from "../../core/digest.js";
+import { describeArtifact } from "../../artifacts/index.js";
 import { type TrainedModel, trainingRecord } from "../../artifacts/model.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { EXIT, Exit, formatBytes, openPlan, printJson, type CommonOptions } from "../context.js";
@@ -56,10 +57,12 @@ export function showCommand(
     `${stdout().c.bold(stage)} (${res.record.kind}) ${stdout().c.dim(`key ${short(res.key)}, made ${res.record.provenance.createdAt}`)}\n`,
   );
   for (const [name, out] of Object.entries(res.record.outputs)) {
+    // The summary is made again from the artifact (records keep the one made when it was built).
+    const artifact = readArtifact(planner.store, out.digest);
     stdout().write(
-      `\n${stdout().c.bold(name)}  ${stdout().c.dim(`${short(out.digest)}, ${formatBytes(out.size)}`)}\n  ${out.summary}\n`,
+      `\n${stdout().c.bold(name)}  ${stdout().c.dim(`${short(out.digest)}, ${formatBytes(out.size)}`)}\n  ${describeArtifact(artifact)}\n`,
     );
-    stdout().write(preview(readArtifact(planner.store, out.digest), n) + "\n");
+    stdout().write(preview(artifact, n) + "\n");
   }
   return EXIT.ok;
 }

@@ -1,6 +1,7 @@
 import { fromCwd, stdout } from "../io.js";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { format } from "../../lang/format.js";
+import { readPipelineSource } from "../../lang/load.js";
 import { EXIT, Exit, openPipeline, printDiagnostics, type CommonOptions } from "../context.js";
 
 /** Every check, no execution: exit 0 when valid, 2 otherwise. */
@@ -17,12 +18,13 @@ export function validateCommand(file: string, opts: CommonOptions & { quiet?: bo
 export function fmtCommand(files: string[], opts: { write?: boolean; check?: boolean }): number {
   let unformatted = 0;
   for (const file of files) {
-    let source: string;
-    try {
-      source = readFileSync(fromCwd(file), "utf8");
-    } catch {
-      throw new Exit(EXIT.invalid, `no such file: ${file}`);
+    const read = readPipelineSource(file, fromCwd(file));
+    if ("diagnostic" in read) {
+      if (read.diagnostic.code === "no-file") throw new Exit(EXIT.invalid, `no such file: ${file}`);
+      printDiagnostics([read.diagnostic], new Map([[file, read.source ?? ""]]));
+      throw new Exit(EXIT.invalid);
     }
+    const source = read.source;
     const r = format(source, file);
     if (r.text === undefined) {
       printDiagnostics(r.diagnostics, new Map([[file, source]]));

@@ -1,0 +1,88 @@
+/**
+ * The child process of `cache verify` and `cache repair` (see salvage.ts). LMDB trusts its file: a
+ * damaged page can crash the process that reads it (SIGSEGV, SIGABRT), so reading a cache that may
+ * be damaged happens here, and the parent survives to report. It writes one line per step to stdout
+ * (synchronously, so a crash loses none):
+ *   scan DIR                  {"progress": ...} lines, then {"report": ScanReport} or {"error": message}
+ *   drop DIR                  reads {records, blobs, aux} (JSON) on stdin, removes them and every
+ *                             blob no record names, in one transaction; then {"swept": [...]}
+ *   copy SRC DST DB FROM|-    "open", then "at KEY" before reading each value and "ok KEY" after
+ *                             copying it (keys in hex), then "done"; FROM is "after:HEX" or "from:HEX"
+ */
+import { readFileSync, writeSync } from "node:fs";
+import { open } from "lmdb";
+import { crash, faultsFromEnv } from "./salvage-faults.js";
+import { scan } from "./scan.js";
+import { type AuxEntry, CacheDamagedError, CacheStore } from "./store.js";
+import type { Digest, StageKey } from "../core/digest.js";
+
+const say = (line: string): void => {
+  writeSync(1, `${line}\n`);
+};
+
+const faults = faultsFromEnv();
+
+function scanCommand(dir: string): void {
+  if (faults.scan) crash();
+  let store: CacheStore;
+  try {
+    store = CacheStore.open(dir, { readOnly: true });
+  } catch (e) {
+    say(
+      JSON.stringify({ error: e instanceof CacheDamagedError ? e.detail : (e as Error).message }),
+    );
+    return;
+  }
+  const report = scan(store, (phase, done, total) =>
+    say(JSON.stringify({ progress: { phase, done, total } })),
+  );
+  say(JSON.stringify({ report }));
+}
+
+function dropCommand(dir: string): void {
+  const { records, blobs, aux } = JSON.parse(readFileSync(0, "utf8")) as {
+    records: StageKey[];
+    blobs: Digest[];
+    aux: AuxEntry[];
+  };
+  const store = CacheStore.open(dir);
+  say(JSON.stringify({ swept: store.removeAndSweep(records, blobs, aux) }));
+}
+
+function copyCommand(src: string, dst: string, name: string, from: string): void {
+  const dirs = { noSubdir: false, maxDbs: 8, compression: false } as const;
+  const source = open({ path: src, ...dirs, readOnly: true });
+  const target = open({ path: dst, ...dirs, noSync: true });
+  const raw = { encoding: "binary", keyEncoding: "binary" } as const;
+  const db = source.openDB<Buffer, Buffer>({ name, ...raw });
+  // A read-only environment has no handle for a table it does not hold.
+  if (!db) {
+    say("done");
+    return;
+  }
+  const out = target.openDB<Buffer, Buffer>({ name, ...raw });
+  say("open");
+  const [mode, hex] = from === "-" ? ["from", ""] : (from.split(":") as [string, string]);
+  const start = Buffer.from(hex, "hex");
+  const hurt = faults.table === name;
+  for (const key of db.getKeys(hex ? { start } : {})) {
+    if (mode === "after" && start.equals(key)) continue;
+    const k = key.toString("hex");
+    if (hurt && faults.range && k > faults.range[0] && k <= faults.range[1]) crash();
+    say(`at ${k}`);
+    if (hurt && faults.read === k) crash();
+    const value = db.getBinary(key);
+    if (value !== undefined) out.putSync(key, value);
+    say(`ok ${k}`);
+  }
+  say("done");
+}
+
+const [command, ...args] = process.argv.slice(2);
+if (command === "scan") scanCommand(args[0]!);
+else if (command === "drop") dropCommand(args[0]!);
+else if (command === "copy") copyCommand(args[0]!, args[1]!, args[2]!, args[3]!);
+else {
+  process.stderr.write(`salvage-worker: unknown command ${command}\n`);
+  process.exitCode = 2;
+}
