@@ -125,7 +125,7 @@ export interface LayerFlow {
   norms: number[];
   /** Steps back (the last counted) over which norms[k] >= 1% of norms[0]: how far back the layer learns. */
   horizon: number;
-  /** Geometric mean of norms[k+1] / norms[k]: below 1 the gradient vanishes going back, above 1 it explodes. Null with under two steps. */
+  /** Geometric mean of norms[k+1] / norms[k] over the steps before norms reach an exact 0 (float32 underflow): below 1 the gradient vanishes going back, above 1 it explodes. 0 if it is 0 one step back; null with under two steps. */
   growth: number | null;
   /**
    * Fractions of saturated activations over the epoch's live steps (fused kernels only): the forget

@@ -149,16 +149,21 @@ export function horizonOf(norms: readonly number[]): number {
 }
 
 /**
- * The geometric mean of norms[k+1] / norms[k] over the profile: (norms[K-1] / norms[0])^(1/(K-1)).
- * Null with fewer than two steps or no gradient at the last step.
+ * The geometric mean of norms[k+1] / norms[k] over the steps the gradient reaches (those before the
+ * first exact zero, where float32 underflows and a ratio means nothing): (norms[j] / norms[0])^(1/j)
+ * for the last nonzero norms[j]; 0 when the gradient is zero one step back. Null with fewer than two
+ * steps or no gradient at the last step.
  */
 export function growthOf(norms: readonly number[]): number | null {
   const K = norms.length;
   const first = norms[0];
-  const last = norms[K - 1];
-  if (K < 2 || first === undefined || last === undefined || !(first > 0)) return null;
+  if (K < 2 || first === undefined || !(first > 0)) return null;
+  let j = K - 1;
+  while (j > 0 && !(norms[j]! > 0)) j--;
+  if (j === 0) return 0;
+  const last = norms[j]!;
   if (!Number.isFinite(last)) return last;
-  return round((last / first) ** (1 / (K - 1)));
+  return round((last / first) ** (1 / j));
 }
 
 /** Listens to every tapped layer of a model during training and gives one figure per layer per epoch. */

@@ -72,6 +72,25 @@ export const EXPLODE_RATIO = 100;
 /** Saturation: this fraction of candidate activations beyond ±0.99, or of gates within 0.01 of 0. */
 export const SATURATED = 0.5;
 
+/**
+ * A warning's kind from its text (the artifact keeps the texts): "rising", "above-first", "stall",
+ * "baseline", "overfit", "vanish", "explode", "saturated"; undefined for a text this module does not
+ * write.
+ */
+export function warningKind(text: string): string | undefined {
+  const kinds: [RegExp, string][] = [
+    [/ sees \d+ of \d+ steps back at epoch /, "vanish"],
+    [/: it explodes; /, "explode"],
+    [/ at epoch \d+: .* (saturated|shut) .*: gradients through them nearly vanish/, "saturated"],
+    [/ that of a constant prediction.*: the model has learned nothing/, "baseline"],
+    [/^training stalled at epochs /, "stall"],
+    [/^the training loss rose for /, "rising"],
+    [/ is above epoch 1's .*: training diverged/, "above-first"],
+    [/^the validation loss parted from the training loss /, "overfit"],
+  ];
+  return kinds.find(([re]) => re.test(text))?.[1];
+}
+
 const f = (v: number): string =>
   Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0)
     ? v.toExponential(2)

@@ -257,6 +257,9 @@ describe("the profile by steps back, its horizon and growth factor", () => {
     assert.equal(growthOf([1]), null);
     assert.equal(growthOf([0, 1]), null);
     assert.equal(growthOf([1, 0]), 0);
+    assert.equal(growthOf([1, 0, 0]), 0, "zero one step back: vanishes within a step");
+    // Underflow to exact zeros far back: the ratio over the steps the gradient reaches.
+    assert.equal(growthOf([1, 0.5, 0.25, 0, 0]), 0.5);
   });
 
   it("aligns each sequence at its own last live step, and weighs examples, not batches", () => {
