@@ -121,7 +121,9 @@ export function finalWarnings(history: readonly EpochRecord[], facts: RunFacts):
   const last = history.at(-1);
   if (!last) return [];
   return [
-    ...(last.flow ?? []).flatMap((l) => flowWarnings(l, last.epoch, facts)),
+    ...(last.flow ?? []).flatMap((l) =>
+      flowWarnings(l, last.epoch, facts, coveredTogether(l, last.flow!)),
+    ),
     ...noBetterThanConstant(history, facts),
     ...overfitting(history, facts),
   ];
@@ -226,11 +228,35 @@ function growthWords(l: LayerFlow): string {
   return `: the gradient ${l.growth < 1 ? "shrinks" : "grows"} ${f(l.growth)}x per step`;
 }
 
-/** A layer's gradient flow at the end of training: vanishing (with saturation as its evidence), or saturated. */
-export function flowWarnings(l: LayerFlow, epoch: number, facts: RunFacts): Warning[] {
+/**
+ * Whether a bidirectional layer's two directions together reach every step: the forward one counts
+ * back from the last step, the backward one from the first, so a step is within reach when it is
+ * within either horizon. (spam.rnnp: forward 96 and backward 150 of 200 steps, every token reached.)
+ */
+export function coveredTogether(l: LayerFlow, all: readonly LayerFlow[]): boolean {
+  const pair = l.layer.match(/^(.*) \((forward|backward)\)$/);
+  if (!pair) return false;
+  const other = all.find(
+    (o) => o.layer === `${pair[1]} (${pair[2] === "forward" ? "backward" : "forward"})`,
+  );
+  return (
+    other !== undefined && l.horizon + other.horizon >= Math.max(l.norms.length, other.norms.length)
+  );
+}
+
+/**
+ * A layer's gradient flow at the end of training: vanishing (with saturation as its evidence), or
+ * saturated. `covered`: its other direction reaches the steps it does not (coveredTogether).
+ */
+export function flowWarnings(
+  l: LayerFlow,
+  epoch: number,
+  facts: RunFacts,
+  covered = false,
+): Warning[] {
   const K = l.norms.length;
   const saturated = saturation(l);
-  if (K >= MIN_STEPS && l.horizon < HORIZON_SHORT * K)
+  if (K >= MIN_STEPS && l.horizon < HORIZON_SHORT * K && !covered)
     return [
       {
         key: `vanish:${l.layer}`,

@@ -236,6 +236,20 @@ describe("warnings from the gradient flow through time", () => {
     );
   });
 
+  it("a bidirectional layer's directions together: vanishing only where neither reaches", () => {
+    const dir = (side: string, horizon: number): LayerFlow => ({
+      ...flow(Array.from({ length: 200 }, (_, k) => (k < horizon ? 1 : 0.001))),
+      layer: `bidirectional_2 (${side})`,
+    });
+    const h = history([0.5, 0.4]);
+    h[1]!.flow = [dir("forward", 96), dir("backward", 104)];
+    assert.deepEqual(keys(finalWarnings(h, facts)), [], "96 + 104 steps: all 200 reached");
+    h[1]!.flow = [dir("forward", 96), dir("backward", 103)];
+    assert.deepEqual(keys(finalWarnings(h, facts)), ["vanish:bidirectional_2 (forward)"]);
+    h[1]!.flow = [dir("forward", 96)];
+    assert.deepEqual(keys(finalWarnings(h, facts)), ["vanish:bidirectional_2 (forward)"]);
+  });
+
   it("finalWarnings reads the last epoch's flow", () => {
     const h = history([0.5, 0.4]);
     h[1]!.flow = [flow(Array.from({ length: 50 }, (_, k) => 0.61 ** k))];
