@@ -1,47 +1,75 @@
-import { type Measured, rnnp } from "./training.js";
+import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
 import type { Row } from "./measure.js";
 
+const ROOT = resolve(import.meta.dirname, "..");
+
+interface Epoch {
+  wall: number;
+  cpu: number;
+}
+
 /**
- * What the gradient-flow monitor costs (train's gradientFlow, on by default): training throughput
- * with it and without it, on the reference workload (batch 64, length 50, 16 features, 128 units),
- * for each cell, on the fused kernels (native, 2 threads) and on TF.js's cells (the probe; fewer
- * samples, its throughput does not depend on their count). The two settings alternate within each
- * round, so a busy moment on a shared machine hits both; each row gives both best runs and the
- * spread, and the cost as the share of training time the monitor adds (best against best).
- * Target: under 3% on the fused kernels.
+ * What the gradient-flow monitor costs (train's gradientFlow, on by default), on the reference
+ * workload (batch 64, length 50, 16 features, 128 units): for each cell on the fused kernels, and
+ * for an LSTM on TF.js's cells (the probe), one process trains epoch after epoch with the monitor on
+ * and off in alternating pairs (bench/flow-worker.ts). The cost is the share of training time the
+ * monitor adds: Σ on / Σ off − 1 over the pairs, in CPU seconds (the process's every thread: on a
+ * machine shared with other work the steadier measure) and in wall seconds; with the pairs' spread.
+ * Target: under 3% on the fused kernels (else `gradientFlow: false` by default).
  */
 export function flowBench(rounds = 5): Row[] {
-  const rows: Row[] = [];
+  const pairs = Math.max(2, rounds + 1);
   const configs = [
     ...(["lstm", "gru", "simpleRNN"] as const).map((cell) => ({
       cell,
       kernels: "fused",
-      samples: 4096,
-      label: `${cell}(128), length 50, fused kernels (native, 2 threads)`,
+      samples: 1024,
+      label: `${cell}(128), length 50, fused kernels`,
     })),
-    { cell: "lstm", kernels: "tfjs", samples: 384, label: "lstm(128), length 50, TF.js's cells" },
+    { cell: "lstm", kernels: "tfjs", samples: 256, label: "lstm(128), length 50, TF.js's cells" },
   ];
-  for (const c of configs) {
-    const runs: Record<"on" | "off", Measured[]> = { on: [], off: [] };
-    for (let round = 0; round < rounds; round++)
-      for (const flow of round % 2 ? (["off", "on"] as const) : (["on", "off"] as const)) {
-        const m = rnnp("wasm", c.kernels, c.samples, 3, c.cell, 2, "auto", ["0", flow]);
-        runs[flow].push(m);
-        process.stderr.write(
-          `  gradient flow ${flow}, ${c.label}, round ${round + 1}/${rounds}: ${m.train.toFixed(0)} samples/s\n`,
-        );
-      }
-    const best = (ms: Measured[]) => Math.max(...ms.map((m) => m.train));
-    const worst = (ms: Measured[]) => Math.min(...ms.map((m) => m.train));
-    const [on, off] = [best(runs.on), best(runs.off)];
-    rows.push({
+  return configs.map((c) => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        resolve(ROOT, "bench/flow-worker.ts"),
+        c.cell,
+        c.kernels,
+        String(c.samples),
+        String(pairs),
+      ],
+      {
+        cwd: ROOT,
+        encoding: "utf8",
+        env: Object.fromEntries(
+          Object.entries(process.env).filter(([k]) => !k.startsWith("RNNP_") && k !== "CI"),
+        ),
+      },
+    );
+    if (r.status !== 0) throw new Error(`bench/flow-worker.ts failed: ${r.stderr}`);
+    const m = JSON.parse(r.stdout) as { on: Epoch[]; off: Epoch[]; kernels?: string };
+    const share = (key: keyof Epoch) => {
+      const sum = (es: Epoch[]) => es.reduce((a, e) => a + e[key], 0);
+      const each = m.on.map((e, i) => e[key] / m.off[i]![key] - 1);
+      const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+      return {
+        total: sum(m.on) / sum(m.off) - 1,
+        text: `${pct(sum(m.on) / sum(m.off) - 1)} (pairs ${pct(Math.min(...each))} to ${pct(Math.max(...each))})`,
+        on: sum(m.on) / m.on.length,
+        off: sum(m.off) / m.off.length,
+      };
+    };
+    const [cpu, wall] = [share("cpu"), share("wall")];
+    process.stderr.write(`  gradient flow, ${c.label}: ${JSON.stringify(m)}\n`);
+    return {
       suite: "gradient flow",
-      measure: `${c.label}: training with gradientFlow (default)`,
-      value: `best ${on.toFixed(0)} samples/s (${rounds} runs: ${worst(runs.on).toFixed(0)}-${on.toFixed(0)})`,
-      baseline: `gradientFlow: false: best ${off.toFixed(0)} samples/s (${worst(runs.off).toFixed(0)}-${off.toFixed(0)})`,
-      // Time per sample with the monitor over time without, minus one: the share it adds.
-      ratio: `${(100 * (off / on - 1)).toFixed(1)}% of training time`,
-    });
-  }
-  return rows;
+      measure: `${c.label}${m.kernels ? ` (${m.kernels})` : ""}: an epoch of ${c.samples} with gradientFlow (default), ${pairs} pairs`,
+      value: `CPU ${cpu.on.toFixed(2)} s, wall ${wall.on.toFixed(2)} s per epoch`,
+      baseline: `gradientFlow: false: CPU ${cpu.off.toFixed(2)} s, wall ${wall.off.toFixed(2)} s`,
+      ratio: `+${cpu.text} CPU time, +${wall.text} wall time`,
+    };
+  });
 }

@@ -4,7 +4,7 @@ import type { Row } from "./measure.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
-export interface Measured {
+interface Measured {
   train: number;
   infer: number;
   tensors?: number[];
@@ -20,11 +20,8 @@ function cleanEnv(): NodeJS.ProcessEnv {
   );
 }
 
-/**
- * One run of rnnp's training loop on the reference workload (bench/train-worker.ts); `extra`: the
- * worker's further arguments (recurrent dropout, gradient flow "on" or "off").
- */
-export function rnnp(
+/** One run of rnnp's training loop on the reference workload (bench/train-worker.ts). */
+function rnnp(
   backend: string,
   kernels: string,
   samples: number,
@@ -32,7 +29,6 @@ export function rnnp(
   cell: string,
   threads = 2,
   impl = "auto",
-  extra: string[] = [],
 ): Measured {
   const r = spawnSync(
     process.execPath,
@@ -45,7 +41,6 @@ export function rnnp(
       String(epochs),
       cell,
       kernels,
-      ...extra,
     ],
     {
       cwd: ROOT,

@@ -186,6 +186,12 @@ describe("warnings from the gradient flow through time", () => {
       "1.3^16 = 67x: under 100x",
     );
     assert.deepEqual(flowWarnings(flow(norms), 2, facts), [], "not a final-flow warning");
+    // A decoder's profile (g2p.rnnp): near 0 at its last step (padding), then flat: one jump.
+    const decoder = [9.6e-7, 0.011, 0.061, 0.14, 0.2, 0.23, 0.25, 0.26, 0.27, 0.28, 0.28, 0.29];
+    assert.deepEqual(explodingWarnings(flow(decoder), 1, facts), [], "a jump, not a growth");
+    // Growth in most steps (median ratio 1.6 >= 100^(1/11) = 1.52), flat in one: it explodes.
+    const mostly = [1, 1.6, 2.56, 2.56, 4.1, 6.55, 10.5, 16.8, 26.8, 42.9, 68.7, 110];
+    assert.deepEqual(keys(explodingWarnings(flow(mostly), 1, facts)), ["explode:lstm_2"]);
     // At whichever epoch it happens, once: epoch 1 explodes, epoch 2 has recovered.
     const h = history([5, 0.4]);
     h[0]!.flow = [flow(norms)];
