@@ -7,6 +7,7 @@
 //   node --import tsx bench/flow-worker.ts CELL KERNELS SAMPLES PAIRS
 import seedrandom from "seedrandom";
 import type { SequenceSet } from "../src/artifacts/sequences.js";
+import { backward, CELLS, type CellKind, forward } from "../src/numerics/fused/cells.js";
 import { fuse } from "../src/numerics/fused/fuse.js";
 import { kernels as fusedKernels } from "../src/numerics/fused/kernels.js";
 import { initialWeights, weightInits } from "../src/numerics/init.js";
@@ -93,6 +94,48 @@ for (let i = 0; i < Number(pairsArg); i++) {
   const order = i % 2 ? ([false, true] as const) : ([true, false] as const);
   for (const flow of order) runs[flow ? "on" : "off"].push(await epoch(flow, i + 1));
 }
+
+/**
+ * The monitor's own work, apart from the rest of training: one batch's backward pass through the
+ * recurrent layer on the fused kernels with the flow recorded and without, alternating, in CPU
+ * seconds per call (what it adds to every batch).
+ */
+function kernelCost(calls: number): { on: number[]; off: number[] } {
+  const kind = cell as CellKind;
+  const [B, H] = [64, 128];
+  const G = CELLS[kind].gates * H;
+  const r = seedrandom.alea("kernel");
+  const arr = (n: number, scale = 1) =>
+    Float32Array.from({ length: n }, () => (r() * 2 - 1) * scale);
+  const k = fusedKernels();
+  const f = forward(
+    k,
+    kind,
+    { B, T, F, H },
+    {
+      x: arr(B * T * F),
+      w: arr(F * G, 0.2),
+      u: arr(H * G, 0.1),
+      b: arr(G, 0.1),
+      init: CELLS[kind].states.map(() => new Float32Array(B * H)),
+      reverse: false,
+      sequences: false,
+    },
+    true,
+  );
+  const dout = arr(B * H);
+  const dstates = CELLS[kind].states.map(() => new Float32Array(B * H));
+  const out = { on: [] as number[], off: [] as number[] };
+  for (let i = 0; i < calls; i++)
+    for (const flow of i % 2 ? [false, true] : [true, false]) {
+      const before = process.cpuUsage();
+      backward(k, f.saved!, dout, dstates, flow);
+      const used = process.cpuUsage(before);
+      out[flow ? "on" : "off"].push((used.user + used.system) / 1e6);
+    }
+  return out;
+}
+
 process.stdout.write(
-  `${JSON.stringify({ ...runs, ...(kernels === "fused" ? { kernels: fusedKernels().describe() } : {}) })}\n`,
+  `${JSON.stringify({ ...runs, ...(kernels === "fused" ? { backward: kernelCost(60) } : {}), ...(kernels === "fused" ? { kernels: fusedKernels().describe() } : {}) })}\n`,
 );

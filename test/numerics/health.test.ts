@@ -256,6 +256,16 @@ describe("warnings from the gradient flow through time", () => {
     assert.deepEqual(keys(finalWarnings(h, facts)), ["vanish:bidirectional_2 (forward)"]);
   });
 
+  it("a short horizon is no warning once the model has learned its task (loss under half the baseline's)", () => {
+    const short = [flow(Array.from({ length: 50 }, (_, k) => 0.61 ** k))];
+    const h = history([0.5, 0.3451]);
+    h[1]!.flow = short;
+    assert.deepEqual(keys(finalWarnings(h, facts)), ["vanish:lstm_2"], "0.3451 of 0.69: half");
+    h[1]!.loss = 0.3449;
+    assert.deepEqual(keys(finalWarnings(h, facts)), []);
+    assert.deepEqual(keys(finalWarnings(h, { lr: 0.01 })), ["vanish:lstm_2"], "no baseline");
+  });
+
   it("finalWarnings reads the last epoch's flow", () => {
     const h = history([0.5, 0.4]);
     h[1]!.flow = [flow(Array.from({ length: 50 }, (_, k) => 0.61 ** k))];
