@@ -3,7 +3,7 @@
 // growth factors are computed as documented.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Tensor, Variable } from "@tensorflow/tfjs";
+import type { Scalar, Tensor, Variable } from "../../src/runtime/tfjs.js";
 import seedrandom from "seedrandom";
 import { backward, CELLS, type CellKind, forward } from "../../src/numerics/fused/cells.js";
 import { fuse } from "../../src/numerics/fused/fuse.js";
@@ -117,7 +117,7 @@ function autodiffNorms(tf: TF, c: Case): Float64Array {
       tf.sum(tf.mul(output, tf.tensor(d.dout, output.shape))),
       ...states.map((s, i) => tf.sum(tf.mul(s, tf.tensor2d(d.dstates[i]!, [c.B, c.H])))),
     ];
-    return tf.addN(terms) as import("@tensorflow/tfjs").Scalar;
+    return tf.addN(terms) as Scalar;
   }, zeros);
   const norms = new Float64Array(c.B * c.T).fill(Number.NaN);
   zeros.forEach((z, s) => {
@@ -336,7 +336,7 @@ describe("the probe on TF.js's cells measures what the fused kernels measure", a
             tf.losses.softmaxCrossEntropy(
               y,
               model.apply(x, { training: true }) as Tensor,
-            ) as import("@tensorflow/tfjs").Scalar,
+            ) as Scalar,
         );
         const flow = recorder.epoch();
         recorder.close();
