@@ -83,13 +83,16 @@ function kernelNorms(k: Kernels, c: Case): StepGradients {
 function autodiffNorms(tf: TF, c: Case): Float64Array {
   const d = draw(c);
   const L = tf.layers;
-  const args = { units: c.H, recurrentActivation: "sigmoid" as const };
+  // Zeros to start (the weights are set below): TF.js's orthogonal initializer needs the chained
+  // ops, which rnnp's TF.js (src/runtime/tfjs.ts) does not register.
+  const init = { kernelInitializer: "zeros", recurrentInitializer: "zeros" } as const;
+  const args = { units: c.H, recurrentActivation: "sigmoid" as const, ...init };
   const cell =
     c.kind === "lstm"
       ? L.lstmCell(args)
       : c.kind === "gru"
         ? L.gruCell(args)
-        : L.simpleRNNCell({ units: c.H });
+        : L.simpleRNNCell({ units: c.H, ...init });
   const G = CELLS[c.kind].gates * c.H;
   cell.build([c.B, c.F]);
   cell.setWeights([tf.tensor2d(d.w, [c.F, G]), tf.tensor2d(d.u, [c.H, G]), tf.tensor1d(d.b)]);
@@ -300,7 +303,12 @@ describe("the probe on TF.js's cells measures what the fused kernels measure", a
         const random = seedrandom(`probe:${kind}`);
         const L = tf.layers;
         const layer = (returnSequences: boolean) => {
-          const a = { units: 5, returnSequences };
+          const a = {
+            units: 5,
+            returnSequences,
+            kernelInitializer: "zeros" as const,
+            recurrentInitializer: "zeros" as const,
+          };
           return kind === "lstm"
             ? L.lstm({ ...a, recurrentActivation: "sigmoid" })
             : kind === "gru"
