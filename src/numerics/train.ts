@@ -302,6 +302,13 @@ function monitored(r: EpochRecord, monitor: string): number {
   return value;
 }
 
+/**
+ * Reference lines for the HTML report's per-layer gradient-norm chart (src/report): the old fixed
+ * limits of a layer's mean weight-gradient norm. The training warnings no longer use them: they read
+ * the gradient flow through time (health.ts).
+ */
+export const GRADIENT_LIMITS = { vanishing: 1e-7, exploding: 1e3, explodingRatio: 100 } as const;
+
 function formatEpoch(r: EpochRecord, epochs: number, samplesPerSecond: number): string {
   const f = (v: number) =>
     Math.abs(v) >= 1000 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : v.toFixed(4);
