@@ -1,5 +1,6 @@
 import { cpus } from "node:os";
 import { engineBench } from "./engine.js";
+import { flowBench } from "./flow.js";
 import { languageBench } from "./language.js";
 import { sharingBench } from "./sharing.js";
 import { trainingBench } from "./training.js";
@@ -15,18 +16,21 @@ process.stdout.write(
   `rnnp benchmarks on ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, Node ${process.version}\n\n`,
 );
 const args = process.argv.slice(2);
-// --train: the training suite only; --rounds N: its alternating rounds (default 5).
+// --train: the training suites only; --flow: the gradient-flow suite only; --rounds N: their
+// alternating rounds (default 5).
 const at = args.indexOf("--rounds");
 const rounds = at >= 0 ? Number(args[at + 1]) : 5;
 if (!Number.isInteger(rounds) || rounds < 1)
   throw new Error("--rounds: a whole number, at least 1");
-if (!args.includes("--train")) {
+const only = args.includes("--flow");
+if (!args.includes("--train") && !only) {
   rows.push(...engineBench());
   rows.push(...languageBench());
   rows.push(...(await sharingBench()));
 }
 if (!args.includes("--no-train")) {
-  rows.push(...trainingBench(rounds));
-  rows.push(...resumeBench(Math.min(rounds, 3)));
+  if (!only) rows.push(...trainingBench(rounds));
+  if (!only) rows.push(...resumeBench(Math.min(rounds, 3)));
+  rows.push(...flowBench(rounds));
 }
 printTable(rows);

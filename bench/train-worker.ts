@@ -21,6 +21,7 @@ const [
   cell = "lstm",
   kernels = "tfjs",
   recurrentDropout = "0",
+  gradientFlow = "on",
 ] = process.argv.slice(2);
 const N = Number(samplesArg);
 const T = 50;
@@ -66,6 +67,7 @@ await train(
     epochs: Number(epochsArg),
     batchSize: 64,
     shuffle: true,
+    gradientFlow: gradientFlow === "on",
   },
   {
     rng: (p) => seedrandom(`b:${p}`),

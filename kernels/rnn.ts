@@ -11,7 +11,8 @@
 // or tables, or native/abi.h's lists, drift from it.
 // - Dimensions: B rows (sequences of one chunk of the batch), T steps, F input features, H units,
 //   G = gates x H (LSTM 4H, GRU 3H, SimpleRNN H).
-// - Buffers are float32 arrays, row-major, given as byte offsets; an absent optional buffer is 0.
+// - Buffers are float32 arrays (but sat: int32 counts), row-major, given as byte offsets; an absent
+//   optional buffer is 0.
 //   Shapes list axes outermost first: [B, T, F] is batch-major (one row of steps per sequence),
 //   [S, B, H] time-major (one [B, H] slab per step). T is an axis by input step t, S an axis by
 //   processing step s; both have T entries, t = rev ? T-1-s : s (a layer that reads backwards).
@@ -325,11 +326,63 @@ function addOutputGradient(B: i32, T: i32, H: i32, s: i32, dout: usize, dh: usiz
 }
 
 /**
- * The start of backward step s: adds the step's output gradient to dh, and zeroes the gate gradients
- * of the rows the mask skips (their state passed through unchanged). Returns the step's dz rows.
+ * Σ p[j]² over n floats, in a fixed order the native port repeats: four running sums (j mod 4) over
+ * the whole vectors, a scalar sum over the tail, then ((s0 + s1) + (s2 + s3)) + tail.
  */
-function backStep(B: i32, T: i32, H: i32, G: i32, s: i32, t: i32, seq: bool, dout: usize, dh: usize, dz: usize, mask: usize): usize {
+function sumSquares(p: usize, n: i32): f32 {
+  let acc = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const v = v128.load(at(p, j));
+    acc = f32x4.add(acc, f32x4.mul(v, v));
+  }
+  let tail: f32 = 0;
+  for (; j < n; j++) tail += ld(p, j) * ld(p, j);
+  return ((f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1)) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3))) + tail;
+}
+
+/**
+ * The gradient-flow monitor's saturation counts (int32, added to sat[0..2]): of n gate values (a
+ * forget or update gate; none when gate is 0), those below 0.01 and above 0.99; of n candidates (a
+ * tanh), those beyond ±0.99. Integer sums: their order changes nothing.
+ */
+function countSaturated(gate: usize, cand: usize, n: i32, sat: usize): void {
+  const lo = f32x4.splat(0.01), hi = f32x4.splat(0.99);
+  let c0 = i32x4.splat(0), c1 = i32x4.splat(0), c2 = i32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    if (gate != 0) {
+      const g = v128.load(at(gate, j));
+      c0 = i32x4.sub(c0, f32x4.lt(g, lo));
+      c1 = i32x4.sub(c1, f32x4.gt(g, hi));
+    }
+    c2 = i32x4.sub(c2, f32x4.gt(f32x4.abs(v128.load(at(cand, j))), hi));
+  }
+  let n0 = i32x4.extract_lane(c0, 0) + i32x4.extract_lane(c0, 1) + i32x4.extract_lane(c0, 2) + i32x4.extract_lane(c0, 3);
+  let n1 = i32x4.extract_lane(c1, 0) + i32x4.extract_lane(c1, 1) + i32x4.extract_lane(c1, 2) + i32x4.extract_lane(c1, 3);
+  let n2 = i32x4.extract_lane(c2, 0) + i32x4.extract_lane(c2, 1) + i32x4.extract_lane(c2, 2) + i32x4.extract_lane(c2, 3);
+  for (; j < n; j++) {
+    if (gate != 0) {
+      const g = ld(gate, j);
+      if (g < <f32>0.01) n0++;
+      if (g > <f32>0.99) n1++;
+    }
+    if (abs(ld(cand, j)) > <f32>0.99) n2++;
+  }
+  store<i32>(sat, load<i32>(sat) + n0);
+  store<i32>(sat, load<i32>(sat, 4) + n1, 4);
+  store<i32>(sat, load<i32>(sat, 8) + n2, 8);
+}
+
+/**
+ * The start of backward step s: adds the step's output gradient to dh; when the gradient-flow
+ * monitor asks (dhn), keeps ‖dh‖² of each live row (d loss / d h after step s; 0 for skipped rows);
+ * and zeroes the gate gradients of the rows the mask skips (their state passed through unchanged).
+ * Returns the step's dz rows.
+ */
+function backStep(B: i32, T: i32, H: i32, G: i32, s: i32, t: i32, seq: bool, dout: usize, dh: usize, dz: usize, mask: usize, dhn: usize): usize {
   if (seq) addOutputGradient(B, T, H, s, dout, dh);
+  if (dhn != 0) for (let b = 0; b < B; b++) st(dhn, s * B + b, live(mask, b, t, T) ? sumSquares(at(dh, b * H), H) : 0);
   const dzs = at(dz, s * B * G);
   for (let b = 0; b < B; b++) if (!live(mask, b, t, T)) memory.fill(at(dzs, b * G), 0, <usize>G << 2);
   return dzs;
@@ -469,6 +522,8 @@ export function lstmForward(
  *   dw     [F, G]       output              gradient of w (this chunk's rows)
  *   du     [H, G]       output              gradient of u (this chunk's rows)
  *   db     [G]          output              gradient of bias (this chunk's rows)
+ *   dhn    [S, B]       output if flow      ‖dh‖² of each row after step s, its output's gradient added (0 where masked)
+ *   sat    [3]          output if flow      int32 counts: gate < 0.01, gate > 0.99, |candidate| > 0.99 (live steps)
  *   dz     [S, B, G]    scratch             gradients of the gates' pre-activations
  *   ut     [G, H]       scratch             uᵀ
  *   wt     [G, F]       scratch             wᵀ
@@ -479,14 +534,15 @@ export function lstmBackward(
   B: i32, T: i32, F: i32, H: i32,
   x: usize, w: usize, u: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,
   gates: usize, hs: usize, cs: usize, tc: usize, dout: usize, seq: bool,
-  dh: usize, dc: usize, dx: usize, dw: usize, du: usize, db: usize,
+  dh: usize, dc: usize, dx: usize, dw: usize, du: usize, db: usize, dhn: usize, sat: usize,
   dz: usize, ut: usize, wt: usize, dxw: usize, tmp: usize,
 ): void {
   const G = 4 * H;
   transpose(H, G, u, G, ut);
+  if (sat != 0) memory.fill(sat, 0, 12);
   for (let s = T - 1; s >= 0; s--) {
     const t = stepOf(s, T, rev);
-    const dzs = backStep(B, T, H, G, s, t, seq, dout, dh, dz, mask);
+    const dzs = backStep(B, T, H, G, s, t, seq, dout, dh, dz, mask, dhn);
     for (let b = 0; b < B; b++) {
       if (!live(mask, b, t, T)) continue;
       const dzr = at(dzs, b * G);
@@ -513,6 +569,7 @@ export function lstmBackward(
         st(dzr, 3 * H + j, dhv * th * (o * (1 - o)));
         st(dcr, j, dct * f);
       }
+      if (sat != 0) countSaturated(at(g, H), at(g, 2 * H), H, sat);
     }
     gemm(B, H, G, dzs, G, 1, ut, H, tmp, H, false);
     carryBack(B, T, H, t, mask, rdrop, tmp, dh);
@@ -642,6 +699,8 @@ export function gruForward(
  *   dw     [F, G]       output              gradient of w (this chunk's rows)
  *   du     [H, G]       output              gradient of u (this chunk's rows)
  *   db     [G]          output              gradient of bias (this chunk's rows)
+ *   dhn    [S, B]       output if flow      ‖dh‖² of each row after step s, its output's gradient added (0 where masked)
+ *   sat    [3]          output if flow      int32 counts: gate < 0.01, gate > 0.99, |candidate| > 0.99 (live steps)
  *   dz     [S, B, G]    scratch             gradients of the gates' pre-activations
  *   uzrt   [2H, H]      scratch             the z and r columns of u, transposed
  *   uht    [H, H]       scratch             the candidate columns of u, transposed
@@ -654,16 +713,17 @@ export function gruBackward(
   B: i32, T: i32, F: i32, H: i32,
   x: usize, w: usize, u: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,
   gates: usize, hs: usize, rh: usize, dout: usize, seq: bool,
-  dh: usize, dx: usize, dw: usize, du: usize, db: usize,
+  dh: usize, dx: usize, dw: usize, du: usize, db: usize, dhn: usize, sat: usize,
   dz: usize, uzrt: usize, uht: usize, wt: usize, dxw: usize, tmp: usize, acc: usize,
 ): void {
   const G = 3 * H;
   const prev = readStates(rdrop, hs, hm);
   transpose(H, 2 * H, u, G, uzrt);
   transpose(H, H, at(u, 2 * H), G, uht);
+  if (sat != 0) memory.fill(sat, 0, 12);
   for (let s = T - 1; s >= 0; s--) {
     const t = stepOf(s, T, rev);
-    const dzs = backStep(B, T, H, G, s, t, seq, dout, dh, dz, mask);
+    const dzs = backStep(B, T, H, G, s, t, seq, dout, dh, dz, mask, dhn);
     // Through h' = z h + (1 - z) hh: the candidate's pre-activation gradient first.
     for (let b = 0; b < B; b++) {
       if (!live(mask, b, t, T)) continue;
@@ -678,6 +738,7 @@ export function gruBackward(
         const zz = ld(g, j), hh = ld(g, 2 * H + j);
         st(dzr, 2 * H + j, ld(dhr, j) * (1 - zz) * (1 - hh * hh));
       }
+      if (sat != 0) countSaturated(g, at(g, 2 * H), H, sat);
     }
     gemm(B, H, H, at(dzs, 2 * H), G, 1, uht, H, tmp, H, false);
     for (let b = 0; b < B; b++) {
@@ -784,6 +845,8 @@ export function simpleForward(
  *   dw     [F, G]       output              gradient of w (this chunk's rows)
  *   du     [H, G]       output              gradient of u (this chunk's rows)
  *   db     [G]          output              gradient of bias (this chunk's rows)
+ *   dhn    [S, B]       output if flow      ‖dh‖² of each row after step s, its output's gradient added (0 where masked)
+ *   sat    [3]          output if flow      int32 counts: gate < 0.01, gate > 0.99, |candidate| > 0.99 (live steps)
  *   dz     [S, B, G]    scratch             gradients of the gates' pre-activations
  *   ut     [G, H]       scratch             uᵀ
  *   wt     [G, F]       scratch             wᵀ
@@ -794,13 +857,14 @@ export function simpleBackward(
   B: i32, T: i32, F: i32, H: i32,
   x: usize, w: usize, u: usize, mask: usize, rev: bool, rdrop: usize, hm: usize,
   hs: usize, dout: usize, seq: bool,
-  dh: usize, dx: usize, dw: usize, du: usize, db: usize,
+  dh: usize, dx: usize, dw: usize, du: usize, db: usize, dhn: usize, sat: usize,
   dz: usize, ut: usize, wt: usize, dxw: usize, tmp: usize,
 ): void {
   transpose(H, H, u, H, ut);
+  if (sat != 0) memory.fill(sat, 0, 12);
   for (let s = T - 1; s >= 0; s--) {
     const t = stepOf(s, T, rev);
-    const dzs = backStep(B, T, H, H, s, t, seq, dout, dh, dz, mask);
+    const dzs = backStep(B, T, H, H, s, t, seq, dout, dh, dz, mask, dhn);
     for (let b = 0; b < B; b++) {
       if (!live(mask, b, t, T)) continue;
       const dzr = at(dzs, b * H);
@@ -814,6 +878,7 @@ export function simpleBackward(
         const h = ld(hn, j);
         st(dzr, j, ld(dhr, j) * (1 - h * h));
       }
+      if (sat != 0) countSaturated(0, hn, H, sat);
     }
     gemm(B, H, H, dzs, H, 1, ut, H, tmp, H, false);
     carryBack(B, T, H, t, mask, rdrop, tmp, dh);

@@ -12,7 +12,7 @@
 // reproduces bit for bit. rnnp uses the native kernels only when the built wasm has this digest;
 // the ABI spec fails when kernels/rnn.ts changes what it compiles to and this is not updated (after
 // porting the change here).
-#define RNNP_PORT_OF "24d3746158fbb4ae"
+#define RNNP_PORT_OF "0fc2cd529961a6be"
 
 #define RNNP_LSTM_FORWARD(I32, PTR, BOOL)                                                           \
   I32(B) I32(T) I32(F) I32(H)                                                                      \
@@ -24,7 +24,7 @@
   I32(B) I32(T) I32(F) I32(H)                                                                      \
   PTR(x) PTR(w) PTR(u) PTR(mask) BOOL(rev) PTR(rdrop) PTR(hm)                                      \
   PTR(gates) PTR(hs) PTR(cs) PTR(tc) PTR(dout) BOOL(seq)                                           \
-  PTR(dh) PTR(dc) PTR(dx) PTR(dw) PTR(du) PTR(db)                                                  \
+  PTR(dh) PTR(dc) PTR(dx) PTR(dw) PTR(du) PTR(db) PTR(dhn) PTR(sat)                                \
   PTR(dz) PTR(ut) PTR(wt) PTR(dxw) PTR(tmp)
 
 #define RNNP_GRU_FORWARD(I32, PTR, BOOL)                                                            \
@@ -37,7 +37,7 @@
   I32(B) I32(T) I32(F) I32(H)                                                                      \
   PTR(x) PTR(w) PTR(u) PTR(mask) BOOL(rev) PTR(rdrop) PTR(hm)                                      \
   PTR(gates) PTR(hs) PTR(rh) PTR(dout) BOOL(seq)                                                   \
-  PTR(dh) PTR(dx) PTR(dw) PTR(du) PTR(db)                                                          \
+  PTR(dh) PTR(dx) PTR(dw) PTR(du) PTR(db) PTR(dhn) PTR(sat)                                        \
   PTR(dz) PTR(uzrt) PTR(uht) PTR(wt) PTR(dxw) PTR(tmp) PTR(acc)
 
 #define RNNP_SIMPLE_FORWARD(I32, PTR, BOOL)                                                         \
@@ -50,7 +50,7 @@
   I32(B) I32(T) I32(F) I32(H)                                                                      \
   PTR(x) PTR(w) PTR(u) PTR(mask) BOOL(rev) PTR(rdrop) PTR(hm)                                      \
   PTR(hs) PTR(dout) BOOL(seq)                                                                      \
-  PTR(dh) PTR(dx) PTR(dw) PTR(du) PTR(db)                                                          \
+  PTR(dh) PTR(dx) PTR(dw) PTR(du) PTR(db) PTR(dhn) PTR(sat)                                        \
   PTR(dz) PTR(ut) PTR(wt) PTR(dxw) PTR(tmp)
 
 // The kernels in the pools' numbering (KERNEL_NAMES in abi.ts): name, argument list, struct.

@@ -11,6 +11,7 @@
 // Read it beside kernels/rnn.ts: the functions have the same names and the same order.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstring>
 
@@ -271,10 +272,43 @@ struct Kernels {
     }
   }
 
+  /** Σ p[j]² in rnn.ts's order: four running sums (j mod 4), a tail sum, ((s0 + s1) + (s2 + s3)) + tail. */
+  static float sumSquares(const float* p, int n) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int j = 0;
+    for (; j + 4 <= n; j += 4) {
+      s0 = s0 + p[j] * p[j];
+      s1 = s1 + p[j + 1] * p[j + 1];
+      s2 = s2 + p[j + 2] * p[j + 2];
+      s3 = s3 + p[j + 3] * p[j + 3];
+    }
+    float tail = 0;
+    for (; j < n; j++) tail = tail + p[j] * p[j];
+    return ((s0 + s1) + (s2 + s3)) + tail;
+  }
+
+  /** The saturation counts (see rnn.ts), added to sat[0..2] as int32: integer sums, any order. */
+  static void countSaturated(const float* gate, const float* cand, int n, float* sat) {
+    int32_t n0 = 0, n1 = 0, n2 = 0;
+    if (gate != nullptr)
+      for (int j = 0; j < n; j++) {
+        n0 += gate[j] < (float)0.01;
+        n1 += gate[j] > (float)0.99;
+      }
+    for (int j = 0; j < n; j++) n2 += std::fabs(cand[j]) > (float)0.99;
+    int32_t* counts = reinterpret_cast<int32_t*>(sat);
+    counts[0] += n0;
+    counts[1] += n1;
+    counts[2] += n2;
+  }
+
   /** The start of backward step s (see rnn.ts): returns the step's dz rows. */
   static float* backStep(int B, int T, int H, int G, int s, int t, bool seq, const float* dout,
-                         float* dh, float* dz, const float* mask) {
+                         float* dh, float* dz, const float* mask, float* dhn) {
     if (seq) addOutputGradient(B, T, H, s, dout, dh);
+    if (dhn != nullptr)
+      for (int b = 0; b < B; b++)
+        dhn[(idx)s * B + b] = live(mask, b, t, T) ? sumSquares(dh + (idx)b * H, H) : 0.0f;
     float* dzs = dz + (idx)s * B * G;
     for (int b = 0; b < B; b++)
       if (!live(mask, b, t, T)) std::memset(dzs + (idx)b * G, 0, (size_t)G * 4);
@@ -343,9 +377,10 @@ struct Kernels {
     const int B = a.B, T = a.T, F = a.F, H = a.H, G = 4 * H;
     const R one = c(1.0);
     transpose(H, G, a.u, G, a.ut);
+    if (a.sat != nullptr) std::memset(a.sat, 0, 12);
     for (int s = T - 1; s >= 0; s--) {
       const int t = stepOf(s, T, a.rev);
-      float* dzs = backStep(B, T, H, G, s, t, a.seq, a.dout, a.dh, a.dz, a.mask);
+      float* dzs = backStep(B, T, H, G, s, t, a.seq, a.dout, a.dh, a.dz, a.mask, a.dhn);
       for (int b = 0; b < B; b++) {
         if (!live(a.mask, b, t, T)) continue;
         float* dzr = dzs + (idx)b * G;
@@ -367,6 +402,7 @@ struct Kernels {
           st(dzr + 3 * H + j, V::mul(V::mul(dhv, th), V::mul(o, V::sub(one, o))), n);
           st(dcr + j, V::mul(dct, f), n);
         });
+        if (a.sat != nullptr) countSaturated(g + H, g + 2 * H, H, a.sat);
       }
       gemm(B, H, G, dzs, G, 1, a.ut, H, a.tmp, H, false);
       carryBack(B, T, H, t, a.mask, a.rdrop, a.tmp, a.dh);
@@ -434,9 +470,10 @@ struct Kernels {
     const float* prev = readStates(a.rdrop, a.hs, a.hm);
     transpose(H, 2 * H, a.u, G, a.uzrt);
     transpose(H, H, a.u + 2 * H, G, a.uht);
+    if (a.sat != nullptr) std::memset(a.sat, 0, 12);
     for (int s = T - 1; s >= 0; s--) {
       const int t = stepOf(s, T, a.rev);
-      float* dzs = backStep(B, T, H, G, s, t, a.seq, a.dout, a.dh, a.dz, a.mask);
+      float* dzs = backStep(B, T, H, G, s, t, a.seq, a.dout, a.dh, a.dz, a.mask, a.dhn);
       for (int b = 0; b < B; b++) {
         if (!live(a.mask, b, t, T)) continue;
         float* dzr = dzs + (idx)b * G;
@@ -447,6 +484,7 @@ struct Kernels {
           st(dzr + 2 * H + j,
              V::mul(V::mul(ld(dhr + j, n), V::sub(one, zz)), V::sub(one, V::mul(hh, hh))), n);
         });
+        if (a.sat != nullptr) countSaturated(g, g + 2 * H, H, a.sat);
       }
       gemm(B, H, H, dzs + 2 * H, G, 1, a.uht, H, a.tmp, H, false);
       for (int b = 0; b < B; b++) {
@@ -505,9 +543,10 @@ struct Kernels {
     const int B = a.B, T = a.T, F = a.F, H = a.H;
     const R one = c(1.0);
     transpose(H, H, a.u, H, a.ut);
+    if (a.sat != nullptr) std::memset(a.sat, 0, 12);
     for (int s = T - 1; s >= 0; s--) {
       const int t = stepOf(s, T, a.rev);
-      float* dzs = backStep(B, T, H, H, s, t, a.seq, a.dout, a.dh, a.dz, a.mask);
+      float* dzs = backStep(B, T, H, H, s, t, a.seq, a.dout, a.dh, a.dz, a.mask, a.dhn);
       for (int b = 0; b < B; b++) {
         if (!live(a.mask, b, t, T)) continue;
         float* dzr = dzs + (idx)b * H;
@@ -517,6 +556,7 @@ struct Kernels {
           const R h = ld(hn + j, n);
           st(dzr + j, V::mul(ld(dhr + j, n), V::sub(one, V::mul(h, h))), n);
         });
+        if (a.sat != nullptr) countSaturated(nullptr, hn, H, a.sat);
       }
       gemm(B, H, H, dzs, H, 1, a.ut, H, a.tmp, H, false);
       carryBack(B, T, H, t, a.mask, a.rdrop, a.tmp, a.dh);

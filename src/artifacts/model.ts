@@ -117,7 +117,10 @@ export interface TrainedModel {
   config: Json;
   /** The training data's encoding and targets, so the model can be used on new input. */
   data: TrainedData;
-  /** e.g. "exploding gradients in lstm_1 at epoch 3". */
+  /**
+   * What the training loop noticed, with the evidence and a remedy: gradients that vanish or explode
+   * through time, saturated gates, a loss that rises, diverges, stalls, or parts from validation.
+   */
   warnings: string[];
   /** When early stopping restored the best epoch's weights. */
   bestEpoch?: number;
@@ -127,6 +130,12 @@ export interface TrainedModel {
   transfer?: Transfer;
   /** Where training stands after its last epoch, to continue from (train's checkpoints). */
   progress?: TrainProgress;
+  /**
+   * The loss of the best constant prediction on the training data (the class frequencies for
+   * cross-entropy, the mean for mse, the median for mae): the baseline a trained model must beat.
+   * Absent where no constant prediction applies (an encoder-decoder's token sequences).
+   */
+  baselineLoss?: number;
 }
 
 /**
@@ -140,8 +149,10 @@ export interface TrainProgress {
   best?: { value: number; epoch: number };
   /** Epochs without improvement since the best. */
   waited: number;
-  /** Keys of the gradient warnings given (each is given once). */
+  /** Keys of the warnings given while training (each is given once). */
   warned: string[];
+  /** Those warnings' texts; the artifact's warnings add those about the whole run. */
+  epochWarnings?: string[];
   /** The weights training goes on with, when `weights` are the best epoch's (restoreBest). */
   weights?: Float32Array[];
 }
@@ -157,6 +168,53 @@ export interface EpochRecord {
   gradNorm: number;
   /** Mean gradient norm per layer. */
   layerGradNorms: Record<string, number>;
+  /** Gradient flow through time of each recurrent layer (absent with `gradientFlow: false`). */
+  flow?: LayerFlow[];
+}
+
+/**
+ * How the gradient of one recurrent layer's hidden state flowed back through time in one epoch, as
+ * measured during backpropagation through time (src/numerics/flow.ts). The data of a heatmap: one row
+ * per epoch, `norms` along the steps.
+ */
+export interface LayerFlow {
+  /** The layer as the run output names it: `lstm_2`, `bidirectional_1 (backward)`. */
+  layer: string;
+  cell: "lstm" | "gru" | "simpleRNN";
+  /** Measured on rnnp's fused kernels, or on TF.js's cells (`--kernels tfjs`: no gate statistics). */
+  source: "kernels" | "tfjs";
+  /**
+   * norms[k]: ‖∂loss/∂h‖ at the k-th step before each sequence's last step (k = 0: the last step), in
+   * the order the layer reads its input (a backward layer's last step is the first token), steps the
+   * mask skips not counted; ∂loss is of each example's own loss (a batch's loss is the mean of its
+   * examples'), averaged over the epoch's training sequences. Its length is the longest sequence's
+   * number of steps. 6 significant digits.
+   */
+  norms: number[];
+  /** Steps back (the last counted) over which norms[k] >= 1% of norms[0]: how far back the layer learns. */
+  horizon: number;
+  /** Geometric mean of norms[k+1] / norms[k] over the steps before norms reach an exact 0 (float32 underflow): below 1 the gradient vanishes going back, above 1 it explodes. 0 if it is 0 one step back; null with under two steps. */
+  growth: number | null;
+  /**
+   * Fractions of saturated activations over the epoch's live steps (fused kernels only): the forget
+   * (LSTM) or update (GRU) gate within 0.01 of 0 and of 1, and the candidate (SimpleRNN: the state)
+   * beyond ±0.99 of its tanh.
+   */
+  saturation?: { gates?: { near0: number; near1: number }; candidates: number };
+}
+
+/**
+ * A trained model's record of its training without its weights: what `rnnp show --json` gives for it
+ * (`jq '.outputs.out.training.history[-1].flow'`: the last epoch's gradient flow per layer).
+ */
+export function trainingRecord(t: TrainedModel) {
+  return {
+    history: t.history,
+    warnings: t.warnings,
+    config: t.config,
+    ...(t.bestEpoch !== undefined ? { bestEpoch: t.bestEpoch } : {}),
+    ...(t.baselineLoss !== undefined ? { baselineLoss: t.baselineLoss } : {}),
+  };
 }
 
 export function describeModel(m: ModelSpec): string {

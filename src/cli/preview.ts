@@ -3,7 +3,7 @@ import { stdout } from "./io.js";
 /** Colours of standard output, where previews go. */
 const color = () => stdout().c;
 import type { Artifact } from "../artifacts/index.js";
-import { weightsEpoch, type TrainedModel } from "../artifacts/model.js";
+import { type LayerFlow, weightsEpoch, type TrainedModel } from "../artifacts/model.js";
 import { type PortabilityCell, verdictLine, type Report } from "../artifacts/report.js";
 import { isError } from "../evaluation/baselines.js";
 import type { SequenceSet } from "../artifacts/sequences.js";
@@ -117,6 +117,7 @@ function sequencesPreview(s: SequenceSet, n: number): string {
 function trainedPreview(t: TrainedModel): string {
   const metricNames = [...new Set(t.history.flatMap((e) => Object.keys(e.metrics)))];
   const hasVal = t.history.some((e) => e.valLoss !== undefined);
+  const layers = [...new Set(t.history.flatMap((e) => (e.flow ?? []).map((l) => l.layer)))];
   const head = [
     "epoch",
     "loss",
@@ -124,9 +125,12 @@ function trainedPreview(t: TrainedModel): string {
     ...(hasVal ? ["val_loss", ...metricNames.map((m) => `val_${m}`)] : []),
     "lr",
     "|grad|",
+    // Per recurrent layer: steps back its gradient reaches, of all steps, and its growth per step.
+    ...layers.map((l) => `${l} horizon`),
   ];
   const body = [head.map((h) => color().bold(h))];
   for (const e of t.history) {
+    const flow = (layer: string) => e.flow?.find((l) => l.layer === layer);
     body.push([
       `${e.epoch}${e.epoch === t.bestEpoch ? "*" : ""}`,
       num(e.loss),
@@ -136,6 +140,7 @@ function trainedPreview(t: TrainedModel): string {
         : []),
       num(e.lr),
       num(e.gradNorm),
+      ...layers.map((l) => horizonCell(flow(l))),
     ]);
   }
   const notes = [
@@ -146,9 +151,66 @@ function trainedPreview(t: TrainedModel): string {
             : "* best epoch (weights not restored)",
         ]
       : []),
-    ...t.warnings.map((w) => color().yellow(`warning: ${w}`)),
+    ...(t.baselineLoss !== undefined
+      ? [`baseline: the best constant prediction scores loss ${num(t.baselineLoss)}`]
+      : []),
   ];
-  return indent(table(body)) + (notes.length ? `\n${indent(notes.join("\n"))}` : "");
+  const warnings = t.warnings.map((w) => color().yellow(`warning: ${w}`));
+  return [
+    indent(table(body)),
+    ...(notes.length ? [indent(notes.join("\n"))] : []),
+    ...flowPreview(t),
+    ...(warnings.length ? [indent(warnings.join("\n"))] : []),
+  ].join("\n");
+}
+
+/** "12/12 x0.78": steps back the gradient reaches, of all, and how it changes per step back. */
+function horizonCell(l: LayerFlow | undefined): string {
+  if (!l) return "";
+  return `${l.horizon}/${l.norms.length}${l.growth === null ? "" : ` x${num(l.growth)}`}`;
+}
+
+const percent = (v: number | undefined) =>
+  v === undefined ? "-" : `${+(100 * v).toPrecision(2)}%`;
+
+/** The last epoch's gradient flow, per recurrent layer: horizon, growth, saturation. */
+function flowPreview(t: TrainedModel): string[] {
+  const last = t.history.at(-1);
+  if (!last?.flow?.length) return [];
+  const body = [
+    [
+      "layer",
+      "cell",
+      "horizon",
+      "growth/step",
+      "candidates saturated",
+      "gates near 0",
+      "near 1",
+    ].map((h) => color().bold(h)),
+    ...last.flow.map((l) => [
+      l.layer,
+      l.cell,
+      `${l.horizon} of ${l.norms.length} steps`,
+      l.growth === null ? "-" : `x${num(l.growth)}`,
+      percent(l.saturation?.candidates),
+      percent(l.saturation?.gates?.near0),
+      percent(l.saturation?.gates?.near1),
+    ]),
+  ];
+  const tfjs = last.flow.some((l) => l.source === "tfjs");
+  return [
+    color().dim(
+      `  gradient flow through time at epoch ${last.epoch}: the horizon counts the steps back over which ‖∂loss/∂h‖ keeps at least 1% of its last-step value; growth is its mean ratio per step back`,
+    ),
+    indent(table(body)),
+    ...(tfjs
+      ? [
+          color().dim(
+            "  gate saturation is measured on rnnp's fused kernels only (the layers above marked - run TF.js's cells)",
+          ),
+        ]
+      : []),
+  ];
 }
 
 /** The portability table: each set (and group) with each metric, its baseline and the change. */

@@ -16,6 +16,7 @@ import { window } from "./window.js";
 import { features, loadAudio, synthSpeech } from "./speech.js";
 import { seq2seq } from "./seq2seq.js";
 import { shift } from "./shift.js";
+import { synthTask } from "./synth-task.js";
 
 /** Every stage kind rnnp ships. A new kind is its own file plus one entry here. */
 const ALL: readonly AnyKind[] = [
@@ -24,6 +25,7 @@ const ALL: readonly AnyKind[] = [
   loadText,
   loadAudio,
   synthSpeech,
+  synthTask,
   clean,
   split,
   head,

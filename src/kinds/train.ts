@@ -35,8 +35,11 @@ export const train = defineKind({
   name: "train",
   // 2: the artifact's `data` describes target sequences of their own length (seq2seq) completely.
   // 3: the artifact keeps the optimizer's state (to continue from with init, resetOptimizer: false);
-  //    the seed leaves out epochs (see seedIgnores); dropout masks come from a stream per epoch.
-  version: 3,
+  //    the seed leaves out epochs (see seedIgnores); dropout masks come from a stream per epoch;
+  //    gradient flow through time per recurrent layer and epoch (history[].flow), the baseline
+  //    loss, and warnings from both (and from the loss's trajectory) instead of fixed thresholds.
+  // 4: both 3s at once (they were made on parallel branches: one number per meaning).
+  version: 4,
   doc: "Trains a model on sequences: seeded shuffles and dropout, optimizers with schedules and warm-up, clipping by global norm or value, class weights, early stopping with restore-best, and a NaN guard. The artifact holds topology, weights, history and config.",
   params: {
     epochs: p.int("Passes over the training data.", { min: 1 }),
@@ -87,6 +90,12 @@ export const train = defineKind({
         "With init: start a fresh optimizer (true), or continue init's optimizer state, step count and moments (false).",
       )
       .default(true),
+    gradientFlow: p
+      .bool(
+        "Record how the gradient of each recurrent layer's state flows back through time (per-step norms, horizon, growth factor, gate saturation) and warn from it. Observes only: the weights are the same either way.",
+      )
+      .default(true)
+      .observing(),
   },
   inputs: {
     model: { type: "model", doc: "The model to train." },
@@ -189,6 +198,7 @@ export const train = defineKind({
         ...(params.clipNorm !== undefined ? { clipNorm: params.clipNorm } : {}),
         ...(params.clipValue !== undefined ? { clipValue: params.clipValue } : {}),
         shuffle: params.shuffle,
+        gradientFlow: params.gradientFlow,
         ...classWeighting(params.classWeights, data),
         ...(params.patience !== undefined
           ? {
@@ -221,6 +231,7 @@ export const train = defineKind({
         data: dataDescription(data),
         warnings: r.warnings,
         ...(r.bestEpoch !== undefined ? { bestEpoch: r.bestEpoch } : {}),
+        ...(r.baselineLoss !== undefined ? { baselineLoss: r.baselineLoss } : {}),
         optimizer: r.optimizer,
         ...(start.transfer
           ? {

@@ -122,3 +122,75 @@ export function argmax(a: ArrayLike<number>, from: number, length: number): numb
   for (let j = 1; j < length; j++) if (a[from + j]! > a[from + best]!) best = j;
   return best;
 }
+
+/**
+ * The training loss of the best constant prediction, the baseline a model must beat: the class (or
+ * token) frequencies for cross-entropy (weighted as the loss weighs them), each output's mean for
+ * mse, its median for mae. Undefined where the loss and target do not pair this way (e.g. binary
+ * cross-entropy over several outputs).
+ */
+export function baselineLoss(
+  data: { target: Target; shape: readonly number[] },
+  name: LossName,
+  outputUnits: number,
+  classWeights?: Float32Array,
+): number | undefined {
+  const { target } = data;
+  const crossEntropy =
+    name === "sparseCategoricalCrossentropy" ||
+    name === "categoricalCrossentropy" ||
+    (name === "binaryCrossentropy" && outputUnits === 1);
+  if (target.kind === "class" && crossEntropy) {
+    const mass = new Float64Array(target.classes.length);
+    for (const y of target.y) mass[y]! += classWeights?.[y] ?? 1;
+    return entropy(mass, target.y.length);
+  }
+  if ((target.kind === "sequence" || target.kind === "tokens") && crossEntropy) {
+    // Each example's loss is the mean over its tokens: a token weighs 1 / (its example's tokens).
+    const width = target.y.length / Math.max(1, data.shape[0]!);
+    const mass = new Float64Array(target.tokens.length);
+    let examples = 0;
+    for (let i = 0; i * width < target.y.length; i++) {
+      const row = target.y.subarray(i * width, (i + 1) * width);
+      const n = row.reduce((a, id) => a + (id !== 0 ? 1 : 0), 0);
+      if (n === 0) continue;
+      for (const id of row) if (id !== 0) mass[id]! += 1 / n;
+      examples++;
+    }
+    return examples ? entropy(mass, examples) : undefined;
+  }
+  if (target.kind === "value" && (name === "mse" || name === "mae")) {
+    const n = target.y.length / target.size;
+    if (n === 0) return undefined;
+    let total = 0;
+    for (let j = 0; j < target.size; j++) {
+      const col = Float64Array.from({ length: n }, (_, i) => target.y[i * target.size + j]!);
+      if (name === "mse") {
+        const mean = col.reduce((a, v) => a + v, 0) / n;
+        total += col.reduce((a, v) => a + (v - mean) ** 2, 0) / n;
+      } else {
+        const median = col.sort()[Math.floor((n - 1) / 2)]!;
+        total += col.reduce((a, v) => a + Math.abs(v - median), 0) / n;
+      }
+    }
+    return total / target.size;
+  }
+  return undefined;
+}
+
+/** What the best constant prediction of `baselineLoss` predicts, in words. */
+export function baselinePrediction(target: Target, name: LossName): string {
+  if (target.kind === "value") return name === "mae" ? "each value's median" : "each value's mean";
+  return target.kind === "class" ? "the class frequencies" : "the token frequencies";
+}
+
+/**
+ * Cross-entropy of the best constant prediction for weighted counts `mass` over `examples`: with
+ * q = mass / Σ mass, Σ_c mass_c (−log q_c) / examples.
+ */
+function entropy(mass: Float64Array, examples: number): number {
+  const total = mass.reduce((a, m) => a + m, 0);
+  let sum = 0;
+  for (const m of mass) if (m > 0) sum -= m * Math.log(m / total);
+  return sum / examples;
+}

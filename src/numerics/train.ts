@@ -2,8 +2,9 @@ import { UserError } from "../core/diagnostic.js";
 import type { EpochRecord, OptimizerState, TrainProgress } from "../artifacts/model.js";
 import type { SequenceSet } from "../artifacts/sequences.js";
 import { batchTensors, evalBatches, trainBatches, type Batch } from "./batches.js";
-import { LAYERS } from "./layers/index.js";
-import { lossValue, metricsOf, type LossName } from "./losses.js";
+import { FlowRecorder } from "./flow.js";
+import { epochWarnings, finalWarnings, type RunFacts, type Warning } from "./health.js";
+import { baselineLoss, baselinePrediction, lossValue, metricsOf, type LossName } from "./losses.js";
 import {
   learningRate,
   makeOptimizer,
@@ -12,6 +13,7 @@ import {
   type ScheduleCall,
 } from "./optimizers.js";
 import { restoreOptimizer, saveOptimizer } from "./optimizer-state.js";
+import { probeCells } from "./probe.js";
 import type { TF } from "./tf.js";
 import { readWeights } from "./weights.js";
 
@@ -51,6 +53,8 @@ export interface TrainConfig {
     progress: TrainProgress;
     bestWeights?: Float32Array[];
   };
+  /** Record the gradient flow through time of the recurrent layers (flow.ts). */
+  gradientFlow: boolean;
 }
 
 export interface TrainHooks {
@@ -86,6 +90,8 @@ export interface TrainResult {
   /** The weights (the best epoch's with restoreBest), in the model's order. */
   weights: Float32Array[];
   progress: TrainProgress;
+  /** The training loss of the best constant prediction, where one applies. */
+  baselineLoss?: number;
 }
 
 export async function train(
@@ -107,11 +113,29 @@ export async function train(
   if (cfg.optimizerState)
     await restoreOptimizer(tf, optimizer, cfg.optimizer.call, cfg.optimizerState, variables);
   const layerOf = new Map(variables.map((v) => [v.variable.name, v.name.split("/")[0]!]));
-  const watched = watchedLayers(model);
   const r = cfg.resume;
   const history: EpochRecord[] = [...(r?.history ?? [])];
-  const warnings: string[] = [...(r?.warnings ?? [])];
+  const units = (model.outputs[0]!.shape.at(-1) as number | null) ?? 1;
+  const baseline = baselineLoss(data, cfg.loss, units, cfg.classWeights);
+  const facts: RunFacts = {
+    lr: baseLr,
+    ...(baseline !== undefined
+      ? { baselineLoss: baseline, baselineWhat: baselinePrediction(data.target, cfg.loss) }
+      : {}),
+    ...(cfg.clipNorm !== undefined ? { clipNorm: cfg.clipNorm } : {}),
+    ...(cfg.earlyStopping ? { earlyStopping: cfg.earlyStopping } : {}),
+  };
+  // The warnings given while training (each once); those about the whole run are added by result().
+  const warnings: string[] = [...(r?.progress.epochWarnings ?? r?.warnings ?? [])];
   const warned = new Set<string>(r?.progress.warned ?? []);
+  const warn = (found: Warning[]) => {
+    for (const w of found) {
+      if (warned.has(w.key)) continue;
+      warned.add(w.key);
+      warnings.push(w.text);
+      hooks.log(`warning: ${w.text}`);
+    }
+  };
   let best: { value: number; epoch: number; weights?: Tensor[] } | undefined = r?.progress.best && {
     ...r.progress.best,
     ...(r.bestWeights
@@ -125,16 +149,29 @@ export async function train(
   let waited = r?.progress.waited ?? 0;
   let stopped = r?.progress.stopped ?? false;
   const monitor = cfg.earlyStopping?.monitor ?? "val_loss";
-  /** What training gives, were it to end after `epoch`: the same code for checkpoints and the end. */
+  if (cfg.gradientFlow) probeCells(tf, model);
+  const flow = cfg.gradientFlow ? new FlowRecorder(model) : undefined;
+  /**
+   * What training gives, were it to end after `epoch`: the same code for checkpoints and the end, so
+   * a checkpoint is byte for byte the result of training that many epochs. The warnings about the
+   * whole run are judged here, and kept apart from the epochs' (progress.epochWarnings), so a run
+   * resumed from a checkpoint judges its own whole run again.
+   */
   const result = async (epoch: number): Promise<TrainResult> => {
     const current = readWeights(model);
     const weights = best?.weights
       ? best.weights.map((t) => Float32Array.from(t.dataSync()))
       : current;
+    const restored = best?.weights ? best.epoch : undefined;
+    const finals = finalWarnings(history, {
+      ...facts,
+      ...(restored ? { bestEpoch: restored } : {}),
+    }).filter((w) => !warned.has(w.key));
     return {
       history: [...history],
-      warnings: [...warnings],
+      warnings: [...warnings, ...finals.map((w) => w.text)],
       ...(best ? { bestEpoch: best.epoch } : {}),
+      ...(baseline !== undefined ? { baselineLoss: baseline } : {}),
       optimizer: await saveOptimizer(optimizer, cfg.optimizer.call, variables),
       weights,
       progress: {
@@ -143,6 +180,7 @@ export async function train(
         ...(best ? { best: { value: best.value, epoch: best.epoch } } : {}),
         waited,
         warned: [...warned],
+        epochWarnings: [...warnings],
         ...(best?.weights ? { weights: current } : {}),
       },
     };
@@ -251,6 +289,7 @@ export async function train(
         layerGradNorms: Object.fromEntries(
           [...layerNormSums].map(([k, v]) => [k, v / batches.length]),
         ),
+        ...(flow ? { flow: flow.epoch() } : {}),
       };
       if (validation) {
         const v = evaluateLoss(tf, model, validation, cfg);
@@ -258,14 +297,9 @@ export async function train(
         record.valMetrics = v.metrics;
       }
       history.push(record);
-      for (const w of gradientWarnings(record, history[0]!, watched)) {
-        if (warned.has(w.key)) continue;
-        warned.add(w.key);
-        warnings.push(w.text);
-        hooks.log(`warning: ${w.text}`);
-      }
       const secs = (performance.now() - started) / 1000;
       hooks.log(formatEpoch(record, cfg.epochs, seen / secs));
+      warn(epochWarnings(history, facts));
 
       if (cfg.earlyStopping) {
         const value = monitored(record, monitor);
@@ -293,9 +327,11 @@ export async function train(
       if (!stopped && epoch < cfg.epochs && hooks.epochEnd) hooks.epochEnd(await result(epoch));
     }
     const out = await result(epoch);
+    for (const text of out.warnings.slice(warnings.length)) hooks.log(`warning: ${text}`);
     if (best?.weights) model.setWeights(best.weights);
     return out;
   } finally {
+    flow?.close();
     best?.weights?.forEach((t) => t.dispose());
     optimizer.dispose();
   }
@@ -341,50 +377,11 @@ function monitored(r: EpochRecord, monitor: string): number {
 }
 
 /**
- * The layers whose gradients are watched: those a model block declares recurrent. An
- * encoder-decoder's are not watched (they never were, and their warnings would change the bytes of
- * its trained models: that needs a new version of the train kind).
- */
-export function watchedLayers(model: LayersModel): ReadonlySet<string> {
-  if (model.getClassName() !== "Sequential") return new Set();
-  return new Set(
-    model.layers.filter((l) => LAYERS.ofClass(l.getClassName())?.recurrent).map((l) => l.name),
-  );
-}
-
-/**
- * When the monitor calls a layer's mean gradient norm vanishing (below `vanishing`) or exploding
- * (above `exploding`, or `explodingRatio` times its epoch-1 norm); the report draws these lines.
+ * Reference lines for the HTML report's per-layer gradient-norm chart (src/report): the old fixed
+ * limits of a layer's mean weight-gradient norm. The training warnings no longer use them: they read
+ * the gradient flow through time (health.ts).
  */
 export const GRADIENT_LIMITS = { vanishing: 1e-7, exploding: 1e3, explodingRatio: 100 } as const;
-
-/** The classic recurrent failures, per watched layer: gradients that vanish, or explode. */
-export function gradientWarnings(
-  r: EpochRecord,
-  first: EpochRecord,
-  watched: ReadonlySet<string>,
-): { key: string; text: string }[] {
-  const out: { key: string; text: string }[] = [];
-  for (const [layer, norm] of Object.entries(r.layerGradNorms)) {
-    if (!watched.has(layer)) continue;
-    if (norm < GRADIENT_LIMITS.vanishing)
-      out.push({
-        key: `vanish:${layer}`,
-        text: `vanishing gradients in ${layer} at epoch ${r.epoch} (mean norm ${norm.toExponential(2)}): it has stopped learning; try gru/lstm, a larger learning rate, or layerNormalization`,
-      });
-    const start = first.layerGradNorms[layer] ?? norm;
-    if (
-      norm > GRADIENT_LIMITS.exploding ||
-      (r.epoch > 1 && start > 0 && norm > GRADIENT_LIMITS.explodingRatio * start)
-    ) {
-      out.push({
-        key: `explode:${layer}`,
-        text: `exploding gradients in ${layer} at epoch ${r.epoch} (mean norm ${norm.toExponential(2)}, ${(norm / start).toFixed(0)}x epoch 1): set clipNorm (e.g. 1.0) or lower the learning rate`,
-      });
-    }
-  }
-  return out;
-}
 
 function formatEpoch(r: EpochRecord, epochs: number, samplesPerSecond: number): string {
   const f = (v: number) =>

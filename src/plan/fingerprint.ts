@@ -64,8 +64,10 @@ export function seedBasis(
  * A random stage's seed: a hash of the pipeline seed and what the stage computes, so it is stable
  * under edits anywhere else in the file, differs between stages, and is never 0 (TF.js reads 0 as
  * "no seed"). Not of how it computes: the same training on cpu and on wasm, or before and after a
- * kind's version bump, draws the same shuffles, dropout masks and initial weights, so their results
- * differ by the numerics alone. Range 1 .. 2^31-1, which every consumer accepts.
+ * kind's version bump, or with a parameter that only observes the computation set otherwise
+ * (`params` here leaves those out: train's `gradientFlow`), draws the same shuffles, dropout masks and
+ * initial weights, so their results differ by the numerics alone. Range 1 .. 2^31-1, which every
+ * consumer accepts.
  */
 export function deriveSeed(
   pipelineSeed: number,

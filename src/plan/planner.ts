@@ -173,8 +173,20 @@ export class Planner {
       ...(s.kind.backendDependent ? { runtime: this.runtime as Runtime } : {}),
       ...(tools ? { tools } : {}),
     };
+    // Parameters that only observe the computation (Param.observing) do not move the seed.
+    const computing = Object.fromEntries(
+      Object.entries(s.params).filter(
+        ([name]) => !(Object.hasOwn(s.kind.params, name) && s.kind.params[name]!.observes),
+      ),
+    );
     const fingerprint: Fingerprint = s.kind.random
-      ? { ...base, seed: deriveSeed(this.ir.seed, seedBasis(base, s.kind.seedIgnores)) }
+      ? {
+          ...base,
+          seed: deriveSeed(
+            this.ir.seed,
+            seedBasis({ ...base, params: computing }, s.kind.seedIgnores),
+          ),
+        }
       : base;
     const key = keyOf(fingerprint);
     const record = this.store.getRecord<Fingerprint>(key);

@@ -38,18 +38,48 @@ export class Param<T, Optional extends boolean = false> {
     readonly isOptional: boolean = false,
     /** May be given without its name, as the first positional argument: `bidirectional(lstm(...))`. */
     readonly isPositional: boolean = false,
+    /**
+     * Changes what the stage records about its computation, not the computation (train's
+     * `gradientFlow`): it enters the stage's key, but not the seed the stage draws from.
+     */
+    readonly observes: boolean = false,
   ) {}
 
   default(value: T & Json): Param<T, false> {
-    return new Param<T, false>(this.type, this.doc, value, false, this.isPositional);
+    return new Param<T, false>(this.type, this.doc, value, false, this.isPositional, this.observes);
   }
 
   optional(): Param<T, true> {
-    return new Param<T, true>(this.type, this.doc, undefined, true, this.isPositional);
+    return new Param<T, true>(
+      this.type,
+      this.doc,
+      undefined,
+      true,
+      this.isPositional,
+      this.observes,
+    );
   }
 
   positional(): Param<T, Optional> {
-    return new Param<T, Optional>(this.type, this.doc, this.fallback, this.isOptional, true);
+    return new Param<T, Optional>(
+      this.type,
+      this.doc,
+      this.fallback,
+      this.isOptional,
+      true,
+      this.observes,
+    );
+  }
+
+  observing(): Param<T, Optional> {
+    return new Param<T, Optional>(
+      this.type,
+      this.doc,
+      this.fallback,
+      this.isOptional,
+      this.isPositional,
+      true,
+    );
   }
 
   get required(): boolean {

@@ -50,6 +50,11 @@ const SMOKE: Record<string, { params: string[]; show: string; metric: RegExp }> 
     show: "tunedReport",
     metric: /portability[\s\S]*inDomain +\d+ [\s\S]*short +\d+ /,
   },
+  "longrange.rnnp": {
+    params: ["train=64", "epochs=1"],
+    show: "report_add_lstm[length=20]",
+    metric: /rmse +[\d.]+/,
+  },
   "g2p.rnnp": {
     params: ["limit=400", "epochs=1", "beam=2"],
     show: "report",

@@ -94,14 +94,14 @@ describe("workspace outputs (exports) are checked and restored, and variants lea
     const r = await rig.rnnp(["show", "fit", "p.rnnp", "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as {
-      outputs: { out: { type: string; history: { epoch: number; loss: number }[] } };
+      outputs: { out: { type: string; training: { history: { epoch: number; loss: number }[] } } };
     };
     assert.equal(out.outputs.out.type, "trained");
     assert.deepEqual(
-      out.outputs.out.history.map((e) => e.epoch),
+      out.outputs.out.training.history.map((e) => e.epoch),
       [1],
     );
-    assert.ok(Number.isFinite(out.outputs.out.history[0]!.loss));
+    assert.ok(Number.isFinite(out.outputs.out.training.history[0]!.loss));
   });
 
   it("predict --file - reads standard input; a missing --file is a clean usage error", async () => {

@@ -111,7 +111,7 @@ describe("the kernels' ABI (fused/abi.ts) and its implementations agree", () => 
     for (const name of KERNEL_NAMES)
       for (const b of buffersOf(name)) {
         const d = { B: 2, T: 3, F: 5, H: 7 };
-        const all = { masked: true, dropout: true, sequences: true };
+        const all = { masked: true, dropout: true, sequences: true, flow: true };
         assert.ok(bufferFloats(b, d, KERNELS[name].gates, all) > 0, `${name}.${b.name}`);
         const key = `${KERNELS[name].gates}:${b.name}`;
         const shape = b.shape.join(",");

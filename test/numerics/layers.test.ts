@@ -1,7 +1,7 @@
 // The layer declarations against what TF.js builds from them: weights, parameter counts, shapes and
 // names agree for every shipped layer; a new layer is one declaration (a throwaway one here, through
-// the same API); seq2seq's decoding finds its layers by structure; fusion and the gradient watch
-// read the declarations.
+// the same API); seq2seq's decoding finds its layers by structure; fusion and the gradient-flow
+// monitor read the declarations.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { LayersModel } from "../../src/runtime/tfjs.js";
@@ -25,7 +25,8 @@ import {
 import { formatSummary, summarise } from "../../src/numerics/layers/summary.js";
 import { buildSeq2seq, inferenceModels } from "../../src/numerics/seq2seq.js";
 import { loadTf, type TF } from "../../src/numerics/tf.js";
-import { watchedLayers } from "../../src/numerics/train.js";
+import { tapsOf } from "../../src/numerics/flow.js";
+import { probeCells } from "../../src/numerics/probe.js";
 import { readWeights, restoreModel, weightSpecsOf } from "../../src/numerics/weights.js";
 import { describeRuntime } from "../../src/runtime/descriptor.js";
 
@@ -345,19 +346,34 @@ describe("the fuser and the gradient watch read the declarations", () => {
     model.dispose();
   });
 
-  it("watches the recurrent layers of a model block, not an encoder-decoder's", async () => {
+  it("taps every recurrent layer for the gradient flow: on the kernels where fused, else by a probe", async () => {
     const tf = await tfReady;
-    const model = await build(
-      tf,
-      MODELS["embedding with inputDim, bidirectional (concat, sum), dropout, layerNormalization"]!
-        .layers,
-    );
+    const model = await build(tf, [
+      layer("embedding", { dim: 4 }),
+      layer("bidirectional", { layer: layer("gru", { units: 3, returnSequences: true }) }),
+      layer("simpleRNN", { units: 2, returnSequences: true, activation: "relu" }),
+      layer("lstm", { units: 2 }),
+      layer("dense", { units: 2, activation: "softmax" }),
+    ]);
+    fuse(tf, model);
+    probeCells(tf, model);
+    probeCells(tf, model);
     assert.deepEqual(
-      [...watchedLayers(model)],
-      ["bidirectional_2", "bidirectional_3", "bidirectional_4"],
+      tapsOf(model).map((t) => `${t.label} ${t.cell} ${t.source}`),
+      [
+        "bidirectional_2 (forward) gru kernels",
+        "bidirectional_2 (backward) gru kernels",
+        "lstm_4 lstm kernels",
+        "simpleRNN_3 simpleRNN tfjs",
+      ],
+      "each layer once, however often the probes are asked for",
     );
+    // An encoder-decoder on TF.js's cells is applied once per output its decoder reads: not probed.
     const s2s = buildSeq2seq(tf, cases(), { input: 5, target: 5 }).model;
-    assert.deepEqual([...watchedLayers(s2s)], []);
+    probeCells(tf, s2s);
+    assert.deepEqual(tapsOf(s2s), []);
+    fuse(tf, s2s);
+    assert.ok(tapsOf(s2s).length >= 2, "fused, its layers are tapped");
     model.dispose();
     s2s.dispose();
   });

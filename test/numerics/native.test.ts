@@ -31,6 +31,8 @@ interface Case {
   reverse: boolean;
   sequences: boolean;
   dropout: boolean;
+  /** Record the gradient flow (every step's state gradient, and the gates' saturation). */
+  flow: boolean;
   /** How the inputs are drawn: ordinary values, or ones that reach exp's clamps, denormals and zeros. */
   values: "plain" | "extreme";
   seed: number;
@@ -75,8 +77,12 @@ function run(k: Kernels, c: Case): Float32Array[] {
   const dout = arr(c.sequences ? c.B * c.T * c.H : c.B * c.H);
   const dstates = CELLS[c.kind].states.map(() => arr(c.B * c.H));
   const f = forward(k, c.kind, d, inputs, true);
-  const g = backward(k, f.saved!, dout, dstates);
-  return [f.output, ...f.states, g.dx, g.dw, g.du, g.db, ...g.dinit];
+  const g = backward(k, f.saved!, dout, dstates, c.flow);
+  // The flow's norms are doubles, compared as their bytes; its counts as floats (exact below 2^24).
+  const flow = g.flow
+    ? [new Float32Array(g.flow.norms.buffer), Float32Array.from(Object.values(g.flow.saturation!))]
+    : [];
+  return [f.output, ...f.states, g.dx, g.dw, g.du, g.db, ...g.dinit, ...flow];
 }
 
 /**
@@ -109,6 +115,7 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   reverse: fc.boolean(),
   sequences: fc.boolean(),
   dropout: fc.boolean(),
+  flow: fc.boolean(),
   values: fc.constantFrom<Case["values"]>("plain", "extreme"),
   seed: fc.integer({ min: 0, max: 1e6 }),
 });
@@ -151,6 +158,7 @@ describe("native kernels give the wasm kernels' bytes", { skip }, () => {
         reverse: false,
         sequences: false,
         dropout: true,
+        flow: true,
         values: "plain",
         seed: 1,
       };

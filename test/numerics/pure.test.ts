@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import seedrandom from "seedrandom";
-import type { EpochRecord } from "../../src/artifacts/model.js";
 import { classWeighting } from "../../src/kinds/train.js";
 import {
   classReport,
@@ -11,7 +10,6 @@ import {
 } from "../../src/evaluation/metrics.js";
 import { trainBatches } from "../../src/numerics/batches.js";
 import { learningRate, type ScheduleCall } from "../../src/numerics/optimizers.js";
-import { gradientWarnings } from "../../src/numerics/train.js";
 import { tokenData } from "./training.js";
 
 describe("learning-rate schedules", () => {
@@ -65,32 +63,6 @@ describe("class weights", () => {
     assert.deepEqual(Array.from(classWeighting({ yes: 3 }, data).classWeights!), [1, 3]);
     assert.throws(() => classWeighting({ maybe: 2 }, data), /"maybe", which is not a class/);
     assert.deepEqual(classWeighting("none", data), {});
-  });
-});
-
-describe("gradient warnings", () => {
-  const rec = (epoch: number, norm: number): EpochRecord => ({
-    epoch,
-    lr: 0.1,
-    loss: 1,
-    metrics: {},
-    gradNorm: norm,
-    layerGradNorms: { lstm_2: norm, dense_3: norm },
-  });
-  // The recurrent layers of the model (see watchedLayers): dense_3 is not one.
-  const watched = new Set(["lstm_2"]);
-  it("names the recurrent layer whose gradients vanish or explode", () => {
-    assert.deepEqual(
-      gradientWarnings(rec(2, 1e-9), rec(1, 0.5), watched).map((w) => w.key),
-      ["vanish:lstm_2"],
-    );
-    const explode = gradientWarnings(rec(3, 80), rec(1, 0.5), watched);
-    assert.deepEqual(
-      explode.map((w) => w.key),
-      ["explode:lstm_2"],
-    );
-    assert.match(explode[0]!.text, /exploding gradients in lstm_2 at epoch 3 .* set clipNorm/);
-    assert.deepEqual(gradientWarnings(rec(2, 0.4), rec(1, 0.5), watched), []);
   });
 });
 

@@ -102,6 +102,7 @@ const CONFIG: TrainConfig = {
   epochs: 2,
   batchSize: 16,
   shuffle: true,
+  gradientFlow: true,
 };
 const hooks = (seed = 3) => ({
   rng: (p: string) => seedrandom(`${seed}:${p}`),

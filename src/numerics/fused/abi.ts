@@ -22,8 +22,11 @@
  */
 export type Role = "weights" | "input" | "state" | "tape" | "inout" | "output" | "scratch";
 
-/** When an optional buffer is there: with a mask, with recurrent dropout, with every step's output. */
-export type Condition = "masked" | "dropout" | "sequences";
+/**
+ * When an optional buffer is there: with a mask, with recurrent dropout, with every step's output,
+ * when the gradient-flow monitor records the gradient of every step's state.
+ */
+export type Condition = "masked" | "dropout" | "sequences" | "flow";
 
 export interface BufferArg {
   readonly name: string;
@@ -31,7 +34,7 @@ export interface BufferArg {
   /**
    * Axes, outermost first: [B, T, F] is batch-major, [S, B, H] time-major. T is an axis by input
    * step t, S one by processing step s (t = rev ? T-1-s : s), both of size T; S+1 has one more
-   * (the initial state first); G is gates x H; 2H two gates' columns.
+   * (the initial state first); G is gates x H; 2H two gates' columns; 3 three entries.
    */
   readonly shape: readonly string[];
   readonly role: Role;
@@ -118,6 +121,20 @@ const dx = buf("dx", ["B", "T", "F"], "output", "gradient of x");
 const dw = buf("dw", ["F", "G"], "output", "gradient of w (this chunk's rows)");
 const du = buf("du", ["H", "G"], "output", "gradient of u (this chunk's rows)");
 const db = buf("db", ["G"], "output", "gradient of bias (this chunk's rows)");
+const dhn = buf(
+  "dhn",
+  ["S", "B"],
+  "output",
+  "‖dh‖² of each row after step s, its output's gradient added (0 where masked)",
+  "flow",
+);
+const sat = buf(
+  "sat",
+  ["3"],
+  "output",
+  "int32 counts: gate < 0.01, gate > 0.99, |candidate| > 0.99 (live steps)",
+  "flow",
+);
 const dz = buf("dz", ["S", "B", "G"], "scratch", "gradients of the gates' pre-activations");
 const wt = buf("wt", ["G", "F"], "scratch", "wᵀ");
 const dxw = buf("dxw", ["B", "T", "G"], "scratch", "dz by input step, batch-major");
@@ -179,6 +196,8 @@ export const KERNELS = {
       dw,
       du,
       db,
+      dhn,
+      sat,
       dz,
       buf("ut", ["G", "H"], "scratch", "uᵀ"),
       wt,
@@ -229,6 +248,8 @@ export const KERNELS = {
       dw,
       du,
       db,
+      dhn,
+      sat,
       dz,
       buf("uzrt", ["2H", "H"], "scratch", "the z and r columns of u, transposed"),
       buf("uht", ["H", "H"], "scratch", "the candidate columns of u, transposed"),
@@ -276,6 +297,8 @@ export const KERNELS = {
       dw,
       du,
       db,
+      dhn,
+      sat,
       dz,
       buf("ut", ["G", "H"], "scratch", "uᵀ"),
       wt,
@@ -348,6 +371,8 @@ export function axisSize(axis: string, d: Dims, gates: number): number {
       return d.T + 1;
     case "2H":
       return 2 * d.H;
+    case "3":
+      return 3;
     default:
       throw new Error(`unknown axis ${axis} in the kernels' ABI`);
   }

@@ -6,6 +6,7 @@ import {
   kernelCall,
   type Present,
 } from "./abi.js";
+import type { StepGradients } from "../flow.js";
 import type { Kernels, Layout } from "./kernels.js";
 
 /**
@@ -53,6 +54,8 @@ export interface Gradients {
   db: Float32Array;
   /** Of the initial states. */
   dinit: Float32Array[];
+  /** With `flow`: the gradient of every step's state, and how saturated the gates were. */
+  flow?: StepGradients;
 }
 
 interface Cell {
@@ -182,6 +185,7 @@ export function forward(
     masked: inputs.mask !== undefined,
     dropout: inputs.recurrentDropout !== undefined,
     sequences: inputs.sequences,
+    flow: false,
   };
   // The tape owns its region: dropped unreleased (never differentiated), it is freed when collected.
   const tape: Tape = {
@@ -253,16 +257,20 @@ export function forward(
 /**
  * Backpropagation through time, from a forward pass's tape (released here). `doutput` is the
  * gradient of the output ([B, T, H] or [B, H]); `dstates` those of the final states (zeros when
- * unused). Weight gradients are summed over chunks in chunk order.
+ * unused). Weight gradients are summed over chunks in chunk order. With `flow`, the kernels also
+ * keep the gradient of every step's state, and the result carries its norms and the tape's gate
+ * saturation (`measureFlow`).
  */
 export function backward(
   k: Kernels,
   tape: Tape,
   doutput: Float32Array,
   dstates: Float32Array[],
+  flow = false,
 ): Gradients {
   const cell = CELLS[tape.kind];
-  const { d, present } = tape;
+  const { d } = tape;
+  const present: Present = { ...tape.present, flow };
   const { B, T, F, H } = d;
   const G = cell.gates * H;
   // Everything backward reads that the tape does not hold: gradients in and out, and scratch.
@@ -306,13 +314,57 @@ export function backward(
     );
     return k.read(chunks[0]!.p[name]!, n);
   };
-  const grads = {
+  const grads: Gradients = {
     dx: rows("dx", T * F),
     dw: summed("dw", F * G),
     du: summed("du", H * G),
     db: summed("db", G),
     dinit: cell.dstates.map((s) => rows(s, H)),
+    ...(flow ? { flow: measureFlow(k, tape, chunks) } : {}),
   };
   tape.release();
   return grads;
+}
+
+/**
+ * What the gradient-flow monitor reads from a backward pass: the norm of every live step's state
+ * gradient (the kernels give ‖dh‖², dhn), and the saturation of the gates the state flows through,
+ * counted by the kernels on the forward pass's tape (sat): the forget gate and candidate of an LSTM,
+ * the update gate and candidate of a GRU, the state itself (a tanh) of a SimpleRNN, at live steps.
+ * Saturated means within 0.01 of 0 or 1 for a gate and beyond ±0.99 for a tanh (issue 15): there the
+ * activation's slope is under 0.0099 or 0.0199, so a gradient through it keeps under 2% of itself.
+ */
+function measureFlow(k: Kernels, tape: Tape, chunks: Chunk[]): StepGradients {
+  const { B, T, H } = tape.d;
+  const norms = new Float64Array(B * T).fill(Number.NaN);
+  const counts = [0, 0, 0];
+  let live = 0;
+  for (const c of chunks) {
+    const rows = c.d.B;
+    const dhn = k.view(c.p.dhn!, T * rows);
+    const mask = tape.present.masked ? k.view(c.p.mask!, rows * T) : undefined;
+    for (let s = 0; s < T; s++) {
+      const t = tape.reverse ? T - 1 - s : s;
+      for (let b = 0; b < rows; b++) {
+        if (mask && mask[b * T + t] === 0) continue;
+        norms[(c.from + b) * T + s] = Math.sqrt(dhn[s * rows + b]!);
+        live++;
+      }
+    }
+    const sat = new Int32Array(k.view(c.p.sat!, 3).slice().buffer);
+    for (let i = 0; i < 3; i++) counts[i]! += sat[i]!;
+  }
+  const gates = tape.kind === "simpleRNN" ? 0 : live * H;
+  return {
+    rows: B,
+    steps: T,
+    norms,
+    saturation: {
+      gates,
+      gatesNear0: counts[0]!,
+      gatesNear1: counts[1]!,
+      candidates: live * H,
+      candidatesSaturated: counts[2]!,
+    },
+  };
 }

@@ -1,4 +1,5 @@
 import type { LayersModel, Tensor } from "../../runtime/tfjs.js";
+import { addTap } from "../flow.js";
 import { LAYERS } from "../layers/index.js";
 import type { TF } from "../tf.js";
 import { CELLS, type CellKind } from "./cells.js";
@@ -81,6 +82,7 @@ export function fuse(tf: TF, model: LayersModel, k: Kernels = kernels()): Fusion
       return;
     }
     report.fused.push(label);
+    const tap = addTap(model, { label, cell: kind, source: "kernels" });
     rnn.call = (inputs, kwargs) => {
       const training = kwargs?.training === true;
       return tf.tidy(() => {
@@ -113,6 +115,7 @@ export function fuse(tf: TF, model: LayersModel, k: Kernels = kernels()): Fusion
             ...(dropped ? { recurrentDropout: dropped } : {}),
             reverse: rnn.goBackwards,
             sequences: rnn.returnSequences,
+            ...(training && tap.sink ? { flow: tap.sink } : {}),
           },
           training,
         );

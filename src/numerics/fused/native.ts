@@ -112,7 +112,7 @@ export class NativePool {
   }
 }
 
-const ALL = { masked: true, dropout: true, sequences: true };
+const ALL = { masked: true, dropout: true, sequences: true, flow: true };
 
 /**
  * Every buffer of the call lies inside the memory (WebAssembly traps on an access outside; native

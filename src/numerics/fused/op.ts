@@ -1,4 +1,5 @@
 import type { Tensor } from "../../runtime/tfjs.js";
+import type { StepGradients } from "../flow.js";
 import type { TF } from "../tf.js";
 import {
   backward,
@@ -24,6 +25,8 @@ export interface RecurrentArgs {
   recurrentDropout?: Float32Array;
   reverse: boolean;
   sequences: boolean;
+  /** Hears the gradient flow of every backward pass (the training loop's recorder), if set. */
+  flow?: (g: StepGradients) => void;
 }
 
 /**
@@ -102,7 +105,8 @@ export function recurrent(
               s.set(g.subarray(row + (outSteps + i) * H, row + (outSteps + i + 1) * H), bi * H),
             );
           }
-          const grads = backward(k, r.saved!, doutput, dstates);
+          const grads = backward(k, r.saved!, doutput, dstates, a.flow !== undefined);
+          if (grads.flow) a.flow?.(grads.flow);
           return [
             tf.tensor3d(grads.dx, [B, T, F]),
             tf.tensor2d(grads.dw, w!.shape as [number, number]),
