@@ -8,7 +8,6 @@ import type { Json } from "../../src/core/canonical.js";
 import { layer, type LayerCall } from "../../src/numerics/layers/index.js";
 import { buildModel } from "../../src/numerics/layers/sequential.js";
 import { toOnnx } from "../../src/numerics/onnx/export.js";
-import { decodeModel } from "../../src/numerics/onnx/proto.js";
 import { predictAll } from "../../src/numerics/predict.js";
 import { buildSeq2seq, inferenceModels } from "../../src/numerics/seq2seq.js";
 import { loadTf } from "../../src/numerics/tf.js";
@@ -269,6 +268,30 @@ CASES.push(
   ],
 );
 
+const cell = (call: "lstm" | "gru", units: number) => ({
+  call,
+  args: { units, dropout: 0, recurrentDropout: 0 },
+});
+const SEQ2SEQ: [string, { encoder: unknown[]; decoder: unknown[] }][] = [
+  [
+    "embedding + bidirectional lstm -> embedding + lstm",
+    {
+      encoder: [
+        { call: "embedding", args: { dim: 4 } },
+        { call: "bidirectional", args: { layer: cell("lstm", 3) } },
+      ],
+      decoder: [{ call: "embedding", args: { dim: 3 } }, cell("lstm", 6)],
+    },
+  ],
+  [
+    "embedding + gru + gru (stacked) -> embedding + gru",
+    {
+      encoder: [{ call: "embedding", args: { dim: 4 } }, cell("gru", 3), cell("gru", 5)],
+      decoder: [{ call: "embedding", args: { dim: 3 } }, cell("gru", 5)],
+    },
+  ],
+];
+
 describe("ONNX export runs in onnxruntime as in TF.js (issue 13)", () => {
   for (const [name, calls, kind] of CASES)
     it(name, async () => {
@@ -276,6 +299,56 @@ describe("ONNX export runs in onnxruntime as in TF.js (issue 13)", () => {
         kind === "features" ? features(true) : kind === "full" ? features(false) : tokens(kind);
       const d = await roundTrip(calls, data);
       assert.ok(d <= TOLERANCE, `largest difference ${d}`);
+    });
+
+  for (const [name, parts] of SEQ2SEQ)
+    it(`seq2seq as an encoder and a decoder step: ${name}`, async () => {
+      const data = tokens("post", "s");
+      const { model } = buildSeq2seq(tf, parts as never, { input: 9, target: 7 });
+      const t = trained(model, data, {
+        kind: "tokens",
+        tokens: ["<pad>", "<unk>", "<bos>", "<eos>", "a", "b", "c"],
+        level: "char",
+        length: 5,
+        bos: 2,
+        eos: 3,
+      });
+      const m = inferenceModels(tf, model);
+      const ids = tf.tensor2d(data.x as Int32Array, [N, T], "int32");
+      const reference = [
+        m.encoder.apply(ids, { training: false }),
+      ].flat() as import("@tensorflow/tfjs").Tensor[];
+      const [encoder, decoder] = toOnnx(t, { metadata: [], producerVersion: "test" });
+      assert.deepEqual([encoder!.file, decoder!.file], ["encoder.onnx", "decoder.onnx"]);
+      const states = await (await session(encoder!.bytes)).run({ tokens: feed(data) });
+      assert.equal(Object.keys(states).length, reference.length);
+      reference.forEach((r, i) => {
+        const d = maxDiff(states[`state_${i}`]!.data as Float32Array, r.dataSync());
+        assert.ok(d <= TOLERANCE, `state ${i}: largest difference ${d}`);
+      });
+      // Two decoding steps from the encoder's states, feeding back the states ONNX gave.
+      const step = await session(decoder!.bytes);
+      let tfStates = reference;
+      let onnxStates = reference.map((_, i) => states[`state_${i}`]!);
+      for (const token of [2, 5]) {
+        const tok = Int32Array.from({ length: N }, (_, i) => (i % 2 ? token : 4));
+        const [probs, ...next] = m.step.apply([tf.tensor2d(tok, [N, 1], "int32"), ...tfStates], {
+          training: false,
+        }) as import("@tensorflow/tfjs").Tensor[];
+        const out = await step.run({
+          token: new ort.Tensor("int32", tok, [N, 1]),
+          ...Object.fromEntries(onnxStates.map((s, i) => [`state_${i}`, s])),
+        });
+        const d = maxDiff(out.probabilities!.data as Float32Array, probs!.dataSync());
+        assert.ok(d <= TOLERANCE, `probabilities: largest difference ${d}`);
+        next.forEach((n, i) => {
+          const e = maxDiff(out[`next_state_${i}`]!.data as Float32Array, n.dataSync());
+          assert.ok(e <= TOLERANCE, `next state ${i}: largest difference ${e}`);
+        });
+        tfStates = next;
+        onnxStates = next.map((_, i) => out[`next_state_${i}`]!);
+      }
+      model.dispose();
     });
 
   it("a recurrent activation ONNX's operators lack is refused with the layer's name", () => {
