@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import * as ort from "onnxruntime-web";
 import seedrandom from "seedrandom";
@@ -13,6 +15,8 @@ import { buildSeq2seq, inferenceModels } from "../../src/numerics/seq2seq.js";
 import { loadTf } from "../../src/numerics/tf.js";
 import { weightSpecsOf, writeWeights } from "../../src/numerics/weights.js";
 import { describeRuntime } from "../../src/runtime/descriptor.js";
+import { checkOnnx, missingOnnxChecker } from "../fixtures/onnx.js";
+import { tempDir } from "../helpers.js";
 
 /**
  * ONNX export (issue 13) against a real ONNX runtime (onnxruntime-web's WebAssembly build, in
@@ -120,6 +124,9 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Exports a model with random weights, runs it in onnxruntime and TF.js; the largest difference. */
+/** Every exported file, for ONNX's checker at the end. */
+const exported: { name: string; bytes: Uint8Array }[] = [];
+
 async function roundTrip(calls: LayerCall[], data: SequenceSet): Promise<number> {
   const F = data.shape[2];
   const { model } = buildModel(
@@ -131,6 +138,7 @@ async function roundTrip(calls: LayerCall[], data: SequenceSet): Promise<number>
   const reference = predictAll(tf, model, data).values;
   model.dispose();
   const [file] = toOnnx(t, { metadata: [], producerVersion: "test" });
+  exported.push({ name: `case${exported.length}.onnx`, bytes: file!.bytes });
   const s = await session(file!.bytes);
   const out = await s.run({ input: feed(data) });
   return maxDiff(out.output!.data as Float32Array, reference);
@@ -319,6 +327,10 @@ describe("ONNX export runs in onnxruntime as in TF.js (issue 13)", () => {
         m.encoder.apply(ids, { training: false }),
       ].flat() as import("@tensorflow/tfjs").Tensor[];
       const [encoder, decoder] = toOnnx(t, { metadata: [], producerVersion: "test" });
+      exported.push(
+        { name: `case${exported.length}-encoder.onnx`, bytes: encoder!.bytes },
+        { name: `case${exported.length}-decoder.onnx`, bytes: decoder!.bytes },
+      );
       assert.deepEqual([encoder!.file, decoder!.file], ["encoder.onnx", "decoder.onnx"]);
       const states = await (await session(encoder!.bytes)).run({ tokens: feed(data) });
       assert.equal(Object.keys(states).length, reference.length);
@@ -350,6 +362,16 @@ describe("ONNX export runs in onnxruntime as in TF.js (issue 13)", () => {
       }
       model.dispose();
     });
+
+  it("every exported file passes ONNX's own checker (python3-onnx, full check with shape inference)", {
+    skip: missingOnnxChecker() ?? false,
+  }, () => {
+    assert.equal(exported.length, CASES.length + 2 * SEQ2SEQ.length);
+    const dir = tempDir();
+    for (const f of exported) writeFileSync(join(dir, f.name), f.bytes);
+    const r = checkOnnx(exported.map((f) => join(dir, f.name)));
+    assert.equal(r.status, 0, r.stderr);
+  });
 
   it("a recurrent activation ONNX's operators lack is refused with the layer's name", () => {
     const data = features(false);
