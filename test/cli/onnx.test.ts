@@ -50,7 +50,15 @@ interface Built {
   keys: Map<string, string>;
 }
 
-async function build(file: string, params: string[]): Promise<Built> {
+/** Builds, once per pipeline and parameters (the checker's test reuses the names model). */
+const builds = new Map<string, Promise<Built>>();
+function build(file: string, params: string[]): Promise<Built> {
+  const id = `${file} ${params.join(" ")}`;
+  if (!builds.has(id)) builds.set(id, buildAnew(file, params));
+  return builds.get(id)!;
+}
+
+async function buildAnew(file: string, params: string[]): Promise<Built> {
   const rig = rigFor(file);
   const args = ["--cache", rig.path("cache"), ...params.flatMap((p) => ["-P", p])];
   const r = await rig.rnnp(["run", "p.rnnp", "--stage", "onnx", "--json", ...args]);
