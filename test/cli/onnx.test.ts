@@ -16,7 +16,12 @@ import { loadTf } from "../../src/numerics/tf.js";
 import { restoreModel } from "../../src/numerics/weights.js";
 import { readArtifact } from "../../src/run/artifacts.js";
 import { describeRuntime } from "../../src/runtime/descriptor.js";
-import { checkOnnx, DEBIAN_PYTHON as PYTHON, missingOnnxChecker } from "../fixtures/onnx.js";
+import {
+  checkOnnx,
+  DEBIAN_PYTHON as PYTHON,
+  missingOnnxChecker,
+  missingTorch,
+} from "../fixtures/onnx.js";
 import { ROOT } from "../helpers.js";
 import { missingTool, Rig } from "../rig.js";
 
@@ -50,16 +55,11 @@ interface Built {
   keys: Map<string, string>;
 }
 
-/** Builds, once per pipeline and parameters (the checker's test reuses the names model). */
-const builds = new Map<string, Promise<Built>>();
-function build(file: string, params: string[]): Promise<Built> {
-  const id = `${file} ${params.join(" ")}`;
-  if (!builds.has(id)) builds.set(id, buildAnew(file, params));
-  return builds.get(id)!;
-}
-
-async function buildAnew(file: string, params: string[]): Promise<Built> {
-  const rig = rigFor(file);
+/**
+ * Runs the pipeline up to its ONNX export, in `rig` (one made at a describe's level outlives its
+ * tests: the names model is built once for the tests that read it).
+ */
+async function build(file: string, params: string[], rig = rigFor(file)): Promise<Built> {
   const args = ["--cache", rig.path("cache"), ...params.flatMap((p) => ["-P", p])];
   const r = await rig.rnnp(["run", "p.rnnp", "--stage", "onnx", "--json", ...args]);
   assert.equal(r.code, 0, r.stderr);
@@ -118,8 +118,7 @@ function textEncoding(b: Built): TextEncoding {
 const measured = new Map<string, number>();
 
 /** Class probabilities of texts: rnnp predict against the ONNX model fed by its metadata. */
-async function textClassifier(file: string, params: string[], texts: string[]): Promise<number> {
-  const b = await build(file, params);
+async function textClassifier(b: Built, texts: string[]): Promise<number> {
   const classes = json<string[]>(b, "classes");
   const expected = await predict(b, [...texts.flatMap((t) => ["-i", t]), "--top", "99"]);
   const set = encodeTexts(texts, textEncoding(b));
@@ -218,20 +217,28 @@ function check(b: Built): void {
 }
 
 describe("ONNX export of the example pipelines' models (issue 13)", () => {
+  const namesRig = rigFor("names.rnnp");
+  let namesBuilt: Promise<Built> | undefined;
+  const namesModel = () => {
+    namesBuilt ??= build("names.rnnp", ["epochs=1"], namesRig);
+    return namesBuilt;
+  };
+
   it("names: embedding (masked, pre-padded chars) + lstm + dense", async () => {
-    const d = await textClassifier(
-      "names.rnnp",
-      ["epochs=1"],
-      ["anna", "bob", "christopher", "x", "maximiliane-xavier"],
-    );
+    const d = await textClassifier(await namesModel(), [
+      "anna",
+      "bob",
+      "christopher",
+      "x",
+      "maximiliane-xavier",
+    ]);
     measured.set("names", d);
     assert.ok(d <= TOLERANCE, `largest difference ${d}`);
   });
 
   it("spam: embedding (masked, post-padded words) + bidirectional gru + dense", async () => {
     const d = await textClassifier(
-      "spam.rnnp",
-      ["limit=300", "epochs=1", "maxLen=40"],
+      await build("spam.rnnp", ["limit=300", "epochs=1", "maxLen=40"]),
       [
         "cheap meds now click here to win money",
         "hi bob, the meeting moved to thursday; see the attached notes",
@@ -338,7 +345,7 @@ describe("ONNX export of the example pipelines' models (issue 13)", () => {
   it("the exported files pass ONNX's checker, and name the trained model's digest as the lockfile does", {
     skip: missingOnnxChecker() ?? false,
   }, async () => {
-    const b = await build("names.rnnp", ["epochs=1"]);
+    const b = await namesModel();
     check(b);
     // The lockfile records each stage's output digests as the cache's records hold them (a run
     // with -P writes no lockfile: the record is read directly).
@@ -373,6 +380,34 @@ describe("ONNX export of the example pipelines' models (issue 13)", () => {
       { encoding: "utf8" },
     );
     assert.notEqual(bad.status, 0);
+  });
+
+  it("PyTorch's own LSTM, given the exported weights, agrees with rnnp predict (python3-torch)", {
+    skip: missingTorch() ?? false,
+  }, async () => {
+    const b = await namesModel();
+    const names = ["anna", "bob", "christopher", "x", "jean"];
+    const expected = await predict(b, [...names.flatMap((n) => ["-i", n]), "--top", "9"]);
+    const r = spawnSync(
+      PYTHON,
+      [join(ROOT, "test/fixtures/onnx_torch_check.py"), b.rig.path("onnx", "model.onnx"), ...names],
+      { encoding: "utf8" },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const torch = JSON.parse(r.stdout) as {
+      classes: string[];
+      probabilities: Record<string, number[]>;
+    };
+    let worst = 0;
+    expected.forEach((e, i) => {
+      for (const p of e.predictions as { label: string; p: number }[])
+        worst = Math.max(
+          worst,
+          Math.abs(torch.probabilities[names[i]!]![torch.classes.indexOf(p.label)]! - p.p),
+        );
+    });
+    measured.set("names (PyTorch)", worst);
+    assert.ok(worst <= TOLERANCE, `largest difference ${worst}`);
   });
 
   it("prints the measured differences", () => {
