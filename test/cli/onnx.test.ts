@@ -10,6 +10,7 @@ import type { SequenceSet, TextEncoding, WindowEncoding } from "../../src/artifa
 import { CacheStore } from "../../src/cache/store.js";
 import type { Digest, StageKey } from "../../src/core/digest.js";
 import { encodeTexts } from "../../src/kinds/encode.js";
+import { encodeRows } from "../../src/kinds/window.js";
 import { decodeModel } from "../../src/numerics/onnx/proto.js";
 import { predictAll } from "../../src/numerics/predict.js";
 import { loadTf } from "../../src/numerics/tf.js";
@@ -138,32 +139,16 @@ async function textClassifier(b: Built, texts: string[]): Promise<number> {
   return worst;
 }
 
-/** A window of CSV rows as the model reads it, from the metadata's feature scaling (as predict does). */
+/** A window of CSV rows as the model reads it, from the metadata's feature scaling. */
 function windowInput(
   b: Built,
   rows: Record<string, string>[],
 ): { x: Float32Array; F: number; last: Map<string, number> } {
   const w = json<WindowEncoding>(b, "feature_scaling");
   assert.equal(Number(b.meta.get("max_length")), w.length);
-  const window = rows.slice(-w.length);
-  const last = new Map(w.columns.map((c) => [c, Number(window.at(-1)![c])]));
-  const categorical = w.categorical ?? [];
-  const F = w.columns.length + categorical.reduce((a, k) => a + k.classes.length, 0);
-  const x = new Float32Array(w.length * F);
-  window.forEach((r, t) => {
-    w.columns.forEach((c, f) => {
-      const s = w.scaling?.[c];
-      const v = w.relative ? Number(r[c]) / last.get(c)! - 1 : Number(r[c]);
-      x[t * F + f] = s ? (v - s.center) / s.scale : v;
-    });
-    let at = w.columns.length;
-    for (const k of categorical) {
-      const i = k.classes.indexOf(r[k.column]!);
-      if (i >= 0) x[t * F + at + i] = 1;
-      at += k.classes.length;
-    }
-  });
-  return { x, F, last };
+  // The window kind's own encoding of new rows, given the metadata's encoding.
+  const { x, width, relativeTo } = encodeRows(rows.slice(-w.length), w);
+  return { x, F: width, last: relativeTo ?? new Map() };
 }
 
 /** A window model on a CSV's rows: rnnp predict --file against the ONNX model fed by its metadata. */

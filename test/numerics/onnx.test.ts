@@ -84,7 +84,7 @@ function randomWeights(shapes: readonly (readonly number[])[], seed: string): Fl
 }
 
 function trained(
-  model: import("@tensorflow/tfjs").LayersModel,
+  model: import("../../src/runtime/tfjs.js").LayersModel,
   data: SequenceSet,
   target: TrainedModel["data"]["target"] = { kind: "class", classes: ["a", "b"] },
 ): TrainedModel {
@@ -325,7 +325,7 @@ describe("ONNX export runs in onnxruntime as in TF.js (issue 13)", () => {
       const ids = tf.tensor2d(data.x as Int32Array, [N, T], "int32");
       const reference = [
         m.encoder.apply(ids, { training: false }),
-      ].flat() as import("@tensorflow/tfjs").Tensor[];
+      ].flat() as import("../../src/runtime/tfjs.js").Tensor[];
       const [encoder, decoder] = toOnnx(t, { metadata: [], producerVersion: "test" });
       exported.push(
         { name: `case${exported.length}-encoder.onnx`, bytes: encoder!.bytes },
@@ -346,7 +346,7 @@ describe("ONNX export runs in onnxruntime as in TF.js (issue 13)", () => {
         const tok = Int32Array.from({ length: N }, (_, i) => (i % 2 ? token : 4));
         const [probs, ...next] = m.step.apply([tf.tensor2d(tok, [N, 1], "int32"), ...tfStates], {
           training: false,
-        }) as import("@tensorflow/tfjs").Tensor[];
+        }) as import("../../src/runtime/tfjs.js").Tensor[];
         const out = await step.run({
           token: new ort.Tensor("int32", tok, [N, 1]),
           ...Object.fromEntries(onnxStates.map((s, i) => [`state_${i}`, s])),

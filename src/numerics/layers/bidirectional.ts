@@ -6,7 +6,7 @@ import { type Cell, recurrence, reverseAxis } from "./onnx.js";
 import { type GatedArgs, recurrentShape } from "./recurrent.js";
 import { simpleRNN } from "./simple-rnn.js";
 
-type RNN = import("@tensorflow/tfjs").RNN;
+type RNN = import("../../runtime/tfjs.js").RNN;
 
 /** The layers bidirectional may wrap. */
 const CELLS = { simpleRNN, lstm, gru };
