@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parse as parseCsv } from "csv-parse/sync";
 import * as ort from "onnxruntime-web";
+import type { FileSet } from "../../src/artifacts/files.js";
 import type { TrainedModel } from "../../src/artifacts/model.js";
 import type { SequenceSet, TextEncoding, WindowEncoding } from "../../src/artifacts/sequences.js";
 import { CacheStore } from "../../src/cache/store.js";
@@ -70,6 +71,14 @@ async function build(file: string, params: string[], rig = rigFor(file)): Promis
       s.key,
     ]),
   );
+  // A run with -P keeps its outputs in the cache (the workspace keeps the pipeline as written): the
+  // export's files are read from there, byte for byte what the stage made.
+  const store = CacheStore.open(rig.path("cache"));
+  const record = store.getRecord<unknown>(keys.get("onnx")! as StageKey)!;
+  const exported = readArtifact(store, record.outputs.out!.digest as Digest) as FileSet;
+  await store.close();
+  for (const [name, bytes] of Object.entries(exported.files))
+    rig.write({ [`onnx/${name}`]: bytes });
   const first = readFileSync(rig.path("onnx", onnxFiles(rig)[0]!));
   const props = (decodeModel(first).metadata_props ?? []) as { key: string; value: string }[];
   return { rig, args, meta: new Map(props.map((p) => [p.key, p.value])), keys };
