@@ -18,12 +18,20 @@ export async function main(argv: readonly string[], given: Io = processIo()): Pr
   return withIo(given, async () => {
     const exit = { code: EXIT.ok as number };
     try {
-      await createProgram(exit).parseAsync([...argv], { from: "user" });
+      await createProgram(exit).parseAsync(oldSpellings(argv), { from: "user" });
     } catch (e) {
       exit.code = reportFailure(e);
     }
     return exit.code;
   });
+}
+
+/**
+ * Spellings older rnnp versions took, rewritten to today's: `--force=STAGES` (when `-f` took an
+ * optional value, `rnnp run -f FILE` read FILE as a stage) is `--force-stage STAGES`.
+ */
+function oldSpellings(argv: readonly string[]): string[] {
+  return argv.flatMap((a) => (a.startsWith("--force=") ? ["--force-stage", a.slice(8)] : [a]));
 }
 
 /** How a command that threw ends: its message rendered for the user, and the exit code. */
@@ -123,11 +131,11 @@ function createProgram(exit: { code: number }): Command {
       "run only this stage and what it needs (repeatable, or comma-separated)",
       collect,
     )
-    .addOption(
-      new Option(
-        "-f, --force [stages]",
-        "execute these stages (comma-separated; all when none named) even if cached",
-      ),
+    .option("-f, --force", "execute every stage that runs even if cached")
+    .option(
+      "--force-stage <name>",
+      "execute this stage even if cached (repeatable, or comma-separated; `--force=NAME` is the old spelling)",
+      collect,
     )
     .option("-n, --dry-run", "show what would run, and why, without running")
     .option(
@@ -218,7 +226,7 @@ function createProgram(exit: { code: number }): Command {
     .description(
       "run a built model on new input: text (--input, or --file with one text per line), or a CSV of rows for window models",
     )
-    .requiredOption("--stage <name>", "the train stage whose model to use")
+    .requiredOption("-s, --stage <name>", "the train stage whose model to use")
     .option("-i, --input <text>", "text to classify (repeatable)", collect)
     .option("--file <path>", "a file of inputs")
     .option("--top <n>", "classes to show per input", count, 3)

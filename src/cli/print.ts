@@ -1,4 +1,5 @@
 import { stripVTControlCharacters } from "node:util";
+import stringWidth from "string-width";
 import type { Diagnostic } from "../core/diagnostic.js";
 import { renderDiagnostics } from "../core/render.js";
 import { stderr, stdout } from "./io.js";
@@ -26,9 +27,12 @@ export function printJson(value: unknown): void {
 
 export { formatBytes, formatDuration } from "../core/units.js";
 
-/** Columns padded to their widest cell (visible width, ignoring colour codes). */
+/**
+ * Columns padded to their widest cell, by display width: colour codes take none, CJK characters and
+ * most emoji two columns, combining marks none.
+ */
 export function table(rows: string[][]): string {
-  const visible = (s: string) => stripVTControlCharacters(s).length;
+  const visible = (s: string) => stringWidth(stripVTControlCharacters(s));
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(c))));
   return rows

@@ -151,7 +151,7 @@ describe("rnnp run", () => {
     assert.match(r.stderr, /--> d\.csv/);
     assert.match(r.stderr, /hint: did you mean "label"\?/);
     const text = await rig.rnnp(["run", "bad.rnnp"]);
-    assert.match(text.stdout, /○ low\s+clean\s+skipped\s+\(raw failed\)/);
+    assert.match(text.stdout, /○ low\s+clean\s+skipped\s+\(not run: raw failed\)/);
   });
 
   it("an invalid pipeline or usage exits 2 with rendered diagnostics", async () => {

@@ -110,7 +110,14 @@ export function compareCommand(file: string | undefined, opts: CompareOptions): 
   const fmt = (v: number | undefined) => (v === undefined ? "" : String(+v.toPrecision(4)));
   const cells = rows.map((r) => [
     r.stage,
-    ...swept.map((p) => (p in r.variant ? JSON.stringify(r.variant[p]) : "")),
+    // CSV quotes by its own rules: a string is written as itself there, not as a JSON literal.
+    ...swept.map((p) =>
+      p in r.variant
+        ? opts.csv && typeof r.variant[p] === "string"
+          ? (r.variant[p] as string)
+          : JSON.stringify(r.variant[p])
+        : "",
+    ),
     ...(withValidation ? [r.status === "built" ? fmt(r.validation) : "-"] : []),
     ...metrics.map((m) => (r.status === "built" ? fmt(r.metrics[m]) : "-")),
     ...(withVerdict

@@ -43,7 +43,7 @@ export async function predictCommand(
   if (planner.stage(opts.stage).kind.outputType !== "trained")
     throw new Exit(
       EXIT.invalid,
-      `--stage ${opts.stage}: a ${planner.stage(opts.stage).kind.name} stage, not a train stage`,
+      `--stage ${opts.stage}: ${/^[aeiou]/.test(planner.stage(opts.stage).kind.name) ? "an" : "a"} ${planner.stage(opts.stage).kind.name} stage, not a train stage`,
     );
   for (const s of planner.closure([opts.stage])) planner.resolve(s.name);
   const res = planner.resolve(opts.stage);

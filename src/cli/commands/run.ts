@@ -33,7 +33,8 @@ import type { RunOutcome } from "../../report/collect.js";
 
 export interface RunCommandOptions extends CommonOptions, RemoteFlags {
   stage?: string[];
-  force?: boolean | string;
+  force?: boolean;
+  forceStage?: string[];
   dryRun?: boolean;
   json?: boolean;
   frozen?: boolean;
@@ -78,12 +79,16 @@ export async function runCommand(
   const targets = opts.stage?.length
     ? checkNames(planner, opts.stage.flatMap(splitList), "--stage")
     : undefined;
-  const force =
-    opts.force === true
-      ? true
-      : typeof opts.force === "string"
-        ? new Set(checkNames(planner, splitList(opts.force), "--force"))
-        : undefined;
+  if (opts.force && opts.forceStage?.length)
+    throw new Exit(
+      EXIT.invalid,
+      "--force executes every stage already: give it or --force-stage NAME, not both",
+    );
+  const force = opts.force
+    ? true
+    : opts.forceStage?.length
+      ? new Set(checkNames(planner, opts.forceStage.flatMap(splitList), "--force-stage"))
+      : undefined;
   if (opts.dryRun) return dryRun(planner, targets, force, opts.json === true);
   const lockPath = lockPathOf(planner.ir.file);
   const previousLock = readLock(fromCwd(lockPath));
@@ -106,6 +111,7 @@ export async function runCommand(
   // A variant run (-P, --backend, --kernels) leaves the lock and the workspace as the pipeline writes them.
   const variantRun = !!(opts.param?.length || opts.backend || opts.kernels);
   const started = performance.now();
+  const finished = new Map<string, StageResult["status"]>();
   const width = Math.max(...planner.order.map((s) => s.name.length));
   const kindWidth = Math.max(...planner.order.map((s) => s.kind.name.length));
   const results = await new Runner(planner, new LocalExecutor()).run({
@@ -131,10 +137,13 @@ export async function runCommand(
       } else if (e.type === "end") {
         progress.stop();
         const r = e.result;
+        finished.set(r.name, r.status);
         if (!opts.json) {
           const extra =
             r.status === "skipped"
-              ? stderr().c.dim(`(${r.skippedBecause!.join(", ")} failed)`)
+              ? stderr().c.dim(
+                  `(not run: ${r.skippedBecause!.map((n) => `${n} ${finished.get(n) === "failed" ? "failed" : "did not run"}`).join(", ")})`,
+                )
               : r.status === "ran" || r.status === "failed"
                 ? stderr().c.dim(formatDuration(r.durationMs))
                 : r.source === "remote"
@@ -230,7 +239,7 @@ async function runInWorker(
     stage,
     "--json",
     "--no-lock",
-    ...(forced ? [`--force=${stage}`] : []),
+    ...(forced ? ["--force-stage", stage] : []),
     ...(opts.frozen ? ["--frozen"] : []),
     ...(opts.cache ? ["--cache", opts.cache] : []),
     ...(opts.remote ? ["--remote", opts.remote] : []),

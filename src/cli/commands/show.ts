@@ -7,7 +7,7 @@ import { EXIT, Exit, formatBytes, openPlan, printJson, type CommonOptions } from
 import type { Planner } from "../../plan/planner.js";
 import { preview } from "../preview.js";
 import { checkNames } from "./run.js";
-import { weightsEpoch, type ModelSpec } from "../../artifacts/model.js";
+import { weightsEpoch, type ModelSpec, type TrainedModel } from "../../artifacts/model.js";
 import type { AnyLayerCall, Shape } from "../../numerics/layers/layer.js";
 import { walk } from "../../numerics/layers/sequential.js";
 import { formatSummary, summarise } from "../../numerics/layers/summary.js";
@@ -34,13 +34,22 @@ export function showCommand(
       `\`${stage}\` is not built; run \`rnnp run ${planner.ir.file} --stage ${stage}\` first`,
     );
   if (opts.json) {
-    // For scripts (`jq .outputs.out.report.metrics`): references to every output, and reports whole.
+    // For scripts (`jq .outputs.out.report.metrics`): references to every output, reports and
+    // training histories whole.
     const outputs = Object.fromEntries(
       Object.entries(res.record.outputs).map(([name, out]) => [
         name,
         {
           ...out,
           ...(out.type === "report" ? { report: readArtifact(planner.store, out.digest) } : {}),
+          // A trained model's per-epoch history (loss, metrics, learning rate, gradient norms), whole.
+          ...(out.type === "trained"
+            ? {
+                history: (readArtifact(planner.store, out.digest) as TrainedModel).history,
+                bestEpoch:
+                  (readArtifact(planner.store, out.digest) as TrainedModel).bestEpoch ?? null,
+              }
+            : {}),
         },
       ]),
     );
