@@ -1,15 +1,27 @@
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { FileSet } from "../artifacts/files.js";
+import { artifactToValue } from "../artifacts/index.js";
+import type { TrainedModel } from "../artifacts/model.js";
+import { encode } from "../core/codec.js";
+import { digestOf } from "../core/digest.js";
+import { RNNP_VERSION } from "../core/version.js";
+import { toOnnx } from "../numerics/onnx/export.js";
+import { OPSET } from "../numerics/onnx/proto.js";
+import { concatWeights } from "../numerics/weights.js";
 import { defineKind } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
-import type { FileSet } from "../artifacts/files.js";
-import { concatWeights } from "../numerics/weights.js";
 
 export const exportModel = defineKind({
   name: "export",
   version: 1,
-  doc: "Writes a trained model in TF.js layers format (model.json + weights.bin) to a directory, loadable with tf.loadLayersModel in Node.js and the browser, plus rnnp.json describing its inputs and outputs. The directory is rewritten from the cache whenever it differs.",
-  params: { dir: p.string("Directory to write, relative to the pipeline.") },
+  doc: `Writes a trained model to a directory, with rnnp.json describing its inputs and outputs: in TF.js layers format (model.json + weights.bin, loadable with tf.loadLayersModel in Node.js and the browser), or as ONNX (opset ${OPSET}: model.onnx; a seq2seq model as encoder.onnx and a decoder step, decoder.onnx), whose metadata carries the vocabulary or feature scaling, padding side, maximum length, classes and the trained model's digest as the lockfile records it. The directory is rewritten from the cache whenever it differs.`,
+  params: {
+    dir: p.string("Directory to write, relative to the pipeline."),
+    format: p
+      .oneOf(`tfjs: TF.js layers format; onnx: ONNX, opset ${OPSET}.`, ["tfjs", "onnx"])
+      .default("tfjs"),
+  },
   inputs: { model: { type: "trained", doc: "The trained model to export." } },
   outputs: ["out"],
   outputType: "files",
@@ -17,30 +29,27 @@ export const exportModel = defineKind({
   backendDependent: false,
   run(_ctx, inputs, params): { out: FileSet } {
     const t = inputs.model;
-    const modelJson = {
-      format: "layers-model",
-      generatedBy: "rnnp",
-      convertedBy: null,
-      modelTopology: t.topology,
-      weightsManifest: [{ paths: ["weights.bin"], weights: t.weightSpecs }],
+    const description = {
+      data: t.data,
+      config: t.config,
+      bestEpoch: t.bestEpoch ?? null,
+      history: t.history,
     };
-    const text = (v: unknown) => new TextEncoder().encode(`${JSON.stringify(v, null, 1)}\n`);
-    return {
-      out: {
-        type: "files",
-        dir: params.dir,
-        files: {
-          "model.json": text(modelJson),
-          "weights.bin": concatWeights(t.weights),
-          "rnnp.json": text({
-            data: t.data,
-            config: t.config,
-            bestEpoch: t.bestEpoch ?? null,
-            history: t.history,
-          }),
-        },
-      },
-    };
+    const files =
+      params.format === "onnx"
+        ? onnxFiles(t, description)
+        : {
+            "model.json": text({
+              format: "layers-model",
+              generatedBy: "rnnp",
+              convertedBy: null,
+              modelTopology: t.topology,
+              weightsManifest: [{ paths: ["weights.bin"], weights: t.weightSpecs }],
+            }),
+            "weights.bin": concatWeights(t.weights),
+            "rnnp.json": text(description),
+          };
+    return { out: { type: "files", dir: params.dir, files } };
   },
   materialize(ctx, outputs, params) {
     const dir = ctx.resolvePath(params.dir);
@@ -52,3 +61,48 @@ export const exportModel = defineKind({
     }
   },
 });
+
+const text = (v: unknown) => new TextEncoder().encode(`${JSON.stringify(v, null, 1)}\n`);
+
+function onnxFiles(t: TrainedModel, description: object): Record<string, Uint8Array> {
+  const metadata = onnxMetadata(t);
+  const models = toOnnx(t, { metadata, producerVersion: RNNP_VERSION });
+  const files: Record<string, Uint8Array> = {};
+  for (const m of models) files[m.file] = m.bytes;
+  files["rnnp.json"] = text({
+    ...description,
+    onnx: {
+      opset: OPSET,
+      files: models.map((m) => ({ file: m.file, inputs: m.inputs, outputs: m.outputs })),
+      metadata: Object.fromEntries(metadata),
+    },
+  });
+  return files;
+}
+
+/**
+ * What a consumer of the ONNX files needs to feed them and read their outputs (ModelProto's
+ * metadata_props, strings; JSON where structured), and which run made them: the trained model's
+ * digest, as the lockfile records it for the train stage's output.
+ */
+export function onnxMetadata(t: TrainedModel): [string, string][] {
+  const d = t.data;
+  const json = (v: unknown) => JSON.stringify(v);
+  const meta: [string, string][] = [
+    ["opset", String(OPSET)],
+    ["lock_digest", digestOf(encode(artifactToValue(t)))],
+    ["input", d.input],
+    ["padding", d.padding],
+  ];
+  if (d.text) {
+    const { tokens, ...encoding } = d.text;
+    meta.push(["max_length", String(d.text.maxLen)], ["vocabulary", json(tokens)]);
+    meta.push(["text_encoding", json(encoding)]);
+  }
+  if (d.window) {
+    meta.push(["max_length", String(d.window.length)], ["feature_scaling", json(d.window)]);
+  }
+  if (d.target.kind === "class") meta.push(["classes", json(d.target.classes)]);
+  meta.push(["target", json(d.target)]);
+  return meta;
+}

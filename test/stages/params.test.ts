@@ -740,6 +740,14 @@ const AUDIT: Record<string, Record<string, Case>> = {
         { dir: "b" },
       ),
     },
+    format: {
+      differs: pair(
+        "export",
+        async () => ({ model: await trainedOf() }),
+        { dir: "a" },
+        { dir: "a", format: "onnx" },
+      ),
+    },
   },
 };
 

@@ -2,7 +2,8 @@ import { p } from "../../stages/schema.js";
 import { type AnyLayer, defineLayer, type Wrapped } from "./layer.js";
 import { gru } from "./gru.js";
 import { lstm } from "./lstm.js";
-import { recurrentShape } from "./recurrent.js";
+import { type Cell, recurrence, reverseAxis } from "./onnx.js";
+import { type GatedArgs, recurrentShape } from "./recurrent.js";
 import { simpleRNN } from "./simple-rnn.js";
 
 type RNN = import("../../runtime/tfjs.js").RNN;
@@ -70,6 +71,44 @@ export const bidirectional = defineLayer({
   brief: (a) => {
     const { def, args } = cellOf(a.layer);
     return `bidirectional(${def.brief(args)})`;
+  },
+  fromConfig: (c) => {
+    const inner = c.layer as { class_name: string; config: Record<string, unknown> };
+    const call = (Object.keys(CELLS) as (keyof typeof CELLS)[]).find(
+      (k) => CELLS[k].tfClass === inner.class_name,
+    );
+    if (!call) throw new Error(`bidirectional wraps a ${inner.class_name}`);
+    const args = CELLS[call].fromConfig!(inner.config);
+    return {
+      layer: { call, args } as never,
+      merge: c.merge_mode as "concat" | "sum" | "mul" | "ave",
+    };
+  },
+  // Keras's two copies: the forward one reads as the layer says, the backward one the other way,
+  // and its outputs are reversed again so that step t of both lines up.
+  onnx: (a, g) => {
+    const cell: Cell = a.layer.call;
+    const args = a.layer.args as GatedArgs;
+    const forward = recurrence(g, cell, args, g.input, { prefix: "forward/" });
+    const backward = recurrence(g, cell, { ...args, goBackwards: !args.goBackwards }, g.input, {
+      prefix: "backward/",
+    });
+    g.finalStates(
+      forward.states.map((s, i) => g.node("Concat", [s, backward.states[i]!], { axis: -1 })[0]!),
+    );
+    const [x, y] = args.returnSequences
+      ? [forward.sequence, reverseAxis(g, backward.sequence, 1)]
+      : [forward.states[0]!, backward.states[0]!];
+    switch (a.merge) {
+      case "concat":
+        return g.node("Concat", [x, y], { axis: -1 })[0]!;
+      case "sum":
+        return g.node("Add", [x, y])[0]!;
+      case "mul":
+        return g.node("Mul", [x, y])[0]!;
+      case "ave":
+        return g.node("Mul", [g.node("Add", [x, y])[0]!, g.constant(Float32Array.of(0.5), [])])[0]!;
+    }
   },
   fused: {
     wraps: (layer): Wrapped[] => {

@@ -3,6 +3,7 @@ import { INIT } from "../init.js";
 import { MAX_UNITS } from "../limits.js";
 import { ACTIVATIONS } from "./activations.js";
 import { defineLayer, ZEROS } from "./layer.js";
+import { activate, activationOf } from "./onnx.js";
 
 export const dense = defineLayer({
   name: "dense",
@@ -29,4 +30,9 @@ export const dense = defineLayer({
     }),
   activation: (a) => a.activation,
   brief: (a) => `dense(${a.units})`,
+  fromConfig: (c) => ({ units: c.units as number, activation: activationOf(c.activation) }),
+  onnx: (a, g) => {
+    const product = g.node("MatMul", [g.input, g.weight("kernel")])[0]!;
+    return activate(g, a.activation, g.node("Add", [product, g.weight("bias")])[0]!);
+  },
 });

@@ -11,4 +11,7 @@ export const dropout = defineLayer({
   shape: (_a, input) => input,
   build: (tf, a, at) => tf.layers.dropout({ rate: a.rate, name: at.name, ...at.config }),
   brief: (a) => `dropout(${a.rate})`,
+  fromConfig: (c) => ({ rate: c.rate as number }),
+  // Nothing at inference.
+  onnx: (_a, g) => g.input,
 });

@@ -2,6 +2,7 @@ import { p } from "../../stages/schema.js";
 import { INIT } from "../init.js";
 import { MAX_TOKENS, MAX_UNITS } from "../limits.js";
 import { defineLayer, describeShape, ZEROS } from "./layer.js";
+import { int64 } from "./onnx.js";
 
 export const embedding = defineLayer({
   name: "embedding",
@@ -47,4 +48,20 @@ export const embedding = defineLayer({
   brief: (a) => `embedding(${a.dim})`,
   // A vocabulary extended with vocabulary(..., extend: ...) keeps every id: the rows stay aligned.
   grows: ["embeddings"],
+  fromConfig: (c) => ({
+    dim: c.output_dim as number,
+    mask: c.mask_zero as boolean,
+    inputDim: c.input_dim as number,
+  }),
+  onnx: (a, g) => {
+    if (a.mask) {
+      // Id 0 is padding: each sequence's true length is its count of other ids.
+      const real = g.node("Not", [
+        g.node("Equal", [g.input, g.constant(Int32Array.of(0), [])])[0]!,
+      ]);
+      const ones = g.node("Cast", real, { to: 6 })[0]!;
+      g.mask(g.node("ReduceSum", [ones, g.constant(int64(1), [1])], { keepdims: 0 })[0]!);
+    }
+    return g.node("Gather", [g.weight("embeddings"), g.input], { axis: 0 })[0]!;
+  },
 });

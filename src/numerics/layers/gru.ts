@@ -1,6 +1,13 @@
 import { INIT } from "../init.js";
 import { defineLayer } from "./layer.js";
-import { cellWeights, gatedParams, recurrentConfig, recurrentShape } from "./recurrent.js";
+import {
+  cellWeights,
+  gatedParams,
+  recurrentConfig,
+  recurrentShape,
+  gatedFromConfig,
+  recurrentOnnx,
+} from "./recurrent.js";
 
 export const gru = defineLayer({
   name: "gru",
@@ -15,4 +22,6 @@ export const gru = defineLayer({
   activation: (a) => a.activation,
   brief: (a) => `gru(${a.units})`,
   fused: { cell: "gru" },
+  fromConfig: gatedFromConfig,
+  onnx: (a, g) => recurrentOnnx("gru", a, g),
 });

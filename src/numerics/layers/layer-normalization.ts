@@ -23,4 +23,10 @@ export const layerNormalization = defineLayer({
       ...at.config,
     }),
   brief: () => "layerNormalization()",
+  fromConfig: (c) => ({ epsilon: c.epsilon as number }),
+  onnx: (a, g) =>
+    g.node("LayerNormalization", [g.input, g.weight("gamma"), g.weight("beta")], {
+      axis: -1,
+      epsilon: { float: a.epsilon },
+    })[0]!,
 });

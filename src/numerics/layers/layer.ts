@@ -1,4 +1,3 @@
-import type { Json } from "../../core/canonical.js";
 import type { ParamsSpec, ParamValues } from "../../stages/schema.js";
 import type { CellKind } from "../fused/cells.js";
 import type { InitRule } from "../init.js";
@@ -69,27 +68,48 @@ export interface Wrapped {
 export type Fusion = { cell: CellKind } | { wraps(layer: unknown): Wrapped[] };
 
 /**
- * What an ONNX exporter gives a layer to add itself to a graph (issue 13): the tensor it reads, its
- * weights by role, and ways to add nodes and constants. Declared now so that the declarations have
- * their final shape; no exporter implements it yet.
+ * What the ONNX exporter (numerics/onnx) gives a layer to add itself to a graph (issue 13): the
+ * tensor it reads, its weights by role, what is known of padding, and ways to add nodes and
+ * constants. Tensors are batch first, as in TF.js: [batch, time, features] or [batch, features].
  */
 export interface OnnxGraph {
   /** The tensor the layer reads: [batch, time, features] or [batch, features]; ids for an embedding. */
   readonly input: string;
-  /** The true length of each sequence ([batch]), for layers that skip padding. */
+  /** The true length of each sequence ([batch], int32), once an embedding or masking layer set it. */
   readonly lengths?: string;
+  /** Which side of a sequence its padding is on (the training data's): masks are that contiguous run. */
+  readonly padding: "pre" | "post";
+  /** For a recurrent layer started from given states (a seq2seq decoder): [h] or [h, c], each [batch, units]. */
+  readonly initialStates?: readonly string[];
+  /** The layer's name in the model (`lstm_2`): node names start with it. */
+  readonly name: string;
   /** One of the layer's weights by role (`kernel`; `forward/recurrent_kernel` inside a wrapper). */
   weight(role: string): string;
+  /** A weight's values and shape, for layers whose weights ONNX lays out differently. */
+  values(role: string): { values: Float32Array; shape: readonly number[] };
   /** Adds a node; returns the names of its outputs. */
   node(
     op: string,
     inputs: readonly string[],
-    attributes?: Readonly<Record<string, Json>>,
+    attributes?: Readonly<Record<string, OnnxAttribute>>,
     outputs?: number,
   ): string[];
   /** Adds a constant; returns its name. */
-  constant(values: Float32Array | Int32Array, shape: readonly number[]): string;
+  constant(values: Float32Array | Int32Array | BigInt64Array, shape: readonly number[]): string;
+  /** An embedding or masking layer: the true lengths of the sequences from here on ([batch], int32). */
+  mask(lengths: string): void;
+  /** A recurrent layer: its final states ([h] or [h, c], [batch, units]; a bidirectional one's directions concatenated). */
+  finalStates(states: readonly string[]): void;
 }
+
+/** An ONNX attribute: integers, strings, floats (`{float: 1}` where the value is whole), or lists. */
+export type OnnxAttribute =
+  | number
+  | string
+  | readonly number[]
+  | readonly string[]
+  | { floats: readonly number[] }
+  | { float: number };
 
 export interface LayerDef<N extends string, P extends ParamsSpec> {
   /** As written in a model block: `lstm`. */
@@ -122,6 +142,8 @@ export interface LayerDef<N extends string, P extends ParamsSpec> {
    * initial rows for the ids added since.
    */
   grows?: readonly string[];
+  /** Its arguments read back from its saved TF.js config (model.json's snake_case keys): how an exporter knows a trained layer. */
+  fromConfig?(config: Readonly<Record<string, unknown>>): ParamValues<P>;
   /** How it becomes ONNX nodes (returns its output tensor's name); absent: not exportable to ONNX. */
   onnx?(args: ParamValues<P>, graph: OnnxGraph): string;
 }

@@ -1,6 +1,13 @@
 import { INIT } from "../init.js";
 import { defineLayer } from "./layer.js";
-import { cellWeights, gatedParams, recurrentConfig, recurrentShape } from "./recurrent.js";
+import {
+  cellWeights,
+  gatedParams,
+  recurrentConfig,
+  recurrentShape,
+  gatedFromConfig,
+  recurrentOnnx,
+} from "./recurrent.js";
 
 export const lstm = defineLayer({
   name: "lstm",
@@ -20,4 +27,6 @@ export const lstm = defineLayer({
   activation: (a) => a.activation,
   brief: (a) => `lstm(${a.units})`,
   fused: { cell: "lstm" },
+  fromConfig: gatedFromConfig,
+  onnx: (a, g) => recurrentOnnx("lstm", a, g),
 });

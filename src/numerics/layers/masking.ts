@@ -1,5 +1,6 @@
 import { p } from "../../stages/schema.js";
 import { defineLayer, describeShape } from "./layer.js";
+import { int64 } from "./onnx.js";
 
 export const masking = defineLayer({
   name: "masking",
@@ -13,4 +14,18 @@ export const masking = defineLayer({
   },
   build: (tf, a, at) => tf.layers.masking({ maskValue: a.value, name: at.name, ...at.config }),
   brief: () => "masking()",
+  fromConfig: (c) => ({ value: c.mask_value as number }),
+  // A step is padding when all its features equal the value; TF.js zeroes such steps.
+  onnx: (a, g) => {
+    const differs = g.node("Not", [
+      g.node("Equal", [g.input, g.constant(Float32Array.of(a.value), [])])[0]!,
+    ]);
+    const kept = g.node("ReduceMax", [g.node("Cast", differs, { to: 1 })[0]!], {
+      axes: [2],
+      keepdims: 1,
+    })[0]!;
+    const steps = g.node("ReduceSum", [kept, g.constant(int64(1, 2), [2])], { keepdims: 0 })[0]!;
+    g.mask(g.node("Cast", [steps], { to: 6 })[0]!);
+    return g.node("Mul", [g.input, kept])[0]!;
+  },
 });

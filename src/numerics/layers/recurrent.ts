@@ -3,9 +3,11 @@ import type { InitRule } from "../init.js";
 import { INIT } from "../init.js";
 import { MAX_UNITS } from "../limits.js";
 import { ACTIVATIONS } from "./activations.js";
+import { activationOf, type Cell, recurrence } from "./onnx.js";
 import {
   type BuildSite,
   describeShape,
+  type OnnxGraph,
   type Shape,
   type ShapeSite,
   type WeightDecl,
@@ -84,4 +86,35 @@ export function recurrentConfig(a: RnnArgs, at: BuildSite) {
     name: at.name,
     ...at.config,
   };
+}
+
+export type GatedArgs = ParamValues<typeof gatedParams>;
+
+/** A recurrent layer's arguments, read back from its saved TF.js config. */
+export function rnnFromConfig(c: Readonly<Record<string, unknown>>): RnnArgs {
+  return {
+    units: c.units as number,
+    activation: activationOf(c.activation),
+    dropout: c.dropout as number,
+    recurrentDropout: c.recurrent_dropout as number,
+    returnSequences: c.return_sequences as boolean,
+    goBackwards: c.go_backwards as boolean,
+  };
+}
+
+export function gatedFromConfig(c: Readonly<Record<string, unknown>>): GatedArgs {
+  return { ...rnnFromConfig(c), recurrentActivation: activationOf(c.recurrent_activation) };
+}
+
+/** A recurrent layer as ONNX nodes: its sequence or last output; its final states go to the graph. */
+export function recurrentOnnx(cell: Cell, a: RnnArgs | GatedArgs, g: OnnxGraph): string {
+  const r = recurrence(
+    g,
+    cell,
+    a,
+    g.input,
+    g.initialStates ? { initialStates: g.initialStates } : {},
+  );
+  g.finalStates(r.states);
+  return a.returnSequences ? r.sequence : r.states[0]!;
 }

@@ -1,6 +1,13 @@
 import { INIT } from "../init.js";
 import { defineLayer } from "./layer.js";
-import { cellWeights, recurrentConfig, recurrentShape, rnnParams } from "./recurrent.js";
+import {
+  cellWeights,
+  recurrentConfig,
+  recurrentShape,
+  rnnParams,
+  rnnFromConfig,
+  recurrentOnnx,
+} from "./recurrent.js";
 
 export const simpleRNN = defineLayer({
   name: "simpleRNN",
@@ -14,4 +21,6 @@ export const simpleRNN = defineLayer({
   activation: (a) => a.activation,
   brief: (a) => `simpleRNN(${a.units})`,
   fused: { cell: "simpleRNN" },
+  fromConfig: rnnFromConfig,
+  onnx: (a, g) => recurrentOnnx("simpleRNN", a, g),
 });

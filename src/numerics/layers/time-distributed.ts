@@ -34,4 +34,10 @@ export const timeDistributed = defineLayer({
   },
   activation: (a) => dense.activation?.(a.layer.args) ?? "linear",
   brief: (a) => `timeDistributed(${dense.brief(a.layer.args)})`,
+  fromConfig: (c) => {
+    const inner = c.layer as { config: Record<string, unknown> };
+    return { layer: { call: "dense" as const, args: dense.fromConfig!(inner.config) } };
+  },
+  // A dense layer's MatMul works on every step at once.
+  onnx: (a, g) => dense.onnx!(a.layer.args, g),
 });
