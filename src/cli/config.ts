@@ -1,13 +1,12 @@
 import { io } from "./io.js";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { RemoteCache } from "../cache/remote.js";
 import { cacheKeyFromEnv } from "../cache/signing.js";
+import { findProjectRoot } from "../project/root.js";
 import { EXIT, Exit } from "./exit.js";
 
 /**
  * Settings that belong to a machine or a CI job rather than to a pipeline, from (first wins) the
- * command line, the environment, and `rnnp.config.json` in the working directory or above it:
+ * command line, the environment, and the project's rnnp.config.json (src/project/root.ts):
  *   { "remote": { "url": "https://cache.example/rnnp", "mode": "read" | "readwrite" } }
  */
 export interface RemoteFlags {
@@ -15,30 +14,16 @@ export interface RemoteFlags {
   remoteWrite?: boolean;
 }
 
-interface ConfigFile {
-  remote?: { url?: string; mode?: string };
-}
-
-function configFile(): { path: string; config: ConfigFile } | undefined {
-  for (let dir = io().cwd; ; dir = dirname(dir)) {
-    const path = join(dir, "rnnp.config.json");
-    if (existsSync(path)) {
-      try {
-        return { path, config: JSON.parse(readFileSync(path, "utf8")) as ConfigFile };
-      } catch (e) {
-        throw new Exit(EXIT.invalid, `${path}: ${(e as Error).message}`);
-      }
-    }
-    if (dirname(dir) === dir) return undefined;
-  }
-}
-
+/** The remote cache, if one is set; `from` is where the project root is looked for (the pipeline's folder). */
 export function remoteFor(
   flags: RemoteFlags,
   warn: (message: string) => void,
+  from: string = io().cwd,
 ): RemoteCache | undefined {
   const file =
-    flags.remote === undefined && io().env.RNNP_REMOTE === undefined ? configFile() : undefined;
+    flags.remote === undefined && io().env.RNNP_REMOTE === undefined
+      ? findProjectRoot(from)
+      : undefined;
   const url = flags.remote ?? io().env.RNNP_REMOTE ?? file?.config.remote?.url;
   if (!url) return undefined;
   if (!/^https?:\/\//.test(url))

@@ -170,7 +170,7 @@ describe("an RNN pipeline end to end", () => {
       const probs = (
         model.predict(
           tf.tensor2d(set.x as Int32Array, set.shape as [number, number], "int32"),
-        ) as import("@tensorflow/tfjs").Tensor
+        ) as import("../../src/runtime/tfjs.js").Tensor
       ).arraySync() as number[][];
       const predicted = JSON.parse(
         (

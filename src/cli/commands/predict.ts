@@ -1,4 +1,4 @@
-import { fromCwd, stdout } from "../io.js";
+import { fromCwd, io, stdout } from "../io.js";
 import { readFileSync } from "node:fs";
 import { parse as parseCsv } from "csv-parse/sync";
 import type { TrainedData, TrainedModel } from "../../artifacts/model.js";
@@ -48,7 +48,8 @@ export async function predictCommand(
       EXIT.invalid,
       `--beam: \`${opts.stage}\` is not an encoder-decoder; beams are for decoding token sequences`,
     );
-  const { set, labels, relativeTo } = inputsFor(data, opts);
+  const fileText = opts.file !== undefined ? await readInputFile(opts.file) : undefined;
+  const { set, labels, relativeTo } = inputsFor(data, opts, fileText);
   if (!planner.runtime || planner.runtime instanceof RuntimeUnavailable)
     throw new Exit(EXIT.failed, planner.runtime?.message ?? "no numeric backend");
   const tf = await loadTf(planner.runtime);
@@ -145,18 +146,33 @@ export async function predictCommand(
   return EXIT.ok;
 }
 
+/** --file's text: standard input for `-`, else the file (a missing one is a usage error, not a crash). */
+async function readInputFile(path: string): Promise<string> {
+  if (path === "-") {
+    const chunks: Buffer[] = [];
+    for await (const c of io().stdin)
+      chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
+    return Buffer.concat(chunks).toString("utf8");
+  }
+  try {
+    return readFileSync(fromCwd(path), "utf8");
+  } catch (e) {
+    throw new Exit(
+      EXIT.invalid,
+      `--file ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
+    );
+  }
+}
+
 function inputsFor(
   data: TrainedData,
   opts: PredictOptions,
+  fileText: string | undefined,
 ): { set: SequenceSet; labels: string[]; relativeTo?: Map<string, number> } {
   if (data.text) {
     const texts = [
       ...(opts.input ?? []),
-      ...(opts.file
-        ? readFileSync(fromCwd(opts.file), "utf8")
-            .split(/\r?\n/)
-            .filter((l) => l.trim() !== "")
-        : []),
+      ...(fileText !== undefined ? fileText.split(/\r?\n/).filter((l) => l.trim() !== "") : []),
     ];
     if (texts.length === 0)
       throw new Exit(
@@ -166,13 +182,13 @@ function inputsFor(
     return { set: encodeTexts(texts, data.text), labels: texts };
   }
   if (data.window) {
-    if (!opts.file)
+    if (fileText === undefined)
       throw new Exit(
         EXIT.invalid,
         `this model reads windows of ${data.window.length} rows of ${data.window.columns.join(", ")}: give them as a CSV --file`,
       );
     const w = data.window;
-    const records = parseCsv(readFileSync(fromCwd(opts.file), "utf8"), {
+    const records = parseCsv(fileText, {
       columns: true,
       skip_empty_lines: true,
       bom: true,

@@ -52,7 +52,7 @@ export async function runCommand(
   file: string | undefined,
   opts: RunCommandOptions,
 ): Promise<number> {
-  const planner = openPlan(file, opts);
+  const planner = openPlan(file, opts, { create: !opts.dryRun });
   const targets = opts.stage?.length
     ? checkNames(planner, opts.stage.flatMap(splitList), "--stage")
     : undefined;
@@ -73,10 +73,16 @@ export async function runCommand(
 
   const jobs = opts.jobs ?? 1;
   const progress = await Progress.create(!opts.json && jobs === 1 && stderr().isTTY);
-  const remote = remoteFor(opts, (m) => {
-    progress.stop();
-    stderr().write(stderr().c.yellow(`warning: ${m}\n`));
-  });
+  const remote = remoteFor(
+    opts,
+    (m) => {
+      progress.stop();
+      stderr().write(stderr().c.yellow(`warning: ${m}\n`));
+    },
+    planner.ir.dir,
+  );
+  // A variant run (-P, --backend, --kernels) leaves the lock and the workspace as the pipeline writes them.
+  const variantRun = !!(opts.param?.length || opts.backend || opts.kernels);
   const started = performance.now();
   const width = Math.max(...planner.order.map((s) => s.name.length));
   const kindWidth = Math.max(...planner.order.map((s) => s.kind.name.length));
@@ -85,6 +91,7 @@ export async function runCommand(
     ...(force ? { force } : {}),
     ...(opts.frozen ? { frozen: previousLock! } : {}),
     ...(remote ? { remote } : {}),
+    ...(variantRun ? { workspace: false } : {}),
     ...(jobs > 1
       ? {
           workers: {
@@ -132,8 +139,8 @@ export async function runCommand(
   });
   const count = (s: StageResult["status"]) => results.filter((r) => r.status === s).length;
   const elapsed = performance.now() - started;
-  // The lock records the pipeline as written: not variants made with -P, and not from a frozen run.
-  const lockWritten = !opts.frozen && opts.lock !== false && !opts.param?.length;
+  // The lock records the pipeline as written: not variants (-P, --backend, --kernels), not a frozen run.
+  const lockWritten = !opts.frozen && opts.lock !== false && !variantRun;
   if (lockWritten) {
     const outcome = new Map(
       results.map((r) => [
