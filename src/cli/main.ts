@@ -18,12 +18,20 @@ export async function main(argv: readonly string[], given: Io = processIo()): Pr
   return withIo(given, async () => {
     const exit = { code: EXIT.ok as number };
     try {
-      await createProgram(exit).parseAsync([...argv], { from: "user" });
+      await createProgram(exit).parseAsync(oldSpellings(argv), { from: "user" });
     } catch (e) {
       exit.code = reportFailure(e);
     }
     return exit.code;
   });
+}
+
+/**
+ * Spellings older rnnp versions took, rewritten to today's: `--force=STAGES` (when `-f` took an
+ * optional value, `rnnp run -f FILE` read FILE as a stage) is `--force-stage STAGES`.
+ */
+function oldSpellings(argv: readonly string[]): string[] {
+  return argv.flatMap((a) => (a.startsWith("--force=") ? ["--force-stage", a.slice(8)] : [a]));
 }
 
 /** How a command that threw ends: its message rendered for the user, and the exit code. */
@@ -123,11 +131,11 @@ function createProgram(exit: { code: number }): Command {
       "run only this stage and what it needs (repeatable, or comma-separated)",
       collect,
     )
-    .addOption(
-      new Option(
-        "-f, --force [stages]",
-        "execute these stages (comma-separated; all when none named) even if cached",
-      ),
+    .option("-f, --force", "execute every stage that runs even if cached")
+    .option(
+      "--force-stage <name>",
+      "execute this stage even if cached (repeatable, or comma-separated; `--force=NAME` is the old spelling)",
+      collect,
     )
     .option("-n, --dry-run", "show what would run, and why, without running")
     .option(
@@ -141,6 +149,7 @@ function createProgram(exit: { code: number }): Command {
       1,
     )
     .option("--no-lock", "do not write <pipeline>.lock")
+    .option("--report <file>", "then write the run's HTML report (as `rnnp report`) to this file")
     .option("--json", "print a JSON report on stdout")
     .action(action(async () => (await import("./commands/run.js")).runCommand));
 
@@ -166,10 +175,19 @@ function createProgram(exit: { code: number }): Command {
     .description("print the stage graph with each stage's status")
     .addOption(
       new Option("--format <format>", "output format")
-        .choices(["text", "dot", "mermaid"])
+        .choices(["text", "dot", "mermaid", "svg"])
         .default("text"),
     )
     .action(action(async () => (await import("./commands/dag.js")).dagCommand));
+
+  withRemote(withParams(withCache(program.command("report").argument("[file]", "pipeline file"))))
+    .description(
+      "write one self-contained HTML report (DAG, training curves, evaluations against baselines, sweeps, data) that opens offline",
+    )
+    .option("-o, --output <file>", "the HTML file to write", "report.html")
+    .option("--open", "open it in the default browser")
+    .option("--no-samples", "leave out forecasts and decoded samples (they re-run the models)")
+    .action(action(async () => (await import("./commands/report.js")).reportCommand));
 
   withParams(program.command("validate").argument("<files...>", "pipeline files"))
     .description(
@@ -187,6 +205,13 @@ function createProgram(exit: { code: number }): Command {
     .option("--check", "list files that are not formatted; exit 1 if any")
     .action(action(async () => (await import("./commands/validate.js")).fmtCommand));
 
+  program
+    .command("lsp")
+    .description("language server for editors (Language Server Protocol on stdin and stdout)")
+    .option("--stdio", "talk on stdin and stdout (the default; editors pass it)")
+    .option("--cache <dir>", "the cache hover reads stage status from (never written)")
+    .action(action(async () => (await import("./commands/lsp.js")).lspCommand));
+
   withParams(
     withCache(
       program.command("show").argument("<stage>", "stage name").argument("[file]", "pipeline file"),
@@ -201,7 +226,7 @@ function createProgram(exit: { code: number }): Command {
     .description(
       "run a built model on new input: text (--input, or --file with one text per line), or a CSV of rows for window models",
     )
-    .requiredOption("--stage <name>", "the train stage whose model to use")
+    .requiredOption("-s, --stage <name>", "the train stage whose model to use")
     .option("-i, --input <text>", "text to classify (repeatable)", collect)
     .option("--file <path>", "a file of inputs")
     .option("--top <n>", "classes to show per input", count, 3)

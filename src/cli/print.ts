@@ -1,4 +1,5 @@
 import { stripVTControlCharacters } from "node:util";
+import stringWidth from "string-width";
 import type { Diagnostic } from "../core/diagnostic.js";
 import { renderDiagnostics } from "../core/render.js";
 import { stderr, stdout } from "./io.js";
@@ -24,25 +25,14 @@ export function printJson(value: unknown): void {
   stdout().write(JSON.stringify(value, null, 2) + "\n");
 }
 
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(2)} s`;
-  const m = Math.floor(ms / 60_000);
-  return `${m} min ${Math.round((ms - m * 60_000) / 1000)} s`;
-}
+export { formatBytes, formatDuration } from "../core/units.js";
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
-
-/** Columns padded to their widest cell (visible width, ignoring colour codes). */
+/**
+ * Columns padded to their widest cell, by display width: colour codes take none, CJK characters and
+ * most emoji two columns, combining marks none.
+ */
 export function table(rows: string[][]): string {
-  const visible = (s: string) => stripVTControlCharacters(s).length;
+  const visible = (s: string) => stringWidth(stripVTControlCharacters(s));
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, visible(c))));
   return rows

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { table } from "../../src/cli/print.js";
 import { NAMES_CSV } from "../helpers.js";
 import { Rig } from "../rig.js";
 
@@ -70,5 +71,71 @@ describe("one CLI convention", () => {
       ],
     );
     assert.equal((await rig.rnnp(["validate", "good.rnnp", "--json"])).code, 0);
+  });
+
+  it("tables align by display width (CJK takes two columns, colour codes none)", () => {
+    assert.equal(
+      table([
+        ["名前", "x"],
+        ["ab", "y"],
+        ["\u001b[32mok\u001b[39m", "z"],
+      ]),
+      "名前  x\nab    y\n\u001b[32mok\u001b[39m    z",
+    );
+  });
+
+  it("compare --csv writes a swept string once, quoted only where CSV needs it", async () => {
+    const sweep = new Rig().write({
+      "d.csv": NAMES_CSV,
+      "e, f.csv": NAMES_CSV,
+      "s.rnnp": `pipeline s {
+  params { path = "d.csv" }
+  sweep { path: ["d.csv", "e, f.csv"] }
+  stage raw = load.csv(path: params.path, text: "name", label: "label")
+  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
+  stage vocab = vocabulary(parts.train, level: "char")
+  stage seqs = encode(parts, vocab, maxLen: 6)
+  stage net = model(seqs.train) {
+    embedding(dim: 4)
+    lstm(units: 4)
+    dense(units: 2, activation: "softmax")
+  }
+  stage fit = train(net, seqs.train, epochs: 1)
+  stage report = evaluate(fit, seqs.test)
+}
+`,
+    });
+    const r = await sweep.rnnp(["compare", "s.rnnp", "--csv"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'stage,path\nreport,d.csv\nreport,"e, f.csv"\n');
+    assert.doesNotMatch(r.stdout, /""/);
+  });
+
+  it("-f forces without eating the file name; --force-stage (and the old --force=NAME) force named stages", async () => {
+    const r1 = new Rig().write({ "d.csv": NAMES_CSV, "p.rnnp": GOOD });
+    const first = await r1.rnnp(["run", "-f", "p.rnnp", "--json"]);
+    assert.equal(first.code, 0, first.stderr);
+    const again = await r1.rnnp(["run", "-f", "p.rnnp", "--json"]);
+    assert.deepEqual(
+      (JSON.parse(again.stdout) as { stages: { status: string }[] }).stages.map((s) => s.status),
+      ["ran"],
+    );
+    for (const args of [["--force-stage", "raw"], ["--force=raw"]]) {
+      const named = await r1.rnnp(["run", "p.rnnp", "--json", ...args]);
+      assert.equal(named.code, 0, named.stderr);
+      assert.equal(
+        (JSON.parse(named.stdout) as { stages: { status: string }[] }).stages[0]!.status,
+        "ran",
+        args.join(" "),
+      );
+    }
+    const bad = await r1.rnnp(["run", "p.rnnp", "--force-stage", "rwa"]);
+    assert.equal(bad.code, 2);
+    assert.match(
+      bad.stderr,
+      /--force-stage rwa: no such stage in p\.rnnp \(did you mean `raw`\?\)/,
+    );
+    const both = await r1.rnnp(["run", "p.rnnp", "-f", "--force-stage", "raw"]);
+    assert.equal(both.code, 2);
   });
 });

@@ -93,6 +93,20 @@ describe("workspace outputs (exports) are checked and restored, and variants lea
     assert.deepEqual(stale(status.stdout), []);
   });
 
+  it("show fit --json includes the per-epoch history", async () => {
+    const r = await rig.rnnp(["show", "fit", "p.rnnp", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as {
+      outputs: { out: { type: string; history: { epoch: number; loss: number }[] } };
+    };
+    assert.equal(out.outputs.out.type, "trained");
+    assert.deepEqual(
+      out.outputs.out.history.map((e) => e.epoch),
+      [1],
+    );
+    assert.ok(Number.isFinite(out.outputs.out.history[0]!.loss));
+  });
+
   it("predict --file - reads standard input; a missing --file is a clean usage error", async () => {
     const r = await rig.rnnp(["predict", "p.rnnp", "--stage", "fit", "--file", "-", "--json"], {
       stdin: "anna\nbob\n\n",

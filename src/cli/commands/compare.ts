@@ -4,6 +4,7 @@ import { verdictLine, type Report, type Verdict } from "../../artifacts/report.j
 import type { StageIR } from "../../lang/ir.js";
 import type { Planner } from "../../plan/planner.js";
 import { readArtifact } from "../../run/artifacts.js";
+import { chooseBest, lowerIsBetter } from "../../evaluation/selection.js";
 import { EXIT, Exit, openPlan, printJson, table, type CommonOptions } from "../context.js";
 
 /**
@@ -109,7 +110,14 @@ export function compareCommand(file: string | undefined, opts: CompareOptions): 
   const fmt = (v: number | undefined) => (v === undefined ? "" : String(+v.toPrecision(4)));
   const cells = rows.map((r) => [
     r.stage,
-    ...swept.map((p) => (p in r.variant ? JSON.stringify(r.variant[p]) : "")),
+    // CSV quotes by its own rules: a string is written as itself there, not as a JSON literal.
+    ...swept.map((p) =>
+      p in r.variant
+        ? opts.csv && typeof r.variant[p] === "string"
+          ? (r.variant[p] as string)
+          : JSON.stringify(r.variant[p])
+        : "",
+    ),
     ...(withValidation ? [r.status === "built" ? fmt(r.validation) : "-"] : []),
     ...metrics.map((m) => (r.status === "built" ? fmt(r.metrics[m]) : "-")),
     ...(withVerdict
@@ -159,20 +167,9 @@ function validationOf(planner: Planner, s: StageIR, select: string): number | un
   return select === "val_loss" ? epoch.valLoss : epoch.valMetrics?.[select.slice(4)];
 }
 
-/** Lower is better for losses and errors; higher for scores. */
-const lowerIsBetter = (metric: string) => /(loss|mae|mse|rmse|mape|error)/i.test(metric);
-
 /** The built variant with the best validation metric (ties: the first); none without validation. */
 function choose(rows: Row[], select: string): Row | undefined {
-  const lower = lowerIsBetter(select);
-  let best: Row | undefined;
-  for (const r of rows) {
-    if (r.status !== "built" || r.validation === undefined) continue;
-    if (!best || (lower ? r.validation < best.validation! : r.validation > best.validation!))
-      best = r;
-  }
-  // Only a choice among several: one evaluate stage is nothing to choose.
-  return rows.filter((r) => r.validation !== undefined).length > 1 ? best : undefined;
+  return chooseBest(rows, (r) => (r.status === "built" ? r.validation : undefined), select);
 }
 
 function selectionLine(r: Row, select: string): string {

@@ -38,7 +38,7 @@ export async function predictCommand(
   if (planner.stage(stage).kind.outputType !== "trained")
     throw new Exit(
       EXIT.invalid,
-      `--stage ${stage}: a ${planner.stage(stage).kind.name} stage, not a train stage`,
+      `--stage ${stage}: ${/^[aeiou]/.test(planner.stage(stage).kind.name) ? "an" : "a"} ${planner.stage(stage).kind.name} stage, not a train stage`,
     );
   const res = builtStage(planner, stage, "--stage");
   const trained = readArtifact(planner.store, res.record.outputs.out!.digest) as TrainedModel;

@@ -29,15 +29,38 @@ import {
 import { remoteFor, type RemoteFlags } from "../config.js";
 import { Progress } from "../progress.js";
 import { checkNames, splitList } from "../stages.js";
+import type { RunOutcome } from "../../report/collect.js";
 
 export interface RunCommandOptions extends CommonOptions, RemoteFlags {
   stage?: string[];
-  force?: boolean | string;
+  force?: boolean;
+  forceStage?: string[];
   dryRun?: boolean;
   json?: boolean;
   frozen?: boolean;
   lock?: boolean;
   jobs?: number;
+  /** Write the HTML report of the run to this file (`rnnp report`, with the run's outcomes). */
+  report?: string;
+}
+
+/** How a stage ended, for the report. */
+function outcomeOf(r: StageResult): RunOutcome {
+  const because =
+    r.status === "failed"
+      ? r.diagnostics
+          ?.map((d) => {
+            const at =
+              d.file && d.span ? ` (${d.file}:${d.span.start.line})` : d.file ? ` (${d.file})` : "";
+            return `${d.message}${at}${d.hint ? `; hint: ${d.hint}` : ""}`;
+          })
+          .join("; ")
+      : r.skippedBecause?.join(", ");
+  return {
+    status: r.status,
+    ...(r.source === "remote" ? { remote: true } : {}),
+    ...(because ? { because } : {}),
+  };
 }
 
 /** The mark of each status, in standard output's colours. */
@@ -56,12 +79,16 @@ export async function runCommand(
   const targets = opts.stage?.length
     ? checkNames(planner, opts.stage.flatMap(splitList), "--stage")
     : undefined;
-  const force =
-    opts.force === true
-      ? true
-      : typeof opts.force === "string"
-        ? new Set(checkNames(planner, splitList(opts.force), "--force"))
-        : undefined;
+  if (opts.force && opts.forceStage?.length)
+    throw new Exit(
+      EXIT.invalid,
+      "--force executes every stage already: give it or --force-stage NAME, not both",
+    );
+  const force = opts.force
+    ? true
+    : opts.forceStage?.length
+      ? new Set(checkNames(planner, opts.forceStage.flatMap(splitList), "--force-stage"))
+      : undefined;
   if (opts.dryRun) return dryRun(planner, targets, force, opts.json === true);
   const lockPath = lockPathOf(planner.ir.file);
   const previousLock = readLock(fromCwd(lockPath));
@@ -84,6 +111,7 @@ export async function runCommand(
   // A variant run (-P, --backend, --kernels) leaves the lock and the workspace as the pipeline writes them.
   const variantRun = !!(opts.param?.length || opts.backend || opts.kernels);
   const started = performance.now();
+  const finished = new Map<string, StageResult["status"]>();
   const width = Math.max(...planner.order.map((s) => s.name.length));
   const kindWidth = Math.max(...planner.order.map((s) => s.kind.name.length));
   const results = await new Runner(planner, new LocalExecutor()).run({
@@ -109,10 +137,13 @@ export async function runCommand(
       } else if (e.type === "end") {
         progress.stop();
         const r = e.result;
+        finished.set(r.name, r.status);
         if (!opts.json) {
           const extra =
             r.status === "skipped"
-              ? stderr().c.dim(`(${r.skippedBecause!.join(", ")} failed)`)
+              ? stderr().c.dim(
+                  `(not run: ${r.skippedBecause!.map((n) => `${n} ${finished.get(n) === "failed" ? "failed" : "did not run"}`).join(", ")})`,
+                )
               : r.status === "ran" || r.status === "failed"
                 ? stderr().c.dim(formatDuration(r.durationMs))
                 : r.source === "remote"
@@ -177,6 +208,16 @@ export async function runCommand(
       ),
     );
   }
+  if (opts.report !== undefined) {
+    const { writeReport } = await import("./report.js");
+    await writeReport(
+      openPlan(file, opts),
+      { ...opts, output: opts.report },
+      {
+        outcomes: new Map(results.map((r) => [r.name, outcomeOf(r)])),
+      },
+    );
+  }
   if (results.some((r) => r.frozen)) return EXIT.frozen;
   return count("failed") + count("skipped") > 0 ? EXIT.failed : EXIT.ok;
 }
@@ -198,7 +239,7 @@ async function runInWorker(
     stage,
     "--json",
     "--no-lock",
-    ...(forced ? [`--force=${stage}`] : []),
+    ...(forced ? ["--force-stage", stage] : []),
     ...(opts.frozen ? ["--frozen"] : []),
     ...(opts.cache ? ["--cache", opts.cache] : []),
     ...(opts.remote ? ["--remote", opts.remote] : []),

@@ -1,12 +1,13 @@
 import { stdout } from "../io.js";
 import { short } from "../../core/digest.js";
 import { describeArtifact } from "../../artifacts/index.js";
+import { lossCurves } from "../../report/terminal.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { EXIT, formatBytes, openPlan, printJson, type CommonOptions } from "../context.js";
 import type { Planner } from "../../plan/planner.js";
 import { preview } from "../preview.js";
 import { builtStage } from "../stages.js";
-import type { ModelSpec } from "../../artifacts/model.js";
+import { weightsEpoch, type ModelSpec, type TrainedModel } from "../../artifacts/model.js";
 import type { AnyLayerCall, Shape } from "../../numerics/layers/layer.js";
 import { walk } from "../../numerics/layers/sequential.js";
 import { formatSummary, summarise } from "../../numerics/layers/summary.js";
@@ -21,13 +22,22 @@ export function showCommand(
   const res = builtStage(planner, name, "show");
   const stage = res.stage;
   if (opts.json) {
-    // For scripts (`jq .outputs.out.report.metrics`): references to every output, and reports whole.
+    // For scripts (`jq .outputs.out.report.metrics`): references to every output, reports and
+    // training histories whole.
     const outputs = Object.fromEntries(
       Object.entries(res.record.outputs).map(([name, out]) => [
         name,
         {
           ...out,
           ...(out.type === "report" ? { report: readArtifact(planner.store, out.digest) } : {}),
+          // A trained model's per-epoch history (loss, metrics, learning rate, gradient norms), whole.
+          ...(out.type === "trained"
+            ? {
+                history: (readArtifact(planner.store, out.digest) as TrainedModel).history,
+                bestEpoch:
+                  (readArtifact(planner.store, out.digest) as TrainedModel).bestEpoch ?? null,
+              }
+            : {}),
         },
       ]),
     );
@@ -52,6 +62,15 @@ export function showCommand(
     );
     const summary = artifact.type === "model" ? modelSummary(planner, stage, artifact) : undefined;
     stdout().write((summary ?? preview(artifact, n)) + "\n");
+    if (artifact.type === "trained") {
+      const { epoch, restored } = weightsEpoch(artifact);
+      const chart = lossCurves(artifact.history, {
+        colors: stdout().c.isColorSupported,
+        columns: stdout().stream.columns,
+        bestEpoch: restored ? epoch?.epoch : undefined,
+      });
+      if (chart) stdout().write(`\n${chart}\n`);
+    }
   }
   return EXIT.ok;
 }
