@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { open, type Database, type Key, type RootDatabase } from "lmdb";
 import { UserError } from "../core/diagnostic.js";
 import { digestOf, type Digest, type StageKey } from "../core/digest.js";
+import { processAlive } from "../core/process.js";
 import { BadRecordError, parseRecord, type StageRecord } from "./record.js";
 
 /**
@@ -552,15 +553,6 @@ function checkBlobSize(digest: Digest, size: number): void {
       `artifact ${digest.slice(0, 12)} is ${size} bytes; the cache stores artifacts of up to ${MAX_BLOB_BYTES} bytes`,
       { code: "too-large", hint: "make the stage's output smaller (fewer rows, a smaller model)" },
     );
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 function sleepSync(ms: number): void {

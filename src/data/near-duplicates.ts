@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { ParamProblem } from "../stages/kind.js";
 
 /**
  * Near-duplicate texts: MinHash signatures over shingles (word or character n-grams), candidate pairs
@@ -19,6 +20,22 @@ export function parseShingles(spec: string | undefined): ShingleOptions {
 }
 
 export const SHINGLES = /^(word|char):([1-9]\d?)$/;
+
+/** The checks of `shingles` that every kind taking `nearDuplicates` shares. */
+export function shinglesProblems(params: {
+  shingles?: string | undefined;
+  nearDuplicates?: unknown;
+}): ParamProblem[] {
+  const problems: ParamProblem[] = [];
+  if (params.shingles !== undefined && !SHINGLES.test(params.shingles))
+    problems.push({
+      param: "shingles",
+      message: `shingles must be "word:N" or "char:N" (N from 1 to 99), not ${JSON.stringify(params.shingles)}`,
+    });
+  if (params.shingles !== undefined && params.nearDuplicates === undefined)
+    problems.push({ param: "shingles", message: "shingles are for nearDuplicates" });
+  return problems;
+}
 
 /** The set of shingles of a text, as 32-bit hashes; a text shorter than one shingle is one shingle. */
 export function shingles(text: string, o: ShingleOptions): Uint32Array {

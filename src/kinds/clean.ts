@@ -15,7 +15,7 @@ import {
 } from "../artifacts/table.js";
 import { fitPart } from "../data/parts.js";
 import { fitScaling } from "../data/scaling.js";
-import { nearDuplicateClusters, parseShingles, SHINGLES } from "../data/near-duplicates.js";
+import { nearDuplicateClusters, parseShingles, shinglesProblems } from "../data/near-duplicates.js";
 
 const FORMS = ["none", "NFC", "NFD", "NFKC", "NFKD"] as const;
 
@@ -112,13 +112,7 @@ export const clean = defineKind({
         message:
           "conflicts settles the labels of duplicates: it needs dedupe: true or nearDuplicates",
       });
-    if (params.shingles !== undefined && !SHINGLES.test(params.shingles))
-      problems.push({
-        param: "shingles",
-        message: `shingles must be "word:N" or "char:N" (N from 1 to 99), not ${JSON.stringify(params.shingles)}`,
-      });
-    if (params.shingles !== undefined && params.nearDuplicates === undefined)
-      problems.push({ param: "shingles", message: "shingles are for nearDuplicates" });
+    problems.push(...shinglesProblems(params));
     if (params.scaleColumns !== undefined && params.scale === "none")
       problems.push({
         param: "scaleColumns",

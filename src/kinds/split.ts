@@ -15,7 +15,7 @@ import {
   contentDigest,
   nearDuplicateClusters,
   parseShingles,
-  SHINGLES,
+  shinglesProblems,
 } from "../data/near-duplicates.js";
 
 const PARTS = ["train", "val", "test"] as const;
@@ -110,13 +110,7 @@ export const split = defineKind({
         message:
           'near-duplicate clusters are kept whole by random splits of rows, not with order: "sequential" or groupBy',
       });
-    if (params.shingles !== undefined && !SHINGLES.test(params.shingles))
-      problems.push({
-        param: "shingles",
-        message: `shingles must be "word:N" or "char:N" (N from 1 to 99), not ${JSON.stringify(params.shingles)}`,
-      });
-    if (params.shingles !== undefined && params.nearDuplicates === undefined)
-      problems.push({ param: "shingles", message: "shingles are for nearDuplicates" });
+    problems.push(...shinglesProblems(params));
     if (params.order === "random" && params.groupBy !== undefined && params.stratify)
       problems.push({
         param: "groupBy",

@@ -5,6 +5,7 @@ import { basename, dirname, join } from "node:path";
 import type { Json } from "../core/canonical.js";
 import type { Digest, StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
+import { processAlive } from "../core/process.js";
 import type { StageRecord } from "../cache/record.js";
 import type { Runtime } from "../runtime/descriptor.js";
 import type { Fingerprint } from "./fingerprint.js";
@@ -110,15 +111,6 @@ function removeStaleTemps(path: string): void {
       : undefined;
     if (pid !== undefined && !processAlive(Number(pid)))
       rmSync(join(dirname(path), name), { force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

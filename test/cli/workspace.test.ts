@@ -71,7 +71,10 @@ describe("workspace outputs (exports) are checked and restored, and variants lea
     });
     const restored = await rig.rnnp(["run", "p.rnnp", "--json"]);
     assert.equal(restored.code, 0, restored.stderr);
-    assert.ok(rows(restored.stdout).every((r) => r.status === "cached"));
+    assert.deepEqual(
+      rows(restored.stdout).map((r) => [r.name, r.status]),
+      ["raw", "few", "parts", "vocab", "seqs", "net", "fit", "exported"].map((n) => [n, "cached"]),
+    );
     assert.deepEqual(model(), built);
     const after = await rig.rnnp(["status", "p.rnnp", "--json"]);
     assert.deepEqual(stale(after.stdout), []);
@@ -126,7 +129,7 @@ describe("workspace outputs (exports) are checked and restored, and variants lea
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /● fit +train +ran/);
     assert.equal(rig.read("p.lock"), lock);
-    const frozen = rig.spawnSync(["run", "p.rnnp", "--frozen"]);
+    const frozen = await rig.rnnp(["run", "p.rnnp", "--frozen"]);
     assert.equal(frozen.code, 0, frozen.stderr);
   });
 });

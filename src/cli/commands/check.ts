@@ -10,7 +10,7 @@ import { firstDifference, type Difference } from "../../run/diff.js";
 import { LocalExecutor } from "../../run/executor.js";
 import { Runner } from "../../run/runner.js";
 import { computeArgs, EXIT, Exit, openPlan, printJson, type CommonOptions } from "../context.js";
-import { checkNames, splitList } from "./run.js";
+import { checkNames, splitList } from "../stages.js";
 
 /**
  * `rnnp check`: the determinism check, as `nix build --rebuild`. Each chosen stage is executed again

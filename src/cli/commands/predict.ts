@@ -12,7 +12,7 @@ import { loadTf } from "../../numerics/tf.js";
 import { restoreModel } from "../../numerics/weights.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { EXIT, Exit, openPlan, printJson, table, type CommonOptions } from "../context.js";
-import { checkNames } from "./run.js";
+import { builtStage, oneStage } from "../stages.js";
 
 export interface PredictOptions extends CommonOptions {
   stage: string;
@@ -33,25 +33,14 @@ export async function predictCommand(
   opts: PredictOptions,
 ): Promise<number> {
   const planner = openPlan(file, opts);
-  const [one, ...more] = checkNames(planner, [opts.stage], "--stage");
-  if (more.length)
+  const stage = oneStage(planner, opts.stage, "--stage");
+  opts = { ...opts, stage };
+  if (planner.stage(stage).kind.outputType !== "trained")
     throw new Exit(
       EXIT.invalid,
-      `\`${opts.stage}\` is swept: name one of its variants (${[one, ...more].join(", ")})`,
+      `--stage ${stage}: ${/^[aeiou]/.test(planner.stage(stage).kind.name) ? "an" : "a"} ${planner.stage(stage).kind.name} stage, not a train stage`,
     );
-  opts = { ...opts, stage: one! };
-  if (planner.stage(opts.stage).kind.outputType !== "trained")
-    throw new Exit(
-      EXIT.invalid,
-      `--stage ${opts.stage}: ${/^[aeiou]/.test(planner.stage(opts.stage).kind.name) ? "an" : "a"} ${planner.stage(opts.stage).kind.name} stage, not a train stage`,
-    );
-  for (const s of planner.closure([opts.stage])) planner.resolve(s.name);
-  const res = planner.resolve(opts.stage);
-  if (res.state !== "keyed" || !res.record)
-    throw new Exit(
-      EXIT.failed,
-      `\`${opts.stage}\` is not built; run \`rnnp run ${planner.ir.file} --stage ${opts.stage}\` first`,
-    );
+  const res = builtStage(planner, stage, "--stage");
   const trained = readArtifact(planner.store, res.record.outputs.out!.digest) as TrainedModel;
   const data = trained.data;
   if (opts.beam !== undefined && data.target.kind !== "tokens")

@@ -30,6 +30,7 @@ import {
 } from "../context.js";
 import { remoteFor, type RemoteFlags } from "../config.js";
 import { Progress } from "../progress.js";
+import { checkNames, splitList } from "../stages.js";
 import type { RunOutcome } from "../../report/collect.js";
 
 export interface RunCommandOptions extends CommonOptions, RemoteFlags {
@@ -372,29 +373,6 @@ function dryRun(
         `${r.status === "fresh" ? stdout().c.green("✔") : stdout().c.yellow("→")} ${r.name}  ${stdout().c.dim(r.kind)}  ${r.status === "fresh" ? `cached ${short(r.key!)}` : `would run: ${r.reason}`}\n`,
       );
   return EXIT.ok;
-}
-
-/** `a,b,fit[units=64,lr=0.003]`: split on commas, but not those inside a variant's brackets. */
-export function splitList(s: string): string[] {
-  return (s.match(/(?:[^,[]|\[[^\]]*\])+/g) ?? []).map((x) => x.trim()).filter(Boolean);
-}
-
-/** Stage names as given on the command line: a swept stage's base name (`fit`) stands for all its variants. */
-export function checkNames(planner: Planner, names: string[], flag: string): string[] {
-  const known = planner.order.map((s) => s.name);
-  return names.flatMap((n) => {
-    if (known.includes(n)) return [n];
-    const variants = planner.order.filter((s) => s.variant?.of === n).map((s) => s.name);
-    if (variants.length) return variants;
-    const hint = didYouMean(n, [
-      ...known,
-      ...new Set(planner.order.flatMap((s) => (s.variant ? [s.variant.of] : []))),
-    ]);
-    throw new Exit(
-      EXIT.invalid,
-      `${flag} ${n}: no such stage in ${planner.ir.file}${hint ? ` (${hint})` : ""}`,
-    );
-  });
 }
 
 /**

@@ -3,10 +3,10 @@ import { short } from "../../core/digest.js";
 import { describeArtifact } from "../../artifacts/index.js";
 import { lossCurves } from "../../report/terminal.js";
 import { readArtifact } from "../../run/artifacts.js";
-import { EXIT, Exit, formatBytes, openPlan, printJson, type CommonOptions } from "../context.js";
+import { EXIT, formatBytes, openPlan, printJson, type CommonOptions } from "../context.js";
 import type { Planner } from "../../plan/planner.js";
 import { preview } from "../preview.js";
-import { checkNames } from "./run.js";
+import { builtStage } from "../stages.js";
 import {
   weightsEpoch,
   type ModelSpec,
@@ -19,25 +19,13 @@ import { formatSummary, summarise } from "../../numerics/layers/summary.js";
 
 /** A built stage's outputs: their summaries and a preview of each (rows, tokens, history, metrics...). */
 export function showCommand(
-  stage: string,
+  name: string,
   file: string | undefined,
   opts: CommonOptions & { rows?: number; json?: boolean },
 ): number {
   const planner = openPlan(file, opts);
-  const [one, ...more] = checkNames(planner, [stage], "show");
-  if (more.length)
-    throw new Exit(
-      EXIT.invalid,
-      `\`${stage}\` is swept: name one of its variants (${[one, ...more].join(", ")})`,
-    );
-  stage = one!;
-  for (const s of planner.closure([stage])) planner.resolve(s.name);
-  const res = planner.resolve(stage);
-  if (res.state !== "keyed" || !res.record)
-    throw new Exit(
-      EXIT.failed,
-      `\`${stage}\` is not built; run \`rnnp run ${planner.ir.file} --stage ${stage}\` first`,
-    );
+  const res = builtStage(planner, name, "show");
+  const stage = res.stage;
   if (opts.json) {
     // For scripts (`jq .outputs.out.report.metrics`): references to every output, reports whole,
     // and a trained model's training record (history with its gradient flow, best epoch; not weights).

@@ -5,11 +5,10 @@ import { digestsOf, type Planner } from "../../plan/planner.js";
 import { explain, summarize, type Reason } from "../../plan/why.js";
 import type { RemoteCache } from "../../cache/remote.js";
 import { remoteFor, type RemoteFlags } from "../config.js";
-import { checkNames } from "./run.js";
+import { oneStage } from "../stages.js";
 import { describeDrift, workspaceDrift, type WorkspaceDrift } from "../../run/workspace.js";
 import {
   EXIT,
-  Exit,
   formatDuration,
   openPlan,
   printJson,
@@ -148,15 +147,8 @@ export function whyCommand(
   opts: CommonOptions & { json?: boolean },
 ): number {
   const planner = openPlan(file, opts);
-  const [one, ...more] = checkNames(planner, [stage], "why");
-  if (more.length)
-    throw new Exit(
-      EXIT.invalid,
-      `\`${stage}\` is swept: name one of its variants (${[one, ...more].join(", ")})`,
-    );
-  stage = one!;
-  // Key every upstream stage first, so explanations can compare inputs.
-  for (const s of planner.closure([stage])) planner.resolve(s.name);
+  // Every upstream stage is keyed first, so explanations can compare inputs.
+  stage = oneStage(planner, stage, "why");
   const lock = lockOf(planner);
   const e = explain(planner, stage, 0, lock ? { lock } : {});
   if (opts.json) {
