@@ -15,11 +15,19 @@ export interface RemoteFlags {
   remoteWrite?: boolean;
 }
 
-interface ConfigFile {
+export interface ConfigFile {
   remote?: { url?: string; mode?: string };
+  /** The executor runs use: "local" (default), "bullmq" or "slurm". */
+  executor?: string;
+  queue?: { url?: string; name?: string };
+  slurm?: {
+    partition?: string;
+    /** Stage kind (or "*") -> sbatch resources: cpus per task, memory ("2G"), time limit ("30:00"). */
+    resources?: Record<string, { cpus?: number; mem?: string; time?: string }>;
+  };
 }
 
-function configFile(): { path: string; config: ConfigFile } | undefined {
+export function configFile(): { path: string; config: ConfigFile } | undefined {
   for (let dir = io().cwd; ; dir = dirname(dir)) {
     const path = join(dir, "rnnp.config.json");
     if (existsSync(path)) {

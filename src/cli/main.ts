@@ -132,6 +132,14 @@ function createProgram(exit: { code: number }): Command {
       count,
       1,
     )
+    .option(
+      "--executor <name>",
+      "where stages execute: local, bullmq (a Redis queue of `rnnp worker`s) or slurm (sbatch jobs) (default: $RNNP_EXECUTOR, rnnp.config.json, else local)",
+    )
+    .option("--queue <url>", "bullmq: the Redis queue, redis://HOST:PORT (default: $RNNP_QUEUE)")
+    .option("--queue-name <name>", "bullmq: the queue's name (default: rnnp)")
+    .option("--partition <name>", "slurm: the partition to submit to")
+    .addOption(new Option("--job <json>", "run one job made by a coordinator").hideHelp())
     .option("--no-lock", "do not write <pipeline>.lock")
     .option("--json", "print a JSON report on stdout")
     .action(action(async () => (await import("./commands/run.js")).runCommand));

@@ -1,7 +1,6 @@
-import { rnnpChild } from "../child.js";
 import { fromCwd, io, stderr, stdout } from "../io.js";
 import { availableParallelism } from "node:os";
-import { short, type StageKey } from "../../core/digest.js";
+import { short } from "../../core/digest.js";
 import type { Planner } from "../../plan/planner.js";
 import {
   lockPathOf,
@@ -16,9 +15,11 @@ import { verdictLine, type Report } from "../../artifacts/report.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { LocalExecutor } from "../../run/executor.js";
 import { Runner, type StageResult } from "../../run/runner.js";
+import { originOf, refusal, type Job } from "../../run/jobs.js";
+import { readFileSync } from "node:fs";
+import { executorFor } from "../executors.js";
 import { didYouMean } from "../../lang/suggest.js";
 import {
-  computeArgs,
   EXIT,
   Exit,
   formatDuration,
@@ -38,6 +39,12 @@ export interface RunCommandOptions extends CommonOptions, RemoteFlags {
   frozen?: boolean;
   lock?: boolean;
   jobs?: number;
+  executor?: string;
+  queue?: string;
+  queueName?: string;
+  partition?: string;
+  /** Hidden: run one job (JSON, or @file) made by a coordinator; see src/run/jobs.ts. */
+  job?: string;
 }
 
 /** The mark of each status, in standard output's colours. */
@@ -53,11 +60,22 @@ export async function runCommand(
   opts: RunCommandOptions,
 ): Promise<number> {
   const planner = openPlan(file, opts);
-  const targets = opts.stage?.length
-    ? checkNames(planner, opts.stage.flatMap(splitList), "--stage")
-    : undefined;
-  const force =
-    opts.force === true
+  const job = opts.job !== undefined ? readJob(opts.job) : undefined;
+  if (job) {
+    const refused = refusal(job.origin, originOf(planner.runtime));
+    if (refused) throw refused;
+    checkNames(planner, [job.stage], "--job");
+  }
+  const targets = job
+    ? [job.stage]
+    : opts.stage?.length
+      ? checkNames(planner, opts.stage.flatMap(splitList), "--stage")
+      : undefined;
+  const force = job
+    ? job.forced
+      ? new Set([job.stage])
+      : undefined
+    : opts.force === true
       ? true
       : typeof opts.force === "string"
         ? new Set(checkNames(planner, splitList(opts.force), "--force"))
@@ -80,20 +98,14 @@ export async function runCommand(
   const started = performance.now();
   const width = Math.max(...planner.order.map((s) => s.name.length));
   const kindWidth = Math.max(...planner.order.map((s) => s.kind.name.length));
+  const executor = await executorFor(planner, opts, remote);
   const results = await new Runner(planner, new LocalExecutor()).run({
     ...(targets ? { targets } : {}),
     ...(force ? { force } : {}),
     ...(opts.frozen ? { frozen: previousLock! } : {}),
     ...(remote ? { remote } : {}),
-    ...(jobs > 1
-      ? {
-          workers: {
-            jobs,
-            run: (stage: string, forced: boolean) =>
-              runInWorker(planner.ir.file, stage, forced, opts),
-          },
-        }
-      : {}),
+    ...(executor ? { executor } : {}),
+    ...(job ? { job } : {}),
     onEvent: (e) => {
       if (e.type === "progress") progress.update(e.stage, e.done, e.total, e.unit);
       else if (e.type === "log") {
@@ -133,7 +145,7 @@ export async function runCommand(
   const count = (s: StageResult["status"]) => results.filter((r) => r.status === s).length;
   const elapsed = performance.now() - started;
   // The lock records the pipeline as written: not variants made with -P, and not from a frozen run.
-  const lockWritten = !opts.frozen && opts.lock !== false && !opts.param?.length;
+  const lockWritten = !opts.frozen && opts.lock !== false && !opts.param?.length && !job;
   if (lockWritten) {
     const outcome = new Map(
       results.map((r) => [
@@ -174,54 +186,16 @@ export async function runCommand(
   return count("failed") + count("skipped") > 0 ? EXIT.failed : EXIT.ok;
 }
 
-/**
- * One stage in a worker process: `rnnp run FILE --stage S` with the same settings. Its inputs are
- * cached by the time it starts, so it executes just that stage, committing to the same cache.
- */
-async function runInWorker(
-  file: string,
-  stage: string,
-  forced: boolean,
-  opts: RunCommandOptions,
-): Promise<StageResult> {
-  const args = [
-    "run",
-    file,
-    "--stage",
-    stage,
-    "--json",
-    "--no-lock",
-    ...(forced ? [`--force=${stage}`] : []),
-    ...(opts.frozen ? ["--frozen"] : []),
-    ...(opts.cache ? ["--cache", opts.cache] : []),
-    ...(opts.remote ? ["--remote", opts.remote] : []),
-    ...(opts.remoteWrite ? ["--remote-write"] : []),
-    ...computeArgs(opts),
-  ];
-  const child = await rnnpChild(args, {
-    NO_COLOR: stderr().c.isColorSupported ? "" : "1",
-    RNNP_THREADS: workerThreads(opts.jobs ?? 1),
-  });
+/** The job a coordinator sent: JSON on the command line, or `@file` (Slurm writes one per job). */
+function readJob(spec: string): Job {
   try {
-    const mine = (
-      JSON.parse(child.stdout) as { stages: (StageResult & { key: StageKey | null })[] }
-    ).stages.find((s) => s.name === stage)!;
-    return {
-      name: stage,
-      kind: mine.kind,
-      ...(mine.key ? { key: mine.key } : {}),
-      status: mine.status,
-      durationMs: mine.durationMs,
-      ...(mine.status === "failed" ? { workerOutput: child.stderr } : {}),
-    };
-  } catch {
-    return {
-      name: stage,
-      kind: "?",
-      status: "failed",
-      durationMs: 0,
-      workerOutput: child.stderr || child.stdout,
-    };
+    const text = spec.startsWith("@") ? readFileSync(fromCwd(spec.slice(1)), "utf8") : spec;
+    const job = JSON.parse(text) as Job;
+    if (typeof job.stage !== "string" || typeof job.key !== "string" || !job.origin)
+      throw new Error("it is not a job");
+    return job;
+  } catch (e) {
+    throw new Exit(EXIT.invalid, `--job: ${(e as Error).message}`);
   }
 }
 
