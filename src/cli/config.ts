@@ -1,7 +1,7 @@
 import { io } from "./io.js";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { RemoteCache } from "../cache/remote.js";
+import { RemoteCache, splitCredentials } from "../cache/remote.js";
 import { cacheKeyFromEnv } from "../cache/signing.js";
 import { EXIT, Exit } from "./exit.js";
 
@@ -44,18 +44,25 @@ export function configFile(): { path: string; config: ConfigFile } | undefined {
 export function remoteFor(
   flags: RemoteFlags,
   warn: (message: string) => void,
+  forceMode?: "readwrite",
 ): RemoteCache | undefined {
   const file =
     flags.remote === undefined && io().env.RNNP_REMOTE === undefined ? configFile() : undefined;
   const url = flags.remote ?? io().env.RNNP_REMOTE ?? file?.config.remote?.url;
   if (!url) return undefined;
   if (!/^https?:\/\//.test(url))
-    throw new Exit(EXIT.invalid, `remote cache ${url}: expected an http:// or https:// URL`);
-  const mode = flags.remoteWrite
-    ? "readwrite"
-    : (io().env.RNNP_REMOTE_MODE ?? file?.config.remote?.mode ?? "read");
+    throw new Exit(
+      EXIT.invalid,
+      `remote cache ${splitCredentials(url).url}: expected an http:// or https:// URL`,
+    );
+  const mode = forceMode
+    ? forceMode
+    : flags.remoteWrite
+      ? "readwrite"
+      : (io().env.RNNP_REMOTE_MODE ?? file?.config.remote?.mode ?? "read");
   if (mode !== "read" && mode !== "readwrite")
     throw new Exit(EXIT.invalid, `remote cache mode "${mode}": expected "read" or "readwrite"`);
   const key = cacheKeyFromEnv(io().env);
-  return new RemoteCache({ url, mode, ...(key ? { key } : {}), warn });
+  const token = io().env.RNNP_REMOTE_TOKEN;
+  return new RemoteCache({ url, mode, ...(key ? { key } : {}), ...(token ? { token } : {}), warn });
 }

@@ -278,6 +278,30 @@ function createProgram(exit: { code: number }): Command {
     .option("-z, --gzip", "compress the bundle")
     .option("--json", "print JSON")
     .action(action(async () => (await import("./commands/cache.js")).cacheExport));
+  withRemote(
+    withParams(
+      withCache(
+        cache
+          .command("push")
+          .argument("[files...]", "pipelines (or lockfiles) whose stages to upload"),
+      ),
+    ),
+  )
+    .description("upload to the remote cache what pipelines (or lockfiles) use from this cache")
+    .option("--json", "print JSON")
+    .action(action(async () => (await import("./commands/remote.js")).cachePush));
+  withRemote(
+    withParams(
+      withCache(
+        cache
+          .command("pull")
+          .argument("[files...]", "pipelines (or lockfiles) whose stages to fetch"),
+      ),
+    ),
+  )
+    .description("fetch from the remote cache what pipelines (or lockfiles) use, verified")
+    .option("--json", "print JSON")
+    .action(action(async () => (await import("./commands/remote.js")).cachePull));
   withCache(cache.command("import").argument("<bundle>", "a bundle made by `rnnp cache export`"))
     .description("verify a bundle completely, then add its records and blobs in one transaction")
     .option("--max-entry-size <size>", "refuse entries larger than this (default and most: 2GB)")
