@@ -7,10 +7,10 @@ import { ProcessExecutor } from "../run/executors/processes.js";
 import { rnnpChild } from "./child.js";
 import { cacheDir, computeArgs, type CommonOptions } from "./context.js";
 import { configFile, type RemoteFlags } from "./config.js";
-import { io, stderr } from "./io.js";
+import { io, onEnd, stderr } from "./io.js";
 import { workerThreads } from "./commands/run.js";
 
-export const EXECUTORS = ["local"] as const;
+export const EXECUTORS = ["local", "bullmq"] as const;
 
 export interface ExecutorFlags extends CommonOptions, RemoteFlags {
   executor?: string;
@@ -29,7 +29,7 @@ export interface ExecutorFlags extends CommonOptions, RemoteFlags {
 export async function executorFor(
   planner: Planner,
   flags: ExecutorFlags,
-  _remote: RemoteCache | undefined,
+  remote: RemoteCache | undefined,
 ): Promise<JobExecutor | undefined> {
   const config = configFile()?.config;
   const name = flags.executor ?? io().env.RNNP_EXECUTOR ?? config?.executor ?? "local";
@@ -47,6 +47,34 @@ export async function executorFor(
         ...computeArgs(flags),
       ];
       return new ProcessExecutor(jobs, file, (args) => rnnpChild(args, childEnv(jobs)), extra);
+    }
+    case "bullmq": {
+      const queue = flags.queue ?? io().env.RNNP_QUEUE ?? config?.queue?.url;
+      if (!queue)
+        throw new UserError("--executor bullmq needs a queue", {
+          code: "queue",
+          hint: 'give --queue redis://HOST:PORT (or RNNP_QUEUE, or "queue": { "url" } in rnnp.config.json)',
+        });
+      if (!remote)
+        throw new UserError(
+          "--executor bullmq needs a remote cache: workers read inputs and write outputs there",
+          {
+            code: "queue",
+            hint: "give --remote URL (or RNNP_REMOTE), the same URL the workers use",
+          },
+        );
+      const { BullmqExecutor } = await import("../run/executors/bullmq.js");
+      const executor = await BullmqExecutor.connect({
+        url: queue,
+        name: flags.queueName ?? config?.queue?.name ?? "rnnp",
+        planner,
+        remote,
+        overrides: flags.param ?? [],
+        ...(flags.backend ? { backend: flags.backend } : {}),
+        ...(flags.kernels ? { kernels: flags.kernels } : {}),
+      });
+      onEnd(() => executor.close());
+      return executor;
     }
     default:
       throw new UserError(`--executor ${name}: expected one of ${EXECUTORS.join(", ")}`, {

@@ -144,6 +144,21 @@ function createProgram(exit: { code: number }): Command {
     .option("--json", "print a JSON report on stdout")
     .action(action(async () => (await import("./commands/run.js")).runCommand));
 
+  withRemote(withCache(program.command("worker")))
+    .description(
+      "take stage jobs from a BullMQ queue in Redis (`run --executor bullmq`), sharing the remote cache",
+    )
+    .option("--queue <url>", "the Redis queue, redis://HOST:PORT (default: $RNNP_QUEUE)")
+    .option("--queue-name <name>", "the queue's name (default: rnnp)")
+    .option("--concurrency <n>", "jobs at once, each in its own process", count, 1)
+    .option(
+      "--lease <seconds>",
+      "how long a worker that stops answering keeps its job before another takes it",
+      count,
+      30,
+    )
+    .action(action(async () => (await import("./commands/worker.js")).workerCommand));
+
   withRemote(withParams(withCache(program.command("status").argument("[file]", "pipeline file"))))
     .description(
       "show which stages are fresh and why the others are stale, without running anything",
