@@ -10,7 +10,7 @@ import { configFile, type RemoteFlags } from "./config.js";
 import { io, onEnd, stderr } from "./io.js";
 import { workerThreads } from "./commands/run.js";
 
-export const EXECUTORS = ["local", "bullmq"] as const;
+export const EXECUTORS = ["local", "bullmq", "slurm"] as const;
 
 export interface ExecutorFlags extends CommonOptions, RemoteFlags {
   executor?: string;
@@ -76,6 +76,28 @@ export async function executorFor(
       onEnd(() => executor.close());
       return executor;
     }
+    case "slurm": {
+      const { SlurmExecutor } = await import("../run/executors/slurm.js");
+      const executor = new SlurmExecutor({
+        file,
+        cacheDir: cacheDir(flags),
+        ...((flags.partition ?? config?.slurm?.partition)
+          ? { partition: (flags.partition ?? config?.slurm?.partition)! }
+          : {}),
+        resources: config?.slurm?.resources ?? {},
+        kindOf: (stage) => planner.stage(stage).kind.name,
+        extra: [
+          ...(flags.frozen ? ["--frozen"] : []),
+          ...(flags.remote ? ["--remote", flags.remote] : []),
+          ...(flags.remoteWrite ? ["--remote-write"] : []),
+          ...computeArgs(flags),
+        ],
+        env: { ...definedOnly(io().env), ...childEnv(1) },
+        cwd: io().cwd,
+      });
+      onEnd(() => executor.close());
+      return executor;
+    }
     default:
       throw new UserError(`--executor ${name}: expected one of ${EXECUTORS.join(", ")}`, {
         code: "config",
@@ -88,4 +110,10 @@ function childEnv(jobs: number): Record<string, string> {
     NO_COLOR: stderr().c.isColorSupported ? "" : "1",
     RNNP_THREADS: workerThreads(jobs),
   };
+}
+
+function definedOnly(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined),
+  );
 }

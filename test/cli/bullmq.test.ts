@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { BIN, cleanEnv, ROOT } from "../helpers.js";
@@ -198,7 +198,7 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
       rows(r.stdout).map((s) => s.status),
       ["failed"],
     );
-    assert.match(r.stderr, /worker [^\n]+:\n[^]*no column "lable"/);
+    assert.match(r.stderr, /worker [^\n]+:\n[\s\S]*no column "lable"/);
     await w.waitFor(/✖ raw/);
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(w.log.match(/→ raw/g)?.length, 1, w.log);
