@@ -8,7 +8,10 @@ import { missingTool, Rig } from "../rig.js";
 import { nginxBinary, removeNginxRoot, startNginx, type Nginx } from "../fixtures/nginx.js";
 import { startRedis, type RedisServer } from "../fixtures/redis.js";
 
-/** A sweep of 4 trainings over two data files shipped to the workers through the remote cache. */
+/**
+ * A sweep of 4 trainings over two data files shipped to the workers through the remote cache. The
+ * tests share one remote cache, so each gives its pipeline its own seed (its own keys).
+ */
 const SWEEP = (epochs = 1) => `pipeline sweepy {
   seed 3
   backend "cpu"
@@ -159,7 +162,9 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
 
   it("a worker killed (SIGKILL) mid-training loses its job to another; the cache verifies clean", async () => {
     const rig = project(
-      SWEEP(40).replace("sweep {units: [4, 8], lr: [0.01, 0.03]}", "sweep {units: [6]}"),
+      SWEEP(40)
+        .replace("seed 3", "seed 5")
+        .replace("sweep {units: [4, 8], lr: [0.01, 0.03]}", "sweep {units: [6]}"),
     );
     const doomed = worker(rig, "doomed", ["--lease", "3"]);
     await doomed.waitFor(/taking jobs/);
@@ -234,7 +239,9 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
 
   it("Redis stopped mid-run: the coordinator fails clearly; after a restart a rerun completes from the cache", async () => {
     const rig = project(
-      SWEEP(1).replace("sweep {units: [4, 8], lr: [0.01, 0.03]}", "sweep {units: [5]}"),
+      SWEEP(1)
+        .replace("seed 3", "seed 7")
+        .replace("sweep {units: [4, 8], lr: [0.01, 0.03]}", "sweep {units: [5]}"),
     );
     const w = worker(rig, "w");
     await w.waitFor(/taking jobs/);
