@@ -45,6 +45,9 @@ function hintFor(
     return "a stage is declared `stage NAME = kind(...)`";
   if (rule === "atom" && a === T.Equals && previous?.tokenType === T.Identifier)
     return `to declare a stage write \`stage ${previous.image} = ...\``;
+  // Before the first token Chevrotain's previous is its EOF sentinel: the file has nothing to close.
+  if (a === EOF && (!previous || previous.tokenType === EOF))
+    return "the file holds no pipeline: write `pipeline NAME { ... }`";
   if (a === EOF) return "a bracket or brace opened earlier is not closed";
   if (rule === "parenthesized") return "close the parenthesis, or join the values with + - * /";
   if (expected === T.RParen || expected === T.RSquare || expected === T.RCurly) {

@@ -31,27 +31,11 @@ export const loadCsv = defineKind({
         delimiter: params.delimiter,
         skip_empty_lines: true,
         relax_column_count: false,
+        max_record_size: MAX_RECORD_CHARS,
       }) as string[][];
     } catch (e) {
-      const err = e as Error & { lines?: number; code?: string };
-      // csv-parse reports an unclosed quote where the file ends; the quote that opened it is the place.
-      const opened = err.code === "CSV_QUOTE_NOT_CLOSED" ? unclosedQuote(text) : undefined;
-      throw dataError(
-        file,
-        opened !== undefined
-          ? "a quoted field is never closed"
-          : err.message.replace(/ on line \d+$/, "").replace(/ at line \d+.*$/, ""),
-        opened !== undefined
-          ? { text, offset: opened }
-          : err.lines
-            ? { text, line: err.lines }
-            : undefined,
-        opened !== undefined
-          ? 'close the quote; a quote inside a quoted field is written twice ("")'
-          : /Record Length/.test(err.message)
-            ? "every row needs as many fields as the header; quote fields that contain the delimiter"
-            : undefined,
-      );
+      const problem = csvProblem(e as CsvParseError, text);
+      throw dataError(file, problem.message, problem.at, problem.hint);
     }
     const [header, ...rows] = records;
     if (!header)
@@ -149,4 +133,40 @@ function unclosedQuote(text: string): number | undefined {
   for (let i = 0; i < text.length; i++)
     if (text[i] === '"') open = open === undefined ? i : undefined;
   return open;
+}
+
+/**
+ * The longest record load.csv reads. csv-parse grows a field's buffer at a cost that rises faster than
+ * its length (a 50 MB header took minutes): past this a file is refused at once, with the way out.
+ */
+export const MAX_RECORD_CHARS = 2 ** 20;
+
+type CsvParseError = Error & { lines?: number; code?: string };
+
+/** What went wrong in csv-parse's words, turned into ours: the message, its place, a hint. */
+function csvProblem(err: CsvParseError, text: string) {
+  if (err.code === "CSV_QUOTE_NOT_CLOSED") {
+    // csv-parse reports an unclosed quote where the file ends; the quote that opened it is the place.
+    const opened = unclosedQuote(text);
+    if (opened !== undefined)
+      return {
+        message: "a quoted field is never closed",
+        at: { text, offset: opened },
+        hint: 'close the quote; a quote inside a quoted field is written twice ("")',
+      };
+  }
+  const at = err.lines ? { text, line: err.lines } : undefined;
+  if (err.code === "CSV_MAX_RECORD_SIZE")
+    return {
+      message: `a record is longer than ${MAX_RECORD_CHARS} characters (1 MiB), the most load.csv reads`,
+      at,
+      hint: "for long documents use load.text with one file per document, or load.jsonl",
+    };
+  return {
+    message: err.message.replace(/ on line \d+$/, "").replace(/ at line \d+.*$/, ""),
+    at,
+    hint: /Record Length/.test(err.message)
+      ? "every row needs as many fields as the header; quote fields that contain the delimiter"
+      : undefined,
+  };
 }

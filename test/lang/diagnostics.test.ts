@@ -303,3 +303,23 @@ describe("semantic diagnostics", () => {
     );
   });
 });
+
+describe("end of file", () => {
+  const syntax = (source: string) =>
+    checkSource(source, FILE, []).diagnostics.filter((d) => d.severity === "error");
+
+  it("an empty file, or one of comments only, is told it holds no pipeline (not an unclosed bracket)", () => {
+    for (const source of ["", "\n\n", "// just a note\n"]) {
+      const ds = syntax(source);
+      assert.equal(ds.length, 1);
+      assert.equal(ds[0]!.message, "expected 'pipeline', found end of file");
+      assert.equal(ds[0]!.hint, "the file holds no pipeline: write `pipeline NAME { ... }`");
+    }
+  });
+
+  it("a file cut short is told a bracket is not closed", () => {
+    const ds = syntax('pipeline p {\n  stage raw = load.csv(path: "d.csv"');
+    assert.equal(ds.length, 1);
+    assert.equal(ds[0]!.hint, "a bracket or brace opened earlier is not closed");
+  });
+});

@@ -33,6 +33,7 @@ describe("data diagnostics point to the place", () => {
     "huge.jsonl": `{"a": 1}\n{"a": ${"9".repeat(100_000)}}\n`,
     "jsonl.jsonl": '{"a": 1, "b": 2}\n\n{"b": 3, "a": "x"}\n',
     "header.csv": "a,b\n",
+    "wide.csv": `a,${"h".repeat(3 * 2 ** 20)}\n1,2\n`,
     "sub/x.csv": "a\n1\n",
   });
 
@@ -64,6 +65,16 @@ describe("data diagnostics point to the place", () => {
     const d = await failure(runKind("load.csv", dir, {}, { path: "quote.csv" }));
     assert.equal(d.message, "a quoted field is never closed");
     assert.equal(at(d), "30:1");
+  });
+
+  it("a record longer than load.csv reads is refused at once, at its line, with the way out", async () => {
+    const d = await failure(runKind("load.csv", dir, {}, { path: "wide.csv" }));
+    assert.equal(
+      d.message,
+      "a record is longer than 1048576 characters (1 MiB), the most load.csv reads",
+    );
+    assert.equal(d.span?.start.line, 1);
+    assert.match(d.hint!, /load\.text with one file per document/);
   });
 
   it("a folder given as a file names the folder", async () => {
@@ -112,11 +123,11 @@ describe("huge inputs give bounded diagnostics", () => {
   it("a missing column among huge names: a bounded message and a bounded did-you-mean", async () => {
     const dir = tempDir();
     writeFiles(dir, {
-      "wide.csv": `labl,${"b".repeat(2_000_000)},${Array.from({ length: 30 }, (_, i) => `c${i}`).join(",")}\n1,2,${Array(30).fill(0).join(",")}\n`,
+      "wide.csv": `labl,${"b".repeat(500_000)},${Array.from({ length: 30 }, (_, i) => `c${i}`).join(",")}\n1,2,${Array(30).fill(0).join(",")}\n`,
     });
     const d = await failure(runKind("load.csv", dir, {}, { path: "wide.csv", label: "label" }));
     assert.ok(d.message.length < 400, d.message);
-    assert.match(d.message, /bbbb\.\.\. \(2000000 characters\), c0, .*\(20 more\)\)$/);
+    assert.match(d.message, /bbbb\.\.\. \(500000 characters\), c0, .*\(20 more\)\)$/);
     assert.equal(d.hint, 'did you mean "labl"?');
     assert.equal(
       nearestName("x".repeat(300), ["x".repeat(300)]),
