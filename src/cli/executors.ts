@@ -4,6 +4,7 @@ import type { RemoteCache } from "../cache/remote.js";
 import type { Planner } from "../plan/planner.js";
 import type { JobExecutor } from "../run/jobs.js";
 import { ProcessExecutor } from "../run/executors/processes.js";
+import type { SlurmResources } from "../run/executors/slurm.js";
 import { rnnpChild } from "./child.js";
 import { cacheDir, computeArgs, type CommonOptions } from "./context.js";
 import { configFile, type RemoteFlags } from "./config.js";
@@ -84,7 +85,7 @@ export async function executorFor(
         ...((flags.partition ?? config?.slurm?.partition)
           ? { partition: (flags.partition ?? config?.slurm?.partition)! }
           : {}),
-        resources: config?.slurm?.resources ?? {},
+        resources: checkedResources(config?.slurm?.resources),
         kindOf: (stage) => planner.stage(stage).kind.name,
         extra: [
           ...(flags.frozen ? ["--frozen"] : []),
@@ -116,4 +117,34 @@ function definedOnly(env: Record<string, string | undefined>): Record<string, st
   return Object.fromEntries(
     Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined),
   );
+}
+
+/** Each sbatch resource: whether a value is acceptable, and what is expected. */
+const RESOURCES: Record<string, [ok: (v: unknown) => boolean, expected: string]> = {
+  cpus: [(v) => Number.isInteger(v) && (v as number) > 0, "a whole number above 0"],
+  mem: [(v) => typeof v === "string" && /^\d+[KMGT]?$/i.test(v), 'a size such as "8G"'],
+  time: [(v) => typeof v === "string" && /^[\d:-]+$/.test(v), 'a time such as "2:00:00"'],
+};
+
+/** rnnp.config.json's slurm.resources, checked: kind (or "*") -> { cpus, mem, time }. */
+function checkedResources(given: unknown): Record<string, SlurmResources> {
+  const out: Record<string, SlurmResources> = Object.create(null);
+  if (given === undefined) return out;
+  const bad = (why: string) =>
+    new UserError(`rnnp.config.json: slurm.resources${why}`, {
+      code: "config",
+      hint: 'for example "resources": { "train": { "cpus": 4, "mem": "8G", "time": "2:00:00" }, "*": { "time": "10:00" } }',
+    });
+  if (typeof given !== "object" || given === null || Array.isArray(given))
+    throw bad(" must be an object of stage kinds");
+  for (const [kind, r] of Object.entries(given)) {
+    if (typeof r !== "object" || r === null) throw bad(`.${kind} must be an object`);
+    for (const [name, v] of Object.entries(r)) {
+      const check = Object.hasOwn(RESOURCES, name) ? RESOURCES[name] : undefined;
+      if (!check) throw bad(`.${kind}.${name}: unknown (expected cpus, mem or time)`);
+      if (!check[0](v)) throw bad(`.${kind}.${name} is ${JSON.stringify(v)}: expected ${check[1]}`);
+    }
+    out[kind] = r as SlurmResources;
+  }
+  return out;
 }

@@ -157,4 +157,27 @@ describe("the executor seam", () => {
     );
     assert.equal(raw!.key.length, 64);
   });
+
+  it("an unknown executor, and bad Slurm resources in rnnp.config.json, are clear errors", async () => {
+    const rig = new Rig().write({ "d.csv": NAMES_CSV, "j.rnnp": PIPELINE });
+    const nope = await rig.rnnp(["run", "j.rnnp", "--executor", "kubernetes"]);
+    assert.equal(nope.code, 1);
+    assert.match(nope.stderr, /--executor kubernetes: expected one of local, bullmq, slurm/);
+    const cases: [unknown, RegExp][] = [
+      [
+        { train: { cpus: 0 } },
+        /slurm\.resources\.train\.cpus is 0: expected a whole number above 0/,
+      ],
+      [{ train: { mem: 8 } }, /slurm\.resources\.train\.mem is 8: expected a size such as "8G"/],
+      [{ "*": { gpus: 1 } }, /slurm\.resources\.\*\.gpus: unknown \(expected cpus, mem or time\)/],
+      [[1], /slurm\.resources must be an object of stage kinds/],
+    ];
+    for (const [resources, message] of cases) {
+      rig.write({ "rnnp.config.json": JSON.stringify({ slurm: { resources } }) });
+      const r = await rig.rnnp(["run", "j.rnnp", "--executor", "slurm"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /error\[config\]: rnnp\.config\.json: /);
+      assert.match(r.stderr, message);
+    }
+  });
 });
