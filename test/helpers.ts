@@ -1,4 +1,3 @@
-import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -36,45 +35,6 @@ export function writeFiles(dir: string, files: Record<string, string>): void {
     mkdirSync(dirname(join(dir, name)), { recursive: true });
     writeFileSync(join(dir, name), text);
   }
-}
-
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the installed CLI (compiled) in `cwd`, as a user would. */
-export function cli(
-  args: string[],
-  cwd: string,
-  env: Record<string, string> = {},
-  nodeArgs: string[] = [],
-): CliResult {
-  const r = spawnSync(process.execPath, [...nodeArgs, BIN, ...args], {
-    cwd,
-    encoding: "utf8",
-    env: cleanEnv(env),
-  });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-export function cliAsync(
-  args: string[],
-  cwd: string,
-): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd,
-    env: cleanEnv(),
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  const p = new Promise<CliResult>((res) =>
-    child.on("close", (code, signal) => res({ code: code ?? (signal ? -1 : 0), stdout, stderr })),
-  );
-  return Object.assign(p, { child });
 }
 
 /** Parses and checks pipeline text; throws with the diagnostics if it is invalid. */

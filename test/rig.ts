@@ -36,6 +36,7 @@ export class Rig {
   /** Extra environment for every run of this rig (e.g. RNNP_THREADS). */
   env: Record<string, string> = {};
 
+  /** Make rigs in a test or a describe block, not in a hook: the folder goes when the file ends. */
   constructor(prefix = "rnnp-rig-") {
     this.dir = tempDir(prefix);
   }
@@ -77,6 +78,30 @@ export class Rig {
     return { code, stdout: stdout.text, stderr: stderr.text };
   }
 
+  /**
+   * The output digests of the given stages of a run (its `--json` stages), as `stage.output` ->
+   * digest, read from the cache records (the rig's cache, or `cache`).
+   */
+  async digests(
+    stages: readonly { name: string; key: string | null }[],
+    cache?: string,
+  ): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const s of stages) {
+      const shown = await this.rnnp([
+        "cache",
+        "show",
+        String(s.key),
+        "--json",
+        ...(cache ? ["--cache", cache] : []),
+      ]);
+      if (shown.code !== 0) throw new Error(`no record for ${s.name}: ${shown.stderr}`);
+      const record = JSON.parse(shown.stdout) as { outputs: Record<string, { digest: string }> };
+      for (const [o, ref] of Object.entries(record.outputs)) out[`${s.name}.${o}`] = ref.digest;
+    }
+    return out;
+  }
+
   /** `rnnp ARGS` as a real process (compiled CLI), synchronously. */
   spawnSync(
     args: string[],
@@ -93,9 +118,9 @@ export class Rig {
   /** `rnnp ARGS` as a real process, running in the background (to signal or race it). */
   spawn(
     args: string[],
-    opts: { cwd?: string; env?: Record<string, string> } = {},
+    opts: { cwd?: string; env?: Record<string, string>; nodeArgs?: string[] } = {},
   ): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], {
       cwd: opts.cwd ?? this.dir,
       env: cleanEnv({ ...this.env, ...opts.env }),
     });

@@ -62,6 +62,27 @@ export interface WindowEncoding {
   categorical?: { column: string; classes: string[] }[];
 }
 
+/*
+ * A window's numbers as the model sees them, and back: relative to a reference (the window's last
+ * value) when the window is relative, then scaled. One definition: the window kind encodes its
+ * training data with it, `rnnp predict` new rows, and evaluate and predict decode forecasts.
+ */
+
+/** A value relative to a reference: v = (1 + r) * ref. */
+export function toRelative(v: number, ref: number): number {
+  return v / ref - 1;
+}
+
+export function scaleValue(v: number, s: Scaling | undefined): number {
+  return s ? (v - s.center) / s.scale : v;
+}
+
+/** A model's output back in its column's units: unscaled, then times its reference when relative. */
+export function decodeValue(v: number, s: Scaling | undefined, ref?: number): number {
+  const u = s ? v * s.scale + s.center : v;
+  return ref === undefined ? u : (u + 1) * ref;
+}
+
 /**
  * What the baselines a model must beat predict, made where the data is known (the fit part's classes,
  * the rows before each window) and carried example by example, so that evaluate scores them on

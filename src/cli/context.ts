@@ -1,6 +1,8 @@
-import { readdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { CacheStore } from "../cache/store.js";
+import { findProjectRoot, projectCacheDir } from "../project/root.js";
 import { loadPipeline } from "../lang/load.js";
 import type { PipelineIR } from "../lang/ir.js";
 import { Planner } from "../plan/planner.js";
@@ -14,7 +16,7 @@ import {
 import { EXIT, Exit } from "./exit.js";
 
 import { io, onEnd } from "./io.js";
-import { printDiagnostics } from "./print.js";
+import { printDiagnostics, printJson } from "./print.js";
 
 export { EXIT, Exit };
 export { formatBytes, formatDuration, printDiagnostics, printJson, table } from "./print.js";
@@ -48,9 +50,21 @@ export function pipelineFile(given?: string): string {
   );
 }
 
-/** Parses and checks a pipeline, printing diagnostics; exits 2 on any error. */
-export function openPipeline(file: string, overrides: readonly string[] = []): PipelineIR {
+/**
+ * Parses and checks a pipeline, printing diagnostics; exits 2 on any error. With `json`, an invalid
+ * pipeline's diagnostics go to stdout as JSON (`{file, valid: false, diagnostics}`), so a script that
+ * asked for JSON gets JSON.
+ */
+export function openPipeline(
+  file: string,
+  overrides: readonly string[] = [],
+  how: { json?: boolean } = {},
+): PipelineIR {
   const loaded = loadPipeline(file, overrides, io().cwd);
+  if (how.json && !loaded.ir) {
+    printJson({ file, valid: false, diagnostics: loaded.diagnostics });
+    throw new Exit(EXIT.invalid);
+  }
   printDiagnostics(
     loaded.diagnostics,
     loaded.source !== undefined ? new Map([[file, loaded.source]]) : undefined,
@@ -59,21 +73,56 @@ export function openPipeline(file: string, overrides: readonly string[] = []): P
   return loaded.ir;
 }
 
-/** The cache directory: --cache, else $RNNP_CACHE, else ./cache. */
-export function cacheDir(opts: CommonOptions): string {
-  return resolve(io().cwd, opts.cache ?? io().env.RNNP_CACHE ?? "cache");
+/**
+ * The cache directory: --cache, else $RNNP_CACHE (both relative to the current directory), else the
+ * project's: `cache` in rnnp.config.json, else `cache/` at the project root found from `from` (the
+ * pipeline's folder, or the current one). So one project has one cache from any folder.
+ */
+export function cacheDir(opts: CommonOptions, from: string = io().cwd): string {
+  const given = opts.cache ?? io().env.RNNP_CACHE;
+  if (given !== undefined && given !== "") return resolve(io().cwd, given);
+  return projectCacheDir(findProjectRoot(from));
+}
+
+export interface OpenCacheOptions {
+  /** Where to look for the project root (default: the current directory). */
+  from?: string;
+  /**
+   * Verbs that store results (run, check, cache import) create the cache; the others only read, and
+   * where there is no cache yet they see an empty one that leaves nothing behind.
+   */
+  create?: boolean;
 }
 
 /** The cache, closed when the command ends. */
-export function openCache(opts: CommonOptions): CacheStore {
-  const store = CacheStore.open(cacheDir(opts));
+export function openCache(opts: CommonOptions, how: OpenCacheOptions = {}): CacheStore {
+  const dir = cacheDir(opts, how.from);
+  if (!how.create && !existsSync(join(dir, "data.mdb"))) return emptyCache();
+  const store = CacheStore.open(dir);
   onEnd(() => store.close());
   return store;
 }
 
-export function openPlan(file: string | undefined, opts: CommonOptions): Planner {
-  const ir = openPipeline(pipelineFile(file), opts.param ?? []);
-  return new Planner(ir, openCache(opts), runtimeFor(ir, opts));
+/** An empty cache in a temporary folder, removed when the command ends: what a read-only verb sees before anything ran. */
+function emptyCache(): CacheStore {
+  const dir = mkdtempSync(join(tmpdir(), "rnnp-empty-cache-"));
+  const store = CacheStore.open(dir);
+  onEnd(() => rmSync(dir, { recursive: true, force: true }));
+  onEnd(() => store.close());
+  return store;
+}
+
+export function openPlan(
+  file: string | undefined,
+  opts: CommonOptions,
+  how: { create?: boolean } = {},
+): Planner {
+  const path = pipelineFile(file);
+  const ir = openPipeline(path, opts.param ?? [], {
+    json: (opts as { json?: boolean }).json === true,
+  });
+  const store = openCache(opts, { from: dirname(resolve(io().cwd, path)), ...how });
+  return new Planner(ir, store, runtimeFor(ir, opts));
 }
 
 /**

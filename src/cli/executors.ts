@@ -4,10 +4,10 @@ import type { RemoteCache } from "../cache/remote.js";
 import type { Planner } from "../plan/planner.js";
 import type { JobExecutor } from "../run/jobs.js";
 import { ProcessExecutor } from "../run/executors/processes.js";
-import type { SlurmResources } from "../run/executors/slurm.js";
 import { rnnpChild } from "./child.js";
 import { cacheDir, computeArgs, type CommonOptions } from "./context.js";
-import { configFile, type RemoteFlags } from "./config.js";
+import type { RemoteFlags } from "./config.js";
+import { findProjectRoot } from "../project/root.js";
 import { io, onEnd, stderr } from "./io.js";
 import { workerThreads } from "./commands/run.js";
 
@@ -32,8 +32,8 @@ export async function executorFor(
   flags: ExecutorFlags,
   remote: RemoteCache | undefined,
 ): Promise<JobExecutor | undefined> {
-  const config = configFile()?.config;
-  const name = flags.executor ?? io().env.RNNP_EXECUTOR ?? config?.executor ?? "local";
+  const config = findProjectRoot(io().cwd).config;
+  const name = flags.executor ?? io().env.RNNP_EXECUTOR ?? config.executor ?? "local";
   const file = resolve(io().cwd, planner.ir.file);
   switch (name) {
     case "local": {
@@ -50,7 +50,7 @@ export async function executorFor(
       return new ProcessExecutor(jobs, file, (args) => rnnpChild(args, childEnv(jobs)), extra);
     }
     case "bullmq": {
-      const queue = flags.queue ?? io().env.RNNP_QUEUE ?? config?.queue?.url;
+      const queue = flags.queue ?? io().env.RNNP_QUEUE ?? config.queue?.url;
       if (!queue)
         throw new UserError("--executor bullmq needs a queue", {
           code: "queue",
@@ -67,7 +67,7 @@ export async function executorFor(
       const { BullmqExecutor } = await import("../run/executors/bullmq.js");
       const executor = await BullmqExecutor.connect({
         url: queue,
-        name: flags.queueName ?? config?.queue?.name ?? "rnnp",
+        name: flags.queueName ?? config.queue?.name ?? "rnnp",
         planner,
         remote,
         overrides: flags.param ?? [],
@@ -82,10 +82,10 @@ export async function executorFor(
       const executor = new SlurmExecutor({
         file,
         cacheDir: cacheDir(flags),
-        ...((flags.partition ?? config?.slurm?.partition)
-          ? { partition: (flags.partition ?? config?.slurm?.partition)! }
+        ...((flags.partition ?? config.slurm?.partition)
+          ? { partition: (flags.partition ?? config.slurm?.partition)! }
           : {}),
-        resources: checkedResources(config?.slurm?.resources),
+        resources: config.slurm?.resources ?? {},
         kindOf: (stage) => planner.stage(stage).kind.name,
         extra: [
           ...(flags.frozen ? ["--frozen"] : []),
@@ -117,34 +117,4 @@ function definedOnly(env: Record<string, string | undefined>): Record<string, st
   return Object.fromEntries(
     Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined),
   );
-}
-
-/** Each sbatch resource: whether a value is acceptable, and what is expected. */
-const RESOURCES: Record<string, [ok: (v: unknown) => boolean, expected: string]> = {
-  cpus: [(v) => Number.isInteger(v) && (v as number) > 0, "a whole number above 0"],
-  mem: [(v) => typeof v === "string" && /^\d+[KMGT]?$/i.test(v), 'a size such as "8G"'],
-  time: [(v) => typeof v === "string" && /^[\d:-]+$/.test(v), 'a time such as "2:00:00"'],
-};
-
-/** rnnp.config.json's slurm.resources, checked: kind (or "*") -> { cpus, mem, time }. */
-function checkedResources(given: unknown): Record<string, SlurmResources> {
-  const out: Record<string, SlurmResources> = Object.create(null);
-  if (given === undefined) return out;
-  const bad = (why: string) =>
-    new UserError(`rnnp.config.json: slurm.resources${why}`, {
-      code: "config",
-      hint: 'for example "resources": { "train": { "cpus": 4, "mem": "8G", "time": "2:00:00" }, "*": { "time": "10:00" } }',
-    });
-  if (typeof given !== "object" || given === null || Array.isArray(given))
-    throw bad(" must be an object of stage kinds");
-  for (const [kind, r] of Object.entries(given)) {
-    if (typeof r !== "object" || r === null) throw bad(`.${kind} must be an object`);
-    for (const [name, v] of Object.entries(r)) {
-      const check = Object.hasOwn(RESOURCES, name) ? RESOURCES[name] : undefined;
-      if (!check) throw bad(`.${kind}.${name}: unknown (expected cpus, mem or time)`);
-      if (!check[0](v)) throw bad(`.${kind}.${name} is ${JSON.stringify(v)}: expected ${check[1]}`);
-    }
-    out[kind] = r as SlurmResources;
-  }
-  return out;
 }

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { resolve } from "node:path";
 import pc from "picocolors";
+import { inUserDir } from "../core/user-dir.js";
 
 /**
  * What a command may touch of the world it runs in: its output streams, environment and working
@@ -49,13 +50,15 @@ export function io(): Io {
 /** Runs `fn` with `io` as the current Io, then its cleanups (even when it throws). */
 export async function withIo<T>(given: Io, fn: () => Promise<T>): Promise<T> {
   const s: Session = { io: given, cleanups: [] };
-  return session.run(s, async () => {
-    try {
-      return await fn();
-    } finally {
-      for (const c of s.cleanups.reverse()) await c();
-    }
-  });
+  return session.run(s, () =>
+    inUserDir(given.cwd, async () => {
+      try {
+        return await fn();
+      } finally {
+        for (const c of s.cleanups.reverse()) await c();
+      }
+    }),
+  );
 }
 
 /** Something to undo when the current command ends (an open cache). */

@@ -30,11 +30,15 @@ export async function main(argv: readonly string[], given: Io = processIo()): Pr
 function reportFailure(e: unknown): number {
   const err = stderr();
   if (e instanceof CommanderError) {
-    return e.code === "commander.helpDisplayed" ||
-      e.code === "commander.version" ||
-      e.code === "commander.help"
+    // --help and --version succeed; help shown because no subcommand was given (`rnnp`, `rnnp cache`)
+    // is a usage error, so a script that forgot its verb fails.
+    return e.code === "commander.helpDisplayed" || e.code === "commander.version"
       ? EXIT.ok
-      : EXIT.invalid;
+      : e.code === "commander.help"
+        ? e.exitCode === 0
+          ? EXIT.ok
+          : EXIT.invalid
+        : EXIT.invalid;
   }
   if (e instanceof Exit) {
     if (e.message) err.write(`${err.c.red("error")}: ${e.message}\n`);
@@ -56,7 +60,10 @@ function reportFailure(e: unknown): number {
 }
 
 const withCache = (c: Command) =>
-  c.option("--cache <dir>", "cache directory (default: $RNNP_CACHE or ./cache)");
+  c.option(
+    "--cache <dir>",
+    "cache directory (default: $RNNP_CACHE, else `cache` in rnnp.config.json, else cache/ at the project root)",
+  );
 const withRemote = (c: Command) =>
   c
     .option(
@@ -88,6 +95,7 @@ function createProgram(exit: { code: number }): Command {
     .description("Declarative, cached, reproducible pipelines for recurrent neural networks.")
     .version(RNNP_VERSION)
     .showSuggestionAfterError(true)
+    .helpCommand(false)
     .exitOverride()
     .configureOutput({
       writeOut: (s) => stdout().write(s),
@@ -164,6 +172,8 @@ function createProgram(exit: { code: number }): Command {
       "show which stages are fresh and why the others are stale, without running anything",
     )
     .option("--json", "print JSON")
+    .option("--exit-code", "exit 1 when any stage is stale (for scripts)")
+    .option("-q, --quiet", "print nothing; exit 1 when any stage is stale")
     .action(action(async () => (await import("./commands/status.js")).statusCommand));
 
   withParams(
@@ -184,11 +194,12 @@ function createProgram(exit: { code: number }): Command {
     )
     .action(action(async () => (await import("./commands/dag.js")).dagCommand));
 
-  withParams(program.command("validate").argument("<file>", "pipeline file"))
+  withParams(program.command("validate").argument("<files...>", "pipeline files"))
     .description(
-      "check a pipeline (syntax, kinds, parameters, references, cycles) without running it; exit 2 on errors",
+      "check pipelines (syntax, kinds, parameters, references, cycles) without running them; exit 2 on errors",
     )
     .option("-q, --quiet", "print nothing when valid")
+    .option("--json", "print JSON: each file's validity and diagnostics")
     .action(action(async () => (await import("./commands/validate.js")).validateCommand));
 
   program
@@ -338,6 +349,37 @@ function createProgram(exit: { code: number }): Command {
     .option("-n, --dry-run", "report without removing")
     .option("--json", "print JSON")
     .action(action(async () => (await import("./commands/cache.js")).cacheGc));
+
+  program
+    .command("help")
+    .argument("[topic]", "a command, stage kind, layer, optimizer or schedule")
+    .description(
+      "show a command's usage, or the reference of a stage kind, layer, optimizer or schedule",
+    )
+    .action(async (topic?: string) => {
+      exit.code = (await import("./commands/help.js")).helpCommand(program)(topic);
+    });
+  program
+    .command("init")
+    .description(
+      "make this folder an rnnp project: rnnp.config.json, a starter pipeline for a CSV of yours, cache/ in .gitignore",
+    )
+    .option("--data <csv>", "your CSV: the starter pipeline reads its columns and classes")
+    .option("--text <column>", "the column holding the text (default: the longest text column)")
+    .option(
+      "--label <column>",
+      "the column holding the label (default: label/class/target, else the last)",
+    )
+    .option("--name <name>", "the pipeline's name and file (default: pipeline)")
+    .option("--force", "overwrite rnnp.config.json and the pipeline if they exist")
+    .action(action(async () => (await import("./commands/init.js")).initCommand));
+  program
+    .command("kinds")
+    .description(
+      "list the stage kinds, layers, optimizers and schedules (`rnnp help NAME` for one)",
+    )
+    .option("--json", "print JSON: every parameter's type, default and doc")
+    .action(action(async () => (await import("./commands/help.js")).kindsCommand));
 
   return program;
 }

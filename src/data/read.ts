@@ -9,6 +9,7 @@ import {
   type Diagnostic,
   type Span,
 } from "../core/diagnostic.js";
+import { userDir } from "../core/user-dir.js";
 import { asStrings, clipText, listNames, type Column, type Table } from "../artifacts/table.js";
 import { parseTime } from "./time.js";
 import { p } from "../stages/schema.js";
@@ -54,7 +55,7 @@ export type Encoding = "utf8" | "latin1";
 
 /** The path as users see it in messages: relative to where they ran rnnp when that is shorter. */
 export function displayPath(abs: string): string {
-  const rel = relative(process.cwd(), abs);
+  const rel = relative(userDir(), abs);
   if (rel === "") return ".";
   return rel.length < abs.length && !rel.startsWith("../../..") ? rel : abs;
 }

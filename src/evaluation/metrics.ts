@@ -1,5 +1,6 @@
 import type { Report } from "../artifacts/report.js";
 import type { Scaling } from "../artifacts/table.js";
+import { decodeValue } from "../artifacts/sequences.js";
 import { argmax } from "../numerics/losses.js";
 
 /** Classification metrics from class probabilities [N x units] (units 1: a sigmoid's P(class 1)). */
@@ -125,11 +126,8 @@ export function valueErrors(
 ): ValueErrors {
   const size = names.length * horizon;
   const n = y.length / size;
-  const unscale = (v: number, k: number, example: number) => {
-    const s = scaling?.[names[k]!];
-    const u = s ? v * s.scale + s.center : v;
-    return relativeTo ? (u + 1) * relativeTo[example * names.length + k]! : u;
-  };
+  const unscale = (v: number, k: number, example: number) =>
+    decodeValue(v, scaling?.[names[k]!], relativeTo?.[example * names.length + k]);
   const zero = () => ({ abs: 0, sq: 0, pct: 0, pctN: 0, m: 0 });
   const acc = names.map(zero);
   const steps = Array.from({ length: horizon }, zero);

@@ -106,7 +106,7 @@ function modelInfo(layers: LayerCall[], data: SequenceInfo | undefined): ModelIn
  * each by its layer's rule (`init`, by weight name).
  */
 export async function modelArtifact(
-  m: import("@tensorflow/tfjs").LayersModel,
+  m: import("../runtime/tfjs.js").LayersModel,
   init: ReadonlyMap<string, InitRule>,
   ctx: Pick<StageContext, "seed" | "progress" | "log" | "signal">,
   about: Pick<ModelSpec, "input" | "output" | "summary">,

@@ -9,7 +9,15 @@ import {
   type Table,
   type TableInfo,
 } from "../artifacts/table.js";
-import type { Baselines, SequenceSet, Target, WindowReport } from "../artifacts/sequences.js";
+import {
+  scaleValue,
+  toRelative,
+  type Baselines,
+  type SequenceSet,
+  type Target,
+  type WindowEncoding,
+  type WindowReport,
+} from "../artifacts/sequences.js";
 import { fitPart } from "../data/parts.js";
 import { fitScaling } from "../data/scaling.js";
 import { assemble, type Segment, type Slot } from "../data/series.js";
@@ -451,7 +459,7 @@ function cutPart(
         throw new UserError(`relative windows need positive values, but column "${name}" is ${v}`);
       return v;
     };
-    const encode = (name: string, v: number) => (o.relative ? v / ref(name) - 1 : v);
+    const encode = (name: string, v: number) => (o.relative ? toRelative(v, ref(name)) : v);
     for (let step = 0; step < o.length; step++) {
       const slot = slots[start + step]!;
       const at = (w * o.length + step) * F;
@@ -560,16 +568,12 @@ function finish(
   classCounts: Int32Array | undefined,
   describeAhead: ((h: number) => string) | undefined,
 ): SequenceSet {
-  const numericF = o.features.length;
   const F = width(o);
-  const scale = (v: number, name: string) => {
-    const s = scaling?.[name];
-    return s ? (v - s.center) / s.scale : v;
-  };
-  const x = w.x.map((v, i) => (i % F < numericF ? scale(v, o.features[i % F]!) : v));
+  const x = scaleFeatures(w.x, F, o.features, scaling);
   const K = o.targets.length;
   const size = K * o.horizon;
-  const scaleY = (ys: Float32Array) => ys.map((v, i) => scale(v, o.targets[i % K]!));
+  const scaleY = (ys: Float32Array) =>
+    ys.map((v, i) => scaleValue(v, scaling?.[o.targets[i % K]!]));
   let target: Target;
   let baselines: Baselines;
   if (o.task === "forecast") {
@@ -626,6 +630,49 @@ function finish(
     },
     baselines,
     report,
+  };
+}
+
+/** Steps of F features: the numeric ones (the first `columns.length`) scaled, one-hot ones as they are. */
+function scaleFeatures(
+  x: Float32Array,
+  F: number,
+  columns: readonly string[],
+  scaling: Record<string, Scaling> | undefined,
+): Float32Array {
+  return x.map((v, i) => (i % F < columns.length ? scaleValue(v, scaling?.[columns[i % F]!]) : v));
+}
+
+/**
+ * New rows (a CSV's records, the window's last `length` rows) encoded as the training windows were:
+ * relative to the last row's values when the window is relative, one-hot categories, then scaled.
+ * `relativeTo` is each numeric column's reference, to decode forecasts with.
+ */
+export function encodeRows(
+  rows: readonly Record<string, string>[],
+  w: WindowEncoding,
+): { x: Float32Array; width: number; relativeTo?: Map<string, number> } {
+  const categorical = w.categorical ?? [];
+  const relativeTo = w.relative
+    ? new Map(w.columns.map((c) => [c, Number(rows.at(-1)![c])]))
+    : undefined;
+  const F = w.columns.length + categorical.reduce((a, k) => a + k.classes.length, 0);
+  const x = new Float32Array(rows.length * F);
+  rows.forEach((r, t) => {
+    w.columns.forEach((c, f) => {
+      x[t * F + f] = relativeTo ? toRelative(Number(r[c]), relativeTo.get(c)!) : Number(r[c]);
+    });
+    let at = w.columns.length;
+    for (const k of categorical) {
+      const i = k.classes.indexOf(r[k.column]!);
+      if (i >= 0) x[t * F + at + i] = 1;
+      at += k.classes.length;
+    }
+  });
+  return {
+    x: scaleFeatures(x, F, w.columns, w.scaling),
+    width: F,
+    ...(relativeTo ? { relativeTo } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import { foreignHint } from "./foreign.js";
 import type * as A from "../../grammar/ast.js";
 import type { Json } from "../core/canonical.js";
 import type { Span } from "../core/diagnostic.js";
@@ -104,7 +105,9 @@ function bindInputs(
             ]
               .filter(Boolean)
               .join(" or "),
-            hint: didYouMean(arg.name.text, [...slots, ...Object.keys(kind.params)]),
+            hint:
+              foreignHint(arg.name.text, [...slots, ...Object.keys(kind.params)]) ??
+              didYouMean(arg.name.text, [...slots, ...Object.keys(kind.params)]),
           },
         );
         continue;

@@ -1,3 +1,4 @@
+import { foreignHint } from "./foreign.js";
 import type * as A from "../../grammar/ast.js";
 import type { Json } from "../core/canonical.js";
 import { Collector, type Span } from "../core/diagnostic.js";
@@ -192,7 +193,7 @@ export function bindNamed(
     if (!Object.hasOwn(spec, name)) {
       scope.out.report("unknown-param", `${owner} has no parameter \`${name}\``, nameSpan, {
         expected: `one of ${names.join(", ")}`,
-        hint: didYouMean(name, names),
+        hint: foreignHint(name, names) ?? didYouMean(name, names),
       });
       ok = false;
       continue;

@@ -3,7 +3,7 @@ import type { SequenceSet } from "../artifacts/sequences.js";
 import { shuffled } from "../data/shuffle.js";
 import type { TF } from "./tf.js";
 
-type Tensor = import("@tensorflow/tfjs").Tensor;
+type Tensor = import("../runtime/tfjs.js").Tensor;
 
 /** One batch: tensors for the model, and the labels kept in JavaScript for metrics. */
 export interface Batch {

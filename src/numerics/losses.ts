@@ -2,8 +2,8 @@ import type { Target } from "../artifacts/sequences.js";
 import type { Batch } from "./batches.js";
 import type { TF } from "./tf.js";
 
-type Tensor = import("@tensorflow/tfjs").Tensor;
-type Scalar = import("@tensorflow/tfjs").Scalar;
+type Tensor = import("../runtime/tfjs.js").Tensor;
+type Scalar = import("../runtime/tfjs.js").Scalar;
 
 export const LOSSES = [
   "auto",
@@ -56,7 +56,7 @@ export function lossValue(
         // One token per step: cross-entropy at every step whose target is not padding (id 0).
         const perStep = tf.neg(
           tf.sum(
-            tf.mul(tf.oneHot(batch.y as import("@tensorflow/tfjs").Tensor2D, units), tf.log(p)),
+            tf.mul(tf.oneHot(batch.y as import("../runtime/tfjs.js").Tensor2D, units), tf.log(p)),
             -1,
           ),
         );
@@ -65,7 +65,7 @@ export function lossValue(
       } else {
         perExample = tf.neg(
           tf.sum(
-            tf.mul(tf.oneHot(batch.y as import("@tensorflow/tfjs").Tensor1D, units), tf.log(p)),
+            tf.mul(tf.oneHot(batch.y as import("../runtime/tfjs.js").Tensor1D, units), tf.log(p)),
             -1,
           ),
         );

@@ -7,7 +7,7 @@ import {
 } from "../stages/schema.js";
 import type { TF } from "./tf.js";
 
-type Optimizer = import("@tensorflow/tfjs").Optimizer;
+type Optimizer = import("../runtime/tfjs.js").Optimizer;
 
 /**
  * Optimizers and learning-rate schedules a train stage may name. Each is one entry: its arguments
@@ -15,6 +15,8 @@ type Optimizer = import("@tensorflow/tfjs").Optimizer;
  * typed from those arguments. A new optimizer is one more entry.
  */
 interface OptimizerDef<P extends ParamsSpec> {
+  /** What it does, for the reference (`rnnp help adam`). */
+  doc: string;
   params: P;
   make(tf: TF, a: ParamValues<P>): Optimizer;
 }
@@ -22,6 +24,7 @@ const optimizer = <P extends ParamsSpec>(d: OptimizerDef<P>) => d;
 
 export const OPTIMIZERS = {
   sgd: optimizer({
+    doc: "Stochastic gradient descent, with optional (Nesterov) momentum.",
     params: {
       lr: p.number("Learning rate.", { greaterThan: 0 }).default(0.01),
       momentum: p.number("Momentum.", { min: 0, max: 0.999 }).default(0),
@@ -31,6 +34,7 @@ export const OPTIMIZERS = {
       a.momentum > 0 ? tf.train.momentum(a.lr, a.momentum, a.nesterov) : tf.train.sgd(a.lr),
   }),
   adam: optimizer({
+    doc: "Adam: per-weight steps from running averages of the gradient and its square (Kingma and Ba, 2015).",
     params: {
       lr: p.number("Learning rate.", { greaterThan: 0 }).default(0.001),
       beta1: p.number("Decay of the first moment.", { min: 0, max: 0.9999 }).default(0.9),
@@ -40,6 +44,7 @@ export const OPTIMIZERS = {
     make: (tf, a) => tf.train.adam(a.lr, a.beta1, a.beta2, a.epsilon),
   }),
   rmsprop: optimizer({
+    doc: "RMSprop: steps divided by a running average of the squared gradient.",
     params: {
       lr: p.number("Learning rate.", { greaterThan: 0 }).default(0.001),
       rho: p.number("Decay of the squared-gradient average.", { min: 0, max: 0.9999 }).default(0.9),
@@ -49,6 +54,7 @@ export const OPTIMIZERS = {
     make: (tf, a) => tf.train.rmsprop(a.lr, a.rho, a.momentum, a.epsilon),
   }),
   adagrad: optimizer({
+    doc: "Adagrad: steps divided by the root of every squared gradient so far.",
     params: {
       lr: p.number("Learning rate.", { greaterThan: 0 }).default(0.01),
       initialAccumulator: p
@@ -66,6 +72,8 @@ export interface ScheduleAt {
   epochs: number;
 }
 interface ScheduleDef<P extends ParamsSpec> {
+  /** What it does, for the reference (`rnnp help cosine`). */
+  doc: string;
   params: P;
   rate(a: ParamValues<P>, at: ScheduleAt): number;
 }
@@ -73,8 +81,13 @@ const schedule = <P extends ParamsSpec>(d: ScheduleDef<P>) => d;
 
 /** Learning-rate schedules, as functions of the (fractional) epoch. */
 export const SCHEDULES = {
-  constant: schedule({ params: {}, rate: (_a, at) => at.base }),
+  constant: schedule({
+    doc: "The optimizer's learning rate, unchanged.",
+    params: {},
+    rate: (_a, at) => at.base,
+  }),
   step: schedule({
+    doc: "The learning rate times `factor` every `every` epochs.",
     params: {
       every: p.int("Epochs between drops.", { min: 1 }),
       factor: p.number("Multiplier at each drop.", { greaterThan: 0, max: 1 }).default(0.5),
@@ -82,10 +95,12 @@ export const SCHEDULES = {
     rate: (a, at) => at.base * a.factor ** Math.floor(at.t / a.every),
   }),
   exponential: schedule({
+    doc: "The learning rate times `rate` per epoch, smoothly within epochs.",
     params: { rate: p.number("Multiplier per epoch.", { greaterThan: 0, max: 1 }).default(0.95) },
     rate: (a, at) => at.base * a.rate ** at.t,
   }),
   cosine: schedule({
+    doc: "The learning rate falls along half a cosine from the optimizer's lr to `minLr` at the last epoch.",
     params: { minLr: p.number("Learning rate at the last epoch.", { min: 0 }).default(0) },
     rate: (a, at) =>
       a.minLr + ((at.base - a.minLr) * (1 + Math.cos((Math.PI * at.t) / at.epochs))) / 2,

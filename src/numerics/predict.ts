@@ -2,8 +2,8 @@ import type { SequenceSet } from "../artifacts/sequences.js";
 import { batchTensors, evalBatches } from "./batches.js";
 import type { TF } from "./tf.js";
 
-type LayersModel = import("@tensorflow/tfjs").LayersModel;
-type Tensor = import("@tensorflow/tfjs").Tensor;
+type LayersModel = import("../runtime/tfjs.js").LayersModel;
+type Tensor = import("../runtime/tfjs.js").Tensor;
 
 /** The model's outputs for every example, in example order: [N x units], units per example (steps x classes for sequences). */
 export function predictAll(

@@ -26,9 +26,9 @@ import {
 import { type Summary, summarise } from "./layers/summary.js";
 import type { TF } from "./tf.js";
 
-type LayersModel = import("@tensorflow/tfjs").LayersModel;
-type SymbolicTensor = import("@tensorflow/tfjs").SymbolicTensor;
-type Tensor = import("@tensorflow/tfjs").Tensor;
+type LayersModel = import("../runtime/tfjs.js").LayersModel;
+type SymbolicTensor = import("../runtime/tfjs.js").SymbolicTensor;
+type Tensor = import("../runtime/tfjs.js").Tensor;
 
 /**
  * Encoder-decoder (seq2seq) models, declared as two blocks:

@@ -33,7 +33,7 @@ async function init(runtime: Runtime): Promise<TF> {
     await tf.setBackend("tensorflow");
     return tf;
   }
-  const tf = await import("@tensorflow/tfjs");
+  const tf = await import("../runtime/tfjs.js");
   if (runtime.backend === "cpu") {
     await tf.setBackend("cpu");
   } else {

@@ -13,8 +13,8 @@ import {
 } from "./optimizers.js";
 import type { TF } from "./tf.js";
 
-type LayersModel = import("@tensorflow/tfjs").LayersModel;
-type Tensor = import("@tensorflow/tfjs").Tensor;
+type LayersModel = import("../runtime/tfjs.js").LayersModel;
+type Tensor = import("../runtime/tfjs.js").Tensor;
 
 /**
  * The training loop: the one seam between rnnp and the numeric library, so that faster kernels can
@@ -76,7 +76,7 @@ export async function train(
   const optimizer = makeOptimizer(tf, cfg.optimizer);
   const baseLr = cfg.optimizer.args.lr;
   const variables = model.trainableWeights.map((w) => ({
-    variable: w.read() as import("@tensorflow/tfjs").Variable,
+    variable: w.read() as import("../runtime/tfjs.js").Variable,
     name: w.originalName,
   }));
   const layerOf = new Map(variables.map((v) => [v.variable.name, v.name.split("/")[0]!]));

@@ -5,7 +5,7 @@ import { describeFusion, fuse } from "./fused/fuse.js";
 import type { Runtime } from "../runtime/descriptor.js";
 import type { TF } from "./tf.js";
 
-type LayersModel = import("@tensorflow/tfjs").LayersModel;
+type LayersModel = import("../runtime/tfjs.js").LayersModel;
 
 /** Weight names as TF.js saves them (its `originalName`: no per-process suffixes), shapes and dtypes. */
 export function weightSpecsOf(model: LayersModel): WeightSpec[] {

@@ -4,6 +4,8 @@ import type { StageRecord } from "../cache/record.js";
 import type { Fingerprint } from "./fingerprint.js";
 import type { Planner } from "./planner.js";
 import { runtimeText } from "../runtime/descriptor.js";
+import { type Lockfile, lockLookup } from "./lockfile.js";
+import type { StageIR } from "../lang/ir.js";
 
 /**
  * `rnnp why`: what differs between a stage's current fingerprint and the nearest record the cache
@@ -32,17 +34,43 @@ export interface Past {
 /** Finds the past of a key; the cache by default, a lockfile's entries in frozen runs. */
 export type PastLookup = (key: StageKey) => Past | undefined;
 
-export function explain(planner: Planner, name: string, depth = 0): Explanation {
+/**
+ * How to explain: against the lockfile when there is one (the pipeline as last run and committed),
+ * else against the nearest cached record. `seen` holds the upstream stages already explained, so a
+ * root cause reached by several paths is stated once.
+ */
+export interface ExplainOptions {
+  lock?: Lockfile;
+  seen?: Set<string>;
+}
+
+export function explain(
+  planner: Planner,
+  name: string,
+  depth = 0,
+  opts: ExplainOptions = {},
+): Explanation {
+  const seen = opts.seen ?? new Set<string>();
   const res = planner.resolve(name);
   if (res.state === "invalid")
     return { state: "invalid", reasons: res.diagnostics.map((d) => ({ text: d.message })) };
   if (res.state === "waiting") {
     return {
       state: "waiting",
-      reasons: res.on.map((u) => ({
-        text: `waits on \`${u}\``,
-        ...(depth < MAX_DEPTH ? { because: explain(planner, u, depth + 1).reasons } : {}),
-      })),
+      reasons: [
+        // Its own changes first: an upstream change must not hide them.
+        ...ownChanges(planner, name, opts.lock),
+        ...res.on.map((u): Reason => {
+          if (seen.has(u)) return { text: `waits on \`${u}\` (see above)` };
+          seen.add(u);
+          return {
+            text: `waits on \`${u}\``,
+            ...(depth < MAX_DEPTH
+              ? { because: explain(planner, u, depth + 1, { ...opts, seen }).reasons }
+              : {}),
+          };
+        }),
+      ],
     };
   }
   if (res.record)
@@ -52,15 +80,64 @@ export function explain(planner: Planner, name: string, depth = 0): Explanation 
         { text: `cached since ${res.record.provenance.createdAt} (key ${short(res.key)})` },
       ],
     };
+  const fromCache = (k: StageKey) => planner.store.getRecord<Fingerprint>(k);
+  const locked = opts.lock?.stages[name];
+  if (locked && locked.key !== res.key && locked.kind === res.fingerprint.kind) {
+    const fromLock = lockLookup(opts.lock!);
+    return {
+      state: "changed",
+      reasons: differences(
+        planner,
+        name,
+        res.fingerprint,
+        locked,
+        depth,
+        (k) => fromLock(k) ?? fromCache(k),
+        seen,
+      ),
+    };
+  }
   const old = nearest(planner, name, res.fingerprint);
   if (!old)
-    return { state: "new", reasons: [{ text: "never run: no cached record of this stage" }] };
+    return {
+      state: "new",
+      reasons: [
+        {
+          text:
+            locked?.key === res.key
+              ? "the lockfile records this stage, but this cache does not hold it: run builds it (or `rnnp cache import` a bundle)"
+              : "never run: no cached record of this stage",
+        },
+      ],
+    };
   return {
     state: "changed",
-    reasons: differences(planner, name, res.fingerprint, old, depth, (k) =>
-      planner.store.getRecord<Fingerprint>(k),
-    ),
+    reasons: differences(planner, name, res.fingerprint, old, depth, fromCache, seen),
   };
+}
+
+/**
+ * A stage's own parameter changes while it cannot be keyed (an upstream stage is not built): its
+ * params as written now against the lock's entry, else its most recent cached record.
+ */
+function ownChanges(planner: Planner, name: string, lock: Lockfile | undefined): Reason[] {
+  const stage = planner.stage(name);
+  const before =
+    lock?.stages[name]?.manifest.params ?? latestRecord(planner, name)?.manifest.params;
+  if (
+    !before ||
+    (lock?.stages[name]?.kind !== undefined && lock.stages[name]!.kind !== stage.kind.name)
+  )
+    return [];
+  return paramChanges(stage, stage.params as Record<string, Json>, before);
+}
+
+function latestRecord(planner: Planner, name: string): StageRecord<Fingerprint> | undefined {
+  for (const key of planner.store.historyOf(planner.ir.name, name)) {
+    const r = planner.store.getRecord<Fingerprint>(key);
+    if (r) return r;
+  }
+  return undefined;
 }
 
 /** The differences between a stage's current fingerprint and a given past one (a lock entry's). */
@@ -72,7 +149,7 @@ export function explainAgainst(
 ): Reason[] {
   const res = planner.resolve(name);
   if (res.state !== "keyed") return explain(planner, name).reasons;
-  return differences(planner, name, res.fingerprint, past, 0, lookup);
+  return differences(planner, name, res.fingerprint, past, 0, lookup, new Set());
 }
 
 /** The cached record of this stage (by pipeline and stage name) that differs from `fp` in the fewest fields. */
@@ -113,6 +190,7 @@ function differences(
   old: Past,
   depth: number,
   lookup: PastLookup,
+  seen: Set<string>,
 ): Reason[] {
   const stage = planner.stage(name);
   const prev = old.manifest;
@@ -121,13 +199,7 @@ function differences(
     out.push({
       text: `rnnp's \`${cur.kind}\` implementation changed (version ${prev.version} -> ${cur.version})`,
     });
-  for (const k of unionKeys(cur.params, prev.params)) {
-    const a = prev.params[k];
-    const b = cur.params[k];
-    if (canonicalJson(a ?? null) === canonicalJson(b ?? null)) continue;
-    const via = stage.paramOrigins[k]?.map((p) => `params.${p}`).join(", ");
-    out.push({ text: `param \`${k}\` ${show(a)} -> ${show(b)}${via ? ` (from ${via})` : ""}` });
-  }
+  out.push(...paramChanges(stage, cur.params, prev.params));
   for (const path of unionKeys(cur.files, prev.files)) {
     if (cur.files[path] === prev.files[path]) continue;
     out.push({
@@ -147,7 +219,7 @@ function differences(
     };
     const before = old.inputsFrom[slot];
     if (from && before && depth < MAX_DEPTH) {
-      const because = upstreamChange(planner, from, before.key, depth + 1, lookup);
+      const because = upstreamChange(planner, from, before.key, depth + 1, lookup, seen);
       if (because.length) reason.because = because;
     }
     out.push(reason);
@@ -176,21 +248,114 @@ function upstreamChange(
   oldKey: StageKey,
   depth: number,
   lookup: PastLookup,
+  seen: Set<string>,
 ): Reason[] {
+  // A cause reached again by another path is stated once, where it was first met.
+  if (seen.has(name)) return [{ text: `\`${name}\` changed (see above)` }];
+  seen.add(name);
   const now = planner.resolve(name);
   const old = lookup(oldKey);
   if (now.state !== "keyed")
-    return explain(planner, name, depth).reasons.map((r) => ({
+    return explain(planner, name, depth, { seen }).reasons.map((r) => ({
       ...r,
       text: `\`${name}\`: ${r.text}`,
     }));
   if (!old) return [];
   if (now.key === oldKey)
     return [{ text: `\`${name}\` gave different bytes from the same inputs (not deterministic?)` }];
-  return differences(planner, name, now.fingerprint, old, depth, lookup).map((r) => ({
+  return differences(planner, name, now.fingerprint, old, depth, lookup, seen).map((r) => ({
     ...r,
     text: `\`${name}\`: ${r.text}`,
   }));
+}
+
+/** Param by param, leaf by leaf, with the pipeline params each came from. */
+function paramChanges(
+  stage: StageIR,
+  cur: Record<string, Json>,
+  prev: Record<string, Json>,
+): Reason[] {
+  const out: Reason[] = [];
+  for (const k of unionKeys(cur, prev)) {
+    const a = prev[k];
+    const b = cur[k];
+    if (canonicalJson(a ?? null) === canonicalJson(b ?? null)) continue;
+    // Each difference at its leaf: `param \`layers\`: lstm.units 32 -> 64`, not two truncated lists.
+    for (const d of leafDiffs(a, b, "")) {
+      // Origins are filed by param (`epochs`) or block item (`layers.1`).
+      const keys = [k, ...d.at.map((_, i) => [k, ...d.at.slice(0, i + 1)].join("."))];
+      const via = [...new Set(keys.flatMap((key) => stage.paramOrigins[key] ?? []))];
+      out.push({
+        text: `param \`${k}\`${d.path ? `: ${d.path}` : ""} ${show(d.before)} -> ${show(d.after)}${via.length ? ` (from ${via.map((p) => `params.${p}`).join(", ")})` : ""}`,
+      });
+    }
+  }
+  return out;
+}
+
+interface LeafDiff {
+  /** Where in the value: `lstm.units`, `[2]`, `files.male`; "" for the value itself. */
+  path: string;
+  /** The same place as keys and indices: ["1", "units"]. */
+  at: string[];
+  before: Json | undefined;
+  after: Json | undefined;
+}
+
+const isCall = (v: Json | undefined): v is { call: string; args: Record<string, Json> } =>
+  v !== null &&
+  typeof v === "object" &&
+  !Array.isArray(v) &&
+  typeof v.call === "string" &&
+  typeof v.args === "object";
+
+/**
+ * The leaves where two values differ. Calls (`adam(...)`, a layer) are named by their call, lists of
+ * calls (a model's layers) by the layer's name where it is unique (`lstm`) and by position where not
+ * (`lstm#2`); a list of another length or a different call is one difference at that level.
+ */
+export function leafDiffs(
+  a: Json | undefined,
+  b: Json | undefined,
+  path: string,
+  at: string[] = [],
+): LeafDiff[] {
+  if (canonicalJson(a ?? null) === canonicalJson(b ?? null)) return [];
+  const join = (p: string, k: string) => (p ? `${p}.${k}` : k);
+  if (isCall(a) && isCall(b) && a.call === b.call) {
+    const block = (x: Json) => (x as { block?: Json }).block;
+    return [
+      ...unionKeys(a.args, b.args).flatMap((k) =>
+        leafDiffs(a.args[k], b.args[k], join(path, k), [...at, k]),
+      ),
+      ...leafDiffs(block(a), block(b), path, at),
+    ];
+  }
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
+    const names = a.map((x, i) => (isCall(x) && isCall(b[i]) ? x.call : undefined));
+    return a.flatMap((x, i) => {
+      const n = names[i];
+      const label =
+        n === undefined
+          ? `[${i}]`
+          : names.filter((m) => m === n).length === 1
+            ? n
+            : `${n}#${names.slice(0, i + 1).filter((m) => m === n).length}`;
+      return leafDiffs(x, b[i], join(path, label), [...at, String(i)]);
+    });
+  }
+  if (
+    a !== null &&
+    b !== null &&
+    typeof a === "object" &&
+    typeof b === "object" &&
+    !Array.isArray(a) &&
+    !Array.isArray(b) &&
+    !isCall(a) &&
+    !isCall(b)
+  )
+    return unionKeys(a, b).flatMap((k) => leafDiffs(a[k], b[k], join(path, k), [...at, k]));
+  return [{ path, at, before: a, after: b }];
 }
 
 function unionKeys(a: object, b: object): string[] {

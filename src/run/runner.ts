@@ -69,6 +69,12 @@ export interface RunOptions {
    * computes another stage's outputs.
    */
   job?: Job;
+  /**
+   * Whether stages write their workspace outputs (exports). Off for variant runs (-P, --backend,
+   * --kernels), and never for a sweep's variants: the working tree holds the pipeline as written,
+   * what its lock describes; variants stay in the cache.
+   */
+  workspace?: boolean;
 }
 
 /**
@@ -450,6 +456,15 @@ export class Runner {
     options: RunOptions,
   ): Promise<StageResult> {
     if (!stage.kind.materialize) return result;
+    if (options.workspace === false || stage.variant) {
+      if (result.status === "ran" || result.status === "cached")
+        emit({
+          type: "log",
+          stage,
+          message: `not written to the working tree: ${stage.variant ? "a sweep's variants" : "runs with -P, --backend or --kernels"} stay in the cache, so the workspace keeps the pipeline as written`,
+        });
+      return result;
+    }
     for (let healed = false; ; healed = true) {
       if (result.status !== "ran" && result.status !== "cached") return result;
       try {

@@ -32,7 +32,7 @@ export type KernelsName = (typeof KERNELS)[number];
 export const WASM_MATMUL_PATCH = "matmul-t 1";
 
 /** TensorFlow.js as a type only: naming it loads nothing. */
-export type TF = typeof import("@tensorflow/tfjs");
+export type TF = typeof import("./tfjs.js");
 
 export interface Runtime {
   backend: string;

@@ -28,9 +28,16 @@ describe("cache bundles", () => {
     assert.equal(imported.code, 0, imported.stderr);
     assert.deepEqual(JSON.parse(imported.stdout).records, { added: 3, had: 0 });
     const run = JSON.parse((await b.rnnp(["run", "p.rnnp", "--json"])).stdout) as {
-      stages: { status: string }[];
+      stages: { name: string; status: string }[];
     };
-    assert.ok(run.stages.every((s) => s.status === "cached"));
+    assert.deepEqual(
+      run.stages.map((s) => [s.name, s.status]),
+      [
+        ["raw", "cached"],
+        ["parts", "cached"],
+        ["h", "cached"],
+      ],
+    );
     const again = JSON.parse(
       (await b.rnnp(["cache", "import", a.path("b.tar.gz"), "--json"])).stdout,
     );

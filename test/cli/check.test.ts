@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { open } from "lmdb";
 import { editDistance } from "../../src/evaluation/metrics.js";
 import { kinds } from "../../src/kinds/registry.js";
-import { cli, ROOT, tempDir, writeFiles } from "../helpers.js";
-import { missingTool } from "../rig.js";
+import { ROOT } from "../helpers.js";
+import { type CliResult, missingTool, Rig } from "../rig.js";
 
 /** A pipeline that uses every stage kind rnnp ships, on small data. */
 const ALL_KINDS = `pipeline allkinds {
@@ -75,11 +75,11 @@ const NAMES = [
   "liam",
 ];
 
-function project(): string {
-  const dir = tempDir();
+function project(): Rig {
+  const rig = new Rig();
   const names = NAMES;
   const rows = Array.from({ length: 72 }, (_, i) => `${names[i % 12]}${i},${i % 2 ? "m" : "f"}`);
-  writeFiles(dir, {
+  rig.write({
     "names.csv": `name,label\n${rows.join("\n")}\n`,
     "series.jsonl":
       Array.from({ length: 30 }, (_, i) =>
@@ -94,22 +94,25 @@ function project(): string {
     ["a", "alpha"],
     ["b", "bravo"],
   ] as const) {
-    mkdirSync(join(dir, "wavs", label), { recursive: true });
-    const r = spawnSync("espeak-ng", ["-w", join(dir, "wavs", label, "clip.wav"), word]);
+    mkdirSync(rig.path("wavs", label), { recursive: true });
+    const r = spawnSync("espeak-ng", ["-w", rig.path("wavs", label, "clip.wav"), word]);
     assert.equal(
       r.status,
       0,
       "espeak-ng is needed for the audio stages (apt-get install espeak-ng)",
     );
   }
-  return dir;
+  return rig;
 }
 
 describe("rnnp check", { skip: missingTool("espeak-ng") ?? false }, () => {
-  const dir = project();
-  const built = cli(["run", "all.rnnp", "--json"], dir);
+  const rig = project();
+  let built: CliResult;
+  before(async () => {
+    built = await rig.rnnp(["run", "all.rnnp", "--json"]);
+  });
 
-  it("the test pipeline uses every stage kind rnnp ships", () => {
+  it("the test pipeline uses every stage kind rnnp ships", async () => {
     assert.equal(built.code, 0, built.stderr);
     const used = new Set(
       (JSON.parse(built.stdout) as { stages: { kind: string }[] }).stages.map((s) => s.kind),
@@ -122,21 +125,18 @@ describe("rnnp check", { skip: missingTool("espeak-ng") ?? false }, () => {
     assert.doesNotMatch(built.stderr, /tfjs-node|non-serializable|={10}/);
   });
 
-  it("predict decodes with an encoder-decoder as evaluate does (same beam, same error rate)", () => {
-    const rate = (beam: number) => {
-      const r = cli(
-        [
-          "predict",
-          "all.rnnp",
-          "--stage",
-          "s2sfit",
-          ...NAMES.flatMap((w) => ["-i", w]),
-          "--beam",
-          String(beam),
-          "--json",
-        ],
-        dir,
-      );
+  it("predict decodes with an encoder-decoder as evaluate does (same beam, same error rate)", async () => {
+    const rate = async (beam: number) => {
+      const r = await rig.rnnp([
+        "predict",
+        "all.rnnp",
+        "--stage",
+        "s2sfit",
+        ...NAMES.flatMap((w) => ["-i", w]),
+        "--beam",
+        String(beam),
+        "--json",
+      ]);
       assert.equal(r.code, 0, r.stderr);
       const results = (JSON.parse(r.stdout) as { results: { input: string; output: string }[] })
         .results;
@@ -156,58 +156,73 @@ describe("rnnp check", { skip: missingTool("espeak-ng") ?? false }, () => {
         ) / NAMES.join("").length
       );
     };
-    const reported = (stage: string) =>
+    const reported = async (stage: string) =>
       (
-        JSON.parse(cli(["show", stage, "all.rnnp", "--json"], dir).stdout) as {
+        JSON.parse((await rig.rnnp(["show", stage, "all.rnnp", "--json"])).stdout) as {
           outputs: { out: { report: { metrics: { tokenErrorRate: number } } } };
         }
       ).outputs.out.report.metrics.tokenErrorRate;
     // s2sgreedy and s2sreport decoded the same words with beams 1 and 3 against their reversals.
     assert.notEqual(
-      reported("s2sgreedy"),
-      reported("s2sreport"),
+      await reported("s2sgreedy"),
+      await reported("s2sreport"),
       "the two beams should decode differently here",
     );
-    assert.equal(rate(1), reported("s2sgreedy"));
-    assert.equal(rate(3), reported("s2sreport"));
+    assert.equal(await rate(1), await reported("s2sgreedy"));
+    assert.equal(await rate(3), await reported("s2sreport"));
     assert.match(
-      cli(["predict", "all.rnnp", "--stage", "s2sfit", "-i", "anna"], dir).stdout,
+      (await rig.rnnp(["predict", "all.rnnp", "--stage", "s2sfit", "-i", "anna"])).stdout,
       /^anna {2}[a-z]*\n$/,
     );
     assert.equal(
-      cli(["predict", "all.rnnp", "--stage", "fit", "-i", "anna", "--beam", "2"], dir).code,
+      (await rig.rnnp(["predict", "all.rnnp", "--stage", "fit", "-i", "anna", "--beam", "2"])).code,
       2,
       "--beam is for encoder-decoders",
     );
   });
 
-  it("every stage kind rebuilds bit-identical in fresh processes, and the cache remembers it", () => {
-    const r = cli(["check", "all.rnnp", "--json"], dir);
+  it("every stage kind rebuilds bit-identical in fresh processes, and the cache remembers it", async () => {
+    const r = await rig.rnnp(["check", "all.rnnp", "--json"]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const report = JSON.parse(r.stdout) as {
       deterministic: boolean;
       stages: { stage: string; identical: boolean }[];
     };
     assert.equal(report.deterministic, true);
-    assert.equal(
-      report.stages.length,
-      (JSON.parse(built.stdout) as { stages: unknown[] }).stages.length,
+    const names = (JSON.parse(built.stdout) as { stages: { name: string }[] }).stages.map(
+      (s) => s.name,
+    );
+    assert.deepEqual(
+      report.stages.map((s) => [s.stage, s.identical]),
+      names.map((n) => [n, true]),
     );
     const ls = (
-      JSON.parse(cli(["cache", "ls", "--json"], dir).stdout) as {
-        records: { stage: string; checked: { identical: boolean; runs: number } | null }[];
+      JSON.parse((await rig.rnnp(["cache", "ls", "--json"])).stdout) as {
+        records: {
+          stage: string;
+          checked: { identical: boolean; runs: number; differing: string[] } | null;
+        }[];
       }
     ).records;
-    assert.ok(ls.every((x) => x.checked?.identical === true && x.checked.runs === 1));
-    assert.match(cli(["cache", "ls"], dir).stdout, /identical \(1\)/);
+    assert.deepEqual(
+      ls.map((x) => [x.stage, x.checked?.identical, x.checked?.runs, x.checked?.differing]).sort(),
+      names.map((n) => [n, true, 1, []]).sort(),
+    );
+    assert.match((await rig.rnnp(["cache", "ls"])).stdout, /identical \(1\)/);
   });
 
-  it("--runs and --stage; --threads varies the fused kernels' threads, and is explained where nothing has threads", () => {
+  it("--runs and --stage; --threads varies the fused kernels' threads, and is explained where nothing has threads", async () => {
     // Both train on the fused kernels (fit's GRU with recurrent dropout).
-    const r = cli(
-      ["check", "all.rnnp", "--stage", "fit,s2sfit", "--runs", "2", "--threads", "1,2,3"],
-      dir,
-    );
+    const r = await rig.rnnp([
+      "check",
+      "all.rnnp",
+      "--stage",
+      "fit,s2sfit",
+      "--runs",
+      "2",
+      "--threads",
+      "1,2,3",
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
@@ -217,10 +232,16 @@ describe("rnnp check", { skip: missingTool("espeak-ng") ?? false }, () => {
       r.stdout,
       /✔ s2sfit {2}bit-identical \(6 fresh processes, against the cache and the lockfile\)/,
     );
-    const cells = cli(
-      ["check", "all.rnnp", "--stage", "net", "--threads", "1,2", "--kernels", "tfjs"],
-      dir,
-    );
+    const cells = await rig.rnnp([
+      "check",
+      "all.rnnp",
+      "--stage",
+      "net",
+      "--threads",
+      "1,2",
+      "--kernels",
+      "tfjs",
+    ]);
     assert.match(cells.stderr, /runs single-threaded in Node\.js and the fused kernels are off/);
   });
 
@@ -229,7 +250,7 @@ describe("rnnp check", { skip: missingTool("espeak-ng") ?? false }, () => {
     const key = (
       JSON.parse(built.stdout) as { stages: { name: string; key: string }[] }
     ).stages.find((s) => s.name === "report")!.key;
-    const env = open({ path: join(dir, "cache"), maxDbs: 12 });
+    const env = open({ path: rig.path("cache"), maxDbs: 12 });
     const records = env.openDB({ name: "records", encoding: "json" });
     const blobs = env.openDB({ name: "blobs", encoding: "binary" });
     const record = records.get(key) as { outputs: { out: { digest: string } } };
@@ -246,23 +267,23 @@ describe("rnnp check", { skip: missingTool("espeak-ng") ?? false }, () => {
     record.outputs.out.digest = digest;
     await records.put(key, record);
     await env.close();
-    const r = cli(["check", "all.rnnp", "--stage", "report"], dir);
+    const r = await rig.rnnp(["check", "all.rnnp", "--stage", "report"]);
     assert.equal(r.code, 104, r.stdout + r.stderr);
     assert.match(
       r.stdout,
       /✖ report {2}not deterministic\n {4}report\.out \(run 1\): [0-9a-f]{12} instead of the cache's [0-9a-f]{12}; first difference at \$\.metrics\.accuracy: /,
     );
-    assert.match(cli(["cache", "ls"], dir).stdout, /differs: out/);
+    assert.match((await rig.rnnp(["cache", "ls"])).stdout, /differs: out/);
   });
 });
 
 describe("rnnp check on the example pipelines", () => {
-  it("weather.rnnp rebuilds bit-identical (names.rnnp is checked the same way; it takes a minute)", () => {
-    const dir = tempDir();
-    const cache = join(dir, "cache");
+  it("weather.rnnp rebuilds bit-identical (names.rnnp is checked the same way; it takes a minute)", async () => {
+    const rig = new Rig();
+    const cache = rig.path("cache");
     const file = join(ROOT, "pipelines", "weather.rnnp");
-    assert.equal(cli(["run", file, "--cache", cache, "--no-lock"], dir).code, 0);
-    const r = cli(["check", file, "--cache", cache, "--json"], dir);
+    assert.equal((await rig.rnnp(["run", file, "--cache", cache, "--no-lock"])).code, 0);
+    const r = await rig.rnnp(["check", file, "--cache", cache, "--json"]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal((JSON.parse(r.stdout) as { deterministic: boolean }).deterministic, true);
   });

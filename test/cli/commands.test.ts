@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, it } from "node:test";
-import { cli, NAMES_CSV, tempDir, writeFiles } from "../helpers.js";
+import { NAMES_CSV } from "../helpers.js";
+import { Rig } from "../rig.js";
 
 const PIPELINE = `# a small pipeline for CLI tests
 pipeline names {
@@ -17,11 +17,7 @@ pipeline names {
 }
 `;
 
-function project(): string {
-  const dir = tempDir();
-  writeFiles(dir, { "d.csv": NAMES_CSV, "p.rnnp": PIPELINE });
-  return dir;
-}
+const project = () => new Rig().write({ "d.csv": NAMES_CSV, "p.rnnp": PIPELINE });
 
 const json = (s: string) =>
   JSON.parse(s) as {
@@ -37,9 +33,9 @@ const json = (s: string) =>
 const byName = (s: string) => Object.fromEntries(json(s).stages.map((x) => [x.name, x.status]));
 
 describe("rnnp run", () => {
-  it("runs everything, then nothing; an edited param reruns exactly that stage and its dependents", () => {
-    const dir = project();
-    const first = cli(["run", "p.rnnp", "--json"], dir);
+  it("runs everything, then nothing; an edited param reruns exactly that stage and its dependents", async () => {
+    const rig = project();
+    const first = await rig.rnnp(["run", "p.rnnp", "--json"]);
     assert.equal(first.code, 0, first.stderr);
     const report = json(first.stdout);
     assert.deepEqual(byName(first.stdout), {
@@ -54,7 +50,7 @@ describe("rnnp run", () => {
       assert.equal(typeof s.durationMs, "number");
       assert.ok(s.kind);
     }
-    const second = cli(["run", "p.rnnp", "--json"], dir);
+    const second = await rig.rnnp(["run", "p.rnnp", "--json"]);
     assert.deepEqual(Object.values(byName(second.stdout)), [
       "cached",
       "cached",
@@ -62,7 +58,7 @@ describe("rnnp run", () => {
       "cached",
       "cached",
     ]);
-    const edited = cli(["run", "p.rnnp", "--json", "-P", "n=2"], dir);
+    const edited = await rig.rnnp(["run", "p.rnnp", "--json", "-P", "n=2"]);
     assert.deepEqual(byName(edited.stdout), {
       raw: "cached",
       low: "cached",
@@ -70,7 +66,7 @@ describe("rnnp run", () => {
       parts: "cached",
       preview: "ran",
     });
-    const upstream = cli(["run", "p.rnnp", "--json", "-P", "lower=false"], dir);
+    const upstream = await rig.rnnp(["run", "p.rnnp", "--json", "-P", "lower=false"]);
     assert.deepEqual(byName(upstream.stdout), {
       raw: "cached",
       low: "ran",
@@ -80,61 +76,69 @@ describe("rnnp run", () => {
     });
   });
 
-  it("prints one line per stage and a summary", () => {
-    const dir = project();
-    const r = cli(["run", "p.rnnp"], dir);
+  it("prints one line per stage and a summary", async () => {
+    const rig = project();
+    const r = await rig.rnnp(["run", "p.rnnp"]);
     assert.equal(r.code, 0);
     const lines = r.stdout.trim().split("\n");
     assert.equal(lines.length, 6);
     assert.match(lines[0]!, /^● raw\s+load\.csv\s+ran\s+\d+ ms$/);
     assert.match(lines[5]!, /^5 stages: 5 ran in /);
-    assert.match(cli(["run", "p.rnnp"], dir).stdout, /✔ raw\s+load\.csv\s+cached\n/);
+    assert.match((await rig.rnnp(["run", "p.rnnp"])).stdout, /✔ raw\s+load\.csv\s+cached\n/);
   });
 
-  it("--stage runs a stage and what it needs; --force executes cached stages again", () => {
-    const dir = project();
-    assert.deepEqual(byName(cli(["run", "p.rnnp", "--json", "--stage", "low"], dir).stdout), {
-      raw: "ran",
-      low: "ran",
-    });
-    assert.deepEqual(byName(cli(["run", "p.rnnp", "--json", "-s", "parts,other"], dir).stdout), {
-      raw: "cached",
-      low: "cached",
-      other: "ran",
-      parts: "ran",
-    });
+  it("--stage runs a stage and what it needs; --force executes cached stages again", async () => {
+    const rig = project();
     assert.deepEqual(
-      byName(cli(["run", "p.rnnp", "--json", "--force=low", "--stage", "low"], dir).stdout),
+      byName((await rig.rnnp(["run", "p.rnnp", "--json", "--stage", "low"])).stdout),
+      {
+        raw: "ran",
+        low: "ran",
+      },
+    );
+    assert.deepEqual(
+      byName((await rig.rnnp(["run", "p.rnnp", "--json", "-s", "parts,other"])).stdout),
+      {
+        raw: "cached",
+        low: "cached",
+        other: "ran",
+        parts: "ran",
+      },
+    );
+    assert.deepEqual(
+      byName((await rig.rnnp(["run", "p.rnnp", "--json", "--force=low", "--stage", "low"])).stdout),
       { raw: "cached", low: "ran" },
     );
     assert.deepEqual(
-      Object.values(byName(cli(["run", "p.rnnp", "--json", "--force"], dir).stdout)),
+      Object.values(byName((await rig.rnnp(["run", "p.rnnp", "--json", "--force"])).stdout)),
       ["ran", "ran", "ran", "ran", "ran"],
     );
   });
 
-  it("--dry-run says what would run and why, and runs nothing", () => {
-    const dir = project();
-    cli(["run", "p.rnnp", "--stage", "low"], dir);
-    const r = cli(["run", "p.rnnp", "--dry-run"], dir);
+  it("--dry-run says what would run and why, and runs nothing", async () => {
+    const rig = project();
+    await rig.rnnp(["run", "p.rnnp", "--stage", "low"]);
+    const r = await rig.rnnp(["run", "p.rnnp", "--dry-run"]);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /✔ raw {2}load\.csv {2}cached [0-9a-f]{12}/);
     assert.match(r.stdout, /→ parts {2}split {2}would run: never run/);
-    const j = json(cli(["run", "p.rnnp", "--dry-run", "--json", "-P", "lower=false"], dir).stdout);
+    const j = json(
+      (await rig.rnnp(["run", "p.rnnp", "--dry-run", "--json", "-P", "lower=false"])).stdout,
+    );
     const low = j.stages.find((s) => s.name === "low")!;
     assert.equal(low.status, "stale");
     assert.equal(low.reason, "param `lowercase` true -> false (from params.lower)");
     assert.deepEqual(
-      byName(cli(["run", "p.rnnp", "--json"], dir).stdout).parts,
+      byName((await rig.rnnp(["run", "p.rnnp", "--json"])).stdout).parts,
       "ran",
       "the dry run ran nothing",
     );
   });
 
-  it("a failing stage exits 1, reports the error with the stage, and caches the rest", () => {
-    const dir = project();
-    writeFiles(dir, { "bad.rnnp": PIPELINE.replace('label: "label"', 'label: "labell"') });
-    const r = cli(["run", "bad.rnnp", "--json"], dir);
+  it("a failing stage exits 1, reports the error with the stage, and caches the rest", async () => {
+    const rig = project();
+    rig.write({ "bad.rnnp": PIPELINE.replace('label: "label"', 'label: "labell"') });
+    const r = await rig.rnnp(["run", "bad.rnnp", "--json"]);
     assert.equal(r.code, 1);
     assert.deepEqual(byName(r.stdout), {
       raw: "failed",
@@ -146,31 +150,31 @@ describe("rnnp run", () => {
     assert.match(r.stderr, /error\[data\]: no column "labell"/);
     assert.match(r.stderr, /--> d\.csv/);
     assert.match(r.stderr, /hint: did you mean "label"\?/);
-    const text = cli(["run", "bad.rnnp"], dir);
+    const text = await rig.rnnp(["run", "bad.rnnp"]);
     assert.match(text.stdout, /○ low\s+clean\s+skipped\s+\(raw failed\)/);
   });
 
-  it("an invalid pipeline or usage exits 2 with rendered diagnostics", () => {
-    const dir = project();
-    writeFiles(dir, { "bad.rnnp": PIPELINE.replace("clean(raw", "claen(raw") });
-    const r = cli(["run", "bad.rnnp"], dir);
+  it("an invalid pipeline or usage exits 2 with rendered diagnostics", async () => {
+    const rig = project();
+    rig.write({ "bad.rnnp": PIPELINE.replace("clean(raw", "claen(raw") });
+    const r = await rig.rnnp(["run", "bad.rnnp"]);
     assert.equal(r.code, 2);
     assert.match(
       r.stderr,
       /error\[unknown-kind\]: unknown stage kind `claen`\n {2}--> bad\.rnnp:7:15\n/,
     );
     assert.match(r.stderr, /\^\^\^\^\^/);
-    assert.equal(cli(["run", "p.rnnp", "--stage", "nope"], dir).code, 2);
-    assert.match(cli(["run", "p.rnnp", "--stage", "lw"], dir).stderr, /did you mean `low`/);
-    assert.equal(cli(["run", "p.rnnp", "--bogus"], dir).code, 2);
-    assert.equal(cli(["run", "missing.rnnp"], dir).code, 2);
-    assert.equal(cli(["run", "p.rnnp", "-P", "nope=1"], dir).code, 2);
+    assert.equal((await rig.rnnp(["run", "p.rnnp", "--stage", "nope"])).code, 2);
+    assert.match((await rig.rnnp(["run", "p.rnnp", "--stage", "lw"])).stderr, /did you mean `low`/);
+    assert.equal((await rig.rnnp(["run", "p.rnnp", "--bogus"])).code, 2);
+    assert.equal((await rig.rnnp(["run", "missing.rnnp"])).code, 2);
+    assert.equal((await rig.rnnp(["run", "p.rnnp", "-P", "nope=1"])).code, 2);
     for (const [cmd, opt] of [
       ["run", "--jobs"],
       ["check", "--runs"],
       ["predict", "--beam"],
     ]) {
-      const bad = cli([cmd!, "p.rnnp", opt!, "0"], dir);
+      const bad = await rig.rnnp([cmd!, "p.rnnp", opt!, "0"]);
       assert.equal(bad.code, 2, `${cmd} ${opt} 0`);
       assert.match(
         bad.stderr,
@@ -179,17 +183,17 @@ describe("rnnp run", () => {
     }
   });
 
-  it("finds the only .rnnp file in the working directory", () => {
-    const dir = project();
-    assert.equal(cli(["run", "--json"], dir).code, 0);
+  it("finds the only .rnnp file in the working directory", async () => {
+    const rig = project();
+    assert.equal((await rig.rnnp(["run", "--json"])).code, 0);
   });
 });
 
 describe("rnnp status, why, dag", () => {
-  it("status: fresh and stale stages with a reason, without running anything", () => {
-    const dir = project();
-    cli(["run", "p.rnnp", "--stage", "low"], dir);
-    const r = cli(["status", "p.rnnp", "--json"], dir);
+  it("status: fresh and stale stages with a reason, without running anything", async () => {
+    const rig = project();
+    await rig.rnnp(["run", "p.rnnp", "--stage", "low"]);
+    const r = await rig.rnnp(["status", "p.rnnp", "--json"]);
     assert.equal(r.code, 0);
     const rows = json(r.stdout).stages;
     assert.deepEqual(
@@ -207,91 +211,98 @@ describe("rnnp status, why, dag", () => {
       "waits on `parts` <- never run: no cached record of this stage",
     );
     assert.equal(rows.find((s) => s.name === "preview")!.key, null);
-    const text = cli(["status", "p.rnnp"], dir).stdout;
+    const text = (await rig.rnnp(["status", "p.rnnp"])).stdout;
     assert.match(text, /fresh {2}raw/);
     assert.match(text, /3 of 5 stages stale/);
-    assert.equal(cli(["status", "p.rnnp", "--json"], dir).stdout, r.stdout, "status ran nothing");
+    assert.equal(
+      (await rig.rnnp(["status", "p.rnnp", "--json"])).stdout,
+      r.stdout,
+      "status ran nothing",
+    );
   });
 
-  it("why: the changed param, nested reasons, and up-to-date", () => {
-    const dir = project();
-    cli(["run", "p.rnnp"], dir);
-    const r = cli(["why", "preview", "p.rnnp", "-P", "lower=false"], dir);
+  it("why: the changed param, nested reasons, and up-to-date", async () => {
+    const rig = project();
+    await rig.rnnp(["run", "p.rnnp"]);
+    const r = await rig.rnnp(["why", "preview", "p.rnnp", "-P", "lower=false"]);
     assert.equal(r.code, 0);
     assert.equal(
       r.stdout,
       "preview: stale (waits on upstream)\n  - waits on `parts`\n    - waits on `low`\n      - param `lowercase` true -> false (from params.lower)\n",
     );
     assert.match(
-      cli(["why", "raw", "p.rnnp"], dir).stdout,
+      (await rig.rnnp(["why", "raw", "p.rnnp"])).stdout,
       /^raw: up to date\n {2}- cached since /,
     );
-    assert.equal(cli(["why", "nope", "p.rnnp"], dir).code, 2);
+    assert.equal((await rig.rnnp(["why", "nope", "p.rnnp"])).code, 2);
   });
 
-  it("dag: text, dot and mermaid, with statuses", () => {
-    const dir = project();
-    cli(["run", "p.rnnp", "--stage", "raw"], dir);
+  it("dag: text, dot and mermaid, with statuses", async () => {
+    const rig = project();
+    await rig.rnnp(["run", "p.rnnp", "--stage", "raw"]);
     assert.match(
-      cli(["dag", "p.rnnp"], dir).stdout,
+      (await rig.rnnp(["dag", "p.rnnp"])).stdout,
       /^raw +load\.csv +fresh\s*\nlow +clean +stale +<- raw\n/,
     );
-    const dot = cli(["dag", "p.rnnp", "--format", "dot"], dir).stdout;
+    const dot = (await rig.rnnp(["dag", "p.rnnp", "--format", "dot"])).stdout;
     assert.match(dot, /^digraph "names" \{/);
     assert.match(dot, /"low" -> "parts" \[label="data"\];/);
     assert.match(dot, /"raw" \[label="raw\\nload\.csv", fillcolor="#d4f4dd"\];/);
-    const mermaid = cli(["dag", "p.rnnp", "--format", "mermaid"], dir).stdout;
+    const mermaid = (await rig.rnnp(["dag", "p.rnnp", "--format", "mermaid"])).stdout;
     assert.match(mermaid, /^flowchart LR/);
     assert.match(mermaid, /s_parts -->\|data\| s_preview/);
     assert.match(mermaid, /s_raw\["raw<br\/><small>load\.csv<\/small>"\]:::fresh/);
-    assert.equal(cli(["dag", "p.rnnp", "--format", "png"], dir).code, 2);
+    assert.equal((await rig.rnnp(["dag", "p.rnnp", "--format", "png"])).code, 2);
   });
 });
 
 describe("rnnp validate and fmt", () => {
-  it("validate: exit 0 when valid, 2 with every error otherwise, and nothing runs", () => {
-    const dir = project();
-    const ok = cli(["validate", "p.rnnp"], dir);
+  it("validate: exit 0 when valid, 2 with every error otherwise, and nothing runs", async () => {
+    const rig = project();
+    const ok = await rig.rnnp(["validate", "p.rnnp"]);
     assert.equal(ok.code, 0);
     assert.match(ok.stdout, /pipeline `names` is valid \(5 stages\)/);
-    writeFiles(dir, {
+    rig.write({
       "bad.rnnp": PIPELINE.replace("clean(raw", "clean(rw")
         .replace("n: 4", "n: -4")
         .replace("seed 11", "seed 11\n  seed 12"),
     });
-    const bad = cli(["validate", "bad.rnnp"], dir);
+    const bad = await rig.rnnp(["validate", "bad.rnnp"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /duplicate-setting/);
     assert.match(bad.stderr, /undefined-ref/);
     assert.match(bad.stderr, /param-type/);
     assert.match(bad.stderr, /3 errors/);
-    assert.equal(cli(["cache", "ls", "--json"], dir).stdout.includes('"records": []'), true);
+    assert.equal(
+      (await rig.rnnp(["cache", "ls", "--json"])).stdout.includes('"records": []'),
+      true,
+    );
   });
 
-  it("fmt: prints, checks and rewrites; idempotent", () => {
-    const dir = project();
-    writeFiles(dir, { "messy.rnnp": 'pipeline m{seed 1 # s\nstage a=load.csv(path:"d.csv")}\n' });
-    const printed = cli(["fmt", "messy.rnnp"], dir);
+  it("fmt: prints, checks and rewrites; idempotent", async () => {
+    const rig = project();
+    rig.write({ "messy.rnnp": 'pipeline m{seed 1 # s\nstage a=load.csv(path:"d.csv")}\n' });
+    const printed = await rig.rnnp(["fmt", "messy.rnnp"]);
     assert.equal(
       printed.stdout,
       'pipeline m {\n  seed 1 # s\n  stage a = load.csv(path: "d.csv")\n}\n',
     );
-    assert.equal(cli(["fmt", "--check", "messy.rnnp", "p.rnnp"], dir).code, 1);
-    assert.equal(cli(["fmt", "--check", "messy.rnnp"], dir).stdout, "messy.rnnp\n");
-    assert.equal(cli(["fmt", "--write", "messy.rnnp"], dir).code, 0);
-    assert.equal(readFileSync(join(dir, "messy.rnnp"), "utf8"), printed.stdout);
-    assert.equal(cli(["fmt", "--check", "messy.rnnp"], dir).code, 0);
-    writeFiles(dir, { "broken.rnnp": "pipeline { }" });
-    assert.equal(cli(["fmt", "broken.rnnp"], dir).code, 2);
+    assert.equal((await rig.rnnp(["fmt", "--check", "messy.rnnp", "p.rnnp"])).code, 1);
+    assert.equal((await rig.rnnp(["fmt", "--check", "messy.rnnp"])).stdout, "messy.rnnp\n");
+    assert.equal((await rig.rnnp(["fmt", "--write", "messy.rnnp"])).code, 0);
+    assert.equal(readFileSync(rig.path("messy.rnnp"), "utf8"), printed.stdout);
+    assert.equal((await rig.rnnp(["fmt", "--check", "messy.rnnp"])).code, 0);
+    rig.write({ "broken.rnnp": "pipeline { }" });
+    assert.equal((await rig.rnnp(["fmt", "broken.rnnp"])).code, 2);
   });
 });
 
 describe("rnnp show and cache", () => {
-  it("show prints a built stage's outputs", () => {
-    const dir = project();
-    assert.equal(cli(["show", "preview", "p.rnnp"], dir).code, 1, "not built yet");
-    cli(["run", "p.rnnp"], dir);
-    const r = cli(["show", "preview", "p.rnnp", "--rows", "2"], dir);
+  it("show prints a built stage's outputs", async () => {
+    const rig = project();
+    assert.equal((await rig.rnnp(["show", "preview", "p.rnnp"])).code, 1, "not built yet");
+    await rig.rnnp(["run", "p.rnnp"]);
+    const r = await rig.rnnp(["show", "preview", "p.rnnp", "--rows", "2"]);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^preview \(head\) key [0-9a-f]{12}/);
     assert.match(
@@ -301,10 +312,10 @@ describe("rnnp show and cache", () => {
     assert.match(r.stdout, /\.\.\. 1 more rows/);
   });
 
-  it("cache ls, show, path", () => {
-    const dir = project();
-    cli(["run", "p.rnnp"], dir);
-    const ls = cli(["cache", "ls", "--json"], dir);
+  it("cache ls, show, path", async () => {
+    const rig = project();
+    await rig.rnnp(["run", "p.rnnp"]);
+    const ls = await rig.rnnp(["cache", "ls", "--json"]);
     const records = (
       JSON.parse(ls.stdout) as {
         records: { key: string; stage: string; kind: string; size: number }[];
@@ -318,50 +329,53 @@ describe("rnnp show and cache", () => {
       "preview",
       "raw",
     ]);
-    assert.match(cli(["cache", "ls"], dir).stdout, /key +kind +made by +size +age +checked\n/);
+    assert.match(
+      (await rig.rnnp(["cache", "ls"])).stdout,
+      /key +kind +made by +size +age +checked\n/,
+    );
     const parts = records.find((r) => r.stage === "parts")!;
-    const show = cli(["cache", "show", parts.key.slice(0, 10)], dir);
+    const show = await rig.rnnp(["cache", "show", parts.key.slice(0, 10)]);
     assert.equal(show.code, 0);
     assert.match(show.stdout, /made by +stage `parts` of pipeline `names`/);
     assert.match(show.stdout, /"kind": "split"/);
     assert.match(show.stdout, /"seed": \d+/);
     assert.match(show.stdout, /data <- low/);
-    assert.equal(cli(["cache", "show", "ffffffff"], dir).code, 1);
-    assert.equal(cli(["cache", "show", "xyz"], dir).code, 2);
-    assert.equal(cli(["cache", "path"], dir).stdout.trim(), join(dir, "cache"));
+    assert.equal((await rig.rnnp(["cache", "show", "ffffffff"])).code, 1);
+    assert.equal((await rig.rnnp(["cache", "show", "xyz"])).code, 2);
+    assert.equal((await rig.rnnp(["cache", "path"])).stdout.trim(), rig.path("cache"));
     assert.equal(
-      cli(["cache", "path", "--cache", "elsewhere"], dir).stdout.trim(),
-      join(dir, "elsewhere"),
+      (await rig.rnnp(["cache", "path", "--cache", "elsewhere"])).stdout.trim(),
+      rig.path("elsewhere"),
     );
     assert.equal(
-      cli(["cache", "path"], dir, { RNNP_CACHE: join(dir, "env") }).stdout.trim(),
-      join(dir, "env"),
+      (await rig.rnnp(["cache", "path"], { env: { RNNP_CACHE: rig.path("env") } })).stdout.trim(),
+      rig.path("env"),
     );
   });
 
   it("cache verify: intact, then a corrupt blob dropped with its record, which then recomputes", async () => {
-    const dir = project();
-    cli(["run", "p.rnnp"], dir);
-    const ok = cli(["cache", "verify"], dir);
+    const rig = project();
+    await rig.rnnp(["run", "p.rnnp"]);
+    const ok = await rig.rnnp(["cache", "verify"]);
     assert.equal(ok.code, 0);
     assert.match(ok.stdout, /blobs \(.*\) checked: all intact/);
-    const key = JSON.parse(cli(["run", "p.rnnp", "--json"], dir).stdout).stages.find(
+    const key = JSON.parse((await rig.rnnp(["run", "p.rnnp", "--json"])).stdout).stages.find(
       (s: { name: string }) => s.name === "low",
     ).key as string;
-    const record = JSON.parse(cli(["cache", "show", key, "--json"], dir).stdout) as {
+    const record = JSON.parse((await rig.rnnp(["cache", "show", key, "--json"])).stdout) as {
       outputs: { out: { digest: string } };
     };
     const { open } = await import("lmdb");
-    const raw = open({ path: join(dir, "cache"), maxDbs: 8 });
+    const raw = open({ path: rig.path("cache"), maxDbs: 8 });
     await raw
       .openDB({ name: "blobs", encoding: "binary" })
       .put(record.outputs.out.digest, Buffer.from("bit rot"));
     await raw.close();
-    const bad = cli(["cache", "verify"], dir);
+    const bad = await rig.rnnp(["cache", "verify"]);
     assert.equal(bad.code, 1);
     assert.match(bad.stdout, /corrupt blob [0-9a-f]{64}: removed/);
     assert.match(bad.stdout, /dropped record [0-9a-f]{12} \(names\/low\)/);
-    assert.deepEqual(byName(cli(["run", "p.rnnp", "--json"], dir).stdout), {
+    assert.deepEqual(byName((await rig.rnnp(["run", "p.rnnp", "--json"])).stdout), {
       raw: "cached",
       low: "ran",
       other: "cached",
@@ -370,14 +384,14 @@ describe("rnnp show and cache", () => {
     });
   });
 
-  it("cache gc keeps what the given pipelines use and reports what it freed", () => {
-    const dir = project();
-    cli(["run", "p.rnnp"], dir);
-    cli(["run", "p.rnnp", "-P", "n=1"], dir);
-    const dry = cli(["cache", "gc", "p.rnnp", "--dry-run"], dir);
+  it("cache gc keeps what the given pipelines use and reports what it freed", async () => {
+    const rig = project();
+    await rig.rnnp(["run", "p.rnnp"]);
+    await rig.rnnp(["run", "p.rnnp", "-P", "n=1"]);
+    const dry = await rig.rnnp(["cache", "gc", "p.rnnp", "--dry-run"]);
     assert.match(dry.stdout, /would remove [0-9a-f]{12} names\/preview/);
     assert.match(dry.stdout, /would remove 1 records and 3 blobs/);
-    const r = cli(["cache", "gc", "p.rnnp", "--json"], dir);
+    const r = await rig.rnnp(["cache", "gc", "p.rnnp", "--json"]);
     const report = JSON.parse(r.stdout) as {
       removedRecords: { stage: string }[];
       freedBytes: number;
@@ -389,30 +403,32 @@ describe("rnnp show and cache", () => {
     );
     assert.ok(report.freedBytes > 0);
     assert.equal(report.keptRecords, 5);
-    assert.deepEqual(Object.values(byName(cli(["run", "p.rnnp", "--json"], dir).stdout)), [
+    assert.deepEqual(Object.values(byName((await rig.rnnp(["run", "p.rnnp", "--json"])).stdout)), [
       "cached",
       "cached",
       "cached",
       "cached",
       "cached",
     ]);
-    assert.equal(cli(["cache", "gc"], dir).code, 2, "gc needs something to go by");
-    const capped = JSON.parse(cli(["cache", "gc", "--max-size", "1B", "--json"], dir).stdout) as {
+    assert.equal((await rig.rnnp(["cache", "gc"])).code, 2, "gc needs something to go by");
+    const capped = JSON.parse(
+      (await rig.rnnp(["cache", "gc", "--max-size", "1B", "--json"])).stdout,
+    ) as {
       keptRecords: number;
     };
     assert.equal(capped.keptRecords, 0);
-    assert.equal(cli(["cache", "gc", "--max-age", "soon"], dir).code, 2);
+    assert.equal((await rig.rnnp(["cache", "gc", "--max-age", "soon"])).code, 2);
   });
 });
 
 describe("rnnp --help and --version", () => {
-  it("works anywhere and exits 0", () => {
-    const dir = tempDir();
-    const help = cli(["--help"], dir);
+  it("works anywhere and exits 0", async () => {
+    const rig = new Rig();
+    const help = await rig.rnnp(["--help"]);
     assert.equal(help.code, 0);
     for (const c of ["run", "status", "why", "dag", "validate", "fmt", "show", "cache"])
       assert.match(help.stdout, new RegExp(`\\n  ${c} `));
-    assert.match(cli(["--version"], dir).stdout, /^\d+\.\d+\.\d+\n$/);
-    assert.match(cli(["cache", "--help"], dir).stdout, /verify/);
+    assert.match((await rig.rnnp(["--version"])).stdout, /^\d+\.\d+\.\d+\n$/);
+    assert.match((await rig.rnnp(["cache", "--help"])).stdout, /verify/);
   });
 });

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, writeFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { open } from "lmdb";
-import { cli, NAMES_CSV, tempDir, writeFiles } from "../helpers.js";
+import { NAMES_CSV } from "../helpers.js";
+import { Rig } from "../rig.js";
 
 const PIPELINE = `pipeline locked {
   seed 5
@@ -15,13 +15,9 @@ const PIPELINE = `pipeline locked {
 }
 `;
 
-function project(): string {
-  const dir = tempDir();
-  writeFiles(dir, { "d.csv": NAMES_CSV, "p.rnnp": PIPELINE });
-  return dir;
-}
-const lockOf = (dir: string) =>
-  JSON.parse(readFileSync(join(dir, "p.lock"), "utf8")) as {
+const project = () => new Rig().write({ "d.csv": NAMES_CSV, "p.rnnp": PIPELINE });
+const lockOf = (rig: Rig) =>
+  JSON.parse(rig.read("p.lock")) as {
     lockfileVersion: number;
     pipeline: string;
     rnnp: string;
@@ -43,12 +39,12 @@ const statuses = (stdout: string) =>
   );
 
 describe("lockfile", () => {
-  it("rnnp run writes <pipeline>.lock: per stage, in order, key, output digests and manifest", () => {
-    const dir = project();
-    const run = JSON.parse(cli(["run", "p.rnnp", "--json"], dir).stdout) as {
+  it("rnnp run writes <pipeline>.lock: per stage, in order, key, output digests and manifest", async () => {
+    const rig = project();
+    const run = JSON.parse((await rig.rnnp(["run", "p.rnnp", "--json"])).stdout) as {
       stages: { name: string; key: string }[];
     };
-    const lock = lockOf(dir);
+    const lock = lockOf(rig);
     assert.equal(lock.lockfileVersion, 1);
     assert.equal(lock.pipeline, "locked");
     assert.match(lock.rnnp, /^\d+\.\d+\.\d+/);
@@ -58,69 +54,69 @@ describe("lockfile", () => {
     assert.equal(lock.stages.low!.manifest.params.lowercase, true);
   });
 
-  it("is stable: an unchanged build rewrites the same bytes; -P variants and --no-lock leave it alone", () => {
-    const dir = project();
-    cli(["run", "p.rnnp"], dir);
-    const before = readFileSync(join(dir, "p.lock"), "utf8");
-    cli(["run", "p.rnnp"], dir);
-    assert.equal(readFileSync(join(dir, "p.lock"), "utf8"), before);
-    cli(["run", "p.rnnp", "-P", "n=2"], dir);
-    assert.equal(readFileSync(join(dir, "p.lock"), "utf8"), before);
-    writeFiles(dir, { "q.rnnp": PIPELINE });
-    cli(["run", "q.rnnp", "--no-lock"], dir);
-    assert.equal(existsSync(join(dir, "q.lock")), false);
+  it("is stable: an unchanged build rewrites the same bytes; -P variants and --no-lock leave it alone", async () => {
+    const rig = project();
+    await rig.rnnp(["run", "p.rnnp"]);
+    const before = rig.read("p.lock");
+    await rig.rnnp(["run", "p.rnnp"]);
+    assert.equal(rig.read("p.lock"), before);
+    await rig.rnnp(["run", "p.rnnp", "-P", "n=2"]);
+    assert.equal(rig.read("p.lock"), before);
+    rig.write({ "q.rnnp": PIPELINE });
+    await rig.rnnp(["run", "q.rnnp", "--no-lock"]);
+    assert.equal(existsSync(rig.path("q.lock")), false);
   });
 
   it("a forced rerun that makes other bytes than the cache had is what the lock records", async () => {
-    const dir = project();
-    cli(["run", "p.rnnp"], dir);
-    const genuine = lockOf(dir).stages.preview!;
+    const rig = project();
+    await rig.rnnp(["run", "p.rnnp"]);
+    const genuine = lockOf(rig).stages.preview!;
     // The cache claims `preview.train` is another (valid) table, as an older rnnp might have made it
     // (records are stored as JSON text).
-    const env = open({ path: join(dir, "cache"), maxDbs: 12 });
+    const env = open({ path: rig.path("cache"), maxDbs: 12 });
     const records = env.openDB({ name: "records", encoding: "json" });
     const record = records.get(genuine.key) as { outputs: { train: { digest: string } } };
-    record.outputs.train.digest = lockOf(dir).stages.parts!.outputs.val!;
+    record.outputs.train.digest = lockOf(rig).stages.parts!.outputs.val!;
     await records.put(genuine.key, record);
     await env.close();
-    cli(["run", "p.rnnp"], dir);
+    await rig.rnnp(["run", "p.rnnp"]);
     assert.notEqual(
-      lockOf(dir).stages.preview!.outputs.train,
+      lockOf(rig).stages.preview!.outputs.train,
       genuine.outputs.train,
       "the lock follows the cache",
     );
-    cli(["run", "p.rnnp", "--force=preview"], dir);
-    assert.deepEqual(lockOf(dir).stages.preview, genuine);
+    await rig.rnnp(["run", "p.rnnp", "--force=preview"]);
+    assert.deepEqual(lockOf(rig).stages.preview, genuine);
   });
 
-  it("a failed stage loses its entry; an untouched one keeps it", () => {
-    const dir = project();
-    cli(["run", "p.rnnp"], dir);
-    writeFiles(dir, { "p.rnnp": PIPELINE.replace("n: params.n", "n: params.n, bogus: 1") });
-    assert.equal(cli(["run", "p.rnnp"], dir).code, 2, "invalid pipelines write nothing");
-    writeFiles(dir, { "p.rnnp": PIPELINE });
-    cli(["run", "p.rnnp", "--stage", "raw"], dir);
-    assert.deepEqual(Object.keys(lockOf(dir).stages), ["raw", "low", "parts", "preview"]);
+  it("a failed stage loses its entry; an untouched one keeps it", async () => {
+    const rig = project();
+    await rig.rnnp(["run", "p.rnnp"]);
+    rig.write({ "p.rnnp": PIPELINE.replace("n: params.n", "n: params.n, bogus: 1") });
+    assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 2, "invalid pipelines write nothing");
+    rig.write({ "p.rnnp": PIPELINE });
+    await rig.rnnp(["run", "p.rnnp", "--stage", "raw"]);
+    assert.deepEqual(Object.keys(lockOf(rig).stages), ["raw", "low", "parts", "preview"]);
   });
 });
 
 describe("rnnp run --frozen", () => {
-  it("passes when everything matches, also on an empty cache (CI), and writes no lock", () => {
-    const dir = project();
-    cli(["run", "p.rnnp"], dir);
-    const lock = readFileSync(join(dir, "p.lock"), "utf8");
-    assert.equal(cli(["run", "p.rnnp", "--frozen"], dir).code, 0);
-    const fresh = cli(["run", "p.rnnp", "--frozen", "--json", "--cache", "fresh-cache"], dir);
+  it("passes when everything matches, also on an empty cache (CI), and writes no lock", async () => {
+    const rig = project();
+    await rig.rnnp(["run", "p.rnnp"]);
+    const lock = rig.read("p.lock");
+    assert.equal((await rig.rnnp(["run", "p.rnnp", "--frozen"])).code, 0);
+    const fresh = await rig.rnnp(["run", "p.rnnp", "--frozen", "--json", "--cache", "fresh-cache"]);
     assert.equal(fresh.code, 0, fresh.stderr);
     assert.deepEqual(Object.values(statuses(fresh.stdout)), ["ran", "ran", "ran", "ran"]);
-    assert.equal(readFileSync(join(dir, "p.lock"), "utf8"), lock);
+    assert.equal(rig.read("p.lock"), lock);
   });
 
-  it("a stage whose key differs from the lock fails with exit 3, naming the stage and why", () => {
-    const dir = project();
-    cli(["run", "p.rnnp"], dir);
-    writeFiles(dir, { "p.rnnp": PIPELINE.replace("lower = true", "lower = false") });
-    const r = cli(["run", "p.rnnp", "--frozen", "--json"], dir);
+  it("a stage whose key differs from the lock fails with exit 3, naming the stage and why", async () => {
+    const rig = project();
+    await rig.rnnp(["run", "p.rnnp"]);
+    rig.write({ "p.rnnp": PIPELINE.replace("lower = true", "lower = false") });
+    const r = await rig.rnnp(["run", "p.rnnp", "--frozen", "--json"]);
     assert.equal(r.code, 3);
     assert.deepEqual(statuses(r.stdout), {
       raw: "cached",
@@ -134,44 +130,44 @@ describe("rnnp run --frozen", () => {
     );
   });
 
-  it("a stage that produces other bytes than the lock records fails with exit 3, naming the artifact", () => {
-    const dir = project();
-    cli(["run", "p.rnnp"], dir);
-    const lock = lockOf(dir);
+  it("a stage that produces other bytes than the lock records fails with exit 3, naming the artifact", async () => {
+    const rig = project();
+    await rig.rnnp(["run", "p.rnnp"]);
+    const lock = lockOf(rig);
     lock.stages.parts!.outputs.val = "0".repeat(64);
-    writeFileSync(join(dir, "p.lock"), JSON.stringify(lock, null, 2));
-    const cached = cli(["run", "p.rnnp", "--frozen"], dir);
+    writeFileSync(rig.path("p.lock"), JSON.stringify(lock, null, 2));
+    const cached = await rig.rnnp(["run", "p.rnnp", "--frozen"]);
     assert.equal(cached.code, 3);
     assert.match(
       cached.stderr,
       /the cached artifact `parts\.val` is [0-9a-f]{12}, the lockfile has 000000000000: same inputs, other bytes/,
     );
-    const rebuilt = cli(["run", "p.rnnp", "--frozen", "--cache", "other"], dir);
+    const rebuilt = await rig.rnnp(["run", "p.rnnp", "--frozen", "--cache", "other"]);
     assert.equal(rebuilt.code, 3);
     assert.match(rebuilt.stderr, /the freshly built artifact `parts\.val`/);
   });
 
-  it("needs a lockfile, and a stage missing from it is a violation", () => {
-    const dir = project();
-    assert.equal(cli(["run", "p.rnnp", "--frozen"], dir).code, 2);
-    assert.match(cli(["run", "p.rnnp", "--frozen"], dir).stderr, /--frozen needs p\.lock/);
-    cli(["run", "p.rnnp"], dir);
-    writeFiles(dir, {
+  it("needs a lockfile, and a stage missing from it is a violation", async () => {
+    const rig = project();
+    assert.equal((await rig.rnnp(["run", "p.rnnp", "--frozen"])).code, 2);
+    assert.match((await rig.rnnp(["run", "p.rnnp", "--frozen"])).stderr, /--frozen needs p\.lock/);
+    await rig.rnnp(["run", "p.rnnp"]);
+    rig.write({
       "p.rnnp":
         PIPELINE.slice(0, PIPELINE.lastIndexOf("}")) + "  stage extra = head(raw, n: 1)\n}\n",
     });
-    const r = cli(["run", "p.rnnp", "--frozen"], dir);
+    const r = await rig.rnnp(["run", "p.rnnp", "--frozen"]);
     assert.equal(r.code, 3);
     assert.match(r.stderr, /`extra` is not in the lockfile/);
   });
 });
 
 describe("rnnp cache gc with lockfiles", () => {
-  it("keeps what the given lockfiles reference and removes the rest", () => {
-    const dir = project();
-    cli(["run", "p.rnnp"], dir);
-    cli(["run", "p.rnnp", "-P", "n=1", "-P", "lower=false"], dir);
-    const report = JSON.parse(cli(["cache", "gc", "p.lock", "--json"], dir).stdout) as {
+  it("keeps what the given lockfiles reference and removes the rest", async () => {
+    const rig = project();
+    await rig.rnnp(["run", "p.rnnp"]);
+    await rig.rnnp(["run", "p.rnnp", "-P", "n=1", "-P", "lower=false"]);
+    const report = JSON.parse((await rig.rnnp(["cache", "gc", "p.lock", "--json"])).stdout) as {
       removedRecords: { stage: string }[];
       keptRecords: number;
     };
@@ -181,13 +177,12 @@ describe("rnnp cache gc with lockfiles", () => {
       "locked/preview",
     ]);
     assert.equal(report.keptRecords, 4);
-    assert.ok(
-      (
-        JSON.parse(cli(["run", "p.rnnp", "--json", "--frozen"], dir).stdout) as {
-          stages: { status: string }[];
-        }
-      ).stages.every((s) => s.status === "cached"),
-    );
-    assert.equal(cli(["cache", "gc", "missing.lock"], dir).code, 2);
+    assert.deepEqual(statuses((await rig.rnnp(["run", "p.rnnp", "--json", "--frozen"])).stdout), {
+      raw: "cached",
+      low: "cached",
+      parts: "cached",
+      preview: "cached",
+    });
+    assert.equal((await rig.rnnp(["cache", "gc", "missing.lock"])).code, 2);
   });
 });

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
+import { cpSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { cli, cliAsync, ROOT, tempDir, writeFiles } from "../helpers.js";
-import { missingTool } from "../rig.js";
+import { ROOT } from "../helpers.js";
+import { missingTool, Rig } from "../rig.js";
 
 /**
  * Smoke runs of every example pipeline, small enough for CI (params overridden with -P): the metric is
@@ -50,13 +51,31 @@ interface Stage {
   status: string;
 }
 const stages = (stdout: string) => (JSON.parse(stdout) as { stages: Stage[] }).stages;
+const statuses = (stdout: string) => stages(stdout).map((s) => [s.name, s.status]);
+
+/**
+ * A copy of the example pipelines in a temporary project, so that nothing a run writes (caches,
+ * locks, names.rnnp's export to ../exports/names) lands in the working tree. Its node_modules is
+ * the repository's, through which the pipelines' `npm:` data paths resolve.
+ */
+function examples(): Rig {
+  const rig = new Rig();
+  cpSync(join(ROOT, "pipelines"), rig.path("pipelines"), {
+    recursive: true,
+    filter: (f) => !f.endsWith(".lock"),
+  });
+  symlinkSync(join(ROOT, "node_modules"), rig.path("node_modules"), "dir");
+  return rig;
+}
 
 describe("example pipelines (smoke runs)", () => {
   for (const [file, smoke] of Object.entries(SMOKE)) {
     it(file, {
       skip: file === "digits.rnnp" ? (missingTool("espeak-ng") ?? false) : false,
     }, async () => {
-      const path = join(ROOT, "pipelines", file);
+      const rig = examples();
+      const path = join("pipelines", file);
+      const params = smoke.params.flatMap((p) => ["-P", p]);
       const args = (cache: string) => [
         "run",
         path,
@@ -64,65 +83,52 @@ describe("example pipelines (smoke runs)", () => {
         "--no-lock",
         "--cache",
         cache,
-        ...smoke.params.flatMap((p) => ["-P", p]),
+        ...params,
       ];
-      const dir = tempDir();
-      const [a, b] = await Promise.all([
-        cliAsync(args(join(dir, "a")), dir),
-        cliAsync(args(join(dir, "b")), dir),
-      ]);
+      const planned = await rig.rnnp(["status", path, "--json", "--cache", "a", ...params]);
+      assert.equal(planned.code, 0, planned.stderr);
+      const names = stages(planned.stdout).map((s) => s.name);
+      // Two fresh processes at once, each with an empty cache: the smoke run end to end.
+      const [a, b] = await Promise.all([rig.spawn(args("a")), rig.spawn(args("b"))]);
       assert.equal(a.code, 0, a.stderr);
       assert.equal(b.code, 0, b.stderr);
-      assert.ok(stages(a.stdout).every((s) => s.status === "ran" || s.status === "cached"));
-      const outputs = (cache: string, run: string) =>
-        stages(run).map(
-          (s) =>
-            (
-              JSON.parse(cli(["cache", "show", s.key, "--json", "--cache", cache], dir).stdout) as {
-                outputs: Record<string, { digest: string }>;
-              }
-            ).outputs,
-        );
       assert.deepEqual(
-        outputs(join(dir, "b"), b.stdout),
-        outputs(join(dir, "a"), a.stdout),
+        statuses(a.stdout),
+        names.map((n) => [n, "ran"]),
+      );
+      assert.deepEqual(
+        await rig.digests(stages(b.stdout), "b"),
+        await rig.digests(stages(a.stdout), "a"),
         "two fresh processes, the same bytes",
       );
-      const again = cli(args(join(dir, "a")), dir);
-      assert.ok(
-        stages(again.stdout).every((s) => s.status === "cached"),
+      const again = await rig.rnnp(args("a"));
+      assert.deepEqual(
+        statuses(again.stdout),
+        names.map((n) => [n, "cached"]),
         "the rerun is fully cached",
       );
-      const shown = cli(
-        [
-          "show",
-          smoke.show,
-          path,
-          "--cache",
-          join(dir, "a"),
-          ...smoke.params.flatMap((p) => ["-P", p]),
-        ],
-        dir,
-      );
+      const shown = await rig.rnnp(["show", smoke.show, path, "--cache", "a", ...params]);
       assert.match(shown.stdout, smoke.metric);
     });
   }
 });
 
 describe("synth.speech", { skip: missingTool("espeak-ng") ?? false }, () => {
-  it("fails with espeak-ng's own words when a voice does not exist, and caches nothing", () => {
-    const dir = tempDir();
-    writeFiles(dir, {
+  it("fails with espeak-ng's own words when a voice does not exist, and caches nothing", async () => {
+    const rig = new Rig().write({
       "bad.rnnp":
         'pipeline bad {\n  stage speech = synth.speech(voices: ["en-us", "xx-nope"], words: ["one", "two"])\n}\n',
     });
-    const r = cli(["run", "bad.rnnp", "--cache", "cache"], dir);
+    const r = await rig.rnnp(["run", "bad.rnnp", "--cache", "cache"]);
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
       /stage `speech` \(synth\.speech\): espeak-ng -v xx-nope failed: .*voice does not exist/,
     );
     assert.match(r.stderr, /bad\.rnnp:2:9/);
-    assert.doesNotMatch(cli(["cache", "ls", "--cache", "cache"], dir).stdout, /synth\.speech/);
+    assert.doesNotMatch(
+      (await rig.rnnp(["cache", "ls", "--cache", "cache"])).stdout,
+      /synth\.speech/,
+    );
   });
 });

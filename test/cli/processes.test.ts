@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, it } from "node:test";
-import { cli, cliAsync, NAMES_CSV, tempDir, writeFiles } from "../helpers.js";
+import { NAMES_CSV } from "../helpers.js";
+import { Gate, GATE_KIND, waitFor } from "../fixtures/gate.js";
+import { Rig } from "../rig.js";
 
 const PIPELINE = `pipeline shared {
   seed 1
@@ -17,14 +17,13 @@ const PIPELINE = `pipeline shared {
 
 describe("several processes, one cache", () => {
   it("concurrent runs of overlapping pipelines all succeed, agree on keys, and leave an intact cache", async () => {
-    const dir = tempDir();
-    writeFiles(dir, { "d.csv": NAMES_CSV, "p.rnnp": PIPELINE });
+    const rig = new Rig().write({ "d.csv": NAMES_CSV, "p.rnnp": PIPELINE });
     const runs = await Promise.all([
-      cliAsync(["run", "p.rnnp", "--json"], dir),
-      cliAsync(["run", "p.rnnp", "--json"], dir),
-      cliAsync(["run", "p.rnnp", "--json"], dir),
-      cliAsync(["run", "p.rnnp", "--json", "-P", "n=2"], dir),
-      cliAsync(["run", "p.rnnp", "--json", "-P", "n=1"], dir),
+      rig.spawn(["run", "p.rnnp", "--json"]),
+      rig.spawn(["run", "p.rnnp", "--json"]),
+      rig.spawn(["run", "p.rnnp", "--json"]),
+      rig.spawn(["run", "p.rnnp", "--json", "-P", "n=2"]),
+      rig.spawn(["run", "p.rnnp", "--json", "-P", "n=1"]),
     ]);
     const keys = new Map<string, Set<string>>();
     for (const r of runs) {
@@ -34,53 +33,67 @@ describe("several processes, one cache", () => {
         key: string;
         status: string;
       }[]) {
-        assert.ok(s.status === "ran" || s.status === "cached");
+        assert.match(s.status, /^(ran|cached)$/, `${s.name}: ${s.status}`);
         if (s.name !== "preview") keys.set(s.name, (keys.get(s.name) ?? new Set()).add(s.key));
       }
     }
-    for (const [name, ks] of keys) assert.equal(ks.size, 1, `${name} has one key in every process`);
-    assert.equal(cli(["cache", "verify"], dir).code, 0);
-    const records = JSON.parse(cli(["cache", "ls", "--json"], dir).stdout).records as unknown[];
+    assert.deepEqual(
+      [...keys].map(([name, ks]) => [name, ks.size]),
+      ["raw", "low", "parts", "other"].map((n) => [n, 1]),
+      "every shared stage has one key in every process",
+    );
+    assert.equal((await rig.rnnp(["cache", "verify"])).code, 0);
+    const records = JSON.parse((await rig.rnnp(["cache", "ls", "--json"])).stdout)
+      .records as unknown[];
     assert.equal(records.length, 4 + 3, "raw, low, parts, other, and preview for n = 3, 2, 1");
-    const after = JSON.parse(cli(["run", "p.rnnp", "--json"], dir).stdout).stages as {
+    const after = JSON.parse((await rig.rnnp(["run", "p.rnnp", "--json"])).stdout).stages as {
+      name: string;
       status: string;
     }[];
-    assert.ok(after.every((s) => s.status === "cached"));
+    assert.deepEqual(
+      after.map((s) => [s.name, s.status]),
+      ["raw", "low", "parts", "preview", "other"].map((n) => [n, "cached"]),
+    );
   });
 
-  it("a run killed with SIGKILL mid-stage leaves no half entry; the next run finishes the work", async () => {
-    const dir = tempDir();
-    // A CSV large enough that loading it takes a while.
-    const rows = Array.from({ length: 400_000 }, (_, i) => `name${i},${i % 2 ? "a" : "b"},${i}`);
-    writeFileSync(join(dir, "big.csv"), `name,label,score\n${rows.join("\n")}\n`);
-    writeFiles(dir, {
+  it("a run killed with SIGKILL mid-stage leaves no half entry; the next run finishes the work", {
+    timeout: 120_000,
+  }, async () => {
+    // `big` is a gate (test/fixtures/gate-kind.mjs): the run is killed while it is surely inside.
+    const rig = new Rig().write({
       "d.csv": NAMES_CSV,
       "k.rnnp": `pipeline k {
   stage small = load.csv(path: "d.csv")
-  stage big = load.csv(path: "big.csv", label: "label")
+  stage big = test.gate(small, file: "go")
   stage after = head(big, n: 2)
 }
 `,
     });
-    const run = cliAsync(["run", "k.rnnp"], dir);
-    await new Promise<void>((res) => {
-      run.child.stdout!.on("data", (d: Buffer) => {
-        if (d.toString().includes("small")) setTimeout(res, 150);
-      });
-    });
+    const gate = new Gate(rig.path("go"));
+    const run = rig.spawn(["run", "k.rnnp"], { nodeArgs: GATE_KIND });
+    let errs = "";
+    run.child.stderr!.on("data", (d: Buffer) => (errs += d));
+    await waitFor(
+      "the run inside `big`",
+      () => gate.entered().length === 1,
+      () => errs,
+    );
     run.child.kill("SIGKILL");
     const killed = await run;
     assert.equal(killed.code, -1, "killed");
     assert.doesNotMatch(killed.stdout, /big/, "the big stage had not finished");
-    const records = JSON.parse(cli(["cache", "ls", "--json"], dir).stdout).records as {
+    const records = JSON.parse((await rig.rnnp(["cache", "ls", "--json"])).stdout).records as {
       stage: string;
     }[];
     assert.deepEqual(
       records.map((r) => r.stage),
       ["small"],
     );
-    assert.equal(cli(["cache", "verify"], dir).code, 0);
-    const again = JSON.parse(cli(["run", "k.rnnp", "--json"], dir).stdout).stages as {
+    assert.equal((await rig.rnnp(["cache", "verify"])).code, 0);
+    gate.open();
+    const again = JSON.parse(
+      rig.spawnSync(["run", "k.rnnp", "--json"], { nodeArgs: GATE_KIND }).stdout,
+    ).stages as {
       name: string;
       status: string;
     }[];

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { cli, cliAsync, NAMES_CSV, tempDir, writeFiles } from "../helpers.js";
+import { NAMES_CSV } from "../helpers.js";
+import { Rig } from "../rig.js";
 import {
   freePort,
   nginxBinary,
@@ -27,14 +28,14 @@ interface Row {
   source?: string;
   where?: string;
 }
+const STAGES = ["raw", "low", "parts", "preview"];
+/** Every stage of the pipeline, with the given status. */
+const all = (status: string) => STAGES.map((name) => [name, status]);
+const statuses = (stdout: string) => rows(stdout).map((s) => [s.name, s.status]);
 const rows = (stdout: string) => (JSON.parse(stdout) as { stages: Row[] }).stages;
 
 /** A "machine": its own directory and cache, the same pipeline and data. */
-function machine(): string {
-  const dir = tempDir();
-  writeFiles(dir, { "d.csv": NAMES_CSV, "p.rnnp": PIPELINE });
-  return dir;
-}
+const machine = () => new Rig().write({ "d.csv": NAMES_CSV, "p.rnnp": PIPELINE });
 
 // CI installs nginx (.ci/run, which fails when any test was skipped); elsewhere these tests are
 // skipped and say why.
@@ -52,15 +53,17 @@ describe("remote cache against a real nginx (WebDAV PUT)", {
     removeNginxRoot(server);
   });
 
-  it("machine A runs and pushes; machine B, with an empty cache, executes nothing", () => {
+  it("machine A runs and pushes; machine B, with an empty cache, executes nothing", async () => {
     const a = machine();
-    const ran = cli(["run", "p.rnnp", "--json", "--remote", server.url, "--remote-write"], a);
+    const ran = await a.rnnp(["run", "p.rnnp", "--json", "--remote", server.url, "--remote-write"]);
     assert.equal(ran.code, 0, ran.stderr);
-    assert.ok(rows(ran.stdout).every((s) => s.status === "ran"));
+    assert.deepEqual(statuses(ran.stdout), all("ran"));
     assert.ok(readdirSync(join(server.root, "cache", "records")).length >= 4);
 
     const b = machine();
-    const status = rows(cli(["status", "p.rnnp", "--json", "--remote", server.url], b).stdout);
+    const status = rows(
+      (await b.rnnp(["status", "p.rnnp", "--json", "--remote", server.url])).stdout,
+    );
     assert.deepEqual(
       status.map((s) => [s.status, s.where]),
       [
@@ -72,10 +75,10 @@ describe("remote cache against a real nginx (WebDAV PUT)", {
       "status tells remote hits",
     );
     assert.match(
-      cli(["status", "p.rnnp", "--remote", server.url], b).stdout,
+      (await b.rnnp(["status", "p.rnnp", "--remote", server.url])).stdout,
       /fresh \(remote\) +raw/,
     );
-    const fetched = cli(["run", "p.rnnp", "--json"], b, { RNNP_REMOTE: server.url });
+    const fetched = await b.rnnp(["run", "p.rnnp", "--json"], { env: { RNNP_REMOTE: server.url } });
     assert.equal(fetched.code, 0, fetched.stderr);
     assert.deepEqual(
       rows(fetched.stdout).map((s) => [s.status, s.source]),
@@ -86,21 +89,22 @@ describe("remote cache against a real nginx (WebDAV PUT)", {
         ["cached", "remote"],
       ],
     );
-    const local = rows(cli(["run", "p.rnnp", "--json"], b).stdout);
-    assert.ok(
-      local.every((s) => s.status === "cached" && s.source === undefined),
+    const local = rows((await b.rnnp(["run", "p.rnnp", "--json"])).stdout);
+    assert.deepEqual(
+      local.map((s) => [s.name, s.status, s.source]),
+      STAGES.map((n) => [n, "cached", undefined]),
       "now local hits, without the remote",
     );
-    assert.equal(cli(["cache", "verify"], b).code, 0);
+    assert.equal((await b.rnnp(["cache", "verify"])).code, 0);
   });
 
-  it("read-only machines upload nothing; rnnp.config.json configures the remote", () => {
+  it("read-only machines upload nothing; rnnp.config.json configures the remote", async () => {
     const c = machine();
-    writeFiles(c, {
+    c.write({
       "rnnp.config.json": JSON.stringify({ remote: { url: server.url, mode: "read" } }),
     });
     const before = readdirSync(join(server.root, "cache", "records")).length;
-    const r = rows(cli(["run", "p.rnnp", "--json", "-P", "n=1"], c).stdout);
+    const r = rows((await c.rnnp(["run", "p.rnnp", "--json", "-P", "n=1"])).stdout);
     assert.deepEqual(
       r.map((s) => s.status),
       ["cached", "cached", "cached", "ran"],
@@ -108,11 +112,21 @@ describe("remote cache against a real nginx (WebDAV PUT)", {
     assert.equal(readdirSync(join(server.root, "cache", "records")).length, before);
   });
 
-  it("a tampered blob on the server is detected: the stage is recomputed, and a writer repairs the blob", () => {
+  it("a tampered blob on the server is detected: the stage is recomputed, and a writer repairs the blob", async () => {
     const a = machine();
     const pushed = JSON.parse(
-      cli(["run", "p.rnnp", "--json", "--remote", server.url, "--remote-write", "-P", "n=2"], a)
-        .stdout,
+      (
+        await a.rnnp([
+          "run",
+          "p.rnnp",
+          "--json",
+          "--remote",
+          server.url,
+          "--remote-write",
+          "-P",
+          "n=2",
+        ])
+      ).stdout,
     ) as { stages: { name: string; key: string }[] };
     const key = pushed.stages.find((s) => s.name === "preview")!.key;
     const record = JSON.parse(
@@ -126,10 +140,16 @@ describe("remote cache against a real nginx (WebDAV PUT)", {
       Buffer.concat([good.subarray(0, good.length - 1), Buffer.from([good[good.length - 1]! ^ 1])]),
     );
     const b = machine();
-    const r = cli(
-      ["run", "p.rnnp", "--json", "-P", "n=2", "--remote", server.url, "--remote-write"],
-      b,
-    );
+    const r = await b.rnnp([
+      "run",
+      "p.rnnp",
+      "--json",
+      "-P",
+      "n=2",
+      "--remote",
+      server.url,
+      "--remote-write",
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const preview = rows(r.stdout).find((s) => s.name === "preview")!;
     assert.equal(preview.status, "ran", "recomputed, not served");
@@ -140,22 +160,25 @@ describe("remote cache against a real nginx (WebDAV PUT)", {
     assert.deepEqual(readFileSync(blob), good, "the writer put the right bytes back");
   });
 
-  it("records signed with another key are ignored", () => {
+  it("records signed with another key are ignored", async () => {
     const a = machine();
-    cli(["run", "p.rnnp", "--remote", server.url, "--remote-write", "-P", "n=5"], a, {
-      RNNP_CACHE_KEY: "alpha",
+    await a.rnnp(["run", "p.rnnp", "--remote", server.url, "--remote-write", "-P", "n=5"], {
+      env: {
+        RNNP_CACHE_KEY: "alpha",
+      },
     });
     const b = machine();
-    const r = cli(["run", "p.rnnp", "--json", "-P", "n=5", "--remote", server.url], b, {
-      RNNP_CACHE_KEY: "beta",
+    const r = await b.rnnp(["run", "p.rnnp", "--json", "-P", "n=5", "--remote", server.url], {
+      env: {
+        RNNP_CACHE_KEY: "beta",
+      },
     });
     assert.equal(r.code, 0);
     assert.equal(rows(r.stdout).find((s) => s.name === "preview")!.status, "ran");
     assert.match(r.stderr, /has a wrong signature/);
-    const ok = cli(
+    const ok = await b.rnnp(
       ["run", "p.rnnp", "--json", "-P", "n=5", "--remote", server.url, "--cache", "other"],
-      b,
-      { RNNP_CACHE_KEY: "alpha" },
+      { env: { RNNP_CACHE_KEY: "alpha" } },
     );
     assert.equal(rows(ok.stdout).find((s) => s.name === "preview")!.source, "remote");
   });
@@ -163,37 +186,36 @@ describe("remote cache against a real nginx (WebDAV PUT)", {
   it("a server stopped mid-run leaves a correct local result, with one warning", async () => {
     const big = machine();
     const lines = Array.from({ length: 200_000 }, (_, i) => `n${i},${i % 2 ? "a" : "b"},${i}`);
-    writeFiles(big, {
+    big.write({
       "big.csv": `name,label,score\n${lines.join("\n")}\n`,
       "big.rnnp": PIPELINE.replace('path: "d.csv"', 'path: "big.csv"').replace(
         "pipeline remote",
         "pipeline bigremote",
       ),
     });
-    const run = cliAsync(
-      ["run", "big.rnnp", "--json", "--remote", server.url, "--remote-write"],
-      big,
-    );
+    // A real process, so that the server stops while the run is busy (not between two awaits).
+    const run = big.spawn(["run", "big.rnnp", "--json", "--remote", server.url, "--remote-write"]);
     // Stop the server while the run is busy, then bring it back for the other tests.
     await new Promise((r) => setTimeout(r, 400));
     await server.stop();
     const r = await run;
     await server.start();
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(rows(r.stdout).every((s) => s.status === "ran"));
+    assert.deepEqual(statuses(r.stdout), all("ran"));
     assert.ok((r.stderr.match(/unreachable/g) ?? []).length <= 1, r.stderr);
-    assert.equal(cli(["cache", "verify"], big).code, 0);
-    assert.ok(
-      rows(cli(["run", "big.rnnp", "--json"], big).stdout).every((s) => s.status === "cached"),
+    assert.equal((await big.rnnp(["cache", "verify"])).code, 0);
+    assert.deepEqual(
+      statuses((await big.rnnp(["run", "big.rnnp", "--json"])).stdout),
+      all("cached"),
     );
   });
 
   it("a server that is down from the start: one warning, a normal local run", async () => {
     const d = machine();
     const closed = `http://127.0.0.1:${await freePort()}/none`;
-    const r = cli(["run", "p.rnnp", "--json", "--remote", closed, "--remote-write"], d);
+    const r = await d.rnnp(["run", "p.rnnp", "--json", "--remote", closed, "--remote-write"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(rows(r.stdout).every((s) => s.status === "ran"));
+    assert.deepEqual(statuses(r.stdout), all("ran"));
     assert.equal(
       r.stderr.split(
         `remote cache ${closed} is unreachable (ECONNREFUSED); going on with the local cache only`,

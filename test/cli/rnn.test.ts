@@ -7,7 +7,8 @@ import { describeRuntime } from "../../src/runtime/descriptor.js";
 import { loadTf } from "../../src/numerics/tf.js";
 import { encodeTexts } from "../../src/kinds/encode.js";
 import type { TextEncoding } from "../../src/artifacts/sequences.js";
-import { cli, cliAsync, ROOT, tempDir, writeFiles } from "../helpers.js";
+import { ROOT } from "../helpers.js";
+import { Rig } from "../rig.js";
 
 /** The first-names pipeline, shrunk for tests: 600 names, a small LSTM, two epochs, cpu backend. */
 const names = (pkg: string) =>
@@ -44,65 +45,64 @@ const stages = (stdout: string) => (JSON.parse(stdout) as { stages: StageRow[] }
 const statusOf = (stdout: string) =>
   Object.fromEntries(stages(stdout).map((s) => [s.name, s.status]));
 
-function project(): string {
-  const dir = tempDir();
-  writeFiles(dir, { "names.rnnp": PIPELINE });
-  return dir;
-}
+const STAGES = [
+  "raw",
+  "few",
+  "names",
+  "parts",
+  "vocab",
+  "seqs",
+  "net",
+  "fit",
+  "report",
+  "exported",
+];
+const everyStage = (status: string) => Object.fromEntries(STAGES.map((n) => [n, status]));
 
-/** Output digests of every stage, from the cache records its run made. */
-function digests(dir: string, run: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const s of stages(run)) {
-    const record = JSON.parse(cli(["cache", "show", s.key!, "--json"], dir).stdout) as {
-      outputs: Record<string, { digest: string }>;
-    };
-    for (const [o, ref] of Object.entries(record.outputs)) out[`${s.name}.${o}`] = ref.digest;
-  }
-  return out;
-}
+const project = () => new Rig().write({ "names.rnnp": PIPELINE });
 
 describe("an RNN pipeline end to end", () => {
-  const dir = project();
-  const track = join(dir, "imports.log");
-  const first = cli(["run", "names.rnnp", "--json"], dir, { RNNP_TRACK_IMPORTS: track }, [
-    "--import",
-    join(ROOT, "test/fixtures/track-imports.mjs"),
-  ]);
+  const rig = project();
+  const track = rig.path("imports.log");
+  // Real processes where the process is the point: which modules a run imports.
+  const first = rig.spawnSync(["run", "names.rnnp", "--json"], {
+    env: { RNNP_TRACK_IMPORTS: track },
+    nodeArgs: ["--import", join(ROOT, "test/fixtures/track-imports.mjs")],
+  });
 
-  it("trains, evaluates and exports; the report has an accuracy", () => {
+  it("trains, evaluates and exports; the report has an accuracy", async () => {
     assert.equal(first.code, 0, first.stderr);
-    assert.ok(Object.values(statusOf(first.stdout)).every((s) => s === "ran"));
+    assert.deepEqual(statusOf(first.stdout), everyStage("ran"));
     assert.match(
       readFileSync(track, "utf8"),
       /@tensorflow\/tfjs/,
       "the import tracker sees TF.js when a stage computes",
     );
-    const show = cli(["show", "report", "names.rnnp"], dir);
+    const show = await rig.rnnp(["show", "report", "names.rnnp"]);
     assert.match(show.stdout, /accuracy +0\.\d+/);
     assert.match(show.stdout, /confusion \(rows: true class, columns: predicted\)/);
     assert.match(
-      cli(["show", "fit", "names.rnnp"], dir).stdout,
+      (await rig.rnnp(["show", "fit", "names.rnnp"])).stdout,
       /epoch +loss +accuracy +val_loss +val_accuracy +lr +\|grad\|\n +1 /,
     );
     assert.ok(
-      existsSync(join(dir, "out/model/model.json")) &&
-        existsSync(join(dir, "out/model/weights.bin")),
+      existsSync(rig.path("out/model/model.json")) && existsSync(rig.path("out/model/weights.bin")),
     );
   });
 
-  it("a rerun is fully cached and never loads TensorFlow.js", () => {
-    const quiet = join(dir, "imports-cached.log");
-    const again = cli(["run", "names.rnnp", "--json"], dir, { RNNP_TRACK_IMPORTS: quiet }, [
-      "--import",
-      join(ROOT, "test/fixtures/track-imports.mjs"),
-    ]);
-    assert.ok(Object.values(statusOf(again.stdout)).every((s) => s === "cached"));
+  it("a rerun is fully cached and never loads TensorFlow.js", async () => {
+    const quiet = rig.path("imports-cached.log");
+    const again = rig.spawnSync(["run", "names.rnnp", "--json"], {
+      env: { RNNP_TRACK_IMPORTS: quiet },
+      nodeArgs: ["--import", join(ROOT, "test/fixtures/track-imports.mjs")],
+    });
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(statusOf(again.stdout), everyStage("cached"));
     assert.equal(existsSync(quiet), false, "no @tensorflow module was resolved");
   });
 
-  it("changing epochs reruns train and what depends on it, nothing else", () => {
-    const r = cli(["run", "names.rnnp", "--json", "-P", "epochs=3"], dir);
+  it("changing epochs reruns train and what depends on it, nothing else", async () => {
+    const r = await rig.rnnp(["run", "names.rnnp", "--json", "-P", "epochs=3"]);
     assert.deepEqual(statusOf(r.stdout), {
       raw: "cached",
       few: "cached",
@@ -120,9 +120,10 @@ describe("an RNN pipeline end to end", () => {
   it("two fresh processes with empty caches produce identical artifacts", async () => {
     const a = project();
     const b = project();
+    // Fresh processes: nothing a process keeps between runs may change the bytes.
     const [ra, rb] = await Promise.all([
-      cliAsync(["run", "names.rnnp", "--json"], a),
-      cliAsync(["run", "names.rnnp", "--json"], b),
+      a.spawn(["run", "names.rnnp", "--json"]),
+      b.spawn(["run", "names.rnnp", "--json"]),
     ]);
     assert.equal(ra.code, 0, ra.stderr);
     assert.equal(rb.code, 0, rb.stderr);
@@ -131,22 +132,22 @@ describe("an RNN pipeline end to end", () => {
       stages(first.stdout).map((s) => s.key),
       "same keys as the first run",
     );
-    const da = digests(a, ra.stdout);
-    assert.deepEqual(digests(b, rb.stdout), da);
-    assert.deepEqual(digests(dir, first.stdout), da);
+    const da = await a.digests(stages(ra.stdout));
+    assert.deepEqual(await b.digests(stages(rb.stdout)), da);
+    assert.deepEqual(await rig.digests(stages(first.stdout)), da);
     assert.deepEqual(
-      readFileSync(join(a, "out/model/weights.bin")),
-      readFileSync(join(b, "out/model/weights.bin")),
+      readFileSync(a.path("out/model/weights.bin")),
+      readFileSync(b.path("out/model/weights.bin")),
     );
   });
 
   it("the exported model loads with tf.loadLayersModel over HTTP (as in a browser) and predicts what rnnp predict does", async () => {
     assert.equal(
-      statusOf(cli(["run", "names.rnnp", "--json"], dir).stdout).exported,
+      statusOf((await rig.rnnp(["run", "names.rnnp", "--json"])).stdout).exported,
       "cached",
       "back to epochs = 2: the export is rewritten from the cache",
     );
-    const out = join(dir, "out/model");
+    const out = rig.path("out/model");
     const server = createServer((req, res) => {
       const file = join(out, (req.url ?? "/").slice(1));
       if (!existsSync(file)) return void res.writeHead(404).end();
@@ -169,11 +170,11 @@ describe("an RNN pipeline end to end", () => {
       const probs = (
         model.predict(
           tf.tensor2d(set.x as Int32Array, set.shape as [number, number], "int32"),
-        ) as import("@tensorflow/tfjs").Tensor
+        ) as import("../../src/runtime/tfjs.js").Tensor
       ).arraySync() as number[][];
       const predicted = JSON.parse(
-        cli(
-          [
+        (
+          await rig.rnnp([
             "predict",
             "names.rnnp",
             "--stage",
@@ -182,8 +183,7 @@ describe("an RNN pipeline end to end", () => {
             "--json",
             "--top",
             "2",
-          ],
-          dir,
+          ])
         ).stdout,
       ) as { results: { input: string; predictions: { label: string; p: number }[] }[] };
       inputs.forEach((text, i) => {
@@ -197,18 +197,20 @@ describe("an RNN pipeline end to end", () => {
     }
   });
 
-  it("an export directory that was deleted or edited is restored from the cache", () => {
-    const weights = join(dir, "out/model/weights.bin");
+  it("an export directory that was deleted or edited is restored from the cache", async () => {
+    const weights = rig.path("out/model/weights.bin");
     const original = readFileSync(weights);
-    writeFiles(dir, { "out/model/weights.bin": "tampered" });
-    const r = cli(["run", "names.rnnp", "--json"], dir);
+    rig.write({ "out/model/weights.bin": "tampered" });
+    const r = await rig.rnnp(["run", "names.rnnp", "--json"]);
     assert.equal(statusOf(r.stdout).exported, "cached");
     assert.deepEqual(readFileSync(weights), original);
   });
 
-  it("the backend is in the keys of the stages whose bytes depend on it, and only theirs", () => {
-    const cpu = stages(cli(["status", "names.rnnp", "--json"], dir).stdout);
-    const wasm = stages(cli(["status", "names.rnnp", "--json", "--backend", "wasm"], dir).stdout);
+  it("the backend is in the keys of the stages whose bytes depend on it, and only theirs", async () => {
+    const cpu = stages((await rig.rnnp(["status", "names.rnnp", "--json"])).stdout);
+    const wasm = stages(
+      (await rig.rnnp(["status", "names.rnnp", "--json", "--backend", "wasm"])).stdout,
+    );
     const changed = cpu.filter((s, i) => s.key !== wasm[i]!.key).map((s) => s.name);
     assert.deepEqual(changed, ["fit", "report", "exported"]);
     assert.equal(
@@ -222,13 +224,15 @@ describe("an RNN pipeline end to end", () => {
     );
   });
 
-  it("recurrent layers run on the fused kernels (said in the run output); TF.js's cells are a choice with keys of their own", () => {
+  it("recurrent layers run on the fused kernels (said in the run output); TF.js's cells are a choice with keys of their own", async () => {
     assert.match(
       first.stderr,
       /fit: fused kernels \((native \w+|wasm simd), \d+ threads?.*\): lstm_2\n/,
     );
-    const fused = stages(cli(["status", "names.rnnp", "--json"], dir).stdout);
-    const cells = stages(cli(["status", "names.rnnp", "--json", "--kernels", "tfjs"], dir).stdout);
+    const fused = stages((await rig.rnnp(["status", "names.rnnp", "--json"])).stdout);
+    const cells = stages(
+      (await rig.rnnp(["status", "names.rnnp", "--json", "--kernels", "tfjs"])).stdout,
+    );
     assert.deepEqual(
       fused.filter((s, i) => s.key !== cells[i]!.key).map((s) => s.name),
       ["fit", "report", "exported"],
@@ -237,17 +241,17 @@ describe("an RNN pipeline end to end", () => {
       cells.find((s) => s.name === "fit")!.reason!,
       /numeric runtime cpu tfjs [\d.]+, rnnp-fused [0-9a-f]{16}, ops \d+ -> cpu tfjs [\d.]+$/,
     );
-    writeFiles(dir, {
+    rig.write({
       "cells.rnnp": PIPELINE.replace('backend "cpu"', 'backend "cpu"\n  kernels "tfjs"'),
     });
     assert.deepEqual(
-      stages(cli(["status", "cells.rnnp", "--json"], dir).stdout).map((s) => s.key),
+      stages((await rig.rnnp(["status", "cells.rnnp", "--json"])).stdout).map((s) => s.key),
       cells.map((s) => s.key),
     );
   });
 
-  it("the tensorflow backend without @tensorflow/tfjs-node fails with a clear message", () => {
-    const r = cli(["run", "names.rnnp", "--backend", "tensorflow"], dir);
+  it("the tensorflow backend without @tensorflow/tfjs-node fails with a clear message", async () => {
+    const r = await rig.rnnp(["run", "names.rnnp", "--backend", "tensorflow"]);
     assert.equal(r.code, 1);
     assert.match(
       r.stderr,
@@ -256,20 +260,24 @@ describe("an RNN pipeline end to end", () => {
     assert.match(r.stderr, /npm install @tensorflow\/tfjs-node/);
   });
 
-  it("a loss that becomes NaN fails the stage, names epoch and batch, and caches nothing of it", () => {
-    const r = cli(["run", "names.rnnp", "--json", "-P", "lr=1e38", "-P", "epochs=4"], dir);
+  it("a loss that becomes NaN fails the stage, names epoch and batch, and caches nothing of it", async () => {
+    const r = await rig.rnnp(["run", "names.rnnp", "--json", "-P", "lr=1e38", "-P", "epochs=4"]);
     assert.equal(r.code, 1);
     assert.equal(statusOf(r.stdout).fit, "failed");
     assert.match(r.stderr, /the loss became (NaN|Infinity) at epoch \d, batch \d+ of \d+/);
     assert.match(r.stderr, /hint: lower the learning rate, set clipNorm/);
     const fitKey = stages(r.stdout).find((s) => s.name === "fit")!.key!;
-    assert.equal(cli(["cache", "show", fitKey], dir).code, 1, "no record for the failed stage");
+    assert.equal(
+      (await rig.rnnp(["cache", "show", fitKey])).code,
+      1,
+      "no record for the failed stage",
+    );
   });
 });
 
 describe("token-per-step targets", () => {
-  it("trains a tagger (lower -> upper case) and reports token accuracy and edit-distance error rate", () => {
-    const dir = tempDir();
+  it("trains a tagger (lower -> upper case) and reports token accuracy and edit-distance error rate", async () => {
+    const rig = new Rig();
     const words = [
       "cab",
       "bad",
@@ -291,7 +299,7 @@ describe("token-per-step targets", () => {
     const rows = Array.from({ length: 120 }, (_, i) => words[i % words.length]!).map(
       (w) => `${w},${w.toUpperCase()}`,
     );
-    writeFiles(dir, {
+    rig.write({
       "w.csv": `word,upper\n${rows.join("\n")}\n`,
       "tag.rnnp": `pipeline tag {
   seed 3
@@ -311,22 +319,22 @@ describe("token-per-step targets", () => {
 }
 `,
     });
-    const r = cli(["run", "tag.rnnp", "--json"], dir);
+    const r = await rig.rnnp(["run", "tag.rnnp", "--json"]);
     assert.equal(r.code, 0, r.stderr);
-    const show = cli(["show", "report", "tag.rnnp"], dir).stdout;
+    const show = (await rig.rnnp(["show", "report", "tag.rnnp"])).stdout;
     const metric = (name: string) => Number(new RegExp(`${name} +([\\d.e-]+)`).exec(show)![1]);
     assert.ok(metric("tokenAccuracy") > 0.9, show);
     assert.ok(metric("editErrorRate") < 0.15, show);
     assert.match(show, /sequenceAccuracy/);
     const predicted = JSON.parse(
-      cli(["predict", "tag.rnnp", "--stage", "fit", "-i", "bead", "--json"], dir).stdout,
+      (await rig.rnnp(["predict", "tag.rnnp", "--stage", "fit", "-i", "bead", "--json"])).stdout,
     ) as { results: { predictions: { output: string }[] }[] };
     assert.equal(predicted.results[0]!.predictions[0]!.output, "BEAD");
   });
 
-  it("a tagger must end with token probabilities at every step (checked before running)", () => {
-    const dir = tempDir();
-    writeFiles(dir, {
+  it("a tagger must end with token probabilities at every step (checked before running)", async () => {
+    const rig = new Rig();
+    rig.write({
       "w.csv": "word,upper\nab,AB\n",
       "bad.rnnp": `pipeline bad {
   stage raw = load.csv(path: "w.csv", text: "word")
@@ -341,7 +349,7 @@ describe("token-per-step targets", () => {
 }
 `,
     });
-    const r = cli(["validate", "bad.rnnp"], dir);
+    const r = await rig.rnnp(["validate", "bad.rnnp"]);
     assert.equal(r.code, 2);
     assert.match(
       r.stderr,

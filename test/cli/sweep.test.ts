@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { workerThreads } from "../../src/cli/commands/run.js";
 import { checkSource } from "../../src/lang/load.js";
-import { cli, cliAsync, ROOT, tempDir, writeFiles } from "../helpers.js";
+import { ROOT } from "../helpers.js";
+import { Rig } from "../rig.js";
 
 const names = (pkg: string) =>
   JSON.stringify(join(ROOT, "node_modules", "@stdlib", pkg, "data", "names.txt"));
@@ -36,10 +37,9 @@ interface Row {
 const rows = (stdout: string) => (JSON.parse(stdout) as { stages: Row[] }).stages;
 
 describe("sweeps", () => {
-  it("fan out only the stages that depend on swept params; shared stages are computed once", () => {
-    const dir = tempDir();
-    writeFiles(dir, { "s.rnnp": PIPELINE });
-    const r = cli(["run", "s.rnnp", "--json"], dir);
+  it("fan out only the stages that depend on swept params; shared stages are computed once", async () => {
+    const rig = new Rig().write({ "s.rnnp": PIPELINE });
+    const r = await rig.rnnp(["run", "s.rnnp", "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const names = rows(r.stdout).map((s) => s.name);
     assert.deepEqual(names.slice(0, 5), ["raw", "few", "parts", "vocab", "seqs"]);
@@ -58,8 +58,8 @@ describe("sweeps", () => {
     );
     assert.equal(names.filter((n) => n.startsWith("report")).length, 4);
     // Shared stages have the keys they would have without the sweep.
-    writeFiles(dir, { "plain.rnnp": PIPELINE.replace(/ {2}sweep .*\n/, "") });
-    const plain = rows(cli(["run", "plain.rnnp", "--json"], dir).stdout);
+    rig.write({ "plain.rnnp": PIPELINE.replace(/ {2}sweep .*\n/, "") });
+    const plain = rows((await rig.rnnp(["run", "plain.rnnp", "--json"])).stdout);
     const swept = rows(r.stdout);
     for (const n of ["raw", "few", "parts", "vocab", "seqs"])
       assert.equal(plain.find((s) => s.name === n)!.key, swept.find((s) => s.name === n)!.key, n);
@@ -68,20 +68,21 @@ describe("sweeps", () => {
       swept.find((s) => s.name === "fit[units=4,lr=0.01]")!.key,
       "the default variant is the unswept stage",
     );
-    assert.ok(
-      plain.every((s) => s.status === "cached"),
+    assert.deepEqual(
+      plain.map((s) => [s.name, s.status]),
+      ["raw", "few", "parts", "vocab", "seqs", "net", "fit", "report"].map((n) => [n, "cached"]),
       "so the unswept run is all cache hits",
     );
 
     // rnnp compare: variants x metrics, sortable, as a table, JSON and CSV.
-    const table = cli(["compare", "s.rnnp", "--sort", "accuracy"], dir);
+    const table = await rig.rnnp(["compare", "s.rnnp", "--sort", "accuracy"]);
     assert.equal(table.code, 0, table.stderr);
     assert.match(
       table.stdout,
       /^stage +units +lr +accuracy +macroF1 +macroPrecision +macroRecall +microF1 +baseline +skill\n(report +\d +0\.0\d +[\d.]+.* majority 0\.55 +-?[\d.]+\n){4}no variant chosen: the trained models have no val_loss/,
     );
     const json = JSON.parse(
-      cli(["compare", "s.rnnp", "--json", "--sort", "accuracy"], dir).stdout,
+      (await rig.rnnp(["compare", "s.rnnp", "--json", "--sort", "accuracy"])).stdout,
     ) as {
       sweep: Record<string, number[]>;
       rows: { variant: Record<string, number>; metrics: Record<string, number> }[];
@@ -92,7 +93,7 @@ describe("sweeps", () => {
       acc,
       [...acc].sort((a, b) => b - a),
     );
-    const csv = cli(["compare", "s.rnnp", "--csv"], dir).stdout.trim().split("\n");
+    const csv = (await rig.rnnp(["compare", "s.rnnp", "--csv"])).stdout.trim().split("\n");
     assert.equal(
       csv[0],
       "stage,units,lr,accuracy,macroF1,macroPrecision,macroRecall,microF1,baseline,skill",
@@ -101,7 +102,7 @@ describe("sweeps", () => {
 
     // -P pins a swept param; --stage takes a base name for all its variants.
     const pinned = rows(
-      cli(["run", "s.rnnp", "--json", "-P", "units=8", "--stage", "fit"], dir).stdout,
+      (await rig.rnnp(["run", "s.rnnp", "--json", "-P", "units=8", "--stage", "fit"])).stdout,
     );
     assert.deepEqual(
       pinned.filter((s) => s.name.startsWith("fit")).map((s) => [s.name, s.status]),
@@ -111,45 +112,36 @@ describe("sweeps", () => {
       ],
     );
     assert.match(
-      cli(["show", "fit", "s.rnnp"], dir).stderr,
+      (await rig.rnnp(["show", "fit", "s.rnnp"])).stderr,
       /`fit` is swept: name one of its variants \(fit\[units=4,lr=0\.01\], /,
     );
-    assert.equal(cli(["show", "report[units=8,lr=0.03]", "s.rnnp"], dir).code, 0);
+    assert.equal((await rig.rnnp(["show", "report[units=8,lr=0.03]", "s.rnnp"])).code, 0);
   });
 
   it("--jobs 2 runs variants in worker processes and gives the same bytes as --jobs 1", async () => {
-    const one = tempDir();
-    const two = tempDir();
-    writeFiles(one, { "s.rnnp": PIPELINE });
-    writeFiles(two, { "s.rnnp": PIPELINE });
+    const one = new Rig().write({ "s.rnnp": PIPELINE });
+    const two = new Rig().write({ "s.rnnp": PIPELINE });
+    // Real processes: --jobs forks workers, and the two builds must not share a process's state.
     const [a, b] = await Promise.all([
-      cliAsync(["run", "s.rnnp", "--json"], one),
-      cliAsync(["run", "s.rnnp", "--json", "--jobs", "2"], two),
+      one.spawn(["run", "s.rnnp", "--json"]),
+      two.spawn(["run", "s.rnnp", "--json", "--jobs", "2"]),
     ]);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
-    const digests = (dir: string, stdout: string) =>
-      rows(stdout).map(
-        (s) =>
-          (
-            JSON.parse(cli(["cache", "show", s.key, "--json"], dir).stdout) as {
-              outputs: Record<string, { digest: string }>;
-            }
-          ).outputs,
-      );
     assert.deepEqual(
       rows(b.stdout).map((s) => s.key),
       rows(a.stdout).map((s) => s.key),
     );
-    assert.deepEqual(digests(two, b.stdout), digests(one, a.stdout));
+    assert.deepEqual(await two.digests(rows(b.stdout)), await one.digests(rows(a.stdout)));
+    const rerun = rows((await two.rnnp(["run", "s.rnnp", "--jobs", "2", "--json"])).stdout);
     assert.deepEqual(
-      cli(["run", "s.rnnp", "--jobs", "2", "--json"], two).stdout.includes('"ran"'),
-      false,
+      rerun.map((s) => [s.name, s.status]),
+      rows(b.stdout).map((s) => [s.name, "cached"]),
       "a rerun is fully cached",
     );
   });
 
-  it("--jobs shares the cores out among the workers' kernel threads, unless RNNP_THREADS is set", () => {
+  it("--jobs shares the cores out among the workers' kernel threads, unless RNNP_THREADS is set", async () => {
     assert.deepEqual(
       [1, 2, 3].map((jobs) => workerThreads(jobs, 2, undefined)),
       ["2", "1", "1"],
@@ -158,7 +150,7 @@ describe("sweeps", () => {
     assert.equal(workerThreads(2, 2, "2"), "2");
   });
 
-  it("diagnostics: unknown params, values that are not lists", () => {
+  it("diagnostics: unknown params, values that are not lists", async () => {
     const diags = (sweep: string) =>
       checkSource(PIPELINE.replace(/sweep \{.*\}/, sweep), "s.rnnp")
         .diagnostics.filter((d) => d.severity === "error")

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { LayersModel, Tensor } from "@tensorflow/tfjs";
+import type { LayersModel, Tensor } from "../../src/runtime/tfjs.js";
 import { describeRuntime } from "../../src/runtime/descriptor.js";
 import { decode, type inferenceModels } from "../../src/numerics/seq2seq.js";
 import { loadTf, type TF } from "../../src/numerics/tf.js";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import type { LayersModel, Tensor, Variable } from "@tensorflow/tfjs";
+import type { LayersModel, Tensor, Variable } from "../../src/runtime/tfjs.js";
 import seedrandom from "seedrandom";
 import { backward, CELLS, forward } from "../../src/numerics/fused/cells.js";
 import { describeFusion, fuse } from "../../src/numerics/fused/fuse.js";
@@ -54,15 +54,16 @@ function build(tf: TF, c: Case): LayersModel {
   let h = c.masked
     ? (L.embedding({ inputDim: VOCAB, outputDim: F, maskZero: true }).apply(
         input,
-      ) as import("@tensorflow/tfjs").SymbolicTensor)
+      ) as import("../../src/runtime/tfjs.js").SymbolicTensor)
     : input;
-  if (c.stacked) h = layer(true, "first").apply(h) as import("@tensorflow/tfjs").SymbolicTensor;
+  if (c.stacked)
+    h = layer(true, "first").apply(h) as import("../../src/runtime/tfjs.js").SymbolicTensor;
   const last = c.bidirectional
     ? L.bidirectional({ layer: layer(c.sequences ?? false, "inner") as never, mergeMode: "concat" })
     : layer(c.sequences ?? false, "last");
   const out = last.apply(h) as
-    | import("@tensorflow/tfjs").SymbolicTensor
-    | import("@tensorflow/tfjs").SymbolicTensor[];
+    | import("../../src/runtime/tfjs.js").SymbolicTensor
+    | import("../../src/runtime/tfjs.js").SymbolicTensor[];
   // With returnState, every output (the sequence or last output, and the states) feeds the loss.
   const outputs = Array.isArray(out) ? out : [out];
   const model = tf.model({ inputs: input, outputs });
@@ -109,7 +110,7 @@ function outputsAndGradients(
           ),
         ),
       ),
-    ) as import("@tensorflow/tfjs").Scalar;
+    ) as import("../../src/runtime/tfjs.js").Scalar;
   }, wrt);
   Math.random = original;
   return { outputs, grads: wrt.map((v) => grads[v.name]!.dataSync() as Float32Array) };
@@ -210,11 +211,13 @@ describe("a recurrent layer with several outputs runs once per batch", async () 
       }) as never,
       mergeMode: "concat",
     });
-    const [, hf, cf, hb, cb] = bi.apply(input) as import("@tensorflow/tfjs").SymbolicTensor[];
+    const [, hf, cf, hb, cb] = bi.apply(
+      input,
+    ) as import("../../src/runtime/tfjs.js").SymbolicTensor[];
     const states = [
       tf.layers.concatenate().apply([hf!, hb!]),
       tf.layers.concatenate().apply([cf!, cb!]),
-    ] as import("@tensorflow/tfjs").SymbolicTensor[];
+    ] as import("../../src/runtime/tfjs.js").SymbolicTensor[];
     const model = tf.model({ inputs: input, outputs: states });
     const random = seedrandom("once");
     const x = tf.variable(

@@ -4,7 +4,7 @@
 // read the declarations.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { LayersModel } from "@tensorflow/tfjs";
+import type { LayersModel } from "../../src/runtime/tfjs.js";
 import { p } from "../../src/stages/schema.js";
 import { describeFusion, fuse } from "../../src/numerics/fused/fuse.js";
 import { INIT, initialWeights, weightInits } from "../../src/numerics/init.js";
@@ -309,8 +309,8 @@ describe("seq2seq: built from the declarations, decoded by structure", () => {
       assert.equal(m.cell, parts.decoder[1]!.call);
       assert.equal(m.size, size);
       const states = m.encoder.apply(tf.tensor2d([[1, 2, 3]], [1, 3], "int32")) as
-        | import("@tensorflow/tfjs").Tensor
-        | import("@tensorflow/tfjs").Tensor[];
+        | import("../../src/runtime/tfjs.js").Tensor
+        | import("../../src/runtime/tfjs.js").Tensor[];
       const list = Array.isArray(states) ? states : [states];
       assert.deepEqual(
         list.map((s) => s.shape),

@@ -32,7 +32,7 @@ it("wasm with rnnp's kernels: products with a transposed operand go through a tr
     });
     const A = tf.tensor3d(a, [batch, M, K]);
     const B = tf.tensor3d(b, [batch, K, N]);
-    const swap = (t: import("@tensorflow/tfjs").Tensor3D) => tf.transpose(t, [0, 2, 1]);
+    const swap = (t: import("../../src/runtime/tfjs.js").Tensor3D) => tf.transpose(t, [0, 2, 1]);
     for (const [ta, tb] of [
       [false, false],
       [true, false],

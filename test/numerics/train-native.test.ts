@@ -3,13 +3,12 @@
 // (`--frozen` against the lock the first wrote). Skipped, with the reason, where the add-on is not
 // built (CI builds it: `node native/install.js --check` fails its run otherwise).
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { kernelsDigest } from "../../src/runtime/kernels-build.js";
 import { loadAddon } from "../../src/numerics/fused/native.js";
-import { BIN, ROOT, tempDir, writeFiles } from "../helpers.js";
+import { ROOT } from "../helpers.js";
+import { Rig } from "../rig.js";
 
 const addon = loadAddon(ROOT, kernelsDigest());
 const skip = "reason" in addon ? `rnnp's native kernels are ${addon.reason}` : false;
@@ -91,28 +90,25 @@ const PIPELINE = `pipeline kinds {
 }
 `;
 
-/** `rnnp run` with one build of the kernels, in an environment free of the caller's RNNP_* and CI. */
-function run(dir: string, impl: string, extra: string[]) {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !k.startsWith("RNNP_") && k !== "CI"),
+/**
+ * `rnnp run` with one build of the kernels, in a real process (the build is chosen as the kernels
+ * load, from RNNP_KERNELS_IMPL), in an environment free of the caller's RNNP_* and CI.
+ */
+function run(rig: Rig, impl: string, extra: string[]) {
+  return rig.spawnSync(
+    ["run", "kinds.rnnp", "--json", "--cache", rig.path(`cache-${impl}`), ...extra],
+    { env: { RNNP_KERNELS_IMPL: impl } },
   );
-  const r = spawnSync(
-    process.execPath,
-    [BIN, "run", "kinds.rnnp", "--json", "--cache", join(dir, `cache-${impl}`), ...extra],
-    { cwd: dir, encoding: "utf8", env: { ...env, NO_COLOR: "1", RNNP_KERNELS_IMPL: impl } },
-  );
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 describe("every kind of model trains to the same bytes on the native and the wasm kernels", {
   skip,
 }, () => {
   it("wasm writes the lock; native reproduces every key and output (--frozen), from an empty cache", () => {
-    const dir = tempDir();
-    writeFiles(dir, { "kinds.rnnp": PIPELINE });
-    const wasm = run(dir, "wasm", []);
+    const rig = new Rig().write({ "kinds.rnnp": PIPELINE });
+    const wasm = run(rig, "wasm", []);
     assert.equal(wasm.code, 0, wasm.stderr);
-    const native = run(dir, "native", ["--frozen"]);
+    const native = run(rig, "native", ["--frozen"]);
     assert.equal(native.code, 0, native.stderr);
     const ran = (out: string) =>
       (JSON.parse(out) as { stages: { name: string; status: string }[] }).stages
@@ -133,7 +129,7 @@ describe("every kind of model trains to the same bytes on the native and the was
         new RegExp(`${f}: fused kernels \\(native \\w+, \\d+ threads?\\): `),
       );
     }
-    const lock = readFileSync(join(dir, "kinds.lock"), "utf8");
+    const lock = rig.read("kinds.lock");
     assert.match(lock, /"lstmFit"/);
   });
 });

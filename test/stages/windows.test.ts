@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { SequenceSet } from "../../src/artifacts/sequences.js";
 import { rowCount, takeRows, type Table } from "../../src/artifacts/table.js";
+import { encodeRows } from "../../src/kinds/window.js";
 import { checkSource } from "../../src/lang/load.js";
 import { tempDir, writeFiles } from "../helpers.js";
 import { runKind, table } from "./helpers.js";
@@ -475,5 +476,52 @@ describe("window: categorical features", () => {
       "p.rnnp",
     );
     assert.match(r.diagnostics[0]!.message, /every window would see its own answer/);
+  });
+});
+
+describe("window: new rows are encoded exactly as the training windows (rnnp predict)", () => {
+  it("encodeRows gives each window's bytes from its rows (relative or not, any scaling, categories)", async () => {
+    const scenario = fc.record({
+      prices: fc.array(fc.double({ min: 0.5, max: 5000, noNaN: true }), {
+        minLength: 8,
+        maxLength: 30,
+      }),
+      length: fc.integer({ min: 2, max: 6 }),
+      relative: fc.boolean(),
+      normalize: fc.constantFrom("none", "zscore", "minmax"),
+    });
+    await fc.assert(
+      fc.asyncProperty(scenario, async (sc) => {
+        const n = sc.prices.length;
+        const kinds = Array.from({ length: n }, (_, i) => ["up", "down", "flat"][(i * 7) % 3]!);
+        const volume = sc.prices.map((p, i) => p * 3 + i + 1);
+        const t = table({ price: sc.prices, volume, kind: kinds });
+        const out = await windows(
+          { train: t },
+          {
+            length: sc.length,
+            features: ["price", "volume"],
+            categorical: ["kind"],
+            relative: sc.relative,
+            normalize: sc.normalize,
+          },
+        );
+        const s = out.train!;
+        const F = s.shape[2]!;
+        const size = sc.length * F;
+        assert.equal(s.shape[0], n - sc.length, "one window per start, the last value a target");
+        for (let w = 0; w < s.shape[0]!; w++) {
+          const rows = Array.from({ length: sc.length }, (_, k) => ({
+            price: String(sc.prices[w + k]),
+            volume: String(volume[w + k]),
+            kind: kinds[w + k]!,
+          }));
+          const encoded = encodeRows(rows, s.window!);
+          assert.equal(encoded.width, F);
+          assert.deepEqual(encoded.x, s.x.subarray(w * size, (w + 1) * size), `window ${w}`);
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 });

@@ -362,7 +362,7 @@ export async function cacheImport(
     );
   const { kinds } = await import("../../kinds/registry.js");
   return withProgressLine(!opts.json, async (progress) => {
-    const store = openCache(opts);
+    const store = openCache(opts, { create: true });
     const started = performance.now();
     const report = await importBundle(store, fromCwd(file), {
       ...(cacheKeyFromEnv(io().env) ? { key: cacheKeyFromEnv(io().env)! } : {}),

@@ -1,9 +1,10 @@
-import { fromCwd, stdout } from "../io.js";
+import { fromCwd, io, stdout } from "../io.js";
 import { readFileSync } from "node:fs";
 import { parse as parseCsv } from "csv-parse/sync";
 import type { TrainedData, TrainedModel } from "../../artifacts/model.js";
-import type { SequenceSet } from "../../artifacts/sequences.js";
+import { decodeValue, type SequenceSet } from "../../artifacts/sequences.js";
 import { encodeTexts } from "../../kinds/encode.js";
+import { encodeRows } from "../../kinds/window.js";
 import { predictAll } from "../../numerics/predict.js";
 import { decode, inferenceModels } from "../../numerics/seq2seq.js";
 import { RuntimeUnavailable } from "../../runtime/descriptor.js";
@@ -58,7 +59,8 @@ export async function predictCommand(
       EXIT.invalid,
       `--beam: \`${opts.stage}\` is not an encoder-decoder; beams are for decoding token sequences`,
     );
-  const { set, labels, relativeTo } = inputsFor(data, opts);
+  const fileText = opts.file !== undefined ? await readInputFile(opts.file) : undefined;
+  const { set, labels, relativeTo } = inputsFor(data, opts, fileText);
   if (!planner.runtime || planner.runtime instanceof RuntimeUnavailable)
     throw new Exit(EXIT.failed, planner.runtime?.message ?? "no numeric backend");
   const tf = await loadTf(planner.runtime);
@@ -124,12 +126,10 @@ export async function predictCommand(
     const names = target.names;
     const predicted = Array.from(out, (v, j) => {
       const name = names[j % names.length]!;
-      const s = target.scaling?.[name];
-      const u = s ? v * s.scale + s.center : v;
       return {
         target: name,
         step: Math.floor(j / names.length) + 1,
-        value: relativeTo ? (u + 1) * relativeTo.get(name)! : u,
+        value: decodeValue(v, target.scaling?.[name], relativeTo?.get(name)),
       };
     });
     return { input: label, predictions: predicted };
@@ -157,18 +157,33 @@ export async function predictCommand(
   return EXIT.ok;
 }
 
+/** --file's text: standard input for `-`, else the file (a missing one is a usage error, not a crash). */
+async function readInputFile(path: string): Promise<string> {
+  if (path === "-") {
+    const chunks: Buffer[] = [];
+    for await (const c of io().stdin)
+      chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
+    return Buffer.concat(chunks).toString("utf8");
+  }
+  try {
+    return readFileSync(fromCwd(path), "utf8");
+  } catch (e) {
+    throw new Exit(
+      EXIT.invalid,
+      `--file ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
+    );
+  }
+}
+
 function inputsFor(
   data: TrainedData,
   opts: PredictOptions,
+  fileText: string | undefined,
 ): { set: SequenceSet; labels: string[]; relativeTo?: Map<string, number> } {
   if (data.text) {
     const texts = [
       ...(opts.input ?? []),
-      ...(opts.file
-        ? readFileSync(fromCwd(opts.file), "utf8")
-            .split(/\r?\n/)
-            .filter((l) => l.trim() !== "")
-        : []),
+      ...(fileText !== undefined ? fileText.split(/\r?\n/).filter((l) => l.trim() !== "") : []),
     ];
     if (texts.length === 0)
       throw new Exit(
@@ -178,13 +193,13 @@ function inputsFor(
     return { set: encodeTexts(texts, data.text), labels: texts };
   }
   if (data.window) {
-    if (!opts.file)
+    if (fileText === undefined)
       throw new Exit(
         EXIT.invalid,
         `this model reads windows of ${data.window.length} rows of ${data.window.columns.join(", ")}: give them as a CSV --file`,
       );
     const w = data.window;
-    const records = parseCsv(readFileSync(fromCwd(opts.file), "utf8"), {
+    const records = parseCsv(fileText, {
       columns: true,
       skip_empty_lines: true,
       bom: true,
@@ -195,29 +210,9 @@ function inputsFor(
         `${opts.file} has ${records.length} rows; the model needs the last ${w.length}`,
       );
     const rows = records.slice(-w.length);
-    const categorical = w.categorical ?? [];
-    for (const c of [...w.columns, ...categorical.map((k) => k.column)])
+    for (const c of [...w.columns, ...(w.categorical ?? []).map((k) => k.column)])
       if (!(c in rows[0]!)) throw new Exit(EXIT.invalid, `${opts.file} has no column "${c}"`);
-    // Relative windows are ratios to the window's last value, as in training.
-    const relativeTo = w.relative
-      ? new Map(w.columns.map((c) => [c, Number(rows.at(-1)![c])]))
-      : undefined;
-    // Numeric features, then each categorical column one-hot over its training classes.
-    const F = w.columns.length + categorical.reduce((a, k) => a + k.classes.length, 0);
-    const x = new Float32Array(w.length * F);
-    rows.forEach((r, t) => {
-      w.columns.forEach((c, f) => {
-        const s = w.scaling?.[c];
-        const v = relativeTo ? Number(r[c]) / relativeTo.get(c)! - 1 : Number(r[c]);
-        x[t * F + f] = s ? (v - s.center) / s.scale : v;
-      });
-      let at = w.columns.length;
-      for (const k of categorical) {
-        const i = k.classes.indexOf(r[k.column]!);
-        if (i >= 0) x[t * F + at + i] = 1;
-        at += k.classes.length;
-      }
-    });
+    const { x, width: F, relativeTo } = encodeRows(rows, w);
     return {
       set: {
         type: "sequences",

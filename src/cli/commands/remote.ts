@@ -16,7 +16,7 @@ import {
   runtimeFor,
   type CommonOptions,
 } from "../context.js";
-import { fromCwd, stderr, stdout } from "../io.js";
+import { fromCwd, io, stderr, stdout } from "../io.js";
 import { recordFitsKind, recordsUsedBy } from "./cache.js";
 
 type Options = CommonOptions & RemoteFlags & { json?: boolean };
@@ -26,6 +26,7 @@ function remoteOf(opts: Options, write: boolean): RemoteCache {
   const remote = remoteFor(
     opts,
     (m) => stderr().write(stderr().c.yellow(`warning: ${m}\n`)),
+    io().cwd,
     write ? "readwrite" : undefined,
   );
   if (!remote)

@@ -59,7 +59,7 @@ export async function runCommand(
   file: string | undefined,
   opts: RunCommandOptions,
 ): Promise<number> {
-  const planner = openPlan(file, opts);
+  const planner = openPlan(file, opts, { create: !opts.dryRun });
   const job = opts.job !== undefined ? readJob(opts.job) : undefined;
   if (job) {
     const refused = refusal(job.origin, originOf(planner.runtime));
@@ -91,10 +91,16 @@ export async function runCommand(
 
   const jobs = opts.jobs ?? 1;
   const progress = await Progress.create(!opts.json && jobs === 1 && stderr().isTTY);
-  const remote = remoteFor(opts, (m) => {
-    progress.stop();
-    stderr().write(stderr().c.yellow(`warning: ${m}\n`));
-  });
+  const remote = remoteFor(
+    opts,
+    (m) => {
+      progress.stop();
+      stderr().write(stderr().c.yellow(`warning: ${m}\n`));
+    },
+    planner.ir.dir,
+  );
+  // A variant run (-P, --backend, --kernels) leaves the lock and the workspace as the pipeline writes them.
+  const variantRun = !!(opts.param?.length || opts.backend || opts.kernels);
   const started = performance.now();
   const width = Math.max(...planner.order.map((s) => s.name.length));
   const kindWidth = Math.max(...planner.order.map((s) => s.kind.name.length));
@@ -106,6 +112,7 @@ export async function runCommand(
     ...(remote ? { remote } : {}),
     ...(executor ? { executor } : {}),
     ...(job ? { job } : {}),
+    ...(variantRun ? { workspace: false } : {}),
     onEvent: (e) => {
       if (e.type === "progress") progress.update(e.stage, e.done, e.total, e.unit);
       else if (e.type === "log") {
@@ -144,8 +151,9 @@ export async function runCommand(
   });
   const count = (s: StageResult["status"]) => results.filter((r) => r.status === s).length;
   const elapsed = performance.now() - started;
-  // The lock records the pipeline as written: not variants made with -P, and not from a frozen run.
-  const lockWritten = !opts.frozen && opts.lock !== false && !opts.param?.length && !job;
+  // The lock records the pipeline as written: not variants (-P, --backend, --kernels), not a frozen
+  // run, not one job of a coordinator's.
+  const lockWritten = !opts.frozen && opts.lock !== false && !variantRun && !job;
   if (lockWritten) {
     const outcome = new Map(
       results.map((r) => [

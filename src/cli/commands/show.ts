@@ -3,8 +3,13 @@ import { short } from "../../core/digest.js";
 import { describeArtifact } from "../../artifacts/index.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { EXIT, Exit, formatBytes, openPlan, printJson, type CommonOptions } from "../context.js";
+import type { Planner } from "../../plan/planner.js";
 import { preview } from "../preview.js";
 import { checkNames } from "./run.js";
+import type { ModelSpec } from "../../artifacts/model.js";
+import type { AnyLayerCall, Shape } from "../../numerics/layers/layer.js";
+import { walk } from "../../numerics/layers/sequential.js";
+import { formatSummary, summarise } from "../../numerics/layers/summary.js";
 
 /** A built stage's outputs: their summaries and a preview of each (rows, tokens, history, metrics...). */
 export function showCommand(
@@ -57,7 +62,33 @@ export function showCommand(
     stdout().write(
       `\n${stdout().c.bold(name)}  ${stdout().c.dim(`${short(out.digest)}, ${formatBytes(out.size)}`)}\n  ${describeArtifact(artifact)}\n`,
     );
-    stdout().write(preview(artifact, n) + "\n");
+    const summary = artifact.type === "model" ? modelSummary(planner, stage, artifact) : undefined;
+    stdout().write((summary ?? preview(artifact, n)) + "\n");
   }
   return EXIT.ok;
+}
+
+/**
+ * A Keras-style summary of a built model (layer name as trained, type, output shape, parameters),
+ * from its layers' declarations and the built model's input; undefined for a kind without a
+ * `layers` block (seq2seq's preview says what it has).
+ */
+function modelSummary(planner: Planner, stage: string, m: ModelSpec): string | undefined {
+  const layers = (planner.stage(stage).params as { layers?: AnyLayerCall[] }).layers;
+  if (!Array.isArray(layers)) return undefined;
+  const ids = m.input.dtype === "int32";
+  const vocabulary = m.weightSpecs.find((w) => w.name.endsWith("/embeddings"))?.shape[0];
+  const input: Shape = {
+    rank: ids ? 2 : 3,
+    ids,
+    ...(m.input.shape[1] ? { steps: m.input.shape[1] } : {}),
+    ...(!ids && m.input.shape[2] ? { last: m.input.shape[2] } : {}),
+    ...(vocabulary !== undefined ? { vocabulary } : {}),
+  };
+  const { steps, complete } = walk(layers, input);
+  if (!complete) return undefined;
+  return formatSummary(summarise(steps))
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
 }

@@ -1,10 +1,12 @@
-import { stdout, stderr } from "../io.js";
+import { fromCwd, stdout, stderr } from "../io.js";
+import { LockfileError, lockPathOf, readLockfile, type Lockfile } from "../../plan/lockfile.js";
 import { short } from "../../core/digest.js";
 import { digestsOf, type Planner } from "../../plan/planner.js";
 import { explain, summarize, type Reason } from "../../plan/why.js";
 import type { RemoteCache } from "../../cache/remote.js";
 import { remoteFor, type RemoteFlags } from "../config.js";
 import { checkNames } from "./run.js";
+import { describeDrift, workspaceDrift, type WorkspaceDrift } from "../../run/workspace.js";
 import {
   EXIT,
   Exit,
@@ -24,6 +26,8 @@ export interface StageStatusRow {
   where?: "local" | "remote";
   durationMs: number | null;
   reason?: string;
+  /** Files it writes into the working tree that differ from what it made (`run` restores them). */
+  workspace?: WorkspaceDrift;
 }
 
 /**
@@ -34,12 +38,24 @@ export interface StageStatusRow {
 export async function stageStatuses(
   planner: Planner,
   remote?: RemoteCache,
+  lock: Lockfile | undefined = lockOf(planner),
 ): Promise<StageStatusRow[]> {
   const rows: StageStatusRow[] = [];
   for (const s of planner.order) {
     const res = planner.resolve(s.name);
     const key = res.state === "keyed" ? res.key : null;
     const base = { name: s.name, kind: s.kind.name, key };
+    const drift = res.state === "keyed" && res.record ? workspaceDrift(planner, s) : undefined;
+    if (drift) {
+      rows.push({
+        ...base,
+        status: "stale",
+        durationMs: null,
+        reason: `${describeDrift(drift)} (run restores them from the cache)`,
+        workspace: drift,
+      });
+      continue;
+    }
     if (res.state === "keyed" && res.record) {
       rows.push({
         ...base,
@@ -64,24 +80,40 @@ export async function stageStatuses(
         ...base,
         status: "stale",
         durationMs: null,
-        reason: summarize(explain(planner, s.name)),
+        reason: summarize(explain(planner, s.name, 0, lock ? { lock } : {})),
       });
   }
   return rows;
 }
 
+/** The pipeline's lockfile, if it has a readable one: what `why` and `status` compare against. */
+export function lockOf(planner: Planner): Lockfile | undefined {
+  try {
+    return readLockfile(fromCwd(lockPathOf(planner.ir.file)));
+  } catch (e) {
+    if (e instanceof LockfileError) {
+      stderr().write(stderr().c.yellow(`warning: ${e.message}; comparing with the cache only\n`));
+      return undefined;
+    }
+    throw e;
+  }
+}
+
 export async function statusCommand(
   file: string | undefined,
-  opts: CommonOptions & RemoteFlags & { json?: boolean },
+  opts: CommonOptions & RemoteFlags & { json?: boolean; exitCode?: boolean; quiet?: boolean },
 ): Promise<number> {
   const planner = openPlan(file, opts);
   const rows = await stageStatuses(
     planner,
-    remoteFor(opts, (m) => stderr().write(stderr().c.yellow(`warning: ${m}\n`))),
+    remoteFor(opts, (m) => stderr().write(stderr().c.yellow(`warning: ${m}\n`)), planner.ir.dir),
   );
+  const stale = rows.filter((r) => r.status === "stale").length;
+  const code = (opts.exitCode || opts.quiet) && stale ? EXIT.failed : EXIT.ok;
+  if (opts.quiet) return code;
   if (opts.json) {
     printJson({ pipeline: planner.ir.name, file: planner.ir.file, stages: rows });
-    return EXIT.ok;
+    return code;
   }
   stdout().write(
     table(
@@ -97,13 +129,17 @@ export async function statusCommand(
       ]),
     ) + "\n",
   );
-  const stale = rows.filter((r) => r.status === "stale").length;
+  const stages = (n: number) => `${n} stage${n === 1 ? "" : "s"}`;
   stdout().write(
     stdout().c.dim(
-      stale ? `${stale} of ${rows.length} stages stale\n` : `all ${rows.length} stages fresh\n`,
+      stale
+        ? `${stale} of ${stages(rows.length)} stale\n`
+        : rows.length === 1
+          ? "the stage is fresh\n"
+          : `all ${rows.length} stages fresh\n`,
     ),
   );
-  return EXIT.ok;
+  return code;
 }
 
 export function whyCommand(
@@ -121,7 +157,8 @@ export function whyCommand(
   stage = one!;
   // Key every upstream stage first, so explanations can compare inputs.
   for (const s of planner.closure([stage])) planner.resolve(s.name);
-  const e = explain(planner, stage);
+  const lock = lockOf(planner);
+  const e = explain(planner, stage, 0, lock ? { lock } : {});
   if (opts.json) {
     printJson({ stage, ...e });
     return EXIT.ok;

@@ -1,17 +1,51 @@
-import { fromCwd, stdout } from "../io.js";
+import { fromCwd, io, stdout } from "../io.js";
+import type { PipelineIR } from "../../lang/ir.js";
 import { writeFileSync } from "node:fs";
 import { format } from "../../lang/format.js";
-import { readPipelineSource } from "../../lang/load.js";
-import { EXIT, Exit, openPipeline, printDiagnostics, type CommonOptions } from "../context.js";
+import { loadPipeline, readPipelineSource } from "../../lang/load.js";
+import {
+  EXIT,
+  Exit,
+  openPipeline,
+  printDiagnostics,
+  printJson,
+  type CommonOptions,
+} from "../context.js";
 
-/** Every check, no execution: exit 0 when valid, 2 otherwise. */
-export function validateCommand(file: string, opts: CommonOptions & { quiet?: boolean }): number {
-  const ir = openPipeline(file, opts.param ?? []);
-  if (!opts.quiet)
-    stdout().write(
-      `${stdout().c.green("✔")} ${file}: pipeline \`${ir.name}\` is valid (${ir.stages.length} stages)\n`,
-    );
-  return EXIT.ok;
+/** Every check, no execution, of each file: exit 0 when all are valid, 2 otherwise. */
+export function validateCommand(
+  files: string[],
+  opts: CommonOptions & { quiet?: boolean; json?: boolean },
+): number {
+  if (opts.json) {
+    const results = files.map((file) => {
+      const loaded = loadPipeline(file, opts.param ?? [], io().cwd);
+      return {
+        file,
+        valid: loaded.ir !== undefined,
+        ...(loaded.ir ? { pipeline: loaded.ir.name, stages: loaded.ir.stages.length } : {}),
+        diagnostics: loaded.diagnostics,
+      };
+    });
+    printJson(results);
+    return results.every((r) => r.valid) ? EXIT.ok : EXIT.invalid;
+  }
+  let invalid = 0;
+  for (const file of files) {
+    let ir: PipelineIR;
+    try {
+      ir = openPipeline(file, opts.param ?? []);
+    } catch (e) {
+      if (!(e instanceof Exit) || files.length === 1) throw e;
+      invalid++;
+      continue;
+    }
+    if (!opts.quiet)
+      stdout().write(
+        `${stdout().c.green("✔")} ${file}: pipeline \`${ir.name}\` is valid (${ir.stages.length} stage${ir.stages.length === 1 ? "" : "s"})\n`,
+      );
+  }
+  return invalid ? EXIT.invalid : EXIT.ok;
 }
 
 /** Prints the canonical formatting, or rewrites files with --write, or lists unformatted files with --check. */

@@ -3,7 +3,8 @@ import { UserError } from "../../core/diagnostic.js";
 import { fetchPackage, startWorker, type QueuedJob } from "../../run/executors/bullmq.js";
 import { jobArgs, resultOfChild } from "../../run/executors/processes.js";
 import { rnnpChild } from "../child.js";
-import { configFile, remoteFor, type RemoteFlags } from "../config.js";
+import { remoteFor, type RemoteFlags } from "../config.js";
+import { findProjectRoot } from "../../project/root.js";
 import { cacheDir, EXIT, type CommonOptions } from "../context.js";
 import { io, stderr } from "../io.js";
 import { workerThreads } from "./run.js";
@@ -24,15 +25,20 @@ export interface WorkerOptions extends CommonOptions, RemoteFlags {
  * its lease and BullMQ gives the job to another; an unreachable Redis is an error at once.
  */
 export async function workerCommand(opts: WorkerOptions): Promise<number> {
-  const config = configFile()?.config;
-  const url = opts.queue ?? io().env.RNNP_QUEUE ?? config?.queue?.url;
+  const config = findProjectRoot(io().cwd).config;
+  const url = opts.queue ?? io().env.RNNP_QUEUE ?? config.queue?.url;
   if (!url)
     throw new UserError("rnnp worker needs a queue", {
       code: "queue",
       hint: 'give --queue redis://HOST:PORT (or RNNP_QUEUE, or "queue": { "url" } in rnnp.config.json)',
     });
   const say = (m: string) => stderr().write(`${m}\n`);
-  const remote = remoteFor(opts, (m) => say(stderr().c.yellow(`warning: ${m}`)), "readwrite");
+  const remote = remoteFor(
+    opts,
+    (m) => say(stderr().c.yellow(`warning: ${m}`)),
+    io().cwd,
+    "readwrite",
+  );
   if (!remote)
     throw new UserError("rnnp worker needs the remote cache the coordinator uses", {
       code: "queue",
@@ -67,7 +73,7 @@ export async function workerCommand(opts: WorkerOptions): Promise<number> {
   };
   const { worker, conn } = await startWorker({
     url,
-    name: opts.queueName ?? config?.queue?.name ?? "rnnp",
+    name: opts.queueName ?? config.queue?.name ?? "rnnp",
     concurrency,
     leaseMs: (opts.lease ?? 30) * 1000,
     process: processJob,

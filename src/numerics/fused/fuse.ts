@@ -1,4 +1,4 @@
-import type { LayersModel, Tensor } from "@tensorflow/tfjs";
+import type { LayersModel, Tensor } from "../../runtime/tfjs.js";
 import { LAYERS } from "../layers/index.js";
 import type { TF } from "../tf.js";
 import { CELLS, type CellKind } from "./cells.js";

@@ -1,4 +1,4 @@
-import type { Tensor } from "@tensorflow/tfjs";
+import type { Tensor } from "../../runtime/tfjs.js";
 import type { TF } from "../tf.js";
 import {
   backward,

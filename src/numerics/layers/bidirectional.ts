@@ -5,7 +5,7 @@ import { lstm } from "./lstm.js";
 import { recurrentShape } from "./recurrent.js";
 import { simpleRNN } from "./simple-rnn.js";
 
-type RNN = import("@tensorflow/tfjs").RNN;
+type RNN = import("../../runtime/tfjs.js").RNN;
 
 /** The layers bidirectional may wrap. */
 const CELLS = { simpleRNN, lstm, gru };

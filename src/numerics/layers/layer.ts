@@ -29,7 +29,7 @@ export interface Shape {
   vocabulary?: number;
 }
 
-export type TfLayer = import("@tensorflow/tfjs").layers.Layer;
+export type TfLayer = import("../../runtime/tfjs.js").layers.Layer;
 
 /** Where a shape rule reports a misuse of its layer; the walk goes on with the shape it returns. */
 export interface ShapeSite {

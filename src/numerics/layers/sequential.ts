@@ -232,7 +232,7 @@ export function buildModel(
   calls: readonly AnyLayerCall[],
   input: ModelInput,
   registry: LayerRegistry = LAYERS,
-): { model: import("@tensorflow/tfjs").Sequential; init: ReadonlyMap<string, InitRule> } {
+): { model: import("../../runtime/tfjs.js").Sequential; init: ReadonlyMap<string, InitRule> } {
   const { steps } = walk(calls, builtShape(input), { registry });
   const model = tf.sequential({ name: "model" });
   const init = new Map<string, InitRule>();
