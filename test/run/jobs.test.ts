@@ -181,4 +181,27 @@ describe("the executor seam", () => {
       assert.match(r.stderr, message);
     }
   });
+
+  it("a job runs in the process it was given to, whatever executor the project's config names", async () => {
+    const rig = new Rig().write({ "d.csv": NAMES_CSV, "j.rnnp": PIPELINE });
+    const ran = await rig.rnnp(["run", "j.rnnp", "--json"]);
+    const raw = (JSON.parse(ran.stdout) as { stages: { key: string }[] }).stages[0]!;
+    rig.write({ "rnnp.config.json": JSON.stringify({ executor: "bullmq" }) });
+    const job: Job = {
+      stage: "raw",
+      key: raw.key as Job["key"],
+      forced: true,
+      inputs: {},
+      origin: originOf(describeRuntime("wasm")),
+    };
+    const r = await rig.rnnp(["run", "j.rnnp", "--json", "--job", JSON.stringify(job)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      (JSON.parse(r.stdout) as { stages: { status: string }[] }).stages.map((s) => s.status),
+      ["ran"],
+    );
+    // Without a job, the config's executor is used (and wants its queue).
+    const coordinator = await rig.rnnp(["run", "j.rnnp"]);
+    assert.match(coordinator.stderr, /--executor bullmq needs a queue/);
+  });
 });

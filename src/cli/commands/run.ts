@@ -104,7 +104,9 @@ export async function runCommand(
   const started = performance.now();
   const width = Math.max(...planner.order.map((s) => s.name.length));
   const kindWidth = Math.max(...planner.order.map((s) => s.kind.name.length));
-  const executor = await executorFor(planner, opts, remote);
+  // A job runs here, in this process, whatever executor the project's config names: a worker
+  // never hands its job on (it would queue it again).
+  const executor = job ? undefined : await executorFor(planner, opts, remote);
   const results = await new Runner(planner, new LocalExecutor()).run({
     ...(targets ? { targets } : {}),
     ...(force ? { force } : {}),
