@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, beforeEach, describe, it } from "node:test";
 import { BIN, cleanEnv, ROOT } from "../helpers.js";
 import { missingTool, Rig } from "../rig.js";
 import { nginxBinary, removeNginxRoot, startNginx, type Nginx } from "../fixtures/nginx.js";
@@ -101,6 +101,10 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
   before(async () => {
     [redis, nginx] = await Promise.all([startRedis(), startNginx()]);
   });
+  // A test that failed half-way leaves its workers: they must not take the next test's jobs.
+  beforeEach(() => {
+    for (const w of workers) w.kill("SIGKILL");
+  });
   after(async () => {
     for (const w of workers) w.kill("SIGKILL");
     await redis.remove();
@@ -176,10 +180,10 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
     const rescuer = worker(rig, "rescuer", ["--lease", "3"]);
     const r = await run;
     assert.equal(r.code, 0, `${r.stderr}\n${rescuer.log}`);
-    assert.deepEqual(
-      rows(r.stdout).map((s) => s.status),
-      ["ran", "ran", "ran", "ran", "ran", "ran", "ran", "ran"],
-    );
+    const st = rows(r.stdout).map((s) => s.status);
+    // raw does not depend on the seed: an earlier test may have left it in the remote cache.
+    assert.ok(["ran", "cached"].includes(st[0]!));
+    assert.deepEqual(st.slice(1), ["ran", "ran", "ran", "ran", "ran", "ran", "ran"]);
     assert.doesNotMatch(doomed.log, /✔ fit/);
     assert.match(rescuer.log, /→ fit\[units=6\]/);
     assert.match(rescuer.log, /✔ fit\[units=6\]/);

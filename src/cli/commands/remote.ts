@@ -77,7 +77,7 @@ export async function cachePush(files: string[], opts: Options): Promise<number>
  */
 export async function cachePull(files: string[], opts: Options): Promise<number> {
   const remote = remoteOf(opts, false);
-  const store = openCache(opts);
+  const store = openCache(opts, { create: true });
   const { kinds } = await import("../../kinds/registry.js");
   let pulled = 0;
   let had = 0;
