@@ -29,6 +29,9 @@ const SETTINGS = {
   sweep: { t: "map", of: { t: "list", of: { t: "number" } } },
 } as const;
 
+/** The names of the pipeline-wide settings, for tools (the editor grammar, completion). */
+export const SETTING_NAMES: readonly string[] = Object.keys(SETTINGS);
+
 export interface Override {
   name: string;
   value: A.Value;

@@ -288,6 +288,12 @@ export function watchedLayers(model: LayersModel): ReadonlySet<string> {
   );
 }
 
+/**
+ * When the monitor calls a layer's mean gradient norm vanishing (below `vanishing`) or exploding
+ * (above `exploding`, or `explodingRatio` times its epoch-1 norm); the report draws these lines.
+ */
+export const GRADIENT_LIMITS = { vanishing: 1e-7, exploding: 1e3, explodingRatio: 100 } as const;
+
 /** The classic recurrent failures, per watched layer: gradients that vanish, or explode. */
 export function gradientWarnings(
   r: EpochRecord,
@@ -297,13 +303,16 @@ export function gradientWarnings(
   const out: { key: string; text: string }[] = [];
   for (const [layer, norm] of Object.entries(r.layerGradNorms)) {
     if (!watched.has(layer)) continue;
-    if (norm < 1e-7)
+    if (norm < GRADIENT_LIMITS.vanishing)
       out.push({
         key: `vanish:${layer}`,
         text: `vanishing gradients in ${layer} at epoch ${r.epoch} (mean norm ${norm.toExponential(2)}): it has stopped learning; try gru/lstm, a larger learning rate, or layerNormalization`,
       });
     const start = first.layerGradNorms[layer] ?? norm;
-    if (norm > 1e3 || (r.epoch > 1 && start > 0 && norm > 100 * start)) {
+    if (
+      norm > GRADIENT_LIMITS.exploding ||
+      (r.epoch > 1 && start > 0 && norm > GRADIENT_LIMITS.explodingRatio * start)
+    ) {
       out.push({
         key: `explode:${layer}`,
         text: `exploding gradients in ${layer} at epoch ${r.epoch} (mean norm ${norm.toExponential(2)}, ${(norm / start).toFixed(0)}x epoch 1): set clipNorm (e.g. 1.0) or lower the learning rate`,

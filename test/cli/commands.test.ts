@@ -247,7 +247,15 @@ describe("rnnp status, why, dag", () => {
     const dot = (await rig.rnnp(["dag", "p.rnnp", "--format", "dot"])).stdout;
     assert.match(dot, /^digraph "names" \{/);
     assert.match(dot, /"low" -> "parts" \[label="data"\];/);
-    assert.match(dot, /"raw" \[label="raw\\nload\.csv", fillcolor="#d4f4dd"\];/);
+    // Built stages: kind, key prefix, duration and size, coloured cached; the others stale.
+    assert.match(
+      dot,
+      /"raw" \[id="stage-0", label="raw\\nload\.csv · [0-9a-f]{12}\\n\d+ ms · [\d.]+ (B|KiB)", fillcolor="#d4f4dd"/,
+    );
+    assert.match(
+      dot,
+      /"low" \[id="stage-1", label="low\\nclean · [0-9a-f]{12}", fillcolor="#fde2b8"/,
+    );
     const mermaid = (await rig.rnnp(["dag", "p.rnnp", "--format", "mermaid"])).stdout;
     assert.match(mermaid, /^flowchart LR/);
     assert.match(mermaid, /s_parts -->\|data\| s_preview/);

@@ -8,10 +8,12 @@ import { ROOT } from "../helpers.js";
  * Each folder is a room with one idea, and may import only from the rooms listed for it here (type
  * imports included). Data flows from source text to results; calls go down this graph, never up:
  *
+ *   cli ─> lsp ─> plan, lang, kinds, numerics (editor support)
  *   cli ─> run ─> plan ─> lang ─> grammar
  *    │      │      │       └────> kinds ─> evaluation ─> numerics ─> data ─> stages ─> artifacts
  *    │      │      └─> cache                                                   └─> runtime ─> core
- *    └──────┴──────────────────> project
+ *    ├──────┴──────────────────> project
+ *    └─> report (the HTML report: reads plans, the cache and artifacts; sits above run, below cli)
  *
  * The graph must stay acyclic (the test checks that too), so that any room can be understood, and
  * tested, with only the rooms below it.
@@ -31,7 +33,34 @@ const ALLOWED: Record<string, readonly string[]> = {
   lang: ["core", "grammar", "stages", "kinds", "artifacts", "runtime"],
   plan: ["core", "cache", "lang", "project", "runtime", "stages"],
   run: ["core", "cache", "lang", "plan", "project", "runtime", "stages", "artifacts", "numerics"],
+  lsp: [
+    "core",
+    "grammar",
+    "lang",
+    "kinds",
+    "numerics",
+    "stages",
+    "plan",
+    "cache",
+    "project",
+    "runtime",
+  ],
+  report: [
+    "core",
+    "cache",
+    "lang",
+    "plan",
+    "run",
+    "runtime",
+    "stages",
+    "artifacts",
+    "numerics",
+    "evaluation",
+    "kinds",
+  ],
   cli: [
+    "lsp",
+    "report",
     "core",
     "cache",
     "lang",

@@ -4,6 +4,7 @@ import { verdictLine, type Report, type Verdict } from "../../artifacts/report.j
 import type { StageIR } from "../../lang/ir.js";
 import type { Planner } from "../../plan/planner.js";
 import { readArtifact } from "../../run/artifacts.js";
+import { chooseBest, lowerIsBetter } from "../../evaluation/selection.js";
 import { EXIT, Exit, openPlan, printJson, table, type CommonOptions } from "../context.js";
 
 /**
@@ -159,20 +160,9 @@ function validationOf(planner: Planner, s: StageIR, select: string): number | un
   return select === "val_loss" ? epoch.valLoss : epoch.valMetrics?.[select.slice(4)];
 }
 
-/** Lower is better for losses and errors; higher for scores. */
-const lowerIsBetter = (metric: string) => /(loss|mae|mse|rmse|mape|error)/i.test(metric);
-
 /** The built variant with the best validation metric (ties: the first); none without validation. */
 function choose(rows: Row[], select: string): Row | undefined {
-  const lower = lowerIsBetter(select);
-  let best: Row | undefined;
-  for (const r of rows) {
-    if (r.status !== "built" || r.validation === undefined) continue;
-    if (!best || (lower ? r.validation < best.validation! : r.validation > best.validation!))
-      best = r;
-  }
-  // Only a choice among several: one evaluate stage is nothing to choose.
-  return rows.filter((r) => r.validation !== undefined).length > 1 ? best : undefined;
+  return chooseBest(rows, (r) => (r.status === "built" ? r.validation : undefined), select);
 }
 
 function selectionLine(r: Row, select: string): string {

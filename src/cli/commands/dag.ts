@@ -1,8 +1,10 @@
 import { stdout } from "../io.js";
 import { openPlan, EXIT, Exit, table, type CommonOptions } from "../context.js";
 import { stageStatuses } from "./status.js";
+import { stageViews } from "../../report/collect.js";
+import { dagDot, dagSvg } from "../../report/dag.js";
 
-/** The pipeline's DAG with each stage's status, as text, Graphviz dot or Mermaid. */
+/** The pipeline's DAG with each stage's status, as text, Graphviz dot, SVG (drawn by Graphviz) or Mermaid. */
 export async function dagCommand(
   file: string | undefined,
   opts: CommonOptions & { format?: string },
@@ -18,7 +20,6 @@ export async function dagCommand(
     })),
   );
   const format = opts.format ?? "text";
-  const id = (n: string) => JSON.stringify(n);
   let out: string;
   if (format === "text") {
     out = table(
@@ -29,18 +30,11 @@ export async function dagCommand(
         planner.upstream(s.name).length ? `<- ${planner.upstream(s.name).join(", ")}` : "",
       ]),
     );
-  } else if (format === "dot") {
-    out = [
-      `digraph ${id(planner.ir.name)} {`,
-      "  rankdir=LR;",
-      '  node [shape=box, style="rounded,filled", fontname="Helvetica"];',
-      ...planner.order.map(
-        (s) =>
-          `  ${id(s.name)} [label=${id(`${s.name}\n${s.kind.name}`)}, fillcolor=${status.get(s.name) === "fresh" ? '"#d4f4dd"' : '"#fde2b8"'}];`,
-      ),
-      ...edges.map((e) => `  ${id(e.from)} -> ${id(e.to)} [label=${id(e.label)}];`),
-      "}",
-    ].join("\n");
+  } else if (format === "dot" || format === "svg") {
+    // One drawing for `dot`, `svg` and the HTML report: coloured by state, with key, time and size.
+    const views = stageViews(planner);
+    out = dagDot(planner.ir.name, views, edges);
+    if (format === "svg") out = (await dagSvg(out)).trimEnd();
   } else if (format === "mermaid") {
     // Mermaid ids are plain words: a sweep variant's name (`fit[units=64]`) is not one.
     const index = new Map(planner.order.map((s, i) => [s.name, i]));
@@ -56,7 +50,7 @@ export async function dagCommand(
       "  classDef fresh fill:#d4f4dd,stroke:#2f855a",
       "  classDef stale fill:#fde2b8,stroke:#c05621",
     ].join("\n");
-  } else throw new Exit(EXIT.invalid, `--format ${format}: expected text, dot or mermaid`);
+  } else throw new Exit(EXIT.invalid, `--format ${format}: expected text, dot, mermaid or svg`);
   stdout().write(out + "\n");
   return EXIT.ok;
 }

@@ -30,6 +30,7 @@ import {
 } from "../context.js";
 import { remoteFor, type RemoteFlags } from "../config.js";
 import { Progress } from "../progress.js";
+import type { RunOutcome } from "../../report/collect.js";
 
 export interface RunCommandOptions extends CommonOptions, RemoteFlags {
   stage?: string[];
@@ -45,6 +46,27 @@ export interface RunCommandOptions extends CommonOptions, RemoteFlags {
   partition?: string;
   /** Hidden: run one job (JSON, or @file) made by a coordinator; see src/run/jobs.ts. */
   job?: string;
+  /** Write the HTML report of the run to this file (`rnnp report`, with the run's outcomes). */
+  report?: string;
+}
+
+/** How a stage ended, for the report. */
+function outcomeOf(r: StageResult): RunOutcome {
+  const because =
+    r.status === "failed"
+      ? r.diagnostics
+          ?.map((d) => {
+            const at =
+              d.file && d.span ? ` (${d.file}:${d.span.start.line})` : d.file ? ` (${d.file})` : "";
+            return `${d.message}${at}${d.hint ? `; hint: ${d.hint}` : ""}`;
+          })
+          .join("; ")
+      : r.skippedBecause?.join(", ");
+  return {
+    status: r.status,
+    ...(r.source === "remote" ? { remote: true } : {}),
+    ...(because ? { because } : {}),
+  };
 }
 
 /** The mark of each status, in standard output's colours. */
@@ -190,6 +212,16 @@ export async function runCommand(
       stdout().c.dim(
         `${results.length} stage${results.length === 1 ? "" : "s"}: ${parts.join(", ")} in ${formatDuration(elapsed)}\n`,
       ),
+    );
+  }
+  if (opts.report !== undefined) {
+    const { writeReport } = await import("./report.js");
+    await writeReport(
+      openPlan(file, opts),
+      { ...opts, output: opts.report },
+      {
+        outcomes: new Map(results.map((r) => [r.name, outcomeOf(r)])),
+      },
     );
   }
   if (results.some((r) => r.frozen)) return EXIT.frozen;

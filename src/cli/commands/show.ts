@@ -1,12 +1,13 @@
 import { stdout } from "../io.js";
 import { short } from "../../core/digest.js";
 import { describeArtifact } from "../../artifacts/index.js";
+import { lossCurves } from "../../report/terminal.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { EXIT, Exit, formatBytes, openPlan, printJson, type CommonOptions } from "../context.js";
 import type { Planner } from "../../plan/planner.js";
 import { preview } from "../preview.js";
 import { checkNames } from "./run.js";
-import type { ModelSpec } from "../../artifacts/model.js";
+import { weightsEpoch, type ModelSpec } from "../../artifacts/model.js";
 import type { AnyLayerCall, Shape } from "../../numerics/layers/layer.js";
 import { walk } from "../../numerics/layers/sequential.js";
 import { formatSummary, summarise } from "../../numerics/layers/summary.js";
@@ -64,6 +65,15 @@ export function showCommand(
     );
     const summary = artifact.type === "model" ? modelSummary(planner, stage, artifact) : undefined;
     stdout().write((summary ?? preview(artifact, n)) + "\n");
+    if (artifact.type === "trained") {
+      const { epoch, restored } = weightsEpoch(artifact);
+      const chart = lossCurves(artifact.history, {
+        colors: stdout().c.isColorSupported,
+        columns: stdout().stream.columns,
+        bestEpoch: restored ? epoch?.epoch : undefined,
+      });
+      if (chart) stdout().write(`\n${chart}\n`);
+    }
   }
   return EXIT.ok;
 }
