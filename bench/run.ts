@@ -1,6 +1,7 @@
 import { cpus } from "node:os";
 import { engineBench } from "./engine.js";
 import { flowBench } from "./flow.js";
+import { executorsBench } from "./executors.js";
 import { languageBench } from "./language.js";
 import { sharingBench } from "./sharing.js";
 import { trainingBench } from "./training.js";
@@ -22,11 +23,18 @@ const at = args.indexOf("--rounds");
 const rounds = at >= 0 ? Number(args[at + 1]) : 5;
 if (!Number.isInteger(rounds) || rounds < 1)
   throw new Error("--rounds: a whole number, at least 1");
+// --executors: the executor suite only (it starts redis-server, nginx and a single-node Slurm).
+if (args.includes("--executors")) {
+  rows.push(...(await executorsBench(rounds === 5 ? 2 : rounds)));
+  printTable(rows);
+  process.exit(0);
+}
 const only = args.includes("--flow");
 if (!args.includes("--train") && !only) {
   rows.push(...engineBench());
   rows.push(...languageBench());
   rows.push(...(await sharingBench()));
+  rows.push(...(await executorsBench()));
 }
 if (!args.includes("--no-train")) {
   if (!only) rows.push(...trainingBench(rounds));

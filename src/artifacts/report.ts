@@ -87,7 +87,10 @@ export interface PortabilityCell {
 }
 
 export function describeReport(r: Report): string {
+  // Names sorted: a report read back from its bytes (canonical JSON: sorted keys) must be described
+  // as the one that was written, or a remote cache and bundle imports refuse it.
   return `report on ${r.n} examples: ${Object.entries(r.metrics)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
     .join(", ")}`;
 }

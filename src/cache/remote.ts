@@ -28,6 +28,8 @@ export interface RemoteOptions {
   mode: "read" | "readwrite";
   /** RNNP_CACHE_KEY: sign uploaded records, and accept only records signed with it. */
   key?: string;
+  /** RNNP_REMOTE_TOKEN: sent as `Authorization: Bearer <token>`; never printed. */
+  token?: string;
   timeoutMs?: number;
   retries?: number;
   /** Transfers in flight at once. */
@@ -58,9 +60,22 @@ export class RemoteCache {
   private readonly queue: (() => void)[] = [];
   readonly stats: RemoteStats = { downloadedBytes: 0, uploadedBytes: 0, hits: 0 };
   private readonly base: string;
+  private readonly auth: Record<string, string>;
+  /** Requests the server answered with an error, or that could not be sent: `cache push` fails on any. */
+  failures = 0;
 
   constructor(private readonly o: RemoteOptions) {
-    this.base = o.url.replace(/\/+$/, "");
+    // fetch() refuses URLs with credentials, and messages must never show them: a `user:pass@` in
+    // the URL becomes a Basic Authorization header, and the URL is kept (and printed) without it.
+    const { url, user, password } = splitCredentials(o.url);
+    this.base = url.replace(/\/+$/, "");
+    this.auth = o.token
+      ? { authorization: `Bearer ${o.token}` }
+      : user !== undefined
+        ? {
+            authorization: `Basic ${Buffer.from(`${user}:${password ?? ""}`).toString("base64")}`,
+          }
+        : {};
   }
 
   get writable(): boolean {
@@ -75,7 +90,7 @@ export class RemoteCache {
   async getRecord(key: StageKey): Promise<StageRecord<unknown> | undefined> {
     const res = await this.request("GET", `records/${key}.json`);
     if (!res || res.status === 404) return drained(res);
-    if (!res.ok) return this.fail(`GET record ${key.slice(0, 12)}: HTTP ${res.status}`);
+    if (!res.ok) return this.fail(`GET record ${key.slice(0, 12)}: HTTP ${res.status}`, res.status);
     try {
       const body = Buffer.from(await res.arrayBuffer());
       if (body.length > MAX_RECORD_BYTES) throw new Error(`it is over ${MAX_RECORD_BYTES} bytes`);
@@ -96,7 +111,8 @@ export class RemoteCache {
   async getBlob(digest: Digest, size: number): Promise<Buffer | undefined> {
     const res = await this.request("GET", `blobs/${digest}`);
     if (!res || res.status === 404 || !res.body) return drained(res);
-    if (!res.ok) return this.fail(`GET blob ${digest.slice(0, 12)}: HTTP ${res.status}`);
+    if (!res.ok)
+      return this.fail(`GET blob ${digest.slice(0, 12)}: HTTP ${res.status}`, res.status);
     const poisoned = (why: string) => {
       this.poisoned.add(digest);
       return new PoisonedBlob(
@@ -174,7 +190,7 @@ export class RemoteCache {
         }
         const res = await this.request("PUT", `blobs/${d}`, bytes);
         await drained(res);
-        if (res && !res.ok) this.fail(`PUT blob ${d.slice(0, 12)}: HTTP ${res.status}`);
+        if (res && !res.ok) this.fail(`PUT blob ${d.slice(0, 12)}: HTTP ${res.status}`, res.status);
         else if (res) this.stats.uploadedBytes += bytes.byteLength;
       }),
     );
@@ -185,12 +201,45 @@ export class RemoteCache {
       Buffer.from(JSON.stringify(sign(record, this.o.key))),
     );
     await drained(res);
-    if (res && !res.ok) this.fail(`PUT record ${record.key.slice(0, 12)}: HTTP ${res.status}`);
+    if (res && !res.ok)
+      this.fail(`PUT record ${record.key.slice(0, 12)}: HTTP ${res.status}`, res.status);
   }
 
-  private fail(message: string): undefined {
-    this.warn(`remote cache ${this.base}: ${message}`);
+  private fail(message: string, status?: number): undefined {
+    this.failures++;
+    const hint =
+      status === 401 || status === 403
+        ? this.auth.authorization
+          ? " (the server refused the credentials: check RNNP_REMOTE_TOKEN)"
+          : " (the server wants credentials: set RNNP_REMOTE_TOKEN)"
+        : "";
+    this.warn(`remote cache ${this.base}: ${message}${hint}`);
     return undefined;
+  }
+
+  /** A document at `path` (JSON), or undefined when absent; checked by its caller. */
+  async getDocument(path: string, maxBytes = MAX_RECORD_BYTES): Promise<Buffer | undefined> {
+    const res = await this.request("GET", path);
+    if (!res || res.status === 404) return drained(res);
+    if (!res.ok) return this.fail(`GET ${path}: HTTP ${res.status}`, res.status);
+    const body = Buffer.from(await res.arrayBuffer());
+    if (body.length > maxBytes) return this.fail(`GET ${path}: over ${maxBytes} bytes`);
+    return body;
+  }
+
+  /** Stores a document or a blob (unless the server has it already); false if it could not. */
+  async put(path: string, bytes: Uint8Array, unlessPresent = false): Promise<boolean> {
+    if (unlessPresent) {
+      const head = await this.request("HEAD", path);
+      await drained(head);
+      if (head?.ok) return true;
+    }
+    const res = await this.request("PUT", path, bytes);
+    await drained(res);
+    if (!res) return false;
+    if (!res.ok) return this.fail(`PUT ${path}: HTTP ${res.status}`, res.status) ?? false;
+    this.stats.uploadedBytes += bytes.byteLength;
+    return true;
   }
 
   private warn(message: string): void {
@@ -213,12 +262,10 @@ export class RemoteCache {
         try {
           const res = await fetch(`${this.base}/${path}`, {
             method,
-            ...(body
-              ? {
-                  body: Buffer.from(body.buffer, body.byteOffset, body.byteLength),
-                  headers: { "content-type": "application/octet-stream" },
-                }
-              : {}),
+            headers: body
+              ? { ...this.auth, "content-type": "application/octet-stream" }
+              : this.auth,
+            ...(body ? { body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) } : {}),
             signal: AbortSignal.timeout(this.o.timeoutMs ?? 30_000),
           });
           if (res.status >= 500 && attempt < retries) {
@@ -235,6 +282,7 @@ export class RemoteCache {
           // Concurrent requests fail together: say it once.
           if (!this.down) {
             this.down = true;
+            this.failures++;
             const cause = (e as { cause?: { code?: string; message?: string } }).cause;
             this.o.warn?.(
               `remote cache ${this.base} is unreachable (${cause?.code ?? cause?.message ?? (e as Error).message}); going on with the local cache only`,
@@ -260,6 +308,23 @@ export class RemoteCache {
     this.active--;
     this.queue.shift()?.();
   }
+}
+
+/** A URL without its `user:password@`, and them apart (undefined when absent). */
+export function splitCredentials(raw: string): { url: string; user?: string; password?: string } {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    // Not a URL: whatever sits between "//" and "@" is not shown.
+    return { url: raw.replace(/\/\/[^/@]*@/, "//") };
+  }
+  if (!u.username && !u.password) return { url: raw };
+  const user = decodeURIComponent(u.username);
+  const password = u.password ? decodeURIComponent(u.password) : undefined;
+  u.username = "";
+  u.password = "";
+  return { url: u.toString(), user, ...(password !== undefined ? { password } : {}) };
 }
 
 /** Reads and drops a response body, so its connection can be reused. */

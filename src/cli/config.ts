@@ -1,5 +1,5 @@
 import { io } from "./io.js";
-import { RemoteCache } from "../cache/remote.js";
+import { RemoteCache, splitCredentials } from "../cache/remote.js";
 import { cacheKeyFromEnv } from "../cache/signing.js";
 import { findProjectRoot } from "../project/root.js";
 import { EXIT, Exit } from "./exit.js";
@@ -19,6 +19,7 @@ export function remoteFor(
   flags: RemoteFlags,
   warn: (message: string) => void,
   from: string = io().cwd,
+  forceMode?: "readwrite",
 ): RemoteCache | undefined {
   const file =
     flags.remote === undefined && io().env.RNNP_REMOTE === undefined
@@ -27,12 +28,19 @@ export function remoteFor(
   const url = flags.remote ?? io().env.RNNP_REMOTE ?? file?.config.remote?.url;
   if (!url) return undefined;
   if (!/^https?:\/\//.test(url))
-    throw new Exit(EXIT.invalid, `remote cache ${url}: expected an http:// or https:// URL`);
-  const mode = flags.remoteWrite
-    ? "readwrite"
-    : (io().env.RNNP_REMOTE_MODE ?? file?.config.remote?.mode ?? "read");
+    throw new Exit(
+      EXIT.invalid,
+      `remote cache ${splitCredentials(url).url}: expected an http:// or https:// URL`,
+    );
+  const mode =
+    forceMode ??
+    (flags.remoteWrite
+      ? "readwrite"
+      : (io().env.RNNP_REMOTE_MODE ?? file?.config.remote?.mode ?? "read"));
   if (mode !== "read" && mode !== "readwrite")
     throw new Exit(EXIT.invalid, `remote cache mode "${mode}": expected "read" or "readwrite"`);
   const key = cacheKeyFromEnv(io().env);
-  return new RemoteCache({ url, mode, ...(key ? { key } : {}), warn });
+  // RNNP_REMOTE_TOKEN comes from the environment only (never a file that might be committed).
+  const token = io().env.RNNP_REMOTE_TOKEN;
+  return new RemoteCache({ url, mode, ...(key ? { key } : {}), ...(token ? { token } : {}), warn });
 }

@@ -148,6 +148,14 @@ function createProgram(exit: { code: number }): Command {
       count,
       1,
     )
+    .option(
+      "--executor <name>",
+      "where stages execute: local, bullmq (a Redis queue of `rnnp worker`s) or slurm (sbatch jobs) (default: $RNNP_EXECUTOR, rnnp.config.json, else local)",
+    )
+    .option("--queue <url>", "bullmq: the Redis queue, redis://HOST:PORT (default: $RNNP_QUEUE)")
+    .option("--queue-name <name>", "bullmq: the queue's name (default: rnnp)")
+    .option("--partition <name>", "slurm: the partition to submit to")
+    .addOption(new Option("--job <json>", "run one job made by a coordinator").hideHelp())
     .option("--no-lock", "do not write <pipeline>.lock")
     .option(
       "--checkpoints <policy>",
@@ -156,6 +164,21 @@ function createProgram(exit: { code: number }): Command {
     .option("--report <file>", "then write the run's HTML report (as `rnnp report`) to this file")
     .option("--json", "print a JSON report on stdout")
     .action(action(async () => (await import("./commands/run.js")).runCommand));
+
+  withRemote(withCache(program.command("worker")))
+    .description(
+      "take stage jobs from a BullMQ queue in Redis (`run --executor bullmq`), sharing the remote cache",
+    )
+    .option("--queue <url>", "the Redis queue, redis://HOST:PORT (default: $RNNP_QUEUE)")
+    .option("--queue-name <name>", "the queue's name (default: rnnp)")
+    .option("--concurrency <n>", "jobs at once, each in its own process", count, 1)
+    .option(
+      "--lease <seconds>",
+      "how long a worker that stops answering keeps its job before another takes it",
+      count,
+      30,
+    )
+    .action(action(async () => (await import("./commands/worker.js")).workerCommand));
 
   withRemote(withParams(withCache(program.command("status").argument("[file]", "pipeline file"))))
     .description(
@@ -310,6 +333,30 @@ function createProgram(exit: { code: number }): Command {
     .option("-z, --gzip", "compress the bundle")
     .option("--json", "print JSON")
     .action(action(async () => (await import("./commands/cache.js")).cacheExport));
+  withRemote(
+    withParams(
+      withCache(
+        cache
+          .command("push")
+          .argument("[files...]", "pipelines (or lockfiles) whose stages to upload"),
+      ),
+    ),
+  )
+    .description("upload to the remote cache what pipelines (or lockfiles) use from this cache")
+    .option("--json", "print JSON")
+    .action(action(async () => (await import("./commands/remote.js")).cachePush));
+  withRemote(
+    withParams(
+      withCache(
+        cache
+          .command("pull")
+          .argument("[files...]", "pipelines (or lockfiles) whose stages to fetch"),
+      ),
+    ),
+  )
+    .description("fetch from the remote cache what pipelines (or lockfiles) use, verified")
+    .option("--json", "print JSON")
+    .action(action(async () => (await import("./commands/remote.js")).cachePull));
   withCache(cache.command("import").argument("<bundle>", "a bundle made by `rnnp cache export`"))
     .description("verify a bundle completely, then add its records and blobs in one transaction")
     .option("--max-entry-size <size>", "refuse entries larger than this (default and most: 2GB)")

@@ -67,7 +67,14 @@ export const CODES = {
   "missing-tool": error("A stage needs an external program that is not installed."),
   "stage-failed": error("A stage stopped with an error while running."),
   data: error("A data file's content is not what its stage needs (a bad row, a missing column)."),
-  worker: error("A worker process (run --jobs) failed outside its stage."),
+  worker: error(
+    "A worker (run --jobs, rnnp worker, a Slurm job) failed outside its stage, or its result reached no cache the run reads.",
+  ),
+  "job-refused": error(
+    "A worker refused a job made by another rnnp version or runtime (it would give other bytes).",
+  ),
+  queue: error("The job queue (Redis) cannot be reached, or was lost during a run."),
+  slurm: error("Slurm refused a job, or a Slurm job failed outside its stage."),
   frozen: error("`run --frozen`: a stage's key or bytes differ from the lockfile."),
   lockfile: error("A lockfile that cannot be read."),
   config: error("rnnp.config.json cannot be read or has a bad value."),

@@ -23,6 +23,12 @@ export interface ProjectRoot {
 export interface ProjectConfig {
   cache?: string;
   remote?: { url?: string; mode?: "read" | "readwrite" };
+  executor?: "local" | "bullmq" | "slurm";
+  queue?: { url?: string; name?: string };
+  slurm?: {
+    partition?: string;
+    resources?: Record<string, { cpus?: number; mem?: string; time?: string }>;
+  };
 }
 
 export const CONFIG_FILE = "rnnp.config.json";
@@ -79,7 +85,9 @@ export function checkSchema(value: unknown, schema: JsonSchema, at: string): str
     const props = schema.properties ?? {};
     const out: string[] = [];
     for (const [k, v] of Object.entries(value)) {
-      const sub = Object.hasOwn(props, k) ? props[k] : undefined;
+      const extra =
+        typeof schema.additionalProperties === "object" ? schema.additionalProperties : undefined;
+      const sub = Object.hasOwn(props, k) ? props[k] : extra;
       if (sub) out.push(...checkSchema(v, sub, at ? `${at}.${k}` : k));
       else if (schema.additionalProperties === false)
         out.push(
@@ -90,8 +98,17 @@ export function checkSchema(value: unknown, schema: JsonSchema, at: string): str
     }
     return out;
   }
+  if (schema.type === "integer") {
+    if (!Number.isInteger(value)) return [`${where}: expected a whole number`];
+    if (schema.minimum !== undefined && (value as number) < schema.minimum)
+      return [`${where}: expected at least ${schema.minimum}`];
+  }
   if (schema.type === "string") {
     if (typeof value !== "string") return [`${where}: expected a string`];
+    if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value))
+      return [
+        `${where}: expected ${schema.examples?.length ? `a value such as ${JSON.stringify(schema.examples[0])}` : `to match ${schema.pattern}`}`,
+      ];
     if (schema.enum && !schema.enum.includes(value))
       return [`${where}: expected ${schema.enum.map((e) => `"${e}"`).join(" or ")}`];
     if (schema.minLength !== undefined && value.length < schema.minLength)

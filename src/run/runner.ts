@@ -20,6 +20,7 @@ import {
 } from "./artifacts.js";
 import { RuntimeUnavailable } from "../runtime/descriptor.js";
 import type { Executor, StageTask, TaskHooks } from "./executor.js";
+import { IN_PROCESS, originOf, refusal, Slots, type Job, type JobExecutor } from "./jobs.js";
 import { withLease } from "./lease.js";
 import { Checkpoints } from "./checkpoints.js";
 
@@ -64,10 +65,16 @@ export interface RunOptions {
   frozen?: Lockfile;
   /** A shared cache to fetch misses from, and (read-write) to upload what runs here. */
   remote?: RemoteCache;
-  /** Worker processes for stages that must execute: up to `jobs` at once, each with its own TF.js. */
-  workers?: { jobs: number; run(stage: string, forced: boolean): Promise<StageResult> };
   /** Which checkpoints of resumable stages (train's epochs) to keep; every 5th and the last by default. */
   retention?: Retention;
+  /** Where stages that must execute run (default: in this process, one at a time). */
+  executor?: JobExecutor;
+  /**
+   * In a worker: the one job this run is for. Its stage must get the job's key (else the job is
+   * refused), and the stages it reads must be cached here or in the remote cache: a worker never
+   * computes another stage's outputs.
+   */
+  job?: Job;
   /**
    * Whether stages write their workspace outputs (exports). Off for variant runs (-P, --backend,
    * --kernels), and never for a sweep's variants: the working tree holds the pipeline as written,
@@ -104,14 +111,15 @@ export class Runner {
     const inRun = new Set(stages.map((s) => s.name));
     const done = new Map<string, StageResult>();
     const running = new Map<string, Promise<void>>();
-    const jobs = options.workers?.jobs ?? 1;
+    const executor = options.executor ?? IN_PROCESS;
+    const slots = new Slots(executor.slots);
     const finish = (result: StageResult) => {
       done.set(result.name, result);
       emit({ type: "end", result });
     };
     const queue = [...stages];
-    // Stages start in topological order as soon as their inputs are done: one at a time in this
-    // process, or, with workers, stages that must execute go to worker processes, up to `jobs` at once.
+    // Stages start in topological order as soon as their inputs are done: with one slot, one at a
+    // time; with more, every ready stage is looked up at once and up to `slots` of them execute.
     while (queue.length || running.size) {
       if (options.signal?.aborted) break;
       for (let i = 0; i < queue.length; ) {
@@ -121,13 +129,13 @@ export class Runner {
           i++;
           continue;
         }
+        queue.splice(i, 1);
         const forced =
           options.force === true || (options.force instanceof Set && options.force.has(stage.name));
         const blockedBy = ups.filter(
           (u) => done.get(u)!.status === "failed" || done.get(u)!.status === "skipped",
         );
         if (blockedBy.length) {
-          queue.splice(i, 1);
           finish({
             name: stage.name,
             kind: stage.kind.name,
@@ -137,31 +145,15 @@ export class Runner {
           });
           continue;
         }
-        const res = this.planner.resolve(stage.name);
-        const executes = jobs > 1 && res.state === "keyed" && (!res.record || forced);
-        if (executes && running.size >= jobs) {
-          i++;
-          continue;
-        }
-        queue.splice(i, 1);
-        if (executes) {
-          emit({ type: "start", stage, key: res.key });
+        const work = this.stage(stage, forced, emit, options, { executor, slots }).then((r) =>
+          this.materialize(stage, r, emit, options),
+        );
+        if (executor.slots === 1) finish(await work);
+        else
           running.set(
             stage.name,
-            this.delegate(stage, forced, options)
-              .then(async (r) => finish(await this.materialize(stage, r, emit, options)))
-              .finally(() => running.delete(stage.name)),
+            work.then(finish).finally(() => running.delete(stage.name)),
           );
-        } else {
-          finish(
-            await this.materialize(
-              stage,
-              await this.stage(stage, forced, emit, options),
-              emit,
-              options,
-            ),
-          );
-        }
       }
       if (running.size) await Promise.race(running.values());
     }
@@ -169,37 +161,12 @@ export class Runner {
     return stages.filter((s) => latest.has(s.name)).map((s) => latest.get(s.name)!);
   }
 
-  /** Executes a stage in a worker process, which commits to the same cache; then picks up its record. */
-  private async delegate(
-    stage: StageIR,
-    forced: boolean,
-    options: RunOptions,
-  ): Promise<StageResult> {
-    const started = performance.now();
-    const result = await options.workers!.run(stage.name, forced);
-    this.planner.forget(stage.name);
-    const res = this.planner.resolve(stage.name);
-    if (result.status === "ran" && !(res.state === "keyed" && res.record)) {
-      return {
-        ...result,
-        status: "failed",
-        diagnostics: [
-          {
-            code: "worker",
-            severity: "error",
-            message: `the worker for \`${stage.name}\` reported success but committed no record`,
-          },
-        ],
-      };
-    }
-    return { ...result, durationMs: result.durationMs || performance.now() - started };
-  }
-
   private async stage(
     stage: StageIR,
     forced: boolean,
     emit: (e: RunEvent) => void,
     options: RunOptions,
+    on: { executor: JobExecutor; slots: Slots } = { executor: IN_PROCESS, slots: new Slots(1) },
   ): Promise<StageResult> {
     const { frozen, remote } = options;
     const started = performance.now();
@@ -238,6 +205,14 @@ export class Runner {
       if (violation?.length)
         return { ...base, key: res.key, status: "failed", durationMs: 0, frozen: violation };
     }
+    if (options.job?.stage === stage.name && options.job.key !== res.key)
+      return {
+        ...base,
+        key: res.key,
+        status: "failed",
+        durationMs: 0,
+        diagnostics: [refused(options.job, res.key, this.planner).toDiagnostic()],
+      };
     if (res.record && !forced)
       return {
         ...base,
@@ -248,6 +223,60 @@ export class Runner {
       };
 
     const keyed = res;
+    const { job } = options;
+    if (job && job.stage !== stage.name)
+      return {
+        ...base,
+        key: res.key,
+        status: "failed",
+        durationMs: 0,
+        diagnostics: [
+          diagnostic(
+            "worker",
+            `stage \`${stage.name}\`, an input of the job \`${job.stage}\`, is neither in this worker's cache nor in the remote cache`,
+            { file: this.planner.ir.file, span: stage.nameSpan },
+            {
+              hint: "workers read inputs from the remote cache: give the coordinator and every worker the same --remote, writable",
+            },
+          ),
+        ],
+      };
+    return on.slots.use(async () => {
+      let here = false;
+      if (on.executor !== IN_PROCESS) emit({ type: "start", stage, key: keyed.key });
+      const result = await on.executor.run(
+        {
+          stage: stage.name,
+          key: keyed.key,
+          forced,
+          inputs: keyed.fingerprint.inputs,
+          origin: originOf(this.planner.runtime),
+        },
+        {
+          here: () => {
+            here = true;
+            return this.leased(stage, forced, keyed, locked, started, emit, options);
+          },
+          signal: options.signal ?? new AbortController().signal,
+          log: (message) => emit({ type: "log", stage, message }),
+        },
+      );
+      if (here) return result;
+      return this.pickUp(stage, keyed.key, result, locked, started, emit, options);
+    });
+  }
+
+  /** Executes a stage here under its lease: one computation per key across processes sharing the cache. */
+  private async leased(
+    stage: StageIR,
+    forced: boolean,
+    keyed: Extract<Resolution, { state: "keyed" }>,
+    locked: LockedStage | undefined,
+    started: number,
+    emit: (e: RunEvent) => void,
+    options: RunOptions,
+  ): Promise<StageResult> {
+    const base = { name: stage.name, kind: stage.kind.name };
     const leased = await withLease(
       this.planner.store,
       keyed.key,
@@ -268,10 +297,55 @@ export class Runner {
     const now = this.planner.resolve(stage.name);
     return {
       ...base,
-      key: res.key,
+      key: keyed.key,
       status: now.state === "keyed" && now.record ? "cached" : "failed",
       durationMs: performance.now() - started,
     };
+  }
+
+  /**
+   * A job ran elsewhere: believe the record, not the report. It is in the shared cache, or in the
+   * remote one (then fetched, verified); then the stage's bytes are checked against the lock.
+   */
+  private async pickUp(
+    stage: StageIR,
+    key: StageKey,
+    result: StageResult,
+    locked: LockedStage | undefined,
+    started: number,
+    emit: (e: RunEvent) => void,
+    options: RunOptions,
+  ): Promise<StageResult> {
+    const base = { ...result, name: stage.name, kind: stage.kind.name, key };
+    const durationMs = result.durationMs || performance.now() - started;
+    if (result.status !== "ran" && result.status !== "cached") return { ...base, durationMs };
+    this.planner.forget(stage.name);
+    let res = this.planner.resolve(stage.name);
+    if (res.state === "keyed" && !res.record && options.remote) {
+      await this.fetchRemote(options.remote, stage, key, emit);
+      res = this.planner.resolve(stage.name);
+    }
+    if (res.state !== "keyed" || !res.record || res.key !== key)
+      return {
+        ...base,
+        status: "failed",
+        durationMs,
+        diagnostics: [
+          diagnostic(
+            "worker",
+            `the worker for \`${stage.name}\` reported success, but its record ${short(key)} is in no cache this run reads`,
+            { file: this.planner.ir.file, span: stage.nameSpan },
+            {
+              hint: "workers on other machines upload to the remote cache: give them and this run the same --remote, writable for the workers",
+            },
+          ),
+        ],
+      };
+    const differs = locked
+      ? outputsDiffer(stage.name, digestsOf(res.record), locked.outputs, "the freshly built")
+      : undefined;
+    if (differs?.length) return { ...base, status: "failed", durationMs, frozen: differs };
+    return { ...base, durationMs };
   }
 
   private async execute(
@@ -633,6 +707,17 @@ export class Runner {
     this.planner.produced(stage.name, digestsOf(record));
     return { record, blobs };
   }
+}
+
+/** A worker's refusal of a job whose key it does not compute: another rnnp or runtime, or other files. */
+function refused(job: Job, mine: StageKey, planner: Planner): UserError {
+  return (
+    refusal(job.origin, originOf(planner.runtime)) ??
+    new UserError(
+      `this worker computes key ${short(mine)} for \`${job.stage}\`, the job says ${short(job.key)}: its pipeline or data files differ from the coordinator's`,
+      { code: "job-refused" },
+    )
+  );
 }
 
 /** A record from elsewhere against the stage it would stand for: its kind, output names and types. */

@@ -127,7 +127,10 @@ describe("the project root anchors the cache", () => {
     const rig = project({ "rnnp.config.json": '{ "cahce": "x" }' });
     const r = await rig.rnnp(["status", "pipelines/p.rnnp"]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /unknown field `cahce` \(expected `\$schema`, `cache`, `remote`\)/);
+    assert.match(
+      r.stderr,
+      /unknown field `cahce` \(expected `\$schema`, `cache`, `remote`, `executor`, `queue`, `slurm`\)/,
+    );
     const bad = project({ "rnnp.config.json": "{ cache: 1 }" });
     const b = await bad.rnnp(["cache", "path"]);
     assert.equal(b.code, 1);

@@ -299,7 +299,11 @@ function progressLine(enabled: boolean): { update: OnProgress; stop(): void } {
 }
 
 /** The records the given pipelines currently use (every stage whose key is known and cached). */
-function recordsUsedBy(store: CacheStore, files: string[], opts: CommonOptions): Set<StageKey> {
+export function recordsUsedBy(
+  store: CacheStore,
+  files: string[],
+  opts: CommonOptions,
+): Set<StageKey> {
   const keep = new Set<StageKey>();
   for (const file of files) {
     if (file.endsWith(".lock")) {

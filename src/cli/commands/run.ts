@@ -1,7 +1,6 @@
-import { rnnpChild } from "../child.js";
 import { fromCwd, io, stderr, stdout } from "../io.js";
 import { availableParallelism } from "node:os";
-import { short, type StageKey } from "../../core/digest.js";
+import { short } from "../../core/digest.js";
 import type { Planner } from "../../plan/planner.js";
 import {
   lockPathOf,
@@ -17,9 +16,10 @@ import { readArtifact } from "../../run/artifacts.js";
 import { LocalExecutor } from "../../run/executor.js";
 import { Runner, type StageResult } from "../../run/runner.js";
 import { parseRetention, type Retention } from "../../plan/checkpoints.js";
-import { didYouMean } from "../../lang/suggest.js";
+import { originOf, refusal, type Job } from "../../run/jobs.js";
+import { readFileSync } from "node:fs";
+import { executorFor } from "../executors.js";
 import {
-  computeArgs,
   EXIT,
   Exit,
   formatDuration,
@@ -43,6 +43,12 @@ export interface RunCommandOptions extends CommonOptions, RemoteFlags {
   lock?: boolean;
   jobs?: number;
   checkpoints?: string;
+  executor?: string;
+  queue?: string;
+  queueName?: string;
+  partition?: string;
+  /** Hidden: run one job (JSON, or @file) made by a coordinator; see src/run/jobs.ts. */
+  job?: string;
   /** Write the HTML report of the run to this file (`rnnp report`, with the run's outcomes). */
   report?: string;
 }
@@ -79,19 +85,31 @@ export async function runCommand(
   opts: RunCommandOptions,
 ): Promise<number> {
   const planner = openPlan(file, opts, { create: !opts.dryRun });
-  const targets = opts.stage?.length
-    ? checkNames(planner, opts.stage.flatMap(splitList), "--stage")
-    : undefined;
+  const job = opts.job !== undefined ? readJob(opts.job) : undefined;
+  if (job) {
+    const refused = refusal(job.origin, originOf(planner.runtime));
+    if (refused) throw refused;
+    checkNames(planner, [job.stage], "--job");
+  }
+  const targets = job
+    ? [job.stage]
+    : opts.stage?.length
+      ? checkNames(planner, opts.stage.flatMap(splitList), "--stage")
+      : undefined;
   if (opts.force && opts.forceStage?.length)
     throw new Exit(
       EXIT.invalid,
       "--force executes every stage already: give it or --force-stage NAME, not both",
     );
-  const force = opts.force
-    ? true
-    : opts.forceStage?.length
-      ? new Set(checkNames(planner, opts.forceStage.flatMap(splitList), "--force-stage"))
-      : undefined;
+  const force = job
+    ? job.forced
+      ? new Set([job.stage])
+      : undefined
+    : opts.force
+      ? true
+      : opts.forceStage?.length
+        ? new Set(checkNames(planner, opts.forceStage.flatMap(splitList), "--force-stage"))
+        : undefined;
   if (opts.dryRun) return dryRun(planner, targets, force, opts.json === true);
   const lockPath = lockPathOf(planner.ir.file);
   const previousLock = readLock(fromCwd(lockPath));
@@ -118,22 +136,18 @@ export async function runCommand(
   const finished = new Map<string, StageResult["status"]>();
   const width = Math.max(...planner.order.map((s) => s.name.length));
   const kindWidth = Math.max(...planner.order.map((s) => s.kind.name.length));
+  // A job runs here, in this process, whatever executor the project's config names: a worker
+  // never hands its job on (it would queue it again).
+  const executor = job ? undefined : await executorFor(planner, opts, remote);
   const results = await new Runner(planner, new LocalExecutor()).run({
     ...(targets ? { targets } : {}),
     ...(force ? { force } : {}),
     ...(opts.frozen ? { frozen: previousLock! } : {}),
     ...(remote ? { remote } : {}),
     ...(retention ? { retention } : {}),
+    ...(executor ? { executor } : {}),
+    ...(job ? { job } : {}),
     ...(variantRun ? { workspace: false } : {}),
-    ...(jobs > 1
-      ? {
-          workers: {
-            jobs,
-            run: (stage: string, forced: boolean) =>
-              runInWorker(planner.ir.file, stage, forced, opts),
-          },
-        }
-      : {}),
     onEvent: (e) => {
       if (e.type === "progress") progress.update(e.stage, e.done, e.total, e.unit);
       else if (e.type === "log") {
@@ -177,8 +191,9 @@ export async function runCommand(
   });
   const count = (s: StageResult["status"]) => results.filter((r) => r.status === s).length;
   const elapsed = performance.now() - started;
-  // The lock records the pipeline as written: not variants (-P, --backend, --kernels), not a frozen run.
-  const lockWritten = !opts.frozen && opts.lock !== false && !variantRun;
+  // The lock records the pipeline as written: not variants (-P, --backend, --kernels), not a frozen
+  // run, not one job of a coordinator's.
+  const lockWritten = !opts.frozen && opts.lock !== false && !variantRun && !job;
   if (lockWritten) {
     const outcome = new Map(
       results.map((r) => [
@@ -230,10 +245,6 @@ export async function runCommand(
   return count("failed") + count("skipped") > 0 ? EXIT.failed : EXIT.ok;
 }
 
-/**
- * One stage in a worker process: `rnnp run FILE --stage S` with the same settings. Its inputs are
- * cached by the time it starts, so it executes just that stage, committing to the same cache.
- */
 /** --checkpoints: the retention policy of training's checkpoints. */
 function retentionOf(text: string | undefined): Retention | undefined {
   if (text === undefined) return undefined;
@@ -246,52 +257,16 @@ function retentionOf(text: string | undefined): Retention | undefined {
   return r;
 }
 
-async function runInWorker(
-  file: string,
-  stage: string,
-  forced: boolean,
-  opts: RunCommandOptions,
-): Promise<StageResult> {
-  const args = [
-    "run",
-    file,
-    "--stage",
-    stage,
-    "--json",
-    "--no-lock",
-    ...(forced ? ["--force-stage", stage] : []),
-    ...(opts.frozen ? ["--frozen"] : []),
-    ...(opts.cache ? ["--cache", opts.cache] : []),
-    ...(opts.checkpoints ? ["--checkpoints", opts.checkpoints] : []),
-    ...(opts.remote ? ["--remote", opts.remote] : []),
-    ...(opts.remoteWrite ? ["--remote-write"] : []),
-    ...computeArgs(opts),
-  ];
-  const child = await rnnpChild(args, {
-    NO_COLOR: stderr().c.isColorSupported ? "" : "1",
-    RNNP_THREADS: workerThreads(opts.jobs ?? 1),
-  });
+/** The job a coordinator sent: JSON on the command line, or `@file` (Slurm writes one per job). */
+function readJob(spec: string): Job {
   try {
-    const mine = (
-      JSON.parse(child.stdout) as { stages: (StageResult & { key: StageKey | null })[] }
-    ).stages.find((s) => s.name === stage)!;
-    return {
-      name: stage,
-      kind: mine.kind,
-      ...(mine.key ? { key: mine.key } : {}),
-      status: mine.status,
-      durationMs: mine.durationMs,
-      ...(mine.resumedFrom !== undefined ? { resumedFrom: mine.resumedFrom } : {}),
-      ...(mine.status === "failed" ? { workerOutput: child.stderr } : {}),
-    };
-  } catch {
-    return {
-      name: stage,
-      kind: "?",
-      status: "failed",
-      durationMs: 0,
-      workerOutput: child.stderr || child.stdout,
-    };
+    const text = spec.startsWith("@") ? readFileSync(fromCwd(spec.slice(1)), "utf8") : spec;
+    const job = JSON.parse(text) as Job;
+    if (typeof job.stage !== "string" || typeof job.key !== "string" || !job.origin)
+      throw new Error("it is not a job");
+    return job;
+  } catch (e) {
+    throw new Exit(EXIT.invalid, `--job: ${(e as Error).message}`);
   }
 }
 

