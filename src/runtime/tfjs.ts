@@ -5,6 +5,9 @@
  * Node command line never runs.
  */
 import "@tensorflow/tfjs-backend-cpu";
+// Tensor methods (t.flatten(), ...) that tfjs-layers calls, e.g. in its orthogonal initializer: the
+// umbrella package registers them; importing core alone does not.
+import "@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js";
 
 export * from "@tensorflow/tfjs-core";
 export * from "@tensorflow/tfjs-layers";
