@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The installed command: the compiled CLI (built by `npm install` through the `prepare` script), run
 // against this process's streams, environment and directory.
-import { main } from "../dist/src/cli/main.js";
+const started = performance.now();
+const { main, marks } = await import("../dist/cli/main.js");
+const loaded = performance.now();
 
 process.stdout.on("error", (e) => {
   if (e.code === "EPIPE") process.exit(process.exitCode ?? 0); // `rnnp ... | head` is fine
@@ -16,3 +18,15 @@ process.on("SIGINT", () => {
 });
 
 process.exitCode = await main(process.argv.slice(2));
+
+// RNNP_TIMING=1: where this process's time went, as one JSON line on stderr (ms since it started).
+if (process.env.RNNP_TIMING)
+  process.on("exit", () => {
+    const moments = [
+      { name: "node started", at: started },
+      { name: "cli loaded", at: loaded },
+      ...marks(),
+      { name: "exit", at: performance.now() },
+    ];
+    process.stderr.write(`rnnp-timing ${JSON.stringify(moments)}\n`);
+  });

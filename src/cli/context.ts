@@ -13,6 +13,7 @@ import {
   type KernelsName,
   type Runtime,
 } from "../runtime/descriptor.js";
+import { mark } from "../core/timing.js";
 import { EXIT, Exit } from "./exit.js";
 
 import { io, onEnd } from "./io.js";
@@ -121,8 +122,12 @@ export function openPlan(
   const ir = openPipeline(path, opts.param ?? [], {
     json: (opts as { json?: boolean }).json === true,
   });
+  mark("parsed");
   const store = openCache(opts, { from: dirname(resolve(io().cwd, path)), ...how });
-  return new Planner(ir, store, runtimeFor(ir, opts));
+  mark("cache opened");
+  const planner = new Planner(ir, store, runtimeFor(ir, opts));
+  mark("planned");
+  return planner;
 }
 
 /**

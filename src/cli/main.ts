@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { BACKENDS, KERNELS } from "../runtime/descriptor.js";
 import { RNNP_VERSION } from "../core/version.js";
 import { DiagnosticError, UserError } from "../core/diagnostic.js";
+import { mark } from "../core/timing.js";
 import { collect, count, EXIT, Exit } from "./exit.js";
 import { type Io, processIo, stderr, stdout, withIo } from "./io.js";
 import { printDiagnostics } from "./print.js";
@@ -14,7 +15,11 @@ import { printDiagnostics } from "./print.js";
  * returns its exit code: the installed `rnnp` (bin/rnnp.js) calls it with this process's, tests with
  * their own, in-process.
  */
+/** The moments of this process so far (see src/core/timing.ts): bin/rnnp.js prints them. */
+export { marks } from "../core/timing.js";
+
 export async function main(argv: readonly string[], given: Io = processIo()): Promise<number> {
+  mark("main");
   return withIo(given, async () => {
     const exit = { code: EXIT.ok as number };
     try {
@@ -114,7 +119,9 @@ function createProgram(exit: { code: number }): Command {
   const action =
     <A extends unknown[]>(load: () => Promise<(...args: A) => number | Promise<number>>) =>
     async (...args: A) => {
-      exit.code = await (await load())(...args);
+      const command = await load();
+      mark("command loaded");
+      exit.code = await command(...args);
     };
   withRemote(
     withParams(

@@ -6,8 +6,7 @@ import type { TrainedModel } from "../artifacts/model.js";
 import { encode } from "../core/codec.js";
 import { digestOf } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
-import { toOnnx } from "../numerics/onnx/export.js";
-import { OPSET } from "../numerics/onnx/proto.js";
+import { OPSET } from "../numerics/onnx/opset.js";
 import { concatWeights } from "../numerics/weights.js";
 import { defineKind } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
@@ -27,7 +26,7 @@ export const exportModel = defineKind({
   outputType: "files",
   random: false,
   backendDependent: false,
-  run(ctx, inputs, params): { out: FileSet } {
+  async run(ctx, inputs, params): Promise<{ out: FileSet }> {
     const t = inputs.model;
     const description = {
       data: t.data,
@@ -37,7 +36,7 @@ export const exportModel = defineKind({
     };
     const files =
       params.format === "onnx"
-        ? onnxFiles(t, description, ctx.inputDigest("model"))
+        ? await onnxFiles(t, description, ctx.inputDigest("model"))
         : {
             "model.json": text({
               format: "layers-model",
@@ -64,12 +63,14 @@ export const exportModel = defineKind({
 
 const text = (v: unknown) => new TextEncoder().encode(`${JSON.stringify(v, null, 1)}\n`);
 
-function onnxFiles(
+/** The ONNX files of a model; the writer (and protobufjs) loads only when a stage exports ONNX. */
+async function onnxFiles(
   t: TrainedModel,
   description: object,
   digest: string | undefined,
-): Record<string, Uint8Array> {
+): Promise<Record<string, Uint8Array>> {
   const metadata = onnxMetadata(t, digest);
+  const { toOnnx } = await import("../numerics/onnx/export.js");
   const models = toOnnx(t, { metadata, producerVersion: RNNP_VERSION });
   const files: Record<string, Uint8Array> = {};
   for (const m of models) files[m.file] = m.bytes;

@@ -18,6 +18,7 @@ import { Runner, type StageResult } from "../../run/runner.js";
 import { parseRetention, type Retention } from "../../plan/checkpoints.js";
 import { originOf, refusal, type Job } from "../../run/jobs.js";
 import { readFileSync } from "node:fs";
+import { mark as markTime } from "../../core/timing.js";
 import { executorFor } from "../executors.js";
 import {
   EXIT,
@@ -189,6 +190,7 @@ export async function runCommand(
       }
     },
   });
+  markTime("stages");
   const count = (s: StageResult["status"]) => results.filter((r) => r.status === s).length;
   const elapsed = performance.now() - started;
   // The lock records the pipeline as written: not variants (-P, --backend, --kernels), not a frozen

@@ -15,6 +15,7 @@ import {
   table,
   type CommonOptions,
 } from "../context.js";
+import { mark } from "../../core/timing.js";
 
 export interface StageStatusRow {
   name: string;
@@ -107,6 +108,7 @@ export async function statusCommand(
     planner,
     remoteFor(opts, (m) => stderr().write(stderr().c.yellow(`warning: ${m}\n`)), planner.ir.dir),
   );
+  mark("stages");
   const stale = rows.filter((r) => r.status === "stale").length;
   const code = (opts.exitCode || opts.quiet) && stale ? EXIT.failed : EXIT.ok;
   if (opts.quiet) return code;

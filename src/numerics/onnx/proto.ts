@@ -8,9 +8,9 @@ import { ONNX_PROTO } from "./schema.js";
  * translation to the schema's messages.
  */
 
-/** The opset the exported models import (ONNX 1.12, onnxruntime 1.12 and later, IR version 8). */
-export const OPSET = 17;
-export const IR_VERSION = 8;
+import { IR_VERSION, OPSET } from "./opset.js";
+
+export { IR_VERSION, OPSET };
 
 /** ONNX's element types (TensorProto.DataType) of the tensors rnnp writes. */
 export const ELEM = { float32: 1, int32: 6, int64: 7 } as const;

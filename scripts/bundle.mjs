@@ -1,0 +1,101 @@
+// `npm run build` step: the CLI as a few bundled files (dist/cli/main.js and its lazy chunks), which
+// bin/rnnp.js loads. Node 20 resolves, reads and links ES modules one by one; rnnp's ~200 modules
+// and their packages cost more to find than to run, so a fully cached run spent most of its time
+// loading. The bundle is made from tsc's output (dist/src, dist/grammar), so every module keeps
+// the path it has there: `import.meta.url` is rewritten to the module's file under dist/, and what
+// modules find beside themselves (the kernels, workers, package.json, native add-ons) is found as
+// before. Dynamic imports stay lazy: each verb's module, and TensorFlow.js and the report, load only
+// when needed.
+import { readFile, rm } from "node:fs/promises";
+import { dirname, join, relative, resolve } from "node:path";
+import { build } from "esbuild";
+
+const root = resolve(import.meta.dirname, "..");
+const dist = join(root, "dist");
+export const outdir = join(dist, "cli");
+
+/**
+ * Packages left to Node: native add-ons and what they find beside them (lmdb), large packages that
+ * load only when a stage computes or a rare verb runs (TensorFlow.js, the report's charts and
+ * graphviz, the language server, ONNX, queues, audio, bundles). The small ones on every command's
+ * path (commander, chevrotain, picocolors, csv-parse...) are bundled.
+ */
+const external = [
+  "lmdb",
+  "bullmq",
+  "ioredis",
+  "@tensorflow/*",
+  "@hpcc-js/*",
+  "vega",
+  "vega-lite",
+  "vscode-languageserver",
+  "vscode-languageserver/*",
+  "vscode-languageserver-textdocument",
+  "protobufjs",
+  "protobufjs/*",
+  "tar-stream",
+  "wavefile",
+  "fft.js",
+  "cli-progress",
+];
+
+/** grammar/chevrotain.ts loads Chevrotain's one-file build with a top-level await; bundled, a plain re-export of it. */
+const chevrotainBuild = join(root, "node_modules", "chevrotain", "lib", "chevrotain.mjs");
+const chevrotainExports =
+  "createToken, Lexer, EmbeddedActionsParser, EOF, tokenLabel, createSyntaxDiagramsCode";
+
+/** A module of dist/ with `import.meta` pointing at its own file there, not at the chunk it lands in. */
+async function located(path) {
+  if (path === join(dist, "grammar", "chevrotain.js"))
+    return `export { ${chevrotainExports} } from ${JSON.stringify(chevrotainBuild)};\n`;
+  const text = await readFile(path, "utf8");
+  if (!text.includes("import.meta")) return text;
+  const url = `new URL(${JSON.stringify(relative(outdir, path).split("\\").join("/"))}, import.meta.url)`;
+  const rewritten = text
+    .replaceAll("import.meta.url", `${url}.href`)
+    .replaceAll("import.meta.filename", `__rnnpFileOf(${url})`)
+    .replaceAll("import.meta.dirname", `__rnnpDirOf(${url})`);
+  if (/import\.meta(?!\.(url|filename|dirname)\b)/.test(text))
+    throw new Error(`${relative(root, path)}: an import.meta use the bundle cannot place`);
+  return rewritten;
+}
+
+export async function bundle() {
+  await rm(outdir, { recursive: true, force: true });
+  await build({
+    entryPoints: { main: join(dist, "src", "cli", "main.js") },
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    external,
+    sourcemap: "linked",
+    logLevel: "warning",
+    // Bundled CommonJS packages call require(); the helpers place a module's file and folder.
+    banner: {
+      js: [
+        'import { createRequire as __rnnpRequire } from "node:module";',
+        'import { fileURLToPath as __rnnpFileOf } from "node:url";',
+        'import { dirname as __rnnpDirname } from "node:path";',
+        "const require = __rnnpRequire(import.meta.url);",
+        "const __rnnpDirOf = (u) => __rnnpDirname(__rnnpFileOf(u));",
+      ].join(" "),
+    },
+    plugins: [
+      {
+        name: "dist-modules-in-place",
+        setup(b) {
+          b.onLoad({ filter: /[\\/]dist[\\/](src|grammar)[\\/].*\.js$/ }, async (a) => ({
+            contents: await located(a.path),
+            loader: "js",
+            resolveDir: dirname(a.path),
+          }));
+        },
+      },
+    ],
+  });
+}
+
+if (process.argv[1] === import.meta.filename) await bundle();

@@ -1,0 +1,18 @@
+import { performance } from "node:perf_hooks";
+
+/**
+ * Named moments of one process, in ms since it started (`performance.now()`): where a command's
+ * time goes (Node's start, module loading, parsing, planning, cache reads, output). Recording is a
+ * clock read and an array push, so the marks stay in every run; `bin/rnnp.js` prints them on stderr
+ * when RNNP_TIMING is set, and the bench reads them for its start-up breakdown.
+ */
+const moments: { name: string; at: number }[] = [];
+
+export function mark(name: string): void {
+  moments.push({ name, at: performance.now() });
+}
+
+/** The moments recorded so far, in order. */
+export function marks(): readonly { name: string; at: number }[] {
+  return moments;
+}
