@@ -43,34 +43,16 @@ export function thousandVariants(): string {
 export function engineBench(): Row[] {
   const dir = mkdtempSync(join(tmpdir(), "rnnp-bench-"));
   try {
-    writeFileSync(join(dir, "fifty.rnnp"), fiftyStages());
     writeFileSync(join(dir, "sweep.rnnp"), thousandVariants());
     const node = process.execPath;
     const env = ["--cache", join(dir, "cache")];
-    timeProcess([node, BIN, "run", join(dir, "fifty.rnnp"), ...env], ROOT, 0); // fill the cache
     const bare = timeProcess([node, "-e", ""], ROOT);
-    const run = timeProcess([node, BIN, "run", join(dir, "fifty.rnnp"), ...env], ROOT);
-    const status = timeProcess([node, BIN, "status", join(dir, "fifty.rnnp"), ...env], ROOT);
     const help = timeProcess([node, BIN, "--help"], ROOT);
     timeProcess([node, BIN, "run", join(dir, "sweep.rnnp"), "--stage", "raw", ...env], ROOT, 0);
     const sweep = timeProcess([node, BIN, "status", join(dir, "sweep.rnnp"), ...env], ROOT, 5);
     const ms = (x: { median: number; min: number }) =>
       `${x.median.toFixed(0)} ms (min ${x.min.toFixed(0)})`;
     const rows: Row[] = [
-      {
-        suite: "engine",
-        measure: "`rnnp run`, 50 stages all cached (whole process)",
-        value: ms(run),
-        baseline: `node -e '': ${ms(bare)}`,
-        ratio: `${(run.median / bare.median).toFixed(1)}x`,
-      },
-      {
-        suite: "engine",
-        measure: "`rnnp status`, 50 stages (whole process)",
-        value: ms(status),
-        baseline: `node -e '': ${ms(bare)}`,
-        ratio: `${(status.median / bare.median).toFixed(1)}x`,
-      },
       {
         suite: "engine",
         measure: "`rnnp --help` (whole process)",

@@ -7,6 +7,7 @@ import { sharingBench } from "./sharing.js";
 import { trainingBench } from "./training.js";
 import { printTable, type Row } from "./measure.js";
 import { resumeBench } from "./resume.js";
+import { startupBench } from "./startup.js";
 
 /**
  * `npm run bench`: every figure beside a baseline measured in the same run on the same machine, so
@@ -29,8 +30,15 @@ if (args.includes("--executors")) {
   printTable(rows);
   process.exit(0);
 }
+// --startup: the start-up suite only (rnnp against Turborepo, fully cached).
+if (args.includes("--startup")) {
+  rows.push(...startupBench());
+  printTable(rows);
+  process.exit(0);
+}
 const only = args.includes("--flow");
 if (!args.includes("--train") && !only) {
+  rows.push(...startupBench());
   rows.push(...engineBench());
   rows.push(...languageBench());
   rows.push(...(await sharingBench()));
