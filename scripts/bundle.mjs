@@ -6,7 +6,8 @@
 // modules find beside themselves (the kernels, workers, package.json, native add-ons) is found as
 // before. Dynamic imports stay lazy: each verb's module, and TensorFlow.js and the report, load only
 // when needed.
-import { readFile, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { readdir, readFile, rm } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { build } from "esbuild";
 
@@ -60,9 +61,24 @@ async function located(path) {
   return rewritten;
 }
 
+/**
+ * A digest of what goes into the bundle: tsc's output and the installed packages (the lockfile),
+ * and this script. The CLI keys what depends on its exact code (checked pipelines) on it.
+ */
+async function buildId() {
+  const hash = createHash("sha256");
+  const files = [join(root, "package.json"), join(root, "package-lock.json"), import.meta.filename];
+  for (const sub of ["src", "grammar"])
+    for (const f of await readdir(join(dist, sub), { recursive: true }))
+      if (f.endsWith(".js")) files.push(join(dist, sub, f));
+  for (const f of files.sort()) hash.update(`${relative(root, f)}\0`).update(await readFile(f));
+  return hash.digest("hex");
+}
+
 export async function bundle() {
   await rm(outdir, { recursive: true, force: true });
   await build({
+    define: { __RNNP_BUILD__: JSON.stringify(await buildId()) },
     entryPoints: { main: join(dist, "src", "cli", "main.js") },
     outdir,
     bundle: true,

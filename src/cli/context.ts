@@ -1,9 +1,12 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { CacheStore } from "../cache/store.js";
 import { findProjectRoot, projectCacheDir } from "../project/root.js";
-import { loadPipeline } from "../lang/load.js";
+import { BUILD_ID } from "../core/build.js";
+import { RNNP_VERSION } from "../core/version.js";
+import { type IrIdentity, readCachedIr, writeCachedIr } from "../lang/ir-cache.js";
+import type { Checked } from "./pipeline.js";
 import type { PipelineIR } from "../lang/ir.js";
 import { Planner } from "../plan/planner.js";
 import {
@@ -17,7 +20,7 @@ import { mark } from "../core/timing.js";
 import { EXIT, Exit } from "./exit.js";
 
 import { io, onEnd } from "./io.js";
-import { printDiagnostics, printJson } from "./print.js";
+import { printDiagnostics } from "./print.js";
 
 export { EXIT, Exit };
 export { formatBytes, formatDuration, printDiagnostics, printJson, table } from "./print.js";
@@ -49,29 +52,6 @@ export function pipelineFile(given?: string): string {
       ? "no pipeline file given, and no .rnnp file here"
       : `several .rnnp files here (${here.join(", ")}); name one`,
   );
-}
-
-/**
- * Parses and checks a pipeline, printing diagnostics; exits 2 on any error. With `json`, an invalid
- * pipeline's diagnostics go to stdout as JSON (`{file, valid: false, diagnostics}`), so a script that
- * asked for JSON gets JSON.
- */
-export function openPipeline(
-  file: string,
-  overrides: readonly string[] = [],
-  how: { json?: boolean } = {},
-): PipelineIR {
-  const loaded = loadPipeline(file, overrides, io().cwd);
-  if (how.json && !loaded.ir) {
-    printJson({ file, valid: false, diagnostics: loaded.diagnostics });
-    throw new Exit(EXIT.invalid);
-  }
-  printDiagnostics(
-    loaded.diagnostics,
-    loaded.source !== undefined ? new Map([[file, loaded.source]]) : undefined,
-  );
-  if (!loaded.ir) throw new Exit(EXIT.invalid);
-  return loaded.ir;
 }
 
 /**
@@ -113,21 +93,62 @@ function emptyCache(): CacheStore {
   return store;
 }
 
-export function openPlan(
+export async function openPlan(
   file: string | undefined,
   opts: CommonOptions,
   how: { create?: boolean } = {},
-): Planner {
+): Promise<Planner> {
   const path = pipelineFile(file);
-  const ir = openPipeline(path, opts.param ?? [], {
-    json: (opts as { json?: boolean }).json === true,
-  });
+  const abs = resolve(io().cwd, path);
+  const from = dirname(abs);
+  // Checked pipelines are kept in the cache's folder (src/lang/ir-cache.ts): an unchanged file is
+  // not parsed again. Its bytes are read once here; parsing reads them again only on a miss.
+  const irs = join(cacheDir(opts, from), "ir");
+  const id: IrIdentity = {
+    build: BUILD_ID,
+    version: RNNP_VERSION,
+    file: path,
+    abs,
+    overrides: opts.param ?? [],
+  };
+  const bytes = readBytes(abs);
+  let ir: PipelineIR;
+  let fresh: Checked | undefined;
+  const kept = bytes && readCachedIr(irs, id, bytes);
+  if (kept) {
+    printDiagnostics(
+      kept.diagnostics,
+      kept.source !== undefined ? new Map([[path, kept.source]]) : undefined,
+    );
+    ir = kept.ir;
+  } else {
+    const { checkedPipeline } = await import("./pipeline.js");
+    fresh = checkedPipeline(path, opts.param ?? [], {
+      json: (opts as { json?: boolean }).json === true,
+    });
+    ir = fresh.ir;
+  }
   mark("parsed");
-  const store = openCache(opts, { from: dirname(resolve(io().cwd, path)), ...how });
+  const store = openCache(opts, { from, ...how });
   mark("cache opened");
+  // Kept only where the cache itself is (a read-only verb without one leaves nothing behind).
+  if (fresh && bytes && existsSync(join(cacheDir(opts, from), "data.mdb")))
+    writeCachedIr(irs, id, bytes, {
+      ir: fresh.ir,
+      diagnostics: fresh.diagnostics,
+      ...(fresh.source !== undefined ? { source: fresh.source } : {}),
+    });
   const planner = new Planner(ir, store, runtimeFor(ir, opts));
   mark("planned");
   return planner;
+}
+
+function readBytes(path: string): Uint8Array | undefined {
+  try {
+    return readFileSync(path);
+  } catch {
+    return undefined; // the parser reports it
+  }
 }
 
 /**

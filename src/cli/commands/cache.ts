@@ -1,3 +1,4 @@
+import { openPipeline } from "../pipeline.js";
 import { fromCwd, io, stderr, stdout } from "../io.js";
 import bytes from "bytes";
 import ms from "ms";
@@ -19,7 +20,6 @@ import {
   Exit,
   formatBytes,
   openCache,
-  openPipeline,
   printJson,
   runtimeFor,
   table,

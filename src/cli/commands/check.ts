@@ -38,7 +38,7 @@ interface OutputCheck {
 }
 
 export async function checkCommand(file: string | undefined, opts: CheckOptions): Promise<number> {
-  const planner = openPlan(file, opts, { create: true });
+  const planner = await openPlan(file, opts, { create: true });
   const names = opts.stage?.length
     ? checkNames(planner, opts.stage.flatMap(splitList), "--stage")
     : planner.order.map((s) => s.name);
@@ -208,7 +208,7 @@ export async function rebuildStageCommand(
   file: string,
   opts: CommonOptions & { stage: string; out: string },
 ): Promise<number> {
-  const planner = openPlan(file, opts, { create: true });
+  const planner = await openPlan(file, opts, { create: true });
   const outputs = await new Runner(planner, new LocalExecutor()).rebuild(opts.stage);
   const digests: Record<string, Digest> = {};
   for (const [name, enc] of Object.entries(outputs)) {

@@ -32,8 +32,11 @@ interface Row {
   verdict?: Verdict;
 }
 
-export function compareCommand(file: string | undefined, opts: CompareOptions): number {
-  const planner = openPlan(file, opts);
+export async function compareCommand(
+  file: string | undefined,
+  opts: CompareOptions,
+): Promise<number> {
+  const planner = await openPlan(file, opts);
   const reports = planner.order.filter((s) => s.kind.outputType === "report");
   if (reports.length === 0)
     throw new Exit(EXIT.invalid, `${planner.ir.file} has no evaluate stage to compare`);

@@ -9,7 +9,7 @@ export async function dagCommand(
   file: string | undefined,
   opts: CommonOptions & { format?: string },
 ): Promise<number> {
-  const planner = openPlan(file, opts);
+  const planner = await openPlan(file, opts);
   const rows = await stageStatuses(planner);
   const status = new Map(rows.map((r) => [r.name, r.status]));
   const edges = planner.order.flatMap((s) =>

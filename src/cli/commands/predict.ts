@@ -32,7 +32,7 @@ export async function predictCommand(
   file: string | undefined,
   opts: PredictOptions,
 ): Promise<number> {
-  const planner = openPlan(file, opts);
+  const planner = await openPlan(file, opts);
   const stage = oneStage(planner, opts.stage, "--stage");
   opts = { ...opts, stage };
   if (planner.stage(stage).kind.outputType !== "trained")

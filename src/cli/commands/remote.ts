@@ -1,3 +1,4 @@
+import { openPipeline } from "../pipeline.js";
 import type { RemoteCache } from "../../cache/remote.js";
 import type { Digest, StageKey } from "../../core/digest.js";
 import { UserError } from "../../core/diagnostic.js";
@@ -10,7 +11,6 @@ import {
   Exit,
   formatBytes,
   openCache,
-  openPipeline,
   pipelineFile,
   printJson,
   runtimeFor,

@@ -31,7 +31,7 @@ export async function reportCommand(
   file: string | undefined,
   opts: ReportOptions,
 ): Promise<number> {
-  const planner = openPlan(file, opts);
+  const planner = await openPlan(file, opts);
   const statuses = await stageStatuses(planner, remoteFor(opts, warn));
   const remoteFresh = new Set(statuses.filter((r) => r.where === "remote").map((r) => r.name));
   await writeReport(planner, opts, { remoteFresh });

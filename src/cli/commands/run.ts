@@ -85,7 +85,7 @@ export async function runCommand(
   file: string | undefined,
   opts: RunCommandOptions,
 ): Promise<number> {
-  const planner = openPlan(file, opts, { create: !opts.dryRun });
+  const planner = await openPlan(file, opts, { create: !opts.dryRun });
   const job = opts.job !== undefined ? readJob(opts.job) : undefined;
   if (job) {
     const refused = refusal(job.origin, originOf(planner.runtime));
@@ -236,7 +236,7 @@ export async function runCommand(
   if (opts.report !== undefined) {
     const { writeReport } = await import("./report.js");
     await writeReport(
-      openPlan(file, opts),
+      await openPlan(file, opts),
       { ...opts, output: opts.report },
       {
         outcomes: new Map(results.map((r) => [r.name, outcomeOf(r)])),

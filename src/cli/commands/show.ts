@@ -18,12 +18,12 @@ import { walk } from "../../numerics/layers/sequential.js";
 import { formatSummary, summarise } from "../../numerics/layers/summary.js";
 
 /** A built stage's outputs: their summaries and a preview of each (rows, tokens, history, metrics...). */
-export function showCommand(
+export async function showCommand(
   name: string,
   file: string | undefined,
   opts: CommonOptions & { rows?: number; json?: boolean },
-): number {
-  const planner = openPlan(file, opts);
+): Promise<number> {
+  const planner = await openPlan(file, opts);
   const res = builtStage(planner, name, "show");
   const stage = res.stage;
   if (opts.json) {

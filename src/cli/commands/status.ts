@@ -103,7 +103,7 @@ export async function statusCommand(
   file: string | undefined,
   opts: CommonOptions & RemoteFlags & { json?: boolean; exitCode?: boolean; quiet?: boolean },
 ): Promise<number> {
-  const planner = openPlan(file, opts);
+  const planner = await openPlan(file, opts);
   const rows = await stageStatuses(
     planner,
     remoteFor(opts, (m) => stderr().write(stderr().c.yellow(`warning: ${m}\n`)), planner.ir.dir),
@@ -143,12 +143,12 @@ export async function statusCommand(
   return code;
 }
 
-export function whyCommand(
+export async function whyCommand(
   stage: string,
   file: string | undefined,
   opts: CommonOptions & { json?: boolean },
-): number {
-  const planner = openPlan(file, opts);
+): Promise<number> {
+  const planner = await openPlan(file, opts);
   // Every upstream stage is keyed first, so explanations can compare inputs.
   stage = oneStage(planner, stage, "why");
   const lock = lockOf(planner);

@@ -1,16 +1,10 @@
+import { openPipeline } from "../pipeline.js";
 import { fromCwd, io, stdout } from "../io.js";
 import type { PipelineIR } from "../../lang/ir.js";
 import { writeFileSync } from "node:fs";
 import { format } from "../../lang/format.js";
 import { loadPipeline, readPipelineSource } from "../../lang/load.js";
-import {
-  EXIT,
-  Exit,
-  openPipeline,
-  printDiagnostics,
-  printJson,
-  type CommonOptions,
-} from "../context.js";
+import { EXIT, Exit, printDiagnostics, printJson, type CommonOptions } from "../context.js";
 
 /** Every check, no execution, of each file: exit 0 when all are valid, 2 otherwise. */
 export function validateCommand(
