@@ -101,6 +101,24 @@ export async function bundle() {
     },
     plugins: [
       {
+        // Commander requires node:child_process up front for executable subcommands, which rnnp
+        // has none of; loading it (with net and streams) costs every command several ms.
+        name: "lazy-child-process-in-commander",
+        setup(b) {
+          b.onResolve({ filter: /^(node:)?child_process$/ }, (a) =>
+            /[\\/]node_modules[\\/]commander[\\/]/.test(a.importer)
+              ? { path: "lazy-child-process", namespace: "rnnp" }
+              : undefined,
+          );
+          b.onLoad({ filter: /^lazy-child-process$/, namespace: "rnnp" }, () => ({
+            contents:
+              'let m; const load = () => (m ??= require("node:child_process"));\n' +
+              "module.exports = new Proxy({}, { get: (_, k) => load()[k] });\n",
+            loader: "js",
+          }));
+        },
+      },
+      {
         name: "dist-modules-in-place",
         setup(b) {
           b.onLoad({ filter: /[\\/]dist[\\/](src|grammar)[\\/].*\.js$/ }, async (a) => ({

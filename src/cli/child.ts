@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { ownPackageRoot } from "../core/find-up.js";
 import { io } from "./io.js";
@@ -16,6 +16,10 @@ export interface ChildResult {
 export function rnnpChild(args: string[], env: Record<string, string> = {}): Promise<ChildResult> {
   const root = ownPackageRoot(import.meta.url);
   if (!root) throw new Error("cannot find rnnp's package.json above its modules");
+  // Loaded here, not at the top: loading node:child_process costs every command a few ms.
+  const { spawn } = createRequire(import.meta.url)(
+    "node:child_process",
+  ) as typeof import("node:child_process");
   const child = spawn(process.execPath, [join(root, "bin", "rnnp.js"), ...args], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...io().env, ...env },

@@ -1,5 +1,5 @@
 import { UserError } from "../core/diagnostic.js";
-import { spawn, spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
 import { readFileSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { relative, sep } from "node:path";
@@ -24,10 +24,14 @@ class MissingTool extends UserError {
 
 let espeakVersion: string | undefined;
 
+/** node:child_process, loaded when espeak-ng is first called: every command would pay for it otherwise. */
+const childProcess = (): typeof import("node:child_process") =>
+  createRequire(import.meta.url)("node:child_process");
+
 /** espeak-ng's version, which its audio depends on (read once per process). */
 function espeak(): string {
   if (espeakVersion) return espeakVersion;
-  const r = spawnSync("espeak-ng", ["--version"], { encoding: "utf8" });
+  const r = childProcess().spawnSync("espeak-ng", ["--version"], { encoding: "utf8" });
   if (r.error || r.status !== 0) {
     throw new MissingTool(
       "espeak-ng is not installed, and synth.speech needs it to speak",
@@ -41,7 +45,7 @@ function espeak(): string {
 /** espeak-ng's WAV output for these arguments. */
 function speak(args: string[], voice: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const child = spawn("espeak-ng", args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = childProcess().spawn("espeak-ng", args, { stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (d: Buffer) => out.push(d));
