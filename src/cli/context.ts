@@ -131,8 +131,8 @@ export async function openPlan(
   mark("parsed");
   const store = openCache(opts, { from, ...how });
   mark("cache opened");
-  // Kept only where the cache itself is (a read-only verb without one leaves nothing behind).
-  if (fresh && bytes && existsSync(join(cacheDir(opts, from), "data.mdb")))
+  // Kept by the verbs that write the cache (run, check); the others only read.
+  if (fresh && bytes && how.create)
     writeCachedIr(irs, id, bytes, {
       ir: fresh.ir,
       diagnostics: fresh.diagnostics,

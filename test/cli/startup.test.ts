@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { describe, it } from "node:test";
+import { NAMES_CSV, ROOT } from "../helpers.js";
+import { Rig } from "../rig.js";
+
+/**
+ * What the installed command loads (issue 17.1): bin/rnnp.js runs the bundled CLI, and a fully
+ * cached run loads neither TensorFlow.js nor the parser (its checked pipeline is kept). Observed in real processes: a module hook logs every module loaded, and the
+ * built-in modules the process loaded are logged at exit.
+ */
+const PIPELINE = `pipeline p {
+  seed 2
+  params { n = 5, unused = 1 }
+  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
+  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
+  stage h = head(parts, n: params.n)
+}
+`;
+
+const HOOKS = `
+import { appendFileSync } from "node:fs";
+export async function load(url, context, next) {
+  appendFileSync(process.env.LOADED_LOG, url + "\\n");
+  return next(url, context);
+}
+`;
+const OBSERVE = `
+import { register } from "node:module";
+import { appendFileSync } from "node:fs";
+register(new URL("./hooks.mjs", import.meta.url));
+process.on("exit", () =>
+  appendFileSync(process.env.LOADED_LOG, process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).join("\\n") + "\\n"),
+);
+`;
+
+function project(): Rig {
+  return new Rig().write({
+    "d.csv": NAMES_CSV,
+    "p.rnnp": PIPELINE,
+    "hooks.mjs": HOOKS,
+    "observe.mjs": OBSERVE,
+  });
+}
+
+/** `rnnp ARGS` as a process, with what it loaded: module URLs and built-ins (`NativeModule x`). */
+function observed(rig: Rig, args: string[]) {
+  const log = rig.path("loaded.log");
+  rmSync(log, { force: true });
+  const r = rig.spawnSync(args, {
+    env: { LOADED_LOG: log },
+    nodeArgs: ["--import", pathToFileURL(rig.path("observe.mjs")).href],
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const loaded = readFileSync(log, "utf8").split("\n").filter(Boolean);
+  return { ...r, loaded };
+}
+
+describe("start-up", () => {
+  it("bin/rnnp.js runs the bundle built by npm run build, not the modules under dist/src", () => {
+    const rig = project();
+    const { loaded, stdout } = observed(rig, ["--version"]);
+    assert.match(stdout, /^\d+\.\d+\.\d+/);
+    // Commander's executable subcommands would load node:child_process (and net) on every command.
+    assert.ok(loaded.includes("NativeModule fs"), "built-ins are observed");
+    assert.equal(loaded.includes("NativeModule child_process"), false);
+    const main = pathToFileURL(join(ROOT, "dist", "cli", "main.js")).href;
+    assert.ok(loaded.includes(main), loaded.join("\n"));
+    const unbundled = loaded.filter(
+      (u) => u.includes("/dist/src/") || u.includes("/dist/grammar/"),
+    );
+    assert.deepEqual(unbundled, []);
+  });
+
+  it("a fully cached run loads neither TensorFlow.js nor the parser", () => {
+    const rig = project();
+    const first = observed(rig, ["run", "p.rnnp"]);
+    assert.match(first.stdout, /3 stages: 3 ran/);
+    const parser = (urls: string[]) =>
+      urls.filter(
+        (u) =>
+          u.startsWith("file:") &&
+          u.includes("/dist/cli/") &&
+          readFileSync(new URL(u), "utf8").includes("performSelfAnalysis"),
+      );
+    assert.equal(parser(first.loaded).length, 1, "the first run parses: the observation works");
+    const cached = observed(rig, ["run", "p.rnnp"]);
+    assert.match(cached.stdout, /3 stages: 3 cached/);
+    assert.deepEqual(parser(cached.loaded), []);
+    assert.deepEqual(
+      cached.loaded.filter((u) => u.includes("@tensorflow")),
+      [],
+    );
+    const status = observed(rig, ["status", "p.rnnp"]);
+    assert.match(status.stdout, /all 3 stages fresh/);
+    assert.deepEqual(parser(status.loaded), []);
+  });
+
+  it("sees every change to what a checked pipeline depends on: the file's bytes and -P", () => {
+    const rig = project();
+    assert.equal(rig.spawnSync(["run", "p.rnnp"]).code, 0);
+    rig.write({ "p.rnnp": PIPELINE.replace("n = 5", "n = 4") });
+    const edited = rig.spawnSync(["status", "p.rnnp", "--json"]);
+    const stale = (r: { stdout: string }) =>
+      (JSON.parse(r.stdout) as { stages: { name: string; status: string }[] }).stages
+        .filter((s) => s.status === "stale")
+        .map((s) => s.name);
+    assert.deepEqual(stale(edited), ["h"]);
+    assert.equal(rig.spawnSync(["run", "p.rnnp"]).code, 0);
+    assert.deepEqual(stale(rig.spawnSync(["status", "p.rnnp", "--json"])), []);
+    assert.deepEqual(stale(rig.spawnSync(["status", "p.rnnp", "--json", "-P", "n=3"])), ["h"]);
+    assert.deepEqual(stale(rig.spawnSync(["status", "p.rnnp", "--json", "-P", "n=4"])), []);
+    // A file that stops being valid is reported, never served from what was kept.
+    rig.write({ "p.rnnp": PIPELINE.replace("n: params.n", "n: params.nope") });
+    const broken = rig.spawnSync(["run", "p.rnnp"]);
+    assert.equal(broken.code, 2);
+    assert.match(broken.stderr, /nope/);
+  });
+
+  it("prints the same bytes whether the checked pipeline was kept or not (warnings included)", () => {
+    const rig = project();
+    assert.equal(rig.spawnSync(["run", "p.rnnp"]).code, 0);
+    const irs = rig.path("cache", "ir");
+    assert.ok(existsSync(irs), "the run kept its checked pipeline");
+    rmSync(irs, { recursive: true });
+    for (const args of [
+      ["run", "p.rnnp"],
+      ["status", "p.rnnp"],
+    ]) {
+      rmSync(irs, { recursive: true, force: true });
+      const parsed = rig.spawnSync(args);
+      assert.equal(rig.spawnSync(["run", "p.rnnp"]).code, 0); // keeps it (status only reads)
+      const kept = rig.spawnSync(args);
+      assert.match(parsed.stderr, /unused/);
+      assert.equal(kept.stdout.replace(/in \d+ ms/, ""), parsed.stdout.replace(/in \d+ ms/, ""));
+      assert.equal(kept.stderr, parsed.stderr);
+    }
+  });
+});

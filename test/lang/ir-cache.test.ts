@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import fc from "fast-check";
+import { type IrIdentity, readCachedIr, writeCachedIr } from "../../src/lang/ir-cache.js";
+import { loadPipeline } from "../../src/lang/load.js";
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), "rnnp-ir-cache-"));
+  dirs.push(d);
+  return d;
+}
+
+const SOURCE = `pipeline p {
+  seed 3
+  params { n = 5, unused = 1 }
+  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
+  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
+  stage h = head(parts, n: params.n)
+}
+`;
+
+/** A pipeline file, checked as the CLI checks it, and what to key its entry on. */
+function checked(source = SOURCE, overrides: string[] = []) {
+  const dir = tmp();
+  const abs = join(dir, "p.rnnp");
+  writeFileSync(abs, source);
+  const loaded = loadPipeline("p.rnnp", overrides, dir);
+  assert.ok(loaded.ir, JSON.stringify(loaded.diagnostics));
+  const bytes = new TextEncoder().encode(source);
+  const id: IrIdentity = { build: "b1", version: "0.1.0", file: "p.rnnp", abs, overrides };
+  return { loaded, bytes, id, cache: join(dir, "ir") };
+}
+
+describe("the checked-IR cache", () => {
+  it("gives back the IR, warnings and text exactly as checked, kinds as the registry's objects", () => {
+    const { loaded, bytes, id, cache } = checked();
+    assert.equal(loaded.diagnostics.length, 1, "the unused param is a warning");
+    assert.equal(readCachedIr(cache, id, bytes), undefined, "nothing kept yet");
+    writeCachedIr(cache, id, bytes, {
+      ir: loaded.ir!,
+      diagnostics: loaded.diagnostics,
+      source: loaded.source!,
+    });
+    const kept = readCachedIr(cache, id, bytes);
+    assert.ok(kept);
+    assert.deepStrictEqual(kept.ir, loaded.ir);
+    kept.ir.stages.forEach((s, i) => assert.equal(s.kind, loaded.ir!.stages[i]!.kind));
+    assert.deepStrictEqual(kept.diagnostics, loaded.diagnostics);
+    assert.equal(kept.source, SOURCE);
+    assert.equal(readdirSync(cache).length, 1, "no temporary file left behind");
+  });
+
+  it("misses when anything the IR depends on differs: bytes, path, folder, -P, build, version", () => {
+    const { loaded, bytes, id, cache } = checked();
+    writeCachedIr(cache, id, bytes, { ir: loaded.ir!, diagnostics: [], source: SOURCE });
+    assert.ok(readCachedIr(cache, id, bytes));
+    const edited = new TextEncoder().encode(SOURCE.replace("n = 5", "n = 6"));
+    assert.equal(readCachedIr(cache, id, edited), undefined, "one byte of the file");
+    assert.equal(readCachedIr(cache, id, bytes.subarray(1)), undefined, "a shorter file");
+    const variants: Partial<IrIdentity>[] = [
+      { file: "./p.rnnp" },
+      { abs: join(tmp(), "p.rnnp") },
+      { overrides: ["n=6"] },
+      { overrides: [""] },
+      { build: "b2" },
+      { version: "0.1.1" },
+    ];
+    for (const v of variants)
+      assert.equal(readCachedIr(cache, { ...id, ...v }, bytes), undefined, JSON.stringify(v));
+  });
+
+  it("keys -P overrides exactly: any other list of them misses (property)", () => {
+    const { loaded, bytes, id, cache } = checked(SOURCE, []);
+    fc.assert(
+      fc.property(
+        fc.array(fc.string(), { maxLength: 4 }),
+        fc.array(fc.string(), { maxLength: 4 }),
+        (a, b) => {
+          rmSync(cache, { recursive: true, force: true }); // each case starts with nothing kept
+          const ida = { ...id, overrides: a };
+          writeCachedIr(cache, ida, bytes, { ir: loaded.ir!, diagnostics: [] });
+          assert.ok(readCachedIr(cache, ida, bytes));
+          const same = a.length === b.length && a.every((x, i) => x === b[i]);
+          assert.equal(readCachedIr(cache, { ...id, overrides: b }, bytes) !== undefined, same);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("replaces the entry when the file changes, and treats a damaged entry as a miss", () => {
+    const { loaded, bytes, id, cache } = checked();
+    writeCachedIr(cache, id, bytes, { ir: loaded.ir!, diagnostics: [] });
+    const edited = new TextEncoder().encode(`${SOURCE}\n`);
+    writeCachedIr(cache, id, edited, { ir: loaded.ir!, diagnostics: [] });
+    assert.equal(readdirSync(cache).length, 1, "one entry per file and overrides");
+    assert.equal(readCachedIr(cache, id, bytes), undefined);
+    assert.ok(readCachedIr(cache, id, edited));
+    const [entry] = readdirSync(cache);
+    for (const damage of [new Uint8Array(), new Uint8Array([0xff, 0x0f, 1, 2, 3])]) {
+      writeFileSync(join(cache, entry!), damage);
+      assert.equal(readCachedIr(cache, id, edited), undefined);
+    }
+  });
+
+  it("keeps nothing without a build identity (rnnp run from its sources)", () => {
+    const { loaded, bytes, id, cache } = checked();
+    const unbuilt = { ...id, build: undefined };
+    writeCachedIr(cache, unbuilt, bytes, { ir: loaded.ir!, diagnostics: [] });
+    assert.throws(() => readdirSync(cache), /ENOENT/);
+    assert.equal(readCachedIr(cache, unbuilt, bytes), undefined);
+  });
+});
