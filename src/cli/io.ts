@@ -42,28 +42,47 @@ interface Session {
 }
 
 const session = new AsyncLocalStorage<Session>();
+/** The command of this whole process (bin/rnnp.js), set without async context tracking. */
+let processWide: Session | undefined;
+
+const current = (): Session | undefined => session.getStore() ?? processWide;
 
 export function io(): Io {
-  return session.getStore()?.io ?? processIo();
+  return current()?.io ?? processIo();
 }
 
-/** Runs `fn` with `io` as the current Io, then its cleanups (even when it throws). */
-export async function withIo<T>(given: Io, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with `io` as the current Io, then its cleanups (even when it throws). In-process callers
+ * (tests) get their own Io per asynchronous context; `processWide` (the installed command, one
+ * command per process) sets it for the process, which spares every promise of the command the cost
+ * of async context tracking (AsyncLocalStorage on Node 20 hooks every promise).
+ */
+export async function withIo<T>(
+  given: Io,
+  fn: () => Promise<T>,
+  how: { processWide?: boolean } = {},
+): Promise<T> {
   const s: Session = { io: given, cleanups: [] };
-  return session.run(s, () =>
-    inUserDir(given.cwd, async () => {
-      try {
-        return await fn();
-      } finally {
-        for (const c of s.cleanups.reverse()) await c();
-      }
-    }),
-  );
+  const body = () =>
+    inUserDir(
+      given.cwd,
+      async () => {
+        try {
+          return await fn();
+        } finally {
+          for (const c of s.cleanups.reverse()) await c();
+        }
+      },
+      how,
+    );
+  if (!how.processWide) return session.run(s, body);
+  processWide = s;
+  return body();
 }
 
 /** Something to undo when the current command ends (an open cache). */
 export function onEnd(cleanup: () => unknown): void {
-  session.getStore()?.cleanups.push(cleanup);
+  current()?.cleanups.push(cleanup);
 }
 
 export type Colors = ReturnType<typeof pc.createColors>;

@@ -18,17 +18,22 @@ import { printDiagnostics } from "./print.js";
 /** The moments of this process so far (see src/core/timing.ts): bin/rnnp.js prints them. */
 export { marks } from "../core/timing.js";
 
-export async function main(argv: readonly string[], given: Io = processIo()): Promise<number> {
+export async function main(argv: readonly string[], given?: Io): Promise<number> {
   mark("main");
-  return withIo(given, async () => {
-    const exit = { code: EXIT.ok as number };
-    try {
-      await createProgram(exit).parseAsync(oldSpellings(argv), { from: "user" });
-    } catch (e) {
-      exit.code = reportFailure(e);
-    }
-    return exit.code;
-  });
+  // Without a given Io this is the process's one command (bin/rnnp.js): its Io is process-wide.
+  return withIo(
+    given ?? processIo(),
+    async () => {
+      const exit = { code: EXIT.ok as number };
+      try {
+        await createProgram(exit).parseAsync(oldSpellings(argv), { from: "user" });
+      } catch (e) {
+        exit.code = reportFailure(e);
+      }
+      return exit.code;
+    },
+    { processWide: given === undefined },
+  );
 }
 
 /**
