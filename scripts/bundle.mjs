@@ -79,7 +79,15 @@ export async function bundle() {
   await rm(outdir, { recursive: true, force: true });
   await build({
     define: { __RNNP_BUILD__: JSON.stringify(await buildId()) },
-    entryPoints: { main: join(dist, "src", "cli", "main.js") },
+    // main: what bin/rnnp.js runs. The others are the plugin API (the kinds registry, defineKind,
+    // the parameter schema), for code preloaded into the installed command (`node --import`, as
+    // the tests' gate kind): chunks are shared, so they are the very modules the CLI uses.
+    entryPoints: {
+      main: join(dist, "src", "cli", "main.js"),
+      registry: join(dist, "src", "kinds", "registry.js"),
+      kind: join(dist, "src", "stages", "kind.js"),
+      schema: join(dist, "src", "stages", "schema.js"),
+    },
     outdir,
     bundle: true,
     splitting: true,

@@ -44,3 +44,8 @@ const ALL: readonly AnyKind[] = [
 ];
 
 export const kinds: ReadonlyMap<string, AnyKind> = new Map(ALL.map((k) => [k.name, k]));
+
+/** Whether `kinds` holds exactly the kinds rnnp ships (code preloaded into a process may add some). */
+export function onlyShippedKinds(): boolean {
+  return kinds.size === ALL.length && ALL.every((k) => kinds.get(k.name) === k);
+}

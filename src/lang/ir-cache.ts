@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { deserialize, serialize } from "node:v8";
 import type { Diagnostic } from "../core/diagnostic.js";
-import { kinds } from "../kinds/registry.js";
+import { kinds, onlyShippedKinds } from "../kinds/registry.js";
 import type { PipelineIR } from "./ir.js";
 
 /**
@@ -17,7 +17,8 @@ import type { PipelineIR } from "./ir.js";
  * - the `-P` overrides, in order;
  * - the code that parses and checks (grammar, checker, every kind's parameters and rules): `build`,
  *   a digest of the bundled CLI made when it is built, and rnnp's version. Without a build identity
- *   (rnnp run from its TypeScript sources) nothing is cached.
+ *   (rnnp run from its TypeScript sources), or with stage kinds other than those rnnp ships (a
+ *   plugin preloaded with `node --import`, whose code the digest does not cover), nothing is cached.
  * Checking reads nothing else: no environment, no data file, no clock. Only valid pipelines are
  * kept; an entry holds the warnings to print again. One entry per pipeline path and overrides,
  * replaced when the file changes; a damaged or foreign entry is a miss.
@@ -57,7 +58,7 @@ interface Entry {
 const sha256 = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
 
 function identityOf(id: IrIdentity): string[] | undefined {
-  if (id.build === undefined) return undefined;
+  if (id.build === undefined || !onlyShippedKinds()) return undefined;
   return [
     FORMAT,
     id.build,

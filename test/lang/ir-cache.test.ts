@@ -6,6 +6,8 @@ import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import { type IrIdentity, readCachedIr, writeCachedIr } from "../../src/lang/ir-cache.js";
 import { loadPipeline } from "../../src/lang/load.js";
+import { kinds } from "../../src/kinds/registry.js";
+import type { AnyKind } from "../../src/stages/kind.js";
 
 const dirs: string[] = [];
 after(() => {
@@ -108,6 +110,24 @@ describe("the checked-IR cache", () => {
       writeFileSync(join(cache, entry!), damage);
       assert.equal(readCachedIr(cache, id, edited), undefined);
     }
+  });
+
+  it("keeps and serves nothing while the registry holds a kind rnnp does not ship", () => {
+    const { loaded, bytes, id, cache } = checked();
+    writeCachedIr(cache, id, bytes, { ir: loaded.ir!, diagnostics: [] });
+    const registry = kinds as Map<string, AnyKind>;
+    const head = registry.get("head")!;
+    try {
+      registry.set("test.plugin", { ...head, name: "test.plugin" });
+      assert.equal(readCachedIr(cache, id, bytes), undefined);
+      registry.delete("test.plugin");
+      registry.set("head", { ...head });
+      assert.equal(readCachedIr(cache, id, bytes), undefined, "a shipped kind replaced");
+    } finally {
+      registry.delete("test.plugin");
+      registry.set("head", head);
+    }
+    assert.ok(readCachedIr(cache, id, bytes), "served again once the registry is as shipped");
   });
 
   it("keeps nothing without a build identity (rnnp run from its sources)", () => {
