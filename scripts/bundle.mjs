@@ -38,6 +38,8 @@ const external = [
   "wavefile",
   "fft.js",
   "cli-progress",
+  // A UMD build whose factory requires its own files by relative paths esbuild cannot see.
+  "jsonc-parser",
 ];
 
 /** grammar/chevrotain.ts loads Chevrotain's one-file build with a top-level await; bundled, a plain re-export of it. */
