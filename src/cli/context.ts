@@ -102,7 +102,7 @@ export async function openPlan(
   const abs = resolve(io().cwd, path);
   const from = dirname(abs);
   // Checked pipelines are kept in the cache's folder (src/lang/ir-cache.ts): an unchanged file is
-  // not parsed again. Its bytes are read once here; parsing reads them again only on a miss.
+  // not parsed again. Its bytes are read once, here: a miss parses exactly those.
   const irs = join(cacheDir(opts, from), "ir");
   const id: IrIdentity = {
     build: BUILD_ID,
@@ -123,9 +123,14 @@ export async function openPlan(
     ir = kept.ir;
   } else {
     const { checkedPipeline } = await import("./pipeline.js");
-    fresh = checkedPipeline(path, opts.param ?? [], {
-      json: (opts as { json?: boolean }).json === true,
-    });
+    // The very bytes digested above are parsed: a file changing meanwhile cannot be kept under
+    // another version's digest.
+    fresh = checkedPipeline(
+      path,
+      opts.param ?? [],
+      { json: (opts as { json?: boolean }).json === true },
+      bytes,
+    );
     ir = fresh.ir;
   }
   mark("parsed");

@@ -31,12 +31,14 @@ export interface Checked {
   source: string | undefined;
 }
 
+/** `bytes`: the file's contents, if read already (the checked IR is kept under their digest). */
 export function checkedPipeline(
   file: string,
   overrides: readonly string[],
   how: { json?: boolean },
+  bytes?: Uint8Array,
 ): Checked {
-  const loaded = loadPipeline(file, overrides, io().cwd);
+  const loaded = loadPipeline(file, overrides, io().cwd, bytes);
   if (how.json && !loaded.ir) {
     printJson({ file, valid: false, diagnostics: loaded.diagnostics });
     throw new Exit(EXIT.invalid);

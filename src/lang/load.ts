@@ -18,15 +18,17 @@ export interface Loaded {
 /**
  * Reads, parses and checks a pipeline file (the whole of `rnnp validate`, and the start of every
  * command). `file` is shown in messages as given; it is read, and
- * its data paths resolve, relative to `cwd`.
+ * its data paths resolve, relative to `cwd`. `bytes`: the file's contents when the caller has read
+ * them already (and keys something on them): then exactly those are checked.
  */
 export function loadPipeline(
   file: string,
   overrides: readonly string[] = [],
   cwd = process.cwd(),
+  bytes?: Uint8Array,
 ): Loaded {
   const abs = resolve(cwd, file);
-  const read = readPipelineSource(file, abs);
+  const read = readPipelineSource(file, abs, bytes);
   if ("diagnostic" in read)
     return {
       diagnostics: [read.diagnostic],
@@ -49,10 +51,11 @@ export function loadPipeline(
 export function readPipelineSource(
   file: string,
   path = file,
+  given?: Uint8Array,
 ): { source: string } | { diagnostic: Diagnostic; source?: string } {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = given ?? readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     return {

@@ -585,7 +585,11 @@ describe("rnnp lsp: the command", () => {
       const log = rig.path(name);
       const r = rig.spawnSync(args, {
         nodeArgs: ["--import", join(ROOT, "test", "fixtures", "track-imports.mjs")],
-        env: { RNNP_TRACK_IMPORTS: log, RNNP_TRACK_PATTERN: "vscode-languageserver|/lsp/" },
+        // The server's module: src/lsp/server.js, or in the bundle bin runs, its chunk server-HASH.js.
+        env: {
+          RNNP_TRACK_IMPORTS: log,
+          RNNP_TRACK_PATTERN: "vscode-languageserver|/lsp/|/server-\\w+\\.js",
+        },
       });
       return { ...r, loaded: existsSync(log) ? readFileSync(log, "utf8") : "" };
     };
@@ -596,7 +600,10 @@ describe("rnnp lsp: the command", () => {
     // stdin is closed at once: the client went away without a shutdown, exit code 1.
     const lsp = track("lsp.log", ["lsp"]);
     assert.equal(lsp.code, 1, lsp.stderr);
-    assert.match(lsp.loaded, /lsp\/server\.js\n[\s\S]*vscode-languageserver\/node\n/);
+    assert.match(
+      lsp.loaded,
+      /(lsp\/server|\/server-\w+)\.js\n[\s\S]*vscode-languageserver\/node\n/,
+    );
   });
 });
 
