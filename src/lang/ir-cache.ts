@@ -1,5 +1,14 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { deserialize, serialize } from "node:v8";
 import type { Diagnostic } from "../core/diagnostic.js";
@@ -21,9 +30,19 @@ import type { PipelineIR } from "./ir.js";
  *   plugin preloaded with `node --import`, whose code the digest does not cover), nothing is cached.
  * Checking reads nothing else: no environment, no data file, no clock. Only valid pipelines are
  * kept; an entry holds the warnings to print again. One entry per pipeline path and overrides,
- * replaced when the file changes; a damaged or foreign entry is a miss.
+ * replaced when the file changes. An entry is its payload's SHA-256 then the payload: a damaged
+ * entry (even one that still decodes) and anything unexpected in one are a miss, and the command
+ * parses and writes it again.
+ *
+ * The folder stays small by itself: writing an entry (on a miss) drops entries of other builds,
+ * temporary files left by a killed writer, and the least recently used entries beyond
+ * {@link MAX_ENTRIES}; `rnnp cache gc` drops other builds' entries and, with --max-age, old ones.
  */
-const FORMAT = "rnnp-ir-1";
+const FORMAT = "rnnp-ir-2";
+/** Entries kept per cache: pipelines and -P lists in use at once, with room to spare. */
+export const MAX_ENTRIES = 256;
+/** A temporary file older than this was left by a writer that died before renaming it. */
+const STALE_TMP_MS = 10 * 60 * 1000;
 
 export interface IrIdentity {
   /** The CLI's build digest; undefined when rnnp runs unbundled (then there is no IR cache). */
@@ -70,39 +89,55 @@ function identityOf(id: IrIdentity): string[] | undefined {
   ];
 }
 
+/** Entries are named `<build>-<identity>.ir`, so other builds' are found without reading them. */
+const buildTag = (identity: string[]) => sha256(JSON.stringify(identity.slice(0, 3))).slice(0, 16);
+
 function entryPath(dir: string, identity: string[]): string {
-  return join(dir, `${sha256(JSON.stringify(identity)).slice(0, 40)}.ir`);
+  return join(dir, `${buildTag(identity)}-${sha256(JSON.stringify(identity)).slice(0, 40)}.ir`);
+}
+
+/** The payload of an entry whose digest checks, else undefined. */
+function verified(file: Uint8Array): Uint8Array | undefined {
+  if (file.length < 32) return undefined;
+  const payload = file.subarray(32);
+  const digest = createHash("sha256").update(payload).digest();
+  return digest.equals(file.subarray(0, 32)) ? payload : undefined;
 }
 
 /** The checked IR of a pipeline file whose bytes are `bytes`, if one is kept for exactly this. */
 export function readCachedIr(dir: string, id: IrIdentity, bytes: Uint8Array): CachedIr | undefined {
   const identity = identityOf(id);
   if (!identity) return undefined;
-  let entry: Entry;
+  const path = entryPath(dir, identity);
   try {
-    entry = deserialize(readFileSync(entryPath(dir, identity))) as Entry;
+    const payload = verified(readFileSync(path));
+    if (!payload) return undefined; // damaged
+    const entry = deserialize(payload) as Entry;
+    if (
+      entry?.format !== FORMAT ||
+      !Array.isArray(entry.identity) ||
+      entry.identity.length !== identity.length ||
+      entry.identity.some((v, i) => v !== identity[i]) ||
+      entry.digest !== sha256(bytes) ||
+      !Array.isArray(entry.ir?.stages) ||
+      !Array.isArray(entry.diagnostics)
+    )
+      return undefined;
+    const stages: PipelineIR["stages"] = [];
+    for (const s of entry.ir.stages) {
+      const kind = typeof s?.kind === "string" ? kinds.get(s.kind) : undefined;
+      if (!kind) return undefined;
+      stages.push({ ...s, kind });
+    }
+    utimesSync(path, new Date(), new Date()); // recently used: pruning drops it last
+    return {
+      ir: { ...entry.ir, stages },
+      diagnostics: entry.diagnostics,
+      ...(entry.source !== undefined ? { source: entry.source } : {}),
+    };
   } catch {
-    return undefined; // none, unreadable or damaged: parse
+    return undefined; // none, unreadable, or not what this version writes: parse
   }
-  if (
-    entry?.format !== FORMAT ||
-    !Array.isArray(entry.identity) ||
-    entry.identity.length !== identity.length ||
-    entry.identity.some((v, i) => v !== identity[i]) ||
-    entry.digest !== sha256(bytes)
-  )
-    return undefined;
-  const stages: PipelineIR["stages"] = [];
-  for (const s of entry.ir.stages) {
-    const kind = kinds.get(s.kind);
-    if (!kind) return undefined;
-    stages.push({ ...s, kind });
-  }
-  return {
-    ir: { ...entry.ir, stages },
-    diagnostics: entry.diagnostics,
-    ...(entry.source !== undefined ? { source: entry.source } : {}),
-  };
 }
 
 /**
@@ -129,9 +164,72 @@ export function writeCachedIr(
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(tmp, serialize(entry));
+    const payload = serialize(entry);
+    writeFileSync(tmp, Buffer.concat([createHash("sha256").update(payload).digest(), payload]));
     renameSync(tmp, path);
   } catch {
     rmSync(tmp, { force: true });
+    return;
   }
+  pruneCachedIrs(dir, { build: buildTag(identity), keep: MAX_ENTRIES });
+}
+
+export interface PruneOptions {
+  /** The tag of the build whose entries stay (`currentBuildTag`); others' go. */
+  build: string | undefined;
+  /** At most this many entries stay, the most recently used. */
+  keep?: number;
+  /** Entries unused for longer than this (ms) go. */
+  maxAgeMs?: number;
+  /** Report only. */
+  dryRun?: boolean;
+}
+
+/** The tag naming this build's entries, or undefined when nothing is kept (no build identity). */
+export function currentBuildTag(build: string | undefined, version: string): string | undefined {
+  return build === undefined ? undefined : buildTag([FORMAT, build, version]);
+}
+
+/**
+ * Drops what is not worth keeping in an IR folder: other builds' entries, stale temporary files,
+ * entries unused for longer than `maxAgeMs`, and the least recently used beyond `keep`. Returns the
+ * number of files removed (or that would be).
+ */
+export function pruneCachedIrs(dir: string, o: PruneOptions): number {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  const now = Date.now();
+  const mtime = (name: string) => {
+    try {
+      return statSync(join(dir, name)).mtimeMs;
+    } catch {
+      return now;
+    }
+  };
+  const drop: string[] = [];
+  const kept: { name: string; used: number }[] = [];
+  for (const name of names) {
+    if (name.endsWith(".tmp")) {
+      if (now - mtime(name) > STALE_TMP_MS) drop.push(name);
+      continue;
+    }
+    if (!name.endsWith(".ir")) continue;
+    const used = mtime(name);
+    if (name.slice(0, 16) !== o.build) drop.push(name);
+    else if (o.maxAgeMs !== undefined && now - used > o.maxAgeMs) drop.push(name);
+    else kept.push({ name, used });
+  }
+  if (o.keep !== undefined && kept.length > o.keep)
+    drop.push(
+      ...kept
+        .sort((a, b) => b.used - a.used)
+        .slice(o.keep)
+        .map((k) => k.name),
+    );
+  if (!o.dryRun) for (const name of drop) rmSync(join(dir, name), { force: true });
+  return drop.length;
 }

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, it } from "node:test";
 import { NAMES_CSV, ROOT } from "../helpers.js";
+import { checkedPipeline } from "../../src/cli/pipeline.js";
 import { Rig } from "../rig.js";
 
 /**
@@ -117,6 +119,29 @@ describe("start-up", () => {
     const broken = rig.spawnSync(["run", "p.rnnp"]);
     assert.equal(broken.code, 2);
     assert.match(broken.stderr, /nope/);
+  });
+
+  it("checks exactly the bytes it keys on: a pipeline read from a pipe (read once) works", async () => {
+    const rig = project();
+    assert.equal(rig.spawnSync(["run", "p.rnnp"]).code, 0);
+    const fifo = rig.path("p.fifo");
+    assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
+    const status = rig.spawn(["status", "p.fifo", "--json"]);
+    // A second read of the pipe would wait forever: give up after a minute, and say so.
+    const timer = setTimeout(() => status.child.kill(), 60_000);
+    writeFileSync(fifo, PIPELINE); // blocks until rnnp opens it, once
+    const r = await status;
+    clearTimeout(timer);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { stages: unknown[] }).stages.length, 3);
+  });
+
+  it("parses the bytes it was given, not the file read again", () => {
+    const rig = project();
+    rig.write({ "p.rnnp": PIPELINE.replace("n = 5", "n = 7") });
+    const bytes = new TextEncoder().encode(PIPELINE);
+    const checked = checkedPipeline(rig.path("p.rnnp"), [], {}, bytes);
+    assert.equal(checked.ir.params.n, 5);
   });
 
   it("prints the same bytes whether the checked pipeline was kept or not (warnings included)", () => {

@@ -4,7 +4,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
-import { type IrIdentity, readCachedIr, writeCachedIr } from "../../src/lang/ir-cache.js";
+import { createHash } from "node:crypto";
+import { readFileSync, utimesSync } from "node:fs";
+import { serialize, deserialize } from "node:v8";
+import {
+  currentBuildTag,
+  type IrIdentity,
+  MAX_ENTRIES,
+  pruneCachedIrs,
+  readCachedIr,
+  writeCachedIr,
+} from "../../src/lang/ir-cache.js";
 import { loadPipeline } from "../../src/lang/load.js";
 import { kinds } from "../../src/kinds/registry.js";
 import type { AnyKind } from "../../src/stages/kind.js";
@@ -128,6 +138,61 @@ describe("the checked-IR cache", () => {
       registry.set("head", head);
     }
     assert.ok(readCachedIr(cache, id, bytes), "served again once the registry is as shipped");
+  });
+
+  it("treats a damaged entry as a miss, even one that still decodes, and never throws", () => {
+    const { loaded, bytes, id, cache } = checked();
+    writeCachedIr(cache, id, bytes, { ir: loaded.ir!, diagnostics: [] });
+    const [name] = readdirSync(cache);
+    const path = join(cache, name!);
+    const good = readFileSync(path);
+    // A flipped byte that still decodes: another data file.
+    const flipped = Buffer.from(good.toString("latin1").replace("d.csv", "e.csv"), "latin1");
+    assert.notDeepEqual(flipped, good);
+    writeFileSync(path, flipped);
+    assert.equal(readCachedIr(cache, id, bytes), undefined);
+    // A well-formed entry (its digest right) of an unexpected shape: a miss, not a crash.
+    const entry = deserialize(good.subarray(32)) as { ir: Record<string, unknown> };
+    entry.ir.stagez = entry.ir.stages;
+    delete entry.ir.stages;
+    const payload = serialize(entry);
+    writeFileSync(path, Buffer.concat([createHash("sha256").update(payload).digest(), payload]));
+    assert.equal(readCachedIr(cache, id, bytes), undefined);
+    // The next write repairs it.
+    writeCachedIr(cache, id, bytes, { ir: loaded.ir!, diagnostics: [] });
+    assert.ok(readCachedIr(cache, id, bytes));
+  });
+
+  it("stays small: other builds' entries, stale temporary files and the least used beyond the cap go", () => {
+    const { loaded, bytes, id, cache } = checked();
+    const other = { ...id, build: "b0" };
+    writeCachedIr(cache, other, bytes, { ir: loaded.ir!, diagnostics: [] });
+    writeFileSync(join(cache, "x.ir.123.abcd.tmp"), "half");
+    writeFileSync(join(cache, "y.ir.123.abcd.tmp"), "being written");
+    const old = new Date(Date.now() - 3_600_000);
+    utimesSync(join(cache, "x.ir.123.abcd.tmp"), old, old);
+    writeCachedIr(cache, id, bytes, { ir: loaded.ir!, diagnostics: [] });
+    const tag = currentBuildTag(id.build, id.version)!;
+    const left = readdirSync(cache).sort();
+    assert.deepEqual(left.length, 2, left.join(", "));
+    assert.ok(left.some((n) => n.startsWith(`${tag}-`) && n.endsWith(".ir")));
+    assert.ok(left.includes("y.ir.123.abcd.tmp"), "a writer may still be renaming it");
+    assert.equal(readCachedIr(cache, other, bytes), undefined);
+    // The cap: the least recently used go first.
+    for (let i = 0; i < MAX_ENTRIES + 3; i++) {
+      const o = { ...id, overrides: [`n=${i}`] };
+      writeCachedIr(cache, o, bytes, { ir: loaded.ir!, diagnostics: [] });
+      const t = new Date(Date.now() - (MAX_ENTRIES + 3 - i) * 1000);
+      for (const n of readdirSync(cache))
+        if (n.endsWith(".ir") && readCachedIr(cache, o, bytes)) utimesSync(join(cache, n), t, t);
+    }
+    const irs = readdirSync(cache).filter((n) => n.endsWith(".ir"));
+    assert.equal(irs.length, MAX_ENTRIES);
+    assert.ok(readCachedIr(cache, { ...id, overrides: [`n=${MAX_ENTRIES + 2}`] }, bytes));
+    // gc's rules: another build's entries all go; --max-age drops the unused.
+    assert.equal(pruneCachedIrs(cache, { build: "0".repeat(16), dryRun: true }), MAX_ENTRIES);
+    assert.equal(readdirSync(cache).filter((n) => n.endsWith(".ir")).length, MAX_ENTRIES);
+    assert.equal(pruneCachedIrs(cache, { build: tag, maxAgeMs: 0 }), MAX_ENTRIES);
   });
 
   it("keeps nothing without a build identity (rnnp run from its sources)", () => {

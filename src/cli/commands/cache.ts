@@ -1,3 +1,7 @@
+import { join } from "node:path";
+import { RNNP_VERSION } from "../../core/version.js";
+import { BUILD_ID } from "../../core/build.js";
+import { currentBuildTag, pruneCachedIrs } from "../../lang/ir-cache.js";
 import { openPipeline } from "../pipeline.js";
 import { fromCwd, io, stderr, stdout } from "../io.js";
 import bytes from "bytes";
@@ -412,6 +416,12 @@ export function cacheGc(
     ...(maxSizeBytes != null ? { maxSizeBytes } : {}),
     dryRun: opts.dryRun === true,
   });
+  // Checked pipelines kept beside the records (src/lang/ir-cache.ts): other builds' and old ones.
+  const irs = pruneCachedIrs(join(cacheDir(opts), "ir"), {
+    build: currentBuildTag(BUILD_ID, RNNP_VERSION),
+    ...(maxAgeMs !== undefined ? { maxAgeMs } : {}),
+    dryRun: opts.dryRun === true,
+  });
   const freed = report.freedBlobs.reduce((a, b) => a + b.size, 0);
   if (opts.json) {
     printJson({
@@ -425,6 +435,7 @@ export function cacheGc(
       keptRecords: report.keptRecords,
       sizeBefore: report.sizeBefore,
       sizeAfter: report.sizeAfter,
+      removedCheckedPipelines: irs,
     });
     return EXIT.ok;
   }
@@ -436,6 +447,7 @@ export function cacheGc(
   stdout().write(
     `${verb} ${report.removedRecords.length} records and ${report.freedBlobs.length} blobs, freeing ${formatBytes(freed)}; kept ${report.keptRecords} records (${formatBytes(report.sizeAfter)})\n`,
   );
+  if (irs > 0) stdout().write(`${verb} ${irs} checked pipelines of other builds, or unused\n`);
   if (!opts.dryRun && freed > 0)
     stdout().write(
       stdout().c.dim(
