@@ -1,5 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { open, type Database, type Key, type RootDatabase } from "lmdb";
 import { UserError } from "../core/diagnostic.js";
@@ -114,6 +124,15 @@ export class CacheStore {
     if (!opts.readOnly) mkdirSync(dir, { recursive: true });
     checkHeader(dir);
     const openEnv = opts.openEnv ?? open;
+    const release = lockOpening(dir);
+    try {
+      return CacheStore.openLocked(dir, opts.readOnly ?? false, openEnv);
+    } finally {
+      release();
+    }
+  }
+
+  private static openLocked(dir: string, readOnly: boolean, openEnv: typeof open): CacheStore {
     for (let attempt = 1; ; attempt++) {
       let root: RootDatabase | undefined;
       try {
@@ -123,7 +142,7 @@ export class CacheStore {
           noSubdir: false,
           maxDbs: 8,
           compression: false,
-          ...(opts.readOnly ? { readOnly: true } : {}),
+          ...(readOnly ? { readOnly: true } : {}),
         });
         const store = new CacheStore(
           dir,
@@ -481,8 +500,14 @@ export class CacheStore {
     });
   }
 
-  close(): Promise<void> {
-    return this.root.close();
+  /** Closes the environment (LMDB's last process to close tears its lock file down: see lockOpening). */
+  async close(): Promise<void> {
+    const release = lockOpening(this.dir);
+    try {
+      await this.root.close();
+    } finally {
+      release();
+    }
   }
 
   /** A read of the tables that matter (blobs, records): an LMDB error there is damage to report. */
@@ -539,6 +564,86 @@ export function checkHeader(dir: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+const OPEN_LOCK = "open.lock";
+/** Caches this process holds the open lock of, and how many times (an open while a close awaits). */
+const openLocksHeld = new Map<string, number>();
+
+/**
+ * Takes the cache's open lock, waiting while a live process holds it; returns its release. LMDB's
+ * first process to open an environment initialises the lock file (lock.mdb: the writer mutex, the
+ * reader table), and its last to close it destroys its mutexes; a process that opens while another
+ * does either can end up writing beside another writer: 8 processes opening one fresh cache lost a
+ * committed record about once in 30 rounds, all exiting 0 (test/stress/cache-faults.test.ts). So
+ * opening and closing the environment happen one process at a time. The lock is a file made with
+ * O_EXCL holding the pid; one left by a dead process (SIGKILL while opening) is taken over.
+ * Where the lock cannot be made (a read-only cache directory), there is nothing to serialise with.
+ */
+export function lockOpening(dir: string): () => void {
+  const held = openLocksHeld.get(dir) ?? 0;
+  const release = () => {
+    const n = (openLocksHeld.get(dir) ?? 1) - 1;
+    if (n > 0) openLocksHeld.set(dir, n);
+    else {
+      openLocksHeld.delete(dir);
+      rmSync(join(dir, OPEN_LOCK), { force: true });
+    }
+  };
+  if (held > 0) {
+    openLocksHeld.set(dir, held + 1);
+    return release;
+  }
+  const path = join(dir, OPEN_LOCK);
+  for (let waited = 0; ; waited++) {
+    try {
+      const fd = openSync(path, "wx");
+      try {
+        writeSync(fd, String(process.pid));
+      } finally {
+        closeSync(fd);
+      }
+      openLocksHeld.set(dir, 1);
+      return release;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "EACCES" || code === "EROFS" || code === "EPERM")
+        return () => {};
+      if (code !== "EEXIST") throw e;
+    }
+    takeOverIfDead(path, waited);
+    sleepSync(1 + Math.random() * 4);
+  }
+}
+
+/** Removes an open lock whose holder is dead (or, written by nobody, after a second of waiting). */
+function takeOverIfDead(path: string, waited: number): void {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return;
+  }
+  const pid = Number(text);
+  const dead = text === "" ? waited > 300 : !processAlive(pid);
+  if (!dead) return;
+  // Renamed aside first, then checked: a live lock renamed by a racing taker is put back.
+  const aside = `${path}.${process.pid}-${randomBytes(4).toString("hex")}`;
+  try {
+    renameSync(path, aside);
+  } catch {
+    return;
+  }
+  let taken = "";
+  try {
+    taken = readFileSync(aside, "utf8");
+  } catch {}
+  if (taken !== text) {
+    try {
+      renameSync(aside, path);
+    } catch {}
+  }
+  rmSync(aside, { force: true });
 }
 
 /** The stored form of a record: its JSON text, checked first (so nothing malformed is ever stored). */

@@ -46,11 +46,14 @@ describe("the cache under faults", () => {
     let opened = 0;
     for (let round = 0; round < 60; round++) {
       const dir = join(tempDir(), "cache");
-      const ends = await together("opener.ts", 8, (i) => [dir, String(i)]);
+      // All 8 open at one moment, once started and loaded (a fresh data file LMDB initialised in
+      // several processes at once lost a record about once in 30 rounds like these).
+      const start = String(Date.now() + 2500);
+      const ends = await together("opener.ts", 8, (i) => [dir, String(i), start]);
       assert.deepEqual(failures(ends), [], `round ${round}`);
       opened += ends.length;
       const store = CacheStore.open(dir);
-      assert.equal(store.recordCount(), 8);
+      assert.equal(store.recordCount(), 8, `round ${round}`);
       await store.close();
     }
     t.diagnostic(`${opened} opens of a fresh cache, 8 at a time`);
