@@ -1,3 +1,4 @@
+import { randomInt } from "node:crypto";
 import { randomBytes } from "node:crypto";
 import {
   closeSync,
@@ -160,7 +161,9 @@ export class CacheStore {
       } catch (e) {
         void root?.close().catch(() => {});
         if (attempt < OPEN_ATTEMPTS && TRANSIENT_OPEN.test(String((e as Error)?.message)))
-          sleepSync(10 + Math.random() * 40 * attempt);
+          // Jitter that spreads racing processes apart, from crypto: Math.random may be a stage's
+          // seeded stream (training replaces it for dropout), and drawing from it would move its bytes.
+          sleepSync(10 + randomInt(40 * attempt + 1));
         else throw new CacheDamagedError(dir, "LMDB cannot open it", e);
       }
     }

@@ -27,7 +27,7 @@ export const exportModel = defineKind({
   outputType: "files",
   random: false,
   backendDependent: false,
-  run(_ctx, inputs, params): { out: FileSet } {
+  run(ctx, inputs, params): { out: FileSet } {
     const t = inputs.model;
     const description = {
       data: t.data,
@@ -37,7 +37,7 @@ export const exportModel = defineKind({
     };
     const files =
       params.format === "onnx"
-        ? onnxFiles(t, description)
+        ? onnxFiles(t, description, ctx.inputDigest("model"))
         : {
             "model.json": text({
               format: "layers-model",
@@ -64,8 +64,12 @@ export const exportModel = defineKind({
 
 const text = (v: unknown) => new TextEncoder().encode(`${JSON.stringify(v, null, 1)}\n`);
 
-function onnxFiles(t: TrainedModel, description: object): Record<string, Uint8Array> {
-  const metadata = onnxMetadata(t);
+function onnxFiles(
+  t: TrainedModel,
+  description: object,
+  digest: string | undefined,
+): Record<string, Uint8Array> {
+  const metadata = onnxMetadata(t, digest);
   const models = toOnnx(t, { metadata, producerVersion: RNNP_VERSION });
   const files: Record<string, Uint8Array> = {};
   for (const m of models) files[m.file] = m.bytes;
@@ -85,12 +89,13 @@ function onnxFiles(t: TrainedModel, description: object): Record<string, Uint8Ar
  * metadata_props, strings; JSON where structured), and which run made them: the trained model's
  * digest, as the lockfile records it for the train stage's output.
  */
-export function onnxMetadata(t: TrainedModel): [string, string][] {
+export function onnxMetadata(t: TrainedModel, digest?: string): [string, string][] {
   const d = t.data;
   const json = (v: unknown) => JSON.stringify(v);
   const meta: [string, string][] = [
     ["opset", String(OPSET)],
-    ["lock_digest", digestOf(encode(artifactToValue(t)))],
+    // The runner knows the digest the lockfile records; re-encoding is the fallback outside a run.
+    ["lock_digest", digest ?? digestOf(encode(artifactToValue(t)))],
     ["input", d.input],
     ["padding", d.padding],
   ];

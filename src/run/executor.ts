@@ -21,6 +21,8 @@ export interface StageTask {
   runtimeError?: string;
   /** Slot -> artifact, or slot -> (output name -> artifact) for bundle inputs. */
   inputs: Record<string, Artifact | ReadonlyMap<string, Artifact>>;
+  /** Slot -> the input's digest, as the key (and the lockfile) record it. */
+  inputDigests?: Record<string, unknown>;
 }
 
 export interface TaskHooks {
@@ -85,6 +87,10 @@ function context(
       return seedrandom(`${seed}:${purpose}`);
     },
     resolvePath: (p) => resolveDataPath(p, pipeline.dir),
+    inputDigest: (slot) => {
+      const d = task.inputDigests?.[slot];
+      return typeof d === "string" ? d : undefined;
+    },
     progress: hooks.progress,
     log: hooks.log,
     signal: hooks.signal,

@@ -368,10 +368,13 @@ export class Runner {
       if (now.record && !forced)
         return { ...base, key: now.key, status: "cached", durationMs: performance.now() - started };
       const checkpoints = this.checkpointsFor(stage, now.fingerprint, forced, emit, options);
-      const outputs = await this.executor.execute(this.task(stage, inputs, now.fingerprint.seed), {
-        ...this.hooks(stage, emit, signal),
-        ...checkpoints?.hooks(),
-      });
+      const outputs = await this.executor.execute(
+        this.task(stage, inputs, now.fingerprint.seed, now.fingerprint.inputs),
+        {
+          ...this.hooks(stage, emit, signal),
+          ...checkpoints?.hooks(),
+        },
+      );
       const durationMs = performance.now() - started;
       const { record, blobs } = this.commit(stage, now.key, now.fingerprint, outputs, durationMs);
       checkpoints?.finish();
@@ -429,12 +432,18 @@ export class Runner {
     });
   }
 
-  private task(stage: StageIR, inputs: StageTask["inputs"], seed?: number): StageTask {
+  private task(
+    stage: StageIR,
+    inputs: StageTask["inputs"],
+    seed?: number,
+    inputDigests?: StageTask["inputDigests"],
+  ): StageTask {
     const rt = this.planner.runtime;
     return {
       pipeline: this.planner.ir,
       stage,
       inputs,
+      ...(inputDigests ? { inputDigests } : {}),
       ...(seed !== undefined ? { seed } : {}),
       ...(rt instanceof RuntimeUnavailable
         ? { runtimeError: `${rt.message} (${rt.hint})` }
@@ -614,7 +623,7 @@ export class Runner {
       );
     const inputs = await this.inputsFor(stage, onEvent);
     const outputs = await this.executor.execute(
-      this.task(stage, inputs, res.fingerprint.seed),
+      this.task(stage, inputs, res.fingerprint.seed, res.fingerprint.inputs),
       this.hooks(stage, onEvent),
     );
     return Object.fromEntries(stage.outputs.map((o) => [o, encodeArtifact(outputs[o]!)]));

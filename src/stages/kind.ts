@@ -67,6 +67,8 @@ export interface StageContext {
   rng(purpose: string): () => number;
   /** A path as written in the pipeline, made absolute (relative to the pipeline file; `npm:pkg/file` from node_modules). */
   resolvePath(path: string): string;
+  /** The digest of a single-artifact input, as the stage's key and the lockfile record it. */
+  inputDigest(slot: string): string | undefined;
   /** Progress of a long stage; the CLI decides whether and how to draw it. */
   progress(done: number, total: number, unit?: string): void;
   log(message: string): void;

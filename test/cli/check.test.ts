@@ -33,6 +33,8 @@ const ALL_KINDS = `pipeline allkinds {
   }
   stage fit = train(net, buckets.train, validation: buckets.val, epochs: 2)
   stage report = evaluate(fit, buckets.test)
+  stage drift = shift(seqs.train, {val: seqs.val, test: seqs.test})
+  stage task = synth.task(task: "adding", length: 5, train: 16, val: 8, test: 8)
   stage exported = export(fit, dir: "out")
 
   stage spoken = synth.speech(words: ["yes", "no"], voices: ["en-us", "en-gb"])

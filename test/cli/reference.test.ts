@@ -33,7 +33,7 @@ describe("the reference, generated from the declarations", () => {
       ),
     ];
     assert.equal(topics().length, expected.length);
-    assert.equal(kinds.size, 20);
+    assert.equal(kinds.size, 21);
     for (const [name, params] of expected) {
       const section = md.split(`\n### ${name}\n`)[1]?.split("\n### ")[0];
       assert.ok(section, `no section for ${name}`);

@@ -83,7 +83,7 @@ describe("an RNN pipeline end to end", () => {
     assert.match(show.stdout, /confusion \(rows: true class, columns: predicted\)/);
     assert.match(
       (await rig.rnnp(["show", "fit", "names.rnnp"])).stdout,
-      /epoch +loss +accuracy +val_loss +val_accuracy +lr +\|grad\|\n +1 /,
+      /epoch +loss +accuracy +val_loss +val_accuracy +lr +\|grad\|( +lstm_\d+ horizon)?\n +1 /,
     );
     assert.ok(
       existsSync(rig.path("out/model/model.json")) && existsSync(rig.path("out/model/weights.bin")),

@@ -156,7 +156,7 @@ describe("rnnp lsp: completion", () => {
     const items = await complete(uri, at(text, "stage more = ", 13));
     assert.deepEqual(labels(items), [...kinds.keys()]);
     const train = items.find((i) => i.label === "train")!;
-    assert.equal(train.detail, "stage kind: model, data, validation ->");
+    assert.equal(train.detail, "stage kind: model, data, validation, init ->");
     assert.ok(
       train.documentation!.value.startsWith(`**train** (kind)\n\n${kinds.get("train")!.doc}`),
     );
@@ -190,12 +190,13 @@ describe("rnnp lsp: completion", () => {
   it("leaves out the arguments already given, and offers a kind's named inputs", async () => {
     const items = await complete(URI, at(PIPELINE, ", epochs: 1", 2));
     const names = labels(items);
-    // `net` and `seqs.train` fill the inputs model and data; validation is named; epochs is next.
+    // `net` and `seqs.train` fill the inputs model and data; validation is named; epochs is next;
+    // init, the optional input of fine-tuning, is still open.
     assert.deepEqual(names.slice(0, 3), ["epochs", "batchSize", "loss"]);
     assert.ok(names.includes("optimizer"));
     assert.deepEqual(
       items.filter((i) => i.detail?.startsWith("input")).map((i) => i.label),
-      [],
+      ["init"],
     );
     const open = await complete(URI, at(PIPELINE, "net, seqs.train", 5));
     assert.deepEqual(
@@ -203,6 +204,7 @@ describe("rnnp lsp: completion", () => {
       [
         ["data", "input: sequences"],
         ["validation", "input: sequences (optional)"],
+        ["init", "input: trained (optional)"],
       ],
     );
   });

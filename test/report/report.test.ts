@@ -171,6 +171,8 @@ describe("rnnp report", () => {
       "eval-report[units=6]-verdict",
       "sweep-report",
       "train-fit-accuracy",
+      // The trained model carries its gradient flow through time (issue 15): the heatmap is drawn.
+      "train-fit-flow",
       "train-fit-gradients",
       "train-fit-loss",
       "train-fit-lr",

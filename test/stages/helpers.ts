@@ -22,6 +22,7 @@ export function ctx(dir: string, seed = 12345): StageContext & { logs: string[] 
     seed,
     rng: (purpose) => seedrandom(`${seed}:${purpose}`),
     resolvePath: (p) => resolveDataPath(p, dir),
+    inputDigest: () => undefined,
     progress: () => {},
     log: (m) => logs.push(m),
     signal: new AbortController().signal,

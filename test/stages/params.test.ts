@@ -45,6 +45,10 @@ async function run(
 }
 
 /** Outputs of two runs of one kind whose params differ by `change`. */
+/** synth.task's small cases: the adding task, and the copy task for its own parameters. */
+const TASK = { task: "adding", length: 7, train: 16, val: 8, test: 8 };
+const COPY = { ...TASK, task: "copy", length: 11, symbols: 4, alphabet: 6 };
+
 const pair =
   (
     name: string,
@@ -638,6 +642,8 @@ const AUDIT: Record<string, Record<string, Case>> = {
       differs: trainPair({}, { schedule: { call: "exponential", args: { rate: 0.5 } } }),
     },
     warmup: { differs: trainPair({}, { warmup: 1 }) },
+    // Observes only: the weights are the same bytes, the artifact's history gains the flow.
+    gradientFlow: { differs: trainPair({}, { gradientFlow: false }) },
     clipNorm: { differs: trainPair({}, { clipNorm: 0.001 }) },
     clipValue: { differs: trainPair({}, { clipValue: 0.0001 }) },
     shuffle: { differs: trainPair({}, { shuffle: false }) },
@@ -730,6 +736,15 @@ const AUDIT: Record<string, Record<string, Case>> = {
         { bins: 2 },
       ),
     },
+  },
+  "synth.task": {
+    task: { differs: pair("synth.task", () => ({}), TASK, { task: "copy" }) },
+    length: { differs: pair("synth.task", () => ({}), TASK, { length: 9 }) },
+    train: { differs: pair("synth.task", () => ({}), TASK, { train: 20 }) },
+    val: { differs: pair("synth.task", () => ({}), TASK, { val: 12 }) },
+    test: { differs: pair("synth.task", () => ({}), TASK, { test: 12 }) },
+    symbols: { differs: pair("synth.task", () => ({}), COPY, { symbols: 3 }) },
+    alphabet: { differs: pair("synth.task", () => ({}), COPY, { alphabet: 5 }) },
   },
   export: {
     dir: {
