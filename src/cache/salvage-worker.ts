@@ -3,7 +3,8 @@
  * damaged page can crash the process that reads it (SIGSEGV, SIGABRT), so reading a cache that may
  * be damaged happens here, and the parent survives to report. It writes one line per step to stdout
  * (synchronously, so a crash loses none):
- *   scan DIR                  {"progress": ...} lines, then {"report": ScanReport} or {"error": message}
+ *   scan DIR                  checks LMDB's pages (layout.ts), then reads everything: {"progress": ...}
+ *                             lines, then {"report": ScanReport} or {"error": message}
  *   drop DIR                  reads {records, blobs, aux} (JSON) on stdin, removes them and every
  *                             blob no record names, in one transaction; then {"swept": [...]}
  *   copy SRC DST DB FROM|-    "open", then "at KEY" before reading each value and "ok KEY" after
@@ -11,6 +12,7 @@
  */
 import { readFileSync, writeSync } from "node:fs";
 import { open } from "lmdb";
+import { checkLayout, describeLayout } from "./layout.js";
 import { crash, faultsFromEnv } from "./salvage-faults.js";
 import { scan } from "./scan.js";
 import { type AuxEntry, CacheDamagedError, CacheStore } from "./store.js";
@@ -24,6 +26,13 @@ const faults = faultsFromEnv();
 
 function scanCommand(dir: string): void {
   if (faults.scan) crash();
+  // The pages first, with plain reads: LMDB would crash on some of what this finds, and never reads
+  // the free-page table read-only (a damaged one breaks the next commit).
+  const layout = checkLayout(dir);
+  if (layout.problems.length) {
+    say(JSON.stringify({ error: describeLayout(layout) }));
+    return;
+  }
   let store: CacheStore;
   try {
     store = CacheStore.open(dir, { readOnly: true });
