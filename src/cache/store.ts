@@ -125,7 +125,7 @@ export class CacheStore {
     if (!opts.readOnly) mkdirSync(dir, { recursive: true });
     checkHeader(dir);
     const openEnv = opts.openEnv ?? open;
-    const release = lockOpening(dir);
+    const release = lockCache(dir);
     try {
       return CacheStore.openLocked(dir, opts.readOnly ?? false, openEnv);
     } finally {
@@ -226,7 +226,7 @@ export class CacheStore {
   ): void {
     const text = encodeRecord(record);
     for (const [digest, bytes] of blobs) checkBlobSize(digest, bytes.byteLength);
-    this.root.transactionSync(() => {
+    this.write(() => {
       for (const [digest, bytes] of blobs) {
         if (!this.blobs.doesExist(digest))
           this.blobs.putSync(digest, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -258,7 +258,7 @@ export class CacheStore {
    */
   importBlob(digest: Digest, bytes: Uint8Array): boolean {
     checkBlobSize(digest, bytes.byteLength);
-    return this.root.transactionSync(() => this.putBlob(digest, bytes));
+    return this.write(() => this.putBlob(digest, bytes));
   }
 
   private putBlob(digest: Digest, bytes: Uint8Array): boolean {
@@ -274,7 +274,7 @@ export class CacheStore {
    */
   importRecords(records: readonly StageRecord<unknown>[]): number {
     const texts = records.map((r) => [r, encodeRecord(r)] as const);
-    return this.root.transactionSync(() => this.putRecords(texts));
+    return this.write(() => this.putRecords(texts));
   }
 
   private putRecords(texts: readonly (readonly [StageRecord<unknown>, Buffer])[]): number {
@@ -298,7 +298,7 @@ export class CacheStore {
     blob: (d: Digest) => Uint8Array,
   ): { records: number; blobs: number; bytes: number } {
     const texts = records.map((r) => [r, encodeRecord(r)] as const);
-    return this.root.transactionSync(() => {
+    return this.write(() => {
       let blobs = 0;
       let bytes = 0;
       for (const d of digests) {
@@ -367,7 +367,7 @@ export class CacheStore {
 
   /** Removes records and blobs in one transaction. */
   remove(keys: Iterable<StageKey>, digests: Iterable<Digest>): void {
-    this.root.transactionSync(() => {
+    this.write(() => {
       for (const k of keys) this.records.removeSync(k);
       for (const d of digests) this.blobs.removeSync(d);
     });
@@ -385,7 +385,7 @@ export class CacheStore {
     aux: readonly AuxEntry[] = [],
   ): { digest: Digest; size: number }[] {
     const importing = this.importsInProgress();
-    return this.root.transactionSync(() => {
+    return this.write(() => {
       for (const k of keys) this.records.removeSync(k);
       for (const d of corrupt) this.blobs.removeSync(d);
       for (const a of aux) this.auxTables()[a.table].removeSync(a.key);
@@ -455,7 +455,7 @@ export class CacheStore {
    * Returns the current holder when the lease is taken.
    */
   tryLease(key: StageKey, lease: Lease): Lease | undefined {
-    return this.root.transactionSync(() => {
+    return this.write(() => {
       const held = this.tolerant(() => this.leases.get(key));
       if (
         held &&
@@ -471,20 +471,20 @@ export class CacheStore {
 
   /** Extends or drops a lease this holder owns (a lease taken over by another process is left alone). */
   renewLease(key: StageKey, lease: Lease): void {
-    this.root.transactionSync(() => {
+    this.write(() => {
       if (this.tolerant(() => this.leases.get(key))?.token === lease.token)
         this.leases.putSync(key, lease);
     });
   }
 
   releaseLease(key: StageKey, token: string): void {
-    this.root.transactionSync(() => {
+    this.write(() => {
       if (this.tolerant(() => this.leases.get(key))?.token === token) this.leases.removeSync(key);
     });
   }
 
   recordCheck(key: StageKey, result: CheckResult): void {
-    this.checks.putSync(key, result);
+    this.write(() => this.checks.putSync(key, result));
   }
 
   getCheck(key: StageKey): CheckResult | undefined {
@@ -498,14 +498,27 @@ export class CacheStore {
   /** Stat-cache entries in one commit: a commit per file costs a disk sync each (seconds for a corpus of files). */
   putStats(entries: readonly (readonly [string, StatEntry])[]): void {
     if (!entries.length) return;
-    this.root.transactionSync(() => {
+    this.write(() => {
       for (const [path, entry] of entries) this.stats.putSync(path, entry);
     });
   }
 
-  /** Closes the environment (LMDB's last process to close tears its lock file down: see lockOpening). */
+  /**
+   * A write transaction, holding the cache lock (see lockCache): no process opens the environment
+   * while this one commits.
+   */
+  private write<T>(fn: () => T): T {
+    const release = lockCache(this.dir);
+    try {
+      return this.root.transactionSync(fn);
+    } finally {
+      release();
+    }
+  }
+
+  /** Closes the environment (LMDB's last process to close tears its lock file down: see lockCache). */
   async close(): Promise<void> {
-    const release = lockOpening(this.dir);
+    const release = lockCache(this.dir);
     try {
       await this.root.close();
     } finally {
@@ -569,35 +582,40 @@ export function checkHeader(dir: string): void {
   }
 }
 
-const OPEN_LOCK = "open.lock";
-/** Caches this process holds the open lock of, and how many times (an open while a close awaits). */
-const openLocksHeld = new Map<string, number>();
+const CACHE_LOCK = "cache.lock";
+/** Caches this process holds the lock of, and how many times (a write while a close awaits). */
+const cacheLocksHeld = new Map<string, number>();
 
 /**
- * Takes the cache's open lock, waiting while a live process holds it; returns its release. LMDB's
- * first process to open an environment initialises the lock file (lock.mdb: the writer mutex, the
- * reader table), and its last to close it destroys its mutexes; a process that opens while another
- * does either can end up writing beside another writer: 8 processes opening one fresh cache lost a
- * committed record about once in 30 rounds, all exiting 0 (test/stress/cache-faults.test.ts). So
- * opening and closing the environment happen one process at a time. The lock is a file made with
- * O_EXCL holding the pid; one left by a dead process (SIGKILL while opening) is taken over.
- * Where the lock cannot be made (a read-only cache directory), there is nothing to serialise with.
+ * Takes the cache lock, waiting while a live process holds it; returns its release. Opening,
+ * closing and every write transaction hold it, so that no process opens the environment while
+ * another commits. LMDB (lmdb-js 3.5's mdb.c, mdb_env_open2) sets the shared transaction counter in
+ * lock.mdb (mti_txnid) to the txnid of the meta page it read when it started opening, whether or
+ * not other processes have the environment open: a commit by another process in between moves the
+ * counter back. The next writer then numbers its transaction with a txnid already used, bases it
+ * on the meta page of that parity and writes its meta over a newer one: a committed record
+ * vanished though every process exited 0 (2 rounds in 1,000 of 8 processes creating one fresh
+ * cache), a writer met pages "from the future" (MDB_PROBLEM: mdb_page_touch), or a commit spun
+ * forever waiting for the counter to match the newest meta (a hang). Open and close also serialise
+ * LMDB's set-up and tear-down of lock.mdb (its mutexes) by the first and last process.
+ * The lock is a file made with O_EXCL holding the pid; one left by a dead process (SIGKILL, Ctrl-C)
+ * is taken over. Where it cannot be made (a read-only cache directory) nothing can write anyway.
  */
-export function lockOpening(dir: string): () => void {
-  const held = openLocksHeld.get(dir) ?? 0;
+export function lockCache(dir: string): () => void {
+  const held = cacheLocksHeld.get(dir) ?? 0;
   const release = () => {
-    const n = (openLocksHeld.get(dir) ?? 1) - 1;
-    if (n > 0) openLocksHeld.set(dir, n);
+    const n = (cacheLocksHeld.get(dir) ?? 1) - 1;
+    if (n > 0) cacheLocksHeld.set(dir, n);
     else {
-      openLocksHeld.delete(dir);
-      rmSync(join(dir, OPEN_LOCK), { force: true });
+      cacheLocksHeld.delete(dir);
+      rmSync(join(dir, CACHE_LOCK), { force: true });
     }
   };
   if (held > 0) {
-    openLocksHeld.set(dir, held + 1);
+    cacheLocksHeld.set(dir, held + 1);
     return release;
   }
-  const path = join(dir, OPEN_LOCK);
+  const path = join(dir, CACHE_LOCK);
   for (let waited = 0; ; waited++) {
     try {
       const fd = openSync(path, "wx");
@@ -606,7 +624,7 @@ export function lockOpening(dir: string): () => void {
       } finally {
         closeSync(fd);
       }
-      openLocksHeld.set(dir, 1);
+      cacheLocksHeld.set(dir, 1);
       return release;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
@@ -615,11 +633,12 @@ export function lockOpening(dir: string): () => void {
       if (code !== "EEXIST") throw e;
     }
     takeOverIfDead(path, waited);
-    sleepSync(1 + Math.random() * 4);
+    // crypto, not Math.random: that may be a stage's seeded stream (see openLocked).
+    sleepSync(1 + randomInt(5));
   }
 }
 
-/** Removes an open lock whose holder is dead (or, written by nobody, after a second of waiting). */
+/** Removes a cache lock whose holder is dead (or, written by nobody, after a second of waiting). */
 function takeOverIfDead(path: string, waited: number): void {
   let text: string;
   try {

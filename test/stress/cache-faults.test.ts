@@ -27,8 +27,10 @@ describe("the cache under faults", () => {
   it("random byte flips in 300 copies of an LMDB file: no crash, no wrong byte served", async (t) => {
     const stats = await flipCaches(300, seedrandom(`flips ${seed}`));
     t.diagnostic(
-      `seed ${seed}: ${stats.trials} copies, ${stats.flips} flipped bytes; verify found nothing in ${stats.verify.clean}, dropped damage in ${stats.verify.dropped}, sent ${stats.verify.unreadable} to repair; ${stats.recomputed} stages recomputed`,
+      `seed ${seed}: ${stats.trials} copies, ${stats.flips} flipped bytes; verify found nothing in ${stats.verify.clean}, dropped damage in ${stats.verify.dropped}, sent ${stats.verify.unreadable} to repair; ${stats.recomputed} stages recomputed; processes killed by a signal: ${JSON.stringify(stats.signals)}; runs stopped by cache-corrupt after a clean verify: ${stats.corruptAfterCleanVerify}`,
     );
+    assert.deepEqual(stats.signals, {});
+    assert.equal(stats.corruptAfterCleanVerify, 0);
     assert.deepEqual(stats.failures, []);
   });
 
