@@ -15,7 +15,7 @@ import { open } from "lmdb";
 import { checkLayout, describeLayout } from "./layout.js";
 import { crash, faultsFromEnv } from "./salvage-faults.js";
 import { scan } from "./scan.js";
-import { type AuxEntry, CacheDamagedError, CacheStore } from "./store.js";
+import { type AuxEntry, CacheDamagedError, CacheStore, lockCache } from "./store.js";
 import type { Digest, StageKey } from "../core/digest.js";
 
 const say = (line: string): void => {
@@ -60,7 +60,14 @@ function dropCommand(dir: string): void {
 
 function copyCommand(src: string, dst: string, name: string, from: string): void {
   const dirs = { noSubdir: false, maxDbs: 8, compression: false } as const;
-  const source = open({ path: src, ...dirs, readOnly: true });
+  // Opened under the cache lock, as every open is (see lockCache in store.ts).
+  const release = lockCache(src);
+  let source: ReturnType<typeof open>;
+  try {
+    source = open({ path: src, ...dirs, readOnly: true });
+  } finally {
+    release();
+  }
   const target = open({ path: dst, ...dirs, noSync: true });
   const raw = { encoding: "binary", keyEncoding: "binary" } as const;
   const db = source.openDB<Buffer, Buffer>({ name, ...raw });
