@@ -20,7 +20,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
   );
 }
 
-/** One run of rnnp's training loop on the reference workload (bench/train-worker.ts). */
+/** One run of rnnp's training loop on the reference workload (bench/worker.ts train). */
 function rnnp(
   backend: string,
   kernels: string,
@@ -30,17 +30,15 @@ function rnnp(
   threads = 2,
   impl = "auto",
 ): Measured {
+  const options = { backend, kernels, samples, epochs, cell };
   const r = spawnSync(
     process.execPath,
     [
       "--import",
       "tsx",
-      join(ROOT, "bench/train-worker.ts"),
-      backend,
-      String(samples),
-      String(epochs),
-      cell,
-      kernels,
+      join(ROOT, "bench/worker.ts"),
+      "train",
+      ...Object.entries(options).map(([k, v]) => `${k}=${v}`),
     ],
     {
       cwd: ROOT,
