@@ -23,6 +23,11 @@ const at = args.indexOf("--rounds");
 const rounds = at >= 0 ? Number(args[at + 1]) : 5;
 if (!Number.isInteger(rounds) || rounds < 1)
   throw new Error("--rounds: a whole number, at least 1");
+// --cells lstm,gru: the training suite's cells (default both).
+const cellsAt = args.indexOf("--cells");
+const cells = cellsAt >= 0 ? (args[cellsAt + 1] ?? "").split(",") : ["lstm", "gru"];
+if (cells.some((c) => c !== "lstm" && c !== "gru"))
+  throw new Error("--cells: a comma-separated list of lstm and gru");
 // --executors: the executor suite only (it starts redis-server, nginx and a single-node Slurm).
 if (args.includes("--executors")) {
   rows.push(...(await executorsBench(rounds === 5 ? 2 : rounds)));
@@ -37,7 +42,7 @@ if (!args.includes("--train") && !only) {
   rows.push(...(await executorsBench()));
 }
 if (!args.includes("--no-train")) {
-  if (!only) rows.push(...trainingBench(rounds));
+  if (!only) rows.push(...trainingBench(rounds, cells));
   if (!only) rows.push(...resumeBench(Math.min(rounds, 3)));
   rows.push(...flowBench(rounds));
 }
