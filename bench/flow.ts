@@ -50,8 +50,8 @@ const described = (c: ReturnType<typeof compare>) =>
  * What the gradient-flow monitor costs (train's gradientFlow, on by default), on the reference
  * workload (batch 64, length 50, 16 features, 128 units), for each cell on the native and the wasm
  * kernels, and for an LSTM on TF.js's cells (the probe). Each configuration is one process
- * (bench/worker.ts flow) that alternates on and off many times, in CPU seconds of the process (every
- * thread: steadier than wall time on a machine shared with other work):
+ * (bench/worker.ts flow, one kernels thread) that alternates on and off many times, in CPU seconds of
+ * the process (steadier than wall time on a machine shared with other work):
  * - the monitor's own work: one batch's backward pass through the recurrent layer with the flow and
  *   without, `calls` pairs; its extra CPU per batch times the batches of an epoch, over the epoch's
  *   CPU time without it, is the share of training time it adds (from the best call of each side, and
@@ -100,6 +100,9 @@ export function flowBench(rounds = 5): Row[] {
             Object.entries(process.env).filter(([k]) => !k.startsWith("RNNP_") && k !== "CI"),
           ),
           RNNP_KERNELS_IMPL: c.impl,
+          // One thread: CPU time is then the work itself, without the waits of a call's threads for
+          // each other (which a busy machine stretches); the monitor's work does not depend on it.
+          RNNP_THREADS: "1",
         },
       },
     );
@@ -112,7 +115,7 @@ export function flowBench(rounds = 5): Row[] {
     process.stderr.write(`  gradient flow, ${c.label}: ${JSON.stringify(m)}\n`);
     return {
       suite: "gradient flow",
-      measure: `${c.label}${m.kernels ? ` (${m.kernels})` : ""}: training with gradientFlow (default), load ${load.toFixed(1)}`,
+      measure: `${m.kernels ? `${c.label.replace(/ \(\w+\)$/, "")} (${m.kernels})` : c.label}: training with gradientFlow (default), load ${load.toFixed(1)}`,
       value: verdict
         ? `${pct(verdict.best)} of training CPU time (best-of), ${pct(verdict.median)} (median pair); ${verdict.met ? "met" : "NOT met"}`
         : `epochs: ${described(epochs)} CPU time`,
