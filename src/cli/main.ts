@@ -244,9 +244,20 @@ function createProgram(exit: { code: number }): Command {
       program.command("show").argument("<stage>", "stage name").argument("[file]", "pipeline file"),
     ),
   )
-    .description("show a built stage's outputs")
+    .description(
+      "show a built stage's outputs, or their data as CSV, JSON Lines or JSON (STAGE.OUTPUT for one of several)",
+    )
     .option("--rows <n>", "table rows to print", count, 10)
-    .option("--json", "print JSON: output references, and reports whole")
+    .option("--json", "print JSON: output references, reports whole, a trained model's history")
+    .addOption(
+      new Option(
+        "--format <format>",
+        "text: a preview; csv, jsonl, json: the data whole (table rows, sequences decoded, training history, report metrics beside their baselines), full precision, streamed",
+      )
+        .choices(["text", "csv", "jsonl", "json"])
+        .default("text")
+        .conflicts("json"),
+    )
     .action(action(async () => (await import("./commands/show.js")).showCommand));
 
   withParams(withCache(program.command("predict").argument("[file]", "pipeline file")))
