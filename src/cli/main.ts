@@ -203,8 +203,10 @@ function createProgram(exit: { code: number }): Command {
     .addOption(
       new Option("--format <format>", "output format")
         .choices(["text", "dot", "mermaid", "svg"])
-        .default("text"),
+        .default("text")
+        .conflicts("json"),
     )
+    .option("--json", "print JSON: stages (kind, status, upstream) and edges")
     .action(action(async () => (await import("./commands/dag.js")).dagCommand));
 
   withRemote(withParams(withCache(program.command("report").argument("[file]", "pipeline file"))))
@@ -230,6 +232,10 @@ function createProgram(exit: { code: number }): Command {
     .description("print pipelines in canonical format (comments kept)")
     .option("-w, --write", "rewrite the files in place")
     .option("--check", "list files that are not formatted; exit 1 if any")
+    .option(
+      "--json",
+      "print JSON: each file, whether it is formatted (and its text without --write or --check)",
+    )
     .action(action(async () => (await import("./commands/fmt.js")).fmtCommand));
 
   program
@@ -313,6 +319,7 @@ function createProgram(exit: { code: number }): Command {
     .action(action(async () => (await import("./commands/cache.js")).cacheShow));
   withCache(cache.command("path"))
     .description("print the cache directory")
+    .option("--json", "print JSON: the directory and whether a cache is there yet")
     .action(action(async () => (await import("./commands/cache.js")).cachePath));
   withCache(cache.command("verify"))
     .description(

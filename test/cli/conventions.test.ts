@@ -32,11 +32,6 @@ describe("one CLI convention", () => {
     for (const verb of [["status"], ["dag"], ["run"], ["why", "a"], ["compare"]]) {
       const [v, ...rest] = verb;
       const r = await rig.rnnp([v!, ...rest, "bad.rnnp", "--json"]);
-      if (v === "dag") {
-        // dag has no --json (its formats are text, dot and mermaid): commander refuses the flag.
-        assert.equal(r.code, 2);
-        continue;
-      }
       assert.equal(r.code, 2, `${v}: ${r.stderr}`);
       const out = JSON.parse(r.stdout) as {
         file: string;
@@ -161,5 +156,106 @@ describe("one CLI convention", () => {
       f.replace(/\.ts$/, ""),
     );
     assert.deepEqual(onDisk.sort(), [...files, "cache", "remote"].sort());
+  });
+
+  it("--json on every verb a script calls (all but help, init, lsp, worker and the HTML report)", async () => {
+    const help = await rig.rnnp(["--help"]);
+    const verbs = [
+      ...help.stdout.slice(help.stdout.indexOf("Commands:")).matchAll(/^ {2}([a-z-]+)\b/gm),
+    ].map((m) => m[1]!);
+    const cacheHelp = await rig.rnnp(["cache", "--help"]);
+    const cacheVerbs = [
+      ...cacheHelp.stdout
+        .slice(cacheHelp.stdout.indexOf("Commands:"))
+        .matchAll(/^ {2}([a-z-]+)\b/gm),
+    ]
+      .filter((m) => m[1] !== "help")
+      .map((m) => ["cache", m[1]!]);
+    assert.ok(cacheVerbs.length >= 10, cacheHelp.stdout);
+    const exempt = ["help", "init", "lsp", "worker", "report", "cache"];
+    for (const args of [
+      ...verbs.filter((v) => !exempt.includes(v)).map((v) => [v]),
+      ...cacheVerbs,
+    ]) {
+      const r = await rig.rnnp([...args, "--help"]);
+      assert.match(r.stdout, /--json/, `rnnp ${args.join(" ")} has no --json`);
+    }
+  });
+
+  it("dag --json: stages with kind, status and upstream, and the edges", async () => {
+    const p = new Rig().write({
+      "d.csv": NAMES_CSV,
+      "p.rnnp": `pipeline p {
+  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
+  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
+}
+`,
+    });
+    assert.equal((await p.rnnp(["run", "p.rnnp", "-s", "raw"])).code, 0);
+    const r = await p.rnnp(["dag", "p.rnnp", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), {
+      pipeline: "p",
+      file: "p.rnnp",
+      stages: [
+        { name: "raw", kind: "load.csv", status: "fresh", upstream: [] },
+        { name: "parts", kind: "split", status: "stale", upstream: ["raw"] },
+      ],
+      edges: [{ from: "raw", to: "parts", label: "data" }],
+    });
+    assert.equal((await p.rnnp(["dag", "p.rnnp", "--json", "--format", "dot"])).code, 2);
+  });
+
+  it("fmt --check --json: each file and whether it is formatted; broken files with their diagnostics", async () => {
+    const f = new Rig().write({
+      "good.rnnp": GOOD,
+      "ugly.rnnp": GOOD.replace("  stage", "stage"),
+      "bad.rnnp": "pipeline {",
+    });
+    const check = await f.rnnp(["fmt", "--check", "--json", "good.rnnp", "ugly.rnnp"]);
+    assert.equal(check.code, 1);
+    assert.deepEqual(JSON.parse(check.stdout), [
+      { file: "good.rnnp", formatted: true },
+      { file: "ugly.rnnp", formatted: false },
+    ]);
+    assert.equal((await f.rnnp(["fmt", "--check", "--json", "good.rnnp"])).code, 0);
+    const plain = JSON.parse((await f.rnnp(["fmt", "--json", "ugly.rnnp"])).stdout) as {
+      text: string;
+    }[];
+    assert.equal(plain[0]!.text, GOOD);
+    const broken = await f.rnnp([
+      "fmt",
+      "--check",
+      "--json",
+      "bad.rnnp",
+      "missing.rnnp",
+      "good.rnnp",
+    ]);
+    assert.equal(broken.code, 2);
+    const rows = JSON.parse(broken.stdout) as {
+      file: string;
+      formatted?: boolean;
+      diagnostics?: { code: string }[];
+    }[];
+    assert.deepEqual(
+      rows.map((r) => [r.file, r.formatted, r.diagnostics?.map((d) => d.code)]),
+      [
+        ["bad.rnnp", undefined, ["syntax"]],
+        ["missing.rnnp", undefined, ["no-file"]],
+        ["good.rnnp", true, undefined],
+      ],
+    );
+    assert.equal(broken.stderr, "");
+    const written = await f.rnnp(["fmt", "--write", "--json", "ugly.rnnp"]);
+    assert.deepEqual(JSON.parse(written.stdout), [
+      { file: "ugly.rnnp", formatted: false, written: true },
+    ]);
+    assert.equal(f.read("ugly.rnnp"), GOOD);
+  });
+
+  it("cache path --json: the directory and whether a cache is there", async () => {
+    const c = new Rig().write({ "package.json": "{}" });
+    const r = await c.rnnp(["cache", "path", "--json"]);
+    assert.deepEqual(JSON.parse(r.stdout), { cache: c.path("cache"), exists: false });
   });
 });
