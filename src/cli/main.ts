@@ -191,10 +191,14 @@ function createProgram(exit: { code: number }): Command {
 
   withParams(
     withCache(
-      program.command("why").argument("<stage>", "stage name").argument("[file]", "pipeline file"),
+      program
+        .command("why")
+        .argument("[stage]", "stage name (or -s)")
+        .argument("[file]", "pipeline file"),
     ),
   )
     .description("explain what changed since a stage last ran")
+    .option("-s, --stage <name>", "the stage to explain (or give it before the file)")
     .option("--json", "print JSON")
     .action(action(async () => (await import("./commands/why.js")).whyCommand));
 
@@ -247,12 +251,16 @@ function createProgram(exit: { code: number }): Command {
 
   withParams(
     withCache(
-      program.command("show").argument("<stage>", "stage name").argument("[file]", "pipeline file"),
+      program
+        .command("show")
+        .argument("[stage]", "stage name, or STAGE.OUTPUT (or -s)")
+        .argument("[file]", "pipeline file"),
     ),
   )
     .description(
       "show a built stage's outputs, or their data as CSV, JSON Lines or JSON (STAGE.OUTPUT for one of several)",
     )
+    .option("-s, --stage <name>", "the stage to show (or give it before the file)")
     .option("--rows <n>", "table rows to print", count, 10)
     .option("--json", "print JSON: output references, reports whole, a trained model's history")
     .addOption(

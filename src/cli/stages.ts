@@ -60,3 +60,29 @@ export function builtStage(
     );
   return { stage, key: res.key, record: res.record };
 }
+
+/**
+ * The stage and pipeline file of `VERB STAGE [FILE]` or `VERB -s STAGE [FILE]`: one way to name the
+ * stage (`-s/--stage`) accepted by every verb about stages, the positional kept where verbs had it.
+ */
+export function stageAndFile(
+  first: string | undefined,
+  second: string | undefined,
+  option: string | undefined,
+  verb: string,
+): { stage: string; file: string | undefined } {
+  if (option === undefined) {
+    if (first === undefined)
+      throw new Exit(EXIT.invalid, `${verb}: name a stage: rnnp ${verb} STAGE [FILE], or -s STAGE`);
+    return { stage: first, file: second };
+  }
+  if (second !== undefined || first === option) {
+    if (first !== option)
+      throw new Exit(
+        EXIT.invalid,
+        `${verb}: the stage is named twice (\`${first}\` and -s \`${option}\`); name it once`,
+      );
+    return { stage: option, file: second };
+  }
+  return { stage: option, file: first };
+}

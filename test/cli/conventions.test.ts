@@ -258,4 +258,35 @@ describe("one CLI convention", () => {
     const r = await c.rnnp(["cache", "path", "--json"]);
     assert.deepEqual(JSON.parse(r.stdout), { cache: c.path("cache"), exists: false });
   });
+
+  it("the stage is given one way everywhere: -s/--stage on every verb about stages, the positional where it was", async () => {
+    const p = new Rig().write({ "d.csv": NAMES_CSV, "p.rnnp": GOOD });
+    assert.equal((await p.rnnp(["run", "p.rnnp", "-s", "raw"])).code, 0);
+    for (const verb of ["run", "show", "why", "predict", "check"]) {
+      const help = await p.rnnp([verb, "--help"]);
+      assert.match(help.stdout, /^ {2}-s, --stage <name> /m, verb);
+    }
+    const positional = await p.rnnp(["show", "raw", "p.rnnp", "--json"]);
+    assert.equal(positional.code, 0, positional.stderr);
+    for (const args of [
+      ["show", "-s", "raw", "p.rnnp", "--json"],
+      ["show", "--stage", "raw", "--json"],
+      ["show", "raw", "p.rnnp", "-s", "raw", "--json"],
+    ]) {
+      const r = await p.rnnp(args);
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+      assert.equal(r.stdout, positional.stdout, args.join(" "));
+    }
+    const why = await p.rnnp(["why", "raw", "p.rnnp", "--json"]);
+    assert.equal((await p.rnnp(["why", "-s", "raw", "p.rnnp", "--json"])).stdout, why.stdout);
+    const twice = await p.rnnp(["show", "raw", "p.rnnp", "-s", "other"]);
+    assert.equal(twice.code, 2);
+    assert.match(
+      twice.stderr,
+      /show: the stage is named twice \(`raw` and -s `other`\); name it once/,
+    );
+    const none = await p.rnnp(["why"]);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /why: name a stage: rnnp why STAGE \[FILE\], or -s STAGE/);
+  });
 });

@@ -9,7 +9,7 @@ import { artifactDocument, artifactRows } from "../../artifacts/rows.js";
 import { ChunkedWriter, type RowFormat, writeRows } from "../formats.js";
 import type { Planner } from "../../plan/planner.js";
 import { preview } from "../preview.js";
-import { builtStage } from "../stages.js";
+import { builtStage, stageAndFile } from "../stages.js";
 import {
   weightsEpoch,
   type ModelSpec,
@@ -24,6 +24,7 @@ export interface ShowOptions extends CommonOptions {
   rows?: number;
   json?: boolean;
   format?: "text" | RowFormat;
+  stage?: string;
 }
 
 /**
@@ -31,10 +32,11 @@ export interface ShowOptions extends CommonOptions {
  * or, with `--format csv|jsonl|json`, their data whole (`STAGE.OUTPUT` for one output of several).
  */
 export async function showCommand(
-  name: string,
-  file: string | undefined,
+  first: string | undefined,
+  second: string | undefined,
   opts: ShowOptions,
 ): Promise<number> {
+  const { stage: name, file } = stageAndFile(first, second, opts.stage, "show");
   const planner = openPlan(file, opts);
   const { stage: stageName, output } = stageAndOutput(planner, name);
   const res = builtStage(planner, stageName, "show");

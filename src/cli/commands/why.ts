@@ -2,17 +2,18 @@ import type { Reason } from "../../plan/why.js";
 import { explain } from "../../plan/why.js";
 import { EXIT, openPlan, printJson, type CommonOptions } from "../context.js";
 import { stdout } from "../io.js";
-import { oneStage } from "../stages.js";
+import { oneStage, stageAndFile } from "../stages.js";
 import { lockOf } from "../statuses.js";
 
 export function whyCommand(
-  stage: string,
-  file: string | undefined,
-  opts: CommonOptions & { json?: boolean },
+  first: string | undefined,
+  second: string | undefined,
+  opts: CommonOptions & { json?: boolean; stage?: string },
 ): number {
-  const planner = openPlan(file, opts);
+  const given = stageAndFile(first, second, opts.stage, "why");
+  const planner = openPlan(given.file, opts);
   // Every upstream stage is keyed first, so explanations can compare inputs.
-  stage = oneStage(planner, stage, "why");
+  const stage = oneStage(planner, given.stage, "why");
   const lock = lockOf(planner);
   const e = explain(planner, stage, 0, lock ? { lock } : {});
   if (opts.json) {
