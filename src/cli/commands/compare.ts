@@ -22,7 +22,9 @@ export interface CompareOptions extends CommonOptions {
 }
 
 interface Row {
+  /** The evaluate stage (a sweep variant's base name) and its full name (`report@units=32`). */
   stage: string;
+  name: string;
   variant: Record<string, unknown>;
   status: "built" | "not built";
   metrics: Record<string, number>;
@@ -46,7 +48,11 @@ export function compareCommand(file: string | undefined, opts: CompareOptions): 
     );
   const rows: Row[] = reports.map((s) => {
     const res = planner.resolve(s.name);
-    const base = { stage: s.variant?.of ?? s.name, variant: s.variant?.values ?? {} };
+    const base = {
+      stage: s.variant?.of ?? s.name,
+      name: s.name,
+      variant: s.variant?.values ?? {},
+    };
     if (res.state !== "keyed" || !res.record) return { ...base, status: "not built", metrics: {} };
     const report = readArtifact(planner.store, res.record.outputs.out!.digest) as Report;
     const validation = validationOf(planner, s, select);
@@ -173,12 +179,9 @@ function choose(rows: Row[], select: string): Row | undefined {
 }
 
 function selectionLine(r: Row, select: string): string {
-  const variant = Object.entries(r.variant)
-    .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-    .join(",");
   const test = Object.entries(r.metrics)
     .slice(0, 3)
     .map(([k, v]) => `${k} ${+v.toPrecision(4)}`)
     .join(", ");
-  return `chosen by ${select} (validation data, ${lowerIsBetter(select) ? "lowest" : "highest"}: ${+r.validation!.toPrecision(4)}): ${r.stage}[${variant}]; its test metrics: ${test}${r.verdict ? `; it ${verdictLine(r.verdict)}` : ""}`;
+  return `chosen by ${select} (validation data, ${lowerIsBetter(select) ? "lowest" : "highest"}: ${+r.validation!.toPrecision(4)}): ${r.name}; its test metrics: ${test}${r.verdict ? `; it ${verdictLine(r.verdict)}` : ""}`;
 }

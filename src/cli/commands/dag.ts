@@ -50,7 +50,7 @@ export async function dagCommand(
     out = dagDot(planner.ir.name, views, edges);
     if (format === "svg") out = (await dagSvg(out)).trimEnd();
   } else if (format === "mermaid") {
-    // Mermaid ids are plain words: a sweep variant's name (`fit[units=64]`) is not one.
+    // Mermaid ids are plain words: a sweep variant's name (`fit@units=64`) is not one.
     const index = new Map(planner.order.map((s, i) => [s.name, i]));
     const mid = (n: string) => (/^\w+$/.test(n) ? `s_${n}` : `v${index.get(n)}`);
     const label = (n: string) => n.replace(/"/g, "#quot;");
