@@ -288,13 +288,22 @@ function createProgram(exit: { code: number }): Command {
 
   withParams(withCache(program.command("compare").argument("[file]", "pipeline file")))
     .description(
-      "compare the variants of a sweep by their evaluation metrics, from the cache (like dvc exp show)",
+      "compare the variants of a sweep and the runs made with -P by their evaluation metrics, from the cache (like dvc exp show); or diff metrics and params against the lockfile",
     )
     .option("--sort <metric>", "sort by a metric or swept param (descending)")
     .option("--asc", "sort ascending")
     .option("--select <metric>", "choose the variant by this validation metric (default val_loss)")
     .option("--json", "print JSON")
     .option("--csv", "print CSV")
+    .addOption(
+      new Option(
+        "--against <ref>",
+        "diff each evaluate stage's metrics and every stage's params with the committed lockfile (like dvc metrics diff / params diff); exit 0, 2 without a lockfile",
+      )
+        .choices(["lock"])
+        .conflicts(["csv", "sort", "select"]),
+    )
+    .option("--exit-code", "with --against: exit 1 when a metric or param differs")
     .action(action(async () => (await import("./commands/compare.js")).compareCommand));
 
   withParams(withCache(program.command("check").argument("[file]", "pipeline file")))
