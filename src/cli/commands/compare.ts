@@ -284,8 +284,8 @@ function validationOf(
   select: string,
 ): number | undefined {
   const from = record.inputsFrom.model;
-  const producer = from && planner.store.getRecord(from.key);
-  if (!producer || producer.kind !== "train" || !producer.outputs.out) return undefined;
+  const producer = from ? planner.store.getRecord(from.key) : undefined;
+  if (producer?.kind !== "train" || !producer.outputs.out) return undefined;
   const trained = readArtifact(planner.store, producer.outputs.out.digest) as TrainedModel;
   const { epoch } = weightsEpoch(trained);
   if (!epoch) return undefined;
