@@ -289,4 +289,26 @@ describe("one CLI convention", () => {
     assert.equal(none.code, 2);
     assert.match(none.stderr, /why: name a stage: rnnp why STAGE \[FILE\], or -s STAGE/);
   });
+
+  it("paths print relative to the pipeline's folder, the same from any directory; wording", async () => {
+    const p = new Rig().write({
+      "package.json": "{}",
+      "pipes/d.csv": NAMES_CSV,
+      "pipes/p.rnnp": `pipeline p {
+  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
+}
+`,
+    });
+    assert.equal((await p.rnnp(["run", "pipes/p.rnnp"])).code, 0);
+    p.write({ "pipes/d.csv": `${NAMES_CSV}Zed,m,1\n` });
+    const fromRoot = await p.rnnp(["why", "raw", "pipes/p.rnnp"]);
+    const fromFolder = await p.rnnp(["why", "raw", "p.rnnp"], { cwd: p.path("pipes") });
+    assert.equal(fromRoot.stdout, "raw: stale\n  - file `d.csv` content changed\n");
+    assert.equal(fromFolder.stdout, fromRoot.stdout);
+    const status = await p.rnnp(["status", "p.rnnp"], { cwd: p.path("pipes") });
+    assert.match(
+      status.stdout,
+      /^stale +raw +load\.csv +file `d\.csv` content changed\n1 of 1 stage stale\n$/,
+    );
+  });
 });
