@@ -162,7 +162,7 @@ export function compareCommand(file: string | undefined, opts: CompareOptions): 
   if (byHand)
     out.write(
       out.c.dim(
-        `${byHand} run${byHand === 1 ? "" : "s"} with -P, found in the cache; \`rnnp cache gc ${planner.ir.file}\` removes them\n`,
+        `${byHand} run${byHand === 1 ? "" : "s"} with -P, found in the cache; \`rnnp cache gc ${planner.ir.file}\` removes ${byHand === 1 ? "it" : "them"}\n`,
       ),
     );
   return EXIT.ok;
