@@ -50,7 +50,12 @@ export async function executorFor(
         ...(flags.checkpoints ? ["--checkpoints", flags.checkpoints] : []),
         ...computeArgs(flags),
       ];
-      return new ProcessExecutor(jobs, file, (args) => rnnpChild(args, childEnv(jobs)), extra);
+      return new ProcessExecutor(
+        jobs,
+        file,
+        (args, onLine) => rnnpChild(args, childEnv(jobs), onLine),
+        extra,
+      );
     }
     case "bullmq": {
       const queue = flags.queue ?? io().env.RNNP_QUEUE ?? config.queue?.url;

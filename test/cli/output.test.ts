@@ -1,0 +1,180 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Rig } from "../rig.js";
+
+/**
+ * Issue 11, "honest, readable status", through the CLI in-process: stage lines prefixed by their
+ * stage, colours decided per stream, --quiet and --verbose on every verb, conflicting flags refused.
+ */
+
+const names = Array.from({ length: 48 }, (_, i) => {
+  const stem = ["ann", "eve", "bob", "max", "lea", "tom"][i % 6]!;
+  return `${stem}${"xyz"[i % 3]}${i % 7},${i % 6 < 3 ? "f" : "m"}`;
+}).join("\n");
+
+const pipeline = `pipeline p {
+  seed 3
+  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
+  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
+  stage vocab = vocabulary(parts.train, level: "char")
+  stage seqs = encode(parts, vocab, maxLen: 6)
+  stage net = model(seqs.train) {
+    embedding(dim: 4, mask: true)
+    lstm(units: 4)
+    dense(units: 2, activation: "softmax")
+  }
+  stage fit = train(net, seqs.train, epochs: 2, batchSize: 8)
+  stage report = evaluate(fit, seqs.test)
+}
+`;
+
+const rigWith = () =>
+  new Rig().write({ "d.csv": `name,label\n${names}\n`, "p.rnnp": pipeline, "package.json": "{}" });
+
+const ESC = "\x1b";
+
+describe("run's output", () => {
+  it("off a terminal: stage lines prefixed by the stage, no bars, no escapes", async () => {
+    const rig = rigWith();
+    const r = await rig.rnnp(["run", "p.rnnp"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^\[fit\] epoch 1\/2 {2}loss /m);
+    assert.match(r.stderr, /^\[fit\] epoch 2\/2 {2}loss /m);
+    assert.ok(!r.stderr.includes(ESC) && !r.stderr.includes("\r"), r.stderr);
+    assert.ok(!r.stdout.includes(ESC), r.stdout);
+    assert.match(r.stdout, /^● fit +train +ran +\d/m);
+  });
+
+  it("colours are decided per stream: `run 2> log` on a terminal keeps escapes out of the log", async () => {
+    const rig = rigWith();
+    // stdout a terminal, stderr a file
+    const toLog = await rig.rnnp(["run", "p.rnnp"], {
+      tty: { stdout: true, stderr: false },
+      env: { NO_COLOR: "" },
+    });
+    assert.equal(toLog.code, 0, toLog.stderr);
+    assert.ok(toLog.stdout.includes(`${ESC}[`), "the terminal gets colours");
+    assert.ok(toLog.stderr.includes("[fit] epoch 1/2"));
+    assert.ok(!toLog.stderr.includes(ESC), JSON.stringify(toLog.stderr));
+    // and the other way round: stdout piped, stderr a terminal (forced rerun, so there is progress)
+    const piped = await rig.rnnp(["run", "p.rnnp", "--force-stage", "fit"], {
+      tty: { stdout: false, stderr: true },
+      env: { NO_COLOR: "" },
+    });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.ok(!piped.stdout.includes(ESC), JSON.stringify(piped.stdout));
+    assert.ok(piped.stderr.includes(`${ESC}[2m[fit]${ESC}[22m epoch 1/2`));
+    assert.match(
+      piped.stderr,
+      /\r\x1b\[K {2}fit \[[█░]{20}\] \d+\/\d+ batches, epoch 1\/2, loss \d/,
+    );
+  });
+
+  it("NO_COLOR turns colours off on a terminal; FORCE_COLOR turns them on in a pipe", async () => {
+    const rig = rigWith();
+    const none = await rig.rnnp(["run", "p.rnnp"], {
+      tty: { stdout: true, stderr: true },
+      env: { NO_COLOR: "1" },
+    });
+    assert.equal(none.code, 0, none.stderr);
+    assert.ok(!none.stdout.includes(`${ESC}[3`) && !none.stderr.includes(`${ESC}[2m`));
+    const forced = await rig.rnnp(["run", "p.rnnp"], { env: { NO_COLOR: "", FORCE_COLOR: "1" } });
+    assert.ok(forced.stdout.includes(`${ESC}[32m✔${ESC}[39m raw`), forced.stdout);
+  });
+
+  it("--quiet: only the verdict and the summary; errors still shown", async () => {
+    const rig = rigWith();
+    const r = await rig.rnnp(["run", "p.rnnp", "--quiet"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    const lines = r.stdout.trimEnd().split("\n");
+    assert.equal(lines.length, 2, r.stdout);
+    assert.match(lines[0]!, /^ {2}report: /);
+    assert.match(lines[1]!, /^7 stages: 7 ran in /);
+    rig.write({ "d.csv": "name,label\n" });
+    const failed = await rig.rnnp(["-q", "run", "p.rnnp"]);
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /error/);
+    assert.match(failed.stdout, /^7 stages: 1 failed, 6 skipped in /);
+  });
+
+  it("--verbose: each stage's key, time and cache decision", async () => {
+    const rig = rigWith();
+    const first = await rig.rnnp(["run", "p.rnnp", "-v"]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(
+      first.stderr,
+      /^\[raw\] executes \(key [0-9a-f]{12}; never run: no cached record of this stage\)$/m,
+    );
+    const keys = JSON.parse((await rig.rnnp(["run", "p.rnnp", "--json"])).stdout) as {
+      stages: { name: string; key: string }[];
+    };
+    const fitKey = keys.stages.find((s) => s.name === "fit")!.key;
+    assert.match(first.stdout, new RegExp(`^● fit +train +ran +${fitKey.slice(0, 12)} +\\d`, "m"));
+    const again = await rig.rnnp(["--verbose", "run", "p.rnnp"]);
+    assert.match(
+      again.stdout,
+      new RegExp(`^✔ fit +train +cached +${fitKey.slice(0, 12)} +\\d+ ms +\\(local cache\\)$`, "m"),
+    );
+    rig.write({ "p.rnnp": pipeline.replace("epochs: 2", "epochs: 1") });
+    const changed = await rig.rnnp(["run", "p.rnnp", "-v"]);
+    assert.match(changed.stderr, /^\[fit\] executes \(key [0-9a-f]{12}; param `epochs`/m);
+  });
+
+  it("--jobs N: every worker's lines, live, prefixed by its stage", async () => {
+    const rig = rigWith();
+    const r = await rig.rnnp(["run", "p.rnnp", "--jobs", "2"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^\[fit\] epoch 1\/2 {2}loss /m);
+    assert.match(r.stderr, /^\[fit\] epoch 2\/2 {2}loss /m);
+    assert.match(r.stdout, /^● fit +train +ran/m);
+  });
+});
+
+describe("global options and conflicts", () => {
+  it("--quiet and --verbose are taken by every verb, before or after it, and not together", async () => {
+    const rig = rigWith();
+    for (const args of [
+      ["status", "p.rnnp", "-v"],
+      ["-v", "dag", "p.rnnp"],
+      ["validate", "p.rnnp", "--quiet"],
+      ["cache", "ls", "-q"],
+      ["kinds", "-q"],
+    ]) {
+      const r = await rig.rnnp(args);
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+    }
+    const both = await rig.rnnp(["run", "p.rnnp", "-q", "-v"]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /option '-q, --quiet' cannot be used with option '-v, --verbose'/);
+  });
+
+  it("status -q prints nothing and exits 1 when stale, as before", async () => {
+    const rig = rigWith();
+    const r = await rig.rnnp(["status", "p.rnnp", "-q"]);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [1, "", ""]);
+  });
+
+  it("conflicting flags exit 2 naming both", async () => {
+    const rig = rigWith();
+    for (const [args, a, b] of [
+      [["run", "p.rnnp", "--json", "--report", "r.html"], "--report <file>", "--json"],
+      [["run", "p.rnnp", "-f", "--force-stage", "fit"], "-f, --force", "--force-stage <name>"],
+      [["run", "p.rnnp", "-n", "--frozen"], "-n, --dry-run", "--frozen"],
+      [["compare", "p.rnnp", "--json", "--csv"], "--json", "--csv"],
+      [["fmt", "p.rnnp", "-w", "--check"], "-w, --write", "--check"],
+      [
+        ["predict", "p.rnnp", "-s", "fit", "-i", "ann", "--file", "x"],
+        "-i, --input <text>",
+        "--file <path>",
+      ],
+    ] as const) {
+      const r = await rig.rnnp([...args]);
+      assert.equal(r.code, 2, args.join(" "));
+      assert.ok(
+        r.stderr.includes(`option '${a}' cannot be used with option '${b}'`),
+        `${args.join(" ")}: ${r.stderr}`,
+      );
+    }
+  });
+});
