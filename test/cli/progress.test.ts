@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
+import { stripVTControlCharacters } from "node:util";
 import { type Io, setVerbosity, type Verbosity, withIo } from "../../src/cli/io.js";
 import { Live, type LiveOptions, taskProgress } from "../../src/cli/progress.js";
 import { Captured, cleanEnv } from "../rig.js";
@@ -161,7 +162,10 @@ describe("what runs now, when several stages run at once (run --jobs N, check)",
       },
       { env: { NO_COLOR: "" } },
     );
-    const plain = out.replace(/\x1b\[\d+m/g, "");
+    const plain = stripVTControlCharacters(out.replaceAll("\r\x1b[K", "\r")).replaceAll(
+      "\r",
+      "\r\x1b[K",
+    );
     assert.deepEqual(frames(plain), [
       "running fit 0 ms",
       "running fit 1.00 s · prep 0 ms",
