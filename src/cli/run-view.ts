@@ -98,7 +98,7 @@ export class RunView {
         `${formatDuration(r.durationMs)}${r.resumedFrom !== undefined ? ` (resumed from epoch ${r.resumedFrom})` : ""}`,
       );
     if (r.status === "cached" && (r.source === "remote" || level === "verbose"))
-      notes.push(r.source === "remote" ? "(remote cache)" : "(local cache)");
+      notes.push(r.source === "remote" ? "(remote)" : "(local)");
     return `${mark} ${r.name.padEnd(this.width)}  ${c.dim(r.kind.padEnd(this.kindWidth))}  ${r.status.padEnd(7)}  ${notes.length ? c.dim(notes.join("  ")) : ""}`.trimEnd();
   }
 

@@ -114,7 +114,7 @@ describe("run's output", () => {
     const again = await rig.rnnp(["--verbose", "run", "p.rnnp"]);
     assert.match(
       again.stdout,
-      new RegExp(`^✔ fit +train +cached +${fitKey.slice(0, 12)} +\\d+ ms +\\(local cache\\)$`, "m"),
+      new RegExp(`^✔ fit +train +cached +${fitKey.slice(0, 12)} +\\d+ ms +\\(local\\)$`, "m"),
     );
     rig.write({ "p.rnnp": pipeline.replace("epochs: 2", "epochs: 1") });
     const changed = await rig.rnnp(["run", "p.rnnp", "-v"]);
