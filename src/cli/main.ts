@@ -229,7 +229,7 @@ function createProgram(exit: { code: number }): Command {
   )
     .description("explain what changed since a stage last ran")
     .option("--json", "print JSON")
-    .action(action(async () => (await import("./commands/status.js")).whyCommand));
+    .action(action(async () => (await import("./commands/why.js")).whyCommand));
 
   withParams(withCache(program.command("dag").argument("[file]", "pipeline file")))
     .description("print the stage graph with each stage's status")
@@ -262,7 +262,7 @@ function createProgram(exit: { code: number }): Command {
     .description("print pipelines in canonical format (comments kept)")
     .addOption(new Option("-w, --write", "rewrite the files in place").conflicts("check"))
     .option("--check", "list files that are not formatted; exit 1 if any")
-    .action(action(async () => (await import("./commands/validate.js")).fmtCommand));
+    .action(action(async () => (await import("./commands/fmt.js")).fmtCommand));
 
   program
     .command("lsp")
@@ -325,7 +325,7 @@ function createProgram(exit: { code: number }): Command {
   withParams(withCache(program.command("rebuild-stage", { hidden: true }).argument("<file>")))
     .requiredOption("--stage <name>")
     .requiredOption("--out <dir>")
-    .action(action(async () => (await import("./commands/check.js")).rebuildStageCommand));
+    .action(action(async () => (await import("./commands/rebuild-stage.js")).rebuildStageCommand));
 
   const cache = program.command("cache").description("inspect and maintain the stage cache");
   withCache(cache.command("ls"))
@@ -444,7 +444,7 @@ function createProgram(exit: { code: number }): Command {
       "list the stage kinds, layers, optimizers and schedules (`rnnp help NAME` for one)",
     )
     .option("--json", "print JSON: every parameter's type, default and doc")
-    .action(action(async () => (await import("./commands/help.js")).kindsCommand));
+    .action(action(async () => (await import("./commands/kinds.js")).kindsCommand));
 
   return program;
 }

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { table } from "../../src/cli/print.js";
-import { NAMES_CSV } from "../helpers.js";
+import { NAMES_CSV, ROOT } from "../helpers.js";
 import { Rig } from "../rig.js";
 
 const GOOD = `pipeline p {
@@ -137,5 +139,27 @@ describe("one CLI convention", () => {
     );
     const both = await r1.rnnp(["run", "p.rnnp", "-f", "--force-stage", "raw"]);
     assert.equal(both.code, 2);
+  });
+
+  it("a CLI verb is one file: commands/VERB.ts holds VERB's action and no other verb's", async () => {
+    const help = await rig.rnnp(["--help"]);
+    const listed = help.stdout.slice(help.stdout.indexOf("Commands:"));
+    const verbs = [...listed.matchAll(/^ {2}([a-z-]+)\b/gm)].map((m) => m[1]!);
+    assert.ok(verbs.includes("why") && verbs.includes("fmt"), help.stdout);
+    // `cache` is a family of verbs (ls, show, verify, ...) kept in commands/cache.ts and remote.ts.
+    const files = ["rebuild-stage", ...verbs.filter((v) => v !== "cache")];
+    const main = readFileSync(join(ROOT, "src", "cli", "main.ts"), "utf8");
+    const camel = (v: string) => v.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
+    for (const verb of files) {
+      const loader = `(await import("./commands/${verb}.js")).${camel(verb)}Command`;
+      assert.ok(main.includes(loader), `main.ts loads \`${verb}\` from commands/${verb}.ts`);
+      const mod = (await import(`../../src/cli/commands/${verb}.js`)) as Record<string, unknown>;
+      const commands = Object.keys(mod).filter((k) => k.endsWith("Command"));
+      assert.deepEqual(commands, [`${camel(verb)}Command`], `commands/${verb}.ts`);
+    }
+    const onDisk = readdirSync(join(ROOT, "src", "cli", "commands")).map((f) =>
+      f.replace(/\.ts$/, ""),
+    );
+    assert.deepEqual(onDisk.sort(), [...files, "cache", "remote"].sort());
   });
 });

@@ -1,6 +1,6 @@
 import { stdout } from "../io.js";
 import { openPlan, EXIT, Exit, table, type CommonOptions } from "../context.js";
-import { stageStatuses } from "./status.js";
+import { stageStatuses } from "../statuses.js";
 import { stageViews } from "../../report/collect.js";
 import { dagDot, dagSvg } from "../../report/dag.js";
 
