@@ -131,6 +131,26 @@ describe("run's output", () => {
   });
 });
 
+describe("check's output", () => {
+  it("shows each rebuild's lines prefixed by its stage; -v adds keys and times; -q only the verdict", async () => {
+    const rig = rigWith();
+    assert.equal((await rig.rnnp(["run", "p.rnnp", "-q"])).code, 0);
+    const r = await rig.rnnp(["check", "p.rnnp", "-s", "fit", "-v"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^\[fit\] epoch 1\/2 {2}loss /m);
+    assert.match(r.stderr, /^\[fit\] epoch 2\/2 {2}loss /m);
+    assert.match(
+      r.stdout,
+      /^✔ fit {2}bit-identical \(1 fresh process, against the cache and the lockfile [0-9a-f]{12}, [\d.]+ m?s\)$/m,
+    );
+    const quiet = await rig.rnnp(["check", "p.rnnp", "-s", "fit,vocab", "-q"]);
+    assert.deepEqual(
+      [quiet.code, quiet.stdout, quiet.stderr],
+      [0, "all 2 stages rebuilt bit-identical\n", ""],
+    );
+  });
+});
+
 describe("global options and conflicts", () => {
   it("--quiet and --verbose are taken by every verb, before or after it, and not together", async () => {
     const rig = rigWith();

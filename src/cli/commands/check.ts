@@ -1,5 +1,7 @@
 import { rnnpChild } from "../child.js";
-import { fromCwd, stderr, stdout } from "../io.js";
+import { fromCwd, stderr, stdout, verbosity } from "../io.js";
+import { Live } from "../progress.js";
+import { formatDuration } from "../print.js";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -59,6 +61,9 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
   for (const s of planner.closure(names)) planner.resolve(s.name);
 
   const work = mkdtempSync(join(tmpdir(), "rnnp-check-"));
+  // The rebuilds' own lines (training's epochs, warnings), live and prefixed by their stage; on a
+  // terminal a footer says which stage is being rebuilt and for how long.
+  const live = new Live({ concurrent: true });
   const report: { stage: string; key: string; identical: boolean; checks: OutputCheck[] }[] = [];
   try {
     for (const name of planner.order.map((s) => s.name).filter((n) => names.includes(n))) {
@@ -74,11 +79,20 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
       const entry = lock && Object.hasOwn(lock.stages, name) ? lock.stages[name] : undefined;
       const locked = entry?.key === res.key ? entry.outputs : undefined;
       const checks: OutputCheck[] = [];
+      const started = performance.now();
+      live.start(name);
       for (let run = 1; run <= runs; run++) {
         for (const t of threaded ? threads : [undefined]) {
           const out = join(work, `${name}-${run}-${t ?? 0}`);
           mkdirSync(out);
-          const got = await rebuildInFreshProcess(planner.ir.file, name, out, opts, t);
+          const got = await rebuildInFreshProcess(
+            planner.ir.file,
+            name,
+            out,
+            opts,
+            t,
+            live.mode === "off" ? undefined : (line) => live.log(name, line),
+          );
           for (const [o, digest] of Object.entries(got)) {
             const references = [
               ["cache", expected[o]],
@@ -111,6 +125,7 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
           }
         }
       }
+      live.end(name);
       const identical = checks.every((c) => !c.difference);
       planner.store.recordCheck(res.key, {
         checkedAt: new Date().toISOString(),
@@ -119,15 +134,19 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
         differing: [...new Set(checks.filter((c) => c.difference).map((c) => c.output))],
       });
       report.push({ stage: name, key: res.key, identical, checks });
-      if (!opts.json)
+      if (!opts.json && (!identical || verbosity() !== "quiet"))
         printStage(
           name.padEnd(Math.max(...names.map((n) => n.length))),
           identical,
           checks,
           locked !== undefined,
+          verbosity() === "verbose"
+            ? ` ${short(res.key)}, ${formatDuration(performance.now() - started)}`
+            : "",
         );
     }
   } finally {
+    live.stop();
     rmSync(work, { recursive: true, force: true });
   }
   const bad = report.filter((r) => !r.identical);
@@ -147,11 +166,13 @@ function printStage(
   identical: boolean,
   checks: OutputCheck[],
   againstLock: boolean,
+  /** --verbose: the key and how long the rebuilds took. */
+  detail: string,
 ): void {
   const runs = new Set(checks.map((c) => `${c.run}:${c.threads ?? 0}`)).size;
   if (identical) {
     stdout().write(
-      `${stdout().c.green("✔")} ${name}  bit-identical (${runs} fresh process${runs === 1 ? "" : "es"}, against the cache${againstLock ? " and the lockfile" : ""})\n`,
+      `${stdout().c.green("✔")} ${name}  bit-identical (${runs} fresh process${runs === 1 ? "" : "es"}, against the cache${againstLock ? " and the lockfile" : ""}${detail})\n`,
     );
     return;
   }
@@ -174,7 +195,9 @@ async function rebuildInFreshProcess(
   stage: string,
   out: string,
   opts: CommonOptions,
-  threads?: number,
+  threads: number | undefined,
+  /** Each line the rebuild writes to stderr, as it comes; undefined: shown only if it fails. */
+  onLine: ((line: string) => void) | undefined,
 ): Promise<Record<string, Digest>> {
   const args = [
     "rebuild-stage",
@@ -195,8 +218,15 @@ async function rebuildInFreshProcess(
           TF_NUM_INTEROP_THREADS: String(threads),
         }
       : {},
+    onLine &&
+      ((line) => {
+        if (line.trim()) onLine(line);
+      }),
   );
   if (child.code !== 0)
-    throw new Exit(EXIT.failed, `rebuilding \`${stage}\` failed:\n${child.stderr}`);
+    throw new Exit(
+      EXIT.failed,
+      `rebuilding \`${stage}\` failed${onLine ? " (its output is above)" : `:\n${child.stderr}`}`,
+    );
   return JSON.parse(child.stdout) as Record<string, Digest>;
 }
