@@ -210,8 +210,11 @@ function fit(text: string, columns: number): string {
   return `${out}…`;
 }
 
-/** Progress of a long maintenance task (cache verify, export, import, repair): phase, done of total. */
-export type TaskProgress = (phase: string, done: number, total: number) => void;
+/**
+ * Progress of a long maintenance task (cache verify, export, import, repair): phase, done of total,
+ * and the bytes read so far where items are counted (verify's blobs).
+ */
+export type TaskProgress = (phase: string, done: number, total: number, bytes?: number) => void;
 
 /** Phases counted in bytes; the others count items. */
 const BYTE_PHASES = new Set(["read", "export"]);
@@ -241,7 +244,7 @@ export function taskProgress(
   let lastPhase = "";
   let shown = false;
   return {
-    update: (phase, done, total) => {
+    update: (phase, done, total, bytes) => {
       if (mode === "off") return;
       const t = now();
       const finished = total > 0 && done >= total;
@@ -250,7 +253,8 @@ export function taskProgress(
       lastPhase = phase;
       const of = (n: number) => (BYTE_PHASES.has(phase) ? formatBytes(n) : String(n));
       const share = total > 0 ? ` (${Math.floor((done / total) * 100)}%)` : "";
-      const text = `  ${phase}${total ? ` ${of(done)} of ${of(total)}${share}` : ""}`;
+      const read = bytes !== undefined ? `, ${formatBytes(bytes)}` : "";
+      const text = `  ${phase}${total ? ` ${of(done)} of ${of(total)}${share}${read}` : ""}`;
       if (mode === "tty") {
         err.write(`${CLEAR}${fit(text, (err.stream.columns || 80) - 1)}`);
         shown = true;

@@ -151,6 +151,38 @@ describe("check's output", () => {
   });
 });
 
+describe("long cache tasks show progress", () => {
+  it("verify, export and import: on a terminal a line redrawn; off it nothing unless --verbose", async () => {
+    const rig = rigWith();
+    assert.equal((await rig.rnnp(["run", "p.rnnp", "-q"])).code, 0);
+    const tty = { stderr: true };
+    const verify = await rig.rnnp(["cache", "verify"], { tty });
+    assert.equal(verify.code, 0, verify.stderr);
+    const blobs = Number(verify.stdout.match(/and (\d+) blobs/)![1]);
+    assert.match(
+      verify.stderr,
+      new RegExp(`\r\x1b\\[K {2}blobs ${blobs} of ${blobs} \\(100%\\), [\\d.]+ (B|KiB|MiB)`),
+    );
+    assert.match(verify.stderr, / {2}records \d+ of \d+ \(100%\)/);
+    assert.ok(verify.stderr.endsWith("\r\x1b[K"), "the line is cleared at the end");
+    const plain = await rig.rnnp(["cache", "verify"]);
+    assert.equal(plain.stderr, "");
+    const verbose = await rig.rnnp(["cache", "verify", "-v"]);
+    assert.match(verbose.stderr, new RegExp(`^ {2}blobs ${blobs} of ${blobs} \\(100%\\), `, "m"));
+    assert.ok(!verbose.stderr.includes("\x1b"));
+
+    const exported = await rig.rnnp(["cache", "export", "-o", "b.tar"], { tty });
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.match(exported.stderr, / {2}export [\d.]+ (B|KiB|MiB) of [\d.]+ (B|KiB|MiB) \(100%\)/);
+    const imported = await rig.rnnp(["cache", "import", "b.tar", "--cache", "other"], { tty });
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stderr, / {2}read [\d.]+ (B|KiB|MiB) of /);
+    assert.match(imported.stderr, / {2}check \d+ of \d+ \(100%\)/);
+    const json = await rig.rnnp(["cache", "verify", "--json"], { tty });
+    assert.equal(json.stderr, "");
+  });
+});
+
 describe("global options and conflicts", () => {
   it("--quiet and --verbose are taken by every verb, before or after it, and not together", async () => {
     const rig = rigWith();

@@ -1,4 +1,4 @@
-import { fromCwd, io, stderr, stdout } from "../io.js";
+import { fromCwd, io, stdout } from "../io.js";
 import bytes from "bytes";
 import ms from "ms";
 import { UserError } from "../../core/diagnostic.js";
@@ -7,7 +7,8 @@ import { gc } from "../../cache/maintenance.js";
 import type { StageRecord } from "../../cache/record.js";
 import { repairCache, verifyCache, type VerifyReport } from "../../cache/salvage.js";
 import type { CacheStore } from "../../cache/store.js";
-import { exportBundle, importBundle, type OnProgress } from "../../cache/bundle.js";
+import { type TaskProgress, taskProgress } from "../progress.js";
+import { exportBundle, importBundle } from "../../cache/bundle.js";
 import { cacheKeyFromEnv } from "../../cache/signing.js";
 import { checkOutputBytes } from "../../run/artifacts.js";
 import type { AnyKind } from "../../stages/kind.js";
@@ -261,41 +262,17 @@ export function recordFitsKind(
   return undefined;
 }
 
-/** Runs `fn` with a progress line (see progressLine), cleared when it ends, however it ends. */
+/** Runs `fn` with a progress line (see taskProgress), cleared when it ends, however it ends. */
 async function withProgressLine<T>(
   enabled: boolean,
-  fn: (progress: { update: OnProgress }) => Promise<T>,
+  fn: (progress: { update: TaskProgress }) => Promise<T>,
 ): Promise<T> {
-  const progress = progressLine(enabled);
+  const progress = taskProgress(enabled);
   try {
     return await fn(progress);
   } finally {
     progress.stop();
   }
-}
-
-/** A one-line progress report on stderr, only on a terminal, at most ten times a second. */
-function progressLine(enabled: boolean): { update: OnProgress; stop(): void } {
-  const err = stderr();
-  const tty = enabled && err.isTTY;
-  let last = 0;
-  let shown = false;
-  return {
-    update: (phase, done, total) => {
-      if (!tty) return;
-      const now = Date.now();
-      if (now - last < 100 && done < total) return;
-      last = now;
-      shown = true;
-      const bytesPhase = phase === "read" || phase === "export";
-      const of = (n: number) => (bytesPhase ? formatBytes(n) : String(n));
-      err.write(`\r\x1b[K  ${phase} ${total ? `${of(done)} of ${of(total)}` : ""}`);
-    },
-    stop: () => {
-      if (shown) err.write("\r\x1b[K");
-      shown = false;
-    },
-  };
 }
 
 /** The records the given pipelines currently use (every stage whose key is known and cached). */
