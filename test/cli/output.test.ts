@@ -183,6 +183,61 @@ describe("long cache tasks show progress", () => {
   });
 });
 
+/** Every key of a JSON value that names a duration, with its value: `path.to.key` -> value. */
+function durations(
+  value: unknown,
+  path = "$",
+  out = new Map<string, unknown>(),
+): Map<string, unknown> {
+  if (Array.isArray(value)) value.forEach((v, i) => durations(v, `${path}[${i}]`, out));
+  else if (value && typeof value === "object")
+    for (const [k, v] of Object.entries(value)) {
+      if (
+        /[dD]uration|[sS]econds|[sS]ecs|[eE]lapsed|took|^time$|[a-z]Ms$/.test(k) &&
+        !/^(checkedAt|createdAt)$/.test(k)
+      )
+        out.set(`${path}.${k}`, v);
+      durations(v, `${path}.${k}`, out);
+    }
+  return out;
+}
+
+describe("one duration field in every --json output", () => {
+  it("is durationMs, integer milliseconds", async () => {
+    const rig = rigWith();
+    const outputs: [string, string][] = [];
+    const json = async (...args: string[]) => {
+      const r = await rig.rnnp([...args, "--json"]);
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+      outputs.push([args.join(" "), r.stdout]);
+      return JSON.parse(r.stdout) as unknown;
+    };
+    const run = (await json("run", "p.rnnp")) as { stages: { name: string; key: string }[] };
+    await json("run", "p.rnnp", "--dry-run");
+    await json("status", "p.rnnp");
+    await json("check", "p.rnnp", "-s", "vocab");
+    await json("cache", "ls");
+    await json("cache", "show", run.stages.find((s) => s.name === "fit")!.key);
+    await json("cache", "export", "-o", "b.tar");
+    await json("cache", "import", "b.tar", "--cache", "other");
+    const seen = new Set<string>();
+    for (const [verb, text] of outputs) {
+      const found = durations(JSON.parse(text));
+      assert.ok(found.size > 0, `${verb} --json reports a duration`);
+      for (const [path, v] of found) {
+        const key = path.slice(path.lastIndexOf(".") + 1);
+        seen.add(key);
+        assert.equal(key, "durationMs", `${verb}: ${path}`);
+        assert.ok(
+          v === null || (Number.isInteger(v) && (v as number) >= 0),
+          `${verb}: ${path} = ${v}`,
+        );
+      }
+    }
+    assert.deepEqual([...seen], ["durationMs"]);
+  });
+});
+
 describe("global options and conflicts", () => {
   it("--quiet and --verbose are taken by every verb, before or after it, and not together", async () => {
     const rig = rigWith();

@@ -19,6 +19,7 @@ import {
   EXIT,
   Exit,
   formatBytes,
+  formatDuration,
   openCache,
   openPipeline,
   printJson,
@@ -136,7 +137,7 @@ export function cacheShow(key: string, opts: CommonOptions & { json?: boolean })
     `${stdout().c.bold("key")}       ${r.key}`,
     `${stdout().c.bold("kind")}      ${r.kind}`,
     `${stdout().c.bold("made by")}   stage \`${p.stage}\` of pipeline \`${p.pipeline}\` (${p.file}), rnnp ${p.rnnpVersion}`,
-    `${stdout().c.bold("when")}      ${p.createdAt}, took ${p.durationMs} ms`,
+    `${stdout().c.bold("when")}      ${p.createdAt}, took ${formatDuration(p.durationMs)}`,
     stdout().c.bold("outputs"),
     ...Object.entries(r.outputs).map(
       ([name, o]) => `  ${name}  ${short(o.digest)}  ${formatBytes(o.size)}  ${o.summary}`,
@@ -313,11 +314,11 @@ export async function cacheExport(
       ...(cacheKeyFromEnv(io().env) ? { key: cacheKeyFromEnv(io().env)! } : {}),
       onProgress: progress.update,
     });
-    const secs = (performance.now() - started) / 1000;
-    if (opts.json) printJson({ ...report, file: opts.output, seconds: secs });
+    const durationMs = Math.round(performance.now() - started);
+    if (opts.json) printJson({ ...report, file: opts.output, durationMs });
     else
       stdout().write(
-        `wrote ${opts.output}: ${report.records} records, ${report.blobs} blobs (${formatBytes(report.bytes)})${cacheKeyFromEnv(io().env) ? ", signed" : ""} in ${secs.toFixed(2)} s\n`,
+        `wrote ${opts.output}: ${report.records} records, ${report.blobs} blobs (${formatBytes(report.bytes)})${cacheKeyFromEnv(io().env) ? ", signed" : ""} in ${formatDuration(durationMs)}\n`,
       );
     return EXIT.ok;
   });
@@ -348,11 +349,11 @@ export async function cacheImport(
       checkRecord: (r) => recordFitsKind(r, kinds),
       onProgress: progress.update,
     });
-    const secs = (performance.now() - started) / 1000;
-    if (opts.json) printJson({ ...report, seconds: secs });
+    const durationMs = Math.round(performance.now() - started);
+    if (opts.json) printJson({ ...report, durationMs });
     else {
       stdout().write(
-        `imported ${file}: added ${report.records.added} records and ${report.blobs.added} blobs (${formatBytes(report.blobs.bytes)}); already had ${report.records.had} records and ${report.blobs.had} blobs\n`,
+        `imported ${file}: added ${report.records.added} records and ${report.blobs.added} blobs (${formatBytes(report.blobs.bytes)}); already had ${report.records.had} records and ${report.blobs.had} blobs in ${formatDuration(durationMs)}\n`,
       );
     }
     return EXIT.ok;

@@ -64,7 +64,14 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
   // The rebuilds' own lines (training's epochs, warnings), live and prefixed by their stage; on a
   // terminal a footer says which stage is being rebuilt and for how long.
   const live = new Live({ concurrent: true });
-  const report: { stage: string; key: string; identical: boolean; checks: OutputCheck[] }[] = [];
+  const report: {
+    stage: string;
+    key: string;
+    identical: boolean;
+    /** The stage's rebuilds, in integer milliseconds (the one duration field of every --json). */
+    durationMs: number;
+    checks: OutputCheck[];
+  }[] = [];
   try {
     for (const name of planner.order.map((s) => s.name).filter((n) => names.includes(n))) {
       const res = planner.resolve(name);
@@ -133,16 +140,15 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
         identical,
         differing: [...new Set(checks.filter((c) => c.difference).map((c) => c.output))],
       });
-      report.push({ stage: name, key: res.key, identical, checks });
+      const durationMs = Math.round(performance.now() - started);
+      report.push({ stage: name, key: res.key, identical, durationMs, checks });
       if (!opts.json && (!identical || verbosity() !== "quiet"))
         printStage(
           name.padEnd(Math.max(...names.map((n) => n.length))),
           identical,
           checks,
           locked !== undefined,
-          verbosity() === "verbose"
-            ? ` ${short(res.key)}, ${formatDuration(performance.now() - started)}`
-            : "",
+          verbosity() === "verbose" ? ` ${short(res.key)}, ${formatDuration(durationMs)}` : "",
         );
     }
   } finally {

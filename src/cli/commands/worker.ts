@@ -64,7 +64,7 @@ export async function workerCommand(opts: WorkerOptions): Promise<number> {
     );
     const r = resultOfChild(job, child);
     if (r.status === "ran" || r.status === "cached")
-      return { status: r.status, durationMs: r.durationMs, worker: me };
+      return { status: r.status, durationMs: Math.round(r.durationMs), worker: me };
     const output = `worker ${me}:\n${r.workerOutput ?? ""}`;
     // A process that did not finish (killed, crashed), or an input the remote did not serve, may
     // succeed on a retry; a stage's own error or a refusal would only repeat.
