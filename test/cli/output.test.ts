@@ -121,13 +121,24 @@ describe("run's output", () => {
     assert.match(changed.stderr, /^\[fit\] executes \(key [0-9a-f]{12}; param `epochs`/m);
   });
 
-  it("--jobs N: every worker's lines, live, prefixed by its stage", async () => {
+  it("--jobs N: every worker's lines, live, prefixed by its stage; on a terminal, what runs now", async () => {
     const rig = rigWith();
     const r = await rig.rnnp(["run", "p.rnnp", "--jobs", "2"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /^\[fit\] epoch 1\/2 {2}loss /m);
     assert.match(r.stderr, /^\[fit\] epoch 2\/2 {2}loss /m);
     assert.match(r.stdout, /^● fit +train +ran/m);
+    const tty = await rig.rnnp(["run", "p.rnnp", "--jobs", "2", "--force-stage", "fit,report"], {
+      tty: { stderr: true },
+    });
+    assert.equal(tty.code, 0, tty.stderr);
+    const frames = tty.stderr.split("\r\x1b[K").filter(Boolean);
+    assert.ok(frames.includes("running fit 0 ms"), JSON.stringify(frames.slice(0, 5)));
+    assert.ok(
+      frames.some((f) => f.startsWith("[fit] epoch 2/2  loss ")),
+      JSON.stringify(frames),
+    );
+    assert.ok(frames.some((f) => /^running report \d/.test(f)));
   });
 });
 
