@@ -8,7 +8,7 @@ import { rnnpChild } from "./child.js";
 import { cacheDir, computeArgs, type CommonOptions } from "./context.js";
 import type { RemoteFlags } from "./config.js";
 import { findProjectRoot } from "../project/root.js";
-import { io, onEnd, stderr } from "./io.js";
+import { io, onEnd, stderr, verbosity } from "./io.js";
 import { workerThreads } from "./commands/run.js";
 
 export const EXECUTORS = ["local", "bullmq", "slurm"] as const;
@@ -53,7 +53,9 @@ export async function executorFor(
       return new ProcessExecutor(
         jobs,
         file,
-        (args, onLine) => rnnpChild(args, childEnv(jobs), onLine),
+        // --quiet: no live lines; a failed worker's output is then printed with its failure.
+        (args, onLine) =>
+          rnnpChild(args, childEnv(jobs), verbosity() === "quiet" ? undefined : onLine),
         extra,
       );
     }

@@ -92,10 +92,13 @@ describe("run's output", () => {
     assert.match(lines[0]!, /^ {2}report: /);
     assert.match(lines[1]!, /^7 stages: 7 ran in /);
     rig.write({ "d.csv": "name,label\n" });
-    const failed = await rig.rnnp(["-q", "run", "p.rnnp"]);
-    assert.equal(failed.code, 1);
-    assert.match(failed.stderr, /error/);
-    assert.match(failed.stdout, /^7 stages: 1 failed, 6 skipped in /);
+    for (const jobs of ["1", "2"]) {
+      // in this process, and in a worker process whose output is not shown live when quiet
+      const failed = await rig.rnnp(["-q", "run", "p.rnnp", "--jobs", jobs]);
+      assert.equal(failed.code, 1);
+      assert.match(failed.stderr, /^error.*\n(.*\n)*.*d\.csv/m, `--jobs ${jobs}: ${failed.stderr}`);
+      assert.match(failed.stdout, /^7 stages: 1 failed, 6 skipped in /);
+    }
   });
 
   it("--verbose: each stage's key, time and cache decision", async () => {
