@@ -274,6 +274,9 @@ describe("global options and conflicts", () => {
     const rig = rigWith();
     const r = await rig.rnnp(["status", "p.rnnp", "-q"]);
     assert.deepEqual([r.code, r.stdout, r.stderr], [1, "", ""]);
+    const json = await rig.rnnp(["status", "p.rnnp", "-q", "--json"]);
+    assert.equal(json.code, 1);
+    assert.equal((JSON.parse(json.stdout) as { stages: unknown[] }).stages.length, 7);
   });
 
   it("conflicting flags exit 2 naming both", async () => {
