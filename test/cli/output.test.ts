@@ -265,6 +265,8 @@ describe("global options and conflicts", () => {
       const r = await rig.rnnp(args);
       assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
     }
+    assert.equal((await rig.rnnp(["validate", "p.rnnp", "-q"])).stdout, "");
+    assert.match((await rig.rnnp(["validate", "p.rnnp"])).stdout, /p\.rnnp/);
     const both = await rig.rnnp(["run", "p.rnnp", "-q", "-v"]);
     assert.equal(both.code, 2);
     assert.match(both.stderr, /option '-q, --quiet' cannot be used with option '-v, --verbose'/);

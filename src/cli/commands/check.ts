@@ -50,7 +50,7 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
   // Thread pools: rnnp's fused kernels (RNNP_THREADS) and native TensorFlow's; TF.js's wasm and cpu backends have none in Node.js.
   const threaded =
     rt && !(rt instanceof Error) && (rt.kernels !== undefined || rt.backend === "tensorflow");
-  if (opts.threads && !threaded && !opts.json) {
+  if (opts.threads && !threaded && !opts.json && verbosity() !== "quiet") {
     stderr().write(
       stderr().c.dim(
         `note: the ${rt && !(rt instanceof Error) ? rt.backend : "configured"} backend runs single-threaded in Node.js and the fused kernels are off; --threads has nothing to vary\n`,
