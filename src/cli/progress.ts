@@ -187,15 +187,20 @@ export class Live {
     return `  ${stage} [${bar}] ${r.counted}  ${Math.round(share * 100)}%${eta}`;
   }
 
-  /** `running fit 12 s: 12/40 batches, epoch 3/10 · encode 3 s` */
+  /** `running fit 12 s: 12/40 batches, epoch 3/10 · prep 3 s` */
   private footer(now: number): string {
     if (!this.running.size) return "";
     const parts = [...this.running].map(
       ([stage, r]) =>
-        `${this.err.c.cyan(stage)} ${formatDuration(Math.floor((now - r.started) / 1000) * 1000)}${r.status ? `: ${r.status}` : ""}`,
+        `${this.err.c.cyan(stage)} ${clock(now - r.started)}${r.status ? `: ${r.status}` : ""}`,
     );
     return `${this.err.c.dim("running")} ${parts.join(this.err.c.dim(" · "))}`;
   }
+}
+
+/** A running stage's clock, in whole seconds: `12 s`, `3 min 4 s`. */
+function clock(ms: number): string {
+  return ms < 60_000 ? `${Math.floor(ms / 1000)} s` : formatDuration(ms);
 }
 
 /** Cuts a line to `columns` display columns (escapes take none), so a redraw never wraps. */

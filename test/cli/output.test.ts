@@ -136,7 +136,7 @@ describe("run's output", () => {
     });
     assert.equal(tty.code, 0, tty.stderr);
     const frames = tty.stderr.split("\r\x1b[K").filter(Boolean);
-    assert.ok(frames.includes("running fit 0 ms"), JSON.stringify(frames.slice(0, 5)));
+    assert.ok(frames.includes("running fit 0 s"), JSON.stringify(frames.slice(0, 5)));
     assert.ok(
       frames.some((f) => f.startsWith("[fit] epoch 2/2  loss ")),
       JSON.stringify(frames),

@@ -167,11 +167,11 @@ describe("what runs now, when several stages run at once (run --jobs N, check)",
       "\r\x1b[K",
     );
     assert.deepEqual(frames(plain), [
-      "running fit 0 ms",
-      "running fit 1.00 s · prep 0 ms",
+      "running fit 0 s",
+      "running fit 1 s · prep 0 s",
       "[fit] epoch 3/10 loss 0.41\n",
-      "running fit 3.00 s: epoch 3/10 loss 0.41 · prep 2.00 s",
-      "running fit 4.00 s: 2/8 batches",
+      "running fit 3 s: epoch 3/10 loss 0.41 · prep 2 s",
+      "running fit 4 s: 2/8 batches",
     ]);
     assert.ok(
       out.includes(`${ESC}[2m[fit]${ESC}[22m`),
