@@ -35,10 +35,17 @@ export function processIo(): Io {
   };
 }
 
+/**
+ * How much a command tells on the way to its result: `quiet` only errors and the final
+ * verdict or summary; `verbose` also keys, timings and cache decisions per stage.
+ */
+export type Verbosity = "quiet" | "normal" | "verbose";
+
 interface Session {
   io: Io;
   /** Run when the command ends, newest first (closing caches it opened). */
   cleanups: (() => unknown)[];
+  verbosity: Verbosity;
 }
 
 const session = new AsyncLocalStorage<Session>();
@@ -49,7 +56,7 @@ export function io(): Io {
 
 /** Runs `fn` with `io` as the current Io, then its cleanups (even when it throws). */
 export async function withIo<T>(given: Io, fn: () => Promise<T>): Promise<T> {
-  const s: Session = { io: given, cleanups: [] };
+  const s: Session = { io: given, cleanups: [], verbosity: "normal" };
   return session.run(s, () =>
     inUserDir(given.cwd, async () => {
       try {
@@ -64,6 +71,16 @@ export async function withIo<T>(given: Io, fn: () => Promise<T>): Promise<T> {
 /** Something to undo when the current command ends (an open cache). */
 export function onEnd(cleanup: () => unknown): void {
   session.getStore()?.cleanups.push(cleanup);
+}
+
+/** The global --quiet / --verbose of the running command. */
+export function verbosity(): Verbosity {
+  return session.getStore()?.verbosity ?? "normal";
+}
+
+export function setVerbosity(v: Verbosity): void {
+  const s = session.getStore();
+  if (s) s.verbosity = v;
 }
 
 export type Colors = ReturnType<typeof pc.createColors>;

@@ -22,7 +22,8 @@ export async function statusCommand(
   );
   const stale = rows.filter((r) => r.status === "stale").length;
   const code = (opts.exitCode || opts.quiet) && stale ? EXIT.failed : EXIT.ok;
-  if (opts.quiet) return code;
+  // -q prints nothing, but a script that asked for --json gets it (with -q's exit code).
+  if (opts.quiet && !opts.json) return code;
   if (opts.json) {
     printJson({ pipeline: planner.ir.name, file: planner.ir.file, stages: rows });
     return code;
