@@ -23,6 +23,19 @@ const at = args.indexOf("--rounds");
 const rounds = at >= 0 ? Number(args[at + 1]) : 5;
 if (!Number.isInteger(rounds) || rounds < 1)
   throw new Error("--rounds: a whole number, at least 1");
+// --scale: how cost grows (bench/scale.ts); --full adds the big sizes; --out DIR for the curves.
+if (args.includes("--scale")) {
+  const { DEFAULT_SCALE, FULL_SCALE, scaleBench, scaleTable } = await import("./scale.js");
+  const out = args.indexOf("--out");
+  const results = await scaleBench({
+    ...(args.includes("--full") ? FULL_SCALE : DEFAULT_SCALE),
+    ...(at >= 0 ? { rounds } : {}),
+    out: out >= 0 ? args[out + 1]! : new URL("./scale", import.meta.url).pathname,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(scaleTable(results));
+  process.exit(0);
+}
 // --executors: the executor suite only (it starts redis-server, nginx and a single-node Slurm).
 if (args.includes("--executors")) {
   rows.push(...(await executorsBench(rounds === 5 ? 2 : rounds)));

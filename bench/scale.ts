@@ -1,0 +1,488 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { once } from "node:events";
+import { CacheStore } from "../src/cache/store.js";
+import type { StageKey } from "../src/core/digest.js";
+import { renderSvg, type ChartSpec, type Point } from "./scale-chart.js";
+import { bestOf, logLogSlope, rnnp, runWorker, spread, type ProcessCost } from "./scale-measure.js";
+import { pipelineOf, SHAPES, TINY_CSV, type Shape } from "./scale-shapes.js";
+
+/**
+ * `npm run bench -- --scale`: how cost grows with the size of a pipeline, of a data set and of the
+ * cache. Every figure is a best of `rounds` runs taken alternately across sizes (so that load from
+ * other processes falls on every size alike), with CPU time beside wall time (what load changes
+ * least). Writes one SVG per curve and results.json into `out`; returns the table's lines.
+ */
+export interface ScaleOptions {
+  /** Stage counts of the generated pipelines. */
+  stages: readonly number[];
+  /** Row counts of the generated data set. */
+  rows: readonly number[];
+  /** Record counts of the generated cache. */
+  records: readonly number[];
+  rounds: number;
+  /** Where the SVG files and results.json go. */
+  out: string;
+  log?: (line: string) => void;
+}
+
+export const DEFAULT_SCALE: Omit<ScaleOptions, "out"> = {
+  stages: [100, 1000, 5000, 10_000],
+  rows: [10_000, 100_000, 1_000_000],
+  records: [10_000, 30_000, 100_000],
+  rounds: 3,
+};
+
+/** `--full`: the data stages up to ten million rows (about 600 MB of CSV) and more records. */
+export const FULL_SCALE: Omit<ScaleOptions, "out"> = {
+  ...DEFAULT_SCALE,
+  rows: [10_000, 100_000, 1_000_000, 10_000_000],
+  records: [10_000, 30_000, 100_000, 300_000],
+};
+
+export interface Series {
+  chart: string;
+  series: string;
+  unit: string;
+  points: { x: number; y: number }[];
+  /** Log-log slope: 1 is linear. */
+  slope?: number;
+  /** Spread of the rounds at the largest size ((max - min) / min). */
+  spread?: number;
+}
+
+export interface ScaleResults {
+  machine: string;
+  loadAverage: { before: number[]; after: number[] };
+  series: Series[];
+  /** The 10,000-stage (or largest) fully cached run, per shape: whole process and in-process split. */
+  cachedSplit: {
+    shape: Shape;
+    stages: number;
+    wallMs: number;
+    cpuMs: number;
+    phases: Record<string, number>;
+  }[];
+  /** Per data stage at the largest row count: peak memory over the artifact's size. */
+  memoryRatios: { stage: string; rows: number; ratio: number; artifactBytes: number }[];
+  charts: string[];
+}
+
+export async function scaleBench(o: ScaleOptions): Promise<ScaleResults> {
+  const log = o.log ?? (() => {});
+  const before = loadavg();
+  const tmp = mkdtempSync(join(tmpdir(), "rnnp-scale-"));
+  mkdirSync(o.out, { recursive: true });
+  try {
+    const series: Series[] = [];
+    const pipes = pipelinesSuite(o, tmp, log);
+    series.push(...pipes.series);
+    const data = await dataSuite(o, tmp, log);
+    series.push(...data.series);
+    series.push(...(await cacheSuite(o, tmp, log)));
+    for (const s of series) {
+      const slope = logLogSlope(s.points);
+      if (slope !== undefined) s.slope = slope;
+    }
+    const charts = await writeCharts(o.out, series);
+    const results: ScaleResults = {
+      machine: machine(),
+      loadAverage: { before, after: loadavg() },
+      series,
+      cachedSplit: pipes.split,
+      memoryRatios: data.ratios,
+      charts,
+    };
+    writeFileSync(join(o.out, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+    return results;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function machine(): string {
+  return `${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 1024 ** 3)} GiB, Node ${process.version}`;
+}
+
+/** Sizes in an order that alternates between rounds: up, then down, then up. */
+function alternate<T>(xs: readonly T[], round: number): T[] {
+  return round % 2 === 0 ? [...xs] : [...xs].reverse();
+}
+
+// ---- pipelines ------------------------------------------------------------------------------
+
+function pipelinesSuite(o: ScaleOptions, tmp: string, log: (l: string) => void) {
+  const dir = join(tmp, "pipelines");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "d.csv"), TINY_CSV);
+  const cases = SHAPES.flatMap((shape) =>
+    o.stages.map((n) => {
+      const { text, stages } = pipelineOf(shape, n);
+      const file = join(dir, `${shape}-${n}.rnnp`);
+      writeFileSync(file, text);
+      return { shape, n, stages, file, cache: join(dir, `cache-${shape}-${n}`) };
+    }),
+  );
+  // The first run fills each cache: a curve of its own (every stage executes, one at a time).
+  const first = new Map<string, ProcessCost>();
+  for (const c of cases) {
+    log(`  first run: ${c.shape}, ${c.stages} stages`);
+    first.set(c.file, rnnp(["run", c.file, "--cache", c.cache], dir, tmp));
+  }
+  const cached = new Map<string, ProcessCost[]>();
+  const plans = new Map<string, ReturnType<typeof runWorker>[]>();
+  const splits = new Map<string, ReturnType<typeof runWorker>[]>();
+  const push = <T>(m: Map<string, T[]>, k: string, v: T) => m.set(k, [...(m.get(k) ?? []), v]);
+  for (let r = 0; r < o.rounds; r++) {
+    log(`  pipelines, round ${r + 1} of ${o.rounds}`);
+    for (const c of alternate(cases, r)) {
+      push(cached, c.file, rnnp(["run", c.file, "--cache", c.cache], dir, tmp));
+      push(plans, c.file, runWorker(["plan", c.file]));
+      push(splits, c.file, runWorker(["cached", c.file, c.cache]));
+    }
+  }
+  const series: Series[] = [];
+  const at = (shape: Shape, y: (c: (typeof cases)[number]) => number) =>
+    cases.filter((c) => c.shape === shape).map((c) => ({ x: c.stages, y: y(c) }));
+  const largest = (shape: Shape) => cases.filter((c) => c.shape === shape).at(-1)!;
+  for (const shape of SHAPES) {
+    const big = largest(shape);
+    const planTotal = (w: ReturnType<typeof runWorker>) =>
+      Object.values(w.cpu).reduce((a, b) => a + b, 0);
+    series.push(
+      {
+        chart: "pipelines-time",
+        series: `cached run, ${shape} (wall)`,
+        unit: "ms",
+        points: at(shape, (c) => Math.min(...cached.get(c.file)!.map((x) => x.wallMs))),
+        spread: spread(cached.get(big.file)!.map((x) => x.wallMs)),
+      },
+      {
+        chart: "pipelines-cpu",
+        series: `cached run, ${shape}`,
+        unit: "ms CPU",
+        points: at(shape, (c) => Math.min(...cached.get(c.file)!.map((x) => x.cpuMs))),
+        spread: spread(cached.get(big.file)!.map((x) => x.cpuMs)),
+      },
+      {
+        chart: "pipelines-cpu",
+        series: `parse + check + plan, ${shape}`,
+        unit: "ms CPU",
+        points: at(shape, (c) => Math.min(...plans.get(c.file)!.map(planTotal))),
+        spread: spread(plans.get(big.file)!.map(planTotal)),
+      },
+      {
+        chart: "pipelines-first",
+        series: `first run, ${shape} (every stage executes)`,
+        unit: "ms CPU",
+        points: at(shape, (c) => first.get(c.file)!.cpuMs),
+      },
+      {
+        chart: "pipelines-memory",
+        series: `cached run, ${shape}`,
+        unit: "MiB peak RSS",
+        points: at(shape, (c) => Math.min(...cached.get(c.file)!.map((x) => x.maxRssKiB)) / 1024),
+      },
+      {
+        chart: "pipelines-memory",
+        series: `parse + check + plan, ${shape}`,
+        unit: "MiB peak RSS",
+        points: at(shape, (c) => Math.min(...plans.get(c.file)!.map((x) => x.maxRssKiB)) / 1024),
+      },
+    );
+  }
+  const split = SHAPES.map((shape) => {
+    const big = largest(shape);
+    const runs = cached.get(big.file)!;
+    return {
+      shape,
+      stages: big.stages,
+      wallMs: Math.min(...runs.map((x) => x.wallMs)),
+      cpuMs: Math.min(...runs.map((x) => x.cpuMs)),
+      phases: bestOf(splits.get(big.file)!.map((w) => w.cpu)),
+    };
+  });
+  return { series, split };
+}
+
+// ---- data stages ----------------------------------------------------------------------------
+
+const WORDS = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}`);
+
+/** A generated table: text of 4 to 19 words (Zipf-like), a binary label, a smooth numeric series. */
+async function writeData(path: string, rows: number): Promise<void> {
+  const out = createWriteStream(path);
+  let state = 12345;
+  const next = () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+  out.write("text,label,value\n");
+  let chunk = "";
+  for (let i = 0; i < rows; i++) {
+    const n = 4 + Math.floor(next() * 16);
+    const words: string[] = [];
+    for (let w = 0; w < n; w++) words.push(WORDS[Math.floor(WORDS.length * next() ** 3)]!);
+    const value = Math.sin(i / 50) * 10 + next();
+    chunk += `${words.join(" ")},${next() < 0.5 ? "a" : "b"},${value.toFixed(3)}\n`;
+    if (chunk.length > 1 << 20) {
+      if (!out.write(chunk)) await once(out, "drain");
+      chunk = "";
+    }
+  }
+  out.end(chunk);
+  await once(out, "finish");
+}
+
+const DATA_PIPELINE = `pipeline data {
+  seed 1
+  stage raw = load.csv(path: "data.csv", text: "text", label: "label")
+  stage cleaned = clean(raw, lowercase: true, collapseSpaces: true)
+  stage parts = split(cleaned, train: 0.8, val: 0.1, test: 0.1)
+  stage vocab = vocabulary(parts.train, minCount: 2)
+  stage seqs = encode(parts, vocab, maxLen: 16)
+  stage series = split(raw, order: "sequential", train: 0.8, val: 0.1, test: 0.1)
+  stage windows = window(series, length: 8, features: ["value"])
+}
+`;
+export const DATA_STAGES = ["raw", "cleaned", "parts", "vocab", "seqs", "series", "windows"];
+const KIND_OF: Record<string, string> = {
+  raw: "load.csv",
+  cleaned: "clean",
+  parts: "split",
+  vocab: "vocabulary",
+  seqs: "encode",
+  series: "split (sequential)",
+  windows: "window",
+};
+
+async function dataSuite(o: ScaleOptions, tmp: string, log: (l: string) => void) {
+  const sets = [];
+  for (const rows of o.rows) {
+    const dir = join(tmp, `data-${rows}`);
+    mkdirSync(dir, { recursive: true });
+    log(`  generating ${rows.toLocaleString("en")} rows`);
+    await writeData(join(dir, "data.csv"), rows);
+    writeFileSync(join(dir, "data.rnnp"), DATA_PIPELINE);
+    sets.push({ rows, dir, cache: join(dir, "cache") });
+  }
+  type StageRun = { ms: number; rssKiB: number };
+  const runs = new Map<string, StageRun[]>();
+  const baseline = new Map<number, number>();
+  const id = (rows: number, stage: string) => `${rows}:${stage}`;
+  const keys = new Map<string, StageKey>();
+  for (let r = 0; r < o.rounds; r++) {
+    for (const set of alternate(sets, r)) {
+      log(`  data stages, ${set.rows.toLocaleString("en")} rows, round ${r + 1} of ${o.rounds}`);
+      // Each stage in a process of its own, its inputs cached: its peak memory is its own.
+      for (const stage of DATA_STAGES) {
+        const p = rnnp(
+          [
+            "run",
+            "data.rnnp",
+            "--cache",
+            set.cache,
+            "--stage",
+            stage,
+            ...(r > 0 ? ["--force-stage", stage] : []),
+            "--json",
+          ],
+          set.dir,
+          tmp,
+        );
+        const result = (
+          JSON.parse(p.stdout) as { stages: { name: string; key: StageKey; durationMs: number }[] }
+        ).stages.find((s) => s.name === stage)!;
+        keys.set(id(set.rows, stage), result.key);
+        runs.set(id(set.rows, stage), [
+          ...(runs.get(id(set.rows, stage)) ?? []),
+          { ms: Math.max(result.durationMs, 0.5), rssKiB: p.maxRssKiB },
+        ]);
+      }
+      // The same process with nothing to execute: what Node and rnnp take before any stage.
+      const idle = rnnp(["run", "data.rnnp", "--cache", set.cache, "--json"], set.dir, tmp);
+      baseline.set(set.rows, Math.min(baseline.get(set.rows) ?? Infinity, idle.maxRssKiB));
+    }
+  }
+  const sizes = new Map<string, number>();
+  for (const set of sets) {
+    const store = CacheStore.open(set.cache);
+    for (const stage of DATA_STAGES) {
+      const rec = store.getRecord(keys.get(id(set.rows, stage))!);
+      sizes.set(
+        id(set.rows, stage),
+        Object.values(rec?.outputs ?? {}).reduce((a, x) => a + x.size, 0),
+      );
+    }
+    await store.close();
+  }
+  const series: Series[] = [];
+  const ratios: ScaleResults["memoryRatios"] = [];
+  const best = (rows: number, stage: string) => {
+    const rs = runs.get(id(rows, stage))!;
+    return { ms: Math.min(...rs.map((x) => x.ms)), rssKiB: Math.min(...rs.map((x) => x.rssKiB)) };
+  };
+  for (const stage of DATA_STAGES) {
+    const name = `${stage} (${KIND_OF[stage]})`;
+    const biggest = o.rows.at(-1)!;
+    series.push(
+      {
+        chart: "data-rate",
+        series: name,
+        unit: "rows/s",
+        points: o.rows.map((rows) => ({ x: rows, y: rows / (best(rows, stage).ms / 1000) })),
+        spread: spread(runs.get(id(biggest, stage))!.map((x) => x.ms)),
+      },
+      {
+        chart: "data-time",
+        series: name,
+        unit: "ms",
+        points: o.rows.map((rows) => ({ x: rows, y: best(rows, stage).ms })),
+      },
+      {
+        chart: "data-memory",
+        series: name,
+        unit: "MiB above an idle run",
+        points: o.rows.map((rows) => ({
+          x: rows,
+          y: Math.max(0.1, (best(rows, stage).rssKiB - baseline.get(rows)!) / 1024),
+        })),
+      },
+    );
+    const above = (best(biggest, stage).rssKiB - baseline.get(biggest)!) * 1024;
+    const artifactBytes = sizes.get(id(biggest, stage))!;
+    ratios.push({ stage: name, rows: biggest, ratio: above / artifactBytes, artifactBytes });
+  }
+  return { series, ratios };
+}
+
+// ---- the cache ------------------------------------------------------------------------------
+
+async function cacheSuite(o: ScaleOptions, tmp: string, log: (l: string) => void) {
+  const dir = join(tmp, "records");
+  mkdirSync(dir, { recursive: true });
+  const cache = join(dir, "cache");
+  // A pipeline none of the generated records belongs to: gc keeps its stages and drops the rest.
+  writeFileSync(join(dir, "d.csv"), TINY_CSV);
+  writeFileSync(join(dir, "keep.rnnp"), pipelineOf("chain", 2).text);
+  const commands: [string, string[]][] = [
+    ["cache ls", ["cache", "ls", "--cache", cache]],
+    ["cache verify", ["cache", "verify", "--cache", cache]],
+    ["cache gc (dry run)", ["cache", "gc", "keep.rnnp", "--dry-run", "--cache", cache]],
+  ];
+  const points = new Map<string, { x: number; y: number }[]>();
+  const spreads = new Map<string, number>();
+  let filled = 0;
+  for (const n of o.records) {
+    log(`  cache: ${n.toLocaleString("en")} records`);
+    runWorker(["fill", cache, String(n - filled), String(filled)]);
+    filled = n;
+    for (const [name, argv] of commands) {
+      const times: number[] = [];
+      for (let r = 0; r < o.rounds; r++) times.push(rnnp(argv, dir, tmp).wallMs);
+      points.set(name, [...(points.get(name) ?? []), { x: n, y: Math.min(...times) }]);
+      spreads.set(name, spread(times));
+    }
+  }
+  // The real collection, once, at the largest size: every record goes in one transaction.
+  const gc = rnnp(["cache", "gc", "keep.rnnp", "--cache", cache], dir, tmp);
+  const series: Series[] = [...points].map(([name, pts]) => ({
+    chart: "cache",
+    series: name,
+    unit: "ms",
+    points: pts,
+    spread: spreads.get(name)!,
+  }));
+  series.push({
+    chart: "cache",
+    series: "cache gc (removing all)",
+    unit: "ms",
+    points: [{ x: filled, y: gc.wallMs }],
+  });
+  return series;
+}
+
+// ---- charts ---------------------------------------------------------------------------------
+
+const CHARTS: Record<string, Omit<ChartSpec, "points">> = {
+  "pipelines-time": {
+    title: "Fully cached `rnnp run`, whole process (wall, best of rounds)",
+    x: "stages",
+    y: "ms",
+    target: { y: 1000, label: "target: 1 s at 10,000 stages" },
+  },
+  "pipelines-cpu": {
+    title: "Cached run and planning: CPU time (user + system)",
+    x: "stages",
+    y: "ms CPU",
+  },
+  "pipelines-first": {
+    title: "First run (every stage executes): CPU time",
+    x: "stages",
+    y: "ms CPU",
+  },
+  "pipelines-memory": { title: "Peak memory (RSS)", x: "stages", y: "MiB" },
+  "data-rate": { title: "Data stages: throughput", x: "rows", y: "rows/s" },
+  "data-time": { title: "Data stages: time in the stage", x: "rows", y: "ms" },
+  "data-memory": {
+    title: "Data stages: peak memory above an idle run",
+    x: "rows",
+    y: "MiB",
+  },
+  cache: { title: "Cache maintenance, whole process", x: "records", y: "ms" },
+};
+
+async function writeCharts(out: string, series: readonly Series[]): Promise<string[]> {
+  const written: string[] = [];
+  for (const [name, spec] of Object.entries(CHARTS)) {
+    const points: Point[] = series
+      .filter((s) => s.chart === name)
+      .flatMap((s) => s.points.map((p) => ({ series: s.series, ...p })));
+    if (!points.length) continue;
+    const file = join(out, `${name}.svg`);
+    writeFileSync(file, await renderSvg({ ...spec, points }));
+    written.push(file);
+  }
+  return written;
+}
+
+// ---- the table ------------------------------------------------------------------------------
+
+/** The results as Markdown: what BENCHMARKS.md shows. */
+export function scaleTable(r: ScaleResults): string {
+  const fmt = (x: number) =>
+    x >= 100 ? Math.round(x).toLocaleString("en") : x >= 10 ? x.toFixed(1) : x.toPrecision(2);
+  const lines: string[] = [];
+  lines.push(
+    `Machine: ${r.machine}. Load average before ${r.loadAverage.before.map((x) => x.toFixed(1)).join(" / ")}, after ${r.loadAverage.after.map((x) => x.toFixed(1)).join(" / ")}.`,
+  );
+  lines.push("");
+  lines.push(
+    "| curve | series | unit | points (size: value) | log-log slope | spread at largest |",
+  );
+  lines.push("|---|---|---|---|---|---|");
+  for (const s of r.series)
+    lines.push(
+      `| ${s.chart} | ${s.series} | ${s.unit} | ${s.points.map((p) => `${p.x.toLocaleString("en")}: ${fmt(p.y)}`).join(", ")} | ${s.slope?.toFixed(2) ?? "-"} | ${s.spread !== undefined ? `${(s.spread * 100).toFixed(0)}%` : "-"} |`,
+    );
+  lines.push("");
+  lines.push("| shape | stages | cached run wall | CPU | in-process CPU by phase |");
+  lines.push("|---|---|---|---|---|");
+  for (const c of r.cachedSplit)
+    lines.push(
+      `| ${c.shape} | ${c.stages.toLocaleString("en")} | ${fmt(c.wallMs)} ms | ${fmt(c.cpuMs)} ms | ${Object.entries(
+        c.phases,
+      )
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(", ")} |`,
+    );
+  lines.push("");
+  lines.push("| data stage | rows | artifact | peak memory above idle / artifact |");
+  lines.push("|---|---|---|---|");
+  for (const m of r.memoryRatios)
+    lines.push(
+      `| ${m.stage} | ${m.rows.toLocaleString("en")} | ${(m.artifactBytes / 1024 ** 2).toFixed(1)} MiB | ${m.ratio.toFixed(2)}x |`,
+    );
+  return `${lines.join("\n")}\n`;
+}
