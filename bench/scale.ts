@@ -22,10 +22,15 @@ export interface ScaleOptions {
   /** Record counts of the generated cache. */
   records: readonly number[];
   rounds: number;
+  /** Which parts to measure (default: all three). */
+  suites?: readonly Suite[];
   /** Where the SVG files and results.json go. */
   out: string;
   log?: (line: string) => void;
 }
+
+export type Suite = "pipelines" | "data" | "cache";
+export const SUITES: readonly Suite[] = ["pipelines", "data", "cache"];
 
 export const DEFAULT_SCALE: Omit<ScaleOptions, "out"> = {
   stages: [100, 1000, 5000, 10_000],
@@ -64,6 +69,8 @@ export interface ScaleResults {
     cpuMs: number;
     phases: Record<string, number>;
   }[];
+  /** The first run of each shape's largest pipeline (every stage executes and is committed). */
+  firstRuns: { shape: Shape; stages: number; wallMs: number; cpuMs: number; maxRssKiB: number }[];
   /** Per data stage at the largest row count: peak memory over the artifact's size. */
   memoryRatios: { stage: string; rows: number; ratio: number; artifactBytes: number }[];
   charts: string[];
@@ -75,12 +82,15 @@ export async function scaleBench(o: ScaleOptions): Promise<ScaleResults> {
   const tmp = mkdtempSync(join(tmpdir(), "rnnp-scale-"));
   mkdirSync(o.out, { recursive: true });
   try {
+    const suites = new Set(o.suites ?? SUITES);
     const series: Series[] = [];
-    const pipes = pipelinesSuite(o, tmp, log);
+    const pipes = suites.has("pipelines")
+      ? pipelinesSuite(o, tmp, log)
+      : { series: [], split: [], first: [] };
     series.push(...pipes.series);
-    const data = await dataSuite(o, tmp, log);
+    const data = suites.has("data") ? await dataSuite(o, tmp, log) : { series: [], ratios: [] };
     series.push(...data.series);
-    series.push(...(await cacheSuite(o, tmp, log)));
+    if (suites.has("cache")) series.push(...(await cacheSuite(o, tmp, log)));
     for (const s of series) {
       const slope = logLogSlope(s.points);
       if (slope !== undefined) s.slope = slope;
@@ -91,6 +101,7 @@ export async function scaleBench(o: ScaleOptions): Promise<ScaleResults> {
       loadAverage: { before, after: loadavg() },
       series,
       cachedSplit: pipes.split,
+      firstRuns: pipes.first.map(({ stdout: _, ...f }) => f),
       memoryRatios: data.ratios,
       charts,
     };
@@ -116,19 +127,24 @@ function pipelinesSuite(o: ScaleOptions, tmp: string, log: (l: string) => void) 
   const dir = join(tmp, "pipelines");
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "d.csv"), TINY_CSV);
+  // One cache per shape, filled by the largest pipeline's first run: a smaller chain or fan is a
+  // prefix of the largest (the same stages, the same keys), so its run is fully cached too.
   const cases = SHAPES.flatMap((shape) =>
-    o.stages.map((n) => {
-      const { text, stages } = pipelineOf(shape, n);
-      const file = join(dir, `${shape}-${n}.rnnp`);
-      writeFileSync(file, text);
-      return { shape, n, stages, file, cache: join(dir, `cache-${shape}-${n}`) };
-    }),
+    [...o.stages]
+      .sort((a, b) => a - b)
+      .map((n) => {
+        const { text, stages } = pipelineOf(shape, n);
+        const file = join(dir, `${shape}-${n}.rnnp`);
+        writeFileSync(file, text);
+        return { shape, n, stages, file, cache: join(dir, `cache-${shape}`) };
+      }),
   );
-  // The first run fills each cache: a curve of its own (every stage executes, one at a time).
-  const first = new Map<string, ProcessCost>();
-  for (const c of cases) {
-    log(`  first run: ${c.shape}, ${c.stages} stages`);
-    first.set(c.file, rnnp(["run", c.file, "--cache", c.cache], dir, tmp));
+  const first = new Map<Shape, ProcessCost & { stages: number }>();
+  for (const c of [...cases].reverse()) {
+    const filled = first.has(c.shape);
+    log(`  ${filled ? "filling" : "first run"}: ${c.shape}, ${c.stages} stages`);
+    const cost = rnnp(["run", c.file, "--cache", c.cache], dir, tmp);
+    if (!filled) first.set(c.shape, { ...cost, stages: c.stages });
   }
   const cached = new Map<string, ProcessCost[]>();
   const plans = new Map<string, ReturnType<typeof runWorker>[]>();
@@ -173,12 +189,6 @@ function pipelinesSuite(o: ScaleOptions, tmp: string, log: (l: string) => void) 
         spread: spread(plans.get(big.file)!.map(planTotal)),
       },
       {
-        chart: "pipelines-first",
-        series: `first run, ${shape} (every stage executes)`,
-        unit: "ms CPU",
-        points: at(shape, (c) => first.get(c.file)!.cpuMs),
-      },
-      {
         chart: "pipelines-memory",
         series: `cached run, ${shape}`,
         unit: "MiB peak RSS",
@@ -203,7 +213,7 @@ function pipelinesSuite(o: ScaleOptions, tmp: string, log: (l: string) => void) 
       phases: bestOf(splits.get(big.file)!.map((w) => w.cpu)),
     };
   });
-  return { series, split };
+  return { series, split, first: SHAPES.map((shape) => ({ shape, ...first.get(shape)! })) };
 }
 
 // ---- data stages ----------------------------------------------------------------------------
@@ -267,9 +277,12 @@ async function dataSuite(o: ScaleOptions, tmp: string, log: (l: string) => void)
     writeFileSync(join(dir, "data.rnnp"), DATA_PIPELINE);
     sets.push({ rows, dir, cache: join(dir, "cache") });
   }
-  type StageRun = { ms: number; rssKiB: number };
+  // A stage's time is the process's CPU time less that of the same process with nothing to execute
+  // (what load on a shared machine changes least); the wall time inside the stage is kept beside it.
+  type StageRun = { cpuMs: number; ms: number; rssKiB: number };
   const runs = new Map<string, StageRun[]>();
   const baseline = new Map<number, number>();
+  const idleCpu = new Map<number, number>();
   const id = (rows: number, stage: string) => `${rows}:${stage}`;
   const keys = new Map<string, StageKey>();
   for (let r = 0; r < o.rounds; r++) {
@@ -297,12 +310,13 @@ async function dataSuite(o: ScaleOptions, tmp: string, log: (l: string) => void)
         keys.set(id(set.rows, stage), result.key);
         runs.set(id(set.rows, stage), [
           ...(runs.get(id(set.rows, stage)) ?? []),
-          { ms: Math.max(result.durationMs, 0.5), rssKiB: p.maxRssKiB },
+          { cpuMs: p.cpuMs, ms: Math.max(result.durationMs, 0.5), rssKiB: p.maxRssKiB },
         ]);
       }
       // The same process with nothing to execute: what Node and rnnp take before any stage.
       const idle = rnnp(["run", "data.rnnp", "--cache", set.cache, "--json"], set.dir, tmp);
       baseline.set(set.rows, Math.min(baseline.get(set.rows) ?? Infinity, idle.maxRssKiB));
+      idleCpu.set(set.rows, Math.min(idleCpu.get(set.rows) ?? Infinity, idle.cpuMs));
     }
   }
   const sizes = new Map<string, number>();
@@ -321,7 +335,11 @@ async function dataSuite(o: ScaleOptions, tmp: string, log: (l: string) => void)
   const ratios: ScaleResults["memoryRatios"] = [];
   const best = (rows: number, stage: string) => {
     const rs = runs.get(id(rows, stage))!;
-    return { ms: Math.min(...rs.map((x) => x.ms)), rssKiB: Math.min(...rs.map((x) => x.rssKiB)) };
+    return {
+      ms: Math.min(...rs.map((x) => x.ms)),
+      cpuMs: Math.max(1, Math.min(...rs.map((x) => x.cpuMs)) - idleCpu.get(rows)!),
+      rssKiB: Math.min(...rs.map((x) => x.rssKiB)),
+    };
   };
   for (const stage of DATA_STAGES) {
     const name = `${stage} (${KIND_OF[stage]})`;
@@ -330,14 +348,20 @@ async function dataSuite(o: ScaleOptions, tmp: string, log: (l: string) => void)
       {
         chart: "data-rate",
         series: name,
-        unit: "rows/s",
-        points: o.rows.map((rows) => ({ x: rows, y: rows / (best(rows, stage).ms / 1000) })),
-        spread: spread(runs.get(id(biggest, stage))!.map((x) => x.ms)),
+        unit: "rows/s (CPU)",
+        points: o.rows.map((rows) => ({ x: rows, y: rows / (best(rows, stage).cpuMs / 1000) })),
+        spread: spread(runs.get(id(biggest, stage))!.map((x) => x.cpuMs)),
       },
       {
         chart: "data-time",
         series: name,
-        unit: "ms",
+        unit: "ms CPU",
+        points: o.rows.map((rows) => ({ x: rows, y: best(rows, stage).cpuMs })),
+      },
+      {
+        chart: "data-wall",
+        series: name,
+        unit: "ms wall in the stage",
         points: o.rows.map((rows) => ({ x: rows, y: best(rows, stage).ms })),
       },
       {
@@ -417,14 +441,14 @@ const CHARTS: Record<string, Omit<ChartSpec, "points">> = {
     x: "stages",
     y: "ms CPU",
   },
-  "pipelines-first": {
-    title: "First run (every stage executes): CPU time",
-    x: "stages",
+  "pipelines-memory": { title: "Peak memory (RSS)", x: "stages", y: "MiB" },
+  "data-rate": { title: "Data stages: throughput (CPU time)", x: "rows", y: "rows/s" },
+  "data-time": {
+    title: "Data stages: CPU time (the process less an idle run)",
+    x: "rows",
     y: "ms CPU",
   },
-  "pipelines-memory": { title: "Peak memory (RSS)", x: "stages", y: "MiB" },
-  "data-rate": { title: "Data stages: throughput", x: "rows", y: "rows/s" },
-  "data-time": { title: "Data stages: time in the stage", x: "rows", y: "ms" },
+  "data-wall": { title: "Data stages: wall time in the stage", x: "rows", y: "ms" },
   "data-memory": {
     title: "Data stages: peak memory above an idle run",
     x: "rows",
@@ -476,6 +500,13 @@ export function scaleTable(r: ScaleResults): string {
       )
         .map(([k, v]) => `${k} ${fmt(v)}`)
         .join(", ")} |`,
+    );
+  lines.push("");
+  lines.push("| shape | stages | first run wall | CPU | peak RSS |");
+  lines.push("|---|---|---|---|---|");
+  for (const f of r.firstRuns)
+    lines.push(
+      `| ${f.shape} | ${f.stages.toLocaleString("en")} | ${fmt(f.wallMs / 1000)} s | ${fmt(f.cpuMs / 1000)} s | ${fmt(f.maxRssKiB / 1024)} MiB |`,
     );
   lines.push("");
   lines.push("| data stage | rows | artifact | peak memory above idle / artifact |");
