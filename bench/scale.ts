@@ -1,9 +1,16 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, createWriteStream } from "node:fs";
+import {
+  createWriteStream,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
 import { CacheStore } from "../src/cache/store.js";
-import type { StageKey } from "../src/core/digest.js";
+import type { Digest, StageKey } from "../src/core/digest.js";
 import { renderSvg, type ChartSpec, type Point } from "./scale-chart.js";
 import { bestOf, logLogSlope, rnnp, runWorker, spread, type ProcessCost } from "./scale-measure.js";
 import { pipelineOf, SHAPES, TINY_CSV, type Shape } from "./scale-shapes.js";
@@ -72,7 +79,14 @@ export interface ScaleResults {
   /** The first run of each shape's largest pipeline (every stage executes and is committed). */
   firstRuns: { shape: Shape; stages: number; wallMs: number; cpuMs: number; maxRssKiB: number }[];
   /** Per data stage at the largest row count: peak memory over the artifact's size. */
-  memoryRatios: { stage: string; rows: number; ratio: number; artifactBytes: number }[];
+  memoryRatios: {
+    stage: string;
+    rows: number;
+    /** Peak memory above an idle run over the larger of the artifacts it writes and reads. */
+    ratio: number;
+    outputBytes: number;
+    inputBytes: number;
+  }[];
   charts: string[];
 }
 
@@ -319,15 +333,17 @@ async function dataSuite(o: ScaleOptions, tmp: string, log: (l: string) => void)
       idleCpu.set(set.rows, Math.min(idleCpu.get(set.rows) ?? Infinity, idle.cpuMs));
     }
   }
-  const sizes = new Map<string, number>();
+  // What each stage writes, and the largest artifact it reads (for load.csv, the CSV file).
+  const sizes = new Map<string, { output: number; input: number }>();
   for (const set of sets) {
     const store = CacheStore.open(set.cache);
     for (const stage of DATA_STAGES) {
-      const rec = store.getRecord(keys.get(id(set.rows, stage))!);
-      sizes.set(
-        id(set.rows, stage),
-        Object.values(rec?.outputs ?? {}).reduce((a, x) => a + x.size, 0),
-      );
+      const rec = store.getRecord<{ inputs: unknown }>(keys.get(id(set.rows, stage))!);
+      const inputs = digestsIn(rec?.manifest.inputs).map((d) => store.getBlob(d)?.length ?? 0);
+      sizes.set(id(set.rows, stage), {
+        output: Object.values(rec?.outputs ?? {}).reduce((a, x) => a + x.size, 0),
+        input: stage === "raw" ? statSync(join(set.dir, "data.csv")).size : Math.max(0, ...inputs),
+      });
     }
     await store.close();
   }
@@ -375,8 +391,14 @@ async function dataSuite(o: ScaleOptions, tmp: string, log: (l: string) => void)
       },
     );
     const above = (best(biggest, stage).rssKiB - baseline.get(biggest)!) * 1024;
-    const artifactBytes = sizes.get(id(biggest, stage))!;
-    ratios.push({ stage: name, rows: biggest, ratio: above / artifactBytes, artifactBytes });
+    const { output, input } = sizes.get(id(biggest, stage))!;
+    ratios.push({
+      stage: name,
+      rows: biggest,
+      ratio: above / Math.max(output, input),
+      outputBytes: output,
+      inputBytes: input,
+    });
   }
   return { series, ratios };
 }
@@ -395,36 +417,43 @@ async function cacheSuite(o: ScaleOptions, tmp: string, log: (l: string) => void
     ["cache verify", ["cache", "verify", "--cache", cache]],
     ["cache gc (dry run)", ["cache", "gc", "keep.rnnp", "--dry-run", "--cache", cache]],
   ];
-  const points = new Map<string, { x: number; y: number }[]>();
+  const cpuPoints = new Map<string, { x: number; y: number }[]>();
+  const wallPoints = new Map<string, { x: number; y: number }[]>();
   const spreads = new Map<string, number>();
+  const add = (m: Map<string, { x: number; y: number }[]>, k: string, x: number, y: number) =>
+    m.set(k, [...(m.get(k) ?? []), { x, y }]);
   let filled = 0;
   for (const n of o.records) {
     log(`  cache: ${n.toLocaleString("en")} records`);
     runWorker(["fill", cache, String(n - filled), String(filled)]);
     filled = n;
     for (const [name, argv] of commands) {
-      const times: number[] = [];
-      for (let r = 0; r < o.rounds; r++) times.push(rnnp(argv, dir, tmp).wallMs);
-      points.set(name, [...(points.get(name) ?? []), { x: n, y: Math.min(...times) }]);
-      spreads.set(name, spread(times));
+      const runs: ProcessCost[] = [];
+      for (let r = 0; r < o.rounds; r++) runs.push(rnnp(argv, dir, tmp));
+      add(cpuPoints, name, n, Math.min(...runs.map((x) => x.cpuMs)));
+      add(wallPoints, name, n, Math.min(...runs.map((x) => x.wallMs)));
+      spreads.set(name, spread(runs.map((x) => x.cpuMs)));
     }
   }
   // The real collection, once, at the largest size: every record goes in one transaction.
   const gc = rnnp(["cache", "gc", "keep.rnnp", "--cache", cache], dir, tmp);
-  const series: Series[] = [...points].map(([name, pts]) => ({
-    chart: "cache",
-    series: name,
-    unit: "ms",
-    points: pts,
-    spread: spreads.get(name)!,
-  }));
-  series.push({
-    chart: "cache",
-    series: "cache gc (removing all)",
-    unit: "ms",
-    points: [{ x: filled, y: gc.wallMs }],
-  });
-  return series;
+  add(cpuPoints, "cache gc (removing all)", filled, gc.cpuMs);
+  add(wallPoints, "cache gc (removing all)", filled, gc.wallMs);
+  return [
+    ...[...cpuPoints].map(([name, points]) => ({
+      chart: "cache",
+      series: name,
+      unit: "ms CPU",
+      points,
+      ...(spreads.has(name) ? { spread: spreads.get(name)! } : {}),
+    })),
+    ...[...wallPoints].map(([name, points]) => ({
+      chart: "cache-wall",
+      series: name,
+      unit: "ms wall",
+      points,
+    })),
+  ];
 }
 
 // ---- charts ---------------------------------------------------------------------------------
@@ -454,7 +483,8 @@ const CHARTS: Record<string, Omit<ChartSpec, "points">> = {
     x: "rows",
     y: "MiB",
   },
-  cache: { title: "Cache maintenance, whole process", x: "records", y: "ms" },
+  cache: { title: "Cache maintenance, whole process: CPU time", x: "records", y: "ms CPU" },
+  "cache-wall": { title: "Cache maintenance, whole process: wall time", x: "records", y: "ms" },
 };
 
 async function writeCharts(out: string, series: readonly Series[]): Promise<string[]> {
@@ -472,6 +502,15 @@ async function writeCharts(out: string, series: readonly Series[]): Promise<stri
 }
 
 // ---- the table ------------------------------------------------------------------------------
+
+const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+
+/** Every digest named in a manifest's inputs (a slot's digest, or a bundle's named digests). */
+function digestsIn(v: unknown): Digest[] {
+  if (typeof v === "string") return [v as Digest];
+  if (v && typeof v === "object") return Object.values(v).flatMap(digestsIn);
+  return [];
+}
 
 /** The results as Markdown: what BENCHMARKS.md shows. */
 export function scaleTable(r: ScaleResults): string {
@@ -509,11 +548,13 @@ export function scaleTable(r: ScaleResults): string {
       `| ${f.shape} | ${f.stages.toLocaleString("en")} | ${fmt(f.wallMs / 1000)} s | ${fmt(f.cpuMs / 1000)} s | ${fmt(f.maxRssKiB / 1024)} MiB |`,
     );
   lines.push("");
-  lines.push("| data stage | rows | artifact | peak memory above idle / artifact |");
-  lines.push("|---|---|---|---|");
+  lines.push(
+    "| data stage | rows | artifact written | largest read | peak memory above idle / the larger |",
+  );
+  lines.push("|---|---|---|---|---|");
   for (const m of r.memoryRatios)
     lines.push(
-      `| ${m.stage} | ${m.rows.toLocaleString("en")} | ${(m.artifactBytes / 1024 ** 2).toFixed(1)} MiB | ${m.ratio.toFixed(2)}x |`,
+      `| ${m.stage} | ${m.rows.toLocaleString("en")} | ${mib(m.outputBytes)} | ${mib(m.inputBytes)} | ${m.ratio.toFixed(2)}x |`,
     );
   return `${lines.join("\n")}\n`;
 }

@@ -104,10 +104,14 @@ describe("bench --scale", () => {
       ]),
     );
     assert.equal(r.memoryRatios.length, DATA_STAGES.length);
-    for (const m of r.memoryRatios) assert.ok(m.artifactBytes > 0, `${m.stage} has an artifact`);
+    for (const m of r.memoryRatios) {
+      assert.ok(m.outputBytes > 0, `${m.stage} writes an artifact`);
+      assert.ok(m.inputBytes > 0, `${m.stage} reads one`);
+    }
 
     const svgs = readdirSync(out).filter((f) => f.endsWith(".svg"));
     assert.deepEqual(svgs.sort(), [
+      "cache-wall.svg",
       "cache.svg",
       "data-memory.svg",
       "data-rate.svg",
