@@ -30,6 +30,9 @@ function write(value: unknown, at: (string | number)[]): string {
       return JSON.stringify(value);
     case "object": {
       if (Array.isArray(value)) {
+        // A list of plain scalars (a table's column of strings: a million of them) is what
+        // JSON.stringify writes, byte for byte, in one native pass and without a string per item.
+        if (allScalars(value)) return JSON.stringify(value);
         const items: string[] = [];
         for (let i = 0; i < value.length; i++) {
           at.push(i);
@@ -57,6 +60,18 @@ function write(value: unknown, at: (string | number)[]): string {
     default:
       throw new TypeError(`canonical JSON: ${pathOf(at)} is ${typeof value}`);
   }
+}
+
+/** Strings, finite numbers, booleans and nulls only (no holes): their JSON has one spelling. */
+function allScalars(xs: readonly unknown[]): boolean {
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i];
+    const t = typeof x;
+    if (t === "string" || t === "boolean" || x === null) continue;
+    if (t === "number" && Number.isFinite(x)) continue;
+    return false;
+  }
+  return true;
 }
 
 function pathOf(at: readonly (string | number)[]): string {
