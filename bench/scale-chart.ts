@@ -28,7 +28,7 @@ export function chartSpec(c: ChartSpec): TopLevelSpec {
     encoding: {
       x: { field: "x", type: "quantitative", title: c.x, scale: { type: "log" } },
       y: { field: "y", type: "quantitative", title: c.y, scale: { type: "log" } },
-      color: { field: "series", type: "nominal", title: null },
+      color: { field: "series", type: "nominal", title: null, legend: { labelLimit: 360 } },
     },
   } as const;
   const rule = c.target

@@ -487,7 +487,7 @@ const CHARTS: Record<string, Omit<ChartSpec, "points">> = {
   "cache-wall": { title: "Cache maintenance, whole process: wall time", x: "records", y: "ms" },
 };
 
-async function writeCharts(out: string, series: readonly Series[]): Promise<string[]> {
+export async function writeCharts(out: string, series: readonly Series[]): Promise<string[]> {
   const written: string[] = [];
   for (const [name, spec] of Object.entries(CHARTS)) {
     const points: Point[] = series

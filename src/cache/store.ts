@@ -341,9 +341,14 @@ export class CacheStore {
     return this.read("the records", () => this.records.getCount());
   }
 
+  /** Every blob's digest and size. Each blob is read and let go in turn: memory holds one at a time. */
   *allBlobDigests(): Generator<{ digest: Digest; size: number }> {
-    for (const { key, value } of this.read("the blobs", () => [...this.blobs.getRange()]))
-      yield { digest: key as Digest, size: value.length };
+    yield* this.read("the blobs", () => {
+      const sizes: { digest: Digest; size: number }[] = [];
+      for (const { key, value } of this.blobs.getRange())
+        sizes.push({ digest: key as Digest, size: value.length });
+      return sizes;
+    });
   }
 
   /** Blob digests only, without reading their bytes. */
