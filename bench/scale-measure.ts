@@ -60,10 +60,13 @@ export interface WorkerResult {
   wall: Record<string, number>;
   cpu: Record<string, number>;
   maxRssKiB: number;
+  /** Mode "stage": resident memory just before the stage ran, and its key. */
+  rssBeforeKiB?: number;
+  key?: string;
 }
 
 export function runWorker(args: string[]): WorkerResult {
-  const r = spawnSync(process.execPath, ["--import", "tsx", WORKER, ...args], {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--expose-gc", WORKER, ...args], {
     cwd: ROOT,
     env: cleanEnv(),
     stdio: ["ignore", "pipe", "pipe"],

@@ -18,11 +18,14 @@ import { Runner } from "../src/run/runner.js";
  *
  *   plan <file>            parse, check and plan (the DAG, its order and closure), no cache
  *   cached <file> <cache>  a fully cached run, in-process, phase by phase as `rnnp run` does them
+ *   stage <file> <cache> <name>  one stage executed (forced) with its inputs cached
  *   fill <cache> <n> <from> records n records (each with a 1 KiB blob of its own) through the store API
  */
 const [mode, ...args] = process.argv.slice(2);
 
 const wall: Record<string, number> = {};
+/** Mode-specific facts (a stage's key, the memory before it ran). */
+const extra: Record<string, unknown> = {};
 /** CPU time (user + system) of each phase, in ms: what load on a shared machine changes least. */
 const cpu: Record<string, number> = {};
 
@@ -81,6 +84,26 @@ async function main(): Promise<number> {
     await store.close();
     return results.length;
   }
+  if (mode === "stage") {
+    // One stage executed (forced), its inputs cached: its CPU time, and its peak memory above the
+    // process's resident memory just before it.
+    const [file, cache, name] = args as [string, string, string];
+    const ir = loadPipeline(file).ir ?? fail(`${file} does not check`);
+    const store = CacheStore.open(cache);
+    const planner = new Planner(ir, store);
+    global.gc?.();
+    extra.rssBeforeKiB = process.memoryUsage().rss / 1024;
+    const [result] = (
+      await asyncPhase("stage", () =>
+        new Runner(planner, new LocalExecutor()).run({ targets: [name], force: new Set([name]) }),
+      )
+    ).filter((r) => r.name === name);
+    if (result?.status !== "ran")
+      fail(`${name}: ${result?.status} ${result?.diagnostics?.[0]?.message}`);
+    extra.key = result.key;
+    await store.close();
+    return 1;
+  }
   if (mode === "fill") {
     const [cache, n, from] = args.map((a, i) => (i ? Number(a) : a)) as [string, number, number];
     const store = CacheStore.open(cache);
@@ -129,5 +152,5 @@ function fail(message: string): never {
 
 const count = await main();
 process.stdout.write(
-  `${JSON.stringify({ count, wall, cpu, maxRssKiB: process.resourceUsage().maxRSS })}\n`,
+  `${JSON.stringify({ count, wall, cpu, ...extra, maxRssKiB: process.resourceUsage().maxRSS })}\n`,
 );

@@ -82,7 +82,7 @@ export interface ScaleResults {
   memoryRatios: {
     stage: string;
     rows: number;
-    /** Peak memory above an idle run over the larger of the artifacts it writes and reads. */
+    /** Peak memory above the process before the stage, over the larger artifact it writes or reads. */
     ratio: number;
     outputBytes: number;
     inputBytes: number;
@@ -291,46 +291,28 @@ async function dataSuite(o: ScaleOptions, tmp: string, log: (l: string) => void)
     writeFileSync(join(dir, "data.rnnp"), DATA_PIPELINE);
     sets.push({ rows, dir, cache: join(dir, "cache") });
   }
-  // A stage's time is the process's CPU time less that of the same process with nothing to execute
-  // (what load on a shared machine changes least); the wall time inside the stage is kept beside it.
-  type StageRun = { cpuMs: number; ms: number; rssKiB: number };
+  // CPU time is what load on a shared machine changes least; the wall time is kept beside it.
+  type StageRun = { cpuMs: number; ms: number; aboveKiB: number };
   const runs = new Map<string, StageRun[]>();
-  const baseline = new Map<number, number>();
-  const idleCpu = new Map<number, number>();
   const id = (rows: number, stage: string) => `${rows}:${stage}`;
   const keys = new Map<string, StageKey>();
   for (let r = 0; r < o.rounds; r++) {
     for (const set of alternate(sets, r)) {
       log(`  data stages, ${set.rows.toLocaleString("en")} rows, round ${r + 1} of ${o.rounds}`);
-      // Each stage in a process of its own, its inputs cached: its peak memory is its own.
+      // Each stage in a process of its own (bench/scale-worker.ts), its inputs cached, forced to
+      // execute: its CPU time, and its peak memory above what the process held just before.
       for (const stage of DATA_STAGES) {
-        const p = rnnp(
-          [
-            "run",
-            "data.rnnp",
-            "--cache",
-            set.cache,
-            "--stage",
-            stage,
-            ...(r > 0 ? ["--force-stage", stage] : []),
-            "--json",
-          ],
-          set.dir,
-          tmp,
-        );
-        const result = (
-          JSON.parse(p.stdout) as { stages: { name: string; key: StageKey; durationMs: number }[] }
-        ).stages.find((s) => s.name === stage)!;
-        keys.set(id(set.rows, stage), result.key);
+        const w = runWorker(["stage", join(set.dir, "data.rnnp"), set.cache, stage]);
+        keys.set(id(set.rows, stage), w.key as StageKey);
         runs.set(id(set.rows, stage), [
           ...(runs.get(id(set.rows, stage)) ?? []),
-          { cpuMs: p.cpuMs, ms: Math.max(result.durationMs, 0.5), rssKiB: p.maxRssKiB },
+          {
+            cpuMs: Math.max(w.cpu.stage!, 0.5),
+            ms: Math.max(w.wall.stage!, 0.5),
+            aboveKiB: w.maxRssKiB - w.rssBeforeKiB!,
+          },
         ]);
       }
-      // The same process with nothing to execute: what Node and rnnp take before any stage.
-      const idle = rnnp(["run", "data.rnnp", "--cache", set.cache, "--json"], set.dir, tmp);
-      baseline.set(set.rows, Math.min(baseline.get(set.rows) ?? Infinity, idle.maxRssKiB));
-      idleCpu.set(set.rows, Math.min(idleCpu.get(set.rows) ?? Infinity, idle.cpuMs));
     }
   }
   // What each stage writes, and the largest artifact it reads (for load.csv, the CSV file).
@@ -353,8 +335,8 @@ async function dataSuite(o: ScaleOptions, tmp: string, log: (l: string) => void)
     const rs = runs.get(id(rows, stage))!;
     return {
       ms: Math.min(...rs.map((x) => x.ms)),
-      cpuMs: Math.max(1, Math.min(...rs.map((x) => x.cpuMs)) - idleCpu.get(rows)!),
-      rssKiB: Math.min(...rs.map((x) => x.rssKiB)),
+      cpuMs: Math.min(...rs.map((x) => x.cpuMs)),
+      aboveKiB: Math.min(...rs.map((x) => x.aboveKiB)),
     };
   };
   for (const stage of DATA_STAGES) {
@@ -383,14 +365,14 @@ async function dataSuite(o: ScaleOptions, tmp: string, log: (l: string) => void)
       {
         chart: "data-memory",
         series: name,
-        unit: "MiB above an idle run",
+        unit: "MiB peak above the start",
         points: o.rows.map((rows) => ({
           x: rows,
-          y: Math.max(0.1, (best(rows, stage).rssKiB - baseline.get(rows)!) / 1024),
+          y: Math.max(0.1, best(rows, stage).aboveKiB / 1024),
         })),
       },
     );
-    const above = (best(biggest, stage).rssKiB - baseline.get(biggest)!) * 1024;
+    const above = best(biggest, stage).aboveKiB * 1024;
     const { output, input } = sizes.get(id(biggest, stage))!;
     ratios.push({
       stage: name,
@@ -473,13 +455,13 @@ const CHARTS: Record<string, Omit<ChartSpec, "points">> = {
   "pipelines-memory": { title: "Peak memory (RSS)", x: "stages", y: "MiB" },
   "data-rate": { title: "Data stages: throughput (CPU time)", x: "rows", y: "rows/s" },
   "data-time": {
-    title: "Data stages: CPU time (the process less an idle run)",
+    title: "Data stages: CPU time in the stage",
     x: "rows",
     y: "ms CPU",
   },
   "data-wall": { title: "Data stages: wall time in the stage", x: "rows", y: "ms" },
   "data-memory": {
-    title: "Data stages: peak memory above an idle run",
+    title: "Data stages: peak memory above the process before the stage",
     x: "rows",
     y: "MiB",
   },
@@ -549,7 +531,7 @@ export function scaleTable(r: ScaleResults): string {
     );
   lines.push("");
   lines.push(
-    "| data stage | rows | artifact written | largest read | peak memory above idle / the larger |",
+    "| data stage | rows | artifact written | largest read | peak memory above the start / the larger |",
   );
   lines.push("|---|---|---|---|---|");
   for (const m of r.memoryRatios)
