@@ -4,6 +4,12 @@ import { canonicalJson } from "./canonical.js";
 /**
  * The canonical byte form of every artifact: same value -> same bytes -> same digest.
  *
+ * One caveat, kept because changing it would move every recorded digest (and the seeds derived
+ * from them): sections are numbered in the order the writer's object keys were inserted, while the
+ * header lists keys sorted. So the order in which a kind builds an object holding several typed
+ * arrays is part of its bytes (reordering them is a change that bumps the kind's version), and
+ * `decode` gives objects back in the writer's order, so that encode(decode(bytes)) is `bytes`.
+ *
  *   "RNNPART1"  u32le headerLength  header (canonical JSON, zero-padded to 8)  sections (each padded to 8)
  *
  * The header is the artifact's value tree with every typed array replaced by a section reference,
@@ -110,16 +116,29 @@ export function decode(bytes: Uint8Array): Value {
   const tree = JSON.parse(buf.toString("utf8", 12, 12 + headerLength)) as unknown;
 
   // Sections follow the header in index order; their starts follow from the lengths the header gives.
+  // Also notes each subtree's first section: a writer numbers sections depth first in its key
+  // order, so ordering an object's keys by it gives the object back as it was written.
   const refs: Record<string, unknown>[] = [];
-  const gather = (t: unknown): void => {
-    if (Array.isArray(t)) t.forEach(gather);
-    else if (t !== null && typeof t === "object") {
-      const ref = t as Record<string, unknown>;
-      if (SECTION in ref) refs[ref[SECTION] as number] = ref;
-      else Object.values(ref).forEach(gather);
+  const firstSection = new Map<object, number>();
+  const gather = (t: unknown): number => {
+    if (t === null || typeof t !== "object") return Infinity;
+    const ref = t as Record<string, unknown>;
+    if (SECTION in ref) {
+      refs[ref[SECTION] as number] = ref;
+      return ref[SECTION] as number;
     }
+    let first = Infinity;
+    for (const x of Array.isArray(t) ? t : Object.values(ref)) first = Math.min(first, gather(x));
+    if (first !== Infinity) firstSection.set(t, first);
+    return first;
   };
   gather(tree);
+  const firstOf = (t: unknown): number =>
+    t !== null && typeof t === "object"
+      ? SECTION in t
+        ? ((t as Record<string, unknown>)[SECTION] as number)
+        : (firstSection.get(t) ?? Infinity)
+      : Infinity;
   const starts: number[] = [];
   let at = 12 + headerLength + pad8(12 + headerLength);
   for (const ref of refs) {
@@ -137,7 +156,10 @@ export function decode(bytes: Uint8Array): Value {
     if (t !== null && typeof t === "object") {
       const ref = t as Record<string, unknown>;
       if (SECTION in ref) return view(buf, ref, starts[ref[SECTION] as number]!);
-      return Object.fromEntries(Object.entries(ref).map(([k, x]) => [k, resolve(x)]));
+      const entries = Object.entries(ref);
+      // Stable: keys without sections keep the header's order (they move no byte).
+      if (firstSection.has(ref)) entries.sort((a, b) => firstOf(a[1]) - firstOf(b[1]) || 0);
+      return Object.fromEntries(entries.map(([k, x]) => [k, resolve(x)]));
     }
     return t as Value;
   };

@@ -49,6 +49,22 @@ export const tableParams = {
     .optional(),
 };
 
+/** What loaders of tabular files declare alike on top of LOADER: the table's roles, the one file read. */
+export const TABLE_LOADER = {
+  ...LOADER,
+  describe: (params: {
+    label?: string | undefined;
+    time?: string | undefined;
+    series?: string | undefined;
+  }) => ({
+    kind: "table" as const,
+    label: params.label,
+    time: params.time,
+    series: params.series,
+  }),
+  files: (params: { path: string }) => [params.path],
+};
+
 /** Reading user data files: strict decoding, and every complaint a Diagnostic pointing into the file. */
 
 export type Encoding = "utf8" | "latin1";

@@ -1,25 +1,18 @@
 import { defineKind } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
 import { clipText } from "../artifacts/table.js";
-import { buildTable, dataError, LOADER, readText, tableParams } from "../data/read.js";
+import { buildTable, dataError, readText, TABLE_LOADER, tableParams } from "../data/read.js";
 
 export const loadCsv = defineKind({
   name: "load.csv",
   version: 1,
   doc: "Reads a CSV file with a header row into a table; numeric columns are inferred.",
   params: { ...tableParams, delimiter: p.string("Field delimiter.").default(",") },
-  ...LOADER,
+  ...TABLE_LOADER,
   check: (params) =>
     params.delimiter.length !== 1
       ? [{ param: "delimiter", message: "the delimiter must be one character" }]
       : [],
-  describe: (params) => ({
-    kind: "table",
-    label: params.label,
-    time: params.time,
-    series: params.series,
-  }),
-  files: (params) => [params.path],
   async run(ctx, _inputs, params) {
     const { parse } = await import("csv-parse/sync"); // loaded by the stages that read CSV, not at start-up
     const file = ctx.resolvePath(params.path);

@@ -1,21 +1,14 @@
 import type { ParseError } from "jsonc-parser";
 import { defineKind } from "../stages/kind.js";
 import { clipText } from "../artifacts/table.js";
-import { buildTable, dataError, LOADER, readText, tableParams } from "../data/read.js";
+import { buildTable, dataError, readText, TABLE_LOADER, tableParams } from "../data/read.js";
 
 export const loadJsonl = defineKind({
   name: "load.jsonl",
   version: 1,
   doc: "Reads JSON Lines (one object per line) into a table; columns are the union of keys in first-seen order.",
   params: tableParams,
-  ...LOADER,
-  describe: (params) => ({
-    kind: "table",
-    label: params.label,
-    time: params.time,
-    series: params.series,
-  }),
-  files: (params) => [params.path],
+  ...TABLE_LOADER,
   async run(ctx, _inputs, params) {
     const file = ctx.resolvePath(params.path);
     const text = readText(file, params.encoding);

