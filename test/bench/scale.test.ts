@@ -7,6 +7,7 @@ import { logLogSlope } from "../../bench/scale-measure.js";
 import { pipelineOf } from "../../bench/scale-shapes.js";
 import { checkSource } from "../../src/lang/load.js";
 import { tempDir } from "../helpers.js";
+import { missingTool } from "../rig.js";
 
 /**
  * The scale suite (`npm run bench -- --scale`) at tiny sizes, so that it cannot rot: every suite
@@ -56,7 +57,9 @@ describe("bench --scale", () => {
     );
   });
 
-  it("runs every suite at tiny sizes and writes its curves as SVG", async () => {
+  // GNU time gives the children's CPU time and peak memory.
+  const noTime = missingTool("/usr/bin/time") ?? false;
+  it("runs every suite at tiny sizes and writes its curves as SVG", { skip: noTime }, async () => {
     const out = tempDir("rnnp-scale-test-");
     const r: ScaleResults = await scaleBench({
       stages: [3, 6],
