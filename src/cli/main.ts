@@ -191,20 +191,26 @@ function createProgram(exit: { code: number }): Command {
 
   withParams(
     withCache(
-      program.command("why").argument("<stage>", "stage name").argument("[file]", "pipeline file"),
+      program
+        .command("why")
+        .argument("[stage]", "stage name (or -s)")
+        .argument("[file]", "pipeline file"),
     ),
   )
     .description("explain what changed since a stage last ran")
+    .option("-s, --stage <name>", "the stage to explain (or give it before the file)")
     .option("--json", "print JSON")
-    .action(action(async () => (await import("./commands/status.js")).whyCommand));
+    .action(action(async () => (await import("./commands/why.js")).whyCommand));
 
   withParams(withCache(program.command("dag").argument("[file]", "pipeline file")))
     .description("print the stage graph with each stage's status")
     .addOption(
       new Option("--format <format>", "output format")
         .choices(["text", "dot", "mermaid", "svg"])
-        .default("text"),
+        .default("text")
+        .conflicts("json"),
     )
+    .option("--json", "print JSON: stages (kind, status, upstream) and edges")
     .action(action(async () => (await import("./commands/dag.js")).dagCommand));
 
   withRemote(withParams(withCache(program.command("report").argument("[file]", "pipeline file"))))
@@ -230,7 +236,11 @@ function createProgram(exit: { code: number }): Command {
     .description("print pipelines in canonical format (comments kept)")
     .option("-w, --write", "rewrite the files in place")
     .option("--check", "list files that are not formatted; exit 1 if any")
-    .action(action(async () => (await import("./commands/validate.js")).fmtCommand));
+    .option(
+      "--json",
+      "print JSON: each file, whether it is formatted (and its text without --write or --check)",
+    )
+    .action(action(async () => (await import("./commands/fmt.js")).fmtCommand));
 
   program
     .command("lsp")
@@ -241,12 +251,27 @@ function createProgram(exit: { code: number }): Command {
 
   withParams(
     withCache(
-      program.command("show").argument("<stage>", "stage name").argument("[file]", "pipeline file"),
+      program
+        .command("show")
+        .argument("[stage]", "stage name, or STAGE.OUTPUT (or -s)")
+        .argument("[file]", "pipeline file"),
     ),
   )
-    .description("show a built stage's outputs")
+    .description(
+      "show a built stage's outputs, or their data as CSV, JSON Lines or JSON (STAGE.OUTPUT for one of several)",
+    )
+    .option("-s, --stage <name>", "the stage to show (or give it before the file)")
     .option("--rows <n>", "table rows to print", count, 10)
-    .option("--json", "print JSON: output references, and reports whole")
+    .option("--json", "print JSON: output references, reports whole, a trained model's history")
+    .addOption(
+      new Option(
+        "--format <format>",
+        "text: a preview; csv, jsonl, json: the data whole (table rows, sequences decoded, training history, report metrics beside their baselines), full precision, streamed",
+      )
+        .choices(["text", "csv", "jsonl", "json"])
+        .default("text")
+        .conflicts("json"),
+    )
     .action(action(async () => (await import("./commands/show.js")).showCommand));
 
   withParams(withCache(program.command("predict").argument("[file]", "pipeline file")))
@@ -263,13 +288,22 @@ function createProgram(exit: { code: number }): Command {
 
   withParams(withCache(program.command("compare").argument("[file]", "pipeline file")))
     .description(
-      "compare the variants of a sweep by their evaluation metrics, from the cache (like dvc exp show)",
+      "compare the variants of a sweep and the runs made with -P by their evaluation metrics, from the cache (like dvc exp show); or diff metrics and params against the lockfile",
     )
     .option("--sort <metric>", "sort by a metric or swept param (descending)")
     .option("--asc", "sort ascending")
     .option("--select <metric>", "choose the variant by this validation metric (default val_loss)")
     .option("--json", "print JSON")
     .option("--csv", "print CSV")
+    .addOption(
+      new Option(
+        "--against <ref>",
+        "diff each evaluate stage's metrics and every stage's params with the committed lockfile (like dvc metrics diff / params diff); exit 0, 2 without a lockfile",
+      )
+        .choices(["lock"])
+        .conflicts(["csv", "sort", "select"]),
+    )
+    .option("--exit-code", "with --against: exit 1 when a metric or param differs")
     .action(action(async () => (await import("./commands/compare.js")).compareCommand));
 
   withParams(withCache(program.command("check").argument("[file]", "pipeline file")))
@@ -289,7 +323,7 @@ function createProgram(exit: { code: number }): Command {
   withParams(withCache(program.command("rebuild-stage", { hidden: true }).argument("<file>")))
     .requiredOption("--stage <name>")
     .requiredOption("--out <dir>")
-    .action(action(async () => (await import("./commands/check.js")).rebuildStageCommand));
+    .action(action(async () => (await import("./commands/rebuild-stage.js")).rebuildStageCommand));
 
   const cache = program.command("cache").description("inspect and maintain the stage cache");
   withCache(cache.command("ls"))
@@ -302,6 +336,7 @@ function createProgram(exit: { code: number }): Command {
     .action(action(async () => (await import("./commands/cache.js")).cacheShow));
   withCache(cache.command("path"))
     .description("print the cache directory")
+    .option("--json", "print JSON: the directory and whether a cache is there yet")
     .action(action(async () => (await import("./commands/cache.js")).cachePath));
   withCache(cache.command("verify"))
     .description(
@@ -408,7 +443,7 @@ function createProgram(exit: { code: number }): Command {
       "list the stage kinds, layers, optimizers and schedules (`rnnp help NAME` for one)",
     )
     .option("--json", "print JSON: every parameter's type, default and doc")
-    .action(action(async () => (await import("./commands/help.js")).kindsCommand));
+    .action(action(async () => (await import("./commands/kinds.js")).kindsCommand));
 
   return program;
 }

@@ -706,6 +706,7 @@ export class Runner {
         createdAt: new Date().toISOString(),
         durationMs: Math.round(durationMs),
         rnnpVersion: RNNP_VERSION,
+        params: ir.params,
       },
     };
     if (checkpoint) {

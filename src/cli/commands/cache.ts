@@ -1,4 +1,6 @@
 import { fromCwd, io, stderr, stdout } from "../io.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import bytes from "bytes";
 import ms from "ms";
 import { UserError } from "../../core/diagnostic.js";
@@ -153,8 +155,10 @@ export function cacheShow(key: string, opts: CommonOptions & { json?: boolean })
   return EXIT.ok;
 }
 
-export function cachePath(opts: CommonOptions): number {
-  stdout().write(cacheDir(opts) + "\n");
+export function cachePath(opts: CommonOptions & { json?: boolean }): number {
+  const dir = cacheDir(opts);
+  if (opts.json) printJson({ cache: dir, exists: existsSync(join(dir, "data.mdb")) });
+  else stdout().write(dir + "\n");
   return EXIT.ok;
 }
 

@@ -1,14 +1,12 @@
 import { rnnpChild } from "../child.js";
 import { fromCwd, stderr, stdout } from "../io.js";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decode } from "../../core/codec.js";
 import { short, type Digest } from "../../core/digest.js";
 import { lockPathOf, readLockfile } from "../../plan/lockfile.js";
 import { firstDifference, type Difference } from "../../run/diff.js";
-import { LocalExecutor } from "../../run/executor.js";
-import { Runner } from "../../run/runner.js";
 import { computeArgs, EXIT, Exit, openPlan, printJson, type CommonOptions } from "../context.js";
 import { checkNames, splitList } from "../stages.js";
 
@@ -201,20 +199,4 @@ async function rebuildInFreshProcess(
   if (child.code !== 0)
     throw new Exit(EXIT.failed, `rebuilding \`${stage}\` failed:\n${child.stderr}`);
   return JSON.parse(child.stdout) as Record<string, Digest>;
-}
-
-/** The hidden worker: rebuild one stage, write its outputs' bytes to --out, print their digests. */
-export async function rebuildStageCommand(
-  file: string,
-  opts: CommonOptions & { stage: string; out: string },
-): Promise<number> {
-  const planner = openPlan(file, opts, { create: true });
-  const outputs = await new Runner(planner, new LocalExecutor()).rebuild(opts.stage);
-  const digests: Record<string, Digest> = {};
-  for (const [name, enc] of Object.entries(outputs)) {
-    writeFileSync(join(opts.out, `${name}.bin`), enc.bytes);
-    digests[name] = enc.ref.digest;
-  }
-  printJson(digests);
-  return EXIT.ok;
 }
