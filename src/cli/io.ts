@@ -100,13 +100,24 @@ export function colorsOn(stream: Stream, env: Io["env"]): boolean {
   return stream.isTTY === true && env.TERM !== "dumb";
 }
 
+/**
+ * Printers made for a stream and an environment: a run prints a line or two per stage, and deciding
+ * colours reads the environment (slow in Node), so it is decided once per stream and environment.
+ */
+const printers = new WeakMap<Stream, WeakMap<Io["env"], Printer>>();
+
 function printer(stream: Stream, env: Io["env"]): Printer {
-  return {
+  const known = printers.get(stream)?.get(env);
+  if (known) return known;
+  const made: Printer = {
     write: (text) => void stream.write(text),
     c: pc.createColors(colorsOn(stream, env)),
     isTTY: stream.isTTY === true,
     stream,
   };
+  if (!printers.has(stream)) printers.set(stream, new WeakMap());
+  printers.get(stream)!.set(env, made);
+  return made;
 }
 
 /** Standard output, for results. */

@@ -211,6 +211,8 @@ function readJob(spec: string): Job {
 /** Under an evaluate stage: whether the model beats its strongest baseline, in one line. */
 function printVerdict(planner: Planner, r: StageResult): void {
   if ((r.status !== "ran" && r.status !== "cached") || !r.key) return;
+  // Only a kind that makes reports has a verdict: no record is read for the others.
+  if (planner.stage(r.name).kind.outputType !== "report") return;
   const record = planner.store.getRecord(r.key);
   const out = record?.outputs.out;
   if (out?.type !== "report") return;
