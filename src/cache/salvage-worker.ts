@@ -42,8 +42,8 @@ function scanCommand(dir: string): void {
     );
     return;
   }
-  const report = scan(store, (phase, done, total) =>
-    say(JSON.stringify({ progress: { phase, done, total } })),
+  const report = scan(store, (phase, done, total, bytes) =>
+    say(JSON.stringify({ progress: { phase, done, total, bytes } })),
   );
   say(JSON.stringify({ report }));
 }
