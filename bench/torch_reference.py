@@ -1,4 +1,4 @@
-"""PyTorch reference for `npm run bench`: the same workload as bench/train-worker.ts.
+"""PyTorch reference for `npm run bench`: the same workload as bench/worker.ts.
 
 Batch 64, sequence length 50, 16 input features, one LSTM or GRU layer of 128 units, a dense softmax
 over 10 classes, Adam lr 1e-3, cross-entropy, seeded random data. Prints one JSON line: training

@@ -20,7 +20,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
   );
 }
 
-/** One run of rnnp's training loop on the reference workload (bench/train-worker.ts). */
+/** One run of rnnp's training loop on the reference workload (bench/worker.ts train). */
 function rnnp(
   backend: string,
   kernels: string,
@@ -30,17 +30,15 @@ function rnnp(
   threads = 2,
   impl = "auto",
 ): Measured {
+  const options = { backend, kernels, samples, epochs, cell };
   const r = spawnSync(
     process.execPath,
     [
       "--import",
       "tsx",
-      join(ROOT, "bench/train-worker.ts"),
-      backend,
-      String(samples),
-      String(epochs),
-      cell,
-      kernels,
+      join(ROOT, "bench/worker.ts"),
+      "train",
+      ...Object.entries(options).map(([k, v]) => `${k}=${v}`),
     ],
     {
       cwd: ROOT,
@@ -144,9 +142,9 @@ const perSecond = (v: number) => `${v.toFixed(0)} samples/s`;
  * configuration. TF.js's own layers on its wasm backend are the baseline of the other rows (one run
  * each, fewer samples: their throughput does not depend on the count).
  */
-export function trainingBench(rounds = 5): Row[] {
+export function trainingBench(rounds = 5, cells: readonly string[] = ["lstm", "gru"]): Row[] {
   const rows: Row[] = [];
-  for (const cell of ["lstm", "gru"]) {
+  for (const cell of cells) {
     const base = rnnp("wasm", "tfjs", 640, 2, cell);
     const slow: [string, Measured][] = [
       ["TF.js layers, cpu backend", rnnp("cpu", "tfjs", 192, 2, cell)],

@@ -272,7 +272,33 @@ struct Kernels {
     }
   }
 
-  /** Σ p[j]² in rnn.ts's order: four running sums (j mod 4), a tail sum, ((s0 + s1) + (s2 + s3)) + tail. */
+  /**
+   * Σ p[j]² of rows p[0..3] (each `stride` apart) in rnn.ts's order: four running sums (j mod 4) in
+   * one f32x4, a tail sum, ((s0 + s1) + (s2 + s3)) + tail. Four rows at once, so that the sums'
+   * additions (a chain of n/4 within a row) overlap across rows.
+   */
+  static void sumSquares4(const float* p, idx stride, int n, float* out) {
+#if defined(__SSE2__)
+    __m128 acc[4] = {_mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps(), _mm_setzero_ps()};
+    int j = 0;
+    for (; j + 4 <= n; j += 4)
+      for (int r = 0; r < 4; r++) {
+        const __m128 v = _mm_loadu_ps(p + r * stride + j);
+        acc[r] = _mm_add_ps(acc[r], _mm_mul_ps(v, v));
+      }
+    for (int r = 0; r < 4; r++) {
+      float l[4];
+      _mm_storeu_ps(l, acc[r]);
+      float tail = 0;
+      for (int k = j; k < n; k++) tail = tail + p[r * stride + k] * p[r * stride + k];
+      out[r] = ((l[0] + l[1]) + (l[2] + l[3])) + tail;
+    }
+#else
+    for (int r = 0; r < 4; r++) out[r] = sumSquares(p + r * stride, n);
+#endif
+  }
+
+  /** Σ p[j]² of one row, in the same order. */
   static float sumSquares(const float* p, int n) {
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     int j = 0;
@@ -287,15 +313,28 @@ struct Kernels {
     return ((s0 + s1) + (s2 + s3)) + tail;
   }
 
+  /** dhn[s, b] = ‖dh[b]‖² of each live row at step s, 0 for the others (see rnn.ts's backStep). */
+  static void squaredNorms(int B, int T, int H, int s, int t, const float* dh, const float* mask,
+                           float* dhn) {
+    float* out = dhn + (idx)s * B;
+    int b = 0;
+    for (; b + 4 <= B; b += 4) sumSquares4(dh + (idx)b * H, H, H, out + b);
+    for (; b < B; b++) out[b] = sumSquares(dh + (idx)b * H, H);
+    for (b = 0; b < B; b++)
+      if (!live(mask, b, t, T)) out[b] = 0.0f;
+  }
+
   /** The saturation counts (see rnn.ts), added to sat[0..2] as int32: integer sums, any order. */
   static void countSaturated(const float* gate, const float* cand, int n, float* sat) {
+    const R lo = c(0.01), hi = c(0.99);
     int32_t n0 = 0, n1 = 0, n2 = 0;
     if (gate != nullptr)
-      for (int j = 0; j < n; j++) {
-        n0 += gate[j] < (float)0.01;
-        n1 += gate[j] > (float)0.99;
-      }
-    for (int j = 0; j < n; j++) n2 += std::fabs(cand[j]) > (float)0.99;
+      lanes(n, [&](int j, int m) {
+        const R g = ld(gate + j, m);
+        n0 += V::countLt(g, lo, m);
+        n1 += V::countLt(hi, g, m);
+      });
+    lanes(n, [&](int j, int m) { n2 += V::countLt(hi, V::abs(ld(cand + j, m)), m); });
     int32_t* counts = reinterpret_cast<int32_t*>(sat);
     counts[0] += n0;
     counts[1] += n1;
@@ -306,9 +345,7 @@ struct Kernels {
   static float* backStep(int B, int T, int H, int G, int s, int t, bool seq, const float* dout,
                          float* dh, float* dz, const float* mask, float* dhn) {
     if (seq) addOutputGradient(B, T, H, s, dout, dh);
-    if (dhn != nullptr)
-      for (int b = 0; b < B; b++)
-        dhn[(idx)s * B + b] = live(mask, b, t, T) ? sumSquares(dh + (idx)b * H, H) : 0.0f;
+    if (dhn != nullptr) squaredNorms(B, T, H, s, t, dh, mask, dhn);
     float* dzs = dz + (idx)s * B * G;
     for (int b = 0; b < B; b++)
       if (!live(mask, b, t, T)) std::memset(dzs + (idx)b * G, 0, (size_t)G * 4);

@@ -53,6 +53,8 @@ struct Scalar {
   static R shl23(R a) { return of(bits(a) << 23); }
   // lt(a, b) ? then : otherwise (false for NaN, as f32x4.lt).
   static R ltSelect(R a, R b, R then, R otherwise) { return a < b ? then : otherwise; }
+  // How many of the first n lanes have a < b (false for NaN, as f32x4.lt).
+  static int countLt(R a, R b, int) { return a < b; }
 };
 
 #if defined(__AVX512F__)
@@ -91,6 +93,9 @@ struct Avx512 {
   static R ltSelect(R a, R b, R then, R otherwise) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), otherwise, then);
   }
+  static int countLt(R a, R b, int n) {
+    return __builtin_popcount(_mm512_mask_cmp_ps_mask(lanes(n), a, b, _CMP_LT_OQ));
+  }
 };
 #endif
 
@@ -125,6 +130,10 @@ struct Avx2 {
   static R shl23(R a) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(a), 23)); }
   static R ltSelect(R a, R b, R then, R otherwise) {
     return _mm256_blendv_ps(otherwise, then, _mm256_cmp_ps(a, b, _CMP_LT_OQ));
+  }
+  static int countLt(R a, R b, int n) {
+    const unsigned m = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_LT_OQ));
+    return __builtin_popcount(m & ((1u << n) - 1u));
   }
 };
 #endif

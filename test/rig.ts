@@ -21,10 +21,13 @@ export interface CliResult {
   stderr: string;
 }
 
-/** A stream that keeps what is written, for in-process runs. */
-class Captured implements Stream {
+/** A stream that keeps what is written, for in-process runs; a terminal when the test says so. */
+export class Captured implements Stream {
   text = "";
-  readonly isTTY = false;
+  constructor(
+    readonly isTTY = false,
+    readonly columns = 100,
+  ) {}
   write(chunk: string): boolean {
     this.text += chunk;
     return true;
@@ -61,10 +64,16 @@ export class Rig {
   /** `rnnp ARGS` in this process, in the rig's directory and environment. */
   async rnnp(
     args: string[],
-    opts: { cwd?: string; env?: Record<string, string>; stdin?: string } = {},
+    opts: {
+      cwd?: string;
+      env?: Record<string, string>;
+      stdin?: string;
+      /** Which streams are terminals (default: neither), as `rnnp run 2> log` on a terminal makes stdout one and stderr not. */
+      tty?: { stdout?: boolean; stderr?: boolean };
+    } = {},
   ): Promise<CliResult> {
-    const stdout = new Captured();
-    const stderr = new Captured();
+    const stdout = new Captured(opts.tty?.stdout);
+    const stderr = new Captured(opts.tty?.stderr);
     const stdin = new PassThrough();
     stdin.end(opts.stdin ?? "");
     const io: Io = {

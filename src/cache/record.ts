@@ -37,6 +37,11 @@ export interface StageRecord<M = Json> {
     createdAt: string;
     durationMs: number;
     rnnpVersion: string;
+    /**
+     * The pipeline's params as they were for this run (`-P` overrides applied): how `rnnp compare`
+     * tells a run by hand from the pipeline as written. Absent in records made before rnnp 0.1.1.
+     */
+    params?: Record<string, Json>;
   };
 }
 
@@ -165,6 +170,8 @@ function provenanceOf(v: unknown, fail: (what: string) => never): StageRecord["p
     fail("provenance.createdAt is not a UTC timestamp");
   if (typeof p.durationMs !== "number" || !(p.durationMs >= 0) || !Number.isFinite(p.durationMs))
     fail("provenance.durationMs is not a duration");
+  if (p.params !== undefined && !isPlainObject(p.params))
+    fail("provenance.params is not an object");
   return {
     pipeline: p.pipeline as string,
     file: p.file as string,
@@ -172,6 +179,7 @@ function provenanceOf(v: unknown, fail: (what: string) => never): StageRecord["p
     createdAt: p.createdAt as string,
     durationMs: p.durationMs as number,
     rnnpVersion: p.rnnpVersion as string,
+    ...(p.params !== undefined ? { params: p.params as Record<string, Json> } : {}),
   };
 }
 

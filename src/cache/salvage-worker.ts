@@ -3,7 +3,8 @@
  * damaged page can crash the process that reads it (SIGSEGV, SIGABRT), so reading a cache that may
  * be damaged happens here, and the parent survives to report. It writes one line per step to stdout
  * (synchronously, so a crash loses none):
- *   scan DIR                  {"progress": ...} lines, then {"report": ScanReport} or {"error": message}
+ *   scan DIR                  checks LMDB's pages (layout.ts), then reads everything: {"progress": ...}
+ *                             lines, then {"report": ScanReport} or {"error": message}
  *   drop DIR                  reads {records, blobs, aux} (JSON) on stdin, removes them and every
  *                             blob no record names, in one transaction; then {"swept": [...]}
  *   copy SRC DST DB FROM|-    "open", then "at KEY" before reading each value and "ok KEY" after
@@ -11,9 +12,10 @@
  */
 import { readFileSync, writeSync } from "node:fs";
 import { open } from "lmdb";
+import { checkLayout, describeLayout } from "./layout.js";
 import { crash, faultsFromEnv } from "./salvage-faults.js";
 import { scan } from "./scan.js";
-import { type AuxEntry, CacheDamagedError, CacheStore } from "./store.js";
+import { type AuxEntry, CacheDamagedError, CacheStore, lockCache } from "./store.js";
 import type { Digest, StageKey } from "../core/digest.js";
 
 const say = (line: string): void => {
@@ -24,6 +26,13 @@ const faults = faultsFromEnv();
 
 function scanCommand(dir: string): void {
   if (faults.scan) crash();
+  // The pages first, with plain reads: LMDB would crash on some of what this finds, and never reads
+  // the free-page table read-only (a damaged one breaks the next commit).
+  const layout = checkLayout(dir);
+  if (layout.problems.length) {
+    say(JSON.stringify({ error: describeLayout(layout) }));
+    return;
+  }
   let store: CacheStore;
   try {
     store = CacheStore.open(dir, { readOnly: true });
@@ -33,8 +42,8 @@ function scanCommand(dir: string): void {
     );
     return;
   }
-  const report = scan(store, (phase, done, total) =>
-    say(JSON.stringify({ progress: { phase, done, total } })),
+  const report = scan(store, (phase, done, total, bytes) =>
+    say(JSON.stringify({ progress: { phase, done, total, bytes } })),
   );
   say(JSON.stringify({ report }));
 }
@@ -51,7 +60,14 @@ function dropCommand(dir: string): void {
 
 function copyCommand(src: string, dst: string, name: string, from: string): void {
   const dirs = { noSubdir: false, maxDbs: 8, compression: false } as const;
-  const source = open({ path: src, ...dirs, readOnly: true });
+  // Opened under the cache lock, as every open is (see lockCache in store.ts).
+  const release = lockCache(src);
+  let source: ReturnType<typeof open>;
+  try {
+    source = open({ path: src, ...dirs, readOnly: true });
+  } finally {
+    release();
+  }
   const target = open({ path: dst, ...dirs, noSync: true });
   const raw = { encoding: "binary", keyEncoding: "binary" } as const;
   const db = source.openDB<Buffer, Buffer>({ name, ...raw });

@@ -130,13 +130,18 @@ export async function scanInChild(
   let phase = "opening";
   const end = await runWorker(["scan", dir], opts, (line) => {
     const msg = JSON.parse(line) as {
-      progress?: { phase: string; done: number; total: number };
+      progress?: { phase: string; done: number; total: number; bytes?: number };
       report?: ScanReport;
       error?: string;
     };
     if (msg.progress) {
       phase = `reading ${msg.progress.phase} (${msg.progress.done} of ${msg.progress.total})`;
-      opts.onProgress?.(msg.progress.phase, msg.progress.done, msg.progress.total);
+      opts.onProgress?.(
+        msg.progress.phase,
+        msg.progress.done,
+        msg.progress.total,
+        msg.progress.bytes,
+      );
     }
     if (msg.report) report = msg.report;
     if (msg.error) error = msg.error;

@@ -22,7 +22,8 @@ export interface ScanReport {
   damagedAux: AuxEntry[];
 }
 
-export type ScanProgress = (phase: string, done: number, total: number) => void;
+/** Progress of a scan: items done of a total in a phase, and for blobs the bytes read so far. */
+export type ScanProgress = (phase: string, done: number, total: number, bytes?: number) => void;
 
 export function scan(store: CacheStore, onProgress: ScanProgress = () => {}): ScanReport {
   const sizes = new Map<Digest, number>();
@@ -35,7 +36,7 @@ export function scan(store: CacheStore, onProgress: ScanProgress = () => {}): Sc
     bytesChecked += bytes.byteLength;
     if (digestOf(bytes) === digest) sizes.set(digest, bytes.byteLength);
     else corrupt.push(digest);
-    onProgress("blobs", i + 1, digests.length);
+    onProgress("blobs", i + 1, digests.length, bytesChecked);
   });
 
   const damagedRecords: ScanReport["damagedRecords"] = [];

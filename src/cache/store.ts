@@ -1,6 +1,16 @@
 import { randomInt } from "node:crypto";
 import { randomBytes } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { open, type Database, type Key, type RootDatabase } from "lmdb";
 import { UserError } from "../core/diagnostic.js";
@@ -87,6 +97,9 @@ const TRANSIENT_OPEN = /No transaction to renew|MDB_PROBLEM|MDB_BAD_TXN|MDB_READ
 const OPEN_ATTEMPTS = 5;
 
 export class CacheStore {
+  /** Records this process has decoded and checked, with the exact bytes they were read from. */
+  private readonly checked = new Map<string, { raw: Buffer; record: StageRecord<unknown> }>();
+
   private constructor(
     readonly dir: string,
     private readonly root: RootDatabase,
@@ -115,6 +128,15 @@ export class CacheStore {
     if (!opts.readOnly) mkdirSync(dir, { recursive: true });
     checkHeader(dir);
     const openEnv = opts.openEnv ?? open;
+    const release = lockCache(dir);
+    try {
+      return CacheStore.openLocked(dir, opts.readOnly ?? false, openEnv);
+    } finally {
+      release();
+    }
+  }
+
+  private static openLocked(dir: string, readOnly: boolean, openEnv: typeof open): CacheStore {
     for (let attempt = 1; ; attempt++) {
       let root: RootDatabase | undefined;
       try {
@@ -124,7 +146,7 @@ export class CacheStore {
           noSubdir: false,
           maxDbs: 8,
           compression: false,
-          ...(opts.readOnly ? { readOnly: true } : {}),
+          ...(readOnly ? { readOnly: true } : {}),
         });
         const store = new CacheStore(
           dir,
@@ -165,7 +187,14 @@ export class CacheStore {
   /** A record as stored, checked but whether or not its blobs are there; throws BadRecordError. */
   readRecord(key: StageKey): StageRecord<unknown> | undefined {
     const raw = this.read("a record", () => this.records.getBinary(key));
-    return raw === undefined ? undefined : this.decodeRecord(key, raw);
+    if (raw === undefined) return undefined;
+    // A run reads each record several times (planning, the verdict, the lock): the same stored
+    // bytes are checked once. Other bytes under the key (a rerun, another process) are checked anew.
+    const seen = this.checked.get(key);
+    if (seen?.raw.equals(raw)) return seen.record;
+    const record = this.decodeRecord(key, raw);
+    this.checked.set(key, { raw, record });
+    return record;
   }
 
   private decodeRecord(key: string, raw: Buffer): StageRecord<unknown> {
@@ -207,7 +236,7 @@ export class CacheStore {
   ): void {
     const text = encodeRecord(record);
     for (const [digest, bytes] of blobs) checkBlobSize(digest, bytes.byteLength);
-    this.root.transactionSync(() => {
+    this.write(() => {
       for (const [digest, bytes] of blobs) {
         if (!this.blobs.doesExist(digest))
           this.blobs.putSync(digest, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -239,7 +268,7 @@ export class CacheStore {
    */
   importBlob(digest: Digest, bytes: Uint8Array): boolean {
     checkBlobSize(digest, bytes.byteLength);
-    return this.root.transactionSync(() => this.putBlob(digest, bytes));
+    return this.write(() => this.putBlob(digest, bytes));
   }
 
   private putBlob(digest: Digest, bytes: Uint8Array): boolean {
@@ -255,7 +284,7 @@ export class CacheStore {
    */
   importRecords(records: readonly StageRecord<unknown>[]): number {
     const texts = records.map((r) => [r, encodeRecord(r)] as const);
-    return this.root.transactionSync(() => this.putRecords(texts));
+    return this.write(() => this.putRecords(texts));
   }
 
   private putRecords(texts: readonly (readonly [StageRecord<unknown>, Buffer])[]): number {
@@ -279,7 +308,7 @@ export class CacheStore {
     blob: (d: Digest) => Uint8Array,
   ): { records: number; blobs: number; bytes: number } {
     const texts = records.map((r) => [r, encodeRecord(r)] as const);
-    return this.root.transactionSync(() => {
+    return this.write(() => {
       let blobs = 0;
       let bytes = 0;
       for (const d of digests) {
@@ -331,9 +360,14 @@ export class CacheStore {
     return this.read("the records", () => this.records.getCount());
   }
 
+  /** Every blob's digest and size. Each blob is read and let go in turn: memory holds one at a time. */
   *allBlobDigests(): Generator<{ digest: Digest; size: number }> {
-    for (const { key, value } of this.read("the blobs", () => [...this.blobs.getRange()]))
-      yield { digest: key as Digest, size: value.length };
+    yield* this.read("the blobs", () => {
+      const sizes: { digest: Digest; size: number }[] = [];
+      for (const { key, value } of this.blobs.getRange())
+        sizes.push({ digest: key as Digest, size: value.length });
+      return sizes;
+    });
   }
 
   /** Blob digests only, without reading their bytes. */
@@ -348,7 +382,7 @@ export class CacheStore {
 
   /** Removes records and blobs in one transaction. */
   remove(keys: Iterable<StageKey>, digests: Iterable<Digest>): void {
-    this.root.transactionSync(() => {
+    this.write(() => {
       for (const k of keys) this.records.removeSync(k);
       for (const d of digests) this.blobs.removeSync(d);
     });
@@ -366,7 +400,7 @@ export class CacheStore {
     aux: readonly AuxEntry[] = [],
   ): { digest: Digest; size: number }[] {
     const importing = this.importsInProgress();
-    return this.root.transactionSync(() => {
+    return this.write(() => {
       for (const k of keys) this.records.removeSync(k);
       for (const d of corrupt) this.blobs.removeSync(d);
       for (const a of aux) this.auxTables()[a.table].removeSync(a.key);
@@ -436,7 +470,7 @@ export class CacheStore {
    * Returns the current holder when the lease is taken.
    */
   tryLease(key: StageKey, lease: Lease): Lease | undefined {
-    return this.root.transactionSync(() => {
+    return this.write(() => {
       const held = this.tolerant(() => this.leases.get(key));
       if (
         held &&
@@ -452,20 +486,20 @@ export class CacheStore {
 
   /** Extends or drops a lease this holder owns (a lease taken over by another process is left alone). */
   renewLease(key: StageKey, lease: Lease): void {
-    this.root.transactionSync(() => {
+    this.write(() => {
       if (this.tolerant(() => this.leases.get(key))?.token === lease.token)
         this.leases.putSync(key, lease);
     });
   }
 
   releaseLease(key: StageKey, token: string): void {
-    this.root.transactionSync(() => {
+    this.write(() => {
       if (this.tolerant(() => this.leases.get(key))?.token === token) this.leases.removeSync(key);
     });
   }
 
   recordCheck(key: StageKey, result: CheckResult): void {
-    this.checks.putSync(key, result);
+    this.write(() => this.checks.putSync(key, result));
   }
 
   getCheck(key: StageKey): CheckResult | undefined {
@@ -479,13 +513,32 @@ export class CacheStore {
   /** Stat-cache entries in one commit: a commit per file costs a disk sync each (seconds for a corpus of files). */
   putStats(entries: readonly (readonly [string, StatEntry])[]): void {
     if (!entries.length) return;
-    this.root.transactionSync(() => {
+    this.write(() => {
       for (const [path, entry] of entries) this.stats.putSync(path, entry);
     });
   }
 
-  close(): Promise<void> {
-    return this.root.close();
+  /**
+   * A write transaction, holding the cache lock (see lockCache): no process opens the environment
+   * while this one commits.
+   */
+  private write<T>(fn: () => T): T {
+    const release = lockCache(this.dir);
+    try {
+      return this.root.transactionSync(fn);
+    } finally {
+      release();
+    }
+  }
+
+  /** Closes the environment (LMDB's last process to close tears its lock file down: see lockCache). */
+  async close(): Promise<void> {
+    const release = lockCache(this.dir);
+    try {
+      await this.root.close();
+    } finally {
+      release();
+    }
   }
 
   /** A read of the tables that matter (blobs, records): an LMDB error there is damage to report. */
@@ -542,6 +595,92 @@ export function checkHeader(dir: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+const CACHE_LOCK = "cache.lock";
+/** Caches this process holds the lock of, and how many times (a write while a close awaits). */
+const cacheLocksHeld = new Map<string, number>();
+
+/**
+ * Takes the cache lock, waiting while a live process holds it; returns its release. Opening,
+ * closing and every write transaction hold it, so that no process opens the environment while
+ * another commits. LMDB (lmdb-js 3.5's mdb.c, mdb_env_open2) sets the shared transaction counter in
+ * lock.mdb (mti_txnid) to the txnid of the meta page it read when it started opening, whether or
+ * not other processes have the environment open: a commit by another process in between moves the
+ * counter back. The next writer then numbers its transaction with a txnid already used, bases it
+ * on the meta page of that parity and writes its meta over a newer one: a committed record
+ * vanished though every process exited 0 (2 rounds in 1,000 of 8 processes creating one fresh
+ * cache), a writer met pages "from the future" (MDB_PROBLEM: mdb_page_touch), or a commit spun
+ * forever waiting for the counter to match the newest meta (a hang). Open and close also serialise
+ * LMDB's set-up and tear-down of lock.mdb (its mutexes) by the first and last process.
+ * The lock is a file made with O_EXCL holding the pid; one left by a dead process (SIGKILL, Ctrl-C)
+ * is taken over. Where it cannot be made (a read-only cache directory) nothing can write anyway.
+ */
+export function lockCache(dir: string): () => void {
+  const held = cacheLocksHeld.get(dir) ?? 0;
+  const release = () => {
+    const n = (cacheLocksHeld.get(dir) ?? 1) - 1;
+    if (n > 0) cacheLocksHeld.set(dir, n);
+    else {
+      cacheLocksHeld.delete(dir);
+      rmSync(join(dir, CACHE_LOCK), { force: true });
+    }
+  };
+  if (held > 0) {
+    cacheLocksHeld.set(dir, held + 1);
+    return release;
+  }
+  const path = join(dir, CACHE_LOCK);
+  for (let waited = 0; ; waited++) {
+    try {
+      const fd = openSync(path, "wx");
+      try {
+        writeSync(fd, String(process.pid));
+      } finally {
+        closeSync(fd);
+      }
+      cacheLocksHeld.set(dir, 1);
+      return release;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "EACCES" || code === "EROFS" || code === "EPERM")
+        return () => {};
+      if (code !== "EEXIST") throw e;
+    }
+    takeOverIfDead(path, waited);
+    // crypto, not Math.random: that may be a stage's seeded stream (see openLocked).
+    sleepSync(1 + randomInt(5));
+  }
+}
+
+/** Removes a cache lock whose holder is dead (or, written by nobody, after a second of waiting). */
+function takeOverIfDead(path: string, waited: number): void {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return;
+  }
+  const pid = Number(text);
+  const dead = text === "" ? waited > 300 : !processAlive(pid);
+  if (!dead) return;
+  // Renamed aside first, then checked: a live lock renamed by a racing taker is put back.
+  const aside = `${path}.${process.pid}-${randomBytes(4).toString("hex")}`;
+  try {
+    renameSync(path, aside);
+  } catch {
+    return;
+  }
+  let taken = "";
+  try {
+    taken = readFileSync(aside, "utf8");
+  } catch {}
+  if (taken !== text) {
+    try {
+      renameSync(aside, path);
+    } catch {}
+  }
+  rmSync(aside, { force: true });
 }
 
 /** The stored form of a record: its JSON text, checked first (so nothing malformed is ever stored). */

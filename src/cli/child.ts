@@ -13,7 +13,12 @@ export interface ChildResult {
   stderr: string;
 }
 
-export function rnnpChild(args: string[], env: Record<string, string> = {}): Promise<ChildResult> {
+export function rnnpChild(
+  args: string[],
+  env: Record<string, string> = {},
+  /** Each line the child writes to stderr, as it comes (a worker's logs and progress, shown live). */
+  onStderrLine?: (line: string) => void,
+): Promise<ChildResult> {
   const root = ownPackageRoot(import.meta.url);
   if (!root) throw new Error("cannot find rnnp's package.json above its modules");
   // Loaded here, not at the top: loading node:child_process costs every command a few ms.
@@ -28,9 +33,20 @@ export function rnnpChild(args: string[], env: Record<string, string> = {}): Pro
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
+  let partial = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (d: string) => {
+    stderr += d;
+    if (!onStderrLine) return;
+    const lines = (partial + d).split("\n");
+    partial = lines.pop()!;
+    for (const line of lines) onStderrLine(line);
+  });
   return new Promise((resolve, reject) => {
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.on("close", (code) => {
+      if (partial && onStderrLine) onStderrLine(partial);
+      resolve({ code, stdout, stderr });
+    });
   });
 }

@@ -8,7 +8,7 @@ import { rnnpChild } from "./child.js";
 import { cacheDir, computeArgs, type CommonOptions } from "./context.js";
 import type { RemoteFlags } from "./config.js";
 import { findProjectRoot } from "../project/root.js";
-import { io, onEnd, stderr } from "./io.js";
+import { io, onEnd, stderr, verbosity } from "./io.js";
 import { workerThreads } from "./commands/run.js";
 
 export const EXECUTORS = ["local", "bullmq", "slurm"] as const;
@@ -50,7 +50,14 @@ export async function executorFor(
         ...(flags.checkpoints ? ["--checkpoints", flags.checkpoints] : []),
         ...computeArgs(flags),
       ];
-      return new ProcessExecutor(jobs, file, (args) => rnnpChild(args, childEnv(jobs)), extra);
+      return new ProcessExecutor(
+        jobs,
+        file,
+        // --quiet: no live lines; a failed worker's output is then printed with its failure.
+        (args, onLine) =>
+          rnnpChild(args, childEnv(jobs), verbosity() === "quiet" ? undefined : onLine),
+        extra,
+      );
     }
     case "bullmq": {
       const queue = flags.queue ?? io().env.RNNP_QUEUE ?? config.queue?.url;

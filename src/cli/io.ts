@@ -35,10 +35,17 @@ export function processIo(): Io {
   };
 }
 
+/**
+ * How much a command tells on the way to its result: `quiet` only errors and the final
+ * verdict or summary; `verbose` also keys, timings and cache decisions per stage.
+ */
+export type Verbosity = "quiet" | "normal" | "verbose";
+
 interface Session {
   io: Io;
   /** Run when the command ends, newest first (closing caches it opened). */
   cleanups: (() => unknown)[];
+  verbosity: Verbosity;
 }
 
 const session = new AsyncLocalStorage<Session>();
@@ -62,7 +69,7 @@ export async function withIo<T>(
   fn: () => Promise<T>,
   how: { processWide?: boolean } = {},
 ): Promise<T> {
-  const s: Session = { io: given, cleanups: [] };
+  const s: Session = { io: given, cleanups: [], verbosity: "normal" };
   const body = () =>
     inUserDir(
       given.cwd,
@@ -85,6 +92,16 @@ export function onEnd(cleanup: () => unknown): void {
   current()?.cleanups.push(cleanup);
 }
 
+/** The global --quiet / --verbose of the running command. */
+export function verbosity(): Verbosity {
+  return current()?.verbosity ?? "normal";
+}
+
+export function setVerbosity(v: Verbosity): void {
+  const s = current();
+  if (s) s.verbosity = v;
+}
+
 export type Colors = ReturnType<typeof pc.createColors>;
 
 /** A stream and the colours it takes: decided per stream, so `run ... 2> log` keeps escapes out of the log. */
@@ -102,13 +119,24 @@ export function colorsOn(stream: Stream, env: Io["env"]): boolean {
   return stream.isTTY === true && env.TERM !== "dumb";
 }
 
+/**
+ * Printers made for a stream and an environment: a run prints a line or two per stage, and deciding
+ * colours reads the environment (slow in Node), so it is decided once per stream and environment.
+ */
+const printers = new WeakMap<Stream, WeakMap<Io["env"], Printer>>();
+
 function printer(stream: Stream, env: Io["env"]): Printer {
-  return {
+  const known = printers.get(stream)?.get(env);
+  if (known) return known;
+  const made: Printer = {
     write: (text) => void stream.write(text),
     c: pc.createColors(colorsOn(stream, env)),
     isTTY: stream.isTTY === true,
     stream,
   };
+  if (!printers.has(stream)) printers.set(stream, new WeakMap());
+  printers.get(stream)!.set(env, made);
+  return made;
 }
 
 /** Standard output, for results. */

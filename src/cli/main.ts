@@ -4,7 +4,7 @@ import { RNNP_VERSION } from "../core/version.js";
 import { DiagnosticError, UserError } from "../core/diagnostic.js";
 import { mark } from "../core/timing.js";
 import { collect, count, EXIT, Exit } from "./exit.js";
-import { type Io, processIo, stderr, stdout, withIo } from "./io.js";
+import { type Io, processIo, setVerbosity, stderr, stdout, withIo } from "./io.js";
 import { printDiagnostics } from "./print.js";
 
 /**
@@ -115,15 +115,35 @@ function createProgram(exit: { code: number }): Command {
     .showSuggestionAfterError(true)
     .helpCommand(false)
     .exitOverride()
+    .configureHelp({ showGlobalOptions: true })
+    // Global options, declared once: every verb takes them, before or after its name.
+    .addOption(
+      new Option(
+        "-q, --quiet",
+        "print only errors and the final verdict or summary (no progress, logs or per-stage lines); `status -q` also exits 1 when stale",
+      ).conflicts("verbose"),
+    )
+    .addOption(
+      new Option(
+        "-v, --verbose",
+        "also print each stage's key, timing and cache decision; progress lines of long cache tasks when stderr is not a terminal",
+      ),
+    )
     .configureOutput({
       writeOut: (s) => stdout().write(s),
       writeErr: (s) => stderr().write(s),
       outputError: (s, write) => write(stderr().c.red(s)),
     });
 
+  // Each action gets its options with the global ones merged in (`opts.quiet`), and the command
+  // runs at the verbosity they ask for.
   const action =
     <A extends unknown[]>(load: () => Promise<(...args: A) => number | Promise<number>>) =>
     async (...args: A) => {
+      const cmd = args[args.length - 1] as Command;
+      const opts = cmd.optsWithGlobals<{ quiet?: boolean; verbose?: boolean }>();
+      setVerbosity(opts.quiet ? "quiet" : opts.verbose ? "verbose" : "normal");
+      args[args.length - 2] = opts;
       const command = await load();
       mark("command loaded");
       exit.code = await command(...args);
@@ -143,13 +163,22 @@ function createProgram(exit: { code: number }): Command {
       "run only this stage and what it needs (repeatable, or comma-separated)",
       collect,
     )
-    .option("-f, --force", "execute every stage that runs even if cached")
+    .addOption(
+      new Option("-f, --force", "execute every stage that runs even if cached").conflicts(
+        "forceStage",
+      ),
+    )
     .option(
       "--force-stage <name>",
       "execute this stage even if cached (repeatable, or comma-separated; `--force=NAME` is the old spelling)",
       collect,
     )
-    .option("-n, --dry-run", "show what would run, and why, without running")
+    .addOption(
+      new Option("-n, --dry-run", "show what would run, and why, without running").conflicts([
+        "frozen",
+        "report",
+      ]),
+    )
     .option(
       "--frozen",
       "CI mode: fail (exit 3) if a stage's key or output bytes differ from the lockfile",
@@ -173,7 +202,12 @@ function createProgram(exit: { code: number }): Command {
       "--checkpoints <policy>",
       "which checkpoints training keeps in the cache: N (every Nth epoch and the last completed; default 5), N,nolast, or off",
     )
-    .option("--report <file>", "then write the run's HTML report (as `rnnp report`) to this file")
+    .addOption(
+      new Option(
+        "--report <file>",
+        "then write the run's HTML report (as `rnnp report`) to this file",
+      ).conflicts("json"),
+    )
     .option("--json", "print a JSON report on stdout")
     .action(action(async () => (await import("./commands/run.js")).runCommand));
 
@@ -197,26 +231,31 @@ function createProgram(exit: { code: number }): Command {
       "show which stages are fresh and why the others are stale, without running anything",
     )
     .option("--json", "print JSON")
-    .option("--exit-code", "exit 1 when any stage is stale (for scripts)")
-    .option("-q, --quiet", "print nothing; exit 1 when any stage is stale")
+    .option("--exit-code", "exit 1 when any stage is stale (for scripts; -q implies it)")
     .action(action(async () => (await import("./commands/status.js")).statusCommand));
 
   withParams(
     withCache(
-      program.command("why").argument("<stage>", "stage name").argument("[file]", "pipeline file"),
+      program
+        .command("why")
+        .argument("[stage]", "stage name (or -s)")
+        .argument("[file]", "pipeline file"),
     ),
   )
     .description("explain what changed since a stage last ran")
+    .option("-s, --stage <name>", "the stage to explain (or give it before the file)")
     .option("--json", "print JSON")
-    .action(action(async () => (await import("./commands/status.js")).whyCommand));
+    .action(action(async () => (await import("./commands/why.js")).whyCommand));
 
   withParams(withCache(program.command("dag").argument("[file]", "pipeline file")))
     .description("print the stage graph with each stage's status")
     .addOption(
       new Option("--format <format>", "output format")
         .choices(["text", "dot", "mermaid", "svg"])
-        .default("text"),
+        .default("text")
+        .conflicts("json"),
     )
+    .option("--json", "print JSON: stages (kind, status, upstream) and edges")
     .action(action(async () => (await import("./commands/dag.js")).dagCommand));
 
   withRemote(withParams(withCache(program.command("report").argument("[file]", "pipeline file"))))
@@ -232,17 +271,20 @@ function createProgram(exit: { code: number }): Command {
     .description(
       "check pipelines (syntax, kinds, parameters, references, cycles) without running them; exit 2 on errors",
     )
-    .option("-q, --quiet", "print nothing when valid")
-    .option("--json", "print JSON: each file's validity and diagnostics")
+    .option("--json", "print JSON: each file's validity and diagnostics (-q: nothing when valid)")
     .action(action(async () => (await import("./commands/validate.js")).validateCommand));
 
   program
     .command("fmt")
     .argument("<files...>", "pipeline files")
     .description("print pipelines in canonical format (comments kept)")
-    .option("-w, --write", "rewrite the files in place")
+    .addOption(new Option("-w, --write", "rewrite the files in place").conflicts("check"))
     .option("--check", "list files that are not formatted; exit 1 if any")
-    .action(action(async () => (await import("./commands/validate.js")).fmtCommand));
+    .option(
+      "--json",
+      "print JSON: each file, whether it is formatted (and its text without --write or --check)",
+    )
+    .action(action(async () => (await import("./commands/fmt.js")).fmtCommand));
 
   program
     .command("lsp")
@@ -253,12 +295,27 @@ function createProgram(exit: { code: number }): Command {
 
   withParams(
     withCache(
-      program.command("show").argument("<stage>", "stage name").argument("[file]", "pipeline file"),
+      program
+        .command("show")
+        .argument("[stage]", "stage name, or STAGE.OUTPUT (or -s)")
+        .argument("[file]", "pipeline file"),
     ),
   )
-    .description("show a built stage's outputs")
+    .description(
+      "show a built stage's outputs, or their data as CSV, JSON Lines or JSON (STAGE.OUTPUT for one of several)",
+    )
+    .option("-s, --stage <name>", "the stage to show (or give it before the file)")
     .option("--rows <n>", "table rows to print", count, 10)
-    .option("--json", "print JSON: output references, and reports whole")
+    .option("--json", "print JSON: output references, reports whole, a trained model's history")
+    .addOption(
+      new Option(
+        "--format <format>",
+        "text: a preview; csv, jsonl, json: the data whole (table rows, sequences decoded, training history, report metrics beside their baselines), full precision, streamed",
+      )
+        .choices(["text", "csv", "jsonl", "json"])
+        .default("text")
+        .conflicts("json"),
+    )
     .action(action(async () => (await import("./commands/show.js")).showCommand));
 
   withParams(withCache(program.command("predict").argument("[file]", "pipeline file")))
@@ -266,7 +323,11 @@ function createProgram(exit: { code: number }): Command {
       "run a built model on new input: text (--input, or --file with one text per line), or a CSV of rows for window models",
     )
     .requiredOption("-s, --stage <name>", "the train stage whose model to use")
-    .option("-i, --input <text>", "text to classify (repeatable)", collect)
+    .addOption(
+      new Option("-i, --input <text>", "text to classify (repeatable)")
+        .argParser(collect)
+        .conflicts("file"),
+    )
     .option("--file <path>", "a file of inputs")
     .option("--top <n>", "classes to show per input", count, 3)
     .option("--beam <n>", "encoder-decoders: beam width (default 1: greedy)", count)
@@ -275,13 +336,22 @@ function createProgram(exit: { code: number }): Command {
 
   withParams(withCache(program.command("compare").argument("[file]", "pipeline file")))
     .description(
-      "compare the variants of a sweep by their evaluation metrics, from the cache (like dvc exp show)",
+      "compare the variants of a sweep and the runs made with -P by their evaluation metrics, from the cache (like dvc exp show); or diff metrics and params against the lockfile",
     )
     .option("--sort <metric>", "sort by a metric or swept param (descending)")
     .option("--asc", "sort ascending")
     .option("--select <metric>", "choose the variant by this validation metric (default val_loss)")
-    .option("--json", "print JSON")
+    .addOption(new Option("--json", "print JSON").conflicts("csv"))
     .option("--csv", "print CSV")
+    .addOption(
+      new Option(
+        "--against <ref>",
+        "diff each evaluate stage's metrics and every stage's params with the committed lockfile (like dvc metrics diff / params diff); exit 0, 2 without a lockfile",
+      )
+        .choices(["lock"])
+        .conflicts(["csv", "sort", "select"]),
+    )
+    .option("--exit-code", "with --against: exit 1 when a metric or param differs")
     .action(action(async () => (await import("./commands/compare.js")).compareCommand));
 
   withParams(withCache(program.command("check").argument("[file]", "pipeline file")))
@@ -301,7 +371,7 @@ function createProgram(exit: { code: number }): Command {
   withParams(withCache(program.command("rebuild-stage", { hidden: true }).argument("<file>")))
     .requiredOption("--stage <name>")
     .requiredOption("--out <dir>")
-    .action(action(async () => (await import("./commands/check.js")).rebuildStageCommand));
+    .action(action(async () => (await import("./commands/rebuild-stage.js")).rebuildStageCommand));
 
   const cache = program.command("cache").description("inspect and maintain the stage cache");
   withCache(cache.command("ls"))
@@ -314,6 +384,7 @@ function createProgram(exit: { code: number }): Command {
     .action(action(async () => (await import("./commands/cache.js")).cacheShow));
   withCache(cache.command("path"))
     .description("print the cache directory")
+    .option("--json", "print JSON: the directory and whether a cache is there yet")
     .action(action(async () => (await import("./commands/cache.js")).cachePath));
   withCache(cache.command("verify"))
     .description(
@@ -420,7 +491,7 @@ function createProgram(exit: { code: number }): Command {
       "list the stage kinds, layers, optimizers and schedules (`rnnp help NAME` for one)",
     )
     .option("--json", "print JSON: every parameter's type, default and doc")
-    .action(action(async () => (await import("./commands/help.js")).kindsCommand));
+    .action(action(async () => (await import("./commands/kinds.js")).kindsCommand));
 
   return program;
 }

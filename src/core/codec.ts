@@ -53,14 +53,17 @@ const pad8 = (n: number) => (8 - (n % 8)) % 8;
 export function encode(value: Value): Buffer {
   const sections: Uint8Array[] = [];
   const tree = lift(value, sections);
-  const header = Buffer.from(canonicalJson(tree), "utf8");
-  const headerEnd = 12 + header.length + pad8(12 + header.length);
+  // The header (which holds a table's strings: tens of MB for a large one) is written straight into
+  // the artifact's buffer, not first into a buffer of its own.
+  const header = canonicalJson(tree);
+  const headerLength = Buffer.byteLength(header, "utf8");
+  const headerEnd = 12 + headerLength + pad8(12 + headerLength);
   let total = headerEnd;
   for (const s of sections) total += s.byteLength + pad8(s.byteLength);
   const out = Buffer.alloc(total);
   MAGIC.copy(out, 0);
-  out.writeUInt32LE(header.length, 8);
-  header.copy(out, 12);
+  out.writeUInt32LE(headerLength, 8);
+  out.write(header, 12, "utf8");
   let at = headerEnd;
   for (const s of sections) {
     out.set(s, at);

@@ -11,7 +11,7 @@ import { didYouMean } from "./suggest.js";
  * Sweeps: `sweep {units: [32, 64], lr: [0.001, 0.003]}` runs the pipeline over the matrix of values.
  * Only stages that depend on a swept param (through their own arguments, the params those are
  * derived from, or their inputs) fan out; the others are computed once and shared. Each variant is
- * a stage of its own, addressed as `fit[units=64,lr=0.003]`, with its own key: the rest of rnnp
+ * a stage of its own, addressed as `fit@units=64+lr=0.003`, with its own key: the rest of rnnp
  * (keys, cache, locks) sees plain stages.
  */
 export type Sweep = Map<string, A.Value[]>;
@@ -98,9 +98,102 @@ export function combinations(sweep: Sweep, names: readonly string[]): Map<string
   return out;
 }
 
-/** The variant's name: `fit[units=64,lr=0.003]`. */
+/**
+ * The variant's name: `fit@units=64+lr=0.003`, typed unquoted in bash, zsh, fish and PowerShell. No
+ * brackets (zsh globs `fit[...]`), commas (PowerShell's array operator), spaces, quotes or `$`; `@`,
+ * `=`, `+`, `.` and `-` inside a word are literal in all four. A string value is written bare when
+ * it is a plain word (`path=d.csv`), quoted as JSON when it could be read as another value or holds
+ * other characters (then the name needs shell quotes). `fit[units=64,lr=0.003]`, the spelling before,
+ * is still accepted as input (parseVariantName).
+ */
 export function variantName(base: string, values: ReadonlyMap<string, A.Value>): string {
-  return `${base}[${[...values].map(([k, v]) => `${k}=${canonicalJson(literal(v))}`).join(",")}]`;
+  return spellVariant(base, new Map([...values].map(([k, v]) => [k, literal(v)])));
+}
+
+/** The name of the variant of `base` with these (evaluated) values. */
+export function spellVariant(base: string, values: ReadonlyMap<string, Json>): string {
+  return `${base}@${[...values].map(([k, v]) => `${k}=${valueText(v)}`).join("+")}`;
+}
+
+/** A name in the spelling before `@` (`fit[units=64,lr=0.003]`) in today's; other names as they are. */
+export function currentSpelling(name: string): string {
+  if (!name.endsWith("]")) return name;
+  const v = parseVariantName(name);
+  return v ? spellVariant(v.of, v.values) : name;
+}
+
+/** A swept value as a variant's name writes it. */
+export function valueText(v: Json): string {
+  return typeof v === "string" && BARE.test(v) && !["true", "false", "null"].includes(v)
+    ? v
+    : canonicalJson(v);
+}
+
+/** A string written bare: starts as no number does, and holds only characters no shell expands. */
+const BARE = /^[A-Za-z_./][\w./-]*$/;
+
+/**
+ * A variant's name as a user may type it: `fit@units=64+lr=0.003` (values bare or JSON, in any order
+ * of params), or the older `fit[units=64,lr=0.003]`. Undefined when it is not such a name.
+ */
+export function parseVariantName(
+  name: string,
+): { of: string; values: Map<string, Json> } | undefined {
+  const m = /^([A-Za-z_]\w*)(?:@(.+)|\[(.+)\])$/s.exec(name);
+  if (!m) return undefined;
+  const pairs = m[2] !== undefined ? splitPairs(m[2], "+") : splitPairs(m[3]!, ",");
+  const values = new Map<string, Json>();
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    const key = pair.slice(0, eq);
+    if (eq < 1 || !/^[A-Za-z_]\w*$/.test(key) || values.has(key)) return undefined;
+    values.set(key, readValue(pair.slice(eq + 1)));
+  }
+  return { of: m[1]!, values };
+}
+
+/**
+ * `k=v+k=v` split at each separator that is outside a JSON string, list or object and followed by
+ * the next `name=`.
+ */
+function splitPairs(text: string, separator: string): string[] {
+  const pairs: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === "\\") i++;
+    } else if (c === "[" || c === "{") depth++;
+    else if (c === "]" || c === "}") depth--;
+    else if (c === separator && depth === 0 && /^[A-Za-z_]\w*=/.test(text.slice(i + 1))) {
+      pairs.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  pairs.push(text.slice(start));
+  return pairs;
+}
+
+/** A value typed in a variant's name: JSON when it reads as JSON, else the bare string itself. */
+function readValue(text: string): Json {
+  try {
+    return JSON.parse(text) as Json;
+  } catch {
+    return text;
+  }
+}
+
+/** Whether a variant has exactly these values (each compared as canonical JSON). */
+export function sameValues(
+  variant: Record<string, Json>,
+  values: ReadonlyMap<string, Json>,
+): boolean {
+  const keys = Object.keys(variant);
+  return (
+    keys.length === values.size &&
+    keys.every((k) => values.has(k) && canonicalJson(values.get(k)) === canonicalJson(variant[k]))
+  );
 }
 
 /**

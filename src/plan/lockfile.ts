@@ -11,6 +11,7 @@ import type { Runtime } from "../runtime/descriptor.js";
 import type { Fingerprint } from "./fingerprint.js";
 import type { Planner } from "./planner.js";
 import type { Past } from "./why.js";
+import { currentSpelling } from "../lang/sweep.js";
 
 /**
  * `<pipeline>.lock`: what a pipeline built, committed by users like package-lock.json. One entry per
@@ -63,7 +64,28 @@ export function readLockfile(path: string): Lockfile | undefined {
       `${path} has lockfileVersion ${String(lock.lockfileVersion)}; this rnnp reads version ${LOCKFILE_VERSION}`,
     );
   }
-  return lock;
+  return respelled(lock);
+}
+
+/**
+ * A lock written before variants were named `fit@units=64` reads as if written today (its
+ * `fit[units=64]` entries under their new names), so it still matches the pipeline it locks.
+ */
+function respelled(lock: Lockfile): Lockfile {
+  const names = Object.keys(lock.stages);
+  if (!names.some((n) => n.endsWith("]"))) return lock;
+  const stages = new Map<string, LockedStage>();
+  for (const n of names) {
+    const entry = lock.stages[n]!;
+    const inputsFrom = new Map(
+      Object.entries(entry.inputsFrom).map(([slot, o]) => [
+        slot,
+        { ...o, stage: currentSpelling(o.stage) },
+      ]),
+    );
+    stages.set(currentSpelling(n), { ...entry, inputsFrom: Object.fromEntries(inputsFrom) });
+  }
+  return { ...lock, stages: Object.fromEntries(stages) };
 }
 
 export function lockEntry(record: StageRecord<Fingerprint>): LockedStage {
@@ -132,6 +154,38 @@ function sortKeys(v: Json): Json {
 }
 
 /**
+ * A record names the stages its inputs came from as they were called when it ran; the lock names
+ * them as the pipeline does now (a renamed stage, or a variant named in an older spelling, keeps
+ * its key and cache entry). The keys of the stages are looked up once, and only if a name is stale.
+ */
+function currentNames(planner: Planner): (entry: LockedStage) => LockedStage {
+  let byKey: Map<StageKey, string> | undefined;
+  const nameOf = (key: StageKey) => {
+    if (!byKey) {
+      byKey = new Map();
+      for (const s of planner.order) {
+        const r = planner.resolve(s.name);
+        if (r.state === "keyed" && !byKey.has(r.key)) byKey.set(r.key, s.name);
+      }
+    }
+    return byKey.get(key);
+  };
+  const keyed = (name: string, key: StageKey) => {
+    const r = planner.has(name) ? planner.resolve(name) : undefined;
+    return r?.state === "keyed" && r.key === key;
+  };
+  return (entry) => {
+    const inputsFrom = new Map(Object.entries(entry.inputsFrom));
+    for (const [slot, o] of inputsFrom) {
+      if (keyed(o.stage, o.key)) continue;
+      const now = nameOf(o.key);
+      if (now !== undefined) inputsFrom.set(slot, { ...o, stage: now });
+    }
+    return { ...entry, inputsFrom: Object.fromEntries(inputsFrom) };
+  };
+}
+
+/**
  * The lock after a run: stages that ran or were cached get their entry from the cache record; stages
  * this run did not touch keep their previous entry; failed stages and stages no longer in the
  * pipeline have none.
@@ -143,6 +197,7 @@ export function updatedLock(
 ): Lockfile {
   // Stage names are data (`stage __proto__ = ...`): collected in a Map, made own properties at the end.
   const stages = new Map<string, LockedStage>();
+  const named = currentNames(planner);
   for (const s of planner.order) {
     const o = outcome.get(s.name);
     if (o === "ok") {
@@ -150,7 +205,7 @@ export function updatedLock(
       // The store's record, not the one planned: a forced rerun may have replaced it.
       const record =
         res.state === "keyed" ? planner.store.getRecord<Fingerprint>(res.key) : undefined;
-      if (record) stages.set(s.name, lockEntry(record));
+      if (record) stages.set(s.name, named(lockEntry(record)));
     } else if (o === undefined && previous && Object.hasOwn(previous.stages, s.name)) {
       stages.set(s.name, previous.stages[s.name]!);
     }

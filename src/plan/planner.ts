@@ -51,6 +51,11 @@ export class Planner {
     this.order = topologicalOrder(this.graph, (n) => index.get(n)!).order.map((n) => this.stage(n));
   }
 
+  /** Whether the pipeline has a stage of this name. */
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
   stage(name: string): StageIR {
     const s = this.byName.get(name);
     if (!s) throw new Error(`no stage ${name}`);

@@ -92,7 +92,7 @@ export interface StageView {
 export interface TrainView {
   stage: string;
   variant?: Record<string, Json>;
-  /** The family of a swept stage (`fit` for `fit[units=64]`), so variants overlay on one chart. */
+  /** The family of a swept stage (`fit` for `fit@units=64`), so variants overlay on one chart. */
   family: string;
   history: EpochRecord[];
   /** The epoch whose weights the model holds, and whether early stopping restored it. */
@@ -305,7 +305,7 @@ function stageView(planner: Planner, s: StageIR, remoteFresh: ReadonlySet<string
   };
 }
 
-/** The parts of a sweep variant's name before its values: `fit` of `fit[units=64]`. */
+/** The parts of a sweep variant's name before its values: `fit` of `fit@units=64`. */
 const familyOf = (s: StageIR) => s.variant?.of ?? s.name;
 
 /** Gradient flow as the trained model may carry it (recorded with `gradientFlow`). */

@@ -108,31 +108,34 @@ export class Runner {
       if (e.type === "end") latest.set(e.result.name, e.result);
       listener(e);
     };
-    const inRun = new Set(stages.map((s) => s.name));
     const done = new Map<string, StageResult>();
     const running = new Map<string, Promise<void>>();
     const executor = options.executor ?? IN_PROCESS;
     const slots = new Slots(executor.slots);
+    // Each stage of the run waits on its upstream stages in the run; one whose count reaches zero is
+    // ready, and ready stages start in topological order (their place in `stages`). Finishing a
+    // stage touches only its successors, so scheduling costs O(stages + edges), not a scan per stage.
+    const place = new Map(stages.map((s, i) => [s.name, i]));
+    const ups = stages.map((s) => this.planner.upstream(s.name).filter((u) => place.has(u)));
+    const waitingOn = ups.map((u) => u.length);
+    const ready = new ReadyQueue(stages.flatMap((_, i) => (waitingOn[i] === 0 ? [i] : [])));
     const finish = (result: StageResult) => {
       done.set(result.name, result);
       emit({ type: "end", result });
+      for (const next of this.planner.graph.successors(result.name)) {
+        const i = place.get(next);
+        if (i !== undefined && --waitingOn[i]! === 0) ready.push(i);
+      }
     };
-    const queue = [...stages];
-    // Stages start in topological order as soon as their inputs are done: with one slot, one at a
-    // time; with more, every ready stage is looked up at once and up to `slots` of them execute.
-    while (queue.length || running.size) {
+    // With one slot, one stage at a time; with more, every ready stage is looked up at once and up
+    // to `slots` of them execute.
+    while (ready.size || running.size) {
       if (options.signal?.aborted) break;
-      for (let i = 0; i < queue.length; ) {
-        const stage = queue[i]!;
-        const ups = this.planner.upstream(stage.name).filter((u) => inRun.has(u));
-        if (ups.some((u) => !done.has(u))) {
-          i++;
-          continue;
-        }
-        queue.splice(i, 1);
+      for (let i = ready.pop(); i !== undefined; i = ready.pop()) {
+        const stage = stages[i]!;
         const forced =
           options.force === true || (options.force instanceof Set && options.force.has(stage.name));
-        const blockedBy = ups.filter(
+        const blockedBy = ups[i]!.filter(
           (u) => done.get(u)!.status === "failed" || done.get(u)!.status === "skipped",
         );
         if (blockedBy.length) {
@@ -703,6 +706,7 @@ export class Runner {
         createdAt: new Date().toISOString(),
         durationMs: Math.round(durationMs),
         rnnpVersion: RNNP_VERSION,
+        params: ir.params,
       },
     };
     if (checkpoint) {
@@ -780,4 +784,50 @@ function toDiagnostics(e: unknown, stage: StageIR, file: string): Diagnostic[] {
       hint: "this is a bug in rnnp, not in your pipeline: please report it (RNNP_DEBUG=1 prints the stack)",
     }),
   ];
+}
+
+/**
+ * Stage positions ready to start, smallest first (a binary min-heap): stages start in topological
+ * order however their inputs finish.
+ */
+class ReadyQueue {
+  private readonly heap: number[] = [];
+
+  constructor(initial: readonly number[]) {
+    for (const i of initial) this.push(i);
+  }
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  push(i: number): void {
+    const h = this.heap;
+    let at = h.push(i) - 1;
+    while (at > 0) {
+      const parent = (at - 1) >> 1;
+      if (h[parent]! <= i) break;
+      h[at] = h[parent]!;
+      at = parent;
+    }
+    h[at] = i;
+  }
+
+  pop(): number | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (!h.length || last === undefined) return top;
+    let at = 0;
+    for (;;) {
+      const left = 2 * at + 1;
+      if (left >= h.length) break;
+      const child = left + 1 < h.length && h[left + 1]! < h[left]! ? left + 1 : left;
+      if (h[child]! >= last) break;
+      h[at] = h[child]!;
+      at = child;
+    }
+    h[at] = last;
+    return top;
+  }
 }

@@ -117,6 +117,10 @@ export interface FlipStats {
   verify: { clean: number; dropped: number; unreadable: number };
   /** Stages the run after verify (and repair) recomputed. */
   recomputed: number;
+  /** Processes (verify, repair, run) that died by a signal (SIGBUS, SIGSEGV...), by signal. */
+  signals: Record<string, number>;
+  /** Runs that stopped with a cache-corrupt error although verify had found the cache clean. */
+  corruptAfterCleanVerify: number;
   failures: string[];
 }
 
@@ -135,7 +139,12 @@ export async function flipCaches(trials: number, random = Math.random): Promise<
     flips: 0,
     verify: { clean: 0, dropped: 0, unreadable: 0 },
     recomputed: 0,
+    signals: {},
+    corruptAfterCleanVerify: 0,
     failures: [],
+  };
+  const died = (r: { signal: string | null }) => {
+    if (r.signal) stats.signals[r.signal] = (stats.signals[r.signal] ?? 0) + 1;
   };
   for (let t = 1; t <= trials; t++) {
     stats.trials++;
@@ -156,16 +165,21 @@ export async function flipCaches(trials: number, random = Math.random): Promise<
     const verify = await spawnResult(rig, ["cache", "verify", "--cache", cache]);
     const vbad = misbehaved("verify", verify);
     if (vbad) fail(vbad);
+    died(verify);
     if (verify.code === 0) stats.verify.clean++;
     else if (/rnnp cache repair/.test(verify.stderr)) {
       stats.verify.unreadable++;
       const repair = await spawnResult(rig, ["cache", "repair", "--cache", cache]);
       const rbad = misbehaved("repair", repair);
+      died(repair);
       if (rbad || repair.code !== 0)
         fail(rbad ?? `repair exited ${repair.code}: ${repair.stdout}${repair.stderr}`);
     } else stats.verify.dropped++;
     const run = await spawnResult(rig, ["run", "d.rnnp", "--cache", cache, "--frozen", "--json"]);
     const bad = misbehaved("run", run);
+    died(run);
+    if (verify.code === 0 && run.code !== 0 && /cache-corrupt/.test(run.stderr))
+      stats.corruptAfterCleanVerify++;
     if (bad) fail(bad);
     else if (run.code !== 0) fail(`run --frozen exited ${run.code}: ${run.stderr.slice(0, 500)}`);
     stats.recomputed += stagesOf(run).filter((s) => s.status === "ran").length;

@@ -1,10 +1,14 @@
 // A process that opens a cache (maybe at the same moment as others open it, fresh), commits one
-// record with a blob, and reads it back: for the concurrent-open test.
+// record with a blob, and reads it back: for the concurrent-open tests. `opener.ts DIR ID [START]`:
+// with START (ms since the epoch) it waits until then, so that every process of a round, started
+// and loaded, opens the fresh cache at the same moment.
 import { keyOfManifest } from "../../src/cache/record.js";
 import { CacheStore } from "../../src/cache/store.js";
 import { digestOf } from "../../src/core/digest.js";
 
-const [dir, id] = process.argv.slice(2) as [string, string];
+const [dir, id, start] = process.argv.slice(2) as [string, string, string?];
+const wait = start === undefined ? 0 : Number(start) - Date.now();
+if (wait > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
 const store = CacheStore.open(dir);
 const bytes = Buffer.from(`opener ${id}`);
 const manifest = { kind: "test", opener: id };

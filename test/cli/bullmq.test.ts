@@ -127,7 +127,7 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
     const doomed = worker(rig, "doomed", ["--lease", "3"]);
     await doomed.waitFor(/taking jobs/);
     const run = distributed(rig);
-    await doomed.waitFor(/→ fit\[units=6\]/);
+    await doomed.waitFor(/→ fit@units=6/);
     await new Promise((r) => setTimeout(r, 500));
     doomed.kill("SIGKILL");
     await doomed.exited;
@@ -139,8 +139,8 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
     assert.ok(["ran", "cached"].includes(st[0]!));
     assert.deepEqual(st.slice(1), ["ran", "ran", "ran", "ran", "ran", "ran", "ran"]);
     assert.doesNotMatch(doomed.log, /✔ fit/);
-    assert.match(rescuer.log, /→ fit\[units=6\]/);
-    assert.match(rescuer.log, /✔ fit\[units=6\]/);
+    assert.match(rescuer.log, /→ fit@units=6/);
+    assert.match(rescuer.log, /✔ fit@units=6/);
     for (const cache of ["cache", "cache-rescuer", "cache-doomed"]) {
       const v = await rig.rnnp(["cache", "verify", "--cache", cache]);
       assert.equal(v.code, 0, `${cache}: ${v.stdout}${v.stderr}`);

@@ -47,7 +47,11 @@ describe("concurrent runs share work through leases", { timeout: 120_000 }, () =
     const b = run(rig, true, log);
     const seen = () => log.text;
     await waitFor("one run inside `big`", () => gate.entered().length === 1, seen);
-    await waitFor("the other run waiting on its lease", () => /big: waiting/.test(log.text), seen);
+    await waitFor(
+      "the other run waiting on its lease",
+      () => /\[big\] waiting/.test(log.text),
+      seen,
+    );
     gate.open();
     const [sa, sb] = [statuses(await a), statuses(await b)];
     assert.equal(gate.entered().length, 1, "only one process ever entered `big`");
@@ -58,7 +62,10 @@ describe("concurrent runs share work through leases", { timeout: 120_000 }, () =
         `${stage} ran in exactly one process`,
       );
     const [holder] = gate.entered();
-    assert.match(log.text, new RegExp(`big: waiting: pid ${holder} on .* is computing this stage`));
+    assert.match(
+      log.text,
+      new RegExp(`\\[big\\] waiting: pid ${holder} on .* is computing this stage`),
+    );
   });
 
   it("a holder killed with SIGKILL mid-stage leaves no half entry; the waiting run takes over and finishes", async () => {
@@ -68,7 +75,11 @@ describe("concurrent runs share work through leases", { timeout: 120_000 }, () =
     const first = run(rig, false, log);
     await waitFor("the first run inside `big`", () => gate.entered().length === 1, seen);
     const second = run(rig, true, log);
-    await waitFor("the second run waiting on the lease", () => /big: waiting/.test(log.text), seen);
+    await waitFor(
+      "the second run waiting on the lease",
+      () => /\[big\] waiting/.test(log.text),
+      seen,
+    );
     first.child.kill("SIGKILL");
     assert.equal((await first).code, -1, "killed");
     gate.open();

@@ -15,7 +15,7 @@ const SMOKE: Record<string, { params: string[]; show: string; metric: RegExp }> 
   "names.rnnp": { params: ["epochs=1"], show: "report", metric: /accuracy +0\.\d+/ },
   "stocks.rnnp": {
     params: ["epochs=3"],
-    show: "report[units=32,lr=0.003]",
+    show: "report@units=32+lr=0.003",
     metric: /naive +[\d.]+ .*the last observed value[\s\S]*its strongest baseline/,
   },
   "nextday.rnnp": {
@@ -52,7 +52,7 @@ const SMOKE: Record<string, { params: string[]; show: string; metric: RegExp }> 
   },
   "longrange.rnnp": {
     params: ["train=64", "epochs=1"],
-    show: "report_add_lstm[length=20]",
+    show: "report_add_lstm@length=20",
     metric: /rmse +[\d.]+/,
   },
   "g2p.rnnp": {

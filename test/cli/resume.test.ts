@@ -81,7 +81,7 @@ describe("training that resumes (issue 13 part 3)", () => {
       const more = await run(resumed, 6, setup);
       assert.equal(more.fit.status, "ran");
       assert.equal(more.fit.resumedFrom, 4);
-      assert.match(more.stderr, /fit: resumed from epoch 4/);
+      assert.match(more.stderr, /\[fit\] resumed from epoch 4/);
       const scratch = await run(rigAt(6, setup), 6, setup);
       assert.equal(scratch.fit.resumedFrom, undefined);
       assert.equal(more.digest, scratch.digest, "resumed and uninterrupted give the same bytes");

@@ -231,7 +231,7 @@ describe("an RNN pipeline end to end", () => {
   it("recurrent layers run on the fused kernels (said in the run output); TF.js's cells are a choice with keys of their own", async () => {
     assert.match(
       first.stderr,
-      /fit: fused kernels \((native \w+|wasm simd), \d+ threads?.*\): lstm_2\n/,
+      /\[fit\] fused kernels \((native \w+|wasm simd), \d+ threads?.*\): lstm_2\n/,
     );
     const fused = stages((await rig.rnnp(["status", "names.rnnp", "--json"])).stdout);
     const cells = stages(

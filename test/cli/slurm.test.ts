@@ -52,7 +52,7 @@ describe("Slurm: a real single-node cluster (slurmctld, slurmd, munged)", {
       stageRows(local.stdout).map((s) => [s.name, s.key]),
     );
     assert.equal(there.read("s.lock"), here.read("s.lock"));
-    assert.match(dist.stderr, /fit\[units=8\]: submitted as Slurm job \d+/);
+    assert.match(dist.stderr, /\[fit@units=8\] submitted as Slurm job \d+/);
     const verify = await there.rnnp(["cache", "verify"]);
     assert.equal(verify.code, 0, verify.stdout + verify.stderr);
   });

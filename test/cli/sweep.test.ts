@@ -45,16 +45,11 @@ describe("sweeps", () => {
     assert.deepEqual(names.slice(0, 5), ["raw", "few", "parts", "vocab", "seqs"]);
     assert.deepEqual(
       names.filter((n) => n.startsWith("net")),
-      ["net[units=4]", "net[units=8]"],
+      ["net@units=4", "net@units=8"],
     );
     assert.deepEqual(
       names.filter((n) => n.startsWith("fit")),
-      [
-        "fit[units=4,lr=0.01]",
-        "fit[units=4,lr=0.03]",
-        "fit[units=8,lr=0.01]",
-        "fit[units=8,lr=0.03]",
-      ],
+      ["fit@units=4+lr=0.01", "fit@units=4+lr=0.03", "fit@units=8+lr=0.01", "fit@units=8+lr=0.03"],
     );
     assert.equal(names.filter((n) => n.startsWith("report")).length, 4);
     // Shared stages have the keys they would have without the sweep.
@@ -65,7 +60,7 @@ describe("sweeps", () => {
       assert.equal(plain.find((s) => s.name === n)!.key, swept.find((s) => s.name === n)!.key, n);
     assert.equal(
       plain.find((s) => s.name === "fit")!.key,
-      swept.find((s) => s.name === "fit[units=4,lr=0.01]")!.key,
+      swept.find((s) => s.name === "fit@units=4+lr=0.01")!.key,
       "the default variant is the unswept stage",
     );
     assert.deepEqual(
@@ -107,15 +102,15 @@ describe("sweeps", () => {
     assert.deepEqual(
       pinned.filter((s) => s.name.startsWith("fit")).map((s) => [s.name, s.status]),
       [
-        ["fit[lr=0.01]", "cached"],
-        ["fit[lr=0.03]", "cached"],
+        ["fit@lr=0.01", "cached"],
+        ["fit@lr=0.03", "cached"],
       ],
     );
     assert.match(
       (await rig.rnnp(["show", "fit", "s.rnnp"])).stderr,
-      /`fit` is swept: name one of its variants \(fit\[units=4,lr=0\.01\], /,
+      /`fit` is swept: name one of its variants \(fit@units=4\+lr=0\.01, /,
     );
-    assert.equal((await rig.rnnp(["show", "report[units=8,lr=0.03]", "s.rnnp"])).code, 0);
+    assert.equal((await rig.rnnp(["show", "report@units=8+lr=0.03", "s.rnnp"])).code, 0);
   });
 
   it("--jobs 2 runs variants in worker processes and gives the same bytes as --jobs 1", async () => {
@@ -162,7 +157,7 @@ describe("sweeps", () => {
       "the values of `units` to sweep must be a non-empty list [units: [4, ...]]",
     ]);
     assert.deepEqual(diags("sweep {units: [4, 2.5]}"), [
-      "`units` must be an integer, not 2.5 (from params.units) (in sweep variant net[units=2.5])",
+      "`units` must be an integer, not 2.5 (from params.units) (in sweep variant net@units=2.5)",
     ]);
   });
 });

@@ -86,7 +86,7 @@ describe("workspace outputs (exports) are checked and restored, and variants lea
     const r = await rig.rnnp(["run", "p.rnnp", "-P", "epochs=2"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /● fit +train +ran/);
-    assert.match(r.stderr, /exported: not written to the working tree: runs with -P/);
+    assert.match(r.stderr, /\[exported\] not written to the working tree: runs with -P/);
     assert.deepEqual(model(), before);
     assert.equal(rig.read("p.lock"), lock);
     const status = await rig.rnnp(["status", "p.rnnp", "--json"]);

@@ -21,6 +21,34 @@ describe("canonical JSON", () => {
   it("writes -0 as 0 and numbers in shortest form", () => {
     assert.equal(canonicalJson([-0, 1e-7, 0.1 + 0.2]), "[0,1e-7,0.30000000000000004]");
   });
+  it("spells lists of scalars as item-by-item writing does (the one-pass path changes no byte)", () => {
+    // The spelling before lists of scalars took JSON.stringify's native pass: item by item.
+    const itemByItem = (xs: unknown[]): string =>
+      `[${xs.map((x) => (Object.is(x, -0) ? "0" : JSON.stringify(x))).join(",")}]`;
+    const scalar = fc.oneof(
+      fc.string({ unit: "binary" }),
+      fc.string({ unit: "grapheme" }),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constantFrom("\u2028", "\ud800", '"\\', "\u0000\u001f", -0),
+    );
+    fc.assert(
+      fc.property(fc.array(scalar), (xs) => {
+        assert.equal(canonicalJson(xs), itemByItem(xs));
+        assert.equal(canonicalJson({ column: xs }), `{"column":${itemByItem(xs)}}`);
+      }),
+      { numRuns: 500 },
+    );
+  });
+  it("names where a refused value sits, in lists too", () => {
+    assert.throws(() => canonicalJson({ a: [1, { b: [0, NaN] }] }), /\$\.a\[1\]\.b\[1\] is NaN/);
+    assert.throws(() => canonicalJson(["x", Infinity]), /\$\[1\] is Infinity/);
+    // A hole is not a scalar: the list is written item by item, and the hole refused.
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the point
+    assert.throws(() => canonicalJson([1, , 2]), /\$\[1\] is undefined/);
+  });
   it("equal values give equal text whatever their key order", () => {
     fc.assert(
       fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (o) => {

@@ -176,7 +176,7 @@ describe("params defined from params", () => {
     assert.deepEqual(r.diagnostics, []);
     assert.deepEqual(
       r.ir!.stages.slice(1).map((s) => `${s.name} ${JSON.stringify(s.params)}`),
-      ['h[base=16] {"n":32}', 'h[base=32] {"n":64}', 'other {"n":1}'],
+      ['h@base=16 {"n":32}', 'h@base=32 {"n":64}', 'other {"n":1}'],
     );
     assert.deepEqual(r.ir!.sweep, { base: [16, 32] });
   });

@@ -457,7 +457,7 @@ describe("numbers JSON cannot hold (issue 10, defect 12)", () => {
 });
 
 describe("dag's Mermaid output with sweep variants", () => {
-  it("gives every node a plain id, so `fit[units=16]` does not break the chart", async () => {
+  it("gives every node a plain id, so `fit@units=16` does not break the chart", async () => {
     const rig = new Rig();
     rig.write({
       "d.csv": NAMES_CSV,
@@ -469,7 +469,7 @@ describe("dag's Mermaid output with sweep variants", () => {
     assert.equal(r.code, 0, r.stderr);
     const ids = [...r.stdout.matchAll(/^ {2}(\S+)\["/gm)].map((m) => m[1]);
     assert.deepEqual(ids, ["s_raw", "v1", "v2", "v3", "v4"]);
-    assert.match(r.stdout, /v1\["h\[n=1\]<br\/><small>head<\/small>"\]/);
+    assert.match(r.stdout, /v1\["h@n=1<br\/><small>head<\/small>"\]/);
     assert.match(r.stdout, /s_raw -->\|data\| v1/);
   });
 });

@@ -342,6 +342,21 @@ describe("tapes: what backward needs stays in the kernels' memory until released
     assert.equal(k.inUse(), 0);
   });
 
+  it("starts every buffer on a 64-byte boundary (a cache line; one 512-bit vector)", () => {
+    // Odd sizes, the flow's 3-float counts among them: none may shift a later buffer off the lines.
+    const sizes = { sat: 3, dhn: 17, gates: 1001, tiny: 1, dz: 4096 };
+    const held = k.allocate(sizes, {});
+    const scratch = k.scratch(sizes);
+    const offsets = [held, scratch].flatMap((l) => Object.keys(sizes).map((n) => l[n as "sat"]));
+    assert.deepEqual(
+      offsets.map((p) => p % 64),
+      offsets.map(() => 0),
+    );
+    assert.ok(scratch.sat >= held.end, "scratch lies above the held region");
+    held.release();
+    assert.equal(k.inUse(), 0);
+  });
+
   it("keeps no tape for inference", () => {
     forward(k, "lstm", a.d, a.inputs, false);
     assert.equal(k.inUse(), 0);

@@ -123,10 +123,13 @@ describe("every kind of model trains to the same bytes on the native and the was
     }
     // Each training said which kernels ran it.
     for (const f of fits) {
-      assert.match(wasm.stderr, new RegExp(`${f}: fused kernels \\(wasm simd, \\d+ threads?\\): `));
+      assert.match(
+        wasm.stderr,
+        new RegExp(`\\[${f}\\] fused kernels \\(wasm simd, \\d+ threads?\\): `),
+      );
       assert.match(
         native.stderr,
-        new RegExp(`${f}: fused kernels \\(native \\w+, \\d+ threads?\\): `),
+        new RegExp(`\\[${f}\\] fused kernels \\(native \\w+, \\d+ threads?\\): `),
       );
     }
     const lock = rig.read("kinds.lock");

@@ -111,7 +111,7 @@ describe("rnnp report", () => {
   it("shows every stage of the DAG with its state, key, duration and size", async () => {
     const report = embedded(names.read("out/report.html"));
     assert.equal(report.pipeline, "tiny");
-    const variants = ["net[units=4]", "net[units=6]"];
+    const variants = ["net@units=4", "net@units=6"];
     assert.deepEqual(
       report.stages.map((s) => s.name),
       [
@@ -121,10 +121,10 @@ describe("rnnp report", () => {
         "vocab",
         "seqs",
         ...variants,
-        "fit[units=4]",
-        "fit[units=6]",
-        "report[units=4]",
-        "report[units=6]",
+        "fit@units=4",
+        "fit@units=6",
+        "report@units=4",
+        "report@units=6",
       ],
     );
     for (const s of report.stages) {
@@ -133,7 +133,7 @@ describe("rnnp report", () => {
       assert.ok(s.bytes! > 0 && s.durationMs! >= 0, s.name);
       assert.equal(s.why.state, "up-to-date");
     }
-    const fit = report.stages.find((s) => s.name === "fit[units=4]")!;
+    const fit = report.stages.find((s) => s.name === "fit@units=4")!;
     assert.equal(fit.params.epochs, 5);
     assert.equal((fit.manifest as { kind: string }).kind, "train");
     assert.match(fit.provenance!.runtime!, /^cpu /);
@@ -149,7 +149,7 @@ describe("rnnp report", () => {
     const state = new Map(stale.stages.map((s) => [s.name, s.state]));
     assert.equal(state.get("vocab"), "cached");
     assert.equal(state.get("seqs"), "stale");
-    assert.equal(state.get("fit[units=4]"), "waiting");
+    assert.equal(state.get("fit@units=4"), "waiting");
     assert.equal(stale.stages.find((s) => s.name === "seqs")!.why.state, "changed");
     names.write({ "p.rnnp": NAMES });
   });
@@ -165,10 +165,10 @@ describe("rnnp report", () => {
       "data-seqs-balance",
       "data-seqs-lengths",
       "data-seqs-rows",
-      "eval-report[units=4]-confusion",
-      "eval-report[units=4]-verdict",
-      "eval-report[units=6]-confusion",
-      "eval-report[units=6]-verdict",
+      "eval-report@units=4-confusion",
+      "eval-report@units=4-verdict",
+      "eval-report@units=6-confusion",
+      "eval-report@units=6-verdict",
       "sweep-report",
       "train-fit-accuracy",
       // The trained model carries its gradient flow through time (issue 15): the heatmap is drawn.
@@ -202,9 +202,9 @@ describe("rnnp report", () => {
       const t = report.train.find((x) => x.stage === stage)!;
       return t.history.find((e) => e.epoch === t.weightsEpoch)!.valLoss!;
     };
-    const lower = valLoss("fit[units=4]") <= valLoss("fit[units=6]") ? 4 : 6;
-    assert.equal(report.sweeps[0]!.chosen, `report[units=${lower}]`);
-    assert.match(html, new RegExp(`<b>report\\[units=${lower}\\]</b> <span class="chosen">`));
+    const lower = valLoss("fit@units=4") <= valLoss("fit@units=6") ? 4 : 6;
+    assert.equal(report.sweeps[0]!.chosen, `report@units=${lower}`);
+    assert.match(html, new RegExp(`<b>report@units=${lower}</b> <span class="chosen">`));
     const seqs = report.data.find((d) => d.stage === "seqs")!;
     assert.deepEqual(
       seqs.parts.map((p) => [p.part, p.rows]),
@@ -329,12 +329,12 @@ describe("rnnp report", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^<\?xml[\s\S]*<svg[\s\S]*<\/svg>\n$/);
     assert.equal((r.stdout.match(/class="node"/g) ?? []).length, 11);
-    assert.match(r.stdout, /<title>fit\[units=4\]<\/title>/);
+    assert.match(r.stdout, /<title>fit@units=4<\/title>/);
     assert.match(r.stdout, /fill="#d4f4dd"/);
   });
 
   it("show draws a train stage's loss curves under its table: colours only on a terminal", async () => {
-    const plain = await names.rnnp(["show", "fit[units=4]", "p.rnnp"]);
+    const plain = await names.rnnp(["show", "fit@units=4", "p.rnnp"]);
     assert.equal(plain.code, 0, plain.stderr);
     const history = embedded(names.read("out/report.html")).train[0]!.history;
     const span = `(1..${history.length})`;
@@ -343,7 +343,7 @@ describe("rnnp report", () => {
     assert.ok(plain.stdout.includes(`training loss per epoch ${span}\n`));
     assert.match(plain.stdout, /validation loss per epoch/);
     assert.match(plain.stdout, /[╭╮╰╯─]/);
-    const colour = await names.rnnp(["show", "fit[units=4]", "p.rnnp"], {
+    const colour = await names.rnnp(["show", "fit@units=4", "p.rnnp"], {
       env: { FORCE_COLOR: "1", NO_COLOR: "" },
     });
     assert.ok(
@@ -351,7 +351,7 @@ describe("rnnp report", () => {
         `loss per epoch ${span}  ${ESC}[34m── train${ESC}[0m  ${ESC}[33m── validation`,
       ),
     );
-    const noColour = await names.rnnp(["show", "fit[units=4]", "p.rnnp"], {
+    const noColour = await names.rnnp(["show", "fit@units=4", "p.rnnp"], {
       env: { FORCE_COLOR: "1", NO_COLOR: "1" },
     });
     assert.ok(!noColour.stdout.includes(ESC));
@@ -361,7 +361,7 @@ describe("rnnp report", () => {
 
   describe("in a real browser", { skip: missingTool(CHROMIUM) ?? false }, () => {
     for (const [name, rig, click] of [
-      ["names", names, "fit[units=4]"],
+      ["names", names, "fit@units=4"],
       ["co2", co2, "report"],
       ["g2p", g2p, "pairs"],
     ] as const) {

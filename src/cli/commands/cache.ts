@@ -1,9 +1,10 @@
-import { join } from "node:path";
 import { RNNP_VERSION } from "../../core/version.js";
 import { BUILD_ID } from "../../core/build.js";
 import { currentBuildTag, pruneCachedIrs } from "../../lang/ir-cache.js";
 import { openPipeline } from "../pipeline.js";
-import { fromCwd, io, stderr, stdout } from "../io.js";
+import { fromCwd, io, stdout } from "../io.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import bytes from "bytes";
 import ms from "ms";
 import { UserError } from "../../core/diagnostic.js";
@@ -12,7 +13,8 @@ import { gc } from "../../cache/maintenance.js";
 import type { StageRecord } from "../../cache/record.js";
 import { repairCache, verifyCache, type VerifyReport } from "../../cache/salvage.js";
 import type { CacheStore } from "../../cache/store.js";
-import { exportBundle, importBundle, type OnProgress } from "../../cache/bundle.js";
+import { type TaskProgress, taskProgress } from "../progress.js";
+import { exportBundle, importBundle } from "../../cache/bundle.js";
 import { cacheKeyFromEnv } from "../../cache/signing.js";
 import { checkOutputBytes } from "../../run/artifacts.js";
 import type { AnyKind } from "../../stages/kind.js";
@@ -23,6 +25,7 @@ import {
   EXIT,
   Exit,
   formatBytes,
+  formatDuration,
   openCache,
   printJson,
   runtimeFor,
@@ -139,7 +142,7 @@ export function cacheShow(key: string, opts: CommonOptions & { json?: boolean })
     `${stdout().c.bold("key")}       ${r.key}`,
     `${stdout().c.bold("kind")}      ${r.kind}`,
     `${stdout().c.bold("made by")}   stage \`${p.stage}\` of pipeline \`${p.pipeline}\` (${p.file}), rnnp ${p.rnnpVersion}`,
-    `${stdout().c.bold("when")}      ${p.createdAt}, took ${p.durationMs} ms`,
+    `${stdout().c.bold("when")}      ${p.createdAt}, took ${formatDuration(p.durationMs)}`,
     stdout().c.bold("outputs"),
     ...Object.entries(r.outputs).map(
       ([name, o]) => `  ${name}  ${short(o.digest)}  ${formatBytes(o.size)}  ${o.summary}`,
@@ -157,8 +160,10 @@ export function cacheShow(key: string, opts: CommonOptions & { json?: boolean })
   return EXIT.ok;
 }
 
-export function cachePath(opts: CommonOptions): number {
-  stdout().write(cacheDir(opts) + "\n");
+export function cachePath(opts: CommonOptions & { json?: boolean }): number {
+  const dir = cacheDir(opts);
+  if (opts.json) printJson({ cache: dir, exists: existsSync(join(dir, "data.mdb")) });
+  else stdout().write(dir + "\n");
   return EXIT.ok;
 }
 
@@ -265,41 +270,17 @@ export function recordFitsKind(
   return undefined;
 }
 
-/** Runs `fn` with a progress line (see progressLine), cleared when it ends, however it ends. */
+/** Runs `fn` with a progress line (see taskProgress), cleared when it ends, however it ends. */
 async function withProgressLine<T>(
   enabled: boolean,
-  fn: (progress: { update: OnProgress }) => Promise<T>,
+  fn: (progress: { update: TaskProgress }) => Promise<T>,
 ): Promise<T> {
-  const progress = progressLine(enabled);
+  const progress = taskProgress(enabled);
   try {
     return await fn(progress);
   } finally {
     progress.stop();
   }
-}
-
-/** A one-line progress report on stderr, only on a terminal, at most ten times a second. */
-function progressLine(enabled: boolean): { update: OnProgress; stop(): void } {
-  const err = stderr();
-  const tty = enabled && err.isTTY;
-  let last = 0;
-  let shown = false;
-  return {
-    update: (phase, done, total) => {
-      if (!tty) return;
-      const now = Date.now();
-      if (now - last < 100 && done < total) return;
-      last = now;
-      shown = true;
-      const bytesPhase = phase === "read" || phase === "export";
-      const of = (n: number) => (bytesPhase ? formatBytes(n) : String(n));
-      err.write(`\r\x1b[K  ${phase} ${total ? `${of(done)} of ${of(total)}` : ""}`);
-    },
-    stop: () => {
-      if (shown) err.write("\r\x1b[K");
-      shown = false;
-    },
-  };
 }
 
 /** The records the given pipelines currently use (every stage whose key is known and cached). */
@@ -340,11 +321,11 @@ export async function cacheExport(
       ...(cacheKeyFromEnv(io().env) ? { key: cacheKeyFromEnv(io().env)! } : {}),
       onProgress: progress.update,
     });
-    const secs = (performance.now() - started) / 1000;
-    if (opts.json) printJson({ ...report, file: opts.output, seconds: secs });
+    const durationMs = Math.round(performance.now() - started);
+    if (opts.json) printJson({ ...report, file: opts.output, durationMs });
     else
       stdout().write(
-        `wrote ${opts.output}: ${report.records} records, ${report.blobs} blobs (${formatBytes(report.bytes)})${cacheKeyFromEnv(io().env) ? ", signed" : ""} in ${secs.toFixed(2)} s\n`,
+        `wrote ${opts.output}: ${report.records} records, ${report.blobs} blobs (${formatBytes(report.bytes)})${cacheKeyFromEnv(io().env) ? ", signed" : ""} in ${formatDuration(durationMs)}\n`,
       );
     return EXIT.ok;
   });
@@ -375,11 +356,11 @@ export async function cacheImport(
       checkRecord: (r) => recordFitsKind(r, kinds),
       onProgress: progress.update,
     });
-    const secs = (performance.now() - started) / 1000;
-    if (opts.json) printJson({ ...report, seconds: secs });
+    const durationMs = Math.round(performance.now() - started);
+    if (opts.json) printJson({ ...report, durationMs });
     else {
       stdout().write(
-        `imported ${file}: added ${report.records.added} records and ${report.blobs.added} blobs (${formatBytes(report.blobs.bytes)}); already had ${report.records.had} records and ${report.blobs.had} blobs\n`,
+        `imported ${file}: added ${report.records.added} records and ${report.blobs.added} blobs (${formatBytes(report.blobs.bytes)}); already had ${report.records.had} records and ${report.blobs.had} blobs in ${formatDuration(durationMs)}\n`,
       );
     }
     return EXIT.ok;

@@ -1,14 +1,14 @@
 import { rnnpChild } from "../child.js";
-import { fromCwd, stderr, stdout } from "../io.js";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { fromCwd, stderr, stdout, verbosity } from "../io.js";
+import { Live } from "../progress.js";
+import { formatDuration } from "../print.js";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decode } from "../../core/codec.js";
 import { short, type Digest } from "../../core/digest.js";
 import { lockPathOf, readLockfile } from "../../plan/lockfile.js";
 import { firstDifference, type Difference } from "../../run/diff.js";
-import { LocalExecutor } from "../../run/executor.js";
-import { Runner } from "../../run/runner.js";
 import { computeArgs, EXIT, Exit, openPlan, printJson, type CommonOptions } from "../context.js";
 import { checkNames, splitList } from "../stages.js";
 
@@ -50,7 +50,7 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
   // Thread pools: rnnp's fused kernels (RNNP_THREADS) and native TensorFlow's; TF.js's wasm and cpu backends have none in Node.js.
   const threaded =
     rt && !(rt instanceof Error) && (rt.kernels !== undefined || rt.backend === "tensorflow");
-  if (opts.threads && !threaded && !opts.json) {
+  if (opts.threads && !threaded && !opts.json && verbosity() !== "quiet") {
     stderr().write(
       stderr().c.dim(
         `note: the ${rt && !(rt instanceof Error) ? rt.backend : "configured"} backend runs single-threaded in Node.js and the fused kernels are off; --threads has nothing to vary\n`,
@@ -61,7 +61,17 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
   for (const s of planner.closure(names)) planner.resolve(s.name);
 
   const work = mkdtempSync(join(tmpdir(), "rnnp-check-"));
-  const report: { stage: string; key: string; identical: boolean; checks: OutputCheck[] }[] = [];
+  // The rebuilds' own lines (training's epochs, warnings), live and prefixed by their stage; on a
+  // terminal a footer says which stage is being rebuilt and for how long.
+  const live = new Live({ concurrent: true });
+  const report: {
+    stage: string;
+    key: string;
+    identical: boolean;
+    /** The stage's rebuilds, in integer milliseconds (the one duration field of every --json). */
+    durationMs: number;
+    checks: OutputCheck[];
+  }[] = [];
   try {
     for (const name of planner.order.map((s) => s.name).filter((n) => names.includes(n))) {
       const res = planner.resolve(name);
@@ -76,11 +86,20 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
       const entry = lock && Object.hasOwn(lock.stages, name) ? lock.stages[name] : undefined;
       const locked = entry?.key === res.key ? entry.outputs : undefined;
       const checks: OutputCheck[] = [];
+      const started = performance.now();
+      live.start(name);
       for (let run = 1; run <= runs; run++) {
         for (const t of threaded ? threads : [undefined]) {
           const out = join(work, `${name}-${run}-${t ?? 0}`);
           mkdirSync(out);
-          const got = await rebuildInFreshProcess(planner.ir.file, name, out, opts, t);
+          const got = await rebuildInFreshProcess(
+            planner.ir.file,
+            name,
+            out,
+            opts,
+            t,
+            live.mode === "off" ? undefined : (line) => live.log(name, line),
+          );
           for (const [o, digest] of Object.entries(got)) {
             const references = [
               ["cache", expected[o]],
@@ -113,6 +132,7 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
           }
         }
       }
+      live.end(name);
       const identical = checks.every((c) => !c.difference);
       planner.store.recordCheck(res.key, {
         checkedAt: new Date().toISOString(),
@@ -120,16 +140,19 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
         identical,
         differing: [...new Set(checks.filter((c) => c.difference).map((c) => c.output))],
       });
-      report.push({ stage: name, key: res.key, identical, checks });
-      if (!opts.json)
+      const durationMs = Math.round(performance.now() - started);
+      report.push({ stage: name, key: res.key, identical, durationMs, checks });
+      if (!opts.json && (!identical || verbosity() !== "quiet"))
         printStage(
           name.padEnd(Math.max(...names.map((n) => n.length))),
           identical,
           checks,
           locked !== undefined,
+          verbosity() === "verbose" ? ` ${short(res.key)}, ${formatDuration(durationMs)}` : "",
         );
     }
   } finally {
+    live.stop();
     rmSync(work, { recursive: true, force: true });
   }
   const bad = report.filter((r) => !r.identical);
@@ -149,11 +172,13 @@ function printStage(
   identical: boolean,
   checks: OutputCheck[],
   againstLock: boolean,
+  /** --verbose: the key and how long the rebuilds took. */
+  detail: string,
 ): void {
   const runs = new Set(checks.map((c) => `${c.run}:${c.threads ?? 0}`)).size;
   if (identical) {
     stdout().write(
-      `${stdout().c.green("✔")} ${name}  bit-identical (${runs} fresh process${runs === 1 ? "" : "es"}, against the cache${againstLock ? " and the lockfile" : ""})\n`,
+      `${stdout().c.green("✔")} ${name}  bit-identical (${runs} fresh process${runs === 1 ? "" : "es"}, against the cache${againstLock ? " and the lockfile" : ""}${detail})\n`,
     );
     return;
   }
@@ -176,7 +201,9 @@ async function rebuildInFreshProcess(
   stage: string,
   out: string,
   opts: CommonOptions,
-  threads?: number,
+  threads: number | undefined,
+  /** Each line the rebuild writes to stderr, as it comes; undefined: shown only if it fails. */
+  onLine: ((line: string) => void) | undefined,
 ): Promise<Record<string, Digest>> {
   const args = [
     "rebuild-stage",
@@ -197,24 +224,15 @@ async function rebuildInFreshProcess(
           TF_NUM_INTEROP_THREADS: String(threads),
         }
       : {},
+    onLine &&
+      ((line) => {
+        if (line.trim()) onLine(line);
+      }),
   );
   if (child.code !== 0)
-    throw new Exit(EXIT.failed, `rebuilding \`${stage}\` failed:\n${child.stderr}`);
+    throw new Exit(
+      EXIT.failed,
+      `rebuilding \`${stage}\` failed${onLine ? " (its output is above)" : `:\n${child.stderr}`}`,
+    );
   return JSON.parse(child.stdout) as Record<string, Digest>;
-}
-
-/** The hidden worker: rebuild one stage, write its outputs' bytes to --out, print their digests. */
-export async function rebuildStageCommand(
-  file: string,
-  opts: CommonOptions & { stage: string; out: string },
-): Promise<number> {
-  const planner = await openPlan(file, opts, { create: true });
-  const outputs = await new Runner(planner, new LocalExecutor()).rebuild(opts.stage);
-  const digests: Record<string, Digest> = {};
-  for (const [name, enc] of Object.entries(outputs)) {
-    writeFileSync(join(opts.out, `${name}.bin`), enc.bytes);
-    digests[name] = enc.ref.digest;
-  }
-  printJson(digests);
-  return EXIT.ok;
 }

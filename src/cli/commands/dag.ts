@@ -1,13 +1,13 @@
 import { stdout } from "../io.js";
-import { openPlan, EXIT, Exit, table, type CommonOptions } from "../context.js";
-import { stageStatuses } from "./status.js";
+import { openPlan, EXIT, Exit, printJson, table, type CommonOptions } from "../context.js";
+import { stageStatuses } from "../statuses.js";
 import { stageViews } from "../../report/collect.js";
 import { dagDot, dagSvg } from "../../report/dag.js";
 
 /** The pipeline's DAG with each stage's status, as text, Graphviz dot, SVG (drawn by Graphviz) or Mermaid. */
 export async function dagCommand(
   file: string | undefined,
-  opts: CommonOptions & { format?: string },
+  opts: CommonOptions & { format?: string; json?: boolean },
 ): Promise<number> {
   const planner = await openPlan(file, opts);
   const rows = await stageStatuses(planner);
@@ -19,6 +19,20 @@ export async function dagCommand(
       label: ref.output !== undefined ? `${ref.output} -> ${slot}` : slot,
     })),
   );
+  if (opts.json) {
+    printJson({
+      pipeline: planner.ir.name,
+      file: planner.ir.file,
+      stages: planner.order.map((s) => ({
+        name: s.name,
+        kind: s.kind.name,
+        status: status.get(s.name)!,
+        upstream: planner.upstream(s.name),
+      })),
+      edges,
+    });
+    return EXIT.ok;
+  }
   const format = opts.format ?? "text";
   let out: string;
   if (format === "text") {
@@ -36,7 +50,7 @@ export async function dagCommand(
     out = dagDot(planner.ir.name, views, edges);
     if (format === "svg") out = (await dagSvg(out)).trimEnd();
   } else if (format === "mermaid") {
-    // Mermaid ids are plain words: a sweep variant's name (`fit[units=64]`) is not one.
+    // Mermaid ids are plain words: a sweep variant's name (`fit@units=64`) is not one.
     const index = new Map(planner.order.map((s, i) => [s.name, i]));
     const mid = (n: string) => (/^\w+$/.test(n) ? `s_${n}` : `v${index.get(n)}`);
     const label = (n: string) => n.replace(/"/g, "#quot;");

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { didYouMean } from "../../lang/suggest.js";
 import { EXIT, Exit, table } from "../context.js";
 import { stdout } from "../io.js";
-import { findTopic, topics, topicsText, topicText } from "../reference.js";
+import { findTopic, topics, topicText } from "../reference.js";
 
 /**
  * `rnnp help [TOPIC]`: a command's usage, or the reference of a stage kind, layer, optimizer or
@@ -33,14 +33,4 @@ export function helpCommand(program: Command) {
       `no command, stage kind, layer, optimizer or schedule is called \`${topic}\`${hint ? ` (${hint})` : ""}; \`rnnp kinds\` lists them`,
     );
   };
-}
-
-/** `rnnp kinds`: the stage kinds, layers, optimizers and schedules, one line each. */
-export function kindsCommand(opts: { json?: boolean }): number {
-  if (opts.json) {
-    stdout().write(`${JSON.stringify(topics(), null, 2)}\n`);
-    return EXIT.ok;
-  }
-  stdout().write(topicsText(table));
-  return EXIT.ok;
 }

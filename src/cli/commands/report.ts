@@ -12,7 +12,7 @@ import { addSamples } from "../../report/predictions.js";
 import { remoteFor, type RemoteFlags } from "../config.js";
 import { fromCwd, io, stderr, stdout } from "../io.js";
 import { EXIT, openPlan, type CommonOptions } from "../context.js";
-import { stageStatuses } from "./status.js";
+import { stageStatuses } from "../statuses.js";
 
 export interface ReportOptions extends CommonOptions, RemoteFlags {
   output?: string;

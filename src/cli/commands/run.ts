@@ -1,3 +1,4 @@
+import { mark } from "../../core/timing.js";
 import { fromCwd, io, stderr, stdout } from "../io.js";
 import { availableParallelism } from "node:os";
 import { short } from "../../core/digest.js";
@@ -10,7 +11,7 @@ import {
   writeLockfile,
   type Lockfile,
 } from "../../plan/lockfile.js";
-import { explain, summarize, type Reason } from "../../plan/why.js";
+import { explain, summarize } from "../../plan/why.js";
 import { verdictLine, type Report } from "../../artifacts/report.js";
 import { readArtifact } from "../../run/artifacts.js";
 import { LocalExecutor } from "../../run/executor.js";
@@ -18,19 +19,10 @@ import { Runner, type StageResult } from "../../run/runner.js";
 import { parseRetention, type Retention } from "../../plan/checkpoints.js";
 import { originOf, refusal, type Job } from "../../run/jobs.js";
 import { readFileSync } from "node:fs";
-import { mark as markTime } from "../../core/timing.js";
 import { executorFor } from "../executors.js";
-import {
-  EXIT,
-  Exit,
-  formatDuration,
-  openPlan,
-  printDiagnostics,
-  printJson,
-  type CommonOptions,
-} from "../context.js";
+import { EXIT, Exit, openPlan, printJson, type CommonOptions } from "../context.js";
 import { remoteFor, type RemoteFlags } from "../config.js";
-import { Progress } from "../progress.js";
+import { flatten, RunView } from "../run-view.js";
 import { checkNames, splitList } from "../stages.js";
 import type { RunOutcome } from "../../report/collect.js";
 
@@ -73,14 +65,6 @@ function outcomeOf(r: StageResult): RunOutcome {
   };
 }
 
-/** The mark of each status, in standard output's colours. */
-function mark(status: StageResult["status"]): string {
-  const c = stdout().c;
-  return { cached: c.green("✔"), ran: c.cyan("●"), failed: c.red("✖"), skipped: c.dim("○") }[
-    status
-  ];
-}
-
 export async function runCommand(
   file: string | undefined,
   opts: RunCommandOptions,
@@ -97,11 +81,6 @@ export async function runCommand(
     : opts.stage?.length
       ? checkNames(planner, opts.stage.flatMap(splitList), "--stage")
       : undefined;
-  if (opts.force && opts.forceStage?.length)
-    throw new Exit(
-      EXIT.invalid,
-      "--force executes every stage already: give it or --force-stage NAME, not both",
-    );
   const force = job
     ? job.forced
       ? new Set([job.stage])
@@ -121,12 +100,11 @@ export async function runCommand(
     );
 
   const retention = retentionOf(opts.checkpoints);
-  const jobs = opts.jobs ?? 1;
-  const progress = await Progress.create(!opts.json && jobs === 1 && stderr().isTTY);
+  let view: RunView | undefined;
   const remote = remoteFor(
     opts,
     (m) => {
-      progress.stop();
+      view?.live.clear();
       stderr().write(stderr().c.yellow(`warning: ${m}\n`));
     },
     planner.ir.dir,
@@ -134,63 +112,32 @@ export async function runCommand(
   // A variant run (-P, --backend, --kernels) leaves the lock and the workspace as the pipeline writes them.
   const variantRun = !!(opts.param?.length || opts.backend || opts.kernels);
   const started = performance.now();
-  const finished = new Map<string, StageResult["status"]>();
-  const width = Math.max(...planner.order.map((s) => s.name.length));
-  const kindWidth = Math.max(...planner.order.map((s) => s.kind.name.length));
   // A job runs here, in this process, whatever executor the project's config names: a worker
   // never hands its job on (it would queue it again).
   const executor = job ? undefined : await executorFor(planner, opts, remote);
-  const results = await new Runner(planner, new LocalExecutor()).run({
-    ...(targets ? { targets } : {}),
-    ...(force ? { force } : {}),
-    ...(opts.frozen ? { frozen: previousLock! } : {}),
-    ...(remote ? { remote } : {}),
-    ...(retention ? { retention } : {}),
-    ...(executor ? { executor } : {}),
-    ...(job ? { job } : {}),
-    ...(variantRun ? { workspace: false } : {}),
-    onEvent: (e) => {
-      if (e.type === "progress") progress.update(e.stage, e.done, e.total, e.unit);
-      else if (e.type === "log") {
-        progress.stop();
-        stderr().write(`  ${stderr().c.dim(`${e.stage.name}:`)} ${e.message}\n`);
-      } else if (e.type === "end") {
-        progress.stop();
-        const r = e.result;
-        finished.set(r.name, r.status);
-        if (!opts.json) {
-          const extra =
-            r.status === "skipped"
-              ? stderr().c.dim(
-                  `(not run: ${r.skippedBecause!.map((n) => `${n} ${finished.get(n) === "failed" ? "failed" : "did not run"}`).join(", ")})`,
-                )
-              : r.status === "ran" || r.status === "failed"
-                ? stderr().c.dim(
-                    `${formatDuration(r.durationMs)}${r.resumedFrom !== undefined ? ` (resumed from epoch ${r.resumedFrom})` : ""}`,
-                  )
-                : r.source === "remote"
-                  ? stderr().c.dim("(remote)")
-                  : "";
-          stdout().write(
-            `${mark(r.status)} ${r.name.padEnd(width)}  ${stdout().c.dim(r.kind.padEnd(kindWidth))}  ${r.status.padEnd(7)}  ${extra}`.trimEnd() +
-              "\n",
-          );
-        }
-        if (!opts.json) printVerdict(planner, r);
-        if (r.diagnostics) printDiagnostics(r.diagnostics);
-        if (r.workerOutput) stderr().write(r.workerOutput);
-        if (r.frozen)
-          stderr().write(`${stderr().c.red("error[frozen]")}: ${renderReasons(r.frozen)}`);
-        if (r.nondeterministic)
-          stderr().write(
-            stderr().c.yellow(
-              `warning: \`${r.name}\` was forced and produced different bytes for ${r.nondeterministic.join(", ")} than its cached run: it is not deterministic\n`,
-            ),
-          );
-      }
+  view = new RunView(planner, {
+    json: opts.json === true,
+    concurrent: (executor?.slots ?? 1) > 1,
+    job: job !== undefined,
+    forced: (s) => force === true || (force instanceof Set && force.has(s)),
+    after: (r) => {
+      if (!opts.json) printVerdict(planner, r);
     },
   });
-  markTime("stages");
+  const results = await new Runner(planner, new LocalExecutor())
+    .run({
+      ...(targets ? { targets } : {}),
+      ...(force ? { force } : {}),
+      ...(opts.frozen ? { frozen: previousLock! } : {}),
+      ...(remote ? { remote } : {}),
+      ...(retention ? { retention } : {}),
+      ...(executor ? { executor } : {}),
+      ...(job ? { job } : {}),
+      ...(variantRun ? { workspace: false } : {}),
+      onEvent: (e) => view.event(e),
+    })
+    .finally(() => view.live.stop());
+  mark("stages");
   const count = (s: StageResult["status"]) => results.filter((r) => r.status === s).length;
   const elapsed = performance.now() - started;
   // The lock records the pipeline as written: not variants (-P, --backend, --kernels), not a frozen
@@ -223,16 +170,7 @@ export async function runCommand(
       durationMs: Math.round(elapsed),
       ...(remote ? { remote: { url: remote.url, ...remote.stats } } : {}),
     });
-  } else {
-    const parts = (["ran", "cached", "failed", "skipped"] as const)
-      .filter((s) => count(s))
-      .map((s) => `${count(s)} ${s}`);
-    stdout().write(
-      stdout().c.dim(
-        `${results.length} stage${results.length === 1 ? "" : "s"}: ${parts.join(", ")} in ${formatDuration(elapsed)}\n`,
-      ),
-    );
-  }
+  } else view.summary(results, elapsed);
   if (opts.report !== undefined) {
     const { writeReport } = await import("./report.js");
     await writeReport(
@@ -275,6 +213,8 @@ function readJob(spec: string): Job {
 /** Under an evaluate stage: whether the model beats its strongest baseline, in one line. */
 function printVerdict(planner: Planner, r: StageResult): void {
   if ((r.status !== "ran" && r.status !== "cached") || !r.key) return;
+  // Only a kind that makes reports has a verdict: no record is read for the others.
+  if (planner.stage(r.name).kind.outputType !== "report") return;
   const record = planner.store.getRecord(r.key);
   const out = record?.outputs.out;
   if (out?.type !== "report") return;
@@ -298,19 +238,6 @@ function readLock(path: string): Lockfile | undefined {
     if (e instanceof LockfileError) throw new Exit(EXIT.invalid, e.message);
     throw e;
   }
-}
-
-function flatten(rs: Reason[], depth = 0): string[] {
-  return rs.flatMap((r) => [
-    `${"  ".repeat(depth)}${r.text}`,
-    ...flatten(r.because ?? [], depth + 1),
-  ]);
-}
-
-/** A frozen violation, its causes indented below it. */
-export function renderReasons(rs: Reason[]): string {
-  const [first, ...rest] = flatten(rs);
-  return `${first}\n${rest.map((l) => `  ${l}\n`).join("")}`;
 }
 
 function dryRun(

@@ -3,10 +3,13 @@ import { short } from "../../core/digest.js";
 import { describeArtifact } from "../../artifacts/index.js";
 import { lossCurves } from "../../report/terminal.js";
 import { readArtifact } from "../../run/artifacts.js";
-import { EXIT, formatBytes, openPlan, printJson, type CommonOptions } from "../context.js";
+import { EXIT, Exit, formatBytes, openPlan, printJson, type CommonOptions } from "../context.js";
+import type { Digest } from "../../core/digest.js";
+import { artifactDocument, artifactRows } from "../../artifacts/rows.js";
+import { ChunkedWriter, type RowFormat, writeRows } from "../formats.js";
 import type { Planner } from "../../plan/planner.js";
 import { preview } from "../preview.js";
-import { builtStage } from "../stages.js";
+import { builtStage, stageAndFile } from "../stages.js";
 import {
   weightsEpoch,
   type ModelSpec,
@@ -17,15 +20,36 @@ import type { AnyLayerCall, Shape } from "../../numerics/layers/layer.js";
 import { walk } from "../../numerics/layers/sequential.js";
 import { formatSummary, summarise } from "../../numerics/layers/summary.js";
 
-/** A built stage's outputs: their summaries and a preview of each (rows, tokens, history, metrics...). */
+export interface ShowOptions extends CommonOptions {
+  rows?: number;
+  json?: boolean;
+  format?: "text" | RowFormat;
+  stage?: string;
+}
+
+/**
+ * A built stage's outputs: their summaries and a preview of each (rows, tokens, history, metrics...);
+ * or, with `--format csv|jsonl|json`, their data whole (`STAGE.OUTPUT` for one output of several).
+ */
 export async function showCommand(
-  name: string,
-  file: string | undefined,
-  opts: CommonOptions & { rows?: number; json?: boolean },
+  first: string | undefined,
+  second: string | undefined,
+  opts: ShowOptions,
 ): Promise<number> {
+  const { stage: name, file } = stageAndFile(first, second, opts.stage, "show");
   const planner = await openPlan(file, opts);
-  const res = builtStage(planner, name, "show");
+  const { stage: stageName, output } = stageAndOutput(planner, name);
+  const res = builtStage(planner, stageName, "show");
   const stage = res.stage;
+  if (opts.format && opts.format !== "text") {
+    await writeData(planner, res.record.outputs, output, opts.format, stage);
+    return EXIT.ok;
+  }
+  if (output !== undefined)
+    throw new Exit(
+      EXIT.invalid,
+      `\`${name}\`: name an output with --format csv, jsonl or json; the preview shows them all (\`rnnp show ${stage}\`)`,
+    );
   if (opts.json) {
     // For scripts (`jq .outputs.out.report.metrics`): references to every output, reports whole,
     // and a trained model's training record (history with its gradient flow, best epoch; not weights).
@@ -100,4 +124,58 @@ function modelSummary(planner: Planner, stage: string, m: ModelSpec): string | u
     .split("\n")
     .map((l) => `  ${l}`)
     .join("\n");
+}
+
+/**
+ * `STAGE` or `STAGE.OUTPUT` (as the language refers to `parts.train`): a name that is a stage (a
+ * variant's value may hold a dot, `fit@lr=0.001`) is the stage; otherwise the part after the last dot
+ * names an output of the stage before it.
+ */
+function stageAndOutput(planner: Planner, name: string): { stage: string; output?: string } {
+  const dot = name.lastIndexOf(".");
+  const isStage = (n: string) => planner.order.some((s) => s.name === n || s.variant?.of === n);
+  if (isStage(name) || dot < 0 || !isStage(name.slice(0, dot))) return { stage: name };
+  return { stage: name.slice(0, dot), output: name.slice(dot + 1) };
+}
+
+/** The outputs' data in a machine format, streamed: one output, or all of them keyed by name (JSON). */
+async function writeData(
+  planner: Planner,
+  outputs: Record<string, { digest: Digest }>,
+  output: string | undefined,
+  format: RowFormat,
+  stage: string,
+): Promise<void> {
+  const names = Object.keys(outputs);
+  if (output !== undefined && !names.includes(output))
+    throw new Exit(
+      EXIT.invalid,
+      `\`${stage}\` has no output \`${output}\` (it has ${names.join(", ")})`,
+    );
+  const chosen = output !== undefined ? [output] : names;
+  if (chosen.length > 1 && format !== "json")
+    throw new Exit(
+      EXIT.invalid,
+      `\`${stage}\` has ${chosen.length} outputs (${names.join(", ")}): name one, e.g. \`rnnp show ${stage}.${names[0]} --format ${format}\`, or use --format json for all`,
+    );
+  const out = new ChunkedWriter(stdout().stream);
+  const nested = chosen.length > 1;
+  if (nested) await out.write("{");
+  for (const [i, name] of chosen.entries()) {
+    const artifact = readArtifact(planner.store, outputs[name]!.digest);
+    if (nested) await out.write(`${i ? "," : ""}\n  ${JSON.stringify(name)}: `);
+    const document = format === "json" ? artifactDocument(artifact) : undefined;
+    const rows = document === undefined ? artifactRows(artifact) : undefined;
+    if (document !== undefined)
+      await out.write(JSON.stringify(document, null, 2).replace(/\n/g, nested ? "\n  " : "\n"));
+    else if (rows) await writeRows(out, format, rows, nested ? "  " : "");
+    else
+      throw new Exit(
+        EXIT.invalid,
+        `${stage}.${name} is a ${artifact.type}, which has no rows: use --format json for its description`,
+      );
+    if (!nested && (document !== undefined || format === "json")) await out.write("\n");
+  }
+  if (nested) await out.write("\n}\n");
+  await out.flush();
 }

@@ -6,7 +6,7 @@ import { rnnpChild } from "../child.js";
 import { remoteFor, type RemoteFlags } from "../config.js";
 import { findProjectRoot } from "../../project/root.js";
 import { cacheDir, EXIT, type CommonOptions } from "../context.js";
-import { io, stderr } from "../io.js";
+import { io, stderr, verbosity } from "../io.js";
 import { workerThreads } from "./run.js";
 
 export interface WorkerOptions extends CommonOptions, RemoteFlags {
@@ -61,10 +61,16 @@ export async function workerCommand(opts: WorkerOptions): Promise<number> {
         ...(pkg.kernels ? ["--kernels", pkg.kernels] : []),
       ]),
       { NO_COLOR: "1", RNNP_THREADS: workerThreads(concurrency) },
+      // The job's lines as they come, prefixed by its stage (jobs run side by side).
+      verbosity() === "quiet"
+        ? undefined
+        : (line) => {
+            if (line.trim()) say(`${stderr().c.dim(`[${job.stage}]`)} ${line}`);
+          },
     );
     const r = resultOfChild(job, child);
     if (r.status === "ran" || r.status === "cached")
-      return { status: r.status, durationMs: r.durationMs, worker: me };
+      return { status: r.status, durationMs: Math.round(r.durationMs), worker: me };
     const output = `worker ${me}:\n${r.workerOutput ?? ""}`;
     // A process that did not finish (killed, crashed), or an input the remote did not serve, may
     // succeed on a retry; a stage's own error or a refusal would only repeat.

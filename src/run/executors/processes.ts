@@ -58,18 +58,32 @@ export function resultOfChild(job: Job, child: ChildOutput): StageResult {
 
 /**
  * The local executor with `--jobs N`: each job in its own rnnp process on this machine (its own
- * TF.js, its own Math.random), committing to the same cache, up to N at once.
+ * TF.js, its own Math.random), committing to the same cache, up to N at once. What a job's process
+ * writes to stderr (its logs, progress lines, diagnostics) is passed on line by line as it comes,
+ * as the stage's log, so the coordinator shows every worker's lines live, prefixed by the stage.
  */
 export class ProcessExecutor implements JobExecutor {
   readonly name = "local";
   constructor(
     readonly slots: number,
     private readonly file: string,
-    private readonly spawn: (args: string[]) => Promise<ChildOutput>,
+    private readonly spawn: (
+      args: string[],
+      onStderrLine: (line: string) => void,
+    ) => Promise<ChildOutput>,
     private readonly extra: readonly string[],
   ) {}
 
-  async run(job: Job, _ctx: JobContext): Promise<StageResult> {
-    return resultOfChild(job, await this.spawn(jobArgs(this.file, job, this.extra)));
+  async run(job: Job, ctx: JobContext): Promise<StageResult> {
+    let shown = false;
+    const child = await this.spawn(jobArgs(this.file, job, this.extra), (line) => {
+      if (!line.trim()) return;
+      shown = true;
+      ctx.log(line);
+    });
+    const result = resultOfChild(job, child);
+    // Its stderr was shown line by line already: not again as the failure's output.
+    if (shown && result.workerOutput === child.stderr) delete result.workerOutput;
+    return result;
   }
 }

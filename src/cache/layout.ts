@@ -1,0 +1,446 @@
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { join } from "node:path";
+
+/**
+ * A reader of LMDB's page layout that checks the structure of a data.mdb without trusting it (plain
+ * reads, never a memory map: a page number past the end of the file is a finding, not a SIGBUS).
+ * `cache verify` reads the cache through LMDB read-only, which never reads the free-page table
+ * (FREE_DBI) that every write transaction reads, nor the pages it does not visit: a damaged entry
+ * there passed verify and then broke the next commit ("page N not found"), and a bad count in one
+ * reads past the end of the map (SIGBUS). This walks every page the newest snapshot reaches.
+ *
+ * The layout is that of lmdb-js 3.5's bundled mdb.c (dependencies/lmdb/libraries/liblmdb), data
+ * format 2, 64-bit page numbers, on a little-endian machine:
+ *   page header (24 bytes)  pgno u64 @0, txnid u64 @8, pad u16 @16, flags u16 @18,
+ *                           lower u16 @20 and upper u16 @22 (overflow pages: page count u32 @20)
+ *   meta (pages 0, 1)       after the header: magic u32 @0, version u32 @4, address @8, mapsize @16,
+ *                           FREE_DBI's MDB_db @24, MAIN_DBI's @72, last_pg u64 @120, txnid u64 @128
+ *   MDB_db (48 bytes)       pad (page size in a meta) u32 @0, flags u16 @4, depth u16 @6,
+ *                           branch/leaf/overflow page counts u64 @8/@16/@24, entries u64 @32, root @40
+ *   node                    lo u16 @0, hi u16 @2, flags u16 @4, ksize u16 @6, key, then data;
+ *                           in a branch lo|hi<<16|flags<<32 is the child's page number, in a leaf
+ *                           lo|hi<<16 is the data size (F_BIGDATA: the data is the first page number
+ *                           of an overflow run; F_SUBDATA: the data is a named table's MDB_db)
+ *   free-page record        key: the txnid that freed them (u64); data: count n (u64), then n slots:
+ *                           a page number, 0 (unused), or -k followed by the first page of k pages
+ * The positions of the nodes (u16 each) follow the page header; they and lower/upper count from
+ * the end of the header (PAGEBASE).
+ */
+export interface LayoutReport {
+  /** What is wrong, most important first (at most MAX_PROBLEMS; `more` counts the rest). */
+  problems: string[];
+  more: number;
+  /** Pages read, for tests and progress. */
+  pagesRead: number;
+}
+
+const PAGEHDRSZ = 24;
+const NODESIZE = 8;
+const DB_SIZE = 48;
+const NUM_METAS = 2;
+const MAGIC = 0xbeefc0de;
+const DATA_VERSION = 2;
+const P_INVALID = 0xffff_ffff_ffff_ffffn;
+
+const P_BRANCH = 0x01;
+const P_LEAF = 0x02;
+const P_OVERFLOW = 0x04;
+const P_META = 0x08;
+const F_BIGDATA = 0x01;
+const F_SUBDATA = 0x02;
+/** MDB_db flags that change the key order or the leaves (none of the cache's tables uses them). */
+const MDB_REVERSEKEY = 0x02;
+const MDB_DUPSORT = 0x04;
+const MDB_INTEGERKEY = 0x08;
+
+const MAX_PROBLEMS = 20;
+/** Trees deeper than this are damage (a billion-entry table is about 6 levels). */
+const MAX_DEPTH = 64;
+
+interface Db {
+  flags: number;
+  depth: number;
+  branchPages: bigint;
+  leafPages: bigint;
+  overflowPages: bigint;
+  entries: bigint;
+  root: bigint;
+}
+
+interface Meta {
+  psize: number;
+  lastPg: bigint;
+  txnid: bigint;
+  free: Db;
+  main: Db;
+}
+
+class Damage extends Error {}
+
+/** The problems as one line, for `cache verify`. */
+export function describeLayout(report: LayoutReport): string {
+  const shown = report.problems.slice(0, 3);
+  const rest = report.problems.length - shown.length + report.more;
+  return `its pages are damaged: ${shown.join("; ")}${rest ? ` (and ${rest} more)` : ""}`;
+}
+
+/** Checks the structure of `<dir>/data.mdb`; a missing or empty file is a new cache (no problems). */
+export function checkLayout(dir: string): LayoutReport {
+  let fd: number;
+  try {
+    fd = openSync(join(dir, "data.mdb"), "r");
+  } catch {
+    return { problems: [], more: 0, pagesRead: 0 };
+  }
+  try {
+    return new Walker(fd, fstatSync(fd).size).run();
+  } finally {
+    closeSync(fd);
+  }
+}
+
+class Walker {
+  private readonly problems: string[] = [];
+  private more = 0;
+  private pagesRead = 0;
+  private psize = 0;
+  private lastPg = 0n;
+  private txnid = 0n;
+  /** Every page in use or free, as [first, count, owner], to find pages used twice. */
+  private readonly spans: [bigint, bigint, string][] = [];
+
+  constructor(
+    private readonly fd: number,
+    private readonly fileSize: number,
+  ) {}
+
+  run(): LayoutReport {
+    if (this.fileSize === 0) return this.report();
+    try {
+      const meta = this.newestMeta();
+      this.psize = meta.psize;
+      this.lastPg = meta.lastPg;
+      this.txnid = meta.txnid;
+      // Its flags hold the environment's; its keys are txnids in integer order.
+      const free = { ...meta.free, flags: MDB_INTEGERKEY };
+      this.walkTree("the free-page table", free, (key, data) => this.freeRecord(key, data));
+      const named: [string, Db][] = [];
+      this.walkTree("the main table", meta.main, (key, data, flags) => {
+        // lmdb-js names tables with a trailing NUL.
+        if (flags & F_SUBDATA)
+          named.push([key.toString("latin1").replace(/\0$/, ""), this.db(data, 0, key)]);
+      });
+      for (const [name, db] of named) this.walkTree(`table ${JSON.stringify(name)}`, db);
+      this.pagesUsedTwice();
+    } catch (e) {
+      if (!(e instanceof Damage)) throw e;
+      this.problem(e.message);
+    }
+    return this.report();
+  }
+
+  private report(): LayoutReport {
+    return { problems: this.problems, more: this.more, pagesRead: this.pagesRead };
+  }
+
+  private problem(what: string): void {
+    if (this.problems.length < MAX_PROBLEMS) this.problems.push(what);
+    else this.more++;
+  }
+
+  /** The meta LMDB opens: page 0 must be a meta page; of the two, the newer (page 0 on a tie). */
+  private newestMeta(): Meta {
+    const head = this.read(0, PAGEHDRSZ + 144, "the first meta page");
+    if (!(head.readUInt16LE(18) & P_META)) throw new Damage("page 0 is not a meta page");
+    if (head.readUInt32LE(PAGEHDRSZ) !== MAGIC)
+      throw new Damage("page 0 lacks LMDB's magic number");
+    if ((head.readUInt32LE(PAGEHDRSZ + 4) & 0xffff) !== DATA_VERSION)
+      throw new Damage(`the format version is ${head.readUInt32LE(PAGEHDRSZ + 4) & 0xffff}, not 2`);
+    const psize = head.readUInt32LE(PAGEHDRSZ + 24);
+    if (psize < 512 || psize > 65536 || (psize & (psize - 1)) !== 0)
+      throw new Damage(`the page size in page 0 is ${psize}`);
+    const first = this.meta(head, psize);
+    const second =
+      this.fileSize >= psize + PAGEHDRSZ + 144
+        ? this.meta(this.read(psize, PAGEHDRSZ + 144, "the second meta page"), psize)
+        : undefined;
+    const newest = second && second.txnid > first.txnid ? second : first;
+    if (newest.lastPg < BigInt(NUM_METAS - 1))
+      throw new Damage(`the meta page names last page ${newest.lastPg}`);
+    return newest;
+  }
+
+  private meta(page: Buffer, psize: number): Meta {
+    const m = PAGEHDRSZ;
+    return {
+      psize,
+      free: this.db(page, m + 24),
+      main: this.db(page, m + 72),
+      lastPg: page.readBigUInt64LE(m + 120),
+      txnid: page.readBigUInt64LE(m + 128),
+    };
+  }
+
+  private db(buf: Buffer, at: number, name?: Buffer): Db {
+    if (buf.length < at + DB_SIZE)
+      throw new Damage(
+        `the record of table ${JSON.stringify(name?.toString("latin1"))} is ${buf.length - at} bytes, not ${DB_SIZE}`,
+      );
+    return {
+      flags: buf.readUInt16LE(at + 4),
+      depth: buf.readUInt16LE(at + 6),
+      branchPages: buf.readBigUInt64LE(at + 8),
+      leafPages: buf.readBigUInt64LE(at + 16),
+      overflowPages: buf.readBigUInt64LE(at + 24),
+      entries: buf.readBigUInt64LE(at + 32),
+      root: buf.readBigUInt64LE(at + 40),
+    };
+  }
+
+  /**
+   * Walks one B+ tree from its root, checking every page and node, and its counts against its
+   * record; `onLeaf` sees each leaf node's key and data (overflow data read in full).
+   */
+  private walkTree(
+    what: string,
+    db: Db,
+    onLeaf?: (key: Buffer, data: Buffer, flags: number) => void,
+  ): void {
+    if (db.root === P_INVALID) {
+      if (db.depth !== 0 || db.entries !== 0n)
+        this.problem(
+          `${what} is empty but its record says depth ${db.depth}, ${db.entries} entries`,
+        );
+      return;
+    }
+    if (db.flags & MDB_DUPSORT) {
+      this.problem(`${what} has sorted duplicates, which no table of the cache uses`);
+      return;
+    }
+    if (db.depth < 1 || db.depth > MAX_DEPTH) {
+      this.problem(`${what} has depth ${db.depth}`);
+      return;
+    }
+    const counts = { branch: 0n, leaf: 0n, overflow: 0n, entries: 0n };
+    const stack: { pgno: bigint; level: number; from: string }[] = [
+      { pgno: db.root, level: 0, from: "its root" },
+    ];
+    while (stack.length) {
+      const { pgno, level, from } = stack.pop()!;
+      try {
+        const page = this.page(pgno, `${what} (${from})`);
+        const leaf = level === db.depth - 1;
+        const flags = page.readUInt16LE(18);
+        const want = leaf ? P_LEAF : P_BRANCH;
+        if ((flags & (P_BRANCH | P_LEAF | P_OVERFLOW | P_META | 0x20 | 0x40)) !== want)
+          throw new Damage(
+            `${what}: page ${pgno} at level ${level + 1} of ${db.depth} has flags 0x${flags.toString(16)}, not a ${leaf ? "leaf" : "branch"} page`,
+          );
+        this.spans.push([pgno, 1n, what]);
+        if (leaf) counts.leaf++;
+        else counts.branch++;
+        const nodes = this.nodes(page, pgno, what);
+        if (!leaf) {
+          for (const n of nodes)
+            stack.push({
+              pgno: BigInt(n.lo | (n.hi << 16)) | (BigInt(n.flags) << 32n),
+              level: level + 1,
+              from: `a branch of page ${pgno}`,
+            });
+          continue;
+        }
+        this.checkOrder(page, nodes, db, pgno, what);
+        for (const n of nodes) {
+          counts.entries++;
+          const key = page.subarray(n.at + NODESIZE, n.at + NODESIZE + n.ksize);
+          const data = this.leafData(page, pgno, n, what, counts);
+          if (data && onLeaf) onLeaf(key, data, n.flags);
+        }
+      } catch (e) {
+        if (!(e instanceof Damage)) throw e;
+        this.problem(e.message);
+        return; // the counts of a tree that could not be walked mean nothing
+      }
+    }
+    const says = (n: bigint, found: bigint, of: string) => {
+      if (n !== found) this.problem(`${what}: its record says ${n} ${of}, its tree holds ${found}`);
+    };
+    says(db.entries, counts.entries, "entries");
+    says(db.branchPages, counts.branch, "branch pages");
+    says(db.leafPages, counts.leaf, "leaf pages");
+    says(db.overflowPages, counts.overflow, "overflow pages");
+  }
+
+  /** A page of a tree, read after checking that it is one: inside the snapshot and the file. */
+  private page(pgno: bigint, what: string): Buffer {
+    this.checkSpan(pgno, 1n, what);
+    const page = this.read(Number(pgno) * this.psize, this.psize, `page ${pgno}`);
+    this.pagesRead++;
+    const own = page.readBigUInt64LE(0);
+    if (own !== pgno) throw new Damage(`${what}: page ${pgno} says it is page ${own}`);
+    return page;
+  }
+
+  /** Pages [pgno, pgno + count) are data pages of this snapshot, all inside the file. */
+  private checkSpan(pgno: bigint, count: bigint, what: string): void {
+    if (pgno < BigInt(NUM_METAS)) throw new Damage(`${what} points to page ${pgno}, a meta page`);
+    if (pgno + count - 1n > this.lastPg)
+      throw new Damage(
+        `${what} points to page ${pgno + count - 1n}, past the last page of the snapshot (${this.lastPg})`,
+      );
+    if ((pgno + count) * BigInt(this.psize) > BigInt(this.fileSize))
+      throw new Damage(
+        `${what} points to page ${pgno + count - 1n}, past the end of the file (${this.fileSize} bytes, ${this.fileSize / this.psize} pages)`,
+      );
+  }
+
+  /** The nodes of a branch or leaf page, each inside the page (positions, headers, keys). */
+  private nodes(page: Buffer, pgno: bigint, what: string) {
+    const lower = page.readUInt16LE(20);
+    const upper = page.readUInt16LE(22);
+    const room = this.psize - PAGEHDRSZ;
+    if (lower % 2 !== 0 || lower > upper || upper > room)
+      throw new Damage(`${what}: page ${pgno} has free space bounds ${lower}..${upper}`);
+    const count = lower / 2;
+    if (count === 0) throw new Damage(`${what}: page ${pgno} holds no entries`);
+    const nodes: { at: number; lo: number; hi: number; flags: number; ksize: number }[] = [];
+    for (let i = 0; i < count; i++) {
+      const at = page.readUInt16LE(PAGEHDRSZ + 2 * i) + PAGEHDRSZ;
+      if (at < PAGEHDRSZ + upper || at + NODESIZE > this.psize)
+        throw new Damage(`${what}: entry ${i} of page ${pgno} is at ${at}, outside its nodes`);
+      const ksize = page.readUInt16LE(at + 6);
+      if (at + NODESIZE + ksize > this.psize)
+        throw new Damage(`${what}: the key of entry ${i} of page ${pgno} runs past the page`);
+      nodes.push({
+        at,
+        lo: page.readUInt16LE(at),
+        hi: page.readUInt16LE(at + 2),
+        flags: page.readUInt16LE(at + 4),
+        ksize,
+      });
+    }
+    return nodes;
+  }
+
+  /** Keys of a leaf in ascending order (LMDB's binary search misses anything out of order). */
+  private checkOrder(
+    page: Buffer,
+    nodes: { at: number; ksize: number }[],
+    db: Db,
+    pgno: bigint,
+    what: string,
+  ): void {
+    if (db.flags & MDB_REVERSEKEY) return;
+    const key = (n: { at: number; ksize: number }) =>
+      page.subarray(n.at + NODESIZE, n.at + NODESIZE + n.ksize);
+    for (let i = 1; i < nodes.length; i++) {
+      const a = key(nodes[i - 1]!);
+      const b = key(nodes[i]!);
+      const ordered =
+        db.flags & MDB_INTEGERKEY && a.length === 8 && b.length === 8
+          ? a.readBigUInt64LE(0) < b.readBigUInt64LE(0)
+          : Buffer.compare(a, b) < 0;
+      if (!ordered) throw new Damage(`${what}: the keys of page ${pgno} are out of order at ${i}`);
+    }
+  }
+
+  /** A leaf node's data: inline, a named table's record, or read from its overflow pages. */
+  private leafData(
+    page: Buffer,
+    pgno: bigint,
+    n: { at: number; lo: number; hi: number; flags: number; ksize: number },
+    what: string,
+    counts: { overflow: bigint },
+  ): Buffer | undefined {
+    if (n.flags & ~(F_BIGDATA | F_SUBDATA))
+      throw new Damage(`${what}: an entry of page ${pgno} has flags 0x${n.flags.toString(16)}`);
+    const size = n.lo | (n.hi << 16);
+    const start = n.at + NODESIZE + n.ksize;
+    if (!(n.flags & F_BIGDATA)) {
+      if (start + size > this.psize)
+        throw new Damage(`${what}: an entry of page ${pgno} holds ${size} bytes, past the page`);
+      return page.subarray(start, start + size);
+    }
+    if (start + 8 > this.psize)
+      throw new Damage(`${what}: an entry of page ${pgno} has no room for its overflow page`);
+    const first = page.readBigUInt64LE(start);
+    const needed = BigInt(Math.floor((PAGEHDRSZ - 1 + size) / this.psize) + 1);
+    const where = `${what} (a value of page ${pgno})`;
+    this.checkSpan(first, needed, where);
+    const head = this.read(Number(first) * this.psize, PAGEHDRSZ, `page ${first}`);
+    this.pagesRead++;
+    const own = head.readBigUInt64LE(0);
+    if (own !== first) throw new Damage(`${where}: overflow page ${first} says it is page ${own}`);
+    if (!(head.readUInt16LE(18) & P_OVERFLOW))
+      throw new Damage(`${where}: page ${first} is not an overflow page`);
+    const pages = BigInt(head.readUInt32LE(20));
+    if (pages < needed)
+      throw new Damage(
+        `${where}: overflow page ${first} says it starts ${pages} pages, a value of ${size} bytes needs ${needed}`,
+      );
+    this.checkSpan(first, pages, where);
+    this.spans.push([first, pages, what]);
+    counts.overflow += pages;
+    // Only the free-page table's values are read here (the cache's own values are read by LMDB).
+    return what === "the free-page table"
+      ? this.read(Number(first) * this.psize + PAGEHDRSZ, size, `page ${first}`)
+      : undefined;
+  }
+
+  /** A free-page record: its txnid inside the history, its list inside its value and the snapshot. */
+  private freeRecord(key: Buffer, data: Buffer): void {
+    const what = "the free-page table";
+    if (key.length !== 8) throw new Damage(`${what} has a key of ${key.length} bytes, not 8`);
+    const txn = key.readBigUInt64LE(0);
+    if (txn === 0n || txn > this.txnid)
+      throw new Damage(`${what} has a record of transaction ${txn} (the last is ${this.txnid})`);
+    if (data.length < 8) throw new Damage(`${what}: the record of ${txn} has no count`);
+    const n = data.readBigUInt64LE(0);
+    if ((n + 1n) * 8n > BigInt(data.length))
+      throw new Damage(
+        `${what}: the record of transaction ${txn} counts ${n} pages in ${data.length} bytes`,
+      );
+    const where = `${what} (the record of transaction ${txn})`;
+    for (let i = 1; i <= Number(n); i++) {
+      const v = data.readBigInt64LE(8 * i);
+      if (v === 0n) continue;
+      let count = 1n;
+      let first = v;
+      if (v < 0n) {
+        if (i === Number(n)) throw new Damage(`${where} ends inside a run of pages`);
+        count = -v;
+        first = data.readBigInt64LE(8 * ++i);
+      }
+      if (first < BigInt(NUM_METAS) || first + count - 1n > this.lastPg)
+        throw new Damage(
+          `${where} lists page ${first < BigInt(NUM_METAS) ? first : first + count - 1n}, outside the snapshot's pages 2..${this.lastPg}`,
+        );
+      this.spans.push([first, count, "the free-page table"]);
+    }
+  }
+
+  /** A page in two trees, or in a tree and the free list, will be overwritten while still in use. */
+  private pagesUsedTwice(): void {
+    const spans = [...this.spans].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (let i = 1; i < spans.length; i++) {
+      const [prevFirst, prevCount, prevOwner] = spans[i - 1]!;
+      const [first, , owner] = spans[i]!;
+      if (first < prevFirst + prevCount)
+        this.problem(`page ${first} is used twice: by ${prevOwner} and by ${owner}`);
+    }
+  }
+
+  /** `length` bytes at `offset`, all of them there (a short read is damage: the file ends early). */
+  private read(offset: number, length: number, what: string): Buffer {
+    if (offset + length > this.fileSize)
+      throw new Damage(`${what} lies past the end of the file (${this.fileSize} bytes)`);
+    const buf = Buffer.alloc(length);
+    let got = 0;
+    while (got < length) {
+      const n = readSync(this.fd, buf, got, length - got, offset + got);
+      if (n === 0) throw new Damage(`${what} lies past the end of the file`);
+      got += n;
+    }
+    return buf;
+  }
+}
