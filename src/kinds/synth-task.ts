@@ -18,21 +18,16 @@ type Params = {
   train: number;
   val: number;
   test: number;
-  symbols?: number | undefined;
-  alphabet?: number | undefined;
+  symbols: number;
+  alphabet: number;
 };
 
 /**
- * The copy task's sizes when not given. They are optional rather than defaulted so that the adding
- * task can refuse them: a default would make `symbols: 3` on the adding task indistinguishable from
- * leaving it out, and an accepted parameter that changes nothing is a silent lie.
+ * The copy task's sizes as declared defaults. Kept as defaults (not optional) because resolved
+ * parameters enter keys and seeds: the adding task's key has always held them. So the adding task
+ * refuses them when they differ from the default, as train refuses minDelta without patience.
  */
 const COPY_DEFAULTS = { symbols: 5, alphabet: 8 } as const;
-
-const copySizes = (params: Params) => ({
-  symbols: params.symbols ?? COPY_DEFAULTS.symbols,
-  alphabet: params.alphabet ?? COPY_DEFAULTS.alphabet,
-});
 
 export const synthTask = defineKind({
   name: "synth.task",
@@ -51,17 +46,11 @@ export const synthTask = defineKind({
     val: p.int("Validation sequences.", { min: 1 }).default(200),
     test: p.int("Test sequences.", { min: 1 }).default(1000),
     symbols: p
-      .int(
-        `copy only: letters to remember, at the start of each sequence (${COPY_DEFAULTS.symbols} when not given).`,
-        { min: 1 },
-      )
-      .optional(),
+      .int("copy only: letters to remember, at the start of each sequence.", { min: 1 })
+      .default(COPY_DEFAULTS.symbols),
     alphabet: p
-      .int(
-        `copy only: letters the symbols are drawn from (${COPY_DEFAULTS.alphabet} when not given).`,
-        { min: 2, max: SYMBOLS.length },
-      )
-      .optional(),
+      .int("copy only: letters the symbols are drawn from.", { min: 2, max: SYMBOLS.length })
+      .default(COPY_DEFAULTS.alphabet),
   },
   inputs: {},
   outputs: PARTS,
@@ -77,7 +66,6 @@ export const synthTask = defineKind({
   }),
   check: (params) => problems(params),
   run(ctx, _inputs, params) {
-    const { symbols, alphabet } = copySizes(params);
     const out: Record<string, SequenceSet> = {};
     for (const part of PARTS) {
       // One stream per part: resizing one part leaves the others' sequences as they were.
@@ -85,12 +73,12 @@ export const synthTask = defineKind({
       out[part] =
         params.task === "adding"
           ? adding(params.length, params[part], random)
-          : copy(params.length, params[part], symbols, alphabet, random);
+          : copy(params.length, params[part], params.symbols, params.alphabet, random);
     }
     ctx.log(
       params.task === "adding"
         ? `${params.train} sequences of ${params.length} steps to train on; always predicting 1 scores MSE 1/6 (RMSE 0.408), MAE 1/3`
-        : `${params.train} sequences of ${params.length} steps to train on; ${symbols} letters to recall across ${params.length - symbols} steps; chance token accuracy ${(1 / alphabet).toFixed(3)}`,
+        : `${params.train} sequences of ${params.length} steps to train on; ${params.symbols} letters to recall across ${params.length - params.symbols} steps; chance token accuracy ${(1 / params.alphabet).toFixed(3)}`,
     );
     return out;
   },
@@ -100,18 +88,17 @@ function problems(params: Params): ParamProblem[] {
   const out: ParamProblem[] = [];
   if (params.task === "adding")
     for (const param of ["symbols", "alphabet"] as const)
-      if (params[param] !== undefined)
+      if (params[param] !== COPY_DEFAULTS[param])
         out.push({
           param,
           message: `\`${param}\` sizes the copy task; the adding task has no letters`,
           hint: `remove \`${param}\`, or use task: "copy"`,
         });
-  const { symbols } = copySizes(params);
-  if (params.task === "copy" && params.length < 2 * symbols + 1)
+  if (params.task === "copy" && params.length < 2 * params.symbols + 1)
     out.push({
       param: "length",
-      message: `the copy task needs at least 2 x symbols + 1 = ${2 * symbols + 1} steps (the letters, the go mark, the letters again), not ${params.length}`,
-      hint: `length: ${2 * symbols + 1}, or fewer symbols`,
+      message: `the copy task needs at least 2 x symbols + 1 = ${2 * params.symbols + 1} steps (the letters, the go mark, the letters again), not ${params.length}`,
+      hint: `length: ${2 * params.symbols + 1}, or fewer symbols`,
     });
   const features = params.task === "adding" ? 2 : 1;
   for (const part of PARTS) {

@@ -37,7 +37,7 @@ describe("results you can trust: the CLI", () => {
     assert.equal(run.code, 0, run.stderr);
     assert.equal(
       run.stdout.match(
-        /^ {2}report\[units=\d,lr=0\.0\d\]: (beats|does NOT beat) its strongest baseline, (majority|stratified) \(accuracy [\d.]+\): accuracy [\d.]+, ([\d.]+ (above|below)|level with it)$/gm,
+        /^ {2}report@units=\d\+lr=0\.0\d: (beats|does NOT beat) its strongest baseline, (majority|stratified) \(accuracy [\d.]+\): accuracy [\d.]+, ([\d.]+ (above|below)|level with it)$/gm,
       )?.length,
       4,
       run.stdout,
@@ -76,7 +76,7 @@ describe("results you can trust: the CLI", () => {
     assert.match(text, /^stage +units +lr +val_loss +accuracy .* baseline +skill\n/);
     assert.match(
       text,
-      /\nchosen by val_loss \(validation data, lowest: [\d.]+\): report\[units=\d,lr=0\.0\d\]; its test metrics: accuracy [\d.]+/,
+      /\nchosen by val_loss \(validation data, lowest: [\d.]+\): report@units=\d\+lr=0\.0\d; its test metrics: accuracy [\d.]+/,
     );
     assert.equal(
       (await cli(["compare", "s.rnnp", "--select", "accuracy"])).code,

@@ -85,9 +85,10 @@ describe("synth.task", () => {
       train: 2000,
       val: 200,
       test: 1000,
+      symbols: 5,
+      alphabet: 8,
       ...extra,
     });
-    // symbols and alphabet are not given: the copy task's defaults (5 and 8) apply.
     const short = kind.check!(defaults({ task: "copy", length: 10 }), undefined as never);
     assert.deepEqual(
       short.map((p) => [p.param, p.message, p.hint]),
