@@ -5,34 +5,18 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import { digestOf } from "../../src/core/digest.js";
 import { checkLayout } from "../../src/cache/layout.js";
-import { keyOfManifest, type StageRecord } from "../../src/cache/record.js";
+import type { StageRecord } from "../../src/cache/record.js";
 import { repairCache, verifyCache } from "../../src/cache/salvage.js";
 import { scan } from "../../src/cache/scan.js";
 import { CacheStore } from "../../src/cache/store.js";
 import { tempDir } from "../helpers.js";
+import { fakeRecord } from "./records.js";
 
 // `cache verify` reads through LMDB read-only, which never reads the free-page table every commit
 // reads, nor checks what it does not visit; layout.ts walks LMDB's pages itself. The damage here is
 // made at known places of LMDB's format (see layout.ts for the layout these offsets come from).
 
-function record(name: string, blob: Uint8Array): StageRecord<unknown> {
-  const manifest = { kind: "test", stage: name };
-  return {
-    key: keyOfManifest(manifest),
-    kind: "test",
-    outputs: { o: { digest: digestOf(blob), size: blob.length, type: "table", summary: "" } },
-    manifest,
-    inputsFrom: {},
-    provenance: {
-      pipeline: "p",
-      file: "p.rnnp",
-      stage: name,
-      createdAt: "2026-11-30T00:00:00.000Z",
-      durationMs: 1,
-      rnnpVersion: "test",
-    },
-  };
-}
+const record = (name: string, blob: Uint8Array) => fakeRecord(name, { o: blob });
 
 function commit(store: CacheStore, name: string, size: number): StageRecord<unknown> {
   const blob = Buffer.alloc(size, `${name} `);

@@ -4,29 +4,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { open } from "lmdb";
-import { keyOfManifest, type StageRecord } from "../../src/cache/record.js";
 import { CacheStore } from "../../src/cache/store.js";
 import { digestOf } from "../../src/core/digest.js";
 import { tempDir } from "../helpers.js";
+import { fakeRecord } from "./records.js";
 
-function record(name: string, blob: Uint8Array): StageRecord<unknown> {
-  const manifest = { kind: "test", stage: name };
-  return {
-    key: keyOfManifest(manifest),
-    kind: "test",
-    outputs: { o: { digest: digestOf(blob), size: blob.length, type: "table", summary: "" } },
-    manifest,
-    inputsFrom: {},
-    provenance: {
-      pipeline: "p",
-      file: "p.rnnp",
-      stage: name,
-      createdAt: "2026-11-30T00:00:00.000Z",
-      durationMs: 1,
-      rnnpVersion: "test",
-    },
-  };
-}
+const record = (name: string, blob: Uint8Array) => fakeRecord(name, { o: blob });
 
 // LMDB sets lock.mdb's transaction counter from the meta page it read when it started opening, so
 // an open during another process's commit moved the counter back and a later commit overwrote a

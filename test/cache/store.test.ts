@@ -5,39 +5,20 @@ import { describe, it } from "node:test";
 import { open } from "lmdb";
 import { digestOf } from "../../src/core/digest.js";
 import { gc } from "../../src/cache/maintenance.js";
-import { BadRecordError, keyOfManifest, type StageRecord } from "../../src/cache/record.js";
+import { BadRecordError, keyOfManifest } from "../../src/cache/record.js";
 import { beyond, repairCache, verifyCache } from "../../src/cache/salvage.js";
 import { CacheStore } from "../../src/cache/store.js";
 import { tempDir } from "../helpers.js";
+import { fakeRecord } from "./records.js";
 
-/** A record of a fake stage `name`, keyed (as every stored record must be) by the digest of its manifest. */
-function record(
+/** A record of a fake stage `name` with outputs o0, o1, ... */
+const record = (
   name: string,
   blobs: Uint8Array[],
   createdAt = new Date().toISOString(),
   manifest: Record<string, unknown> = { kind: "test", stage: name },
-): StageRecord<unknown> {
-  return {
-    key: keyOfManifest(manifest),
-    kind: "test",
-    outputs: Object.fromEntries(
-      blobs.map((b, i) => [
-        `o${i}`,
-        { digest: digestOf(b), size: b.length, type: "table", summary: "" },
-      ]),
-    ),
-    manifest,
-    inputsFrom: {},
-    provenance: {
-      pipeline: "p",
-      file: "p.rnnp",
-      stage: name,
-      createdAt,
-      durationMs: 1,
-      rnnpVersion: "test",
-    },
-  };
-}
+) =>
+  fakeRecord(name, Object.fromEntries(blobs.map((b, i) => [`o${i}`, b])), { createdAt, manifest });
 
 const blobsOf = (bs: Uint8Array[]) => new Map(bs.map((b) => [digestOf(b), b]));
 const keyOf = (name: string) => record(name, []).key;
