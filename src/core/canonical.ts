@@ -7,39 +7,65 @@
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export function canonicalJson(value: unknown): string {
-  return write(value, []);
+  const parts: string[] = [];
+  writeCanonicalJson(value, (s) => parts.push(s));
+  return parts.join("");
 }
+
+/**
+ * The canonical JSON of `value` as a run of pieces, in order, for writers that must not hold the
+ * whole text at once (an artifact header holding a million strings): a long list of scalars comes
+ * in pieces of a few thousand items.
+ */
+export function writeCanonicalJson(value: unknown, emit: (piece: string) => void): void {
+  write(value, [], emit);
+}
+
+/** Items of a list of scalars spelled per piece: bounded temporary text, few native calls. */
+const SCALARS_PER_PIECE = 4096;
 
 /**
  * `at` is the path from the root, kept as a stack of keys and indices: the "$.a.b[2]" of a
  * message is spelled only when a value is refused, never for every value written (keys hash large
  * records on every run).
  */
-function write(value: unknown, at: (string | number)[]): string {
-  if (value === null) return "null";
+function write(value: unknown, at: (string | number)[], emit: (piece: string) => void): void {
+  if (value === null) {
+    emit("null");
+    return;
+  }
   switch (typeof value) {
     case "boolean":
-      return value ? "true" : "false";
+      emit(value ? "true" : "false");
+      return;
     case "number":
       if (!Number.isFinite(value))
         throw new TypeError(
           `canonical JSON: ${pathOf(at)} is ${value}, which JSON cannot represent`,
         );
-      return Object.is(value, -0) ? "0" : JSON.stringify(value);
+      emit(Object.is(value, -0) ? "0" : JSON.stringify(value));
+      return;
     case "string":
-      return JSON.stringify(value);
+      emit(JSON.stringify(value));
+      return;
     case "object": {
       if (Array.isArray(value)) {
         // A list of plain scalars (a table's column of strings: a million of them) is what
-        // JSON.stringify writes, byte for byte, in one native pass and without a string per item.
-        if (allScalars(value)) return JSON.stringify(value);
-        const items: string[] = [];
+        // JSON.stringify writes, byte for byte, in one native pass per piece and without a string
+        // per item.
+        if (allScalars(value)) {
+          writeScalars(value, emit);
+          return;
+        }
+        emit("[");
         for (let i = 0; i < value.length; i++) {
+          if (i > 0) emit(",");
           at.push(i);
-          items.push(write(value[i], at));
+          write(value[i], at, emit);
           at.pop();
         }
-        return `[${items.join(",")}]`;
+        emit("]");
+        return;
       }
       const proto = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null) {
@@ -48,18 +74,35 @@ function write(value: unknown, at: (string | number)[]): string {
         );
       }
       const record = value as Record<string, unknown>;
-      const entries: string[] = [];
+      emit("{");
+      let first = true;
       for (const k of Object.keys(record).sort()) {
         if (record[k] === undefined) continue;
+        emit(`${first ? "" : ","}${JSON.stringify(k)}:`);
+        first = false;
         at.push(k);
-        entries.push(`${JSON.stringify(k)}:${write(record[k], at)}`);
+        write(record[k], at, emit);
         at.pop();
       }
-      return `{${entries.join(",")}}`;
+      emit("}");
+      return;
     }
     default:
       throw new TypeError(`canonical JSON: ${pathOf(at)} is ${typeof value}`);
   }
+}
+
+function writeScalars(xs: readonly unknown[], emit: (piece: string) => void): void {
+  if (xs.length <= SCALARS_PER_PIECE) {
+    emit(JSON.stringify(xs));
+    return;
+  }
+  emit("[");
+  for (let i = 0; i < xs.length; i += SCALARS_PER_PIECE) {
+    const piece = JSON.stringify(xs.slice(i, i + SCALARS_PER_PIECE));
+    emit(i === 0 ? piece.slice(1, -1) : `,${piece.slice(1, -1)}`);
+  }
+  emit("]");
 }
 
 /** Strings, finite numbers, booleans and nulls only (no holes): their JSON has one spelling. */

@@ -1,5 +1,5 @@
 import { UserError } from "./diagnostic.js";
-import { canonicalJson } from "./canonical.js";
+import { writeCanonicalJson } from "./canonical.js";
 
 /**
  * The canonical byte form of every artifact: same value -> same bytes -> same digest.
@@ -53,18 +53,25 @@ const pad8 = (n: number) => (8 - (n % 8)) % 8;
 export function encode(value: Value): Buffer {
   const sections: Uint8Array[] = [];
   const tree = lift(value, sections);
-  // The header (which holds a table's strings: tens of MB for a large one) is written straight into
-  // the artifact's buffer, not first into a buffer of its own.
-  const header = canonicalJson(tree);
-  const headerLength = Buffer.byteLength(header, "utf8");
+  // The header (which holds a table's strings: tens of MB for a large one) is spelled twice, piece
+  // by piece: once to measure it, once straight into the artifact's buffer. Never whole: a whole
+  // header is a string as large as the artifact, and the pieces joined would be another.
+  let headerLength = 0;
+  writeCanonicalJson(tree, (piece) => {
+    headerLength += Buffer.byteLength(piece, "utf8");
+  });
   const headerEnd = 12 + headerLength + pad8(12 + headerLength);
   let total = headerEnd;
   for (const s of sections) total += s.byteLength + pad8(s.byteLength);
   const out = Buffer.alloc(total);
   MAGIC.copy(out, 0);
   out.writeUInt32LE(headerLength, 8);
-  out.write(header, 12, "utf8");
-  let at = headerEnd;
+  let at = 12;
+  writeCanonicalJson(tree, (piece) => {
+    at += out.write(piece, at, "utf8");
+  });
+  if (at !== 12 + headerLength) throw new Error("artifact header changed while it was written");
+  at = headerEnd;
   for (const s of sections) {
     out.set(s, at);
     at += s.byteLength + pad8(s.byteLength);
@@ -80,7 +87,8 @@ function lift(v: Value, sections: Uint8Array[]): unknown {
     sections.push(new Uint8Array(canon.buffer, canon.byteOffset, canon.byteLength));
     return { [SECTION]: sections.length - 1, dtype, length: v.length };
   }
-  if (Array.isArray(v)) return v.map((x) => lift(x, sections));
+  // A list of scalars (a table's column) is its own header: not copied.
+  if (Array.isArray(v)) return hasObjects(v) ? v.map((x) => lift(x, sections)) : v;
   if (v !== null && typeof v === "object") {
     if (SECTION in v)
       throw new TypeError(`artifact objects may not use the reserved key ${SECTION}`);
@@ -88,6 +96,11 @@ function lift(v: Value, sections: Uint8Array[]): unknown {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, lift(x, sections)]));
   }
   return v;
+}
+
+function hasObjects(xs: readonly Value[]): boolean {
+  for (let i = 0; i < xs.length; i++) if (xs[i] !== null && typeof xs[i] === "object") return true;
+  return false;
 }
 
 function canonicalNaNs<T extends Float32Array | Float64Array>(a: T): T {
@@ -113,6 +126,7 @@ export function decode(bytes: Uint8Array): Value {
     throw new CodecError("not an rnnp artifact (bad magic)");
   const headerLength = buf.readUInt32LE(8);
   if (12 + headerLength > buf.length) throw new CodecError("truncated artifact header");
+  // The header's text (as large as a table's strings) is dropped as soon as it is parsed.
   const tree = JSON.parse(buf.toString("utf8", 12, 12 + headerLength)) as unknown;
 
   // Sections follow the header in index order; their starts follow from the lengths the header gives.
@@ -152,7 +166,14 @@ export function decode(bytes: Uint8Array): Value {
     throw new CodecError(`artifact length ${buf.length} does not match its header (${at})`);
 
   const resolve = (t: unknown): Value => {
-    if (Array.isArray(t)) return t.map(resolve);
+    if (Array.isArray(t)) {
+      // In place: the parsed list is ours, and a table's column is a million items.
+      for (let i = 0; i < t.length; i++) {
+        const x = t[i] as unknown;
+        if (x !== null && typeof x === "object") t[i] = resolve(x);
+      }
+      return t as Value[];
+    }
     if (t !== null && typeof t === "object") {
       const ref = t as Record<string, unknown>;
       if (SECTION in ref) return view(buf, ref, starts[ref[SECTION] as number]!);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { canonicalJson } from "../../src/core/canonical.js";
+import { canonicalJson, writeCanonicalJson } from "../../src/core/canonical.js";
 import { decode, encode, type Value } from "../../src/core/codec.js";
 import { digestOf } from "../../src/core/digest.js";
 
@@ -40,6 +40,28 @@ describe("canonical JSON", () => {
         assert.equal(canonicalJson({ column: xs }), `{"column":${itemByItem(xs)}}`);
       }),
       { numRuns: 500 },
+    );
+  });
+  it("spells long lists in pieces that join to what item-by-item writing does", () => {
+    const itemByItem = (xs: unknown[]): string =>
+      `[${xs.map((x) => (Object.is(x, -0) ? "0" : JSON.stringify(x))).join(",")}]`;
+    const scalar = fc.oneof(
+      fc.string({ unit: "grapheme", maxLength: 3 }),
+      fc.integer(),
+      fc.constantFrom("", "é", "\u2028", '"', null, true, -0),
+    );
+    // Lengths about the piece size (4,096 items), where a piece's brackets and commas are joined.
+    const length = fc.constantFrom(4095, 4096, 4097, 8192, 8193, 12_289);
+    fc.assert(
+      fc.property(length, fc.array(scalar, { minLength: 1, maxLength: 64 }), (n, pool) => {
+        const xs = Array.from({ length: n }, (_, i) => pool[(i * 7919) % pool.length]);
+        const pieces: string[] = [];
+        writeCanonicalJson({ column: xs }, (p) => pieces.push(p));
+        assert.ok(pieces.length > 2, "written in pieces");
+        assert.equal(pieces.join(""), `{"column":${itemByItem(xs)}}`);
+        assert.equal(canonicalJson(xs), itemByItem(xs));
+      }),
+      { numRuns: 30 },
     );
   });
   it("names where a refused value sits, in lists too", () => {
@@ -156,6 +178,29 @@ describe("artifact codec", () => {
     );
   });
 
+  it("writes the header as the canonical JSON of the value, multi-byte text and long lists too", () => {
+    const header = (b: Buffer) => b.toString("utf8", 12, 12 + b.readUInt32LE(8));
+    fc.assert(
+      fc.property(fc.jsonValue(), (j) =>
+        assert.equal(header(encode(j as Value)), canonicalJson(j)),
+      ),
+    );
+    // A table-like value: a column of 10,000 strings with empty, non-ASCII and huge cells, beside
+    // a section (so the sections start where the measured header says).
+    const cells = Array.from({ length: 10_000 }, (_, i) =>
+      i % 997 === 0 ? "x".repeat(100_000) : i % 3 === 0 ? "" : `héllo ✓ 𝄞 ${i}`,
+    );
+    const value: Value = { columns: [{ name: "t", values: cells }], n: new Float64Array([1, 2]) };
+    const bytes = encode(value);
+    assert.equal(
+      header(bytes),
+      canonicalJson({ columns: [{ name: "t", values: cells }], n: {} }).replace(
+        '"n":{}',
+        '"n":{"$section":0,"dtype":"f64","length":2}',
+      ),
+    );
+    assert.deepEqual(decode(bytes), value);
+  });
   it("round-trips arbitrary JSON", () => {
     fc.assert(
       fc.property(fc.jsonValue(), (j) =>
