@@ -519,19 +519,11 @@ function fitStats(w: Cut, o: Options, method: "zscore" | "minmax"): Record<strin
   const F = width(o);
   const out: Record<string, Scaling> = {};
   o.features.forEach((name, f) => {
-    out[name] = fitScaling(
-      w.x.filter((_, i) => i % F === f),
-      method,
-      name,
-    );
+    out[name] = fitScaling(w.x, method, name, { offset: f, stride: F });
   });
   o.targets.forEach((name, k) => {
     if (!out[name])
-      out[name] = fitScaling(
-        w.y.filter((_, i) => i % o.targets.length === k),
-        method,
-        name,
-      );
+      out[name] = fitScaling(w.y, method, name, { offset: k, stride: o.targets.length });
   });
   return out;
 }
@@ -572,8 +564,13 @@ function finish(
   const x = scaleFeatures(w.x, F, o.features, scaling);
   const K = o.targets.length;
   const size = K * o.horizon;
-  const scaleY = (ys: Float32Array) =>
-    ys.map((v, i) => scaleValue(v, scaling?.[o.targets[i % K]!]));
+  // In place, as the features: the cut's arrays are this stage's own (a copy each would be as large
+  // as the artifact).
+  const scaleY = (ys: Float32Array) => {
+    if (scaling)
+      for (let i = 0; i < ys.length; i++) ys[i] = scaleValue(ys[i]!, scaling[o.targets[i % K]!]);
+    return ys;
+  };
   let target: Target;
   let baselines: Baselines;
   if (o.task === "forecast") {
@@ -589,7 +586,8 @@ function finish(
         ? { steps: Array.from({ length: o.horizon }, (_, h) => describeAhead(h + 1)) }
         : {}),
     };
-    const mean = new Float32Array(w.n * size).map((_, i) => means![i % K]!);
+    const mean = new Float32Array(w.n * size);
+    for (let i = 0; i < mean.length; i++) mean[i] = means![i % K]!;
     baselines = {
       forecasts: [
         { name: "naive", doc: "the last observed value, for every step", y: scaleY(w.naive!) },
@@ -633,14 +631,22 @@ function finish(
   };
 }
 
-/** Steps of F features: the numeric ones (the first `columns.length`) scaled, one-hot ones as they are. */
+/**
+ * Steps of F features: the numeric ones (the first `columns.length`) scaled, one-hot ones as they
+ * are. In place (`x` is the caller's own): it is as large as the artifact.
+ */
 function scaleFeatures(
   x: Float32Array,
   F: number,
   columns: readonly string[],
   scaling: Record<string, Scaling> | undefined,
 ): Float32Array {
-  return x.map((v, i) => (i % F < columns.length ? scaleValue(v, scaling?.[columns[i % F]!]) : v));
+  if (!scaling) return x;
+  for (let i = 0; i < x.length; i++) {
+    const f = i % F;
+    if (f < columns.length) x[i] = scaleValue(x[i]!, scaling[columns[f]!]);
+  }
+  return x;
 }
 
 /**
