@@ -118,13 +118,8 @@ export const encode = defineKind({
       return column(t, name).values as string[];
     };
     const [fitName, fitTable] = fitPart(inputs.data, params.fit, "encode");
-    const fitIds = textOf(fitTable).map(toIds);
-    const maxLen =
-      params.maxLen ??
-      percentileLength(
-        fitIds.map((s) => s.length),
-        params.percentile,
-      );
+    const fitIds = idRows(textOf(fitTable), toIds);
+    const maxLen = params.maxLen ?? percentileLength(rowLengths(fitIds), params.percentile);
     if (params.target && !inputs.targetVocab)
       throw new UserError("`target` needs a `targetVocab:` vocabulary fitted on the target column");
     const labelName = params.target ? undefined : (params.label ?? fitTable.roles.label);
@@ -156,7 +151,7 @@ export const encode = defineKind({
       labelName && classes ? countClasses(fitTable, labelName, classes) : undefined;
     const out: Record<string, SequenceSet> = {};
     for (const [name, t] of inputs.data) {
-      const seqs = name === fitName ? fitIds : textOf(t).map(toIds);
+      const seqs = name === fitName ? fitIds : idRows(textOf(t), toIds);
       out[name] = {
         ...encodeIds(seqs, encoding, vocab),
         target: params.target
@@ -191,7 +186,7 @@ export function idsOf(
 
 /** New text encoded exactly as a model's training data was (for `rnnp predict`). */
 export function encodeTexts(texts: string[], e: TextEncoding): SequenceSet {
-  return { ...encodeIds(texts.map(idsOf(e)), e, e), target: { kind: "none" }, text: e };
+  return { ...encodeIds(idRows(texts, idsOf(e)), e, e), target: { kind: "none" }, text: e };
 }
 
 /** The nearest-rank percentile of the lengths (at least 1). */
@@ -201,13 +196,46 @@ export function percentileLength(lengths: number[], percentile: number): number 
   return Math.max(1, sorted[Math.max(0, Math.ceil((percentile / 100) * sorted.length) - 1)]!);
 }
 
+/**
+ * Rows of token ids, packed: row i is ids[starts[i]..starts[i + 1]). A million texts as JS arrays
+ * of numbers take several times the artifact they encode to; packed, 4 bytes an id.
+ */
+export interface IdRows {
+  ids: Int32Array;
+  starts: Int32Array;
+}
+
+/** Each text's ids (`toIds`), packed. */
+export function idRows(texts: readonly string[], toIds: (text: string) => number[]): IdRows {
+  const starts = new Int32Array(texts.length + 1);
+  let ids = new Int32Array(Math.max(16, texts.length * 4));
+  let at = 0;
+  for (let i = 0; i < texts.length; i++) {
+    const row = toIds(texts[i]!);
+    if (at + row.length > ids.length) {
+      const grown = new Int32Array(Math.max(ids.length * 2, at + row.length));
+      grown.set(ids.subarray(0, at));
+      ids = grown;
+    }
+    ids.set(row, at);
+    at += row.length;
+    starts[i + 1] = at;
+  }
+  return { ids: ids.slice(0, at), starts };
+}
+
+function rowLengths(rows: IdRows): number[] {
+  const n = rows.starts.length - 1;
+  return Array.from({ length: n }, (_, i) => rows.starts[i + 1]! - rows.starts[i]!);
+}
+
 /** Pads or truncates id sequences to `maxLen`: ids [N, T], or one-hot features [N, T, V]. */
 export function encodeIds(
-  seqs: number[][],
+  seqs: IdRows,
   e: TextEncoding,
   vocab: Pick<Vocabulary, "tokens">,
 ): Pick<SequenceSet, "type" | "input" | "x" | "shape" | "lengths" | "padding"> {
-  const n = seqs.length;
+  const n = seqs.starts.length - 1;
   const T = e.maxLen;
   const V = vocab.tokens.length;
   ensureArrayFits(
@@ -220,15 +248,22 @@ export function encodeIds(
   );
   const lengths = new Int32Array(n);
   const x = e.oneHot ? new Float32Array(n * T * V) : new Int32Array(n * T);
-  seqs.forEach((s, i) => {
-    const kept = s.length <= T ? s : e.truncate === "pre" ? s.slice(s.length - T) : s.slice(0, T);
-    lengths[i] = kept.length;
-    const offset = e.pad === "pre" ? T - kept.length : 0;
-    kept.forEach((id, j) => {
+  for (let i = 0; i < n; i++) {
+    let from = seqs.starts[i]!;
+    let to = seqs.starts[i + 1]!;
+    // Truncated to T: the last T ids ("pre"), or the first T.
+    if (to - from > T) {
+      if (e.truncate === "pre") from = to - T;
+      else to = from + T;
+    }
+    lengths[i] = to - from;
+    const offset = e.pad === "pre" ? T - (to - from) : 0;
+    for (let j = 0; from + j < to; j++) {
+      const id = seqs.ids[from + j]!;
       if (e.oneHot) x[(i * T + offset + j) * V + id] = 1;
       else x[i * T + offset + j] = id;
-    });
-  });
+    }
+  }
   return {
     type: "sequences",
     input: e.oneHot ? "features" : "tokens",
@@ -244,7 +279,10 @@ function sequenceTarget(t: Table, name: string, vocab: Vocabulary, e: TextEncodi
   const c = column(t, name);
   if (c.dtype !== "string") throw new UserError(`target column "${name}" is numeric, not text`);
   const encoded = encodeIds(
-    c.values.map(idsOf({ ...vocab, bos: false, eos: e.eos && vocab.reserved.eos !== undefined })),
+    idRows(
+      c.values,
+      idsOf({ ...vocab, bos: false, eos: e.eos && vocab.reserved.eos !== undefined }),
+    ),
     { ...e, oneHot: false },
     vocab,
   );

@@ -157,7 +157,12 @@ describe("sizes known only when a stage runs", () => {
       oneHot: true,
     };
     assert.throws(
-      () => encodeIds([[2], [3, 4], [5]], encoding, encoding),
+      () =>
+        encodeIds(
+          { ids: Int32Array.of(2, 3, 4, 5), starts: Int32Array.of(0, 1, 3, 4) },
+          encoding,
+          encoding,
+        ),
       (e: unknown) =>
         e instanceof UserError &&
         e.code === "too-large" &&
