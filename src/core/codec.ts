@@ -1,5 +1,6 @@
 import { UserError } from "./diagnostic.js";
 import { writeCanonicalJson } from "./canonical.js";
+import { parseJsonBytes } from "./json-bytes.js";
 
 /**
  * The canonical byte form of every artifact: same value -> same bytes -> same digest.
@@ -126,8 +127,7 @@ export function decode(bytes: Uint8Array): Value {
     throw new CodecError("not an rnnp artifact (bad magic)");
   const headerLength = buf.readUInt32LE(8);
   if (12 + headerLength > buf.length) throw new CodecError("truncated artifact header");
-  // The header's text (as large as a table's strings) is dropped as soon as it is parsed.
-  const tree = JSON.parse(buf.toString("utf8", 12, 12 + headerLength)) as unknown;
+  const tree = parseHeader(buf, 12, 12 + headerLength);
 
   // Sections follow the header in index order; their starts follow from the lengths the header gives.
   // Also notes each subtree's first section: a writer numbers sections depth first in its key
@@ -165,6 +165,11 @@ export function decode(bytes: Uint8Array): Value {
   if (at !== buf.length)
     throw new CodecError(`artifact length ${buf.length} does not match its header (${at})`);
 
+  // Views into the bytes keep all of them alive. When the header (a table's strings, now parsed
+  // into values of their own) is most of the bytes, the sections are copied out instead, so the
+  // bytes can go once decoded.
+  const copySections =
+    headerLength > WHOLE_HEADER_BYTES && headerLength > buf.length - headerLength;
   const resolve = (t: unknown): Value => {
     if (Array.isArray(t)) {
       // In place: the parsed list is ours, and a table's column is a million items.
@@ -176,7 +181,7 @@ export function decode(bytes: Uint8Array): Value {
     }
     if (t !== null && typeof t === "object") {
       const ref = t as Record<string, unknown>;
-      if (SECTION in ref) return view(buf, ref, starts[ref[SECTION] as number]!);
+      if (SECTION in ref) return view(buf, ref, starts[ref[SECTION] as number]!, copySections);
       const entries = Object.entries(ref);
       // Stable: keys without sections keep the header's order (they move no byte).
       if (firstSection.has(ref)) entries.sort((a, b) => firstOf(a[1]) - firstOf(b[1]) || 0);
@@ -187,12 +192,25 @@ export function decode(bytes: Uint8Array): Value {
   return resolve(tree);
 }
 
-function view(buf: Buffer, ref: Record<string, unknown>, start: number): Numeric {
+/** Above this, a header (a table's strings) is parsed from its bytes run by run, never held whole. */
+const WHOLE_HEADER_BYTES = 1 << 20;
+
+function parseHeader(buf: Buffer, start: number, end: number): unknown {
+  try {
+    return end - start <= WHOLE_HEADER_BYTES
+      ? JSON.parse(buf.toString("utf8", start, end))
+      : parseJsonBytes(buf, start, end);
+  } catch (e) {
+    throw new CodecError(`the artifact's header is not JSON (${(e as Error).message})`);
+  }
+}
+
+function view(buf: Buffer, ref: Record<string, unknown>, start: number, copyOut: boolean): Numeric {
   const ctor = DTYPES[ref.dtype as DType];
   const length = ref.length as number;
   const offset = buf.byteOffset + start;
-  // A view when aligned (no copy: restores run at memory speed), a copy otherwise.
-  if (offset % ctor.BYTES_PER_ELEMENT === 0)
+  // A view when aligned and asked (no copy: restores run at memory speed), a copy otherwise.
+  if (!copyOut && offset % ctor.BYTES_PER_ELEMENT === 0)
     return new ctor(buf.buffer as ArrayBuffer, offset, length) as Numeric;
   const copy = new Uint8Array(length * ctor.BYTES_PER_ELEMENT);
   copy.set(buf.subarray(start, start + copy.byteLength));

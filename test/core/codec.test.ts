@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { canonicalJson, writeCanonicalJson } from "../../src/core/canonical.js";
-import { decode, encode, type Value } from "../../src/core/codec.js";
+import { CodecError, decode, encode, type Value } from "../../src/core/codec.js";
 import { digestOf } from "../../src/core/digest.js";
 
 describe("canonical JSON", () => {
@@ -122,6 +122,19 @@ describe("artifact codec", () => {
     assert.equal(v.a.buffer, aligned.buffer);
   });
 
+  it("parses a large header run by run, and copies sections out so the bytes can go", () => {
+    const cells = Array.from({ length: 100_000 }, (_, i) => (i % 5 ? `cell ${i} ✓` : ""));
+    const value: Value = { t: { values: cells }, x: new Float64Array([1, 2, 3]) };
+    const bytes = encode(value);
+    assert.ok(bytes.readUInt32LE(8) > 2 ** 20, "a header above the whole-header limit");
+    const back = decode(bytes) as { t: { values: string[] }; x: Float64Array };
+    assert.deepEqual(back, value);
+    assert.notEqual(back.x.buffer, bytes.buffer);
+    assert.throws(
+      () => decode(Buffer.concat([bytes.subarray(0, 17), Buffer.from("!"), bytes.subarray(18)])),
+      (e: unknown) => e instanceof CodecError && /header is not JSON/.test((e as Error).message),
+    );
+  });
   it("decodes from unaligned memory by copying", () => {
     const bytes = encode({ a: new Float64Array([1, 2, 3]) });
     const unaligned = new Uint8Array(bytes.length + 1).subarray(1);
