@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
 import { closest } from "fastest-levenshtein";
@@ -97,6 +98,20 @@ export function dataError(
 }
 
 export function readText(abs: string, encoding: Encoding = "utf8"): string {
+  return decode(readBytes(abs), abs, encoding);
+}
+
+/**
+ * A file's bytes, checked to decode in `encoding` (the same error as readText's where they do not),
+ * for readers that parse bytes: the file's text as a string would be another copy of it.
+ */
+export function readCheckedBytes(abs: string, encoding: Encoding): Buffer {
+  const bytes = readBytes(abs);
+  if (encoding === "utf8" && !isUtf8(bytes)) decode(bytes, abs, encoding);
+  return bytes;
+}
+
+function readBytes(abs: string): Buffer {
   let bytes: Buffer;
   try {
     bytes = readFileSync(abs);
@@ -117,7 +132,7 @@ export function readText(abs: string, encoding: Encoding = "utf8"): string {
           : undefined,
     );
   }
-  return decode(bytes, abs, encoding);
+  return bytes;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
@@ -167,8 +182,8 @@ export interface CellPlace {
 
 export interface TableOptions {
   file: string;
-  /** The file's text, to point into. */
-  text: string;
+  /** The file's text, to point into (asked for only to say where a problem is). */
+  text: () => string;
   /** The place of row `row`'s cell of header field `field` (0-based both). */
   place(row: number, field: number): CellPlace;
   /** Keep only these columns, in this order. */
@@ -196,13 +211,25 @@ export function nearestName(name: string, names: readonly string[]): string | un
   return candidates.length ? closest(name, candidates) : undefined;
 }
 
+/** A file's cells, field by field (a loader need not hold a list per row: a million of them). */
+export interface TableCells {
+  rows: number;
+  /** Every row's cell of header field `field` ("" where a row has none). */
+  field(field: number): string[];
+}
+
+/** Cells held as one list per row. */
+export function cellsOfRows(rows: readonly string[][]): TableCells {
+  return { rows: rows.length, field: (f) => rows.map((r) => r[f] ?? "") };
+}
+
 /** Builds a table from raw string cells, inferring numeric columns; checks that every named column exists. */
-export function buildTable(header: string[], rows: string[][], o: TableOptions): Table {
+export function buildTable(header: string[], cells: TableCells, o: TableOptions): Table {
   const at = (row: number, field: number) => {
     const place = o.place(row, field);
     return place.offset !== undefined
-      ? { text: o.text, offset: place.offset }
-      : { text: o.text, line: place.line };
+      ? { text: o.text(), offset: place.offset }
+      : { text: o.text(), line: place.line };
   };
   // The text and label columns are always kept, even when a selection leaves them out.
   const roles = [o.textColumn, o.label, o.time, o.series].filter(
@@ -213,7 +240,7 @@ export function buildTable(header: string[], rows: string[][], o: TableOptions):
     : header;
   const index = new Map<string, number>();
   header.forEach((h, i) => index.has(h) || index.set(h, i));
-  if (header.length === 0 || rows.length === 0) {
+  if (header.length === 0 || cells.rows === 0) {
     const named = [...new Set([...(o.columns ?? []), ...roles])];
     if (named.length)
       throw dataError(
@@ -221,7 +248,7 @@ export function buildTable(header: string[], rows: string[][], o: TableOptions):
         header.length === 0
           ? `the file has no data, so no column "${clipText(named[0]!)}"`
           : `the file has a header but no rows`,
-        header.length === 0 ? undefined : { text: o.text, line: 1 },
+        header.length === 0 ? undefined : { text: o.text(), line: 1 },
         header.length === 0 ? "the file is empty" : undefined,
       );
   }
@@ -238,7 +265,7 @@ export function buildTable(header: string[], rows: string[][], o: TableOptions):
   }
   const columns = wanted.map((name): Column => {
     const idx = index.get(name)!;
-    const raw = rows.map((r) => r[idx] ?? "");
+    const raw = cells.field(idx);
     if (name === o.time) return timeColumn(name, raw, (i) => at(i, idx), o.file);
     const forced = Object.hasOwn(o.types ?? {}, name)
       ? o.types![name]
@@ -285,10 +312,10 @@ export function buildTable(header: string[], rows: string[][], o: TableOptions):
     checkTimeOrder(
       table,
       o,
-      (i) => rows[i]![field]!.trim(),
+      (i) => cells.field(field)[i]!.trim(),
       (i) => at(i, field),
     );
-    table.lines = Int32Array.from(rows, (_, i) => o.place(i, 0).line);
+    table.lines = Int32Array.from({ length: cells.rows }, (_, i) => o.place(i, 0).line);
   }
   return table;
 }

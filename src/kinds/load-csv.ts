@@ -1,7 +1,16 @@
 import { defineKind } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
 import { clipText } from "../artifacts/table.js";
-import { buildTable, dataError, readText, TABLE_LOADER, tableParams } from "../data/read.js";
+import {
+  buildTable,
+  dataError,
+  decode,
+  readCheckedBytes,
+  readText,
+  TABLE_LOADER,
+  tableParams,
+  type TableCells,
+} from "../data/read.js";
 
 export const loadCsv = defineKind({
   name: "load.csv",
@@ -16,21 +25,35 @@ export const loadCsv = defineKind({
   async run(ctx, _inputs, params) {
     const { parse } = await import("csv-parse/sync"); // loaded by the stages that read CSV, not at start-up
     const file = ctx.resolvePath(params.path);
-    const text = readText(file, params.encoding);
-    let records: string[][];
+    // CSV is parsed from the file's bytes, and its cells gathered field by field as they come: the
+    // file's text and a list per record would each be as large as the table. The text is made only
+    // to say where a problem is.
+    const utf8 = params.encoding === "utf8";
+    const bytes = utf8 ? readCheckedBytes(file, "utf8") : undefined;
+    const text = lazy(() =>
+      bytes ? decode(bytes, file, "utf8") : readText(file, params.encoding),
+    );
+    let header: string[] | undefined;
+    let fields: string[][] = [];
     try {
-      records = parse(text, {
+      parse(bytes ?? Buffer.from(text()), {
         bom: true,
         delimiter: params.delimiter,
         skip_empty_lines: true,
         relax_column_count: false,
         max_record_size: MAX_RECORD_CHARS,
-      }) as string[][];
+        on_record: (record: string[]) => {
+          if (!header) {
+            header = record;
+            fields = record.map(() => []);
+          } else for (let f = 0; f < record.length; f++) fields[f]!.push(record[f]!);
+          return null; // kept in `fields`, not in a list of records
+        },
+      });
     } catch (e) {
-      const problem = csvProblem(e as CsvParseError, text);
+      const problem = csvProblem(e as CsvParseError, text());
       throw dataError(file, problem.message, problem.at, problem.hint);
     }
-    const [header, ...rows] = records;
     if (!header)
       throw dataError(
         file,
@@ -42,19 +65,19 @@ export const loadCsv = defineKind({
     for (const h of header) {
       if (seen.has(h))
         throw dataError(file, `column "${clipText(h)}" appears twice in the header`, {
-          text,
+          text: text(),
           line: 1,
         });
       seen.add(h);
     }
-    const starts = lazy(() => recordStarts(text));
+    const starts = lazy(() => recordStarts(text()));
     return {
-      out: buildTable(header, rows, {
+      out: buildTable(header, cellsOfFields(fields), {
         file,
         text,
         place: (row, field) => {
           const { offsets, lines } = starts();
-          const cell = fieldOffset(text, offsets[row + 1]!, field, params.delimiter);
+          const cell = fieldOffset(text(), offsets[row + 1]!, field, params.delimiter);
           return { line: lines[row + 1]! + cell.newlines, offset: cell.offset };
         },
         columns: params.columns,
@@ -67,6 +90,20 @@ export const loadCsv = defineKind({
     };
   },
 });
+
+/** Cells gathered field by field; a field asked for twice (a column kept twice) is a copy. */
+function cellsOfFields(fields: string[][]): TableCells {
+  const given = new Set<number>();
+  return {
+    rows: fields[0]?.length ?? 0,
+    field: (f) => {
+      const cells = fields[f] ?? [];
+      if (given.has(f)) return cells.slice();
+      given.add(f);
+      return cells;
+    },
+  };
+}
 
 function lazy<T>(f: () => T): () => T {
   let v: T | undefined;

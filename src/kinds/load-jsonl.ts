@@ -1,7 +1,14 @@
 import type { ParseError } from "jsonc-parser";
 import { defineKind } from "../stages/kind.js";
 import { clipText } from "../artifacts/table.js";
-import { buildTable, dataError, readText, TABLE_LOADER, tableParams } from "../data/read.js";
+import {
+  buildTable,
+  cellsOfRows,
+  dataError,
+  readText,
+  TABLE_LOADER,
+  tableParams,
+} from "../data/read.js";
 
 export const loadJsonl = defineKind({
   name: "load.jsonl",
@@ -74,9 +81,9 @@ export const loadJsonl = defineKind({
     };
     const rows = objects.map((o, r) => header.map((k, f) => cell(o[k], r, f)));
     return {
-      out: buildTable(header, rows, {
+      out: buildTable(header, cellsOfRows(rows), {
         file,
-        text,
+        text: () => text,
         place,
         columns: params.columns,
         types: params.types,
