@@ -229,22 +229,22 @@ function reportSharedContent(
   const content =
     t.columns.find((c) => c.name === t.roles.text) ?? t.columns.find((c) => c.dtype === "audio");
   if (!content) return;
-  const digest = (r: number) =>
-    contentDigest(
-      content.dtype === "audio"
-        ? content.values[r]!
-        : content.dtype === "string"
-          ? content.values[r]!
-          : String(content.values[r]),
-    );
-  const home = new Map<string, { part: number; row: number }>();
+  // Texts are their own keys: two texts are identical exactly when their UTF-8 bytes are, i.e. when
+  // their well-formed spellings are equal (a digest per text would be a million more strings).
+  const keyOf = (r: number) =>
+    content.dtype === "audio"
+      ? contentDigest(content.values[r]!)
+      : wellFormed(content.dtype === "string" ? content.values[r]! : String(content.values[r]));
+  // Each content's first place, packed into one number (row * 4 + part): no object per row.
+  const home = new Map<string, number>();
   const shared: { part: number; row: number; with: { part: number; row: number } }[] = [];
   assigned.forEach((rows, part) => {
     for (const row of rows) {
-      const d = digest(row);
+      const d = keyOf(row);
       const first = home.get(d);
-      if (!first) home.set(d, { part, row });
-      else if (first.part !== part) shared.push({ part, row, with: first });
+      if (first === undefined) home.set(d, row * 4 + part);
+      else if (first % 4 !== part)
+        shared.push({ part, row, with: { part: first % 4, row: Math.floor(first / 4) } });
     }
   });
   if (!shared.length) return;
@@ -271,6 +271,11 @@ function reportSharedContent(
   ctx.log(
     `${shared.length} example${shared.length === 1 ? "" : "s"} of val/test ${shared.length === 1 ? "has" : "have"} an identical twin in an earlier part (${what}); dedupe before splitting: clean(..., dedupe: true)`,
   );
+}
+
+/** The text UTF-8 encodes: lone surrogates as U+FFFD (ES2024's String.prototype.toWellFormed). */
+function wellFormed(s: string): string {
+  return (s as string & { toWellFormed(): string }).toWellFormed();
 }
 
 /** Row indices grouped by a column's value (groups in sorted value order, or first-seen order), or one group. */

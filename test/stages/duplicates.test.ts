@@ -190,4 +190,38 @@ describe("identical examples across the parts of a split (defect 9)", () => {
       /of val\/test ha(s|ve) an identical twin in an earlier part \(texts\); dedupe before splitting/,
     );
   });
+
+  it("texts are identical when their UTF-8 bytes are (a lone surrogate is U+FFFD), and only then", async () => {
+    const kind = (await import("../../src/kinds/registry.js")).kinds.get("split")!;
+    const twins = async (texts: string[]) => {
+      const c = ctx(".", 3);
+      await kind.run(
+        c,
+        { data: table({ text: texts }, { text: "text" }) },
+        { train: 0.5, val: 0.5, test: 0, stratify: false, order: "random" },
+      );
+      return c.logs
+        .join("\n")
+        .match(/(\d+) examples? of val\/test ha(?:s|ve) an identical twin/)?.[1];
+    };
+    // Twenty rows, ten of them twins of the other ten: some twins land in the other part.
+    const pairs = (a: (i: number) => string, b: (i: number) => string) =>
+      Array.from({ length: 20 }, (_, i) => (i < 10 ? a(i) : b(i - 10)));
+    const lone = await twins(
+      pairs(
+        (i) => `x${i}\ud800`,
+        (i) => `x${i}\ufffd`,
+      ),
+    );
+    assert.ok(lone !== undefined && Number(lone) > 0, `twins found: ${lone}`);
+    assert.equal(
+      await twins(
+        pairs(
+          (i) => `x${i}\u00e9`,
+          (i) => `x${i}e\u0301`,
+        ),
+      ),
+      undefined,
+    );
+  });
 });
