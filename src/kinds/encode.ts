@@ -118,8 +118,9 @@ export const encode = defineKind({
       return column(t, name).values as string[];
     };
     const [fitName, fitTable] = fitPart(inputs.data, params.fit, "encode");
-    const fitIds = idRows(textOf(fitTable), toIds);
-    const maxLen = params.maxLen ?? percentileLength(rowLengths(fitIds), params.percentile);
+    // The fit part's ids are made first only when its lengths choose maxLen; they go once encoded.
+    let fitIds = params.maxLen === undefined ? idRows(textOf(fitTable), toIds) : undefined;
+    const maxLen = params.maxLen ?? percentileLength(rowLengths(fitIds!), params.percentile);
     if (params.target && !inputs.targetVocab)
       throw new UserError("`target` needs a `targetVocab:` vocabulary fitted on the target column");
     const labelName = params.target ? undefined : (params.label ?? fitTable.roles.label);
@@ -151,7 +152,8 @@ export const encode = defineKind({
       labelName && classes ? countClasses(fitTable, labelName, classes) : undefined;
     const out: Record<string, SequenceSet> = {};
     for (const [name, t] of inputs.data) {
-      const seqs = name === fitName ? fitIds : idRows(textOf(t), toIds);
+      const seqs = (name === fitName ? fitIds : undefined) ?? idRows(textOf(t), toIds);
+      if (name === fitName) fitIds = undefined;
       out[name] = {
         ...encodeIds(seqs, encoding, vocab),
         target: params.target
