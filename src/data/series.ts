@@ -55,25 +55,32 @@ export interface Assembled {
   describeAhead?: (h: number) => string;
 }
 
+/**
+ * A row of a part with its step (parts of a sequential split) and time (a time column), read from
+ * the parts when asked: one object per row (the slot) rather than two, for a million rows.
+ */
 interface Located {
-  part: number;
-  row: number;
-  step?: number;
-  time?: number;
+  step(l: Slot): number | undefined;
+  time(l: Slot): number | undefined;
 }
 
 /** The series of every part: put together across parts when they come from a sequential split. */
 export function assemble(parts: readonly Table[], o: AssembleOptions): Assembled {
   const joined = parts.length > 0 && parts.every((t) => t.timeline);
-  const byKey = new Map<string, Located[]>();
+  const byKey = new Map<string, Slot[]>();
   const order: string[] = [];
   const timeColumn = parts[0]?.roles.time;
+  const timesOf = parts.map((t) =>
+    timeColumn && t.roles.time === timeColumn
+      ? (column(t, timeColumn).values as Float64Array)
+      : undefined,
+  );
+  const at: Located = {
+    step: (l) => (joined ? parts[l.part]!.timeline!.step[l.row]! : undefined),
+    time: (l) => timesOf[l.part]?.[l.row],
+  };
   parts.forEach((t, part) => {
     const keys = o.groupBy ? asStrings(column(t, o.groupBy)) : undefined;
-    const times =
-      timeColumn && t.roles.time === timeColumn
-        ? (column(t, timeColumn).values as Float64Array)
-        : undefined;
     for (let row = 0; row < rowCount(t); row++) {
       // Parts of one split share their series; parts without a timeline stand alone.
       const key = `${joined ? "" : `${part}\0`}${keys ? keys[row]! : ""}`;
@@ -83,23 +90,18 @@ export function assemble(parts: readonly Table[], o: AssembleOptions): Assembled
         byKey.set(key, list);
         order.push(key);
       }
-      list.push({
-        part,
-        row,
-        ...(joined ? { step: t.timeline!.step[row]! } : {}),
-        ...(times ? { time: times[row]! } : {}),
-      });
+      list.push({ part, row });
     }
   });
   const series = order.map((key) => {
     const list = byKey.get(key)!;
-    if (joined) list.sort((a, b) => a.step! - b.step!);
+    if (joined) list.sort((a, b) => at.step(a)! - at.step(b)!);
     return { key, list };
   });
   const step = timeColumn
     ? o.every
       ? stepOf(o.every)
-      : inferStep(series.map((s) => s.list.map((l) => l.time!)))
+      : inferStep(series.map((s) => s.list.map((l) => at.time(l)!)))
     : undefined;
   const filled = parts.map(() => 0);
   const segments: Segment[] = [];
@@ -112,12 +114,12 @@ export function assemble(parts: readonly Table[], o: AssembleOptions): Assembled
     let current: Slot[] = [];
     const all: Slot[] = [];
     list.forEach((l, i) => {
-      const slot: Slot = { part: l.part, row: l.row };
+      const slot = l;
       const prev = list[i - 1];
-      const missing = prev ? missingBetween(prev, l, step) : 0;
+      const missing = prev ? missingBetween(at, prev, l, step) : 0;
       if (missing === undefined) {
         throw new UserError(
-          `the series${label} is not evenly spaced: ${where(parts, o.names, step, prev!)} and ${where(parts, o.names, step, l)} are ${describeGap(prev!, l)} apart, off its step of ${describeStep(step!)}`,
+          `the series${label} is not evenly spaced: ${where(parts, o.names, step, at, prev!)} and ${where(parts, o.names, step, at, l)} are ${describeGap(at, prev!, l)} apart, off its step of ${describeStep(step!)}`,
           {
             hint: 'declare the step with every: (e.g. "day"), or regularise the times before loading',
           },
@@ -127,7 +129,7 @@ export function assemble(parts: readonly Table[], o: AssembleOptions): Assembled
         const prevSlot = current.at(-1)!;
         if (o.gaps === "error")
           problems.push(
-            `${missing} ${step ? `step${missing === 1 ? "" : "s"} (${describeStep(step)} each)` : `row${missing === 1 ? "" : "s"}`} missing${label} between ${where(parts, o.names, step, prev!)} and ${where(parts, o.names, step, l)}`,
+            `${missing} ${step ? `step${missing === 1 ? "" : "s"} (${describeStep(step)} each)` : `row${missing === 1 ? "" : "s"}`} missing${label} between ${where(parts, o.names, step, at, prev!)} and ${where(parts, o.names, step, at, l)}`,
           );
         else if (o.gaps === "split") {
           segments.push({ key, slots: current });
@@ -171,18 +173,27 @@ export function assemble(parts: readonly Table[], o: AssembleOptions): Assembled
 }
 
 /** Steps missing between two neighbours of a series: 0 when adjacent; undefined when off the step. */
-function missingBetween(a: Located, b: Located, step: TimeStep | undefined): number | undefined {
-  if (a.time !== undefined && b.time !== undefined && step) {
-    const k = stepsBetween(a.time, b.time, step);
+function missingBetween(
+  at: Located,
+  a: Slot,
+  b: Slot,
+  step: TimeStep | undefined,
+): number | undefined {
+  const ta = at.time(a);
+  const tb = at.time(b);
+  if (ta !== undefined && tb !== undefined && step) {
+    const k = stepsBetween(ta, tb, step);
     if (Math.abs(k - Math.round(k)) > 1e-9 || k < 1) return undefined;
     return Math.round(k) - 1;
   }
-  if (a.step !== undefined && b.step !== undefined) return b.step - a.step - 1;
+  const sa = at.step(a);
+  const sb = at.step(b);
+  if (sa !== undefined && sb !== undefined) return sb - sa - 1;
   return 0;
 }
 
-function describeGap(a: Located, b: Located): string {
-  const ms = b.time! - a.time!;
+function describeGap(at: Located, a: Slot, b: Slot): string {
+  const ms = at.time(b)! - at.time(a)!;
   return ms % 8.64e7 === 0 ? `${ms / 8.64e7} days` : `${ms / 1000} seconds`;
 }
 
@@ -191,11 +202,13 @@ function where(
   parts: readonly Table[],
   names: readonly string[],
   step: TimeStep | undefined,
-  l: Located,
+  at: Located,
+  l: Slot,
 ): string {
   const t = parts[l.part]!;
   const line = t.lines?.[l.row];
-  const time = l.time !== undefined ? formatTime(l.time, step) : undefined;
+  const ms = at.time(l);
+  const time = ms !== undefined ? formatTime(ms, step) : undefined;
   return time !== undefined
     ? `${time}${line !== undefined ? ` (line ${line})` : ""}`
     : `row ${l.row + 1} of part "${names[l.part]}"`;
