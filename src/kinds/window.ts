@@ -389,10 +389,13 @@ function reader(tables: readonly Table[], o: Options) {
   return { value, category, label };
 }
 
-interface Window {
-  /** The segment and its first input step. */
-  segment: Segment;
-  start: number;
+/**
+ * A part's windows: each one's segment (its index in the series' segments) and first input step,
+ * as two lists of numbers rather than a record per window (a million of them).
+ */
+interface Windows {
+  segment: number[];
+  start: number[];
 }
 
 /** Every part's windows: each candidate window goes to the part that owns its label or targets. */
@@ -402,19 +405,22 @@ function cutAll(tables: readonly Table[], series: ReturnType<typeof assemble>, o
     o.task === "forecast"
       ? seg.slots.slice(start + o.length, start + o.length + o.horizon)
       : [seg.slots[start + o.length - 1 + o.horizon]!];
-  const perPart: Window[][] = tables.map(() => []);
+  const perPart: Windows[] = tables.map(() => ({ segment: [], start: [] }));
   const dropped = tables.map(() => ({}) as Record<string, number>);
   const drop = (part: number, why: string) =>
     (dropped[part]![why] = (dropped[part]![why] ?? 0) + 1);
-  for (const seg of series.segments) {
+  series.segments.forEach((seg, i) => {
     for (let start = 0; start + span <= seg.slots.length; start += o.stride) {
       const targets = targetsOf(seg, start);
       const owner = targets[0]!.part;
       if (targets.some((t) => t.row < 0)) drop(owner, "filled");
       else if (targets.some((t) => t.part !== owner)) drop(owner, "parts");
-      else perPart[owner]!.push({ segment: seg, start });
+      else {
+        perPart[owner]!.segment.push(i);
+        perPart[owner]!.start.push(start);
+      }
     }
-  }
+  });
   // With gaps: "split", the windows the gaps cost: those of each whole series that span a cut.
   if (series.whole) {
     const segmentOf = new Map<Slot, number>();
@@ -427,16 +433,17 @@ function cutAll(tables: readonly Table[], series: ReturnType<typeof assemble>, o
           drop(targetsOf(seg, start)[0]!.part, "gap");
   }
   const read = reader(tables, o);
-  return perPart.map((windows, part) => cutPart(windows, o, read, dropped[part]!));
+  return perPart.map((windows, part) => cutPart(windows, series.segments, o, read, dropped[part]!));
 }
 
 function cutPart(
-  windows: Window[],
+  windows: Windows,
+  segments: readonly Segment[],
   o: Options,
   read: ReturnType<typeof reader>,
   dropped: Record<string, number>,
 ): Cut {
-  const N = windows.length;
+  const N = windows.start.length;
   const numericF = o.features.length;
   const F = width(o);
   const K = o.targets.length;
@@ -450,8 +457,9 @@ function cutPart(
   const persistence = o.task === "classify" ? new Int32Array(N) : undefined;
   const classIndex = new Map(o.classes?.map((c, i) => [c, i]));
   const catIndex = o.categorical.map((c) => new Map(c.classes.map((k, i) => [k, i])));
-  windows.forEach(({ segment, start }, w) => {
-    const slots = segment.slots;
+  for (let w = 0; w < N; w++) {
+    const slots = segments[windows.segment[w]!]!.slots;
+    const start = windows.start[w]!;
     const last = slots[start + o.length - 1]!;
     const ref = (name: string) => {
       const v = read.value(name, last);
@@ -500,7 +508,7 @@ function cutPart(
       const p = known ? read.label(known) : undefined;
       persistence![w] = p === undefined ? -1 : (classIndex.get(p) ?? -1);
     }
-  });
+  }
   return {
     n: N,
     x,
