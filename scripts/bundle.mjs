@@ -1,13 +1,16 @@
-// `npm run build` step: the CLI as a few bundled files (dist/cli/main.js and its lazy chunks), which
-// bin/rnnp.js loads. Node 20 resolves, reads and links ES modules one by one; rnnp's ~200 modules
-// and their packages cost more to find than to run, so a fully cached run spent most of its time
-// loading. The bundle is made from tsc's output (dist/src, dist/grammar), so every module keeps
-// the path it has there: `import.meta.url` is rewritten to the module's file under dist/, and what
-// modules find beside themselves (the kernels, workers, package.json, native add-ons) is found as
-// before. Dynamic imports stay lazy: each verb's module, and TensorFlow.js and the report, load only
-// when needed.
+// `npm run build` step: the CLI as one CommonJS file (dist/cli/cli.cjs) with a V8 code cache
+// beside it (cli.cjs.cache), which dist/cli/main.js (scripts/cli-loader.js) loads for bin/rnnp.js.
+// Node 20 resolves, reads, compiles and links ES modules one by one, and cannot cache their
+// compilation: a fully cached run spent most of its time loading ~35 chunks. One script compiled
+// from V8's cached bytecode skips all of that. The bundle is made from tsc's output (dist/src,
+// dist/grammar), so every module keeps the path it has there: `import.meta.url` is rewritten to the
+// module's file under dist/, and what modules find beside themselves (the kernels, workers,
+// package.json, native add-ons) is found as before. Dynamic imports stay lazy: each verb's modules
+// run only when the verb does, and TensorFlow.js and the report load only when needed.
 import { createHash } from "node:crypto";
-import { readdir, readFile, rm } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { build } from "esbuild";
 
@@ -77,35 +80,53 @@ async function buildId() {
   return hash.digest("hex");
 }
 
+/** The plugin API (the kinds registry, defineKind, the parameter schema): dist/cli/NAME.js. */
+const pluginApi = {
+  registry: join(dist, "src", "kinds", "registry.js"),
+  kind: join(dist, "src", "stages", "kind.js"),
+  schema: join(dist, "src", "stages", "schema.js"),
+};
+
+/**
+ * The bundle's entry: the CLI, and the plugin API for code preloaded into the installed command
+ * (`node --import`, as the tests' gate kind), loaded on demand and the very modules the CLI uses.
+ */
+const entry = [
+  `export { main, marks } from ${JSON.stringify(join(dist, "src", "cli", "main.js"))};`,
+  "export const plugin = {",
+  ...Object.entries(pluginApi).map(
+    ([name, path]) => `  ${name}: () => import(${JSON.stringify(path)}),`,
+  ),
+  "};",
+].join("\n");
+
 export async function bundle() {
   await rm(outdir, { recursive: true, force: true });
-  await build({
-    define: { __RNNP_BUILD__: JSON.stringify(await buildId()) },
-    // main: what bin/rnnp.js runs. The others are the plugin API (the kinds registry, defineKind,
-    // the parameter schema), for code preloaded into the installed command (`node --import`, as
-    // the tests' gate kind): chunks are shared, so they are the very modules the CLI uses.
-    entryPoints: {
-      main: join(dist, "src", "cli", "main.js"),
-      registry: join(dist, "src", "kinds", "registry.js"),
-      kind: join(dist, "src", "stages", "kind.js"),
-      schema: join(dist, "src", "stages", "schema.js"),
+  const result = await build({
+    metafile: true,
+    define: {
+      __RNNP_BUILD__: JSON.stringify(await buildId()),
+      // The bundle's own URL (its banner): `located` rewrote each module's to a URL relative to it.
+      "import.meta.url": "__rnnpUrl",
     },
-    outdir,
+    stdin: { contents: entry, resolveDir: root, sourcefile: "rnnp-cli-entry.js", loader: "js" },
+    outfile: join(outdir, "cli.cjs"),
     bundle: true,
-    splitting: true,
-    format: "esm",
+    format: "cjs",
     platform: "node",
     target: "node20",
+    // ASCII only (\u escapes), so the loader decodes the file as latin1, four times faster than UTF-8.
+    charset: "ascii",
     external,
     sourcemap: "linked",
     logLevel: "warning",
-    // Bundled CommonJS packages call require(); the helpers place a module's file and folder.
+    // ES modules are strict, so the bundle is too; the helpers place a module's file and folder.
     banner: {
       js: [
-        'import { createRequire as __rnnpRequire } from "node:module";',
-        'import { fileURLToPath as __rnnpFileOf } from "node:url";',
-        'import { dirname as __rnnpDirname } from "node:path";',
-        "const require = __rnnpRequire(import.meta.url);",
+        '"use strict";',
+        'const { fileURLToPath: __rnnpFileOf, pathToFileURL: __rnnpToUrl } = require("node:url");',
+        'const { dirname: __rnnpDirname } = require("node:path");',
+        "const __rnnpUrl = __rnnpToUrl(__filename).href;",
         "const __rnnpDirOf = (u) => __rnnpDirname(__rnnpFileOf(u));",
       ].join(" "),
     },
@@ -154,6 +175,92 @@ export async function bundle() {
       },
     ],
   });
+  const cli = join(outdir, "cli.cjs");
+  await writeFile(cli, asciiOnly(await readFile(cli, "utf8")));
+  await copyFile(join(root, "scripts", "cli-loader.js"), join(outdir, "main.js"));
+  // In a fresh process, as the installed command loads the bundle: the plugin API's modules, and
+  // the code cache of a cached run.
+  const child = spawnSync(process.execPath, [import.meta.filename, "--finish"], {
+    stdio: "inherit",
+    env: withoutRnnpVariables(process.env),
+  });
+  if (child.status !== 0)
+    throw new Error(`${import.meta.filename} --finish exited ${child.status}`);
+  return result;
 }
 
-if (process.argv[1] === import.meta.filename) await bundle();
+/**
+ * The bundle in ASCII, so that the loader decodes it as latin1 (a quarter of UTF-8's time) and V8
+ * keeps it as a one-byte string. esbuild escapes strings but leaves the odd comment and regular
+ * expression (tokenize's apostrophe) as written; there a `\uXXXX` escape means the same character,
+ * unless it would follow a backslash (or is outside the BMP): then the build stops.
+ */
+function asciiOnly(text) {
+  return text.replace(/(\\?)([^\p{ASCII}])/gu, (_, slash, c) => {
+    const code = c.charCodeAt(0);
+    if (slash || (code >= 0xd800 && code < 0xe000))
+      throw new Error(`dist/cli/cli.cjs: cannot escape ${JSON.stringify(slash + c)} in ASCII`);
+    return `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
+/** The build does not depend on the caller's RNNP_* settings (cache folder, timing...). */
+function withoutRnnpVariables(env) {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith("RNNP_")));
+}
+
+/** dist/cli/NAME.js for each module of the plugin API: its exports, from the bundle's instance. */
+async function writePluginModules(cli) {
+  for (const [name, load] of Object.entries(cli.plugin)) {
+    const names = Object.keys(await load()).sort();
+    await writeFile(
+      join(outdir, `${name}.js`),
+      `// The plugin API's ${name} module (scripts/bundle.mjs): the instance the CLI uses.\n` +
+        `import { plugin } from "./main.js";\n` +
+        `export const { ${names.join(", ")} } = await plugin.${name}();\n`,
+    );
+  }
+}
+
+/**
+ * Compiles what a fully cached run and `status` run, by running them on a small pipeline in a
+ * temporary folder, so that the code cache holds those functions' bytecode, not only the top level.
+ */
+async function warmUp(cli) {
+  const dir = await mkdtemp(join(tmpdir(), "rnnp-build-"));
+  try {
+    const rows = Array.from({ length: 20 }, (_, i) => `n${i},${i % 2 ? "a" : "b"}`);
+    await writeFile(join(dir, "d.csv"), `name,label\n${rows.join("\n")}\n`);
+    await writeFile(
+      join(dir, "p.rnnp"),
+      [
+        "pipeline warm {",
+        '  stage raw = load.csv(path: "d.csv", text: "name", label: "label")',
+        "  stage kept = clean(raw, dropMissing: true)",
+        "  stage h = head(kept, n: 5)",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    const sink = { write: () => true };
+    const io = { stdout: sink, stderr: sink, stdin: process.stdin, env: {}, cwd: dir };
+    for (const argv of [["run"], ["run"], ["status"]]) {
+      const code = await cli.main([...argv, "p.rnnp"], io);
+      if (code !== 0) throw new Error(`the warm-up's \`rnnp ${argv.join(" ")}\` exited ${code}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function finish() {
+  const cli = await import(join(outdir, "main.js"));
+  await writePluginModules(cli);
+  await warmUp(cli);
+  await writeFile(join(outdir, "cli.cjs.cache"), cli.codeCache());
+}
+
+if (process.argv[1] === import.meta.filename) {
+  if (process.argv[2] === "--finish") await finish();
+  else await bundle();
+}
