@@ -176,7 +176,7 @@ export async function bundle() {
     ],
   });
   const cli = join(outdir, "cli.cjs");
-  await writeFile(cli, asciiOnly(await readFile(cli, "utf8")));
+  await writeFile(cli, importsThroughLoader(asciiOnly(await readFile(cli, "utf8"))));
   await copyFile(join(root, "scripts", "cli-loader.js"), join(outdir, "main.js"));
   // In a fresh process, as the installed command loads the bundle: the plugin API's modules, and
   // the code cache of a cached run.
@@ -204,6 +204,22 @@ function asciiOnly(text) {
   });
 }
 
+/**
+ * The bundle's `import()` of the packages left outside it, through the loader's (`__rnnpImport`,
+ * a parameter of the bundle's wrapper): a function compiled from V8's code cache has lost the
+ * callback Node 20 needs for `import()` (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), while an ES
+ * module's `import()` always works. The loader sits beside the bundle, so names resolve the same.
+ */
+function importsThroughLoader(text) {
+  const all = text.match(/\bimport\(/g)?.length ?? 0;
+  const literal = /\bimport\(("(?:node:[a-z/_]+|@?[a-z0-9][\w./@-]*)")\)/g;
+  const rewritten = text.replace(literal, "__rnnpImport($1)");
+  const left = rewritten.match(/\bimport\(/g)?.length ?? 0;
+  if (left !== 0 || all === 0)
+    throw new Error(`dist/cli/cli.cjs: ${left} of ${all} import() calls are not of a package name`);
+  return rewritten;
+}
+
 /** The build does not depend on the caller's RNNP_* settings (cache folder, timing...). */
 function withoutRnnpVariables(env) {
   return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith("RNNP_")));
@@ -223,8 +239,10 @@ async function writePluginModules(cli) {
 }
 
 /**
- * Compiles what a fully cached run and `status` run, by running them on a small pipeline in a
+ * Compiles what a fully cached `run` and `status` run, by running them on a small pipeline in a
  * temporary folder, so that the code cache holds those functions' bytecode, not only the top level.
+ * The first run, which parses and computes, is another process's: its functions would only make
+ * the cache larger, and a larger cache takes longer to read on every command.
  */
 async function warmUp(cli) {
   const dir = await mkdtemp(join(tmpdir(), "rnnp-build-"));
@@ -242,11 +260,17 @@ async function warmUp(cli) {
         "",
       ].join("\n"),
     );
+    const fill = spawnSync(process.execPath, [join(root, "bin", "rnnp.js"), "run", "p.rnnp"], {
+      cwd: dir,
+      encoding: "utf8",
+      env: withoutRnnpVariables(process.env),
+    });
+    if (fill.status !== 0) throw new Error(`the warm-up's first run failed: ${fill.stderr}`);
     const sink = { write: () => true };
     const io = { stdout: sink, stderr: sink, stdin: process.stdin, env: {}, cwd: dir };
-    for (const argv of [["run"], ["run"], ["status"]]) {
-      const code = await cli.main([...argv, "p.rnnp"], io);
-      if (code !== 0) throw new Error(`the warm-up's \`rnnp ${argv.join(" ")}\` exited ${code}`);
+    for (const verb of ["run", "status"]) {
+      const code = await cli.main([verb, "p.rnnp"], io);
+      if (code !== 0) throw new Error(`the warm-up's \`rnnp ${verb}\` exited ${code}`);
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

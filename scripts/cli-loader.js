@@ -7,9 +7,9 @@
 // bundle is compiled from its source, as any script: slower, never different.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import Module, { createRequire } from "node:module";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { constants, Script } from "node:vm";
+import { Script } from "node:vm";
 
 const file = fileURLToPath(new URL("cli.cjs", import.meta.url));
 /** `rnnp-code-cache <sha256 of cli.cjs>\n`, then V8's data. */
@@ -31,12 +31,9 @@ function cachedData() {
   return header === `${HEADER}${digest}\n` ? cache.subarray(HEADER_BYTES) : undefined;
 }
 
-const script = new Script(Module.wrap(bytes.latin1Slice()), {
-  filename: file,
-  cachedData: cachedData(),
-  // The CLI's own `import()` of packages left outside the bundle (TensorFlow.js, the report...).
-  importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-});
+/** CommonJS's wrapper, and `__rnnpImport`: the bundle's `import()` of packages left outside it. */
+const wrapped = `(function (exports, require, module, __filename, __dirname, __rnnpImport) { ${bytes.latin1Slice()}\n});`;
+const script = new Script(wrapped, { filename: file, cachedData: cachedData() });
 const module = { exports: {} };
 script.runInThisContext()(
   module.exports,
@@ -44,6 +41,7 @@ script.runInThisContext()(
   module,
   file,
   fileURLToPath(new URL(".", import.meta.url)),
+  (specifier) => import(specifier),
 );
 
 export const { main, marks, plugin } = module.exports;

@@ -144,6 +144,16 @@ describe("start-up", () => {
     assert.equal(load().cached, false);
   });
 
+  it("imports the packages left outside the bundle from code compiled from the code cache", () => {
+    // Graphviz (an ES module package) is imported by `dag --format svg` only: a function from
+    // V8's code cache cannot `import()` by itself on Node 20; the loader's import does it.
+    const rig = project();
+    const r = rig.spawnSync(["dag", "p.rnnp", "--format", "svg"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /<svg[^]*<\/svg>\n$/);
+    assert.match(r.stdout, /<title>parts<\/title>/);
+  });
+
   it("sees every change to what a checked pipeline depends on: the file's bytes and -P", () => {
     const rig = project();
     assert.equal(rig.spawnSync(["run", "p.rnnp"]).code, 0);
