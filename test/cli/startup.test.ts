@@ -150,7 +150,7 @@ describe("start-up", () => {
     const rig = project();
     const r = rig.spawnSync(["dag", "p.rnnp", "--format", "svg"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /<svg[^]*<\/svg>\n$/);
+    assert.match(r.stdout, /<svg[\s\S]*<\/svg>\n$/);
     assert.match(r.stdout, /<title>parts<\/title>/);
   });
 
