@@ -12,6 +12,7 @@ import { spawnSync } from "node:child_process";
 import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
+import { createRequire } from "node:module";
 import { build } from "esbuild";
 
 const root = resolve(import.meta.dirname, "..");
@@ -25,7 +26,7 @@ export const outdir = join(dist, "cli");
  * path (commander, chevrotain, picocolors, csv-parse...) are bundled.
  */
 const external = [
-  "lmdb",
+  "bun:ffi", // lmdb on Bun
   "bullmq",
   "ioredis",
   "@tensorflow/*",
@@ -44,6 +45,22 @@ const external = [
   // A UMD build whose factory requires its own files by relative paths esbuild cannot see.
   "jsonc-parser",
 ];
+
+const requireHere = createRequire(import.meta.url);
+
+/**
+ * Files of bundled packages that find their native add-on beside themselves, and the expression
+ * (evaluated in the bundle) of their installed file: each package is resolved from the one that
+ * depends on it, wherever npm placed it.
+ */
+const lmdbFile = '__rnnpResolve("lmdb")';
+const msgpackrFile = `require("node:module").createRequire(${lmdbFile}).resolve("msgpackr")`;
+const placed = {
+  [join("lmdb", "dist", "index.cjs")]: lmdbFile,
+  [join("msgpackr", "dist", "node.cjs")]: msgpackrFile,
+  [join("msgpackr-extract", "index.js")]:
+    `require("node:module").createRequire(${msgpackrFile}).resolve("msgpackr-extract")`,
+};
 
 /** grammar/chevrotain.ts loads Chevrotain's one-file build with a top-level await; bundled, a plain re-export of it. */
 const chevrotainBuild = join(root, "node_modules", "chevrotain", "lib", "chevrotain.mjs");
@@ -128,21 +145,28 @@ export async function bundle() {
         'const { dirname: __rnnpDirname } = require("node:path");',
         "const __rnnpUrl = __rnnpToUrl(__filename).href;",
         "const __rnnpDirOf = (u) => __rnnpDirname(__rnnpFileOf(u));",
+        "const __rnnpResolve = (s) => require.resolve(s);",
       ].join(" "),
     },
     plugins: [
       {
-        // lmdb's ES entry is a tree of ~20 modules (with msgpackr's); its CommonJS build, the same
-        // code in one file, loads in half the time on every command that opens the cache.
-        name: "lmdb-as-commonjs",
+        // lmdb (its CommonJS build, one file, rather than its ES entry's ~20 modules), msgpackr and
+        // the native-module finder are bundled, so their compilation comes from the code cache too.
+        // They place their native add-ons by their own file's name: there `__filename` and
+        // `__dirname` are the installed package's, resolved where the bundle runs.
+        name: "lmdb-in-place",
         setup(b) {
-          b.onResolve({ filter: /^lmdb$/ }, (a) =>
-            a.namespace === "rnnp" ? undefined : { path: "lmdb", namespace: "rnnp" },
-          );
-          b.onLoad({ filter: /^lmdb$/, namespace: "rnnp" }, () => ({
-            contents: 'export const { open } = require("lmdb");\n',
-            loader: "js",
-          }));
+          b.onResolve({ filter: /^lmdb$/ }, () => ({ path: requireHere.resolve("lmdb") }));
+          b.onLoad({ filter: /\.c?js$/ }, async (a) => {
+            const place = Object.entries(placed).find(([tail]) => a.path.endsWith(tail));
+            if (!place) return undefined;
+            const text = await readFile(a.path, "utf8");
+            const [filename, dirname] = [`(${place[1]})`, `__rnnpDirname(${place[1]})`];
+            return {
+              contents: text.replaceAll("__filename", filename).replaceAll("__dirname", dirname),
+              loader: "js",
+            };
+          });
         },
       },
       {
@@ -151,7 +175,7 @@ export async function bundle() {
         name: "lazy-child-process-in-commander",
         setup(b) {
           b.onResolve({ filter: /^(node:)?child_process$/ }, (a) =>
-            /[\\/]node_modules[\\/]commander[\\/]/.test(a.importer)
+            /[\\/]node_modules[\\/](commander|detect-libc)[\\/]/.test(a.importer)
               ? { path: "lazy-child-process", namespace: "rnnp" }
               : undefined,
           );

@@ -40,12 +40,14 @@ export async function load(url, context, next) {
 }
 `;
 const OBSERVE = `
-import { register } from "node:module";
+import { createRequire, register } from "node:module";
 import { appendFileSync } from "node:fs";
 register(new URL("./hooks.mjs", import.meta.url));
-process.on("exit", () =>
-  appendFileSync(process.env.LOADED_LOG, process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).join("\\n") + "\\n"),
-);
+const required = createRequire(import.meta.url).cache;
+process.on("exit", () => {
+  appendFileSync(process.env.LOADED_LOG, process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).join("\\n") + "\\n");
+  appendFileSync(process.env.LOADED_LOG, Object.keys(required).map((f) => "required " + f).join("\\n") + "\\n");
+});
 `;
 
 function project(): Rig {
@@ -103,6 +105,20 @@ describe("start-up", () => {
       cached.loaded.filter((u) => u.includes("@tensorflow")),
       [],
     );
+    // lmdb, msgpackr and their add-on finder are in the bundle (code-cached): what is required
+    // from outside it is the two native add-ons and the package.json files the finder reads.
+    const required = cached.loaded.filter((l) => l.startsWith("required "));
+    const code = required.filter((l) => !l.endsWith("package.json"));
+    assert.ok(
+      code.some((l) => /[\\/]@lmdb[\\/].*\.node$/.test(l)),
+      `lmdb's add-on is seen: ${required.join("\n")}`,
+    );
+    assert.deepEqual(
+      code.filter((l) => !l.endsWith(".node")),
+      [],
+    );
+    // lmdb's libc probe (detect-libc) would load node:child_process (and net) for every run.
+    assert.equal(cached.loaded.includes("NativeModule child_process"), false);
     const again = rig.spawnSync(["run", "p.rnnp"], { env: timing });
     assert.match(again.stdout, /3 stages: 3 cached/);
     assert.equal(parsed(again), false);
