@@ -148,6 +148,13 @@ describe("start-up", () => {
       return JSON.parse(r.stdout) as { cached: boolean; plugin: string };
     };
     assert.deepEqual(load(), { cached: true, plugin: "object" });
+    // The loader decodes the bundle as latin1: the build escaped every other character.
+    const bytes = readFileSync(join(cli, "cli.cjs"));
+    assert.equal(
+      bytes.findIndex((b) => b > 0x7f),
+      -1,
+    );
+    assert.match(bytes.toString("latin1"), /\\u2019/, "tokenize's apostrophe, escaped");
     // The same length, other bytes: V8 alone checks only the length and would run the old code.
     const text = readFileSync(join(cli, "cli.cjs"), "latin1");
     const renamed = text.replace("plugin: () => plugin", "plugix: () => plugin");
