@@ -7,7 +7,7 @@
 // before. Dynamic imports stay lazy: each verb's module, and TensorFlow.js and the report, load only
 // when needed.
 import { createHash } from "node:crypto";
-import { readdir, readFile, rm } from "node:fs/promises";
+import { cp, readdir, readFile, rm } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { build } from "esbuild";
 
@@ -77,8 +77,22 @@ async function buildId() {
   return hash.digest("hex");
 }
 
+/**
+ * Files that modules read from beside themselves and tsc does not emit (ONNX's onnx.proto): copied
+ * from src/ to the same place in dist/src, the folder the bundle's `import.meta` gives those modules
+ * (and what package.json's "files" ships).
+ */
+const besideModules = [".proto"];
+
+async function copyBesideModules() {
+  for (const f of await readdir(join(root, "src"), { recursive: true }))
+    if (besideModules.some((ext) => f.endsWith(ext)))
+      await cp(join(root, "src", f), join(dist, "src", f));
+}
+
 export async function bundle() {
   await rm(outdir, { recursive: true, force: true });
+  await copyBesideModules();
   await build({
     define: { __RNNP_BUILD__: JSON.stringify(await buildId()) },
     // main: what bin/rnnp.js runs. The others are the plugin API (the kinds registry, defineKind,
