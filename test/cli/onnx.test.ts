@@ -26,6 +26,7 @@ import {
 } from "../fixtures/onnx.js";
 import { NAMES_CSV, ROOT } from "../helpers.js";
 import { cleanEnv, missingTool, Rig } from "../rig.js";
+import { csvClassifier } from "../fixtures/pipelines.js";
 
 /**
  * `export(fit, format: "onnx")` on the example pipelines (small variants: fewer epochs, less data),
@@ -432,21 +433,12 @@ describe("the installed command ships ONNX's schema (onnx.proto beside its modul
   }, () => {
     const rig = new Rig("rnnp-onnx-bin-").write({
       "d.csv": NAMES_CSV,
-      "p.rnnp": `pipeline p {
-  seed 3
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
-  stage vocab = vocabulary(parts.train, level: "char")
-  stage seqs = encode(parts, vocab, maxLen: 6)
-  stage net = model(seqs.train) {
-    embedding(dim: 4, mask: true)
-    lstm(units: 4)
-    dense(units: 2, activation: "softmax")
-  }
-  stage fit = train(net, seqs.train, epochs: 1, batchSize: 8)
-  stage onnx = export(fit, dir: "onnx", format: "onnx")
-}
-`,
+      "p.rnnp": csvClassifier({
+        settings: ["seed 3"],
+        mask: true,
+        train: "epochs: 1, batchSize: 8",
+        after: ['stage onnx = export(fit, dir: "onnx", format: "onnx")'],
+      }),
     });
     const r = rig.spawnSync(["run", "p.rnnp", "-q"]);
     assert.equal(r.code, 0, r.stderr);
