@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import { table } from "../../src/cli/print.js";
 import { NAMES_CSV, ROOT } from "../helpers.js";
 import { Rig } from "../rig.js";
-import { EVALUATE, csvClassifier } from "../fixtures/pipelines.js";
+import { EVALUATE, csvClassifier, csvParts } from "../fixtures/pipelines.js";
 
 const GOOD = `pipeline p {
   stage raw = load.csv(path: "d.csv", text: "name", label: "label")
@@ -177,11 +177,7 @@ describe("one CLI convention", () => {
   it("dag --json: stages with kind, status and upstream, and the edges", async () => {
     const p = new Rig().write({
       "d.csv": NAMES_CSV,
-      "p.rnnp": `pipeline p {
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
-}
-`,
+      "p.rnnp": csvParts({ name: "p", lowercase: false }),
     });
     assert.equal((await p.rnnp(["run", "p.rnnp", "-s", "raw"])).code, 0);
     const r = await p.rnnp(["dag", "p.rnnp", "--json"]);
