@@ -88,13 +88,20 @@ function respelled(lock: Lockfile): Lockfile {
   return { ...lock, stages: Object.fromEntries(stages) };
 }
 
-export function lockEntry(record: StageRecord<Fingerprint>): LockedStage {
+/**
+ * A stage's entry, from its record. `canonical`: the canonical JSON of the record's manifest, when
+ * the caller has it (the planner's, which hashes to the same key): parsed, it is the manifest with
+ * its keys sorted, as sorting the record's would give, value for value and key for key.
+ */
+export function lockEntry(record: StageRecord<Fingerprint>, canonical?: string): LockedStage {
   return {
     kind: record.kind,
     key: record.key,
     outputs: Object.fromEntries(Object.entries(record.outputs).map(([k, o]) => [k, o.digest])),
     inputsFrom: record.inputsFrom,
-    manifest: sortKeys(record.manifest as unknown as Json) as unknown as Fingerprint,
+    manifest: (canonical !== undefined
+      ? JSON.parse(canonical)
+      : sortKeys(record.manifest as unknown as Json)) as unknown as Fingerprint,
   };
 }
 
@@ -142,7 +149,7 @@ export function lockLookup(lock: Lockfile): (key: StageKey) => Past | undefined 
   return (key) => byKey.get(key);
 }
 
-function sortKeys(v: Json): Json {
+export function sortKeys(v: Json): Json {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v !== null && typeof v === "object")
     return Object.fromEntries(
@@ -185,6 +192,9 @@ function currentNames(planner: Planner): (entry: LockedStage) => LockedStage {
   };
 }
 
+/** How a stage of the run ended, for its lock entry. */
+export type LockOutcome = "ran" | "cached" | "failed";
+
 /**
  * The lock after a run: stages that ran or were cached get their entry from the cache record; stages
  * this run did not touch keep their previous entry; failed stages and stages no longer in the
@@ -192,7 +202,7 @@ function currentNames(planner: Planner): (entry: LockedStage) => LockedStage {
  */
 export function updatedLock(
   planner: Planner,
-  outcome: ReadonlyMap<string, "ok" | "failed">,
+  outcome: ReadonlyMap<string, LockOutcome>,
   previous?: Lockfile,
 ): Lockfile {
   // Stage names are data (`stage __proto__ = ...`): collected in a Map, made own properties at the end.
@@ -200,12 +210,14 @@ export function updatedLock(
   const named = currentNames(planner);
   for (const s of planner.order) {
     const o = outcome.get(s.name);
-    if (o === "ok") {
+    if (o === "ran" || o === "cached") {
       const res = planner.resolve(s.name);
-      // The store's record, not the one planned: a forced rerun may have replaced it.
+      if (res.state !== "keyed") continue;
+      // A cached stage's record is the one it was planned with (read and checked once); a stage
+      // that ran has a new one in the store (a forced rerun replaces the planned record).
       const record =
-        res.state === "keyed" ? planner.store.getRecord<Fingerprint>(res.key) : undefined;
-      if (record) stages.set(s.name, named(lockEntry(record)));
+        (o === "cached" ? res.record : undefined) ?? planner.store.getRecord<Fingerprint>(res.key);
+      if (record) stages.set(s.name, named(lockEntry(record, res.canonical)));
     } else if (o === undefined && previous && Object.hasOwn(previous.stages, s.name)) {
       stages.set(s.name, previous.stages[s.name]!);
     }

@@ -147,7 +147,7 @@ export async function runCommand(
     const outcome = new Map(
       results.map((r) => [
         r.name,
-        r.status === "ran" || r.status === "cached" ? ("ok" as const) : ("failed" as const),
+        r.status === "ran" || r.status === "cached" ? r.status : ("failed" as const),
       ]),
     );
     writeLockfile(fromCwd(lockPath), updatedLock(planner, outcome, previousLock));
