@@ -22,7 +22,7 @@ import { readFileSync } from "node:fs";
 import { executorFor } from "../executors.js";
 import { EXIT, Exit, openPlan, printJson, type CommonOptions } from "../context.js";
 import { remoteFor, type RemoteFlags } from "../config.js";
-import { flatten, RunView } from "../run-view.js";
+import { flatten, RunView, statusCounts } from "../run-view.js";
 import { checkNames, splitList } from "../stages.js";
 import type { RunOutcome } from "../../report/collect.js";
 
@@ -104,6 +104,7 @@ export async function runCommand(
   const remote = remoteFor(
     opts,
     (m) => {
+      view?.flush();
       view?.live.clear();
       stderr().write(stderr().c.yellow(`warning: ${m}\n`));
     },
@@ -121,7 +122,7 @@ export async function runCommand(
     job: job !== undefined,
     forced: (s) => force === true || (force instanceof Set && force.has(s)),
     after: (r) => {
-      if (!opts.json) printVerdict(planner, r);
+      if (!opts.json) printVerdict(planner, r, () => view?.flush());
     },
   });
   const results = await new Runner(planner, new LocalExecutor())
@@ -136,9 +137,12 @@ export async function runCommand(
       ...(variantRun ? { workspace: false } : {}),
       onEvent: (e) => view.event(e),
     })
-    .finally(() => view.live.stop());
+    .finally(() => {
+      view.flush();
+      view.live.stop();
+    });
   mark("stages");
-  const count = (s: StageResult["status"]) => results.filter((r) => r.status === s).length;
+  const counts = statusCounts(results);
   const elapsed = performance.now() - started;
   // The lock records the pipeline as written: not variants (-P, --backend, --kernels), not a frozen
   // run, not one job of a coordinator's.
@@ -182,7 +186,7 @@ export async function runCommand(
     );
   }
   if (results.some((r) => r.frozen)) return EXIT.frozen;
-  return count("failed") + count("skipped") > 0 ? EXIT.failed : EXIT.ok;
+  return counts.failed + counts.skipped > 0 ? EXIT.failed : EXIT.ok;
 }
 
 /** --checkpoints: the retention policy of training's checkpoints. */
@@ -211,7 +215,7 @@ function readJob(spec: string): Job {
 }
 
 /** Under an evaluate stage: whether the model beats its strongest baseline, in one line. */
-function printVerdict(planner: Planner, r: StageResult): void {
+function printVerdict(planner: Planner, r: StageResult, flush: () => void): void {
   if ((r.status !== "ran" && r.status !== "cached") || !r.key) return;
   // Only a kind that makes reports has a verdict: no record is read for the others.
   if (planner.stage(r.name).kind.outputType !== "report") return;
@@ -223,6 +227,7 @@ function printVerdict(planner: Planner, r: StageResult): void {
   const lines = report.sets
     ? report.sets.map((s) => ({ who: `${r.name} (${s.name})`, verdict: s.report.verdict }))
     : [{ who: r.name, verdict: report.verdict }];
+  flush(); // the stage lines before it
   const c = stdout().c;
   for (const { who, verdict } of lines)
     if (verdict)
