@@ -3,8 +3,9 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Json } from "../core/canonical.js";
-import type { Digest, StageKey } from "../core/digest.js";
+import { type Digest, sha256, type StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
+import { BUILD_ID } from "../core/build.js";
 import { processAlive } from "../core/process.js";
 import type { StageRecord } from "../cache/record.js";
 import type { Runtime } from "../runtime/descriptor.js";
@@ -95,26 +96,33 @@ function respelled(lock: Lockfile): Lockfile {
  */
 export function lockEntry(record: StageRecord<Fingerprint>, canonical?: string): LockedStage {
   return {
-    kind: record.kind,
-    key: record.key,
-    outputs: Object.fromEntries(Object.entries(record.outputs).map(([k, o]) => [k, o.digest])),
-    inputsFrom: record.inputsFrom,
+    ...entryHead(record),
     manifest: (canonical !== undefined
       ? JSON.parse(canonical)
       : sortKeys(record.manifest as unknown as Json)) as unknown as Fingerprint,
   };
 }
 
+/** A lock entry but its manifest. */
+function entryHead(record: StageRecord<Fingerprint>): Omit<LockedStage, "manifest"> {
+  return {
+    kind: record.kind,
+    key: record.key,
+    outputs: Object.fromEntries(Object.entries(record.outputs).map(([k, o]) => [k, o.digest])),
+    inputsFrom: record.inputsFrom,
+  };
+}
+
 /**
  * Writes the lock atomically (write, then rename), with keys in a fixed order: an unchanged build
- * rewrites the same bytes, and a changed one shows only what changed. The temporary file's name is
+ * rewrites the same bytes, and a changed one shows only what changed. Returns the lock's text. The temporary file's name is
  * this write's own, so concurrent runs of one pipeline never rename each other's file away: the last
  * rename wins, whole.
  */
-export function writeLockfile(path: string, lock: Lockfile): void {
+export function writeLockfile(path: string, lock: Lockfile): string {
   removeStaleTemps(path);
   const text = `${JSON.stringify(lock, null, 2)}\n`;
-  if (existsSync(path) && readFileSync(path, "utf8") === text) return;
+  if (existsSync(path) && readFileSync(path, "utf8") === text) return text;
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
     writeFileSync(tmp, text);
@@ -123,6 +131,7 @@ export function writeLockfile(path: string, lock: Lockfile): void {
     rmSync(tmp, { force: true });
     throw e;
   }
+  return text;
 }
 
 /** Temporary files of writers that were killed between writing and renaming (their pid is gone). */
@@ -165,7 +174,9 @@ export function sortKeys(v: Json): Json {
  * them as the pipeline does now (a renamed stage, or a variant named in an older spelling, keeps
  * its key and cache entry). The keys of the stages are looked up once, and only if a name is stale.
  */
-function currentNames(planner: Planner): (entry: LockedStage) => LockedStage {
+function currentNames(
+  planner: Planner,
+): <E extends Pick<LockedStage, "inputsFrom">>(entry: E) => E {
   let byKey: Map<StageKey, string> | undefined;
   const nameOf = (key: StageKey) => {
     if (!byKey) {
@@ -181,7 +192,7 @@ function currentNames(planner: Planner): (entry: LockedStage) => LockedStage {
     const r = planner.has(name) ? planner.resolve(name) : undefined;
     return r?.state === "keyed" && r.key === key;
   };
-  return (entry) => {
+  return <E extends Pick<LockedStage, "inputsFrom">>(entry: E): E => {
     const inputsFrom = new Map(Object.entries(entry.inputsFrom));
     for (const [slot, o] of inputsFrom) {
       if (keyed(o.stage, o.key)) continue;
@@ -205,8 +216,37 @@ export function updatedLock(
   outcome: ReadonlyMap<string, LockOutcome>,
   previous?: Lockfile,
 ): Lockfile {
+  return lockOf(planner, outcome, previous, lockEntry) as Lockfile;
+}
+
+/**
+ * What a lock written after a run whose every stage ran or was cached holds, as a digest, without its
+ * manifests (each is a function of its stage's key) and without building its text; undefined when
+ * some stage failed or did not run (then the lock also keeps entries of the previous one). Equal
+ * digests, equal lock bytes: the run command compares it with the one it remembers for the file
+ * (src/plan/lock-memo.ts) instead of rebuilding a lock that is already as it would write it.
+ */
+export function lockIdentity(
+  planner: Planner,
+  outcome: ReadonlyMap<string, LockOutcome>,
+): string | undefined {
+  for (const s of planner.order) {
+    const o = outcome.get(s.name);
+    if (o !== "ran" && o !== "cached") return undefined;
+  }
+  // The code that writes locks: its build (from its sources, the version alone says it).
+  const code = [LOCKFILE_VERSION, RNNP_VERSION, BUILD_ID ?? null];
+  return sha256(JSON.stringify([code, lockOf(planner, outcome, undefined, entryHead)]));
+}
+
+function lockOf<E extends Pick<LockedStage, "inputsFrom">>(
+  planner: Planner,
+  outcome: ReadonlyMap<string, LockOutcome>,
+  previous: Lockfile | undefined,
+  entryOf: (record: StageRecord<Fingerprint>, canonical: string) => E,
+): Omit<Lockfile, "stages"> & { stages: Record<string, E | LockedStage> } {
   // Stage names are data (`stage __proto__ = ...`): collected in a Map, made own properties at the end.
-  const stages = new Map<string, LockedStage>();
+  const stages = new Map<string, E | LockedStage>();
   const named = currentNames(planner);
   for (const s of planner.order) {
     const o = outcome.get(s.name);
@@ -217,7 +257,7 @@ export function updatedLock(
       // that ran has a new one in the store (a forced rerun replaces the planned record).
       const record =
         (o === "cached" ? res.record : undefined) ?? planner.store.getRecord<Fingerprint>(res.key);
-      if (record) stages.set(s.name, named(lockEntry(record, res.canonical)));
+      if (record) stages.set(s.name, named(entryOf(record, res.canonical)));
     } else if (o === undefined && previous && Object.hasOwn(previous.stages, s.name)) {
       stages.set(s.name, previous.stages[s.name]!);
     }

@@ -3,7 +3,9 @@ import { fromCwd, io, stderr, stdout } from "../io.js";
 import { availableParallelism } from "node:os";
 import { short } from "../../core/digest.js";
 import type { Planner } from "../../plan/planner.js";
+import { knownLock, rememberLock } from "../../plan/lock-memo.js";
 import {
+  lockIdentity,
   lockPathOf,
   LockfileError,
   readLockfile,
@@ -92,7 +94,10 @@ export async function runCommand(
         : undefined;
   if (opts.dryRun) return dryRun(planner, targets, force, opts.json === true);
   const lockPath = lockPathOf(planner.ir.file);
-  const previousLock = readLock(fromCwd(lockPath));
+  const lockAbs = fromCwd(lockPath);
+  // A lock as this rnnp wrote it is not parsed unless needed (src/plan/lock-memo.ts).
+  const known = opts.frozen ? undefined : knownLock(planner.store.dir, lockAbs);
+  const previousLock = known ? undefined : readLock(lockAbs);
   if (opts.frozen && !previousLock)
     throw new Exit(
       EXIT.invalid,
@@ -154,7 +159,14 @@ export async function runCommand(
         r.status === "ran" || r.status === "cached" ? r.status : ("failed" as const),
       ]),
     );
-    writeLockfile(fromCwd(lockPath), updatedLock(planner, outcome, previousLock));
+    const identity = lockIdentity(planner, outcome);
+    // Unless the lock is already what this run would write: its bytes as remembered, same identity.
+    if (identity === undefined || known?.identity !== identity) {
+      const previous = known ? readLock(lockAbs) : previousLock;
+      const text = writeLockfile(lockAbs, updatedLock(planner, outcome, previous));
+      if (identity !== undefined) rememberLock(planner.store.dir, lockAbs, identity, text);
+      mark("lock written");
+    } else mark("lock kept");
   }
   if (opts.json) {
     printJson({
