@@ -209,13 +209,26 @@ function isName(v: unknown): v is string {
 /** How deeply a parsed JSON value nests, counted without recursion and stopping past `limit`. */
 export function depthOf(value: unknown, limit: number): number {
   let deepest = 0;
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length) {
-    const [v, d] = stack.pop()!;
-    if (v === null || typeof v !== "object") continue;
+  // Objects and arrays still to visit, with their depths (two stacks: no pair allocated per value).
+  const values: object[] = [];
+  const depths: number[] = [];
+  if (value !== null && typeof value === "object") {
+    values.push(value);
+    depths.push(1);
+  }
+  while (values.length) {
+    const v = values.pop()!;
+    const d = depths.pop()!;
     if (d > deepest) deepest = d;
     if (deepest > limit) return deepest;
-    for (const child of Object.values(v as object)) stack.push([child, d + 1]);
+    const children = Array.isArray(v) ? v : Object.values(v);
+    for (let i = 0; i < children.length; i++) {
+      const child = children[i];
+      if (child !== null && typeof child === "object") {
+        values.push(child);
+        depths.push(d + 1);
+      }
+    }
   }
   return deepest;
 }

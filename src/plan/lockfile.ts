@@ -193,6 +193,10 @@ function currentNames(
     return r?.state === "keyed" && r.key === key;
   };
   return <E extends Pick<LockedStage, "inputsFrom">>(entry: E): E => {
+    // Usually every input is named as it is now: the entry is kept as it is.
+    let current = true;
+    for (const o of Object.values(entry.inputsFrom)) if (!keyed(o.stage, o.key)) current = false;
+    if (current) return entry;
     const inputsFrom = new Map(Object.entries(entry.inputsFrom));
     for (const [slot, o] of inputsFrom) {
       if (keyed(o.stage, o.key)) continue;
