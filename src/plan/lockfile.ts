@@ -1,9 +1,9 @@
 import { UserError } from "../core/diagnostic.js";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Json } from "../core/canonical.js";
-import { type Digest, sha256, type StageKey } from "../core/digest.js";
+import type { Digest, StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
 import { BUILD_ID } from "../core/build.js";
 import { processAlive } from "../core/process.js";
@@ -220,48 +220,16 @@ export function updatedLock(
   outcome: ReadonlyMap<string, LockOutcome>,
   previous?: Lockfile,
 ): Lockfile {
-  return lockOf(planner, outcome, previous, lockEntry) as Lockfile;
-}
-
-/**
- * What a lock written after a run whose every stage ran or was cached holds, as a digest, without its
- * manifests (each is a function of its stage's key) and without building its text; undefined when
- * some stage failed or did not run (then the lock also keeps entries of the previous one). Equal
- * digests, equal lock bytes: the run command compares it with the one it remembers for the file
- * (src/plan/lock-memo.ts) instead of rebuilding a lock that is already as it would write it.
- */
-export function lockIdentity(
-  planner: Planner,
-  outcome: ReadonlyMap<string, LockOutcome>,
-): string | undefined {
-  for (const s of planner.order) {
-    const o = outcome.get(s.name);
-    if (o !== "ran" && o !== "cached") return undefined;
-  }
-  // The code that writes locks: its build (from its sources, the version alone says it).
-  const code = [LOCKFILE_VERSION, RNNP_VERSION, BUILD_ID ?? null];
-  return sha256(JSON.stringify([code, lockOf(planner, outcome, undefined, entryHead)]));
-}
-
-function lockOf<E extends Pick<LockedStage, "inputsFrom">>(
-  planner: Planner,
-  outcome: ReadonlyMap<string, LockOutcome>,
-  previous: Lockfile | undefined,
-  entryOf: (record: StageRecord<Fingerprint>, canonical: string) => E,
-): Omit<Lockfile, "stages"> & { stages: Record<string, E | LockedStage> } {
   // Stage names are data (`stage __proto__ = ...`): collected in a Map, made own properties at the end.
-  const stages = new Map<string, E | LockedStage>();
+  const stages = new Map<string, LockedStage>();
   const named = currentNames(planner);
   for (const s of planner.order) {
     const o = outcome.get(s.name);
     if (o === "ran" || o === "cached") {
+      const record = recordOf(planner, s.name, o);
       const res = planner.resolve(s.name);
-      if (res.state !== "keyed") continue;
-      // A cached stage's record is the one it was planned with (read and checked once); a stage
-      // that ran has a new one in the store (a forced rerun replaces the planned record).
-      const record =
-        (o === "cached" ? res.record : undefined) ?? planner.store.getRecord<Fingerprint>(res.key);
-      if (record) stages.set(s.name, named(entryOf(record, res.canonical)));
+      if (record && res.state === "keyed")
+        stages.set(s.name, named(lockEntry(record, res.canonical)));
     } else if (o === undefined && previous && Object.hasOwn(previous.stages, s.name)) {
       stages.set(s.name, previous.stages[s.name]!);
     }
@@ -275,4 +243,57 @@ function lockOf<E extends Pick<LockedStage, "inputsFrom">>(
     ...(usesRuntime && rt && !(rt instanceof Error) ? { runtime: rt } : {}),
     stages: Object.fromEntries(stages),
   };
+}
+
+/**
+ * The record a stage's entry comes from: a cached stage's is the one it was planned with (read and
+ * checked once); a stage that ran has a new one in the store (a forced rerun replaces the planned one).
+ */
+function recordOf(
+  planner: Planner,
+  name: string,
+  o: "ran" | "cached",
+): StageRecord<Fingerprint> | undefined {
+  const res = planner.resolve(name);
+  if (res.state !== "keyed") return undefined;
+  return (o === "cached" ? res.record : undefined) ?? planner.store.getRecord<Fingerprint>(res.key);
+}
+
+/**
+ * What a lock written after a run whose every stage ran or was cached holds, as a digest, without its
+ * manifests (each is a function of its stage's key) and without building its text; undefined when
+ * some stage failed or did not run (then the lock also keeps entries of the previous one). Equal
+ * digests, equal lock bytes: the run command compares it with the one it remembers for the file
+ * (src/plan/lock-memo.ts) instead of rebuilding a lock that is already as it would write it.
+ */
+export function lockIdentity(
+  planner: Planner,
+  outcome: ReadonlyMap<string, LockOutcome>,
+): string | undefined {
+  const hash = createHash("sha256");
+  // The code that writes locks (its build; from its sources, the version alone says it), then the
+  // lock's head, then each stage's entry but its manifest, hashed as they come: nothing is built.
+  const rt = planner.runtime;
+  const usesRuntime = planner.order.some((s) => s.kind.backendDependent);
+  hash.update(
+    JSON.stringify([
+      LOCKFILE_VERSION,
+      RNNP_VERSION,
+      BUILD_ID ?? null,
+      planner.ir.name,
+      usesRuntime && rt && !(rt instanceof Error) ? rt : null,
+    ]),
+  );
+  const named = currentNames(planner);
+  for (const s of planner.order) {
+    const o = outcome.get(s.name);
+    if (o !== "ran" && o !== "cached") return undefined;
+    const record = recordOf(planner, s.name, o);
+    // More than the entry holds (whole output refs): a difference there only costs a rebuild.
+    const entry = record
+      ? [record.kind, record.key, record.outputs, named({ inputsFrom: record.inputsFrom })]
+      : null;
+    hash.update(`\n${JSON.stringify([s.name, entry])}`);
+  }
+  return hash.digest("hex");
 }
