@@ -48,14 +48,17 @@ function write(value: unknown, at: (string | number)[]): string {
         );
       }
       const record = value as Record<string, unknown>;
-      const entries: string[] = [];
+      // Built by concatenation (no array of entries to join): keys hash every stage of every run.
+      let out = "{";
       for (const k of Object.keys(record).sort()) {
-        if (record[k] === undefined) continue;
+        const v = record[k];
+        if (v === undefined) continue;
+        if (out.length > 1) out += ",";
         at.push(k);
-        entries.push(`${JSON.stringify(k)}:${write(record[k], at)}`);
+        out += `${JSON.stringify(k)}:${write(v, at)}`;
         at.pop();
       }
-      return `{${entries.join(",")}}`;
+      return `${out}}`;
     }
     default:
       throw new TypeError(`canonical JSON: ${pathOf(at)} is ${typeof value}`);

@@ -57,6 +57,23 @@ describe("canonical JSON", () => {
       }),
     );
   });
+  it("writes keys sorted by code unit (not as objects enumerate them), no spaces (property)", () => {
+    /** The definition, written plainly: an oracle for the writer's faster form. */
+    const oracle = (v: Json): string =>
+      Array.isArray(v)
+        ? `[${v.map(oracle).join(",")}]`
+        : v !== null && typeof v === "object"
+          ? `{${Object.keys(v)
+              .sort()
+              .map((k) => `${JSON.stringify(k)}:${oracle(v[k]!)}`)
+              .join(",")}}`
+          : JSON.stringify(v);
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => assert.equal(canonicalJson(v), oracle(v as Json))),
+      { numRuns: 500 },
+    );
+    assert.equal(canonicalJson({ "0": false, "": null, b: [] }), '{"":null,"0":false,"b":[]}');
+  });
   it("sameJson(a, b) holds exactly when a and b have the same canonical text (property)", () => {
     /** `v` with one of its leaves replaced (`at` picks which), or `v` itself. */
     const mutated = (v: Json, at: number, by: Json): Json => {
