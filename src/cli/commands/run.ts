@@ -160,8 +160,13 @@ export async function runCommand(
       ]),
     );
     const identity = lockIdentity(planner, outcome);
-    // Unless the lock is already what this run would write: its bytes as remembered, same identity.
-    if (identity === undefined || known?.identity !== identity) {
+    // Unless the lock is already what this run would write: its bytes as remembered (read again:
+    // another run may have written it meanwhile), same identity.
+    const kept =
+      identity !== undefined &&
+      known?.identity === identity &&
+      knownLock(planner.store.dir, lockAbs)?.identity === identity;
+    if (!kept) {
       const previous = known ? readLock(lockAbs) : previousLock;
       const text = writeLockfile(lockAbs, updatedLock(planner, outcome, previous));
       if (identity !== undefined) rememberLock(planner.store.dir, lockAbs, identity, text);
