@@ -66,9 +66,11 @@ if (args.includes("--executors")) {
   printTable(rows);
   process.exit(0);
 }
-// --startup: the start-up suite only (rnnp against Turborepo, fully cached).
+// --startup: the start-up suite only (rnnp against Turborepo, fully cached); --before DIR adds
+// another built checkout's `rnnp run` (e.g. main's worktree) to the alternation.
 if (args.includes("--startup")) {
-  rows.push(...startupBench());
+  const before = args.indexOf("--before");
+  rows.push(...startupBench(15, before >= 0 ? args[before + 1] : undefined));
   printTable(rows);
   process.exit(0);
 }

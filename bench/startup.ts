@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fiftyStages } from "./engine.js";
@@ -152,7 +152,7 @@ function breakdown(c: Contender, runs: number): { phase: string; ms: number }[] 
  * against Turborepo's fully cached 50-task chain, `node -e ''` as the floor, alternating, and the
  * breakdown of the cached run.
  */
-export function startupBench(rounds = 15): Row[] {
+export function startupBench(rounds = 15, before?: string): Row[] {
   const dir = mkdtempSync(join(tmpdir(), "rnnp-startup-"));
   try {
     const pipeline = join(dir, "fifty.rnnp");
@@ -186,11 +186,21 @@ export function startupBench(rounds = 15): Row[] {
         expect: /50 cached, 50 total/,
       },
     ];
-    const [bare, run, status, turbo] = alternate(contenders, rounds) as [
+    // Another build of rnnp (its checkout's bin/rnnp.js), alternated with the others.
+    if (before)
+      contenders.push({
+        name: "before",
+        argv: [node, join(resolve(before), "bin", "rnnp.js"), "run", pipeline, ...cache],
+        cwd: dir,
+        expect: /50 stages: 50 cached/,
+      });
+    const load = loadavg()[0]!;
+    const [bare, run, status, turbo, earlier] = alternate(contenders, rounds) as [
       Times,
       Times,
       Times,
       Times,
+      Times | undefined,
     ];
     const ms = (t: Times) =>
       `${t.median.toFixed(0)} ms (best ${t.min.toFixed(0)}, ${t.min.toFixed(0)}-${t.max.toFixed(0)})`;
@@ -227,6 +237,21 @@ export function startupBench(rounds = 15): Row[] {
         ratio: `${((run.median - bare.median) / (turbo.median - bare.median)).toFixed(2)}x`,
       },
     ];
+    if (earlier)
+      rows.push({
+        suite: "startup",
+        measure: `\`rnnp run\` of ${before} (the same cached run, alternated)`,
+        value: ms(earlier),
+        baseline: `this build: ${ms(run)}`,
+        ratio: `${(run.median / earlier.median).toFixed(2)}x (best ${(run.min / earlier.min).toFixed(2)}x)`,
+      });
+    rows.push({
+      suite: "startup",
+      measure: "load average (1 min) before, after the alternation",
+      value: `${load.toFixed(1)}, ${loadavg()[0]!.toFixed(1)}`,
+      baseline: "",
+      ratio: "",
+    });
     for (const p of breakdown(contenders[1]!, rounds))
       rows.push({
         suite: "startup",

@@ -1,14 +1,18 @@
-// `npm run build` step: the CLI as a few bundled files (dist/cli/main.js and its lazy chunks), which
-// bin/rnnp.js loads. Node 20 resolves, reads and links ES modules one by one; rnnp's ~200 modules
-// and their packages cost more to find than to run, so a fully cached run spent most of its time
-// loading. The bundle is made from tsc's output (dist/src, dist/grammar), so every module keeps
-// the path it has there: `import.meta.url` is rewritten to the module's file under dist/, and what
-// modules find beside themselves (the kernels, workers, package.json, native add-ons) is found as
-// before. Dynamic imports stay lazy: each verb's module, and TensorFlow.js and the report, load only
-// when needed.
+// `npm run build` step: the CLI as one CommonJS file (dist/cli/cli.cjs) with a V8 code cache
+// beside it (cli.cjs.cache), which dist/cli/main.js (scripts/cli-loader.js) loads for bin/rnnp.js.
+// Node 20 resolves, reads, compiles and links ES modules one by one, and cannot cache their
+// compilation: a fully cached run spent most of its time loading ~35 chunks. One script compiled
+// from V8's cached bytecode skips all of that. The bundle is made from tsc's output (dist/src,
+// dist/grammar), so every module keeps the path it has there: `import.meta.url` is rewritten to the
+// module's file under dist/, and what modules find beside themselves (the kernels, workers,
+// package.json, native add-ons) is found as before. Dynamic imports stay lazy: each verb's modules
+// run only when the verb does, and TensorFlow.js and the report load only when needed.
 import { createHash } from "node:crypto";
-import { readdir, readFile, rm } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
+import { createRequire } from "node:module";
 import { build } from "esbuild";
 
 const root = resolve(import.meta.dirname, "..");
@@ -22,7 +26,7 @@ export const outdir = join(dist, "cli");
  * path (commander, chevrotain, picocolors, csv-parse...) are bundled.
  */
 const external = [
-  "lmdb",
+  "bun:ffi", // lmdb on Bun
   "bullmq",
   "ioredis",
   "@tensorflow/*",
@@ -41,6 +45,22 @@ const external = [
   // A UMD build whose factory requires its own files by relative paths esbuild cannot see.
   "jsonc-parser",
 ];
+
+const requireHere = createRequire(import.meta.url);
+
+/**
+ * Files of bundled packages that find their native add-on beside themselves, and the expression
+ * (evaluated in the bundle) of their installed file: each package is resolved from the one that
+ * depends on it, wherever npm placed it.
+ */
+const lmdbFile = '__rnnpResolve("lmdb")';
+const msgpackrFile = `require("node:module").createRequire(${lmdbFile}).resolve("msgpackr")`;
+const placed = {
+  [join("lmdb", "dist", "index.cjs")]: lmdbFile,
+  [join("msgpackr", "dist", "node.cjs")]: msgpackrFile,
+  [join("msgpackr-extract", "index.js")]:
+    `require("node:module").createRequire(${msgpackrFile}).resolve("msgpackr-extract")`,
+};
 
 /** grammar/chevrotain.ts loads Chevrotain's one-file build with a top-level await; bundled, a plain re-export of it. */
 const chevrotainBuild = join(root, "node_modules", "chevrotain", "lib", "chevrotain.mjs");
@@ -77,51 +97,76 @@ async function buildId() {
   return hash.digest("hex");
 }
 
+/** The plugin API (the kinds registry, defineKind, the parameter schema): dist/cli/NAME.js. */
+const pluginApi = {
+  registry: join(dist, "src", "kinds", "registry.js"),
+  kind: join(dist, "src", "stages", "kind.js"),
+  schema: join(dist, "src", "stages", "schema.js"),
+};
+
+/**
+ * The bundle's entry: the CLI, and the plugin API for code preloaded into the installed command
+ * (`node --import`, as the tests' gate kind), loaded on demand and the very modules the CLI uses.
+ */
+const entry = [
+  `export { main, marks } from ${JSON.stringify(join(dist, "src", "cli", "main.js"))};`,
+  "export const plugin = {",
+  ...Object.entries(pluginApi).map(
+    ([name, path]) => `  ${name}: () => import(${JSON.stringify(path)}),`,
+  ),
+  "};",
+].join("\n");
+
 export async function bundle() {
   await rm(outdir, { recursive: true, force: true });
-  await build({
-    define: { __RNNP_BUILD__: JSON.stringify(await buildId()) },
-    // main: what bin/rnnp.js runs. The others are the plugin API (the kinds registry, defineKind,
-    // the parameter schema), for code preloaded into the installed command (`node --import`, as
-    // the tests' gate kind): chunks are shared, so they are the very modules the CLI uses.
-    entryPoints: {
-      main: join(dist, "src", "cli", "main.js"),
-      registry: join(dist, "src", "kinds", "registry.js"),
-      kind: join(dist, "src", "stages", "kind.js"),
-      schema: join(dist, "src", "stages", "schema.js"),
+  const result = await build({
+    metafile: true,
+    define: {
+      __RNNP_BUILD__: JSON.stringify(await buildId()),
+      // The bundle's own URL (its banner): `located` rewrote each module's to a URL relative to it.
+      "import.meta.url": "__rnnpUrl",
     },
-    outdir,
+    stdin: { contents: entry, resolveDir: root, sourcefile: "rnnp-cli-entry.js", loader: "js" },
+    outfile: join(outdir, "cli.cjs"),
     bundle: true,
-    splitting: true,
-    format: "esm",
+    format: "cjs",
     platform: "node",
     target: "node20",
+    // ASCII only (\u escapes), so the loader decodes the file as latin1, four times faster than UTF-8.
+    charset: "ascii",
     external,
     sourcemap: "linked",
     logLevel: "warning",
-    // Bundled CommonJS packages call require(); the helpers place a module's file and folder.
+    // ES modules are strict, so the bundle is too; the helpers place a module's file and folder.
     banner: {
       js: [
-        'import { createRequire as __rnnpRequire } from "node:module";',
-        'import { fileURLToPath as __rnnpFileOf } from "node:url";',
-        'import { dirname as __rnnpDirname } from "node:path";',
-        "const require = __rnnpRequire(import.meta.url);",
+        '"use strict";',
+        'const { fileURLToPath: __rnnpFileOf, pathToFileURL: __rnnpToUrl } = require("node:url");',
+        'const { dirname: __rnnpDirname } = require("node:path");',
+        "const __rnnpUrl = __rnnpToUrl(__filename).href;",
         "const __rnnpDirOf = (u) => __rnnpDirname(__rnnpFileOf(u));",
+        "const __rnnpResolve = (s) => require.resolve(s);",
       ].join(" "),
     },
     plugins: [
       {
-        // lmdb's ES entry is a tree of ~20 modules (with msgpackr's); its CommonJS build, the same
-        // code in one file, loads in half the time on every command that opens the cache.
-        name: "lmdb-as-commonjs",
+        // lmdb (its CommonJS build, one file, rather than its ES entry's ~20 modules), msgpackr and
+        // the native-module finder are bundled, so their compilation comes from the code cache too.
+        // They place their native add-ons by their own file's name: there `__filename` and
+        // `__dirname` are the installed package's, resolved where the bundle runs.
+        name: "lmdb-in-place",
         setup(b) {
-          b.onResolve({ filter: /^lmdb$/ }, (a) =>
-            a.namespace === "rnnp" ? undefined : { path: "lmdb", namespace: "rnnp" },
-          );
-          b.onLoad({ filter: /^lmdb$/, namespace: "rnnp" }, () => ({
-            contents: 'export const { open } = require("lmdb");\n',
-            loader: "js",
-          }));
+          b.onResolve({ filter: /^lmdb$/ }, () => ({ path: requireHere.resolve("lmdb") }));
+          b.onLoad({ filter: /\.c?js$/ }, async (a) => {
+            const place = Object.entries(placed).find(([tail]) => a.path.endsWith(tail));
+            if (!place) return undefined;
+            const text = await readFile(a.path, "utf8");
+            const [filename, dirname] = [`(${place[1]})`, `__rnnpDirname(${place[1]})`];
+            return {
+              contents: text.replaceAll("__filename", filename).replaceAll("__dirname", dirname),
+              loader: "js",
+            };
+          });
         },
       },
       {
@@ -130,7 +175,7 @@ export async function bundle() {
         name: "lazy-child-process-in-commander",
         setup(b) {
           b.onResolve({ filter: /^(node:)?child_process$/ }, (a) =>
-            /[\\/]node_modules[\\/]commander[\\/]/.test(a.importer)
+            /[\\/]node_modules[\\/](commander|detect-libc)[\\/]/.test(a.importer)
               ? { path: "lazy-child-process", namespace: "rnnp" }
               : undefined,
           );
@@ -154,6 +199,116 @@ export async function bundle() {
       },
     ],
   });
+  const cli = join(outdir, "cli.cjs");
+  await writeFile(cli, importsThroughLoader(asciiOnly(await readFile(cli, "utf8"))));
+  await copyFile(join(root, "scripts", "cli-loader.js"), join(outdir, "main.js"));
+  // In a fresh process, as the installed command loads the bundle: the plugin API's modules, and
+  // the code cache of a cached run.
+  const child = spawnSync(process.execPath, [import.meta.filename, "--finish"], {
+    stdio: "inherit",
+    env: withoutRnnpVariables(process.env),
+  });
+  if (child.status !== 0)
+    throw new Error(`${import.meta.filename} --finish exited ${child.status}`);
+  return result;
 }
 
-if (process.argv[1] === import.meta.filename) await bundle();
+/**
+ * The bundle in ASCII, so that the loader decodes it as latin1 (a quarter of UTF-8's time) and V8
+ * keeps it as a one-byte string. esbuild escapes strings but leaves the odd comment and regular
+ * expression (tokenize's apostrophe) as written; there a `\uXXXX` escape means the same character,
+ * unless it would follow a backslash (or is outside the BMP): then the build stops.
+ */
+function asciiOnly(text) {
+  return text.replace(/(\\?)([^\p{ASCII}])/gu, (_, slash, c) => {
+    const code = c.charCodeAt(0);
+    if (slash || (code >= 0xd800 && code < 0xe000))
+      throw new Error(`dist/cli/cli.cjs: cannot escape ${JSON.stringify(slash + c)} in ASCII`);
+    return `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
+/**
+ * The bundle's `import()` of the packages left outside it, through the loader's (`__rnnpImport`,
+ * a parameter of the bundle's wrapper): a function compiled from V8's code cache has lost the
+ * callback Node 20 needs for `import()` (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), while an ES
+ * module's `import()` always works. The loader sits beside the bundle, so names resolve the same.
+ */
+function importsThroughLoader(text) {
+  const all = text.match(/\bimport\(/g)?.length ?? 0;
+  const literal = /\bimport\(("(?:node:[a-z/_]+|@?[a-z0-9][\w./@-]*)")\)/g;
+  const rewritten = text.replace(literal, "__rnnpImport($1)");
+  const left = rewritten.match(/\bimport\(/g)?.length ?? 0;
+  if (left !== 0 || all === 0)
+    throw new Error(`dist/cli/cli.cjs: ${left} of ${all} import() calls are not of a package name`);
+  return rewritten;
+}
+
+/** The build does not depend on the caller's RNNP_* settings (cache folder, timing...). */
+function withoutRnnpVariables(env) {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith("RNNP_")));
+}
+
+/** dist/cli/NAME.js for each module of the plugin API: its exports, from the bundle's instance. */
+async function writePluginModules(cli) {
+  for (const [name, load] of Object.entries(cli.plugin)) {
+    const names = Object.keys(await load()).sort();
+    await writeFile(
+      join(outdir, `${name}.js`),
+      `// The plugin API's ${name} module (scripts/bundle.mjs): the instance the CLI uses.\n` +
+        `import { plugin } from "./main.js";\n` +
+        `export const { ${names.join(", ")} } = await plugin.${name}();\n`,
+    );
+  }
+}
+
+/**
+ * Compiles what a fully cached `run` and `status` run, by running them on a small pipeline in a
+ * temporary folder, so that the code cache holds those functions' bytecode, not only the top level.
+ * The first run, which parses and computes, is another process's: its functions would only make
+ * the cache larger, and a larger cache takes longer to read on every command.
+ */
+async function warmUp(cli) {
+  const dir = await mkdtemp(join(tmpdir(), "rnnp-build-"));
+  try {
+    const rows = Array.from({ length: 20 }, (_, i) => `n${i},${i % 2 ? "a" : "b"}`);
+    await writeFile(join(dir, "d.csv"), `name,label\n${rows.join("\n")}\n`);
+    await writeFile(
+      join(dir, "p.rnnp"),
+      [
+        "pipeline warm {",
+        '  stage raw = load.csv(path: "d.csv", text: "name", label: "label")',
+        "  stage kept = clean(raw, dropMissing: true)",
+        "  stage h = head(kept, n: 5)",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    const fill = spawnSync(process.execPath, [join(root, "bin", "rnnp.js"), "run", "p.rnnp"], {
+      cwd: dir,
+      encoding: "utf8",
+      env: withoutRnnpVariables(process.env),
+    });
+    if (fill.status !== 0) throw new Error(`the warm-up's first run failed: ${fill.stderr}`);
+    const sink = { write: () => true };
+    const io = { stdout: sink, stderr: sink, stdin: process.stdin, env: {}, cwd: dir };
+    for (const verb of ["run", "status"]) {
+      const code = await cli.main([verb, "p.rnnp"], io);
+      if (code !== 0) throw new Error(`the warm-up's \`rnnp ${verb}\` exited ${code}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function finish() {
+  const cli = await import(join(outdir, "main.js"));
+  await writePluginModules(cli);
+  await warmUp(cli);
+  await writeFile(join(outdir, "cli.cjs.cache"), cli.codeCache());
+}
+
+if (process.argv[1] === import.meta.filename) {
+  if (process.argv[2] === "--finish") await finish();
+  else await bundle();
+}

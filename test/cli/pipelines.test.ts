@@ -6,9 +6,11 @@ import { ROOT } from "../helpers.js";
 import { missingTool, Rig } from "../rig.js";
 
 /**
- * Smoke runs of every example pipeline, small enough for CI (params overridden with -P): the metric is
- * computed, a rerun is fully cached, and two fresh processes with empty caches make identical bytes.
- * Full-size runs and their results are in the README.
+ * Smoke runs of every example pipeline, small enough for CI (params overridden with -P): a fresh
+ * process runs it end to end from an empty cache, the metric is computed, a rerun is fully cached.
+ * Full-size runs and their results are in the README. That fresh processes make identical bytes is
+ * `rnnp check`'s to prove, for every stage kind (test/cli/check.test.ts): running each pipeline a
+ * second time here doubled the suite's most expensive file for no kind it does not already cover.
  */
 const SMOKE: Record<string, { params: string[]; show: string; metric: RegExp }> = {
   "weather.rnnp": { params: [], show: "preview", metric: /table, 5 rows/ },
@@ -105,18 +107,12 @@ describe("example pipelines (smoke runs)", () => {
       const planned = await rig.rnnp(["status", path, "--json", "--cache", "a", ...params]);
       assert.equal(planned.code, 0, planned.stderr);
       const names = stages(planned.stdout).map((s) => s.name);
-      // Two fresh processes at once, each with an empty cache: the smoke run end to end.
-      const [a, b] = await Promise.all([rig.spawn(args("a")), rig.spawn(args("b"))]);
+      // A fresh process with an empty cache: the smoke run end to end, as a user starts it.
+      const a = await rig.spawn(args("a"));
       assert.equal(a.code, 0, a.stderr);
-      assert.equal(b.code, 0, b.stderr);
       assert.deepEqual(
         statuses(a.stdout),
         names.map((n) => [n, "ran"]),
-      );
-      assert.deepEqual(
-        await rig.digests(stages(b.stdout), "b"),
-        await rig.digests(stages(a.stdout), "a"),
-        "two fresh processes, the same bytes",
       );
       const again = await rig.rnnp(args("a"));
       assert.deepEqual(
