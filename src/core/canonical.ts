@@ -48,14 +48,17 @@ function write(value: unknown, at: (string | number)[]): string {
         );
       }
       const record = value as Record<string, unknown>;
-      const entries: string[] = [];
+      // Built by concatenation (no array of entries to join): keys hash every stage of every run.
+      let out = "{";
       for (const k of Object.keys(record).sort()) {
-        if (record[k] === undefined) continue;
+        const v = record[k];
+        if (v === undefined) continue;
+        if (out.length > 1) out += ",";
         at.push(k);
-        entries.push(`${JSON.stringify(k)}:${write(record[k], at)}`);
+        out += `${JSON.stringify(k)}:${write(v, at)}`;
         at.pop();
       }
-      return `{${entries.join(",")}}`;
+      return `${out}}`;
     }
     default:
       throw new TypeError(`canonical JSON: ${pathOf(at)} is ${typeof value}`);
@@ -76,4 +79,41 @@ function allScalars(xs: readonly unknown[]): boolean {
 
 function pathOf(at: readonly (string | number)[]): string {
   return `$${at.map((k) => (typeof k === "number" ? `[${k}]` : `.${k}`)).join("")}`;
+}
+
+const enumerable = Object.prototype.propertyIsEnumerable;
+
+/**
+ * Whether two values certainly have the same canonical JSON, found without writing it: plain
+ * objects with the same keys (in any order) and equal values, arrays item by item, equal finite
+ * numbers (0 and -0 alike, as canonical JSON writes them), strings, booleans and nulls. Anything
+ * else (undefined, NaN, a class instance, a hole) answers false, so a caller that then writes and
+ * compares the canonical JSON loses time, never correctness. Recursive: for values whose depth is
+ * bounded (a fingerprint the planner built, a record whose depth was checked).
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (typeof a !== "object" || a === null)
+    return a === b && a !== undefined && (typeof a !== "number" || Number.isFinite(a));
+  if (typeof b !== "object" || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++)
+      if (!(i in a) || !(i in b) || !sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b) || !plain(a) || !plain(b)) return false;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys)
+    if (
+      !enumerable.call(b, k) ||
+      !sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
+    )
+      return false;
+  return true;
+}
+
+function plain(v: object): boolean {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }

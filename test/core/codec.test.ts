@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { canonicalJson } from "../../src/core/canonical.js";
+import { canonicalJson, type Json, sameJson } from "../../src/core/canonical.js";
 import { decode, encode, type Value } from "../../src/core/codec.js";
 import { digestOf } from "../../src/core/digest.js";
 
@@ -56,6 +56,56 @@ describe("canonical JSON", () => {
         assert.equal(canonicalJson(reversed), canonicalJson(o));
       }),
     );
+  });
+  it("writes keys sorted by code unit (not as objects enumerate them), no spaces (property)", () => {
+    /** The definition, written plainly: an oracle for the writer's faster form. */
+    const oracle = (v: Json): string =>
+      Array.isArray(v)
+        ? `[${v.map(oracle).join(",")}]`
+        : v !== null && typeof v === "object"
+          ? `{${Object.keys(v)
+              .sort()
+              .map((k) => `${JSON.stringify(k)}:${oracle(v[k]!)}`)
+              .join(",")}}`
+          : JSON.stringify(v);
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => assert.equal(canonicalJson(v), oracle(v as Json))),
+      { numRuns: 500 },
+    );
+    assert.equal(canonicalJson({ "0": false, "": null, b: [] }), '{"":null,"0":false,"b":[]}');
+  });
+  it("sameJson(a, b) holds exactly when a and b have the same canonical text (property)", () => {
+    /** `v` with one of its leaves replaced (`at` picks which), or `v` itself. */
+    const mutated = (v: Json, at: number, by: Json): Json => {
+      let n = at;
+      const walk = (x: Json): Json => {
+        if (x === null || typeof x !== "object") return n-- === 0 ? by : x;
+        if (Array.isArray(x)) return x.map(walk);
+        const entries = Object.entries(x).map(([k, y]) => [k, walk(y)] as const);
+        return Object.fromEntries(n % 2 ? entries.reverse() : entries);
+      };
+      return walk(v);
+    };
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.nat(20), fc.jsonValue({ maxDepth: 1 }), (v, at, by) => {
+        const w = mutated(v as Json, at, by as Json);
+        assert.equal(sameJson(v, w), canonicalJson(v) === canonicalJson(w));
+        assert.ok(sameJson(v, JSON.parse(JSON.stringify(v))));
+      }),
+      { numRuns: 500 },
+    );
+    // What canonical JSON refuses or cannot tell apart is never "the same".
+    assert.equal(sameJson({ a: undefined }, { a: undefined }), false);
+    assert.equal(sameJson([NaN], [NaN]), false);
+    assert.equal(sameJson({ a: new Date(0) }, { a: new Date(0) }), false);
+    assert.equal(sameJson({ a: 1 }, { b: 1 }), false);
+    assert.equal(sameJson({ a: 1 }, { a: 1, b: undefined }), false);
+    const holey: unknown[] = new Array(3);
+    holey[0] = 1;
+    holey[2] = 2;
+    assert.equal(sameJson(holey, [1, undefined, 2]), false);
+    assert.equal(sameJson([1, undefined, 2], holey), false);
+    assert.ok(sameJson({ x: -0, y: [1, { z: "s" }] }, { y: [1, { z: "s" }], x: 0 }));
   });
 });
 
