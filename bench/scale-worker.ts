@@ -78,7 +78,7 @@ async function main(): Promise<number> {
     const stale = results.filter((r) => r.status !== "cached");
     if (stale.length) fail(`${stale.length} stages were not cached (${stale[0]!.name})`);
     phase("lockfile", () => {
-      const outcome = new Map(results.map((r) => [r.name, "ok" as const]));
+      const outcome = new Map(results.map((r) => [r.name, "cached" as const]));
       writeLockfile(`${lockPathOf(file)}.bench`, updatedLock(planner, outcome));
     });
     await store.close();

@@ -9,7 +9,7 @@
 // run only when the verb does, and TensorFlow.js and the report load only when needed.
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { copyFile, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { createRequire } from "node:module";
@@ -117,8 +117,22 @@ const entry = [
   "};",
 ].join("\n");
 
+/**
+ * Files that modules read from beside themselves and the transpile step does not emit (ONNX's
+ * onnx.proto): copied from src/ to the same place in dist/src, the folder the bundle's
+ * `import.meta` gives those modules (and what package.json's "files" ships).
+ */
+const besideModules = [".proto"];
+
+async function copyBesideModules() {
+  for (const f of await readdir(join(root, "src"), { recursive: true }))
+    if (besideModules.some((ext) => f.endsWith(ext)))
+      await cp(join(root, "src", f), join(dist, "src", f));
+}
+
 export async function bundle() {
   await rm(outdir, { recursive: true, force: true });
+  await copyBesideModules();
   const result = await build({
     metafile: true,
     define: {

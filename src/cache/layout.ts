@@ -37,6 +37,8 @@ export interface LayoutReport {
 const PAGEHDRSZ = 24;
 const NODESIZE = 8;
 const DB_SIZE = 48;
+/** The bytes of a meta page read after its header (the meta record and some slack). */
+const META_SIZE = 144;
 const NUM_METAS = 2;
 const MAGIC = 0xbeefc0de;
 const DATA_VERSION = 2;
@@ -57,15 +59,62 @@ const MAX_PROBLEMS = 20;
 /** Trees deeper than this are damage (a billion-entry table is about 6 levels). */
 const MAX_DEPTH = 64;
 
-interface Db {
-  flags: number;
-  depth: number;
-  branchPages: bigint;
-  leafPages: bigint;
-  overflowPages: bigint;
-  entries: bigint;
-  root: bigint;
+/** A field of one of LMDB's structures: its offset in the structure and its width in bytes. */
+type Field = readonly [at: number, bytes: 2 | 4 | 8];
+type Fields = Readonly<Record<string, Field>>;
+/** A structure's fields as read: the 64-bit ones as bigint, narrower ones as number. */
+type Struct<F extends Fields> = { -readonly [K in keyof F]: F[K][1] extends 8 ? bigint : number };
+
+// The structures of the layout above, one table each: every field read below is named here.
+const PAGE = {
+  pgno: [0, 8],
+  flags: [18, 2],
+  lower: [20, 2],
+  upper: [22, 2],
+  overflowPages: [20, 4],
+} as const satisfies Fields;
+/** Counted from the end of the page header; the page size is FREE_DBI's pad. */
+const META = {
+  magic: [0, 4],
+  version: [4, 4],
+  psize: [24, 4],
+  lastPg: [120, 8],
+  txnid: [128, 8],
+} as const satisfies Fields;
+const META_FREE_DB = 24;
+const META_MAIN_DB = 72;
+const DB = {
+  flags: [4, 2],
+  depth: [6, 2],
+  branchPages: [8, 8],
+  leafPages: [16, 8],
+  overflowPages: [24, 8],
+  entries: [32, 8],
+  root: [40, 8],
+} as const satisfies Fields;
+const NODE = { lo: [0, 2], hi: [2, 2], flags: [4, 2], ksize: [6, 2] } as const satisfies Fields;
+
+/** One field of the structure at `base` in `buf`. */
+function field(buf: Buffer, base: number, f: readonly [number, 8]): bigint;
+function field(buf: Buffer, base: number, f: readonly [number, 2 | 4]): number;
+function field(buf: Buffer, base: number, f: Field): number | bigint {
+  return readField(buf, base, f);
 }
+
+function readField(buf: Buffer, base: number, [at, bytes]: Field): number | bigint {
+  if (bytes === 8) return buf.readBigUInt64LE(base + at);
+  return bytes === 4 ? buf.readUInt32LE(base + at) : buf.readUInt16LE(base + at);
+}
+
+/** Every field of the structure at `base` in `buf`, by name. */
+function struct<F extends Fields>(buf: Buffer, base: number, fields: F): Struct<F> {
+  return Object.fromEntries(
+    Object.entries(fields).map(([name, f]) => [name, readField(buf, base, f)]),
+  ) as Struct<F>;
+}
+
+type Db = Struct<typeof DB>;
+type Node = Struct<typeof NODE> & { at: number };
 
 interface Meta {
   psize: number;
@@ -150,19 +199,19 @@ class Walker {
 
   /** The meta LMDB opens: page 0 must be a meta page; of the two, the newer (page 0 on a tie). */
   private newestMeta(): Meta {
-    const head = this.read(0, PAGEHDRSZ + 144, "the first meta page");
-    if (!(head.readUInt16LE(18) & P_META)) throw new Damage("page 0 is not a meta page");
-    if (head.readUInt32LE(PAGEHDRSZ) !== MAGIC)
+    const head = this.read(0, PAGEHDRSZ + META_SIZE, "the first meta page");
+    if (!(field(head, 0, PAGE.flags) & P_META)) throw new Damage("page 0 is not a meta page");
+    if (field(head, PAGEHDRSZ, META.magic) !== MAGIC)
       throw new Damage("page 0 lacks LMDB's magic number");
-    if ((head.readUInt32LE(PAGEHDRSZ + 4) & 0xffff) !== DATA_VERSION)
-      throw new Damage(`the format version is ${head.readUInt32LE(PAGEHDRSZ + 4) & 0xffff}, not 2`);
-    const psize = head.readUInt32LE(PAGEHDRSZ + 24);
+    const version = field(head, PAGEHDRSZ, META.version) & 0xffff;
+    if (version !== DATA_VERSION) throw new Damage(`the format version is ${version}, not 2`);
+    const psize = field(head, PAGEHDRSZ, META.psize);
     if (psize < 512 || psize > 65536 || (psize & (psize - 1)) !== 0)
       throw new Damage(`the page size in page 0 is ${psize}`);
     const first = this.meta(head, psize);
     const second =
-      this.fileSize >= psize + PAGEHDRSZ + 144
-        ? this.meta(this.read(psize, PAGEHDRSZ + 144, "the second meta page"), psize)
+      this.fileSize >= psize + PAGEHDRSZ + META_SIZE
+        ? this.meta(this.read(psize, PAGEHDRSZ + META_SIZE, "the second meta page"), psize)
         : undefined;
     const newest = second && second.txnid > first.txnid ? second : first;
     if (newest.lastPg < BigInt(NUM_METAS - 1))
@@ -171,13 +220,12 @@ class Walker {
   }
 
   private meta(page: Buffer, psize: number): Meta {
-    const m = PAGEHDRSZ;
     return {
       psize,
-      free: this.db(page, m + 24),
-      main: this.db(page, m + 72),
-      lastPg: page.readBigUInt64LE(m + 120),
-      txnid: page.readBigUInt64LE(m + 128),
+      free: this.db(page, PAGEHDRSZ + META_FREE_DB),
+      main: this.db(page, PAGEHDRSZ + META_MAIN_DB),
+      lastPg: field(page, PAGEHDRSZ, META.lastPg),
+      txnid: field(page, PAGEHDRSZ, META.txnid),
     };
   }
 
@@ -186,15 +234,7 @@ class Walker {
       throw new Damage(
         `the record of table ${JSON.stringify(name?.toString("latin1"))} is ${buf.length - at} bytes, not ${DB_SIZE}`,
       );
-    return {
-      flags: buf.readUInt16LE(at + 4),
-      depth: buf.readUInt16LE(at + 6),
-      branchPages: buf.readBigUInt64LE(at + 8),
-      leafPages: buf.readBigUInt64LE(at + 16),
-      overflowPages: buf.readBigUInt64LE(at + 24),
-      entries: buf.readBigUInt64LE(at + 32),
-      root: buf.readBigUInt64LE(at + 40),
-    };
+    return struct(buf, at, DB);
   }
 
   /**
@@ -230,7 +270,7 @@ class Walker {
       try {
         const page = this.page(pgno, `${what} (${from})`);
         const leaf = level === db.depth - 1;
-        const flags = page.readUInt16LE(18);
+        const flags = field(page, 0, PAGE.flags);
         const want = leaf ? P_LEAF : P_BRANCH;
         if ((flags & (P_BRANCH | P_LEAF | P_OVERFLOW | P_META | 0x20 | 0x40)) !== want)
           throw new Damage(
@@ -276,7 +316,7 @@ class Walker {
     this.checkSpan(pgno, 1n, what);
     const page = this.read(Number(pgno) * this.psize, this.psize, `page ${pgno}`);
     this.pagesRead++;
-    const own = page.readBigUInt64LE(0);
+    const own = field(page, 0, PAGE.pgno);
     if (own !== pgno) throw new Damage(`${what}: page ${pgno} says it is page ${own}`);
     return page;
   }
@@ -295,29 +335,23 @@ class Walker {
   }
 
   /** The nodes of a branch or leaf page, each inside the page (positions, headers, keys). */
-  private nodes(page: Buffer, pgno: bigint, what: string) {
-    const lower = page.readUInt16LE(20);
-    const upper = page.readUInt16LE(22);
+  private nodes(page: Buffer, pgno: bigint, what: string): Node[] {
+    const lower = field(page, 0, PAGE.lower);
+    const upper = field(page, 0, PAGE.upper);
     const room = this.psize - PAGEHDRSZ;
     if (lower % 2 !== 0 || lower > upper || upper > room)
       throw new Damage(`${what}: page ${pgno} has free space bounds ${lower}..${upper}`);
     const count = lower / 2;
     if (count === 0) throw new Damage(`${what}: page ${pgno} holds no entries`);
-    const nodes: { at: number; lo: number; hi: number; flags: number; ksize: number }[] = [];
+    const nodes: Node[] = [];
     for (let i = 0; i < count; i++) {
       const at = page.readUInt16LE(PAGEHDRSZ + 2 * i) + PAGEHDRSZ;
       if (at < PAGEHDRSZ + upper || at + NODESIZE > this.psize)
         throw new Damage(`${what}: entry ${i} of page ${pgno} is at ${at}, outside its nodes`);
-      const ksize = page.readUInt16LE(at + 6);
-      if (at + NODESIZE + ksize > this.psize)
+      const node = { at, ...struct(page, at, NODE) };
+      if (at + NODESIZE + node.ksize > this.psize)
         throw new Damage(`${what}: the key of entry ${i} of page ${pgno} runs past the page`);
-      nodes.push({
-        at,
-        lo: page.readUInt16LE(at),
-        hi: page.readUInt16LE(at + 2),
-        flags: page.readUInt16LE(at + 4),
-        ksize,
-      });
+      nodes.push(node);
     }
     return nodes;
   }
@@ -348,7 +382,7 @@ class Walker {
   private leafData(
     page: Buffer,
     pgno: bigint,
-    n: { at: number; lo: number; hi: number; flags: number; ksize: number },
+    n: Node,
     what: string,
     counts: { overflow: bigint },
   ): Buffer | undefined {
@@ -369,11 +403,11 @@ class Walker {
     this.checkSpan(first, needed, where);
     const head = this.read(Number(first) * this.psize, PAGEHDRSZ, `page ${first}`);
     this.pagesRead++;
-    const own = head.readBigUInt64LE(0);
+    const own = field(head, 0, PAGE.pgno);
     if (own !== first) throw new Damage(`${where}: overflow page ${first} says it is page ${own}`);
-    if (!(head.readUInt16LE(18) & P_OVERFLOW))
+    if (!(field(head, 0, PAGE.flags) & P_OVERFLOW))
       throw new Damage(`${where}: page ${first} is not an overflow page`);
-    const pages = BigInt(head.readUInt32LE(20));
+    const pages = BigInt(field(head, 0, PAGE.overflowPages));
     if (pages < needed)
       throw new Damage(
         `${where}: overflow page ${first} says it starts ${pages} pages, a value of ${size} bytes needs ${needed}`,

@@ -1,4 +1,4 @@
-import { canonicalJson, type Json } from "../core/canonical.js";
+import { canonicalJson, type Json, sameJson } from "../core/canonical.js";
 import { UserError } from "../core/diagnostic.js";
 import { isDigest, sha256, short, type Digest, type StageKey } from "../core/digest.js";
 
@@ -77,8 +77,16 @@ export const MAX_RECORD_DEPTH = 64;
  * holding only the known fields: its shape, that it is filed under `expectedKey`, that this key is
  * the digest of its canonical manifest (a changed parameter cannot keep its old key), and that its
  * provenance is well formed. Throws BadRecordError saying what is wrong.
+ *
+ * `hashed`, when given, is a manifest the caller has just hashed to `expectedKey` (the planner's
+ * fingerprint): a record whose manifest is the same JSON hashes to the key too, which saves writing
+ * and hashing its canonical JSON again; any other manifest is hashed and checked as always.
  */
-export function parseRecord(value: unknown, expectedKey: string): StageRecord<unknown> {
+export function parseRecord(
+  value: unknown,
+  expectedKey: string,
+  hashed?: unknown,
+): StageRecord<unknown> {
   const fail = (what: string): never => {
     throw new BadRecordError(expectedKey, what);
   };
@@ -95,14 +103,7 @@ export function parseRecord(value: unknown, expectedKey: string): StageRecord<un
   const manifest = r.manifest as Record<string, unknown>;
   if (Object.hasOwn(manifest, "kind") && manifest.kind !== r.kind)
     fail(`its manifest is of kind ${JSON.stringify(manifest.kind)}, the record of ${r.kind}`);
-  let hashed: string;
-  try {
-    hashed = keyOfManifest(manifest);
-  } catch (e) {
-    return fail(`its manifest is not canonical JSON: ${(e as Error).message}`);
-  }
-  if (hashed !== expectedKey)
-    fail(`its manifest hashes to ${short(hashed as StageKey)}: changed after it was keyed`);
+  if (hashed === undefined || !sameJson(manifest, hashed)) checkKey(manifest, expectedKey, fail);
   return {
     key: expectedKey as StageKey,
     kind: r.kind as string,
@@ -111,6 +112,18 @@ export function parseRecord(value: unknown, expectedKey: string): StageRecord<un
     inputsFrom: inputsFromOf(r.inputsFrom, fail),
     provenance: provenanceOf(r.provenance, fail),
   };
+}
+
+/** That a manifest hashes to the key it is filed under. */
+function checkKey(manifest: unknown, key: string, fail: (what: string) => never): void {
+  let hashed: string;
+  try {
+    hashed = keyOfManifest(manifest);
+  } catch (e) {
+    fail(`its manifest is not canonical JSON: ${(e as Error).message}`);
+  }
+  if (hashed !== key)
+    fail(`its manifest hashes to ${short(hashed as StageKey)}: changed after it was keyed`);
 }
 
 function outputsOf(v: unknown, fail: (what: string) => never): Record<string, OutputRef> {
@@ -196,13 +209,26 @@ function isName(v: unknown): v is string {
 /** How deeply a parsed JSON value nests, counted without recursion and stopping past `limit`. */
 export function depthOf(value: unknown, limit: number): number {
   let deepest = 0;
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length) {
-    const [v, d] = stack.pop()!;
-    if (v === null || typeof v !== "object") continue;
+  // Objects and arrays still to visit, with their depths (two stacks: no pair allocated per value).
+  const values: object[] = [];
+  const depths: number[] = [];
+  if (value !== null && typeof value === "object") {
+    values.push(value);
+    depths.push(1);
+  }
+  while (values.length) {
+    const v = values.pop()!;
+    const d = depths.pop()!;
     if (d > deepest) deepest = d;
     if (deepest > limit) return deepest;
-    for (const child of Object.values(v as object)) stack.push([child, d + 1]);
+    const children = Array.isArray(v) ? v : Object.values(v);
+    for (let i = 0; i < children.length; i++) {
+      const child = children[i];
+      if (child !== null && typeof child === "object") {
+        values.push(child);
+        depths.push(d + 1);
+      }
+    }
   }
   return deepest;
 }

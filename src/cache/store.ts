@@ -176,28 +176,29 @@ export class CacheStore {
    * The record filed under a key, if it may be served: it decodes, is well formed, its manifest
    * hashes to the key, and every blob it names is stored (a record whose blob is gone is a miss: the
    * stage reruns and its new record replaces this one). Throws BadRecordError for a damaged record.
+   * `hashed`: the manifest the caller hashed to `key`, if it has one (see parseRecord).
    */
-  getRecord<M>(key: StageKey): StageRecord<M> | undefined {
-    const record = this.readRecord(key);
+  getRecord<M>(key: StageKey, hashed?: M): StageRecord<M> | undefined {
+    const record = this.readRecord(key, hashed);
     if (!record) return undefined;
     for (const o of Object.values(record.outputs)) if (!this.hasBlob(o.digest)) return undefined;
     return record as StageRecord<M>;
   }
 
   /** A record as stored, checked but whether or not its blobs are there; throws BadRecordError. */
-  readRecord(key: StageKey): StageRecord<unknown> | undefined {
+  readRecord(key: StageKey, hashed?: unknown): StageRecord<unknown> | undefined {
     const raw = this.read("a record", () => this.records.getBinary(key));
     if (raw === undefined) return undefined;
     // A run reads each record several times (planning, the verdict, the lock): the same stored
     // bytes are checked once. Other bytes under the key (a rerun, another process) are checked anew.
     const seen = this.checked.get(key);
     if (seen?.raw.equals(raw)) return seen.record;
-    const record = this.decodeRecord(key, raw);
+    const record = this.decodeRecord(key, raw, hashed);
     this.checked.set(key, { raw, record });
     return record;
   }
 
-  private decodeRecord(key: string, raw: Buffer): StageRecord<unknown> {
+  private decodeRecord(key: string, raw: Buffer, hashed?: unknown): StageRecord<unknown> {
     let value: unknown;
     try {
       // JSON text starts with "{"; anything else is a record of an older cache, in msgpack.
@@ -205,7 +206,7 @@ export class CacheStore {
     } catch (e) {
       throw new BadRecordError(key, `it does not decode: ${(e as Error).message}`);
     }
-    return parseRecord(value, key);
+    return parseRecord(value, key, hashed);
   }
 
   hasBlob(digest: Digest): boolean {

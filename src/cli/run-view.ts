@@ -20,6 +20,13 @@ export class RunView {
   private readonly finished = new Map<string, StageResult["status"]>();
   private readonly width: number;
   private readonly kindWidth: number;
+  /**
+   * Stage lines not written yet: a cached run ends thousands of stages at once, and a write per line
+   * costs more than the lines. Written before anything else is (on either stream) and at the end.
+   */
+  private pending = "";
+  /** The status marks, in stdout's colours. */
+  private readonly marks: Record<StageResult["status"], string>;
 
   constructor(
     private readonly planner: Planner,
@@ -39,9 +46,24 @@ export class RunView {
     this.live = new Live({ concurrent: how.concurrent, prefix: !how.job });
     this.width = Math.max(...planner.order.map((s) => s.name.length));
     this.kindWidth = Math.max(...planner.order.map((s) => s.kind.name.length));
+    const c = stdout().c;
+    this.marks = {
+      cached: c.green("✔"),
+      ran: c.cyan("●"),
+      failed: c.red("✖"),
+      skipped: c.dim("○"),
+    };
+  }
+
+  /** Writes the stage lines held back. */
+  flush(): void {
+    if (!this.pending) return;
+    stdout().write(this.pending);
+    this.pending = "";
   }
 
   event(e: RunEvent): void {
+    if (e.type !== "end") this.flush();
     if (e.type === "start") this.started(e.stage.name);
     else if (e.type === "progress") this.live.progress(e.stage.name, e.done, e.total, e.unit);
     else if (e.type === "log") this.live.log(e.stage.name, e.message);
@@ -64,8 +86,12 @@ export class RunView {
     this.live.end(r.name);
     this.finished.set(r.name, r.status);
     const level = verbosity();
-    if (!this.how.json && level !== "quiet") stdout().write(`${this.line(r, level)}\n`);
+    if (!this.how.json && level !== "quiet") {
+      this.pending += `${this.line(r, level)}\n`;
+      if (this.pending.length > 1 << 16) this.flush();
+    }
     this.how.after?.(r);
+    if (r.diagnostics || r.workerOutput || r.frozen || r.nondeterministic) this.flush();
     const err = stderr();
     if (r.diagnostics) printDiagnostics(r.diagnostics);
     if (r.workerOutput) err.write(r.workerOutput);
@@ -81,12 +107,7 @@ export class RunView {
   /** `● fit  train  ran      1.20 s`, in stdout's colours. */
   private line(r: StageResult, level: "normal" | "verbose"): string {
     const c = stdout().c;
-    const mark = {
-      cached: c.green("✔"),
-      ran: c.cyan("●"),
-      failed: c.red("✖"),
-      skipped: c.dim("○"),
-    }[r.status];
+    const mark = this.marks[r.status];
     const notes: string[] = [];
     if (level === "verbose" && r.key) notes.push(short(r.key));
     if (r.status === "skipped")
@@ -104,16 +125,26 @@ export class RunView {
 
   /** `9 stages: 3 ran, 6 cached in 1.20 s`, shown at every verbosity (not with --json). */
   summary(results: readonly StageResult[], elapsedMs: number): void {
-    const count = (s: StageResult["status"]) => results.filter((r) => r.status === s).length;
+    this.flush();
+    const counts = statusCounts(results);
     const parts = (["ran", "cached", "failed", "skipped"] as const)
-      .filter((s) => count(s))
-      .map((s) => `${count(s)} ${s}`);
+      .filter((s) => counts[s])
+      .map((s) => `${counts[s]} ${s}`);
     stdout().write(
       stdout().c.dim(
         `${results.length} stage${results.length === 1 ? "" : "s"}: ${parts.join(", ")} in ${formatDuration(elapsedMs)}`,
       ) + "\n",
     );
   }
+}
+
+/** How many results have each status, in one pass. */
+export function statusCounts(
+  results: readonly StageResult[],
+): Record<StageResult["status"], number> {
+  const counts = { ran: 0, cached: 0, failed: 0, skipped: 0 };
+  for (const r of results) counts[r.status]++;
+  return counts;
 }
 
 /** Reasons as lines, each cause indented below what it caused. */

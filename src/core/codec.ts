@@ -8,8 +8,11 @@ import { parseJsonBytes } from "./json-bytes.js";
  * One caveat, kept because changing it would move every recorded digest (and the seeds derived
  * from them): sections are numbered in the order the writer's object keys were inserted, while the
  * header lists keys sorted. So the order in which a kind builds an object holding several typed
- * arrays is part of its bytes (reordering them is a change that bumps the kind's version), and
- * `decode` gives objects back in the writer's order, so that encode(decode(bytes)) is `bytes`.
+ * arrays is part of its bytes (reordering them is a change that bumps the kind's version). `decode`
+ * gives objects back in the header's (sorted) order, as every recorded artifact was made with: a
+ * kind that spreads a decoded input into its output (bucket) numbers its sections in that order.
+ * Decoding in the writer's order instead (tried: it makes encode(decode(bytes)) equal `bytes`)
+ * changed bucket's bytes under unchanged keys, which `--frozen` caught on spam's lock.
  *
  *   "RNNPART1"  u32le headerLength  header (canonical JSON, zero-padded to 8)  sections (each padded to 8)
  *
@@ -130,29 +133,16 @@ export function decode(bytes: Uint8Array): Value {
   const tree = parseHeader(buf, 12, 12 + headerLength);
 
   // Sections follow the header in index order; their starts follow from the lengths the header gives.
-  // Also notes each subtree's first section: a writer numbers sections depth first in its key
-  // order, so ordering an object's keys by it gives the object back as it was written.
   const refs: Record<string, unknown>[] = [];
-  const firstSection = new Map<object, number>();
-  const gather = (t: unknown): number => {
-    if (t === null || typeof t !== "object") return Infinity;
-    const ref = t as Record<string, unknown>;
-    if (SECTION in ref) {
-      refs[ref[SECTION] as number] = ref;
-      return ref[SECTION] as number;
+  const gather = (t: unknown): void => {
+    if (Array.isArray(t)) t.forEach(gather);
+    else if (t !== null && typeof t === "object") {
+      const ref = t as Record<string, unknown>;
+      if (SECTION in ref) refs[ref[SECTION] as number] = ref;
+      else Object.values(ref).forEach(gather);
     }
-    let first = Infinity;
-    for (const x of Array.isArray(t) ? t : Object.values(ref)) first = Math.min(first, gather(x));
-    if (first !== Infinity) firstSection.set(t, first);
-    return first;
   };
   gather(tree);
-  const firstOf = (t: unknown): number =>
-    t !== null && typeof t === "object"
-      ? SECTION in t
-        ? ((t as Record<string, unknown>)[SECTION] as number)
-        : (firstSection.get(t) ?? Infinity)
-      : Infinity;
   const starts: number[] = [];
   let at = 12 + headerLength + pad8(12 + headerLength);
   for (const ref of refs) {
@@ -182,10 +172,7 @@ export function decode(bytes: Uint8Array): Value {
     if (t !== null && typeof t === "object") {
       const ref = t as Record<string, unknown>;
       if (SECTION in ref) return view(buf, ref, starts[ref[SECTION] as number]!, copySections);
-      const entries = Object.entries(ref);
-      // Stable: keys without sections keep the header's order (they move no byte).
-      if (firstSection.has(ref)) entries.sort((a, b) => firstOf(a[1]) - firstOf(b[1]) || 0);
-      return Object.fromEntries(entries.map(([k, x]) => [k, resolve(x)]));
+      return Object.fromEntries(Object.entries(ref).map(([k, x]) => [k, resolve(x)]));
     }
     return t as Value;
   };

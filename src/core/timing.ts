@@ -6,13 +6,15 @@ import { performance } from "node:perf_hooks";
  * clock read and an array push, so the marks stay in every run; `bin/rnnp.js` prints them on stderr
  * when RNNP_TIMING is set, and the bench reads them for its start-up breakdown.
  */
-const moments: { name: string; at: number }[] = [];
+const moments: { name: string; at: number; cpu: number }[] = [];
 
+/** Also the process's CPU time so far (user + system, ms): on a busy machine, the figure to trust. */
 export function mark(name: string): void {
-  moments.push({ name, at: performance.now() });
+  const { user, system } = process.cpuUsage();
+  moments.push({ name, at: performance.now(), cpu: (user + system) / 1000 });
 }
 
 /** The moments recorded so far, in order. */
-export function marks(): readonly { name: string; at: number }[] {
+export function marks(): readonly { name: string; at: number; cpu: number }[] {
   return moments;
 }

@@ -10,7 +10,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
-import { deserialize, serialize } from "node:v8";
+import { isDeepStrictEqual } from "node:util";
 import type { Diagnostic } from "../core/diagnostic.js";
 import { kinds, onlyShippedKinds } from "../kinds/registry.js";
 import type { PipelineIR } from "./ir.js";
@@ -34,11 +34,15 @@ import type { PipelineIR } from "./ir.js";
  * entry (even one that still decodes) and anything unexpected in one are a miss, and the command
  * parses and writes it again.
  *
+ * The payload is JSON: a checked IR is plain data, and JSON.parse reads the 6 MB IR of a 10,000-stage
+ * pipeline about ten times faster than v8.deserialize did. An IR that JSON would not give back
+ * exactly (an `undefined` property, a -0) is not kept: its pipeline is checked on every command.
+ *
  * The folder stays small by itself: writing an entry (on a miss) drops entries of other builds,
  * temporary files left by a killed writer, and the least recently used entries beyond
  * {@link MAX_ENTRIES}; `rnnp cache gc` drops other builds' entries and, with --max-age, old ones.
  */
-const FORMAT = "rnnp-ir-2";
+const FORMAT = "rnnp-ir-3";
 /** Entries kept per cache: pipelines and -P lists in use at once, with room to spare. */
 export const MAX_ENTRIES = 256;
 /** A temporary file older than this was left by a writer that died before renaming it. */
@@ -97,7 +101,7 @@ function entryPath(dir: string, identity: string[]): string {
 }
 
 /** The payload of an entry whose digest checks, else undefined. */
-function verified(file: Uint8Array): Uint8Array | undefined {
+function verified(file: Buffer): Buffer | undefined {
   if (file.length < 32) return undefined;
   const payload = file.subarray(32);
   const digest = createHash("sha256").update(payload).digest();
@@ -112,7 +116,7 @@ export function readCachedIr(dir: string, id: IrIdentity, bytes: Uint8Array): Ca
   try {
     const payload = verified(readFileSync(path));
     if (!payload) return undefined; // damaged
-    const entry = deserialize(payload) as Entry;
+    const entry = JSON.parse(payload.toString("utf8")) as Entry;
     if (
       entry?.format !== FORMAT ||
       !Array.isArray(entry.identity) ||
@@ -160,11 +164,12 @@ export function writeCachedIr(
     diagnostics: cached.diagnostics,
     ...(cached.diagnostics.length && cached.source !== undefined ? { source: cached.source } : {}),
   };
+  const payload = exactJson(entry);
+  if (!payload) return;
   const path = entryPath(dir, identity);
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
     mkdirSync(dir, { recursive: true });
-    const payload = serialize(entry);
     writeFileSync(tmp, Buffer.concat([createHash("sha256").update(payload).digest(), payload]));
     renameSync(tmp, path);
   } catch {
@@ -172,6 +177,16 @@ export function writeCachedIr(
     return;
   }
   pruneCachedIrs(dir, { build: buildTag(identity), keep: MAX_ENTRIES });
+}
+
+/** The entry as JSON, if JSON gives it back exactly (no -0, no undefined property, no BigInt). */
+function exactJson(entry: Entry): Buffer | undefined {
+  try {
+    const text = JSON.stringify(entry);
+    return isDeepStrictEqual(JSON.parse(text), entry) ? Buffer.from(text, "utf8") : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface PruneOptions {

@@ -1,10 +1,11 @@
 import { UserError } from "../core/diagnostic.js";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Json } from "../core/canonical.js";
 import type { Digest, StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
+import { BUILD_ID } from "../core/build.js";
 import { processAlive } from "../core/process.js";
 import type { StageRecord } from "../cache/record.js";
 import type { Runtime } from "../runtime/descriptor.js";
@@ -88,26 +89,40 @@ function respelled(lock: Lockfile): Lockfile {
   return { ...lock, stages: Object.fromEntries(stages) };
 }
 
-export function lockEntry(record: StageRecord<Fingerprint>): LockedStage {
+/**
+ * A stage's entry, from its record. `canonical`: the canonical JSON of the record's manifest, when
+ * the caller has it (the planner's, which hashes to the same key): parsed, it is the manifest with
+ * its keys sorted, as sorting the record's would give, value for value and key for key.
+ */
+export function lockEntry(record: StageRecord<Fingerprint>, canonical?: string): LockedStage {
+  return {
+    ...entryHead(record),
+    manifest: (canonical !== undefined
+      ? JSON.parse(canonical)
+      : sortKeys(record.manifest as unknown as Json)) as unknown as Fingerprint,
+  };
+}
+
+/** A lock entry but its manifest. */
+function entryHead(record: StageRecord<Fingerprint>): Omit<LockedStage, "manifest"> {
   return {
     kind: record.kind,
     key: record.key,
     outputs: Object.fromEntries(Object.entries(record.outputs).map(([k, o]) => [k, o.digest])),
     inputsFrom: record.inputsFrom,
-    manifest: sortKeys(record.manifest as unknown as Json) as unknown as Fingerprint,
   };
 }
 
 /**
  * Writes the lock atomically (write, then rename), with keys in a fixed order: an unchanged build
- * rewrites the same bytes, and a changed one shows only what changed. The temporary file's name is
+ * rewrites the same bytes, and a changed one shows only what changed. Returns the lock's text. The temporary file's name is
  * this write's own, so concurrent runs of one pipeline never rename each other's file away: the last
  * rename wins, whole.
  */
-export function writeLockfile(path: string, lock: Lockfile): void {
+export function writeLockfile(path: string, lock: Lockfile): string {
   removeStaleTemps(path);
   const text = `${JSON.stringify(lock, null, 2)}\n`;
-  if (existsSync(path) && readFileSync(path, "utf8") === text) return;
+  if (existsSync(path) && readFileSync(path, "utf8") === text) return text;
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
     writeFileSync(tmp, text);
@@ -116,6 +131,7 @@ export function writeLockfile(path: string, lock: Lockfile): void {
     rmSync(tmp, { force: true });
     throw e;
   }
+  return text;
 }
 
 /** Temporary files of writers that were killed between writing and renaming (their pid is gone). */
@@ -142,7 +158,7 @@ export function lockLookup(lock: Lockfile): (key: StageKey) => Past | undefined 
   return (key) => byKey.get(key);
 }
 
-function sortKeys(v: Json): Json {
+export function sortKeys(v: Json): Json {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v !== null && typeof v === "object")
     return Object.fromEntries(
@@ -158,7 +174,9 @@ function sortKeys(v: Json): Json {
  * them as the pipeline does now (a renamed stage, or a variant named in an older spelling, keeps
  * its key and cache entry). The keys of the stages are looked up once, and only if a name is stale.
  */
-function currentNames(planner: Planner): (entry: LockedStage) => LockedStage {
+function currentNames(
+  planner: Planner,
+): <E extends Pick<LockedStage, "inputsFrom">>(entry: E) => E {
   let byKey: Map<StageKey, string> | undefined;
   const nameOf = (key: StageKey) => {
     if (!byKey) {
@@ -174,7 +192,11 @@ function currentNames(planner: Planner): (entry: LockedStage) => LockedStage {
     const r = planner.has(name) ? planner.resolve(name) : undefined;
     return r?.state === "keyed" && r.key === key;
   };
-  return (entry) => {
+  return <E extends Pick<LockedStage, "inputsFrom">>(entry: E): E => {
+    // Usually every input is named as it is now: the entry is kept as it is.
+    let current = true;
+    for (const o of Object.values(entry.inputsFrom)) if (!keyed(o.stage, o.key)) current = false;
+    if (current) return entry;
     const inputsFrom = new Map(Object.entries(entry.inputsFrom));
     for (const [slot, o] of inputsFrom) {
       if (keyed(o.stage, o.key)) continue;
@@ -185,6 +207,9 @@ function currentNames(planner: Planner): (entry: LockedStage) => LockedStage {
   };
 }
 
+/** How a stage of the run ended, for its lock entry. */
+export type LockOutcome = "ran" | "cached" | "failed";
+
 /**
  * The lock after a run: stages that ran or were cached get their entry from the cache record; stages
  * this run did not touch keep their previous entry; failed stages and stages no longer in the
@@ -192,7 +217,7 @@ function currentNames(planner: Planner): (entry: LockedStage) => LockedStage {
  */
 export function updatedLock(
   planner: Planner,
-  outcome: ReadonlyMap<string, "ok" | "failed">,
+  outcome: ReadonlyMap<string, LockOutcome>,
   previous?: Lockfile,
 ): Lockfile {
   // Stage names are data (`stage __proto__ = ...`): collected in a Map, made own properties at the end.
@@ -200,12 +225,11 @@ export function updatedLock(
   const named = currentNames(planner);
   for (const s of planner.order) {
     const o = outcome.get(s.name);
-    if (o === "ok") {
+    if (o === "ran" || o === "cached") {
+      const record = recordOf(planner, s.name, o);
       const res = planner.resolve(s.name);
-      // The store's record, not the one planned: a forced rerun may have replaced it.
-      const record =
-        res.state === "keyed" ? planner.store.getRecord<Fingerprint>(res.key) : undefined;
-      if (record) stages.set(s.name, named(lockEntry(record)));
+      if (record && res.state === "keyed")
+        stages.set(s.name, named(lockEntry(record, res.canonical)));
     } else if (o === undefined && previous && Object.hasOwn(previous.stages, s.name)) {
       stages.set(s.name, previous.stages[s.name]!);
     }
@@ -219,4 +243,57 @@ export function updatedLock(
     ...(usesRuntime && rt && !(rt instanceof Error) ? { runtime: rt } : {}),
     stages: Object.fromEntries(stages),
   };
+}
+
+/**
+ * The record a stage's entry comes from: a cached stage's is the one it was planned with (read and
+ * checked once); a stage that ran has a new one in the store (a forced rerun replaces the planned one).
+ */
+function recordOf(
+  planner: Planner,
+  name: string,
+  o: "ran" | "cached",
+): StageRecord<Fingerprint> | undefined {
+  const res = planner.resolve(name);
+  if (res.state !== "keyed") return undefined;
+  return (o === "cached" ? res.record : undefined) ?? planner.store.getRecord<Fingerprint>(res.key);
+}
+
+/**
+ * What a lock written after a run whose every stage ran or was cached holds, as a digest, without its
+ * manifests (each is a function of its stage's key) and without building its text; undefined when
+ * some stage failed or did not run (then the lock also keeps entries of the previous one). Equal
+ * digests, equal lock bytes: the run command compares it with the one it remembers for the file
+ * (src/plan/lock-memo.ts) instead of rebuilding a lock that is already as it would write it.
+ */
+export function lockIdentity(
+  planner: Planner,
+  outcome: ReadonlyMap<string, LockOutcome>,
+): string | undefined {
+  const hash = createHash("sha256");
+  // The code that writes locks (its build; from its sources, the version alone says it), then the
+  // lock's head, then each stage's entry but its manifest, hashed as they come: nothing is built.
+  const rt = planner.runtime;
+  const usesRuntime = planner.order.some((s) => s.kind.backendDependent);
+  hash.update(
+    JSON.stringify([
+      LOCKFILE_VERSION,
+      RNNP_VERSION,
+      BUILD_ID ?? null,
+      planner.ir.name,
+      usesRuntime && rt && !(rt instanceof Error) ? rt : null,
+    ]),
+  );
+  const named = currentNames(planner);
+  for (const s of planner.order) {
+    const o = outcome.get(s.name);
+    if (o !== "ran" && o !== "cached") return undefined;
+    const record = recordOf(planner, s.name, o);
+    // More than the entry holds (whole output refs): a difference there only costs a rebuild.
+    const entry = record
+      ? [record.kind, record.key, record.outputs, named({ inputsFrom: record.inputsFrom })]
+      : null;
+    hash.update(`\n${JSON.stringify([s.name, entry])}`);
+  }
+  return hash.digest("hex");
 }

@@ -6,13 +6,22 @@ import type { StageRecord } from "../cache/record.js";
 import { type InputRef, inputsBySlot, type PipelineIR, type StageIR } from "../lang/ir.js";
 import { resolveDataPath } from "../project/paths.js";
 import { RuntimeUnavailable, type Runtime } from "../runtime/descriptor.js";
-import { deriveSeed, keyOf, seedBasis, type Fingerprint } from "./fingerprint.js";
+import { deriveSeed, keyedText, seedBasis, type Fingerprint } from "./fingerprint.js";
 import { FileHasher } from "./files.js";
 
 /** What the planner knows about a stage right now. */
 export type Resolution =
-  /** Inputs known, key computed; `record` present means a cache hit. */
-  | { state: "keyed"; fingerprint: Fingerprint; key: StageKey; record?: StageRecord<Fingerprint> }
+  /**
+   * Inputs known, key computed; `record` present means a cache hit. `canonical`: the canonical JSON
+   * of the fingerprint, which the key hashes.
+   */
+  | {
+      state: "keyed";
+      fingerprint: Fingerprint;
+      key: StageKey;
+      canonical: string;
+      record?: StageRecord<Fingerprint>;
+    }
   /** Some upstream stage has not produced its outputs yet, so the key cannot be known. */
   | { state: "waiting"; on: string[] }
   /** The key cannot be computed at all (e.g. a data file is missing). */
@@ -193,9 +202,10 @@ export class Planner {
           ),
         }
       : base;
-    const key = keyOf(fingerprint);
-    const record = this.store.getRecord<Fingerprint>(key);
-    return { state: "keyed", fingerprint, key, ...(record ? { record } : {}) };
+    const { key, canonical } = keyedText(fingerprint);
+    // The fingerprint just hashed: a record whose manifest is the same needs no hashing again.
+    const record = this.store.getRecord<Fingerprint>(key, fingerprint);
+    return { state: "keyed", fingerprint, key, canonical, ...(record ? { record } : {}) };
   }
 }
 

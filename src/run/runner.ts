@@ -84,6 +84,21 @@ export interface RunOptions {
 }
 
 /**
+ * One stage that must execute, as `leased`, `execute` and `pickUp` see it: the stage, whether it
+ * was forced, its resolution (key and fingerprint), what the lock records for it in a frozen run,
+ * when its attempt started, and the run's listener and options.
+ */
+interface StageRun {
+  stage: StageIR;
+  forced: boolean;
+  keyed: Extract<Resolution, { state: "keyed" }>;
+  locked: LockedStage | undefined;
+  started: number;
+  emit: (e: RunEvent) => void;
+  options: RunOptions;
+}
+
+/**
  * Executes the stale stages of a plan in topological order. Cached stages are not executed, and their
  * artifacts are read only when a stale stage needs them. A failure stops the failed stage's dependents
  * and lets independent stages finish; every stage that succeeded is committed as it finishes.
@@ -244,6 +259,7 @@ export class Runner {
           ),
         ],
       };
+    const run: StageRun = { stage, forced, keyed, locked, started, emit, options };
     return on.slots.use(async () => {
       let here = false;
       if (on.executor !== IN_PROCESS) emit({ type: "start", stage, key: keyed.key });
@@ -258,27 +274,20 @@ export class Runner {
         {
           here: () => {
             here = true;
-            return this.leased(stage, forced, keyed, locked, started, emit, options);
+            return this.leased(run);
           },
           signal: options.signal ?? new AbortController().signal,
           log: (message) => emit({ type: "log", stage, message }),
         },
       );
       if (here) return result;
-      return this.pickUp(stage, keyed.key, result, locked, started, emit, options);
+      return this.pickUp(run, result);
     });
   }
 
   /** Executes a stage here under its lease: one computation per key across processes sharing the cache. */
-  private async leased(
-    stage: StageIR,
-    forced: boolean,
-    keyed: Extract<Resolution, { state: "keyed" }>,
-    locked: LockedStage | undefined,
-    started: number,
-    emit: (e: RunEvent) => void,
-    options: RunOptions,
-  ): Promise<StageResult> {
+  private async leased(run: StageRun): Promise<StageResult> {
+    const { stage, forced, keyed, started, emit } = run;
     const base = { name: stage.name, kind: stage.kind.name };
     const leased = await withLease(
       this.planner.store,
@@ -292,7 +301,7 @@ export class Runner {
             message: `waiting: pid ${holder.pid} on ${holder.host} is computing this stage`,
           }),
       },
-      () => this.execute(stage, forced, keyed, locked, started, emit, options),
+      () => this.execute(run),
     );
     if (!leased.done) return leased.value;
     // Another process computed it while this one waited.
@@ -310,15 +319,9 @@ export class Runner {
    * A job ran elsewhere: believe the record, not the report. It is in the shared cache, or in the
    * remote one (then fetched, verified); then the stage's bytes are checked against the lock.
    */
-  private async pickUp(
-    stage: StageIR,
-    key: StageKey,
-    result: StageResult,
-    locked: LockedStage | undefined,
-    started: number,
-    emit: (e: RunEvent) => void,
-    options: RunOptions,
-  ): Promise<StageResult> {
+  private async pickUp(run: StageRun, result: StageResult): Promise<StageResult> {
+    const { stage, locked, started, emit, options } = run;
+    const { key } = run.keyed;
     const base = { ...result, name: stage.name, kind: stage.kind.name, key };
     const durationMs = result.durationMs || performance.now() - started;
     if (result.status !== "ran" && result.status !== "cached") return { ...base, durationMs };
@@ -351,18 +354,11 @@ export class Runner {
     return { ...base, durationMs };
   }
 
-  private async execute(
-    stage: StageIR,
-    forced: boolean,
-    res: Extract<Resolution, { state: "keyed" }>,
-    locked: LockedStage | undefined,
-    started: number,
-    emit: (e: RunEvent) => void,
-    options: RunOptions,
-  ): Promise<StageResult> {
+  private async execute(run: StageRun): Promise<StageResult> {
+    const { stage, forced, keyed, locked, started, emit, options } = run;
     const { signal, remote } = options;
     const base = { name: stage.name, kind: stage.kind.name };
-    emit({ type: "start", stage, key: res.key });
+    emit({ type: "start", stage, key: keyed.key });
     try {
       const inputs = await this.inputsFor(stage, emit, options);
       // An input that had to be rebuilt may have changed this stage's key.
@@ -403,7 +399,7 @@ export class Runner {
     } catch (e) {
       return {
         ...base,
-        key: res.key,
+        key: keyed.key,
         status: "failed",
         durationMs: performance.now() - started,
         diagnostics: toDiagnostics(e, stage, this.planner.ir.file),

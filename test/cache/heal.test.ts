@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import { open } from "lmdb";
 import { NAMES_CSV } from "../helpers.js";
 import { Rig } from "../rig.js";
+import { EXPORT, csvClassifier } from "../fixtures/pipelines.js";
 
 /**
  * What a run does with damage it finds in the cache: a damaged record or a corrupt blob is never
@@ -17,22 +18,13 @@ const SMALL = `pipeline p {
 }
 `;
 
-const TRAINED = `pipeline e {
-  seed 1
-  backend "cpu"
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
-  stage vocab = vocabulary(parts.train, level: "char")
-  stage seqs = encode(parts, vocab, maxLen: 6)
-  stage net = model(seqs.train) {
-    embedding(dim: 4, mask: true)
-    lstm(units: 4)
-    dense(units: 2, activation: "softmax")
-  }
-  stage fit = train(net, seqs.train, epochs: 1, batchSize: 4)
-  stage exported = export(fit, dir: "out/model")
-}
-`;
+const TRAINED = csvClassifier({
+  name: "e",
+  settings: ["seed 1", 'backend "cpu"'],
+  mask: true,
+  train: "epochs: 1, batchSize: 4",
+  after: [EXPORT],
+});
 
 interface Row {
   name: string;

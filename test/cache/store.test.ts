@@ -172,6 +172,33 @@ describe("cache store", () => {
     await again.close();
   });
 
+  it("a changed manifest is caught also when the reader passes the manifest it hashed to the key", async () => {
+    const dir = tempDir();
+    const store = CacheStore.open(dir);
+    const bytes = Buffer.from("out");
+    const a = record("a", [bytes]);
+    const b = record("b", [bytes]);
+    store.commit(a, blobsOf([bytes]), { pipeline: "p", stage: "a" });
+    store.commit(b, blobsOf([bytes]), { pipeline: "p", stage: "b" });
+    await store.close();
+    await tamper(
+      dir,
+      "records",
+      b.key,
+      Buffer.from(JSON.stringify(b).replace('"stage":"b"}', '"stage":"c"}')),
+    );
+    const again = CacheStore.open(dir);
+    // The planner's fingerprint (the manifest as keyed), keys in another order: served.
+    const keyed = { stage: "a", kind: "test" };
+    assert.deepEqual(again.getRecord(a.key, keyed)?.manifest, a.manifest);
+    assert.throws(() => again.getRecord(b.key, { stage: "b", kind: "test" }), BadRecordError);
+    // A manifest other than the stored one makes the reader hash the stored one, which checks.
+    const other = CacheStore.open(dir);
+    assert.deepEqual(other.getRecord(a.key, { kind: "other" })?.manifest, a.manifest);
+    await other.close();
+    await again.close();
+  });
+
   it("a record whose blob is gone is a miss, so its stage reruns and replaces it", async () => {
     const store = CacheStore.open(tempDir());
     const bytes = Buffer.from("out");

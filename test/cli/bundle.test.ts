@@ -4,14 +4,14 @@ import { describe, it } from "node:test";
 import { goodBundles, hostileBundles } from "../cache/hostile.js";
 import { NAMES_CSV } from "../helpers.js";
 import { Rig } from "../rig.js";
+import { csvParts } from "../fixtures/pipelines.js";
 
-const PIPELINE = `pipeline b {
-  seed 2
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
-  stage h = head(parts, n: 2)
-}
-`;
+const PIPELINE = csvParts({
+  name: "b",
+  settings: ["seed 2"],
+  lowercase: false,
+  after: ["stage h = head(parts, n: 2)"],
+});
 
 const project = () => new Rig().write({ "d.csv": NAMES_CSV, "p.rnnp": PIPELINE });
 

@@ -1,114 +1,15 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { open } from "lmdb";
 import { editDistance } from "../../src/evaluation/metrics.js";
 import { kinds } from "../../src/kinds/registry.js";
 import { ROOT } from "../helpers.js";
+import { allKindsProject, GOLDEN, goldenOf, NAMES, readGolden } from "../fixtures/all-kinds.js";
 import { type CliResult, missingTool, Rig } from "../rig.js";
 
-/** A pipeline that uses every stage kind rnnp ships, on small data. */
-const ALL_KINDS = `pipeline allkinds {
-  seed 4
-  backend "cpu"
-
-  stage csv = load.csv(path: "names.csv", text: "name", label: "label")
-  stage jsonl = load.jsonl(path: "series.jsonl")
-  stage lines = load.text(path: "lines.txt")
-  stage some = sample(csv, n: 48)
-  stage cleaned = clean(some, lowercase: true)
-  stage parts = split(cleaned, train: 0.5, val: 0.25, test: 0.25, stratify: true)
-  stage first = head(lines, n: 2)
-  stage vocab = vocabulary(parts.train, level: "char")
-  stage seqs = encode(parts, vocab, maxLen: 8)
-  stage buckets = bucket(seqs, batchSize: 8)
-  stage windows = window(jsonl, length: 4, features: ["v"])
-  stage net = model(buckets.train) {
-    embedding(dim: 4, mask: true)
-    gru(units: 4, recurrentDropout: 0.2)
-    dropout(rate: 0.3)
-    dense(units: 2, activation: "softmax")
-  }
-  stage fit = train(net, buckets.train, validation: buckets.val, epochs: 2)
-  stage report = evaluate(fit, buckets.test)
-  stage drift = shift(seqs.train, {val: seqs.val, test: seqs.test})
-  stage task = synth.task(task: "adding", length: 5, train: 16, val: 8, test: 8)
-  stage exported = export(fit, dir: "out")
-
-  stage spoken = synth.speech(words: ["yes", "no"], voices: ["en-us", "en-gb"])
-  stage recorded = load.audio(path: "wavs")
-  stage sounds = features(spoken, coefficients: 8, mels: 16, groups: "voice")
-  stage heard = features(recorded, type: "logmel", mels: 16)
-
-  stage dict = load.text(path: "pairs.txt", separator: " ", columns: ["word", "reversed"])
-  stage letters = vocabulary(dict, level: "char")
-  stage backwards = vocabulary(dict, level: "char", column: "reversed", bos: true, eos: true)
-  stage pairs = encode(dict, letters, targetVocab: backwards, target: "reversed", aligned: false)
-  stage s2s = seq2seq(pairs) {
-    encoder {
-      embedding(dim: 4)
-      gru(units: 4)
-    }
-    decoder {
-      embedding(dim: 4)
-      gru(units: 4)
-    }
-  }
-  stage s2sfit = train(s2s, pairs, epochs: 1, batchSize: 8)
-  stage s2sreport = evaluate(s2sfit, pairs, beam: 3)
-  stage s2sgreedy = evaluate(s2sfit, pairs)
-}
-`;
-
-const NAMES = [
-  "anna",
-  "bob",
-  "carla",
-  "dave",
-  "emma",
-  "frank",
-  "gina",
-  "hugo",
-  "iris",
-  "jack",
-  "kate",
-  "liam",
-];
-
-function project(): Rig {
-  const rig = new Rig();
-  const names = NAMES;
-  const rows = Array.from({ length: 72 }, (_, i) => `${names[i % 12]}${i},${i % 2 ? "m" : "f"}`);
-  rig.write({
-    "names.csv": `name,label\n${rows.join("\n")}\n`,
-    "series.jsonl":
-      Array.from({ length: 30 }, (_, i) =>
-        JSON.stringify({ t: i, v: Math.round(Math.sin(i) * 1000) / 1000 }),
-      ).join("\n") + "\n",
-    "lines.txt": "first line\nsecond line\nthird line\n",
-    "pairs.txt": names.map((n) => `${n} ${[...n].reverse().join("")}`).join("\n") + "\n",
-    "all.rnnp": ALL_KINDS,
-  });
-  // Two short WAV clips, made by espeak-ng (installed by .ci/run), in labelled folders.
-  for (const [label, word] of [
-    ["a", "alpha"],
-    ["b", "bravo"],
-  ] as const) {
-    mkdirSync(rig.path("wavs", label), { recursive: true });
-    const r = spawnSync("espeak-ng", ["-w", rig.path("wavs", label, "clip.wav"), word]);
-    assert.equal(
-      r.status,
-      0,
-      "espeak-ng is needed for the audio stages (apt-get install espeak-ng)",
-    );
-  }
-  return rig;
-}
-
 describe("rnnp check", { skip: missingTool("espeak-ng") ?? false }, () => {
-  const rig = project();
+  const rig = allKindsProject();
   let built: CliResult;
   before(async () => {
     built = await rig.rnnp(["run", "all.rnnp", "--json"]);
@@ -125,6 +26,27 @@ describe("rnnp check", { skip: missingTool("espeak-ng") ?? false }, () => {
     );
     // TF.js's own chatter (tfjs-node advice, unsaveable keyword arguments) is not news to the user.
     assert.doesNotMatch(built.stderr, /tfjs-node|non-serializable|={10}/);
+  });
+
+  it("every kind makes the bytes recorded for its version (test/fixtures/all-kinds.golden.json)", async () => {
+    assert.equal(built.code, 0, built.stderr);
+    const made = await goldenOf(rig, built.stdout);
+    const recorded = readGolden();
+    assert.deepEqual(Object.keys(made), Object.keys(recorded), `the stages of ${GOLDEN}`);
+    for (const [stage, now] of Object.entries(made)) {
+      const then = recorded[stage]!;
+      if (now.kind !== then.kind || now.version !== then.version)
+        assert.fail(
+          `${stage}: ${now.kind} v${now.version}, the golden file has ${then.kind} v${then.version}: ` +
+            "regenerate it (node --import tsx test/fixtures/all-kinds.ts)",
+        );
+      assert.deepEqual(
+        now.outputs,
+        then.outputs,
+        `${stage} (${now.kind} v${now.version}) makes other bytes than its version did: a change ` +
+          "of bytes must bump the kind's version (then regenerate the golden file)",
+      );
+    }
   });
 
   it("predict decodes with an encoder-decoder as evaluate does (same beam, same error rate)", async () => {

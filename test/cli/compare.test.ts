@@ -2,22 +2,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { NAMES_CSV } from "../helpers.js";
 import { Rig } from "../rig.js";
+import { EVALUATE, csvClassifier } from "../fixtures/pipelines.js";
 
-const PIPELINE = `pipeline p {
-  params { units = 4, epochs = 1 }
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
-  stage vocab = vocabulary(parts.train, level: "char")
-  stage seqs = encode(parts, vocab, maxLen: 6)
-  stage net = model(seqs.train) {
-    embedding(dim: 4)
-    lstm(units: params.units)
-    dense(units: 2, activation: "softmax")
-  }
-  stage fit = train(net, seqs.train, validation: seqs.val, epochs: params.epochs)
-  stage report = evaluate(fit, seqs.test)
-}
-`;
+const PIPELINE = csvClassifier({
+  settings: ["params { units = 4, epochs = 1 }"],
+  units: "params.units",
+  train: "validation: seqs.val, epochs: params.epochs",
+  after: [EVALUATE],
+});
 
 interface CompareRow {
   stage: string;

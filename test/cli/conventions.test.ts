@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 import { table } from "../../src/cli/print.js";
 import { NAMES_CSV, ROOT } from "../helpers.js";
 import { Rig } from "../rig.js";
+import { EVALUATE, csvClassifier, csvParts } from "../fixtures/pipelines.js";
 
 const GOOD = `pipeline p {
   stage raw = load.csv(path: "d.csv", text: "name", label: "label")
@@ -85,22 +86,13 @@ describe("one CLI convention", () => {
     const sweep = new Rig().write({
       "d.csv": NAMES_CSV,
       "e, f.csv": NAMES_CSV,
-      "s.rnnp": `pipeline s {
-  params { path = "d.csv" }
-  sweep { path: ["d.csv", "e, f.csv"] }
-  stage raw = load.csv(path: params.path, text: "name", label: "label")
-  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
-  stage vocab = vocabulary(parts.train, level: "char")
-  stage seqs = encode(parts, vocab, maxLen: 6)
-  stage net = model(seqs.train) {
-    embedding(dim: 4)
-    lstm(units: 4)
-    dense(units: 2, activation: "softmax")
-  }
-  stage fit = train(net, seqs.train, epochs: 1)
-  stage report = evaluate(fit, seqs.test)
-}
-`,
+      "s.rnnp": csvClassifier({
+        name: "s",
+        settings: ['params { path = "d.csv" }', 'sweep { path: ["d.csv", "e, f.csv"] }'],
+        path: "params.path",
+        train: "epochs: 1",
+        after: [EVALUATE],
+      }),
     });
     const r = await sweep.rnnp(["compare", "s.rnnp", "--csv"]);
     assert.equal(r.code, 0, r.stderr);
@@ -185,11 +177,7 @@ describe("one CLI convention", () => {
   it("dag --json: stages with kind, status and upstream, and the edges", async () => {
     const p = new Rig().write({
       "d.csv": NAMES_CSV,
-      "p.rnnp": `pipeline p {
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
-}
-`,
+      "p.rnnp": csvParts({ name: "p", lowercase: false }),
     });
     assert.equal((await p.rnnp(["run", "p.rnnp", "-s", "raw"])).code, 0);
     const r = await p.rnnp(["dag", "p.rnnp", "--json"]);

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { Gate, GATE_KIND, waitFor } from "../fixtures/gate.js";
 import { NAMES_CSV } from "../helpers.js";
 import { type CliResult, Rig } from "../rig.js";
+import { GATED } from "../fixtures/pipelines.js";
 
 /**
  * Real processes racing on one cache (the process is the point). The middle stage is a gate
@@ -12,12 +13,7 @@ import { type CliResult, Rig } from "../rig.js";
 function project(): { rig: Rig; gate: Gate } {
   const rig = new Rig().write({
     "d.csv": NAMES_CSV,
-    "k.rnnp": `pipeline k {
-  stage small = load.csv(path: "d.csv")
-  stage big = test.gate(small, file: "go")
-  stage after = head(big, n: 2)
-}
-`,
+    "k.rnnp": GATED,
   });
   return { rig, gate: new Gate(rig.path("go")) };
 }

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { open } from "lmdb";
 import { NAMES_CSV } from "../helpers.js";
 import { Rig } from "../rig.js";
+import { marks } from "../../src/core/timing.js";
 
 const PIPELINE = `pipeline locked {
   seed 5
@@ -184,5 +185,72 @@ describe("rnnp cache gc with lockfiles", () => {
       preview: "cached",
     });
     assert.equal((await rig.rnnp(["cache", "gc", "missing.lock"])).code, 2);
+  });
+});
+
+describe("a lock the cache remembers (src/plan/lock-memo.ts)", () => {
+  /** How the last run ended with its lock: kept as it was without rebuilding it, or written. */
+  const lastLock = () =>
+    marks()
+      .filter((m) => m.name === "lock kept" || m.name === "lock written")
+      .at(-1)?.name;
+  const memos = (rig: Rig) => readdirSync(rig.path("cache/locks"));
+
+  it("is kept without rebuilding when unchanged, and rebuilt when its bytes or the run differ", async () => {
+    const rig = project();
+    assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 0);
+    assert.equal(lastLock(), "lock written");
+    const written = rig.read("p.lock");
+    const { mtimeMs, ino } = statSync(rig.path("p.lock"));
+    assert.equal(memos(rig).length, 1);
+    assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 0);
+    assert.equal(lastLock(), "lock kept", "a fully cached run of an unchanged lock");
+    assert.equal(rig.read("p.lock"), written);
+    assert.deepEqual(
+      [statSync(rig.path("p.lock")).mtimeMs, statSync(rig.path("p.lock")).ino],
+      [mtimeMs, ino],
+    );
+    // A digest edited by hand: the lock is rebuilt and written as it should be.
+    const digest = lockOf(rig).stages.low!.outputs.out!;
+    rig.write({
+      "p.lock": written.replace(
+        digest,
+        digest.replace(/^./, (c) => (c === "0" ? "1" : "0")),
+      ),
+    });
+    assert.notEqual(rig.read("p.lock"), written);
+    assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 0);
+    assert.equal(lastLock(), "lock written");
+    assert.equal(rig.read("p.lock"), written);
+    assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 0);
+    assert.equal(lastLock(), "lock kept");
+    // Another run (a changed parameter): another lock, byte for byte what a run without memo writes.
+    rig.write({ "p.rnnp": PIPELINE.replace("n = 4", "n = 3") });
+    assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 0);
+    assert.equal(lastLock(), "lock written");
+    const changed = rig.read("p.lock");
+    assert.notEqual(changed, written);
+    assert.deepEqual(lockOf(rig).stages.preview!.manifest.params, { n: 3 });
+    rmSync(rig.path("cache/locks"), { recursive: true });
+    rmSync(rig.path("p.lock"));
+    assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 0);
+    assert.equal(rig.read("p.lock"), changed);
+  });
+
+  it("a damaged memo or an invalid lock takes the full path: the lock is right, or the error said", async () => {
+    const rig = project();
+    await rig.rnnp(["run", "p.rnnp"]);
+    const written = rig.read("p.lock");
+    const [memo] = memos(rig);
+    for (const damage of ["", "{", '{"format":"rnnp-lock-memo-1"}', "null"]) {
+      writeFileSync(rig.path(`cache/locks/${memo}`), damage);
+      assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 0);
+      assert.equal(lastLock(), "lock written", JSON.stringify(damage));
+      assert.equal(rig.read("p.lock"), written);
+    }
+    rig.write({ "p.lock": `${written.slice(0, -10)}` });
+    const r = await rig.rnnp(["run", "p.rnnp"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /p\.lock is not valid JSON/);
   });
 });

@@ -24,8 +24,9 @@ import {
   missingOnnxChecker,
   missingTorch,
 } from "../fixtures/onnx.js";
-import { ROOT } from "../helpers.js";
-import { missingTool, Rig } from "../rig.js";
+import { NAMES_CSV, ROOT } from "../helpers.js";
+import { cleanEnv, missingTool, Rig } from "../rig.js";
+import { csvClassifier } from "../fixtures/pipelines.js";
 
 /**
  * `export(fit, format: "onnx")` on the example pipelines (small variants: fewer epochs, less data),
@@ -408,5 +409,42 @@ describe("ONNX export of the example pipelines' models (issue 13)", () => {
     console.log(
       `ONNX round trip, largest absolute difference: ${JSON.stringify(Object.fromEntries(measured))}`,
     );
+  });
+});
+
+describe("the installed command ships ONNX's schema (onnx.proto beside its module)", () => {
+  it("npm pack lists dist/src/numerics/onnx/onnx.proto, the file the built module reads", () => {
+    const r = spawnSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: cleanEnv({}),
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const [pack] = JSON.parse(r.stdout) as { files: { path: string }[] }[];
+    const shipped = pack!.files
+      .map((f) => f.path)
+      .filter((p) => p.startsWith("dist/src/numerics/onnx/"));
+    assert.ok(shipped.includes("dist/src/numerics/onnx/onnx.proto"), shipped.join(", "));
+    assert.ok(shipped.includes("dist/src/numerics/onnx/proto.js"), shipped.join(", "));
+  });
+
+  it("bin/rnnp.js (the bundle) exports a model that passes ONNX's checker", {
+    skip: missingOnnxChecker() ?? false,
+  }, () => {
+    const rig = new Rig("rnnp-onnx-bin-").write({
+      "d.csv": NAMES_CSV,
+      "p.rnnp": csvClassifier({
+        settings: ["seed 3"],
+        mask: true,
+        train: "epochs: 1, batchSize: 8",
+        after: ['stage onnx = export(fit, dir: "onnx", format: "onnx")'],
+      }),
+    });
+    const r = rig.spawnSync(["run", "p.rnnp", "-q"]);
+    assert.equal(r.code, 0, r.stderr);
+    const files = onnxFiles(rig);
+    assert.deepEqual(files, ["model.onnx"]);
+    const checked = checkOnnx(files.map((f) => rig.path("onnx", f)));
+    assert.equal(checked.status, 0, checked.stderr);
   });
 });

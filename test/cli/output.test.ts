@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Rig } from "../rig.js";
+import { EVALUATE, csvClassifier } from "../fixtures/pipelines.js";
 
 /**
  * Issue 11, "honest, readable status", through the CLI in-process: stage lines prefixed by their
@@ -12,21 +13,12 @@ const names = Array.from({ length: 48 }, (_, i) => {
   return `${stem}${"xyz"[i % 3]}${i % 7},${i % 6 < 3 ? "f" : "m"}`;
 }).join("\n");
 
-const pipeline = `pipeline p {
-  seed 3
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
-  stage vocab = vocabulary(parts.train, level: "char")
-  stage seqs = encode(parts, vocab, maxLen: 6)
-  stage net = model(seqs.train) {
-    embedding(dim: 4, mask: true)
-    lstm(units: 4)
-    dense(units: 2, activation: "softmax")
-  }
-  stage fit = train(net, seqs.train, epochs: 2, batchSize: 8)
-  stage report = evaluate(fit, seqs.test)
-}
-`;
+const pipeline = csvClassifier({
+  settings: ["seed 3"],
+  mask: true,
+  train: "epochs: 2, batchSize: 8",
+  after: [EVALUATE],
+});
 
 const rigWith = () =>
   new Rig().write({ "d.csv": `name,label\n${names}\n`, "p.rnnp": pipeline, "package.json": "{}" });

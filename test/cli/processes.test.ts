@@ -3,17 +3,13 @@ import { describe, it } from "node:test";
 import { NAMES_CSV } from "../helpers.js";
 import { Gate, GATE_KIND, waitFor } from "../fixtures/gate.js";
 import { Rig } from "../rig.js";
+import { GATED, csvParts } from "../fixtures/pipelines.js";
 
-const PIPELINE = `pipeline shared {
-  seed 1
-  params { n = 3 }
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage low = clean(raw, lowercase: true)
-  stage parts = split(low, train: 0.6, val: 0.2, test: 0.2)
-  stage preview = head(parts, n: params.n)
-  stage other = sample(raw, n: 4)
-}
-`;
+const PIPELINE = csvParts({
+  name: "shared",
+  settings: ["seed 1", "params { n = 3 }"],
+  after: ["stage preview = head(parts, n: params.n)", "stage other = sample(raw, n: 4)"],
+});
 
 describe("several processes, one cache", () => {
   it("concurrent runs of overlapping pipelines all succeed, agree on keys, and leave an intact cache", async () => {
@@ -62,12 +58,7 @@ describe("several processes, one cache", () => {
     // `big` is a gate (test/fixtures/gate-kind.mjs): the run is killed while it is surely inside.
     const rig = new Rig().write({
       "d.csv": NAMES_CSV,
-      "k.rnnp": `pipeline k {
-  stage small = load.csv(path: "d.csv")
-  stage big = test.gate(small, file: "go")
-  stage after = head(big, n: 2)
-}
-`,
+      "k.rnnp": GATED,
     });
     const gate = new Gate(rig.path("go"));
     const run = rig.spawn(["run", "k.rnnp"], { nodeArgs: GATE_KIND });

@@ -11,18 +11,13 @@ import {
 } from "../../src/project/root.js";
 import { NAMES_CSV, ROOT, tempDir } from "../helpers.js";
 import { Rig } from "../rig.js";
-
-const PIPELINE = `pipeline p {
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage few = head(raw, n: 3)
-}
-`;
+import { HEAD_OF_CSV } from "../fixtures/pipelines.js";
 
 /** A project: package.json at the root, the pipeline and its data in pipelines/. */
 function project(extra: Record<string, string> = {}): Rig {
   return new Rig().write({
     "package.json": '{ "name": "mine", "private": true }\n',
-    "pipelines/p.rnnp": PIPELINE,
+    "pipelines/p.rnnp": HEAD_OF_CSV,
     "pipelines/d.csv": NAMES_CSV,
     ...extra,
   });

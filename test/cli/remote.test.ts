@@ -11,16 +11,13 @@ import {
   startNginx,
   type Nginx,
 } from "../fixtures/nginx.js";
+import { csvParts } from "../fixtures/pipelines.js";
 
-const PIPELINE = `pipeline remote {
-  seed 9
-  params { n = 3 }
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage low = clean(raw, lowercase: true)
-  stage parts = split(low, train: 0.6, val: 0.2, test: 0.2)
-  stage preview = head(parts, n: params.n)
-}
-`;
+const PIPELINE = csvParts({
+  name: "remote",
+  settings: ["seed 9", "params { n = 3 }"],
+  after: ["stage preview = head(parts, n: params.n)"],
+});
 
 interface Row {
   name: string;

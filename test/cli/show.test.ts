@@ -6,20 +6,16 @@ import { artifactRows, f32 } from "../../src/artifacts/rows.js";
 import { main } from "../../src/cli/main.js";
 import { NAMES_CSV } from "../helpers.js";
 import { cleanEnv, Rig } from "../rig.js";
+import { EVALUATE, csvClassifier } from "../fixtures/pipelines.js";
 
-const PIPELINE = `pipeline p {
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
-  stage vocab = vocabulary(parts.train, level: "char")
-  stage seqs = encode(parts, vocab, maxLen: 6)
-  stage net = model(seqs.train) {
-    embedding(dim: 4)
-    lstm(units: 8, returnSequences: true)
-    lstm(units: 4)
-    dense(units: 2, activation: "softmax")
-  }
-}
-`;
+const PIPELINE = csvClassifier({
+  layers: [
+    "embedding(dim: 4)",
+    "lstm(units: 8, returnSequences: true)",
+    "lstm(units: 4)",
+    'dense(units: 2, activation: "softmax")',
+  ],
+});
 
 describe("show NET", () => {
   it("prints a Keras-style summary: names as trained, type, output shape, parameters, total", async () => {
@@ -54,20 +50,10 @@ describe("show NET", () => {
   });
 });
 
-const DATA_PIPELINE = `pipeline p {
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
-  stage vocab = vocabulary(parts.train, level: "char")
-  stage seqs = encode(parts, vocab, maxLen: 6)
-  stage net = model(seqs.train) {
-    embedding(dim: 4)
-    lstm(units: 4)
-    dense(units: 2, activation: "softmax")
-  }
-  stage fit = train(net, seqs.train, validation: seqs.val, epochs: 3)
-  stage report = evaluate(fit, seqs.test)
-}
-`;
+const DATA_PIPELINE = csvClassifier({
+  train: "validation: seqs.val, epochs: 3",
+  after: [EVALUATE],
+});
 const TRICKY_CSV = 'name,label,score\n"a, ""b""",x,0.30000000000000004\nc,y,1e-7\nd,x,\n';
 
 describe("show --format csv|jsonl|json", () => {

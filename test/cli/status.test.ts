@@ -3,21 +3,18 @@ import { describe, it } from "node:test";
 import { leafDiffs } from "../../src/plan/why.js";
 import { NAMES_CSV } from "../helpers.js";
 import { Rig } from "../rig.js";
+import { csvClassifier } from "../fixtures/pipelines.js";
 
-const MODEL = (units: number) => `pipeline p {
-  params { units = ${units} }
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
-  stage vocab = vocabulary(parts.train, level: "char")
-  stage seqs = encode(parts, vocab, maxLen: 6)
-  stage net = model(seqs.train) {
-    embedding(dim: 4)
-    lstm(units: params.units, returnSequences: true)
-    lstm(units: 4)
-    dense(units: 2, activation: "softmax")
-  }
-}
-`;
+const MODEL = (units: number) =>
+  csvClassifier({
+    settings: [`params { units = ${units} }`],
+    layers: [
+      "embedding(dim: 4)",
+      "lstm(units: params.units, returnSequences: true)",
+      "lstm(units: 4)",
+      'dense(units: 2, activation: "softmax")',
+    ],
+  });
 
 describe("why and status say what changed, at the leaf, once", () => {
   it("a layer's argument: `lstm#1.units 4 -> 8 (from params.units)`, not truncated lists", async () => {

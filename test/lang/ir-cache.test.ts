@@ -6,7 +6,6 @@ import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import { createHash } from "node:crypto";
 import { readFileSync, utimesSync } from "node:fs";
-import { serialize, deserialize } from "node:v8";
 import {
   currentBuildTag,
   type IrIdentity,
@@ -152,10 +151,10 @@ describe("the checked-IR cache", () => {
     writeFileSync(path, flipped);
     assert.equal(readCachedIr(cache, id, bytes), undefined);
     // A well-formed entry (its digest right) of an unexpected shape: a miss, not a crash.
-    const entry = deserialize(good.subarray(32)) as { ir: Record<string, unknown> };
+    const entry = JSON.parse(good.subarray(32).toString("utf8")) as { ir: Record<string, unknown> };
     entry.ir.stagez = entry.ir.stages;
     delete entry.ir.stages;
-    const payload = serialize(entry);
+    const payload = Buffer.from(JSON.stringify(entry));
     writeFileSync(path, Buffer.concat([createHash("sha256").update(payload).digest(), payload]));
     assert.equal(readCachedIr(cache, id, bytes), undefined);
     // The next write repairs it.
@@ -193,6 +192,49 @@ describe("the checked-IR cache", () => {
     assert.equal(pruneCachedIrs(cache, { build: "0".repeat(16), dryRun: true }), MAX_ENTRIES);
     assert.equal(readdirSync(cache).filter((n) => n.endsWith(".ir")).length, MAX_ENTRIES);
     assert.equal(pruneCachedIrs(cache, { build: tag, maxAgeMs: 0 }), MAX_ENTRIES);
+  });
+
+  it("keeps every shipped pipeline, and gives each back exactly (its IR survives JSON)", () => {
+    const root = join(import.meta.dirname, "..", "..", "pipelines");
+    const files = readdirSync(root).filter((f) => f.endsWith(".rnnp"));
+    assert.ok(files.length >= 8, files.join(", "));
+    for (const f of files) {
+      const bytes = readFileSync(join(root, f));
+      const loaded = loadPipeline(f, [], root, bytes);
+      assert.ok(loaded.ir, `${f}: ${JSON.stringify(loaded.diagnostics)}`);
+      const cache = join(tmp(), "ir");
+      const id: IrIdentity = {
+        build: "b1",
+        version: "0.1.0",
+        file: f,
+        abs: join(root, f),
+        overrides: [],
+      };
+      writeCachedIr(cache, id, bytes, { ir: loaded.ir, diagnostics: loaded.diagnostics });
+      const kept = readCachedIr(cache, id, bytes);
+      assert.ok(kept, `${f} was not kept`);
+      assert.deepStrictEqual(kept.ir, loaded.ir, f);
+    }
+  });
+
+  it("keeps no IR that JSON would give back changed (a -0, an undefined property)", () => {
+    const { loaded, bytes, id, cache } = checked();
+    const ir = loaded.ir!;
+    const withStage = (patch: Record<string, unknown>) => ({
+      ...ir,
+      stages: [...ir.stages.slice(0, -1), { ...ir.stages.at(-1)!, ...patch }],
+    });
+    for (const changed of [
+      withStage({ params: { n: -0 } }),
+      withStage({ variant: undefined }),
+      { ...ir, params: { ...ir.params, n: -0 } },
+    ]) {
+      writeCachedIr(cache, id, bytes, { ir: changed as typeof ir, diagnostics: [] });
+      assert.equal(readCachedIr(cache, id, bytes), undefined);
+      assert.throws(() => readdirSync(cache), /ENOENT/, "nothing written");
+    }
+    writeCachedIr(cache, id, bytes, { ir, diagnostics: [] });
+    assert.ok(readCachedIr(cache, id, bytes), "the IR as checked is kept");
   });
 
   it("keeps nothing without a build identity (rnnp run from its sources)", () => {

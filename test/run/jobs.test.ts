@@ -9,14 +9,9 @@ import { describeRuntime } from "../../src/runtime/descriptor.js";
 import { Runner } from "../../src/run/runner.js";
 import { Rig } from "../rig.js";
 import { ir, NAMES_CSV, statuses } from "../helpers.js";
+import { csvParts } from "../fixtures/pipelines.js";
 
-const PIPELINE = `pipeline j {
-  seed 3
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage low = clean(raw, lowercase: true)
-  stage parts = split(low, train: 0.6, val: 0.2, test: 0.2)
-}
-`;
+const PIPELINE = csvParts({ name: "j", settings: ["seed 3"] });
 
 /** An executor that runs every job here, and keeps what it was given. */
 class Recording implements JobExecutor {

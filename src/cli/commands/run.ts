@@ -3,7 +3,9 @@ import { fromCwd, io, stderr, stdout } from "../io.js";
 import { availableParallelism } from "node:os";
 import { short } from "../../core/digest.js";
 import type { Planner } from "../../plan/planner.js";
+import { knownLock, rememberLock } from "../../plan/lock-memo.js";
 import {
+  lockIdentity,
   lockPathOf,
   LockfileError,
   readLockfile,
@@ -22,7 +24,7 @@ import { readFileSync } from "node:fs";
 import { executorFor } from "../executors.js";
 import { EXIT, Exit, openPlan, printJson, type CommonOptions } from "../context.js";
 import { remoteFor, type RemoteFlags } from "../config.js";
-import { flatten, RunView } from "../run-view.js";
+import { flatten, RunView, statusCounts } from "../run-view.js";
 import { checkNames, splitList } from "../stages.js";
 import type { RunOutcome } from "../../report/collect.js";
 
@@ -92,7 +94,10 @@ export async function runCommand(
         : undefined;
   if (opts.dryRun) return dryRun(planner, targets, force, opts.json === true);
   const lockPath = lockPathOf(planner.ir.file);
-  const previousLock = readLock(fromCwd(lockPath));
+  const lockAbs = fromCwd(lockPath);
+  // A lock as this rnnp wrote it is not parsed unless needed (src/plan/lock-memo.ts).
+  const known = opts.frozen ? undefined : knownLock(planner.store.dir, lockAbs);
+  const previousLock = known ? undefined : readLock(lockAbs);
   if (opts.frozen && !previousLock)
     throw new Exit(
       EXIT.invalid,
@@ -104,6 +109,7 @@ export async function runCommand(
   const remote = remoteFor(
     opts,
     (m) => {
+      view?.flush();
       view?.live.clear();
       stderr().write(stderr().c.yellow(`warning: ${m}\n`));
     },
@@ -121,7 +127,7 @@ export async function runCommand(
     job: job !== undefined,
     forced: (s) => force === true || (force instanceof Set && force.has(s)),
     after: (r) => {
-      if (!opts.json) printVerdict(planner, r);
+      if (!opts.json) printVerdict(planner, r, () => view?.flush());
     },
   });
   const results = await new Runner(planner, new LocalExecutor())
@@ -136,9 +142,12 @@ export async function runCommand(
       ...(variantRun ? { workspace: false } : {}),
       onEvent: (e) => view.event(e),
     })
-    .finally(() => view.live.stop());
+    .finally(() => {
+      view.flush();
+      view.live.stop();
+    });
   mark("stages");
-  const count = (s: StageResult["status"]) => results.filter((r) => r.status === s).length;
+  const counts = statusCounts(results);
   const elapsed = performance.now() - started;
   // The lock records the pipeline as written: not variants (-P, --backend, --kernels), not a frozen
   // run, not one job of a coordinator's.
@@ -147,10 +156,22 @@ export async function runCommand(
     const outcome = new Map(
       results.map((r) => [
         r.name,
-        r.status === "ran" || r.status === "cached" ? ("ok" as const) : ("failed" as const),
+        r.status === "ran" || r.status === "cached" ? r.status : ("failed" as const),
       ]),
     );
-    writeLockfile(fromCwd(lockPath), updatedLock(planner, outcome, previousLock));
+    const identity = lockIdentity(planner, outcome);
+    // Unless the lock is already what this run would write: its bytes as remembered (read again:
+    // another run may have written it meanwhile), same identity.
+    const kept =
+      identity !== undefined &&
+      known?.identity === identity &&
+      knownLock(planner.store.dir, lockAbs)?.identity === identity;
+    if (!kept) {
+      const previous = known ? readLock(lockAbs) : previousLock;
+      const text = writeLockfile(lockAbs, updatedLock(planner, outcome, previous));
+      if (identity !== undefined) rememberLock(planner.store.dir, lockAbs, identity, text);
+      mark("lock written");
+    } else mark("lock kept");
   }
   if (opts.json) {
     printJson({
@@ -182,7 +203,7 @@ export async function runCommand(
     );
   }
   if (results.some((r) => r.frozen)) return EXIT.frozen;
-  return count("failed") + count("skipped") > 0 ? EXIT.failed : EXIT.ok;
+  return counts.failed + counts.skipped > 0 ? EXIT.failed : EXIT.ok;
 }
 
 /** --checkpoints: the retention policy of training's checkpoints. */
@@ -211,7 +232,7 @@ function readJob(spec: string): Job {
 }
 
 /** Under an evaluate stage: whether the model beats its strongest baseline, in one line. */
-function printVerdict(planner: Planner, r: StageResult): void {
+function printVerdict(planner: Planner, r: StageResult, flush: () => void): void {
   if ((r.status !== "ran" && r.status !== "cached") || !r.key) return;
   // Only a kind that makes reports has a verdict: no record is read for the others.
   if (planner.stage(r.name).kind.outputType !== "report") return;
@@ -223,6 +244,7 @@ function printVerdict(planner: Planner, r: StageResult): void {
   const lines = report.sets
     ? report.sets.map((s) => ({ who: `${r.name} (${s.name})`, verdict: s.report.verdict }))
     : [{ who: r.name, verdict: report.verdict }];
+  flush(); // the stage lines before it
   const c = stdout().c;
   for (const { who, verdict } of lines)
     if (verdict)

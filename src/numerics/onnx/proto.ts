@@ -1,9 +1,11 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import protobuf from "protobufjs";
-import { ONNX_PROTO } from "./schema.js";
+import { UserError } from "../../core/diagnostic.js";
 
 /**
  * ONNX's file format is a protobuf `ModelProto`; protobufjs writes it from the official schema
- * (schema.ts), so no field number or wire type is written by hand here. What this module adds is a
+ * (onnx.proto, beside this module), so no field number or wire type is written by hand here. What this module adds is a
  * small, typed description of a model (nodes, initialisers, inputs, outputs, metadata) and its
  * translation to the schema's messages.
  */
@@ -67,12 +69,26 @@ export interface ModelDescription {
   metadata: readonly (readonly [string, string])[];
 }
 
+/** ONNX's onnx.proto (vendored, Apache-2.0), shipped beside this module (in dist/ by the build). */
+const SCHEMA_FILE = join(import.meta.dirname, "onnx.proto");
+
 let modelType: protobuf.Type | undefined;
 
-/** The schema's ModelProto, parsed once. */
+/** The schema's ModelProto, read and parsed once. */
 function modelProto(): protobuf.Type {
-  modelType ??= protobuf.parse(ONNX_PROTO, { keepCase: true }).root.lookupType("onnx.ModelProto");
+  modelType ??= protobuf.parse(readSchema(), { keepCase: true }).root.lookupType("onnx.ModelProto");
   return modelType;
+}
+
+function readSchema(): string {
+  try {
+    return readFileSync(SCHEMA_FILE, "utf8");
+  } catch (e) {
+    throw new UserError(`ONNX's schema is missing from rnnp's installation (${SCHEMA_FILE})`, {
+      hint: "reinstall rnnp; from a checkout, `npm run build` copies it into dist/",
+      cause: e,
+    });
+  }
 }
 
 const ATTR = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;

@@ -1,0 +1,107 @@
+import { randomBytes } from "node:crypto";
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { sha256 } from "../core/digest.js";
+
+/**
+ * What the cache remembers of the lockfiles its runs wrote, so that a fully cached run of a large
+ * pipeline neither parses its lock nor builds the text of a new one to find them equal (for 10,000
+ * stages, 7 MB of JSON each way). One small file per lock path in `<cache>/locks/`: the SHA-256 of
+ * the lock's bytes as written, and the identity of what they were written from (lockIdentity: every
+ * stage's key, outputs and inputs, the pipeline's name, rnnp's version and build).
+ *
+ * It is used only when the lock's bytes, read now, still hash to the remembered digest: the file is
+ * then exactly what rnnp wrote (so valid JSON), and if the run's identity is the remembered one, the
+ * lock it would write is byte for byte the file. Anything else (no memo, a lock edited or replaced,
+ * another identity) takes the full path: parse, rebuild, compare, write. A memo is advice, never a
+ * source of bytes: a damaged one is a miss.
+ */
+const FORMAT = "rnnp-lock-memo-1";
+/** Memos kept per cache: lockfiles in use, with room to spare; the least recently written go. */
+const MAX_MEMOS = 256;
+
+export interface LockMemo {
+  identity: string;
+}
+
+function memoPath(cacheDir: string, lockPath: string): string {
+  return join(cacheDir, "locks", `${sha256(`${FORMAT}\0${lockPath}`).slice(0, 40)}.json`);
+}
+
+/** The identity the lock at `lockPath` (absolute) was written from, if its bytes are as written. */
+export function knownLock(cacheDir: string, lockPath: string): LockMemo | undefined {
+  try {
+    const memo = JSON.parse(readFileSync(memoPath(cacheDir, lockPath), "utf8")) as unknown;
+    if (!isMemo(memo) || memo.path !== lockPath) return undefined;
+    return sha256(readFileSync(lockPath)) === memo.digest ? { identity: memo.identity } : undefined;
+  } catch {
+    return undefined; // no memo, no lock, or unreadable: the full path
+  }
+}
+
+/** Remembers that the lock at `lockPath` holds `text`, written from `identity`. Failing is not an error. */
+export function rememberLock(
+  cacheDir: string,
+  lockPath: string,
+  identity: string,
+  text: string,
+): void {
+  const path = memoPath(cacheDir, lockPath);
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    mkdirSync(join(cacheDir, "locks"), { recursive: true });
+    writeFileSync(
+      tmp,
+      JSON.stringify({ format: FORMAT, path: lockPath, digest: sha256(text), identity }),
+    );
+    renameSync(tmp, path);
+    prune(join(cacheDir, "locks"));
+  } catch {
+    rmSync(tmp, { force: true });
+  }
+}
+
+interface Memo {
+  format: string;
+  path: string;
+  digest: string;
+  identity: string;
+}
+
+function isMemo(v: unknown): v is Memo {
+  const m = v as Partial<Memo> | null;
+  return (
+    typeof m === "object" &&
+    m !== null &&
+    m.format === FORMAT &&
+    typeof m.path === "string" &&
+    typeof m.digest === "string" &&
+    typeof m.identity === "string"
+  );
+}
+
+/** Keeps the folder small: the most recently written memos, and no temporary file older than an hour. */
+function prune(dir: string): void {
+  const names = readdirSync(dir);
+  if (names.length <= MAX_MEMOS) return;
+  const now = Date.now();
+  const dated = names.map((name) => {
+    try {
+      return { name, at: statSync(join(dir, name)).mtimeMs };
+    } catch {
+      return { name, at: now };
+    }
+  });
+  const memos = dated.filter((d) => d.name.endsWith(".json")).sort((a, b) => b.at - a.at);
+  const stale = dated.filter((d) => d.name.endsWith(".tmp") && now - d.at > 3_600_000);
+  for (const { name } of [...memos.slice(MAX_MEMOS), ...stale])
+    rmSync(join(dir, name), { force: true });
+}
