@@ -221,7 +221,12 @@ describe("artifact codec", () => {
   const { artifact } = fc.letrec<{ artifact: Value }>((tie) => ({
     artifact: fc.oneof(
       { depthSize: "small", withCrossShrink: true },
-      fc.oneof(fc.string(), fc.double({ noNaN: true }), fc.boolean(), fc.constant(null)),
+      fc.oneof(
+        fc.string(),
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        fc.boolean(),
+        fc.constant(null),
+      ),
       fc.float32Array({ maxLength: 5 }),
       fc.float64Array({ maxLength: 5 }),
       fc.int32Array({ maxLength: 5 }),
