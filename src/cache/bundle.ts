@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import {
   closeSync,
   createReadStream,
@@ -14,6 +14,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
+import { tempBeside } from "../core/atomic-write.js";
 import type { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
@@ -134,7 +135,7 @@ export async function exportBundle(
   const total = digests.reduce((a, d) => a + sizes.get(d)!.size, 0);
 
   const pack = tar.pack();
-  const tmp = `${out}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const tmp = tempBeside(out);
   const sink = createWriteStream(tmp);
   const done = opts.gzip
     ? pipeline(pack as unknown as Readable, createGzip(), sink)

@@ -1,15 +1,7 @@
-import { createHash, randomBytes } from "node:crypto";
-import {
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from "node:fs";
 import { join } from "node:path";
+import { writeAtomically } from "../core/atomic-write.js";
 import { isDeepStrictEqual } from "node:util";
 import type { Diagnostic } from "../core/diagnostic.js";
 import { kinds, onlyShippedKinds } from "../kinds/registry.js";
@@ -166,14 +158,13 @@ export function writeCachedIr(
   };
   const payload = exactJson(entry);
   if (!payload) return;
-  const path = entryPath(dir, identity);
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(tmp, Buffer.concat([createHash("sha256").update(payload).digest(), payload]));
-    renameSync(tmp, path);
+    writeAtomically(
+      entryPath(dir, identity),
+      Buffer.concat([createHash("sha256").update(payload).digest(), payload]),
+    );
   } catch {
-    rmSync(tmp, { force: true });
     return;
   }
   pruneCachedIrs(dir, { build: buildTag(identity), keep: MAX_ENTRIES });

@@ -1,14 +1,6 @@
-import { randomBytes } from "node:crypto";
-import {
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { writeAtomically } from "../core/atomic-write.js";
 import { sha256 } from "../core/digest.js";
 
 /**
@@ -54,18 +46,15 @@ export function rememberLock(
   identity: string,
   text: string,
 ): void {
-  const path = memoPath(cacheDir, lockPath);
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
   try {
     mkdirSync(join(cacheDir, "locks"), { recursive: true });
-    writeFileSync(
-      tmp,
+    writeAtomically(
+      memoPath(cacheDir, lockPath),
       JSON.stringify({ format: FORMAT, path: lockPath, digest: sha256(text), identity }),
     );
-    renameSync(tmp, path);
     prune(join(cacheDir, "locks"));
   } catch {
-    rmSync(tmp, { force: true });
+    // A memo is an optimisation: without it the next run rebuilds the lock.
   }
 }
 

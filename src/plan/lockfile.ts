@@ -1,7 +1,8 @@
 import { UserError } from "../core/diagnostic.js";
-import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { writeAtomically } from "../core/atomic-write.js";
 import type { Json } from "../core/canonical.js";
 import type { Digest, StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
@@ -123,14 +124,7 @@ export function writeLockfile(path: string, lock: Lockfile): string {
   removeStaleTemps(path);
   const text = `${JSON.stringify(lock, null, 2)}\n`;
   if (existsSync(path) && readFileSync(path, "utf8") === text) return text;
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeAtomically(path, text);
   return text;
 }
 
