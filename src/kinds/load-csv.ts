@@ -36,7 +36,9 @@ export const loadCsv = defineKind({
     let header: string[] | undefined;
     let fields: string[][] = [];
     try {
-      parse(bytes ?? Buffer.from(text()), {
+      // One BOM goes here, as decoding the file to text took one off before csv-parse took
+      // another: a file that starts with two loads as it always did (same bytes, same key).
+      parse(bytes ? withoutBom(bytes) : Buffer.from(text()), {
         bom: true,
         delimiter: params.delimiter,
         skip_empty_lines: true,
@@ -199,4 +201,9 @@ function csvProblem(err: CsvParseError, text: string) {
       ? "every row needs as many fields as the header; quote fields that contain the delimiter"
       : undefined,
   };
+}
+
+/** The bytes after a leading UTF-8 byte order mark, if there is one. */
+function withoutBom(bytes: Buffer): Buffer {
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
 }

@@ -37,6 +37,7 @@ describe("load.csv", () => {
     "dup.csv": "a,a\n1,2\n",
     "empty.csv": "",
     "quote.csv": 'a,b\n1,"2\n',
+    "two-boms.csv": "\uFEFF\uFEFFname,label\nBo,b\n",
   });
 
   it("reads a header, quoted fields and a BOM; infers numeric columns; missing numbers are NaN", async () => {
@@ -53,6 +54,19 @@ describe("load.csv", () => {
     assert.deepEqual(col(out!, "name"), ["Smith, J", "Bo", "Al"]);
     assert.deepEqual(col(out!, "score"), [1.5, NaN, -2000]);
     assert.deepEqual(out!.roles, { text: "name", label: "label" });
+  });
+
+  it("a file that starts with two BOMs loses both, as it always did (decoding took one, the parser one)", async () => {
+    const { out } = await runKind(
+      "load.csv",
+      dir,
+      {},
+      { path: "two-boms.csv", text: "name", label: "label" },
+    );
+    assert.deepEqual(
+      out!.columns.map((c) => c.name),
+      ["name", "label"],
+    );
   });
 
   it("selects columns in order, always keeping the text and label columns", async () => {
