@@ -70,11 +70,14 @@ export function encode(value: Value): Buffer {
   const out = Buffer.alloc(total);
   MAGIC.copy(out, 0);
   out.writeUInt32LE(headerLength, 8);
-  let at = 12;
+  // Written through a view of the header alone: Node 20's Buffer#write writes nothing into a
+  // buffer over 2 GiB (an artifact that large must still reach the size check, not fail here).
+  const header = out.subarray(12, 12 + headerLength);
+  let at = 0;
   writeCanonicalJson(tree, (piece) => {
-    at += out.write(piece, at, "utf8");
+    at += header.write(piece, at, "utf8");
   });
-  if (at !== 12 + headerLength) throw new Error("artifact header changed while it was written");
+  if (at !== headerLength) throw new Error("artifact header changed while it was written");
   at = headerEnd;
   for (const s of sections) {
     out.set(s, at);
