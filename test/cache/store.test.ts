@@ -34,6 +34,19 @@ async function tamper(dir: string, table: string, key: string, value: Buffer | u
   await raw.close();
 }
 
+/** A cache holding two records, `a` and `b`, with one blob: for tests that damage one of them. */
+async function twoRecords() {
+  const dir = tempDir();
+  const store = CacheStore.open(dir);
+  const bytes = Buffer.from("out");
+  const a = record("a", [bytes]);
+  const b = record("b", [bytes]);
+  store.commit(a, blobsOf([bytes]), { pipeline: "p", stage: "a" });
+  store.commit(b, blobsOf([bytes]), { pipeline: "p", stage: "b" });
+  await store.close();
+  return { dir, a, b };
+}
+
 describe("cache store", () => {
   it("a cache folder whose name has a dot (mktemp's tmp.X, my.cache) is a folder, not a file", async () => {
     for (const name of ["tmp.Ab12Cd", "my.cache", "plain"]) {
@@ -129,14 +142,7 @@ describe("cache store", () => {
   });
 
   it("a damaged record is reported as such (with what to do), never served; a changed manifest too", async () => {
-    const dir = tempDir();
-    const store = CacheStore.open(dir);
-    const bytes = Buffer.from("out");
-    const a = record("a", [bytes]);
-    const b = record("b", [bytes]);
-    store.commit(a, blobsOf([bytes]), { pipeline: "p", stage: "a" });
-    store.commit(b, blobsOf([bytes]), { pipeline: "p", stage: "b" });
-    await store.close();
+    const { dir, a, b } = await twoRecords();
     // A flipped byte that breaks the JSON, and one that changes a parameter (still valid JSON).
     await tamper(
       dir,
@@ -173,14 +179,7 @@ describe("cache store", () => {
   });
 
   it("a changed manifest is caught also when the reader passes the manifest it hashed to the key", async () => {
-    const dir = tempDir();
-    const store = CacheStore.open(dir);
-    const bytes = Buffer.from("out");
-    const a = record("a", [bytes]);
-    const b = record("b", [bytes]);
-    store.commit(a, blobsOf([bytes]), { pipeline: "p", stage: "a" });
-    store.commit(b, blobsOf([bytes]), { pipeline: "p", stage: "b" });
-    await store.close();
+    const { dir, a, b } = await twoRecords();
     await tamper(
       dir,
       "records",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { csvClassifier, EVALUATE } from "../fixtures/pipelines.js";
 import { Rig } from "../rig.js";
 
 /**
@@ -11,22 +12,12 @@ const names = Array.from(
   (_, i) => `${"abcdef"[i % 6]}${"xyz"[i % 3]}${i},${i % 2}`,
 );
 
-const pipeline = `pipeline p {
-  seed 3
-  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
-  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2)
-  stage vocab = vocabulary(parts.train, level: "char")
-  stage seqs = encode(parts, vocab, maxLen: 6)
-  stage net = model(seqs.train) {
-    embedding(dim: 4, mask: true)
-    lstm(units: 4)
-    dense(units: 2, activation: "softmax")
-  }
-  stage fit = train(net, seqs.train, epochs: 1, batchSize: 8)
-  stage report = evaluate(fit, seqs.test)
-  stage tail = head(raw, n: 3)
-}
-`;
+const pipeline = csvClassifier({
+  settings: ["seed 3"],
+  mask: true,
+  train: "epochs: 1, batchSize: 8",
+  after: [EVALUATE, "stage tail = head(raw, n: 3)"],
+});
 
 describe("run's stage lines", () => {
   it("come in order, each verdict under its stage's line, the summary last; ran and cached alike", async () => {
