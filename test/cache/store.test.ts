@@ -451,3 +451,44 @@ describe("repair's key stepping", () => {
     assert.equal(beyond("ffff", 1), undefined, "nothing follows");
   });
 });
+
+describe("records read in place", () => {
+  it("a record read again is the one stored now: a new record under its key, or damage, is not served from what was read before", async () => {
+    const { dir, a } = await twoRecords();
+    const store = CacheStore.open(dir);
+    const bytes = Buffer.from("out");
+    assert.equal(store.getRecord(a.key)?.provenance.createdAt, a.provenance.createdAt);
+    // A rerun (this process or another) files a new record under the same key.
+    const rerun = { ...a, provenance: { ...a.provenance, createdAt: "2001-02-03T04:05:06.000Z" } };
+    store.commit(rerun, blobsOf([bytes]), { pipeline: "p", stage: "a" });
+    assert.equal(store.getRecord(a.key)?.provenance.createdAt, "2001-02-03T04:05:06.000Z");
+    // Damage written behind the store's back after it read the record: reported, not served.
+    await tamper(
+      dir,
+      "records",
+      a.key,
+      Buffer.from(JSON.stringify(rerun).replace('"stage":"a"}', '"stage":"z"}')),
+    );
+    assert.throws(() => store.getRecord(a.key), BadRecordError);
+    await store.close();
+  });
+
+  it("a large blob (past LMDB's read buffer) is found by its key, and missed once removed", async () => {
+    const store = CacheStore.open(tempDir());
+    const big = Buffer.alloc(1 << 20, 7);
+    const r = record("big", [big]);
+    store.commit(r, blobsOf([big]), { pipeline: "p", stage: "big" });
+    // And a blob filed after it, which a lookup that merely lands near the key would find.
+    let i = 0;
+    while (digestOf(Buffer.from(`after ${i}`)) < digestOf(big)) i++;
+    const after = Buffer.from(`after ${i}`);
+    store.commit(record("after", [after]), blobsOf([after]), { pipeline: "p", stage: "after" });
+    assert.equal(r.outputs.o0!.size, big.length);
+    assert.deepEqual(store.getRecord(r.key), r);
+    assert.equal(store.hasBlob(digestOf(big), big.length), true);
+    store.remove([], [digestOf(big)]);
+    assert.equal(store.hasBlob(digestOf(big), big.length), false);
+    assert.equal(store.getRecord(r.key), undefined);
+    await store.close();
+  });
+});
