@@ -105,6 +105,67 @@ describe("runner", () => {
     await store.close();
   });
 
+  it("cached stages end where they stand, in order: with one slot, and with several (those found ready together, then the next)", async () => {
+    const source = `pipeline o {
+  stage raw = load.csv(path: "d.csv", text: "name", label: "label")
+  stage a = head(raw, n: 3)
+  stage b = head(raw, n: 4)
+  stage a2 = head(a, n: 2)
+  stage c = head(raw, n: 5)
+}`;
+    /** A run over a cache holding raw, a and c (b and a2 are stale, unless `all`), with `slots` slots. */
+    const partlyCached = async (slots: number, all = false) => {
+      const dir = tempDir();
+      writeFiles(dir, { "d.csv": NAMES_CSV });
+      const file = join(dir, "o.rnnp");
+      const store = CacheStore.open(join(dir, "cache"));
+      const runner = () => new Runner(new Planner(ir(source, file), store), new LocalExecutor());
+      await runner().run(all ? {} : { targets: ["a", "c"] });
+      const ended: string[] = [];
+      const results = await runner().run({
+        executor: { name: "here", slots, run: (_job, ctx) => ctx.here() },
+        onEvent: (e) => {
+          if (e.type === "end") ended.push(`${e.result.name} ${e.result.status}`);
+        },
+      });
+      assert.deepEqual(
+        results.map((r) => r.name),
+        ["raw", "a", "b", "a2", "c"],
+      );
+      await store.close();
+      return ended;
+    };
+    assert.deepEqual(await partlyCached(1), [
+      "raw cached",
+      "a cached",
+      "b ran",
+      "a2 ran",
+      "c cached",
+    ]);
+    assert.deepEqual(await partlyCached(2), [
+      "raw cached",
+      "a cached",
+      "c cached",
+      "b ran",
+      "a2 ran",
+    ]);
+    assert.deepEqual(await partlyCached(1, true), [
+      "raw cached",
+      "a cached",
+      "b cached",
+      "a2 cached",
+      "c cached",
+    ]);
+    // With several slots, a2 becomes ready when a ends: after b and c, found ready with a.
+    assert.deepEqual(await partlyCached(2, true), [
+      "raw cached",
+      "a cached",
+      "b cached",
+      "c cached",
+      "a2 cached",
+    ]);
+  });
+
   it("runs only the targets and what they need", async () => {
     const dir = tempDir();
     writeFiles(dir, { "d.csv": NAMES_CSV });
