@@ -55,9 +55,19 @@ export class Planner {
       this.graph.addNode(s.name);
       index.set(s.name, i);
     });
-    for (const s of ir.stages)
-      for (const ref of Object.values(s.inputs)) this.graph.addEdge(ref.stage, s.name);
-    this.order = topologicalOrder(this.graph, (n) => index.get(n)!).order.map((n) => this.stage(n));
+    let forward = true;
+    ir.stages.forEach((s, i) => {
+      for (const ref of Object.values(s.inputs)) {
+        this.graph.addEdge(ref.stage, s.name);
+        if (!(index.get(ref.stage)! < i)) forward = false;
+      }
+    });
+    // When every stage reads only stages written before it (as most pipelines do, and a sweep's
+    // variants are placed), source order is the topological order with ties broken by source
+    // order: the smallest stage not placed yet always has its inputs placed.
+    this.order = forward
+      ? ir.stages
+      : topologicalOrder(this.graph, (n) => index.get(n)!).order.map((n) => this.stage(n));
   }
 
   /** Whether the pipeline has a stage of this name. */
@@ -112,12 +122,10 @@ export class Planner {
     const inputs: Fingerprint["inputs"] = {};
     const waiting: string[] = [];
     for (const [slot, given] of inputsBySlot(s.inputs)) {
-      const refs = given instanceof Map ? [...given.values()] : [given];
-      const missing = refs.filter((r) => !this.outputs.has(r.stage)).map((r) => r.stage);
-      if (missing.length) {
-        waiting.push(...missing);
-        continue;
-      }
+      const before = waiting.length;
+      for (const r of given instanceof Map ? given.values() : [given])
+        if (!this.outputs.has(r.stage)) waiting.push(r.stage);
+      if (waiting.length > before) continue;
       const outs = (r: InputRef) => this.outputs.get(r.stage)!;
       const one = (r: InputRef) =>
         r.output !== undefined ? outs(r)[r.output]! : Object.values(outs(r))[0]!;
@@ -187,18 +195,12 @@ export class Planner {
       ...(s.kind.backendDependent ? { runtime: this.runtime as Runtime } : {}),
       ...(tools ? { tools } : {}),
     };
-    // Parameters that only observe the computation (Param.observing) do not move the seed.
-    const computing = Object.fromEntries(
-      Object.entries(s.params).filter(
-        ([name]) => !(Object.hasOwn(s.kind.params, name) && s.kind.params[name]!.observes),
-      ),
-    );
     const fingerprint: Fingerprint = s.kind.random
       ? {
           ...base,
           seed: deriveSeed(
             this.ir.seed,
-            seedBasis({ ...base, params: computing }, s.kind.seedIgnores),
+            seedBasis({ ...base, params: computingParams(s) }, s.kind.seedIgnores),
           ),
         }
       : base;
@@ -207,6 +209,15 @@ export class Planner {
     const record = this.store.getRecord<Fingerprint>(key, fingerprint);
     return { state: "keyed", fingerprint, key, canonical, ...(record ? { record } : {}) };
   }
+}
+
+/** A stage's parameters but those that only observe the computation (Param.observing): they do not move the seed. */
+function computingParams(s: StageIR): StageIR["params"] {
+  return Object.fromEntries(
+    Object.entries(s.params).filter(
+      ([name]) => !(Object.hasOwn(s.kind.params, name) && s.kind.params[name]!.observes),
+    ),
+  );
 }
 
 function invalid(...diagnostics: Diagnostic[]): Resolution {

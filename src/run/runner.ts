@@ -274,8 +274,10 @@ export class Runner {
         diagnostics: [refused(options.job, res.key, this.planner).toDiagnostic()],
       };
     if (res.record && !forced)
+      // Spelled out, not spread from `base`: 10,000 of them in a cached run of 10,000 stages.
       return {
-        ...base,
+        name: stage.name,
+        kind: stage.kind.name,
         key: res.key,
         status: "cached",
         durationMs: performance.now() - started,
