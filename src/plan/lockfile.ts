@@ -279,15 +279,27 @@ export function lockIdentity(
     ]),
   );
   const named = currentNames(planner);
+  // Each entry as a line of tab-separated fields (names JSON-quoted, keys and digests hex), hashed
+  // in pieces of about 64 KB: no JSON of whole records, no native call per stage.
+  let text = "";
   for (const s of planner.order) {
     const o = outcome.get(s.name);
     if (o !== "ran" && o !== "cached") return undefined;
     const record = recordOf(planner, s.name, o);
-    // More than the entry holds (whole output refs): a difference there only costs a rebuild.
-    const entry = record
-      ? [record.kind, record.key, record.outputs, named({ inputsFrom: record.inputsFrom })]
-      : null;
-    hash.update(`\n${JSON.stringify([s.name, entry])}`);
+    text += `\n${JSON.stringify(s.name)}`;
+    if (record) {
+      text += `\t${JSON.stringify(record.kind)}\t${record.key}`;
+      for (const [name, ref] of Object.entries(record.outputs))
+        text += `\t${JSON.stringify(name)}=${ref.digest}`;
+      const { inputsFrom } = named({ inputsFrom: record.inputsFrom });
+      for (const [slot, from] of Object.entries(inputsFrom))
+        text += `\t<${JSON.stringify(slot)}=${JSON.stringify(from.stage)}@${from.key}`;
+    } else text += "\tnone";
+    if (text.length > 1 << 16) {
+      hash.update(text);
+      text = "";
+    }
   }
+  hash.update(text);
   return hash.digest("hex");
 }

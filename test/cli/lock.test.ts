@@ -237,6 +237,33 @@ describe("a lock the cache remembers (src/plan/lock-memo.ts)", () => {
     assert.equal(rig.read("p.lock"), changed);
   });
 
+  it("a renamed stage (every key the same, every stage cached) rewrites the lock under the new names", async () => {
+    const rig = project();
+    assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 0);
+    const before = lockOf(rig);
+    // `low` becomes `lower`: its key and its reader's key stay; the lock names it anew.
+    rig.write({
+      "p.rnnp": PIPELINE.replace("stage low =", "stage lower =").replace(
+        "split(low,",
+        "split(lower,",
+      ),
+    });
+    const r = await rig.rnnp(["run", "p.rnnp", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(new Set(Object.values(statuses(r.stdout))), new Set(["cached"]));
+    assert.equal(lastLock(), "lock written");
+    const after = lockOf(rig);
+    assert.deepEqual(Object.keys(after.stages), ["raw", "lower", "parts", "preview"]);
+    assert.equal(after.stages.lower!.key, before.stages.low!.key);
+    assert.equal(
+      (after.stages.parts as unknown as { inputsFrom: { data: { stage: string } } }).inputsFrom.data
+        .stage,
+      "lower",
+    );
+    assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 0);
+    assert.equal(lastLock(), "lock kept");
+  });
+
   it("a damaged memo or an invalid lock takes the full path: the lock is right, or the error said", async () => {
     const rig = project();
     await rig.rnnp(["run", "p.rnnp"]);
