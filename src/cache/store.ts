@@ -197,12 +197,14 @@ export class CacheStore {
     // JSON text starts with "{"; anything else is a record of an older cache, in msgpack.
     if (raw[0] !== 0x7b) return this.decodeRecord(key, raw, hashed);
     const text = raw.toString("utf8");
-    // A run reads each record several times (planning, the verdict, the lock): the same stored
-    // text is checked once. Other text under the key (a rerun, another process) is checked anew.
+    // A run reads a record several times (a stage that ran: the lock's identity, then its entry;
+    // the verdict): the same stored text is checked once. Other text under the key (a rerun,
+    // another process) is checked anew. The planner's reads (`hashed`) are not kept here: it keeps
+    // the record itself, and 10,000 texts kept twice cost a cached run of 10,000 stages its GC.
     const seen = this.checked.get(key);
     if (seen?.text === text) return seen.record;
     const record = parseRecord(decodeJson(key, text), key, hashed);
-    this.checked.set(key, { text, record });
+    if (hashed === undefined) this.checked.set(key, { text, record });
     return record;
   }
 

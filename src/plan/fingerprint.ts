@@ -39,15 +39,6 @@ export function keyOf(fp: Fingerprint): StageKey {
   return keyOfManifest(fp);
 }
 
-/**
- * The key and the canonical JSON it hashes: the planner keeps the text, from which the lockfile
- * writes the stage's manifest without sorting the record's again (see lockEntry).
- */
-export function keyedText(fp: Fingerprint): { key: StageKey; canonical: string } {
-  const canonical = canonicalJson(fp);
-  return { key: sha256(canonical) as StageKey, canonical };
-}
-
 /** What a stage computes, as opposed to how (version, runtime, tools): all its seed derives from. */
 export type SeedBasis = Pick<Fingerprint, "kind" | "params" | "inputs" | "files">;
 

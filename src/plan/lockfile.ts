@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { writeAtomically } from "../core/atomic-write.js";
-import type { Json } from "../core/canonical.js";
+import { canonicalJson, type Json } from "../core/canonical.js";
 import type { Digest, StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
 import { BUILD_ID } from "../core/build.js";
@@ -92,7 +92,7 @@ function respelled(lock: Lockfile): Lockfile {
 
 /**
  * A stage's entry, from its record. `canonical`: the canonical JSON of the record's manifest, when
- * the caller has it (the planner's, which hashes to the same key): parsed, it is the manifest with
+ * the caller has it (of the planner's fingerprint, which hashes to the same key): parsed, it is the manifest with
  * its keys sorted, as sorting the record's would give, value for value and key for key.
  */
 export function lockEntry(record: StageRecord<Fingerprint>, canonical?: string): LockedStage {
@@ -223,7 +223,7 @@ export function updatedLock(
       const record = recordOf(planner, s.name, o);
       const res = planner.resolve(s.name);
       if (record && res.state === "keyed")
-        stages.set(s.name, named(lockEntry(record, res.canonical)));
+        stages.set(s.name, named(lockEntry(record, canonicalJson(res.fingerprint))));
     } else if (o === undefined && previous && Object.hasOwn(previous.stages, s.name)) {
       stages.set(s.name, previous.stages[s.name]!);
     }

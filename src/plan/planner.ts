@@ -6,20 +6,20 @@ import type { StageRecord } from "../cache/record.js";
 import { type InputRef, inputsBySlot, type PipelineIR, type StageIR } from "../lang/ir.js";
 import { resolveDataPath } from "../project/paths.js";
 import { RuntimeUnavailable, type Runtime } from "../runtime/descriptor.js";
-import { deriveSeed, keyedText, seedBasis, type Fingerprint } from "./fingerprint.js";
+import { deriveSeed, keyOf, seedBasis, type Fingerprint } from "./fingerprint.js";
 import { FileHasher } from "./files.js";
 
 /** What the planner knows about a stage right now. */
 export type Resolution =
   /**
-   * Inputs known, key computed; `record` present means a cache hit. `canonical`: the canonical JSON
-   * of the fingerprint, which the key hashes.
+   * Inputs known, key computed; `record` present means a cache hit. (The canonical JSON the key
+   * hashes is not kept: a cached run of 10,000 stages would hold 10,000 of them for a lock it
+   * rarely rewrites.)
    */
   | {
       state: "keyed";
       fingerprint: Fingerprint;
       key: StageKey;
-      canonical: string;
       record?: StageRecord<Fingerprint>;
     }
   /** Some upstream stage has not produced its outputs yet, so the key cannot be known. */
@@ -204,10 +204,10 @@ export class Planner {
           ),
         }
       : base;
-    const { key, canonical } = keyedText(fingerprint);
+    const key = keyOf(fingerprint);
     // The fingerprint just hashed: a record whose manifest is the same needs no hashing again.
     const record = this.store.getRecord<Fingerprint>(key, fingerprint);
-    return { state: "keyed", fingerprint, key, canonical, ...(record ? { record } : {}) };
+    return { state: "keyed", fingerprint, key, ...(record ? { record } : {}) };
   }
 }
 
