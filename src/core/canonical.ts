@@ -25,7 +25,8 @@ function write(value: unknown, at: (string | number)[]): string {
         throw new TypeError(
           `canonical JSON: ${pathOf(at)} is ${value}, which JSON cannot represent`,
         );
-      return Object.is(value, -0) ? "0" : JSON.stringify(value);
+      // JSON's spelling of a finite number is its String (which writes -0 as "0").
+      return String(value);
     case "string":
       return JSON.stringify(value);
     case "object": {
@@ -49,7 +50,7 @@ function write(value: unknown, at: (string | number)[]): string {
         if (v === undefined) continue;
         if (out.length > 1) out += ",";
         at.push(k);
-        out += `${JSON.stringify(k)}:${write(v, at)}`;
+        out += `${quotedKey(k)}:${write(v, at)}`;
         at.pop();
       }
       return `${out}}`;
@@ -57,6 +58,19 @@ function write(value: unknown, at: (string | number)[]): string {
     default:
       throw new TypeError(`canonical JSON: ${pathOf(at)} is ${typeof value}`);
   }
+}
+
+/** Object keys as JSON strings: the few names of fingerprints and headers, quoted once each. */
+const quotedKeys = new Map<string, string>();
+const MAX_QUOTED_KEYS = 4096;
+
+function quotedKey(k: string): string {
+  let q = quotedKeys.get(k);
+  if (q === undefined) {
+    q = JSON.stringify(k);
+    if (quotedKeys.size < MAX_QUOTED_KEYS) quotedKeys.set(k, q);
+  }
+  return q;
 }
 
 function plainRecord(value: object, at: readonly (string | number)[]): Record<string, unknown> {
