@@ -14,7 +14,7 @@ import { listFiles } from "../project/paths.js";
  * trusted only if the file last changed (the later of mtime and ctime) well before it was hashed: a
  * write within the same clock tick as the hashing could otherwise go unseen.
  */
-const RACY_NS = 2_000_000_000n;
+export const RACY_NS = 2_000_000_000n;
 
 export class FileHasher {
   private readonly memo = new Map<string, Digest>();
@@ -73,7 +73,7 @@ export class FileHasher {
   }
 }
 
-function lastChangeNs(st: BigIntStats): bigint {
+export function lastChangeNs(st: BigIntStats): bigint {
   if (st.ctimeNs > st.mtimeNs) return st.ctimeNs;
   return st.mtimeNs;
 }
