@@ -279,22 +279,22 @@ export function lockIdentity(
     ]),
   );
   const named = currentNames(planner);
-  // Each entry as a line of tab-separated fields (names JSON-quoted, keys and digests hex), hashed
-  // in pieces of about 64 KB: no JSON of whole records, no native call per stage.
+  // Each entry as one line of fields, every name prefixed by its length (keys and digests are hex),
+  // hashed in pieces of about 64 KB: no JSON of whole records, no native call per stage.
   let text = "";
   for (const s of planner.order) {
     const o = outcome.get(s.name);
     if (o !== "ran" && o !== "cached") return undefined;
     const record = recordOf(planner, s.name, o);
-    text += `\n${JSON.stringify(s.name)}`;
+    text += `\n${s.name.length}:${s.name}`;
     if (record) {
-      text += `\t${JSON.stringify(record.kind)}\t${record.key}`;
+      text += ` ${record.kind.length}:${record.kind} ${record.key}`;
       for (const [name, ref] of Object.entries(record.outputs))
-        text += `\t${JSON.stringify(name)}=${ref.digest}`;
+        text += ` >${name.length}:${name}=${ref.digest}`;
       const { inputsFrom } = named({ inputsFrom: record.inputsFrom });
       for (const [slot, from] of Object.entries(inputsFrom))
-        text += `\t<${JSON.stringify(slot)}=${JSON.stringify(from.stage)}@${from.key}`;
-    } else text += "\tnone";
+        text += ` <${slot.length}:${slot}=${from.stage.length}:${from.stage}@${from.key}`;
+    } else text += " none";
     if (text.length > 1 << 16) {
       hash.update(text);
       text = "";
