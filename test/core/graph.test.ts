@@ -124,3 +124,32 @@ describe("graph", () => {
     );
   });
 });
+
+describe("edges", () => {
+  it("an edge added twice is kept once, whichever of its ends has more edges (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 6 })), {
+          maxLength: 60,
+        }),
+        (pairs) => {
+          const g = new Digraph();
+          for (const [a, b] of pairs) g.addEdge(`n${a}`, `n${b}`);
+          const distinct = [...new Set(pairs.map(([a, b]) => `n${a}>n${b}`))];
+          for (let n = 0; n <= 6; n++) {
+            const name = `n${n}`;
+            assert.deepEqual(
+              g.successors(name),
+              distinct.filter((e) => e.startsWith(`${name}>`)).map((e) => e.split(">")[1]),
+            );
+            assert.deepEqual(
+              g.predecessors(name),
+              distinct.filter((e) => e.endsWith(`>${name}`)).map((e) => e.split(">")[0]),
+            );
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
