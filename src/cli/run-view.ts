@@ -27,6 +27,8 @@ export class RunView {
   private pending = "";
   /** The status marks, in stdout's colours. */
   private readonly marks: Record<StageResult["status"], string>;
+  /** Each kind's column, padded and dimmed once: a cached run of 10,000 stages has a few kinds. */
+  private readonly kindColumns = new Map<string, string>();
 
   constructor(
     private readonly planner: Planner,
@@ -120,7 +122,12 @@ export class RunView {
       );
     if (r.status === "cached" && (r.source === "remote" || level === "verbose"))
       notes.push(r.source === "remote" ? "(remote)" : "(local)");
-    return `${mark} ${r.name.padEnd(this.width)}  ${c.dim(r.kind.padEnd(this.kindWidth))}  ${r.status.padEnd(7)}  ${notes.length ? c.dim(notes.join("  ")) : ""}`.trimEnd();
+    let kind = this.kindColumns.get(r.kind);
+    if (kind === undefined) {
+      kind = c.dim(r.kind.padEnd(this.kindWidth));
+      this.kindColumns.set(r.kind, kind);
+    }
+    return `${mark} ${r.name.padEnd(this.width)}  ${kind}  ${r.status.padEnd(7)}  ${notes.length ? c.dim(notes.join("  ")) : ""}`.trimEnd();
   }
 
   /** `9 stages: 3 ran, 6 cached in 1.20 s`, shown at every verbosity (not with --json). */
