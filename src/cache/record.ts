@@ -90,7 +90,17 @@ export function parseRecord(
   const fail = (what: string): never => {
     throw new BadRecordError(expectedKey, what);
   };
-  const depth = depthOf(value, MAX_RECORD_DEPTH);
+  // The manifest against the caller's first: sameJson recurses no deeper than `hashed` nests. When
+  // they are the same, only the provenance's params (the rest is read field by field) can nest
+  // deeper than the manifest, and only they are measured.
+  const same =
+    hashed !== undefined &&
+    isPlainObject(value) &&
+    sameJson((value as Record<string, unknown>).manifest, hashed);
+  const depth = same
+    ? 2 +
+      depthOf((value as { provenance?: { params?: unknown } }).provenance?.params, MAX_RECORD_DEPTH)
+    : depthOf(value, MAX_RECORD_DEPTH);
   if (depth > MAX_RECORD_DEPTH) fail(`nested deeper than ${MAX_RECORD_DEPTH} levels`);
   if (!isPlainObject(value)) fail("not an object");
   const r = value as Record<string, unknown>;
@@ -103,7 +113,7 @@ export function parseRecord(
   const manifest = r.manifest as Record<string, unknown>;
   if (Object.hasOwn(manifest, "kind") && manifest.kind !== r.kind)
     fail(`its manifest is of kind ${JSON.stringify(manifest.kind)}, the record of ${r.kind}`);
-  if (hashed === undefined || !sameJson(manifest, hashed)) checkKey(manifest, expectedKey, fail);
+  if (!same) checkKey(manifest, expectedKey, fail);
   return {
     key: expectedKey as StageKey,
     kind: r.kind as string,

@@ -473,6 +473,20 @@ describe("records read in place", () => {
     await store.close();
   });
 
+  it("a record read with the planner's manifest is still measured: params nested too deep are refused", async () => {
+    const { dir, a } = await twoRecords();
+    let deep: unknown = 1;
+    for (let i = 0; i < 100; i++) deep = [deep];
+    const nested = { ...a, provenance: { ...a.provenance, params: { p: deep } } };
+    await tamper(dir, "records", a.key, Buffer.from(JSON.stringify(nested)));
+    const store = CacheStore.open(dir);
+    assert.throws(
+      () => store.getRecord(a.key, structuredClone(a.manifest)),
+      (e) => e instanceof BadRecordError && /nested deeper than 64 levels/.test(e.message),
+    );
+    await store.close();
+  });
+
   it("a large blob (past LMDB's read buffer) is found by its key, and missed once removed", async () => {
     const store = CacheStore.open(tempDir());
     const big = Buffer.alloc(1 << 20, 7);
