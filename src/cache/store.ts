@@ -222,7 +222,7 @@ export class CacheStore {
   /**
    * Whether a blob is stored. LMDB's doesExist reads the value into its buffer, which it grows to
    * twice a large value's size: a blob said (`size`) to be large is looked up by its key alone, with
-   * a cursor (slower for small ones: about 5 us against 1).
+   * a cursor (several times slower than a read for a small one).
    */
   hasBlob(digest: Digest, size?: number): boolean {
     return this.read("a blob", () => {
