@@ -80,7 +80,9 @@ export const MAX_RECORD_DEPTH = 64;
  *
  * `hashed`, when given, is a manifest the caller has just hashed to `expectedKey` (the planner's
  * fingerprint): a record whose manifest is the same JSON hashes to the key too, which saves writing
- * and hashing its canonical JSON again; any other manifest is hashed and checked as always.
+ * and hashing its canonical JSON again, and the record returned holds `hashed` itself as its
+ * manifest (the caller keeps it anyway: a cached run of 10,000 stages keeps one copy, not two); any
+ * other manifest is hashed and checked as always.
  */
 export function parseRecord(
   value: unknown,
@@ -118,7 +120,7 @@ export function parseRecord(
     key: expectedKey as StageKey,
     kind: r.kind as string,
     outputs: outputsOf(r.outputs, fail),
-    manifest,
+    manifest: same ? hashed : manifest,
     inputsFrom: inputsFromOf(r.inputsFrom, fail),
     provenance: provenanceOf(r.provenance, fail),
   };

@@ -143,7 +143,11 @@ export class Runner {
     // ready, and ready stages start in topological order (their place in `stages`). Finishing a
     // stage touches only its successors, so scheduling costs O(stages + edges), not a scan per stage.
     const place = new Map(stages.map((s, i) => [s.name, i]));
-    const ups = stages.map((s) => this.planner.upstream(s.name).filter((u) => place.has(u)));
+    const ups = stages.map((s) => {
+      // The stages it reads (each once, in the order it names them), all of them in a whole run.
+      const all = this.planner.graph.predecessors(s.name);
+      return all.every((u) => place.has(u)) ? all : all.filter((u) => place.has(u));
+    });
     const waitingOn = ups.map((u) => u.length);
     const ready = new ReadyQueue(stages.flatMap((_, i) => (waitingOn[i] === 0 ? [i] : [])));
     const finish = (result: StageResult) => {

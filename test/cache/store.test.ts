@@ -473,6 +473,16 @@ describe("records read in place", () => {
     await store.close();
   });
 
+  it("a record read with the manifest the reader hashed holds that manifest (one copy kept, not two)", async () => {
+    const { dir, a } = await twoRecords();
+    const store = CacheStore.open(dir);
+    const hashed = structuredClone(a.manifest);
+    const read = store.getRecord(a.key, hashed)!;
+    assert.equal(read.manifest, hashed);
+    assert.deepEqual(read, a);
+    await store.close();
+  });
+
   it("a record read with the planner's manifest is still measured: params nested too deep are refused", async () => {
     const { dir, a } = await twoRecords();
     let deep: unknown = 1;
