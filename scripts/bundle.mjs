@@ -1,5 +1,5 @@
 // `npm run build` step: the CLI as one CommonJS file (dist/cli/cli.cjs) with a V8 code cache
-// beside it (cli.cjs.cache), which dist/cli/main.js (scripts/cli-loader.js) loads for bin/rnnp.js.
+// beside it (cli.cjs.cache), which dist/cli/loader.cjs (scripts/cli-loader.cjs) loads for bin/rnnp.js.
 // Node 20 resolves, reads, compiles and links ES modules one by one, and cannot cache their
 // compilation: a fully cached run spent most of its time loading ~35 chunks. One script compiled
 // from V8's cached bytecode skips all of that. The bundle is made from tsc's output (dist/src,
@@ -48,18 +48,19 @@ const external = [
 
 const requireHere = createRequire(import.meta.url);
 
+/** Built-ins the bundle loads on first use (see the "lazy-built-ins" plugin). */
+const LAZY_BUILT_INS =
+  /^(node:)?(child_process|worker_threads|perf_hooks|zlib|readline|http|https)$/;
+const LAZY_PREFIX = "rnnp-lazy-built-in:";
+
 /**
  * Files of bundled packages that find their native add-on beside themselves, and the expression
- * (evaluated in the bundle) of their installed file: each package is resolved from the one that
- * depends on it, wherever npm placed it.
+ * (evaluated in the bundle) of their installed file, wherever npm placed the package. lmdb's
+ * add-on finder starts from lmdb's folder. (msgpackr, bundled too, looked for its optional
+ * add-on from its own file; the bundle leaves that add-on out: see "no-msgpackr-extract".)
  */
-const lmdbFile = '__rnnpResolve("lmdb")';
-const msgpackrFile = `require("node:module").createRequire(${lmdbFile}).resolve("msgpackr")`;
 const placed = {
-  [join("lmdb", "dist", "index.cjs")]: lmdbFile,
-  [join("msgpackr", "dist", "node.cjs")]: msgpackrFile,
-  [join("msgpackr-extract", "index.js")]:
-    `require("node:module").createRequire(${msgpackrFile}).resolve("msgpackr-extract")`,
+  [join("lmdb", "dist", "index.cjs")]: '__rnnpPackageFile("lmdb", "dist/index.cjs")',
 };
 
 /** grammar/chevrotain.ts loads Chevrotain's one-file build with a top-level await; bundled, a plain re-export of it. */
@@ -159,7 +160,18 @@ export async function bundle() {
         'const { dirname: __rnnpDirname } = require("node:path");',
         "const __rnnpUrl = __rnnpToUrl(__filename).href;",
         "const __rnnpDirOf = (u) => __rnnpDirname(__rnnpFileOf(u));",
-        "const __rnnpResolve = (s) => require.resolve(s);",
+        // The first node_modules folder, up from the bundle, that holds the package: where Node's
+        // own resolution finds it, without reading the package's "exports" (which loads Node's ES
+        // module resolver and took 3-7 ms). FILE is the one its exports give to `require`.
+        "const __rnnpPlaced = new Map();",
+        "const __rnnpPackageFile = (name, file) => { let f = __rnnpPlaced.get(name); if (f) return f;",
+        'const { existsSync } = require("node:fs"); f = require.resolve.paths(name)',
+        '?.map((d) => d + "/" + name + "/" + file).find((p) => existsSync(p)) ?? require.resolve(name);',
+        "__rnnpPlaced.set(name, f); return f; };",
+        "const __rnnpLazy = (name) => { let real; const load = () => (real ??= require(name));",
+        "return new Proxy({}, { get: (_, k) => load()[k], has: (_, k) => k in load(),",
+        "ownKeys: () => Reflect.ownKeys(load()), getOwnPropertyDescriptor: (_, k) => {",
+        "const d = Reflect.getOwnPropertyDescriptor(load(), k); return d && { ...d, configurable: true }; } }); };",
       ].join(" "),
     },
     plugins: [
@@ -184,20 +196,33 @@ export async function bundle() {
         },
       },
       {
-        // Commander requires node:child_process up front for executable subcommands, which rnnp
-        // has none of; loading it (with net and streams) costs every command several ms.
-        name: "lazy-child-process-in-commander",
+        // msgpackr's optional native string extractor speeds up decoding large msgpack values; the
+        // cache's msgpack tables (history, stat cache, leases, checks) hold small ones, and finding
+        // and loading the add-on cost every command about 6 ms. msgpackr falls back to its own
+        // JavaScript decoder, which gives the same values.
+        name: "no-msgpackr-extract",
         setup(b) {
-          b.onResolve({ filter: /^(node:)?child_process$/ }, (a) =>
-            /[\\/]node_modules[\\/](commander|detect-libc)[\\/]/.test(a.importer)
-              ? { path: "lazy-child-process", namespace: "rnnp" }
-              : undefined,
-          );
-          b.onLoad({ filter: /^lazy-child-process$/, namespace: "rnnp" }, () => ({
-            contents:
-              'let m; const load = () => (m ??= require("node:child_process"));\n' +
-              "module.exports = new Proxy({}, { get: (_, k) => load()[k] });\n",
+          b.onResolve({ filter: /^msgpackr-extract$/ }, () => ({
+            path: "msgpackr-extract",
+            namespace: "rnnp",
+          }));
+          b.onLoad({ filter: /^msgpackr-extract$/, namespace: "rnnp" }, () => ({
+            contents: "module.exports = undefined;\n",
             loader: "js",
+          }));
+        },
+      },
+      {
+        // Built-in modules that take milliseconds to load and that a command may never use (a
+        // fully cached run starts no worker, spawns nothing, compresses nothing): required on the
+        // first touch of one of their exports instead of when the bundle starts (`__rnnpLazy`, in
+        // the banner, after `lazyBuiltIns` below). Commander, for one, requires
+        // node:child_process up front for executable subcommands, which rnnp has none of.
+        name: "lazy-built-ins",
+        setup(b) {
+          b.onResolve({ filter: LAZY_BUILT_INS }, (a) => ({
+            path: `${LAZY_PREFIX}${a.path.replace(/^node:/, "")}`,
+            external: true,
           }));
         },
       },
@@ -214,8 +239,14 @@ export async function bundle() {
     ],
   });
   const cli = join(outdir, "cli.cjs");
-  await writeFile(cli, importsThroughLoader(asciiOnly(await readFile(cli, "utf8"))));
-  await copyFile(join(root, "scripts", "cli-loader.js"), join(outdir, "main.js"));
+  await writeFile(cli, lazyBuiltIns(importsThroughLoader(asciiOnly(await readFile(cli, "utf8")))));
+  await copyFile(join(root, "scripts", "cli-loader.cjs"), join(outdir, "loader.cjs"));
+  await writeFile(
+    join(outdir, "main.js"),
+    "// The ES module face of dist/cli/loader.cjs (scripts/bundle.mjs): the same instance.\n" +
+      'import loader from "./loader.cjs";\n' +
+      "export const { main, marks, plugin, codeCacheUsed, codeCache } = loader;\n",
+  );
   // In a fresh process, as the installed command loads the bundle: the plugin API's modules, and
   // the code cache of a cached run.
   const child = spawnSync(process.execPath, [import.meta.filename, "--finish"], {
@@ -225,6 +256,19 @@ export async function bundle() {
   if (child.status !== 0)
     throw new Error(`${import.meta.filename} --finish exited ${child.status}`);
   return result;
+}
+
+/**
+ * Each `require` of a lazy built-in (external to the bundle under a name of ours) becomes
+ * `__rnnpLazy("node:NAME")`: a stand-in that requires the module on first use and forwards every
+ * access and reflection to it. Imports of ours are named imports, which esbuild reads as properties
+ * of the required object at each use, so nothing loads before a use.
+ */
+function lazyBuiltIns(text) {
+  const pattern = new RegExp(`\\brequire\\("${LAZY_PREFIX}([a-z_]+)"\\)`, "g");
+  const count = text.match(pattern)?.length ?? 0;
+  if (count === 0) throw new Error("dist/cli/cli.cjs: no lazy built-in found (the plugin broke?)");
+  return text.replace(pattern, '__rnnpLazy("node:$1")');
 }
 
 /**

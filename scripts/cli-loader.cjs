@@ -1,17 +1,22 @@
-// dist/cli/main.js (copied here by scripts/bundle.mjs): loads the CLI, one CommonJS file
+// dist/cli/loader.cjs (copied there by scripts/bundle.mjs): loads the CLI, one CommonJS file
 // (dist/cli/cli.cjs), compiled with the V8 code cache that `npm run build` made beside it
 // (dist/cli/cli.cjs.cache). Node 20 can neither cache the compilation of ES modules nor skip
 // resolving and linking them one by one; a script compiled through `vm.Script` with `cachedData`
 // starts from bytecode instead of source. The cache is used only when it was made from these very
 // bytes (a SHA-256 in its header) and when V8 accepts it (same V8, same flags); otherwise the
 // bundle is compiled from its source, as any script: slower, never different.
-import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
-import { Script } from "node:vm";
+//
+// A CommonJS module, as bin/rnnp.js is: Node 20 sets up its ES module loader (resolution, linking,
+// a synthetic module per built-in imported) only for ES modules, and a command need not pay for it.
+// dist/cli/main.js is the ES module face of this one instance, for the plugin API.
+"use strict";
+const { createHash } = require("node:crypto");
+const { readFileSync } = require("node:fs");
+const { createRequire } = require("node:module");
+const { join } = require("node:path");
+const { Script } = require("node:vm");
 
-const file = fileURLToPath(new URL("cli.cjs", import.meta.url));
+const file = join(__dirname, "cli.cjs");
 /** `rnnp-code-cache <sha256 of cli.cjs>\n`, then V8's data. */
 const HEADER = "rnnp-code-cache ";
 const HEADER_BYTES = HEADER.length + 64 + 1;
@@ -34,22 +39,23 @@ function cachedData() {
 /** CommonJS's wrapper, and `__rnnpImport`: the bundle's `import()` of packages left outside it. */
 const wrapped = `(function (exports, require, module, __filename, __dirname, __rnnpImport) { ${bytes.latin1Slice()}\n});`;
 const script = new Script(wrapped, { filename: file, cachedData: cachedData() });
-const module = { exports: {} };
+const cli = { exports: {} };
 script.runInThisContext()(
-  module.exports,
+  cli.exports,
   createRequire(file),
-  module,
+  cli,
   file,
-  fileURLToPath(new URL(".", import.meta.url)),
+  __dirname,
   (specifier) => import(specifier),
 );
 
-export const { main, marks, plugin } = module.exports;
-
-/** Whether V8 used the code cache (false: compiled from source). */
-export const codeCacheUsed = script.cachedDataRejected === false;
-
-/** The code cache of what this process has compiled so far, with its header (the build writes it). */
-export function codeCache() {
-  return Buffer.concat([Buffer.from(`${HEADER}${digest}\n`, "latin1"), script.createCachedData()]);
-}
+module.exports = {
+  main: cli.exports.main,
+  marks: cli.exports.marks,
+  plugin: cli.exports.plugin,
+  /** Whether V8 used the code cache (false: compiled from source). */
+  codeCacheUsed: script.cachedDataRejected === false,
+  /** The code cache of what this process has compiled so far, with its header (the build writes it). */
+  codeCache: () =>
+    Buffer.concat([Buffer.from(`${HEADER}${digest}\n`, "latin1"), script.createCachedData()]),
+};
