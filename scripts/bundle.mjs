@@ -9,7 +9,17 @@
 // run only when the verb does, and TensorFlow.js and the report load only when needed.
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { copyFile, cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import {
+  copyFile,
+  cp,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { createRequire } from "node:module";
@@ -131,8 +141,38 @@ async function copyBesideModules() {
       await cp(join(root, "src", f), join(dist, "src", f));
 }
 
+/**
+ * The bundle is made in a staging folder beside dist/cli (so every module's path relative to it is
+ * the same), then each file is moved over its counterpart: a command started during a build finds
+ * either file, never none (dist/cli removed and rewritten made such a command fail). A command that
+ * pairs a new bundle with the old code cache, or the reverse, compiles from source: the loader
+ * checks the cache against the bundle's bytes.
+ */
 export async function bundle() {
-  await rm(outdir, { recursive: true, force: true });
+  const staging = join(dist, `.cli-staging-${process.pid}`);
+  await rm(staging, { recursive: true, force: true });
+  try {
+    const result = await bundleInto(staging);
+    await install(staging, outdir);
+    return result;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Moves each file of STAGING over TARGET's, then removes what the new build no longer has. */
+export async function install(staging, target) {
+  await mkdir(target, { recursive: true });
+  const files = await readdir(staging);
+  // The code cache last: a command started in between pairs the new bundle with the old cache,
+  // which the loader refuses, rather than the reverse order's equally refused but slower pair.
+  files.sort((a, b) => Number(a.endsWith(".cache")) - Number(b.endsWith(".cache")));
+  for (const f of files) await rename(join(staging, f), join(target, f));
+  for (const f of await readdir(target))
+    if (!files.includes(f)) await rm(join(target, f), { recursive: true, force: true });
+}
+
+async function bundleInto(staging) {
   await copyBesideModules();
   const result = await build({
     metafile: true,
@@ -142,7 +182,7 @@ export async function bundle() {
       "import.meta.url": "__rnnpUrl",
     },
     stdin: { contents: entry, resolveDir: root, sourcefile: "rnnp-cli-entry.js", loader: "js" },
-    outfile: join(outdir, "cli.cjs"),
+    outfile: join(staging, "cli.cjs"),
     bundle: true,
     format: "cjs",
     platform: "node",
@@ -238,18 +278,19 @@ export async function bundle() {
       },
     ],
   });
-  const cli = join(outdir, "cli.cjs");
+  const cli = join(staging, "cli.cjs");
   await writeFile(cli, lazyBuiltIns(importsThroughLoader(asciiOnly(await readFile(cli, "utf8")))));
-  await copyFile(join(root, "scripts", "cli-loader.cjs"), join(outdir, "loader.cjs"));
+  await copyFile(join(root, "scripts", "cli-loader.cjs"), join(staging, "loader.cjs"));
   await writeFile(
-    join(outdir, "main.js"),
+    join(staging, "main.js"),
     "// The ES module face of dist/cli/loader.cjs (scripts/bundle.mjs): the same instance.\n" +
       'import loader from "./loader.cjs";\n' +
       "export const { main, marks, plugin, codeCacheUsed, codeCache } = loader;\n",
   );
+  await reuseCodeCache(staging);
   // In a fresh process, as the installed command loads the bundle: the plugin API's modules, and
   // the code cache of a cached run.
-  const child = spawnSync(process.execPath, [import.meta.filename, "--finish"], {
+  const child = spawnSync(process.execPath, [import.meta.filename, "--finish", staging], {
     stdio: "inherit",
     env: withoutRnnpVariables(process.env),
   });
@@ -307,12 +348,25 @@ function withoutRnnpVariables(env) {
   return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith("RNNP_")));
 }
 
+/**
+ * The code cache of the installed build, offered to the new one: the loader accepts it only when
+ * made from the very same bytes by this V8, and then the warm-up (a few seconds of every build,
+ * and of every `npm test`) is not needed.
+ */
+async function reuseCodeCache(staging) {
+  const [now, before] = [join(staging, "cli.cjs"), join(outdir, "cli.cjs")];
+  try {
+    if (!(await readFile(now)).equals(await readFile(before))) return;
+    await copyFile(`${before}.cache`, `${now}.cache`);
+  } catch {}
+}
+
 /** dist/cli/NAME.js for each module of the plugin API: its exports, from the bundle's instance. */
-async function writePluginModules(cli) {
+async function writePluginModules(cli, staging) {
   for (const [name, load] of Object.entries(cli.plugin)) {
     const names = Object.keys(await load()).sort();
     await writeFile(
-      join(outdir, `${name}.js`),
+      join(staging, `${name}.js`),
       `// The plugin API's ${name} module (scripts/bundle.mjs): the instance the CLI uses.\n` +
         `import { plugin } from "./main.js";\n` +
         `export const { ${names.join(", ")} } = await plugin.${name}();\n`,
@@ -326,7 +380,7 @@ async function writePluginModules(cli) {
  * The first run, which parses and computes, is another process's: its functions would only make
  * the cache larger, and a larger cache takes longer to read on every command.
  */
-async function warmUp(cli) {
+async function warmUp(cli, staging) {
   const dir = await mkdtemp(join(tmpdir(), "rnnp-build-"));
   try {
     const rows = Array.from({ length: 20 }, (_, i) => `n${i},${i % 2 ? "a" : "b"}`);
@@ -342,7 +396,8 @@ async function warmUp(cli) {
         "",
       ].join("\n"),
     );
-    const fill = spawnSync(process.execPath, [join(root, "bin", "rnnp.js"), "run", "p.rnnp"], {
+    const firstRun = `require(${JSON.stringify(join(staging, "loader.cjs"))}).main(["run", "p.rnnp"]).then((c) => { process.exitCode = c; });`;
+    const fill = spawnSync(process.execPath, ["-e", firstRun], {
       cwd: dir,
       encoding: "utf8",
       env: withoutRnnpVariables(process.env),
@@ -359,14 +414,15 @@ async function warmUp(cli) {
   }
 }
 
-async function finish() {
-  const cli = await import(join(outdir, "main.js"));
-  await writePluginModules(cli);
-  await warmUp(cli);
-  await writeFile(join(outdir, "cli.cjs.cache"), cli.codeCache());
+async function finish(staging) {
+  const cli = await import(join(staging, "main.js"));
+  await writePluginModules(cli, staging);
+  if (cli.codeCacheUsed) return; // the installed build's, for the same bytes (reuseCodeCache)
+  await warmUp(cli, staging);
+  await writeFile(join(staging, "cli.cjs.cache"), cli.codeCache());
 }
 
 if (process.argv[1] === import.meta.filename) {
-  if (process.argv[2] === "--finish") await finish();
+  if (process.argv[2] === "--finish") await finish(process.argv[3]);
   else await bundle();
 }

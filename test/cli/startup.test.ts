@@ -4,6 +4,7 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -15,6 +16,8 @@ import { describe, it } from "node:test";
 import { NAMES_CSV, ROOT } from "../helpers.js";
 import { checkedPipeline } from "../../src/cli/pipeline.js";
 import { Rig } from "../rig.js";
+// @ts-expect-error: a build script in plain JavaScript, without declarations
+import { install } from "../../scripts/bundle.mjs";
 
 /**
  * What the installed command loads (issue 17.1): bin/rnnp.js runs the bundled CLI (one CommonJS
@@ -280,5 +283,20 @@ describe("start-up", () => {
       assert.equal(kept.stdout.replace(/in \d+ ms/, ""), parsed.stdout.replace(/in \d+ ms/, ""));
       assert.equal(kept.stderr, parsed.stderr);
     }
+  });
+
+  it("a build moves each new file over the old one and removes what it no longer makes", async () => {
+    const rig = new Rig().write({
+      "staging/cli.cjs": "new bundle",
+      "staging/cli.cjs.cache": "new cache",
+      "cli/cli.cjs": "old bundle",
+      "cli/cli.cjs.cache": "old cache",
+      "cli/gone.js": "made by an older build",
+    });
+    await install(rig.path("staging"), rig.path("cli"));
+    assert.equal(readFileSync(rig.path("cli", "cli.cjs"), "utf8"), "new bundle");
+    assert.equal(readFileSync(rig.path("cli", "cli.cjs.cache"), "utf8"), "new cache");
+    assert.equal(existsSync(rig.path("cli", "gone.js")), false);
+    assert.deepEqual(readdirSync(rig.path("staging")), []);
   });
 });
