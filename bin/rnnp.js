@@ -34,6 +34,22 @@ if (process.env.RNNP_TIMING)
     process.stderr.write(`rnnp-timing ${JSON.stringify(moments)}\n`);
   });
 
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
+let settled = false;
+main(process.argv.slice(2)).then(
+  (code) => {
+    settled = true;
+    process.exitCode = code;
+  },
+  (e) => {
+    settled = true;
+    throw e;
+  },
+);
+// A command with nothing left to wait on that never finished (a bug) is not a success: Node's own
+// code for an unsettled top-level await, which the ES module command had. (Node empties its loop
+// before `beforeExit`; process.exit, as on SIGINT, skips it.)
+process.on("beforeExit", () => {
+  if (settled) return;
+  process.stderr.write("internal error: the command stopped before it finished\n");
+  process.exitCode = 13;
 });

@@ -149,8 +149,10 @@ async function copyBesideModules() {
  * checks the cache against the bundle's bytes.
  */
 export async function bundle() {
+  // Also what an interrupted build left (npm pack would ship it).
+  for (const f of await readdir(dist).catch(() => []))
+    if (f.startsWith(".cli-staging-")) await rm(join(dist, f), { recursive: true, force: true });
   const staging = join(dist, `.cli-staging-${process.pid}`);
-  await rm(staging, { recursive: true, force: true });
   try {
     const result = await bundleInto(staging);
     await install(staging, outdir);
@@ -202,12 +204,14 @@ async function bundleInto(staging) {
         "const __rnnpDirOf = (u) => __rnnpDirname(__rnnpFileOf(u));",
         // The first node_modules folder, up from the bundle, that holds the package: where Node's
         // own resolution finds it, without reading the package's "exports" (which loads Node's ES
-        // module resolver and took 3-7 ms). FILE is the one its exports give to `require`.
+        // module resolver and took 3-7 ms). FILE is the one its exports give to `require`. Its real
+        // path, as require.resolve gives: in a linked install (pnpm, npm's linked strategy) the
+        // package's own dependencies are found only from where it really is.
         "const __rnnpPlaced = new Map();",
         "const __rnnpPackageFile = (name, file) => { let f = __rnnpPlaced.get(name); if (f) return f;",
-        'const { existsSync } = require("node:fs"); f = require.resolve.paths(name)',
-        '?.map((d) => d + "/" + name + "/" + file).find((p) => existsSync(p)) ?? require.resolve(name);',
-        "__rnnpPlaced.set(name, f); return f; };",
+        'const { existsSync, realpathSync } = require("node:fs"); f = require.resolve.paths(name)',
+        '?.map((d) => d + "/" + name + "/" + file).find((p) => existsSync(p));',
+        "f = f ? realpathSync(f) : require.resolve(name); __rnnpPlaced.set(name, f); return f; };",
         "const __rnnpLazy = (name) => { let real; const load = () => (real ??= require(name));",
         "return new Proxy({}, { get: (_, k) => load()[k], has: (_, k) => k in load(),",
         "ownKeys: () => Reflect.ownKeys(load()), getOwnPropertyDescriptor: (_, k) => {",
@@ -415,6 +419,9 @@ async function warmUp(cli, staging) {
 }
 
 async function finish(staging) {
+  // The code cache keeps the name its script was compiled under, which stack traces show: the
+  // warm-up compiles the staged bundle under the name it will have (see scripts/cli-loader.cjs).
+  globalThis[Symbol.for("rnnp.cliScriptName")] = join(outdir, "cli.cjs");
   const cli = await import(join(staging, "main.js"));
   await writePluginModules(cli, staging);
   if (cli.codeCacheUsed) return; // the installed build's, for the same bytes (reuseCodeCache)

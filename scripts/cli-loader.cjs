@@ -38,7 +38,10 @@ function cachedData() {
 
 /** CommonJS's wrapper, and `__rnnpImport`: the bundle's `import()` of packages left outside it. */
 const wrapped = `(function (exports, require, module, __filename, __dirname, __rnnpImport) { ${bytes.latin1Slice()}\n});`;
-const script = new Script(wrapped, { filename: file, cachedData: cachedData() });
+// The build compiles the bundle in a staging folder under the name it is installed under: a code
+// cache keeps the name it was made with, and stack traces show it.
+const filename = globalThis[Symbol.for("rnnp.cliScriptName")] ?? file;
+const script = new Script(wrapped, { filename, cachedData: cachedData() });
 const cli = { exports: {} };
 script.runInThisContext()(
   cli.exports,

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
+  closeSync,
   copyFileSync,
   existsSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -70,15 +72,31 @@ function project(): Rig {
   });
 }
 
-/** The built-in modules (`NativeModule x`) that `rnnp ARGS` loaded, observed without hooks. */
+/**
+ * The built-in modules (`NativeModule x`) that `rnnp ARGS` loaded, observed without hooks. Its
+ * stdin is a file, as in `rnnp run p.rnnp < /dev/null`: touching process.stdin would then build an
+ * fs stream (a pipe's is a socket, whose modules the piped stdout loads anyway).
+ */
 function builtInsLoaded(rig: Rig, args: string[]): string[] {
   const log = rig.path("built-ins.log");
   rmSync(log, { force: true });
-  const r = rig.spawnSync(args, {
-    env: { LOADED_LOG: log },
-    nodeArgs: ["--require", rig.path("observe-built-ins.cjs")],
-  });
-  assert.equal(r.code, 0, r.stderr);
+  writeFileSync(rig.path("stdin.txt"), "");
+  const stdin = openSync(rig.path("stdin.txt"), "r");
+  try {
+    const r = spawnSync(
+      process.execPath,
+      ["--require", rig.path("observe-built-ins.cjs"), join(ROOT, "bin", "rnnp.js"), ...args],
+      {
+        cwd: rig.dir,
+        encoding: "utf8",
+        env: { PATH: process.env.PATH, LOADED_LOG: log },
+        stdio: [stdin, "pipe", "pipe"],
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+  } finally {
+    closeSync(stdin);
+  }
   return readFileSync(log, "utf8").split("\n").filter(Boolean);
 }
 
@@ -298,5 +316,31 @@ describe("start-up", () => {
     assert.equal(readFileSync(rig.path("cli", "cli.cjs.cache"), "utf8"), "new cache");
     assert.equal(existsSync(rig.path("cli", "gone.js")), false);
     assert.deepEqual(readdirSync(rig.path("staging")), []);
+  });
+
+  it("finds lmdb where it really is when packages are linked (pnpm, npm's linked strategy)", () => {
+    // rnnp in a store folder, its lmdb a link to where lmdb really is; lmdb's own add-on package
+    // is found only from there, as in a linked install.
+    const rig = project();
+    const pkg = rig.path("store", "rnnp", "node_modules", "rnnp");
+    mkdirSync(join(pkg, "dist", "cli"), { recursive: true });
+    mkdirSync(join(pkg, "bin"));
+    for (const f of ["rnnp.js", "package.json"])
+      copyFileSync(join(ROOT, "bin", f), join(pkg, "bin", f));
+    for (const f of ["loader.cjs", "main.js", "cli.cjs", "cli.cjs.cache"])
+      copyFileSync(join(ROOT, "dist", "cli", f), join(pkg, "dist", "cli", f));
+    symlinkSync(join(ROOT, "dist", "src"), join(pkg, "dist", "src"));
+    copyFileSync(join(ROOT, "package.json"), join(pkg, "package.json"));
+    symlinkSync(
+      join(ROOT, "node_modules", "lmdb"),
+      rig.path("store", "rnnp", "node_modules", "lmdb"),
+    );
+    const r = spawnSync(process.execPath, [join(pkg, "bin", "rnnp.js"), "status", "p.rnnp"], {
+      cwd: rig.dir,
+      encoding: "utf8",
+      env: { PATH: process.env.PATH },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /3 stages/);
   });
 });
