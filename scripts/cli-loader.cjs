@@ -36,8 +36,9 @@ function cachedData() {
   return header === `${HEADER}${digest}\n` ? cache.subarray(HEADER_BYTES) : undefined;
 }
 
-/** CommonJS's wrapper, and `__rnnpImport`: the bundle's `import()` of packages left outside it. */
-const wrapped = `(function (exports, require, module, __filename, __dirname, __rnnpImport) { ${bytes.latin1Slice()}\n});`;
+// The bundle is one function expression: CommonJS's wrapper, and `__rnnpImport` (the bundle's
+// `import()` of packages left outside it). The build writes it so, sparing a copy of its text here.
+const wrapped = bytes.latin1Slice();
 // The build compiles the bundle in a staging folder under the name it is installed under: a code
 // cache keeps the name it was made with, and stack traces show it.
 const filename = globalThis[Symbol.for("rnnp.cliScriptName")] ?? file;
