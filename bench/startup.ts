@@ -10,9 +10,19 @@ const ROOT = resolve(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin", "rnnp.js");
 const TURBO = join(ROOT, "node_modules", ".bin", "turbo");
 
+/**
+ * Every contender's environment: the caller's, less what makes Node itself start slower on one
+ * machine than on another. NODE_EXTRA_CA_CERTS (set where a proxy's certificate must be trusted)
+ * has every Node process parse a certificate bundle before running anything: 40-50 ms with the
+ * system's bundle, which would hide the differences measured here under one constant.
+ */
+const BASE_ENV = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k !== "NODE_EXTRA_CA_CERTS" && k !== "NODE_OPTIONS"),
+);
+
 /** Turborepo, quiet and offline: no telemetry, no update check. */
 const TURBO_ENV = {
-  ...process.env,
+  ...BASE_ENV,
   TURBO_TELEMETRY_DISABLED: "1",
   DO_NOT_TRACK: "1",
   TURBO_NO_UPDATE_NOTIFIER: "1",
@@ -88,7 +98,7 @@ function once(c: Contender): { ms: number; stdout: string; stderr: string } {
   const t = performance.now();
   const r = spawnSync(c.argv[0]!, c.argv.slice(1), {
     cwd: c.cwd,
-    env: c.env ?? process.env,
+    env: c.env ?? BASE_ENV,
     encoding: "utf8",
   });
   const ms = performance.now() - t;
@@ -133,7 +143,7 @@ function breakdown(c: Contender, runs: number): { phase: string; ms: number }[] 
   ];
   const samples = phases.map(() => [] as number[]);
   for (let i = 0; i < runs; i++) {
-    const r = once({ ...c, env: { ...(c.env ?? process.env), RNNP_TIMING: "1" } });
+    const r = once({ ...c, env: { ...(c.env ?? BASE_ENV), RNNP_TIMING: "1" } });
     const line = r.stderr.split("\n").find((l) => l.startsWith("rnnp-timing "));
     if (!line) throw new Error(`${c.name}: no timing line on stderr`);
     const at = new Map(

@@ -1,9 +1,14 @@
 #!/usr/bin/env node
 // The installed command: the compiled CLI (built by `npm install` through the `prepare` script), run
-// against this process's streams, environment and directory.
-const started = performance.now();
-const { main, marks } = await import("../dist/cli/main.js");
-const loaded = performance.now();
+// against this process's streams, environment and directory. CommonJS (bin/package.json), as its
+// loader is: a command does not pay for Node's ES module loader.
+"use strict";
+// ms since the process started, as src/core/clock.ts reads them (performance.now() would load
+// node:perf_hooks).
+const sinceStart = () => process.uptime() * 1000;
+const started = sinceStart();
+const { main, marks } = require("../dist/cli/loader.cjs");
+const loaded = sinceStart();
 
 process.stdout.on("error", (e) => {
   if (e.code === "EPIPE") process.exit(process.exitCode ?? 0); // `rnnp ... | head` is fine
@@ -17,8 +22,6 @@ process.on("SIGINT", () => {
   process.exit(130);
 });
 
-process.exitCode = await main(process.argv.slice(2));
-
 // RNNP_TIMING=1: where this process's time went, as one JSON line on stderr (ms since it started).
 if (process.env.RNNP_TIMING)
   process.on("exit", () => {
@@ -26,7 +29,27 @@ if (process.env.RNNP_TIMING)
       { name: "node started", at: started },
       { name: "cli loaded", at: loaded },
       ...marks(),
-      { name: "exit", at: performance.now() },
+      { name: "exit", at: sinceStart() },
     ];
     process.stderr.write(`rnnp-timing ${JSON.stringify(moments)}\n`);
   });
+
+let settled = false;
+main(process.argv.slice(2)).then(
+  (code) => {
+    settled = true;
+    process.exitCode = code;
+  },
+  (e) => {
+    settled = true;
+    throw e;
+  },
+);
+// A command with nothing left to wait on that never finished (a bug) is not a success: Node's own
+// code for an unsettled top-level await, which the ES module command had. (Node empties its loop
+// before `beforeExit`; process.exit, as on SIGINT, skips it.)
+process.on("beforeExit", () => {
+  if (settled) return;
+  process.stderr.write("internal error: the command stopped before it finished\n");
+  process.exitCode = 13;
+});

@@ -1,5 +1,5 @@
 // `npm run build` step: the CLI as one CommonJS file (dist/cli/cli.cjs) with a V8 code cache
-// beside it (cli.cjs.cache), which dist/cli/main.js (scripts/cli-loader.js) loads for bin/rnnp.js.
+// beside it (cli.cjs.cache), which dist/cli/loader.cjs (scripts/cli-loader.cjs) loads for bin/rnnp.js.
 // Node 20 resolves, reads, compiles and links ES modules one by one, and cannot cache their
 // compilation: a fully cached run spent most of its time loading ~35 chunks. One script compiled
 // from V8's cached bytecode skips all of that. The bundle is made from tsc's output (dist/src,
@@ -9,7 +9,17 @@
 // run only when the verb does, and TensorFlow.js and the report load only when needed.
 import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
-import { copyFile, cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import {
+  copyFile,
+  cp,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { createRequire } from "node:module";
@@ -48,18 +58,19 @@ const external = [
 
 const requireHere = createRequire(import.meta.url);
 
+/** Built-ins the bundle loads on first use (see the "lazy-built-ins" plugin). */
+const LAZY_BUILT_INS =
+  /^(node:)?(child_process|worker_threads|perf_hooks|zlib|readline|http|https)$/;
+const LAZY_PREFIX = "rnnp-lazy-built-in:";
+
 /**
  * Files of bundled packages that find their native add-on beside themselves, and the expression
- * (evaluated in the bundle) of their installed file: each package is resolved from the one that
- * depends on it, wherever npm placed it.
+ * (evaluated in the bundle) of their installed file, wherever npm placed the package. lmdb's
+ * add-on finder starts from lmdb's folder. (msgpackr, bundled too, looked for its optional
+ * add-on from its own file; the bundle leaves that add-on out: see "no-msgpackr-extract".)
  */
-const lmdbFile = '__rnnpResolve("lmdb")';
-const msgpackrFile = `require("node:module").createRequire(${lmdbFile}).resolve("msgpackr")`;
 const placed = {
-  [join("lmdb", "dist", "index.cjs")]: lmdbFile,
-  [join("msgpackr", "dist", "node.cjs")]: msgpackrFile,
-  [join("msgpackr-extract", "index.js")]:
-    `require("node:module").createRequire(${msgpackrFile}).resolve("msgpackr-extract")`,
+  [join("lmdb", "dist", "index.cjs")]: '__rnnpPackageFile("lmdb", "dist/index.cjs")',
 };
 
 /** grammar/chevrotain.ts loads Chevrotain's one-file build with a top-level await; bundled, a plain re-export of it. */
@@ -130,8 +141,40 @@ async function copyBesideModules() {
       await cp(join(root, "src", f), join(dist, "src", f));
 }
 
+/**
+ * The bundle is made in a staging folder beside dist/cli (so every module's path relative to it is
+ * the same), then each file is moved over its counterpart: a command started during a build finds
+ * either file, never none (dist/cli removed and rewritten made such a command fail). A command that
+ * pairs a new bundle with the old code cache, or the reverse, compiles from source: the loader
+ * checks the cache against the bundle's bytes.
+ */
 export async function bundle() {
-  await rm(outdir, { recursive: true, force: true });
+  // Also what an interrupted build left (npm pack would ship it).
+  for (const f of await readdir(dist).catch(() => []))
+    if (f.startsWith(".cli-staging-")) await rm(join(dist, f), { recursive: true, force: true });
+  const staging = join(dist, `.cli-staging-${process.pid}`);
+  try {
+    const result = await bundleInto(staging);
+    await install(staging, outdir);
+    return result;
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Moves each file of STAGING over TARGET's, then removes what the new build no longer has. */
+export async function install(staging, target) {
+  await mkdir(target, { recursive: true });
+  const files = await readdir(staging);
+  // The code cache last: a command started in between pairs the new bundle with the old cache,
+  // which the loader refuses, rather than the reverse order's equally refused but slower pair.
+  files.sort((a, b) => Number(a.endsWith(".cache")) - Number(b.endsWith(".cache")));
+  for (const f of files) await rename(join(staging, f), join(target, f));
+  for (const f of await readdir(target))
+    if (!files.includes(f)) await rm(join(target, f), { recursive: true, force: true });
+}
+
+async function bundleInto(staging) {
   await copyBesideModules();
   const result = await build({
     metafile: true,
@@ -141,7 +184,7 @@ export async function bundle() {
       "import.meta.url": "__rnnpUrl",
     },
     stdin: { contents: entry, resolveDir: root, sourcefile: "rnnp-cli-entry.js", loader: "js" },
-    outfile: join(outdir, "cli.cjs"),
+    outfile: join(staging, "cli.cjs"),
     bundle: true,
     format: "cjs",
     platform: "node",
@@ -152,14 +195,31 @@ export async function bundle() {
     sourcemap: "linked",
     logLevel: "warning",
     // ES modules are strict, so the bundle is too; the helpers place a module's file and folder.
+    // The file is the function the loader calls (CommonJS's wrapper, and `__rnnpImport`): compiled
+    // as it is read, with no copy of 1.8 MB of text to wrap it first.
+    footer: { js: "});" },
     banner: {
       js: [
+        "(function (exports, require, module, __filename, __dirname, __rnnpImport) {",
         '"use strict";',
         'const { fileURLToPath: __rnnpFileOf, pathToFileURL: __rnnpToUrl } = require("node:url");',
         'const { dirname: __rnnpDirname } = require("node:path");',
         "const __rnnpUrl = __rnnpToUrl(__filename).href;",
         "const __rnnpDirOf = (u) => __rnnpDirname(__rnnpFileOf(u));",
-        "const __rnnpResolve = (s) => require.resolve(s);",
+        // The first node_modules folder, up from the bundle, that holds the package: where Node's
+        // own resolution finds it, without reading the package's "exports" (which loads Node's ES
+        // module resolver and took 3-7 ms). FILE is the one its exports give to `require`. Its real
+        // path, as require.resolve gives: in a linked install (pnpm, npm's linked strategy) the
+        // package's own dependencies are found only from where it really is.
+        "const __rnnpPlaced = new Map();",
+        "const __rnnpPackageFile = (name, file) => { let f = __rnnpPlaced.get(name); if (f) return f;",
+        'const { existsSync, realpathSync } = require("node:fs"); f = require.resolve.paths(name)',
+        '?.map((d) => d + "/" + name + "/" + file).find((p) => existsSync(p));',
+        "f = f ? realpathSync(f) : require.resolve(name); __rnnpPlaced.set(name, f); return f; };",
+        "const __rnnpLazy = (name) => { let real; const load = () => (real ??= require(name));",
+        "return new Proxy({}, { get: (_, k) => load()[k], has: (_, k) => k in load(),",
+        "ownKeys: () => Reflect.ownKeys(load()), getOwnPropertyDescriptor: (_, k) => {",
+        "const d = Reflect.getOwnPropertyDescriptor(load(), k); return d && { ...d, configurable: true }; } }); };",
       ].join(" "),
     },
     plugins: [
@@ -184,20 +244,33 @@ export async function bundle() {
         },
       },
       {
-        // Commander requires node:child_process up front for executable subcommands, which rnnp
-        // has none of; loading it (with net and streams) costs every command several ms.
-        name: "lazy-child-process-in-commander",
+        // msgpackr's optional native string extractor speeds up decoding large msgpack values; the
+        // cache's msgpack tables (history, stat cache, leases, checks) hold small ones, and finding
+        // and loading the add-on cost every command about 6 ms. msgpackr falls back to its own
+        // JavaScript decoder, which gives the same values.
+        name: "no-msgpackr-extract",
         setup(b) {
-          b.onResolve({ filter: /^(node:)?child_process$/ }, (a) =>
-            /[\\/]node_modules[\\/](commander|detect-libc)[\\/]/.test(a.importer)
-              ? { path: "lazy-child-process", namespace: "rnnp" }
-              : undefined,
-          );
-          b.onLoad({ filter: /^lazy-child-process$/, namespace: "rnnp" }, () => ({
-            contents:
-              'let m; const load = () => (m ??= require("node:child_process"));\n' +
-              "module.exports = new Proxy({}, { get: (_, k) => load()[k] });\n",
+          b.onResolve({ filter: /^msgpackr-extract$/ }, () => ({
+            path: "msgpackr-extract",
+            namespace: "rnnp",
+          }));
+          b.onLoad({ filter: /^msgpackr-extract$/, namespace: "rnnp" }, () => ({
+            contents: "module.exports = undefined;\n",
             loader: "js",
+          }));
+        },
+      },
+      {
+        // Built-in modules that take milliseconds to load and that a command may never use (a
+        // fully cached run starts no worker, spawns nothing, compresses nothing): required on the
+        // first touch of one of their exports instead of when the bundle starts (`__rnnpLazy`, in
+        // the banner, after `lazyBuiltIns` below). Commander, for one, requires
+        // node:child_process up front for executable subcommands, which rnnp has none of.
+        name: "lazy-built-ins",
+        setup(b) {
+          b.onResolve({ filter: LAZY_BUILT_INS }, (a) => ({
+            path: `${LAZY_PREFIX}${a.path.replace(/^node:/, "")}`,
+            external: true,
           }));
         },
       },
@@ -213,18 +286,38 @@ export async function bundle() {
       },
     ],
   });
-  const cli = join(outdir, "cli.cjs");
-  await writeFile(cli, importsThroughLoader(asciiOnly(await readFile(cli, "utf8"))));
-  await copyFile(join(root, "scripts", "cli-loader.js"), join(outdir, "main.js"));
+  const cli = join(staging, "cli.cjs");
+  await writeFile(cli, lazyBuiltIns(importsThroughLoader(asciiOnly(await readFile(cli, "utf8")))));
+  await copyFile(join(root, "scripts", "cli-loader.cjs"), join(staging, "loader.cjs"));
+  await writeFile(
+    join(staging, "main.js"),
+    "// The ES module face of dist/cli/loader.cjs (scripts/bundle.mjs): the same instance.\n" +
+      'import loader from "./loader.cjs";\n' +
+      "export const { main, marks, plugin, codeCacheUsed, codeCache } = loader;\n",
+  );
+  await reuseCodeCache(staging);
   // In a fresh process, as the installed command loads the bundle: the plugin API's modules, and
   // the code cache of a cached run.
-  const child = spawnSync(process.execPath, [import.meta.filename, "--finish"], {
+  const child = spawnSync(process.execPath, [import.meta.filename, "--finish", staging], {
     stdio: "inherit",
     env: withoutRnnpVariables(process.env),
   });
   if (child.status !== 0)
     throw new Error(`${import.meta.filename} --finish exited ${child.status}`);
   return result;
+}
+
+/**
+ * Each `require` of a lazy built-in (external to the bundle under a name of ours) becomes
+ * `__rnnpLazy("node:NAME")`: a stand-in that requires the module on first use and forwards every
+ * access and reflection to it. Imports of ours are named imports, which esbuild reads as properties
+ * of the required object at each use, so nothing loads before a use.
+ */
+function lazyBuiltIns(text) {
+  const pattern = new RegExp(`\\brequire\\("${LAZY_PREFIX}([a-z_]+)"\\)`, "g");
+  const count = text.match(pattern)?.length ?? 0;
+  if (count === 0) throw new Error("dist/cli/cli.cjs: no lazy built-in found (the plugin broke?)");
+  return text.replace(pattern, '__rnnpLazy("node:$1")');
 }
 
 /**
@@ -263,12 +356,25 @@ function withoutRnnpVariables(env) {
   return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith("RNNP_")));
 }
 
+/**
+ * The code cache of the installed build, offered to the new one: the loader accepts it only when
+ * made from the very same bytes by this V8, and then the warm-up (a few seconds of every build,
+ * and of every `npm test`) is not needed.
+ */
+async function reuseCodeCache(staging) {
+  const [now, before] = [join(staging, "cli.cjs"), join(outdir, "cli.cjs")];
+  try {
+    if (!(await readFile(now)).equals(await readFile(before))) return;
+    await copyFile(`${before}.cache`, `${now}.cache`);
+  } catch {}
+}
+
 /** dist/cli/NAME.js for each module of the plugin API: its exports, from the bundle's instance. */
-async function writePluginModules(cli) {
+async function writePluginModules(cli, staging) {
   for (const [name, load] of Object.entries(cli.plugin)) {
     const names = Object.keys(await load()).sort();
     await writeFile(
-      join(outdir, `${name}.js`),
+      join(staging, `${name}.js`),
       `// The plugin API's ${name} module (scripts/bundle.mjs): the instance the CLI uses.\n` +
         `import { plugin } from "./main.js";\n` +
         `export const { ${names.join(", ")} } = await plugin.${name}();\n`,
@@ -282,7 +388,7 @@ async function writePluginModules(cli) {
  * The first run, which parses and computes, is another process's: its functions would only make
  * the cache larger, and a larger cache takes longer to read on every command.
  */
-async function warmUp(cli) {
+async function warmUp(cli, staging) {
   const dir = await mkdtemp(join(tmpdir(), "rnnp-build-"));
   try {
     const rows = Array.from({ length: 20 }, (_, i) => `n${i},${i % 2 ? "a" : "b"}`);
@@ -298,7 +404,8 @@ async function warmUp(cli) {
         "",
       ].join("\n"),
     );
-    const fill = spawnSync(process.execPath, [join(root, "bin", "rnnp.js"), "run", "p.rnnp"], {
+    const firstRun = `require(${JSON.stringify(join(staging, "loader.cjs"))}).main(["run", "p.rnnp"]).then((c) => { process.exitCode = c; });`;
+    const fill = spawnSync(process.execPath, ["-e", firstRun], {
       cwd: dir,
       encoding: "utf8",
       env: withoutRnnpVariables(process.env),
@@ -315,14 +422,18 @@ async function warmUp(cli) {
   }
 }
 
-async function finish() {
-  const cli = await import(join(outdir, "main.js"));
-  await writePluginModules(cli);
-  await warmUp(cli);
-  await writeFile(join(outdir, "cli.cjs.cache"), cli.codeCache());
+async function finish(staging) {
+  // The code cache keeps the name its script was compiled under, which stack traces show: the
+  // warm-up compiles the staged bundle under the name it will have (see scripts/cli-loader.cjs).
+  globalThis[Symbol.for("rnnp.cliScriptName")] = join(outdir, "cli.cjs");
+  const cli = await import(join(staging, "main.js"));
+  await writePluginModules(cli, staging);
+  if (cli.codeCacheUsed) return; // the installed build's, for the same bytes (reuseCodeCache)
+  await warmUp(cli, staging);
+  await writeFile(join(staging, "cli.cjs.cache"), cli.codeCache());
 }
 
 if (process.argv[1] === import.meta.filename) {
-  if (process.argv[2] === "--finish") await finish();
+  if (process.argv[2] === "--finish") await finish(process.argv[3]);
   else await bundle();
 }

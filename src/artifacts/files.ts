@@ -5,8 +5,14 @@ export interface FileSet {
   files: Record<string, Uint8Array>;
 }
 
+/**
+ * Names in sorted order, the order the codec stores them in: a description made from the object a
+ * stage built must equal the one made from its decoded bytes (imports and remote fetches check
+ * that), whatever order the stage added the files in.
+ */
 export function describeFiles(f: FileSet): string {
-  return `${Object.keys(f.files).length} files for ${f.dir}: ${Object.entries(f.files)
-    .map(([n, b]) => `${n} (${b.byteLength} B)`)
+  const names = Object.keys(f.files).sort();
+  return `${names.length} files for ${f.dir}: ${names
+    .map((n) => `${n} (${f.files[n]!.byteLength} B)`)
     .join(", ")}`;
 }

@@ -1,3 +1,4 @@
+import { sinceStart } from "../core/clock.js";
 import { stripVTControlCharacters } from "node:util";
 import stringWidth from "string-width";
 import { formatBytes, formatDuration } from "../core/units.js";
@@ -74,7 +75,7 @@ export class Live {
           : "lines");
     this.prefix = opts.prefix ?? true;
     this.every = opts.every ?? 5000;
-    this.now = opts.now ?? (() => performance.now());
+    this.now = opts.now ?? sinceStart;
     if (this.mode === "board" && !opts.now) {
       // The footer's clocks tick even while every stage is silent; never keeps the process alive.
       this.timer = setInterval(() => this.draw(true), 1000);
@@ -243,7 +244,7 @@ export function taskProgress(
         : level === "verbose"
           ? "lines"
           : "off";
-  const now = opts.now ?? (() => performance.now());
+  const now = opts.now ?? sinceStart;
   const every = mode === "tty" ? REDRAW_MS : (opts.every ?? 5000);
   let last = Number.NEGATIVE_INFINITY;
   let lastPhase = "";

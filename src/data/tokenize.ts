@@ -10,16 +10,26 @@ export interface TokenizerConfig {
   punctuation: "split" | "strip";
 }
 
-/** Words with inner apostrophes and hyphens (don't, e-mail); or, when splitting, single other marks. */
-const WORD = /[\p{L}\p{M}\p{N}]+(?:['’-][\p{L}\p{M}\p{N}]+)*/gu;
-const WORD_OR_MARK = /[\p{L}\p{M}\p{N}]+(?:['’-][\p{L}\p{M}\p{N}]+)*|[^\s\p{L}\p{M}\p{N}]/gu;
-const MARK = /[\p{P}\p{S}]/u;
+/**
+ * Words with inner apostrophes and hyphens (don't, e-mail); or, when splitting, single other marks.
+ * Made on first use: building their Unicode classes costs about 2 ms, and every command loads this
+ * module (the kinds' registry) while few tokenize.
+ */
+let patterns: { word: RegExp; wordOrMark: RegExp; mark: RegExp } | undefined;
+const made = () =>
+  (patterns ??= {
+    word: /[\p{L}\p{M}\p{N}]+(?:['’-][\p{L}\p{M}\p{N}]+)*/gu,
+    wordOrMark: /[\p{L}\p{M}\p{N}]+(?:['’-][\p{L}\p{M}\p{N}]+)*|[^\s\p{L}\p{M}\p{N}]/gu,
+    mark: /[\p{P}\p{S}]/u,
+  });
 
 export function tokenize(text: string, cfg: TokenizerConfig): string[] {
   const s = cfg.lowercase ? text.toLowerCase() : text;
   if (cfg.level === "char") {
     const chars = Array.from(s);
-    return cfg.punctuation === "strip" ? chars.filter((c) => !MARK.test(c)) : chars;
+    const { mark } = made();
+    return cfg.punctuation === "strip" ? chars.filter((c) => !mark.test(c)) : chars;
   }
-  return s.match(cfg.punctuation === "strip" ? WORD : WORD_OR_MARK) ?? [];
+  const { word, wordOrMark } = made();
+  return s.match(cfg.punctuation === "strip" ? word : wordOrMark) ?? [];
 }

@@ -13,7 +13,10 @@ import { p } from "../stages/schema.js";
 
 export const exportModel = defineKind({
   name: "export",
-  version: 1,
+  // 2: the same bytes under new keys, so that records are made again with the files described in
+  // sorted order: version 1's records described them in the order written, which their decoded
+  // bytes do not keep, and `cache import` and remote fetches refused them.
+  version: 2,
   doc: `Writes a trained model to a directory, with rnnp.json describing its inputs and outputs: in TF.js layers format (model.json + weights.bin, loadable with tf.loadLayersModel in Node.js and the browser), or as ONNX (opset ${OPSET}: model.onnx; a seq2seq model as encoder.onnx and a decoder step, decoder.onnx), whose metadata carries the vocabulary or feature scaling, padding side, maximum length, classes and the trained model's digest as the lockfile records it. The directory is rewritten from the cache whenever it differs.`,
   params: {
     dir: p.string("Directory to write, relative to the pipeline."),

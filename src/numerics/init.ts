@@ -1,3 +1,4 @@
+import { sinceStart } from "../core/clock.js";
 import seedrandom from "seedrandom";
 import { subSeed } from "./seeds.js";
 
@@ -117,7 +118,7 @@ export async function initialWeights(
   const out: Float32Array[] = [];
   let before = 0;
   let reported = false;
-  let breath = performance.now();
+  let breath = sinceStart();
   for (const [i, w] of weights.entries()) {
     const steps = w.init.make(w.shape, seedrandom.alea(String(subSeed(seed, w.name))));
     for (let s = steps.next(); ; s = steps.next()) {
@@ -126,12 +127,12 @@ export async function initialWeights(
         break;
       }
       // Between steps: let timers run (leases, Ctrl-C, the progress bar) a few times a second.
-      if (performance.now() - breath > 100) {
+      if (sinceStart() - breath > 100) {
         hooks.progress?.(Math.round(before + s.value), Math.round(total), UNIT);
         reported = true;
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (hooks.signal?.aborted) throw new Error("interrupted");
-        breath = performance.now();
+        breath = sinceStart();
       }
     }
     before += costs[i]!;

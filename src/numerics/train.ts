@@ -1,3 +1,4 @@
+import { sinceStart } from "../core/clock.js";
 import { UserError } from "../core/diagnostic.js";
 import type { EpochRecord, OptimizerState, TrainProgress } from "../artifacts/model.js";
 import type { SequenceSet } from "../artifacts/sequences.js";
@@ -194,7 +195,7 @@ export async function train(
       // Dropout masks (TF.js draws them from Math.random) from a stream of this epoch's own: an
       // epoch's draws do not depend on how many came before, so training resumes at any epoch.
       Math.random = hooks.rng(`dropout:${epoch}`);
-      const started = performance.now();
+      const started = sinceStart();
       const batches = trainBatches(
         data,
         cfg.batchSize,
@@ -276,7 +277,7 @@ export async function train(
         hooks.progress(
           b + 1,
           batches.length,
-          `batches, epoch ${epoch}/${cfg.epochs}, loss ${(lossSum / seen).toFixed(4)}, ${(seen / ((performance.now() - started) / 1000)).toFixed(0)} samples/s`,
+          `batches, epoch ${epoch}/${cfg.epochs}, loss ${(lossSum / seen).toFixed(4)}, ${(seen / ((sinceStart() - started) / 1000)).toFixed(0)} samples/s`,
         );
       }
 
@@ -297,7 +298,7 @@ export async function train(
         record.valMetrics = v.metrics;
       }
       history.push(record);
-      const secs = (performance.now() - started) / 1000;
+      const secs = (sinceStart() - started) / 1000;
       hooks.log(formatEpoch(record, cfg.epochs, seen / secs));
       warn(epochWarnings(history, facts));
 

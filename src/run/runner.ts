@@ -1,4 +1,4 @@
-import { performance } from "node:perf_hooks";
+import { sinceStart } from "../core/clock.js";
 import { DiagnosticError, diagnostic, type Diagnostic, UserError } from "../core/diagnostic.js";
 import { short, type Digest, type StageKey } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
@@ -187,7 +187,7 @@ export class Runner {
     on: { executor: JobExecutor; slots: Slots } = { executor: IN_PROCESS, slots: new Slots(1) },
   ): Promise<StageResult> {
     const { frozen, remote } = options;
-    const started = performance.now();
+    const started = sinceStart();
     const base = { name: stage.name, kind: stage.kind.name };
     let res = this.planner.resolve(stage.name);
     if (res.state === "invalid")
@@ -236,7 +236,7 @@ export class Runner {
         ...base,
         key: res.key,
         status: "cached",
-        durationMs: performance.now() - started,
+        durationMs: sinceStart() - started,
         source,
       };
 
@@ -311,7 +311,7 @@ export class Runner {
       ...base,
       key: keyed.key,
       status: now.state === "keyed" && now.record ? "cached" : "failed",
-      durationMs: performance.now() - started,
+      durationMs: sinceStart() - started,
     };
   }
 
@@ -323,7 +323,7 @@ export class Runner {
     const { stage, locked, started, emit, options } = run;
     const { key } = run.keyed;
     const base = { ...result, name: stage.name, kind: stage.kind.name, key };
-    const durationMs = result.durationMs || performance.now() - started;
+    const durationMs = result.durationMs || sinceStart() - started;
     if (result.status !== "ran" && result.status !== "cached") return { ...base, durationMs };
     this.planner.forget(stage.name);
     let res = this.planner.resolve(stage.name);
@@ -365,7 +365,7 @@ export class Runner {
       const now = this.planner.resolve(stage.name);
       if (now.state !== "keyed") throw new Error(`internal: ${stage.name} lost its key`);
       if (now.record && !forced)
-        return { ...base, key: now.key, status: "cached", durationMs: performance.now() - started };
+        return { ...base, key: now.key, status: "cached", durationMs: sinceStart() - started };
       const checkpoints = this.checkpointsFor(stage, now.fingerprint, forced, emit, options);
       const outputs = await this.executor.execute(
         this.task(stage, inputs, now.fingerprint.seed, now.fingerprint.inputs),
@@ -374,7 +374,7 @@ export class Runner {
           ...checkpoints?.hooks(),
         },
       );
-      const durationMs = performance.now() - started;
+      const durationMs = sinceStart() - started;
       const { record, blobs } = this.commit(stage, now.key, now.fingerprint, outputs, durationMs);
       checkpoints?.finish();
       if (remote?.writable) this.uploads.push(remote.push(record as StageRecord<unknown>, blobs));
@@ -401,7 +401,7 @@ export class Runner {
         ...base,
         key: keyed.key,
         status: "failed",
-        durationMs: performance.now() - started,
+        durationMs: sinceStart() - started,
         diagnostics: toDiagnostics(e, stage, this.planner.ir.file),
       };
     }

@@ -140,9 +140,6 @@ export async function flipCaches(trials: number, random = Math.random): Promise<
     corruptAfterCleanVerify: 0,
     failures: [],
   };
-  const died = (r: { signal: string | null }) => {
-    if (r.signal) stats.signals[r.signal] = (stats.signals[r.signal] ?? 0) + 1;
-  };
   for (let t = 1; t <= trials; t++) {
     stats.trials++;
     const cache = rig.path(`t${t}`);
@@ -159,22 +156,28 @@ export async function flipCaches(trials: number, random = Math.random): Promise<
     writeFileSync(join(cache, "data.mdb"), bytes);
     const fail = (what: string) =>
       stats.failures.push(`trial ${t} (flips at ${where.join(", ")}): ${what}`);
+    // Which command died, where the flips were, and its last words: enough to look into it.
+    const died = (command: string, r: { signal: string | null; stderr: string }) => {
+      if (!r.signal) return;
+      stats.signals[r.signal] = (stats.signals[r.signal] ?? 0) + 1;
+      fail(`${command} killed by ${r.signal}: ${r.stderr.slice(-300)}`);
+    };
     const verify = await spawnResult(rig, ["cache", "verify", "--cache", cache]);
     const vbad = misbehaved("verify", verify);
     if (vbad) fail(vbad);
-    died(verify);
+    died("verify", verify);
     if (verify.code === 0) stats.verify.clean++;
     else if (/rnnp cache repair/.test(verify.stderr)) {
       stats.verify.unreadable++;
       const repair = await spawnResult(rig, ["cache", "repair", "--cache", cache]);
       const rbad = misbehaved("repair", repair);
-      died(repair);
+      died("repair", repair);
       if (rbad || repair.code !== 0)
         fail(rbad ?? `repair exited ${repair.code}: ${repair.stdout}${repair.stderr}`);
     } else stats.verify.dropped++;
     const run = await spawnResult(rig, ["run", "d.rnnp", "--cache", cache, "--frozen", "--json"]);
     const bad = misbehaved("run", run);
-    died(run);
+    died("run", run);
     if (verify.code === 0 && run.code !== 0 && /cache-corrupt/.test(run.stderr))
       stats.corruptAfterCleanVerify++;
     if (bad) fail(bad);

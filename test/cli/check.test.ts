@@ -49,6 +49,19 @@ describe("rnnp check", { skip: missingTool("espeak-ng") ?? false }, () => {
     }
   });
 
+  it("every kind's records travel: a bundle of them imports into an empty cache", async () => {
+    // An import checks each output's bytes against its record's description (type, summary), so
+    // a description that does not survive encoding (export's files once) is refused there.
+    assert.equal(built.code, 0, built.stderr);
+    const exported = await rig.rnnp(["cache", "export", "-o", "all.tar"]);
+    assert.equal(exported.code, 0, exported.stderr);
+    const records = Number(/(\d+) records/.exec(exported.stdout)?.[1]);
+    assert.ok(records >= Object.keys(readGolden()).length, exported.stdout);
+    const imported = await rig.rnnp(["cache", "import", "all.tar", "--cache", rig.path("fresh")]);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.match(imported.stdout, new RegExp(`added ${records} records`));
+  });
+
   it("predict decodes with an encoder-decoder as evaluate does (same beam, same error rate)", async () => {
     const rate = async (beam: number) => {
       const r = await rig.rnnp([

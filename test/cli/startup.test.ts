@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
+  closeSync,
   copyFileSync,
   existsSync,
   mkdirSync,
+  openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -15,6 +18,8 @@ import { describe, it } from "node:test";
 import { NAMES_CSV, ROOT } from "../helpers.js";
 import { checkedPipeline } from "../../src/cli/pipeline.js";
 import { Rig } from "../rig.js";
+// @ts-expect-error: a build script in plain JavaScript, without declarations
+import { install } from "../../scripts/bundle.mjs";
 
 /**
  * What the installed command loads (issue 17.1): bin/rnnp.js runs the bundled CLI (one CommonJS
@@ -50,13 +55,49 @@ process.on("exit", () => {
 });
 `;
 
+/** Preloaded with --require: no module hooks, whose worker thread would load worker_threads. */
+const OBSERVE_BUILT_INS = `
+process.on("exit", () => {
+  require("node:fs").appendFileSync(process.env.LOADED_LOG, process.moduleLoadList.filter((m) => m.startsWith("NativeModule ")).join("\\n") + "\\n");
+});
+`;
+
 function project(): Rig {
   return new Rig().write({
     "d.csv": NAMES_CSV,
     "p.rnnp": PIPELINE,
     "hooks.mjs": HOOKS,
     "observe.mjs": OBSERVE,
+    "observe-built-ins.cjs": OBSERVE_BUILT_INS,
   });
+}
+
+/**
+ * The built-in modules (`NativeModule x`) that `rnnp ARGS` loaded, observed without hooks. Its
+ * stdin is a file, as in `rnnp run p.rnnp < /dev/null`: touching process.stdin would then build an
+ * fs stream (a pipe's is a socket, whose modules the piped stdout loads anyway).
+ */
+function builtInsLoaded(rig: Rig, args: string[]): string[] {
+  const log = rig.path("built-ins.log");
+  rmSync(log, { force: true });
+  writeFileSync(rig.path("stdin.txt"), "");
+  const stdin = openSync(rig.path("stdin.txt"), "r");
+  try {
+    const r = spawnSync(
+      process.execPath,
+      ["--require", rig.path("observe-built-ins.cjs"), join(ROOT, "bin", "rnnp.js"), ...args],
+      {
+        cwd: rig.dir,
+        encoding: "utf8",
+        env: { PATH: process.env.PATH, LOADED_LOG: log },
+        stdio: [stdin, "pipe", "pipe"],
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+  } finally {
+    closeSync(stdin);
+  }
+  return readFileSync(log, "utf8").split("\n").filter(Boolean);
 }
 
 /** `rnnp ARGS` as a process, with what it loaded: module URLs and built-ins (`NativeModule x`). */
@@ -80,12 +121,20 @@ describe("start-up", () => {
     // Commander's executable subcommands would load node:child_process (and net) on every command.
     assert.ok(loaded.includes("NativeModule fs"), "built-ins are observed");
     assert.equal(loaded.includes("NativeModule child_process"), false);
-    // One ES module of rnnp's: the loader, which compiles the one CommonJS file of the CLI.
-    const ours = loaded.filter((u) => u.startsWith(pathToFileURL(ROOT).href));
-    assert.deepEqual(ours, [
-      pathToFileURL(join(ROOT, "bin", "rnnp.js")).href,
-      pathToFileURL(join(ROOT, "dist", "cli", "main.js")).href,
-    ]);
+    // The observing hooks see the command itself (with `--import`, Node starts even a CommonJS
+    // entry through its ES module loader), and no other module of rnnp's as an ES module...
+    assert.deepEqual(
+      loaded.filter((u) => u.startsWith(pathToFileURL(ROOT).href)),
+      [pathToFileURL(join(ROOT, "bin", "rnnp.js")).href],
+    );
+    // ...but two CommonJS ones: the command, and the loader that compiles the one file of the CLI.
+    assert.deepEqual(
+      loaded.filter((l) => l.startsWith(`required ${ROOT}`)),
+      [
+        `required ${join(ROOT, "bin", "rnnp.js")}`,
+        `required ${join(ROOT, "dist", "cli", "loader.cjs")}`,
+      ],
+    );
   });
 
   it("a fully cached run loads neither TensorFlow.js nor the parser", () => {
@@ -105,8 +154,9 @@ describe("start-up", () => {
       cached.loaded.filter((u) => u.includes("@tensorflow")),
       [],
     );
-    // lmdb, msgpackr and their add-on finder are in the bundle (code-cached): what is required
-    // from outside it is the two native add-ons and the package.json files the finder reads.
+    // lmdb, msgpackr and the add-on finder are in the bundle (code-cached): what is required from
+    // outside it is the command and its loader, lmdb's native add-on (msgpackr's optional one is
+    // left out of the bundle) and the package.json files the finder reads.
     const required = cached.loaded.filter((l) => l.startsWith("required "));
     const code = required.filter((l) => !l.endsWith("package.json"));
     assert.ok(
@@ -115,10 +165,22 @@ describe("start-up", () => {
     );
     assert.deepEqual(
       code.filter((l) => !l.endsWith(".node")),
-      [],
+      [
+        `required ${join(ROOT, "bin", "rnnp.js")}`,
+        `required ${join(ROOT, "dist", "cli", "loader.cjs")}`,
+      ],
     );
-    // lmdb's libc probe (detect-libc) would load node:child_process (and net) for every run.
-    assert.equal(cached.loaded.includes("NativeModule child_process"), false);
+    assert.equal(code.filter((l) => l.endsWith(".node")).length, 1, code.join("\n"));
+    // Built-ins a cached run has no use for are loaded on first use only: child_process (lmdb's
+    // libc probe, commander), worker_threads (the kernels' pool), perf_hooks (clocks), and the fs
+    // streams that process.stdin would build.
+    const builtIns = builtInsLoaded(rig, ["run", "p.rnnp"]);
+    assert.ok(
+      builtIns.includes("NativeModule vm"),
+      `built-ins are observed: ${builtIns.join(" ")}`,
+    );
+    for (const unused of ["child_process", "worker_threads", "perf_hooks", "internal/fs/streams"])
+      assert.equal(builtIns.includes(`NativeModule ${unused}`), false, unused);
     const again = rig.spawnSync(["run", "p.rnnp"], { env: timing });
     assert.match(again.stdout, /3 stages: 3 cached/);
     assert.equal(parsed(again), false);
@@ -132,7 +194,7 @@ describe("start-up", () => {
     const rig = new Rig();
     const cli = rig.path("dist", "cli");
     mkdirSync(cli, { recursive: true });
-    for (const f of ["main.js", "cli.cjs", "cli.cjs.cache"])
+    for (const f of ["main.js", "loader.cjs", "cli.cjs", "cli.cjs.cache"])
       copyFileSync(join(ROOT, "dist", "cli", f), join(cli, f));
     symlinkSync(join(ROOT, "dist", "src"), rig.path("dist", "src"));
     symlinkSync(join(ROOT, "node_modules"), rig.path("node_modules"));
@@ -239,5 +301,46 @@ describe("start-up", () => {
       assert.equal(kept.stdout.replace(/in \d+ ms/, ""), parsed.stdout.replace(/in \d+ ms/, ""));
       assert.equal(kept.stderr, parsed.stderr);
     }
+  });
+
+  it("a build moves each new file over the old one and removes what it no longer makes", async () => {
+    const rig = new Rig().write({
+      "staging/cli.cjs": "new bundle",
+      "staging/cli.cjs.cache": "new cache",
+      "cli/cli.cjs": "old bundle",
+      "cli/cli.cjs.cache": "old cache",
+      "cli/gone.js": "made by an older build",
+    });
+    await install(rig.path("staging"), rig.path("cli"));
+    assert.equal(readFileSync(rig.path("cli", "cli.cjs"), "utf8"), "new bundle");
+    assert.equal(readFileSync(rig.path("cli", "cli.cjs.cache"), "utf8"), "new cache");
+    assert.equal(existsSync(rig.path("cli", "gone.js")), false);
+    assert.deepEqual(readdirSync(rig.path("staging")), []);
+  });
+
+  it("finds lmdb where it really is when packages are linked (pnpm, npm's linked strategy)", () => {
+    // rnnp in a store folder, its lmdb a link to where lmdb really is; lmdb's own add-on package
+    // is found only from there, as in a linked install.
+    const rig = project();
+    const pkg = rig.path("store", "rnnp", "node_modules", "rnnp");
+    mkdirSync(join(pkg, "dist", "cli"), { recursive: true });
+    mkdirSync(join(pkg, "bin"));
+    for (const f of ["rnnp.js", "package.json"])
+      copyFileSync(join(ROOT, "bin", f), join(pkg, "bin", f));
+    for (const f of ["loader.cjs", "main.js", "cli.cjs", "cli.cjs.cache"])
+      copyFileSync(join(ROOT, "dist", "cli", f), join(pkg, "dist", "cli", f));
+    symlinkSync(join(ROOT, "dist", "src"), join(pkg, "dist", "src"));
+    copyFileSync(join(ROOT, "package.json"), join(pkg, "package.json"));
+    symlinkSync(
+      join(ROOT, "node_modules", "lmdb"),
+      rig.path("store", "rnnp", "node_modules", "lmdb"),
+    );
+    const r = spawnSync(process.execPath, [join(pkg, "bin", "rnnp.js"), "status", "p.rnnp"], {
+      cwd: rig.dir,
+      encoding: "utf8",
+      env: { PATH: process.env.PATH },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /3 stages/);
   });
 });

@@ -1,3 +1,4 @@
+import { sinceStart } from "../../core/clock.js";
 import { RNNP_VERSION } from "../../core/version.js";
 import { BUILD_ID } from "../../core/build.js";
 import { currentBuildTag, pruneCachedIrs } from "../../lang/ir-cache.js";
@@ -315,13 +316,13 @@ export async function cacheExport(
     const store = openCache(opts);
     const keep = files.length ? recordsUsedBy(store, files, opts) : undefined;
     const records = [...store.allRecords()].filter((r) => !keep || keep.has(r.key));
-    const started = performance.now();
+    const started = sinceStart();
     const report = await exportBundle(store, records, fromCwd(opts.output), {
       ...(opts.gzip ? { gzip: true } : {}),
       ...(cacheKeyFromEnv(io().env) ? { key: cacheKeyFromEnv(io().env)! } : {}),
       onProgress: progress.update,
     });
-    const durationMs = Math.round(performance.now() - started);
+    const durationMs = Math.round(sinceStart() - started);
     if (opts.json) printJson({ ...report, file: opts.output, durationMs });
     else
       stdout().write(
@@ -348,7 +349,7 @@ export async function cacheImport(
   const { kinds } = await import("../../kinds/registry.js");
   return withProgressLine(!opts.json, async (progress) => {
     const store = openCache(opts, { create: true });
-    const started = performance.now();
+    const started = sinceStart();
     const report = await importBundle(store, fromCwd(file), {
       ...(cacheKeyFromEnv(io().env) ? { key: cacheKeyFromEnv(io().env)! } : {}),
       ...(maxEntryBytes != null ? { maxEntryBytes } : {}),
@@ -356,7 +357,7 @@ export async function cacheImport(
       checkRecord: (r) => recordFitsKind(r, kinds),
       onProgress: progress.update,
     });
-    const durationMs = Math.round(performance.now() - started);
+    const durationMs = Math.round(sinceStart() - started);
     if (opts.json) printJson({ ...report, durationMs });
     else {
       stdout().write(

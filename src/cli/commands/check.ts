@@ -1,3 +1,4 @@
+import { sinceStart } from "../../core/clock.js";
 import { rnnpChild } from "../child.js";
 import { fromCwd, stderr, stdout, verbosity } from "../io.js";
 import { Live } from "../progress.js";
@@ -86,7 +87,7 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
       const entry = lock && Object.hasOwn(lock.stages, name) ? lock.stages[name] : undefined;
       const locked = entry?.key === res.key ? entry.outputs : undefined;
       const checks: OutputCheck[] = [];
-      const started = performance.now();
+      const started = sinceStart();
       live.start(name);
       for (let run = 1; run <= runs; run++) {
         for (const t of threaded ? threads : [undefined]) {
@@ -140,7 +141,7 @@ export async function checkCommand(file: string | undefined, opts: CheckOptions)
         identical,
         differing: [...new Set(checks.filter((c) => c.difference).map((c) => c.output))],
       });
-      const durationMs = Math.round(performance.now() - started);
+      const durationMs = Math.round(sinceStart() - started);
       report.push({ stage: name, key: res.key, identical, durationMs, checks });
       if (!opts.json && (!identical || verbosity() !== "quiet"))
         printStage(

@@ -1,3 +1,4 @@
+import { sinceStart } from "../../core/clock.js";
 import { mark } from "../../core/timing.js";
 import { fromCwd, io, stderr, stdout } from "../io.js";
 import { availableParallelism } from "node:os";
@@ -117,7 +118,7 @@ export async function runCommand(
   );
   // A variant run (-P, --backend, --kernels) leaves the lock and the workspace as the pipeline writes them.
   const variantRun = !!(opts.param?.length || opts.backend || opts.kernels);
-  const started = performance.now();
+  const started = sinceStart();
   // A job runs here, in this process, whatever executor the project's config names: a worker
   // never hands its job on (it would queue it again).
   const executor = job ? undefined : await executorFor(planner, opts, remote);
@@ -148,7 +149,7 @@ export async function runCommand(
     });
   mark("stages");
   const counts = statusCounts(results);
-  const elapsed = performance.now() - started;
+  const elapsed = sinceStart() - started;
   // The lock records the pipeline as written: not variants (-P, --backend, --kernels), not a frozen
   // run, not one job of a coordinator's.
   const lockWritten = !opts.frozen && opts.lock !== false && !variantRun && !job;

@@ -1,3 +1,4 @@
+import { sinceStart } from "../../core/clock.js";
 import { randomUUID } from "node:crypto";
 import {
   mkdirSync,
@@ -287,7 +288,7 @@ export class BullmqExecutor implements JobExecutor {
 
   async run(job: Job, ctx: JobContext): Promise<StageResult> {
     const base = { name: job.stage, kind: "?", key: job.key };
-    const started = performance.now();
+    const started = sinceStart();
     try {
       const data: QueuedJob = { ...job, pipeline: this.pipeline };
       const queued = await Promise.race([
@@ -315,14 +316,14 @@ export class BullmqExecutor implements JobExecutor {
         return {
           ...base,
           status: "failed",
-          durationMs: performance.now() - started,
+          durationMs: sinceStart() - started,
           diagnostics: [e.toDiagnostic()],
         };
       // BullMQ's failedReason: what the worker said, already rendered.
       return {
         ...base,
         status: "failed",
-        durationMs: performance.now() - started,
+        durationMs: sinceStart() - started,
         workerOutput: `${(e as Error).message.trimEnd()}\n`,
       };
     }

@@ -1,3 +1,4 @@
+import { sinceStart } from "../../core/clock.js";
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -124,7 +125,7 @@ export class SlurmExecutor implements JobExecutor {
     const id = sbatch.stdout.trim().split(";")[0]!;
     this.live.add(id);
     ctx.log(`submitted as Slurm job ${id}`);
-    const started = performance.now();
+    const started = sinceStart();
     try {
       const end = await this.until(id, ctx.signal);
       const child = {
@@ -135,7 +136,7 @@ export class SlurmExecutor implements JobExecutor {
       const r = resultOfChild(job, child);
       if (r.status === "failed")
         r.workerOutput = `Slurm job ${id} (${end.state}, exit ${end.exit ?? "?"}), log ${stem}.log:\n${tail(child.stderr, 40)}`;
-      return { ...r, kind: base.kind, durationMs: r.durationMs || performance.now() - started };
+      return { ...r, kind: base.kind, durationMs: r.durationMs || sinceStart() - started };
     } finally {
       this.live.delete(id);
       rmSync(`${stem}.job.json`, { force: true });
