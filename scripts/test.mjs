@@ -21,6 +21,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -125,6 +126,9 @@ async function transpile() {
     recursive: true,
     filter: (f) => statSync(f).isDirectory() || !f.endsWith(".ts"),
   });
+  // scripts/ is JavaScript already (a test imports the build's bundle.mjs): a link to the folder
+  // itself, which Node resolves to the real files, so their import.meta names where they are.
+  symlinkSync(join(root, "scripts"), join(compiled, "scripts"), "dir");
   await stop();
 }
 
