@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
+import { nodeArgsFor } from "../test/fixtures/node-args.js";
 
 /** How the scale suite measures: whole processes under /usr/bin/time, and its own worker. */
 export const ROOT = resolve(import.meta.dirname, "..");
@@ -66,7 +67,7 @@ export interface WorkerResult {
 }
 
 export function runWorker(args: string[]): WorkerResult {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "--expose-gc", WORKER, ...args], {
+  const r = spawnSync(process.execPath, ["--expose-gc", ...nodeArgsFor(WORKER), ...args], {
     cwd: ROOT,
     env: cleanEnv(),
     stdio: ["ignore", "pipe", "pipe"],

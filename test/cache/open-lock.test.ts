@@ -7,6 +7,7 @@ import { open } from "lmdb";
 import { CacheStore } from "../../src/cache/store.js";
 import { digestOf } from "../../src/core/digest.js";
 import { tempDir } from "../helpers.js";
+import { nodeArgsFor } from "../fixtures/node-args.js";
 import { fakeRecord } from "./records.js";
 
 const record = (name: string, blob: Uint8Array) => fakeRecord(name, { o: blob });
@@ -106,7 +107,7 @@ describe("the cache lock", () => {
       mkdirSync(dir);
       const child = spawn(
         process.execPath,
-        ["--import", "tsx", join(import.meta.dirname, "lock-holder.ts"), dir],
+        [...nodeArgsFor(join(import.meta.dirname, "lock-holder.ts")), dir],
         { stdio: ["ignore", "pipe", "inherit"] },
       );
       await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));

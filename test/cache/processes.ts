@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { cleanEnv } from "../helpers.js";
+import { nodeArgsFor } from "../fixtures/node-args.js";
 
 export interface ProcessEnd {
   code: number | null;
@@ -23,7 +24,7 @@ export function together(
         new Promise<ProcessEnd>((resolve) => {
           const child = spawn(
             process.execPath,
-            ["--import", "tsx", join(import.meta.dirname, script), ...args(i)],
+            [...nodeArgsFor(join(import.meta.dirname, script)), ...args(i)],
             { stdio: ["ignore", "ignore", "pipe"], env: cleanEnv() },
           );
           let stderr = "";

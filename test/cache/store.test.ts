@@ -9,6 +9,7 @@ import { BadRecordError, keyOfManifest } from "../../src/cache/record.js";
 import { beyond, repairCache, verifyCache } from "../../src/cache/salvage.js";
 import { CacheStore } from "../../src/cache/store.js";
 import { tempDir } from "../helpers.js";
+import { nodeArgsFor } from "../fixtures/node-args.js";
 import { fakeRecord } from "./records.js";
 
 /** A record of a fake stage `name` with outputs o0, o1, ... */
@@ -364,7 +365,7 @@ describe("cache store", () => {
     const procs = [0, 1, 2, 3].map(
       (i) =>
         new Promise<number>((res) => {
-          const child = spawn(process.execPath, ["--import", "tsx", writer, dir, String(i), "60"], {
+          const child = spawn(process.execPath, [...nodeArgsFor(writer), dir, String(i), "60"], {
             stdio: "inherit",
           });
           child.on("close", (code) => res(code ?? -1));
