@@ -62,6 +62,21 @@ process.on("exit", () => {
 });
 `;
 
+/**
+ * rnnp as installed in PKG: its command, its built CLI (copies, so a test may change them), and
+ * links to what the CLI finds beside itself (dist/src) and the package's own package.json.
+ */
+function installedCopy(pkg: string): void {
+  mkdirSync(join(pkg, "dist", "cli"), { recursive: true });
+  mkdirSync(join(pkg, "bin"), { recursive: true });
+  for (const f of ["rnnp.js", "package.json"])
+    copyFileSync(join(ROOT, "bin", f), join(pkg, "bin", f));
+  for (const f of ["loader.cjs", "main.js", "cli.cjs", "cli.cjs.cache"])
+    copyFileSync(join(ROOT, "dist", "cli", f), join(pkg, "dist", "cli", f));
+  symlinkSync(join(ROOT, "dist", "src"), join(pkg, "dist", "src"));
+  copyFileSync(join(ROOT, "package.json"), join(pkg, "package.json"));
+}
+
 function project(): Rig {
   return new Rig().write({
     "d.csv": NAMES_CSV,
@@ -193,12 +208,8 @@ describe("start-up", () => {
     // A copy of dist/cli beside links to what it finds around it (dist/src, node_modules).
     const rig = new Rig();
     const cli = rig.path("dist", "cli");
-    mkdirSync(cli, { recursive: true });
-    for (const f of ["main.js", "loader.cjs", "cli.cjs", "cli.cjs.cache"])
-      copyFileSync(join(ROOT, "dist", "cli", f), join(cli, f));
-    symlinkSync(join(ROOT, "dist", "src"), rig.path("dist", "src"));
+    installedCopy(rig.dir);
     symlinkSync(join(ROOT, "node_modules"), rig.path("node_modules"));
-    copyFileSync(join(ROOT, "package.json"), rig.path("package.json"));
     const load = () => {
       const script = `const m = await import(${JSON.stringify(pathToFileURL(join(cli, "main.js")).href)});
         console.log(JSON.stringify({ cached: m.codeCacheUsed, plugin: typeof m.plugin }));`;
@@ -323,14 +334,7 @@ describe("start-up", () => {
     // is found only from there, as in a linked install.
     const rig = project();
     const pkg = rig.path("store", "rnnp", "node_modules", "rnnp");
-    mkdirSync(join(pkg, "dist", "cli"), { recursive: true });
-    mkdirSync(join(pkg, "bin"));
-    for (const f of ["rnnp.js", "package.json"])
-      copyFileSync(join(ROOT, "bin", f), join(pkg, "bin", f));
-    for (const f of ["loader.cjs", "main.js", "cli.cjs", "cli.cjs.cache"])
-      copyFileSync(join(ROOT, "dist", "cli", f), join(pkg, "dist", "cli", f));
-    symlinkSync(join(ROOT, "dist", "src"), join(pkg, "dist", "src"));
-    copyFileSync(join(ROOT, "package.json"), join(pkg, "package.json"));
+    installedCopy(pkg);
     symlinkSync(
       join(ROOT, "node_modules", "lmdb"),
       rig.path("store", "rnnp", "node_modules", "lmdb"),

@@ -39,14 +39,12 @@ describe("load.csv", () => {
     "quote.csv": 'a,b\n1,"2\n',
     "two-boms.csv": "\uFEFF\uFEFFname,label\nBo,b\n",
   });
+  /** A file of this folder with its `name` column as text and `label` as the label. */
+  const namesAndLabels = (path: string) =>
+    runKind("load.csv", dir, {}, { path, text: "name", label: "label" });
 
   it("reads a header, quoted fields and a BOM; infers numeric columns; missing numbers are NaN", async () => {
-    const { out } = await runKind(
-      "load.csv",
-      dir,
-      {},
-      { path: "ok.csv", text: "name", label: "label" },
-    );
+    const { out } = await namesAndLabels("ok.csv");
     assert.deepEqual(
       out!.columns.map((c) => `${c.name}:${c.dtype}`),
       ["name:string", "label:string", "score:number"],
@@ -57,12 +55,7 @@ describe("load.csv", () => {
   });
 
   it("a file that starts with two BOMs loses both, as it always did (decoding took one, the parser one)", async () => {
-    const { out } = await runKind(
-      "load.csv",
-      dir,
-      {},
-      { path: "two-boms.csv", text: "name", label: "label" },
-    );
+    const { out } = await namesAndLabels("two-boms.csv");
     assert.deepEqual(
       out!.columns.map((c) => c.name),
       ["name", "label"],
