@@ -17,7 +17,13 @@ import { open, type Database, type Key, type RootDatabase } from "lmdb";
 import { UserError } from "../core/diagnostic.js";
 import { digestOf, type Digest, type StageKey } from "../core/digest.js";
 import { processAlive } from "../core/process.js";
-import { BadRecordError, parseRecord, type StageRecord } from "./record.js";
+import {
+  BadRecordError,
+  parseRecord,
+  sealRecordText,
+  type StageRecord,
+  unsealRecordText,
+} from "./record.js";
 
 /**
  * The content-addressed cache: one LMDB environment holding
@@ -204,13 +210,13 @@ export class CacheStore {
     // the record itself, and 10,000 texts kept twice cost a cached run of 10,000 stages its GC.
     const seen = this.checked.get(key);
     if (seen?.text === text) return seen.record;
-    const record = parseRecord(decodeJson(key, text), key, hashed);
+    const record = recordOfText(key, text, hashed);
     if (hashed === undefined) this.checked.set(key, { text, record });
     return record;
   }
 
   private decodeRecord(key: string, raw: Buffer, hashed?: unknown): StageRecord<unknown> {
-    if (raw[0] === 0x7b) return parseRecord(decodeJson(key, raw.toString("utf8")), key, hashed);
+    if (raw[0] === 0x7b) return recordOfText(key, raw.toString("utf8"), hashed);
     let value: unknown;
     try {
       value = this.legacyRecords.get(key);
@@ -714,18 +720,25 @@ function takeOverIfDead(path: string, waited: number): void {
 }
 
 /** A record's JSON text, parsed; BadRecordError when it is not JSON. */
-function decodeJson(key: string, text: string): unknown {
+/** A stored record's text as a checked record: its seal, its JSON, then its fields and key. */
+export function recordOfText(key: string, text: string, hashed?: unknown): StageRecord<unknown> {
+  const json = unsealRecordText(key, text);
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(json);
   } catch (e) {
     throw new BadRecordError(key, `it does not decode: ${(e as Error).message}`);
   }
+  return parseRecord(value, key, hashed);
 }
 
-/** The stored form of a record: its JSON text, checked first (so nothing malformed is ever stored). */
+/**
+ * The stored form of a record: its JSON text, checked first (so nothing malformed is ever stored),
+ * and sealed (record.ts: a byte changed anywhere in it is found when it is read).
+ */
 function encodeRecord(record: StageRecord<unknown>): Buffer {
   const clean = parseRecord(record, record.key);
-  return Buffer.from(JSON.stringify(clean), "utf8");
+  return Buffer.from(sealRecordText(JSON.stringify(clean)), "utf8");
 }
 
 function checkBlobSize(digest: Digest, size: number): void {
