@@ -176,8 +176,15 @@ class Walker {
       const named: [string, Db][] = [];
       this.walkTree("the main table", meta.main, (key, data, flags) => {
         // lmdb-js names tables with a trailing NUL.
-        if (flags & F_SUBDATA)
-          named.push([key.toString("latin1").replace(/\0$/, ""), this.db(data, 0, key)]);
+        if (!(flags & F_SUBDATA)) return;
+        const name = key.toString("latin1").replace(/\0$/, "");
+        // LMDB copies a table's record whole over its own MDB_db: a longer one overwrites memory
+        // (a flipped size crashed the next run, SIGSEGV).
+        if (data.length !== DB_SIZE)
+          throw new Damage(
+            `the main table holds table ${JSON.stringify(name)}'s record in ${data.length} bytes, not ${DB_SIZE}`,
+          );
+        named.push([name, this.db(data, 0, key)]);
       });
       for (const [name, db] of named) this.walkTree(`table ${JSON.stringify(name)}`, db);
       this.pagesUsedTwice();
@@ -216,7 +223,30 @@ class Walker {
     const newest = second && second.txnid > first.txnid ? second : first;
     if (newest.lastPg < BigInt(NUM_METAS - 1))
       throw new Damage(`the meta page names last page ${newest.lastPg}`);
+    this.checkFlushedMeta(newest, psize);
     return newest;
+  }
+
+  /**
+   * lmdb-js's overlapping sync keeps a third meta in the second half of page 0: the last one known
+   * to be on disk. An open for writing reads it with the two meta pages and goes by the highest
+   * transaction id (read-only opens, as verify's scan, read only the two): one naming a transaction
+   * newer than both meta pages sent the next write to pages that are not there ("page 14 not found",
+   * found by the stress suite's byte flips). Written after its transaction's meta page, it can name
+   * that transaction or an older one, never a newer.
+   */
+  private checkFlushedMeta(newest: Meta, psize: number): void {
+    const at = psize / 2;
+    if (this.fileSize < at + PAGEHDRSZ + META_SIZE) return;
+    const flushed = field(
+      this.read(at, PAGEHDRSZ + META_SIZE, "the flushed meta"),
+      PAGEHDRSZ,
+      META.txnid,
+    );
+    if (flushed > newest.txnid)
+      throw new Damage(
+        `the flushed meta (page 0, byte ${at}) names transaction ${flushed}, newer than the newest meta page's ${newest.txnid}`,
+      );
   }
 
   private meta(page: Buffer, psize: number): Meta {
