@@ -15,7 +15,7 @@ import {
 import { join } from "node:path";
 import { open, type Database, type Key, type RootDatabase } from "lmdb";
 import { UserError } from "../core/diagnostic.js";
-import { digestOf, type Digest, type StageKey } from "../core/digest.js";
+import { digestOf, sha256, type Digest, type StageKey } from "../core/digest.js";
 import { processAlive } from "../core/process.js";
 import {
   BadRecordError,
@@ -44,6 +44,19 @@ export interface StatEntry {
   dev: string;
   digest: Digest;
   hashedAtNs: string;
+}
+
+/**
+ * A stat-cache entry is believed for the digest of a file it does not read again: a digest changed
+ * in the store (a flipped bit) would key every stage reading the file by bytes it never had. The
+ * seal (the SHA-256 of the path and every field) makes such an entry a miss instead.
+ */
+type SealedStat = StatEntry & { seal?: unknown };
+
+function statSeal(path: string, e: StatEntry): string {
+  return sha256(
+    JSON.stringify([path, e.size, e.mtimeNs, e.ctimeNs, e.ino, e.dev, e.digest, e.hashedAtNs]),
+  );
 }
 
 /** The last `rnnp check` of a record: whether rebuilding it in fresh processes gave the same bytes. */
@@ -118,7 +131,7 @@ export class CacheStore {
     /** The same table read with the msgpack encoding of caches written before records were JSON. */
     private readonly legacyRecords: Database<unknown, string>,
     private readonly history: Database<HistoryEntry[], string[]>,
-    private readonly stats: Database<StatEntry, string>,
+    private readonly stats: Database<SealedStat, string>,
     private readonly leases: Database<Lease, string>,
     private readonly checks: Database<CheckResult, string>,
   ) {}
@@ -165,7 +178,7 @@ export class CacheStore {
           root.openDB<Buffer, string>({ name: "records", encoding: "binary" }),
           root.openDB<unknown, string>({ name: "records", encoding: "msgpack" }),
           root.openDB<HistoryEntry[], string[]>({ name: "history", encoding: "msgpack" }),
-          root.openDB<StatEntry, string>({ name: "stat", encoding: "msgpack" }),
+          root.openDB<SealedStat, string>({ name: "stat", encoding: "msgpack" }),
           root.openDB<Lease, string>({ name: "leases", encoding: "msgpack" }),
           root.openDB<CheckResult, string>({ name: "checks", encoding: "msgpack" }),
         );
@@ -533,15 +546,21 @@ export class CacheStore {
     return this.tolerant(() => this.checks.get(key));
   }
 
+  /**
+   * A data file's stat-cache entry, if it is whole: its seal must match (an entry of an older cache,
+   * which has none, is a miss too, and the file is hashed once more).
+   */
   getStat(path: string): StatEntry | undefined {
-    return this.tolerant(() => this.stats.get(path));
+    const entry = this.tolerant(() => this.stats.get(path));
+    return entry && entry.seal === statSeal(path, entry) ? entry : undefined;
   }
 
   /** Stat-cache entries in one commit: a commit per file costs a disk sync each (seconds for a corpus of files). */
   putStats(entries: readonly (readonly [string, StatEntry])[]): void {
     if (!entries.length) return;
     this.write(() => {
-      for (const [path, entry] of entries) this.stats.putSync(path, entry);
+      for (const [path, entry] of entries)
+        this.stats.putSync(path, { ...entry, seal: statSeal(path, entry) });
     });
   }
 
