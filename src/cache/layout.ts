@@ -68,6 +68,7 @@ type Struct<F extends Fields> = { -readonly [K in keyof F]: F[K][1] extends 8 ? 
 // The structures of the layout above, one table each: every field read below is named here.
 const PAGE = {
   pgno: [0, 8],
+  txnid: [8, 8],
   flags: [18, 2],
   lower: [20, 2],
   upper: [22, 2],
@@ -348,7 +349,22 @@ class Walker {
     this.pagesRead++;
     const own = field(page, 0, PAGE.pgno);
     if (own !== pgno) throw new Damage(`${what}: page ${pgno} says it is page ${own}`);
+    this.checkWriter(page, pgno, what);
     return page;
+  }
+
+  /**
+   * A page of the snapshot was written by a transaction of it: LMDB lets a write transaction change
+   * in place a page whose transaction id is its own or later (a page it made), so a clean page
+   * claiming a later one is written through the read-only map: the process dies (SIGSEGV; found by
+   * the stress suite's byte flips in a page header).
+   */
+  private checkWriter(page: Buffer, pgno: bigint, what: string): void {
+    const writer = field(page, 0, PAGE.txnid);
+    if (writer > this.txnid)
+      throw new Damage(
+        `${what}: page ${pgno} says transaction ${writer} wrote it, after the snapshot's ${this.txnid}`,
+      );
   }
 
   /** Pages [pgno, pgno + count) are data pages of this snapshot, all inside the file. */
@@ -435,6 +451,7 @@ class Walker {
     this.pagesRead++;
     const own = field(head, 0, PAGE.pgno);
     if (own !== first) throw new Damage(`${where}: overflow page ${first} says it is page ${own}`);
+    this.checkWriter(head, first, where);
     if (!(field(head, 0, PAGE.flags) & P_OVERFLOW))
       throw new Damage(`${where}: page ${first} is not an overflow page`);
     const pages = BigInt(field(head, 0, PAGE.overflowPages));

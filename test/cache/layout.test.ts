@@ -174,6 +174,16 @@ describe("LMDB's page layout, checked by verify", () => {
       /the flushed meta \(page 0, byte \d+\) names transaction \d+, newer than the newest meta page's \d+/,
       true,
     ],
+    [
+      // Found so too: a write transaction changes such a page in place, in the read-only map (SIGSEGV).
+      "a page whose header names a transaction later than the snapshot's",
+      (file, psize) => {
+        const at = tableRoot(file, "records").page * psize + 8; // its txnid
+        file.writeBigUInt64LE(file.readBigUInt64LE(at) + (1n << 40n), at);
+      },
+      /table "records" \(its root\): page \d+ says transaction \d+ wrote it, after the snapshot's \d+/,
+      true,
+    ],
   ];
   for (const [what, edit, expected, repair] of cases)
     it(`${what}: verify sends the cache to repair${repair ? ", and repair recovers what is readable" : ""}`, async () => {
