@@ -150,7 +150,8 @@ export function assemble(parts: readonly Table[], o: AssembleOptions): Assembled
   });
   const series = order.map((key) => {
     const list = byKey.get(key)!;
-    if (joined) list.sort((a, b) => at.step(a)! - at.step(b)!);
+    // Parts of a sequential split come in time order already: sorting would copy the list first.
+    if (joined && !increasing(list, at.step)) list.sort((a, b) => at.step(a)! - at.step(b)!);
     return { key, list };
   });
   byKey.clear();
@@ -167,12 +168,15 @@ export function assemble(parts: readonly Table[], o: AssembleOptions): Assembled
     const label = o.groupBy
       ? ` of ${o.groupBy} "${clipText(key.slice(key.indexOf("\0") + 1))}"`
       : "";
-    let current: number[] = [];
-    // Each series whole: only with gaps: "split", to count the windows the gaps cost.
-    const all: number[] | undefined = o.gaps === "split" ? [] : undefined;
-    list.forEach((l, i) => {
-      const slot = l;
-      const prev = i > 0 ? list[i - 1] : undefined;
+    const ids = Int32Array.from(list);
+    list.length = 0;
+    // The steps with filled ones among them: made only once a gap is filled.
+    let withFills: number[] | undefined;
+    // Where the stretch being cut starts (gaps: "split").
+    let from = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const l = ids[i]!;
+      const prev = i > 0 ? ids[i - 1] : undefined;
       const missing = prev !== undefined ? missingBetween(at, prev, l, step) : 0;
       if (missing === undefined) {
         throw new UserError(
@@ -183,28 +187,25 @@ export function assemble(parts: readonly Table[], o: AssembleOptions): Assembled
         );
       }
       if (missing > 0 && o.gaps !== "ignore") {
-        const prevSlot = current.at(-1)!;
         if (o.gaps === "error")
           problems.push(
             `${missing} ${step ? `step${missing === 1 ? "" : "s"} (${describeStep(step)} each)` : `row${missing === 1 ? "" : "s"}`} missing${label} between ${where(parts, o.names, step, at, prev!)} and ${where(parts, o.names, step, at, l)}`,
           );
         else if (o.gaps === "split") {
-          segments.push({ key, slots: Int32Array.from(current) });
-          current = [];
+          segments.push({ key, slots: ids.subarray(from, i) });
+          from = i;
         } else {
-          for (let k = 1; k <= missing; k++) {
-            const f = slots.addFill(slots.part(prevSlot), prevSlot, slot, k / (missing + 1));
-            current.push(f);
-            all?.push(f);
-          }
+          withFills ??= Array.from(ids.subarray(0, i));
+          for (let k = 1; k <= missing; k++)
+            withFills.push(slots.addFill(slots.part(prev!), prev!, l, k / (missing + 1)));
           filled[slots.part(l)]! += missing;
         }
       }
-      current.push(slot);
-      all?.push(slot);
-    });
-    if (current.length) segments.push({ key, slots: Int32Array.from(current) });
-    if (all) whole.push({ key, slots: Int32Array.from(all) });
+      withFills?.push(l);
+    }
+    segments.push({ key, slots: withFills ? Int32Array.from(withFills) : ids.subarray(from) });
+    // Each series whole: only with gaps: "split" (which fills nothing), to count what gaps cost.
+    if (o.gaps === "split") whole.push({ key, slots: ids });
   }
   if (problems.length)
     throw new UserError(
@@ -224,6 +225,11 @@ export function assemble(parts: readonly Table[], o: AssembleOptions): Assembled
       ? { step, describeAhead: (h: number) => `+${describeStep({ ...step, n: step.n * h })}` }
       : {}),
   };
+}
+
+function increasing(list: readonly number[], key: (l: number) => number | undefined): boolean {
+  for (let i = 1; i < list.length; i++) if (key(list[i - 1]!)! >= key(list[i]!)!) return false;
+  return true;
 }
 
 /** Steps missing between two neighbours of a series: 0 when adjacent; undefined when off the step. */

@@ -399,8 +399,8 @@ function reader(tables: readonly Table[], slots: Slots, o: Options) {
  * as two lists of numbers rather than a record per window (a million of them).
  */
 interface Windows {
-  segment: number[];
-  start: number[];
+  segment: Int32Array;
+  start: Int32Array;
 }
 
 /** Every part's windows: each candidate window goes to the part that owns its label or targets. */
@@ -415,21 +415,38 @@ function cutAll(tables: readonly Table[], series: ReturnType<typeof assemble>, o
     for (let i = 0; i < xs.length; i++) if (test(xs[i]!)) return true;
     return false;
   };
-  const perPart: Windows[] = tables.map(() => ({ segment: [], start: [] }));
   const dropped = tables.map(() => ({}) as Record<string, number>);
   const drop = (part: number, why: string) =>
     (dropped[part]![why] = (dropped[part]![why] ?? 0) + 1);
-  series.segments.forEach((seg, i) => {
-    for (let start = 0; start + span <= seg.slots.length; start += o.stride) {
-      const targets = targetsOf(seg, start);
-      const owner = slots.part(targets[0]!);
-      if (anyOf(targets, (t) => slots.row(t) < 0)) drop(owner, "filled");
-      else if (anyOf(targets, (t) => slots.part(t) !== owner)) drop(owner, "parts");
-      else {
-        perPart[owner]!.segment.push(i);
-        perPart[owner]!.start.push(start);
+  /** Every candidate window with the part that owns it, and why it is dropped if it is. */
+  const candidates = (
+    visit: (owner: number, segment: number, start: number, why?: string) => void,
+  ) =>
+    series.segments.forEach((seg, i) => {
+      for (let start = 0; start + span <= seg.slots.length; start += o.stride) {
+        const targets = targetsOf(seg, start);
+        const owner = slots.part(targets[0]!);
+        if (anyOf(targets, (t) => slots.row(t) < 0)) visit(owner, i, start, "filled");
+        else if (anyOf(targets, (t) => slots.part(t) !== owner)) visit(owner, i, start, "parts");
+        else visit(owner, i, start);
       }
-    }
+    });
+  // Counted, then listed in arrays of that size: lists grown a push at a time would hold a million
+  // numbers at 8 bytes each, and their earlier copies as garbage.
+  const counts = tables.map(() => 0);
+  candidates((owner, _segment, _start, why) => {
+    if (why === undefined) counts[owner]!++;
+  });
+  const perPart: Windows[] = counts.map((n) => ({
+    segment: new Int32Array(n),
+    start: new Int32Array(n),
+  }));
+  const filledIn = tables.map(() => 0);
+  candidates((owner, segment, start, why) => {
+    if (why !== undefined) return drop(owner, why);
+    const w = perPart[owner]!;
+    w.segment[filledIn[owner]!] = segment;
+    w.start[filledIn[owner]!++] = start;
   });
   // With gaps: "split", the windows the gaps cost: those of each whole series that span a cut.
   if (series.whole) {
