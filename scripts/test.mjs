@@ -158,10 +158,22 @@ function tests() {
         ...process.argv.slice(2),
         ...files.map((f) => join(compiled, f.replace(/\.ts$/, ".js"))),
       ],
-      { cwd: root, stdio: "inherit" },
+      { cwd: root, stdio: "inherit", env: testEnv() },
     );
     child.on("close", (code) => done({ title: "tests", code: code ?? 1 }));
   });
+}
+
+/**
+ * The runner's environment, which every test process and every process a test starts inherits,
+ * without NODE_EXTRA_CA_CERTS: no test speaks TLS, and where it is set (as on machines behind a
+ * proxy) each Node process parses the certificate bundle at start-up, 40-50 ms of CPU, for each of
+ * the suite's hundreds of processes. test/helpers.ts `cleanEnv` drops it too, for a file run alone.
+ */
+function testEnv() {
+  const env = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return env;
 }
 
 await transpile();

@@ -10,11 +10,17 @@ import { Planner } from "../src/plan/planner.js";
 import { LocalExecutor } from "../src/run/executor.js";
 import { Runner, type StageResult } from "../src/run/runner.js";
 
-/** This process's environment without the caller's rnnp settings (RNNP_*, CI): see test/rig.ts. */
+const IGNORED = new Set(["CI", "FORCE_COLOR", "NODE_EXTRA_CA_CERTS"]);
+
+/**
+ * This process's environment without the caller's rnnp settings (RNNP_*, CI): see test/rig.ts. Nor
+ * NODE_EXTRA_CA_CERTS: no test speaks TLS, and with it set every Node process a test starts parses
+ * the certificate bundle before anything else (40-50 ms of CPU each, hundreds of processes).
+ */
 export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || k.startsWith("RNNP_") || k === "CI" || k === "FORCE_COLOR") continue;
+    if (v === undefined || k.startsWith("RNNP_") || IGNORED.has(k)) continue;
     env[k] = v;
   }
   return { ...env, NO_COLOR: "1", ...extra };

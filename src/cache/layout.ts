@@ -68,6 +68,7 @@ type Struct<F extends Fields> = { -readonly [K in keyof F]: F[K][1] extends 8 ? 
 // The structures of the layout above, one table each: every field read below is named here.
 const PAGE = {
   pgno: [0, 8],
+  txnid: [8, 8],
   flags: [18, 2],
   lower: [20, 2],
   upper: [22, 2],
@@ -176,8 +177,15 @@ class Walker {
       const named: [string, Db][] = [];
       this.walkTree("the main table", meta.main, (key, data, flags) => {
         // lmdb-js names tables with a trailing NUL.
-        if (flags & F_SUBDATA)
-          named.push([key.toString("latin1").replace(/\0$/, ""), this.db(data, 0, key)]);
+        if (!(flags & F_SUBDATA)) return;
+        const name = key.toString("latin1").replace(/\0$/, "");
+        // LMDB copies a table's record whole over its own MDB_db: a longer one overwrites memory
+        // (a flipped size crashed the next run, SIGSEGV).
+        if (data.length !== DB_SIZE)
+          throw new Damage(
+            `the main table holds table ${JSON.stringify(name)}'s record in ${data.length} bytes, not ${DB_SIZE}`,
+          );
+        named.push([name, this.db(data, 0, key)]);
       });
       for (const [name, db] of named) this.walkTree(`table ${JSON.stringify(name)}`, db);
       this.pagesUsedTwice();
@@ -216,7 +224,30 @@ class Walker {
     const newest = second && second.txnid > first.txnid ? second : first;
     if (newest.lastPg < BigInt(NUM_METAS - 1))
       throw new Damage(`the meta page names last page ${newest.lastPg}`);
+    this.checkFlushedMeta(newest, psize);
     return newest;
+  }
+
+  /**
+   * lmdb-js's overlapping sync keeps a third meta in the second half of page 0: the last one known
+   * to be on disk. An open for writing reads it with the two meta pages and goes by the highest
+   * transaction id (read-only opens, as verify's scan, read only the two): one naming a transaction
+   * newer than both meta pages sent the next write to pages that are not there ("page 14 not found",
+   * found by the stress suite's byte flips). Written after its transaction's meta page, it can name
+   * that transaction or an older one, never a newer.
+   */
+  private checkFlushedMeta(newest: Meta, psize: number): void {
+    const at = psize / 2;
+    if (this.fileSize < at + PAGEHDRSZ + META_SIZE) return;
+    const flushed = field(
+      this.read(at, PAGEHDRSZ + META_SIZE, "the flushed meta"),
+      PAGEHDRSZ,
+      META.txnid,
+    );
+    if (flushed > newest.txnid)
+      throw new Damage(
+        `the flushed meta (page 0, byte ${at}) names transaction ${flushed}, newer than the newest meta page's ${newest.txnid}`,
+      );
   }
 
   private meta(page: Buffer, psize: number): Meta {
@@ -318,7 +349,22 @@ class Walker {
     this.pagesRead++;
     const own = field(page, 0, PAGE.pgno);
     if (own !== pgno) throw new Damage(`${what}: page ${pgno} says it is page ${own}`);
+    this.checkWriter(page, pgno, what);
     return page;
+  }
+
+  /**
+   * A page of the snapshot was written by a transaction of it: LMDB lets a write transaction change
+   * in place a page whose transaction id is its own or later (a page it made), so a clean page
+   * claiming a later one is written through the read-only map: the process dies (SIGSEGV; found by
+   * the stress suite's byte flips in a page header).
+   */
+  private checkWriter(page: Buffer, pgno: bigint, what: string): void {
+    const writer = field(page, 0, PAGE.txnid);
+    if (writer > this.txnid)
+      throw new Damage(
+        `${what}: page ${pgno} says transaction ${writer} wrote it, after the snapshot's ${this.txnid}`,
+      );
   }
 
   /** Pages [pgno, pgno + count) are data pages of this snapshot, all inside the file. */
@@ -405,6 +451,7 @@ class Walker {
     this.pagesRead++;
     const own = field(head, 0, PAGE.pgno);
     if (own !== first) throw new Damage(`${where}: overflow page ${first} says it is page ${own}`);
+    this.checkWriter(head, first, where);
     if (!(field(head, 0, PAGE.flags) & P_OVERFLOW))
       throw new Damage(`${where}: page ${first} is not an overflow page`);
     const pages = BigInt(field(head, 0, PAGE.overflowPages));

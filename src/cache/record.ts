@@ -67,6 +67,36 @@ export class BadRecordError extends UserError {
   }
 }
 
+/**
+ * How a record's stored text ends: `,"seal":"` and the SHA-256 of the record's JSON text without
+ * it, then `"}`. The key covers only the manifest; the seal covers the rest (output names and
+ * digests, inputsFrom, provenance), so that a flipped byte anywhere in a stored record is found
+ * when it is read: a flip that renamed `parts`'s output `val` to `Ial` passed every other check,
+ * and the stages reading `parts.val` failed as if rnnp had a bug. Only the store seals: records
+ * travel (bundles, the remote cache) as checked values and are sealed where they are stored.
+ */
+const SEAL = ',"seal":"';
+const SEALED_TAIL = SEAL.length + 64 + 2;
+
+/** A record's JSON text as the store keeps it: sealed. */
+export function sealRecordText(json: string): string {
+  return `${json.slice(0, -1)}${SEAL}${sha256(json)}"}`;
+}
+
+/**
+ * The JSON text of a stored record, its seal checked (BadRecordError when it does not match). A
+ * record written before records were sealed has none and is returned as it is: a damaged seal
+ * cannot pass for that, as the text then holds an unknown field or is not JSON.
+ */
+export function unsealRecordText(key: string, text: string): string {
+  const at = text.length - SEALED_TAIL;
+  if (at <= 0 || !text.endsWith('"}') || !text.startsWith(SEAL, at)) return text;
+  const json = `${text.slice(0, at)}}`;
+  if (sha256(json) !== text.slice(at + SEAL.length, -2))
+    throw new BadRecordError(key, "its seal does not match: it changed after it was written");
+  return json;
+}
+
 const RECORD_FIELDS = new Set(["key", "kind", "outputs", "manifest", "inputsFrom", "provenance"]);
 
 /** Deeper than any real record (a manifest's model params nest about ten levels). */

@@ -15,9 +15,15 @@ import {
 import { join } from "node:path";
 import { open, type Database, type Key, type RootDatabase } from "lmdb";
 import { UserError } from "../core/diagnostic.js";
-import { digestOf, type Digest, type StageKey } from "../core/digest.js";
+import { digestOf, sha256, type Digest, type StageKey } from "../core/digest.js";
 import { processAlive } from "../core/process.js";
-import { BadRecordError, parseRecord, type StageRecord } from "./record.js";
+import {
+  BadRecordError,
+  parseRecord,
+  sealRecordText,
+  type StageRecord,
+  unsealRecordText,
+} from "./record.js";
 
 /**
  * The content-addressed cache: one LMDB environment holding
@@ -38,6 +44,19 @@ export interface StatEntry {
   dev: string;
   digest: Digest;
   hashedAtNs: string;
+}
+
+/**
+ * A stat-cache entry is believed for the digest of a file it does not read again: a digest changed
+ * in the store (a flipped bit) would key every stage reading the file by bytes it never had. The
+ * seal (the SHA-256 of the path and every field) makes such an entry a miss instead.
+ */
+type SealedStat = StatEntry & { seal?: unknown };
+
+function statSeal(path: string, e: StatEntry): string {
+  return sha256(
+    JSON.stringify([path, e.size, e.mtimeNs, e.ctimeNs, e.ino, e.dev, e.digest, e.hashedAtNs]),
+  );
 }
 
 /** The last `rnnp check` of a record: whether rebuilding it in fresh processes gave the same bytes. */
@@ -112,7 +131,7 @@ export class CacheStore {
     /** The same table read with the msgpack encoding of caches written before records were JSON. */
     private readonly legacyRecords: Database<unknown, string>,
     private readonly history: Database<HistoryEntry[], string[]>,
-    private readonly stats: Database<StatEntry, string>,
+    private readonly stats: Database<SealedStat, string>,
     private readonly leases: Database<Lease, string>,
     private readonly checks: Database<CheckResult, string>,
   ) {}
@@ -159,7 +178,7 @@ export class CacheStore {
           root.openDB<Buffer, string>({ name: "records", encoding: "binary" }),
           root.openDB<unknown, string>({ name: "records", encoding: "msgpack" }),
           root.openDB<HistoryEntry[], string[]>({ name: "history", encoding: "msgpack" }),
-          root.openDB<StatEntry, string>({ name: "stat", encoding: "msgpack" }),
+          root.openDB<SealedStat, string>({ name: "stat", encoding: "msgpack" }),
           root.openDB<Lease, string>({ name: "leases", encoding: "msgpack" }),
           root.openDB<CheckResult, string>({ name: "checks", encoding: "msgpack" }),
         );
@@ -204,13 +223,13 @@ export class CacheStore {
     // the record itself, and 10,000 texts kept twice cost a cached run of 10,000 stages its GC.
     const seen = this.checked.get(key);
     if (seen?.text === text) return seen.record;
-    const record = parseRecord(decodeJson(key, text), key, hashed);
+    const record = recordOfText(key, text, hashed);
     if (hashed === undefined) this.checked.set(key, { text, record });
     return record;
   }
 
   private decodeRecord(key: string, raw: Buffer, hashed?: unknown): StageRecord<unknown> {
-    if (raw[0] === 0x7b) return parseRecord(decodeJson(key, raw.toString("utf8")), key, hashed);
+    if (raw[0] === 0x7b) return recordOfText(key, raw.toString("utf8"), hashed);
     let value: unknown;
     try {
       value = this.legacyRecords.get(key);
@@ -541,15 +560,21 @@ export class CacheStore {
     return this.tolerant(() => this.checks.get(key));
   }
 
+  /**
+   * A data file's stat-cache entry, if it is whole: its seal must match (an entry of an older cache,
+   * which has none, is a miss too, and the file is hashed once more).
+   */
   getStat(path: string): StatEntry | undefined {
-    return this.tolerant(() => this.stats.get(path));
+    const entry = this.tolerant(() => this.stats.get(path));
+    return entry && entry.seal === statSeal(path, entry) ? entry : undefined;
   }
 
   /** Stat-cache entries in one commit: a commit per file costs a disk sync each (seconds for a corpus of files). */
   putStats(entries: readonly (readonly [string, StatEntry])[]): void {
     if (!entries.length) return;
     this.write(() => {
-      for (const [path, entry] of entries) this.stats.putSync(path, entry);
+      for (const [path, entry] of entries)
+        this.stats.putSync(path, { ...entry, seal: statSeal(path, entry) });
     });
   }
 
@@ -728,18 +753,25 @@ function takeOverIfDead(path: string, waited: number): void {
 }
 
 /** A record's JSON text, parsed; BadRecordError when it is not JSON. */
-function decodeJson(key: string, text: string): unknown {
+/** A stored record's text as a checked record: its seal, its JSON, then its fields and key. */
+export function recordOfText(key: string, text: string, hashed?: unknown): StageRecord<unknown> {
+  const json = unsealRecordText(key, text);
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(json);
   } catch (e) {
     throw new BadRecordError(key, `it does not decode: ${(e as Error).message}`);
   }
+  return parseRecord(value, key, hashed);
 }
 
-/** The stored form of a record: its JSON text, checked first (so nothing malformed is ever stored). */
+/**
+ * The stored form of a record: its JSON text, checked first (so nothing malformed is ever stored),
+ * and sealed (record.ts: a byte changed anywhere in it is found when it is read).
+ */
 function encodeRecord(record: StageRecord<unknown>): Buffer {
   const clean = parseRecord(record, record.key);
-  return Buffer.from(JSON.stringify(clean), "utf8");
+  return Buffer.from(sealRecordText(JSON.stringify(clean)), "utf8");
 }
 
 function checkBlobSize(digest: Digest, size: number): void {

@@ -11,6 +11,8 @@ import {
   ErrorCodes,
   type Location,
   MarkupKind,
+  type Message,
+  type MessageReader,
   type Range,
   ResponseError,
   StreamMessageReader,
@@ -78,16 +80,49 @@ export function serve(
     const server = createConnection(
       (logger) =>
         createProtocolConnection(
-          new StreamMessageReader(input),
+          readToTheEnd(new StreamMessageReader(input)),
           new StreamMessageWriter(output),
           logger,
         ),
       watchDog,
     );
     connection = server;
-    input.on("end", () => end(watchDog.shutdownReceived));
+    server.onNotification(END_OF_INPUT, () => end(watchDog.shutdownReceived));
     listen(server as unknown as Connection, options);
   });
+}
+
+/** The notification `readToTheEnd` adds after the last message of an input that has ended. */
+const END_OF_INPUT = "$/rnnp/endOfInput";
+
+/**
+ * A reader whose input, once it ends, is followed by one more notification, END_OF_INPUT. The
+ * connection handles messages one at a time from a queue, after they are read: ending the server
+ * when the input ends (as vscode-languageserver's own stdio connection does) dropped what was still
+ * queued, so `rnnp lsp < session` answered only its first request. Queued behind the last message,
+ * the notification ends the server once everything before it has been answered. The connection is
+ * not told that the input closed: a closed connection refuses to send notifications (diagnostics)
+ * for the messages still queued; the server disposes of it when it ends.
+ */
+function readToTheEnd(reader: StreamMessageReader): MessageReader {
+  return {
+    onError: reader.onError,
+    onClose: () => ({ dispose() {} }),
+    onPartialMessage: reader.onPartialMessage,
+    dispose: () => reader.dispose(),
+    listen(callback) {
+      const ended = reader.onClose(() =>
+        callback({ jsonrpc: "2.0", method: END_OF_INPUT } as Message),
+      );
+      const listening = reader.listen(callback);
+      return {
+        dispose() {
+          ended.dispose();
+          listening.dispose();
+        },
+      };
+    },
+  };
 }
 
 export function listen(connection: Connection, options: ServerOptions = {}): void {

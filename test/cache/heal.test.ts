@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { describe, it } from "node:test";
 import { open } from "lmdb";
+import { sealRecordText, unsealRecordText } from "../../src/cache/record.js";
 import { NAMES_CSV } from "../helpers.js";
 import { Rig } from "../rig.js";
 import { EXPORT, csvClassifier } from "../fixtures/pipelines.js";
@@ -116,13 +117,14 @@ describe("damage in the cache", () => {
     const rig = new Rig().write({ "d.csv": NAMES_CSV, "p.rnnp": SMALL });
     const first = await rig.rnnp(["run", "p.rnnp", "--json"]);
     const few = rows(first.stdout).find((s) => s.name === "few")!;
-    const text = (await peek(rig, "records", few.key)).toString();
-    // The summary is not part of the key: only decoding the artifact shows the record is wrong.
+    const text = unsealRecordText(few.key, (await peek(rig, "records", few.key)).toString());
+    // The summary is not part of the key: only decoding the artifact shows the record is wrong. A
+    // record written so (sealed: not damaged after it was written, which plain verify finds).
     await poke(
       rig,
       "records",
       few.key,
-      Buffer.from(text.replace(/table, 3 rows/, "table, 4 rows")),
+      Buffer.from(sealRecordText(text.replace(/table, 3 rows/, "table, 4 rows"))),
     );
     assert.equal((await rig.rnnp(["cache", "verify"])).code, 0);
     const deep = await rig.rnnp(["cache", "verify", "--deep"]);
@@ -134,6 +136,36 @@ describe("damage in the cache", () => {
     assert.match(deep.stdout, /3 records, 3 artifacts decoded, and 3 blobs .* checked: 1 damaged/);
     const again = await rig.rnnp(["run", "p.rnnp", "--json"]);
     assert.deepEqual(statusOf(again.stdout), { raw: "cached", low: "cached", few: "ran" });
+  });
+
+  it("a byte changed anywhere in a stored record is found by verify (its seal), and the stage recomputes", async () => {
+    const rig = new Rig().write({ "d.csv": NAMES_CSV, "p.rnnp": SMALL });
+    const first = await rig.rnnp(["run", "p.rnnp", "--json"]);
+    const few = rows(first.stdout).find((s) => s.name === "few")!;
+    const stored = (await peek(rig, "records", few.key)).toString();
+    // Outside the manifest (which the key covers): the output's name and its summary, as a flipped
+    // bit would leave them (found by the stress suite: `val` became `Ial`).
+    for (const [from, to] of [
+      ['"out":', '"Out":'],
+      ["table, 3 rows", "table, 3 rowr"],
+    ]) {
+      assert.ok(stored.includes(from), from);
+      await poke(rig, "records", few.key, Buffer.from(stored.replace(from, to)));
+      const verify = await rig.rnnp(["cache", "verify"]);
+      assert.equal(verify.code, 1, verify.stdout);
+      assert.match(
+        verify.stdout,
+        /damaged record [0-9a-f]{12}: its seal does not match: it changed after it was written; removed, the stage will recompute/,
+      );
+      const again = await rig.rnnp(["run", "p.rnnp", "--json"]);
+      assert.deepEqual(statusOf(again.stdout), { raw: "cached", low: "cached", few: "ran" });
+    }
+    // Without verify, a run refuses the damaged record with the same words.
+    await poke(rig, "records", few.key, Buffer.from(stored.replace('"out":', '"Out":')));
+    const run = await rig.rnnp(["run", "p.rnnp"]);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /record [0-9a-f]{12} is damaged \(its seal does not match/);
+    assert.doesNotMatch(run.stderr, NO_STACK);
   });
 
   it("a corrupt blob: show says what it is and what to do, not an internal error (predict: below)", async () => {

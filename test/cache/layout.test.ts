@@ -55,7 +55,7 @@ function newestMeta(file: Buffer): { at: number; psize: number } {
   return { at: txn(psize) > txn(0) ? psize : 0, psize };
 }
 /** The root page and depth of a table: the free-page table, or a named one (a node of the main table's root leaf). */
-function tableRoot(file: Buffer, name: "free" | string): { page: number; depth: number } {
+function tableRoot(file: Buffer, name: "free" | "main" | string): { page: number; depth: number } {
   const { at, psize } = newestMeta(file);
   const db = (off: number) => ({
     page: Number(file.readBigUInt64LE(off + 40)),
@@ -63,6 +63,7 @@ function tableRoot(file: Buffer, name: "free" | string): { page: number; depth: 
   });
   if (name === "free") return db(at + META + 24);
   const main = db(at + META + 72);
+  if (name === "main") return main;
   assert.equal(main.depth, 1, "the main table fits one leaf");
   const node = nodesOf(file, psize, main.page).find(
     (n) => file.subarray(n + 8, n + 8 + file.readUInt16LE(n + 6)).toString() === `${name}\0`, // lmdb-js's names end with a NUL
@@ -146,6 +147,41 @@ describe("LMDB's page layout, checked by verify", () => {
         file.writeUInt16LE(0x7, node + 2); // next 16 bits
       },
       /table "blobs" \(a branch of page \d+\) points to page 491519, past the last page of the snapshot/,
+      true,
+    ],
+    [
+      // Found by the stress suite's byte flips: the next run died (SIGSEGV), verify had said intact.
+      "a named table's record in the main table longer than LMDB's MDB_db",
+      (file, psize) => {
+        const main = tableRoot(file, "main");
+        const node = nodesOf(file, psize, main.page).find(
+          (n) => file.subarray(n + 8, n + 8 + file.readUInt16LE(n + 6)).toString() === "stat\0",
+        );
+        assert.ok(node !== undefined, "the stat table's node");
+        assert.equal(file.readUInt16LE(node), 48);
+        file.writeUInt16LE(150, node); // the low 16 bits of its data size
+      },
+      /the main table holds table "stat"'s record in 150 bytes, not 48/,
+      true,
+    ],
+    [
+      // Found so too: verify had said intact, the next run failed with "page 14 not found".
+      "the flushed meta (overlapping sync: the second half of page 0) newer than the meta pages",
+      (file, psize) => {
+        const at = psize / 2 + META + 128; // its txnid
+        file.writeBigUInt64LE(file.readBigUInt64LE(at) + (1n << 32n), at);
+      },
+      /the flushed meta \(page 0, byte \d+\) names transaction \d+, newer than the newest meta page's \d+/,
+      true,
+    ],
+    [
+      // Found so too: a write transaction changes such a page in place, in the read-only map (SIGSEGV).
+      "a page whose header names a transaction later than the snapshot's",
+      (file, psize) => {
+        const at = tableRoot(file, "records").page * psize + 8; // its txnid
+        file.writeBigUInt64LE(file.readBigUInt64LE(at) + (1n << 40n), at);
+      },
+      /table "records" \(its root\): page \d+ says transaction \d+ wrote it, after the snapshot's \d+/,
       true,
     ],
   ];

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { copyFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { open } from "lmdb";
 import { CacheStore } from "../../src/cache/store.js";
 import type { Digest } from "../../src/core/digest.js";
 import { FileHasher, hashFile } from "../../src/plan/files.js";
@@ -59,6 +60,36 @@ describe("the stat cache of data files", () => {
     store.putStats([[file, entry(st.ctimeNs + 10_000_000_000n)]]);
     assert.equal(new FileHasher(store).digest(file), bogus, "the stat cache is used");
     await store.close();
+  });
+
+  it("an entry changed in the store (its digest, a flipped bit) is a miss: the file is hashed again", async () => {
+    const dir = tempDir();
+    const file = join(dir, "d.csv");
+    writeFileSync(file, OLD);
+    utimesSync(file, HOUR_AGO, HOUR_AGO);
+    const cacheDir = join(dir, "cache");
+    const store = CacheStore.open(cacheDir);
+    const st = statSync(file, { bigint: true });
+    const entry = {
+      size: Number(st.size),
+      mtimeNs: String(st.mtimeNs),
+      ctimeNs: String(st.ctimeNs),
+      ino: String(st.ino),
+      dev: String(st.dev),
+      digest: "b".repeat(64) as Digest,
+      hashedAtNs: String(st.ctimeNs + 10_000_000_000n),
+    };
+    store.putStats([[file, entry]]);
+    assert.equal(new FileHasher(store).digest(file), entry.digest, "a whole entry is believed");
+    await store.close();
+    const env = open({ path: cacheDir, maxDbs: 12 });
+    const stats = env.openDB({ name: "stat", encoding: "msgpack" });
+    const stored = stats.get(file) as Record<string, unknown>;
+    await stats.put(file, { ...stored, digest: `c${"b".repeat(63)}` });
+    await env.close();
+    const again = CacheStore.open(cacheDir);
+    assert.equal(new FileHasher(again).digest(file), hashFile(file), "the changed entry is a miss");
+    await again.close();
   });
 
   it("`cp -p new.csv d.csv` (same size, inode and mtime) is not a stale `cached` result", async () => {

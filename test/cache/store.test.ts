@@ -7,7 +7,7 @@ import { digestOf } from "../../src/core/digest.js";
 import { gc } from "../../src/cache/maintenance.js";
 import { BadRecordError, keyOfManifest } from "../../src/cache/record.js";
 import { beyond, repairCache, verifyCache } from "../../src/cache/salvage.js";
-import { CacheStore } from "../../src/cache/store.js";
+import { CacheStore, recordOfText } from "../../src/cache/store.js";
 import { tempDir } from "../helpers.js";
 import { nodeArgsFor } from "../fixtures/node-args.js";
 import { fakeRecord } from "./records.js";
@@ -177,6 +177,33 @@ describe("cache store", () => {
         .map((k) => (k === a.key ? "it does not decode: " : "its manifest hashes ")),
     );
     await again.close();
+  });
+
+  it("a stored record with any one bit flipped, anywhere, is refused as damaged (the seal)", async () => {
+    const dir = tempDir();
+    const store = CacheStore.open(dir);
+    const out = Buffer.from("out");
+    const r = record("sealed", [out]);
+    store.commit(r, blobsOf([out]), { pipeline: "p", stage: "sealed" });
+    await store.close();
+    const env = open({ path: dir, maxDbs: 12 });
+    const stored = env.openDB({ name: "records", encoding: "binary" }).get(r.key) as Buffer;
+    const text = Buffer.from(stored);
+    await env.close();
+    assert.deepEqual(recordOfText(r.key, text.toString("utf8")), r);
+    let refused = 0;
+    for (let at = 0; at < text.length; at++)
+      for (let bit = 0; bit < 8; bit++) {
+        const flipped = Buffer.from(text);
+        flipped[at]! ^= 1 << bit;
+        assert.throws(
+          () => recordOfText(r.key, flipped.toString("utf8")),
+          BadRecordError,
+          `byte ${at}, bit ${bit}`,
+        );
+        refused++;
+      }
+    assert.equal(refused, text.length * 8);
   });
 
   it("a changed manifest is caught also when the reader passes the manifest it hashed to the key", async () => {

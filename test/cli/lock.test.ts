@@ -76,8 +76,12 @@ describe("lockfile", () => {
     // (records are stored as JSON text).
     const env = open({ path: rig.path("cache"), maxDbs: 12 });
     const records = env.openDB({ name: "records", encoding: "json" });
-    const record = records.get(genuine.key) as { outputs: { train: { digest: string } } };
+    const record = records.get(genuine.key) as {
+      outputs: { train: { digest: string } };
+      seal?: string;
+    };
     record.outputs.train.digest = lockOf(rig).stages.parts!.outputs.val!;
+    delete record.seal; // an older rnnp's record: not sealed (a changed sealed one is refused)
     await records.put(genuine.key, record);
     await env.close();
     await rig.rnnp(["run", "p.rnnp"]);

@@ -56,6 +56,23 @@ describe("the in-process CLI (main(argv, io)) and its test rig", () => {
     assert.equal(r.stdout.trim(), elsewhere.path("c2"));
   });
 
+  it("processes a test starts load no extra certificates (NODE_EXTRA_CA_CERTS, 40-50 ms each)", () => {
+    const rig = new Rig();
+    const saved = process.env.NODE_EXTRA_CA_CERTS;
+    // A bundle that cannot be read: Node says so on stderr at start-up, so its absence shows
+    // that the child never tried to load one.
+    process.env.NODE_EXTRA_CA_CERTS = rig.path("no-such-bundle.pem");
+    try {
+      const r = rig.spawnSync(["--version"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /extra certs/i);
+      assert.match(r.stdout, /\d+\.\d+\.\d+/);
+    } finally {
+      if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+      else process.env.NODE_EXTRA_CA_CERTS = saved;
+    }
+  });
+
   it("help and usage errors return their codes instead of exiting the process", async () => {
     const rig = new Rig();
     const help = await rig.rnnp(["--help"]);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -7,8 +8,8 @@ import { format } from "../../src/lang/format.js";
 import { kinds } from "../../src/kinds/registry.js";
 import { LAYERS } from "../../src/numerics/layers/index.js";
 import { describeType } from "../../src/stages/schema.js";
-import { ROOT } from "../helpers.js";
-import { Rig } from "../rig.js";
+import { BIN, ROOT } from "../helpers.js";
+import { cleanEnv, Rig } from "../rig.js";
 import { at, Client } from "./client.js";
 
 interface Item {
@@ -578,6 +579,55 @@ describe("rnnp lsp: the command", () => {
     const r = await child;
     rpc.dispose();
     assert.equal(r.code, 0, r.stderr);
+  });
+
+  it("a session piped in at once (`rnnp lsp < session`) is answered to its last request", () => {
+    const uri = pathToFileURL(rig.path("piped.rnnp")).href;
+    const session = (...messages: object[]) =>
+      messages
+        .map((m) => {
+          const body = JSON.stringify({ jsonrpc: "2.0", ...m });
+          return `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+        })
+        .join("");
+    const opening = [
+      { id: 1, method: "initialize", params: { processId: null, rootUri: null, capabilities: {} } },
+      { method: "initialized", params: {} },
+      {
+        method: "textDocument/didOpen",
+        params: {
+          textDocument: {
+            uri,
+            languageId: "rnnp",
+            version: 1,
+            text: "pipeline p { stage a = lstn() }\n",
+          },
+        },
+      },
+      {
+        id: 2,
+        method: "textDocument/hover",
+        params: { textDocument: { uri }, position: { line: 0, character: 24 } },
+      },
+    ];
+    /** What the server wrote: each message's id, or its method for a notification. */
+    const answered = (stdout: string) =>
+      stdout
+        .split(/Content-Length: \d+\r\n\r\n/)
+        .filter(Boolean)
+        .map((m) => {
+          const msg = JSON.parse(m) as { id?: number; method?: string };
+          return msg.id ?? msg.method;
+        });
+    const run = (input: string) =>
+      spawnSync(process.execPath, [BIN, "lsp"], { input, encoding: "utf8", env: cleanEnv() });
+    const orderly = run(session(...opening, { id: 3, method: "shutdown" }, { method: "exit" }));
+    assert.equal(orderly.status, 0, orderly.stderr);
+    assert.deepEqual(answered(orderly.stdout), [1, "textDocument/publishDiagnostics", 2, 3]);
+    // Without shutdown and exit, the client went away: everything is still answered, exit code 1.
+    const gone = run(session(...opening));
+    assert.equal(gone.status, 1, gone.stderr);
+    assert.deepEqual(answered(gone.stdout), [1, "textDocument/publishDiagnostics", 2]);
   });
 
   it("`rnnp --help` does not load the language server; `rnnp lsp` does", () => {
