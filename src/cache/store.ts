@@ -257,6 +257,18 @@ export class CacheStore {
     return this.read("a blob", () => this.blobs.getBinary(digest));
   }
 
+  /**
+   * The stored bytes lent to `use` in place, without the copy `getBlob` makes (for a large blob,
+   * LMDB's mapped pages are then the only copy). They are valid only until the store is read
+   * again: `use` must not read the store, and must copy whatever it keeps. Undefined if missing.
+   */
+  withBlob<T>(digest: Digest, use: (bytes: Buffer) => T): T | undefined {
+    const bytes = this.read("a blob", () => this.blobs.getBinaryFast(digest));
+    // A small value comes in LMDB's shared buffer, its `length` property set to the value's: a view
+    // of exactly that length, or native code (hashing) would read the whole buffer.
+    return bytes === undefined ? undefined : use(bytes.subarray(0, bytes.length));
+  }
+
   /** The stored bytes if they hash to their digest; undefined if missing or corrupt. */
   getIntactBlob(digest: Digest): Buffer | undefined {
     const bytes = this.getBlob(digest);
@@ -277,12 +289,14 @@ export class CacheStore {
     const text = encodeRecord(record);
     for (const [digest, bytes] of blobs) checkBlobSize(digest, bytes.byteLength);
     this.write(() => {
+      // Looked up by size (hasBlob): doesExist on a large blob copies it into a buffer of twice its
+      // size, and a blob just put is read from the transaction's own pages.
       for (const [digest, bytes] of blobs) {
-        if (!this.blobs.doesExist(digest))
+        if (!this.hasBlob(digest, bytes.byteLength))
           this.blobs.putSync(digest, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       }
       for (const out of Object.values(record.outputs)) {
-        if (!this.blobs.doesExist(out.digest))
+        if (!blobs.has(out.digest) && !this.hasBlob(out.digest, out.size))
           throw new Error(
             `record ${record.key} names blob ${out.digest}, which is neither given nor stored`,
           );
@@ -312,7 +326,7 @@ export class CacheStore {
   }
 
   private putBlob(digest: Digest, bytes: Uint8Array): boolean {
-    if (this.blobs.doesExist(digest)) return false;
+    if (this.hasBlob(digest, bytes.byteLength)) return false;
     this.blobs.putSync(digest, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     return true;
   }
@@ -331,7 +345,7 @@ export class CacheStore {
     let added = 0;
     for (const [r, text] of texts) {
       for (const o of Object.values(r.outputs))
-        if (!this.blobs.doesExist(o.digest))
+        if (!this.hasBlob(o.digest, o.size))
           throw new Error(
             `record ${r.key} names blob ${o.digest}, which is neither given nor stored`,
           );

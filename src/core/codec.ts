@@ -127,7 +127,15 @@ export class CodecError extends UserError {
   }
 }
 
-export function decode(bytes: Uint8Array): Value {
+export interface DecodeOptions {
+  /**
+   * The bytes are lent (a buffer valid only for a while, such as LMDB's in place): nothing decoded
+   * may point into them, so sections are copied out rather than viewed.
+   */
+  borrowed?: boolean;
+}
+
+export function decode(bytes: Uint8Array, options: DecodeOptions = {}): Value {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (buf.length < 12 || !buf.subarray(0, 8).equals(MAGIC))
     throw new CodecError("not an rnnp artifact (bad magic)");
@@ -162,7 +170,8 @@ export function decode(bytes: Uint8Array): Value {
   // into values of their own) is most of the bytes, the sections are copied out instead, so the
   // bytes can go once decoded.
   const copySections =
-    headerLength > WHOLE_HEADER_BYTES && headerLength > buf.length - headerLength;
+    options.borrowed === true ||
+    (headerLength > WHOLE_HEADER_BYTES && headerLength > buf.length - headerLength);
   const resolve = (t: unknown): Value => {
     if (Array.isArray(t)) {
       // In place: the parsed list is ours, and a table's column is a million items.

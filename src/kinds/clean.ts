@@ -352,6 +352,17 @@ const ENTITIES: Record<string, string> = {
   nbsp: " ",
 };
 
+/** Whitespace `collapseSpaces` changes: two in a row, or one that is not a space. */
+const UNCOLLAPSED = /\s\s|[^\S ]/;
+
+/**
+ * Each run of whitespace as one space. Tested first: `replace` makes a new string even where every
+ * run is one space already, and a million cells would then hold the column's text twice.
+ */
+export function collapseSpaces(s: string): string {
+  return UNCOLLAPSED.test(s) ? s.replace(/\s+/g, " ") : s;
+}
+
 function cleanText(v: string, o: CleanParams): string {
   let s = v;
   if (o.stripEmailHeaders) {
@@ -371,7 +382,7 @@ function cleanText(v: string, o: CleanParams): string {
   if (o.maxChars !== undefined) s = Array.from(s).slice(0, o.maxChars).join("");
   s = o.normalize === "none" ? s : s.normalize(o.normalize);
   if (o.lowercase) s = s.toLowerCase();
-  if (o.collapseSpaces) s = s.replace(/\s+/g, " ");
+  if (o.collapseSpaces) s = collapseSpaces(s);
   if (o.trim) s = s.trim();
   return s;
 }

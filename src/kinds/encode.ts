@@ -152,7 +152,7 @@ export const encode = defineKind({
       labelName && classes ? countClasses(fitTable, labelName, classes) : undefined;
     const out: Record<string, SequenceSet> = {};
     for (const [name, t] of inputs.data) {
-      const seqs = (name === fitName ? fitIds : undefined) ?? idRows(textOf(t), toIds);
+      const seqs = (name === fitName ? fitIds : undefined) ?? textIds(textOf(t), toIds);
       if (name === fitName) fitIds = undefined;
       out[name] = {
         ...encodeIds(seqs, encoding, vocab),
@@ -226,6 +226,19 @@ export function idRows(texts: readonly string[], toIds: (text: string) => number
   return { ids: ids.slice(0, at), starts };
 }
 
+/**
+ * Each text's ids (`toIds`) made as each row is encoded: with maxLen given, the packed ids of a
+ * million texts would be one more array as large as the encoded sequences.
+ */
+export interface TextIds {
+  rows: number;
+  row(i: number): ArrayLike<number>;
+}
+
+export function textIds(texts: readonly string[], toIds: (text: string) => number[]): TextIds {
+  return { rows: texts.length, row: (i) => toIds(texts[i]!) };
+}
+
 function rowLengths(rows: IdRows): number[] {
   const n = rows.starts.length - 1;
   return Array.from({ length: n }, (_, i) => rows.starts[i + 1]! - rows.starts[i]!);
@@ -233,11 +246,17 @@ function rowLengths(rows: IdRows): number[] {
 
 /** Pads or truncates id sequences to `maxLen`: ids [N, T], or one-hot features [N, T, V]. */
 export function encodeIds(
-  seqs: IdRows,
+  seqs: IdRows | TextIds,
   e: TextEncoding,
   vocab: Pick<Vocabulary, "tokens">,
 ): Pick<SequenceSet, "type" | "input" | "x" | "shape" | "lengths" | "padding"> {
-  const n = seqs.starts.length - 1;
+  const { rows: n, row } =
+    "ids" in seqs
+      ? {
+          rows: seqs.starts.length - 1,
+          row: (i: number) => seqs.ids.subarray(seqs.starts[i]!, seqs.starts[i + 1]!),
+        }
+      : seqs;
   const T = e.maxLen;
   const V = vocab.tokens.length;
   ensureArrayFits(
@@ -251,8 +270,9 @@ export function encodeIds(
   const lengths = new Int32Array(n);
   const x = e.oneHot ? new Float32Array(n * T * V) : new Int32Array(n * T);
   for (let i = 0; i < n; i++) {
-    let from = seqs.starts[i]!;
-    let to = seqs.starts[i + 1]!;
+    const ids = row(i);
+    let from = 0;
+    let to = ids.length;
     // Truncated to T: the last T ids ("pre"), or the first T.
     if (to - from > T) {
       if (e.truncate === "pre") from = to - T;
@@ -261,7 +281,7 @@ export function encodeIds(
     lengths[i] = to - from;
     const offset = e.pad === "pre" ? T - (to - from) : 0;
     for (let j = 0; from + j < to; j++) {
-      const id = seqs.ids[from + j]!;
+      const id = ids[from + j]!;
       if (e.oneHot) x[(i * T + offset + j) * V + id] = 1;
       else x[i * T + offset + j] = id;
     }

@@ -173,7 +173,9 @@ export const split = defineKind({
     // Rows keep their original order within each part.
     const out: Record<string, Table> = {};
     PARTS.forEach((name, i) => {
-      const rows = assigned[i]!.sort((a, b) => a - b);
+      // Sorted as numbers in place (a typed array's sort), not through a copy of a million items.
+      const rows = Int32Array.from(assigned[i]!).sort();
+      assigned[i] = [];
       const part = takeRows(t, rows);
       if (params.order === "sequential")
         part.timeline = {

@@ -20,7 +20,7 @@ import {
 } from "../artifacts/sequences.js";
 import { fitPart } from "../data/parts.js";
 import { fitScaling } from "../data/scaling.js";
-import { assemble, type Segment, type Slot } from "../data/series.js";
+import { assemble, type Segment, type Slots } from "../data/series.js";
 import { EVERY } from "../data/time.js";
 
 export const window = defineKind({
@@ -365,7 +365,7 @@ interface Cut {
 }
 
 /** Values of every slot: real rows read from their part, filled steps made from their neighbours. */
-function reader(tables: readonly Table[], o: Options) {
+function reader(tables: readonly Table[], slots: Slots, o: Options) {
   const numbers = (name: string) => tables.map((t) => numeric(t, name));
   const cols = new Map([...new Set([...o.features, ...o.targets])].map((n) => [n, numbers(n)]));
   for (const [name, perPart] of cols)
@@ -376,16 +376,21 @@ function reader(tables: readonly Table[], o: Options) {
   const strings = (name: string) => tables.map((t) => asStrings(column(t, name)));
   const cats = new Map(o.categorical.map((c) => [c.column, strings(c.column)]));
   const labels = o.label ? strings(o.label) : undefined;
-  const value = (name: string, s: Slot): number => {
-    if (s.row >= 0) return cols.get(name)![s.part]![s.row]!;
-    const { from, to, at } = s.fill!;
+  const value = (name: string, s: number): number => {
+    const row = slots.row(s);
+    if (row >= 0) return cols.get(name)![slots.part(s)]![row]!;
+    const { from, to, at } = slots.fill(s)!;
     const a = value(name, from);
     return o.fill === "linear" ? a + (value(name, to) - a) * at : a;
   };
-  const category = (name: string, s: Slot): string =>
-    s.row >= 0 ? cats.get(name)![s.part]![s.row]! : category(name, s.fill!.from);
-  const label = (s: Slot): string | undefined =>
-    s.row >= 0 && labels ? labels[s.part]![s.row] : undefined;
+  const category = (name: string, s: number): string => {
+    const row = slots.row(s);
+    return row >= 0 ? cats.get(name)![slots.part(s)]![row]! : category(name, slots.fill(s)!.from);
+  };
+  const label = (s: number): string | undefined => {
+    const row = slots.row(s);
+    return row >= 0 && labels ? labels[slots.part(s)]![row] : undefined;
+  };
   return { value, category, label };
 }
 
@@ -394,45 +399,67 @@ function reader(tables: readonly Table[], o: Options) {
  * as two lists of numbers rather than a record per window (a million of them).
  */
 interface Windows {
-  segment: number[];
-  start: number[];
+  segment: Int32Array;
+  start: Int32Array;
 }
 
 /** Every part's windows: each candidate window goes to the part that owns its label or targets. */
 function cutAll(tables: readonly Table[], series: ReturnType<typeof assemble>, o: Options): Cut[] {
   const span = o.length + o.horizon;
-  const targetsOf = (seg: Segment, start: number): Slot[] =>
+  const { slots } = series;
+  const targetsOf = (seg: Segment, start: number): ArrayLike<number> =>
     o.task === "forecast"
-      ? seg.slots.slice(start + o.length, start + o.length + o.horizon)
+      ? seg.slots.subarray(start + o.length, start + o.length + o.horizon)
       : [seg.slots[start + o.length - 1 + o.horizon]!];
-  const perPart: Windows[] = tables.map(() => ({ segment: [], start: [] }));
+  const anyOf = (xs: ArrayLike<number>, test: (x: number) => boolean) => {
+    for (let i = 0; i < xs.length; i++) if (test(xs[i]!)) return true;
+    return false;
+  };
   const dropped = tables.map(() => ({}) as Record<string, number>);
   const drop = (part: number, why: string) =>
     (dropped[part]![why] = (dropped[part]![why] ?? 0) + 1);
-  series.segments.forEach((seg, i) => {
-    for (let start = 0; start + span <= seg.slots.length; start += o.stride) {
-      const targets = targetsOf(seg, start);
-      const owner = targets[0]!.part;
-      if (targets.some((t) => t.row < 0)) drop(owner, "filled");
-      else if (targets.some((t) => t.part !== owner)) drop(owner, "parts");
-      else {
-        perPart[owner]!.segment.push(i);
-        perPart[owner]!.start.push(start);
+  /** Every candidate window with the part that owns it, and why it is dropped if it is. */
+  const candidates = (
+    visit: (owner: number, segment: number, start: number, why?: string) => void,
+  ) =>
+    series.segments.forEach((seg, i) => {
+      for (let start = 0; start + span <= seg.slots.length; start += o.stride) {
+        const targets = targetsOf(seg, start);
+        const owner = slots.part(targets[0]!);
+        if (anyOf(targets, (t) => slots.row(t) < 0)) visit(owner, i, start, "filled");
+        else if (anyOf(targets, (t) => slots.part(t) !== owner)) visit(owner, i, start, "parts");
+        else visit(owner, i, start);
       }
-    }
+    });
+  // Counted, then listed in arrays of that size: lists grown a push at a time would hold a million
+  // numbers at 8 bytes each, and their earlier copies as garbage.
+  const counts = tables.map(() => 0);
+  candidates((owner, _segment, _start, why) => {
+    if (why === undefined) counts[owner]!++;
+  });
+  const perPart: Windows[] = counts.map((n) => ({
+    segment: new Int32Array(n),
+    start: new Int32Array(n),
+  }));
+  const filledIn = tables.map(() => 0);
+  candidates((owner, segment, start, why) => {
+    if (why !== undefined) return drop(owner, why);
+    const w = perPart[owner]!;
+    w.segment[filledIn[owner]!] = segment;
+    w.start[filledIn[owner]!++] = start;
   });
   // With gaps: "split", the windows the gaps cost: those of each whole series that span a cut.
   if (series.whole) {
-    const segmentOf = new Map<Slot, number>();
+    const segmentOf = new Int32Array(slots.count);
     series.segments.forEach((seg, i) => {
-      for (const slot of seg.slots) segmentOf.set(slot, i);
+      for (const slot of seg.slots) segmentOf[slot] = i;
     });
     for (const seg of series.whole)
       for (let start = 0; start + span <= seg.slots.length; start += o.stride)
-        if (segmentOf.get(seg.slots[start]!) !== segmentOf.get(seg.slots[start + span - 1]!))
-          drop(targetsOf(seg, start)[0]!.part, "gap");
+        if (segmentOf[seg.slots[start]!] !== segmentOf[seg.slots[start + span - 1]!])
+          drop(slots.part(targetsOf(seg, start)[0]!), "gap");
   }
-  const read = reader(tables, o);
+  const read = reader(tables, slots, o);
   return perPart.map((windows, part) => cutPart(windows, series.segments, o, read, dropped[part]!));
 }
 
@@ -505,7 +532,7 @@ function cutPart(
       classes[w] = c;
       // Persistence: the last label known when the window ends (the step before the target at horizon 0).
       const known = o.horizon > 0 ? last : slots[start + o.length - 2];
-      const p = known ? read.label(known) : undefined;
+      const p = known !== undefined ? read.label(known) : undefined;
       persistence![w] = p === undefined ? -1 : (classIndex.get(p) ?? -1);
     }
   }

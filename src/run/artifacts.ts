@@ -23,12 +23,18 @@ export class BadBlobError extends UserError {
   }
 }
 
-/** Reads an artifact, verifying its bytes against the digest before decoding them. */
+/**
+ * Reads an artifact, verifying its bytes against the digest before decoding them. The bytes are
+ * read in place (LMDB's buffer, no copy) and decoded at once into values of their own (`borrowed`:
+ * sections copied out), so nothing keeps them once this returns.
+ */
 export function readArtifact(store: CacheStore, digest: Digest): Artifact {
-  const bytes = store.getBlob(digest);
-  if (!bytes) throw new BadBlobError(digest, "missing");
-  if (digestOf(bytes) !== digest) throw new BadBlobError(digest, "corrupt");
-  return artifactFromValue(decode(bytes));
+  const artifact = store.withBlob(digest, (bytes) => {
+    if (digestOf(bytes) !== digest) throw new BadBlobError(digest, "corrupt");
+    return artifactFromValue(decode(bytes, { borrowed: true }));
+  });
+  if (!artifact) throw new BadBlobError(digest, "missing");
+  return artifact;
 }
 
 export interface EncodedArtifact {

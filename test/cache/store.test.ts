@@ -525,6 +525,30 @@ describe("records read in place", () => {
     await store.close();
   });
 
+  it("a blob lent in place is exactly its bytes, small (LMDB's shared buffer) or large (its map), read in any order", async () => {
+    const store = CacheStore.open(tempDir());
+    const small = Buffer.from("a small blob");
+    const tiny = Buffer.from("x");
+    const big = Buffer.alloc(3 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) % 251;
+    for (const b of [small, big, tiny])
+      store.commit(record(`s${b.length}`, [b]), blobsOf([b]), { pipeline: "p", stage: "s" });
+    // The small ones after the large one: the shared buffer has grown, its `length` is not its size.
+    for (const b of [tiny, big, small, tiny]) {
+      const seen = store.withBlob(digestOf(b), (bytes) => ({
+        equal: Buffer.compare(bytes, b) === 0,
+        byteLength: bytes.byteLength,
+        digest: digestOf(bytes),
+      }));
+      assert.deepEqual(seen, { equal: true, byteLength: b.length, digest: digestOf(b) });
+    }
+    assert.equal(
+      store.withBlob(digestOf(Buffer.from("never stored")), () => "called"),
+      undefined,
+    );
+    await store.close();
+  });
+
   it("a large blob (past LMDB's read buffer) is found by its key, and missed once removed", async () => {
     const store = CacheStore.open(tempDir());
     const big = Buffer.alloc(1 << 20, 7);

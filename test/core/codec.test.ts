@@ -195,6 +195,22 @@ describe("artifact codec", () => {
       (e: unknown) => e instanceof CodecError && /header is not JSON/.test((e as Error).message),
     );
   });
+  it("decodes lent bytes into values of their own: changing the bytes afterwards changes nothing", () => {
+    const value: Value = {
+      a: new Float64Array([1.5, -2, 3]),
+      b: new Uint8Array([1, 2, 3, 4, 5]),
+      t: { values: ["x", "ÿ", ""] },
+    };
+    const bytes = encode(value);
+    const lent = new Uint8Array(new ArrayBuffer(bytes.length));
+    lent.set(bytes);
+    const back = decode(lent, { borrowed: true }) as { a: Float64Array; b: Uint8Array };
+    assert.notEqual(back.a.buffer, lent.buffer);
+    assert.notEqual(back.b.buffer, lent.buffer);
+    lent.fill(0xee);
+    assert.deepEqual(back, value);
+  });
+
   it("decodes from unaligned memory by copying", () => {
     const bytes = encode({ a: new Float64Array([1, 2, 3]) });
     const unaligned = new Uint8Array(bytes.length + 1).subarray(1);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { encodeIds, idRows } from "../../src/kinds/encode.js";
+import { encodeIds, idRows, textIds } from "../../src/kinds/encode.js";
 
 /** Padding and truncation as first written, over one JS array per row. */
 function reference(
@@ -27,7 +27,7 @@ function reference(
 }
 
 describe("packed id rows", () => {
-  it("pack each text's ids in order, and pad and truncate as one array per row did", () => {
+  it("pack each text's ids in order, and pad and truncate as one array per row did, packed or made row by row", () => {
     const V = 7;
     fc.assert(
       fc.property(
@@ -51,6 +51,13 @@ describe("packed id rows", () => {
           const want = reference(seqs, T, pad, truncate, V, oneHot);
           assert.deepEqual(got.x, want.x);
           assert.deepEqual(got.lengths, want.lengths);
+          const direct = encodeIds(
+            textIds(texts, (t) => seqs[Number(t)]!),
+            { ...e, tokens } as Parameters<typeof encodeIds>[1],
+            { tokens },
+          );
+          assert.deepEqual(direct.x, want.x);
+          assert.deepEqual(direct.lengths, want.lengths);
         },
       ),
       { numRuns: 300 },

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { rowCount, type Table } from "../../src/artifacts/table.js";
+import fc from "fast-check";
+import { collapseSpaces } from "../../src/kinds/clean.js";
 import { allocate } from "../../src/data/shuffle.js";
 import { col, runKind, table } from "./helpers.js";
 
@@ -32,6 +34,22 @@ describe("clean", () => {
       col(out!, "label"),
       ["a", "a", "b", "c", "a"],
       "other columns follow their rows",
+    );
+  });
+
+  it("collapses white space exactly as replacing every run with one space does, and keeps a string with nothing to collapse (property)", () => {
+    const spaces = [" ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u2028", "\u3000", "\ufeff"];
+    const piece = fc.oneof(
+      fc.constantFrom(...spaces),
+      fc.string(),
+      fc.constantFrom("a", "é", "😀"),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
+        const s = pieces.join("");
+        assert.equal(collapseSpaces(s), s.replace(/\s+/g, " "));
+      }),
+      { numRuns: 2000 },
     );
   });
 
