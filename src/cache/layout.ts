@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
+import { lockCache } from "./store.js";
 
 /**
  * A reader of LMDB's page layout that checks the structure of a data.mdb without trusting it (plain
@@ -132,6 +133,24 @@ export function describeLayout(report: LayoutReport): string {
   const shown = report.problems.slice(0, 3);
   const rest = report.problems.length - shown.length + report.more;
   return `its pages are damaged: ${shown.join("; ")}${rest ? ` (and ${rest} more)` : ""}`;
+}
+
+/**
+ * checkLayout of a cache that other processes may be writing. The walk reads the file with plain
+ * reads, outside LMDB's reader table, so a commit during it (a page of the walked snapshot reused,
+ * a meta page rewritten) looks like damage: `cache verify` beside a running pipeline sent healthy
+ * caches to repair. What a walk finds is believed only when a second walk, holding the cache lock
+ * that every commit takes, finds damage too; a healthy cache costs one walk, and no lock.
+ */
+export function checkLayoutOfLiveCache(dir: string): LayoutReport {
+  const first = checkLayout(dir);
+  if (first.problems.length === 0) return first;
+  const release = lockCache(dir);
+  try {
+    return checkLayout(dir);
+  } finally {
+    release();
+  }
 }
 
 /** Checks the structure of `<dir>/data.mdb`; a missing or empty file is a new cache (no problems). */

@@ -12,9 +12,9 @@
  */
 import { readFileSync, writeSync } from "node:fs";
 import { open } from "lmdb";
-import { checkLayout, describeLayout } from "./layout.js";
+import { checkLayoutOfLiveCache, describeLayout } from "./layout.js";
 import { crash, faultsFromEnv } from "./salvage-faults.js";
-import { scan } from "./scan.js";
+import { type ScanReport, scan } from "./scan.js";
 import { type AuxEntry, CacheDamagedError, CacheStore, lockCache } from "./store.js";
 import type { Digest, StageKey } from "../core/digest.js";
 
@@ -28,7 +28,7 @@ function scanCommand(dir: string): void {
   if (faults.scan) crash();
   // The pages first, with plain reads: LMDB would crash on some of what this finds, and never reads
   // the free-page table read-only (a damaged one breaks the next commit).
-  const layout = checkLayout(dir);
+  const layout = checkLayoutOfLiveCache(dir);
   if (layout.problems.length) {
     say(JSON.stringify({ error: describeLayout(layout) }));
     return;
@@ -42,9 +42,17 @@ function scanCommand(dir: string): void {
     );
     return;
   }
-  const report = scan(store, (phase, done, total, bytes) =>
-    say(JSON.stringify({ progress: { phase, done, total, bytes } })),
-  );
+  let report: ScanReport;
+  try {
+    report = scan(store, (phase, done, total, bytes) =>
+      say(JSON.stringify({ progress: { phase, done, total, bytes } })),
+    );
+  } catch (e) {
+    // A table whose lookups miss what its listing has: repair copies by listing, into a new tree.
+    if (!(e instanceof CacheDamagedError)) throw e;
+    say(JSON.stringify({ error: e.detail }));
+    return;
+  }
   say(JSON.stringify({ report }));
 }
 

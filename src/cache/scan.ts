@@ -32,7 +32,7 @@ export function scan(store: CacheStore, onProgress: ScanProgress = () => {}): Sc
   const digests = store.blobDigests();
   digests.forEach((digest, i) => {
     const bytes = store.getBlob(digest);
-    if (bytes === undefined) return;
+    if (bytes === undefined) return store.lostByLookup("blobs", digest);
     bytesChecked += bytes.byteLength;
     if (digestOf(bytes) === digest) sizes.set(digest, bytes.byteLength);
     else corrupt.push(digest);

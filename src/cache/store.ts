@@ -400,7 +400,10 @@ export class CacheStore {
   > {
     for (const key of this.read("the records", () => [...this.records.getKeys()])) {
       const raw = this.read("a record", () => this.records.getBinary(key));
-      if (raw === undefined) continue;
+      if (raw === undefined) {
+        this.lostByLookup("records", key);
+        continue;
+      }
       try {
         yield { key: key as StageKey, record: this.decodeRecord(key, raw) };
       } catch (e) {
@@ -425,6 +428,24 @@ export class CacheStore {
   }
 
   /** Blob digests only, without reading their bytes. */
+  /**
+   * For a key a listing gave that a lookup then did not find: another process may have removed it
+   * since (then a listing no longer has it either), or the table's tree is damaged, a separator of
+   * a branch page sending the lookup elsewhere while the listing, leaf by leaf, still finds it.
+   * Damage throws CacheDamagedError: skipping the key passed such a cache as intact while its
+   * records were not checked and their blobs were swept as named by nothing.
+   */
+  lostByLookup(table: "blobs" | "records", key: string): void {
+    const db = table === "blobs" ? this.blobs : this.records;
+    const listed = this.read(`the ${table}`, () => [...db.getKeys({ start: key, limit: 1 })]);
+    if (listed[0] === key)
+      throw new CacheDamagedError(
+        this.dir,
+        `the ${table} table lists key ${key.slice(0, 12)}, which a lookup does not find`,
+        "its tree is damaged",
+      );
+  }
+
   blobDigests(): Digest[] {
     return this.read("the blobs", () => [...this.blobs.getKeys()] as Digest[]);
   }
