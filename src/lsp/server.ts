@@ -55,8 +55,14 @@ export function serve(
     // vscode-languageserver/node's own connection ends the process on exit; this one just ends.
     let parent: NodeJS.Timeout | undefined;
     let connection: { dispose(): void } | undefined;
+    const reader = new StreamMessageReader(input);
+    // No partial-message timer: it only reports a message that is slow to arrive (nothing here
+    // listens), and one armed by an input that ended inside a message re-armed itself every 10 s,
+    // keeping the process alive for ever (found by review).
+    reader.partialMessageTimeout = 0;
     const end = (orderly: boolean) => {
       clearInterval(parent);
+      reader.dispose();
       connection?.dispose();
       // Stop reading, so that an open stdin does not keep the process alive after exit.
       (input as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
@@ -79,11 +85,7 @@ export function serve(
     };
     const server = createConnection(
       (logger) =>
-        createProtocolConnection(
-          readToTheEnd(new StreamMessageReader(input)),
-          new StreamMessageWriter(output),
-          logger,
-        ),
+        createProtocolConnection(readToTheEnd(reader), new StreamMessageWriter(output), logger),
       watchDog,
     );
     connection = server;

@@ -628,6 +628,17 @@ describe("rnnp lsp: the command", () => {
     const gone = run(session(...opening));
     assert.equal(gone.status, 1, gone.stderr);
     assert.deepEqual(answered(gone.stdout), [1, "textDocument/publishDiagnostics", 2]);
+    // An input that ends inside a message (an editor killed mid-send): answered up to there, and
+    // the process exits (it stayed alive for ever, a partial-message timer re-arming itself).
+    const cut = spawnSync(process.execPath, [BIN, "lsp"], {
+      input: `${session(opening[0]!)}Content-Length: 500\r\n\r\n{"jsonrpc":"2.0"`,
+      encoding: "utf8",
+      env: cleanEnv(),
+      timeout: 8000,
+    });
+    assert.equal(cut.signal, null, "it exited by itself");
+    assert.equal(cut.status, 1, cut.stderr);
+    assert.deepEqual(answered(cut.stdout), [1]);
   });
 
   it("`rnnp --help` does not load the language server; `rnnp lsp` does", () => {
