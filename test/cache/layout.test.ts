@@ -260,12 +260,12 @@ describe("LMDB's page layout, checked by verify", () => {
     try {
       while (!existsSync(`${dir}.started`)) await new Promise((r) => setTimeout(r, 20));
       let unlocked = 0;
-      for (let i = 0; i < 150; i++) {
+      for (let i = 0; i < 40; i++) {
         // Reported by review: an unlocked walk beside a writer "found" damage (66% of walks).
         if (checkLayout(dir).problems.length) unlocked++;
         assert.deepEqual(checkLayoutOfLiveCache(dir).problems, [], `walk ${i}`);
       }
-      console.log(`unlocked walks that saw a commit as damage: ${unlocked} of 150`);
+      console.log(`unlocked walks that saw a commit as damage: ${unlocked} of 40`);
     } finally {
       writeFileSync(`${dir}.stop`, "");
       await ended;
