@@ -259,6 +259,12 @@ export class RemoteCache {
     try {
       const retries = this.o.retries ?? 2;
       for (let attempt = 0; ; attempt++) {
+        const ms = this.o.timeoutMs ?? 30_000;
+        // Until the response arrives, the time-out is a timer of our own, which keeps the process
+        // alive: a fetch that never settled (the server stopped in the middle of it) left only
+        // AbortSignal.timeout's timer, which does not, and the run ended unfinished (exit 13).
+        const waiting = new AbortController();
+        const timer = setTimeout(() => waiting.abort(new Error(`no answer in ${ms} ms`)), ms);
         try {
           const res = await fetch(`${this.base}/${path}`, {
             method,
@@ -266,8 +272,8 @@ export class RemoteCache {
               ? { ...this.auth, "content-type": "application/octet-stream" }
               : this.auth,
             ...(body ? { body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) } : {}),
-            signal: AbortSignal.timeout(this.o.timeoutMs ?? 30_000),
-          });
+            signal: AbortSignal.any([waiting.signal, AbortSignal.timeout(ms)]),
+          }).finally(() => clearTimeout(timer));
           if (res.status >= 500 && attempt < retries) {
             await res.arrayBuffer().catch(() => undefined);
             await new Promise((r) => setTimeout(r, 100 * 4 ** attempt));

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { NAMES_CSV } from "../helpers.js";
-import { Rig } from "../rig.js";
+import { NAMES_CSV, ROOT } from "../helpers.js";
+import { cleanEnv, Rig } from "../rig.js";
+import { nodeArgsFor } from "../fixtures/node-args.js";
 import {
   freePort,
   nginxBinary,
@@ -205,6 +207,20 @@ describe("remote cache against a real nginx (WebDAV PUT)", {
       statuses((await big.rnnp(["run", "big.rnnp", "--json"])).stdout),
       all("cached"),
     );
+  });
+
+  it("a request that never settles times out and is a miss (the process does not end unfinished)", () => {
+    // The flake behind "a server stopped mid-run" (exit 13, 1 in 10 under load): a fetch of a
+    // record stayed pending for ever, with no timer keeping the process alive.
+    const r = spawnSync(
+      process.execPath,
+      [...nodeArgsFor(join(ROOT, "test", "cache", "stuck-fetch.ts"))],
+      { encoding: "utf8", env: cleanEnv(), timeout: 20_000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { record: unknown; warnings: string[] };
+    assert.equal(out.record, null);
+    assert.match(out.warnings.join("\n"), /is unreachable \(no answer in 200 ms\)/);
   });
 
   it("a server that is down from the start: one warning, a normal local run", async () => {
