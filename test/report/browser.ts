@@ -1,5 +1,6 @@
 import { basename } from "node:path";
 import { pathToFileURL } from "node:url";
+import type { Browser, BrowserContext } from "playwright-core";
 
 /**
  * Opens an HTML report in a real browser, Debian's Chromium driven by playwright-core (headless, no
@@ -32,19 +33,26 @@ export interface BrowserCheck {
   screenshots: string[];
 }
 
+/** Debian's Chromium, headless, without a sandbox (as root in CI). */
+export async function launchBrowser(): Promise<Browser> {
+  const { chromium } = await import("playwright-core");
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+}
+
+/**
+ * `browser`: a running Chromium to open the page in (a context of its own: nothing shared with
+ * other pages), left running; otherwise one is launched for this check and closed after it.
+ */
 export async function checkReport(
   htmlFile: string,
   outDir: string,
-  opts: { click?: string; name?: string } = {},
+  opts: { click?: string; name?: string; browser?: Browser } = {},
 ): Promise<BrowserCheck> {
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox"],
-  });
+  const browser = opts.browser ?? (await launchBrowser());
+  let context: BrowserContext | undefined;
   try {
-    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    const page = await context.newPage();
     const url = pathToFileURL(htmlFile).href;
     const out: BrowserCheck = {
       charts: {},
@@ -109,7 +117,8 @@ export async function checkReport(
     }
     return out;
   } finally {
-    await browser.close();
+    await context?.close();
+    if (!opts.browser) await browser.close();
   }
 }
 
