@@ -210,7 +210,7 @@ export function trainingSuite(backend: "cpu" | "wasm", kernels: "tfjs" | "fused"
         tf,
         MODELS["embedding (masked) + lstm + dense"]!.layers,
         tokenData(),
-        { epochs: 12 },
+        { epochs: 4 },
       );
       assert.ok(result.history.at(-1)!.loss < result.history[0]!.loss, "loss went down");
       model.dispose();
