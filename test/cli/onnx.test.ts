@@ -75,19 +75,11 @@ interface Built {
 
 /**
  * Runs the pipeline up to its ONNX export, in `rig` (one made at a describe's level outlives its
- * tests: the names model is built once for the tests that read it). In a process of its own where
- * the run starts many processes (`spawned`): each start copies the starting process's page tables,
- * about 30 ms of CPU from this one once its models are loaded, a few from a fresh one.
+ * tests: the names model is built once for the tests that read it).
  */
-async function build(
-  file: string,
-  params: string[],
-  rig = rigFor(file),
-  spawned = false,
-): Promise<Built> {
+async function build(file: string, params: string[], rig = rigFor(file)): Promise<Built> {
   const args = ["--cache", rig.path("cache"), ...params.flatMap((p) => ["-P", p])];
-  const run = ["run", "p.rnnp", "--stage", "onnx", "--json", ...args];
-  const r = await (spawned ? rig.spawn(run) : rig.rnnp(run));
+  const r = await rig.rnnp(["run", "p.rnnp", "--stage", "onnx", "--json", ...args]);
   assert.equal(r.code, 0, r.stderr);
   const keys = new Map(
     (JSON.parse(r.stdout) as { stages: { name: string; key: string }[] }).stages.map((s) => [
@@ -300,19 +292,14 @@ describe("ONNX export of the example pipelines' models (issue 13)", () => {
   }, async () => {
     // Three voices of the six, one of each out-of-domain set: every set is synthesised (one
     // espeak-ng process per clip) for the features' statistics, 170 clips instead of 380.
-    const b = await build(
-      "digits.rnnp",
-      [
-        "speeds=[150]",
-        "pitches=[50]",
-        "epochs=2",
-        'seen=["en-us", "en-us+f2", "en-gb-x-rp+m2"]',
-        'others=["en-gb"]',
-        'accents=["fr"]',
-      ],
-      rigFor("digits.rnnp"),
-      true,
-    );
+    const b = await build("digits.rnnp", [
+      "speeds=[150]",
+      "pitches=[50]",
+      "epochs=2",
+      'seen=["en-us", "en-us+f2", "en-gb-x-rp+m2"]',
+      'others=["en-gb"]',
+      'accents=["fr"]',
+    ]);
     // The seen voices' clips spoken faster (30 clips of several lengths; three voices leave the
     // stratified test split empty), as evaluate reads them: predictAll is what rnnp predict runs.
     const store = CacheStore.open(b.rig.path("cache"));
