@@ -242,51 +242,8 @@ describe("ONNX export of the example pipelines' models (issue 13)", () => {
     return namesBuilt;
   };
 
-  it("names: embedding (masked, pre-padded chars) + lstm + dense", async () => {
-    const d = await textClassifier(await namesModel(), [
-      "anna",
-      "bob",
-      "christopher",
-      "x",
-      "maximiliane-xavier",
-    ]);
-    measured.set("names", d);
-    assert.ok(d <= TOLERANCE, `largest difference ${d}`);
-  });
-
-  it("spam: embedding (masked, post-padded words) + bidirectional gru + dense", async () => {
-    const d = await textClassifier(
-      // The emails numbered 000-099 of each folder (~500 of the ~6,000): the pipeline samples
-      // after cleaning, so its limit alone would still read and clean them all.
-      await build(
-        "spam.rnnp",
-        ["limit=300", "epochs=1", "maxLen=40"],
-        rigFor("spam.rnnp", [['include: "*.txt"', 'include: "000*.txt"']]),
-      ),
-      [
-        "cheap meds now click here to win money",
-        "hi bob, the meeting moved to thursday; see the attached notes",
-        "free",
-      ],
-    );
-    measured.set("spam", d);
-    assert.ok(d <= TOLERANCE, `largest difference ${d}`);
-  });
-
-  it("nextday: lstm + dense on windows of scaled and one-hot features", async () => {
-    const csv = join(ROOT, "node_modules/vega-datasets/data/weather.csv");
-    const d = await windowModel("nextday.rnnp", ["epochs=2"], csv, 20);
-    measured.set("nextday", d);
-    assert.ok(d <= TOLERANCE, `largest difference ${d}`);
-  });
-
-  it("co2: lstm + dense forecasting 12 values from relative windows", async () => {
-    const csv = join(ROOT, "node_modules/vega-datasets/data/co2-concentration.csv");
-    const d = await windowModel("co2.rnnp", ["epochs=2"], csv, 40);
-    measured.set("co2", d);
-    assert.ok(d <= TOLERANCE, `largest difference ${d}`);
-  });
-
+  // First: its run starts an espeak-ng process per clip, and each start copies this process's page
+  // tables, which the other models' runs grow (sys time 5.7 s when it came fifth).
   it("digits: masking + bidirectional lstm on post-padded MFCC frames", {
     skip: missingTool("espeak-ng") ?? false,
   }, async () => {
@@ -329,6 +286,51 @@ describe("ONNX export of the example pipelines' models (issue 13)", () => {
     let d = 0;
     for (let i = 0; i < got.length; i++) d = Math.max(d, Math.abs(got[i]! - expected[i]!));
     measured.set("digits", d);
+    assert.ok(d <= TOLERANCE, `largest difference ${d}`);
+  });
+
+  it("names: embedding (masked, pre-padded chars) + lstm + dense", async () => {
+    const d = await textClassifier(await namesModel(), [
+      "anna",
+      "bob",
+      "christopher",
+      "x",
+      "maximiliane-xavier",
+    ]);
+    measured.set("names", d);
+    assert.ok(d <= TOLERANCE, `largest difference ${d}`);
+  });
+
+  it("spam: embedding (masked, post-padded words) + bidirectional gru + dense", async () => {
+    const d = await textClassifier(
+      // The emails numbered 000-099 of each folder (~500 of the ~6,000): the pipeline samples
+      // after cleaning, so its limit alone would still read and clean them all.
+      await build(
+        "spam.rnnp",
+        ["limit=300", "epochs=1", "maxLen=40"],
+        rigFor("spam.rnnp", [['include: "*.txt"', 'include: "000*.txt"']]),
+      ),
+      [
+        "cheap meds now click here to win money",
+        "hi bob, the meeting moved to thursday; see the attached notes",
+        "free",
+      ],
+    );
+    measured.set("spam", d);
+    assert.ok(d <= TOLERANCE, `largest difference ${d}`);
+  });
+
+  it("nextday: lstm + dense on windows of scaled and one-hot features", async () => {
+    const csv = join(ROOT, "node_modules/vega-datasets/data/weather.csv");
+    const d = await windowModel("nextday.rnnp", ["epochs=2"], csv, 20);
+    measured.set("nextday", d);
+    assert.ok(d <= TOLERANCE, `largest difference ${d}`);
+  });
+
+  it("co2: lstm + dense forecasting 12 values from relative windows", async () => {
+    const csv = join(ROOT, "node_modules/vega-datasets/data/co2-concentration.csv");
+    const d = await windowModel("co2.rnnp", ["epochs=2"], csv, 40);
+    measured.set("co2", d);
     assert.ok(d <= TOLERANCE, `largest difference ${d}`);
   });
 
