@@ -1,6 +1,7 @@
 // `npm test` after the build: the type check (tsc over sources, tests and bench), the formatter and
 // linter (Biome), and every spec of grammar/ and test file under test/ (not the stress suite: `npm
-// run stress`), each test file in a process of its own under Node's test runner.
+// run stress`) under Node's test runner: the slowest files each in a process of their own, the
+// light ones a dozen to a process (see `entries`).
 //
 // All of it runs at once, test files side by side, one more than the machine has cores. Node's
 // default is one less (the runner's own process): on 2 cores it ran the suite one file at a time,
