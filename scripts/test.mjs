@@ -157,8 +157,10 @@ const ownProcess = (file) =>
   SLOWEST.includes(file) || OWN_PROCESS.has(file) || file.startsWith("test/numerics/");
 
 /**
- * TF.js runs one backend per process (rnnp refuses to switch), so files whose pipelines train on
- * the cpu backend in-process share processes only with each other; the others train on the default.
+ * TF.js runs one runtime (backend and kernels) per process (rnnp refuses to switch: "cannot switch
+ * ... in one process"), so files whose pipelines train on the cpu backend in-process share
+ * processes only with each other; the others train on the default. A file that trains in-process
+ * on any other runtime (other kernels: all of test/numerics does) needs a process of its own.
  * A file is of the cpu backend's when its source names it ("cpu": a pipeline's `backend "cpu"`, a
  * `--backend cpu`, a runtime described), uses a fixture that does, or runs kinds through
  * test/stages/helpers.ts (whose context is on cpu); one that names it without training on it
