@@ -42,7 +42,7 @@ describe("Slurm: a real single-node cluster (slurmctld, slurmd, munged)", {
     assert.equal(local.code, 0, local.stderr);
     assert.equal(dist.code, 0, dist.stderr);
     const b = stageRows(dist.stdout);
-    assert.equal(b.length, 11);
+    assert.equal(b.length, 10);
     assert.deepEqual(
       b.map((s) => s.status),
       b.map(() => "ran"),
