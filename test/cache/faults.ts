@@ -7,12 +7,15 @@ import { NAMES_CSV } from "../helpers.js";
 import { Rig, type CliResult } from "../rig.js";
 import { csvParts, loadNames } from "../fixtures/pipelines.js";
 
-/** A run that trains (1,500 names, an LSTM, 3 epochs, and an export): about 5 s on 2 cores. */
-export const TRAINING = `pipeline k {
+/**
+ * A run that trains (`names` names, an LSTM, 3 epochs, and an export): with 1,500 (TRAINING), about
+ * 5 s on 2 cores.
+ */
+export const training = (names: number) => `pipeline k {
   seed 7
   params { epochs = 3 }
   stage raw = ${loadNames()}
-  stage few = sample(raw, n: 1500)
+  stage few = sample(raw, n: ${names})
   stage names = clean(few, lowercase: true, dedupe: true, conflicts: "drop")
   stage parts = split(names, train: 0.7, val: 0.15, test: 0.15, stratify: true)
   stage vocab = vocabulary(parts.train, level: "char")
@@ -27,6 +30,7 @@ export const TRAINING = `pipeline k {
   stage exported = export(fit, dir: "out/model")
 }
 `;
+export const TRAINING = training(1500);
 
 /** Data stages only (no TensorFlow.js): quick to recompute, several artifact types. */
 export const DATA = csvParts({
@@ -65,12 +69,16 @@ export interface KillStats {
 }
 
 /**
- * SIGKILL at `n` random moments of a training run on an empty cache (a run that finished first does
- * not count); after each: a rerun must succeed, a frozen run must match the lock of an undisturbed
- * run, `cache verify` must find nothing, and the lock must be whole.
+ * SIGKILL at `n` random moments of a training run (`pipeline`) on an empty cache (a run that
+ * finished first does not count); after each: a rerun must succeed, a frozen run must match the
+ * lock of an undisturbed run, `cache verify` must find nothing, and the lock must be whole.
  */
-export async function killRuns(n: number, random = Math.random): Promise<KillStats> {
-  const rig = new Rig("rnnp-kills-").write({ "k.rnnp": TRAINING });
+export async function killRuns(
+  n: number,
+  random = Math.random,
+  pipeline = TRAINING,
+): Promise<KillStats> {
+  const rig = new Rig("rnnp-kills-").write({ "k.rnnp": pipeline });
   const started = Date.now();
   const ref = rig.spawnSync(["run", "k.rnnp", "--cache", "ref"]);
   if (ref.code !== 0) throw new Error(`the reference run failed: ${ref.stderr}`);
