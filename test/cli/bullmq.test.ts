@@ -147,7 +147,7 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
     const doomed = worker(rig, "doomed", ["--lease", "3"]);
     await doomed.waitFor(/taking jobs/);
     const run = distributed(rig);
-    // Killed the moment its first epoch is done (checkpointed): 11 epochs before the end.
+    // Killed the moment its log shows epoch 1 of 12 done: mid-training, 11 epochs before the end.
     await doomed.waitFor(/\[fit@units=6\] epoch 1\/12 /);
     doomed.kill("SIGKILL");
     await doomed.exited;
