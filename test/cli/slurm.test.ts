@@ -93,9 +93,12 @@ describe("Slurm: a real single-node cluster (slurmctld, slurmd, munged)", {
         },
       }),
     });
+    // What comes before the training, built here (the cache is the coordinator's): fit is the
+    // first job submitted.
+    const before = await rig.rnnp(["run", "s.rnnp", "--stage", "net"]);
+    assert.equal(before.code, 0, before.stderr);
     const run = rig.spawn(["run", "s.rnnp", "--executor", "slurm"], { env: slurm.env });
     let fit: string | undefined;
-    // The 5 jobs before it take 10-20 s: squeue (a process) 4 times a second, not 10.
     for (let i = 0; i < 480 && !fit; i++) {
       fit = squeue().find((l) => l.endsWith("|rnnp:fit") && l.includes("|RUNNING|"));
       if (!fit) await new Promise((r) => setTimeout(r, 250));
