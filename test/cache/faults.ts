@@ -1,5 +1,6 @@
 // Fault injection against real rnnp processes: SIGKILL at random moments of real runs, random byte
-// flips in a copy of the LMDB file, many runs at once. Each scenario returns its figures and every
+// flips in a copy of the LMDB file, many runs at once. The reference runs on an empty cache and the
+// verifies of undamaged caches (which read in a child of their own) run in this process. Each scenario returns its figures and every
 // failure it saw; test/cache/faults.test.ts runs a few cases of each, test/stress the long versions.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -105,7 +106,8 @@ export async function killRuns(
     stats.rerunExecuted[executed] = (stats.rerunExecuted[executed] ?? 0) + 1;
     const frozen = rig.spawnSync(["run", "k.rnnp", "--cache", cache, "--frozen"]);
     if (frozen.code !== 0) fail(`--frozen exited ${frozen.code}: ${frozen.stderr.slice(0, 400)}`);
-    const verify = rig.spawnSync(["cache", "verify", "--cache", cache]);
+    // In this process: verify reads the cache in a child of its own.
+    const verify = await rig.rnnp(["cache", "verify", "--cache", cache]);
     if (verify.code !== 0) fail(`verify exited ${verify.code}: ${verify.stdout}${verify.stderr}`);
     if (rig.read("k.lock") !== lock) fail("the lock differs from the undisturbed run's");
     const leftovers = readdirSync(rig.dir).filter((f) => f.endsWith(".tmp"));
@@ -136,7 +138,7 @@ export interface FlipStats {
  */
 export async function flipCaches(trials: number, random = Math.random): Promise<FlipStats> {
   const rig = new Rig("rnnp-flips-").write({ "d.csv": NAMES_CSV, "d.rnnp": DATA });
-  const ref = rig.spawnSync(["run", "d.rnnp", "--cache", "ref"]);
+  const ref = await rig.rnnp(["run", "d.rnnp", "--cache", "ref"]);
   if (ref.code !== 0) throw new Error(`the reference run failed: ${ref.stderr}`);
   const data = readFileSync(rig.path("ref", "data.mdb"));
   const stats: FlipStats = {
@@ -223,7 +225,7 @@ export async function concurrentRuns(
   withLock: boolean,
 ): Promise<ConcurrencyStats> {
   const rig = new Rig("rnnp-together-").write({ "d.csv": NAMES_CSV, "d.rnnp": DATA });
-  const ref = rig.spawnSync(["run", "d.rnnp", "--cache", "ref"]);
+  const ref = await rig.rnnp(["run", "d.rnnp", "--cache", "ref"]);
   if (ref.code !== 0) throw new Error(`the reference run failed: ${ref.stderr}`);
   const lock = rig.read("d.lock");
   const stats: ConcurrencyStats = { rounds: 0, processes: 0, failures: [] };
@@ -251,7 +253,7 @@ export async function concurrentRuns(
     if (rig.read("d.lock") !== lock) fail("the lock differs from an undisturbed run's");
     const leftovers = readdirSync(rig.dir).filter((f) => f.endsWith(".tmp"));
     if (leftovers.length) fail(`temporary files left: ${leftovers.join(", ")}`);
-    const verify = rig.spawnSync(["cache", "verify", "--cache", cache]);
+    const verify = await rig.rnnp(["cache", "verify", "--cache", cache]);
     if (verify.code !== 0) fail(`verify: ${verify.stdout}${verify.stderr}`);
     rmSync(cache, { recursive: true, force: true });
   }
