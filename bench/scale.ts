@@ -164,18 +164,19 @@ function pipelinesSuite(o: ScaleOptions, tmp: string, log: (l: string) => void) 
   const plans = new Map<string, ReturnType<typeof runWorker>[]>();
   const splits = new Map<string, ReturnType<typeof runWorker>[]>();
   const push = <T>(m: Map<string, T[]>, k: string, v: T) => m.set(k, [...(m.get(k) ?? []), v]);
+  const largest = (shape: Shape) => cases.filter((c) => c.shape === shape).at(-1)!;
   for (let r = 0; r < o.rounds; r++) {
     log(`  pipelines, round ${r + 1} of ${o.rounds}`);
     for (const c of alternate(cases, r)) {
       push(cached, c.file, rnnp(["run", c.file, "--cache", c.cache], dir, tmp));
       push(plans, c.file, runWorker(["plan", c.file]));
-      push(splits, c.file, runWorker(["cached", c.file, c.cache]));
+      // The in-process split by phase is reported for the largest pipeline of a shape only.
+      if (c === largest(c.shape)) push(splits, c.file, runWorker(["cached", c.file, c.cache]));
     }
   }
   const series: Series[] = [];
   const at = (shape: Shape, y: (c: (typeof cases)[number]) => number) =>
     cases.filter((c) => c.shape === shape).map((c) => ({ x: c.stages, y: y(c) }));
-  const largest = (shape: Shape) => cases.filter((c) => c.shape === shape).at(-1)!;
   for (const shape of SHAPES) {
     const big = largest(shape);
     const planTotal = (w: ReturnType<typeof runWorker>) =>

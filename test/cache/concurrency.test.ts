@@ -7,10 +7,11 @@ import { tempDir } from "../helpers.js";
 import { failures, together } from "./processes.js";
 
 describe("processes at once", () => {
-  it("8 processes rewriting one lockfile 150 times each: no failed rename, a whole lock, no temporary file left", async () => {
+  it("8 processes rewriting one lockfile 40 times each: no failed rename, a whole lock, no temporary file left", async () => {
+    // 40 (it was 150) still fails 3 times in 3 when the writers share one temporary name.
     const dir = tempDir();
     const lock = join(dir, "p.lock");
-    const ends = await together("lock-writer.ts", 8, (i) => [lock, String(i), "150"]);
+    const ends = await together("lock-writer.ts", 8, (i) => [lock, String(i), "40"]);
     assert.deepEqual(failures(ends), []);
     const last = JSON.parse(readFileSync(lock, "utf8")) as { pipeline: string; rnnp: string };
     assert.match(last.pipeline, /^writer [0-7]$/);

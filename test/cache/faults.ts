@@ -1,5 +1,6 @@
 // Fault injection against real rnnp processes: SIGKILL at random moments of real runs, random byte
-// flips in a copy of the LMDB file, many runs at once. Each scenario returns its figures and every
+// flips in a copy of the LMDB file, many runs at once. The reference runs on an empty cache and the
+// verifies of undamaged caches (which read in a child of their own) run in this process. Each scenario returns its figures and every
 // failure it saw; test/cache/faults.test.ts runs a few cases of each, test/stress the long versions.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -7,12 +8,15 @@ import { NAMES_CSV } from "../helpers.js";
 import { Rig, type CliResult } from "../rig.js";
 import { csvParts, loadNames } from "../fixtures/pipelines.js";
 
-/** A run that trains (1,500 names, an LSTM, 3 epochs, and an export): about 5 s on 2 cores. */
-export const TRAINING = `pipeline k {
+/**
+ * A run that trains (`names` names, an LSTM, 3 epochs, and an export): with 1,500 (TRAINING), about
+ * 5 s on 2 cores.
+ */
+export const training = (names: number) => `pipeline k {
   seed 7
   params { epochs = 3 }
   stage raw = ${loadNames()}
-  stage few = sample(raw, n: 1500)
+  stage few = sample(raw, n: ${names})
   stage names = clean(few, lowercase: true, dedupe: true, conflicts: "drop")
   stage parts = split(names, train: 0.7, val: 0.15, test: 0.15, stratify: true)
   stage vocab = vocabulary(parts.train, level: "char")
@@ -27,6 +31,7 @@ export const TRAINING = `pipeline k {
   stage exported = export(fit, dir: "out/model")
 }
 `;
+export const TRAINING = training(1500);
 
 /** Data stages only (no TensorFlow.js): quick to recompute, several artifact types. */
 export const DATA = csvParts({
@@ -65,12 +70,16 @@ export interface KillStats {
 }
 
 /**
- * SIGKILL at `n` random moments of a training run on an empty cache (a run that finished first does
- * not count); after each: a rerun must succeed, a frozen run must match the lock of an undisturbed
- * run, `cache verify` must find nothing, and the lock must be whole.
+ * SIGKILL at `n` random moments of a training run (`pipeline`) on an empty cache (a run that
+ * finished first does not count); after each: a rerun must succeed, a frozen run must match the
+ * lock of an undisturbed run, `cache verify` must find nothing, and the lock must be whole.
  */
-export async function killRuns(n: number, random = Math.random): Promise<KillStats> {
-  const rig = new Rig("rnnp-kills-").write({ "k.rnnp": TRAINING });
+export async function killRuns(
+  n: number,
+  random = Math.random,
+  pipeline = TRAINING,
+): Promise<KillStats> {
+  const rig = new Rig("rnnp-kills-").write({ "k.rnnp": pipeline });
   const started = Date.now();
   const ref = rig.spawnSync(["run", "k.rnnp", "--cache", "ref"]);
   if (ref.code !== 0) throw new Error(`the reference run failed: ${ref.stderr}`);
@@ -97,7 +106,8 @@ export async function killRuns(n: number, random = Math.random): Promise<KillSta
     stats.rerunExecuted[executed] = (stats.rerunExecuted[executed] ?? 0) + 1;
     const frozen = rig.spawnSync(["run", "k.rnnp", "--cache", cache, "--frozen"]);
     if (frozen.code !== 0) fail(`--frozen exited ${frozen.code}: ${frozen.stderr.slice(0, 400)}`);
-    const verify = rig.spawnSync(["cache", "verify", "--cache", cache]);
+    // In this process: verify reads the cache in a child of its own.
+    const verify = await rig.rnnp(["cache", "verify", "--cache", cache]);
     if (verify.code !== 0) fail(`verify exited ${verify.code}: ${verify.stdout}${verify.stderr}`);
     if (rig.read("k.lock") !== lock) fail("the lock differs from the undisturbed run's");
     const leftovers = readdirSync(rig.dir).filter((f) => f.endsWith(".tmp"));
@@ -128,7 +138,7 @@ export interface FlipStats {
  */
 export async function flipCaches(trials: number, random = Math.random): Promise<FlipStats> {
   const rig = new Rig("rnnp-flips-").write({ "d.csv": NAMES_CSV, "d.rnnp": DATA });
-  const ref = rig.spawnSync(["run", "d.rnnp", "--cache", "ref"]);
+  const ref = await rig.rnnp(["run", "d.rnnp", "--cache", "ref"]);
   if (ref.code !== 0) throw new Error(`the reference run failed: ${ref.stderr}`);
   const data = readFileSync(rig.path("ref", "data.mdb"));
   const stats: FlipStats = {
@@ -215,7 +225,7 @@ export async function concurrentRuns(
   withLock: boolean,
 ): Promise<ConcurrencyStats> {
   const rig = new Rig("rnnp-together-").write({ "d.csv": NAMES_CSV, "d.rnnp": DATA });
-  const ref = rig.spawnSync(["run", "d.rnnp", "--cache", "ref"]);
+  const ref = await rig.rnnp(["run", "d.rnnp", "--cache", "ref"]);
   if (ref.code !== 0) throw new Error(`the reference run failed: ${ref.stderr}`);
   const lock = rig.read("d.lock");
   const stats: ConcurrencyStats = { rounds: 0, processes: 0, failures: [] };
@@ -243,7 +253,7 @@ export async function concurrentRuns(
     if (rig.read("d.lock") !== lock) fail("the lock differs from an undisturbed run's");
     const leftovers = readdirSync(rig.dir).filter((f) => f.endsWith(".tmp"));
     if (leftovers.length) fail(`temporary files left: ${leftovers.join(", ")}`);
-    const verify = rig.spawnSync(["cache", "verify", "--cache", cache]);
+    const verify = await rig.rnnp(["cache", "verify", "--cache", cache]);
     if (verify.code !== 0) fail(`verify: ${verify.stdout}${verify.stderr}`);
     rmSync(cache, { recursive: true, force: true });
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
@@ -29,10 +29,21 @@ function commit(store: CacheStore, name: string, size: number): StageRecord<unkn
 
 /**
  * A cache whose blobs table is deeper than one page (a branch page at its root), with values on
- * overflow pages, and a free-page table with entries (records removed after they were written).
+ * overflow pages, and a free-page table with entries (records removed after they were written): a
+ * copy of its own for each test (the same bytes as building it again: 160 commits, each synced).
  */
 async function built(): Promise<{ dir: string; records: number }> {
+  template ??= build(join(tempDirOfFile, "template"));
+  const { dir: from, records } = await template;
   const dir = join(tempDir(), "cache");
+  cpSync(from, dir, { recursive: true });
+  return { dir, records };
+}
+let template: Promise<{ dir: string; records: number }> | undefined;
+/** Made here, not in a test: a test's temporary folders go when it ends. */
+const tempDirOfFile = tempDir();
+
+async function build(dir: string): Promise<{ dir: string; records: number }> {
   const store = CacheStore.open(dir);
   const removed: StageRecord<unknown>[] = [];
   for (let i = 0; i < 160; i++) {

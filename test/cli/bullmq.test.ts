@@ -5,13 +5,15 @@ import { BIN, cleanEnv } from "../helpers.js";
 import { missingTool, Rig } from "../rig.js";
 import { nginxBinary, removeNginxRoot, startNginx, type Nginx } from "../fixtures/nginx.js";
 import { startRedis, type RedisServer } from "../fixtures/redis.js";
-import { SWEEP, stageRows, sweepProject } from "../fixtures/sweep-project.js";
+import { PREP, SWEEP, stageRows, sweepProject } from "../fixtures/sweep-project.js";
 
 /** An `rnnp worker` process in its own process group (so a SIGKILL takes its job's process too). */
 class WorkerProcess {
   readonly child: ChildProcess;
   log = "";
   readonly exited: Promise<number | null>;
+  /** Waits on the log, checked as each piece of it arrives (so a kill lands at once). */
+  private readonly waiting = new Set<() => void>();
   constructor(args: string[], cwd: string) {
     this.child = spawn(process.execPath, [BIN, "worker", ...args], {
       cwd,
@@ -19,15 +21,30 @@ class WorkerProcess {
       detached: true,
       stdio: ["ignore", "ignore", "pipe"],
     });
-    this.child.stderr!.on("data", (d) => (this.log += d));
+    this.child.stderr!.on("data", (d) => {
+      this.log += d;
+      for (const check of this.waiting) check();
+    });
     this.exited = new Promise((r) => this.child.on("exit", (code) => r(code)));
   }
-  async waitFor(re: RegExp, ms = 120_000): Promise<void> {
-    const end = Date.now() + ms;
-    while (!re.test(this.log)) {
-      if (Date.now() > end) throw new Error(`worker never printed ${re}:\n${this.log}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  waitFor(re: RegExp, ms = 120_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiting.delete(check);
+      };
+      const check = () => {
+        if (!re.test(this.log)) return;
+        done();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`worker never printed ${re}:\n${this.log}`));
+      }, ms);
+      this.waiting.add(check);
+      check();
+    });
   }
   kill(signal: NodeJS.Signals = "SIGTERM"): void {
     try {
@@ -65,8 +82,9 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
     await nginx.stop();
     removeNginxRoot(nginx);
   });
+  // The coordinator runs in this process (the rig): the workers, real processes, are the point.
   const distributed = (rig: Rig, extra: string[] = []) =>
-    rig.spawn([
+    rig.rnnp([
       "run",
       "s.rnnp",
       "--json",
@@ -80,8 +98,10 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
     ]);
 
   it("a sweep on 2 workers gives the keys, bytes and lock of a local --jobs 1 run", async () => {
-    const here = sweepProject();
-    const there = sweepProject();
+    // Two trainings side by side (variants named by two parameters), 10 stages.
+    const sweep = SWEEP(1, "sweep {units: [4, 8], lr: [0.03]}");
+    const here = sweepProject(sweep);
+    const there = sweepProject(sweep);
     const [w1, w2] = [worker(there, "1"), worker(there, "2")];
     await Promise.all([w1.waitFor(/taking jobs/), w2.waitFor(/taking jobs/)]);
     const [local, dist] = await Promise.all([
@@ -92,7 +112,7 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
     assert.equal(dist.code, 0, dist.stderr);
     const a = stageRows(local.stdout);
     const b = stageRows(dist.stdout);
-    assert.equal(b.length, 15);
+    assert.equal(b.length, 10);
     assert.deepEqual(
       b.map((s) => s.status),
       b.map(() => "ran"),
@@ -120,24 +140,39 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
 
   it("a worker killed (SIGKILL) mid-training loses its job to another; the cache verifies clean", async () => {
     const rig = sweepProject(
-      SWEEP(40)
+      SWEEP(12)
         .replace("seed 3", "seed 5")
         .replace("sweep {units: [4, 8], lr: [0.01, 0.03]}", "sweep {units: [6]}"),
     );
+    // What comes before the training, built here and pushed: the doomed worker's first job is fit.
+    const before = await rig.rnnp([
+      "run",
+      "s.rnnp",
+      "--stage",
+      "net@units=6",
+      "--remote",
+      nginx.url,
+      "--remote-write",
+    ]);
+    assert.equal(before.code, 0, before.stderr);
     const doomed = worker(rig, "doomed", ["--lease", "3"]);
     await doomed.waitFor(/taking jobs/);
     const run = distributed(rig);
-    await doomed.waitFor(/→ fit@units=6/);
-    await new Promise((r) => setTimeout(r, 500));
+    // Killed the moment its log shows epoch 1 of 12 done: mid-training, 11 epochs before the end.
+    await doomed.waitFor(/\[fit@units=6\] epoch 1\/12 /);
     doomed.kill("SIGKILL");
     await doomed.exited;
     const rescuer = worker(rig, "rescuer", ["--lease", "3"]);
     const r = await run;
     assert.equal(r.code, 0, `${r.stderr}\n${rescuer.log}`);
-    const st = stageRows(r.stdout).map((s) => s.status);
-    // raw does not depend on the seed: an earlier test may have left it in the remote cache.
-    assert.ok(["ran", "cached"].includes(st[0]!));
-    assert.deepEqual(st.slice(1), ["ran", "ran", "ran", "ran", "ran", "ran", "ran"]);
+    assert.deepEqual(
+      stageRows(r.stdout).map((s) => [s.name, s.status]),
+      [
+        ...["raw", "parts", "vocab", "seqs", "net@units=6"].map((name) => [name, "cached"]),
+        ["fit@units=6", "ran"],
+        ["report@units=6", "ran"],
+      ],
+    );
     assert.doesNotMatch(doomed.log, /✔ fit/);
     assert.match(rescuer.log, /→ fit@units=6/);
     assert.match(rescuer.log, /✔ fit@units=6/);
@@ -196,11 +231,8 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
   });
 
   it("Redis stopped mid-run: the coordinator fails clearly; after a restart a rerun completes from the cache", async () => {
-    const rig = sweepProject(
-      SWEEP(1)
-        .replace("seed 3", "seed 7")
-        .replace("sweep {units: [4, 8], lr: [0.01, 0.03]}", "sweep {units: [5]}"),
-    );
+    // The queue is the point here, not training: the workload's data stages (4 jobs).
+    const rig = sweepProject(PREP.replace("seed 3", "seed 7"));
     const w = worker(rig, "w");
     await w.waitFor(/taking jobs/);
     const run = distributed(rig);
@@ -222,10 +254,14 @@ describe("BullMQ on a real Redis, workers sharing a real nginx remote cache", {
     assert.equal(rerun.code, 0, rerun.stderr);
     const st = stageRows(rerun.stdout);
     assert.deepEqual(
-      st.slice(0, 3).map((s) => s.status),
-      ["cached", "cached", "cached"],
+      st.map((s) => [s.name, s.status]),
+      [
+        ["raw", "cached"],
+        ["parts", "cached"],
+        ["vocab", "ran"],
+        ["seqs", "ran"],
+      ],
     );
-    assert.equal(st.length, 8);
     again.kill();
   });
 });

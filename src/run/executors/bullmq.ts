@@ -9,7 +9,7 @@ import {
   writeFileSync,
   existsSync,
 } from "node:fs";
-import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Queue, QueueEvents, Worker } from "bullmq";
 import type { Redis, RedisOptions } from "ioredis";
 import type { RemoteCache } from "../../cache/remote.js";
@@ -136,7 +136,8 @@ export function packagePipeline(
   opts: { overrides: string[]; backend?: string; kernels?: string },
 ): { pkg: PipelinePackage; paths: Map<Digest, string> } {
   const ir = planner.ir;
-  const file = resolve(ir.file);
+  // ir.file is as typed, relative to the command's directory (io().cwd, not always this process's).
+  const file = join(ir.dir, basename(ir.file));
   const wanted: { abs: string; rel?: string }[] = [];
   for (const s of ir.stages)
     for (const p of s.kind.files?.(s.params as never) ?? []) {
