@@ -1,6 +1,7 @@
 // `npm test` after the build: the type check (tsc over sources, tests and bench), the formatter and
 // linter (Biome), and every spec of grammar/ and test file under test/ (not the stress suite: `npm
-// run stress`), each test file in a process of its own under Node's test runner.
+// run stress`) under Node's test runner: the slowest files each in a process of their own, the
+// light ones a dozen to a process (see `entries`).
 //
 // All of it runs at once, test files side by side, one more than the machine has cores. Node's
 // default is one less (the runner's own process): on 2 cores it ran the suite one file at a time,
@@ -146,6 +147,62 @@ function quietly(title, command, args) {
   });
 }
 
+/**
+ * Files that keep a process of their own besides the slowest: their tests change what the process
+ * shares for a while (the environment, Math.random, TF.js's kernels) or count what it holds
+ * (tensors, handles).
+ */
+const OWN_PROCESS = new Set(["test/cli/rig.test.ts", "test/cli/startup.test.ts"]);
+const ownProcess = (file) =>
+  SLOWEST.includes(file) || OWN_PROCESS.has(file) || file.startsWith("test/numerics/");
+
+/**
+ * TF.js runs one runtime (backend and kernels) per process (rnnp refuses to switch: "cannot switch
+ * ... in one process"), so files whose pipelines train on the cpu backend in-process share
+ * processes only with each other; the others train on the default. A file that trains in-process
+ * on any other runtime (other kernels: all of test/numerics does) needs a process of its own.
+ * A file is of the cpu backend's when its source names it ("cpu": a pipeline's `backend "cpu"`, a
+ * `--backend cpu`, a runtime described), uses a fixture that does, or runs kinds through
+ * test/stages/helpers.ts (whose context is on cpu); one that names it without training on it
+ * in-process passes beside those that do.
+ */
+const CPU_BACKEND = /"cpu"|sweep-project|all-kinds|from "\.\/helpers\.js"/;
+
+/**
+ * Files per shared process, at most: fewer processes save more CPU, but a long one left last runs
+ * alone on a core.
+ */
+const GROUP_SIZE = 12;
+
+/** `list` dealt into as few groups of at most GROUP_SIZE as hold it. */
+function dealt(list) {
+  const n = Math.ceil(list.length / GROUP_SIZE);
+  return Array.from({ length: n }, (_, g) => list.filter((_, i) => i % n === g));
+}
+
+/**
+ * The files to start, as transpiled: the slowest and those of OWN_PROCESS alone, the others
+ * imported a few at a time by one module each (`group-N.test.js`, in `compiled`). Most test files
+ * spend more CPU loading rnnp's modules (about 200 of them, then lmdb, Chevrotain) than running
+ * their tests: 0.5-1 s of CPU per process, 70 s of the suite's. Their tests still run one at a
+ * time, as in a file of their own (the root test runs its subtests in turn); what they share is
+ * what modules hold between calls. A failure names its test and, in its stack, its .ts line.
+ */
+function entries() {
+  const js = (f) => join(compiled, f.replace(/\.ts$/, ".js"));
+  const alone = files.filter(ownProcess);
+  const shared = files.filter((f) => !ownProcess(f));
+  const onCpu = (f) => CPU_BACKEND.test(readFileSync(join(root, f), "utf8"));
+  const groups = [...dealt(shared.filter(onCpu)), ...dealt(shared.filter((f) => !onCpu(f)))];
+  const made = groups.map((group, i) => {
+    const entry = join(compiled, `group-${i + 1}.test.js`);
+    const imports = group.map((f) => `import ${JSON.stringify(pathToFileURL(js(f)).href)};\n`);
+    writeFileSync(entry, imports.join(""));
+    return entry;
+  });
+  return [...alone.map(js), ...made];
+}
+
 /** Node's test runner, printing as it goes (scripts/test-files.mjs: in this order). */
 function tests() {
   return new Promise((done) => {
@@ -156,7 +213,7 @@ function tests() {
         join(root, "scripts", "test-files.mjs"),
         String(availableParallelism() + 1),
         ...process.argv.slice(2),
-        ...files.map((f) => join(compiled, f.replace(/\.ts$/, ".js"))),
+        ...entries(),
       ],
       { cwd: root, stdio: "inherit", env: testEnv() },
     );

@@ -8,10 +8,12 @@
  *   drop DIR                  reads {records, blobs, aux} (JSON) on stdin, removes them and every
  *                             blob no record names, in one transaction; then {"swept": [...]}
  *   copy SRC DST DB FROM|-    "open", then "at KEY" before reading each value and "ok KEY" after
- *                             copying it (keys in hex), then "done"; FROM is "after:HEX" or "from:HEX"
+ *                             copying it, or "miss KEY" when a lookup does not find it (keys in
+ *                             hex), "listed" at the listing's end, "ok KEY" for each missed value a
+ *                             cursor then found, then "done"; FROM is "after:HEX" or "from:HEX"
  */
 import { readFileSync, writeSync } from "node:fs";
-import { open } from "lmdb";
+import { type Database, open } from "lmdb";
 import { checkLayoutOfLiveCache, describeLayout } from "./layout.js";
 import { crash, faultsFromEnv } from "./salvage-faults.js";
 import { type ScanReport, scan } from "./scan.js";
@@ -89,6 +91,7 @@ function copyCommand(src: string, dst: string, name: string, from: string): void
   const [mode, hex] = from === "-" ? ["from", ""] : (from.split(":") as [string, string]);
   const start = Buffer.from(hex, "hex");
   const hurt = faults.table === name;
+  const missed = new Set<string>();
   for (const key of db.getKeys(hex ? { start } : {})) {
     if (mode === "after" && start.equals(key)) continue;
     const k = key.toString("hex");
@@ -96,10 +99,37 @@ function copyCommand(src: string, dst: string, name: string, from: string): void
     say(`at ${k}`);
     if (hurt && faults.read === k) crash();
     const value = db.getBinary(key);
-    if (value !== undefined) out.putSync(key, value);
+    if (value === undefined) {
+      missed.add(k);
+      say(`miss ${k}`);
+      continue;
+    }
+    out.putSync(key, value);
     say(`ok ${k}`);
   }
+  say("listed");
+  copyMissed(db, out, missed);
   say("done");
+}
+
+/**
+ * Keys the listing gave but a lookup missed (a damaged branch separator sends lookups astray, while
+ * a cursor walks the leaves in order): their values as the cursor reads them beside their keys. What
+ * this copies is checked like everything else (records' seals, blobs' digests) before it is kept.
+ */
+function copyMissed(
+  db: Database<Buffer, Buffer>,
+  out: Database<Buffer, Buffer>,
+  missed: Set<string>,
+): void {
+  if (missed.size === 0) return;
+  for (const { key, value } of db.getRange({})) {
+    const k = key.toString("hex");
+    if (!missed.delete(k)) continue;
+    out.putSync(key, value);
+    say(`ok ${k}`);
+    if (missed.size === 0) return;
+  }
 }
 
 const [command, ...args] = process.argv.slice(2);

@@ -327,19 +327,32 @@ async function copyTable(
     let opened = false;
     let at: string | undefined;
     let progressed = false;
+    let listed = false;
     let done = false;
+    const missed = new Set<string>();
     const end = await runWorker(["copy", src, dst, name, from], opts, (line) => {
       if (line === "open") opened = true;
       else if (line === "done") done = true;
+      else if (line === "listed") listed = true;
       else if (line.startsWith("at ")) at = line.slice(3);
-      else if (line.startsWith("ok ")) {
-        lastOk = line.slice(3);
+      else if (line.startsWith("miss ")) {
+        lastOk = line.slice(5);
+        missed.add(lastOk);
+        at = undefined;
+        progressed = true;
+      } else if (line.startsWith("ok ")) {
+        const key = line.slice(3);
+        if (listed) missed.delete(key);
+        else lastOk = key;
         at = undefined;
         progressed = true;
         result.copied++;
       }
     });
-    if (done && !end.death) return result;
+    // A key whose lookup missed and that the cursor after the listing did not find is lost (also
+    // when the copy died looking for them: the listing itself was whole, nothing to restart).
+    result.lost += missed.size;
+    if (listed || (done && !end.death)) return result;
     if (!opened) {
       result.unreadable = `LMDB cannot open it: the copy ${end.death ?? "ended early"}`;
       return result;
