@@ -117,8 +117,11 @@ describe("run's output", () => {
   });
 
   it("--jobs N: every worker's lines, live, prefixed by its stage; on a terminal, what runs now", async () => {
+    // Built here first: with --jobs every stage that runs is a process of its own, and what is
+    // shown is the training's, so only fit (then fit and report) run in workers.
     const rig = rigWith();
-    const r = await rig.rnnp(["run", "p.rnnp", "--jobs", "2"]);
+    assert.equal((await rig.rnnp(["run", "p.rnnp", "-q"])).code, 0);
+    const r = await rig.rnnp(["run", "p.rnnp", "--jobs", "2", "--force-stage", "fit"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /^\[fit\] epoch 1\/2 {2}loss /m);
     assert.match(r.stderr, /^\[fit\] epoch 2\/2 {2}loss /m);

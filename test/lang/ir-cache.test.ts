@@ -177,17 +177,25 @@ describe("the checked-IR cache", () => {
     assert.ok(left.some((n) => n.startsWith(`${tag}-`) && n.endsWith(".ir")));
     assert.ok(left.includes("y.ir.123.abcd.tmp"), "a writer may still be renaming it");
     assert.equal(readCachedIr(cache, other, bytes), undefined);
-    // The cap: the least recently used go first.
+    // The cap: the least recently used go first. Entry n=i is last used i seconds after the
+    // oldest, all of them before the entry written above (just now).
+    const nth = (i: number) => ({ ...id, overrides: [`n=${i}`] });
     for (let i = 0; i < MAX_ENTRIES + 3; i++) {
-      const o = { ...id, overrides: [`n=${i}`] };
-      writeCachedIr(cache, o, bytes, { ir: loaded.ir!, diagnostics: [] });
+      const before = new Set(readdirSync(cache));
+      writeCachedIr(cache, nth(i), bytes, { ir: loaded.ir!, diagnostics: [] });
+      const made = readdirSync(cache).filter((n) => n.endsWith(".ir") && !before.has(n));
+      assert.equal(made.length, 1, `n=${i}: ${made.join(", ")}`);
       const t = new Date(Date.now() - (MAX_ENTRIES + 3 - i) * 1000);
-      for (const n of readdirSync(cache))
-        if (n.endsWith(".ir") && readCachedIr(cache, o, bytes)) utimesSync(join(cache, n), t, t);
+      utimesSync(join(cache, made[0]!), t, t);
     }
     const irs = readdirSync(cache).filter((n) => n.endsWith(".ir"));
     assert.equal(irs.length, MAX_ENTRIES);
-    assert.ok(readCachedIr(cache, { ...id, overrides: [`n=${MAX_ENTRIES + 2}`] }, bytes));
+    // 1 + 259 entries written, 256 kept: n=0 to n=3 went, the entry used most recently stayed.
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, MAX_ENTRIES + 2].map((i) => readCachedIr(cache, nth(i), bytes) !== undefined),
+      [false, false, false, false, true, true],
+    );
+    assert.ok(readCachedIr(cache, id, bytes));
     // gc's rules: another build's entries all go; --max-age drops the unused.
     assert.equal(pruneCachedIrs(cache, { build: "0".repeat(16), dryRun: true }), MAX_ENTRIES);
     assert.equal(readdirSync(cache).filter((n) => n.endsWith(".ir")).length, MAX_ENTRIES);
