@@ -113,7 +113,7 @@ export const evaluate = defineKind({
     );
     try {
       if (!isBundle(data)) {
-        const scored = scoreSet(ctx, tf, model, trained, data, params);
+        const scored = scoreSet(ctx, tf, model, trained, nonEmpty(data), params);
         return { out: judged(ctx, scored.report, scored.baselines, params) };
       }
       return { out: portable(ctx, tf, model, trained, data, params) };
@@ -131,6 +131,17 @@ type EvaluateParams = {
   batchSize: number;
   reference?: string | undefined;
 };
+
+/**
+ * The set, if it has sequences: a metric of no examples is no measurement (a split that left a part
+ * empty would otherwise report accuracy 0, and a model judged on nothing).
+ */
+function nonEmpty(data: SequenceSet, name?: string): SequenceSet {
+  if (count(data) > 0) return data;
+  throw new UserError(`there are no sequences to evaluate${name ? ` in the set "${name}"` : ""}`, {
+    hint: "the set is empty: give its split a larger fraction, or the pipeline more data",
+  });
+}
 
 /** A model's report on one set of sequences, and the baselines scored on the same examples. */
 interface Scored {
@@ -259,7 +270,7 @@ function portable(
   const names = [reference, ...[...sets.keys()].filter((n) => n !== reference).sort()];
   const scored = new Map<string, Scored & { judged: Report }>();
   for (const name of names) {
-    const s = scoreSet(ctx, tf, model, trained, sets.get(name)!, params);
+    const s = scoreSet(ctx, tf, model, trained, nonEmpty(sets.get(name)!, name), params);
     scored.set(name, { ...s, judged: judged(ctx, s.report, s.baselines, params, name) });
   }
   const top = scored.get(reference)!.judged;

@@ -115,6 +115,43 @@ describe("results you can trust: the CLI", () => {
     assert.match(r.stderr, /hint: .*drop require: "beatBaseline"/);
     assert.match(r.stderr, /--> strict\.rnnp:14:/, "it points at the stage's require");
   });
+
+  it("evaluate on an empty set fails the stage: a metric of no examples is no measurement", async () => {
+    // Found trying digits.rnnp with one seen voice: its in-domain test part was empty, and the
+    // report said accuracy 0 on 0 examples, without a word.
+    const rows = Array.from({ length: 40 }, (_, i) => `${"xyz"[i % 3]}${i},${"ab"[i % 2]}`);
+    const rig = new Rig().write({ "d.csv": `text,label\n${rows.join("\n")}\n` });
+    const source = (evaluate: string) => `pipeline empty {
+  seed 1
+  backend "cpu"
+  stage raw = load.csv(path: "d.csv", text: "text", label: "label")
+  stage parts = split(raw, train: 0.8, val: 0.2, test: 0)
+  stage vocab = vocabulary(parts.train, level: "char")
+  stage seqs = encode(parts, vocab, maxLen: 4)
+  stage net = model(seqs.train) {
+    embedding(dim: 2)
+    gru(units: 2)
+    dense(units: 2, activation: "softmax")
+  }
+  stage fit = train(net, seqs.train, epochs: 1)
+  stage report = ${evaluate}
+}
+`;
+    for (const [evaluate, said] of [
+      ["evaluate(fit, seqs.test)", /there are no sequences to evaluate$/m],
+      [
+        "evaluate(fit, {inDomain: seqs.val, held: seqs.test})",
+        /there are no sequences to evaluate in the set "held"$/m,
+      ],
+    ] as const) {
+      rig.write({ "empty.rnnp": source(evaluate) });
+      const r = await rig.rnnp(["run", "empty.rnnp", "--cache", "cache", "--no-lock"]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, /✖ report +evaluate +failed/);
+      assert.match(r.stderr, said);
+      assert.match(r.stderr, /hint: the set is empty/);
+    }
+  });
 });
 
 describe("show fit: the restored epoch (defect 5)", () => {
