@@ -148,9 +148,9 @@ function quietly(title, command, args) {
 }
 
 /**
- * Files that keep a process of their own besides the slowest: their tests change what the process
- * shares for a while (the environment, Math.random, TF.js's kernels) or count what it holds
- * (tensors, handles).
+ * Files that keep a process of their own besides the slowest: rig.test sets the environment for a
+ * while, startup.test looks at what a fresh process loads, and test/numerics trains on several
+ * runtimes (see CPU_BACKEND).
  */
 const OWN_PROCESS = new Set(["test/cli/rig.test.ts", "test/cli/startup.test.ts"]);
 const ownProcess = (file) =>

@@ -88,22 +88,11 @@ describe("results you can trust: the CLI", () => {
       (_, i) => `${"xyz"[i % 3]}${i},${i % 20 === 0 ? "b" : "a"}`,
     );
     const rig = new Rig().write({ "d.csv": `text,label\n${rows.join("\n")}\n` });
-    const source = `pipeline strict {
-  seed 1
-  backend "cpu"
-  stage raw = load.csv(path: "d.csv", text: "text", label: "label")
-  stage parts = split(raw, train: 0.6, val: 0.2, test: 0.2, stratify: true)
-  stage vocab = vocabulary(parts.train, level: "char")
-  stage seqs = encode(parts, vocab, maxLen: 4)
-  stage net = model(seqs.train) {
-    embedding(dim: 2)
-    gru(units: 2)
-    dense(units: 2, activation: "softmax")
-  }
-  stage fit = train(net, seqs.train, epochs: 1, optimizer: sgd(lr: 0.0001))
-  stage report = evaluate(fit, seqs.test, require: "beatBaseline")
-}
-`;
+    const source = tinyClassifier("strict", {
+      split: "train: 0.6, val: 0.2, test: 0.2, stratify: true",
+      train: ", optimizer: sgd(lr: 0.0001)",
+      report: 'evaluate(fit, seqs.test, require: "beatBaseline")',
+    });
     rig.write({ "strict.rnnp": source });
     const r = await rig.rnnp(["run", "strict.rnnp", "--cache", "cache"]);
     assert.equal(r.code, 1);
@@ -121,22 +110,8 @@ describe("results you can trust: the CLI", () => {
     // report said accuracy 0 on 0 examples, without a word.
     const rows = Array.from({ length: 40 }, (_, i) => `${"xyz"[i % 3]}${i},${"ab"[i % 2]}`);
     const rig = new Rig().write({ "d.csv": `text,label\n${rows.join("\n")}\n` });
-    const source = (evaluate: string) => `pipeline empty {
-  seed 1
-  backend "cpu"
-  stage raw = load.csv(path: "d.csv", text: "text", label: "label")
-  stage parts = split(raw, train: 0.8, val: 0.2, test: 0)
-  stage vocab = vocabulary(parts.train, level: "char")
-  stage seqs = encode(parts, vocab, maxLen: 4)
-  stage net = model(seqs.train) {
-    embedding(dim: 2)
-    gru(units: 2)
-    dense(units: 2, activation: "softmax")
-  }
-  stage fit = train(net, seqs.train, epochs: 1)
-  stage report = ${evaluate}
-}
-`;
+    const source = (report: string) =>
+      tinyClassifier("empty", { split: "train: 0.8, val: 0.2, test: 0", train: "", report });
     for (const [evaluate, said] of [
       ["evaluate(fit, seqs.test)", /there are no sequences to evaluate$/m],
       [
@@ -153,6 +128,32 @@ describe("results you can trust: the CLI", () => {
     }
   });
 });
+
+/**
+ * A character-level GRU classifier of d.csv (text, label) on the cpu backend, trained one epoch;
+ * its evaluate stage `report` is on line 14.
+ */
+function tinyClassifier(
+  name: string,
+  at: { split: string; train: string; report: string },
+): string {
+  return `pipeline ${name} {
+  seed 1
+  backend "cpu"
+  stage raw = load.csv(path: "d.csv", text: "text", label: "label")
+  stage parts = split(raw, ${at.split})
+  stage vocab = vocabulary(parts.train, level: "char")
+  stage seqs = encode(parts, vocab, maxLen: 4)
+  stage net = model(seqs.train) {
+    embedding(dim: 2)
+    gru(units: 2)
+    dense(units: 2, activation: "softmax")
+  }
+  stage fit = train(net, seqs.train, epochs: 1${at.train})
+  stage report = ${at.report}
+}
+`;
+}
 
 describe("show fit: the restored epoch (defect 5)", () => {
   const epoch = (e: number, loss: number, acc: number) => ({
