@@ -73,6 +73,32 @@ const placed = {
   [join("lmdb", "dist", "index.cjs")]: '__rnnpPackageFile("lmdb", "dist/index.cjs")',
 };
 
+/**
+ * `__rnnpLmdbAddon(dir, find)`: lmdb's native add-on, loaded from the file its finder
+ * (node-gyp-build-optional-packages) picks on a glibc system with lmdb's platform package beside
+ * it: `@lmdb/lmdb-<platform>-<arch>/node.abi<Node's ABI>.glibc.node`. The finder reads package.json
+ * through Node's resolver, lists four folders and asks which C library the system has: about 1.5
+ * ms of every command. It still decides whenever it could choose otherwise: a local build of lmdb
+ * (its build/ folder), the settings it reads, or no such file, or one that does not load (musl).
+ */
+const LMDB_ADDON = [
+  "const __rnnpLmdbAddon = (dir, find) => {",
+  'const { existsSync } = require("node:fs"); const { join } = require("node:path");',
+  'const said = ["LMDB_PREBUILD", "PREBUILDS_ONLY", "npm_config_arch", "npm_config_platform", "LIBC"];',
+  'if (said.some((v) => process.env[v] !== undefined) || existsSync(join(dir, "build"))) return find(dir);',
+  'const file = join(dir, "..", "@lmdb", "lmdb-" + process.platform + "-" + process.arch,',
+  '"node.abi" + process.versions.modules + ".glibc.node");',
+  "if (!existsSync(file)) return find(dir);",
+  "try { return require(file); } catch { return find(dir); } };",
+].join(" ");
+
+/** lmdb's index.cjs, loading its add-on through `__rnnpLmdbAddon` (see LMDB_ADDON). */
+function addonFoundFirst(text) {
+  const call = 'loadNAPI__default["default"](dirName)';
+  if (text.split(call).length !== 2) throw new Error(`lmdb's index.cjs: expected one ${call}`);
+  return text.replace(call, `__rnnpLmdbAddon(dirName, loadNAPI__default["default"])`);
+}
+
 /** grammar/chevrotain.ts loads Chevrotain's one-file build with a top-level await; bundled, a plain re-export of it. */
 const chevrotainBuild = join(root, "node_modules", "chevrotain", "lib", "chevrotain.mjs");
 const chevrotainExports =
@@ -156,10 +182,27 @@ export async function bundle() {
   try {
     const result = await bundleInto(staging);
     await install(staging, outdir);
+    settleCodeCache();
     return result;
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/**
+ * Moving the bundle into place changed its change time, part of the identity that the code cache's
+ * header records (scripts/cli-loader.cjs). The installed CLI, loaded once, checks its cache by
+ * digest and records the installed file, so that commands need not read the bundle through SHA-256.
+ */
+function settleCodeCache() {
+  const loader = JSON.stringify(join(outdir, "loader.cjs"));
+  const r = spawnSync(
+    process.execPath,
+    ["-e", `if (!require(${loader}).codeCacheUsed) process.exitCode = 1;`],
+    { encoding: "utf8", env: withoutRnnpVariables(process.env) },
+  );
+  if (r.status !== 0)
+    throw new Error(`dist/cli: the installed CLI did not take its code cache: ${r.stderr}`);
 }
 
 /** Moves each file of STAGING over TARGET's, then removes what the new build no longer has. */
@@ -220,6 +263,7 @@ async function bundleInto(staging) {
         "return new Proxy({}, { get: (_, k) => load()[k], has: (_, k) => k in load(),",
         "ownKeys: () => Reflect.ownKeys(load()), getOwnPropertyDescriptor: (_, k) => {",
         "const d = Reflect.getOwnPropertyDescriptor(load(), k); return d && { ...d, configurable: true }; } }); };",
+        LMDB_ADDON,
       ].join(" "),
     },
     plugins: [
@@ -237,7 +281,9 @@ async function bundleInto(staging) {
             const text = await readFile(a.path, "utf8");
             const [filename, dirname] = [`(${place[1]})`, `__rnnpDirname(${place[1]})`];
             return {
-              contents: text.replaceAll("__filename", filename).replaceAll("__dirname", dirname),
+              contents: addonFoundFirst(
+                text.replaceAll("__filename", filename).replaceAll("__dirname", dirname),
+              ),
               loader: "js",
             };
           });
@@ -293,7 +339,7 @@ async function bundleInto(staging) {
     join(staging, "main.js"),
     "// The ES module face of dist/cli/loader.cjs (scripts/bundle.mjs): the same instance.\n" +
       'import loader from "./loader.cjs";\n' +
-      "export const { main, marks, plugin, codeCacheUsed, codeCache } = loader;\n",
+      "export const { main, marks, plugin, codeCacheUsed, codeCacheCheck, codeCache } = loader;\n",
   );
   await reuseCodeCache(staging);
   // In a fresh process, as the installed command loads the bundle: the plugin API's modules, and

@@ -3,38 +3,100 @@
 // (dist/cli/cli.cjs.cache). Node 20 can neither cache the compilation of ES modules nor skip
 // resolving and linking them one by one; a script compiled through `vm.Script` with `cachedData`
 // starts from bytecode instead of source. The cache is used only when it was made from these very
-// bytes (a SHA-256 in its header) and when V8 accepts it (same V8, same flags); otherwise the
-// bundle is compiled from its source, as any script: slower, never different.
+// bytes (a SHA-256 in its header, or the unchanged file it was checked against: see cachedData)
+// and when V8 accepts it (same V8, same flags); otherwise the bundle is compiled from its source,
+// as any script: slower, never different.
 //
 // A CommonJS module, as bin/rnnp.js is: Node 20 sets up its ES module loader (resolution, linking,
 // a synthetic module per built-in imported) only for ES modules, and a command need not pay for it.
 // dist/cli/main.js is the ES module face of this one instance, for the plugin API.
 "use strict";
-const { createHash } = require("node:crypto");
-const { readFileSync } = require("node:fs");
+const { closeSync, fstatSync, openSync, readFileSync, renameSync, writeFileSync } = require("node:fs");
 const { createRequire } = require("node:module");
 const { join } = require("node:path");
 const { Script } = require("node:vm");
 
 const file = join(__dirname, "cli.cjs");
-/** `rnnp-code-cache <sha256 of cli.cjs>\n`, then V8's data. */
+/**
+ * `rnnp-code-cache <sha256 of cli.cjs> <identity of cli.cjs>\n`, then V8's data. The identity
+ * (device, inode, size, and modification and change times in nanoseconds) is that of the file
+ * the cache was made for or last checked against.
+ */
 const HEADER = "rnnp-code-cache ";
-const HEADER_BYTES = HEADER.length + 64 + 1;
 
-const bytes = readFileSync(file);
-const digest = createHash("sha256").update(bytes).digest("hex");
+// The bundle and its identity from one descriptor, so that both describe the same file.
+const fd = openSync(file, "r");
+let bytes;
+let identity;
+try {
+  const s = fstatSync(fd, { bigint: true });
+  identity = `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  bytes = readFileSync(fd);
+} finally {
+  closeSync(fd);
+}
 
-/** V8's cached data for exactly these bytes, or undefined (none, or made from other bytes). */
+/** The SHA-256 of the bundle, computed only when needed (node:crypto costs a command 2-5 ms). */
+let digestMemo;
+const digest = () => {
+  digestMemo ??= require("node:crypto").createHash("sha256").update(bytes).digest("hex");
+  return digestMemo;
+};
+
+/** How the cache was found to match (or not): "identity", "digest", or why it was not used. */
+let check = "none";
+
+/**
+ * V8's cached data for exactly these bytes, or undefined (none, or made from other bytes). A
+ * file's change time moves on every write to it and cannot be set back by user tools, so a bundle
+ * with the identity the header records has not changed since: it is trusted without reading the
+ * 1.8 MB through SHA-256 (2 ms of every command). A copied or reinstalled bundle (another inode)
+ * is checked by its digest, and the header then takes its identity for the next command.
+ */
 function cachedData() {
   let cache;
   try {
     cache = readFileSync(`${file}.cache`);
   } catch {
+    check = "no cache";
     return undefined;
   }
-  const header = cache.subarray(0, HEADER_BYTES).toString("latin1");
-  return header === `${HEADER}${digest}\n` ? cache.subarray(HEADER_BYTES) : undefined;
+  const end = cache.indexOf(0x0a);
+  const fields = end < 0 ? [] : cache.subarray(0, end).toString("latin1").split(" ");
+  if (fields.length !== 3 || `${fields[0]} ` !== HEADER) {
+    check = "malformed";
+    return undefined;
+  }
+  const data = cache.subarray(end + 1);
+  if (fields[2] === identity) {
+    check = "identity";
+    return data;
+  }
+  if (fields[1] !== digest()) {
+    check = "other bytes";
+    return undefined;
+  }
+  check = "digest";
+  return data;
 }
+
+/**
+ * Rewrites the cache's header with the bundle's identity (atomically: another command may read it
+ * meanwhile). An installation this user cannot write keeps checking by digest.
+ */
+function remember(data) {
+  const temp = `${file}.cache.${process.pid}`;
+  try {
+    writeFileSync(temp, Buffer.concat([header(), data]));
+    renameSync(temp, `${file}.cache`);
+  } catch {
+    try {
+      require("node:fs").unlinkSync(temp);
+    } catch {}
+  }
+}
+
+const header = () => Buffer.from(`${HEADER}${digest()} ${identity}\n`, "latin1");
 
 // The bundle is one function expression: CommonJS's wrapper, and `__rnnpImport` (the bundle's
 // `import()` of packages left outside it). The build writes it so, sparing a copy of its text here.
@@ -42,7 +104,9 @@ const wrapped = bytes.latin1Slice();
 // The build compiles the bundle in a staging folder under the name it is installed under: a code
 // cache keeps the name it was made with, and stack traces show it.
 const filename = globalThis[Symbol.for("rnnp.cliScriptName")] ?? file;
-const script = new Script(wrapped, { filename, cachedData: cachedData() });
+const data = cachedData();
+const script = new Script(wrapped, { filename, cachedData: data });
+if (check === "digest" && script.cachedDataRejected === false) remember(data);
 const cli = { exports: {} };
 script.runInThisContext()(
   cli.exports,
@@ -59,7 +123,8 @@ module.exports = {
   plugin: cli.exports.plugin,
   /** Whether V8 used the code cache (false: compiled from source). */
   codeCacheUsed: script.cachedDataRejected === false,
+  /** How the cache was matched to the bundle: "identity", "digest", or why it was not used. */
+  codeCacheCheck: check,
   /** The code cache of what this process has compiled so far, with its header (the build writes it). */
-  codeCache: () =>
-    Buffer.concat([Buffer.from(`${HEADER}${digest}\n`, "latin1"), script.createCachedData()]),
+  codeCache: () => Buffer.concat([header(), script.createCachedData()]),
 };

@@ -439,4 +439,26 @@ describe("rnnp --help and --version", () => {
     assert.match((await rig.rnnp(["--version"])).stdout, /^\d+\.\d+\.\d+\n$/);
     assert.match((await rig.rnnp(["cache", "--help"])).stdout, /verify/);
   });
+
+  it("a command declares only its verb; usage, help and a misspelt verb still see every verb", async () => {
+    const rig = new Rig();
+    // The global options may come before the verb, which then has all its own options.
+    const run = await rig.rnnp(["-q", "run", "--help"]);
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, /^Usage: rnnp run \[options\] \[file\]/);
+    assert.match(run.stdout, /--force-stage <name>/);
+    assert.match(run.stdout, /Global Options:[\s\S]*--quiet/);
+    assert.match((await rig.rnnp(["help", "status"])).stdout, /^Usage: rnnp status/);
+    const misspelt = await rig.rnnp(["-v", "stauts"]);
+    assert.equal(misspelt.code, 2);
+    assert.match(misspelt.stderr, /unknown command 'stauts'\n\(Did you mean status\?\)/);
+    // An option of another verb is refused as before.
+    const other = await rig.rnnp(["status", "--force"]);
+    assert.equal(other.code, 2);
+    assert.match(other.stderr, /unknown option '--force'/);
+    const bare = await rig.rnnp([]);
+    assert.equal(bare.code, 2);
+    for (const c of ["run", "worker", "predict", "compare", "check", "init", "kinds", "lsp"])
+      assert.match(bare.stderr + bare.stdout, new RegExp(`\\n  ${c} `));
+  });
 });

@@ -8,8 +8,11 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   rmSync,
+  statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -116,11 +119,11 @@ function builtInsLoaded(rig: Rig, args: string[]): string[] {
 }
 
 /** `rnnp ARGS` as a process, with what it loaded: module URLs and built-ins (`NativeModule x`). */
-function observed(rig: Rig, args: string[]) {
+function observed(rig: Rig, args: string[], env: Record<string, string> = {}) {
   const log = rig.path("loaded.log");
   rmSync(log, { force: true });
   const r = rig.spawnSync(args, {
-    env: { LOADED_LOG: log },
+    env: { ...env, LOADED_LOG: log },
     nodeArgs: ["--import", pathToFileURL(rig.path("observe.mjs")).href],
   });
   assert.equal(r.code, 0, r.stderr);
@@ -170,8 +173,8 @@ describe("start-up", () => {
       [],
     );
     // lmdb, msgpackr and the add-on finder are in the bundle (code-cached): what is required from
-    // outside it is the command and its loader, lmdb's native add-on (msgpackr's optional one is
-    // left out of the bundle) and the package.json files the finder reads.
+    // outside it is the command and its loader and lmdb's native add-on (msgpackr's optional one is
+    // left out of the bundle; the next test follows the add-on).
     const required = cached.loaded.filter((l) => l.startsWith("required "));
     const code = required.filter((l) => !l.endsWith("package.json"));
     assert.ok(
@@ -204,23 +207,53 @@ describe("start-up", () => {
     assert.equal(parsed(status), false);
   });
 
+  it("loads lmdb's add-on from the file its finder would pick, without the finder", () => {
+    const rig = project();
+    assert.equal(rig.spawnSync(["run", "p.rnnp"]).code, 0);
+    const addOns = (r: { loaded: string[] }) => r.loaded.filter((l) => l.endsWith(".node"));
+    const packageFiles = (r: { loaded: string[] }) =>
+      r.loaded.filter((l) => l.startsWith("required ") && l.endsWith("package.json"));
+    // The finder requires lmdb's package.json first; the file it picks on this machine:
+    const lmdb = realpathSync(join(ROOT, "node_modules", "lmdb"));
+    const pick = `node.abi${process.versions.modules}.glibc.node`;
+    const expected = join(lmdb, "..", "@lmdb", `lmdb-${process.platform}-${process.arch}`, pick);
+    const direct = observed(rig, ["run", "p.rnnp"]);
+    if (existsSync(expected)) {
+      assert.deepEqual(addOns(direct), [`required ${expected}`]);
+      assert.deepEqual(packageFiles(direct), []);
+    }
+    // A setting the finder reads (here LIBC) leaves the choice to it, as without the bundle.
+    const found = observed(rig, ["run", "p.rnnp"], { LIBC: "glibc" });
+    assert.match(found.stdout, /3 stages: 3 cached/);
+    assert.deepEqual(packageFiles(found), [`required ${join(lmdb, "package.json")}`]);
+    assert.equal(addOns(found).length, 1);
+  });
+
   it("compiles the CLI from the code cache made by the build, and only for the same bytes", () => {
     // A copy of dist/cli beside links to what it finds around it (dist/src, node_modules).
     const rig = new Rig();
     const cli = rig.path("dist", "cli");
     installedCopy(rig.dir);
     symlinkSync(join(ROOT, "node_modules"), rig.path("node_modules"));
-    const load = () => {
-      const script = `const m = await import(${JSON.stringify(pathToFileURL(join(cli, "main.js")).href)});
-        console.log(JSON.stringify({ cached: m.codeCacheUsed, plugin: typeof m.plugin }));`;
+    const load = (dir = cli) => {
+      const script = `const m = await import(${JSON.stringify(pathToFileURL(join(dir, "main.js")).href)});
+        console.log(JSON.stringify({ cached: m.codeCacheUsed, plugin: typeof m.plugin, check: m.codeCacheCheck }));`;
       const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
         encoding: "utf8",
         env: { PATH: process.env.PATH },
       });
       assert.equal(r.status, 0, r.stderr);
-      return JSON.parse(r.stdout) as { cached: boolean; plugin: string };
+      return JSON.parse(r.stdout) as { cached: boolean; plugin: string; check: string };
     };
-    assert.deepEqual(load(), { cached: true, plugin: "object" });
+    // The build left the header naming its bundle: commands skip the digest.
+    assert.deepEqual(load(join(ROOT, "dist", "cli")), {
+      cached: true,
+      plugin: "object",
+      check: "identity",
+    });
+    // A copy is another file: checked by its digest once, then known by its identity.
+    assert.deepEqual(load(), { cached: true, plugin: "object", check: "digest" });
+    assert.deepEqual(load(), { cached: true, plugin: "object", check: "identity" });
     // The loader decodes the bundle as latin1: the build escaped every other character.
     const bytes = readFileSync(join(cli, "cli.cjs"));
     assert.equal(
@@ -233,11 +266,14 @@ describe("start-up", () => {
     const renamed = text.replace("plugin: () => plugin", "plugix: () => plugin");
     assert.notEqual(renamed, text);
     assert.equal(renamed.length, text.length);
+    // Written in place, its times set back: the change time still moves, and the digest decides.
+    const { atime, mtime } = statSync(join(cli, "cli.cjs"));
     writeFileSync(join(cli, "cli.cjs"), renamed, "latin1");
-    assert.deepEqual(load(), { cached: false, plugin: "undefined" });
+    utimesSync(join(cli, "cli.cjs"), atime, mtime);
+    assert.deepEqual(load(), { cached: false, plugin: "undefined", check: "other bytes" });
     // Without its cache (or with an unreadable one) the CLI compiles from its source.
     rmSync(join(cli, "cli.cjs.cache"));
-    assert.equal(load().cached, false);
+    assert.deepEqual(load(), { cached: false, plugin: "undefined", check: "no cache" });
   });
 
   it("imports the packages left outside the bundle from code compiled from the code cache", () => {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
@@ -24,7 +25,7 @@ import { Runner } from "../../src/run/runner.js";
 import { readArtifact } from "../../src/run/artifacts.js";
 import type { AnyKind } from "../../src/stages/kind.js";
 import { describeRuntime } from "../../src/runtime/descriptor.js";
-import { ir, tempDir, writeFiles } from "../helpers.js";
+import { ROOT, ir, tempDir, writeFiles } from "../helpers.js";
 import { col, ctx, runKind, table } from "./helpers.js";
 
 /**
@@ -516,5 +517,35 @@ describe("portability rows per group: only groups the in-domain set does not hav
       r.portability!.rows.map((row) => `${row.set}${row.group ? `/${row.group}` : ""}:${row.n}`),
       ["inDomain:4", "fresh:6", "fresh/v3:3", "fresh/v4:3", "known:6"],
     );
+  });
+});
+
+describe("the runtime a key names", () => {
+  const installed = (name: string): string | undefined => {
+    try {
+      const path = join(ROOT, "node_modules", name, "package.json");
+      return (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version;
+    } catch {
+      return undefined;
+    }
+  };
+
+  it("names the versions of the TF.js packages Node loads, read from their package.json", () => {
+    const core = installed("@tensorflow/tfjs-core");
+    const wasm = installed("@tensorflow/tfjs-backend-wasm");
+    assert.ok(core && wasm);
+    assert.equal(describeRuntime("cpu", "tfjs").version, `tfjs ${core}`);
+    assert.equal(describeRuntime("wasm", "tfjs").version, `tfjs ${core}, backend-wasm ${wasm}`);
+    const node = installed("@tensorflow/tfjs-node");
+    if (node)
+      assert.equal(
+        describeRuntime("tensorflow", "tfjs").version,
+        `tfjs ${core}, tfjs-node ${node}`,
+      );
+    else
+      assert.throws(() => describeRuntime("tensorflow", "tfjs"), {
+        name: "RuntimeUnavailable",
+        message: /needs the optional package @tensorflow\/tfjs-node/,
+      });
   });
 });
