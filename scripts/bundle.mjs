@@ -92,11 +92,22 @@ const LMDB_ADDON = [
   "try { return require(file); } catch { return find(dir); } };",
 ].join(" ");
 
-/** lmdb's index.cjs, loading its add-on through `__rnnpLmdbAddon` (see LMDB_ADDON). */
+/**
+ * lmdb's index.cjs, loading its add-on through `__rnnpLmdbAddon` (see LMDB_ADDON), and its finder
+ * only if that asks for it: the finder's module asks which C library the system has as it loads.
+ */
 function addonFoundFirst(text) {
-  const call = 'loadNAPI__default["default"](dirName)';
-  if (text.split(call).length !== 2) throw new Error(`lmdb's index.cjs: expected one ${call}`);
-  return text.replace(call, `__rnnpLmdbAddon(dirName, loadNAPI__default["default"])`);
+  const finder = "require('node-gyp-build-optional-packages')";
+  const rewrites = [
+    [`var loadNAPI = ${finder};`, ""],
+    ["var loadNAPI__default = /*#__PURE__*/_interopDefaultLegacy(loadNAPI);", ""],
+    ['loadNAPI__default["default"](dirName)', `__rnnpLmdbAddon(dirName, (dir) => ${finder}(dir))`],
+  ];
+  for (const [from, to] of rewrites) {
+    if (text.split(from).length !== 2) throw new Error(`lmdb's index.cjs: expected one ${from}`);
+    text = text.replace(from, to);
+  }
+  return text;
 }
 
 /** grammar/chevrotain.ts loads Chevrotain's one-file build with a top-level await; bundled, a plain re-export of it. */
