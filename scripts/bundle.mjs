@@ -234,6 +234,9 @@ async function bundleInto(staging) {
     metafile: true,
     define: {
       __RNNP_BUILD__: JSON.stringify(await buildId()),
+      __RNNP_VERSION__: JSON.stringify(
+        JSON.parse(await readFile(join(root, "package.json"), "utf8")).version,
+      ),
       // The bundle's own URL (its banner): `located` rewrote each module's to a URL relative to it.
       "import.meta.url": "__rnnpUrl",
     },

@@ -50,7 +50,8 @@ export function runtimeText(rt: Runtime): string {
   return `${rt.backend} ${rt.version}${rt.kernels ? `, ${rt.kernels}` : ""}`;
 }
 
-const require = createRequire(import.meta.url);
+/** Made on first use: a command that describes no runtime (most but `run`) need not pay for it. */
+let require: NodeJS.Require | undefined;
 
 /**
  * The version of the package `require(name)` would load: the package.json in the first
@@ -58,6 +59,7 @@ const require = createRequire(import.meta.url);
  * its entry point, then finding the package's root above it, cost every command about 1 ms.)
  */
 function packageVersion(name: string): string | undefined {
+  require ??= createRequire(import.meta.url);
   for (const dir of require.resolve.paths(name) ?? []) {
     const pkg = readPackageJson(join(dir, name));
     if (pkg?.name === name) return pkg.version;
