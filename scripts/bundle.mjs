@@ -248,6 +248,10 @@ async function bundleInto(staging) {
     target: "node20",
     // ASCII only (\u escapes), so the loader decodes the file as latin1, four times faster than UTF-8.
     charset: "ascii",
+    // Every command reads the bundle and makes a string of it before compiling it from the code
+    // cache: without its white space and comments it is 1.3 MB, not 1.85 (0.5-1 ms of each
+    // command). Names are kept (errors name their class), and the source map still maps it.
+    minifyWhitespace: true,
     external,
     sourcemap: "linked",
     logLevel: "warning",
