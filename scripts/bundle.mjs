@@ -201,9 +201,10 @@ export async function bundle() {
 }
 
 /**
- * Moving the bundle into place changed its change time, part of the identity that the code cache's
- * header records (scripts/cli-loader.cjs). The installed CLI, loaded once, checks its cache by
- * digest and records the installed file, so that commands need not read the bundle through SHA-256.
+ * The installed CLI takes its code cache (checked by digest: moving the bundle into place changed
+ * its change time, part of the identity the cache's header records). The loader records the
+ * installed file's identity once its change time is a few seconds old (scripts/cli-loader.cjs):
+ * the first command after that, not this one, spares the next ones the digest.
  */
 function settleCodeCache() {
   const loader = JSON.stringify(join(outdir, "loader.cjs"));

@@ -24,16 +24,36 @@ const file = join(__dirname, "cli.cjs");
  */
 const HEADER = "rnnp-code-cache ";
 
+/**
+ * How long ago a file must have last changed for its identity to vouch for its bytes: file times
+ * come from a clock of some granularity (a clock tick; a second on ext3, ext4 with 128-byte inodes,
+ * HFS+; two on FAT), and a write within the same step as the last leaves them as they were.
+ */
+const SETTLED_NS = 2_000_000_000n;
+
 // The bundle and its identity from one descriptor, so that both describe the same file.
 const fd = openSync(file, "r");
 let bytes;
+/** The bundle's identity, or undefined when it cannot vouch for the bytes read (see settled). */
 let identity;
 try {
-  const s = fstatSync(fd, { bigint: true });
-  identity = `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  const checked = BigInt(Date.now()) * 1_000_000n;
+  const before = fstatSync(fd, { bigint: true });
   bytes = readFileSync(fd);
+  identity = settled(checked, before, fstatSync(fd, { bigint: true }), bytes.length);
 } finally {
   closeSync(fd);
+}
+
+/**
+ * `dev:ino:size:mtimeNs:ctimeNs` of the bundle, if unchanged while it was read (another process
+ * may write it in place: cp) and last changed SETTLED_NS before CHECKED, so that any later write
+ * moves its change time.
+ */
+function settled(checked, before, after, length) {
+  const id = (s) => `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  if (id(before) !== id(after) || before.size !== BigInt(length)) return undefined;
+  return checked - before.ctimeNs >= SETTLED_NS ? id(before) : undefined;
 }
 
 /** The SHA-256 of the bundle, computed only when needed (node:crypto costs a command 2-5 ms). */
@@ -48,8 +68,9 @@ let check = "none";
 
 /**
  * V8's cached data for exactly these bytes, or undefined (none, or made from other bytes). A
- * file's change time moves on every write to it and cannot be set back by user tools, so a bundle
- * with the identity the header records has not changed since: it is trusted without reading the
+ * file's change time moves on every write to it (once it is older than the file system's time
+ * step: see settled) and cannot be set back by user tools, so a bundle with the identity the
+ * header records has not changed since: it is trusted without reading the
  * 1.8 MB through SHA-256 (2 ms of every command). A copied or reinstalled bundle (another inode)
  * is checked by its digest, and the header then takes its identity for the next command.
  */
@@ -68,7 +89,7 @@ function cachedData() {
     return undefined;
   }
   const data = cache.subarray(end + 1);
-  if (fields[2] === identity) {
+  if (identity !== undefined && fields[2] === identity) {
     check = "identity";
     return data;
   }
@@ -96,7 +117,8 @@ function remember(data) {
   }
 }
 
-const header = () => Buffer.from(`${HEADER}${digest()} ${identity}\n`, "latin1");
+// "-": no identity to record (a bundle that changed recently or while it was read).
+const header = () => Buffer.from(`${HEADER}${digest()} ${identity ?? "-"}\n`, "latin1");
 
 // The bundle is one function expression: CommonJS's wrapper, and `__rnnpImport` (the bundle's
 // `import()` of packages left outside it). The build writes it so, sparing a copy of its text here.
@@ -106,7 +128,8 @@ const wrapped = bytes.latin1Slice();
 const filename = globalThis[Symbol.for("rnnp.cliScriptName")] ?? file;
 const data = cachedData();
 const script = new Script(wrapped, { filename, cachedData: data });
-if (check === "digest" && script.cachedDataRejected === false) remember(data);
+if (check === "digest" && identity !== undefined && script.cachedDataRejected === false)
+  remember(data);
 const cli = { exports: {} };
 script.runInThisContext()(
   cli.exports,

@@ -80,6 +80,44 @@ function installedCopy(pkg: string): void {
   copyFileSync(join(ROOT, "package.json"), join(pkg, "package.json"));
 }
 
+/** A copy of dist/cli beside links to what it finds around it (dist/src, node_modules). */
+function codeCacheRig() {
+  const rig = new Rig();
+  const cli = rig.path("dist", "cli");
+  installedCopy(rig.dir);
+  symlinkSync(join(ROOT, "node_modules"), rig.path("node_modules"));
+  /** How a fresh process loaded the CLI (NODE_ARGS first, as preloads). */
+  const load = (nodeArgs: string[] = []) => {
+    const script = `const m = await import(${JSON.stringify(pathToFileURL(join(cli, "main.js")).href)});
+      console.log(JSON.stringify({ cached: m.codeCacheUsed, plugin: typeof m.plugin, check: m.codeCacheCheck }));`;
+    const r = spawnSync(process.execPath, [...nodeArgs, "--input-type=module", "-e", script], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as { cached: boolean; plugin: string; check: string };
+  };
+  return { rig, cli, load };
+}
+
+/**
+ * The bundle in CLI with other bytes of the same length (its plugin export renamed): V8 alone
+ * checks only the length of a code cache's source and would run the old code.
+ */
+function otherBytes(cli: string): string {
+  const text = readFileSync(join(cli, "cli.cjs"), "latin1");
+  const renamed = text.replace(/\bplugin:(\s*\(\)\s*=>\s*plugin\b)/, "plugix:$1");
+  assert.notEqual(renamed, text);
+  assert.equal(renamed.length, text.length);
+  return renamed;
+}
+
+/** Waits until FILE last changed long enough ago for the loader to trust its identity. */
+function settle(file: string): void {
+  const ready = Number(statSync(file, { bigint: true }).ctimeNs / 1000000n) + 2100;
+  while (Date.now() < ready) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+}
+
 function project(): Rig {
   return new Rig().write({
     "d.csv": NAMES_CSV,
@@ -232,28 +270,12 @@ describe("start-up", () => {
   });
 
   it("compiles the CLI from the code cache made by the build, and only for the same bytes", () => {
-    // A copy of dist/cli beside links to what it finds around it (dist/src, node_modules).
-    const rig = new Rig();
-    const cli = rig.path("dist", "cli");
-    installedCopy(rig.dir);
-    symlinkSync(join(ROOT, "node_modules"), rig.path("node_modules"));
-    const load = (dir = cli) => {
-      const script = `const m = await import(${JSON.stringify(pathToFileURL(join(dir, "main.js")).href)});
-        console.log(JSON.stringify({ cached: m.codeCacheUsed, plugin: typeof m.plugin, check: m.codeCacheCheck }));`;
-      const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
-        encoding: "utf8",
-        env: { PATH: process.env.PATH },
-      });
-      assert.equal(r.status, 0, r.stderr);
-      return JSON.parse(r.stdout) as { cached: boolean; plugin: string; check: string };
-    };
-    // The build left the header naming its bundle: commands skip the digest.
-    assert.deepEqual(load(join(ROOT, "dist", "cli")), {
-      cached: true,
-      plugin: "object",
-      check: "identity",
-    });
-    // A copy is another file: checked by its digest once, then known by its identity.
+    const { cli, load } = codeCacheRig();
+    // A copy is another file, checked by its digest; while its change time is recent (a write now
+    // might leave it as it is), its identity is not recorded, and it is checked by its digest again.
+    assert.deepEqual(load(), { cached: true, plugin: "object", check: "digest" });
+    assert.deepEqual(load(), { cached: true, plugin: "object", check: "digest" });
+    settle(join(cli, "cli.cjs"));
     assert.deepEqual(load(), { cached: true, plugin: "object", check: "digest" });
     assert.deepEqual(load(), { cached: true, plugin: "object", check: "identity" });
     // The loader decodes the bundle as latin1: the build escaped every other character.
@@ -263,19 +285,63 @@ describe("start-up", () => {
       -1,
     );
     assert.match(bytes.toString("latin1"), /\\u2019/, "tokenize's apostrophe, escaped");
-    // The same length, other bytes: V8 alone checks only the length and would run the old code.
-    const text = readFileSync(join(cli, "cli.cjs"), "latin1");
-    const renamed = text.replace(/\bplugin:(\s*\(\)\s*=>\s*plugin\b)/, "plugix:$1");
-    assert.notEqual(renamed, text);
-    assert.equal(renamed.length, text.length);
     // Written in place, its times set back: the change time still moves, and the digest decides.
     const { atime, mtime } = statSync(join(cli, "cli.cjs"));
-    writeFileSync(join(cli, "cli.cjs"), renamed, "latin1");
+    writeFileSync(join(cli, "cli.cjs"), otherBytes(cli), "latin1");
     utimesSync(join(cli, "cli.cjs"), atime, mtime);
     assert.deepEqual(load(), { cached: false, plugin: "undefined", check: "other bytes" });
     // Without its cache (or with an unreadable one) the CLI compiles from its source.
     rmSync(join(cli, "cli.cjs.cache"));
     assert.deepEqual(load(), { cached: false, plugin: "undefined", check: "no cache" });
+  });
+
+  it("does not trust a bundle's identity for bytes written while the loader read them", () => {
+    const { cli, load, rig } = codeCacheRig();
+    settle(join(cli, "cli.cjs"));
+    assert.equal(load().check, "digest");
+    assert.equal(load().check, "identity");
+    // Another process rewrites the bundle in place (cp: the same inode) between the loader's
+    // fstat and its read of the same descriptor.
+    writeFileSync(rig.path("other.cjs"), otherBytes(cli), "latin1");
+    writeFileSync(
+      rig.path("rewrite.cjs"),
+      `const fs = require("node:fs"); const read = fs.readFileSync; let once = false;
+      fs.readFileSync = function (f, ...rest) {
+        if (typeof f === "number" && !once) {
+          once = true;
+          fs.writeFileSync(${JSON.stringify(join(cli, "cli.cjs"))}, read(${JSON.stringify(rig.path("other.cjs"))}));
+        }
+        return read.call(this, f, ...rest);
+      };`,
+    );
+    assert.deepEqual(load(["--require", rig.path("rewrite.cjs")]), {
+      cached: false,
+      plugin: "undefined",
+      check: "other bytes",
+    });
+  });
+
+  it("does not trust a bundle's identity on a file system whose times are whole seconds", () => {
+    const { cli, load, rig } = codeCacheRig();
+    // ext3, ext4 with 128-byte inodes, HFS+, some network file systems: two writes in one second
+    // leave the same times.
+    writeFileSync(
+      rig.path("seconds.cjs"),
+      `const fs = require("node:fs"); const fstat = fs.fstatSync;
+      const whole = (s) => { for (const k of ["mtime", "ctime"]) {
+        if (typeof s[k + "Ns"] === "bigint") s[k + "Ns"] -= s[k + "Ns"] % 1000000000n;
+        s[k + "Ms"] = Math.floor(Number(s[k + "Ms"]) / 1000) * 1000; } return s; };
+      fs.fstatSync = function (...a) { return whole(fstat.apply(this, a)); };`,
+    );
+    const coarse = ["--require", rig.path("seconds.cjs")];
+    const original = readFileSync(join(cli, "cli.cjs"));
+    // The bundle written in place, a command, the bundle written in place again: in one second.
+    // (Early in a second: file times follow a clock that may lag Date.now() by a tick.)
+    while (Math.abs((Date.now() % 1000) - 150) > 50) {}
+    writeFileSync(join(cli, "cli.cjs"), original);
+    assert.deepEqual(load(coarse), { cached: true, plugin: "object", check: "digest" });
+    writeFileSync(join(cli, "cli.cjs"), otherBytes(cli), "latin1");
+    assert.deepEqual(load(coarse), { cached: false, plugin: "undefined", check: "other bytes" });
   });
 
   it("imports the packages left outside the bundle from code compiled from the code cache", () => {
