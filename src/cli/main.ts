@@ -139,9 +139,13 @@ const VERBS = [
 function verbOf(argv: readonly string[]): string | undefined {
   const word = argv.find((a) => !a.startsWith("-"));
   const before = argv.slice(0, word === undefined ? argv.length : argv.indexOf(word));
-  if (word === undefined || word === "help" || before.includes("--")) return undefined;
+  // Only -q and -v may come first: `rnnp --help run` shows the overview, `--` ends the options.
+  if (word === undefined || word === "help" || !before.every(isVerbosity)) return undefined;
   return (VERBS as readonly string[]).includes(word) ? word : undefined;
 }
+
+const isVerbosity = (arg: string) =>
+  /^-[qv]+$/.test(arg) || arg === "--quiet" || arg === "--verbose";
 
 /**
  * The program, declaring only `verb` when given: commander builds every option of every verb it

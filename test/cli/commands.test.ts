@@ -461,4 +461,17 @@ describe("rnnp --help and --version", () => {
     for (const c of ["run", "worker", "predict", "compare", "check", "init", "kinds", "lsp"])
       assert.match(bare.stderr + bare.stdout, new RegExp(`\\n  ${c} `));
   });
+
+  it("--help before a verb shows the overview of every verb, as --help alone", async () => {
+    const rig = new Rig();
+    const overview = await rig.rnnp(["--help"]);
+    assert.match(overview.stdout, /\n {2}worker /);
+    for (const args of [
+      ["--help", "cache"],
+      ["-h", "run"],
+      ["-qh", "status"],
+      ["-q", "--help", "run"],
+    ])
+      assert.deepEqual(await rig.rnnp(args), overview, args.join(" "));
+  });
 });
