@@ -79,15 +79,19 @@ const placed = {
  * it: `@lmdb/lmdb-<platform>-<arch>/node.abi<Node's ABI>.glibc.node`. The finder reads package.json
  * through Node's resolver, lists four folders and asks which C library the system has: about 1.5
  * ms of every command. It still decides whenever it could choose otherwise: a local build of lmdb
- * (its build/ folder), the settings it reads, or no such file, or one that does not load (musl).
+ * (its build/ folder), the settings it reads, a platform package in lmdb's own node_modules (Node
+ * resolves it first: npm nests it there when the one beside lmdb is another lmdb version's) or
+ * lmdb not in a node_modules folder, no such file, or one that does not load (musl).
  */
 const LMDB_ADDON = [
   "const __rnnpLmdbAddon = (dir, find) => {",
-  'const { existsSync } = require("node:fs"); const { join } = require("node:path");',
+  'const { existsSync } = require("node:fs");',
+  'const { basename, dirname, join } = require("node:path");',
   'const said = ["LMDB_PREBUILD", "PREBUILDS_ONLY", "npm_config_arch", "npm_config_platform", "LIBC"];',
   'if (said.some((v) => process.env[v] !== undefined) || existsSync(join(dir, "build"))) return find(dir);',
-  'const file = join(dir, "..", "@lmdb", "lmdb-" + process.platform + "-" + process.arch,',
-  '"node.abi" + process.versions.modules + ".glibc.node");',
+  'const pkg = "lmdb-" + process.platform + "-" + process.arch;',
+  'if (basename(dirname(dir)) !== "node_modules" || existsSync(join(dir, "node_modules", "@lmdb", pkg))) return find(dir);',
+  'const file = join(dir, "..", "@lmdb", pkg, "node.abi" + process.versions.modules + ".glibc.node");',
   "if (!existsSync(file)) return find(dir);",
   "try { return require(file); } catch { return find(dir); } };",
 ].join(" ");

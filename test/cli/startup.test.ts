@@ -269,6 +269,56 @@ describe("start-up", () => {
     assert.equal(addOns(found).length, 1);
   });
 
+  it("loads the add-on its finder would pick when another platform package sits beside lmdb", (t) => {
+    const platform = `lmdb-${process.platform}-${process.arch}`;
+    const real = realpathSync(join(ROOT, "node_modules", "@lmdb", platform));
+    const pick = `node.abi${process.versions.modules}.glibc.node`;
+    if (!existsSync(join(real, pick))) return t.skip(`no ${pick} in @lmdb/${platform}`);
+    /** The add-on `rnnp status` loads with lmdb (really) in LMDB, its platform package in FOUND. */
+    const addOnLoaded = (layout: (rig: Rig) => { lmdb: string; found: string }) => {
+      const rig = project();
+      const modules = rig.path("app", "node_modules");
+      installedCopy(join(modules, "rnnp"));
+      const { lmdb, found } = layout(rig);
+      mkdirSync(join(lmdb, "dist"), { recursive: true });
+      for (const f of ["package.json", join("dist", "index.cjs")])
+        copyFileSync(join(ROOT, "node_modules", "lmdb", f), join(lmdb, f));
+      if (lmdb !== join(modules, "lmdb")) symlinkSync(lmdb, join(modules, "lmdb"));
+      mkdirSync(join(found, "@lmdb"), { recursive: true });
+      symlinkSync(real, join(found, "@lmdb", platform));
+      // Beside lmdb, another version's (a copy of the add-on stands in for its own).
+      const other = join(lmdb, "..", "@lmdb", platform);
+      mkdirSync(other, { recursive: true });
+      writeFileSync(join(other, "package.json"), `{"name":"@lmdb/${platform}","version":"0.0.1"}`);
+      copyFileSync(join(real, pick), join(other, pick));
+      const log = rig.path("loaded.log");
+      const bin = join(modules, "rnnp", "bin", "rnnp.js");
+      const observe = pathToFileURL(rig.path("observe.mjs")).href;
+      const r = spawnSync(process.execPath, ["--import", observe, bin, "status", "p.rnnp"], {
+        cwd: rig.dir,
+        encoding: "utf8",
+        env: { PATH: process.env.PATH, LOADED_LOG: log },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      return readFileSync(log, "utf8")
+        .split("\n")
+        .filter((l) => l.endsWith(".node"));
+    };
+    // npm nests lmdb's platform package under lmdb when the one beside it is another version's
+    // (another lmdb, nested elsewhere, placed it first): Node, and so the finder, look there first.
+    const nested = addOnLoaded((rig) => {
+      const lmdb = rig.path("app", "node_modules", "lmdb");
+      return { lmdb, found: join(lmdb, "node_modules") };
+    });
+    assert.deepEqual(nested, [`required ${join(real, pick)}`]);
+    // lmdb linked from a folder of checkouts: the folder beside it is not one Node looks in.
+    const linked = addOnLoaded((rig) => ({
+      lmdb: rig.path("src", "lmdb"),
+      found: rig.path("src", "node_modules"),
+    }));
+    assert.deepEqual(linked, [`required ${join(real, pick)}`]);
+  });
+
   it("compiles the CLI from the code cache made by the build, and only for the same bytes", () => {
     const { cli, load } = codeCacheRig();
     // A copy is another file, checked by its digest; while its change time is recent (a write now
