@@ -81,11 +81,17 @@ const placed = {
  * ms of every command. It still decides whenever it could choose otherwise: a local build of lmdb
  * (its build/ folder), the settings it reads, a platform package in lmdb's own node_modules (Node
  * resolves it first: npm nests it there when the one beside lmdb is another lmdb version's) or
- * lmdb not in a node_modules folder, no such file, or one that does not load (musl).
+ * lmdb not in a node_modules folder, no such file, or one that does not load, and any Node not
+ * linked against glibc: its executable names no glibc loader (`/ld-linux-`, as detect-libc checks),
+ * for a glibc add-on might load on musl with gcompat and fail later, at a symbol it lacks.
  */
 const LMDB_ADDON = [
   "const __rnnpLmdbAddon = (dir, find) => {",
-  'const { existsSync } = require("node:fs");',
+  'const { closeSync, existsSync, openSync, readSync } = require("node:fs");',
+  "const glibc = () => { try { const fd = openSync(process.execPath, \"r\"); const head = Buffer.alloc(4096);",
+  "try { readSync(fd, head, 0, head.length, 0); } finally { closeSync(fd); }",
+  'return head.includes("/ld-linux-"); } catch { return false; } };',
+  'if (process.platform !== "linux" || !glibc()) return find(dir);',
   'const { basename, dirname, join } = require("node:path");',
   'const said = ["LMDB_PREBUILD", "PREBUILDS_ONLY", "npm_config_arch", "npm_config_platform", "LIBC"];',
   'if (said.some((v) => process.env[v] !== undefined) || existsSync(join(dir, "build"))) return find(dir);',
