@@ -88,7 +88,7 @@ const placed = {
 const LMDB_ADDON = [
   "const __rnnpLmdbAddon = (dir, find) => {",
   'const { closeSync, existsSync, openSync, readSync } = require("node:fs");',
-  "const glibc = () => { try { const fd = openSync(process.execPath, \"r\"); const head = Buffer.alloc(4096);",
+  'const glibc = () => { try { const fd = openSync(process.execPath, "r"); const head = Buffer.alloc(4096);',
   "try { readSync(fd, head, 0, head.length, 0); } finally { closeSync(fd); }",
   'return head.includes("/ld-linux-"); } catch { return false; } };',
   'if (process.platform !== "linux" || !glibc()) return find(dir);',
