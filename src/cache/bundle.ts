@@ -369,7 +369,7 @@ class BundleReader {
   /** Staging and storing need about twice the new blobs' size on the cache's disk: refuse early if it is not there. */
   private checkDiskSpace(): void {
     let needed = 0;
-    for (const [d, size] of this.listedBlobs) if (!this.cache.hasBlob(d)) needed += size;
+    for (const [d, size] of this.listedBlobs) if (!this.cache.hasBlob(d, size)) needed += size;
     let free: number;
     try {
       const fs = statfsSync(this.cache.dir);
@@ -404,7 +404,7 @@ class BundleReader {
     if (problem !== undefined) fail(`is not a valid record: ${problem}`);
     for (const [name, ref] of Object.entries(record.outputs)) {
       const listedSize = this.listedBlobs.get(ref.digest);
-      if (listedSize === undefined && !this.cache.hasBlob(ref.digest))
+      if (listedSize === undefined && !this.cache.hasBlob(ref.digest, ref.size))
         this.refuse(
           `record ${short(key)} names blob ${short(ref.digest)}, which the bundle does not hold`,
         );
@@ -434,7 +434,7 @@ class BundleReader {
     if (!this.named.has(digest)) fail("is named by no record: an orphan");
     if (size !== listed) fail(`is ${size} bytes; ${MANIFEST} lists ${listed}`);
     const hash = createHash("sha256");
-    const have = this.cache.hasBlob(digest);
+    const have = this.cache.hasBlob(digest, size);
     if (!have) mkdirSync(this.staging, { recursive: true });
     const fd = have ? undefined : openSync(join(this.staging, digest), "w");
     let n = 0;
