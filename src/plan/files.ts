@@ -1,10 +1,9 @@
 import { openSync, readSync, closeSync, statSync, type BigIntStats } from "node:fs";
 import { createHash } from "node:crypto";
-import { relative } from "node:path";
 import { canonicalJson } from "../core/canonical.js";
 import { sha256, type Digest } from "../core/digest.js";
 import type { CacheStore, StatEntry } from "../cache/store.js";
-import { listFiles } from "../project/paths.js";
+import { walkFiles } from "../project/paths.js";
 
 /**
  * Content digests of the data files stages read. Content is the truth; the stat cache only avoids
@@ -29,9 +28,9 @@ export class FileHasher {
     const d = st.isDirectory()
       ? (sha256(
           canonicalJson(
-            listFiles(abs).map((f) => [
-              relative(abs, f),
-              this.fileDigest(f, statSync(f, { bigint: true }), hashed),
+            walkFiles(abs).map((f) => [
+              f.rel,
+              this.fileDigest(f.abs, statSync(f.abs, { bigint: true }), hashed),
             ]),
           ),
         ) as Digest)

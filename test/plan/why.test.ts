@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
-import { statSync, utimesSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import fc from "fast-check";
+import { canonicalJson } from "../../src/core/canonical.js";
+import { sha256 } from "../../src/core/digest.js";
 import { describe, it } from "node:test";
 import { CacheStore } from "../../src/cache/store.js";
 import type { Digest } from "../../src/core/digest.js";
@@ -154,6 +157,53 @@ describe("file hashing", () => {
     assert.deepEqual(
       files.map((f) => store.getStat(f)?.digest),
       files.map((f) => hashFile(f)),
+    );
+    await store.close();
+  });
+
+  it("a folder's digest: its files' relative paths and digests in name order, links followed, hidden skipped", async () => {
+    // The digest as the first walk spelled it (every entry stat'ed, relative paths from path.relative):
+    // the walk that reads entries' types must give the same bytes, or every folder input's key moves.
+    const reference = (dir: string): string => {
+      const files: string[] = [];
+      const walk = (d: string) => {
+        for (const name of readdirSync(d).sort()) {
+          if (name.startsWith(".")) continue;
+          const full = join(d, name);
+          if (statSync(full).isDirectory()) walk(full);
+          else files.push(full);
+        }
+      };
+      walk(dir);
+      return sha256(canonicalJson(files.map((f) => [relative(dir, f), hashFile(f)])));
+    };
+    const name = fc.stringMatching(/^[.A-Za-z0-9_é€-]{1,6}$/);
+    const tree = fc.array(fc.tuple(fc.array(name, { minLength: 1, maxLength: 3 }), fc.string()), {
+      minLength: 1,
+      maxLength: 12,
+    });
+    const store = CacheStore.open(join(tempDir(), "cache"));
+    await fc.assert(
+      fc.asyncProperty(tree, fc.boolean(), async (files, links) => {
+        const dir = tempDir();
+        const root = join(dir, "t");
+        for (const [parts, text] of files) {
+          const path = join(root, ...parts);
+          try {
+            mkdirSync(dirname(path), { recursive: true });
+            writeFileSync(path, text);
+          } catch {} // a name already taken by a folder, or the reverse: that file is left out
+        }
+        mkdirSync(root, { recursive: true });
+        if (links) {
+          // A link to a folder outside the tree (walked as a folder) and one to a file.
+          writeFiles(dir, { "outside/x.txt": "x", "outside/y/z.txt": "z" });
+          symlinkSync(join(dir, "outside"), join(root, "Linked"));
+          symlinkSync(join(dir, "outside", "x.txt"), join(root, "linked.txt"));
+        }
+        assert.equal(new FileHasher(store).digest(root), reference(root));
+      }),
+      { numRuns: 60 },
     );
     await store.close();
   });
