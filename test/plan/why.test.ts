@@ -177,7 +177,8 @@ describe("file hashing", () => {
       walk(dir);
       return sha256(canonicalJson(files.map((f) => [relative(dir, f), hashFile(f)])));
     };
-    const name = fc.stringMatching(/^[.A-Za-z0-9_é€-]{1,6}$/);
+    // Hidden names (a leading dot) too, never "." or "..".
+    const name = fc.stringMatching(/^\.?[A-Za-z0-9_é€-][.A-Za-z0-9_é€-]{0,4}$/);
     const tree = fc.array(fc.tuple(fc.array(name, { minLength: 1, maxLength: 3 }), fc.string()), {
       minLength: 1,
       maxLength: 12,
