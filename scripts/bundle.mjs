@@ -91,14 +91,13 @@ const LMDB_ADDON = [
   'const glibc = () => { try { const fd = openSync(process.execPath, "r"); const head = Buffer.alloc(4096);',
   "try { readSync(fd, head, 0, head.length, 0); } finally { closeSync(fd); }",
   'return head.includes("/ld-linux-"); } catch { return false; } };',
-  'if (process.platform !== "linux" || !glibc()) return find(dir);',
   'const { basename, dirname, join } = require("node:path");',
   'const said = ["LMDB_PREBUILD", "PREBUILDS_ONLY", "npm_config_arch", "npm_config_platform", "LIBC"];',
   'if (said.some((v) => process.env[v] !== undefined) || existsSync(join(dir, "build"))) return find(dir);',
   'const pkg = "lmdb-" + process.platform + "-" + process.arch;',
   'if (basename(dirname(dir)) !== "node_modules" || existsSync(join(dir, "node_modules", "@lmdb", pkg))) return find(dir);',
   'const file = join(dir, "..", "@lmdb", pkg, "node.abi" + process.versions.modules + ".glibc.node");',
-  "if (!existsSync(file)) return find(dir);",
+  'if (!existsSync(file) || process.platform !== "linux" || !glibc()) return find(dir);',
   "try { return require(file); } catch { return find(dir); } };",
 ].join(" ");
 

@@ -137,11 +137,10 @@ const VERBS = [
  * `help`, no verb, or a word that is none: usage and suggestions list them all.
  */
 function verbOf(argv: readonly string[]): string | undefined {
-  const word = argv.find((a) => !a.startsWith("-"));
-  const before = argv.slice(0, word === undefined ? argv.length : argv.indexOf(word));
+  const at = argv.findIndex((a) => !a.startsWith("-"));
   // Only -q and -v may come first: `rnnp --help run` shows the overview, `--` ends the options.
-  if (word === undefined || word === "help" || !before.every(isVerbosity)) return undefined;
-  return (VERBS as readonly string[]).includes(word) ? word : undefined;
+  if (at < 0 || argv[at] === "help" || !argv.slice(0, at).every(isVerbosity)) return undefined;
+  return (VERBS as readonly string[]).includes(argv[at]!) ? argv[at] : undefined;
 }
 
 const isVerbosity = (arg: string) =>

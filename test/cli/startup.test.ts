@@ -156,6 +156,10 @@ function builtInsLoaded(rig: Rig, args: string[]): string[] {
   return readFileSync(log, "utf8").split("\n").filter(Boolean);
 }
 
+/** lmdb's platform package, and the add-on file in it that its finder picks on a glibc system. */
+const ADDON_PACKAGE = `lmdb-${process.platform}-${process.arch}`;
+const ADDON_FILE = `node.abi${process.versions.modules}.glibc.node`;
+
 /** `rnnp ARGS` as a process, with what it loaded: module URLs and built-ins (`NativeModule x`). */
 function observed(rig: Rig, args: string[], env: Record<string, string> = {}) {
   const log = rig.path("loaded.log");
@@ -255,8 +259,7 @@ describe("start-up", () => {
       r.loaded.filter((l) => l.startsWith("required ") && l.endsWith("package.json"));
     // The finder requires lmdb's package.json first; the file it picks on this machine:
     const lmdb = realpathSync(join(ROOT, "node_modules", "lmdb"));
-    const pick = `node.abi${process.versions.modules}.glibc.node`;
-    const expected = join(lmdb, "..", "@lmdb", `lmdb-${process.platform}-${process.arch}`, pick);
+    const expected = join(lmdb, "..", "@lmdb", ADDON_PACKAGE, ADDON_FILE);
     const direct = observed(rig, ["run", "p.rnnp"]);
     if (existsSync(expected)) {
       assert.deepEqual(addOns(direct), [`required ${expected}`]);
@@ -270,9 +273,9 @@ describe("start-up", () => {
   });
 
   it("loads the add-on its finder would pick when another platform package sits beside lmdb", (t) => {
-    const platform = `lmdb-${process.platform}-${process.arch}`;
+    const platform = ADDON_PACKAGE;
     const real = realpathSync(join(ROOT, "node_modules", "@lmdb", platform));
-    const pick = `node.abi${process.versions.modules}.glibc.node`;
+    const pick = ADDON_FILE;
     if (!existsSync(join(real, pick))) return t.skip(`no ${pick} in @lmdb/${platform}`);
     /** The add-on `rnnp status` loads with lmdb (really) in LMDB, its platform package in FOUND. */
     const addOnLoaded = (layout: (rig: Rig) => { lmdb: string; found: string }) => {
