@@ -18,7 +18,10 @@ export interface ScanReport {
   droppedRecords: { key: StageKey; stage: string; missing: Digest[] }[];
   /** Blobs no sound record names. */
   orphans: { digest: Digest; size: number }[];
-  /** Entries of the tables that only save work (stat cache, history, checks, leases) that do not decode. */
+  /**
+   * Entries of the tables that only save work (stat cache, history, checks, leases) that do not
+   * decode, and stat-cache entries (a file's or a folder's) whose seal does not match.
+   */
   damagedAux: AuxEntry[];
 }
 

@@ -30,7 +30,8 @@ import {
  *   blobs    digest -> artifact bytes (stored once, however many stages produce them)
  *   records  stage key -> StageRecord, as JSON text (exact: a key hashes the manifest it is filed with)
  *   history  [pipeline, stage] -> recent keys of that stage, newest first (for `why`)
- *   stat     absolute path -> stat + digest of a data file (to skip re-hashing unchanged files)
+ *   stat     absolute path -> stat + digest of a data file (to skip re-hashing unchanged files),
+ *            and "folder:" + absolute path -> a folder input's listing digest + digest (one read)
  * LMDB gives multi-process safety (one writer at a time, readers never blocked) and crash safety.
  * Every record read is checked (decodes, well formed, filed under the digest of its manifest): a
  * damaged one is reported as such (BadRecordError), never served.
@@ -57,6 +58,38 @@ function statSeal(path: string, e: StatEntry): string {
   return sha256(
     JSON.stringify([path, e.size, e.mtimeNs, e.ctimeNs, e.ino, e.dev, e.digest, e.hashedAtNs]),
   );
+}
+
+/**
+ * A folder input's stat-cache entry, so that a cached run reads one entry for a folder of 12,094
+ * files instead of one per file (see FileHasher). It is written only when every file's digest was
+ * settled (git's racy rule held for each), so an equal listing is all it takes to believe it.
+ */
+export interface FolderStatEntry {
+  /** How many files the tree held. */
+  files: number;
+  /** SHA-256 of the files' relative paths and identities (size, mtime, ctime, inode, device). */
+  listing: Digest;
+  /** The folder's digest (of its files' relative paths and content digests). */
+  digest: Digest;
+}
+
+type SealedFolder = FolderStatEntry & { seal?: unknown };
+
+/** Folder entries share the stat table, under a key no absolute path has (see stat above). */
+const FOLDER_KEY = "folder:";
+
+function folderSeal(path: string, e: FolderStatEntry): string {
+  return sha256(JSON.stringify(["folder", path, e.files, e.listing, e.digest]));
+}
+
+/** Whether a stat table entry (a file's or a folder's) is whole: only such an entry is believed. */
+function statIsSealed(key: unknown, value: unknown): boolean {
+  if (typeof key !== "string" || typeof value !== "object" || value === null) return false;
+  const seal = (value as { seal?: unknown }).seal;
+  return key.startsWith(FOLDER_KEY)
+    ? seal === folderSeal(key.slice(FOLDER_KEY.length), value as FolderStatEntry)
+    : seal === statSeal(key, value as StatEntry);
 }
 
 /** The last `rnnp check` of a record: whether rebuilding it in fresh processes gave the same bytes. */
@@ -134,7 +167,7 @@ export class CacheStore {
     /** The same table read with the msgpack encoding of caches written before records were JSON. */
     private readonly legacyRecords: Database<unknown, string>,
     private readonly history: Database<HistoryEntry[], string[]>,
-    private readonly stats: Database<SealedStat, string>,
+    private readonly stats: Database<SealedStat | SealedFolder, string>,
     private readonly leases: Database<Lease, string>,
     private readonly checks: Database<CheckResult, string>,
   ) {}
@@ -181,7 +214,7 @@ export class CacheStore {
           root.openDB<Buffer, string>({ name: "records", encoding: "binary" }),
           root.openDB<unknown, string>({ name: "records", encoding: "msgpack" }),
           root.openDB<HistoryEntry[], string[]>({ name: "history", encoding: "msgpack" }),
-          root.openDB<SealedStat, string>({ name: "stat", encoding: "msgpack" }),
+          root.openDB<SealedStat | SealedFolder, string>({ name: "stat", encoding: "msgpack" }),
           root.openDB<Lease, string>({ name: "leases", encoding: "msgpack" }),
           root.openDB<CheckResult, string>({ name: "checks", encoding: "msgpack" }),
         );
@@ -497,13 +530,17 @@ export class CacheStore {
     });
   }
 
-  /** Entries of the tables that only save work that do not decode (for verify, which drops them). */
+  /**
+   * Entries of the tables that only save work that do not decode, and stat entries (a file's or a
+   * folder's) that are not whole, which are never believed (for verify, which drops them).
+   */
   scanAux(): AuxEntry[] {
     const bad: AuxEntry[] = [];
     for (const [table, db] of Object.entries(this.auxTables()) as [AuxTable, AnyTable][])
       for (const key of this.read(`the ${table} table`, () => [...db.getKeys()]))
         try {
-          db.get(key);
+          const value = db.get(key);
+          if (table === "stat" && !statIsSealed(key, value)) bad.push({ table, key });
         } catch {
           bad.push({ table, key });
         }
@@ -591,15 +628,35 @@ export class CacheStore {
    */
   getStat(path: string): StatEntry | undefined {
     const entry = this.tolerant(() => this.stats.get(path));
-    return entry && entry.seal === statSeal(path, entry) ? entry : undefined;
+    return entry && statIsSealed(path, entry) ? (entry as StatEntry) : undefined;
   }
 
-  /** Stat-cache entries in one commit: a commit per file costs a disk sync each (seconds for a corpus of files). */
-  putStats(entries: readonly (readonly [string, StatEntry])[]): void {
-    if (!entries.length) return;
+  /** A folder input's stat-cache entry, if it is whole (sealed as a file's is). */
+  getFolderStat(path: string): FolderStatEntry | undefined {
+    const key = FOLDER_KEY + path;
+    const entry = this.tolerant(() => this.stats.get(key));
+    return entry && statIsSealed(key, entry) ? (entry as FolderStatEntry) : undefined;
+  }
+
+  /**
+   * Stat-cache entries of files, and of folders, in one commit: a commit per file costs a disk sync
+   * each (seconds for a corpus of files).
+   */
+  putStats(
+    entries: readonly (readonly [string, StatEntry])[],
+    folders: readonly (readonly [string, FolderStatEntry])[] = [],
+  ): void {
+    if (!entries.length && !folders.length) return;
     this.write(() => {
       for (const [path, entry] of entries)
         this.stats.putSync(path, { ...entry, seal: statSeal(path, entry) });
+      for (const [path, entry] of folders)
+        this.stats.putSync(FOLDER_KEY + path, {
+          files: entry.files,
+          listing: entry.listing,
+          digest: entry.digest,
+          seal: folderSeal(path, entry),
+        });
     });
   }
 
