@@ -24,6 +24,7 @@ import { sha256 } from "../../src/core/digest.js";
 import { FileHasher, RACY_NS } from "../../src/plan/files.js";
 import { walkFiles } from "../../src/project/paths.js";
 import { tempDir, writeFiles } from "../helpers.js";
+import { Rig } from "../rig.js";
 import { failures, together } from "./processes.js";
 
 /**
@@ -419,6 +420,49 @@ describe("one stat-cache entry per folder input", () => {
     assert.equal(report2.keptRecords, 0);
     await store.close();
     await oneRead("after gc");
+  });
+
+  it("`rnnp run` of a pipeline reading a folder: one entry once settled; a same-size rewrite with its mtime set back, or a folder renamed, reruns what reads it", async () => {
+    const rig = new Rig().write({
+      "mail/ham/1.txt": "hello there",
+      "mail/spam/2.txt": "buy now!!!!",
+      "p.rnnp": `pipeline p {
+  stage raw = load.text(path: "mail")
+  stage few = head(raw, n: 2)
+}
+`,
+    });
+    const mail = rig.path("mail");
+    for (const f of walkFiles(mail)) utimesSync(f.abs, T0, T0);
+    await new Promise((r) => setTimeout(r, Number(RACY_NS / 1_000_000n) + 200)); // settled
+    const cache = rig.path("cache");
+    const run = async () => {
+      const r = await rig.rnnp(["run", "p.rnnp", "--json", "--cache", cache]);
+      assert.equal(r.code, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { stages: { name: string; status: string }[] }).stages.map(
+        (s) => `${s.name} ${s.status}`,
+      );
+    };
+    const shown = async () =>
+      (await rig.rnnp(["show", "few", "p.rnnp", "--cache", cache])).stdout.replace(/\s+/g, " ");
+    assert.deepEqual(await run(), ["raw ran", "few ran"]);
+    let store = CacheStore.open(cache);
+    assert.equal(store.getFolderStat(mail)?.digest, reference(mail), "the folder's entry");
+    await store.close();
+    assert.deepEqual(await run(), ["raw cached", "few cached"]);
+
+    writeFileSync(join(mail, "ham/1.txt"), "hello THERE");
+    utimesSync(join(mail, "ham/1.txt"), T0, T0);
+    assert.deepEqual(await run(), ["raw ran", "few ran"]);
+    assert.match(await shown(), /"hello THERE"/);
+    renameSync(join(mail, "spam"), join(mail, "junk"));
+    assert.deepEqual(await run(), ["raw ran", "few ran"]);
+    assert.match(await shown(), /"junk"/);
+    store = CacheStore.open(cache);
+    const { spy, reads } = counted(store);
+    assert.equal(new FileHasher(spy, later).digest(mail), reference(mail));
+    assert.equal(reads.folders, 1);
+    await store.close();
   });
 
   it("4 processes hashing one folder into one fresh cache at once: each gets its digest, and the entry is whole", async () => {
