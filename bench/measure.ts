@@ -25,13 +25,18 @@ export function timeProcess(
 
 /** Best throughput of `fn` over a few repetitions, as units per second. */
 export function rate(units: number, fn: () => void, reps = 5): number {
+  return units / (bestMs(fn, reps) / 1000);
+}
+
+/** The shortest time of `fn` over a few repetitions, in ms. */
+export function bestMs(fn: () => void, reps = 5): number {
   let best = Infinity;
   for (let i = 0; i < reps; i++) {
     const t = performance.now();
     fn();
     best = Math.min(best, performance.now() - t);
   }
-  return units / (best / 1000);
+  return best;
 }
 
 export interface Row {
