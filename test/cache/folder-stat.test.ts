@@ -101,6 +101,7 @@ const edit = fc.oneof(
     path,
     pick: fc.nat(),
   }),
+  fc.record({ op: fc.constant("retarget"), pick: fc.nat(), other: fc.nat() }),
   fc.record({ op: fc.constant("outside"), keepMtime: fc.boolean() }),
   fc.record({ op: fc.constant("none") }),
 );
@@ -194,6 +195,17 @@ function apply(e: Edit, root: string, outside: string): void {
         if (!target) return;
         mkdirSync(dirname(at), { recursive: true });
         symlinkSync(target, at);
+        return;
+      }
+      case "retarget": {
+        // A link, kept where it is, led to another file (or folder).
+        const links = leaves.filter((f) => lstatSync(f).isSymbolicLink());
+        const link = links[e.pick % links.length];
+        const targets = [join(outside, "x.txt"), join(outside, "y"), ...leaves];
+        const target = targets[e.other % targets.length]!;
+        if (!link || target === link) return;
+        rmSync(link);
+        symlinkSync(target, link);
         return;
       }
       case "outside": {
