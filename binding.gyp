@@ -17,6 +17,13 @@
   },
   "targets": [
     {
+      # SHA-256 from Node's own OpenSSL (native/digest.c): C, so loading it loads no C++ runtime.
+      "target_name": "rnnp_digest",
+      "sources": ["native/digest.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_c": ["-O2", "-fPIC", "-fvisibility=hidden"],
+    },
+    {
       "target_name": "rnn_scalar",
       "type": "static_library",
       "sources": ["native/rnn_scalar.cc"],

@@ -10,10 +10,6 @@ const started = sinceStart();
 const { main, marks } = require("../dist/cli/loader.cjs");
 const loaded = sinceStart();
 
-process.stdout.on("error", (e) => {
-  if (e.code === "EPIPE") process.exit(process.exitCode ?? 0); // `rnnp ... | head` is fine
-  throw e;
-});
 process.on("SIGINT", () => {
   // Every commit is one synchronous LMDB transaction, so stopping here never leaves a half entry.
   process.stderr.write(

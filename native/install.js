@@ -4,8 +4,9 @@
 //
 //   node native/install.js                build (configure first when binding.gyp changed)
 //   node native/install.js --rebuild      configure and build from scratch
-//   node native/install.js --check        exit 1 unless the add-on is built, loads, and ports the
-//                                         built wasm kernels (CI: the native path must be tested)
+//   node native/install.js --check        exit 1 unless the add-ons are built and load, the kernels
+//                                         port the built wasm kernels and the digest add-on gives
+//                                         node:crypto's SHA-256 (CI: the native paths must be tested)
 //
 // RNNP_NATIVE=0 skips the build. Nothing here downloads: Node's headers must be on this machine
 // (npm's `nodedir`, or include/node beside the node binary, as every Node.js distribution has).
@@ -18,6 +19,7 @@ import { fileURLToPath } from "node:url";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const addon = join(root, "build", "Release", "rnnp_kernels.node");
+const digestAddon = join(root, "build", "Release", "rnnp_digest.node");
 const log = join(root, "build", "native-build.log");
 const say = (line) => process.stderr.write(`rnnp: ${line}\n`);
 
@@ -106,5 +108,24 @@ function check() {
     }
   }
   say(`native kernels: ${a.isas.join(", ")} (a port of ${a.portOf})`);
+  return checkDigest();
+}
+
+/** The digest add-on (native/digest.c) loads and gives node:crypto's SHA-256. */
+function checkDigest() {
+  const digest = { exports: {} };
+  try {
+    process.dlopen(digest, digestAddon);
+  } catch (e) {
+    say(`the digest add-on does not load (${digestAddon}): ${e.message.split("\n")[0]}`);
+    return false;
+  }
+  const text = "rnnp é😀";
+  const expected = createHash("sha256").update(text).digest("hex");
+  if (digest.exports.sha256?.(text) !== expected) {
+    say(`the digest add-on gives another SHA-256 than node:crypto (${digestAddon})`);
+    return false;
+  }
+  say("digest add-on: SHA-256 from Node's OpenSSL");
   return true;
 }

@@ -60,14 +60,14 @@ const requireHere = createRequire(import.meta.url);
 
 /** Built-ins the bundle loads on first use (see the "lazy-built-ins" plugin). */
 const LAZY_BUILT_INS =
-  /^(node:)?(child_process|worker_threads|perf_hooks|zlib|readline|http|https)$/;
+  /^(node:)?(child_process|worker_threads|perf_hooks|zlib|readline|http|https|crypto|os)$/;
 const LAZY_PREFIX = "rnnp-lazy-built-in:";
 
 /**
  * Files of bundled packages that find their native add-on beside themselves, and the expression
  * (evaluated in the bundle) of their installed file, wherever npm placed the package. lmdb's
- * add-on finder starts from lmdb's folder. (msgpackr, bundled too, looked for its optional
- * add-on from its own file; the bundle leaves that add-on out: see "no-msgpackr-extract".)
+ * add-on finder starts from lmdb's folder. (msgpackr, bundled too, is its plain build, which has
+ * no optional add-on to find: see "msgpackr-without-streams".)
  */
 const placed = {
   [join("lmdb", "dist", "index.cjs")]: '__rnnpPackageFile("lmdb", "dist/index.cjs")',
@@ -111,12 +111,23 @@ function addonFoundFirst(text) {
     [`var loadNAPI = ${finder};`, ""],
     ["var loadNAPI__default = /*#__PURE__*/_interopDefaultLegacy(loadNAPI);", ""],
     ['loadNAPI__default["default"](dirName)', `__rnnpLmdbAddon(dirName, (dir) => ${finder}(dir))`],
+    // node:os (lazy in the bundle: see LAZY_BUILT_INS) costs about 1.5 ms to load, and lmdb asks
+    // it only what the process knows: os.arch() is process.arch, os.platform() process.platform,
+    // and the byte order is the typed arrays'. Its temporary folder is asked for when needed.
+    ["arch: node_os.arch,", "arch: () => process.arch,"],
+    ["tmpdir: node_os.tmpdir,", "tmpdir: () => node_os.tmpdir(),"],
+    ["os: node_os.platform(),", "os: process.platform,"],
   ];
   for (const [from, to] of rewrites) {
     if (text.split(from).length !== 2) throw new Error(`lmdb's index.cjs: expected one ${from}`);
     text = text.replace(from, to);
   }
-  return text;
+  const endianness = "node_os.endianness()";
+  if (!text.includes(endianness)) throw new Error(`lmdb's index.cjs: expected ${endianness}`);
+  return text.replaceAll(
+    endianness,
+    '(new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? "LE" : "BE")',
+  );
 }
 
 /** grammar/chevrotain.ts loads Chevrotain's one-file build with a top-level await; bundled, a plain re-export of it. */
@@ -318,20 +329,32 @@ async function bundleInto(staging) {
         },
       },
       {
-        // msgpackr's optional native string extractor speeds up decoding large msgpack values; the
-        // cache's msgpack tables (history, stat cache, leases, checks) hold small ones, and finding
-        // and loading the add-on cost every command about 6 ms. msgpackr falls back to its own
-        // JavaScript decoder, which gives the same values.
-        name: "no-msgpackr-extract",
+        // msgpackr's Node entry adds stream classes (`class PackrStream extends stream.Transform`),
+        // which load Node's streams (about 15 modules) as the bundle starts, and its optional
+        // native string extractor (finding it cost about 6 ms; it only speeds up decoding large
+        // values, and the cache's msgpack tables hold small ones). lmdb uses its Encoder only:
+        // msgpackr's plain build is the same encoder and decoder without either.
+        name: "msgpackr-without-streams",
         setup(b) {
-          b.onResolve({ filter: /^msgpackr-extract$/ }, () => ({
-            path: "msgpackr-extract",
-            namespace: "rnnp",
+          b.onResolve({ filter: /^msgpackr$/ }, () => ({
+            path: join(dirname(requireHere.resolve("msgpackr")), "index.js"),
           }));
-          b.onLoad({ filter: /^msgpackr-extract$/, namespace: "rnnp" }, () => ({
-            contents: "module.exports = undefined;\n",
-            loader: "js",
-          }));
+        },
+      },
+      {
+        // picocolors decides its default colours as it loads, from `process.stdout.isTTY`: that
+        // makes Node build its stdout stream (net or tty, Node's streams: about 5 ms), which a
+        // command writing to a pipe or file does without (src/cli/io.ts, processStream). rnnp
+        // uses only `createColors(enabled)`, deciding per stream; the default set is never used.
+        name: "picocolors-without-stdout",
+        setup(b) {
+          b.onLoad({ filter: /[\\/]picocolors[\\/]picocolors\.js$/ }, async (a) => {
+            const text = await readFile(a.path, "utf8");
+            const asked = '((p.stdout || {}).isTTY && env.TERM !== "dumb")';
+            if (text.split(asked).length !== 2)
+              throw new Error(`picocolors.js: expected one ${asked}`);
+            return { contents: text.replace(asked, "false"), loader: "js" };
+          });
         },
       },
       {

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import { fstatSync, writeSync } from "node:fs";
 import { resolve } from "node:path";
 import pc from "picocolors";
 import { inUserDir } from "../core/user-dir.js";
@@ -13,7 +14,9 @@ export interface Stream {
   write(chunk: string): unknown;
   /** A terminal: progress bars are drawn and colours used only then. */
   readonly isTTY?: boolean;
-  readonly columns?: number;
+  readonly columns?: number | undefined;
+  /** The Node stream behind it, for a protocol that needs one (the language server's writer). */
+  nodeStream?(): NodeJS.WritableStream;
 }
 
 export interface Io {
@@ -27,8 +30,8 @@ export interface Io {
 /** The streams, environment and directory of this process: what the installed command runs with. */
 export function processIo(): Io {
   return {
-    stdout: process.stdout,
-    stderr: process.stderr,
+    stdout: processStream(1),
+    stderr: processStream(2),
     // A getter: process.stdin builds a stream (and loads fs streams, about 5 ms) on first touch,
     // which only `predict` reading its input needs.
     get stdin() {
@@ -37,6 +40,74 @@ export function processIo(): Io {
     env: process.env,
     cwd: process.cwd(),
   };
+}
+
+const processStreams = new Map<1 | 2, Stream>();
+
+/**
+ * Standard output or error of this process. On Linux, while it is a pipe, a file or a socket, text
+ * goes straight to the file descriptor (fs.writeSync): Node writes such a stream synchronously there
+ * too, and its stream object costs a command that prints a few lines about 5 ms to set up (Node's
+ * streams, net, their modules parsed from source). A terminal, another system, or a write the
+ * descriptor refuses (EAGAIN: a non-blocking pipe; an error) goes through `process.stdout` or
+ * `process.stderr`, from then on, so that nothing is written out of order.
+ */
+export function processStream(fd: 1 | 2): Stream {
+  const known = processStreams.get(fd);
+  if (known) return known;
+  let real: NodeJS.WriteStream | undefined;
+  const nodeStream = () => {
+    if (real) return real;
+    real = fd === 1 ? process.stdout : process.stderr;
+    if (fd === 1) real.on("error", quitOnClosedOutput);
+    return real;
+  };
+  let direct = process.platform === "linux" && !characterDevice(fd);
+  const made: Stream = {
+    write(chunk: string) {
+      if (!direct) return nodeStream().write(chunk);
+      const bytes = Buffer.from(chunk, "utf8");
+      let at = 0;
+      try {
+        while (at < bytes.length) at += writeSync(fd, bytes, at);
+        return true;
+      } catch (e) {
+        if (fd === 1 && (e as NodeJS.ErrnoException).code === "EPIPE") quitOnClosedOutput(e);
+        direct = false;
+        return nodeStream().write(at === 0 ? chunk : bytes.subarray(at));
+      }
+    },
+    get isTTY() {
+      return direct ? false : nodeStream().isTTY === true;
+    },
+    get columns() {
+      return direct ? undefined : nodeStream().columns;
+    },
+    nodeStream() {
+      direct = false; // one writer from now on: nothing out of order
+      return nodeStream();
+    },
+  };
+  processStreams.set(fd, made);
+  return made;
+}
+
+/** A terminal (or /dev/null): what only Node's tty module can tell apart. */
+function characterDevice(fd: number): boolean {
+  try {
+    // BigInt: Node 20's fs.realpathSync reads the last non-BigInt stat's file type from an array
+    // every stat call shares, and stops resolving links after a pipe's: require() would then load
+    // modules by their link paths.
+    return fstatSync(fd, { bigint: true }).isCharacterDevice();
+  } catch {
+    return true; // closed or unusual: Node's stream decides
+  }
+}
+
+/** `rnnp ... | head` is fine: output closed early ends the command with the code it had. */
+function quitOnClosedOutput(e: unknown): never {
+  if ((e as NodeJS.ErrnoException).code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw e;
 }
 
 /**

@@ -28,7 +28,17 @@ export function readPackageJson(dir: string): { name?: string; version?: string 
   }
 }
 
+/** Package roots found, by module and name: a command asks for rnnp's from several modules. */
+const roots = new Map<string, string | undefined>();
+
 /** The root of the installed package named `name` that holds the module at `moduleUrl`. */
 export function ownPackageRoot(moduleUrl: string, name = "rnnp"): string | undefined {
-  return findUp(dirname(fileURLToPath(moduleUrl)), (dir) => readPackageJson(dir)?.name === name);
+  const asked = `${moduleUrl}\0${name}`;
+  if (roots.has(asked)) return roots.get(asked);
+  const root = findUp(
+    dirname(fileURLToPath(moduleUrl)),
+    (dir) => readPackageJson(dir)?.name === name,
+  );
+  roots.set(asked, root);
+  return root;
 }

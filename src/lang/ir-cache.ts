@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { writeAtomically } from "../core/atomic-write.js";
+import { sha256 } from "../core/digest.js";
 import { isDeepStrictEqual } from "node:util";
 import type { Diagnostic } from "../core/diagnostic.js";
 import { kinds, onlyShippedKinds } from "../kinds/registry.js";
@@ -70,8 +70,6 @@ interface Entry {
   source?: string;
 }
 
-const sha256 = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
-
 function identityOf(id: IrIdentity): string[] | undefined {
   if (id.build === undefined || !onlyShippedKinds()) return undefined;
   return [
@@ -96,8 +94,7 @@ function entryPath(dir: string, identity: string[]): string {
 function verified(file: Buffer): Buffer | undefined {
   if (file.length < 32) return undefined;
   const payload = file.subarray(32);
-  const digest = createHash("sha256").update(payload).digest();
-  return digest.equals(file.subarray(0, 32)) ? payload : undefined;
+  return sha256(payload) === file.toString("hex", 0, 32) ? payload : undefined;
 }
 
 /** The checked IR of a pipeline file whose bytes are `bytes`, if one is kept for exactly this. */
@@ -162,7 +159,7 @@ export function writeCachedIr(
     mkdirSync(dir, { recursive: true });
     writeAtomically(
       entryPath(dir, identity),
-      Buffer.concat([createHash("sha256").update(payload).digest(), payload]),
+      Buffer.concat([Buffer.from(sha256(payload), "hex"), payload]),
     );
   } catch {
     return;

@@ -1,10 +1,9 @@
 import { UserError } from "../core/diagnostic.js";
-import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { writeAtomically } from "../core/atomic-write.js";
 import { canonicalJson, type Json } from "../core/canonical.js";
-import type { Digest, StageKey } from "../core/digest.js";
+import { type Digest, type StageKey, sha256 } from "../core/digest.js";
 import { RNNP_VERSION } from "../core/version.js";
 import { BUILD_ID } from "../core/build.js";
 import { processAlive } from "../core/process.js";
@@ -264,24 +263,20 @@ export function lockIdentity(
   planner: Planner,
   outcome: ReadonlyMap<string, LockOutcome>,
 ): string | undefined {
-  const hash = createHash("sha256");
   // The code that writes locks (its build; from its sources, the version alone says it), then the
-  // lock's head, then each stage's entry but its manifest, hashed as they come: nothing is built.
+  // lock's head, then each stage's entry but its manifest: one text, hashed once.
   const rt = planner.runtime;
   const usesRuntime = planner.order.some((s) => s.kind.backendDependent);
-  hash.update(
-    JSON.stringify([
-      LOCKFILE_VERSION,
-      RNNP_VERSION,
-      BUILD_ID ?? null,
-      planner.ir.name,
-      usesRuntime && rt && !(rt instanceof Error) ? rt : null,
-    ]),
-  );
+  let text = JSON.stringify([
+    LOCKFILE_VERSION,
+    RNNP_VERSION,
+    BUILD_ID ?? null,
+    planner.ir.name,
+    usesRuntime && rt && !(rt instanceof Error) ? rt : null,
+  ]);
   const named = currentNames(planner);
   // Each entry as one line of fields, every name prefixed by its length (keys and digests are hex),
-  // hashed in pieces of about 64 KB: no JSON of whole records, no native call per stage.
-  let text = "";
+  // no JSON of whole records, no native call per stage.
   for (const s of planner.order) {
     const o = outcome.get(s.name);
     if (o !== "ran" && o !== "cached") return undefined;
@@ -295,11 +290,6 @@ export function lockIdentity(
       for (const [slot, from] of Object.entries(inputsFrom))
         text += ` <${slot.length}:${slot}=${from.stage.length}:${from.stage}@${from.key}`;
     } else text += " none";
-    if (text.length > 1 << 16) {
-      hash.update(text);
-      text = "";
-    }
   }
-  hash.update(text);
-  return hash.digest("hex");
+  return sha256(text);
 }

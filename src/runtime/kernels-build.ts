@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { sha256 } from "../core/digest.js";
 import { ownPackageRoot } from "../core/find-up.js";
 
 /**
@@ -22,7 +22,5 @@ export const FUSED_OPS_VERSION = 2;
 
 /** The kernels' identity for stage keys: a digest of the compiled module, or undefined when not built. */
 export function kernelsDigest(path = kernelsPath()): string | undefined {
-  return existsSync(path)
-    ? createHash("sha256").update(readFileSync(path)).digest("hex").slice(0, 16)
-    : undefined;
+  return existsSync(path) ? sha256(readFileSync(path)).slice(0, 16) : undefined;
 }

@@ -20,6 +20,7 @@ import { pathToFileURL } from "node:url";
 import { describe, it } from "node:test";
 import { NAMES_CSV, ROOT } from "../helpers.js";
 import { checkedPipeline } from "../../src/cli/pipeline.js";
+import { nativeDigest } from "../../src/core/digest.js";
 import { Rig } from "../rig.js";
 // @ts-expect-error: a build script in plain JavaScript, without declarations
 import { install } from "../../scripts/bundle.mjs";
@@ -249,6 +250,43 @@ describe("start-up", () => {
     const status = rig.spawnSync(["status", "p.rnnp"], { env: timing });
     assert.match(status.stdout, /all 3 stages fresh/);
     assert.equal(parsed(status), false);
+  });
+
+  it("a cached run writing to pipes loads neither node:crypto, Node's streams, net nor os", (t) => {
+    // SHA-256 comes from rnnp's digest add-on, stdout and stderr are written to their file
+    // descriptors (src/cli/io.ts), lmdb's questions to node:os are answered from `process`, and
+    // msgpackr's stream classes are left out (scripts/bundle.mjs): each loaded these modules.
+    if (!nativeDigest()) return t.skip("the digest add-on is not built (npm run native)");
+    const rig = project();
+    // A data file hashed within 2 s of its last change is hashed again by the next run (the stat
+    // cache's racy rule), as a stream through node:crypto: this one is older.
+    settle(rig.path("d.csv"));
+    assert.equal(rig.spawnSync(["run", "p.rnnp"]).code, 0);
+    const builtIns = builtInsLoaded(rig, ["run", "p.rnnp"]);
+    assert.ok(
+      builtIns.includes("NativeModule vm"),
+      `built-ins are observed: ${builtIns.join(" ")}`,
+    );
+    const heavy = ["crypto", "stream", "net", "tty", "os", "internal/fs/sync_write_stream"];
+    assert.deepEqual(
+      heavy.filter((m) => builtIns.includes(`NativeModule ${m}`)),
+      [],
+      builtIns.join(" "),
+    );
+    // The same command to a file and to /dev/null (a character device: Node's stream decides).
+    const out = rig.path("out.txt");
+    const file = openSync(out, "w");
+    try {
+      const r = spawnSync(process.execPath, [join(ROOT, "bin", "rnnp.js"), "run", "p.rnnp"], {
+        cwd: rig.dir,
+        env: { PATH: process.env.PATH },
+        stdio: ["ignore", file, "pipe"],
+      });
+      assert.equal(r.status, 0, String(r.stderr));
+    } finally {
+      closeSync(file);
+    }
+    assert.match(readFileSync(out, "utf8"), /3 stages: 3 cached/);
   });
 
   it("loads lmdb's add-on from the file its finder would pick, without the finder", () => {

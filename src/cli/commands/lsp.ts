@@ -10,7 +10,8 @@ export async function lspCommand(opts: { cache?: string; stdio?: boolean }): Pro
   const { stdin, stdout, env, cwd } = io();
   const { resolve } = await import("node:path");
   const given = opts.cache || env.RNNP_CACHE;
-  const orderly = await serve(stdin, stdout as unknown as NodeJS.WritableStream, {
+  const output = stdout.nodeStream?.() ?? (stdout as unknown as NodeJS.WritableStream);
+  const orderly = await serve(stdin, output, {
     // --cache, else $RNNP_CACHE (both relative to the current directory), else each pipeline's project cache.
     ...(given ? { cache: resolve(cwd, given) } : {}),
   });

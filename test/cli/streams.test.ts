@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, constants, openSync, readFileSync, readSync } from "node:fs";
+import { describe, it } from "node:test";
+import { BIN, cleanEnv } from "../helpers.js";
+import { Rig, missingTool } from "../rig.js";
+
+/**
+ * The installed command's standard output and error (src/cli/io.ts, processStream): written to the
+ * file descriptor while it is a pipe or a file, through Node's stream once the descriptor refuses a
+ * write. What a reader gets must not depend on which.
+ */
+
+/** A table of `rows` rows: its CSV through `rnnp show` is far more than a pipe holds (64 KiB). */
+function bigTable(rows: number): Rig {
+  const lines = ["text,label"];
+  for (let i = 0; i < rows; i++)
+    lines.push(`"row ${i} é😀 ${"x".repeat(i % 40)}",${i % 2 ? "a" : "b"}`);
+  const rig = new Rig().write({
+    "d.csv": `${lines.join("\n")}\n`,
+    "p.rnnp":
+      'pipeline p {\n  stage raw = load.csv(path: "d.csv", text: "text", label: "label")\n}\n',
+  });
+  assert.equal(rig.spawnSync(["run", "p.rnnp"]).code, 0);
+  return rig;
+}
+
+const SHOW = ["show", "raw", "p.rnnp", "--format", "csv"];
+
+/** `rnnp ARGS`'s standard output written to a file. */
+function toFile(rig: Rig, args: string[]): string {
+  const out = rig.path("out.csv");
+  const fd = openSync(out, "w");
+  try {
+    const r = spawnSync(process.execPath, [BIN, ...args], {
+      cwd: rig.dir,
+      env: cleanEnv(),
+      stdio: ["ignore", fd, "pipe"],
+    });
+    assert.equal(r.status, 0, String(r.stderr));
+  } finally {
+    closeSync(fd);
+  }
+  return readFileSync(out, "utf8");
+}
+
+describe("the command's output streams", () => {
+  it("a pipe gets exactly what a file gets, far beyond a pipe's buffer", () => {
+    const rig = bigTable(20_000);
+    const file = toFile(rig, SHOW);
+    assert.ok(file.length > 500_000, `${file.length} characters`);
+    assert.equal(file.split("\n").length, 20_002);
+    const piped = rig.spawnSync(SHOW);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stdout, file);
+  });
+
+  it("a non-blocking pipe that fills (EAGAIN) still gets everything, in order", async (t) => {
+    const missing = missingTool("mkfifo") ?? missingTool("python3");
+    if (missing) return t.skip(missing);
+    const rig = bigTable(20_000);
+    const expected = toFile(rig, SHOW);
+    // A FIFO nobody reads until the command has filled it. Node makes a child's stdio blocking as
+    // it spawns it, so Python sets O_NONBLOCK on the command's stdout, then becomes the command.
+    const fifo = rig.path("out.fifo");
+    assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = openSync(fifo, constants.O_WRONLY);
+    const nonBlocking = [
+      "import fcntl, os, sys",
+      "fcntl.fcntl(1, fcntl.F_SETFL, fcntl.fcntl(1, fcntl.F_GETFL) | os.O_NONBLOCK)",
+      "os.execv(sys.argv[1], sys.argv[1:])",
+    ].join("\n");
+    const child = spawn("python3", ["-c", nonBlocking, process.execPath, BIN, ...SHOW], {
+      cwd: rig.dir,
+      env: cleanEnv(),
+      stdio: ["ignore", writer, "pipe"],
+    });
+    closeSync(writer);
+    let stderr = "";
+    child.stderr?.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the child meets a full pipe
+    const chunks: Buffer[] = [];
+    const buffer = Buffer.alloc(1 << 16);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(reader, buffer);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        continue;
+      }
+      if (n === 0) break; // every writer closed: the child is done
+      chunks.push(Buffer.from(buffer.subarray(0, n)));
+    }
+    closeSync(reader);
+    assert.equal(await exited, 0, stderr);
+    assert.equal(Buffer.concat(chunks).toString("utf8"), expected);
+  });
+
+  it("output closed by its reader (`rnnp ... | head`) ends the command quietly, with its code", async () => {
+    const rig = bigTable(20_000);
+    const child = spawn(process.execPath, [BIN, ...SHOW], { cwd: rig.dir, env: cleanEnv() });
+    let stderr = "";
+    child.stderr.on("data", (d) => (stderr += d));
+    child.stdout.once("data", () => child.stdout.destroy()); // read a little, then close
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    assert.equal(code, 0);
+    assert.equal(stderr, "");
+  });
+});
