@@ -169,17 +169,18 @@ class Listing {
    * The SHA-256 of the relative paths and identities, in walk order. An equal listing means no file
    * was added, removed, renamed, replaced (inode) or written (the ctime moves on any write, even one
    * that sets the mtime back), and every link leads to the same file. The identities go in as bytes,
-   * then the paths each ended by a NUL (which no name holds): unambiguous, and no decimal text of
-   * 60,000 BigInts.
+   * then a tag and the paths each ended by a NUL (which no name holds): unambiguous, and no decimal
+   * text of 60,000 BigInts.
    */
   digest(): Digest {
-    let names = "";
+    let names = "rnnp folder listing 1\0";
     for (const f of this.files) names += `${f.rel}\0`;
-    return createHash("sha256")
-      .update("rnnp folder listing 1\0")
-      .update(new Uint8Array(this.signed.buffer))
-      .update(names)
-      .digest("hex") as Digest;
+    const text = Buffer.from(names);
+    const bytes = Buffer.allocUnsafe(this.signed.byteLength + text.byteLength);
+    bytes.set(new Uint8Array(this.signed.buffer));
+    bytes.set(text, this.signed.byteLength);
+    // One call to core's sha256, as every hash of a cached run (node:crypto is not loaded for it).
+    return sha256(bytes) as Digest;
   }
 }
 

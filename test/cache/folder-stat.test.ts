@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
+  closeSync,
   lstatSync,
+  openSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -20,10 +23,10 @@ import { gc } from "../../src/cache/maintenance.js";
 import { repairCache, verifyCache } from "../../src/cache/salvage.js";
 import { CacheStore } from "../../src/cache/store.js";
 import { canonicalJson } from "../../src/core/canonical.js";
-import { sha256 } from "../../src/core/digest.js";
+import { nativeDigest, sha256 } from "../../src/core/digest.js";
 import { FileHasher, RACY_NS } from "../../src/plan/files.js";
 import { walkFiles } from "../../src/project/paths.js";
-import { tempDir, writeFiles } from "../helpers.js";
+import { BIN, tempDir, writeFiles } from "../helpers.js";
 import { Rig } from "../rig.js";
 import { failures, together } from "./processes.js";
 
@@ -462,6 +465,9 @@ describe("one stat-cache entry per folder input", () => {
     assert.equal(store.getFolderStat(mail)?.digest, reference(mail), "the folder's entry");
     await store.close();
     assert.deepEqual(await run(), ["raw cached", "few cached"]);
+    // As a process: the folder's listing is hashed as every hash of a cached run is (core's sha256,
+    // rnnp's digest add-on), so node:crypto stays unloaded (test/cli/startup.test.ts).
+    if (nativeDigest()) assert.equal(loadsCrypto(rig, ["run", "p.rnnp", "--cache", cache]), false);
 
     writeFileSync(join(mail, "ham/1.txt"), "hello THERE");
     utimesSync(join(mail, "ham/1.txt"), T0, T0);
@@ -499,6 +505,37 @@ describe("one stat-cache entry per folder input", () => {
     await store.close();
   });
 });
+
+/**
+ * Whether `rnnp ARGS`, a process with its stdin a file and its stdout a pipe, loads node:crypto the
+ * second time (the first writes the checked pipeline's cache, whose temporary name is random).
+ */
+function loadsCrypto(rig: Rig, args: string[]): boolean {
+  const log = rig.path("loaded.log");
+  const observe = rig.path("observe.cjs");
+  writeFileSync(
+    observe,
+    `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(log)}, process.moduleLoadList.join("\\n")));\n`,
+  );
+  writeFileSync(rig.path("stdin.txt"), "");
+  const stdin = openSync(rig.path("stdin.txt"), "r");
+  try {
+    for (const _ of [1, 2]) {
+      const r = spawnSync(process.execPath, ["--require", observe, BIN, ...args], {
+        cwd: rig.dir,
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "" },
+        stdio: [stdin, "pipe", "pipe"],
+      });
+      assert.equal(r.status, 0, r.stderr);
+    }
+  } finally {
+    closeSync(stdin);
+  }
+  const loaded = readFileSync(log, "utf8").split("\n");
+  assert.ok(loaded.includes("NativeModule vm"), `modules are observed: ${loaded.join(" ")}`);
+  return loaded.includes("NativeModule crypto");
+}
 
 function flipHex(hex: string): string {
   return (hex[0] === "0" ? "1" : "0") + hex.slice(1);
