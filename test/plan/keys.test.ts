@@ -386,10 +386,13 @@ describe("what goes into a stage key (the planner's fingerprint)", () => {
   writeFileSync(join(home, "d.csv"), NAMES_CSV);
   const store = CacheStore.open(join(home, "cache"));
   const RUNTIME: Runtime = { backend: "wasm", version: "tfjs 4.22.0", kernels: "rnnp-fused x" };
-  const source = (o: { seed?: number; train?: string; vocabOf?: string } = {}) =>
+  const source = (o: { seed?: number; train?: string; vocabOf?: string; sets?: string } = {}) =>
     csvClassifier({
       settings: [`seed ${o.seed ?? 7}`],
       train: o.train ?? "epochs: 2, batchSize: 8",
+      after: [
+        `stage report = evaluate(fit, ${o.sets ?? "{inDomain: seqs.test, other: seqs.val}"})`,
+      ],
     }).replace("vocabulary(parts.train", `vocabulary(${o.vocabOf ?? "parts.train"}`);
 
   /** Every stage's fingerprint and key, its upstream outputs given by `output` (stage, name -> digest). */
@@ -417,7 +420,7 @@ describe("what goes into a stage key (the planner's fingerprint)", () => {
         digestOf(Buffer.from(o.output?.(s.name, name) ?? `${s.name}.${name}`));
       planner.produced(s.name, Object.fromEntries(s.outputs.map((n) => [n, digest(n)])));
     }
-    assert.deepEqual([...out.keys()], ["raw", "parts", "vocab", "seqs", "net", "fit"]);
+    assert.deepEqual([...out.keys()], ["raw", "parts", "vocab", "seqs", "net", "fit", "report"]);
     return out;
   }
   const base = plan(source());
@@ -451,7 +454,7 @@ describe("what goes into a stage key (the planner's fingerprint)", () => {
       { backend: RUNTIME.backend, version: RUNTIME.version },
     ]) {
       const other = plan(source(), { runtime });
-      assert.deepEqual(moved(other), ["fit"], JSON.stringify(runtime));
+      assert.deepEqual(moved(other), ["fit", "report"], JSON.stringify(runtime));
       assert.deepEqual(other.get("fit")!.fp.runtime, runtime);
       assert.equal(other.get("fit")!.fp.seed, base.get("fit")!.fp.seed);
     }
@@ -502,6 +505,20 @@ describe("what goes into a stage key (the planner's fingerprint)", () => {
     // Its readers keep theirs: the outputs given here are the same whatever vocab read.
     assert.deepEqual(moved(other), ["vocab"]);
     assert.notEqual(other.get("vocab")!.fp.inputs.data, base.get("vocab")!.fp.inputs.data);
+  });
+
+  it("named references: each name's artifact (as a bundle's parts)", () => {
+    const digest = (x: string) => digestOf(Buffer.from(x));
+    assert.deepEqual(base.get("report")!.fp.inputs.data, {
+      inDomain: digest("seqs.test"),
+      other: digest("seqs.val"),
+    });
+    const swapped = plan(source({ sets: "{inDomain: seqs.val, other: seqs.test}" }));
+    assert.deepEqual(moved(swapped), ["report"]);
+    assert.deepEqual(swapped.get("report")!.fp.inputs.data, {
+      inDomain: digest("seqs.val"),
+      other: digest("seqs.test"),
+    });
   });
 
   it("a seed basis keeps the files (a random kind reading data draws anew when they change)", () => {
