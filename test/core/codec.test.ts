@@ -69,6 +69,27 @@ describe("canonical JSON", () => {
       { numRuns: 30 },
     );
   });
+  it("writes any value in pieces that join to its canonical text (property)", () => {
+    // Objects with undefined members (left out, as canonicalJson leaves them) and keys in any order.
+    const withGaps = fc.jsonValue().map(function gaps(v: unknown): unknown {
+      if (Array.isArray(v)) return v.map(gaps);
+      if (v === null || typeof v !== "object") return v;
+      const entries = Object.entries(v).map(([k, x]) => [k, gaps(x)] as const);
+      return Object.fromEntries([...entries.reverse(), ["~gone", undefined]]);
+    });
+    fc.assert(
+      fc.property(withGaps, (v) => {
+        const pieces: string[] = [];
+        writeCanonicalJson(v, (p) => pieces.push(p));
+        assert.equal(pieces.join(""), canonicalJson(v));
+      }),
+      { numRuns: 500 },
+    );
+    assert.throws(
+      () => writeCanonicalJson({ a: [1, { b: NaN }] }, () => {}),
+      /\$\.a\[1\]\.b is NaN/,
+    );
+  });
   it("names where a refused value sits, in lists too", () => {
     assert.throws(() => canonicalJson({ a: [1, { b: [0, NaN] }] }), /\$\.a\[1\]\.b\[1\] is NaN/);
     assert.throws(() => canonicalJson(["x", Infinity]), /\$\[1\] is Infinity/);
