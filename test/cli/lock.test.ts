@@ -321,6 +321,37 @@ describe("a lock the cache remembers (src/plan/lock-memo.ts)", () => {
     assert.equal((await rig.rnnp(["run", "p.rnnp", "--frozen"])).code, 0);
   });
 
+  it("a rerun that records where its inputs came from anew gives the lock its new inputsFrom", async () => {
+    const rig = project();
+    assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 0);
+    // `low` gets a parameter that changes its key and not its bytes: `parts` stays cached, and its
+    // record still names the `low` it was made from.
+    rig.write({
+      "p.rnnp": PIPELINE.replace(
+        "lowercase: params.lower)",
+        "lowercase: params.lower, minLength: 0)",
+      ),
+    });
+    const edited = await rig.rnnp(["run", "p.rnnp", "--json"]);
+    assert.equal(edited.code, 0, edited.stderr);
+    assert.deepEqual(statuses(edited.stdout), {
+      raw: "cached",
+      low: "ran",
+      parts: "cached",
+      preview: "cached",
+    });
+    const from = () =>
+      (lockOf(rig).stages.parts as unknown as { inputsFrom: { data: { key: string } } }).inputsFrom
+        .data.key;
+    const lowKey = lockOf(rig).stages.low!.key;
+    assert.notEqual(from(), lowKey);
+    // Rerun, `parts` makes the same bytes under the same key, from the new `low`: the lock says so
+    // (killed: the lock's identity without inputsFrom, when the memo kept the old lock).
+    assert.equal((await rig.rnnp(["run", "p.rnnp", "--force=parts"])).code, 0);
+    assert.equal(lastLock(), "lock written");
+    assert.equal(from(), lowKey);
+  });
+
   it("a damaged memo or an invalid lock takes the full path: the lock is right, or the error said", async () => {
     const rig = project();
     await rig.rnnp(["run", "p.rnnp"]);
