@@ -62,7 +62,7 @@ const recordArb: fc.Arbitrary<StageRecord<unknown>> = fc
         rnnpVersion: "test",
         ...(r.runParams !== undefined ? { params: r.runParams as Record<string, never> } : {}),
       },
-    } as StageRecord<unknown>;
+    } as unknown as StageRecord<unknown>;
   })
   // Plain objects (fast-check's dictionaries have no prototype), as records read from JSON are.
   .map((r) => JSON.parse(JSON.stringify(r)) as StageRecord<unknown>);

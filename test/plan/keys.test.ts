@@ -479,7 +479,7 @@ describe("what goes into a stage key (the planner's fingerprint)", () => {
 
   it("a seed follows what the stage computes: its inputs and parameters, less seedIgnores and observing ones", () => {
     const fit = (o: Parameters<typeof plan>[1] & { train?: string }) =>
-      plan(source({ train: o.train }), o).get("fit")!;
+      plan(source(o.train !== undefined ? { train: o.train } : {}), o).get("fit")!;
     const b = base.get("fit")!;
     // An input's bytes: another seed.
     const other = fit({
