@@ -122,6 +122,42 @@ describe("canonical JSON", () => {
     );
     assert.equal(canonicalJson({ "0": false, "": null, b: [] }), '{"":null,"0":false,"b":[]}');
   });
+  it("sameJson tells a list from its prefix and an object from its part, either way round (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.jsonValue({ maxDepth: 2 }), { minLength: 1 }),
+        fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 }), { minKeys: 1 }),
+        (xs, o) => {
+          const prefix = xs.slice(0, -1);
+          const part = Object.fromEntries(Object.entries(o).slice(1));
+          for (const [a, b] of [
+            [prefix, xs],
+            [{ m: prefix }, { m: xs }],
+            [part, o],
+            [[part], [o]],
+          ] as const) {
+            assert.equal(sameJson(a, b), false, JSON.stringify([a, b]));
+            assert.equal(sameJson(b, a), false, JSON.stringify([b, a]));
+          }
+          assert.ok(sameJson(JSON.parse(JSON.stringify(xs)), xs));
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // A key that objects inherit (`__proto__`, a name users may write) is not a member of the other;
+    // a list is not the scalar it would loosely equal.
+    const proto = JSON.parse('{"__proto__": {}}') as unknown;
+    for (const [a, b] of [
+      [proto, { x: 1 }],
+      [[1], 1],
+      [["a"], "a"],
+      [{}, "[object Object]"],
+      [[], ""],
+    ] as const) {
+      assert.equal(sameJson(a, b), false, JSON.stringify([a, b]));
+      assert.equal(sameJson(b, a), false, JSON.stringify([b, a]));
+    }
+  });
   it("sameJson(a, b) holds exactly when a and b have the same canonical text (property)", () => {
     /** `v` with one of its leaves replaced (`at` picks which), or `v` itself. */
     const mutated = (v: Json, at: number, by: Json): Json => {
