@@ -25,6 +25,13 @@ describe("canonical JSON", () => {
   });
   it("writes -0 as 0 and numbers in shortest form", () => {
     assert.equal(canonicalJson([-0, 1e-7, 0.1 + 0.2]), "[0,1e-7,0.30000000000000004]");
+    // Outside a list of scalars (which JSON.stringify writes) too: a member, a value, a mixed list.
+    assert.equal(canonicalJson({ a: -0 }), '{"a":0}');
+    assert.equal(canonicalJson(-0), "0");
+    assert.equal(canonicalJson([{}, -0]), "[{},0]");
+    const pieces: string[] = [];
+    writeCanonicalJson({ a: -0, b: [[], -0] }, (p) => pieces.push(p));
+    assert.equal(pieces.join(""), '{"a":0,"b":[[],0]}');
   });
   it("spells lists of scalars as item-by-item writing does (the one-pass path changes no byte)", () => {
     // The spelling before lists of scalars took JSON.stringify's native pass: item by item.
