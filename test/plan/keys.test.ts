@@ -402,6 +402,8 @@ describe("what goes into a stage key (the planner's fingerprint)", () => {
       runtime?: Runtime;
       kinds?: (s: StageIR) => StageIR;
       output?: (stage: string, name: string) => string;
+      /** Stages after the usual ones. */
+      extra?: string[];
     } = {},
   ): Map<string, { key: string; fp: Fingerprint }> {
     const checked = ir(text, join(home, "p.rnnp"));
@@ -420,7 +422,10 @@ describe("what goes into a stage key (the planner's fingerprint)", () => {
         digestOf(Buffer.from(o.output?.(s.name, name) ?? `${s.name}.${name}`));
       planner.produced(s.name, Object.fromEntries(s.outputs.map((n) => [n, digest(n)])));
     }
-    assert.deepEqual([...out.keys()], ["raw", "parts", "vocab", "seqs", "net", "fit", "report"]);
+    assert.deepEqual(
+      [...out.keys()],
+      ["raw", "parts", "vocab", "seqs", "net", "fit", "report", ...(o.extra ?? [])],
+    );
     return out;
   }
   const base = plan(source());
@@ -519,6 +524,20 @@ describe("what goes into a stage key (the planner's fingerprint)", () => {
       inDomain: digest("seqs.val"),
       other: digest("seqs.test"),
     });
+  });
+
+  it("a whole split, or one part of it, where a kind takes a split (its parts by name)", () => {
+    const digest = (x: string) => digestOf(Buffer.from(x));
+    const peek = (ref: string) =>
+      plan(source().replace(/}\n$/, `  stage peek = head(${ref}, n: 2)\n}\n`), {
+        extra: ["peek"],
+      }).get("peek")!.fp.inputs.data;
+    assert.deepEqual(peek("parts"), {
+      train: digest("parts.train"),
+      val: digest("parts.val"),
+      test: digest("parts.test"),
+    });
+    assert.deepEqual(peek("parts.val"), { val: digest("parts.val") });
   });
 
   it("a seed basis keeps the files (a random kind reading data draws anew when they change)", () => {
