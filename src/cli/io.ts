@@ -71,8 +71,10 @@ export function processStream(fd: 1 | 2): Stream {
       try {
         while (at < bytes.length) at += writeSync(fd, bytes, at);
         return true;
-      } catch (e) {
-        if (fd === 1 && (e as NodeJS.ErrnoException).code === "EPIPE") quitOnClosedOutput(e);
+      } catch {
+        // Node's stream takes it from here, as it would have from the start: it waits out a full
+        // non-blocking pipe, and a closed one (EPIPE) comes back as its 'error' event, after the
+        // code that wrote has run on (a stage it was reporting on is committed first).
         direct = false;
         return nodeStream().write(at === 0 ? chunk : bytes.subarray(at));
       }
@@ -105,7 +107,7 @@ function characterDevice(fd: number): boolean {
 }
 
 /** `rnnp ... | head` is fine: output closed early ends the command with the code it had. */
-function quitOnClosedOutput(e: unknown): never {
+function quitOnClosedOutput(e: unknown): void {
   if ((e as NodeJS.ErrnoException).code === "EPIPE") process.exit(process.exitCode ?? 0);
   throw e;
 }
