@@ -124,10 +124,19 @@ function directTarget(fd: number): number | undefined {
   }
 }
 
-/** `rnnp ... | head` is fine: output closed early ends the command with the code it had. */
+/**
+ * `rnnp ... | head` is fine: output closed early ends the command with the code it had. Output that
+ * cannot be written (a full disk) ends it with 1 and one line that says so: thrown, the error
+ * would print its place in the bundle, one line of the whole minified CLI (tens of kilobytes).
+ */
 function quitOnClosedOutput(e: unknown): never {
   if ((e as NodeJS.ErrnoException).code === "EPIPE") process.exit(process.exitCode ?? 0);
-  throw e;
+  try {
+    writeSync(2, `rnnp: cannot write the standard output: ${(e as Error).message}\n`);
+  } catch {
+    // standard error is gone too: the exit code says it
+  }
+  process.exit(1);
 }
 
 /**

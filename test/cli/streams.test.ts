@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, constants, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, readFileSync, readSync } from "node:fs";
 import { describe, it } from "node:test";
 import { BIN, cleanEnv } from "../helpers.js";
 import { Rig, missingTool } from "../rig.js";
@@ -151,5 +151,26 @@ describe("the command's output streams", () => {
     closeSync(reader);
     assert.equal(code, 130, stderr);
     assert.match(stderr, /interrupted/);
+  });
+
+  it("output that cannot be written (a full disk) ends the command with 1 and one line", (t) => {
+    if (!existsSync("/dev/full")) return t.skip("no /dev/full on this system");
+    const rig = bigTable(2_000);
+    const full = openSync("/dev/full", "w");
+    try {
+      const r = spawnSync(process.execPath, [BIN, ...SHOW], {
+        cwd: rig.dir,
+        env: cleanEnv(),
+        stdio: ["ignore", full, "pipe"],
+        encoding: "utf8",
+      });
+      assert.equal(r.status, 1);
+      assert.equal(
+        r.stderr,
+        "rnnp: cannot write the standard output: ENOSPC: no space left on device, write\n",
+      );
+    } finally {
+      closeSync(full);
+    }
   });
 });
