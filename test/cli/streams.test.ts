@@ -67,6 +67,21 @@ describe("the command's output streams", () => {
     assert.equal(piped.stdout, file);
   });
 
+  it("a shell's pipe (Node's own spawn gives a socket) gets exactly what a file gets", () => {
+    const rig = bigTable(20_000);
+    const file = toFile(rig, SHOW);
+    // `sleep` first: the command meets a full pipe, and goes on through Node's stream.
+    const quoted = [process.execPath, BIN, ...SHOW].map((a) => `'${a}'`).join(" ");
+    const r = spawnSync("sh", ["-c", `${quoted} | (sleep 1; cat)`], {
+      cwd: rig.dir,
+      env: cleanEnv(),
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, file);
+  });
+
   it("a non-blocking pipe that fills (EAGAIN) still gets everything, in order", async (t) => {
     const missing = missingTool("mkfifo") ?? missingTool("python3");
     if (missing) return t.skip(missing);
