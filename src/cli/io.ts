@@ -80,8 +80,10 @@ export function processStream(fd: 1 | 2): Stream {
       try {
         while (at < bytes.length) at += writeSync(direct, bytes, at);
         return true;
-      } catch (e) {
-        if (fd === 1 && (e as NodeJS.ErrnoException).code === "EPIPE") quitOnClosedOutput(e);
+      } catch {
+        // Node's stream takes it from here, as it would have from the start: it waits out a full
+        // non-blocking pipe, and a closed one (EPIPE) comes back as its 'error' event, after the
+        // code that wrote has run on (a stage it was reporting on is committed first).
         stopDirect();
         return nodeStream().write(at === 0 ? chunk : bytes.subarray(at));
       }

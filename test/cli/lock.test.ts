@@ -97,11 +97,28 @@ describe("lockfile", () => {
   it("a failed stage loses its entry; an untouched one keeps it", async () => {
     const rig = project();
     await rig.rnnp(["run", "p.rnnp"]);
+    const before = lockOf(rig);
     rig.write({ "p.rnnp": PIPELINE.replace("n: params.n", "n: params.n, bogus: 1") });
     assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 2, "invalid pipelines write nothing");
     rig.write({ "p.rnnp": PIPELINE });
     await rig.rnnp(["run", "p.rnnp", "--stage", "raw"]);
     assert.deepEqual(Object.keys(lockOf(rig).stages), ["raw", "low", "parts", "preview"]);
+    // The data loses its label column: `raw` fails when it runs and the stages it feeds are skipped:
+    // their entries go (killed: failed stages keeping their previous entry).
+    rig.write({ "d.csv": NAMES_CSV.replace(/^name,label,/, "name,tag,") });
+    const r = await rig.rnnp(["run", "p.rnnp", "--json"]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual(statuses(r.stdout), {
+      raw: "failed",
+      low: "skipped",
+      parts: "skipped",
+      preview: "skipped",
+    });
+    assert.deepEqual(lockOf(rig).stages, {});
+    // The data back: every stage cached again, every entry as it was.
+    rig.write({ "d.csv": NAMES_CSV });
+    assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 0);
+    assert.deepEqual(lockOf(rig), before);
   });
 });
 
@@ -266,6 +283,73 @@ describe("a lock the cache remembers (src/plan/lock-memo.ts)", () => {
     );
     assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 0);
     assert.equal(lastLock(), "lock kept");
+  });
+
+  it("a renamed stage nobody reads (every key, output and input the same) is renamed in the lock", async () => {
+    const rig = project();
+    assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 0);
+    const before = lockOf(rig);
+    rig.write({ "p.rnnp": PIPELINE.replace("stage preview =", "stage peek =") });
+    const r = await rig.rnnp(["run", "p.rnnp", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(new Set(Object.values(statuses(r.stdout))), new Set(["cached"]));
+    // Killed: the lock's identity without the stages' names (the old lock was kept).
+    assert.equal(lastLock(), "lock written");
+    const after = lockOf(rig);
+    assert.deepEqual(Object.keys(after.stages), ["raw", "low", "parts", "peek"]);
+    assert.deepEqual(after.stages.peek, before.stages.preview);
+  });
+
+  it("a parameter edit that leaves a stage's bytes alone still gives the lock its new key and manifest", async () => {
+    // head(n: 1000) and head(n: 2000) of parts (a few rows each) are the same tables.
+    const rig = new Rig().write({
+      "d.csv": NAMES_CSV,
+      "p.rnnp": PIPELINE.replace("n = 4", "n = 1000"),
+    });
+    assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 0);
+    const before = lockOf(rig).stages.preview!;
+    rig.write({ "p.rnnp": PIPELINE.replace("n = 4", "n = 2000") });
+    const r = await rig.rnnp(["run", "p.rnnp", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(statuses(r.stdout).preview, "ran");
+    // Killed: the lock's identity without the stages' keys (the old key and manifest were kept).
+    assert.equal(lastLock(), "lock written");
+    const after = lockOf(rig).stages.preview!;
+    assert.deepEqual(after.outputs, before.outputs);
+    assert.notEqual(after.key, before.key);
+    assert.deepEqual(after.manifest.params, { n: 2000 });
+    assert.equal((await rig.rnnp(["run", "p.rnnp", "--frozen"])).code, 0);
+  });
+
+  it("a rerun that records where its inputs came from anew gives the lock its new inputsFrom", async () => {
+    const rig = project();
+    assert.equal((await rig.rnnp(["run", "p.rnnp"])).code, 0);
+    // `low` gets a parameter that changes its key and not its bytes: `parts` stays cached, and its
+    // record still names the `low` it was made from.
+    rig.write({
+      "p.rnnp": PIPELINE.replace(
+        "lowercase: params.lower)",
+        "lowercase: params.lower, minLength: 0)",
+      ),
+    });
+    const edited = await rig.rnnp(["run", "p.rnnp", "--json"]);
+    assert.equal(edited.code, 0, edited.stderr);
+    assert.deepEqual(statuses(edited.stdout), {
+      raw: "cached",
+      low: "ran",
+      parts: "cached",
+      preview: "cached",
+    });
+    const from = () =>
+      (lockOf(rig).stages.parts as unknown as { inputsFrom: { data: { key: string } } }).inputsFrom
+        .data.key;
+    const lowKey = lockOf(rig).stages.low!.key;
+    assert.notEqual(from(), lowKey);
+    // Rerun, `parts` makes the same bytes under the same key, from the new `low`: the lock says so
+    // (killed: the lock's identity without inputsFrom, when the memo kept the old lock).
+    assert.equal((await rig.rnnp(["run", "p.rnnp", "--force=parts"])).code, 0);
+    assert.equal(lastLock(), "lock written");
+    assert.equal(from(), lowKey);
   });
 
   it("a damaged memo or an invalid lock takes the full path: the lock is right, or the error said", async () => {

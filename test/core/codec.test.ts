@@ -25,6 +25,13 @@ describe("canonical JSON", () => {
   });
   it("writes -0 as 0 and numbers in shortest form", () => {
     assert.equal(canonicalJson([-0, 1e-7, 0.1 + 0.2]), "[0,1e-7,0.30000000000000004]");
+    // Outside a list of scalars (which JSON.stringify writes) too: a member, a value, a mixed list.
+    assert.equal(canonicalJson({ a: -0 }), '{"a":0}');
+    assert.equal(canonicalJson(-0), "0");
+    assert.equal(canonicalJson([{}, -0]), "[{},0]");
+    const pieces: string[] = [];
+    writeCanonicalJson({ a: -0, b: [[], -0] }, (p) => pieces.push(p));
+    assert.equal(pieces.join(""), '{"a":0,"b":[[],0]}');
   });
   it("spells lists of scalars as item-by-item writing does (the one-pass path changes no byte)", () => {
     // The spelling before lists of scalars took JSON.stringify's native pass: item by item.
@@ -69,6 +76,27 @@ describe("canonical JSON", () => {
       { numRuns: 30 },
     );
   });
+  it("writes any value in pieces that join to its canonical text (property)", () => {
+    // Objects with undefined members (left out, as canonicalJson leaves them) and keys in any order.
+    const withGaps = fc.jsonValue().map(function gaps(v: unknown): unknown {
+      if (Array.isArray(v)) return v.map(gaps);
+      if (v === null || typeof v !== "object") return v;
+      const entries = Object.entries(v).map(([k, x]) => [k, gaps(x)] as const);
+      return Object.fromEntries([...entries.reverse(), ["~gone", undefined]]);
+    });
+    fc.assert(
+      fc.property(withGaps, (v) => {
+        const pieces: string[] = [];
+        writeCanonicalJson(v, (p) => pieces.push(p));
+        assert.equal(pieces.join(""), canonicalJson(v));
+      }),
+      { numRuns: 500 },
+    );
+    assert.throws(
+      () => writeCanonicalJson({ a: [1, { b: NaN }] }, () => {}),
+      /\$\.a\[1\]\.b is NaN/,
+    );
+  });
   it("names where a refused value sits, in lists too", () => {
     assert.throws(() => canonicalJson({ a: [1, { b: [0, NaN] }] }), /\$\.a\[1\]\.b\[1\] is NaN/);
     assert.throws(() => canonicalJson(["x", Infinity]), /\$\[1\] is Infinity/);
@@ -100,6 +128,42 @@ describe("canonical JSON", () => {
       { numRuns: 500 },
     );
     assert.equal(canonicalJson({ "0": false, "": null, b: [] }), '{"":null,"0":false,"b":[]}');
+  });
+  it("sameJson tells a list from its prefix and an object from its part, either way round (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.jsonValue({ maxDepth: 2 }), { minLength: 1 }),
+        fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 }), { minKeys: 1 }),
+        (xs, o) => {
+          const prefix = xs.slice(0, -1);
+          const part = Object.fromEntries(Object.entries(o).slice(1));
+          for (const [a, b] of [
+            [prefix, xs],
+            [{ m: prefix }, { m: xs }],
+            [part, o],
+            [[part], [o]],
+          ] as const) {
+            assert.equal(sameJson(a, b), false, JSON.stringify([a, b]));
+            assert.equal(sameJson(b, a), false, JSON.stringify([b, a]));
+          }
+          assert.ok(sameJson(JSON.parse(JSON.stringify(xs)), xs));
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // A key that objects inherit (`__proto__`, a name users may write) is not a member of the other;
+    // a list is not the scalar it would loosely equal.
+    const proto = JSON.parse('{"__proto__": {}}') as unknown;
+    for (const [a, b] of [
+      [proto, { x: 1 }],
+      [[1], 1],
+      [["a"], "a"],
+      [{}, "[object Object]"],
+      [[], ""],
+    ] as const) {
+      assert.equal(sameJson(a, b), false, JSON.stringify([a, b]));
+      assert.equal(sameJson(b, a), false, JSON.stringify([b, a]));
+    }
   });
   it("sameJson(a, b) holds exactly when a and b have the same canonical text (property)", () => {
     /** `v` with one of its leaves replaced (`at` picks which), or `v` itself. */

@@ -3,9 +3,15 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
+import { CacheStore } from "../../src/cache/store.js";
+import { type Digest, digestOf } from "../../src/core/digest.js";
+import type { StageIR } from "../../src/lang/ir.js";
 import { format } from "../../src/lang/format.js";
-import { deriveSeed, keyOf, type Fingerprint } from "../../src/plan/fingerprint.js";
-import { runIn, tempDir } from "../helpers.js";
+import { deriveSeed, keyOf, seedBasis, type Fingerprint } from "../../src/plan/fingerprint.js";
+import { Planner } from "../../src/plan/planner.js";
+import type { Runtime } from "../../src/runtime/descriptor.js";
+import { ir, NAMES_CSV, runIn, tempDir } from "../helpers.js";
+import { csvClassifier } from "../fixtures/pipelines.js";
 
 /**
  * The stage-key promise as properties over random pipelines: formatting, comments, stage order,
@@ -366,5 +372,180 @@ describe("fingerprint", () => {
     };
     assert.equal(deriveSeed(7, how), deriveSeed(7, fp));
     assert.notEqual(keyOf({ ...how, seed: 1 }), keyOf({ ...fp, seed: 1 }));
+  });
+});
+
+/**
+ * The planner's fingerprint field by field (plan/fingerprint.ts): each field, changed alone, moves
+ * the key of the stages it concerns and no other. Planned without running: upstream outputs are
+ * given digests (a changed output is another digest), so that a train stage is keyed in
+ * milliseconds.
+ */
+describe("what goes into a stage key (the planner's fingerprint)", () => {
+  const home = tempDir();
+  writeFileSync(join(home, "d.csv"), NAMES_CSV);
+  const store = CacheStore.open(join(home, "cache"));
+  const RUNTIME: Runtime = { backend: "wasm", version: "tfjs 4.22.0", kernels: "rnnp-fused x" };
+  const source = (o: { seed?: number; train?: string; vocabOf?: string; sets?: string } = {}) =>
+    csvClassifier({
+      settings: [`seed ${o.seed ?? 7}`],
+      train: o.train ?? "epochs: 2, batchSize: 8",
+      after: [
+        `stage report = evaluate(fit, ${o.sets ?? "{inDomain: seqs.test, other: seqs.val}"})`,
+      ],
+    }).replace("vocabulary(parts.train", `vocabulary(${o.vocabOf ?? "parts.train"}`);
+
+  /** Every stage's fingerprint and key, its upstream outputs given by `output` (stage, name -> digest). */
+  function plan(
+    text: string,
+    o: {
+      runtime?: Runtime;
+      kinds?: (s: StageIR) => StageIR;
+      output?: (stage: string, name: string) => string;
+      /** Stages after the usual ones. */
+      extra?: string[];
+    } = {},
+  ): Map<string, { key: string; fp: Fingerprint }> {
+    const checked = ir(text, join(home, "p.rnnp"));
+    const planner = new Planner(
+      { ...checked, stages: checked.stages.map(o.kinds ?? ((x) => x)) },
+      store,
+      o.runtime ?? RUNTIME,
+    );
+    const out = new Map<string, { key: string; fp: Fingerprint }>();
+    for (const s of planner.order) {
+      const r = planner.resolve(s.name);
+      assert.equal(r.state, "keyed", `${s.name}: ${JSON.stringify(r)}`);
+      if (r.state !== "keyed") continue;
+      out.set(s.name, { key: r.key, fp: r.fingerprint });
+      const digest = (name: string) =>
+        digestOf(Buffer.from(o.output?.(s.name, name) ?? `${s.name}.${name}`));
+      planner.produced(s.name, Object.fromEntries(s.outputs.map((n) => [n, digest(n)])));
+    }
+    assert.deepEqual(
+      [...out.keys()],
+      ["raw", "parts", "vocab", "seqs", "net", "fit", "report", ...(o.extra ?? [])],
+    );
+    return out;
+  }
+  const base = plan(source());
+  /** The stages whose keys differ from `base`'s. */
+  const moved = (other: ReturnType<typeof plan>) =>
+    [...base].filter(([name, b]) => other.get(name)!.key !== b.key).map(([name]) => name);
+  /** One stage's kind changed by `edit` (the kind objects are shared: copied, never written). */
+  const withKind =
+    (stage: string, edit: (k: StageIR["kind"]) => Partial<StageIR["kind"]>) => (s: StageIR) =>
+      s.name === stage ? { ...s, kind: { ...s.kind, ...edit(s.kind) } as StageIR["kind"] } : s;
+
+  it("the same plan twice gives the same keys, and random stages have seeds, others none", () => {
+    assert.deepEqual(moved(plan(source())), []);
+    assert.deepEqual(
+      [...base].filter(([, b]) => b.fp.seed !== undefined).map(([n]) => n),
+      ["parts", "net", "fit"],
+    );
+  });
+
+  it("a kind's version: its stages' keys (a version bump reruns them)", () => {
+    assert.deepEqual(
+      moved(plan(source(), { kinds: withKind("parts", (k) => ({ version: k.version + 1 })) })),
+      ["parts"],
+    );
+  });
+
+  it("the numeric runtime: backend-dependent stages' keys only, and not their seeds", () => {
+    for (const runtime of [
+      { ...RUNTIME, backend: "cpu" },
+      { ...RUNTIME, version: "tfjs 4.23.0" },
+      { backend: RUNTIME.backend, version: RUNTIME.version },
+    ]) {
+      const other = plan(source(), { runtime });
+      assert.deepEqual(moved(other), ["fit", "report"], JSON.stringify(runtime));
+      assert.deepEqual(other.get("fit")!.fp.runtime, runtime);
+      assert.equal(other.get("fit")!.fp.seed, base.get("fit")!.fp.seed);
+    }
+    assert.equal(base.get("raw")!.fp.runtime, undefined);
+  });
+
+  it("the versions of the tools a kind runs", () => {
+    const tools = (v: string) => withKind("vocab", () => ({ tools: () => ({ "espeak-ng": v }) }));
+    const a = plan(source(), { kinds: tools("1.51") });
+    const b = plan(source(), { kinds: tools("1.52") });
+    assert.deepEqual(a.get("vocab")!.fp.tools, { "espeak-ng": "1.51" });
+    assert.notEqual(a.get("vocab")!.key, b.get("vocab")!.key);
+    assert.equal(a.get("parts")!.key, b.get("parts")!.key);
+  });
+
+  it("the pipeline seed: random stages' keys (and seeds) only", () => {
+    const other = plan(source({ seed: 8 }));
+    assert.deepEqual(moved(other), ["parts", "net", "fit"]);
+    for (const n of ["parts", "net", "fit"])
+      assert.notEqual(other.get(n)!.fp.seed, base.get(n)!.fp.seed, n);
+  });
+
+  it("a seed follows what the stage computes: its inputs and parameters, less seedIgnores and observing ones", () => {
+    const fit = (o: Parameters<typeof plan>[1] & { train?: string }) =>
+      plan(source(o.train !== undefined ? { train: o.train } : {}), o).get("fit")!;
+    const b = base.get("fit")!;
+    // An input's bytes: another seed.
+    const other = fit({
+      output: (s, n) => (s === "seqs" && n === "train" ? "other" : `${s}.${n}`),
+    });
+    assert.notEqual(other.fp.seed, b.fp.seed);
+    assert.notEqual(other.key, b.key);
+    // A parameter it computes with: another seed.
+    assert.notEqual(fit({ train: "epochs: 2, batchSize: 16" }).fp.seed, b.fp.seed);
+    // epochs (train's seedIgnores) and gradientFlow (observing): another key, the same seed.
+    for (const train of [
+      "epochs: 3, batchSize: 8",
+      "epochs: 2, batchSize: 8, gradientFlow: false",
+    ]) {
+      const f = fit({ train });
+      assert.notEqual(f.key, b.key, train);
+      assert.equal(f.fp.seed, b.fp.seed, train);
+    }
+  });
+
+  it("which output of a stage an input names", () => {
+    const other = plan(source({ vocabOf: "parts.val" }));
+    // Its readers keep theirs: the outputs given here are the same whatever vocab read.
+    assert.deepEqual(moved(other), ["vocab"]);
+    assert.notEqual(other.get("vocab")!.fp.inputs.data, base.get("vocab")!.fp.inputs.data);
+  });
+
+  it("named references: each name's artifact (as a bundle's parts)", () => {
+    const digest = (x: string) => digestOf(Buffer.from(x));
+    assert.deepEqual(base.get("report")!.fp.inputs.data, {
+      inDomain: digest("seqs.test"),
+      other: digest("seqs.val"),
+    });
+    const swapped = plan(source({ sets: "{inDomain: seqs.val, other: seqs.test}" }));
+    assert.deepEqual(moved(swapped), ["report"]);
+    assert.deepEqual(swapped.get("report")!.fp.inputs.data, {
+      inDomain: digest("seqs.val"),
+      other: digest("seqs.test"),
+    });
+  });
+
+  it("a whole split, or one part of it, where a kind takes a split (its parts by name)", () => {
+    const digest = (x: string) => digestOf(Buffer.from(x));
+    const peek = (ref: string) =>
+      plan(source().replace(/}\n$/, `  stage peek = head(${ref}, n: 2)\n}\n`), {
+        extra: ["peek"],
+      }).get("peek")!.fp.inputs.data;
+    assert.deepEqual(peek("parts"), {
+      train: digest("parts.train"),
+      val: digest("parts.val"),
+      test: digest("parts.test"),
+    });
+    assert.deepEqual(peek("parts.val"), { val: digest("parts.val") });
+  });
+
+  it("a seed basis keeps the files (a random kind reading data draws anew when they change)", () => {
+    const fp = { kind: "k", params: {}, inputs: {}, files: { "d.csv": "a".repeat(64) as Digest } };
+    assert.deepEqual(seedBasis(fp).files, fp.files);
+    assert.notEqual(
+      deriveSeed(7, seedBasis(fp)),
+      deriveSeed(7, seedBasis({ ...fp, files: { "d.csv": "b".repeat(64) as Digest } })),
+    );
   });
 });

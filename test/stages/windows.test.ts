@@ -56,6 +56,10 @@ describe("split + window: leak-free by construction (property)", () => {
       holes: fc.array(fc.integer({ min: 0, max: 69 }), { maxLength: 4 }),
       gaps: fc.constantFrom("split", "ignore"),
     });
+    // Scenarios that reach the checks, and windows checked: a run that returns early (no rows, a
+    // part without a class) asserts nothing, so the property must not be made of those.
+    let checked = 0;
+    let windowsChecked = 0;
     await fc.assert(
       fc.asyncProperty(scenario, async (sc) => {
         const horizon = sc.task === "forecast" ? Math.max(1, sc.horizon) : sc.horizon;
@@ -107,6 +111,7 @@ describe("split + window: leak-free by construction (property)", () => {
           throw e;
         });
         if (!out) return;
+        checked++;
         const partOf = new Map<number, number>();
         PARTS.forEach((name, p) => {
           for (const id of cut[name]!.columns[0]!.values as Float64Array) partOf.set(id, p);
@@ -147,6 +152,7 @@ describe("split + window: leak-free by construction (property)", () => {
                     "no window spans a hole",
                   );
             seen.add(`${p}:${target.join(",")}`);
+            windowsChecked++;
           }
         });
         // None missed (stride 1): every part's stretch with history before it has its window.
@@ -179,6 +185,10 @@ describe("split + window: leak-free by construction (property)", () => {
         }
       }),
       { numRuns: 300 },
+    );
+    assert.ok(
+      checked >= 150 && windowsChecked >= 1000,
+      `${checked} scenarios, ${windowsChecked} windows checked`,
     );
   });
 });
