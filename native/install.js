@@ -115,7 +115,7 @@ function check() {
 function checkDigest() {
   const digest = { exports: {} };
   try {
-    process.dlopen(digest, digestAddon);
+    process.dlopen(digest, digestAddon, 2); // RTLD_NOW, as src/core/digest.ts loads it
   } catch (e) {
     say(`the digest add-on does not load (${digestAddon}): ${e.message.split("\n")[0]}`);
     return false;

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { fstatSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, writeSync } from "node:fs";
 import { resolve } from "node:path";
 import pc from "picocolors";
 import { inUserDir } from "../core/user-dir.js";
@@ -49,8 +49,12 @@ const processStreams = new Map<1 | 2, Stream>();
  * goes straight to the file descriptor (fs.writeSync): Node writes such a stream synchronously there
  * too, and its stream object costs a command that prints a few lines about 5 ms to set up (Node's
  * streams, net, their modules parsed from source). A terminal, another system, or a write the
- * descriptor refuses (EAGAIN: a non-blocking pipe; an error) goes through `process.stdout` or
+ * descriptor refuses (EAGAIN: a full pipe; an error) goes through `process.stdout` or
  * `process.stderr`, from then on, so that nothing is written out of order.
+ *
+ * A pipe is written through a non-blocking description of its own (see `directTarget`): a blocking
+ * write into a pipe nobody reads (`rnnp ... | less`, not yet scrolled) would hold the process in
+ * the kernel, where Ctrl-C's handler (bin/rnnp.js) never runs.
  */
 export function processStream(fd: 1 | 2): Stream {
   const known = processStreams.get(fd);
@@ -62,31 +66,36 @@ export function processStream(fd: 1 | 2): Stream {
     if (fd === 1) real.on("error", quitOnClosedOutput);
     return real;
   };
-  let direct = process.platform === "linux" && !characterDevice(fd);
+  /** The descriptor written directly, while there is one. */
+  let direct = process.platform === "linux" ? directTarget(fd) : undefined;
+  const stopDirect = () => {
+    if (direct !== undefined && direct !== fd) closeSync(direct); // a pipe's own description
+    direct = undefined;
+  };
   const made: Stream = {
     write(chunk: string) {
-      if (!direct) return nodeStream().write(chunk);
+      if (direct === undefined) return nodeStream().write(chunk);
       const bytes = Buffer.from(chunk, "utf8");
       let at = 0;
       try {
-        while (at < bytes.length) at += writeSync(fd, bytes, at);
+        while (at < bytes.length) at += writeSync(direct, bytes, at);
         return true;
       } catch {
         // Node's stream takes it from here, as it would have from the start: it waits out a full
         // non-blocking pipe, and a closed one (EPIPE) comes back as its 'error' event, after the
         // code that wrote has run on (a stage it was reporting on is committed first).
-        direct = false;
+        stopDirect();
         return nodeStream().write(at === 0 ? chunk : bytes.subarray(at));
       }
     },
     get isTTY() {
-      return direct ? false : nodeStream().isTTY === true;
+      return direct !== undefined ? false : nodeStream().isTTY === true;
     },
     get columns() {
-      return direct ? undefined : nodeStream().columns;
+      return direct !== undefined ? undefined : nodeStream().columns;
     },
     nodeStream() {
-      direct = false; // one writer from now on: nothing out of order
+      stopDirect(); // one writer from now on: nothing out of order
       return nodeStream();
     },
   };
@@ -94,22 +103,42 @@ export function processStream(fd: 1 | 2): Stream {
   return made;
 }
 
-/** A terminal (or /dev/null): what only Node's tty module can tell apart. */
-function characterDevice(fd: number): boolean {
+/**
+ * The descriptor to write `fd`'s text to directly, or undefined for Node's stream: a terminal (or
+ * /dev/null: what only Node's tty module can tell apart) and anything unusual go through Node. A
+ * pipe is opened again, non-blocking, through /proc (a description of its own: `fd`'s, shared with
+ * the shell and the other commands of the pipeline, keeps its flags): a full pipe then refuses
+ * the write (EAGAIN) and Node's stream queues it while the event loop, and Ctrl-C, go on.
+ */
+function directTarget(fd: number): number | undefined {
   try {
     // BigInt: Node 20's fs.realpathSync reads the last non-BigInt stat's file type from an array
     // every stat call shares, and stops resolving links after a pipe's: require() would then load
     // modules by their link paths.
-    return fstatSync(fd, { bigint: true }).isCharacterDevice();
+    const st = fstatSync(fd, { bigint: true });
+    if (st.isFIFO())
+      return openSync(`/proc/self/fd/${fd}`, constants.O_WRONLY | constants.O_NONBLOCK);
+    // A socket (a program reading, as a Node parent's stdio): written as it is, blocking; /proc
+    // does not open it again.
+    return st.isFile() || st.isSocket() ? fd : undefined;
   } catch {
-    return true; // closed or unusual: Node's stream decides
+    return undefined; // closed or unusual (no /proc, another user's pipe): Node's stream decides
   }
 }
 
-/** `rnnp ... | head` is fine: output closed early ends the command with the code it had. */
-function quitOnClosedOutput(e: unknown): void {
+/**
+ * `rnnp ... | head` is fine: output closed early ends the command with the code it had. Output that
+ * cannot be written (a full disk) ends it with 1 and one line that says so: thrown, the error
+ * would print its place in the bundle, one line of the whole minified CLI (tens of kilobytes).
+ */
+function quitOnClosedOutput(e: unknown): never {
   if ((e as NodeJS.ErrnoException).code === "EPIPE") process.exit(process.exitCode ?? 0);
-  throw e;
+  try {
+    writeSync(2, `rnnp: cannot write the standard output: ${(e as Error).message}\n`);
+  } catch {
+    // standard error is gone too: the exit code says it
+  }
+  process.exit(1);
 }
 
 /**

@@ -72,14 +72,26 @@ export function nativeDigest(): NativeDigest | null {
   loaded = null;
   const root = ownPackageRoot(import.meta.url);
   if (!root) return null;
+  loaded = digestAddonAt(join(root, "build", "Release", "rnnp_digest.node"));
+  return loaded;
+}
+
+/**
+ * dlopen's RTLD_NOW (2 on Linux and macOS; Windows has no lazy binding): the add-on's symbols are
+ * bound as it loads. Node's default, RTLD_LAZY, binds SHA256 at its first call, and a Node that
+ * does not export it would then end the process ("symbol lookup error") instead of throwing here.
+ */
+const RTLD_NOW = 2;
+
+/** The digest add-on at `path` if it loads and gives every known answer, else null. */
+export function digestAddonAt(path: string): NativeDigest | null {
   const addon = { exports: {} as unknown };
   try {
-    process.dlopen(addon, join(root, "build", "Release", "rnnp_digest.node"));
+    process.dlopen(addon, path, RTLD_NOW);
   } catch {
     return null; // not built (no compiler at install), or a Node without OpenSSL's symbols
   }
-  loaded = trusted(addon.exports);
-  return loaded;
+  return trusted(addon.exports);
 }
 
 /** The add-on if it gives every known answer (and throws on none of them), else null. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, constants, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, readFileSync, readSync } from "node:fs";
 import { describe, it } from "node:test";
 import { BIN, cleanEnv } from "../helpers.js";
 import { Rig, missingTool } from "../rig.js";
@@ -44,6 +44,18 @@ function toFile(rig: Rig, args: string[]): string {
   return readFileSync(out, "utf8");
 }
 
+/** Reads one byte of the non-blocking `fd` once there is one. */
+async function firstByte(fd: number): Promise<void> {
+  for (;;) {
+    try {
+      if (readSync(fd, Buffer.alloc(1)) === 1) return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe("the command's output streams", () => {
   it("a pipe gets exactly what a file gets, far beyond a pipe's buffer", () => {
     const rig = bigTable(20_000);
@@ -53,6 +65,21 @@ describe("the command's output streams", () => {
     const piped = rig.spawnSync(SHOW);
     assert.equal(piped.code, 0, piped.stderr);
     assert.equal(piped.stdout, file);
+  });
+
+  it("a shell's pipe (Node's own spawn gives a socket) gets exactly what a file gets", () => {
+    const rig = bigTable(20_000);
+    const file = toFile(rig, SHOW);
+    // `sleep` first: the command meets a full pipe, and goes on through Node's stream.
+    const quoted = [process.execPath, BIN, ...SHOW].map((a) => `'${a}'`).join(" ");
+    const r = spawnSync("sh", ["-c", `${quoted} | (sleep 1; cat)`], {
+      cwd: rig.dir,
+      env: cleanEnv(),
+      encoding: "utf8",
+      maxBuffer: 1 << 26,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, file);
   });
 
   it("a non-blocking pipe that fills (EAGAIN) still gets everything, in order", async (t) => {
@@ -109,5 +136,56 @@ describe("the command's output streams", () => {
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     assert.equal(code, 0);
     assert.equal(stderr, "");
+  });
+
+  it("Ctrl-C ends a command whose reader stopped reading (`rnnp ... | less`, not scrolled)", async (t) => {
+    const missing = missingTool("mkfifo");
+    if (missing) return t.skip(missing);
+    const rig = bigTable(20_000);
+    // A pipe (a FIFO: a shell's `|` is one too) that nobody reads, blocking as a shell makes it.
+    const fifo = rig.path("out.fifo");
+    assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = openSync(fifo, constants.O_WRONLY);
+    const child = spawn(process.execPath, [BIN, ...SHOW], {
+      cwd: rig.dir,
+      env: cleanEnv(),
+      stdio: ["ignore", writer, "pipe"],
+    });
+    closeSync(writer);
+    let stderr = "";
+    child.stderr?.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    await firstByte(reader); // the command runs (its SIGINT handler is installed)
+    await new Promise((resolve) => setTimeout(resolve, 500)); // it fills the pipe
+    child.kill("SIGINT");
+    // Blocked in write(2), the process never runs its SIGINT handler: ended here after 10 s.
+    const late = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    const code = await exited;
+    clearTimeout(late);
+    closeSync(reader);
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /interrupted/);
+  });
+
+  it("output that cannot be written (a full disk) ends the command with 1 and one line", (t) => {
+    if (!existsSync("/dev/full")) return t.skip("no /dev/full on this system");
+    const rig = bigTable(2_000);
+    const full = openSync("/dev/full", "w");
+    try {
+      const r = spawnSync(process.execPath, [BIN, ...SHOW], {
+        cwd: rig.dir,
+        env: cleanEnv(),
+        stdio: ["ignore", full, "pipe"],
+        encoding: "utf8",
+      });
+      assert.equal(r.status, 1);
+      assert.equal(
+        r.stderr,
+        "rnnp: cannot write the standard output: ENOSPC: no space left on device, write\n",
+      );
+    } finally {
+      closeSync(full);
+    }
   });
 });

@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { nativeDigest, sha256, sha256WithCrypto, trusted } from "../../src/core/digest.js";
+import { ROOT, cleanEnv, tempDir } from "../helpers.js";
+import { missingTool } from "../rig.js";
 
 /** node:crypto's digest, through its streaming interface: the reference both paths must give. */
 const reference = (data: string | Uint8Array) => createHash("sha256").update(data).digest("hex");
@@ -79,5 +84,35 @@ describe("sha256", () => {
       },
     ])
       assert.equal(trusted(wrong), null, String(wrong?.sha256));
+  });
+
+  it("an add-on whose SHA256 this Node does not export is refused as it loads, not at its first call", (t) => {
+    const headers = join(dirname(dirname(process.execPath)), "include", "node");
+    const missing =
+      missingTool("gcc") ??
+      (existsSync(join(headers, "node_api.h")) ? undefined : "no Node headers");
+    if (missing) return t.skip(missing);
+    // native/digest.c calling a symbol no Node has: what a Node without OpenSSL's exports gives.
+    const addon = join(tempDir(), "no-sha256.node");
+    const cc = spawnSync("gcc", [
+      "-shared",
+      "-fPIC",
+      "-DSHA256=rnnp_no_such_sha256",
+      `-I${headers}`,
+      join(ROOT, "native", "digest.c"),
+      "-o",
+      addon,
+    ]);
+    assert.equal(cc.status, 0, String(cc.stderr));
+    // In a child: bound lazily, the first call would end the process ("symbol lookup error").
+    const load = `import { digestAddonAt } from "./src/core/digest.ts";
+      console.log(digestAddonAt(${JSON.stringify(addon)}) === null ? "refused" : "loaded");`;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", load], {
+      cwd: ROOT,
+      env: cleanEnv(),
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "refused");
   });
 });
