@@ -19,18 +19,27 @@ describe("mapLimit", () => {
   });
 
   it("starts nothing after a failure and throws it once the running calls have settled", async () => {
+    // Gates, not timers: which call ends first is the test's to say, however loaded the machine.
+    let failOne!: () => void;
+    let finishZero!: () => void;
+    const oneFails = new Promise<void>((r) => (failOne = r));
+    const zeroEnds = new Promise<void>((r) => (finishZero = r));
     const started: number[] = [];
     let settled = 0;
-    await assert.rejects(
-      mapLimit([0, 1, 2, 3, 4, 5], 2, async (i) => {
-        started.push(i);
-        await tick(i === 1 ? 1 : 10);
-        settled++;
-        if (i === 1) throw new Error("call 1 failed");
-        return i;
-      }),
-      /call 1 failed/,
-    );
+    const run = mapLimit([0, 1, 2, 3, 4, 5], 2, async (i) => {
+      started.push(i);
+      await (i === 1 ? oneFails : zeroEnds);
+      settled++;
+      if (i === 1) throw new Error("call 1 failed");
+      return i;
+    });
+    let thrown = false;
+    run.catch(() => (thrown = true));
+    failOne();
+    await new Promise((r) => setImmediate(r)); // call 1 has failed, and mapLimit has seen it
+    assert.equal(thrown, false, "thrown before call 0 settled");
+    finishZero();
+    await assert.rejects(run, /call 1 failed/);
     assert.deepEqual(started, [0, 1]);
     assert.equal(settled, 2);
   });
