@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const addon = join(root, "build", "Release", "rnnp_kernels.node");
@@ -23,7 +23,7 @@ const digestAddon = join(root, "build", "Release", "rnnp_digest.node");
 const log = join(root, "build", "native-build.log");
 const say = (line) => process.stderr.write(`rnnp: ${line}\n`);
 
-if (process.argv.includes("--check")) process.exit(check() ? 0 : 1);
+if (process.argv.includes("--check")) process.exit((await check()) ? 0 : 1);
 build(process.argv.includes("--rebuild"));
 
 function build(fresh) {
@@ -89,7 +89,7 @@ function loaded() {
   }
 }
 
-function check() {
+async function check() {
   if (!existsSync(addon)) {
     say(`native kernels are not built (${addon})${existsSync(log) ? `; see ${log}` : ""}`);
     return false;
@@ -111,18 +111,24 @@ function check() {
   return checkDigest();
 }
 
-/** The digest add-on (native/digest.c) loads and gives node:crypto's SHA-256. */
-function checkDigest() {
-  const digest = { exports: {} };
-  try {
-    process.dlopen(digest, digestAddon, 2); // RTLD_NOW, as src/core/digest.ts loads it
-  } catch (e) {
-    say(`the digest add-on does not load (${digestAddon}): ${e.message.split("\n")[0]}`);
+/**
+ * The digest add-on (native/digest.c) passes the gate rnnp itself puts it through (loaded with
+ * RTLD_NOW, every known answer: src/core/digest.ts), and gives node:crypto's SHA-256.
+ */
+async function checkDigest() {
+  const built = join(root, "dist", "src", "core", "digest.js");
+  if (!existsSync(built)) {
+    say(`rnnp is not built (${built}): npm run build, then check again`);
+    return false;
+  }
+  const { digestAddonAt } = await import(pathToFileURL(built).href);
+  const digest = digestAddonAt(digestAddon);
+  if (!digest) {
+    say(`the digest add-on does not load or gives wrong answers (${digestAddon})`);
     return false;
   }
   const text = "rnnp é😀";
-  const expected = createHash("sha256").update(text).digest("hex");
-  if (digest.exports.sha256?.(text) !== expected) {
+  if (digest.sha256(text) !== createHash("sha256").update(text).digest("hex")) {
     say(`the digest add-on gives another SHA-256 than node:crypto (${digestAddon})`);
     return false;
   }

@@ -1,9 +1,19 @@
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  mkdtempSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after } from "node:test";
 import { CacheStore } from "../src/cache/store.js";
+import { canonicalJson } from "../src/core/canonical.js";
 import { checkSource } from "../src/lang/load.js";
 import type { PipelineIR } from "../src/lang/ir.js";
 import { Planner } from "../src/plan/planner.js";
@@ -82,3 +92,24 @@ export const NAMES_CSV =
     "hal,m,7",
     "Ivy,f,8",
   ].join("\n") + "\n";
+
+/**
+ * A folder input's digest as defined, from scratch: every entry stat'ed (links followed), hidden
+ * names skipped, names sorted, each file read whole and hashed, paths from path.relative, no cache.
+ * The reference the stat cache's walks and folder entries must give byte for byte.
+ */
+export function folderDigestFromScratch(root: string): string {
+  const files: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      if (name.startsWith(".")) continue;
+      const full = join(d, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else files.push(full);
+    }
+  };
+  walk(root);
+  const hex = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
+  const text = canonicalJson(files.map((f) => [relative(root, f), hex(f)]));
+  return createHash("sha256").update(text).digest("hex");
+}

@@ -60,10 +60,10 @@ export function processStream(fd: 1 | 2): Stream {
   const known = processStreams.get(fd);
   if (known) return known;
   let real: NodeJS.WriteStream | undefined;
-  const nodeStream = () => {
+  const nodeWriter = () => {
     if (real) return real;
     real = fd === 1 ? process.stdout : process.stderr;
-    if (fd === 1) real.on("error", quitOnClosedOutput);
+    if (fd === 1) real.on("error", quitOnOutputError);
     return real;
   };
   /** The descriptor written directly, while there is one. */
@@ -74,7 +74,7 @@ export function processStream(fd: 1 | 2): Stream {
   };
   const made: Stream = {
     write(chunk: string) {
-      if (direct === undefined) return nodeStream().write(chunk);
+      if (direct === undefined) return nodeWriter().write(chunk);
       const bytes = Buffer.from(chunk, "utf8");
       let at = 0;
       try {
@@ -85,18 +85,18 @@ export function processStream(fd: 1 | 2): Stream {
         // non-blocking pipe, and a closed one (EPIPE) comes back as its 'error' event, after the
         // code that wrote has run on (a stage it was reporting on is committed first).
         stopDirect();
-        return nodeStream().write(at === 0 ? chunk : bytes.subarray(at));
+        return nodeWriter().write(at === 0 ? chunk : bytes.subarray(at));
       }
     },
     get isTTY() {
-      return direct !== undefined ? false : nodeStream().isTTY === true;
+      return direct !== undefined ? false : nodeWriter().isTTY === true;
     },
     get columns() {
-      return direct !== undefined ? undefined : nodeStream().columns;
+      return direct !== undefined ? undefined : nodeWriter().columns;
     },
     nodeStream() {
       stopDirect(); // one writer from now on: nothing out of order
-      return nodeStream();
+      return nodeWriter();
     },
   };
   processStreams.set(fd, made);
@@ -131,7 +131,7 @@ function directTarget(fd: number): number | undefined {
  * cannot be written (a full disk) ends it with 1 and one line that says so: thrown, the error
  * would print its place in the bundle, one line of the whole minified CLI (tens of kilobytes).
  */
-function quitOnClosedOutput(e: unknown): never {
+function quitOnOutputError(e: unknown): never {
   if ((e as NodeJS.ErrnoException).code === "EPIPE") process.exit(process.exitCode ?? 0);
   try {
     writeSync(2, `rnnp: cannot write the standard output: ${(e as Error).message}\n`);

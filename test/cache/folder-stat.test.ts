@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import {
   closeSync,
   lstatSync,
@@ -15,45 +14,21 @@ import {
   utimesSync,
   writeFileSync,
 } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { open } from "lmdb";
 import { gc } from "../../src/cache/maintenance.js";
 import { repairCache, verifyCache } from "../../src/cache/salvage.js";
 import { CacheStore } from "../../src/cache/store.js";
-import { canonicalJson } from "../../src/core/canonical.js";
-import { nativeDigest, sha256 } from "../../src/core/digest.js";
+import { nativeDigest } from "../../src/core/digest.js";
 import { FileHasher, RACY_NS } from "../../src/plan/files.js";
 import { walkFiles } from "../../src/project/paths.js";
-import { BIN, tempDir, writeFiles } from "../helpers.js";
+import { BIN, folderDigestFromScratch, tempDir, writeFiles } from "../helpers.js";
 import { Rig } from "../rig.js";
 import { failures, together } from "./processes.js";
 
-/**
- * The folder digest as defined, from scratch: every entry stat'ed (links followed), hidden names
- * skipped, every file read, no cache.
- */
-function reference(root: string): string {
-  const files: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      if (name.startsWith(".")) continue;
-      const full = join(d, name);
-      if (statSync(full).isDirectory()) walk(full);
-      else files.push(full);
-    }
-  };
-  walk(root);
-  return sha256(
-    canonicalJson(
-      files.map((f) => [
-        relative(root, f),
-        createHash("sha256").update(readFileSync(f)).digest("hex"),
-      ]),
-    ),
-  );
-}
+const reference = folderDigestFromScratch;
 
 /** The store, with its stat reads counted (a file's entry, a folder's). */
 function counted(store: CacheStore) {

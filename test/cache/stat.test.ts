@@ -39,48 +39,23 @@ describe("the stat cache of data files", () => {
   });
 
   it("an entry is trusted only when the file last changed (ctime included) well before it was hashed", async () => {
-    const dir = tempDir();
-    const file = join(dir, "d.csv");
-    writeFileSync(file, OLD);
-    utimesSync(file, HOUR_AGO, HOUR_AGO); // an old mtime, but a ctime of now
-    const store = CacheStore.open(join(dir, "cache"));
-    const st = statSync(file, { bigint: true });
-    const bogus = "b".repeat(64) as Digest;
-    const entry = (hashedAtNs: bigint) => ({
-      size: Number(st.size),
-      mtimeNs: String(st.mtimeNs),
-      ctimeNs: String(st.ctimeNs),
-      ino: String(st.ino),
-      dev: String(st.dev),
-      digest: bogus,
-      hashedAtNs: String(hashedAtNs),
-    });
+    // An old mtime, but a ctime of now.
+    const { file, st, store, entry } = statted();
+    const bogus = entry().digest;
+    const hashedAt = (ns: bigint) => entry({ hashedAtNs: String(ns) });
     // Hashed one second after the last change: a write in that second could have gone unseen.
-    store.putStats([[file, entry(st.ctimeNs + 1_000_000_000n)]]);
+    store.putStats([[file, hashedAt(st.ctimeNs + 1_000_000_000n)]]);
     assert.equal(new FileHasher(store).digest(file), hashFile(file), "racy: hashed again");
     // Hashed long after it: trusted (this is what saves re-reading unchanged corpora).
-    store.putStats([[file, entry(st.ctimeNs + 10_000_000_000n)]]);
+    store.putStats([[file, hashedAt(st.ctimeNs + 10_000_000_000n)]]);
     assert.equal(new FileHasher(store).digest(file), bogus, "the stat cache is used");
     await store.close();
   });
 
   it("an entry changed in the store (its digest, a flipped bit) is a miss: the file is hashed again", async () => {
-    const dir = tempDir();
-    const file = join(dir, "d.csv");
-    writeFileSync(file, OLD);
-    utimesSync(file, HOUR_AGO, HOUR_AGO);
+    const { dir, file, store, entry: made } = statted();
     const cacheDir = join(dir, "cache");
-    const store = CacheStore.open(cacheDir);
-    const st = statSync(file, { bigint: true });
-    const entry = {
-      size: Number(st.size),
-      mtimeNs: String(st.mtimeNs),
-      ctimeNs: String(st.ctimeNs),
-      ino: String(st.ino),
-      dev: String(st.dev),
-      digest: "b".repeat(64) as Digest,
-      hashedAtNs: String(st.ctimeNs + 10_000_000_000n),
-    };
+    const entry = made();
     store.putStats([[file, entry]]);
     assert.equal(new FileHasher(store).digest(file), entry.digest, "a whole entry is believed");
     await store.close();

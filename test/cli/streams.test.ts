@@ -56,6 +56,27 @@ async function firstByte(fd: number): Promise<void> {
   }
 }
 
+/**
+ * `command ARGS` (run in the rig's folder) with its stdout a FIFO that nobody reads yet: the
+ * FIFO's read end (non-blocking), the child, its exit code to come, and its stderr so far.
+ */
+function intoUnreadFifo(rig: Rig, command: string, args: string[]) {
+  const fifo = rig.path("out.fifo");
+  assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
+  const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writer = openSync(fifo, constants.O_WRONLY);
+  const child = spawn(command, args, {
+    cwd: rig.dir,
+    env: cleanEnv(),
+    stdio: ["ignore", writer, "pipe"],
+  });
+  closeSync(writer);
+  const err = { text: "" };
+  child.stderr?.on("data", (d) => (err.text += d));
+  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+  return { reader, child, exited, err };
+}
+
 describe("the command's output streams", () => {
   it("a pipe gets exactly what a file gets, far beyond a pipe's buffer", () => {
     const rig = bigTable(20_000);
@@ -89,24 +110,18 @@ describe("the command's output streams", () => {
     const expected = toFile(rig, SHOW);
     // A FIFO nobody reads until the command has filled it. Node makes a child's stdio blocking as
     // it spawns it, so Python sets O_NONBLOCK on the command's stdout, then becomes the command.
-    const fifo = rig.path("out.fifo");
-    assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
-    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-    const writer = openSync(fifo, constants.O_WRONLY);
     const nonBlocking = [
       "import fcntl, os, sys",
       "fcntl.fcntl(1, fcntl.F_SETFL, fcntl.fcntl(1, fcntl.F_GETFL) | os.O_NONBLOCK)",
       "os.execv(sys.argv[1], sys.argv[1:])",
     ].join("\n");
-    const child = spawn("python3", ["-c", nonBlocking, process.execPath, BIN, ...SHOW], {
-      cwd: rig.dir,
-      env: cleanEnv(),
-      stdio: ["ignore", writer, "pipe"],
-    });
-    closeSync(writer);
-    let stderr = "";
-    child.stderr?.on("data", (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    const { reader, exited, err } = intoUnreadFifo(rig, "python3", [
+      "-c",
+      nonBlocking,
+      process.execPath,
+      BIN,
+      ...SHOW,
+    ]);
     await new Promise((resolve) => setTimeout(resolve, 1500)); // the child meets a full pipe
     const chunks: Buffer[] = [];
     const buffer = Buffer.alloc(1 << 16);
@@ -123,7 +138,7 @@ describe("the command's output streams", () => {
       chunks.push(Buffer.from(buffer.subarray(0, n)));
     }
     closeSync(reader);
-    assert.equal(await exited, 0, stderr);
+    assert.equal(await exited, 0, err.text);
     assert.equal(Buffer.concat(chunks).toString("utf8"), expected);
   });
 
@@ -143,19 +158,7 @@ describe("the command's output streams", () => {
     if (missing) return t.skip(missing);
     const rig = bigTable(20_000);
     // A pipe (a FIFO: a shell's `|` is one too) that nobody reads, blocking as a shell makes it.
-    const fifo = rig.path("out.fifo");
-    assert.equal(spawnSync("mkfifo", [fifo]).status, 0);
-    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-    const writer = openSync(fifo, constants.O_WRONLY);
-    const child = spawn(process.execPath, [BIN, ...SHOW], {
-      cwd: rig.dir,
-      env: cleanEnv(),
-      stdio: ["ignore", writer, "pipe"],
-    });
-    closeSync(writer);
-    let stderr = "";
-    child.stderr?.on("data", (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    const { reader, child, exited, err } = intoUnreadFifo(rig, process.execPath, [BIN, ...SHOW]);
     await firstByte(reader); // the command runs (its SIGINT handler is installed)
     await new Promise((resolve) => setTimeout(resolve, 500)); // it fills the pipe
     child.kill("SIGINT");
@@ -164,8 +167,8 @@ describe("the command's output streams", () => {
     const code = await exited;
     clearTimeout(late);
     closeSync(reader);
-    assert.equal(code, 130, stderr);
-    assert.match(stderr, /interrupted/);
+    assert.equal(code, 130, err.text);
+    assert.match(err.text, /interrupted/);
   });
 
   it("output that cannot be written (a full disk) ends the command with 1 and one line", (t) => {

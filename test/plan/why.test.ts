@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { mkdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import fc from "fast-check";
-import { canonicalJson } from "../../src/core/canonical.js";
-import { sha256 } from "../../src/core/digest.js";
 import { describe, it } from "node:test";
 import { CacheStore } from "../../src/cache/store.js";
 import type { Digest } from "../../src/core/digest.js";
@@ -12,7 +10,7 @@ import { Planner } from "../../src/plan/planner.js";
 import { explain, summarize, type Reason } from "../../src/plan/why.js";
 import { LocalExecutor } from "../../src/run/executor.js";
 import { Runner } from "../../src/run/runner.js";
-import { ir, NAMES_CSV, runIn, tempDir, writeFiles } from "../helpers.js";
+import { folderDigestFromScratch, ir, NAMES_CSV, runIn, tempDir, writeFiles } from "../helpers.js";
 
 const SRC = `pipeline w {
   seed 5
@@ -164,19 +162,7 @@ describe("file hashing", () => {
   it("a folder's digest: its files' relative paths and digests in name order, links followed, hidden skipped", async () => {
     // The digest as the first walk spelled it (every entry stat'ed, relative paths from path.relative):
     // the walk that reads entries' types must give the same bytes, or every folder input's key moves.
-    const reference = (dir: string): string => {
-      const files: string[] = [];
-      const walk = (d: string) => {
-        for (const name of readdirSync(d).sort()) {
-          if (name.startsWith(".")) continue;
-          const full = join(d, name);
-          if (statSync(full).isDirectory()) walk(full);
-          else files.push(full);
-        }
-      };
-      walk(dir);
-      return sha256(canonicalJson(files.map((f) => [relative(dir, f), hashFile(f)])));
-    };
+    const reference = folderDigestFromScratch;
     // Hidden names (a leading dot) too, never "." or "..".
     const name = fc.stringMatching(/^\.?[A-Za-z0-9_é€-][.A-Za-z0-9_é€-]{0,4}$/);
     const tree = fc.array(fc.tuple(fc.array(name, { minLength: 1, maxLength: 3 }), fc.string()), {
