@@ -24,6 +24,14 @@
       "cflags_c": ["-O2", "-fPIC", "-fvisibility=hidden"],
     },
     {
+      # Gives back a read blob's mapped pages (native/pages.c): C too, loaded only by stages that
+      # read a large blob.
+      "target_name": "rnnp_pages",
+      "sources": ["native/pages.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_c": ["-O2", "-fPIC", "-fvisibility=hidden"],
+    },
+    {
       "target_name": "rnn_scalar",
       "type": "static_library",
       "sources": ["native/rnn_scalar.cc"],

@@ -5,8 +5,9 @@
 //   node native/install.js                build (configure first when binding.gyp changed)
 //   node native/install.js --rebuild      configure and build from scratch
 //   node native/install.js --check        exit 1 unless the add-ons are built and load, the kernels
-//                                         port the built wasm kernels and the digest add-on gives
-//                                         node:crypto's SHA-256 (CI: the native paths must be tested)
+//                                         port the built wasm kernels, the digest add-on gives
+//                                         node:crypto's SHA-256 and the pages add-on leaves the
+//                                         process's own memory alone (CI: the native paths are tested)
 //
 // RNNP_NATIVE=0 skips the build. Nothing here downloads: Node's headers must be on this machine
 // (npm's `nodedir`, or include/node beside the node binary, as every Node.js distribution has).
@@ -20,6 +21,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const addon = join(root, "build", "Release", "rnnp_kernels.node");
 const digestAddon = join(root, "build", "Release", "rnnp_digest.node");
+const pagesAddon = join(root, "build", "Release", "rnnp_pages.node");
 const log = join(root, "build", "native-build.log");
 const say = (line) => process.stderr.write(`rnnp: ${line}\n`);
 
@@ -108,7 +110,7 @@ async function check() {
     }
   }
   say(`native kernels: ${a.isas.join(", ")} (a port of ${a.portOf})`);
-  return checkDigest();
+  return (await checkDigest()) && (await checkPages());
 }
 
 /**
@@ -133,5 +135,27 @@ async function checkDigest() {
     return false;
   }
   say("digest add-on: SHA-256 from Node's OpenSSL");
+  return true;
+}
+
+/**
+ * The pages add-on (native/pages.c) loads as rnnp loads it (src/cache/pages.ts) and leaves the
+ * process's own memory alone.
+ */
+async function checkPages() {
+  const { pagesAddonAt } = await import(
+    pathToFileURL(join(root, "dist", "src", "cache", "pages.js")).href
+  );
+  const pages = pagesAddonAt(pagesAddon);
+  if (!pages) {
+    say(`the pages add-on does not load (${pagesAddon})`);
+    return false;
+  }
+  const own = Buffer.alloc(1 << 20, 7);
+  if (pages.release(own) !== 0 || !own.every((b) => b === 7)) {
+    say(`the pages add-on touched memory that is not a shared mapping of a file (${pagesAddon})`);
+    return false;
+  }
+  say("pages add-on: a read blob's mapped pages are given back");
   return true;
 }

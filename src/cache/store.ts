@@ -17,6 +17,7 @@ import { open, type Database, type Key, type RootDatabase } from "lmdb";
 import { UserError } from "../core/diagnostic.js";
 import { digestOf, sha256, type Digest, type StageKey } from "../core/digest.js";
 import { processAlive } from "../core/process.js";
+import { releaseMappedPages } from "./pages.js";
 import {
   BadRecordError,
   parseRecord,
@@ -150,6 +151,12 @@ export class CacheDamagedError extends UserError {
  * what a cursor's set-up does (measured: 50 blobs of 75 KiB, 0.3 ms read, 0.25-2.7 ms counted).
  */
 const SMALL_BLOB = 256 * 1024;
+
+/**
+ * Blobs from this size have their mapped pages given back after a read (withBlob): below it the
+ * look-up in /proc/self/maps (about 0.1 ms) costs more than the few pages are worth.
+ */
+const RELEASE_PAGES_FROM = 1024 * 1024;
 
 /** Environment-level failures while several processes open one cache at once: worth a retry. */
 const TRANSIENT_OPEN = /No transaction to renew|MDB_PROBLEM|MDB_BAD_TXN|MDB_READERS_FULL|EAGAIN/;
@@ -298,12 +305,19 @@ export class CacheStore {
    * The stored bytes lent to `use` in place, without the copy `getBlob` makes (for a large blob,
    * LMDB's mapped pages are then the only copy). They are valid only until the store is read
    * again: `use` must not read the store, and must copy whatever it keeps. Undefined if missing.
+   * The pages of a large blob are given back once `use` is done (they stay in the page cache).
    */
   withBlob<T>(digest: Digest, use: (bytes: Buffer) => T): T | undefined {
     const bytes = this.read("a blob", () => this.blobs.getBinaryFast(digest));
+    if (bytes === undefined) return undefined;
     // A small value comes in LMDB's shared buffer, its `length` property set to the value's: a view
     // of exactly that length, or native code (hashing) would read the whole buffer.
-    return bytes === undefined ? undefined : use(bytes.subarray(0, bytes.length));
+    const view = bytes.subarray(0, bytes.length);
+    try {
+      return use(view);
+    } finally {
+      if (view.length >= RELEASE_PAGES_FROM) releaseMappedPages(view);
+    }
   }
 
   /** The stored bytes if they hash to their digest; undefined if missing or corrupt. */

@@ -1,0 +1,44 @@
+import { join } from "node:path";
+import { ownPackageRoot } from "../core/find-up.js";
+
+/**
+ * Giving back the memory-mapped pages of a blob that has been read (native/pages.c). A stage reads
+ * its inputs in place from LMDB's map and decodes them into values of their own; the pages it
+ * touched would otherwise stay resident while it runs, as large as its inputs. They stay in the
+ * kernel's page cache: a later read of the blob faults them back, with the same bytes.
+ */
+interface PagesAddon {
+  release(view: Uint8Array): number;
+}
+
+/** undefined: not looked for yet; null: none here (not built, not Linux, does not load). */
+let addon: PagesAddon | null | undefined;
+
+function pagesAddon(): PagesAddon | null {
+  if (addon !== undefined) return addon;
+  addon = null;
+  const root = ownPackageRoot(import.meta.url);
+  if (!root) return null;
+  addon = pagesAddonAt(join(root, "build", "Release", "rnnp_pages.node"));
+  return addon;
+}
+
+/** The add-on at `path`, or null when it does not load or lacks its function. */
+export function pagesAddonAt(path: string): PagesAddon | null {
+  const module = { exports: {} as Partial<PagesAddon> };
+  try {
+    process.dlopen(module, path);
+  } catch {
+    return null; // not built (no compiler at install): the pages stay until the process ends
+  }
+  return typeof module.exports.release === "function" ? (module.exports as PagesAddon) : null;
+}
+
+/**
+ * Drops the whole pages inside `view` from this process's memory when `view` lies in a shared
+ * mapping of a file (LMDB's map), and returns how many bytes that gave back. Anything else (a
+ * buffer of the process's own, or no add-on) is left as it is: 0.
+ */
+export function releaseMappedPages(view: Uint8Array): number {
+  return pagesAddon()?.release(view) ?? 0;
+}

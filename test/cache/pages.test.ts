@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { digestOf, type Digest } from "../../src/core/digest.js";
+import { pagesAddonAt, releaseMappedPages } from "../../src/cache/pages.js";
+import { CacheStore } from "../../src/cache/store.js";
+import { ROOT, tempDir } from "../helpers.js";
+import { fakeRecord } from "./records.js";
+
+// A stage reads its inputs in place from LMDB's map (CacheStore.withBlob); the pages it touched are
+// given back once the read is done (native/pages.c), and only pages of a shared mapping of a file.
+// lmdb lends a blob of 16 MiB or more as a view of its map; a smaller one comes copied into its read
+// buffer (the process's own memory, which must be left alone).
+
+const ADDON = join(ROOT, "build", "Release", "rnnp_pages.node");
+const MiB = 1024 * 1024;
+const PAGE = 4096;
+
+/** This process's resident pages of mapped files, in bytes (Linux). */
+function rssFile(): number {
+  const line = readFileSync("/proc/self/status", "utf8").match(/^RssFile:\s+(\d+) kB$/m);
+  assert.ok(line, "/proc/self/status has no RssFile line");
+  return Number(line[1]) * 1024;
+}
+
+/** Why these tests cannot run here, if they cannot. */
+function unavailable(): string | undefined {
+  if (process.platform !== "linux") return "pages are given back on Linux only";
+  if (!existsSync(ADDON)) return `${ADDON} is not built: npm run native`;
+  return undefined;
+}
+
+/** A fresh cache holding one blob of `size` random bytes, reopened so none of its pages are mapped. */
+async function storeWithBlob(size: number): Promise<{ store: CacheStore; digest: Digest }> {
+  const dir = join(tempDir(), "cache");
+  const blob = randomBytes(size);
+  const digest = digestOf(blob);
+  const writer = CacheStore.open(dir);
+  writer.commit(fakeRecord("big", { o: blob }), new Map([[digest, blob]]), {
+    pipeline: "p",
+    stage: "big",
+  });
+  await writer.close();
+  return { store: CacheStore.open(dir), digest };
+}
+
+describe("a read blob's mapped pages", () => {
+  it("the pages add-on is built and loads here (npm install builds it beside the kernels)", (t) => {
+    const why = unavailable();
+    if (why) return t.skip(why);
+    assert.ok(pagesAddonAt(ADDON));
+  });
+
+  it("are given back after withBlob, and the blob reads back the same bytes", async (t) => {
+    const why = unavailable();
+    if (why) return t.skip(why);
+    const { store, digest } = await storeWithBlob(48 * MiB);
+    try {
+      const before = rssFile();
+      let during = 0;
+      const seen = store.withBlob(digest, (bytes) => {
+        const d = digestOf(bytes); // touches every page
+        during = rssFile();
+        return d;
+      });
+      const after = rssFile();
+      assert.equal(seen, digest);
+      // Resident while read (so the measure is sound), given back once the read is done.
+      assert.ok(during - before > 40 * MiB, `the read mapped ${(during - before) / MiB} MiB`);
+      assert.ok(during - after > 40 * MiB, `${(during - after) / MiB} MiB given back`);
+      // Faulted back in from the page cache: the same bytes.
+      assert.equal(
+        store.withBlob(digest, (bytes) => digestOf(bytes)),
+        digest,
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("are given back when the reader throws", async (t) => {
+    const why = unavailable();
+    if (why) return t.skip(why);
+    const { store, digest } = await storeWithBlob(24 * MiB);
+    try {
+      let during = 0;
+      assert.throws(
+        () =>
+          store.withBlob(digest, (bytes) => {
+            digestOf(bytes);
+            during = rssFile();
+            throw new Error("the reader failed");
+          }),
+        /the reader failed/,
+      );
+      assert.ok(during - rssFile() > 20 * MiB, "the pages stayed after a throw");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("only whole pages inside the view go, and every byte reads the same afterwards", async (t) => {
+    const why = unavailable();
+    if (why) return t.skip(why);
+    const { store, digest } = await storeWithBlob(20 * MiB + 123);
+    try {
+      store.withBlob(digest, (bytes) => {
+        const copy = Buffer.from(bytes);
+        const view = bytes.subarray(1000, bytes.length - 1000);
+        const released = releaseMappedPages(view);
+        assert.equal(released % PAGE, 0);
+        assert.ok(released <= view.length, "released beyond the view");
+        assert.ok(released >= view.length - 2 * PAGE, `only ${released} of ${view.length} bytes`);
+        // Inside the read, after the pages went: the file's bytes, not zeros.
+        assert.ok(Buffer.compare(Buffer.from(bytes), copy) === 0, "bytes changed");
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a blob lmdb copies into its read buffer reads the same, before and after", async (t) => {
+    const why = unavailable();
+    if (why) return t.skip(why);
+    const { store, digest } = await storeWithBlob(4 * MiB + 123);
+    try {
+      for (let i = 0; i < 2; i++)
+        assert.equal(
+          store.withBlob(digest, (bytes) => digestOf(bytes)),
+          digest,
+        );
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("the process's own memory is never touched: buffers, pool slices, shared memory", (t) => {
+    const why = unavailable();
+    if (why) return t.skip(why);
+    const own = Buffer.alloc(8 * MiB, 0x5a);
+    const pooled = Buffer.from("a small buffer from Node's pool");
+    const shared = new Uint8Array(new SharedArrayBuffer(4 * MiB)).fill(3);
+    for (const [view, byte] of [
+      [own, 0x5a],
+      [own.subarray(PAGE + 1, 5 * MiB), 0x5a],
+      [shared, 3],
+    ] as const) {
+      assert.equal(releaseMappedPages(view), 0);
+      assert.ok(
+        view.every((b) => b === byte),
+        "the process's own bytes changed",
+      );
+    }
+    assert.equal(releaseMappedPages(pooled), 0);
+    assert.equal(pooled.toString(), "a small buffer from Node's pool");
+  });
+
+  it("refuses what is not bytes, and no add-on leaves the pages as they are", (t) => {
+    const why = unavailable();
+    if (why) return t.skip(why);
+    const addon = pagesAddonAt(ADDON)!;
+    assert.throws(() => addon.release(new Float32Array(8) as unknown as Uint8Array), TypeError);
+    assert.throws(() => (addon.release as () => number)(), TypeError);
+    assert.equal(pagesAddonAt(join(tempDir(), "missing.node")), null);
+    // An add-on without `release` (the digest add-on) is not taken for it.
+    assert.equal(pagesAddonAt(join(ROOT, "build", "Release", "rnnp_digest.node")), null);
+  });
+});
