@@ -21,6 +21,7 @@ import {
 import { RuntimeUnavailable } from "../runtime/descriptor.js";
 import type { Executor, StageTask, TaskHooks } from "./executor.js";
 import { IN_PROCESS, originOf, refusal, Slots, type Job, type JobExecutor } from "./jobs.js";
+import { DEFAULT_HEAP, type HeapPolicy } from "./heap.js";
 import { withLease } from "./lease.js";
 import { Checkpoints } from "./checkpoints.js";
 
@@ -119,9 +120,14 @@ export class Runner {
   /** Uploads to the remote cache, started as stages finish and awaited before the run returns. */
   private readonly uploads: Promise<void>[] = [];
 
+  /** The outputs (digests and sizes) of the stages this runner committed. */
+  private readonly committed = new Map<string, StageRecord["outputs"]>();
+
   constructor(
     private readonly planner: Planner,
     private readonly executor: Executor,
+    /** When the heap is collected between a stage's run and the encoding of its outputs. */
+    private readonly heap: HeapPolicy = DEFAULT_HEAP,
   ) {}
 
   async run(options: RunOptions = {}): Promise<StageResult[]> {
@@ -408,20 +414,25 @@ export class Runner {
     const base = { name: stage.name, kind: stage.kind.name };
     emit({ type: "start", stage, key: keyed.key });
     try {
-      const inputs = await this.inputsFor(stage, emit, options);
+      // Held by the task alone, which lets go of them once the stage has run (no local keeps them).
+      const loaded: { inputs: StageTask["inputs"] | undefined } = {
+        inputs: await this.inputsFor(stage, emit, options),
+      };
       // An input that had to be rebuilt may have changed this stage's key.
       const now = this.planner.resolve(stage.name);
       if (now.state !== "keyed") throw new Error(`internal: ${stage.name} lost its key`);
       if (now.record && !forced)
         return { ...base, key: now.key, status: "cached", durationMs: sinceStart() - started };
       const checkpoints = this.checkpointsFor(stage, now.fingerprint, forced, emit, options);
-      const outputs = await this.executor.execute(
-        this.task(stage, inputs, now.fingerprint.seed, now.fingerprint.inputs),
-        {
-          ...this.hooks(stage, emit, signal),
-          ...checkpoints?.hooks(),
-        },
-      );
+      const task = this.task(stage, loaded.inputs!, now.fingerprint.seed, now.fingerprint.inputs);
+      loaded.inputs = undefined;
+      const outputs = await this.executeDroppingInputs(task, {
+        ...this.hooks(stage, emit, signal),
+        ...checkpoints?.hooks(),
+      });
+      // The inputs are no one's now (unless an output shares them): their memory goes back before
+      // the outputs are encoded (see heap.ts).
+      if (this.inputBytes(stage) >= this.heap.collectAfterInputs) this.heap.collect();
       const durationMs = sinceStart() - started;
       const { record, blobs } = this.commit(stage, now.key, now.fingerprint, outputs, durationMs);
       checkpoints?.finish();
@@ -477,6 +488,31 @@ export class Runner {
       commit: (fp, key, outputs) => this.commit(stage, key, fp, outputs, 0, true),
       log: (message) => emit({ type: "log", stage, message }),
     });
+  }
+
+  /** Bytes of the artifacts a stage reads, as their records say. */
+  private inputBytes(stage: StageIR): number {
+    let bytes = 0;
+    for (const ref of Object.values(stage.inputs)) {
+      const up = this.planner.resolve(ref.stage);
+      const outputs =
+        this.committed.get(ref.stage) ?? (up.state === "keyed" ? up.record?.outputs : undefined);
+      for (const [name, o] of Object.entries(outputs ?? {}))
+        if (ref.output === undefined || ref.output === name) bytes += o.size;
+    }
+    return bytes;
+  }
+
+  /** Runs a stage's task, then empties its inputs: the task is their last holder here. */
+  private async executeDroppingInputs(
+    task: StageTask,
+    hooks: TaskHooks,
+  ): Promise<Record<string, Artifact>> {
+    try {
+      return await this.executor.execute(task, hooks);
+    } finally {
+      task.inputs = {};
+    }
   }
 
   private task(
@@ -770,6 +806,7 @@ export class Runner {
       stage: stage.name,
     });
     this.planner.produced(stage.name, digestsOf(record));
+    this.committed.set(stage.name, record.outputs);
     return { record, blobs };
   }
 }
