@@ -58,6 +58,78 @@ export function rowCount(t: Table): number {
   return t.columns[0]?.values.length ?? 0;
 }
 
+/**
+ * The columns of a table a stage reads (KindDef.reads): by name, by role (the column a table names as
+ * its text, label, time or series), and every column of some types.
+ */
+export interface ColumnReads {
+  names?: readonly string[];
+  roles?: readonly (keyof Table["roles"])[];
+  dtypes?: readonly Column["dtype"][];
+}
+
+/** What a table's header says before its columns' values are read. */
+export interface TableHead {
+  columns: readonly { name: string; dtype: Column["dtype"] }[];
+  roles: Table["roles"];
+}
+
+/**
+ * The names `reads` picks in `head`: its roles taken from every table in `roleTables` (the parts of
+ * one input: window reads the fit part's label in every part).
+ */
+export function columnsRead(
+  reads: ColumnReads,
+  head: TableHead,
+  roleTables: readonly TableHead[] = [head],
+): Set<string> {
+  const names = new Set(reads.names);
+  for (const role of reads.roles ?? [])
+    for (const t of roleTables) {
+      const name = t.roles[role];
+      if (name !== undefined) names.add(name);
+    }
+  for (const c of head.columns) if (reads.dtypes?.includes(c.dtype)) names.add(c.name);
+  return names;
+}
+
+/** Where a column's values lie in a table's value tree (the codec's `skip`): columns.N.values. */
+export function isColumnValues(path: readonly (string | number)[]): boolean {
+  return (
+    path.length === 3 &&
+    path[0] === "columns" &&
+    typeof path[1] === "number" &&
+    path[2] === "values"
+  );
+}
+
+const unread = new WeakSet<object>();
+
+/**
+ * A column left undecoded (not among what its reader declared): its name, type and row count are
+ * there, but reading a value throws, naming the reader and the column, so a stage that reads a column
+ * it did not declare fails loudly instead of seeing other values.
+ */
+export function unreadColumn<C extends Column>(c: C, rows: number, reader: string): C {
+  const refuse = (): never => {
+    throw new Error(
+      `internal: ${reader} reads column "${clipText(c.name)}", which it does not declare (KindDef.reads)`,
+    );
+  };
+  const values = new Proxy(c.dtype === "number" ? new Float64Array(0) : [], {
+    get: (_target, key) => (key === "length" ? rows : refuse()),
+    has: refuse,
+    ownKeys: refuse,
+    getOwnPropertyDescriptor: refuse,
+  });
+  unread.add(values);
+  return { ...c, values };
+}
+
+export function isUnread(c: Column): boolean {
+  return unread.has(c.values);
+}
+
 export function column(t: Table, name: string): Column {
   const c = t.columns.find((c) => c.name === name);
   if (!c)

@@ -1,6 +1,8 @@
 import { UserError } from "./diagnostic.js";
 import { writeCanonicalJson } from "./canonical.js";
-import { parseJsonBytes } from "./json-bytes.js";
+import { type JsonPath, parseJsonBytes, SkippedList } from "./json-bytes.js";
+
+export { SkippedList } from "./json-bytes.js";
 
 /**
  * The canonical byte form of every artifact: same value -> same bytes -> same digest.
@@ -133,6 +135,12 @@ export interface DecodeOptions {
    * may point into them, so sections are copied out rather than viewed.
    */
   borrowed?: boolean;
+  /**
+   * Lists of scalars in the header to leave unparsed, by their place (json-bytes' `skip`): they are
+   * checked and counted, and come back as SkippedList objects, to be parsed (parseSkipped) while
+   * the bytes are still there, or dropped.
+   */
+  skip?(path: JsonPath): boolean;
 }
 
 export function decode(bytes: Uint8Array, options: DecodeOptions = {}): Value {
@@ -141,13 +149,13 @@ export function decode(bytes: Uint8Array, options: DecodeOptions = {}): Value {
     throw new CodecError("not an rnnp artifact (bad magic)");
   const headerLength = buf.readUInt32LE(8);
   if (12 + headerLength > buf.length) throw new CodecError("truncated artifact header");
-  const tree = parseHeader(buf, 12, 12 + headerLength);
+  const tree = parseHeader(buf, 12, 12 + headerLength, options.skip);
 
   // Sections follow the header in index order; their starts follow from the lengths the header gives.
   const refs: Record<string, unknown>[] = [];
   const gather = (t: unknown): void => {
     if (Array.isArray(t)) t.forEach(gather);
-    else if (t !== null && typeof t === "object") {
+    else if (t !== null && typeof t === "object" && !(t instanceof SkippedList)) {
       const ref = t as Record<string, unknown>;
       if (SECTION in ref) refs[ref[SECTION] as number] = ref;
       else Object.values(ref).forEach(gather);
@@ -181,6 +189,7 @@ export function decode(bytes: Uint8Array, options: DecodeOptions = {}): Value {
       }
       return t as Value[];
     }
+    if (t instanceof SkippedList) return t as unknown as Value;
     if (t !== null && typeof t === "object") {
       const ref = t as Record<string, unknown>;
       if (SECTION in ref) return view(buf, ref, starts[ref[SECTION] as number]!, copySections);
@@ -194,11 +203,30 @@ export function decode(bytes: Uint8Array, options: DecodeOptions = {}): Value {
 /** Above this, a header (a table's strings) is parsed from its bytes run by run, never held whole. */
 const WHOLE_HEADER_BYTES = 1 << 20;
 
-function parseHeader(buf: Buffer, start: number, end: number): unknown {
+/** A header parsed whole by JSON.parse when small, else from its bytes; with lists to skip, always the latter. */
+function parseHeader(
+  buf: Buffer,
+  start: number,
+  end: number,
+  skip: DecodeOptions["skip"],
+): unknown {
   try {
-    return end - start <= WHOLE_HEADER_BYTES
+    return end - start <= WHOLE_HEADER_BYTES && !skip
       ? JSON.parse(buf.toString("utf8", start, end))
-      : parseJsonBytes(buf, start, end);
+      : parseJsonBytes(buf, start, end, skip ? { skip } : {});
+  } catch (e) {
+    throw new CodecError(`the artifact's header is not JSON (${(e as Error).message})`);
+  }
+}
+
+/**
+ * A list `decode` skipped, parsed from the same bytes (valid only while they are: lent bytes must
+ * still be lent). It holds scalars only, so nothing in it refers to a section.
+ */
+export function parseSkipped(bytes: Uint8Array, list: SkippedList): Value[] {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  try {
+    return parseJsonBytes(buf, list.from, list.to) as Value[];
   } catch (e) {
     throw new CodecError(`the artifact's header is not JSON (${(e as Error).message})`);
   }

@@ -37,6 +37,11 @@ export const vocabulary = defineKind({
   outputType: "vocabulary",
   random: false,
   backendDependent: false,
+  // The one text column: a label or any other string column is never made into strings.
+  reads: {
+    data: (params) =>
+      params.column !== undefined ? { names: [params.column] } : { roles: ["text"] },
+  },
   run(_ctx, inputs, params): { out: Vocabulary } {
     const t = inputs.data;
     const name = params.column ?? t.roles.text;

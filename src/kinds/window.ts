@@ -4,6 +4,7 @@ import { p } from "../stages/schema.js";
 import {
   asStrings,
   column,
+  type ColumnReads,
   tableInfo,
   type Scaling,
   type Table,
@@ -123,6 +124,7 @@ export const window = defineKind({
     ...rules(params as WindowParams),
     ...againstInput(params as WindowParams, tableInfo(inputs.data)),
   ],
+  reads: { data: (params) => columnsRead(params as WindowParams) },
   run(ctx, inputs, params) {
     const o = options(params as WindowParams, inputs.data);
     const names = [...inputs.data.keys()];
@@ -270,6 +272,29 @@ function againstInput(w: WindowParams, info: TableInfo | undefined): ParamProble
       hint: "horizon: 1 to predict the next step's label from today's",
     });
   return out;
+}
+
+/**
+ * What `run` reads of each part: the named columns, the series (groupBy's default) and time columns
+ * (assemble), the label of a classifier, and without `features` every numeric column (the default
+ * features are the numeric ones but the label, time and series). Not the text, nor any other string
+ * column. (Lines and the timeline are not columns: they always come.)
+ */
+function columnsRead(w: WindowParams): ColumnReads {
+  return {
+    names: [
+      ...(w.features ?? []),
+      ...(w.targets ?? []),
+      ...(w.categorical ?? []),
+      ...(w.groupBy !== undefined ? [w.groupBy] : []),
+    ],
+    roles: [
+      "time",
+      ...(w.groupBy === undefined ? (["series"] as const) : []),
+      ...(w.task === "classify" ? (["label"] as const) : []),
+    ],
+    dtypes: w.features ? [] : ["number"],
+  };
 }
 
 interface Options {

@@ -1,5 +1,5 @@
 import { UserError } from "../core/diagnostic.js";
-import { decode, encode } from "../core/codec.js";
+import { decode, encode, parseSkipped, SkippedList } from "../core/codec.js";
 import { digestOf, type Digest } from "../core/digest.js";
 import type { CacheStore } from "../cache/store.js";
 import type { OutputCheck, OutputRef } from "../cache/record.js";
@@ -9,6 +9,16 @@ import {
   describeArtifact,
   type Artifact,
 } from "../artifacts/index.js";
+import {
+  type Column,
+  type ColumnReads,
+  columnsRead,
+  isColumnValues,
+  isUnread,
+  type Table,
+  type TableHead,
+  unreadColumn,
+} from "../artifacts/table.js";
 
 /** A blob that is missing or does not hash to its digest: never served, its producer reruns. */
 export class BadBlobError extends UserError {
@@ -23,18 +33,87 @@ export class BadBlobError extends UserError {
   }
 }
 
+/** Which columns of a table to decode; the others are left unread (unreadColumn). */
+export interface ColumnPick {
+  /** Who reads, for the error a read of an unread column throws: "window's input `data`". */
+  reader: string;
+  columns(head: TableHead): ReadonlySet<string>;
+}
+
 /**
  * Reads an artifact, verifying its bytes against the digest before decoding them. The bytes are
  * read in place (LMDB's buffer, no copy) and decoded at once into values of their own (`borrowed`:
- * sections copied out), so nothing keeps them once this returns.
+ * sections copied out), so nothing keeps them once this returns. With `pick`, a table's columns
+ * other than those it picks are never parsed into values.
  */
-export function readArtifact(store: CacheStore, digest: Digest): Artifact {
+export function readArtifact(store: CacheStore, digest: Digest, pick?: ColumnPick): Artifact {
   const artifact = store.withBlob(digest, (bytes) => {
     if (digestOf(bytes) !== digest) throw new BadBlobError(digest, "corrupt");
-    return artifactFromValue(decode(bytes, { borrowed: true }));
+    return decodeArtifact(bytes, { borrowed: true, ...(pick ? { pick } : {}) });
   });
   if (!artifact) throw new BadBlobError(digest, "missing");
   return artifact;
+}
+
+/**
+ * An artifact's bytes decoded. With `pick`, every column's list of strings is first skipped (checked
+ * and counted: the header holds the roles after the columns, so what is read is known only once it
+ * is parsed), then the picked ones are parsed from the same bytes and the others left unread.
+ */
+export function decodeArtifact(
+  bytes: Uint8Array,
+  options: { borrowed?: boolean; pick?: ColumnPick } = {},
+): Artifact {
+  const { pick, borrowed = false } = options;
+  if (!pick) return artifactFromValue(decode(bytes, { borrowed }));
+  const artifact = artifactFromValue(decode(bytes, { borrowed, skip: isColumnValues }));
+  settleColumns(artifact, bytes, pick);
+  return artifact;
+}
+
+/**
+ * In place, each column of a table `pick` picks parsed from the bytes its list was skipped in, any
+ * other left unread (an artifact other than a table with such lists has them all parsed).
+ */
+function settleColumns(artifact: Artifact, bytes: Uint8Array, pick: ColumnPick): void {
+  const columns = (artifact as { columns?: unknown }).columns;
+  if (!Array.isArray(columns)) return;
+  const read = artifact.type === "table" ? pick.columns(artifact) : undefined;
+  columns.forEach((c: Column, i) => {
+    const values = (c as { values?: unknown } | null)?.values;
+    if (read && !read.has(c.name))
+      columns[i] = unreadColumn(c, lengthOf(values as Column["values"] | SkippedList), pick.reader);
+    else if (values instanceof SkippedList) c.values = parseSkipped(bytes, values) as string[];
+  });
+}
+
+/** A column's row count, whether its list was parsed or skipped. */
+function lengthOf(values: Column["values"] | SkippedList): number {
+  return values instanceof SkippedList ? values.count : values.length;
+}
+
+/**
+ * The artifacts of one input (a bundle's members, or the one) read with `read`, their tables' columns
+ * limited to what `reads` names. A role names the column of that role in any of the input's tables
+ * (window reads the fit part's label in every part), but each table is decoded before the next is
+ * seen: one whose own roles left out a column the others' name (parts that disagree on their roles)
+ * is read again.
+ */
+export function readInput(
+  read: readonly ((pick?: ColumnPick) => Artifact)[],
+  reads: ColumnReads | undefined,
+  reader: string,
+): Artifact[] {
+  if (!reads) return read.map((r) => r());
+  const first = read.map((r) => r({ reader, columns: (head) => columnsRead(reads, head) }));
+  const tables = first.filter((a): a is Table => a.type === "table");
+  return first.map((a, i) => {
+    if (a.type !== "table") return a;
+    const needed = columnsRead(reads, a, tables);
+    return a.columns.some((c) => needed.has(c.name) && isUnread(c))
+      ? read[i]!({ reader, columns: () => needed })
+      : a;
+  });
 }
 
 export interface EncodedArtifact {

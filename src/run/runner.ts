@@ -14,8 +14,10 @@ import type { Artifact } from "../artifacts/index.js";
 import {
   BadBlobError,
   checkOutputBytes,
+  type ColumnPick,
   encodeArtifact,
   readArtifact,
+  readInput,
   type EncodedArtifact,
 } from "./artifacts.js";
 import { RuntimeUnavailable } from "../runtime/descriptor.js";
@@ -656,9 +658,9 @@ export class Runner {
     for (;;) {
       try {
         const inputs: Record<string, Artifact | ReadonlyMap<string, Artifact>> = {};
-        const load = (ref: InputRef, d: Digest) => {
+        const load = (ref: InputRef, d: Digest) => (pick?: ColumnPick) => {
           try {
-            return readArtifact(this.planner.store, d);
+            return readArtifact(this.planner.store, d, pick);
           } catch (e) {
             if (e instanceof BadBlobError) throw Object.assign(e, { producer: ref.stage });
             throw e;
@@ -669,16 +671,22 @@ export class Runner {
           return ref.output !== undefined ? { [ref.output]: outs[ref.output]! } : outs;
         };
         for (const [slot, given] of inputsBySlot(stage.inputs)) {
-          if (given instanceof Map)
-            // Named references: a bundle of the one artifact each names.
-            inputs[slot] = new Map(
-              [...given].map(([name, ref]) => [name, load(ref, Object.values(picked(ref))[0]!)]),
-            );
-          else if (stage.kind.inputs[slot]!.bundle)
-            inputs[slot] = new Map(
-              Object.entries(picked(given)).map(([name, d]) => [name, load(given, d)]),
-            );
-          else inputs[slot] = load(given, Object.values(picked(given))[0]!);
+          const bundle = given instanceof Map || stage.kind.inputs[slot]!.bundle === true;
+          // The slot's artifacts, by name: named references give the one artifact each names.
+          const members: [string, (pick?: ColumnPick) => Artifact][] =
+            given instanceof Map
+              ? [...given].map(([name, ref]) => [name, load(ref, Object.values(picked(ref))[0]!)])
+              : Object.entries(picked(given))
+                  .slice(0, bundle ? undefined : 1)
+                  .map(([name, d]) => [name, load(given, d)]);
+          const artifacts = readInput(
+            members.map(([, read]) => read),
+            stage.kind.reads?.[slot]?.(stage.params),
+            `${stage.kind.name}'s input \`${slot}\``,
+          );
+          inputs[slot] = bundle
+            ? new Map(members.map(([name], i) => [name, artifacts[i]!]))
+            : artifacts[0]!;
         }
         return inputs;
       } catch (e) {

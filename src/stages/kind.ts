@@ -6,6 +6,7 @@ import type {
   ArtifactInfo,
   InfoOf,
 } from "../artifacts/index.js";
+import type { ColumnReads } from "../artifacts/table.js";
 import type { Runtime } from "../runtime/descriptor.js";
 import type { TF } from "../runtime/descriptor.js";
 import type { CallOf, ParamsSpec, ParamValues } from "./schema.js";
@@ -193,6 +194,18 @@ export interface KindDef<
   tools?(): Record<string, string>;
   /** Paths (as written) this stage reads; their content digests enter its key. */
   files?(params: KindParams<P, B>): string[];
+  /**
+   * The columns this kind reads of a table input, by slot, from its parameters: by name, by role (the
+   * column each of the input's tables names as its label, time...), or every column of some types.
+   * Only those are decoded (window's input holds a text column it never reads: a million strings);
+   * the others are there with their names, types and row counts, but reading a value of one throws
+   * an internal error naming the kind and the column. Without it, a slot gets whole tables.
+   */
+  reads?: {
+    [K in keyof I as I[K]["type"] extends "table" ? K : never]?: (
+      params: KindParams<P, B>,
+    ) => ColumnReads;
+  };
   run(
     ctx: StageContext,
     inputs: InputValues<I>,
@@ -229,6 +242,7 @@ export type AnyKind = KindDef<ParamsSpec, InputsSpec, ArtifactTypeName, BlockSpe
     inputs: Record<string, ArtifactInfo | undefined>,
     members?: Readonly<Record<string, readonly string[]>>,
   ): ParamProblem[];
+  reads?: Readonly<Record<string, ((params: Record<string, unknown>) => ColumnReads) | undefined>>;
 };
 
 export function defineKind<

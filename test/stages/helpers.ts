@@ -39,11 +39,21 @@ export async function runKind(
   seed?: number,
 ): Promise<Record<string, Table>> {
   const kind = kinds.get(name) as AnyKind;
+  return (await kind.run(ctx(dir, seed), inputs, withDefaults(name, params))) as Record<
+    string,
+    Table
+  >;
+}
+
+/** A kind's parameters with its declared defaults filled in, as the checker gives them. */
+export function withDefaults(
+  name: string,
+  params: Record<string, unknown>,
+): Record<string, unknown> {
   const full: Record<string, unknown> = {};
-  for (const [k, p] of Object.entries(kind.params))
+  for (const [k, p] of Object.entries((kinds.get(name) as AnyKind).params))
     if (p.fallback !== undefined) full[k] = p.fallback;
-  Object.assign(full, params);
-  return (await kind.run(ctx(dir, seed), inputs, full)) as Record<string, Table>;
+  return Object.assign(full, params);
 }
 
 export function col(t: Table, name: string): unknown[] {
