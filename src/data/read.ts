@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
 import { relative } from "node:path";
 import { closest } from "fastest-levenshtein";
 import {
@@ -112,27 +112,129 @@ export function readCheckedBytes(abs: string, encoding: Encoding): Buffer {
 }
 
 function readBytes(abs: string): Buffer {
-  let bytes: Buffer;
   try {
-    bytes = readFileSync(abs);
+    return readFileSync(abs);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw dataError(
-      abs,
-      code === "ENOENT"
-        ? "file not found"
-        : code === "EISDIR"
-          ? `${displayPath(abs)} is a folder, not a file`
-          : `cannot read ${displayPath(abs)} (${code ?? String(e)})`,
-      undefined,
-      code === "ENOENT"
-        ? "paths are relative to the pipeline file; `npm:<package>/<file>` reads from an installed package"
-        : code === "EISDIR"
-          ? "name a file in it; load.text and load.audio read folder trees"
-          : undefined,
-    );
+    throw unreadable(abs, e);
   }
-  return bytes;
+}
+
+/** Why a file could not be read, said for users. */
+function unreadable(abs: string, e: unknown): DiagnosticError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return dataError(
+    abs,
+    code === "ENOENT"
+      ? "file not found"
+      : code === "EISDIR"
+        ? `${displayPath(abs)} is a folder, not a file`
+        : `cannot read ${displayPath(abs)} (${code ?? String(e)})`,
+    undefined,
+    code === "ENOENT"
+      ? "paths are relative to the pipeline file; `npm:<package>/<file>` reads from an installed package"
+      : code === "EISDIR"
+        ? "name a file in it; load.text and load.audio read folder trees"
+        : undefined,
+  );
+}
+
+/**
+ * How much of a file readTextChunks reads at a time: a chunk is parsed in a few milliseconds, so it
+ * is garbage before a young-generation collection can move it to the old generation, there to wait
+ * for a full one; and what each chunk costs besides its bytes is nothing at this size.
+ */
+export const CHUNK_BYTES = 2 ** 16;
+
+/**
+ * The text readText gives, as UTF-8 bytes, about `size` bytes of the file at a time, each chunk
+ * ending between two characters: for readers that parse as they go, so that the file is never held
+ * whole. Its errors are readText's (a chunk that does not decode has the file read whole, to say where).
+ */
+export function* readTextChunks(
+  abs: string,
+  encoding: Encoding,
+  size = CHUNK_BYTES,
+): Generator<Buffer, void, undefined> {
+  const fd = openFile(abs);
+  try {
+    const chunks = fileChunks(fd, size, abs);
+    if (encoding === "latin1") {
+      for (const chunk of chunks) yield Buffer.from(chunk.toString("latin1"));
+      return;
+    }
+    // Decoding takes a byte order mark off the start: all of one is in the first chunk, as it is a
+    // character.
+    let first = true;
+    for (const chunk of utf8Chunks(chunks, abs)) {
+      yield first ? withoutBom(chunk) : chunk;
+      first = false;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function openFile(abs: string): number {
+  try {
+    return openSync(abs, "r");
+  } catch (e) {
+    throw unreadable(abs, e);
+  }
+}
+
+/** A file's bytes, up to `size` at a time; a new buffer each, as a parser may keep the last one's tail. */
+function* fileChunks(fd: number, size: number, abs: string): Generator<Buffer, void, undefined> {
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(size);
+    let read: number;
+    try {
+      read = readSync(fd, chunk, 0, size, null);
+    } catch (e) {
+      throw unreadable(abs, e);
+    }
+    if (read === 0) return;
+    yield chunk.subarray(0, read);
+  }
+}
+
+/**
+ * Chunks checked to be UTF-8, each cut after its last whole character: one that a chunk ends
+ * inside goes with the next chunk, to be checked whole.
+ */
+function* utf8Chunks(chunks: Iterable<Buffer>, abs: string): Generator<Buffer, void, undefined> {
+  let cut: Buffer = Buffer.alloc(0);
+  for (const chunk of chunks) {
+    const bytes = cut.length ? Buffer.concat([cut, chunk]) : chunk;
+    const whole = bytes.subarray(0, wholeCharacters(bytes));
+    if (!isUtf8(whole)) notUtf8(abs);
+    cut = bytes.subarray(whole.length);
+    if (whole.length) yield whole;
+  }
+  if (cut.length) notUtf8(abs);
+}
+
+/**
+ * How many of `bytes` come before a character they end inside: all of them unless one of the last
+ * three bytes starts a sequence longer than what is left. Invalid bytes are left to isUtf8.
+ */
+function wholeCharacters(bytes: Buffer): number {
+  for (let i = bytes.length - 1; i >= Math.max(0, bytes.length - 3); i--) {
+    const b = bytes[i]!;
+    if (b < 0x80) break; // ASCII
+    if (b >= 0xc0) return i + (b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2) > bytes.length ? i : bytes.length;
+  }
+  return bytes.length;
+}
+
+/** The bytes after a leading UTF-8 byte order mark, if there is one. */
+function withoutBom(bytes: Buffer): Buffer {
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+}
+
+/** Throws readText's error for a file that is not UTF-8: where it first fails, read whole to say so. */
+function notUtf8(abs: string): never {
+  readCheckedBytes(abs, "utf8");
+  throw dataError(abs, "invalid UTF-8"); // it changed while read
 }
 
 /** Made on first use: a decoder costs a command that reads no file 0.3 ms. */

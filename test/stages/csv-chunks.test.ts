@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { parse as parseWhole } from "csv-parse/sync";
+import fc from "fast-check";
+import { DiagnosticError } from "../../src/core/diagnostic.js";
+import { CHUNK_BYTES, type Encoding, readText, readTextChunks } from "../../src/data/read.js";
+import { csvOptions, parseCsvFile } from "../../src/kinds/load-csv.js";
+import { tempDir } from "../helpers.js";
+import { col, runKind } from "./helpers.js";
+
+/** Issue 17.2: load.csv parses a file a chunk at a time, never holding it whole, to the same end. */
+
+/** What a read or parse gave: its value, or its error as users (or load.csv) see it. */
+async function outcome<T>(f: () => T | Promise<T>): Promise<{ value: T } | { error: unknown }> {
+  try {
+    return { value: await f() };
+  } catch (e) {
+    return { error: described(e) };
+  }
+}
+
+function described(e: unknown): unknown {
+  if (e instanceof DiagnosticError) return e.diagnostics;
+  const { code, message, lines } = e as { code?: string; message: string; lines?: number };
+  return { code, message, lines };
+}
+
+const utf8Bom = [0xef, 0xbb, 0xbf];
+
+describe("readTextChunks", () => {
+  const dir = tempDir();
+  const file = join(dir, "bytes.txt");
+
+  // Whole characters of every length, byte order marks, newlines, and bytes that are not UTF-8:
+  // lone continuation bytes, sequences cut short, a surrogate, an overlong form, 0xff.
+  const piece = fc.oneof(
+    { weight: 6, arbitrary: fc.constantFrom("a", "\n", "é", "€", "😀", "\uFEFF").map(utf8) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        [0x80],
+        [0xc3],
+        [0xe2, 0x82],
+        [0xf0, 0x9f, 0x98],
+        [0xed, 0xa0, 0x80],
+        [0xc0, 0x80],
+        [0xff],
+      ),
+    },
+  );
+  const bytes = fc
+    .tuple(fc.boolean(), fc.array(piece, { maxLength: 40 }))
+    .map(([bom, pieces]) => Buffer.from([...(bom ? utf8Bom : []), ...pieces.flat()]));
+
+  it("gives readText's text as UTF-8, or its error, for any bytes and chunk size", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        bytes,
+        fc.integer({ min: 1, max: 48 }),
+        fc.constantFrom<Encoding>("utf8", "latin1"),
+        async (b, size, encoding) => {
+          writeFileSync(file, b);
+          assert.deepEqual(
+            await outcome(() => Buffer.concat([...readTextChunks(file, encoding, size)])),
+            await outcome(() => Buffer.from(readText(file, encoding))),
+          );
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("chunks end between characters", () => {
+    writeFileSync(file, "a😀é€\n😀");
+    for (let size = 1; size <= 5; size++)
+      for (const chunk of readTextChunks(file, "utf8", size))
+        assert.doesNotThrow(() => new TextDecoder("utf-8", { fatal: true }).decode(chunk));
+  });
+});
+
+describe("load.csv parsed in chunks", () => {
+  const dir = tempDir();
+  const file = join(dir, "random.csv");
+
+  /** load.csv's parse before chunks: the whole file, one BOM off, through csv-parse at once. */
+  function parsedWhole(path: string, delimiter: string): string[][] {
+    const records: string[][] = [];
+    const bytes = readFileSync(path);
+    const bom = utf8Bom.every((b, i) => bytes[i] === b);
+    parseWhole(bom ? bytes.subarray(3) : bytes, {
+      ...csvOptions(delimiter),
+      on_record: (record: string[]) => {
+        records.push(record);
+        return null;
+      },
+    });
+    return records;
+  }
+
+  async function parsedInChunks(path: string, delimiter: string, size: number) {
+    const { header, fields } = await parseCsvFile(path, "utf8", delimiter, size);
+    const rows = fields[0]?.length ?? 0;
+    const records = Array.from({ length: rows }, (_, r) => fields.map((f) => f[r]!));
+    return header ? [header, ...records] : [];
+  }
+
+  const delimiter = fc.constantFrom(",", ";", "\t");
+  /** Text a field may hold: delimiters, quotes, line ends, characters of every length, a BOM. */
+  const text = fc
+    .array(
+      fc.constantFrom("a", "b", " ", ",", ";", "\t", '"', "\n", "\r\n", "é", "中", "😀", "\uFEFF"),
+      {
+        maxLength: 6,
+      },
+    )
+    .map((cs) => cs.join(""));
+  /** A field as a file holds it: quoted (quotes doubled) when it must be, or at random; or bare. */
+  const field = (d: string) =>
+    fc
+      .tuple(text, fc.boolean())
+      .map(([t, quote]) =>
+        quote || t.includes(d) || /["\r\n]/.test(t) ? `"${t.replaceAll('"', '""')}"` : t,
+      );
+  /** A CSV file: mostly well formed (same field counts), sometimes not (a stray quote, a short row). */
+  const csv = delimiter.chain((d) =>
+    fc
+      .record({
+        width: fc.integer({ min: 1, max: 4 }),
+        rows: fc.array(fc.array(field(d), { minLength: 1, maxLength: 4 }), { maxLength: 8 }),
+        ragged: fc.nat(4).map((n) => n === 0),
+        boms: fc.integer({ min: 0, max: 3 }),
+        lineEnd: fc.constantFrom("\n", "\r\n", "\r"),
+        empty: fc.array(fc.nat(8), { maxLength: 3 }),
+        stray: fc.oneof(
+          { weight: 4, arbitrary: fc.constant(undefined) },
+          { weight: 1, arbitrary: fc.nat(200) },
+        ),
+        last: fc.boolean(),
+      })
+      .map((g) => {
+        const rows = g.rows.map((r) =>
+          g.ragged ? r : Array.from({ length: g.width }, (_, i) => r[i] ?? r[0]!),
+        );
+        const lines = rows.map((r) => r.join(d));
+        for (const at of g.empty) lines.splice(Math.min(at, lines.length), 0, "");
+        let body = lines.join(g.lineEnd) + (g.last ? g.lineEnd : "");
+        if (g.stray !== undefined) {
+          const at = g.stray % (body.length + 1);
+          body = `${body.slice(0, at)}"${body.slice(at)}`;
+        }
+        return { delimiter: d, content: "\uFEFF".repeat(g.boms) + body };
+      }),
+  );
+
+  it("gives the records, or the error, of parsing the whole file, for any chunk size", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        csv,
+        fc.oneof(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 9, max: 400 })),
+        async ({ delimiter, content }, size) => {
+          writeFileSync(file, content);
+          assert.deepEqual(
+            await outcome(() => parsedInChunks(file, delimiter, size)),
+            await outcome(() => parsedWhole(file, delimiter)),
+          );
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
+
+  it("a character split by the default chunk's end loads; invalid UTF-8 there is today's error", async () => {
+    // The 4-byte character's first byte is the chunk's last.
+    const lead = Buffer.from("x\n" + "y\n".repeat((CHUNK_BYTES - 4) / 2) + "z");
+    writeFileSync(join(dir, "split.csv"), Buffer.concat([lead, Buffer.from("😀\nw\n")]));
+    const { out } = await runKind("load.csv", dir, {}, { path: "split.csv" });
+    assert.deepEqual(col(out!, "x").slice(-2), ["z😀", "w"]);
+
+    // The same place, a 3-byte sequence whose third byte is not a continuation.
+    const bad = join(dir, "bad.csv");
+    writeFileSync(
+      bad,
+      Buffer.concat([lead, Buffer.from([0xe2, 0x82, 0x41]), Buffer.from("\nw\n")]),
+    );
+    const d = await outcome(() => runKind("load.csv", dir, {}, { path: "bad.csv" }));
+    assert.deepEqual(d, await outcome(() => readText(bad, "utf8")));
+    assert.match(JSON.stringify(d), new RegExp(`invalid UTF-8 on line ${CHUNK_BYTES / 2}\\b`));
+  });
+});
+
+function utf8(s: string): number[] {
+  return [...Buffer.from(s)];
+}
