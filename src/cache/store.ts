@@ -153,10 +153,11 @@ export class CacheDamagedError extends UserError {
 const SMALL_BLOB = 256 * 1024;
 
 /**
- * Blobs from this size have their mapped pages given back after a read (withBlob): below it the
- * look-up in /proc/self/maps (about 0.1 ms) costs more than the few pages are worth.
+ * Blobs over this size have their mapped pages given back after a read (withBlob). lmdb lends only
+ * those as views of its map: a smaller one comes copied into its 16 MiB read buffer, the process's
+ * own memory, where the look-up in /proc/self/maps (about 0.1 ms) would find nothing to give back.
  */
-const RELEASE_PAGES_FROM = 1024 * 1024;
+const RELEASE_PAGES_FROM = 16 * 1024 * 1024;
 
 /** Environment-level failures while several processes open one cache at once: worth a retry. */
 const TRANSIENT_OPEN = /No transaction to renew|MDB_PROBLEM|MDB_BAD_TXN|MDB_READERS_FULL|EAGAIN/;
@@ -316,7 +317,7 @@ export class CacheStore {
     try {
       return use(view);
     } finally {
-      if (view.length >= RELEASE_PAGES_FROM) releaseMappedPages(view);
+      if (view.length > RELEASE_PAGES_FROM) releaseMappedPages(view);
     }
   }
 

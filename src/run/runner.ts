@@ -492,15 +492,21 @@ export class Runner {
     });
   }
 
-  /** Bytes of the artifacts a stage reads, as their records say. */
+  /** Bytes of the artifacts a stage reads (as inputsFor picks them), as their records say. */
   private inputBytes(stage: StageIR): number {
     let bytes = 0;
-    for (const ref of Object.values(stage.inputs)) {
+    const add = (ref: InputRef, everyOutput: boolean) => {
       const up = this.planner.resolve(ref.stage);
       const outputs =
         this.committed.get(ref.stage) ?? (up.state === "keyed" ? up.record?.outputs : undefined);
-      for (const [name, o] of Object.entries(outputs ?? {}))
-        if (ref.output === undefined || ref.output === name) bytes += o.size;
+      const read = Object.entries(outputs ?? {}).filter(
+        ([name]) => ref.output === undefined || ref.output === name,
+      );
+      for (const [, o] of everyOutput ? read : read.slice(0, 1)) bytes += o.size;
+    };
+    for (const [slot, given] of inputsBySlot(stage.inputs)) {
+      if (given instanceof Map) for (const ref of given.values()) add(ref, false);
+      else add(given, stage.kind.inputs[slot]!.bundle === true);
     }
     return bytes;
   }
