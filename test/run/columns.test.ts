@@ -234,6 +234,133 @@ describe("vocabulary reads only its text column", () => {
   });
 });
 
+describe("declared columns against odd tables (helper review10's adversarial property)", () => {
+  // Column names that are roles, JavaScript's own keys or repeated; parts whose roles disagree or
+  // name missing columns, empty tables: window and vocabulary must give the same bytes, or the same
+  // refusal, whether they get whole tables or only the columns they declare.
+  const NAMES = ["a", "b", "__proto__", "label", "text", "time", "s", "constructor"] as const;
+  const BASE = [
+    { name: "a", num: true },
+    { name: "b", num: true },
+    { name: "text", num: false },
+    { name: "label", num: false },
+    { name: "s", num: false },
+    { name: "time", num: true },
+  ];
+  const one = (...xs: (string | undefined)[]) => fc.constantFrom(...xs);
+  const names = fc.option(
+    fc.uniqueArray(fc.constantFrom("a", "b", "label", "__proto__", "s"), {
+      minLength: 1,
+      maxLength: 2,
+    }),
+    { nil: undefined },
+  );
+  const scenario = fc.record({
+    cols: fc.array(fc.record({ name: fc.constantFrom(...NAMES), num: fc.boolean() }), {
+      maxLength: 3,
+    }),
+    rows: fc.integer({ min: 0, max: 14 }),
+    parts: fc
+      .array(
+        fc.record({
+          name: fc.constantFrom("train", "val", "test"),
+          roles: fc.record({
+            text: one(undefined, "text", "label", "a", "__proto__"),
+            label: one(undefined, "label", "a", "s", "b", "text"),
+            time: one(undefined, undefined, undefined, "time", "a"),
+            series: one(undefined, undefined, "s", "label"),
+          }),
+          drop: fc.option(fc.nat(4), { nil: undefined }),
+        }),
+        { minLength: 1, maxLength: 3 },
+      )
+      .map((ps) => [{ ...ps[0]!, name: "train" }, ...ps.slice(1)]),
+    features: names,
+    targets: names,
+    categorical: names,
+    groupBy: fc.option(fc.constantFrom(...NAMES), { nil: undefined }),
+    task: fc.constantFrom("forecast", "classify"),
+    gaps: fc.constantFrom("error", "ignore", "split"),
+    fit: one(undefined, undefined, undefined, "train", "val"),
+    vocabColumn: fc.option(fc.constantFrom(...NAMES), { nil: undefined }),
+  });
+  type Scenario = typeof scenario extends fc.Arbitrary<infer S> ? S : never;
+
+  /** Each distinct part as the cache holds it: the base columns and the scenario's, one dropped. */
+  function partsOf(sc: Scenario): [string, Uint8Array][] {
+    const parts = new Map<string, Uint8Array>();
+    const day = (part: string, r: number) =>
+      Date.UTC(2000, 0, 1 + r + (part === "val" ? 100 : part === "test" ? 200 : 0));
+    for (const p of sc.parts) {
+      if (parts.has(p.name)) continue;
+      const cols = [...BASE, ...sc.cols].filter((_, i) => i !== p.drop);
+      const t: Table = {
+        type: "table",
+        roles: Object.fromEntries(Object.entries(p.roles).filter(([, v]) => v !== undefined)),
+        columns: cols.map((c, ci) => {
+          const values = Array.from({ length: sc.rows }, (_, r) => r);
+          if (!c.num)
+            return {
+              name: c.name,
+              dtype: "string",
+              values: values.map((r) => `v${(r * (ci + 1)) % 3}`),
+            };
+          const time = c.name === "time" && ci === 5;
+          return {
+            name: c.name,
+            dtype: "number",
+            values: Float64Array.from(values, (r) =>
+              time ? day(p.name, r) : 1 + ((r * (ci + 3)) % 7),
+            ),
+          };
+        }) as Table["columns"],
+      };
+      parts.set(p.name, encodeArtifact(t).bytes);
+    }
+    return [...parts];
+  }
+
+  it("window and vocabulary: the same bytes or the same refusal as with whole tables", async () => {
+    const vocabulary = kinds.get("vocabulary") as AnyKind;
+    let windowed = 0;
+    await fc.assert(
+      fc.asyncProperty(scenario, async (sc) => {
+        const parts = partsOf(sc);
+        const params = {
+          length: 2,
+          horizon: sc.task === "forecast" ? 1 : 0,
+          task: sc.task,
+          gaps: sc.gaps,
+          ...(sc.features ? { features: sc.features } : {}),
+          ...(sc.targets && sc.task === "forecast" ? { targets: sc.targets } : {}),
+          ...(sc.categorical ? { categorical: sc.categorical } : {}),
+          ...(sc.groupBy ? { groupBy: sc.groupBy } : {}),
+          ...(sc.fit ? { fit: sc.fit } : {}),
+        };
+        const whole = await outcome("window", { data: decoded(parts, undefined) }, params);
+        const declared = await outcome(
+          "window",
+          { data: decoded(parts, windowReads(params)) },
+          params,
+        );
+        assert.deepEqual(declared, whole, JSON.stringify(sc));
+        if (typeof whole !== "string") windowed++;
+        const vp = sc.vocabColumn ? { column: sc.vocabColumn } : {};
+        const first = parts.slice(0, 1);
+        const reads = vocabulary.reads!.data!(withDefaults("vocabulary", vp));
+        assert.deepEqual(
+          await outcome("vocabulary", { data: decoded(first, reads).get("train") }, vp),
+          await outcome("vocabulary", { data: decoded(first, undefined).get("train") }, vp),
+          JSON.stringify(sc),
+        );
+      }),
+      { numRuns: 1500 },
+    );
+    // Not only refusals: enough scenarios get as far as windows.
+    assert.ok(windowed >= 20, `only ${windowed} of 1,500 scenarios gave windows`);
+  });
+});
+
 describe("a column left undecoded", () => {
   const t = table(
     { n: [1, 2, 3], text: ["a", "]b,", '"c'], label: ["x", "y", "x"] },
