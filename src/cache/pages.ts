@@ -35,6 +35,13 @@ export function pagesAddonAt(path: string): PagesAddon | null {
 }
 
 /**
+ * lmdb lends a blob over this size as a view of its map (CacheStore.withBlob); a smaller one comes
+ * copied into its 16 MiB read buffer, the process's own memory, with no pages to give back (and the
+ * look-up in /proc/self/maps, about 0.1 ms, would be for nothing).
+ */
+export const LENT_OVER = 16 * 1024 * 1024;
+
+/**
  * Drops the whole pages inside `view` from this process's memory when `view` lies in a shared
  * mapping of a file (LMDB's map), and returns how many bytes that gave back. Anything else (a
  * buffer of the process's own, or no add-on) is left as it is: 0.

@@ -17,7 +17,7 @@ import { open, type Database, type Key, type RootDatabase } from "lmdb";
 import { UserError } from "../core/diagnostic.js";
 import { digestOf, sha256, type Digest, type StageKey } from "../core/digest.js";
 import { processAlive } from "../core/process.js";
-import { releaseMappedPages } from "./pages.js";
+import { LENT_OVER, releaseMappedPages } from "./pages.js";
 import {
   BadRecordError,
   parseRecord,
@@ -151,13 +151,6 @@ export class CacheDamagedError extends UserError {
  * what a cursor's set-up does (measured: 50 blobs of 75 KiB, 0.3 ms read, 0.25-2.7 ms counted).
  */
 const SMALL_BLOB = 256 * 1024;
-
-/**
- * Blobs over this size have their mapped pages given back after a read (withBlob). lmdb lends only
- * those as views of its map: a smaller one comes copied into its 16 MiB read buffer, the process's
- * own memory, where the look-up in /proc/self/maps (about 0.1 ms) would find nothing to give back.
- */
-const RELEASE_PAGES_FROM = 16 * 1024 * 1024;
 
 /** Environment-level failures while several processes open one cache at once: worth a retry. */
 const TRANSIENT_OPEN = /No transaction to renew|MDB_PROBLEM|MDB_BAD_TXN|MDB_READERS_FULL|EAGAIN/;
@@ -317,7 +310,7 @@ export class CacheStore {
     try {
       return use(view);
     } finally {
-      if (view.length > RELEASE_PAGES_FROM) releaseMappedPages(view);
+      if (view.length > LENT_OVER) releaseMappedPages(view);
     }
   }
 

@@ -141,6 +141,8 @@ export interface DecodeOptions {
    * the bytes are still there, or dropped.
    */
   skip?(path: JsonPath): boolean;
+  /** Told how far a large header's parse has read (json-bytes' `read`). */
+  read?(upTo: number): void;
 }
 
 export function decode(bytes: Uint8Array, options: DecodeOptions = {}): Value {
@@ -149,7 +151,7 @@ export function decode(bytes: Uint8Array, options: DecodeOptions = {}): Value {
     throw new CodecError("not an rnnp artifact (bad magic)");
   const headerLength = buf.readUInt32LE(8);
   if (12 + headerLength > buf.length) throw new CodecError("truncated artifact header");
-  const tree = parseHeader(buf, 12, 12 + headerLength, options.skip);
+  const tree = parseHeader(buf, 12, 12 + headerLength, options);
 
   // Sections follow the header in index order; their starts follow from the lengths the header gives.
   const refs: Record<string, unknown>[] = [];
@@ -208,12 +210,12 @@ function parseHeader(
   buf: Buffer,
   start: number,
   end: number,
-  skip: DecodeOptions["skip"],
+  { skip, read }: DecodeOptions,
 ): unknown {
   try {
     return end - start <= WHOLE_HEADER_BYTES && !skip
       ? JSON.parse(buf.toString("utf8", start, end))
-      : parseJsonBytes(buf, start, end, skip ? { skip } : {});
+      : parseJsonBytes(buf, start, end, { ...(skip ? { skip } : {}), ...(read ? { read } : {}) });
   } catch (e) {
     throw new CodecError(`the artifact's header is not JSON (${(e as Error).message})`);
   }
@@ -223,10 +225,14 @@ function parseHeader(
  * A list `decode` skipped, parsed from the same bytes (valid only while they are: lent bytes must
  * still be lent). It holds scalars only, so nothing in it refers to a section.
  */
-export function parseSkipped(bytes: Uint8Array, list: SkippedList): Value[] {
+export function parseSkipped(
+  bytes: Uint8Array,
+  list: SkippedList,
+  read?: DecodeOptions["read"],
+): Value[] {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   try {
-    return parseJsonBytes(buf, list.from, list.to) as Value[];
+    return parseJsonBytes(buf, list.from, list.to, read ? { read } : {}) as Value[];
   } catch (e) {
     throw new CodecError(`the artifact's header is not JSON (${(e as Error).message})`);
   }

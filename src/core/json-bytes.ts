@@ -21,7 +21,16 @@ export interface JsonBytesOptions {
    * lists is parsed as usual.
    */
   skip?(path: JsonPath): boolean;
+  /**
+   * Told, every `READ_STEP` bytes or so of a list's items parsed, the offset in `buf` the parse has
+   * read up to: what lies before it is not read again, so the caller may give its memory back (a
+   * blob's mapped pages: src/cache/pages.ts).
+   */
+  read?(upTo: number): void;
 }
+
+/** How often `read` is told: a few MiB, so that giving back costs little next to the parsing. */
+const READ_STEP = 4 * 1024 * 1024;
 
 /** A list left unparsed: its bytes [from, to) in the buffer it was read from, and its length. */
 export class SkippedList {
@@ -58,6 +67,7 @@ export function parseJsonBytes(
   options: JsonBytesOptions = {},
 ): unknown {
   let at = start;
+  let told = start;
   // Kept only for `skip`: the place of the value being parsed.
   const path: (string | number)[] = [];
   const fail = (what: string): never => {
@@ -250,6 +260,10 @@ export function parseJsonBytes(
         }
         const items = parse(from, at, "[", "]") as unknown[];
         for (let i = 0; i < items.length; i++) out.push(items[i]);
+        if (options.read && at - told >= READ_STEP) {
+          told = at;
+          options.read(at);
+        }
       }
       skipSpace();
       if (buf[at] === COMMA) at++;

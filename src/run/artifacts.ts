@@ -1,6 +1,7 @@
 import { UserError } from "../core/diagnostic.js";
 import { decode, encode, parseSkipped, SkippedList } from "../core/codec.js";
 import { digestOf, type Digest } from "../core/digest.js";
+import { LENT_OVER, releaseMappedPages } from "../cache/pages.js";
 import type { CacheStore } from "../cache/store.js";
 import type { OutputCheck, OutputRef } from "../cache/record.js";
 import {
@@ -49,7 +50,18 @@ export interface ColumnPick {
 export function readArtifact(store: CacheStore, digest: Digest, pick?: ColumnPick): Artifact {
   const artifact = store.withBlob(digest, (bytes) => {
     if (digestOf(bytes) !== digest) throw new BadBlobError(digest, "corrupt");
-    return decodeArtifact(bytes, { borrowed: true, ...(pick ? { pick } : {}) });
+    // A blob lent from LMDB's map: the pages hashing touched, then those each stretch of parsing
+    // has read, are given back as it goes (the decoded values and the pages never peak together).
+    const read =
+      bytes.length > LENT_OVER
+        ? (upTo: number) => releaseMappedPages(bytes.subarray(0, upTo))
+        : undefined;
+    read?.(bytes.length);
+    return decodeArtifact(bytes, {
+      borrowed: true,
+      ...(pick ? { pick } : {}),
+      ...(read ? { read } : {}),
+    });
   });
   if (!artifact) throw new BadBlobError(digest, "missing");
   return artifact;
@@ -62,12 +74,14 @@ export function readArtifact(store: CacheStore, digest: Digest, pick?: ColumnPic
  */
 export function decodeArtifact(
   bytes: Uint8Array,
-  options: { borrowed?: boolean; pick?: ColumnPick } = {},
+  options: { borrowed?: boolean; pick?: ColumnPick; read?: (upTo: number) => void } = {},
 ): Artifact {
-  const { pick, borrowed = false } = options;
-  if (!pick) return artifactFromValue(decode(bytes, { borrowed }));
-  const artifact = artifactFromValue(decode(bytes, { borrowed, skip: isColumnValues }));
-  settleColumns(artifact, bytes, pick);
+  const { pick, borrowed = false, read } = options;
+  const told = read ? { read } : {};
+  if (!pick) return artifactFromValue(decode(bytes, { borrowed, ...told }));
+  const artifact = artifactFromValue(decode(bytes, { borrowed, skip: isColumnValues, ...told }));
+  read?.(bytes.length); // the skipped lists were scanned: read again, only the picked ones come back
+  settleColumns(artifact, bytes, pick, read);
   return artifact;
 }
 
@@ -75,15 +89,21 @@ export function decodeArtifact(
  * In place, each column of a table `pick` picks parsed from the bytes its list was skipped in, any
  * other left unread (an artifact other than a table with such lists has them all parsed).
  */
-function settleColumns(artifact: Artifact, bytes: Uint8Array, pick: ColumnPick): void {
+function settleColumns(
+  artifact: Artifact,
+  bytes: Uint8Array,
+  pick: ColumnPick,
+  read?: (upTo: number) => void,
+): void {
   const columns = (artifact as { columns?: unknown }).columns;
   if (!Array.isArray(columns)) return;
-  const read = artifact.type === "table" ? pick.columns(artifact) : undefined;
+  const picked = artifact.type === "table" ? pick.columns(artifact) : undefined;
   columns.forEach((c: Column, i) => {
     const values = (c as { values?: unknown } | null)?.values;
-    if (read && !read.has(c.name))
+    if (picked && !picked.has(c.name))
       columns[i] = unreadColumn(c, lengthOf(values as Column["values"] | SkippedList), pick.reader);
-    else if (values instanceof SkippedList) c.values = parseSkipped(bytes, values) as string[];
+    else if (values instanceof SkippedList)
+      c.values = parseSkipped(bytes, values, read) as string[];
   });
 }
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -6,7 +7,9 @@ import { describe, it } from "node:test";
 import { digestOf, type Digest } from "../../src/core/digest.js";
 import { pagesAddonAt, releaseMappedPages } from "../../src/cache/pages.js";
 import { CacheStore } from "../../src/cache/store.js";
-import { ROOT, tempDir } from "../helpers.js";
+import { encodeArtifact } from "../../src/run/artifacts.js";
+import { ROOT, cleanEnv, tempDir } from "../helpers.js";
+import { table } from "../stages/helpers.js";
 import { fakeRecord } from "./records.js";
 
 // A stage reads its inputs in place from LMDB's map (CacheStore.withBlob); the pages it touched are
@@ -166,5 +169,60 @@ describe("a read blob's mapped pages", () => {
     assert.equal(pagesAddonAt(join(tempDir(), "missing.node")), null);
     // An add-on without `release` (the digest add-on) is not taken for it.
     assert.equal(pagesAddonAt(join(ROOT, "build", "Release", "rnnp_digest.node")), null);
+  });
+});
+
+describe("a table read from the cache", () => {
+  /** Peak resident memory above the start of reading the blob, in a process of its own. */
+  function peakOfRead(cache: string, digest: string, how: "readArtifact" | "whole"): number {
+    const script = `
+      import { readFileSync, writeFileSync } from "node:fs";
+      import { CacheStore } from ${JSON.stringify(join(ROOT, "src", "cache", "store.ts"))};
+      import { digestOf } from ${JSON.stringify(join(ROOT, "src", "core", "digest.ts"))};
+      import { decodeArtifact, readArtifact } from ${JSON.stringify(join(ROOT, "src", "run", "artifacts.ts"))};
+      const kib = (key) => Number(readFileSync("/proc/self/status", "utf8").match(new RegExp("^" + key + ":\\\\s+(\\\\d+)", "m"))[1]);
+      const store = CacheStore.open(${JSON.stringify(cache)});
+      const digest = ${JSON.stringify(digest)};
+      writeFileSync("/proc/self/clear_refs", "5"); // the peak starts again from here
+      const before = kib("VmRSS");
+      const table = ${how === "readArtifact" ? "readArtifact(store, digest)" : "store.withBlob(digest, (bytes) => { digestOf(bytes); return decodeArtifact(bytes, { borrowed: true }); })"};
+      console.log(JSON.stringify({ aboveKiB: kib("VmHWM") - before, rows: table.columns[0].values.length }));`;
+    const r = spawnSync(
+      process.execPath,
+      ["--single-threaded-gc", "--import", "tsx", "--input-type=module", "-e", script],
+      { encoding: "utf8", env: cleanEnv(), cwd: ROOT },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as {
+      aboveKiB: number;
+      rows: number;
+    };
+    assert.equal(out.rows, ROWS);
+    return out.aboveKiB * 1024;
+  }
+  const ROWS = 600_000;
+
+  it("gives back the pages it has parsed as it goes: its pages and its strings never peak together", async (t) => {
+    const why = unavailable();
+    if (why) return t.skip(why);
+    const text = Array.from({ length: ROWS }, (_, i) => `row ${i} ${"some words ".repeat(6)}`);
+    const bytes = encodeArtifact(table({ text })).bytes;
+    assert.ok(bytes.length > 40 * MiB, `the artifact is only ${bytes.length / MiB} MiB`);
+    const dir = join(tempDir(), "cache");
+    const writer = CacheStore.open(dir);
+    const digest = digestOf(bytes);
+    writer.commit(fakeRecord("t", { o: bytes }), new Map([[digest, bytes]]), {
+      pipeline: "p",
+      stage: "t",
+    });
+    await writer.close();
+    const progressive = peakOfRead(dir, digest, "readArtifact");
+    const whole = peakOfRead(dir, digest, "whole");
+    // The whole read holds every page with every string at its end; giving back as it goes holds
+    // at most a few MiB of pages with the strings.
+    assert.ok(
+      progressive < whole - 24 * MiB,
+      `peak ${(progressive / MiB).toFixed(0)} MiB read as it goes, ${(whole / MiB).toFixed(0)} MiB whole`,
+    );
   });
 });
