@@ -225,3 +225,47 @@ describe("identical examples across the parts of a split (defect 9)", () => {
     );
   });
 });
+
+describe("split's report of identical texts across parts", () => {
+  it("counts every row whose text (as UTF-8) an earlier part holds (property, sequential and random)", async () => {
+    const fc = (await import("fast-check")).default;
+    const kind = (await import("../../src/kinds/registry.js")).kinds.get("split")!;
+    const text = fc.oneof(
+      // Lone surrogates are U+FFFD as UTF-8: twins of each other and of U+FFFD.
+      fc.constantFrom("a\ud800", "a\ufffd", "a\udc00", "", "😀"),
+      // Many texts of one length, few enough to be twins often.
+      fc.constantFrom(..."abcdefghijklmnopqrstuvwxyzé"),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(text, { minLength: 1, maxLength: 60 }),
+        fc.constantFrom("random", "sequential"),
+        fc.integer({ min: 1, max: 1000 }),
+        async (texts, order, seed) => {
+          const c = ctx(".", seed);
+          const parts = (await kind.run(
+            c,
+            { data: table({ text: texts }, { text: "text" }) },
+            { train: 0.5, val: 0.25, test: 0.25, stratify: false, order },
+          )) as Record<string, Table>;
+          // A text's first part is the earliest holding it; every row in a later part is a twin.
+          const firstPart = new Map<string, number>();
+          let expected = 0;
+          ["train", "val", "test"].forEach((name, part) => {
+            for (const t of col(parts[name]!, "text") as string[]) {
+              const key = (t as string & { toWellFormed(): string }).toWellFormed();
+              const first = firstPart.get(key);
+              if (first === undefined) firstPart.set(key, part);
+              else if (first !== part) expected++;
+            }
+          });
+          const said = c.logs
+            .join("\n")
+            .match(/(\d+) examples? of val\/test ha(?:s|ve) an identical twin/)?.[1];
+          assert.equal(Number(said ?? 0), expected, JSON.stringify({ texts, order, seed }));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
