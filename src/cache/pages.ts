@@ -1,5 +1,4 @@
-import { join } from "node:path";
-import { ownPackageRoot } from "../core/find-up.js";
+import { builtAddon, loadAddon } from "../core/addons.js";
 
 /**
  * Giving back the memory-mapped pages of a blob that has been read (native/pages.c). A stage reads
@@ -16,22 +15,18 @@ let addon: PagesAddon | null | undefined;
 
 function pagesAddon(): PagesAddon | null {
   if (addon !== undefined) return addon;
-  addon = null;
-  const root = ownPackageRoot(import.meta.url);
-  if (!root) return null;
-  addon = pagesAddonAt(join(root, "build", "Release", "rnnp_pages.node"));
+  const path = builtAddon("rnnp_pages");
+  addon = path ? pagesAddonAt(path) : null;
   return addon;
 }
 
-/** The add-on at `path`, or null when it does not load or lacks its function. */
+/**
+ * The add-on at `path`, or null when it does not load (not built: no compiler at install; the pages
+ * then stay until the process ends) or lacks its function.
+ */
 export function pagesAddonAt(path: string): PagesAddon | null {
-  const module = { exports: {} as Partial<PagesAddon> };
-  try {
-    process.dlopen(module, path);
-  } catch {
-    return null; // not built (no compiler at install): the pages stay until the process ends
-  }
-  return typeof module.exports.release === "function" ? (module.exports as PagesAddon) : null;
+  const exports = loadAddon(path) as Partial<PagesAddon> | undefined;
+  return typeof exports?.release === "function" ? (exports as PagesAddon) : null;
 }
 
 /**

@@ -299,18 +299,27 @@ export class CacheStore {
    * The stored bytes lent to `use` in place, without the copy `getBlob` makes (for a large blob,
    * LMDB's mapped pages are then the only copy). They are valid only until the store is read
    * again: `use` must not read the store, and must copy whatever it keeps. Undefined if missing.
-   * The pages of a large blob are given back once `use` is done (they stay in the page cache).
+   * The pages of a large blob are given back once `use` is done (they stay in the page cache);
+   * `use` may give back those before an offset earlier, as it goes (`giveBack(upTo)`).
    */
-  withBlob<T>(digest: Digest, use: (bytes: Buffer) => T): T | undefined {
+  withBlob<T>(
+    digest: Digest,
+    use: (bytes: Buffer, giveBack: (upTo: number) => void) => T,
+  ): T | undefined {
     const bytes = this.read("a blob", () => this.blobs.getBinaryFast(digest));
     if (bytes === undefined) return undefined;
     // A small value comes in LMDB's shared buffer, its `length` property set to the value's: a view
     // of exactly that length, or native code (hashing) would read the whole buffer.
     const view = bytes.subarray(0, bytes.length);
+    // Only a blob lmdb lends from its map has pages to give back.
+    const giveBack =
+      view.length > LENT_OVER
+        ? (upTo: number) => void releaseMappedPages(view.subarray(0, upTo))
+        : () => {};
     try {
-      return use(view);
+      return use(view, giveBack);
     } finally {
-      if (view.length > LENT_OVER) releaseMappedPages(view);
+      giveBack(view.length);
     }
   }
 

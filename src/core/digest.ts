@@ -1,6 +1,5 @@
 import { createRequire } from "node:module";
-import { join } from "node:path";
-import { ownPackageRoot } from "./find-up.js";
+import { builtAddon, loadAddon } from "./addons.js";
 
 /** A SHA-256 content digest, lowercase hex. Branded so a key is never confused with a blob digest. */
 export type Digest = string & { readonly __brand: "Digest" };
@@ -69,29 +68,17 @@ let loaded: NativeDigest | null | undefined;
  */
 export function nativeDigest(): NativeDigest | null {
   if (loaded !== undefined) return loaded;
-  loaded = null;
-  const root = ownPackageRoot(import.meta.url);
-  if (!root) return null;
-  loaded = digestAddonAt(join(root, "build", "Release", "rnnp_digest.node"));
+  const path = builtAddon("rnnp_digest");
+  loaded = path ? digestAddonAt(path) : null;
   return loaded;
 }
 
 /**
- * dlopen's RTLD_NOW (2 on Linux and macOS; Windows has no lazy binding): the add-on's symbols are
- * bound as it loads. Node's default, RTLD_LAZY, binds SHA256 at its first call, and a Node that
- * does not export it would then end the process ("symbol lookup error") instead of throwing here.
+ * The digest add-on at `path` if it loads (symbols bound as it loads: a Node without OpenSSL's
+ * fails here, not at the first hash) and gives every known answer, else null.
  */
-const RTLD_NOW = 2;
-
-/** The digest add-on at `path` if it loads and gives every known answer, else null. */
 export function digestAddonAt(path: string): NativeDigest | null {
-  const addon = { exports: {} as unknown };
-  try {
-    process.dlopen(addon, path, RTLD_NOW);
-  } catch {
-    return null; // not built (no compiler at install), or a Node without OpenSSL's symbols
-  }
-  return trusted(addon.exports);
+  return trusted(loadAddon(path));
 }
 
 /** The add-on if it gives every known answer (and throws on none of them), else null. */

@@ -1,7 +1,6 @@
 import { UserError } from "../core/diagnostic.js";
 import { decode, encode, parseSkipped, SkippedList } from "../core/codec.js";
 import { digestOf, type Digest } from "../core/digest.js";
-import { LENT_OVER, releaseMappedPages } from "../cache/pages.js";
 import type { CacheStore } from "../cache/store.js";
 import type { OutputCheck, OutputRef } from "../cache/record.js";
 import {
@@ -48,20 +47,12 @@ export interface ColumnPick {
  * other than those it picks are never parsed into values.
  */
 export function readArtifact(store: CacheStore, digest: Digest, pick?: ColumnPick): Artifact {
-  const artifact = store.withBlob(digest, (bytes) => {
+  const artifact = store.withBlob(digest, (bytes, giveBack) => {
     if (digestOf(bytes) !== digest) throw new BadBlobError(digest, "corrupt");
-    // A blob lent from LMDB's map: the pages hashing touched, then those each stretch of parsing
-    // has read, are given back as it goes (the decoded values and the pages never peak together).
-    const read =
-      bytes.length > LENT_OVER
-        ? (upTo: number) => releaseMappedPages(bytes.subarray(0, upTo))
-        : undefined;
-    read?.(bytes.length);
-    return decodeArtifact(bytes, {
-      borrowed: true,
-      ...(pick ? { pick } : {}),
-      ...(read ? { read } : {}),
-    });
+    // The pages hashing touched, then those each stretch of parsing has read, are given back as it
+    // goes (the decoded values and the blob's pages never peak together).
+    giveBack(bytes.length);
+    return decodeArtifact(bytes, { borrowed: true, ...(pick ? { pick } : {}), read: giveBack });
   });
   if (!artifact) throw new BadBlobError(digest, "missing");
   return artifact;
@@ -80,7 +71,7 @@ export function decodeArtifact(
   const told = read ? { read } : {};
   if (!pick) return artifactFromValue(decode(bytes, { borrowed, ...told }));
   const artifact = artifactFromValue(decode(bytes, { borrowed, skip: isColumnValues, ...told }));
-  read?.(bytes.length); // the skipped lists were scanned: read again, only the picked ones come back
+  read?.(bytes.length); // every list was scanned: parsed again, only the picked ones come back
   settleColumns(artifact, bytes, pick, read);
   return artifact;
 }

@@ -492,23 +492,39 @@ export class Runner {
     });
   }
 
-  /** Bytes of the artifacts a stage reads (as inputsFor picks them), as their records say. */
+  /** Bytes of the artifacts a stage reads, as their records say. */
   private inputBytes(stage: StageIR): number {
     let bytes = 0;
-    const add = (ref: InputRef, everyOutput: boolean) => {
-      const up = this.planner.resolve(ref.stage);
-      const outputs =
-        this.committed.get(ref.stage) ?? (up.state === "keyed" ? up.record?.outputs : undefined);
-      const read = Object.entries(outputs ?? {}).filter(
-        ([name]) => ref.output === undefined || ref.output === name,
-      );
-      for (const [, o] of everyOutput ? read : read.slice(0, 1)) bytes += o.size;
-    };
-    for (const [slot, given] of inputsBySlot(stage.inputs)) {
-      if (given instanceof Map) for (const ref of given.values()) add(ref, false);
-      else add(given, stage.kind.inputs[slot]!.bundle === true);
-    }
+    for (const { members } of this.slotsOf(stage))
+      for (const { ref, output } of members) {
+        const up = this.planner.resolve(ref.stage);
+        const outputs =
+          this.committed.get(ref.stage) ?? (up.state === "keyed" ? up.record?.outputs : undefined);
+        bytes += outputs?.[output]?.size ?? 0;
+      }
     return bytes;
+  }
+
+  /**
+   * What a stage reads of each input slot: whether its kind gets a bundle there, and each member's
+   * name with the producer's output it is. A named reference gives the one artifact it names (the
+   * producer's first output unless it says which); a slot that takes no bundle, its first.
+   */
+  private slotsOf(stage: StageIR) {
+    const outputsOf = (ref: InputRef) =>
+      Object.keys(this.planner.outputsOf(ref.stage)!).filter(
+        (o) => ref.output === undefined || ref.output === o,
+      );
+    return [...inputsBySlot(stage.inputs)].map(([slot, given]) => {
+      const bundle = given instanceof Map || stage.kind.inputs[slot]!.bundle === true;
+      const members =
+        given instanceof Map
+          ? [...given].map(([name, ref]) => ({ name, ref, output: outputsOf(ref)[0]! }))
+          : outputsOf(given)
+              .slice(0, bundle ? undefined : 1)
+              .map((output) => ({ name: output, ref: given, output }));
+      return { slot, bundle, members };
+    });
   }
 
   /** Runs a stage's task, then empties its inputs: the task is their last holder here. */
@@ -664,34 +680,26 @@ export class Runner {
     for (;;) {
       try {
         const inputs: Record<string, Artifact | ReadonlyMap<string, Artifact>> = {};
-        const load = (ref: InputRef, d: Digest) => (pick?: ColumnPick) => {
+        const load = (ref: InputRef, output: string) => (pick?: ColumnPick) => {
           try {
-            return readArtifact(this.planner.store, d, pick);
+            return readArtifact(
+              this.planner.store,
+              this.planner.outputsOf(ref.stage)![output]!,
+              pick,
+            );
           } catch (e) {
             if (e instanceof BadBlobError) throw Object.assign(e, { producer: ref.stage });
             throw e;
           }
         };
-        const picked = (ref: InputRef) => {
-          const outs = this.planner.outputsOf(ref.stage)!;
-          return ref.output !== undefined ? { [ref.output]: outs[ref.output]! } : outs;
-        };
-        for (const [slot, given] of inputsBySlot(stage.inputs)) {
-          const bundle = given instanceof Map || stage.kind.inputs[slot]!.bundle === true;
-          // The slot's artifacts, by name: named references give the one artifact each names.
-          const members: [string, (pick?: ColumnPick) => Artifact][] =
-            given instanceof Map
-              ? [...given].map(([name, ref]) => [name, load(ref, Object.values(picked(ref))[0]!)])
-              : Object.entries(picked(given))
-                  .slice(0, bundle ? undefined : 1)
-                  .map(([name, d]) => [name, load(given, d)]);
+        for (const { slot, bundle, members } of this.slotsOf(stage)) {
           const artifacts = readInput(
-            members.map(([, read]) => read),
+            members.map(({ ref, output }) => load(ref, output)),
             stage.kind.reads?.[slot]?.(stage.params),
             `${stage.kind.name}'s input \`${slot}\``,
           );
           inputs[slot] = bundle
-            ? new Map(members.map(([name], i) => [name, artifacts[i]!]))
+            ? new Map(members.map(({ name }, i) => [name, artifacts[i]!]))
             : artifacts[0]!;
         }
         return inputs;

@@ -35,10 +35,9 @@ function unavailable(): string | undefined {
   return undefined;
 }
 
-/** A fresh cache holding one blob of `size` random bytes, reopened so none of its pages are mapped. */
-async function storeWithBlob(size: number): Promise<{ store: CacheStore; digest: Digest }> {
+/** A fresh cache holding `blob`: its folder, and the blob's digest. */
+async function cacheWith(blob: Uint8Array): Promise<{ dir: string; digest: Digest }> {
   const dir = join(tempDir(), "cache");
-  const blob = randomBytes(size);
   const digest = digestOf(blob);
   const writer = CacheStore.open(dir);
   writer.commit(fakeRecord("big", { o: blob }), new Map([[digest, blob]]), {
@@ -46,7 +45,21 @@ async function storeWithBlob(size: number): Promise<{ store: CacheStore; digest:
     stage: "big",
   });
   await writer.close();
-  return { store: CacheStore.open(dir), digest };
+  return { dir, digest };
+}
+
+/** `use` on a store whose one blob is `size` random bytes, opened afresh (none of its pages mapped). */
+async function withStoredBlob(
+  size: number,
+  use: (store: CacheStore, digest: Digest) => void,
+): Promise<void> {
+  const { dir, digest } = await cacheWith(randomBytes(size));
+  const store = CacheStore.open(dir);
+  try {
+    use(store, digest);
+  } finally {
+    await store.close();
+  }
 }
 
 describe("a read blob's mapped pages", () => {
@@ -59,8 +72,7 @@ describe("a read blob's mapped pages", () => {
   it("are given back after withBlob, and the blob reads back the same bytes", async (t) => {
     const why = unavailable();
     if (why) return t.skip(why);
-    const { store, digest } = await storeWithBlob(48 * MiB);
-    try {
+    await withStoredBlob(48 * MiB, (store, digest) => {
       const before = rssFile();
       let during = 0;
       const seen = store.withBlob(digest, (bytes) => {
@@ -78,16 +90,13 @@ describe("a read blob's mapped pages", () => {
         store.withBlob(digest, (bytes) => digestOf(bytes)),
         digest,
       );
-    } finally {
-      await store.close();
-    }
+    });
   });
 
   it("are given back when the reader throws", async (t) => {
     const why = unavailable();
     if (why) return t.skip(why);
-    const { store, digest } = await storeWithBlob(24 * MiB);
-    try {
+    await withStoredBlob(24 * MiB, (store, digest) => {
       let during = 0;
       assert.throws(
         () =>
@@ -99,16 +108,13 @@ describe("a read blob's mapped pages", () => {
         /the reader failed/,
       );
       assert.ok(during - rssFile() > 20 * MiB, "the pages stayed after a throw");
-    } finally {
-      await store.close();
-    }
+    });
   });
 
   it("only whole pages inside the view go, and every byte reads the same afterwards", async (t) => {
     const why = unavailable();
     if (why) return t.skip(why);
-    const { store, digest } = await storeWithBlob(20 * MiB + 123);
-    try {
+    await withStoredBlob(20 * MiB + 123, (store, digest) => {
       store.withBlob(digest, (bytes) => {
         const copy = Buffer.from(bytes);
         const view = bytes.subarray(1000, bytes.length - 1000);
@@ -119,24 +125,19 @@ describe("a read blob's mapped pages", () => {
         // Inside the read, after the pages went: the file's bytes, not zeros.
         assert.ok(Buffer.compare(Buffer.from(bytes), copy) === 0, "bytes changed");
       });
-    } finally {
-      await store.close();
-    }
+    });
   });
 
   it("a blob lmdb copies into its read buffer reads the same, before and after", async (t) => {
     const why = unavailable();
     if (why) return t.skip(why);
-    const { store, digest } = await storeWithBlob(4 * MiB + 123);
-    try {
+    await withStoredBlob(4 * MiB + 123, (store, digest) => {
       for (let i = 0; i < 2; i++)
         assert.equal(
           store.withBlob(digest, (bytes) => digestOf(bytes)),
           digest,
         );
-    } finally {
-      await store.close();
-    }
+    });
   });
 
   it("the process's own memory is never touched: buffers, pool slices, shared memory", (t) => {
@@ -208,14 +209,7 @@ describe("a table read from the cache", () => {
     const text = Array.from({ length: ROWS }, (_, i) => `row ${i} ${"some words ".repeat(6)}`);
     const bytes = encodeArtifact(table({ text })).bytes;
     assert.ok(bytes.length > 40 * MiB, `the artifact is only ${bytes.length / MiB} MiB`);
-    const dir = join(tempDir(), "cache");
-    const writer = CacheStore.open(dir);
-    const digest = digestOf(bytes);
-    writer.commit(fakeRecord("t", { o: bytes }), new Map([[digest, bytes]]), {
-      pipeline: "p",
-      stage: "t",
-    });
-    await writer.close();
+    const { dir, digest } = await cacheWith(bytes);
     const progressive = peakOfRead(dir, digest, "readArtifact");
     const whole = peakOfRead(dir, digest, "whole");
     // The whole read holds every page with every string at its end; giving back as it goes holds
