@@ -89,28 +89,38 @@ function plainRecord(value: object, at: readonly (string | number)[]): Record<st
  * piece by piece, and a long list of scalars `SCALARS_PER_PIECE` items at a time. The pieces join
  * to `canonicalJson(value)`.
  */
-export function writeCanonicalJson(value: unknown, emit: (piece: string) => void): void {
-  writePieces(value, [], emit);
+export function writeCanonicalJson(
+  value: unknown,
+  emit: (piece: string) => void,
+  /** Lists of scalars to empty (items set to null) as they are written: their last use. */
+  emptied?: ReadonlySet<readonly unknown[]>,
+): void {
+  writePieces(value, [], emit, emptied);
 }
 
 /** Items of a list of scalars spelled per piece: bounded temporary text, few native calls. */
 const SCALARS_PER_PIECE = 4096;
 
-function writePieces(value: unknown, at: (string | number)[], emit: (piece: string) => void): void {
+function writePieces(
+  value: unknown,
+  at: (string | number)[],
+  emit: (piece: string) => void,
+  emptied: ReadonlySet<readonly unknown[]> | undefined,
+): void {
   if (value === null || typeof value !== "object") {
     emit(write(value, at));
     return;
   }
   if (Array.isArray(value)) {
     if (allScalars(value)) {
-      writeScalars(value, emit);
+      writeScalars(value, emit, emptied?.has(value) ? (value as unknown[]) : undefined);
       return;
     }
     emit("[");
     for (let i = 0; i < value.length; i++) {
       if (i > 0) emit(",");
       at.push(i);
-      writePieces(value[i], at, emit);
+      writePieces(value[i], at, emit, emptied);
       at.pop();
     }
     emit("]");
@@ -125,20 +135,28 @@ function writePieces(value: unknown, at: (string | number)[], emit: (piece: stri
     emit(`${first ? "" : ","}${JSON.stringify(k)}:`);
     first = false;
     at.push(k);
-    writePieces(v, at, emit);
+    writePieces(v, at, emit, emptied);
     at.pop();
   }
   emit("}");
 }
 
-function writeScalars(xs: readonly unknown[], emit: (piece: string) => void): void {
+/** A list of scalars, piece by piece; `emptied` (the same list) loses each piece's items once spelled. */
+function writeScalars(
+  xs: readonly unknown[],
+  emit: (piece: string) => void,
+  emptied: unknown[] | undefined,
+): void {
   if (xs.length <= SCALARS_PER_PIECE) {
-    emit(JSON.stringify(xs));
+    const piece = JSON.stringify(xs);
+    emptied?.fill(null);
+    emit(piece);
     return;
   }
   emit("[");
   for (let i = 0; i < xs.length; i += SCALARS_PER_PIECE) {
     const piece = JSON.stringify(xs.slice(i, i + SCALARS_PER_PIECE));
+    emptied?.fill(null, i, i + SCALARS_PER_PIECE);
     emit(i === 0 ? piece.slice(1, -1) : `,${piece.slice(1, -1)}`);
   }
   emit("]");

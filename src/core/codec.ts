@@ -56,7 +56,21 @@ function dtypeOf(a: Numeric): DType {
 
 const pad8 = (n: number) => (8 - (n % 8)) % 8;
 
-export function encode(value: Value): Buffer {
+/**
+ * How `encode` gives back the memory of a value it is the last to use (the runner's outputs, once a
+ * stage has run): the lists of scalars in `lists` (a table's columns) are emptied as their items are
+ * written, and `collect` runs every `every` bytes of header written (at least a quarter of it), so
+ * their strings go while the artifact's bytes come. Only for headers of `from` bytes or more: the
+ * process then never holds a large table's strings and its bytes whole at once.
+ */
+export interface Release {
+  lists: ReadonlySet<readonly unknown[]>;
+  from: number;
+  every: number;
+  collect(): void;
+}
+
+export function encode(value: Value, release?: Release): Buffer {
   const sections: Uint8Array[] = [];
   const tree = lift(value, sections);
   // The header (which holds a table's strings: tens of MB for a large one) is spelled twice, piece
@@ -69,23 +83,61 @@ export function encode(value: Value): Buffer {
   const headerEnd = 12 + headerLength + pad8(12 + headerLength);
   let total = headerEnd;
   for (const s of sections) total += s.byteLength + pad8(s.byteLength);
-  const out = Buffer.alloc(total);
+  // Not zeroed (every byte is written below, padding included): a zeroed buffer is resident whole
+  // at once, while this one's pages come as they are written.
+  const out = Buffer.allocUnsafeSlow(total);
   MAGIC.copy(out, 0);
   out.writeUInt32LE(headerLength, 8);
   // Written through a view of the header alone: Node 20's Buffer#write writes nothing into a
   // buffer over 2 GiB (an artifact that large must still reach the size check, not fail here).
   const header = out.subarray(12, 12 + headerLength);
+  const releasing = release && headerLength >= release.from ? release : undefined;
+  const every = releasing ? Math.max(releasing.every, headerLength / 4) : Infinity;
   let at = 0;
-  writeCanonicalJson(tree, (piece) => {
-    at += header.write(piece, at, "utf8");
-  });
+  let collectAt = every;
+  writeCanonicalJson(
+    tree,
+    (piece) => {
+      at += header.write(piece, at, "utf8");
+      if (at >= collectAt) {
+        collectAt = at + every;
+        releasing!.collect();
+      }
+    },
+    releasing?.lists,
+  );
   if (at !== headerLength) throw new Error("artifact header changed while it was written");
+  out.fill(0, 12 + headerLength, headerEnd);
   at = headerEnd;
   for (const s of sections) {
     out.set(s, at);
+    out.fill(0, at + s.byteLength, at + s.byteLength + pad8(s.byteLength));
     at += s.byteLength + pad8(s.byteLength);
   }
   return out;
+}
+
+/**
+ * The lists of scalars in `values` that occur once among them all (by identity): those `encode` may
+ * empty as it writes them. A list held twice (two columns, or two outputs, sharing one array) is
+ * written twice, and must still be whole the second time.
+ */
+export function listsHeldOnce(values: readonly Value[]): Set<readonly unknown[]> {
+  const seen = new Set<readonly unknown[]>();
+  const twice = new Set<readonly unknown[]>();
+  const visit = (v: Value): void => {
+    if (v === null || typeof v !== "object" || ArrayBuffer.isView(v)) return;
+    if (Array.isArray(v)) {
+      if (hasObjects(v)) for (const x of v) visit(x);
+      else if (seen.has(v) || Object.isFrozen(v)) twice.add(v);
+      else seen.add(v);
+      return;
+    }
+    for (const x of Object.values(v)) visit(x);
+  };
+  for (const v of values) visit(v);
+  for (const l of twice) seen.delete(l);
+  return seen;
 }
 
 function lift(v: Value, sections: Uint8Array[]): unknown {

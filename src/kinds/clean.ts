@@ -210,10 +210,11 @@ export function cleanTable(t: Table, o: CleanParams): Table {
   const rows: number[] = [];
   for (let i = 0; i < rowCount(table); i++) {
     if (where && !where(i)) continue;
-    const lengths = texts.map((col) => [...col[i]!].length);
-    if (o.dropEmpty && lengths.some((l) => l === 0)) continue;
-    if (o.minLength !== undefined && lengths.some((l) => l < o.minLength!)) continue;
-    if (o.maxLength !== undefined && lengths.some((l) => l > o.maxLength!)) continue;
+    if (o.dropEmpty && texts.some((col) => col[i] === "")) continue;
+    if (o.minLength !== undefined && texts.some((col) => codePoints(col[i]!) < o.minLength!))
+      continue;
+    if (o.maxLength !== undefined && texts.some((col) => codePoints(col[i]!) > o.maxLength!))
+      continue;
     if (keep && !keep.has(labelText(i))) continue;
     if (pattern && !texts.every((col) => pattern.test(col[i]!))) continue;
     if (drop?.has(labelText(i))) continue;
@@ -351,6 +352,25 @@ const ENTITIES: Record<string, string> = {
   apos: "'",
   nbsp: " ",
 };
+
+/**
+ * The characters of a text as `[...s].length` counts them (a surrogate pair is one, a lone surrogate
+ * one), without making them: a million rows would each make an array of their characters.
+ */
+export function codePoints(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
 
 /** Whitespace `collapseSpaces` changes: two in a row, or one that is not a space. */
 const UNCOLLAPSED = /\s\s|[^\S ]/;

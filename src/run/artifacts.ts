@@ -1,5 +1,5 @@
 import { UserError } from "../core/diagnostic.js";
-import { decode, encode, parseSkipped, SkippedList } from "../core/codec.js";
+import { decode, encode, parseSkipped, type Release, SkippedList } from "../core/codec.js";
 import { digestOf, type Digest } from "../core/digest.js";
 import type { CacheStore } from "../cache/store.js";
 import type { OutputCheck, OutputRef } from "../cache/record.js";
@@ -132,8 +132,9 @@ export interface EncodedArtifact {
   ref: OutputRef;
 }
 
-export function encodeArtifact(a: Artifact): EncodedArtifact {
-  const bytes = encode(artifactToValue(a));
+/** `release`: the artifact's last use (codec.ts's Release): its lists are emptied as written. */
+export function encodeArtifact(a: Artifact, release?: Release): EncodedArtifact {
+  const bytes = encode(artifactToValue(a), release);
   return {
     bytes,
     ref: {

@@ -10,16 +10,32 @@ import { createRequire } from "node:module";
  * milliseconds, next to the seconds such a stage runs.
  */
 export interface HeapPolicy {
-  /** Collect after a stage whose inputs' artifacts total at least this many bytes. */
+  /**
+   * Collect after a stage whose inputs' artifacts total at least this many bytes, or whose run grew
+   * the heap in use by as much (load.csv reads no artifact, and leaves its parse's garbage).
+   */
   collectAfterInputs: number;
+  /** The heap in use, in bytes. */
+  used(): number;
   /** One full collection; false where the runtime offers none. */
   collect(): boolean;
+  /**
+   * Outputs whose header is at least `from` bytes give back their strings as they are encoded,
+   * with a collection every `every` bytes (codec.ts's Release).
+   */
+  release: { from: number; every: number };
 }
 
 export const DEFAULT_HEAP: HeapPolicy = {
   collectAfterInputs: 32 * 1024 * 1024,
+  used: heapInUse,
   collect: collectGarbage,
+  release: { from: 32 * 1024 * 1024, every: 16 * 1024 * 1024 },
 };
+
+function heapInUse(): number {
+  return process.memoryUsage().heapUsed;
+}
 
 /** undefined: not asked for yet; null: the runtime gives none. */
 let collector: (() => void) | null | undefined;

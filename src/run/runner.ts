@@ -10,7 +10,8 @@ import type { Fingerprint } from "../plan/fingerprint.js";
 import { lockLookup, type LockedStage, type Lockfile } from "../plan/lockfile.js";
 import { digestsOf, type Planner, type Resolution } from "../plan/planner.js";
 import { explainAgainst, type Reason } from "../plan/why.js";
-import type { Artifact } from "../artifacts/index.js";
+import { type Artifact, artifactToValue } from "../artifacts/index.js";
+import { listsHeldOnce, type Release } from "../core/codec.js";
 import {
   BadBlobError,
   checkOutputBytes,
@@ -417,6 +418,7 @@ export class Runner {
     emit({ type: "start", stage, key: keyed.key });
     try {
       // Held by the task alone, which lets go of them once the stage has run (no local keeps them).
+      const heapBefore = this.heap.used();
       const loaded: { inputs: StageTask["inputs"] | undefined } = {
         inputs: await this.inputsFor(stage, emit, options),
       };
@@ -432,9 +434,11 @@ export class Runner {
         ...this.hooks(stage, emit, signal),
         ...checkpoints?.hooks(),
       });
-      // The inputs are no one's now (unless an output shares them): their memory goes back before
-      // the outputs are encoded (see heap.ts).
-      if (this.inputBytes(stage) >= this.heap.collectAfterInputs) this.heap.collect();
+      // The inputs are no one's now (unless an output shares them): their memory, and the run's
+      // garbage, go back before the outputs are encoded (see heap.ts).
+      const limit = this.heap.collectAfterInputs;
+      if (this.inputBytes(stage) >= limit || this.heap.used() - heapBefore >= limit)
+        this.heap.collect();
       const durationMs = sinceStart() - started;
       const { record, blobs } = this.commit(stage, now.key, now.fingerprint, outputs, durationMs);
       checkpoints?.finish();
@@ -787,13 +791,22 @@ export class Runner {
     }
     const blobs = new Map<Digest, Uint8Array>();
     const refs: StageRecord["outputs"] = {};
+    // The stage's result is encoded for the last time here (a checkpoint's is not: training goes on
+    // with its history): its lists may give back their strings as they are written.
+    const release: Release | undefined = checkpoint
+      ? undefined
+      : {
+          lists: listsHeldOnce(expected.map((o) => artifactToValue(outputs[o]!))),
+          ...this.heap.release,
+          collect: () => this.heap.collect(),
+        };
     for (const name of expected) {
       const artifact = outputs[name]!;
       if (artifact.type !== stage.kind.outputType)
         throw new Error(
           `internal: ${stage.kind.name} returned a ${artifact.type} for ${name}, declared ${stage.kind.outputType}`,
         );
-      const enc = encodeArtifact(artifact);
+      const enc = encodeArtifact(artifact, release);
       blobs.set(enc.ref.digest, enc.bytes);
       refs[name] = enc.ref;
     }

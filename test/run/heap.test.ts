@@ -23,10 +23,15 @@ const source = `pipeline h {
   stage few = head(low, n: 3)
 }`;
 
-/** Runs the pipeline with a heap policy that records when it collects; which stages it collected after. */
+/**
+ * Runs the pipeline with a heap policy that records when it collects: which stages it collected
+ * after (or while encoding), the results and the outputs' digests. The heap in use is what `grows`
+ * says a stage's run added to it; outputs of `release` bytes or more are released as encoded.
+ */
 async function collectedAfter(
   collectAfterInputs: number,
   executor: Executor = new LocalExecutor(),
+  options: { grows?: Record<string, number>; release?: number } = {},
 ) {
   const dir = tempDir();
   writeFiles(dir, { "d.csv": csv(50_000) });
@@ -34,23 +39,31 @@ async function collectedAfter(
   const planner = new Planner(ir(source, join(dir, "h.rnnp")), store);
   const collected: string[] = [];
   let running = "";
+  let used = 0;
   const policy: HeapPolicy = {
     collectAfterInputs,
+    used: () => used,
     collect: () => {
       collected.push(running);
       return true;
     },
+    release: { from: options.release ?? Number.POSITIVE_INFINITY, every: 64 * 1024 },
   };
   const watching: Executor = {
-    execute: (task, hooks) => {
+    execute: async (task, hooks) => {
       running = task.stage.name;
-      return executor.execute(task, hooks);
+      const out = await executor.execute(task, hooks);
+      used += options.grows?.[running] ?? 0;
+      return out;
     },
     materialize: (task, outputs, hooks) => executor.materialize(task, outputs, hooks),
   };
   const results = await new Runner(planner, watching, policy).run({});
+  const digests = Object.fromEntries(
+    results.map((r) => [r.name, store.getRecord(r.key!)?.outputs]),
+  );
   await store.close();
-  return { collected, results };
+  return { collected, results, digests };
 }
 
 describe("the heap between a stage's run and its outputs' encoding", () => {
@@ -64,6 +77,27 @@ describe("the heap between a stage's run and its outputs' encoding", () => {
     assert.deepEqual(small.collected, []);
     const never = await collectedAfter(Number.POSITIVE_INFINITY);
     assert.deepEqual(never.collected, []);
+  });
+
+  it("is collected after a stage whose run grew the heap by as much, with no input", async () => {
+    const mib = 1024 * 1024;
+    const grown = await collectedAfter(32 * mib, undefined, { grows: { raw: 40 * mib } });
+    assert.deepEqual(grown.collected, ["raw"]);
+    const less = await collectedAfter(32 * mib, undefined, { grows: { raw: 31 * mib } });
+    assert.deepEqual(less.collected, []);
+  });
+
+  it("gives back the outputs' strings while they are encoded, with the same bytes", async () => {
+    const whole = await collectedAfter(Number.POSITIVE_INFINITY);
+    // Every header over 100 KB released, a collection every quarter of it (64 KiB is less).
+    const released = await collectedAfter(Number.POSITIVE_INFINITY, undefined, {
+      release: 100_000,
+    });
+    assert.deepEqual(statuses(released.results), { raw: "ran", low: "ran", few: "ran" });
+    assert.deepEqual(released.digests, whole.digests);
+    // No collection after any run (no input reaches the limit): these are the encoder's, during
+    // raw's and low's tables (about 3 MB each: one every quarter), none for few's three rows.
+    assert.deepEqual(released.collected, [...Array(3).fill("raw"), ...Array(3).fill("low")]);
   });
 
   it("no longer holds the inputs once the stage has run: the task's are emptied", async () => {

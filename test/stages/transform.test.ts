@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { rowCount, type Table } from "../../src/artifacts/table.js";
 import fc from "fast-check";
-import { collapseSpaces } from "../../src/kinds/clean.js";
+import { codePoints, collapseSpaces } from "../../src/kinds/clean.js";
 import { allocate } from "../../src/data/shuffle.js";
 import { col, runKind, table } from "./helpers.js";
 
@@ -51,6 +51,31 @@ describe("clean", () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it("counts a text's characters as [...s] does: surrogate pairs as one, lone surrogates too (property)", () => {
+    const piece = fc.oneof(
+      fc.string({ unit: "binary" }),
+      fc.string({ unit: "grapheme" }),
+      fc.constantFrom("\ud800", "\udc00", "\ud83d\ude00", "\udc00\ud800", "\ud800\ud800\udc00"),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), (pieces) => {
+        const s = pieces.join("");
+        assert.equal(codePoints(s), [...s].length);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("drops rows by their text's length in characters, not UTF-16 units", async () => {
+    const { out } = await runKind(
+      "clean",
+      ".",
+      { data: bundle({ out: table({ text: ["😀😀", "abc", "", "a\ud800"] }, { text: "text" }) }) },
+      { minLength: 2, maxLength: 2 },
+    );
+    assert.deepEqual(col(out!, "text"), ["😀😀", "a\ud800"]);
   });
 
   it("dedupes on the cleaned text, keeping the first", async () => {
