@@ -95,13 +95,6 @@ export interface TrainResult {
   baselineLoss?: number;
 }
 
-/**
- * Training lets timers run once this many ms have passed since it last did: often enough for a
- * progress bar drawn every second and leases renewed every 30 s, rarely enough that the event loop's
- * turn (0.3 to 0.5 ms with what runs in it) is not paid after every batch of 20 ms.
- */
-const YIELD_MS = 50;
-
 export async function train(
   tf: TF,
   model: LayersModel,
@@ -194,7 +187,6 @@ export async function train(
     };
   };
 
-  let yielded = sinceStart();
   try {
     let epoch = r?.progress.epoch ?? 0;
     while (!stopped && epoch < cfg.epochs) {
@@ -280,11 +272,8 @@ export async function train(
           ...Object.values(grads),
           ...Object.values(clipped),
         ]);
-        // Let timers run between batches (lease renewals, Ctrl-C, the progress bar), every YIELD_MS.
-        if (sinceStart() - yielded >= YIELD_MS) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          yielded = sinceStart();
-        }
+        // Let timers run between batches: lease renewals, Ctrl-C, the progress bar.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         hooks.progress(
           b + 1,
           batches.length,
