@@ -11,7 +11,10 @@
 //       wasm pool's format: per call 32 words, the kernel's number, the argument count, the
 //       arguments; buffers as byte offsets into memory), on the calling thread and threads - 1 others
 //   pool.close()
+//   adam(g, m, v, w, mOut, vOut, wOut, k)  one weight's Adam step (src/numerics/adam.ts)
 #include <napi.h>
+
+#include <cmath>
 
 #include <condition_variable>
 #include <cstdint>
@@ -290,6 +293,63 @@ class Pool : public Napi::ObjectWrap<Pool> {
   rnnp::Threads* pool_ = nullptr;
 };
 
+// ---- Adam ----
+
+// TF.js's AdamOptimizer step for one weight (src/numerics/adam.ts): its ops in its order, each a
+// float32 operation (divisions and square roots included: SSE's are IEEE's, as TF.js's wasm ops are).
+// k: beta1, 1 - beta1, beta2, 1 - beta2, 1 - beta1^t, 1 - beta2^t, epsilon, -lr (float32 each).
+// Each output may be its input (element j is read before it is written).
+Napi::Value Adam(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* usage = "adam(g, m, v, w, mOut, vOut, wOut, k: Float32Array)";
+  if (info.Length() != 8) throw Napi::TypeError::New(env, usage);
+  for (size_t i = 0; i < 8; i++)
+    if (!info[i].IsTypedArray() ||
+        info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      throw Napi::TypeError::New(env, usage);
+  float* a[7];
+  const size_t n = info[0].As<Napi::Float32Array>().ElementLength();
+  for (size_t i = 0; i < 7; i++) {
+    auto t = info[i].As<Napi::Float32Array>();
+    if (t.ElementLength() != n) throw Napi::RangeError::New(env, "adam: arrays of one length");
+    a[i] = t.Data();
+  }
+  auto kv = info[7].As<Napi::Float32Array>();
+  if (kv.ElementLength() != 8) throw Napi::RangeError::New(env, "adam: 8 constants");
+  const float* k = kv.Data();
+  const float *g = a[0], *m = a[1], *v = a[2], *w = a[3];
+  float *mOut = a[4], *vOut = a[5], *wOut = a[6];
+  FpEnv fp;
+  size_t j = 0;
+#if defined(__x86_64__)
+  // Four at a time (std::sqrt of a float would stay scalar under errno's rules): the same operations.
+  const __m128 b1 = _mm_set1_ps(k[0]), c1 = _mm_set1_ps(k[1]), b2 = _mm_set1_ps(k[2]),
+               c2 = _mm_set1_ps(k[3]), d1 = _mm_set1_ps(k[4]), d2 = _mm_set1_ps(k[5]),
+               eps = _mm_set1_ps(k[6]), rate = _mm_set1_ps(k[7]);
+  for (; j + 4 <= n; j += 4) {
+    const __m128 gj = _mm_loadu_ps(g + j);
+    const __m128 wj = _mm_loadu_ps(w + j);
+    const __m128 mj = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(m + j), b1), _mm_mul_ps(gj, c1));
+    const __m128 vj =
+        _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(v + j), b2), _mm_mul_ps(_mm_mul_ps(gj, gj), c2));
+    const __m128 den = _mm_add_ps(_mm_sqrt_ps(_mm_div_ps(vj, d2)), eps);
+    const __m128 step = _mm_mul_ps(_mm_div_ps(_mm_div_ps(mj, d1), den), rate);
+    _mm_storeu_ps(mOut + j, mj);
+    _mm_storeu_ps(vOut + j, vj);
+    _mm_storeu_ps(wOut + j, _mm_add_ps(step, wj));
+  }
+#endif
+  for (; j < n; j++) {
+    const float gj = g[j], wj = w[j];
+    const float mj = m[j] * k[0] + gj * k[1];
+    const float vj = v[j] * k[2] + (gj * gj) * k[3];
+    mOut[j] = mj;
+    vOut[j] = vj;
+    wOut[j] = ((mj / k[4]) / (std::sqrt(vj / k[5]) + k[6])) * k[7] + wj;
+  }
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto isas = Napi::Array::New(env);
   for (const KernelTable* t : available()) isas.Set(isas.Length(), t->isa);
@@ -304,6 +364,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("kernels", kernels);
   exports.Set("portOf", RNNP_PORT_OF);
   exports.Set("Pool", Pool::Define(env));
+  exports.Set("adam", Napi::Function::New<Adam>(env, "adam"));
   return exports;
 }
 

@@ -5,6 +5,7 @@ import {
   type ParamsSpec,
   type ParamValues,
 } from "../stages/schema.js";
+import { onePassAdam } from "./adam.js";
 import type { TF } from "./tf.js";
 
 type Optimizer = import("../runtime/tfjs.js").Optimizer;
@@ -41,7 +42,7 @@ export const OPTIMIZERS = {
       beta2: p.number("Decay of the second moment.", { min: 0, max: 0.99999 }).default(0.999),
       epsilon: p.number("Added to the denominator.", { greaterThan: 0 }).default(1e-7),
     },
-    make: (tf, a) => tf.train.adam(a.lr, a.beta1, a.beta2, a.epsilon),
+    make: (tf, a) => onePassAdam(tf, tf.train.adam(a.lr, a.beta1, a.beta2, a.epsilon)),
   }),
   rmsprop: optimizer({
     doc: "RMSprop: steps divided by a running average of the squared gradient.",

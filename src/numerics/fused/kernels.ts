@@ -4,7 +4,7 @@ import { availableParallelism } from "node:os";
 import { ownPackageRoot } from "../../core/find-up.js";
 import { kernelsDigest, kernelsPath } from "../../runtime/kernels-build.js";
 import type { Call } from "./abi.js";
-import { isaAsked, loadAddon, NativePool } from "./native.js";
+import { type AdamStep, isaAsked, loadAddon, NativePool } from "./native.js";
 import { Pool } from "./pool.js";
 
 /**
@@ -142,6 +142,11 @@ export class Kernels {
     );
   }
 
+  /** Adam's step in native code, where the kernels run natively (src/numerics/adam.ts). */
+  get adam(): AdamStep | undefined {
+    return this.pool instanceof NativePool ? this.pool.adam : undefined;
+  }
+
   /** For the run output: "native avx512, 2 threads". */
   describe(): string {
     const threads = `${this.pool.threads} thread${this.pool.threads === 1 ? "" : "s"}`;
@@ -243,6 +248,11 @@ let loaded: Kernels | undefined;
 /** The process's kernels, loaded on first use. */
 export function kernels(): Kernels {
   loaded ??= Kernels.load();
+  return loaded;
+}
+
+/** The process's kernels if something loaded them (a fused model), without loading them. */
+export function loadedKernels(): Kernels | undefined {
   return loaded;
 }
 

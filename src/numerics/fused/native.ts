@@ -25,7 +25,24 @@ interface Addon {
   /** The digest of the compiled wasm kernels this port reproduces. */
   portOf: string;
   Pool: new (threads: number, isa: string) => AddonPool;
+  /** One weight's Adam step (src/numerics/adam.ts); absent from older builds. */
+  adam?: AdamStep;
 }
+
+/**
+ * From g, m, v, w (of one length) into mOut, vOut, wOut (each may be its input); k: beta1, 1 - beta1,
+ * beta2, 1 - beta2, 1 - beta1^t, 1 - beta2^t, epsilon, -lr.
+ */
+export type AdamStep = (
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  w: Float32Array,
+  mOut: Float32Array,
+  vOut: Float32Array,
+  wOut: Float32Array,
+  k: Float32Array,
+) => void;
 interface AddonPool {
   readonly threads: number;
   readonly isa: string;
@@ -77,6 +94,8 @@ export class NativePool {
   private readonly pool: AddonPool;
   private table = new Int32Array(64 * SLOT);
   private view: Uint8Array | undefined;
+  /** The add-on's Adam step, if it has one. */
+  readonly adam: AdamStep | undefined;
 
   constructor(
     addon: Addon,
@@ -85,6 +104,7 @@ export class NativePool {
     private readonly memory: { readonly buffer: ArrayBufferLike },
   ) {
     this.pool = new addon.Pool(threads, isa);
+    this.adam = addon.adam;
   }
 
   get isa(): string {
