@@ -237,19 +237,28 @@ function reportSharedContent(
     content.dtype === "audio"
       ? contentDigest(content.values[r]!)
       : wellFormed(content.dtype === "string" ? content.values[r]! : String(content.values[r]));
-  // Each content's first place, packed into one number (row * 4 + part): no object per row.
+  // Only rows whose key's hash another row shares can have a twin: the others are never put in the
+  // map, which would otherwise hold every text of the table once more (a million entries).
+  const maybeTwin = rowsSharingHash(rowCount(t), keyOf);
+  // Each content's first place, packed into one number (row * 4 + part): no object per row. The
+  // places of twins are kept only for a split by groups, which names them.
   const home = new Map<string, number>();
   const shared: { part: number; row: number; with: { part: number; row: number } }[] = [];
+  let twins = 0;
   assigned.forEach((rows, part) => {
     for (const row of rows) {
+      if (!maybeTwin(row)) continue;
       const d = keyOf(row);
       const first = home.get(d);
       if (first === undefined) home.set(d, row * 4 + part);
-      else if (first % 4 !== part)
-        shared.push({ part, row, with: { part: first % 4, row: Math.floor(first / 4) } });
+      else if (first % 4 !== part) {
+        twins++;
+        if (groupBy !== undefined)
+          shared.push({ part, row, with: { part: first % 4, row: Math.floor(first / 4) } });
+      }
     }
   });
-  if (!shared.length) return;
+  if (!twins) return;
   const what = content.dtype === "audio" ? "clips" : "texts";
   if (groupBy !== undefined) {
     const g = asStrings(column(t, groupBy));
@@ -271,8 +280,28 @@ function reportSharedContent(
     );
   }
   ctx.log(
-    `${shared.length} example${shared.length === 1 ? "" : "s"} of val/test ${shared.length === 1 ? "has" : "have"} an identical twin in an earlier part (${what}); dedupe before splitting: clean(..., dedupe: true)`,
+    `${twins} example${twins === 1 ? "" : "s"} of val/test ${twins === 1 ? "has" : "have"} an identical twin in an earlier part (${what}); dedupe before splitting: clean(..., dedupe: true)`,
   );
+}
+
+/**
+ * Whether row r's key may equal another row's: its 32-bit hash (FNV-1a over the key's UTF-16 units)
+ * is another's too. Equal keys have equal hashes, so a row answered false has no twin; the hashes of
+ * the whole table are two Int32Arrays, sorted once to find those that occur twice.
+ */
+function rowsSharingHash(rows: number, keyOf: (r: number) => string): (r: number) => boolean {
+  const hashes = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) hashes[r] = fnv1a(keyOf(r));
+  const sorted = hashes.slice().sort();
+  const repeated = new Set<number>();
+  for (let i = 1; i < sorted.length; i++) if (sorted[i] === sorted[i - 1]) repeated.add(sorted[i]!);
+  return (r) => repeated.has(hashes[r]!);
+}
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h | 0;
 }
 
 /** The text UTF-8 encodes: lone surrogates as U+FFFD (ES2024's String.prototype.toWellFormed). */
