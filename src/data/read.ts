@@ -12,6 +12,7 @@ import {
 } from "../core/diagnostic.js";
 import { userDir } from "../core/user-dir.js";
 import { asStrings, clipText, listNames, type Column, type Table } from "../artifacts/table.js";
+import { MISSING, NUMBER } from "./cells.js";
 import { parseTime } from "./time.js";
 import { p } from "../stages/schema.js";
 
@@ -276,9 +277,6 @@ export function decode(bytes: Uint8Array, file: string, encoding: Encoding): str
   }
 }
 
-const NUMBER = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
-const MISSING = new Set(["", "NA", "NaN", "nan", "null", "NULL"]);
-
 export type ColumnType = "string" | "number";
 
 /** Where a cell is in its file, for messages: its line, and its offset in the text when known. */
@@ -323,6 +321,12 @@ export interface TableCells {
   rows: number;
   /** Every row's cell of header field `field` ("" where a row has none). */
   field(field: number): string[];
+  /**
+   * The field's cells as the numbers a numeric column holds (missing ones NaN), where the loader
+   * kept them so: only when every cell reads as a number (`numberOf`) and one is present, which is
+   * when buildTable would infer the column numeric and read these same numbers from `field`.
+   */
+  values?(field: number): Float64Array | undefined;
 }
 
 /** Cells held as one list per row. */
@@ -372,13 +376,15 @@ export function buildTable(header: string[], cells: TableCells, o: TableOptions)
   }
   const columns = wanted.map((name): Column => {
     const idx = index.get(name)!;
-    const raw = cells.field(idx);
-    if (name === o.time) return timeColumn(name, raw, (i) => at(i, idx), o.file);
+    if (name === o.time) return timeColumn(name, cells.field(idx), (i) => at(i, idx), o.file);
     const forced = Object.hasOwn(o.types ?? {}, name)
       ? o.types![name]
       : name === o.textColumn
         ? "string"
         : undefined;
+    const kept = forced === "string" ? undefined : cells.values?.(idx);
+    if (kept) return { name, dtype: "number", values: kept };
+    const raw = cells.field(idx);
     const numeric = forced
       ? forced === "number"
       : raw.some((v) => !MISSING.has(v)) &&

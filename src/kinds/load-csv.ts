@@ -2,6 +2,7 @@ import { defineKind } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
 import { clipText } from "../artifacts/table.js";
 import { DiagnosticError } from "../core/diagnostic.js";
+import { FieldCells } from "../data/cells.js";
 import {
   buildTable,
   CHUNK_BYTES,
@@ -79,7 +80,7 @@ export const loadCsv = defineKind({
 /** A CSV file's header row, and its other rows' cells field by field. */
 export interface CsvFields {
   header?: string[];
-  fields: string[][];
+  fields: FieldCells[];
 }
 
 /**
@@ -108,7 +109,7 @@ export async function parseCsvFile(
     write(record: string[], _encoding, done) {
       if (!csv.header) {
         csv.header = record;
-        csv.fields = record.map(() => []);
+        csv.fields = record.map(() => new FieldCells());
       } else for (let f = 0; f < record.length; f++) csv.fields[f]!.push(record[f]!);
       done();
     },
@@ -132,15 +133,19 @@ export function csvOptions(delimiter: string) {
 }
 
 /** Cells gathered field by field; a field asked for twice (a column kept twice) is a copy. */
-function cellsOfFields(fields: string[][]): TableCells {
+export function cellsOfFields(fields: FieldCells[]): TableCells {
   const given = new Set<number>();
+  const once = <T extends { slice(): T }>(f: number, cells: T): T => {
+    if (given.has(f)) return cells.slice();
+    given.add(f);
+    return cells;
+  };
   return {
     rows: fields[0]?.length ?? 0,
-    field: (f) => {
-      const cells = fields[f] ?? [];
-      if (given.has(f)) return cells.slice();
-      given.add(f);
-      return cells;
+    field: (f) => once(f, fields[f]?.texts() ?? []),
+    values: (f) => {
+      const values = fields[f]?.values();
+      return values && once(f, values);
     },
   };
 }
