@@ -118,11 +118,16 @@ export function encode(value: Value, release?: Release): Buffer {
 }
 
 /**
- * The lists of scalars in `values` that occur once among them all (by identity): those `encode` may
- * empty as it writes them. A list held twice (two columns, or two outputs, sharing one array) is
- * written twice, and must still be whole the second time.
+ * The lists of scalars in `values` that occur once among them all (by identity) and nowhere in
+ * `others`: those `encode` may empty as it writes them. A list held twice (two columns, or two
+ * outputs, sharing one array) is written twice, and must still be whole the second time; a list
+ * `others` hold (a stage's parameters, which a kind may put in its output as they are) is not the
+ * outputs' to empty.
  */
-export function listsHeldOnce(values: readonly Value[]): Set<readonly unknown[]> {
+export function listsHeldOnce(
+  values: readonly Value[],
+  others: readonly unknown[] = [],
+): Set<readonly unknown[]> {
   const seen = new Set<readonly unknown[]>();
   const twice = new Set<readonly unknown[]>();
   const visit = (v: Value): void => {
@@ -136,7 +141,21 @@ export function listsHeldOnce(values: readonly Value[]): Set<readonly unknown[]>
     for (const x of Object.values(v)) visit(x);
   };
   for (const v of values) visit(v);
+  // Another holder's lists count as a second holding.
+  const held = seen;
+  const theirs = new Set<readonly unknown[]>();
+  const visitOthers = (v: unknown): void => {
+    if (v === null || typeof v !== "object" || ArrayBuffer.isView(v)) return;
+    if (Array.isArray(v)) {
+      if (held.has(v)) theirs.add(v);
+      for (const x of v) visitOthers(x);
+      return;
+    }
+    for (const x of Object.values(v)) visitOthers(x);
+  };
+  for (const o of others) visitOthers(o);
   for (const l of twice) seen.delete(l);
+  for (const l of theirs) seen.delete(l);
   return seen;
 }
 

@@ -23,7 +23,8 @@ export function numberOf(cell: string): number | undefined {
 /**
  * One field's cells in order: as numbers while every cell so far reads as one (with the text of
  * the few whose `String(number)` is not their text: "0.50", " 7", "NA"), as strings from the first
- * cell that does not on. Either way `texts()` gives back every cell's text as it was.
+ * cell that does not on (or once such texts are a quarter of the cells). Either way `texts()` gives
+ * back every cell's text as it was.
  */
 export class FieldCells {
   private numbers: Float64Array | undefined = new Float64Array(16);
@@ -35,26 +36,33 @@ export class FieldCells {
   length = 0;
 
   push(cell: string): void {
-    if (this.numbers) {
-      const n = numberOf(cell);
-      if (n !== undefined) {
-        if (this.length === this.numbers.length) {
-          const grown = new Float64Array(this.numbers.length * 2);
-          grown.set(this.numbers);
-          this.numbers = grown;
-        }
-        this.numbers[this.length] = n;
-        if (Number.isNaN(n) || String(n) !== cell) this.spelled.set(this.length, cell);
-        if (!MISSING.has(cell)) this.present++;
-        this.length++;
-        return;
-      }
-      this.strings = this.texts();
-      this.numbers = undefined;
-      this.spelled = new Map();
+    const n = this.numbers ? numberOf(cell) : undefined;
+    if (n === undefined) {
+      if (this.numbers) this.toStrings();
+      this.strings.push(cell);
+      this.length++;
+      return;
     }
-    this.strings.push(cell);
+    let numbers = this.numbers!;
+    if (this.length === numbers.length) {
+      numbers = new Float64Array(numbers.length * 2);
+      numbers.set(this.numbers!);
+      this.numbers = numbers;
+    }
+    numbers[this.length] = n;
+    if (Number.isNaN(n) || String(n) !== cell) this.spelled.set(this.length, cell);
+    if (!MISSING.has(cell)) this.present++;
     this.length++;
+    // Numbers written otherwise than String() writes them ("12.30" in a column of two decimals)
+    // each cost an entry and their text: past a quarter of the cells, strings alone cost less.
+    if (this.length >= 256 && this.spelled.size * 4 > this.length) this.toStrings();
+  }
+
+  /** From here on, strings: every cell so far as its text. */
+  private toStrings(): void {
+    this.strings = this.texts();
+    this.numbers = undefined;
+    this.spelled = new Map();
   }
 
   /** Every cell's text, in order (made anew from the numbers while the field is numeric). */

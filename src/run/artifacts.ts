@@ -132,17 +132,16 @@ export interface EncodedArtifact {
   ref: OutputRef;
 }
 
-/** `release`: the artifact's last use (codec.ts's Release): its lists are emptied as written. */
+/**
+ * `release`: the artifact's last use (codec.ts's Release): its lists are emptied as written, so
+ * everything else read from it (its summary) is read first.
+ */
 export function encodeArtifact(a: Artifact, release?: Release): EncodedArtifact {
+  const summary = describeArtifact(a);
   const bytes = encode(artifactToValue(a), release);
   return {
     bytes,
-    ref: {
-      digest: digestOf(bytes),
-      size: bytes.byteLength,
-      type: a.type,
-      summary: describeArtifact(a),
-    },
+    ref: { digest: digestOf(bytes), size: bytes.byteLength, type: a.type, summary },
   };
 }
 

@@ -792,12 +792,18 @@ export class Runner {
     const blobs = new Map<Digest, Uint8Array>();
     const refs: StageRecord["outputs"] = {};
     // The stage's result is encoded for the last time here (a checkpoint's is not: training goes on
-    // with its history): its lists may give back their strings as they are written.
+    // with its history): its lists may give back their strings as they are written, but not the
+    // lists the pipeline's parameters hold (a kind may output a parameter as it is). A collection
+    // costs with the whole heap: only for an output that is a good part of it.
     const release: Release | undefined = checkpoint
       ? undefined
       : {
-          lists: listsHeldOnce(expected.map((o) => artifactToValue(outputs[o]!))),
-          ...this.heap.release,
+          lists: listsHeldOnce(
+            expected.map((o) => artifactToValue(outputs[o]!)),
+            [stage.params, this.planner.ir.params],
+          ),
+          from: Math.max(this.heap.release.from, this.heap.used() / 4),
+          every: this.heap.release.every,
           collect: () => this.heap.collect(),
         };
     for (const name of expected) {

@@ -464,6 +464,9 @@ describe("artifact codec", () => {
     const value = { frozen, held } as unknown as Value;
     const once = listsHeldOnce([value]);
     assert.ok(!once.has(frozen) && once.has(held));
+    // A list another holder has (a stage's parameters), at any depth, is not the value's to empty.
+    assert.ok(!listsHeldOnce([value], [{ deep: [{ list: held }] }]).has(held));
+    assert.ok(listsHeldOnce([value], [{ other: ["c", "d"] }]).has(held));
     let collections = 0;
     const release = { lists: once, every: 1, collect: () => collections++ };
     encode(value, { ...release, from: 10_000 });

@@ -282,6 +282,45 @@ describe("load.csv's numeric fields kept as numbers", () => {
     );
   });
 
+  it("turns to strings once odd spellings are a quarter of a long field, with the same table (property)", async () => {
+    // Hundreds of rows (the turn is checked from 256 on): numbers with two decimals ("12.30" is
+    // not String(12.3)) at some share, the others plain.
+    const field = fc
+      .tuple(fc.integer({ min: 256, max: 700 }), fc.double({ min: 0, max: 1 }), fc.nat())
+      .map(([rows, share, seed]) =>
+        Array.from({ length: rows }, (_, i) => {
+          const x = ((i * 7919 + seed) % 10_000) / 100;
+          return (i * 0.618) % 1 < share ? x.toFixed(2) : String(x);
+        }),
+      );
+    await fc.assert(
+      fc.asyncProperty(fc.array(field, { minLength: 1, maxLength: 2 }), async (columns) => {
+        const rows = Math.min(...columns.map((c) => c.length));
+        const cut = columns.map((c) => c.slice(0, rows));
+        const header = cut.map((_, i) => `c${i}`);
+        const expected = await built(
+          header,
+          cellsOfRows(cut[0]!.map((_, r) => cut.map((c) => c[r]!))),
+          {},
+        );
+        const got = await built(header, gathered(cut), {});
+        assert.deepEqual(got, expected);
+        if ("value" in got && "value" in expected)
+          assert.ok(
+            encode(got.value as unknown as Value).equals(
+              encode(expected.value as unknown as Value),
+            ),
+          );
+      }),
+      { numRuns: 60 },
+    );
+    const fixed = new FieldCells();
+    const cells = Array.from({ length: 1000 }, (_, i) => (i / 10).toFixed(2));
+    for (const c of cells) fixed.push(c);
+    assert.equal(fixed.values(), undefined, "held as strings");
+    assert.deepEqual(fixed.texts(), cells);
+  });
+
   it("holds a numeric field's cells as numbers, and its odd spellings alone as text", () => {
     const f = new FieldCells();
     for (let i = 0; i < 10_000; i++) f.push(String(i / 8));
