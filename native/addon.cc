@@ -12,6 +12,7 @@
 //       arguments; buffers as byte offsets into memory), on the calling thread and threads - 1 others
 //   pool.close()
 //   adam(g, m, v, w, mOut, vOut, wOut, k)  one weight's Adam step (src/numerics/adam.ts)
+//   sumSquares(x)  x's sum of squares as TF.js's wasm backend gives it (src/numerics/squared-norms.ts)
 #include <napi.h>
 
 #include <cmath>
@@ -350,6 +351,29 @@ Napi::Value Adam(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- Sum of squares ----
+
+// tf.sum(tf.square(x)) over all of x as TF.js 4.22's wasm backend computes it: Square is XNNPACK's
+// elementwise x * x (one float32 product each), Sum (tfjs-backend-wasm/src/cc/kernels/Sum.cc) one
+// float32 accumulator from 0 adding the elements in order (built without fast-math, so never
+// reassociated). The same here, one add after another: never vectorized across elements.
+Napi::Value SumSquares(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(env, "sumSquares(x: Float32Array)");
+  auto x = info[0].As<Napi::Float32Array>();
+  const float* p = x.Data();
+  const size_t n = x.ElementLength();
+  FpEnv fp;
+  float sum = 0;
+  for (size_t j = 0; j < n; j++) {
+    const float square = p[j] * p[j];
+    sum += square;
+  }
+  return Napi::Number::New(env, sum);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto isas = Napi::Array::New(env);
   for (const KernelTable* t : available()) isas.Set(isas.Length(), t->isa);
@@ -365,6 +389,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("portOf", RNNP_PORT_OF);
   exports.Set("Pool", Pool::Define(env));
   exports.Set("adam", Napi::Function::New<Adam>(env, "adam"));
+  exports.Set("sumSquares", Napi::Function::New<SumSquares>(env, "sumSquares"));
   return exports;
 }
 

@@ -15,6 +15,7 @@ import {
 } from "./optimizers.js";
 import { restoreOptimizer, saveOptimizer } from "./optimizer-state.js";
 import { probeCells } from "./probe.js";
+import { squaredNorms } from "./squared-norms.js";
 import type { TF } from "./tf.js";
 import { readWeights } from "./weights.js";
 
@@ -235,8 +236,9 @@ export async function train(
         }
         // Global and per-layer gradient norms (before clipping), then clipping, then the update.
         const names = Object.keys(grads);
-        const squares = tf.tidy(
-          () => tf.stack(names.map((n) => tf.sum(tf.square(grads[n]!)))).dataSync() as Float32Array,
+        const squares = squaredNorms(
+          tf,
+          names.map((n) => grads[n]!),
         );
         let total = 0;
         const perLayer = new Map<string, number>();

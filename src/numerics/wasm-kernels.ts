@@ -7,7 +7,8 @@ import type { TF } from "./tf.js";
  * ascending index order (deterministic, like every other kernel rnnp relies on) in one pass over the
  * data: O(N x inner) instead of the cpu backend's O(numSegments x N x inner).
  */
-interface WasmBackend {
+/** What of TF.js's wasm backend rnnp reads and writes tensors' memory with. */
+export interface WasmBackend {
   disposeData(dataId: unknown): void;
   readSync(dataId: unknown): ArrayLike<number>;
   makeOutput(shape: number[], dtype: string): { dataId: unknown; shape: number[]; dtype: string };

@@ -93,19 +93,24 @@ export const CELLS: Record<CellKind, Cell> = {
   },
 };
 
-/** Floats of each of `buffers` for a chunk of dims d. */
-function sizes(
-  buffers: readonly BufferArg[],
-  d: Dims,
-  gates: number,
-  present: Present,
-): Record<string, number> {
-  return Object.fromEntries(buffers.map((b) => [b.name, bufferFloats(b, d, gates, present)]));
-}
-
 /** Absent optional buffers are null pointers to the kernels. */
 function nullAbsent(buffers: readonly BufferArg[], present: Present, chunks: Chunk[]): void {
   for (const b of buffers) if (b.when && !present[b.when]) for (const c of chunks) c.p[b.name] = 0;
+}
+
+/** Some of a kernel's buffers, named for the plans made of them (the ABI never changes). */
+interface Buffers {
+  key: string;
+  list: readonly BufferArg[];
+}
+const buffersMemo = new Map<string, Buffers>();
+function buffersWith(key: string, list: () => readonly BufferArg[]): Buffers {
+  let b = buffersMemo.get(key);
+  if (!b) {
+    b = { key, list: list() };
+    buffersMemo.set(key, b);
+  }
+  return b;
 }
 
 /**
@@ -122,30 +127,63 @@ interface Chunk {
 }
 
 /**
- * Buffers shared by all chunks and buffers of each chunk, placed together by `place` (an allocation
- * or scratch): names are `name` for shared ones and `name@i` for chunk i's.
+ * How buffers shared by all chunks and buffers of each chunk are placed together: the sizes `place`
+ * lays out (names are `name` for shared ones and `name@i` for chunk i's), and which of them is each
+ * chunk's. Made once per kernel, buffers, dims and optional buffers: every batch of a training asks
+ * for the same, and making it (its names, its records) cost a third of a millisecond a batch.
  */
+interface Plan {
+  sizes: Record<string, number>;
+  chunks: { from: number; d: Dims; names: [name: string, placedAs: string][] }[];
+}
+const plans = new Map<string, Plan>();
+
+function planOf(d: Dims, gates: number, present: Present, shared: Buffers, own: Buffers): Plan {
+  const key = `${shared.key}|${own.key}|${d.B},${d.T},${d.F},${d.H},${gates}|${Object.entries(present)}`;
+  let plan = plans.get(key);
+  if (plan) return plan;
+  const sizes: Record<string, number> = {};
+  for (const b of shared.list) sizes[b.name] = bufferFloats(b, d, gates, present);
+  const chunks: Plan["chunks"] = [];
+  for (let from = 0; from < d.B; from += CHUNK_ROWS) {
+    const cd = { ...d, B: Math.min(CHUNK_ROWS, d.B - from) };
+    const i = chunks.length;
+    for (const b of own.list) sizes[`${b.name}@${i}`] = bufferFloats(b, cd, gates, present);
+    chunks.push({
+      from,
+      d: cd,
+      names: [
+        ...shared.list.map((b) => [b.name, b.name] as [string, string]),
+        ...own.list.map((b) => [b.name, `${b.name}@${i}`] as [string, string]),
+      ],
+    });
+  }
+  plan = { sizes, chunks };
+  // Bounded: a long run of varying shapes (bucketed batches) keeps only recent plans.
+  if (plans.size >= 256) plans.clear();
+  plans.set(key, plan);
+  return plan;
+}
+
+/** Buffers shared by all chunks and buffers of each chunk, placed together by `place` (an allocation or scratch). */
 function placed(
   d: Dims,
-  shared: Record<string, number>,
-  perChunk: (cd: Dims) => Record<string, number>,
+  gates: number,
+  present: Present,
+  shared: Buffers,
+  own: Buffers,
   place: (sizes: Record<string, number>) => Layout<string>,
 ): Chunk[] {
-  const chunks: { from: number; d: Dims }[] = [];
-  for (let from = 0; from < d.B; from += CHUNK_ROWS)
-    chunks.push({ from, d: { ...d, B: Math.min(CHUNK_ROWS, d.B - from) } });
-  const own = chunks.map((c) => perChunk(c.d));
-  const sizes: Record<string, number> = { ...shared };
-  own.forEach((o, i) => Object.entries(o).forEach(([name, n]) => (sizes[`${name}@${i}`] = n)));
-  const at = place(sizes);
-  return chunks.map((c, i) => ({
-    ...c,
-    p: Object.fromEntries([
-      ...Object.keys(shared).map((name) => [name, at[name]!] as const),
-      ...Object.keys(own[i]!).map((name) => [name, at[`${name}@${i}`]!] as const),
-    ]),
-  }));
+  const plan = planOf(d, gates, present, shared, own);
+  const at = place(plan.sizes);
+  return plan.chunks.map((c) => {
+    const p: Layout<string> = {};
+    for (const [name, placedAs] of c.names) p[name] = at[placedAs]!;
+    return { from: c.from, d: c.d, p };
+  });
 }
+
+const NONE: Buffers = { key: "none", list: [] };
 
 /** Joins the buffers of the same chunks placed twice (a tape's and a call's scratch). */
 const joined = (a: Chunk[], b: Chunk[]): Chunk[] =>
@@ -197,30 +235,24 @@ export function forward(
     chunks: [],
     release: () => {},
   };
-  const shared = buffersOf(cell.forward, ["weights"]);
-  const kept = buffersOf(cell.forward, ["input", "state", "tape"]);
-  const own = buffersOf(cell.forward, ["scratch", "output"]);
-  tape.chunks = placed(
-    d,
-    sizes(shared, d, cell.gates, present),
-    (cd) => sizes(kept, cd, cell.gates, present),
-    (s) => {
-      const region = k.allocate(s, tape);
-      tape.release = region.release;
-      return region;
-    },
+  const shared = buffersWith(`${cell.forward}:weights`, () => buffersOf(cell.forward, ["weights"]));
+  const kept = buffersWith(`${cell.forward}:kept`, () =>
+    buffersOf(cell.forward, ["input", "state", "tape"]),
   );
-  nullAbsent(kept, present, tape.chunks);
+  const own = buffersWith(`${cell.forward}:own`, () =>
+    buffersOf(cell.forward, ["scratch", "output"]),
+  );
+  tape.chunks = placed(d, cell.gates, present, shared, kept, (s) => {
+    const region = k.allocate(s, tape);
+    tape.release = region.release;
+    return region;
+  });
+  nullAbsent(kept.list, present, tape.chunks);
   const chunks = joined(
     tape.chunks,
-    placed(
-      d,
-      {},
-      (cd) => sizes(own, cd, cell.gates, present),
-      (s) => k.scratch(s),
-    ),
+    placed(d, cell.gates, present, NONE, own, (s) => k.scratch(s)),
   );
-  nullAbsent(own, present, chunks);
+  nullAbsent(own.list, present, chunks);
   const p0 = chunks[0]!.p;
   k.write(p0.w!, inputs.w);
   k.write(p0.u!, inputs.u);
@@ -274,18 +306,15 @@ export function backward(
   const { B, T, F, H } = d;
   const G = cell.gates * H;
   // Everything backward reads that the tape does not hold: gradients in and out, and scratch.
-  const onTape = new Set(Object.keys(tape.chunks[0]!.p));
-  const own = buffersOf(cell.backward).filter((b) => !onTape.has(b.name));
+  const own = buffersWith(`${cell.backward}:own`, () => {
+    const onTape = new Set(Object.keys(tape.chunks[0]!.p));
+    return buffersOf(cell.backward).filter((b) => !onTape.has(b.name));
+  });
   const chunks = joined(
     tape.chunks,
-    placed(
-      d,
-      {},
-      (cd) => sizes(own, cd, cell.gates, present),
-      (s) => k.scratch(s),
-    ),
+    placed(d, cell.gates, present, NONE, own, (s) => k.scratch(s)),
   );
-  nullAbsent(own, present, chunks);
+  nullAbsent(own.list, present, chunks);
   for (const c of chunks) {
     cell.dstates.forEach((s, j) => k.write(c.p[s]!, rowsOf(dstates[j]!, c, H)));
     if (tape.sequences) k.write(c.p.dout!, rowsOf(doutput, c, T * H));

@@ -115,6 +115,7 @@ export function fuse(tf: TF, model: LayersModel, k: Kernels = kernels()): Fusion
             ...(dropped ? { recurrentDropout: dropped } : {}),
             reverse: rnn.goBackwards,
             sequences: rnn.returnSequences,
+            withStates: rnn.returnState,
             ...(training && tap.sink ? { flow: tap.sink } : {}),
           },
           training,

@@ -147,6 +147,11 @@ export class Kernels {
     return this.pool instanceof NativePool ? this.pool.adam : undefined;
   }
 
+  /** TF.js's wasm sum of squares in native code, where the kernels run natively (squared-norms.ts). */
+  get sumSquares(): ((x: Float32Array) => number) | undefined {
+    return this.pool instanceof NativePool ? this.pool.sumSquares : undefined;
+  }
+
   /** For the run output: "native avx512, 2 threads". */
   describe(): string {
     const threads = `${this.pool.threads} thread${this.pool.threads === 1 ? "" : "s"}`;

@@ -27,6 +27,8 @@ interface Addon {
   Pool: new (threads: number, isa: string) => AddonPool;
   /** One weight's Adam step (src/numerics/adam.ts); absent from older builds. */
   adam?: AdamStep;
+  /** TF.js's wasm sum of squares of x (src/numerics/squared-norms.ts); absent from older builds. */
+  sumSquares?: (x: Float32Array) => number;
 }
 
 /**
@@ -96,6 +98,8 @@ export class NativePool {
   private view: Uint8Array | undefined;
   /** The add-on's Adam step, if it has one. */
   readonly adam: AdamStep | undefined;
+  /** The add-on's sum of squares, if it has one. */
+  readonly sumSquares: ((x: Float32Array) => number) | undefined;
 
   constructor(
     addon: Addon,
@@ -105,6 +109,7 @@ export class NativePool {
   ) {
     this.pool = new addon.Pool(threads, isa);
     this.adam = addon.adam;
+    this.sumSquares = addon.sumSquares;
   }
 
   get isa(): string {

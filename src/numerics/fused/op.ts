@@ -25,6 +25,8 @@ export interface RecurrentArgs {
   recurrentDropout?: Float32Array;
   reverse: boolean;
   sequences: boolean;
+  /** Whether the caller uses the final states (returnState): without, the op's value is the output alone. */
+  withStates: boolean;
   /** Hears the gradient flow of every backward pass (the training loop's recorder), if set. */
   flow?: (g: StepGradients) => void;
 }
@@ -32,8 +34,10 @@ export interface RecurrentArgs {
 /**
  * One recurrent layer over whole sequences, as a single TF.js op: forward in one kernel call and,
  * when gradients are wanted, backward in one more (`tf.customGrad`), so the tape holds one node per
- * layer instead of a dozen per step. The op's value packs the output and the final states along the
- * time axis ([B, outputs + states, H]) because a custom gradient has one output; `recurrent` unpacks.
+ * layer instead of a dozen per step. With the final states wanted, the op's value packs the output
+ * and the states along the time axis ([B, outputs + states, H]) because a custom gradient has one
+ * output; `recurrent` unpacks (slices and reshapes, each an op on the tape). Without, its value is
+ * the output itself and the states' gradients are zeros, as the unused slices' would be.
  */
 export function recurrent(
   tf: TF,
@@ -46,6 +50,7 @@ export function recurrent(
   const H = a.recurrentKernel.shape[0]!;
   const d: Dims = { B, T, F, H };
   const nStates = CELLS[kind].states.length;
+  const packs = a.withStates;
   const outSteps = a.sequences ? T : 1;
   const inputsOf = (
     x: Tensor,
@@ -65,6 +70,7 @@ export function recurrent(
     sequences: a.sequences,
   });
   const pack = (output: Float32Array, states: Float32Array[]) => {
+    if (!packs) return a.sequences ? tf.tensor3d(output, [B, T, H]) : tf.tensor2d(output, [B, H]);
     const packed = new Float32Array(B * (outSteps + nStates) * H);
     for (let b = 0; b < B; b++) {
       packed.set(
@@ -96,9 +102,9 @@ export function recurrent(
         value: pack(r.output, r.states),
         gradFunc: (dy: Tensor) => {
           const g = dy.dataSync() as Float32Array;
-          const doutput = new Float32Array(B * outSteps * H);
+          const doutput = packs ? new Float32Array(B * outSteps * H) : g;
           const dstates = Array.from({ length: nStates }, () => new Float32Array(B * H));
-          for (let bi = 0; bi < B; bi++) {
+          for (let bi = 0; packs && bi < B; bi++) {
             const row = bi * (outSteps + nStates) * H;
             doutput.set(g.subarray(row, row + outSteps * H), bi * outSteps * H);
             dstates.forEach((s, i) =>
@@ -125,6 +131,7 @@ export function recurrent(
       ...a.init,
     );
   }
+  if (!packs) return { output: packed, states: [] };
   const output = a.sequences
     ? tf.slice(packed, [0, 0, 0], [B, T, H])
     : tf.reshape(tf.slice(packed, [0, 0, 0], [B, 1, H]), [B, H]);
