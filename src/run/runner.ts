@@ -794,7 +794,7 @@ export class Runner {
     // The stage's result is encoded for the last time here (a checkpoint's is not: training goes on
     // with its history): its lists may give back their strings as they are written, but not the
     // lists the pipeline's parameters hold (a kind may output a parameter as it is). A collection
-    // costs with the whole heap: only for an output that is a good part of it.
+    // costs with the whole heap: only for an output an eighth of it or more.
     const release: Release | undefined = checkpoint
       ? undefined
       : {
@@ -802,7 +802,7 @@ export class Runner {
             expected.map((o) => artifactToValue(outputs[o]!)),
             [stage.params, this.planner.ir.params],
           ),
-          from: Math.max(this.heap.release.from, this.heap.used() / 4),
+          from: Math.max(this.heap.release.from, this.heap.used() / 8),
           every: this.heap.release.every,
           collect: () => this.heap.collect(),
         };
