@@ -130,33 +130,29 @@ export function listsHeldOnce(
 ): Set<readonly unknown[]> {
   const seen = new Set<readonly unknown[]>();
   const twice = new Set<readonly unknown[]>();
-  const visit = (v: Value): void => {
-    if (v === null || typeof v !== "object" || ArrayBuffer.isView(v)) return;
-    if (Array.isArray(v)) {
-      if (hasObjects(v)) for (const x of v) visit(x);
-      else if (seen.has(v) || Object.isFrozen(v)) twice.add(v);
-      else seen.add(v);
-      return;
-    }
-    for (const x of Object.values(v)) visit(x);
-  };
-  for (const v of values) visit(v);
+  for (const v of values)
+    eachList(v, (list) => {
+      if (seen.has(list) || Object.isFrozen(list)) twice.add(list);
+      else seen.add(list);
+    });
   // Another holder's lists count as a second holding.
-  const held = seen;
-  const theirs = new Set<readonly unknown[]>();
-  const visitOthers = (v: unknown): void => {
-    if (v === null || typeof v !== "object" || ArrayBuffer.isView(v)) return;
-    if (Array.isArray(v)) {
-      if (held.has(v)) theirs.add(v);
-      for (const x of v) visitOthers(x);
-      return;
-    }
-    for (const x of Object.values(v)) visitOthers(x);
-  };
-  for (const o of others) visitOthers(o);
+  for (const o of others)
+    eachList(o, (list) => {
+      if (seen.has(list)) twice.add(list);
+    });
   for (const l of twice) seen.delete(l);
-  for (const l of theirs) seen.delete(l);
   return seen;
+}
+
+/** Every list of scalars in a value (the lists `lift` leaves as they are), in any object or list. */
+function eachList(v: unknown, found: (list: readonly unknown[]) => void): void {
+  if (v === null || typeof v !== "object" || ArrayBuffer.isView(v)) return;
+  if (Array.isArray(v)) {
+    if (!hasObjects(v as Value[])) found(v);
+    else for (const x of v) eachList(x, found);
+    return;
+  }
+  for (const x of Object.values(v)) eachList(x, found);
 }
 
 function lift(v: Value, sections: Uint8Array[]): unknown {

@@ -1,17 +1,10 @@
-import { loadedKernels } from "./fused/kernels.js";
+import { kernelsOnWasm } from "./fused/kernels.js";
 import type { TF } from "./tf.js";
+import type { TensorInfo, WasmBackend } from "./wasm-kernels.js";
 
 type Optimizer = import("../runtime/tfjs.js").Optimizer;
 type Tensor = import("../runtime/tfjs.js").Tensor;
 type Variable = import("../runtime/tfjs.js").Variable;
-
-type TensorInfo = import("../runtime/tfjs.js").TensorInfo;
-
-/** What of the wasm backend this reads and writes its tensors' memory with (as wasm-kernels.ts). */
-interface WasmBackend {
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-  typedArrayFromHeap(info: TensorInfo): Float32Array;
-}
 
 /** What TF.js's AdamOptimizer keeps (private in its types). */
 interface AdamInternals {
@@ -42,7 +35,7 @@ export function onePassAdam(tf: TF, opt: Optimizer): Optimizer {
   const o = opt as unknown as AdamInternals;
   const tfjs = opt.applyGradients.bind(opt);
   opt.applyGradients = (given) => {
-    const native = tf.getBackend() === "wasm" ? loadedKernels()?.adam : undefined;
+    const native = kernelsOnWasm(tf.getBackend())?.adam;
     const names = Array.isArray(given) ? given.map((v) => v.name) : Object.keys(given);
     const gradientOf = (name: string, i: number): Tensor | undefined =>
       Array.isArray(given) ? given[i]!.tensor : given[name];
@@ -82,7 +75,8 @@ export function onePassAdam(tf: TF, opt: Optimizer): Optimizer {
         const second = o.accumulatedSecondMoment[i]!.variable;
         // All outputs first: allocating may grow the backend's memory, which detaches views of it.
         const outs = [first, second, value].map((t) => backend.makeOutput(t.shape, "float32"));
-        const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t);
+        // Float32 all (train() gives nothing else; other dtypes took TF.js's step above).
+        const heap = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
         native(
           heap(gradient),
           heap(first),
@@ -93,7 +87,9 @@ export function onePassAdam(tf: TF, opt: Optimizer): Optimizer {
           heap(outs[2]!),
           k,
         );
-        const [m, v, w] = outs.map((t) => tf.engine().makeTensorFromTensorInfo(t));
+        const [m, v, w] = outs.map((t) =>
+          tf.engine().makeTensorFromTensorInfo(t as import("../runtime/tfjs.js").TensorInfo),
+        );
         first.assign(m!);
         second.assign(v!);
         value.assign(w!);

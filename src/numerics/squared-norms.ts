@@ -1,4 +1,4 @@
-import { loadedKernels } from "./fused/kernels.js";
+import { kernelsOnWasm } from "./fused/kernels.js";
 import type { TF } from "./tf.js";
 import type { WasmBackend } from "./wasm-kernels.js";
 
@@ -11,7 +11,7 @@ type Tensor = import("../runtime/tfjs.js").Tensor;
  * back (test/numerics/squared-norms.test.ts). Elsewhere, TF.js's ops.
  */
 export function squaredNorms(tf: TF, tensors: Tensor[]): Float32Array {
-  const native = tf.getBackend() === "wasm" ? loadedKernels()?.sumSquares : undefined;
+  const native = kernelsOnWasm(tf.getBackend())?.sumSquares;
   // Empty tensors: TF.js's Sum leaves its output unwritten; float32 only ever comes from train().
   if (!native || tensors.some((t) => t.dtype !== "float32" || t.size === 0))
     return tf.tidy(

@@ -1,5 +1,20 @@
 import type { TF } from "./tf.js";
 
+/** A tensor as a backend holds it. */
+export interface TensorInfo {
+  dataId: unknown;
+  shape: number[];
+  dtype: string;
+}
+
+/** What of TF.js's wasm backend rnnp reads and writes tensors' memory with. */
+export interface WasmBackend {
+  disposeData(dataId: unknown): void;
+  readSync(dataId: unknown): ArrayLike<number>;
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array;
+}
+
 /**
  * Kernels the wasm backend of TF.js 4.22 lacks but training needs, registered for it here.
  *
@@ -7,24 +22,6 @@ import type { TF } from "./tf.js";
  * ascending index order (deterministic, like every other kernel rnnp relies on) in one pass over the
  * data: O(N x inner) instead of the cpu backend's O(numSegments x N x inner).
  */
-/** What of TF.js's wasm backend rnnp reads and writes tensors' memory with. */
-export interface WasmBackend {
-  disposeData(dataId: unknown): void;
-  readSync(dataId: unknown): ArrayLike<number>;
-  makeOutput(shape: number[], dtype: string): { dataId: unknown; shape: number[]; dtype: string };
-  typedArrayFromHeap(info: {
-    dataId: unknown;
-    shape: number[];
-    dtype: string;
-  }): Float32Array | Int32Array;
-}
-
-interface TensorInfo {
-  dataId: unknown;
-  shape: number[];
-  dtype: string;
-}
-
 export function registerWasmKernels(tf: TF): void {
   if (tf.getKernel("UnsortedSegmentSum", "wasm")) return;
   tf.registerKernel({

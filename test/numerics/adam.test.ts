@@ -6,17 +6,10 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import seedrandom from "seedrandom";
 import { onePassAdam } from "../../src/numerics/adam.js";
-import { kernels } from "../../src/numerics/fused/kernels.js";
-import { loadAddon } from "../../src/numerics/fused/native.js";
 import { restoreOptimizer, saveOptimizer } from "../../src/numerics/optimizer-state.js";
 import { setLearningRate } from "../../src/numerics/optimizers.js";
-import { loadTf, type TF } from "../../src/numerics/tf.js";
-import { describeRuntime } from "../../src/runtime/descriptor.js";
-import { kernelsDigest } from "../../src/runtime/kernels-build.js";
-import { ROOT } from "../helpers.js";
-
-const addon = loadAddon(ROOT, kernelsDigest());
-const skip = "reason" in addon ? `rnnp's native kernels are ${addon.reason}` : false;
+import type { TF } from "../../src/numerics/tf.js";
+import { skip, wasmWithNative } from "./native-addon.js";
 
 type Optimizer = import("../../src/runtime/tfjs.js").Optimizer;
 type Variable = import("../../src/runtime/tfjs.js").Variable;
@@ -104,11 +97,7 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
 });
 
 describe("Adam stepped natively: TF.js's Adam, bit for bit", { skip }, () => {
-  const tfReady = loadTf(describeRuntime("wasm")).then((tf) => {
-    // The native step runs where the process's fused kernels run natively.
-    assert.ok(kernels().adam, `the kernels run as ${kernels().describe()}`);
-    return tf;
-  });
+  const tfReady = wasmWithNative("adam");
 
   it("property: the same weights, moments, powers of beta and step count after random steps", async () => {
     const tf = await tfReady;

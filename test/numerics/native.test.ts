@@ -22,9 +22,8 @@ import { Kernels } from "../../src/numerics/fused/kernels.js";
 import { kernelsDigest } from "../../src/runtime/kernels-build.js";
 import { addonPath, checkExtents, loadAddon } from "../../src/numerics/fused/native.js";
 import { ROOT } from "../helpers.js";
+import { addon, skip } from "./native-addon.js";
 
-const addon = loadAddon(ROOT, kernelsDigest());
-const skip = "reason" in addon ? `rnnp's native kernels are ${addon.reason}` : false;
 const isas = "reason" in addon ? [] : addon.isas;
 
 interface Case {

@@ -4,16 +4,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import seedrandom from "seedrandom";
-import { kernels } from "../../src/numerics/fused/kernels.js";
-import { loadAddon } from "../../src/numerics/fused/native.js";
 import { squaredNorms } from "../../src/numerics/squared-norms.js";
-import { loadTf, type TF } from "../../src/numerics/tf.js";
-import { describeRuntime } from "../../src/runtime/descriptor.js";
-import { kernelsDigest } from "../../src/runtime/kernels-build.js";
-import { ROOT } from "../helpers.js";
-
-const addon = loadAddon(ROOT, kernelsDigest());
-const skip = "reason" in addon ? `rnnp's native kernels are ${addon.reason}` : false;
+import type { TF } from "../../src/numerics/tf.js";
+import { skip, wasmWithNative } from "./native-addon.js";
 
 type Tensor = import("../../src/runtime/tfjs.js").Tensor;
 
@@ -39,11 +32,7 @@ function tfjsNorms(tf: TF, tensors: Tensor[]): Float32Array {
 }
 
 describe("squared norms natively: TF.js's wasm sum of squares, bit for bit", { skip }, () => {
-  const tfReady = loadTf(describeRuntime("wasm")).then((tf) => {
-    // The native sum runs where the process's fused kernels run natively.
-    assert.ok(kernels().sumSquares, `the kernels run as ${kernels().describe()}`);
-    return tf;
-  });
+  const tfReady = wasmWithNative("sumSquares");
 
   it("property: random shapes (sizes of every remainder by the vector widths) and magnitudes", async () => {
     const tf = await tfReady;

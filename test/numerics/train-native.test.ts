@@ -6,14 +6,10 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { kernelsDigest } from "../../src/runtime/kernels-build.js";
-import { loadAddon } from "../../src/numerics/fused/native.js";
 import { ROOT } from "../helpers.js";
+import { skip } from "./native-addon.js";
 import { Rig } from "../rig.js";
 import { loadNames } from "../fixtures/pipelines.js";
-
-const addon = loadAddon(ROOT, kernelsDigest());
-const skip = "reason" in addon ? `rnnp's native kernels are ${addon.reason}` : false;
 
 /**
  * Every 25th entry of CMUdict (5,352 of 133,784): the seq2seq models train on 300 words of them, and

@@ -256,9 +256,13 @@ export function kernels(): Kernels {
   return loaded;
 }
 
-/** The process's kernels if something loaded them (a fused model), without loading them. */
-export function loadedKernels(): Kernels | undefined {
-  return loaded;
+/**
+ * The process's kernels where their native helpers (Adam's step, sums of squares) may read TF.js's
+ * tensors in place: on the wasm backend, whose memory they read, once something loaded the kernels
+ * (a fused model). Never loads them.
+ */
+export function kernelsOnWasm(backend: string): Kernels | undefined {
+  return backend === "wasm" ? loaded : undefined;
 }
 
 /** rnnp's package root, where the native add-on is built (build/Release). */
