@@ -122,14 +122,15 @@ export const split = defineKind({
     const t = inputs.data;
     const _n = rowCount(t);
     const fractions = [params.train, params.val, params.test];
-    const assigned: number[][] = [[], [], []];
-    const steps = new Int32Array(_n);
+    const assigned = PARTS.map(() => new RowList());
     const seriesBy = params.groupBy ?? t.roles.series;
-    if (params.order === "sequential") {
+    // Each row's step in its series, for a sequential split only.
+    const steps = params.order === "sequential" ? new Int32Array(_n) : undefined;
+    if (steps) {
       // Each series in table order; within it, the first rows train, then val, then test. Each row
       // keeps its step in its series, so a window stage can put the series back together.
       for (const rows of strata(t, seriesBy, false)) {
-        rows.forEach((r, i) => (steps[r] = i));
+        for (let i = 0; i < rows.length; i++) steps[rows[i]!] = i;
         const counts = allocate(rows.length, fractions);
         let at = 0;
         counts.forEach((c, part) => {
@@ -144,7 +145,7 @@ export const split = defineKind({
       const counts = allocate(groups.length, fractions);
       let at = 0;
       counts.forEach((c, part) => {
-        for (let i = 0; i < c; i++) assigned[part]!.push(...groups[order[at++]!]!);
+        for (let i = 0; i < c; i++) assigned[part]!.pushAll(groups[order[at++]!]!);
       });
     } else {
       const random = ctx.rng("split");
@@ -158,7 +159,8 @@ export const split = defineKind({
         counts.forEach((c, part) => {
           for (let i = 0; i < c; i++) {
             const r = members[order[at++]!]!;
-            assigned[part]!.push(...(units ? units.get(r)! : [r]));
+            if (units) assigned[part]!.pushAll(units.get(r)!);
+            else assigned[part]!.push(r);
           }
         });
       }
@@ -169,15 +171,18 @@ export const split = defineKind({
         );
       }
     }
-    reportSharedContent(t, assigned, params.groupBy, ctx);
+    reportSharedContent(
+      t,
+      assigned.map((rows) => rows.view()),
+      params.groupBy,
+      ctx,
+    );
     // Rows keep their original order within each part.
     const out: Record<string, Table> = {};
     PARTS.forEach((name, i) => {
-      // Sorted as numbers in place (a typed array's sort), not through a copy of a million items.
-      const rows = Int32Array.from(assigned[i]!).sort();
-      assigned[i] = [];
+      const rows = assigned[i]!.sorted();
       const part = takeRows(t, rows);
-      if (params.order === "sequential")
+      if (steps)
         part.timeline = {
           part: i,
           ...(seriesBy !== undefined ? { series: seriesBy } : {}),
@@ -188,6 +193,44 @@ export const split = defineKind({
     return out;
   },
 });
+
+/**
+ * The rows given to one part, in the order given: 4 bytes a row, where a list of numbers holds 8
+ * and, while it grows by pushes, as much again (a million rows' split is three such lists).
+ */
+class RowList {
+  private rows = new Int32Array(1024);
+  private length = 0;
+
+  push(r: number): void {
+    if (this.length === this.rows.length) this.grow(this.length + 1);
+    this.rows[this.length++] = r;
+  }
+
+  pushAll(rows: ArrayLike<number>): void {
+    if (this.length + rows.length > this.rows.length) this.grow(this.length + rows.length);
+    for (let i = 0; i < rows.length; i++) this.rows[this.length++] = rows[i]!;
+  }
+
+  /** The rows so far, in the order given: valid until the next push. */
+  view(): Int32Array {
+    return this.rows.subarray(0, this.length);
+  }
+
+  /** The rows in ascending order, in an array of their own; the list is left empty. */
+  sorted(): Int32Array {
+    const rows = this.rows.slice(0, this.length).sort();
+    this.rows = new Int32Array(0);
+    this.length = 0;
+    return rows;
+  }
+
+  private grow(atLeast: number): void {
+    const rows = new Int32Array(Math.max(atLeast, this.rows.length * 2));
+    rows.set(this.view());
+    this.rows = rows;
+  }
+}
 
 /**
  * Clusters of near-duplicate texts: first row of each cluster -> its rows. A cluster's stratum is its
@@ -224,7 +267,7 @@ function clustersOf(
  */
 function reportSharedContent(
   t: Table,
-  assigned: number[][],
+  assigned: readonly Int32Array[],
   groupBy: string | undefined,
   ctx: StageContext,
 ): void {
@@ -309,10 +352,17 @@ function wellFormed(s: string): string {
   return (s as string & { toWellFormed(): string }).toWellFormed();
 }
 
-/** Row indices grouped by a column's value (groups in sorted value order, or first-seen order), or one group. */
-function strata(t: Table, by: string | undefined, sorted = true): number[][] {
+/**
+ * Row indices grouped by a column's value (groups in sorted value order, or first-seen order), or
+ * one group of every row (as 4 bytes a row: it is a million rows where it matters).
+ */
+function strata(t: Table, by: string | undefined, sorted = true): (number[] | Int32Array)[] {
   const n = rowCount(t);
-  if (by === undefined) return [Array.from({ length: n }, (_, i) => i)];
+  if (by === undefined) {
+    const every = new Int32Array(n);
+    for (let i = 0; i < n; i++) every[i] = i;
+    return [every];
+  }
   const c = column(t, by);
   const groups = new Map<string, number[]>();
   for (let i = 0; i < n; i++) {
