@@ -31,6 +31,47 @@ describe("split: groups and time series", () => {
     for (const s of speakers.test!) assert.ok(!speakers.train!.has(s) && !speakers.val!.has(s));
   });
 
+  it("every row lands in exactly one part, groups whole, whatever the sizes (property)", async () => {
+    const fc = (await import("fast-check")).default;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 400 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.constantFrom("random", "sequential"),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 1000 }),
+        async (n, groups, order, byGroup, seed) => {
+          // Few groups of many rows: a group moved at once can be larger than the part so far.
+          const t = table({
+            id: Array.from({ length: n }, (_, i) => i),
+            g: Array.from({ length: n }, (_, i) => `g${(i * 7) % groups}`),
+          });
+          const parts = await runKind(
+            "split",
+            ".",
+            { data: t },
+            { order, ...(byGroup ? { groupBy: "g" } : {}), train: 0.5, val: 0.3, test: 0.2 },
+            seed,
+          );
+          const ids = ["train", "val", "test"].flatMap((k) => col(parts[k]!, "id") as number[]);
+          assert.deepEqual(
+            ids.sort((a, b) => a - b),
+            Array.from({ length: n }, (_, i) => i),
+          );
+          if (byGroup && order === "random") {
+            const home = new Map<string, string>();
+            for (const k of ["train", "val", "test"])
+              for (const g of col(parts[k]!, "g") as string[]) {
+                assert.equal(home.get(g) ?? k, k, `group ${g} in two parts`);
+                home.set(g, k);
+              }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("sequential per series: each part holds its own period, and knows its place in time", async () => {
     const t = table({
       t: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20],
