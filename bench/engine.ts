@@ -7,6 +7,7 @@ import { decode, encode } from "../src/core/codec.js";
 import { digestOf, type StageKey } from "../src/core/digest.js";
 import { FileHasher } from "../src/plan/files.js";
 import { bestMs, rate, timeProcess, type Row } from "./measure.js";
+import { NODE_FLAGS } from "../src/core/node-flags.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin", "rnnp.js");
@@ -48,9 +49,17 @@ export function engineBench(): Row[] {
     const node = process.execPath;
     const env = ["--cache", join(dir, "cache")];
     const bare = timeProcess([node, "-e", ""], ROOT);
-    const help = timeProcess([node, BIN, "--help"], ROOT);
-    timeProcess([node, BIN, "run", join(dir, "sweep.rnnp"), "--stage", "raw", ...env], ROOT, 0);
-    const sweep = timeProcess([node, BIN, "status", join(dir, "sweep.rnnp"), ...env], ROOT, 5);
+    const help = timeProcess([node, ...NODE_FLAGS, BIN, "--help"], ROOT);
+    timeProcess(
+      [node, ...NODE_FLAGS, BIN, "run", join(dir, "sweep.rnnp"), "--stage", "raw", ...env],
+      ROOT,
+      0,
+    );
+    const sweep = timeProcess(
+      [node, ...NODE_FLAGS, BIN, "status", join(dir, "sweep.rnnp"), ...env],
+      ROOT,
+      5,
+    );
     const ms = (x: { median: number; min: number }) =>
       `${x.median.toFixed(0)} ms (min ${x.min.toFixed(0)})`;
     const rows: Row[] = [

@@ -7,6 +7,7 @@ import { startNginx } from "../test/fixtures/nginx.js";
 import { startRedis } from "../test/fixtures/redis.js";
 import { missingSlurm, startSlurm, type Slurm } from "../test/fixtures/slurm.js";
 import type { Row } from "./measure.js";
+import { NODE_FLAGS } from "../src/core/node-flags.js";
 
 const BIN = join(import.meta.dirname, "..", "bin", "rnnp.js");
 const NOOPS = 8;
@@ -55,7 +56,7 @@ function sweepProject(dir: string, seed: number): void {
 
 function timed(args: string[], cwd: string, env: Record<string, string> = {}): number {
   const t = performance.now();
-  const r = spawnSync(process.execPath, [BIN, ...args], {
+  const r = spawnSync(process.execPath, [...NODE_FLAGS, BIN, ...args], {
     cwd,
     env: { ...cleaned(), ...env },
     stdio: ["ignore", "ignore", "pipe"],
@@ -95,6 +96,7 @@ export async function executorsBench(rounds = 2): Promise<Row[]> {
       const w = spawn(
         process.execPath,
         [
+          ...NODE_FLAGS,
           BIN,
           "worker",
           "--queue",

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { resolve } from "node:path";
 import type { Row } from "./measure.js";
+import { NODE_FLAGS } from "../src/core/node-flags.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -86,6 +87,7 @@ export function flowBench(rounds = 5): Row[] {
     const r = spawnSync(
       process.execPath,
       [
+        ...NODE_FLAGS,
         "--import",
         "tsx",
         resolve(ROOT, "bench/worker.ts"),

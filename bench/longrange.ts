@@ -7,6 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import type { LayerFlow } from "../src/artifacts/model.js";
+import { NODE_FLAGS } from "../src/core/node-flags.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const PIPELINE = join(ROOT, "pipelines", "longrange.rnnp");
@@ -21,7 +22,7 @@ function rnnp(argv: string[]): string {
   );
   const r = spawnSync(
     process.execPath,
-    [join(ROOT, "bin", "rnnp.js"), ...argv, "--cache", cache, ...params],
+    [...NODE_FLAGS, join(ROOT, "bin", "rnnp.js"), ...argv, "--cache", cache, ...params],
     { cwd: ROOT, encoding: "utf8", env, stdio: ["ignore", "pipe", "inherit"] },
   );
   if (r.status !== 0) throw new Error(`rnnp ${argv.join(" ")} exited ${r.status}`);

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Row } from "./measure.js";
+import { NODE_FLAGS } from "../src/core/node-flags.js";
 
 const BIN = join(resolve(import.meta.dirname, ".."), "bin", "rnnp.js");
 
@@ -35,7 +36,7 @@ const pipeline = (epochs: number) => `pipeline bench {
 function run(dir: string, cache: string, epochs: number): { ms: number; digest: string } {
   writeFileSync(join(dir, "p.rnnp"), pipeline(epochs));
   const t = performance.now();
-  const r = spawnSync(process.execPath, [BIN, "run", "p.rnnp", "--cache", cache], {
+  const r = spawnSync(process.execPath, [...NODE_FLAGS, BIN, "run", "p.rnnp", "--cache", cache], {
     cwd: dir,
     encoding: "utf8",
   });

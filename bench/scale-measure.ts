@@ -3,6 +3,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { nodeArgsFor } from "../test/fixtures/node-args.js";
+import { NODE_FLAGS } from "../src/core/node-flags.js";
 
 /** How the scale suite measures: whole processes under /usr/bin/time, and its own worker. */
 export const ROOT = resolve(import.meta.dirname, "..");
@@ -67,11 +68,15 @@ export interface WorkerResult {
 }
 
 export function runWorker(args: string[]): WorkerResult {
-  const r = spawnSync(process.execPath, ["--expose-gc", ...nodeArgsFor(WORKER), ...args], {
-    cwd: ROOT,
-    env: cleanEnv(),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const r = spawnSync(
+    process.execPath,
+    [...NODE_FLAGS, "--expose-gc", ...nodeArgsFor(WORKER), ...args],
+    {
+      cwd: ROOT,
+      env: cleanEnv(),
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   if (r.status !== 0)
     throw new Error(`scale worker ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
   return JSON.parse(r.stdout.toString().trim().split("\n").pop()!) as WorkerResult;
@@ -79,7 +84,7 @@ export function runWorker(args: string[]): WorkerResult {
 
 /** The rnnp CLI as a measured process. */
 export function rnnp(args: string[], cwd: string, tmp: string): ProcessCost {
-  return measureProcess([process.execPath, BIN, ...args], cwd, tmp);
+  return measureProcess([process.execPath, ...NODE_FLAGS, BIN, ...args], cwd, tmp);
 }
 
 /** The smallest of each field over several measurements of one thing (best of n). */

@@ -9,6 +9,7 @@ import { encode } from "../src/core/codec.js";
 import { digestOf, type StageKey } from "../src/core/digest.js";
 import { nginxBinary, startNginx } from "../test/fixtures/nginx.js";
 import { timeProcess, type Row } from "./measure.js";
+import { NODE_FLAGS } from "../src/core/node-flags.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const BIN = join(ROOT, "bin", "rnnp.js");
@@ -127,6 +128,7 @@ export async function sharingBench(): Promise<Row[]> {
       timeProcess(
         [
           node,
+          ...NODE_FLAGS,
           BIN,
           "run",
           "weather.rnnp",
@@ -143,6 +145,7 @@ export async function sharingBench(): Promise<Row[]> {
       const remoteRun = timeProcess(
         (i) => [
           node,
+          ...NODE_FLAGS,
           BIN,
           "run",
           "weather.rnnp",
@@ -156,7 +159,7 @@ export async function sharingBench(): Promise<Row[]> {
         8,
       );
       const localRun = timeProcess(
-        [node, BIN, "run", "weather.rnnp", "--no-lock", "--cache", "push"],
+        [node, ...NODE_FLAGS, BIN, "run", "weather.rnnp", "--no-lock", "--cache", "push"],
         dir,
         8,
       );

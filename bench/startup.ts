@@ -172,19 +172,19 @@ export function startupBench(rounds = 15, before?: string): Row[] {
     mkdirSync(chain);
     turboChain(chain);
     const node = process.execPath;
-    once({ name: "fill", argv: [node, BIN, "run", pipeline, ...cache], cwd: dir });
+    once({ name: "fill", argv: [BIN, "run", pipeline, ...cache], cwd: dir });
     once({ name: "fill", argv: [TURBO, "run", "build"], cwd: chain, env: TURBO_ENV });
     const contenders: Contender[] = [
       { name: "node", argv: [node, "-e", ""], cwd: dir },
       {
         name: "run",
-        argv: [node, BIN, "run", pipeline, ...cache],
+        argv: [BIN, "run", pipeline, ...cache],
         cwd: dir,
         expect: /50 stages: 50 cached/,
       },
       {
         name: "status",
-        argv: [node, BIN, "status", pipeline, ...cache],
+        argv: [BIN, "status", pipeline, ...cache],
         cwd: dir,
         expect: /all 50 stages fresh/,
       },
@@ -206,10 +206,10 @@ export function startupBench(rounds = 15, before?: string): Row[] {
       writeFileSync(copy, fiftyStages());
       const ownCache = ["--cache", join(own, "cache")];
       const bin = join(resolve(before), "bin", "rnnp.js");
-      once({ name: "fill", argv: [node, bin, "run", copy, ...ownCache], cwd: own });
+      once({ name: "fill", argv: [bin, "run", copy, ...ownCache], cwd: own });
       contenders.push({
         name: "before",
-        argv: [node, bin, "run", copy, ...ownCache],
+        argv: [bin, "run", copy, ...ownCache],
         cwd: own,
         expect: /50 stages: 50 cached/,
       });

@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import type { Row } from "./measure.js";
+import { NODE_FLAGS } from "../src/core/node-flags.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -34,6 +35,7 @@ function rnnp(
   const r = spawnSync(
     process.execPath,
     [
+      ...NODE_FLAGS,
       "--import",
       "tsx",
       join(ROOT, "bench/worker.ts"),

@@ -1,7 +1,12 @@
-#!/usr/bin/env node
+#!/bin/sh
+// 2>/dev/null; exec node --max-semi-space-size=4 "$0" "$@"
 // The installed command: the compiled CLI (built by `npm install` through the `prepare` script), run
 // against this process's streams, environment and directory. CommonJS (bin/package.json), as its
 // loader is: a command does not pay for Node's ES module loader.
+//
+// The line above is for sh, and a comment for Node: it starts Node with the flags every rnnp process
+// runs with (src/core/node-flags.ts says why), which a `#!/usr/bin/env node` line cannot pass (the
+// kernel gives it one argument, and not every `env` has `-S`: BusyBox's lacks it).
 "use strict";
 // ms since the process started, as src/core/clock.ts reads them (performance.now() would load
 // node:perf_hooks).

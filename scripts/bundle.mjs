@@ -23,6 +23,7 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
 const root = resolve(import.meta.dirname, "..");
@@ -213,7 +214,7 @@ export async function bundle() {
   try {
     const result = await bundleInto(staging);
     await install(staging, outdir);
-    settleCodeCache();
+    settleCodeCache(await nodeFlags());
     return result;
   } finally {
     await rm(staging, { recursive: true, force: true });
@@ -226,11 +227,11 @@ export async function bundle() {
  * installed file's identity once its change time is a few seconds old (scripts/cli-loader.cjs):
  * the first command after that, not this one, spares the next ones the digest.
  */
-function settleCodeCache() {
+function settleCodeCache(flags) {
   const loader = JSON.stringify(join(outdir, "loader.cjs"));
   const r = spawnSync(
     process.execPath,
-    ["-e", `if (!require(${loader}).codeCacheUsed) process.exitCode = 1;`],
+    [...flags, "-e", `if (!require(${loader}).codeCacheUsed) process.exitCode = 1;`],
     { encoding: "utf8", env: withoutRnnpVariables(process.env) },
   );
   if (r.status !== 0)
@@ -395,10 +396,14 @@ async function bundleInto(staging) {
   await reuseCodeCache(staging);
   // In a fresh process, as the installed command loads the bundle: the plugin API's modules, and
   // the code cache of a cached run.
-  const child = spawnSync(process.execPath, [import.meta.filename, "--finish", staging], {
-    stdio: "inherit",
-    env: withoutRnnpVariables(process.env),
-  });
+  const child = spawnSync(
+    process.execPath,
+    [...(await nodeFlags()), import.meta.filename, "--finish", staging],
+    {
+      stdio: "inherit",
+      env: withoutRnnpVariables(process.env),
+    },
+  );
   if (child.status !== 0)
     throw new Error(`${import.meta.filename} --finish exited ${child.status}`);
   return result;
@@ -446,6 +451,16 @@ function importsThroughLoader(text) {
   if (left !== 0 || all === 0)
     throw new Error(`dist/cli/cli.cjs: ${left} of ${all} import() calls are not of a package name`);
   return rewritten;
+}
+
+/**
+ * The flags every rnnp process runs Node with (src/core/node-flags.ts, as step 1 of the build
+ * transpiled it): the code cache is made and checked under them, as V8 takes a code cache only
+ * under the flags it was made with.
+ */
+async function nodeFlags() {
+  const url = pathToFileURL(join(dist, "src", "core", "node-flags.js")).href;
+  return (await import(url)).NODE_FLAGS;
 }
 
 /** The build does not depend on the caller's RNNP_* settings (cache folder, timing...). */
@@ -502,7 +517,7 @@ async function warmUp(cli, staging) {
       ].join("\n"),
     );
     const firstRun = `require(${JSON.stringify(join(staging, "loader.cjs"))}).main(["run", "p.rnnp"]).then((c) => { process.exitCode = c; });`;
-    const fill = spawnSync(process.execPath, ["-e", firstRun], {
+    const fill = spawnSync(process.execPath, [...(await nodeFlags()), "-e", firstRun], {
       cwd: dir,
       encoding: "utf8",
       env: withoutRnnpVariables(process.env),

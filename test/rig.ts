@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { PassThrough } from "node:stream";
 import { main } from "../src/cli/main.js";
 import type { Io, Stream } from "../src/cli/io.js";
+import { NODE_FLAGS } from "../src/core/node-flags.js";
 import { BIN, cleanEnv, tempDir } from "./helpers.js";
 
 export { cleanEnv };
@@ -116,7 +117,7 @@ export class Rig {
     args: string[],
     opts: { cwd?: string; env?: Record<string, string>; nodeArgs?: string[] } = {},
   ): CliResult {
-    const r = spawnSync(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], {
+    const r = spawnSync(process.execPath, [...NODE_FLAGS, ...(opts.nodeArgs ?? []), BIN, ...args], {
       cwd: opts.cwd ?? this.dir,
       encoding: "utf8",
       env: cleanEnv({ ...this.env, ...opts.env }),
@@ -129,7 +130,7 @@ export class Rig {
     args: string[],
     opts: { cwd?: string; env?: Record<string, string>; nodeArgs?: string[] } = {},
   ): Promise<CliResult> & { child: ReturnType<typeof spawn> } {
-    const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], {
+    const child = spawn(process.execPath, [...NODE_FLAGS, ...(opts.nodeArgs ?? []), BIN, ...args], {
       cwd: opts.cwd ?? this.dir,
       env: cleanEnv({ ...this.env, ...opts.env }),
     });

@@ -1,6 +1,7 @@
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { ownPackageRoot } from "../core/find-up.js";
+import { NODE_FLAGS } from "../core/node-flags.js";
 import { io } from "./io.js";
 
 /**
@@ -25,7 +26,7 @@ export function rnnpChild(
   const { spawn } = createRequire(import.meta.url)(
     "node:child_process",
   ) as typeof import("node:child_process");
-  const child = spawn(process.execPath, [join(root, "bin", "rnnp.js"), ...args], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, join(root, "bin", "rnnp.js"), ...args], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...io().env, ...env },
     cwd: io().cwd,

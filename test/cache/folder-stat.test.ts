@@ -27,6 +27,7 @@ import { walkFiles } from "../../src/project/paths.js";
 import { BIN, folderDigestFromScratch, tempDir, writeFiles } from "../helpers.js";
 import { Rig } from "../rig.js";
 import { failures, together } from "./processes.js";
+import { NODE_FLAGS } from "../../src/core/node-flags.js";
 
 const reference = folderDigestFromScratch;
 
@@ -496,7 +497,7 @@ function loadsCrypto(rig: Rig, args: string[]): boolean {
   const stdin = openSync(rig.path("stdin.txt"), "r");
   try {
     for (const _ of [1, 2]) {
-      const r = spawnSync(process.execPath, ["--require", observe, BIN, ...args], {
+      const r = spawnSync(process.execPath, [...NODE_FLAGS, "--require", observe, BIN, ...args], {
         cwd: rig.dir,
         encoding: "utf8",
         env: { PATH: process.env.PATH ?? "" },

@@ -6,6 +6,7 @@ import { missingTool, Rig } from "../rig.js";
 import { nginxBinary, removeNginxRoot, startNginx, type Nginx } from "../fixtures/nginx.js";
 import { startRedis, type RedisServer } from "../fixtures/redis.js";
 import { PREP, SWEEP, stageRows, sweepProject } from "../fixtures/sweep-project.js";
+import { NODE_FLAGS } from "../../src/core/node-flags.js";
 
 /** An `rnnp worker` process in its own process group (so a SIGKILL takes its job's process too). */
 class WorkerProcess {
@@ -15,7 +16,7 @@ class WorkerProcess {
   /** Waits on the log, checked as each piece of it arrives (so a kill lands at once). */
   private readonly waiting = new Set<() => void>();
   constructor(args: string[], cwd: string) {
-    this.child = spawn(process.execPath, [BIN, "worker", ...args], {
+    this.child = spawn(process.execPath, [...NODE_FLAGS, BIN, "worker", ...args], {
       cwd,
       env: cleanEnv({ NO_COLOR: "1" }),
       detached: true,

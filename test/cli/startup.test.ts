@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, it } from "node:test";
 import { NAMES_CSV, ROOT } from "../helpers.js";
+import { launcherLine, NODE_FLAGS } from "../../src/core/node-flags.js";
 import { checkedPipeline } from "../../src/cli/pipeline.js";
 import { nativeDigest } from "../../src/core/digest.js";
 import { Rig } from "../rig.js";
@@ -91,10 +92,14 @@ function codeCacheRig() {
   const load = (nodeArgs: string[] = []) => {
     const script = `const m = await import(${JSON.stringify(pathToFileURL(join(cli, "main.js")).href)});
       console.log(JSON.stringify({ cached: m.codeCacheUsed, plugin: typeof m.plugin, check: m.codeCacheCheck }));`;
-    const r = spawnSync(process.execPath, [...nodeArgs, "--input-type=module", "-e", script], {
-      encoding: "utf8",
-      env: { PATH: process.env.PATH },
-    });
+    const r = spawnSync(
+      process.execPath,
+      [...NODE_FLAGS, ...nodeArgs, "--input-type=module", "-e", script],
+      {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH },
+      },
+    );
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout) as { cached: boolean; plugin: string; check: string };
   };
@@ -142,7 +147,13 @@ function builtInsLoaded(rig: Rig, args: string[]): string[] {
   try {
     const r = spawnSync(
       process.execPath,
-      ["--require", rig.path("observe-built-ins.cjs"), join(ROOT, "bin", "rnnp.js"), ...args],
+      [
+        ...NODE_FLAGS,
+        "--require",
+        rig.path("observe-built-ins.cjs"),
+        join(ROOT, "bin", "rnnp.js"),
+        ...args,
+      ],
       {
         cwd: rig.dir,
         encoding: "utf8",
@@ -175,6 +186,30 @@ function observed(rig: Rig, args: string[], env: Record<string, string> = {}) {
 }
 
 describe("start-up", () => {
+  it("bin/rnnp.js, run as the installed command, starts Node with NODE_FLAGS and the code cache made under them", (t) => {
+    if (!existsSync("/bin/sh")) return t.skip("no /bin/sh: the launcher's line is for sh");
+    const lines = readFileSync(join(ROOT, "bin", "rnnp.js"), "utf8").split("\n");
+    assert.deepEqual(lines.slice(0, 2), ["#!/bin/sh", launcherLine()]);
+    // NODE_OPTIONS preloads a script that reports the flags Node was started with (execArgv holds
+    // the command line's, not NODE_OPTIONS') and, at exit, whether the CLI took its code cache.
+    const rig = project();
+    const report = rig.path("report.json");
+    const loader = join(ROOT, "dist", "cli", "loader.cjs");
+    rig.write({
+      "report.cjs": `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(report)},
+        JSON.stringify({ flags: process.execArgv, cached: require(${JSON.stringify(loader)}).codeCacheUsed })));`,
+    });
+    // Executed as npx and a shell execute it: by the kernel, through its first line.
+    const r = spawnSync(join(ROOT, "bin", "rnnp.js"), ["--version"], {
+      cwd: rig.dir,
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, NODE_OPTIONS: `--require ${rig.path("report.cjs")}` },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, "", "sh's failed `//` says nothing");
+    assert.deepEqual(JSON.parse(readFileSync(report, "utf8")), { flags: NODE_FLAGS, cached: true });
+  });
+
   it("bin/rnnp.js runs the bundle built by npm run build, not the modules under dist/src", () => {
     const rig = project();
     const { loaded, stdout } = observed(rig, ["--version"]);
@@ -277,11 +312,15 @@ describe("start-up", () => {
     const out = rig.path("out.txt");
     const file = openSync(out, "w");
     try {
-      const r = spawnSync(process.execPath, [join(ROOT, "bin", "rnnp.js"), "run", "p.rnnp"], {
-        cwd: rig.dir,
-        env: { PATH: process.env.PATH },
-        stdio: ["ignore", file, "pipe"],
-      });
+      const r = spawnSync(
+        process.execPath,
+        [...NODE_FLAGS, join(ROOT, "bin", "rnnp.js"), "run", "p.rnnp"],
+        {
+          cwd: rig.dir,
+          env: { PATH: process.env.PATH },
+          stdio: ["ignore", file, "pipe"],
+        },
+      );
       assert.equal(r.status, 0, String(r.stderr));
     } finally {
       closeSync(file);
@@ -336,11 +375,15 @@ describe("start-up", () => {
       const log = rig.path("loaded.log");
       const bin = join(modules, "rnnp", "bin", "rnnp.js");
       const observe = pathToFileURL(rig.path("observe.mjs")).href;
-      const r = spawnSync(process.execPath, ["--import", observe, bin, "status", "p.rnnp"], {
-        cwd: rig.dir,
-        encoding: "utf8",
-        env: { PATH: process.env.PATH, LOADED_LOG: log },
-      });
+      const r = spawnSync(
+        process.execPath,
+        [...NODE_FLAGS, "--import", observe, bin, "status", "p.rnnp"],
+        {
+          cwd: rig.dir,
+          encoding: "utf8",
+          env: { PATH: process.env.PATH, LOADED_LOG: log },
+        },
+      );
       assert.equal(r.status, 0, r.stderr);
       return readFileSync(log, "utf8")
         .split("\n")
@@ -535,11 +578,15 @@ describe("start-up", () => {
       join(ROOT, "node_modules", "lmdb"),
       rig.path("store", "rnnp", "node_modules", "lmdb"),
     );
-    const r = spawnSync(process.execPath, [join(pkg, "bin", "rnnp.js"), "status", "p.rnnp"], {
-      cwd: rig.dir,
-      encoding: "utf8",
-      env: { PATH: process.env.PATH },
-    });
+    const r = spawnSync(
+      process.execPath,
+      [...NODE_FLAGS, join(pkg, "bin", "rnnp.js"), "status", "p.rnnp"],
+      {
+        cwd: rig.dir,
+        encoding: "utf8",
+        env: { PATH: process.env.PATH },
+      },
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /3 stages/);
   });

@@ -4,6 +4,7 @@ import { closeSync, constants, existsSync, openSync, readFileSync, readSync } fr
 import { describe, it } from "node:test";
 import { BIN, cleanEnv } from "../helpers.js";
 import { Rig, missingTool } from "../rig.js";
+import { NODE_FLAGS } from "../../src/core/node-flags.js";
 
 /**
  * The installed command's standard output and error (src/cli/io.ts, processStream): written to the
@@ -32,7 +33,7 @@ function toFile(rig: Rig, args: string[]): string {
   const out = rig.path("out.csv");
   const fd = openSync(out, "w");
   try {
-    const r = spawnSync(process.execPath, [BIN, ...args], {
+    const r = spawnSync(process.execPath, [...NODE_FLAGS, BIN, ...args], {
       cwd: rig.dir,
       env: cleanEnv(),
       stdio: ["ignore", fd, "pipe"],
@@ -92,7 +93,7 @@ describe("the command's output streams", () => {
     const rig = bigTable(20_000);
     const file = toFile(rig, SHOW);
     // `sleep` first: the command meets a full pipe, and goes on through Node's stream.
-    const quoted = [process.execPath, BIN, ...SHOW].map((a) => `'${a}'`).join(" ");
+    const quoted = [process.execPath, ...NODE_FLAGS, BIN, ...SHOW].map((a) => `'${a}'`).join(" ");
     const r = spawnSync("sh", ["-c", `${quoted} | (sleep 1; cat)`], {
       cwd: rig.dir,
       env: cleanEnv(),
@@ -119,6 +120,7 @@ describe("the command's output streams", () => {
       "-c",
       nonBlocking,
       process.execPath,
+      ...NODE_FLAGS,
       BIN,
       ...SHOW,
     ]);
@@ -144,7 +146,10 @@ describe("the command's output streams", () => {
 
   it("output closed by its reader (`rnnp ... | head`) ends the command quietly, with its code", async () => {
     const rig = bigTable(20_000);
-    const child = spawn(process.execPath, [BIN, ...SHOW], { cwd: rig.dir, env: cleanEnv() });
+    const child = spawn(process.execPath, [...NODE_FLAGS, BIN, ...SHOW], {
+      cwd: rig.dir,
+      env: cleanEnv(),
+    });
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
     child.stdout.once("data", () => child.stdout.destroy()); // read a little, then close
@@ -158,7 +163,11 @@ describe("the command's output streams", () => {
     if (missing) return t.skip(missing);
     const rig = bigTable(20_000);
     // A pipe (a FIFO: a shell's `|` is one too) that nobody reads, blocking as a shell makes it.
-    const { reader, child, exited, err } = intoUnreadFifo(rig, process.execPath, [BIN, ...SHOW]);
+    const { reader, child, exited, err } = intoUnreadFifo(rig, process.execPath, [
+      ...NODE_FLAGS,
+      BIN,
+      ...SHOW,
+    ]);
     await firstByte(reader); // the command runs (its SIGINT handler is installed)
     await new Promise((resolve) => setTimeout(resolve, 500)); // it fills the pipe
     child.kill("SIGINT");
@@ -176,7 +185,7 @@ describe("the command's output streams", () => {
     const rig = bigTable(2_000);
     const full = openSync("/dev/full", "w");
     try {
-      const r = spawnSync(process.execPath, [BIN, ...SHOW], {
+      const r = spawnSync(process.execPath, [...NODE_FLAGS, BIN, ...SHOW], {
         cwd: rig.dir,
         env: cleanEnv(),
         stdio: ["ignore", full, "pipe"],

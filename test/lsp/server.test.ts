@@ -11,6 +11,7 @@ import { describeType } from "../../src/stages/schema.js";
 import { BIN, ROOT } from "../helpers.js";
 import { cleanEnv, Rig } from "../rig.js";
 import { at, Client } from "./client.js";
+import { NODE_FLAGS } from "../../src/core/node-flags.js";
 
 interface Item {
   label: string;
@@ -620,7 +621,11 @@ describe("rnnp lsp: the command", () => {
           return msg.id ?? msg.method;
         });
     const run = (input: string) =>
-      spawnSync(process.execPath, [BIN, "lsp"], { input, encoding: "utf8", env: cleanEnv() });
+      spawnSync(process.execPath, [...NODE_FLAGS, BIN, "lsp"], {
+        input,
+        encoding: "utf8",
+        env: cleanEnv(),
+      });
     const orderly = run(session(...opening, { id: 3, method: "shutdown" }, { method: "exit" }));
     assert.equal(orderly.status, 0, orderly.stderr);
     assert.deepEqual(answered(orderly.stdout), [1, "textDocument/publishDiagnostics", 2, 3]);
@@ -630,7 +635,7 @@ describe("rnnp lsp: the command", () => {
     assert.deepEqual(answered(gone.stdout), [1, "textDocument/publishDiagnostics", 2]);
     // An input that ends inside a message (an editor killed mid-send): answered up to there, and
     // the process exits (it stayed alive for ever, a partial-message timer re-arming itself).
-    const cut = spawnSync(process.execPath, [BIN, "lsp"], {
+    const cut = spawnSync(process.execPath, [...NODE_FLAGS, BIN, "lsp"], {
       input: `${session(opening[0]!)}Content-Length: 500\r\n\r\n{"jsonrpc":"2.0"`,
       encoding: "utf8",
       env: cleanEnv(),

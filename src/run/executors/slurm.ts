@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import { UserError } from "../../core/diagnostic.js";
 import { ownPackageRoot } from "../../core/find-up.js";
+import { NODE_FLAGS } from "../../core/node-flags.js";
 import type { Job, JobContext, JobExecutor } from "../jobs.js";
 import type { StageResult } from "../runner.js";
 import { jobArgs, resultOfChild } from "./processes.js";
@@ -84,6 +85,7 @@ export class SlurmExecutor implements JobExecutor {
     const root = ownPackageRoot(import.meta.url)!;
     const command = [
       process.execPath,
+      ...NODE_FLAGS,
       join(root, "bin", "rnnp.js"),
       ...jobArgs(this.o.file, { ...job }, ["--cache", this.o.cacheDir, ...this.o.extra]),
     ].map(shellQuote);
