@@ -209,6 +209,41 @@ describe("native kernels give the wasm kernels' bytes", { skip }, () => {
         assertSameBytes(run(k, c, drawn), expected, k.describe());
     });
 
+  it("products of 256 columns or more, in every way rnn.h cuts them into panels", () => {
+    // AVX-512 runs products of N >= 256 columns in 4 x 6-vector tiles, the rest of the columns in
+    // one narrower panel, except a rest of 1 or 2 vectors: then the last 6-vector panel and the
+    // rest run as 4 + 3 or 4 vectors. Columns are 4H or 3H (gates) and F (the input's gradient):
+    // 4 x 64 = 256 (6 + 6 + 4 vectors), 4 x 76 = 304 (a 1-vector rest), 4 x 77 = 308 (the same, a
+    // partial vector last), 4 x 80 = 320 (a 2-vector rest); F = 290 (a 2-lane rest), 3 x 86 = 258.
+    const shapes: [CellKind, number, number][] = [
+      ["lstm", 64, 16],
+      ["lstm", 76, 290],
+      ["lstm", 77, 3],
+      ["lstm", 80, 16],
+      ["gru", 86, 290],
+    ];
+    for (const [kind, H, F] of shapes) {
+      const c: Case = {
+        kind,
+        B: 18,
+        T: 3,
+        F,
+        H,
+        masked: false,
+        reverse: false,
+        sequences: true,
+        dropout: false,
+        flow: false,
+        values: "plain",
+        seed: H,
+      };
+      const drawn = draw(c);
+      const expected = run(wasm, c, drawn);
+      for (const k of natives.filter((n) => n.pool.threads === 2))
+        assertSameBytes(run(k, c, drawn), expected, `${k.describe()} ${JSON.stringify(c)}`);
+    }
+  });
+
   it("refuses a call whose buffers reach outside the kernels' memory, before running it", () => {
     const k = natives[0]!;
     const bytes = k.view(0, 0).buffer.byteLength;
