@@ -15,7 +15,7 @@ import {
   utimesSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, it } from "node:test";
 import { NAMES_CSV, ROOT } from "../helpers.js";
@@ -197,7 +197,7 @@ describe("start-up", () => {
     const loader = join(ROOT, "dist", "cli", "loader.cjs");
     rig.write({
       "report.cjs": `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(report)},
-        JSON.stringify({ flags: process.execArgv, cached: require(${JSON.stringify(loader)}).codeCacheUsed })));`,
+        JSON.stringify({ pid: process.pid, flags: process.execArgv, cached: require(${JSON.stringify(loader)}).codeCacheUsed })));`,
     });
     // Executed as npx and a shell execute it: by the kernel, through its first line.
     const r = spawnSync(join(ROOT, "bin", "rnnp.js"), ["--version"], {
@@ -207,7 +207,29 @@ describe("start-up", () => {
     });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, "", "sh's failed `//` says nothing");
-    assert.deepEqual(JSON.parse(readFileSync(report, "utf8")), { flags: NODE_FLAGS, cached: true });
+    // `exec`: Node is the process started, not a child of sh (a signal sent to the command's pid,
+    // as a job control or a supervisor sends it, reaches Node's handlers).
+    assert.deepEqual(JSON.parse(readFileSync(report, "utf8")), {
+      pid: r.pid,
+      flags: NODE_FLAGS,
+      cached: true,
+    });
+  });
+
+  it("bin/rnnp.js through a symlink in a folder with a space and quotes (node_modules/.bin) passes arguments and the exit code as they are", (t) => {
+    if (!existsSync("/bin/sh")) return t.skip("no /bin/sh: the launcher's line is for sh");
+    const rig = project();
+    const bin = rig.path("b'in \"x", "rnnp");
+    mkdirSync(dirname(bin));
+    symlinkSync(join(ROOT, "bin", "rnnp.js"), bin);
+    rig.write({ "bad 'q\" $HOME.rnnp": "this is not a pipeline\n" });
+    const r = spawnSync(bin, ["validate", "bad 'q\" $HOME.rnnp"], {
+      cwd: rig.dir,
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, NO_COLOR: "1" },
+    });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--> bad 'q" \$HOME\.rnnp:1:1/);
   });
 
   it("bin/rnnp.js runs the bundle built by npm run build, not the modules under dist/src", () => {

@@ -72,6 +72,30 @@ describe("split: groups and time series", () => {
     );
   });
 
+  it("a group larger than a spread's argument limit moves whole (the number[] version threw RangeError)", async () => {
+    // Before RowList, `assigned[part].push(...group)` passed every row of a group as an argument:
+    // past ~125k rows (Node 20) that is "Maximum call stack size exceeded".
+    const n = 200_000;
+    const t = table({
+      id: Array.from({ length: n }, (_, i) => i),
+      g: Array.from({ length: n }, (_, i) => (i < 190_000 ? "big" : `s${i % 7}`)),
+    });
+    const parts = await runKind("split", ".", { data: t }, { groupBy: "g" }, 1);
+    const sizes = ["train", "val", "test"].map((k) => col(parts[k]!, "id").length);
+    assert.equal(
+      sizes.reduce((a, b) => a + b, 0),
+      n,
+    );
+    const big = ["train", "val", "test"].map(
+      (k) => (col(parts[k]!, "g") as string[]).filter((g) => g === "big").length,
+    );
+    assert.deepEqual(
+      big.filter((c) => c > 0),
+      [190_000],
+      "the big group in one part, whole",
+    );
+  });
+
   it("sequential per series: each part holds its own period, and knows its place in time", async () => {
     const t = table({
       t: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20],
