@@ -171,11 +171,11 @@ export function startupBench(rounds = 15, before?: string): Row[] {
     const chain = join(dir, "chain");
     mkdirSync(chain);
     turboChain(chain);
-    const node = process.execPath;
     once({ name: "fill", argv: [BIN, "run", pipeline, ...cache], cwd: dir });
     once({ name: "fill", argv: [TURBO, "run", "build"], cwd: chain, env: TURBO_ENV });
     const contenders: Contender[] = [
-      { name: "node", argv: [node, "-e", ""], cwd: dir },
+      // The `node` on the PATH, as the installed command starts it.
+      { name: "node", argv: ["node", "-e", ""], cwd: dir },
       {
         name: "run",
         argv: [BIN, "run", pipeline, ...cache],

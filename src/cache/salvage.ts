@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "../core/diagnostic.js";
+import { NODE_FLAGS } from "../core/node-flags.js";
 import type { StageKey } from "../core/digest.js";
 import type { OutputCheck } from "./record.js";
 import { FAULTS_ENV, type WorkerFaults } from "./salvage-faults.js";
@@ -48,7 +49,7 @@ function workerArgv(): string[] {
   const here = fileURLToPath(import.meta.url);
   const ts = here.endsWith(".ts");
   const worker = join(dirname(here), `salvage-worker.${ts ? "ts" : "js"}`);
-  return ts ? ["--import", "tsx", worker] : [worker];
+  return [...NODE_FLAGS, ...(ts ? ["--import", "tsx", worker] : [worker])];
 }
 
 /** This process's environment, with the worker's faults only when a test asks for them. */

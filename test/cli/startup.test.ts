@@ -216,6 +216,25 @@ describe("start-up", () => {
     });
   });
 
+  it("bin/rnnp.js started by node itself (no line for sh) still takes the code cache", () => {
+    // `node bin/rnnp.js`, or a launcher that runs a bin's .js file with node: V8 takes the cache
+    // only under the flags it was made with, which bin/rnnp.js sets when Node was not given them.
+    const rig = project();
+    const report = rig.path("report.json");
+    const loader = join(ROOT, "dist", "cli", "loader.cjs");
+    rig.write({
+      "report.cjs": `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(report)},
+        JSON.stringify({ flags: process.execArgv, cached: require(${JSON.stringify(loader)}).codeCacheUsed })));`,
+    });
+    const r = spawnSync(process.execPath, [join(ROOT, "bin", "rnnp.js"), "--version"], {
+      cwd: rig.dir,
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, NODE_OPTIONS: `--require ${rig.path("report.cjs")}` },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(readFileSync(report, "utf8")), { flags: [], cached: true });
+  });
+
   it("bin/rnnp.js through a symlink in a folder with a space and quotes (node_modules/.bin) passes arguments and the exit code as they are", (t) => {
     if (!existsSync("/bin/sh")) return t.skip("no /bin/sh: the launcher's line is for sh");
     const rig = project();

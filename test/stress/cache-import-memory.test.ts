@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { NODE_FLAGS } from "../../src/core/node-flags.js";
 import { Rig, missingTool } from "../rig.js";
 
 /**
@@ -39,6 +40,7 @@ describe("cache import memory", { skip: time ?? false }, () => {
         [
           "-v",
           process.execPath,
+          ...NODE_FLAGS,
           join(import.meta.dirname, "../../bin/rnnp.js"),
           "cache",
           "import",
