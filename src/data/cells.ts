@@ -3,6 +3,7 @@
  * as strings costs a string per cell (at 10^6 rows of "9.234", 33 MiB of a 59 MiB table) until the
  * table is built; `FieldCells` keeps such a field as the numbers buildTable would read from it.
  */
+import { grown } from "../core/grown.js";
 
 /** A number as a table reads one: optional sign, digits with an optional point, an exponent. */
 export const NUMBER = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
@@ -44,11 +45,8 @@ export class FieldCells {
       return;
     }
     let numbers = this.numbers!;
-    if (this.length === numbers.length) {
-      numbers = new Float64Array(numbers.length * 2);
-      numbers.set(this.numbers!);
-      this.numbers = numbers;
-    }
+    if (this.length === numbers.length)
+      this.numbers = numbers = grown(numbers, this.length, this.length + 1);
     numbers[this.length] = n;
     if (Number.isNaN(n) || String(n) !== cell) this.spelled.set(this.length, cell);
     if (!MISSING.has(cell)) this.present++;

@@ -1,4 +1,5 @@
 import { UserError } from "../core/diagnostic.js";
+import { grown } from "../core/grown.js";
 import { defineKind } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
 import { asStrings, column, rowCount, type Table } from "../artifacts/table.js";
@@ -214,11 +215,7 @@ export function idRows(texts: readonly string[], toIds: (text: string) => number
   let at = 0;
   for (let i = 0; i < texts.length; i++) {
     const row = toIds(texts[i]!);
-    if (at + row.length > ids.length) {
-      const grown = new Int32Array(Math.max(ids.length * 2, at + row.length));
-      grown.set(ids.subarray(0, at));
-      ids = grown;
-    }
+    if (at + row.length > ids.length) ids = grown(ids, at, at + row.length);
     ids.set(row, at);
     at += row.length;
     starts[i + 1] = at;

@@ -1,4 +1,5 @@
 import { UserError } from "../core/diagnostic.js";
+import { grown } from "../core/grown.js";
 import { defineKind, type StageContext } from "../stages/kind.js";
 import { p } from "../stages/schema.js";
 import {
@@ -227,9 +228,7 @@ class RowList {
   }
 
   private grow(atLeast: number): void {
-    const rows = new Int32Array(Math.max(atLeast, this.rows.length * 2));
-    rows.set(this.view());
-    this.rows = rows;
+    this.rows = grown(this.rows, this.length, atLeast);
   }
 }
 

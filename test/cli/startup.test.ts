@@ -185,54 +185,57 @@ function observed(rig: Rig, args: string[], env: Record<string, string> = {}) {
   return { ...r, loaded };
 }
 
+/**
+ * How a process of `rnnp` started: NODE_OPTIONS (in `env`) preloads a script that records, at exit,
+ * its pid, the flags Node was started with (execArgv holds the command line's, not NODE_OPTIONS')
+ * and whether the CLI took its code cache; `read` gives them.
+ */
+function startReport(rig: Rig) {
+  const report = rig.path("report.json");
+  const loader = join(ROOT, "dist", "cli", "loader.cjs");
+  rig.write({
+    "report.cjs": `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(report)},
+      JSON.stringify({ pid: process.pid, flags: process.execArgv, cached: require(${JSON.stringify(loader)}).codeCacheUsed })));`,
+  });
+  return {
+    env: { PATH: process.env.PATH!, NODE_OPTIONS: `--require ${rig.path("report.cjs")}` },
+    read: () =>
+      JSON.parse(readFileSync(report, "utf8")) as { pid: number; flags: string[]; cached: boolean },
+  };
+}
+
 describe("start-up", () => {
   it("bin/rnnp.js, run as the installed command, starts Node with NODE_FLAGS and the code cache made under them", (t) => {
     if (!existsSync("/bin/sh")) return t.skip("no /bin/sh: the launcher's line is for sh");
     const lines = readFileSync(join(ROOT, "bin", "rnnp.js"), "utf8").split("\n");
     assert.deepEqual(lines.slice(0, 2), ["#!/bin/sh", launcherLine()]);
-    // NODE_OPTIONS preloads a script that reports the flags Node was started with (execArgv holds
-    // the command line's, not NODE_OPTIONS') and, at exit, whether the CLI took its code cache.
     const rig = project();
-    const report = rig.path("report.json");
-    const loader = join(ROOT, "dist", "cli", "loader.cjs");
-    rig.write({
-      "report.cjs": `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(report)},
-        JSON.stringify({ pid: process.pid, flags: process.execArgv, cached: require(${JSON.stringify(loader)}).codeCacheUsed })));`,
-    });
+    const report = startReport(rig);
     // Executed as npx and a shell execute it: by the kernel, through its first line.
     const r = spawnSync(join(ROOT, "bin", "rnnp.js"), ["--version"], {
       cwd: rig.dir,
       encoding: "utf8",
-      env: { PATH: process.env.PATH, NODE_OPTIONS: `--require ${rig.path("report.cjs")}` },
+      env: report.env,
     });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stderr, "", "sh's failed `//` says nothing");
     // `exec`: Node is the process started, not a child of sh (a signal sent to the command's pid,
     // as a job control or a supervisor sends it, reaches Node's handlers).
-    assert.deepEqual(JSON.parse(readFileSync(report, "utf8")), {
-      pid: r.pid,
-      flags: NODE_FLAGS,
-      cached: true,
-    });
+    assert.deepEqual(report.read(), { pid: r.pid, flags: NODE_FLAGS, cached: true });
   });
 
   it("bin/rnnp.js started by node itself (no line for sh) still takes the code cache", () => {
     // `node bin/rnnp.js`, or a launcher that runs a bin's .js file with node: V8 takes the cache
     // only under the flags it was made with, which bin/rnnp.js sets when Node was not given them.
     const rig = project();
-    const report = rig.path("report.json");
-    const loader = join(ROOT, "dist", "cli", "loader.cjs");
-    rig.write({
-      "report.cjs": `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(report)},
-        JSON.stringify({ flags: process.execArgv, cached: require(${JSON.stringify(loader)}).codeCacheUsed })));`,
-    });
+    const report = startReport(rig);
     const r = spawnSync(process.execPath, [join(ROOT, "bin", "rnnp.js"), "--version"], {
       cwd: rig.dir,
       encoding: "utf8",
-      env: { PATH: process.env.PATH, NODE_OPTIONS: `--require ${rig.path("report.cjs")}` },
+      env: report.env,
     });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(JSON.parse(readFileSync(report, "utf8")), { flags: [], cached: true });
+    assert.deepEqual(report.read(), { pid: r.pid, flags: [], cached: true });
   });
 
   it("bin/rnnp.js through a symlink in a folder with a space and quotes (node_modules/.bin) passes arguments and the exit code as they are", (t) => {
