@@ -271,13 +271,20 @@ struct Kernels {
     }
   }
 
-  /** Input gradients from the gate gradients: dX = dXW Wᵀ, dW = Xᵀ dXW, db = column sums. */
+  /**
+   * Input gradients from the gate gradients: dX = dXW Wᵀ, dW = Xᵀ dXW, db = column sums. Natively,
+   * dx may be null: the caller knows the input needs no gradient (training data, not a layer's
+   * output), and the product is 4% of an LSTM's work on 16 features. The wasm kernels always get
+   * dx (cells.ts): skipping it there would change their digest, and so every stage key.
+   */
   static void inputGradients(int B, int T, int F, int G, bool rev, const float* x, const float* w,
                              const float* dz, float* dxw, float* wt, float* dx, float* dw,
                              float* db) {
     scatterSteps(B, T, G, rev, dz, dxw);
-    transpose(F, G, w, G, wt);
-    gemm(B * T, F, G, dxw, G, 1, wt, F, dx, F, false);
+    if (dx != nullptr) {
+      transpose(F, G, w, G, wt);
+      gemm(B * T, F, G, dxw, G, 1, wt, F, dx, F, false);
+    }
     gemm(F, G, B * T, x, 1, F, dxw, G, dw, G, false);
     columnSums(B * T, G, dxw, db);
   }

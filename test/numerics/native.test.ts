@@ -94,10 +94,11 @@ function draw(c: Case): Drawn {
 }
 
 /**
- * Forward (with its tape) then backward on one build: every array that comes out. The build gets
- * copies of the drawn arrays, so that one that wrote into its inputs could not pass them on.
+ * Forward (with its tape) then backward on one build: every array that comes out, the input's
+ * gradient last (absent without `inputGradient`: the native kernels skip its product then). The
+ * build gets copies of the drawn arrays, so that one that wrote into its inputs could not pass them on.
  */
-function run(k: Kernels, c: Case, drawn: Drawn): Float32Array[] {
+function run(k: Kernels, c: Case, drawn: Drawn, inputGradient = true): Float32Array[] {
   const d = { B: c.B, T: c.T, F: c.F, H: c.H };
   const { inputs: i } = drawn;
   const inputs: SequenceInputs = {
@@ -117,12 +118,13 @@ function run(k: Kernels, c: Case, drawn: Drawn): Float32Array[] {
     drawn.dout.slice(),
     drawn.dstates.map((a) => a.slice()),
     c.flow,
+    inputGradient,
   );
   // The flow's norms are doubles, compared as their bytes; its counts as floats (exact below 2^24).
   const flow = g.flow
     ? [new Float32Array(g.flow.norms.buffer), Float32Array.from(Object.values(g.flow.saturation!))]
     : [];
-  return [f.output, ...f.states, g.dx, g.dw, g.du, g.db, ...g.dinit, ...flow];
+  return [f.output, ...f.states, g.dw, g.du, g.db, ...g.dinit, ...flow, ...(g.dx ? [g.dx] : [])];
 }
 
 /**
@@ -177,11 +179,19 @@ describe("native kernels give the wasm kernels' bytes", { skip }, () => {
 
   it("for every kernel, shape and option (property: 60 random cases, extreme values among them)", () => {
     fc.assert(
-      fc.property(caseArb, (c) => {
+      fc.property(caseArb, fc.boolean(), (c, withoutDx) => {
         const drawn = draw(c);
         const expected = run(wasm, c, drawn);
         for (const k of natives)
           assertSameBytes(run(k, c, drawn), expected, `${k.describe()} ${JSON.stringify(c)}`);
+        // Without the input's gradient (data): every other array the same, on every build.
+        if (withoutDx)
+          for (const k of [wasm, ...natives])
+            assertSameBytes(
+              run(k, c, drawn, false),
+              expected.slice(0, -1),
+              `${k.describe()} without dx ${JSON.stringify(c)}`,
+            );
       }),
       { numRuns: 60, seed: 17 },
     );
@@ -205,8 +215,10 @@ describe("native kernels give the wasm kernels' bytes", { skip }, () => {
       };
       const drawn = draw(c);
       const expected = run(wasm, c, drawn);
-      for (const k of natives.filter((n) => n.pool.threads === 2))
+      for (const k of natives.filter((n) => n.pool.threads === 2)) {
         assertSameBytes(run(k, c, drawn), expected, k.describe());
+        assertSameBytes(run(k, c, drawn, false), expected.slice(0, -1), `${k.describe()}, no dx`);
+      }
     });
 
   it("products of 256 columns or more, in every way rnn.h cuts them into panels", () => {

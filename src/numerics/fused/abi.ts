@@ -325,16 +325,27 @@ export interface Call {
   args: (number | boolean)[];
 }
 
-/** A call of kernel `fn` from its arguments by name; extra names are ignored, a missing one throws. */
+type Named = Readonly<Record<string, number | boolean | undefined>>;
+
+/**
+ * A call of kernel `fn` from its arguments by name, from one record or several (the first that has
+ * a name gives it: a batch makes eight calls, and merging a chunk's dimensions and its two layouts
+ * of buffers into one record cost more than the lookups); extra names are ignored, a missing one
+ * throws.
+ */
 export function kernelCall<K extends KernelName>(
   fn: K,
-  named: KernelArgs<K> | Readonly<Record<string, number | boolean>>,
+  named: KernelArgs<K> | Named | readonly object[],
 ): Call {
-  const given = named as Readonly<Record<string, number | boolean | undefined>>;
+  const sources = (Array.isArray(named) ? named : [named]) as readonly Named[];
+  const given = (name: string) => {
+    for (const s of sources) if (Object.hasOwn(s, name)) return s[name];
+    return undefined;
+  };
   return {
     fn,
     args: KERNELS[fn].args.map((a) => {
-      const v = Object.hasOwn(given, a.name) ? given[a.name] : undefined;
+      const v = given(a.name);
       if (v === undefined) throw new Error(`${fn}: no value for its argument ${a.name}`);
       if ((a.type === "bool") !== (typeof v === "boolean"))
         throw new Error(

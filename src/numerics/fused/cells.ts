@@ -48,7 +48,8 @@ export interface ForwardResult {
 }
 
 export interface Gradients {
-  dx: Float32Array;
+  /** Absent when not asked for (`backward`'s inputGradient). */
+  dx?: Float32Array;
   dw: Float32Array;
   du: Float32Array;
   db: Float32Array;
@@ -185,9 +186,13 @@ function placed(
 
 const NONE: Buffers = { key: "none", list: [] };
 
-/** Joins the buffers of the same chunks placed twice (a tape's and a call's scratch). */
-const joined = (a: Chunk[], b: Chunk[]): Chunk[] =>
-  a.map((c, i) => ({ ...c, p: { ...c.p, ...b[i]!.p } }));
+/** Joins the buffers of the same chunks placed twice (a tape's, into a call's scratch's). */
+const joined = (tape: Chunk[], scratch: Chunk[]): Chunk[] =>
+  scratch.map((c, i) => {
+    const kept = tape[i]!.p;
+    for (const name of Object.keys(kept)) c.p[name] = kept[name]!;
+    return c;
+  });
 
 /** A chunk's rows of a row-major [B, perRow] array. */
 function rowsOf(a: Float32Array, c: Chunk, perRow: number): Float32Array {
@@ -265,7 +270,7 @@ export function forward(
   }
   k.pool.run(
     chunks.map((c) =>
-      kernelCall(cell.forward, { ...c.d, ...c.p, rev: inputs.reverse, seq: inputs.sequences }),
+      kernelCall(cell.forward, [c.d, c.p, { rev: inputs.reverse, seq: inputs.sequences }]),
     ),
   );
   const final = (s: string) => {
@@ -291,7 +296,8 @@ export function forward(
  * gradient of the output ([B, T, H] or [B, H]); `dstates` those of the final states (zeros when
  * unused). Weight gradients are summed over chunks in chunk order. With `flow`, the kernels also
  * keep the gradient of every step's state, and the result carries its norms and the tape's gate
- * saturation (`measureFlow`).
+ * saturation (`measureFlow`). Without `inputGradient` (the input is data), dx is neither copied out
+ * nor, where the kernels can skip it, computed.
  */
 export function backward(
   k: Kernels,
@@ -299,6 +305,7 @@ export function backward(
   doutput: Float32Array,
   dstates: Float32Array[],
   flow = false,
+  inputGradient = true,
 ): Gradients {
   const cell = CELLS[tape.kind];
   const { d } = tape;
@@ -325,11 +332,12 @@ export function backward(
       for (let j = 0; j < dh.length; j++) dh[j] = dh[j]! + dout[j]!;
     }
   }
-  k.pool.run(
-    chunks.map((c) =>
-      kernelCall(cell.backward, { ...c.d, ...c.p, rev: tape.reverse, seq: tape.sequences }),
-    ),
-  );
+  const flags = {
+    rev: tape.reverse,
+    seq: tape.sequences,
+    ...(inputGradient || !k.skipsInputGradient ? {} : { dx: 0 }),
+  };
+  k.pool.run(chunks.map((c) => kernelCall(cell.backward, [flags, c.d, c.p])));
   const rows = (name: string, perRow: number) => {
     const out = new Float32Array(B * perRow);
     for (const c of chunks) out.set(k.view(c.p[name]!, c.d.B * perRow), c.from * perRow);
@@ -344,7 +352,7 @@ export function backward(
     return k.read(chunks[0]!.p[name]!, n);
   };
   const grads: Gradients = {
-    dx: rows("dx", T * F),
+    ...(inputGradient ? { dx: rows("dx", T * F) } : {}),
     dw: summed("dw", F * G),
     du: summed("du", H * G),
     db: summed("db", G),

@@ -1,5 +1,6 @@
 import type { LayersModel, Tensor } from "../../runtime/tfjs.js";
 import { addTap } from "../flow.js";
+import { needsGradient, trackGradientTargets } from "../gradient-targets.js";
 import { LAYERS } from "../layers/index.js";
 import type { TF } from "../tf.js";
 import { CELLS, type CellKind } from "./cells.js";
@@ -67,6 +68,7 @@ function unsupported(layer: RecurrentLayer): string | undefined {
  */
 export function fuse(tf: TF, model: LayersModel, k: Kernels = kernels()): Fusion {
   const report: Fusion = { kernels: k.describe(), fused: [], unfused: [] };
+  trackGradientTargets(tf);
   const visit = (layer: unknown, label: string) => {
     const how = LAYERS.ofClass((layer as { getClassName(): string }).getClassName())?.fused;
     if (!how) return;
@@ -87,6 +89,8 @@ export function fuse(tf: TF, model: LayersModel, k: Kernels = kernels()): Fusion
       const training = kwargs?.training === true;
       return tf.tidy(() => {
         let x = Array.isArray(inputs) ? inputs[0]! : inputs;
+        // Asked of the layer's input as given: dropout below makes a new tensor from it.
+        const inputGradient = !training || needsGradient(tf, x);
         const [B, , F] = x.shape as [number, number, number];
         const H = rnn.cell.units;
         // Dropout as TF.js's cells draw it: one mask per sequence, the same at every step; inputs' first.
@@ -117,6 +121,7 @@ export function fuse(tf: TF, model: LayersModel, k: Kernels = kernels()): Fusion
             sequences: rnn.returnSequences,
             withStates: rnn.returnState,
             ...(training && tap.sink ? { flow: tap.sink } : {}),
+            inputGradient,
           },
           training,
         );

@@ -142,6 +142,14 @@ export class Kernels {
     );
   }
 
+  /**
+   * Whether a backward call may leave out the input's gradient (dx = 0): the native kernels skip
+   * its product then; the wasm kernels always compute it (native/rnn.h, inputGradients).
+   */
+  get skipsInputGradient(): boolean {
+    return this.pool instanceof NativePool;
+  }
+
   /** Adam's step in native code, where the kernels run natively (src/numerics/adam.ts). */
   get adam(): AdamStep | undefined {
     return this.pool instanceof NativePool ? this.pool.adam : undefined;

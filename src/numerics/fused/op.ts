@@ -10,6 +10,7 @@ import {
   type SequenceInputs,
 } from "./cells.js";
 import type { Kernels } from "./kernels.js";
+import type { WasmBackend } from "../wasm-kernels.js";
 
 export interface RecurrentArgs {
   /** [B, T, F] (dropout already applied). */
@@ -29,6 +30,24 @@ export interface RecurrentArgs {
   withStates: boolean;
   /** Hears the gradient flow of every backward pass (the training loop's recorder), if set. */
   flow?: (g: StepGradients) => void;
+  /**
+   * False when x's gradient cannot be asked for (gradient-targets.ts: x is data): the backward pass
+   * leaves it out, and the op gives an empty tensor in its place, which TF.js's tape would refuse
+   * (a shape that is not x's) were the gradient asked for after all: an error, never a wrong gradient.
+   */
+  inputGradient?: boolean;
+}
+
+/**
+ * A float32 tensor's values, for `forward` to copy into the kernels' memory at once: on the wasm
+ * backend a view of where TF.js keeps them (dataSync would copy them first: half a megabyte a batch
+ * on the reference workload), elsewhere dataSync. Used before any other TF.js op runs, as one may
+ * move the backend's memory.
+ */
+function valuesOf(tf: TF, t: Tensor): Float32Array {
+  if (t.dtype === "float32" && tf.getBackend() === "wasm")
+    return (tf.backend() as unknown as WasmBackend).typedArrayFromHeap(t) as Float32Array;
+  return t.dataSync() as Float32Array;
 }
 
 /**
@@ -59,11 +78,11 @@ export function recurrent(
     b: Tensor,
     init: Tensor[],
   ): SequenceInputs => ({
-    x: x.dataSync() as Float32Array,
-    w: w.dataSync() as Float32Array,
-    u: u.dataSync() as Float32Array,
-    b: b.dataSync() as Float32Array,
-    init: init.map((s) => s.dataSync() as Float32Array),
+    x: valuesOf(tf, x),
+    w: valuesOf(tf, w),
+    u: valuesOf(tf, u),
+    b: valuesOf(tf, b),
+    init: init.map((s) => valuesOf(tf, s)),
     ...(a.mask ? { mask: a.mask } : {}),
     ...(a.recurrentDropout ? { recurrentDropout: a.recurrentDropout } : {}),
     reverse: a.reverse,
@@ -111,10 +130,17 @@ export function recurrent(
               s.set(g.subarray(row + (outSteps + i) * H, row + (outSteps + i + 1) * H), bi * H),
             );
           }
-          const grads = backward(k, r.saved!, doutput, dstates, a.flow !== undefined);
+          const grads = backward(
+            k,
+            r.saved!,
+            doutput,
+            dstates,
+            a.flow !== undefined,
+            a.inputGradient ?? true,
+          );
           if (grads.flow) a.flow?.(grads.flow);
           return [
-            tf.tensor3d(grads.dx, [B, T, F]),
+            grads.dx ? tf.tensor3d(grads.dx, [B, T, F]) : tf.tensor1d([], "float32"),
             tf.tensor2d(grads.dw, w!.shape as [number, number]),
             tf.tensor2d(grads.du, u!.shape as [number, number]),
             tf.tensor1d(grads.db),
