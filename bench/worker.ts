@@ -189,7 +189,7 @@ async function backwardCost(calls: number) {
     for (const flow of i % 2 ? [false, true] : [true, false]) {
       // The forward pass outside the measure: the backward pass releases its tape.
       const tape = forward(k, cell, { B, T, F, H }, inputs, true).saved!;
-      const { cpu } = await cpuOf(() => backward(k, tape, dout, dstates, flow));
+      const { cpu } = await cpuOf(() => backward(k, tape, dout, dstates, { flow }));
       if (i > 0) out[flow ? "on" : "off"].push(cpu); // call 0 warms up
     }
   return out;

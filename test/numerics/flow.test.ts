@@ -72,7 +72,7 @@ function kernelNorms(k: Kernels, c: Case): StepGradients {
     },
     true,
   );
-  return backward(k, f.saved!, d.dout, d.dstates, true).flow!;
+  return backward(k, f.saved!, d.dout, d.dstates, { flow: true }).flow!;
 }
 
 /**
@@ -224,7 +224,7 @@ describe("gate saturation, counted by the kernels on the forward pass's tape", (
       f.saved!,
       new Float32Array(B * H).fill(1),
       [new Float32Array(B * H), new Float32Array(B * H)],
-      true,
+      { flow: true },
     );
     const live = B * T - 2;
     assert.deepEqual(g.flow!.saturation, {

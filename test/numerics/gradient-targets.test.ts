@@ -191,5 +191,20 @@ describe("the fused op leaves out the gradient of data", async () => {
       )(x);
     assert.deepEqual(grad(true).shape, [B, T, F]);
     assert.throws(() => grad(false), /gradient of input '0' has shape '0'/);
+    // The same for an initial state (inputs 4 and 5 of an LSTM's op).
+    const stateGrad = (stateGradients: boolean) =>
+      tf.grad((h: Tensor) =>
+        tf.sum(
+          recurrent(
+            tf,
+            k,
+            "lstm",
+            { ...args, x, init: [h, init[1]!], withStates: false, stateGradients },
+            true,
+          ).output,
+        ),
+      )(init[0]!);
+    assert.deepEqual(stateGrad(true).shape, [B, 2]);
+    assert.throws(() => stateGrad(false), /gradient of input '4' has shape '0'/);
   });
 });

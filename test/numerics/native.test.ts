@@ -117,8 +117,7 @@ function run(k: Kernels, c: Case, drawn: Drawn, inputGradient = true): Float32Ar
     f.saved!,
     drawn.dout.slice(),
     drawn.dstates.map((a) => a.slice()),
-    c.flow,
-    inputGradient,
+    { flow: c.flow, inputGradient },
   );
   // The flow's norms are doubles, compared as their bytes; its counts as floats (exact below 2^24).
   const flow = g.flow

@@ -48,12 +48,12 @@ export interface ForwardResult {
 }
 
 export interface Gradients {
-  /** Absent when not asked for (`backward`'s inputGradient). */
+  /** Absent when not asked for (BackwardOptions.inputGradient). */
   dx?: Float32Array;
   dw: Float32Array;
   du: Float32Array;
   db: Float32Array;
-  /** Of the initial states. */
+  /** Of the initial states (none when not asked for: BackwardOptions.stateGradients). */
   dinit: Float32Array[];
   /** With `flow`: the gradient of every step's state, and how saturated the gates were. */
   flow?: StepGradients;
@@ -291,21 +291,43 @@ export function forward(
   return { output, states, saved: tape };
 }
 
+/** What `backward` gives besides the weights' gradients, and how. */
+export interface BackwardOptions {
+  /**
+   * Also keep the gradient of every step's state: the result carries its norms and the tape's gate
+   * saturation (`measureFlow`).
+   */
+  flow?: boolean;
+  /**
+   * The input's gradient (default true). Without (the input is data), it is neither copied out nor,
+   * where the kernels can skip it, computed.
+   */
+  inputGradient?: boolean;
+  /** The initial states' gradients (default true); without, they are not copied out. */
+  stateGradients?: boolean;
+  /**
+   * The weights' gradients as views of the kernels' memory rather than copies: valid only until the
+   * next kernel call, for a caller that copies them at once.
+   */
+  views?: boolean;
+}
+
 /**
  * Backpropagation through time, from a forward pass's tape (released here). `doutput` is the
  * gradient of the output ([B, T, H] or [B, H]); `dstates` those of the final states (zeros when
- * unused). Weight gradients are summed over chunks in chunk order. With `flow`, the kernels also
- * keep the gradient of every step's state, and the result carries its norms and the tape's gate
- * saturation (`measureFlow`). Without `inputGradient` (the input is data), dx is neither copied out
- * nor, where the kernels can skip it, computed.
+ * unused). Weight gradients are summed over chunks in chunk order.
  */
 export function backward(
   k: Kernels,
   tape: Tape,
   doutput: Float32Array,
   dstates: Float32Array[],
-  flow = false,
-  inputGradient = true,
+  {
+    flow = false,
+    inputGradient = true,
+    stateGradients = true,
+    views = false,
+  }: BackwardOptions = {},
 ): Gradients {
   const cell = CELLS[tape.kind];
   const { d } = tape;
@@ -349,14 +371,15 @@ export function backward(
       chunks.map((c) => c.p[name]!),
       n,
     );
-    return k.read(chunks[0]!.p[name]!, n);
+    const at = chunks[0]!.p[name]!;
+    return views ? k.view(at, n) : k.read(at, n);
   };
   const grads: Gradients = {
     ...(inputGradient ? { dx: rows("dx", T * F) } : {}),
     dw: summed("dw", F * G),
     du: summed("du", H * G),
     db: summed("db", G),
-    dinit: cell.dstates.map((s) => rows(s, H)),
+    dinit: stateGradients ? cell.dstates.map((s) => rows(s, H)) : [],
     ...(flow ? { flow: measureFlow(k, tape, chunks) } : {}),
   };
   tape.release();

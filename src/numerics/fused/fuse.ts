@@ -122,6 +122,7 @@ export function fuse(tf: TF, model: LayersModel, k: Kernels = kernels()): Fusion
             withStates: rnn.returnState,
             ...(training && tap.sink ? { flow: tap.sink } : {}),
             inputGradient,
+            stateGradients: !training || init.some((s) => needsGradient(tf, s)),
           },
           training,
         );

@@ -36,6 +36,8 @@ export interface RecurrentArgs {
    * (a shape that is not x's) were the gradient asked for after all: an error, never a wrong gradient.
    */
   inputGradient?: boolean;
+  /** The same for the initial states' gradients (false when they are zeros the layer made). */
+  stateGradients?: boolean;
 }
 
 /**
@@ -130,21 +132,23 @@ export function recurrent(
               s.set(g.subarray(row + (outSteps + i) * H, row + (outSteps + i + 1) * H), bi * H),
             );
           }
-          const grads = backward(
-            k,
-            r.saved!,
-            doutput,
-            dstates,
-            a.flow !== undefined,
-            a.inputGradient ?? true,
-          );
+          const grads = backward(k, r.saved!, doutput, dstates, {
+            flow: a.flow !== undefined,
+            inputGradient: a.inputGradient ?? true,
+            stateGradients: a.stateGradients ?? true,
+            // The wasm backend copies a tensor's values into its memory as it makes the tensor.
+            views: tf.getBackend() === "wasm",
+          });
           if (grads.flow) a.flow?.(grads.flow);
+          const absent = () => tf.tensor1d([], "float32");
           return [
-            grads.dx ? tf.tensor3d(grads.dx, [B, T, F]) : tf.tensor1d([], "float32"),
+            grads.dx ? tf.tensor3d(grads.dx, [B, T, F]) : absent(),
             tf.tensor2d(grads.dw, w!.shape as [number, number]),
             tf.tensor2d(grads.du, u!.shape as [number, number]),
             tf.tensor1d(grads.db),
-            ...grads.dinit.map((s) => tf.tensor2d(s, [B, H])),
+            ...((a.stateGradients ?? true)
+              ? grads.dinit.map((s) => tf.tensor2d(s, [B, H]))
+              : init.map(absent)),
           ];
         },
       };
