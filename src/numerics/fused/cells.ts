@@ -41,7 +41,7 @@ export interface SequenceInputs {
 
 export interface ForwardResult {
   output: Float32Array;
-  /** Final states, [B, H] each. */
+  /** Final states, [B, H] each (none without `withStates`). */
   states: Float32Array[];
   /** What backward needs (only when asked for). */
   saved?: Tape;
@@ -214,13 +214,17 @@ export interface Tape {
   release(): void;
 }
 
-/** Runs a layer over whole sequences; with `save`, keeps on a tape what `backward` will need. */
+/**
+ * Runs a layer over whole sequences; with `save`, keeps on a tape what `backward` will need. Without
+ * `withStates` (a caller that uses the output alone), the final states are not copied out.
+ */
 export function forward(
   k: Kernels,
   kind: CellKind,
   d: Dims,
   inputs: SequenceInputs,
   save: boolean,
+  withStates = true,
 ): ForwardResult {
   const cell = CELLS[kind];
   const { B, T, H } = d;
@@ -283,7 +287,10 @@ export function forward(
     output = new Float32Array(B * T * H);
     for (const c of chunks) output.set(k.view(c.p.out!, c.d.B * T * H), c.from * T * H);
   } else output = final(cell.states[0]!);
-  const states = cell.states.map(final);
+  // The last output is the final h: one copy serves both.
+  const states = withStates
+    ? cell.states.map((s, i) => (i === 0 && !inputs.sequences ? output : final(s)))
+    : [];
   if (!save) {
     tape.release();
     return { output, states };

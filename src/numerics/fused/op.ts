@@ -112,13 +112,14 @@ export function recurrent(
       d,
       inputsOf(a.x, a.kernel, a.recurrentKernel, a.bias, a.init),
       false,
+      packs,
     );
     packed = pack(r.output, r.states);
   } else {
     const op = tf.customGrad((...args: unknown[]) => {
       const [x, w, u, b, ...init] = args.slice(0, 4 + nStates) as Tensor[];
       // Forward keeps its inputs and activations in the kernels' memory for the backward pass.
-      const r = forward(k, kind, d, inputsOf(x!, w!, u!, b!, init), true);
+      const r = forward(k, kind, d, inputsOf(x!, w!, u!, b!, init), true, packs);
       return {
         value: pack(r.output, r.states),
         gradFunc: (dy: Tensor) => {
