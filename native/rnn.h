@@ -115,10 +115,9 @@ struct Kernels {
       R bv[NV];
       RNNP_UNROLL for (int v = 0; v < NV; v++)
         bv[v] = v == NV - 1 && last < W ? V::loadn(b + v * W, last) : V::load(b + v * W);
-      RNNP_UNROLL for (int r = 0; r < MR; r++) {
-        const R x = V::set1(a[r * ars]);
-        RNNP_UNROLL for (int v = 0; v < NV; v++) s[r][v] = V::add(s[r][v], V::mul(x, bv[v]));
-      }
+      RNNP_UNROLL for (int r = 0; r < MR; r++)
+        RNNP_UNROLL for (int v = 0; v < NV; v++)
+          s[r][v] = V::add(s[r][v], V::mulBroadcast(bv[v], a + r * ars));
       a += acs;
       b += ldb;
     }
