@@ -26,6 +26,18 @@
 #define RNNP_INLINE inline
 #endif
 
+// A loop over a tile's rows or vectors, unrolled completely before the compiler decides where the
+// tile's accumulators live. Without it GCC 12 may keep a tile's array of sums in memory and store
+// every sum to the stack at every step of the reduction (24 vector stores per 24 products): it did
+// in some of the add-on's copies of the AVX-512 tiles, in most of them once the multiplies took
+// their broadcast from memory (a chunk 6-8% slower), and in a C++ driver of rnn.h's gemm (55-63
+// GFLOP/s instead of 90-97 on one Zen 4 core).
+#if defined(__GNUC__)
+#define RNNP_UNROLL _Pragma("GCC unroll 16")
+#else
+#define RNNP_UNROLL
+#endif
+
 namespace rnnp {
 
 using idx = std::ptrdiff_t;
@@ -97,21 +109,20 @@ struct Kernels {
   static RNNP_INLINE void tile(int kc, const float* a, idx ars, idx acs, const float* b, idx ldb,
                                float* cp, idx ldc, bool acc, int last) {
     R s[MR][NV];
-    for (int r = 0; r < MR; r++)
-      for (int v = 0; v < NV; v++) s[r][v] = V::zero();
+    RNNP_UNROLL for (int r = 0; r < MR; r++)
+      RNNP_UNROLL for (int v = 0; v < NV; v++) s[r][v] = V::zero();
     for (int k = 0; k < kc; k++) {
       R bv[NV];
-      for (int v = 0; v < NV; v++)
+      RNNP_UNROLL for (int v = 0; v < NV; v++)
         bv[v] = v == NV - 1 && last < W ? V::loadn(b + v * W, last) : V::load(b + v * W);
-      for (int r = 0; r < MR; r++) {
-        const R x = V::set1(a[r * ars]);
-        for (int v = 0; v < NV; v++) s[r][v] = V::add(s[r][v], V::mul(x, bv[v]));
-      }
+      RNNP_UNROLL for (int r = 0; r < MR; r++)
+        RNNP_UNROLL for (int v = 0; v < NV; v++)
+          s[r][v] = V::add(s[r][v], V::mulBroadcast(bv[v], a + r * ars));
       a += acs;
       b += ldb;
     }
-    for (int r = 0; r < MR; r++)
-      for (int v = 0; v < NV; v++) {
+    RNNP_UNROLL for (int r = 0; r < MR; r++)
+      RNNP_UNROLL for (int v = 0; v < NV; v++) {
         float* p = cp + r * ldc + v * W;
         const int n = v == NV - 1 ? last : W;
         st(p, acc ? V::add(ld(p, n), s[r][v]) : s[r][v], n);
@@ -160,16 +171,19 @@ struct Kernels {
       tiled<4, 8>(M, N, K, a, ars, acs, b, ldb, cm, ldc, acc);
     } else if constexpr (W == 16) {
       // Wide products (N >= 256: the gates' products of the reference model's 128 units, and their
-      // weight gradients) in 4 x 6 tiles: per step of the reduction, 4 broadcasts of A for 24
-      // vector products where 6 x 4 tiles take 6. Measured on Zen 4 (AVX-512, 32 registers: 24
-      // accumulators, 6 vectors of B, one of A): 3-5% faster on those products, 2-4% on a whole
-      // LSTM chunk. Narrower ones (N = 128: a 6-vector panel and a 2-vector rest) are not faster.
+      // weight gradients) in 4 x 6 tiles (32 registers: 24 accumulators, 6 vectors of B), narrower
+      // ones (N = 128) in 6 x 4. Measured on Zen 4, each multiply taking its broadcast of A from
+      // memory (mulBroadcast): 4 x 6 as fast as 6 x 4 on the gates' products, 7-10% faster on dW and
+      // on the GRU's 256 columns (6 + 6 + 4 vectors); 8 x 3, 5 x 5 and 3 x 8 no faster.
       if (N >= 256)
         tiled<4, 6>(M, N, K, a, ars, acs, b, ldb, cm, ldc, acc);
       else
         tiled<RNNP_MR, RNNP_NV>(M, N, K, a, ars, acs, b, ldb, cm, ldc, acc);
     } else {
-      tiled<RNNP_MR, RNNP_NV>(M, N, K, a, ars, acs, b, ldb, cm, ldc, acc);
+      // AVX2 (16 registers) in 6 x 2 tiles: 12 accumulators, 2 vectors of B, one broadcast. 6 x 4
+      // tiles (AVX-512's) hold 24 sums, so GCC spilled half of them at every step of the reduction:
+      // 6 x 2 is 15-17% faster on a whole LSTM or GRU chunk (Zen 4, AVX2 build), 4 x 3 about the same.
+      tiled<6, 2>(M, N, K, a, ars, acs, b, ldb, cm, ldc, acc);
     }
   }
 
