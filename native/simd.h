@@ -82,9 +82,14 @@ struct Avx512 {
   // product as mul(set1(*p), b): IEEE multiplication commutes (only a NaN's payload may differ,
   // which WebAssembly leaves to the engine).
   static R mulBroadcast(R b, const float* p) {
+#if defined(__GNUC__) && !defined(__clang__)
     R r;
     __asm__("vmulps %1%{1to16%}, %2, %0" : "=v"(r) : "m"(*p), "v"(b));
     return r;
+#else
+    // Other compilers (the escapes above are GCC's, checked with GCC 12 only): the intrinsics.
+    return _mm512_mul_ps(_mm512_set1_ps(*p), b);
+#endif
   }
   static R floor(R a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
   // x86's min(a, b) is a < b ? a : b (the second operand when either is NaN): pmin(a, b) = min(b, a).

@@ -16,7 +16,8 @@ interface TapeNode {
 }
 interface Engine {
   gradients(f: () => Tensor, xs: Tensor[], ...rest: unknown[]): unknown;
-  state: { activeTape: TapeNode[] | null };
+  /** gradientDepth: the gradient computations whose tape is recording (nested ones add one each). */
+  state: { activeTape: TapeNode[] | null; gradientDepth: number };
 }
 
 /** The `xs` of the gradient computations under way, innermost last, per engine. */
@@ -44,7 +45,17 @@ export function needsGradient(tf: TF, t: Tensor): boolean {
   const engine = tf.engine() as unknown as Engine;
   const stack = targets.get(engine);
   const tape = engine.state.activeTape;
-  if (!stack || stack.length === 0 || !tape) return true;
+  // A computation under way that started before tracking did: its xs are unknown.
+  if (!stack || stack.length === 0 || !tape || stack.length < engine.state.gradientDepth)
+    return true;
   if (stack.some((xs) => xs.has(t.id))) return true;
   return tape.some((node) => node.outputs.some((o) => o.id === t.id));
+}
+
+/**
+ * Whether a gradient computation is recording now: then a gradient computed now (inside another
+ * computation's function) is itself differentiated by the outer one.
+ */
+export function recordingGradients(tf: TF): boolean {
+  return (tf.engine() as unknown as Engine).state.gradientDepth > 0;
 }

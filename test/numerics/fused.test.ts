@@ -9,6 +9,7 @@ import { describeFusion, fuse } from "../../src/numerics/fused/fuse.js";
 import { kernels, Kernels } from "../../src/numerics/fused/kernels.js";
 import { describeRuntime } from "../../src/runtime/descriptor.js";
 import { loadTf, type TF } from "../../src/numerics/tf.js";
+import { randomWeights } from "./random-weights.js";
 
 type Cell = "lstm" | "gru" | "simpleRNN";
 interface Case {
@@ -67,15 +68,7 @@ function build(tf: TF, c: Case): LayersModel {
   // With returnState, every output (the sequence or last output, and the states) feeds the loss.
   const outputs = Array.isArray(out) ? out : [out];
   const model = tf.model({ inputs: input, outputs });
-  const random = seedrandom(JSON.stringify(c));
-  model.setWeights(
-    model.getWeights().map((w) =>
-      tf.tensor(
-        Float32Array.from({ length: w.size }, () => (random() * 2 - 1) * 0.6),
-        w.shape,
-      ),
-    ),
-  );
+  randomWeights(tf, model, JSON.stringify(c), 0.6);
   return model;
 }
 
@@ -373,4 +366,32 @@ describe("tapes: what backward needs stays in the kernels' memory until released
     }
     assert.equal(k.inUse(), 0);
   });
+});
+
+// A layer that runs once per batch (applyOnce) must not hand back outputs made with other weights:
+// a model whose last layer is the recurrent one gives those outputs to a caller who may keep them.
+it("applied again to the same tensor after its weights changed, it runs again (review13)", async () => {
+  const tf = await loadTf(describeRuntime("cpu"));
+  const [B, T, F] = [3, 4, 2];
+  const m = tf.sequential({
+    layers: [tf.layers.gru({ units: 3, recurrentActivation: "sigmoid", inputShape: [T, F] })],
+  });
+  assert.equal(fuse(tf, m).fused.length, 1);
+  const x = tf.tensor3d(
+    Array.from({ length: B * T * F }, (_, i) => Math.sin(i)),
+    [B, T, F],
+  );
+  const before = m.predict(x) as Tensor;
+  m.setWeights(m.getWeights().map((w) => tf.mul(w, 2)));
+  const after = m.predict(x) as Tensor;
+  assert.notDeepEqual(Array.from(after.dataSync()), Array.from(before.dataSync()), "predict");
+  const a1 = m.apply(x) as Tensor;
+  m.setWeights(m.getWeights().map((w) => tf.mul(w, 2)));
+  const a2 = m.apply(x) as Tensor;
+  assert.notDeepEqual(Array.from(a2.dataSync()), Array.from(a1.dataSync()), "model.apply");
+  const layer = m.layers[0]!;
+  const l1 = layer.apply(x) as Tensor;
+  m.setWeights(m.getWeights().map((w) => tf.mul(w, 2)));
+  const l2 = layer.apply(x) as Tensor;
+  assert.notDeepEqual(Array.from(l2.dataSync()), Array.from(l1.dataSync()), "layer.apply");
 });

@@ -10,6 +10,7 @@ import { recurrent } from "../../src/numerics/fused/op.js";
 import { needsGradient, trackGradientTargets } from "../../src/numerics/gradient-targets.js";
 import { loadTf } from "../../src/numerics/tf.js";
 import { describeRuntime } from "../../src/runtime/descriptor.js";
+import { randomWeights } from "./random-weights.js";
 
 type Tensor = import("../../src/runtime/tfjs.js").Tensor;
 type Variable = import("../../src/runtime/tfjs.js").Variable;
@@ -112,15 +113,7 @@ describe("the fused op leaves out the gradient of data", async () => {
         tf.layers.gru({ units: 3, recurrentActivation: "sigmoid" }),
       ],
     });
-    const r = seedrandom("weights");
-    m.setWeights(
-      m.getWeights().map((w) =>
-        tf.tensor(
-          values(w.size).map((v) => v * r()),
-          w.shape,
-        ),
-      ),
-    );
+    randomWeights(tf, m, "weights", 0.5);
     return m;
   };
   const x = tf.tensor3d(values(B * T * F), [B, T, F]);
@@ -206,5 +199,76 @@ describe("the fused op leaves out the gradient of data", async () => {
       )(init[0]!);
     assert.deepEqual(stateGrad(true).shape, [B, 2]);
     assert.throws(() => stateGrad(false), /gradient of input '4' has shape '0'/);
+  });
+});
+
+describe("gradient targets, adversarially (review13)", async () => {
+  const tf = await loadTf(describeRuntime("cpu"));
+  const random = seedrandom("r13");
+  const values = (n: number) => Float32Array.from({ length: n }, () => random() * 2 - 1);
+  const model = (seed: string): LayersModel => {
+    const m = tf.sequential({
+      layers: [tf.layers.lstm({ recurrentActivation: "sigmoid", units: 3, inputShape: [T, F] })],
+    });
+    randomWeights(tf, m, seed, 0.7);
+    return m;
+  };
+  const x = tf.tensor3d(values(B * T * F), [B, T, F]);
+
+  it("an exception thrown inside a gradient computation pops its xs (later data is still judged data)", () => {
+    trackGradientTargets(tf);
+    const data = tf.tensor1d([1, 2]);
+    assert.throws(
+      () =>
+        tf.grad(() => {
+          throw new Error("boom");
+        })(data),
+      /boom/,
+    );
+    let seen: boolean | undefined;
+    tf.grad((a: Tensor) => {
+      seen = needsGradient(tf, data);
+      return tf.sum(a);
+    })(tf.tensor1d([3]));
+    assert.equal(seen, false, "data is data again: the failed computation's xs are gone");
+  });
+
+  it("tracking first installed while a gradient computation is under way: the outer xs are unknown", () => {
+    // A fresh engine state is not possible in-process; simulate "installed mid-computation" the way
+    // it happens: the outer computation runs the original gradients (captured before tracking).
+    // The wrapper only knows computations that started after it was installed, so an inner
+    // computation inside an untracked outer one makes the outer xs look like data.
+    trackGradientTargets(tf);
+    const engine = tf.engine() as unknown as {
+      gradients: (...a: unknown[]) => unknown;
+      state: { gradientDepth: number };
+    };
+    const tracked = engine.gradients;
+    // The original (untracked) gradients: what ran before fuse() installed the wrapper.
+    const original = Object.getPrototypeOf(engine).gradients.bind(engine);
+    const m = model("mid");
+    fuse(tf, m);
+    let judged: boolean | undefined;
+    const outer = () =>
+      original(() => {
+        // An inner, tracked computation with respect to something else.
+        const y = tf.variableGrads(() => {
+          judged = needsGradient(tf, x);
+          return tf.sum(m.apply(x, { training: true }) as Tensor) as never;
+        }).value;
+        return y;
+      }, [x]);
+    let error: unknown;
+    try {
+      outer();
+    } catch (e) {
+      error = e;
+    } finally {
+      engine.gradients = tracked;
+    }
+    // Judged false before the engine's depth was compared with the computations tracked: the outer
+    // computation then threw (TF.js's shape check on the empty gradient) where it had an answer.
+    assert.equal(error, undefined, String(error));
+    assert.equal(judged, true, `x is the outer computation's xs, but was judged ${judged}`);
   });
 });

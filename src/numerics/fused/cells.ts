@@ -317,6 +317,12 @@ export interface BackwardOptions {
    * next kernel call, for a caller that copies them at once.
    */
   views?: boolean;
+  /**
+   * Keep the tape for another backward pass (default: released). A gradient computation nested in
+   * another asks for the op's gradient once for each; the last to ask releases it (or, if none
+   * does, the tape's owner being collected does).
+   */
+  keepTape?: boolean;
 }
 
 /**
@@ -334,6 +340,7 @@ export function backward(
     inputGradient = true,
     stateGradients = true,
     views = false,
+    keepTape = false,
   }: BackwardOptions = {},
 ): Gradients {
   const cell = CELLS[tape.kind];
@@ -389,7 +396,7 @@ export function backward(
     dinit: stateGradients ? cell.dstates.map((s) => rows(s, H)) : [],
     ...(flow ? { flow: measureFlow(k, tape, chunks) } : {}),
   };
-  tape.release();
+  if (!keepTape) tape.release();
   return grads;
 }
 

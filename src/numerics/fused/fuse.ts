@@ -140,17 +140,19 @@ export function fuse(tf: TF, model: LayersModel, k: Kernels = kernels()): Fusion
 
 interface Applicable {
   apply(inputs: unknown, kwargs?: Record<string, unknown>): unknown;
+  weights: { read(): { dataId: object } }[];
 }
 
 /**
  * TF.js's executor applies a layer once per output of it that the model uses: an encoder layer whose
  * final h and c (of both directions) feed a decoder ran four times per batch, each run with its own
- * dropout masks. Applied again to the very same input tensors (and mask, initial states, mode), the
- * layer now returns the outputs of the first application while they live.
+ * dropout masks. Applied again to the very same input tensors (and mask, initial states, mode), with
+ * the same weights (a variable's data changes when it is assigned: setWeights, an optimizer's step),
+ * the layer now returns the outputs of the first application while they live.
  */
 function applyOnce(tf: TF, layer: Applicable): void {
   const apply = layer.apply.bind(layer);
-  let last: { key: string; out: unknown } | undefined;
+  let last: { key: string; weights: object[]; out: unknown } | undefined;
   const concrete = (x: unknown): x is Tensor => x instanceof tf.Tensor;
   layer.apply = (inputs, kwargs) => {
     const given = [
@@ -163,9 +165,12 @@ function applyOnce(tf: TF, layer: Applicable): void {
     const key = `${kwargs?.training === true}:${given.map((t) => (concrete(t) ? t.id : "-")).join(",")}`;
     const alive = (out: unknown) =>
       (Array.isArray(out) ? out : [out]).every((t) => concrete(t) && !t.isDisposed);
-    if (last?.key === key && alive(last.out)) return last.out;
+    const weights = layer.weights.map((w) => w.read().dataId);
+    const same = (a: object[]) =>
+      a.length === weights.length && a.every((d, i) => d === weights[i]);
+    if (last?.key === key && same(last.weights) && alive(last.out)) return last.out;
     const out = apply(inputs, kwargs);
-    last = { key, out };
+    last = { key, weights, out };
     return out;
   };
 }

@@ -1,5 +1,7 @@
 import type { Tensor } from "../../runtime/tfjs.js";
 import type { StepGradients } from "../flow.js";
+import { UserError } from "../../core/diagnostic.js";
+import { recordingGradients } from "../gradient-targets.js";
 import type { TF } from "../tf.js";
 import {
   backward,
@@ -50,6 +52,27 @@ function valuesOf(tf: TF, t: Tensor): Float32Array {
   if (t.dtype === "float32" && tf.getBackend() === "wasm")
     return (tf.backend() as unknown as WasmBackend).typedArrayFromHeap(t) as Float32Array;
   return t.dataSync() as Float32Array;
+}
+
+/**
+ * `t`, a gradient the fused op gave, as a tensor whose own gradient is refused unless it is zero:
+ * the kernels' gradients are values, not TF.js ops, so their second-order terms would otherwise be
+ * silently missing. A zero one (e.g. through tf.sign, as adversarial training takes it) is exact.
+ * Its inputs include the op's (`on`), so that the tape sees it depend on them.
+ */
+function firstOrderOnly(tf: TF, t: Tensor, on: Tensor[]): Tensor {
+  const guarded = tf.customGrad((...args: unknown[]) => ({
+    value: (args[0] as Tensor).clone(),
+    gradFunc: (dy: Tensor) => {
+      if ((dy.dataSync() as Float32Array).some((v) => v !== 0))
+        throw new UserError(
+          "second-order gradients through rnnp's fused recurrent kernels are not supported",
+          { hint: "use TF.js's cells for this model: --kernels tfjs" },
+        );
+      return [t, ...on].map((input) => tf.zerosLike(input));
+    },
+  }));
+  return (guarded as (...x: Tensor[]) => Tensor)(t, ...on);
 }
 
 /**
@@ -133,16 +156,21 @@ export function recurrent(
               s.set(g.subarray(row + (outSteps + i) * H, row + (outSteps + i + 1) * H), bi * H),
             );
           }
+          // Inside another gradient computation's function (adversarial training, the gradient
+          // of a gradient's value), TF.js asks again for the outer one, which also differentiates
+          // what this call gives.
+          const nested = recordingGradients(tf);
           const grads = backward(k, r.saved!, doutput, dstates, {
             flow: a.flow !== undefined,
             inputGradient: a.inputGradient ?? true,
             stateGradients: a.stateGradients ?? true,
             // The wasm backend copies a tensor's values into its memory as it makes the tensor.
             views: tf.getBackend() === "wasm",
+            keepTape: nested,
           });
           if (grads.flow) a.flow?.(grads.flow);
           const absent = () => tf.tensor1d([], "float32");
-          return [
+          const given = [
             grads.dx ? tf.tensor3d(grads.dx, [B, T, F]) : absent(),
             tf.tensor2d(grads.dw, w!.shape as [number, number]),
             tf.tensor2d(grads.du, u!.shape as [number, number]),
@@ -151,6 +179,8 @@ export function recurrent(
               ? grads.dinit.map((s) => tf.tensor2d(s, [B, H]))
               : init.map(absent)),
           ];
+          const inputs = [x!, w!, u!, b!, ...init];
+          return nested ? given.map((t) => firstOrderOnly(tf, t, inputs)) : given;
         },
       };
     });
