@@ -8,7 +8,7 @@ import { fuse } from "../../src/numerics/fused/fuse.js";
 import { kernels } from "../../src/numerics/fused/kernels.js";
 import { recurrent } from "../../src/numerics/fused/op.js";
 import { needsGradient, trackGradientTargets } from "../../src/numerics/gradient-targets.js";
-import { loadTf } from "../../src/numerics/tf.js";
+import { loadTf, type TF } from "../../src/numerics/tf.js";
 import { describeRuntime } from "../../src/runtime/descriptor.js";
 import { randomWeights } from "./random-weights.js";
 
@@ -20,17 +20,22 @@ const [B, T, F] = [20, 6, 4];
 const random = seedrandom("targets");
 const values = (n: number) => Float32Array.from({ length: n }, () => random() * 2 - 1);
 
+/** needsGradient(t) as judged inside a gradient computation of something else. */
+function judgedInside(tf: TF, t: Tensor): boolean | undefined {
+  let judged: boolean | undefined;
+  tf.grad((other: Tensor) => {
+    judged = needsGradient(tf, t);
+    return tf.sum(other);
+  })(tf.tensor1d([3]));
+  return judged;
+}
+
 describe("which gradients a computation can ask for", async () => {
   const tf = await loadTf(describeRuntime("cpu"));
 
   it("cannot tell before tracking, or outside a gradient computation: needed", () => {
     const x = tf.tensor1d([1, 2]);
-    let inside: boolean | undefined;
-    tf.grad((v: Tensor) => {
-      inside = needsGradient(tf, x);
-      return tf.sum(v);
-    })(tf.tensor1d([3]));
-    assert.equal(inside, true, "untracked: counted as needed");
+    assert.equal(judgedInside(tf, x), true, "untracked: counted as needed");
     trackGradientTargets(tf);
     trackGradientTargets(tf); // once per engine, however often asked
     assert.equal(needsGradient(tf, x), true, "no gradient computation under way");
@@ -225,12 +230,11 @@ describe("gradient targets, adversarially (review13)", async () => {
         })(data),
       /boom/,
     );
-    let seen: boolean | undefined;
-    tf.grad((a: Tensor) => {
-      seen = needsGradient(tf, data);
-      return tf.sum(a);
-    })(tf.tensor1d([3]));
-    assert.equal(seen, false, "data is data again: the failed computation's xs are gone");
+    assert.equal(
+      judgedInside(tf, data),
+      false,
+      "data is data again: the failed computation's xs are gone",
+    );
   });
 
   it("tracking first installed while a gradient computation is under way: the outer xs are unknown", () => {

@@ -175,7 +175,7 @@ export function recurrent(
             tf.tensor2d(grads.dw, w!.shape as [number, number]),
             tf.tensor2d(grads.du, u!.shape as [number, number]),
             tf.tensor1d(grads.db),
-            ...((a.stateGradients ?? true)
+            ...(grads.dinit.length
               ? grads.dinit.map((s) => tf.tensor2d(s, [B, H]))
               : init.map(absent)),
           ];
