@@ -1,3 +1,4 @@
+import { join, relative } from "node:path";
 import type { Digest, StageKey } from "../core/digest.js";
 import { type Diagnostic, diagnostic, UserError } from "../core/diagnostic.js";
 import { ancestors, Digraph, topologicalOrder } from "../core/graph.js";
@@ -140,23 +141,18 @@ export class Planner {
 
     const files: Record<string, Digest> = {};
     for (const path of s.kind.files?.(s.params as never) ?? []) {
+      const abs = resolveDataPath(path, this.ir.dir);
       try {
-        files[path] = this.hasher.digest(resolveDataPath(path, this.ir.dir));
+        files[path] = this.hasher.digest(abs);
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        const what =
-          code === "ENOENT"
-            ? `file not found: ${path}`
-            : `cannot read ${path}: ${(e as Error).message}`;
+        const { what, hint } = unreadable(path, abs, e as NodeJS.ErrnoException);
         const span = s.paramSpans.path ?? s.nameSpan;
         return invalid(
           diagnostic(
             "missing-file",
             `stage \`${s.name}\`: ${what}`,
             { file: this.ir.file, span },
-            {
-              hint: "paths are relative to the pipeline file; `npm:<package>/<file>` reads from an installed package",
-            },
+            { hint },
           ),
         );
       }
@@ -226,4 +222,36 @@ function invalid(...diagnostics: Diagnostic[]): Resolution {
 
 export function digestsOf(record: StageRecord<unknown>): Record<string, Digest> {
   return Object.fromEntries(Object.entries(record.outputs).map(([k, o]) => [k, o.digest]));
+}
+
+/**
+ * Why a data file (or folder) PATH, at ABS, could not be hashed, and what to do. The failing file
+ * may be one inside a folder: a link there that leads nowhere, or round a loop, is named as such,
+ * not as the folder missing (which it is not).
+ */
+function unreadable(
+  path: string,
+  abs: string,
+  e: NodeJS.ErrnoException,
+): { what: string; hint: string } {
+  const inside = e.path?.startsWith(`${abs}/`) ? join(path, relative(abs, e.path)) : undefined;
+  if (e.code === "ENOENT" && inside === undefined)
+    return {
+      what: `file not found: ${path}`,
+      hint: "paths are relative to the pipeline file; `npm:<package>/<file>` reads from an installed package",
+    };
+  if (e.code === "ENOENT")
+    return {
+      what: `cannot read ${path}: ${inside} is a link to a file that does not exist`,
+      hint: "remove the link, or put back what it leads to",
+    };
+  if (e.code === "ELOOP")
+    return {
+      what: `cannot read ${path}: ${inside ?? path} is a link that leads round in a loop`,
+      hint: "a link on the way leads back to itself (directly, or through other links): remove it or point it at a file",
+    };
+  return {
+    what: `cannot read ${path}: ${e.message}`,
+    hint: "paths are relative to the pipeline file; `npm:<package>/<file>` reads from an installed package",
+  };
 }

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import { symlinkSync } from "node:fs";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { CacheStore } from "../../src/cache/store.js";
 import { Digraph, topologicalOrder } from "../../src/core/graph.js";
 import { Planner } from "../../src/plan/planner.js";
 import { ir } from "../helpers.js";
+import { Rig } from "../rig.js";
 
 /**
  * A pipeline of `reads.length` head stages over one loader: stage `s<i>` reads the stage `reads[i]`
@@ -58,5 +60,58 @@ describe("planner order", () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe("a data path that cannot be read", () => {
+  const pipeline = (path: string) => `pipeline p {\n  stage raw = load.text(path: "${path}")\n}\n`;
+  /** `rnnp run`'s error for a pipeline reading PATH in RIG: its one diagnostic, as printed. */
+  const refused = async (rig: Rig, path: string) => {
+    rig.write({ "p.rnnp": pipeline(path) });
+    const r = await rig.rnnp(["run", "p.rnnp", "--cache", rig.path("cache")]);
+    assert.equal(r.code, 1, r.stderr);
+    return r.stderr;
+  };
+  const at = " --> p.rnnp:2:31\n";
+
+  it("a missing file or folder: not found, where the pipeline names it, and how paths are read", async () => {
+    const rig = new Rig();
+    const err = await refused(rig, "mail");
+    assert.match(err, /error\[missing-file\]: stage `raw`: file not found: mail\n/);
+    assert.ok(err.includes(at), err);
+    assert.match(err, /hint: paths are relative to the pipeline file/);
+  });
+
+  it("a link in the folder that leads nowhere is named, not the folder", async () => {
+    const rig = new Rig().write({ "mail/ham/1.txt": "hello" });
+    symlinkSync(rig.path("gone.txt"), rig.path("mail/ham/2.txt"));
+    const err = await refused(rig, "mail");
+    assert.match(
+      err,
+      /stage `raw`: cannot read mail: mail\/ham\/2\.txt is a link to a file that does not exist\n/,
+    );
+    assert.ok(err.includes(at), err);
+    assert.match(err, /hint: remove the link, or put back what it leads to/);
+  });
+
+  it("a link that leads round a loop, in the folder or the path itself, is named as one", async () => {
+    const rig = new Rig().write({ "mail/ham/1.txt": "hello" });
+    symlinkSync(rig.path("mail/ham/2.txt"), rig.path("mail/ham/2.txt"));
+    symlinkSync(rig.path("b"), rig.path("a"));
+    symlinkSync(rig.path("a"), rig.path("b"));
+    for (const [path, named] of [
+      ["mail", "mail/ham/2.txt"],
+      ["a", "a"],
+    ]) {
+      const err = await refused(rig, path!);
+      assert.ok(
+        err.includes(
+          `stage \`raw\`: cannot read ${path}: ${named} is a link that leads round in a loop\n`,
+        ),
+        err,
+      );
+      assert.ok(err.includes(at), err);
+      assert.match(err, /hint: a link on the way leads back to itself/);
+    }
   });
 });
