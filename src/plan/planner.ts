@@ -1,3 +1,4 @@
+import { lstatSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { Digest, StageKey } from "../core/digest.js";
 import { type Diagnostic, diagnostic, UserError } from "../core/diagnostic.js";
@@ -229,7 +230,7 @@ export function digestsOf(record: StageRecord<unknown>): Record<string, Digest> 
  * may be one inside a folder: a link there that leads nowhere, or round a loop, is named as such,
  * not as the folder missing (which it is not).
  */
-function unreadable(
+export function unreadable(
   path: string,
   abs: string,
   e: NodeJS.ErrnoException,
@@ -240,10 +241,15 @@ function unreadable(
       what: `file not found: ${path}`,
       hint: "paths are relative to the pipeline file; `npm:<package>/<file>` reads from an installed package",
     };
-  if (e.code === "ENOENT")
+  if (e.code === "ENOENT" && isLink(e.path!))
     return {
       what: `cannot read ${path}: ${inside} is a link to a file that does not exist`,
       hint: "remove the link, or put back what it leads to",
+    };
+  if (e.code === "ENOENT")
+    return {
+      what: `cannot read ${path}: ${inside} went away while it was read`,
+      hint: "run again once nothing is changing the folder",
     };
   if (e.code === "ELOOP")
     return {
@@ -254,4 +260,12 @@ function unreadable(
     what: `cannot read ${path}: ${e.message}`,
     hint: "paths are relative to the pipeline file; `npm:<package>/<file>` reads from an installed package",
   };
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { symlinkSync } from "node:fs";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { CacheStore } from "../../src/cache/store.js";
 import { Digraph, topologicalOrder } from "../../src/core/graph.js";
-import { Planner } from "../../src/plan/planner.js";
+import { Planner, unreadable } from "../../src/plan/planner.js";
 import { ir } from "../helpers.js";
 import { Rig } from "../rig.js";
 
@@ -113,5 +114,18 @@ describe("a data path that cannot be read", () => {
       assert.ok(err.includes(at), err);
       assert.match(err, /hint: a link on the way leads back to itself/);
     }
+  });
+
+  it("a file of the folder gone between its listing and its reading (no link) is said to have gone", () => {
+    const rig = new Rig().write({ "mail/ham/1.txt": "hello" });
+    const abs = rig.path("mail");
+    const gone = Object.assign(new Error("ENOENT: no such file or directory"), {
+      code: "ENOENT",
+      path: join(abs, "ham/2.txt"),
+    });
+    assert.deepEqual(unreadable("mail", abs, gone), {
+      what: "cannot read mail: mail/ham/2.txt went away while it was read",
+      hint: "run again once nothing is changing the folder",
+    });
   });
 });
