@@ -115,12 +115,19 @@ export class Rig {
   /** `rnnp ARGS` as a real process (compiled CLI), synchronously. */
   spawnSync(
     args: string[],
-    opts: { cwd?: string; env?: Record<string, string>; nodeArgs?: string[] } = {},
+    opts: {
+      cwd?: string;
+      env?: Record<string, string>;
+      nodeArgs?: string[];
+      /** Killed after this long (code -1): for a run that might hang in a blocking call. */
+      timeoutMs?: number;
+    } = {},
   ): CliResult {
     const r = spawnSync(process.execPath, [...NODE_FLAGS, ...(opts.nodeArgs ?? []), BIN, ...args], {
       cwd: opts.cwd ?? this.dir,
       encoding: "utf8",
       env: cleanEnv({ ...this.env, ...opts.env }),
+      timeout: opts.timeoutMs,
     });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }

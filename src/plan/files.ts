@@ -30,6 +30,7 @@ export class FileHasher {
     // Taken before anything is stat'ed or read: a write after it is racy (see fileDigest).
     const startedNs = this.nowNs();
     const st = statSync(abs, { bigint: true });
+    refuseUnlessFile(abs, st);
     const d = st.isDirectory()
       ? this.folderDigest(abs, startedNs)
       : this.oneFileDigest(abs, st, startedNs);
@@ -145,6 +146,7 @@ class Listing {
     this.unsigned = new BigUint64Array(this.signed.buffer);
     files.forEach((f, i) => {
       const st = statSync(f.abs, { bigint: true });
+      refuseUnlessFile(f.abs, st);
       const at = i * FIELDS;
       this.unsigned[at] = st.size;
       this.signed[at + 1] = st.mtimeNs;
@@ -182,6 +184,26 @@ class Listing {
     // One call to core's sha256, as every hash of a cached run (node:crypto is not loaded for it).
     return sha256(bytes) as Digest;
   }
+}
+
+/**
+ * A data path that is neither a file nor a folder. A named pipe would hold the hashing until some
+ * program wrote to it, and what it gave would be gone when the stage reads it: the digest would
+ * vouch for bytes the stage never sees. A device or socket is no better.
+ */
+export class NotAFile extends Error {
+  constructor(
+    readonly path: string,
+    /** "a named pipe", "a socket", "a device". */
+    readonly kind: string,
+  ) {
+    super(`${path} is ${kind}, not a file`);
+  }
+}
+
+function refuseUnlessFile(abs: string, st: BigIntStats): void {
+  if (st.isFile() || st.isDirectory()) return;
+  throw new NotAFile(abs, st.isFIFO() ? "a named pipe" : st.isSocket() ? "a socket" : "a device");
 }
 
 export function lastChangeNs(st: { mtimeNs: bigint; ctimeNs: bigint }): bigint {

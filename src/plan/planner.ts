@@ -9,7 +9,7 @@ import { type InputRef, inputsBySlot, type PipelineIR, type StageIR } from "../l
 import { resolveDataPath } from "../project/paths.js";
 import { RuntimeUnavailable, type Runtime } from "../runtime/descriptor.js";
 import { deriveSeed, keyOf, seedBasis, type Fingerprint } from "./fingerprint.js";
-import { FileHasher } from "./files.js";
+import { FileHasher, NotAFile } from "./files.js";
 
 /** What the planner knows about a stage right now. */
 export type Resolution =
@@ -236,6 +236,11 @@ export function unreadable(
   e: NodeJS.ErrnoException,
 ): { what: string; hint: string } {
   const inside = e.path?.startsWith(`${abs}/`) ? join(path, relative(abs, e.path)) : undefined;
+  if (e instanceof NotAFile)
+    return {
+      what: `cannot read ${path}: ${inside ?? path} is ${e.kind}, not a file`,
+      hint: "a stage's data is hashed first and read again when the stage runs, which a pipe or device cannot give twice: save what it gives to a file, and name that",
+    };
   if (e.code === "ENOENT" && inside === undefined)
     return {
       what: `file not found: ${path}`,

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -127,5 +128,28 @@ describe("a data path that cannot be read", () => {
       what: "cannot read mail: mail/ham/2.txt went away while it was read",
       hint: "run again once nothing is changing the folder",
     });
+  });
+
+  it("a named pipe or a device, as the path or in the folder, is refused at once, not waited on", () => {
+    const rig = new Rig().write({ "mail/ham/1.txt": "hello" });
+    for (const fifo of ["pipe", "mail/ham/2.txt"])
+      assert.equal(spawnSync("mkfifo", [rig.path(fifo)]).status, 0, "mkfifo");
+    for (const [path, named, kind] of [
+      ["pipe", "pipe", "a named pipe"],
+      ["mail", "mail/ham/2.txt", "a named pipe"],
+      ["/dev/null", "/dev/null", "a device"],
+    ]) {
+      rig.write({ "p.rnnp": pipeline(path!) });
+      // A process, killed if it waits: opening a pipe nobody writes blocks the whole thread.
+      const r = rig.spawnSync(["run", "p.rnnp", "--cache", rig.path("cache")], {
+        timeoutMs: 20_000,
+      });
+      assert.equal(r.code, 1, `${path}: ${r.stderr}`);
+      assert.ok(
+        r.stderr.includes(`stage \`raw\`: cannot read ${path}: ${named} is ${kind}, not a file\n`),
+        r.stderr,
+      );
+      assert.match(r.stderr, /hint: a stage's data is hashed first and read again/);
+    }
   });
 });
