@@ -225,6 +225,10 @@ export function digestsOf(record: StageRecord<unknown>): Record<string, Digest> 
   return Object.fromEntries(Object.entries(record.outputs).map(([k, o]) => [k, o.digest]));
 }
 
+/** How a data path is read (data/read.ts, a layer the planner may not import, says it too). */
+const DATA_PATH_HINT =
+  "paths are relative to the pipeline file; `npm:<package>/<file>` reads from an installed package";
+
 /**
  * Why a data file (or folder) PATH, at ABS, could not be hashed, and what to do. The failing file
  * may be one inside a folder: a link there that leads nowhere, or round a loop, is named as such,
@@ -244,7 +248,7 @@ export function unreadable(
   if (e.code === "ENOENT" && inside === undefined)
     return {
       what: `file not found: ${path}`,
-      hint: "paths are relative to the pipeline file; `npm:<package>/<file>` reads from an installed package",
+      hint: DATA_PATH_HINT,
     };
   if (e.code === "ENOENT" && isLink(e.path!))
     return {
@@ -263,7 +267,7 @@ export function unreadable(
     };
   return {
     what: `cannot read ${path}: ${e.message}`,
-    hint: "paths are relative to the pipeline file; `npm:<package>/<file>` reads from an installed package",
+    hint: DATA_PATH_HINT,
   };
 }
 
